@@ -1,0 +1,128 @@
+"""The ``carspotter`` console command: train, export, parity, verify.
+
+Errors a user can cause print one line and exit with code 2; ``--debug`` shows the
+traceback. A parity failure exits with code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _integer(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: not an integer") from None
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carspotter", description="Train a car make/model recognizer and ship it to phones.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="fine-tune InceptionV3 on a folder of labelled car photos",
+                       description="Fine-tune InceptionV3 on DATA_DIR (one subfolder of photos per class) and write a run "
+                                   "folder: model.keras, labels.txt, run.json, split_*.csv.")
+    t.add_argument("data_dir", metavar="DATA_DIR")
+    t.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write, e.g. runs/NAME (replaced atomically)")
+    t.add_argument("--weights", default="imagenet", metavar="imagenet|none|PATH",
+                   help="backbone weights: Keras' ImageNet download (default), random init, or a Keras weights file")
+    t.add_argument("--input-range", choices=["-1,1", "0,1"], default=None,
+                   help="pixel range the weights were trained on (required with a weights file; ImageNet: -1,1)")
+    t.add_argument("--weights-fallback-none", action="store_true",
+                   help="if the ImageNet download fails, train from random initialization (warns, records it)")
+    t.add_argument("--max-classes", type=_integer("--max-classes"), default=None, metavar="N", help="keep the first N classes by name")
+    t.add_argument("--min-photos", type=_integer("--min-photos"), default=5, metavar="N", help="drop classes with fewer photos (default 5)")
+    t.add_argument("--epochs-head", type=_integer("--epochs-head"), default=5, metavar="N", help="phase 1 epochs, base frozen (default 5)")
+    t.add_argument("--epochs-finetune", type=_integer("--epochs-finetune"), default=5, metavar="N", help="phase 2 epochs, top 50 layers (default 5)")
+    t.add_argument("--batch-size", type=_integer("--batch-size"), default=16, metavar="N")
+    t.add_argument("--image-size", type=_integer("--image-size"), default=299, metavar="PX", help="input side, >= 75 (default 299)")
+    t.add_argument("--lr-head", type=float, default=1e-3)
+    t.add_argument("--lr-finetune", type=float, default=1e-4)
+    t.add_argument("--seed", type=_integer("--seed"), default=1337)
+
+    e = sub.add_parser("export", help="convert a run to Core ML, TFLite and ONNX bundles",
+                       description="Convert RUN_DIR's reference model to Core ML (.mlpackage), TFLite and ONNX, and write "
+                                   "the bundle folder (ios/, android/, onnx/, manifest.json) atomically.")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--out", required=True, metavar="BUNDLE_DIR", help="bundle folder to write, e.g. bundles/NAME")
+    e.add_argument("--formats", default="coreml,tflite,onnx", help="comma-separated subset of coreml,tflite,onnx (default all)")
+    e.add_argument("--coreml-precision", choices=["fp16", "fp32"], default="fp16",
+                   help="Core ML compute precision (default fp16, Core ML's own default for mlprogram)")
+    e.add_argument("--onnx-opset", type=int, choices=[17, 18], default=17)
+
+    p = sub.add_parser("parity", help="check every format's top-3 against the reference model",
+                       description="Run the parity suite on BUNDLE_DIR: every format's top-1 and top-3 against the Keras "
+                                   "reference on real photos. Writes parity.json and updates manifest.json. Exit 1 on failure.")
+    p.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    p.add_argument("--images", default=None, metavar="DIR", help="photos to check (default: the run's test split)")
+    p.add_argument("--limit", type=_integer("--limit"), default=None, metavar="N", help="check at most N photos")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
+
+    v = sub.add_parser("verify", help="check a bundle's files against the sha256 in its manifest",
+                       description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
+    v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``carspotter`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from carspotter.errors import CarspotterError
+
+    try:
+        return _dispatch(args)
+    except CarspotterError as exc:
+        if args.debug:
+            raise
+        print(f"carspotter {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"carspotter {args.command}: interrupted; nothing half-written was left behind", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args) -> int:
+    if args.command == "train":
+        from carspotter.train.trainer import TrainConfig, train
+
+        cfg = TrainConfig(data_dir=args.data_dir, out=args.out, weights=args.weights, input_range=args.input_range,
+                          weights_fallback_none=args.weights_fallback_none, max_classes=args.max_classes,
+                          min_photos=args.min_photos, epochs_head=args.epochs_head, epochs_finetune=args.epochs_finetune,
+                          batch_size=args.batch_size, image_size=args.image_size, lr_head=args.lr_head,
+                          lr_finetune=args.lr_finetune, seed=args.seed)
+        out = train(cfg)
+        print(f"run folder: {out}")
+        return 0
+    if args.command == "export":
+        from carspotter.export.bundle import ExportOptions, export_bundle
+
+        opts = ExportOptions(formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
+                             coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset)
+        out = export_bundle(args.run_dir, args.out, opts)
+        print(f"bundle folder: {out}")
+        return 0
+    if args.command == "parity":
+        from carspotter.parity_tests.runner import run_parity
+
+        extra = [a for a in args.pytest_args if a != "--"]
+        return run_parity(args.bundle_dir, images=args.images, limit=args.limit, pytest_args=extra)
+    if args.command == "verify":
+        from carspotter.export.manifest import verify_bundle
+
+        manifest = verify_bundle(args.bundle_dir)
+        print(f"{args.bundle_dir}: OK, {len(manifest['files'])} files match manifest.json")
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

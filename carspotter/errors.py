@@ -1,0 +1,42 @@
+"""Errors a user can cause, each printed by the CLI as one line naming the fix."""
+
+from __future__ import annotations
+
+
+class CarspotterError(Exception):
+    """Base class: an error caused by input the user controls (a path, a flag, a file).
+
+    The CLI prints ``str(error)`` as one line and exits with :attr:`exit_code`;
+    a traceback is shown only with ``--debug``.
+    """
+
+    exit_code = 2
+
+
+class PhotoError(CarspotterError):
+    """A photo that cannot be used: unreadable, not an image, too small, too large."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class DatasetError(CarspotterError):
+    """A photo folder that cannot be trained on (missing, too few classes, too few photos)."""
+
+
+class WeightsError(CarspotterError):
+    """Backbone weights that cannot be had or loaded (no network, wrong file)."""
+
+
+class RunError(CarspotterError):
+    """A run folder that is missing, incomplete or fails validation."""
+
+
+class BundleError(CarspotterError):
+    """A bundle folder that is missing, incomplete, or fails sha256 verification."""
+
+
+class ExportError(CarspotterError):
+    """A conversion to Core ML, TFLite or ONNX that failed."""

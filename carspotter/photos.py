@@ -1,0 +1,180 @@
+"""The one definition of what the model sees: decode, orient, convert and resize a photo.
+
+Training, export (representative data, app READMEs), parity and every bundle's
+documented preprocessing use these functions and the :data:`PREPROCESSING` record, so a
+difference between formats is never the loader's.
+
+Steps, in order (all with Pillow):
+
+1. Open with Pillow's decompression-bomb limit left on (``Image.MAX_IMAGE_PIXELS``;
+   the warning above it is treated as an error too); animated files use frame 0.
+2. Apply the EXIF orientation tag (``ImageOps.exif_transpose``), so a portrait phone
+   photo reaches the model upright.
+3. Convert to 8-bit RGB: 16-bit images are scaled (value >> 8), palette and grey images
+   expanded, CMYK converted by Pillow, and alpha composited on white (255, 255, 255).
+4. Reject photos whose shorter side is below :data:`MIN_SIDE` pixels.
+5. Resize to ``size x size`` by stretching (aspect ratio not kept) with Pillow's
+   antialiased bilinear filter. This matches Vision's ``.scaleFill`` on iOS and
+   MediaPipe's default on Android.
+"""
+
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from carspotter.errors import PhotoError
+
+MIN_SIDE = 32
+"""Smallest accepted shorter side of a decoded photo, in pixels."""
+
+ALPHA_BACKGROUND = (255, 255, 255)
+"""RGB colour transparent pixels are composited on."""
+
+PREPROCESSING = {
+    "decoder": "Pillow",
+    "exif_orientation": "applied",
+    "color": "8-bit RGB; alpha composited on white (255,255,255); 16-bit scaled >> 8; CMYK via Pillow",
+    "animated": "first frame",
+    "resize": {"method": "bilinear (Pillow, antialiased)", "aspect": "stretch"},
+    "min_side_px": MIN_SIDE,
+    "pixel_range": [0, 255],
+    "layout": "NHWC",
+    "dtype_fed": "float32 holding integer values 0..255",
+}
+"""How photos become model input; recorded in run.json and every bundle manifest."""
+
+
+def decode_rgb(path: str | Path) -> Image.Image:
+    """Decode a photo file into an upright 8-bit RGB Pillow image (steps 1 to 4 above).
+
+    Args:
+        path: any image file Pillow reads (JPEG, PNG, GIF, WebP, BMP, TIFF, ...).
+
+    Returns:
+        A loaded ``PIL.Image.Image`` in mode ``"RGB"``, original size after EXIF rotation.
+
+    Raises:
+        PhotoError: missing, empty, truncated, not an image, over Pillow's pixel limit,
+            or shorter side below :data:`MIN_SIDE`.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise PhotoError(path, "empty file (0 bytes); replace or remove it")
+    except FileNotFoundError:
+        raise PhotoError(path, "no such file") from None
+    except PermissionError:
+        raise PhotoError(path, "not readable (permission denied)") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.seek(0)
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                rgb = _to_rgb(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoError(path, f"too many pixels, refused as a possible decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        raise PhotoError(path, "not an image Pillow can read; remove it or convert it to JPEG/PNG") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PhotoError(path, f"corrupt or truncated image ({exc}); re-download or remove it") from None
+    if min(rgb.size) < MIN_SIDE:
+        raise PhotoError(path, f"too small ({rgb.size[0]}x{rgb.size[1]} px; the minimum side is {MIN_SIDE} px)")
+    return rgb
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB as documented in the module docstring."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        arr = np.asarray(im, dtype=np.uint32)
+        if im.mode == "I" and arr.max(initial=0) <= 255:
+            arr8 = arr.astype(np.uint8)
+        else:
+            arr8 = np.clip(arr >> 8, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr8, "L").convert("RGB")
+    if im.mode == "F":
+        arr = np.clip(np.asarray(im), 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if im.mode == "RGB":
+        return im.copy()
+    return im.convert("RGB")
+
+
+def resize(image: Image.Image, size: int) -> np.ndarray:
+    """Resize an RGB image to the model's input (step 5).
+
+    Args:
+        image: RGB ``PIL.Image.Image`` of any size.
+        size: output side in pixels (299 for InceptionV3's default).
+
+    Returns:
+        ``[size, size, 3]`` uint8 RGB array.
+    """
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def load_photo(path: str | Path, size: int) -> np.ndarray:
+    """Decode and resize one photo: ``[size, size, 3]`` uint8 RGB. Raises :class:`PhotoError`."""
+    return resize(decode_rgb(path), size)
+
+
+@dataclass
+class LoadedPhotos:
+    """Photos decoded for the model.
+
+    Attributes:
+        pixels: ``[N, size, size, 3]`` uint8 RGB, in the order of ``paths``.
+        paths: the photos that loaded.
+        skipped: ``(path, reason)`` for each photo that did not load.
+    """
+
+    pixels: np.ndarray
+    paths: list[Path]
+    skipped: list[tuple[Path, str]]
+
+
+def load_photos(paths, size: int, workers: int = 4, progress: str | None = None) -> LoadedPhotos:
+    """Decode and resize many photos in parallel threads (Pillow releases the GIL).
+
+    Args:
+        paths: photo file paths.
+        size: output side in pixels.
+        workers: decoding threads.
+        progress: label for a tqdm progress bar on stderr; None for no bar.
+
+    Returns:
+        :class:`LoadedPhotos`; photos that fail are listed in ``skipped`` with the
+        reason, never dropped silently.
+    """
+    paths = [Path(p) for p in paths]
+
+    def one(p):
+        try:
+            return load_photo(p, size), None
+        except PhotoError as exc:
+            return None, exc.reason
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(one, paths)
+        if progress:
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(paths), desc=progress, unit="photo", leave=False)
+        results = list(results)
+    ok = [(p, px) for p, (px, err) in zip(paths, results) if err is None]
+    skipped = [(p, err) for p, (px, err) in zip(paths, results) if err is not None]
+    pixels = np.stack([px for _, px in ok]) if ok else np.zeros((0, size, size, 3), np.uint8)
+    return LoadedPhotos(pixels=pixels, paths=[p for p, _ in ok], skipped=skipped)

@@ -1,0 +1,1 @@
+"""Export stage: run folder -> bundle folder (ios/, android/, onnx/, manifest.json)."""

@@ -1,0 +1,102 @@
+"""Short READMEs for app developers, one per platform folder of a bundle.
+
+Only values we control go into the text (file names, sizes, counts); class names are
+never pasted into code samples: apps read them from ``labels.txt``.
+"""
+
+from __future__ import annotations
+
+_COMMON = """\
+## Input
+- An RGB photo, EXIF orientation applied, resized to {size}x{size} by **stretching**
+  (aspect ratio not kept), bilinear. Pixel values are raw **0..255**: do not normalize,
+  the model rescales inside itself.
+- Layout NHWC `[1, {size}, {size}, 3]`, float32.
+
+## Output
+Probabilities 0..1 for {n} classes, in the order of `labels.txt` (UTF-8, one class per
+line, line k = index k). Show the top 3: the model is trained and checked for top-3.
+"""
+
+
+def ios_readme(model_file: str, size: int, n_classes: int) -> str:
+    """README.md for ``ios/``: Core ML + Vision in Swift."""
+    return f"""# carspotter for iOS (Core ML)
+
+`{model_file}`: an ML program for iOS 15+ / macOS 12+. Drag it into Xcode; Xcode generates
+a Swift class for it. Class labels are built in (`classLabel`, `classLabel_probs`);
+`labels.txt` is the same list for reference.
+
+```swift
+import Vision
+import CoreML
+
+let config = MLModelConfiguration()          // .all: CPU, GPU and Neural Engine
+let coreMLModel = try CarSpotter(configuration: config).model
+let request = VNCoreMLRequest(model: try VNCoreMLModel(for: coreMLModel)) {{ request, _ in
+    let top3 = (request.results as? [VNClassificationObservation] ?? []).prefix(3)
+    for c in top3 {{ print(c.identifier, c.confidence) }}
+}}
+request.imageCropAndScaleOption = .scaleFill  // stretch, as in training
+let handler = VNImageRequestHandler(cgImage: photo, orientation: exifOrientation)
+try handler.perform([request])
+```
+
+Vision resizes and converts the photo; pass the photo's EXIF orientation.
+
+{_COMMON.format(size=size, n=n_classes)}"""
+
+
+def android_readme(model_file: str, size: int, n_classes: int) -> str:
+    """README.md for ``android/``: TFLite with MediaPipe Tasks in Kotlin."""
+    return f"""# carspotter for Android (TFLite)
+
+`{model_file}`: float32 TFLite model with metadata (labels, image normalization), ready for
+MediaPipe Tasks' `ImageClassifier`. Put it in `app/src/main/assets/`.
+
+```kotlin
+// implementation("com.google.mediapipe:tasks-vision:0.10.+")
+val options = ImageClassifier.ImageClassifierOptions.builder()
+    .setBaseOptions(BaseOptions.builder().setModelAssetPath("{model_file}").build())
+    .setMaxResults(3)
+    .build()
+val classifier = ImageClassifier.createFromOptions(context, options)
+val result = classifier.classify(BitmapImageBuilder(uprightBitmap).build())
+result.classificationResult().classifications()[0].categories().forEach {{
+    Log.i("carspotter", "${{it.categoryName()}} ${{it.score()}}")
+}}
+```
+
+MediaPipe reads the labels and the normalization (mean 0, std 1: raw pixels) from the
+model's metadata and stretches the image to the input size. Rotate the bitmap upright
+(EXIF) first. Plain LiteRT `Interpreter` works too: feed `[1, {size}, {size}, 3]` float32.
+
+{_COMMON.format(size=size, n=n_classes)}"""
+
+
+def onnx_readme(model_file: str, size: int, n_classes: int) -> str:
+    """README.md for ``onnx/``: ONNX Runtime (Python, React Native, web)."""
+    return f"""# carspotter for ONNX Runtime (React Native, web, desktop, server)
+
+`{model_file}`: ONNX model. Input `image` `[N, {size}, {size}, 3]` float32, output
+`probabilities` `[N, {n_classes}]`. Labels are also in the model's `metadata_props`
+(`labels`, a JSON list).
+
+React Native (`onnxruntime-react-native`):
+
+```js
+import {{ InferenceSession, Tensor }} from 'onnxruntime-react-native';
+const session = await InferenceSession.create(modelPath);
+const input = new Tensor('float32', rgbPixels /* Float32Array, 0..255, HWC */, [1, {size}, {size}, 3]);
+const {{ probabilities }} = await session.run({{ image: input }});
+```
+
+Python:
+
+```python
+import onnxruntime as ort
+session = ort.InferenceSession("{model_file}")
+probabilities = session.run(["probabilities"], {{"image": pixels.astype("float32")}})[0]
+```
+
+{_COMMON.format(size=size, n=n_classes)}"""

@@ -1,0 +1,95 @@
+"""The reference model: Keras InceptionV3 backbone + pooled dense softmax head.
+
+Input ``[N, S, S, 3]`` float32 NHWC RGB holding raw pixel values 0..255 (see
+:mod:`carspotter.photos`). A ``keras.layers.Rescaling`` layer inside the model maps them
+to the range the backbone's weights were trained on, so every exported format takes raw
+pixels. Output ``[N, C]`` softmax probabilities, layer name ``probabilities``.
+No Lambda layers: the saved model loads with ``safe_mode=True``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from carspotter.errors import DatasetError
+
+INPUT_RANGES = {
+    # name: (Rescaling scale, offset); output = input * scale + offset
+    "-1,1": (1.0 / 127.5, -1.0),  # Keras ImageNet weights (inception_v3.preprocess_input)
+    "0,1": (1.0 / 255.0, 0.0),  # e.g. the offline nsfwjs-derived backbone
+}
+MIN_IMAGE_SIZE = 75  # keras.applications.InceptionV3 refuses smaller inputs
+FINETUNE_LAYERS = 50  # top layers of the base unfrozen in phase 2
+
+
+@dataclass
+class HeadConfig:
+    """Head hyperparameters.
+
+    Attributes:
+        dropout: dropout rate before the dense layer (0..1).
+    """
+
+    dropout: float = 0.3
+
+
+def check_image_size(size: int) -> None:
+    """Raise :class:`DatasetError` unless InceptionV3 can take ``size x size`` input."""
+    if size < MIN_IMAGE_SIZE:
+        raise DatasetError(f"--image-size {size}: InceptionV3 needs at least {MIN_IMAGE_SIZE} px (299 is its native size)")
+
+
+def build(num_classes: int, image_size: int, input_range: str, base, head: HeadConfig = HeadConfig()):
+    """Assemble the reference model around a backbone.
+
+    Args:
+        num_classes: C, the number of classes.
+        image_size: S, input side in pixels (>= 75).
+        input_range: key of :data:`INPUT_RANGES`, the range ``base`` expects.
+        base: ``keras.applications.InceptionV3(include_top=False, input_shape=(S, S, 3))``.
+        head: head hyperparameters.
+
+    Returns:
+        ``keras.Model`` mapping ``[N, S, S, 3]`` raw pixels to ``[N, C]`` probabilities.
+        The base is called with ``training=False``, so its BatchNormalization layers stay
+        in inference mode even when unfrozen (Keras transfer-learning guide).
+    """
+    import keras
+
+    scale, offset = INPUT_RANGES[input_range]
+    inputs = keras.Input((image_size, image_size, 3), dtype="float32", name="image")
+    x = keras.layers.Rescaling(scale, offset, name="rescale_to_" + input_range.replace(",", "_").replace("-", "m"))(inputs)
+    x = base(x, training=False)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = keras.layers.Dropout(head.dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="carspotter_inception_v3")
+
+
+def base_of(model):
+    """The InceptionV3 sub-model inside a model made by :func:`build`."""
+    return model.get_layer("inception_v3")
+
+
+def freeze_base(model) -> None:
+    """Phase 1: the whole base frozen, only the head trains."""
+    base_of(model).trainable = False
+
+
+def unfreeze_top(model, n_layers: int = FINETUNE_LAYERS) -> int:
+    """Phase 2: unfreeze the top ``n_layers`` layers of the base, BatchNormalization excepted.
+
+    Returns:
+        The number of layers made trainable.
+    """
+    import keras
+
+    base = base_of(model)
+    base.trainable = True
+    count = 0
+    for i, layer in enumerate(base.layers):
+        top = i >= len(base.layers) - n_layers
+        trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = trainable
+        count += trainable
+    return count

@@ -1,0 +1,84 @@
+"""Backbone weights: Keras' ImageNet download, random initialization, or a local file."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from carspotter.errors import WeightsError
+
+
+@dataclass
+class WeightsUsed:
+    """What the backbone was initialised from; recorded in run.json.
+
+    Attributes:
+        requested: ``"imagenet"``, ``"none"`` or a file path, as asked.
+        used: what was actually loaded (differs from ``requested`` after a fallback).
+        input_range: ``"-1,1"`` or ``"0,1"``, the pixel range the weights expect.
+        fallback_reason: why ``used`` differs from ``requested``; None otherwise.
+        sha256: sha256 of a weights file; None otherwise.
+    """
+
+    requested: str
+    used: str
+    input_range: str
+    fallback_reason: str | None = None
+    sha256: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def make_base(image_size: int, weights: str, input_range: str | None, fallback_none: bool = False):
+    """Create ``keras.applications.InceptionV3(include_top=False)`` with the requested weights.
+
+    Args:
+        image_size: input side in pixels.
+        weights: ``"imagenet"`` (Keras download, range -1..1), ``"none"`` (random), or a
+            path to a Keras weights file (``.weights.h5`` from ``save_weights`` or Keras'
+            ``..._notop.h5``) of the same architecture.
+        input_range: the range the weights expect; required for a file path.
+        fallback_none: if the ImageNet download fails, go on from random initialization
+            (warning loudly) instead of raising.
+
+    Returns:
+        ``(base model, WeightsUsed)``.
+
+    Raises:
+        WeightsError: download failed (without fallback), file missing, or not weights
+            for this architecture.
+    """
+    import keras
+
+    shape = (image_size, image_size, 3)
+    if weights == "none":
+        return keras.applications.InceptionV3(include_top=False, weights=None, input_shape=shape), WeightsUsed("none", "none", input_range or "-1,1")
+    if weights == "imagenet":
+        if input_range not in (None, "-1,1"):
+            raise WeightsError(f"--input-range {input_range}: Keras' ImageNet weights for InceptionV3 expect -1,1")
+        try:
+            base = keras.applications.InceptionV3(include_top=False, weights="imagenet", input_shape=shape)
+            return base, WeightsUsed("imagenet", "imagenet", "-1,1")
+        except Exception as exc:  # keras.utils.get_file wraps network errors in plain Exception
+            reason = f"could not download Keras' ImageNet weights for InceptionV3 ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+            if not fallback_none:
+                raise WeightsError(reason + "; pass --weights PATH --input-range 0,1|-1,1 for a local weights file, or --weights none") from None
+            print(f"\n!!! WARNING: {reason}.\n!!! Training goes on from RANDOM INITIALIZATION: accuracy will be low. "
+                  "Recorded in run.json as weights.used = none.\n", file=sys.stderr)
+            base = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=shape)
+            return base, WeightsUsed("imagenet", "none", "-1,1", fallback_reason=reason)
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsError(f"--weights {weights}: no such file; pass imagenet, none, or a Keras weights file (.weights.h5)")
+    if input_range is None:
+        raise WeightsError(f"--weights {weights}: also pass --input-range 0,1 or -1,1, the pixel range these weights were trained on")
+    base = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=shape)
+    try:
+        base.load_weights(str(path))
+    except Exception as exc:
+        raise WeightsError(f"{path}: not Keras weights for InceptionV3 without top ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+    from carspotter.train.dataset import _sha256
+
+    return base, WeightsUsed(str(weights), str(path.resolve()), input_range, sha256=_sha256(path))
