@@ -1,0 +1,130 @@
+"""The top-3 parity rule (``../shared/DESIGN.md``, "Parity, stated precisely").
+
+For each photo, with the reference's probabilities ``p`` (length C) and a format's ``q``:
+for every rank r in 1..3, the format's r-th class must be the reference's r-th class,
+or a class whose reference probability is within ``tau`` of it (a near-tie: counted and
+reported, never silently passed). A rank-1 near-tie is counted separately. Also
+reported: max |p - q| over all photos and classes, and top-1 agreement.
+
+Result objects follow Polygraphy's comparator: ``bool(result)`` is the verdict and
+``str(result)`` a readable summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TOP_K = 3
+
+
+@dataclass
+class Mismatch:
+    """One photo that breaks the rule."""
+
+    photo: str
+    rank: int  # 1-based
+    reference_class: str
+    format_class: str
+    p_reference_class: float
+    p_format_class: float
+
+    def __str__(self) -> str:
+        return (f"{self.photo}: rank {self.rank}: reference {self.reference_class!r} (p={self.p_reference_class:.5f}) "
+                f"vs format {self.format_class!r} (reference p={self.p_format_class:.5f})")
+
+
+@dataclass
+class ParityResult:
+    """Parity of one format (on one device / execution provider) against the reference.
+
+    Attributes:
+        format: e.g. ``"tflite"``, ``"onnx"``, ``"coreml"``.
+        target: where it ran, e.g. ``"cpu"``, ``"CUDAExecutionProvider"``, ``"mediapipe"``.
+        precision: key into the tolerance table.
+        tau: near-tie tolerance used (probability units).
+        photos: photos compared.
+        top1_agreement: fraction of photos with the same top-1 (0..1).
+        near_ties: ranks (over all photos) that differ only by a near-tie.
+        top1_near_ties: of those, rank-1 near-ties.
+        max_abs_diff: max |p - q| over photos and classes.
+        mismatches: photos that break the rule.
+    """
+
+    format: str
+    target: str
+    precision: str
+    tau: float
+    photos: int
+    top1_agreement: float
+    near_ties: int
+    top1_near_ties: int
+    max_abs_diff: float
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.photos > 0 and not self.mismatches
+
+    def __str__(self) -> str:
+        head = (f"{self.format}/{self.target} ({self.precision}, tau={self.tau:g}): "
+                f"{'PASS' if self else 'FAIL'} on {self.photos} photos; top-1 agreement {self.top1_agreement:.2%}; "
+                f"near-ties {self.near_ties} (rank 1: {self.top1_near_ties}); max |dp| {self.max_abs_diff:.2e}")
+        if self.photos == 0:
+            head += "; no photos compared"
+        lines = [head] + [f"  {m}" for m in self.mismatches[:10]]
+        if len(self.mismatches) > 10:
+            lines.append(f"  ... and {len(self.mismatches) - 10} more")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "mismatches"}
+        out["passed"] = bool(self)
+        out["mismatches"] = [m.__dict__ for m in self.mismatches]
+        return out
+
+
+def topk(probs: np.ndarray, k: int = TOP_K) -> np.ndarray:
+    """``[N, k]`` class indices by decreasing probability (stable for exact ties)."""
+    return np.argsort(-probs, axis=1, kind="stable")[:, :k]
+
+
+def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[str], photos: list[str],
+                 tau: float, format: str, target: str, precision: str) -> ParityResult:
+    """Apply the top-3 rule to every photo.
+
+    Args:
+        reference: ``[N, C]`` reference probabilities.
+        candidate: ``[N, C]`` the format's probabilities, same photo order.
+        labels: C class names.
+        photos: N photo names, for messages.
+        tau: near-tie tolerance (probability units).
+
+    Raises:
+        ValueError: shapes differ (a missing or extra class is a failure of the format,
+            reported here rather than broadcast).
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    candidate = np.asarray(candidate, dtype=np.float64)
+    if reference.shape != candidate.shape:
+        raise ValueError(f"{format}/{target}: output shape {candidate.shape} != reference {reference.shape}")
+    k = min(TOP_K, reference.shape[1])
+    ref_top, cand_top = topk(reference, k), topk(candidate, k)
+    mismatches, near, near1 = [], 0, 0
+    for i in range(len(reference)):
+        for r in range(k):
+            a, b = ref_top[i, r], cand_top[i, r]
+            if a == b:
+                continue
+            if abs(reference[i, a] - reference[i, b]) < tau:
+                near += 1
+                near1 += r == 0
+                continue
+            mismatches.append(Mismatch(photos[i], r + 1, labels[a], labels[b], float(reference[i, a]), float(reference[i, b])))
+            break
+    n = len(reference)
+    return ParityResult(format=format, target=target, precision=precision, tau=tau, photos=n,
+                        top1_agreement=float(np.mean(ref_top[:, 0] == cand_top[:, 0])) if n else 0.0,
+                        near_ties=near, top1_near_ties=near1,
+                        max_abs_diff=float(np.max(np.abs(reference - candidate))) if n else 0.0,
+                        mismatches=mismatches)

@@ -1,0 +1,110 @@
+"""Every format's top-3 against the Keras reference, on the same decoded photos.
+
+CPU checks always run; GPU checks (Keras reference on the GPU, ONNX Runtime's CUDA
+execution provider) run where a GPU exists and are skipped with the reason otherwise.
+Core ML runs numerically only on macOS; elsewhere its structure is checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from carspotter.export.manifest import verify_bundle
+from carspotter.parity_tests import runners
+from carspotter.parity_tests.compare import compare_top3
+from carspotter.parity_tests.tolerances import tau_for
+
+# MIL op types the exporter is expected to emit for InceptionV3 (see issue: Core ML parity).
+KNOWN_MIL_OPS = {"conv", "relu", "max_pool", "avg_pool", "concat", "reduce_mean", "linear", "softmax", "add", "mul",
+                 "cast", "transpose", "classify", "const", "batch_norm", "sub", "reshape", "matmul"}
+
+
+def _format(manifest, bundle_dir, name):
+    if name not in manifest["formats"]:
+        pytest.skip(f"{name} is not in this bundle")
+    fmt = manifest["formats"][name]
+    return fmt, Path(bundle_dir) / fmt["path"]
+
+
+def _check(record, reference, probs, manifest, photoset, *, format, target, precision):
+    result = compare_top3(reference, probs, labels=manifest["labels"], photos=photoset.names,
+                          tau=tau_for(precision), format=format, target=target, precision=precision)
+    print(result)
+    record(result)
+    assert result, str(result)
+
+
+def test_bundle_files_match_manifest(bundle_dir, record):
+    manifest = verify_bundle(bundle_dir)
+    record(check="sha256", facts={"files": len(manifest["files"]), "passed": True})
+
+
+def test_tflite_cpu(bundle_dir, manifest, photoset, reference, record):
+    fmt, path = _format(manifest, bundle_dir, "tflite")
+    probs = runners.tflite_probs(path, photoset.pixels)
+    _check(record, reference, probs, manifest, photoset, format="tflite", target="cpu (LiteRT)", precision=fmt["precision"])
+
+
+def test_tflite_mediapipe_image_classifier(bundle_dir, manifest, photoset, reference, record):
+    """MediaPipe Tasks loads the model with its metadata: labels by index, raw-pixel normalization."""
+    fmt, path = _format(manifest, bundle_dir, "tflite")
+    try:
+        import mediapipe.tasks.python.vision  # noqa: F401
+    except ImportError as exc:
+        record(skip=("tflite/mediapipe", f"mediapipe cannot be imported here ({exc})"))
+    assert runners.mediapipe_labels(path, photoset.pixels) == manifest["labels"]
+    probs = runners.mediapipe_probs(path, photoset.pixels, len(manifest["labels"]))
+    _check(record, reference, probs, manifest, photoset, format="tflite", target="MediaPipe ImageClassifier", precision=fmt["precision"])
+
+
+def test_onnx_cpu(bundle_dir, manifest, photoset, reference, record):
+    fmt, path = _format(manifest, bundle_dir, "onnx")
+    probs = runners.onnx_probs(path, photoset.pixels, "CPUExecutionProvider")
+    _check(record, reference, probs, manifest, photoset, format="onnx", target="CPUExecutionProvider", precision=fmt["precision"])
+
+
+def test_onnx_cuda(bundle_dir, manifest, photoset, reference, record):
+    fmt, path = _format(manifest, bundle_dir, "onnx")
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        record(skip=("onnx/CUDAExecutionProvider", f"no CUDA execution provider in this onnxruntime ({ort.get_available_providers()}); install the gpu extra on a machine with a GPU"))
+    probs = runners.onnx_probs(path, photoset.pixels, "CUDAExecutionProvider")
+    _check(record, reference, probs, manifest, photoset, format="onnx", target="CUDAExecutionProvider", precision="fp32-gpu")
+
+
+def test_reference_gpu(manifest, reference_model, photoset, reference, record):
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        record(skip=("keras/gpu", "TensorFlow sees no GPU here (tensorflow-cpu, or no device)"))
+    probs = runners.keras_probs(reference_model, photoset.pixels, device="/GPU:0")
+    _check(record, reference, probs, manifest, photoset, format="keras", target="GPU:0", precision="fp32-gpu")
+
+
+def test_coreml_structure(bundle_dir, manifest, record):
+    fmt, path = _format(manifest, bundle_dir, "coreml")
+    s = runners.coreml_structure(path)
+    size = manifest["input"]["shape"][1]
+    assert s["model_type"] == "mlProgram"
+    assert s["input"] == {"name": "image", "kind": "imageType", "width": size, "height": size, "color": "RGB"}
+    assert set(s["outputs"]) == {"classLabel", "classLabel_probs"}
+    assert (s["predicted_feature"], s["probabilities_output"]) == ("classLabel", "classLabel_probs")
+    assert s["labels"] == manifest["labels"], "Core ML classifier labels differ from the manifest"
+    unknown = set(s["ops"]) - KNOWN_MIL_OPS
+    assert not unknown, f"Core ML program uses MIL ops outside the known set: {sorted(unknown)}"
+    assert s["ops"] == fmt["ops"], "Core ML op counts differ from those recorded at export"
+    record(check="coreml/structure", facts={"passed": True, "ops": s["ops"], "labels": len(s["labels"]),
+                                            "spec_version": s["spec_version"]})
+
+
+def test_coreml_predict(bundle_dir, manifest, photoset, reference, record):
+    fmt, path = _format(manifest, bundle_dir, "coreml")
+    ok, why = runners.coreml_predict_available()
+    if not ok:
+        record(skip=("coreml/predict", why + "; structure checked instead"))
+    probs = runners.coreml_probs(path, photoset.pixels, manifest["labels"])
+    _check(record, reference, probs, manifest, photoset, format="coreml", target="Core ML predict (macOS)", precision=fmt["precision"])
