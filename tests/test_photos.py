@@ -1,0 +1,155 @@
+"""What the model sees: decoding, orientation, colour modes, resizing, and bad photos."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from carspotter import photos
+from carspotter.errors import PhotoError
+from images import save_with_orientation, two_tone
+
+
+def test_exif_orientation_6_is_rotated_upright(tmp_path):
+    # Orientation 6: stored image must be rotated 90 degrees clockwise to display.
+    stored = two_tone(120, 80).transpose(Image.Transpose.ROTATE_90)  # 80x120, red at the bottom
+    path = save_with_orientation(stored, tmp_path / "portrait.jpg", 6)
+    rgb = photos.decode_rgb(path)
+    assert rgb.size == (120, 80)
+    arr = np.asarray(rgb).astype(int)
+    assert arr[40, 10, 0] > 200 and arr[40, 10, 2] < 60  # left is red again
+    assert arr[40, 110, 2] > 200 and arr[40, 110, 0] < 60  # right is blue
+
+
+def test_exif_orientation_3_is_rotated_180(tmp_path):
+    path = save_with_orientation(two_tone().rotate(180), tmp_path / "upside.jpg", 3)
+    arr = np.asarray(photos.decode_rgb(path)).astype(int)
+    assert arr[40, 10, 0] > 200 and arr[40, 110, 2] > 200
+
+
+def test_resize_stretches_to_square_uint8():
+    out = photos.resize(two_tone(200, 100), 64)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+    assert tuple(out[32, 5]) == (255, 0, 0) and tuple(out[32, 60]) == (0, 0, 255)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGB"])
+def test_colour_modes_become_rgb(tmp_path, mode):
+    src = two_tone()
+    path = tmp_path / f"img_{mode}.{'tif' if mode == 'CMYK' else 'png'}"
+    src.convert(mode).save(path)
+    rgb = photos.decode_rgb(path)
+    assert rgb.mode == "RGB" and rgb.size == src.size
+    if mode in ("P", "RGB"):
+        assert tuple(np.asarray(rgb)[10, 10]) == (255, 0, 0)
+
+
+def test_rgba_is_composited_on_white(tmp_path):
+    arr = np.zeros((40, 40, 4), np.uint8)
+    arr[..., 0] = 255
+    arr[:, :20, 3] = 0  # left half fully transparent
+    arr[:, 20:, 3] = 255
+    path = tmp_path / "alpha.png"
+    Image.fromarray(arr, "RGBA").save(path)
+    out = np.asarray(photos.decode_rgb(path))
+    assert tuple(out[5, 5]) == photos.ALPHA_BACKGROUND
+    assert tuple(out[5, 30]) == (255, 0, 0)
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    arr = np.full((40, 40), 32768, np.uint16)  # mid grey in 16 bits
+    path = tmp_path / "deep.png"
+    Image.fromarray(arr).save(path)
+    out = np.asarray(photos.decode_rgb(path))
+    assert tuple(out[0, 0]) == (128, 128, 128)
+
+
+def test_animated_gif_uses_first_frame(tmp_path):
+    frames = [Image.new("RGB", (40, 40), c) for c in ((255, 0, 0), (0, 255, 0))]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out = np.asarray(photos.decode_rgb(path)).astype(int)
+    assert out[20, 20, 0] > 200 and out[20, 20, 1] < 60
+
+
+def test_webp_decodes(tmp_path):
+    path = tmp_path / "img.webp"
+    two_tone().save(path, "WEBP", lossless=True)
+    assert tuple(np.asarray(photos.decode_rgb(path))[10, 10]) == (255, 0, 0)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("empty", "empty file"),
+    ("text", "not an image"),
+    ("truncated", "truncated"),
+    ("tiny", "too small"),
+    ("missing", "no such file"),
+])
+def test_bad_photos_raise_photo_error_naming_the_file(tmp_path, case, expected):
+    path = tmp_path / f"{case}.jpg"
+    if case == "empty":
+        path.write_bytes(b"")
+    elif case == "text":
+        path.write_text("this is not a jpeg\n")
+    elif case == "truncated":
+        buf = io.BytesIO()
+        two_tone(400, 300).save(buf, "JPEG", quality=95)
+        path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 3])
+    elif case == "tiny":
+        two_tone(10, 10).save(path)
+    with pytest.raises(PhotoError) as info:
+        photos.decode_rgb(path)
+    assert expected in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.png"
+    Image.new("L", (300, 300)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300 * 300 // 4)  # Pillow's limit, lowered to test it
+    with pytest.raises(PhotoError, match="decompression bomb"):
+        photos.decode_rgb(path)
+
+
+def test_load_photos_lists_skipped_with_reason(tmp_path):
+    good = tmp_path / "good.jpg"
+    two_tone().save(good)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("nope")
+    loaded = photos.load_photos([good, bad], 32)
+    assert loaded.pixels.shape == (1, 32, 32, 3)
+    assert loaded.paths == [good]
+    assert loaded.skipped == [(bad, "not an image Pillow can read; remove it or convert it to JPEG/PNG")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(w=st.integers(1, 300), h=st.integers(1, 300), size=st.integers(75, 160),
+       mode=st.sampled_from(["RGB", "L", "RGBA", "P", "CMYK", "I;16"]), fmt=st.sampled_from(["PNG", "TIFF", "WEBP"]))
+def test_any_decodable_image_gives_exact_shape_or_photo_error(tmp_path_factory, w, h, size, mode, fmt):
+    path = tmp_path_factory.mktemp("h") / f"x.{fmt.lower()}"
+    try:
+        Image.new(mode, (w, h)).save(path, fmt)
+    except (OSError, ValueError, KeyError):
+        assume(False)  # this format cannot store this mode
+    if min(w, h) < photos.MIN_SIDE:
+        with pytest.raises(PhotoError, match="too small"):
+            photos.load_photo(path, size)
+    else:
+        out = photos.load_photo(path, size)
+        assert out.shape == (size, size, 3) and out.dtype == np.uint8
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(min_size=0, max_size=2048))
+def test_random_bytes_never_escape_as_other_errors(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("b") / "random.jpg"
+    path.write_bytes(data)
+    try:
+        photos.load_photo(path, 80)
+    except PhotoError as exc:
+        assert str(path) in str(exc)
