@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from carspotter.export.quiet import quiet
+from carspotter.export.quiet import import_coremltools, quiet
 
 COREML_PRECISIONS = ("fp16", "fp32")
 
@@ -27,7 +27,7 @@ def export_coreml(model, labels: list[str], path: Path, info: dict, precision: s
     Returns:
         Format facts for the manifest, including the MIL op types used.
     """
-    import coremltools as ct
+    ct = import_coremltools()
 
     if precision not in COREML_PRECISIONS:
         raise ValueError(f"Core ML precision {precision!r}: choose one of {COREML_PRECISIONS}")

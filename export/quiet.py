@@ -25,3 +25,20 @@ def quiet():
     finally:
         for n, level in levels.items():
             logging.getLogger(n).setLevel(level)
+
+
+def import_coremltools():
+    """Import coremltools without its expected import-time warnings.
+
+    Off macOS it warns that its native runtime (``libcoremlpython``) is missing, and it
+    warns about TensorFlow versions newer than it was tested with; neither is actionable
+    here (conversion works; prediction is macOS-only and reported by the parity suite).
+    """
+    logger = logging.getLogger("coremltools")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        import coremltools
+    finally:
+        logger.setLevel(level)
+    return coremltools

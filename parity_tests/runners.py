@@ -81,8 +81,11 @@ def onnx_probs(path: Path, pixels: np.ndarray, provider: str = "CPUExecutionProv
 
 def coreml_probs(path: Path, pixels: np.ndarray, labels: list[str]) -> np.ndarray:
     """Core ML ``MLModel.predict`` (macOS only): ``classLabel_probs`` placed in label order."""
-    import coremltools as ct
     from PIL import Image
+
+    from carspotter.export.quiet import import_coremltools
+
+    ct = import_coremltools()
 
     model = ct.models.MLModel(str(path))
     out = np.zeros((len(pixels), len(labels)), dtype=np.float32)
@@ -109,9 +112,10 @@ def coreml_structure(path: Path) -> dict:
         "predicted_feature", "probabilities_output", "labels": [...], "ops": {type: count},
         "spec_version"}``.
     """
-    import coremltools as ct
-
     from carspotter.export.coreml_export import mil_op_counts
+    from carspotter.export.quiet import import_coremltools
+
+    ct = import_coremltools()
 
     spec = ct.utils.load_spec(str(path))
     desc = spec.description

@@ -176,7 +176,7 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.epochs_head:
         _log(f"phase 1: head only, {cfg.epochs_head} epochs, lr {cfg.lr_head}")
         model.compile(keras.optimizers.Adam(cfg.lr_head), "sparse_categorical_crossentropy", metrics=metrics)
-        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs_head, class_weight=class_weight, verbose=2)
+        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs_head, class_weight=class_weight, shuffle=False, verbose=2)
         history["head"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
     t_head = time.time() - t0
 
@@ -185,7 +185,7 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.epochs_finetune:
         _log(f"phase 2: top {mdl.FINETUNE_LAYERS} base layers ({n_trainable} trainable, BatchNormalization frozen), {cfg.epochs_finetune} epochs, lr {cfg.lr_finetune}")
         model.compile(keras.optimizers.Adam(cfg.lr_finetune), "sparse_categorical_crossentropy", metrics=metrics)
-        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs_finetune, class_weight=class_weight, verbose=2)
+        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs_finetune, class_weight=class_weight, shuffle=False, verbose=2)
         history["finetune"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
     t_finetune = time.time() - t0
 

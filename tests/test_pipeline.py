@@ -1,0 +1,195 @@
+"""A small real run: train on the embedded sample, export three formats, check parity.
+
+Slowest part of the suite (about 3 minutes on 2 cores): one training run at 128 px on
+4 classes, three real conversions, two parity runs (one on a deliberately broken model).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from carspotter.export.manifest import file_table, read_manifest, verify_bundle, write_manifest
+from carspotter.runfolder import read_labels, read_run
+from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE
+
+
+def cli(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-m", "carspotter.cli", *args], capture_output=True, text=True, env=env, timeout=900)
+
+
+def test_run_folder_is_complete_and_valid(pipeline):
+    run_dir, _ = pipeline
+    run = read_run(run_dir)
+    expected = sorted(p.name for p in SAMPLE.iterdir())[:PIPELINE_CLASSES]
+    assert run["classes"]["names"] == expected == read_labels(run_dir / "labels.txt")
+    assert run["input"]["shape"] == [None, PIPELINE_SIZE, PIPELINE_SIZE, 3]
+    assert run["input"]["model_input_range"] == "-1,1" and run["weights"]["used"] == "none"
+    assert run["preprocessing"]["resize"] == {"method": "bilinear (Pillow, antialiased)", "aspect": "stretch"}
+    counts = run["classes"]["counts"]
+    assert [sum(x) for x in zip(*counts.values())] == [14] * PIPELINE_CLASSES  # every photo in exactly one split
+    assert all(n >= 1 for s in ("val", "test") for n in counts[s])
+    for split in ("val", "test"):
+        m = run["metrics"][split]
+        assert m["count"] == sum(counts[split]) and 0 <= m["top1"] <= m["top3"] <= 1
+    assert set(run["timing_s"]) >= {"head", "finetune", "total"}
+    assert run["versions"]["keras"].startswith("3.")
+
+
+def test_reference_model_loads_safely_with_rescaling_inside(pipeline):
+    import keras
+
+    run_dir, _ = pipeline
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    rescale = [l for l in model.layers if isinstance(l, keras.layers.Rescaling)]
+    assert len(rescale) == 1 and rescale[0].scale == pytest.approx(1 / 127.5) and rescale[0].offset == -1.0
+    assert not any(type(l).__name__ == "Lambda" for l in model.layers)
+    probs = model.predict(np.zeros((2, PIPELINE_SIZE, PIPELINE_SIZE, 3), np.float32), verbose=0)
+    assert probs.shape == (2, PIPELINE_CLASSES) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_phases_freeze_then_unfreeze_top_50_without_batchnorm():
+    import keras
+
+    from carspotter.train import model as mdl
+
+    base = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3))
+    model = mdl.build(3, 75, "0,1", base)
+    mdl.freeze_base(model)
+    assert not any(l.trainable_weights for l in base.layers)
+    head = [w.path for w in model.trainable_weights]
+    assert head == ["probabilities/kernel", "probabilities/bias"]
+    count = mdl.unfreeze_top(model)
+    top = base.layers[-50:]
+    expected = [l for l in top if not isinstance(l, keras.layers.BatchNormalization)]
+    assert count == len(expected) == 35  # InceptionV3's last 50 layers hold 15 BatchNormalization layers
+    assert [l for l in base.layers if l.trainable] == expected
+    assert not any(l.trainable for l in base.layers[:-50])
+
+
+def test_bundle_layout_manifest_and_labels(pipeline):
+    _, bundle = pipeline
+    manifest = verify_bundle(bundle)
+    assert set(manifest["formats"]) == {"coreml", "tflite", "onnx"}
+    for platform, model in (("ios", "CarSpotter.mlpackage"), ("android", "carspotter.tflite"), ("onnx", "carspotter.onnx")):
+        assert (bundle / platform / model).exists()
+        assert read_labels(bundle / platform / "labels.txt") == manifest["labels"]
+        assert "labels.txt" in (bundle / platform / "README.md").read_text()
+    assert manifest["formats"]["coreml"]["precision"] == "fp16"
+    assert manifest["files"]["android/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
+    assert any(k.startswith("ios/CarSpotter.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
+
+
+def test_onnx_model_checks_and_carries_labels(pipeline):
+    import onnx
+
+    _, bundle = pipeline
+    model = onnx.load(bundle / "onnx" / "carspotter.onnx")
+    onnx.checker.check_model(model, full_check=True)
+    props = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(props["labels"]) == read_manifest(bundle)["labels"]
+    assert model.opset_import[0].version == 17
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert (model.graph.input[0].name, dims) == ("image", ["N", PIPELINE_SIZE, PIPELINE_SIZE, 3])
+    assert model.graph.output[0].name == "probabilities"
+
+
+def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
+    from carspotter.export.tflite_metadata import read_metadata
+
+    _, bundle = pipeline
+    meta, labels = read_metadata((bundle / "android" / "carspotter.tflite").read_bytes())
+    assert labels == read_manifest(bundle)["labels"]
+    norm = meta["subgraph_metadata"][0]["input_tensor_metadata"][0]["process_units"][0]["options"]
+    assert norm == {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+    assert meta["min_parser_version"] == "1.0.0"
+
+
+def test_parity_passes_and_is_recorded(pipeline):
+    run_dir, bundle = pipeline
+    result = cli("parity", str(bundle))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "parity: PASS" in result.stdout
+    report = json.loads((bundle / "parity.json").read_text())
+    n_test = sum(read_run(run_dir)["classes"]["counts"]["test"])
+    assert report["passed"] and report["photos"] == n_test
+    targets = {(r["format"], r["target"]) for r in report["results"]}
+    assert targets == {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider")}
+    for r in report["results"]:
+        assert r["passed"] and r["photos"] == n_test and r["max_abs_diff"] < 1e-4 and r["tau"] == 1e-4
+    skipped = {s["check"]: s["reason"] for s in report["skipped_checks"]}
+    assert "macOS" in skipped["coreml/predict"]
+    assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure"}
+    assert read_manifest(bundle)["parity"]["passed"] is True
+    verify_bundle(bundle)  # parity.json and the manifest update do not break verification
+
+
+def test_parity_fails_on_a_broken_model_naming_photos(pipeline, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    _, bundle = pipeline
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    shutil.copytree(bundle / "onnx", broken / "onnx")
+    model = onnx.load(broken / "onnx" / "carspotter.onnx")
+    n = len(read_manifest(bundle)["labels"])
+    bias = next(i for i in model.graph.initializer if list(i.dims) == [n])  # the dense layer's bias
+    values = numpy_helper.to_array(bias).copy()
+    values[0] += 8.0  # class 0 now wins everywhere
+    bias.CopyFrom(numpy_helper.from_array(values, bias.name))
+    onnx.save(model, broken / "onnx" / "carspotter.onnx")
+    manifest = read_manifest(bundle)
+    manifest["formats"] = {"onnx": manifest["formats"]["onnx"]}
+    manifest["files"] = file_table(broken)
+    manifest["parity"] = None
+    write_manifest(broken, manifest)
+
+    result = cli("parity", str(broken))
+    assert result.returncode == 1
+    report = json.loads((broken / "parity.json").read_text())
+    onnx_cpu = next(r for r in report["results"] if r["target"] == "CPUExecutionProvider")
+    assert not report["passed"] and not onnx_cpu["passed"]
+    assert onnx_cpu["mismatches"] and onnx_cpu["mismatches"][0]["format_class"] == manifest["labels"][0]
+    assert "rank 1" in result.stdout
+
+
+def test_tampered_bundle_fails_verify_naming_the_file(pipeline, tmp_path):
+    _, bundle = pipeline
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns("*.tflite", "*.onnx", "weight.bin"))
+    result = cli("verify", str(copy))
+    assert result.returncode == 2
+    assert "listed in manifest.json but missing" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path, monkeypatch):
+    from carspotter.errors import ExportError
+    from carspotter.export import bundle as bundle_mod
+
+    run_dir, _ = pipeline
+
+    def boom(*a, **k):
+        raise RuntimeError("converter exploded")
+
+    monkeypatch.setattr(bundle_mod, "export_onnx", boom)
+    out = tmp_path / "bundles" / "x"
+    with pytest.raises(ExportError, match="onnx conversion of .* failed: RuntimeError: converter exploded"):
+        bundle_mod.export_bundle(run_dir, out, bundle_mod.ExportOptions(formats=("tflite", "onnx")))
+    assert not out.exists()
+    assert list((tmp_path / "bundles").iterdir()) == []
+    out.mkdir()
+    (out / "old.txt").write_text("previous bundle")
+    with pytest.raises(ExportError):
+        bundle_mod.export_bundle(run_dir, out, bundle_mod.ExportOptions(formats=("onnx",)))
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in (tmp_path / "bundles").iterdir()) == ["x"]
