@@ -22,8 +22,10 @@ from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE
 
 
 def cli(*args):
+    """Run the installed ``carspotter`` console script, as a user would."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, "-m", "carspotter.cli", *args], capture_output=True, text=True, env=env, timeout=900)
+    exe = Path(sys.executable).with_name("carspotter")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, timeout=900)
 
 
 def test_run_folder_is_complete_and_valid(pipeline):
