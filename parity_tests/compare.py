@@ -3,8 +3,10 @@
 For each photo, with the reference's probabilities ``p`` (length C) and a format's ``q``:
 for every rank r in 1..3, the format's r-th class must be the reference's r-th class,
 or a class whose reference probability is within ``tau`` of it (a near-tie: counted and
-reported, never silently passed). A rank-1 near-tie is counted separately. Also
-reported: max |p - q| over all photos and classes, and top-1 agreement.
+reported, never silently passed). A rank-1 near-tie is counted separately. And max
+|p - q| over all photos and classes must stay below a bound (a format that outputs
+logits instead of probabilities keeps the order but fails here). Top-1 agreement is
+reported too.
 
 Result objects follow Polygraphy's comparator: ``bool(result)`` is the verdict and
 ``str(result)`` a readable summary.
@@ -44,6 +46,7 @@ class ParityResult:
         target: where it ran, e.g. ``"cpu"``, ``"CUDAExecutionProvider"``, ``"mediapipe"``.
         precision: key into the tolerance table.
         tau: near-tie tolerance used (probability units).
+        max_abs_diff_limit: bound on ``max_abs_diff`` (probability units).
         photos: photos compared.
         top1_agreement: fraction of photos with the same top-1 (0..1).
         near_ties: ranks (over all photos) that differ only by a near-tie.
@@ -56,6 +59,7 @@ class ParityResult:
     target: str
     precision: str
     tau: float
+    max_abs_diff_limit: float
     photos: int
     top1_agreement: float
     near_ties: int
@@ -64,7 +68,7 @@ class ParityResult:
     mismatches: list[Mismatch] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return self.photos > 0 and not self.mismatches
+        return self.photos > 0 and not self.mismatches and self.max_abs_diff <= self.max_abs_diff_limit
 
     def __str__(self) -> str:
         head = (f"{self.format}/{self.target} ({self.precision}, tau={self.tau:g}): "
@@ -72,6 +76,8 @@ class ParityResult:
                 f"near-ties {self.near_ties} (rank 1: {self.top1_near_ties}); max |dp| {self.max_abs_diff:.2e}")
         if self.photos == 0:
             head += "; no photos compared"
+        if self.max_abs_diff > self.max_abs_diff_limit:
+            head += f"; max |dp| above the limit {self.max_abs_diff_limit:g}"
         lines = [head] + [f"  {m}" for m in self.mismatches[:10]]
         if len(self.mismatches) > 10:
             lines.append(f"  ... and {len(self.mismatches) - 10} more")
@@ -90,7 +96,7 @@ def topk(probs: np.ndarray, k: int = TOP_K) -> np.ndarray:
 
 
 def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[str], photos: list[str],
-                 tau: float, format: str, target: str, precision: str) -> ParityResult:
+                 tau: float, max_abs_diff_limit: float, format: str, target: str, precision: str) -> ParityResult:
     """Apply the top-3 rule to every photo.
 
     Args:
@@ -99,6 +105,7 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
         labels: C class names.
         photos: N photo names, for messages.
         tau: near-tie tolerance (probability units).
+        max_abs_diff_limit: bound on max |p - q|.
 
     Raises:
         ValueError: shapes differ (a missing or extra class is a failure of the format,
@@ -123,7 +130,8 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
             mismatches.append(Mismatch(photos[i], r + 1, labels[a], labels[b], float(reference[i, a]), float(reference[i, b])))
             break
     n = len(reference)
-    return ParityResult(format=format, target=target, precision=precision, tau=tau, photos=n,
+    return ParityResult(format=format, target=target, precision=precision, tau=tau,
+                        max_abs_diff_limit=max_abs_diff_limit, photos=n,
                         top1_agreement=float(np.mean(ref_top[:, 0] == cand_top[:, 0])) if n else 0.0,
                         near_ties=near, top1_near_ties=near1,
                         max_abs_diff=float(np.max(np.abs(reference - candidate))) if n else 0.0,

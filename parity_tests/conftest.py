@@ -116,7 +116,7 @@ def pytest_sessionfinish(session, exitstatus):
         "photo_source": log["source"],
         "skipped_photos": log["skipped_photos"],
         "rule": "per photo and rank 1..3: same class as the reference, or a class whose reference probability is "
-                "within tau of it (near-tie, counted)",
+                "within tau of it (near-tie, counted); and max |p - q| over all photos and classes <= max_abs_diff",
         "tolerances": TOLERANCES,
         "results": log["results"],
         "structure_checks": log["checks"],

@@ -34,7 +34,7 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
         data = json.loads(report.read_text(encoding="utf-8"))
         print(f"\nparity: {'PASS' if data['passed'] else 'FAIL'} on {data['photos']} photos ({data['photo_source']})")
         for r in data["results"]:
-            print(f"  {r['format']:7s} {r['target']:28s} {r['precision']:8s} {'pass' if r['passed'] else 'FAIL'}  "
+            print(f"  {r['format']:7s} {r['target']:44s} {r['precision']:5s} {'pass' if r['passed'] else 'FAIL'}  "
                   f"top-1 agreement {r['top1_agreement']:.2%}  near-ties {r['near_ties']}  max|dp| {r['max_abs_diff']:.2e}")
         for s in data["skipped_checks"]:
             print(f"  skipped {s['check']}: {s['reason']}")

@@ -14,7 +14,7 @@ import pytest
 from carspotter.export.manifest import verify_bundle
 from carspotter.parity_tests import runners
 from carspotter.parity_tests.compare import compare_top3
-from carspotter.parity_tests.tolerances import tau_for
+from carspotter.parity_tests.tolerances import max_abs_diff_for, tau_for
 
 # MIL op types the exporter is expected to emit for InceptionV3 (see issue: Core ML parity).
 KNOWN_MIL_OPS = {"conv", "relu", "max_pool", "avg_pool", "concat", "reduce_mean", "linear", "softmax", "add", "mul",
@@ -30,7 +30,8 @@ def _format(manifest, bundle_dir, name):
 
 def _check(record, reference, probs, manifest, photoset, *, format, target, precision):
     result = compare_top3(reference, probs, labels=manifest["labels"], photos=photoset.names,
-                          tau=tau_for(precision), format=format, target=target, precision=precision)
+                          tau=tau_for(precision), max_abs_diff_limit=max_abs_diff_for(precision),
+                          format=format, target=target, precision=precision)
     print(result)
     record(result)
     assert result, str(result)
@@ -101,10 +102,52 @@ def test_coreml_structure(bundle_dir, manifest, record):
                                             "spec_version": s["spec_version"]})
 
 
+@pytest.fixture(scope="module")
+def mil_program(bundle_dir, manifest):
+    from carspotter.parity_tests.mil_reference import load_mlpackage
+
+    _, path = _format(manifest, bundle_dir, "coreml")
+    return load_mlpackage(path)
+
+
+@pytest.fixture(scope="module")
+def mil_probs(mil_program, photoset):
+    """MIL reference execution of the Core ML program: ``{mode: [N, C] probabilities}``."""
+    from carspotter.parity_tests.mil_reference import MODES, MILReference
+
+    return {mode: MILReference(mil_program, mode).probabilities(photoset.pixels) for mode in MODES}
+
+
+@pytest.mark.parametrize("mode", ["fp32", "fp16"])
+def test_coreml_mil_reference_execution(bundle_dir, manifest, photoset, reference, record, mil_program, mil_probs, mode):
+    """The shipped ML program, executed from its MIL ops and weights (not Core ML predict).
+
+    fp32 mode computes every value in float32; fp16 mode rounds every fp16-typed value as
+    the Core ML runtime does for an fp16 program. A program stored in fp16 has fp16
+    weights in both modes, so both use the fp16 tolerance then.
+    """
+    fmt, _ = _format(manifest, bundle_dir, "coreml")
+    assert mil_program.labels == manifest["labels"]
+    precision = "fp16" if "fp16" in (mode, fmt["precision"]) else "fp32"
+    _check(record, reference, mil_probs[mode], manifest, photoset, format="coreml",
+           target=f"MIL reference execution ({mode} mode)", precision=precision)
+
+
 def test_coreml_predict(bundle_dir, manifest, photoset, reference, record):
     fmt, path = _format(manifest, bundle_dir, "coreml")
     ok, why = runners.coreml_predict_available()
     if not ok:
-        record(skip=("coreml/predict", why + "; structure checked instead"))
+        record(skip=("coreml/predict", why + "; MIL reference execution checked instead"))
     probs = runners.coreml_probs(path, photoset.pixels, manifest["labels"])
     _check(record, reference, probs, manifest, photoset, format="coreml", target="Core ML predict (macOS)", precision=fmt["precision"])
+
+
+def test_coreml_predict_matches_mil_reference(bundle_dir, manifest, photoset, record, mil_probs):
+    """On macOS: real Core ML against the MIL reference execution (fp16 mode), same rule."""
+    fmt, path = _format(manifest, bundle_dir, "coreml")
+    ok, why = runners.coreml_predict_available()
+    if not ok:
+        record(skip=("coreml/predict-vs-mil-reference", why))
+    probs = runners.coreml_probs(path, photoset.pixels, manifest["labels"])
+    _check(record, mil_probs["fp16"], probs, manifest, photoset, format="coreml",
+           target="Core ML predict vs MIL reference execution", precision="fp16")

@@ -10,9 +10,9 @@ from carspotter.parity_tests.compare import compare_top3
 LABELS = ["a", "b", "c", "d", "e"]
 
 
-def run(p, q, tau=1e-3):
+def run(p, q, tau=1e-3, limit=0.05):
     return compare_top3(np.array(p), np.array(q), labels=LABELS, photos=[f"p{i}.jpg" for i in range(len(p))],
-                        tau=tau, format="fmt", target="cpu", precision="fp32")
+                        tau=tau, max_abs_diff_limit=limit, format="fmt", target="cpu", precision="fp32")
 
 
 def test_identical_passes_with_zero_diff():
@@ -55,5 +55,13 @@ def test_shape_mismatch_is_an_error():
 
 def test_no_photos_is_not_a_pass():
     r = compare_top3(np.zeros((0, 5)), np.zeros((0, 5)), labels=LABELS, photos=[], tau=1e-3,
-                     format="f", target="t", precision="fp32")
+                     max_abs_diff_limit=0.05, format="f", target="t", precision="fp32")
     assert not r and "no photos" in str(r)
+
+
+def test_logits_instead_of_probabilities_keep_the_order_but_fail_the_bound():
+    p = np.array([[0.5, 0.2, 0.15, 0.1, 0.05]])
+    logits = np.log(p) + 3.0
+    r = run(p, logits)
+    assert not r.mismatches and r.near_ties == 0  # same top-3 order
+    assert not r and "above the limit 0.05" in str(r)

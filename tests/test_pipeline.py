@@ -18,7 +18,7 @@ import pytest
 
 from carspotter.export.manifest import file_table, read_manifest, verify_bundle, write_manifest
 from carspotter.runfolder import read_labels, read_run
-from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE
+from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE, pipeline_weights
 
 
 def cli(*args):
@@ -34,7 +34,9 @@ def test_run_folder_is_complete_and_valid(pipeline):
     expected = sorted(p.name for p in SAMPLE.iterdir())[:PIPELINE_CLASSES]
     assert run["classes"]["names"] == expected == read_labels(run_dir / "labels.txt")
     assert run["input"]["shape"] == [None, PIPELINE_SIZE, PIPELINE_SIZE, 3]
-    assert run["input"]["model_input_range"] == "-1,1" and run["weights"]["used"] == "none"
+    weights, input_range = pipeline_weights()
+    assert run["input"]["model_input_range"] == (input_range or "-1,1")
+    assert run["weights"]["used"] == (weights if weights == "none" else str(Path(weights).resolve()))
     assert run["preprocessing"]["resize"] == {"method": "bilinear (Pillow, antialiased)", "aspect": "stretch"}
     counts = run["classes"]["counts"]
     assert [sum(x) for x in zip(*counts.values())] == [14] * PIPELINE_CLASSES  # every photo in exactly one split
@@ -52,7 +54,8 @@ def test_reference_model_loads_safely_with_rescaling_inside(pipeline):
     run_dir, _ = pipeline
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     rescale = [l for l in model.layers if isinstance(l, keras.layers.Rescaling)]
-    assert len(rescale) == 1 and rescale[0].scale == pytest.approx(1 / 127.5) and rescale[0].offset == -1.0
+    scale, offset = (1 / 255, 0.0) if pipeline_weights()[1] == "0,1" else (1 / 127.5, -1.0)
+    assert len(rescale) == 1 and rescale[0].scale == pytest.approx(scale) and rescale[0].offset == offset
     assert not any(type(l).__name__ == "Lambda" for l in model.layers)
     probs = model.predict(np.zeros((2, PIPELINE_SIZE, PIPELINE_SIZE, 3), np.float32), verbose=0)
     assert probs.shape == (2, PIPELINE_CLASSES) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
@@ -123,12 +126,17 @@ def test_parity_passes_and_is_recorded(pipeline):
     report = json.loads((bundle / "parity.json").read_text())
     n_test = sum(read_run(run_dir)["classes"]["counts"]["test"])
     assert report["passed"] and report["photos"] == n_test
-    targets = {(r["format"], r["target"]) for r in report["results"]}
-    assert targets == {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider")}
-    for r in report["results"]:
-        assert r["passed"] and r["photos"] == n_test and r["max_abs_diff"] < 1e-4 and r["tau"] == 1e-4
+    results = {(r["format"], r["target"]): r for r in report["results"]}
+    assert set(results) == {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider"),
+                            ("coreml", "MIL reference execution (fp32 mode)"), ("coreml", "MIL reference execution (fp16 mode)")}
+    for (fmt, _), r in results.items():
+        assert r["passed"] and r["photos"] == n_test
+        if fmt == "coreml":  # fp16 program: fp16 tolerances in both modes
+            assert (r["precision"], r["tau"]) == ("fp16", 1e-2) and r["max_abs_diff"] < 5e-2
+        else:
+            assert (r["precision"], r["tau"]) == ("fp32", 1e-4) and r["max_abs_diff"] < 1e-4
     skipped = {s["check"]: s["reason"] for s in report["skipped_checks"]}
-    assert "macOS" in skipped["coreml/predict"]
+    assert "macOS" in skipped["coreml/predict"] and "macOS" in skipped["coreml/predict-vs-mil-reference"]
     assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure"}
     assert read_manifest(bundle)["parity"]["passed"] is True
     verify_bundle(bundle)  # parity.json and the manifest update do not break verification
@@ -195,3 +203,97 @@ def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path
         bundle_mod.export_bundle(run_dir, out, bundle_mod.ExportOptions(formats=("onnx",)))
     assert [p.name for p in out.iterdir()] == ["old.txt"]
     assert sorted(p.name for p in (tmp_path / "bundles").iterdir()) == ["x"]
+
+
+def _coreml_only_copy(bundle, dest):
+    """A bundle holding only the Core ML folder, with a fresh file table."""
+    dest.mkdir()
+    shutil.copytree(bundle / "ios", dest / "ios")
+    manifest = read_manifest(bundle)
+    manifest["formats"] = {"coreml": manifest["formats"]["coreml"]}
+    manifest["parity"] = None
+    return manifest
+
+
+def _spec_path(dest):
+    return dest / "ios" / "CarSpotter.mlpackage" / "Data" / "com.apple.CoreML" / "model.mlmodel"
+
+
+def _load_spec(dest):
+    from coremltools.proto import Model_pb2
+
+    spec = Model_pb2.Model()
+    spec.ParseFromString(_spec_path(dest).read_bytes())
+    return spec, spec.mlProgram.functions["main"].block_specializations[next(iter(spec.mlProgram.functions["main"].block_specializations))]
+
+
+def _parity_of_broken(dest, manifest):
+    manifest["files"] = file_table(dest)
+    write_manifest(dest, manifest)
+    result = cli("parity", str(dest))
+    report = json.loads((dest / "parity.json").read_text())
+    mil = {r["target"]: r for r in report["results"] if r["format"] == "coreml"}
+    return result, report, mil
+
+
+def test_coreml_wrong_bias_fails_parity_naming_the_class(pipeline, tmp_path):
+    """Raise the stored fp16 bias of class 0: the MIL reference execution sees class 0 win."""
+    if pipeline_weights()[0] == "none":
+        pytest.skip("needs a decisive model (offline backbone in ../shared): a random-init model's "
+                    "probabilities are all within the fp16 near-tie tolerance")
+    _, bundle = pipeline
+    dest = tmp_path / "wrong_bias"
+    manifest = _coreml_only_copy(bundle, dest)
+    spec, block = _load_spec(dest)
+    linear = next(op for op in block.operations if op.type == "linear")
+    bias_name = linear.inputs["bias"].arguments[0].name
+    const = next(op for op in block.operations if op.type == "const" and op.outputs[0].name == bias_name)
+    value = const.attributes["val"]
+    if value.WhichOneof("value") == "immediateValue":  # small tensors are stored inline in the spec
+        tensor = value.immediateValue.tensor
+        values = np.frombuffer(tensor.bytes.values, dtype=np.float16).copy()
+        values[0] += np.float16(8.0)
+        tensor.bytes.values = values.tobytes()
+        _spec_path(dest).write_bytes(spec.SerializeToString())
+    else:  # weight.bin blob: 64-byte header (sentinel, dtype, size, data offset), then the data
+        weights = dest / "ios" / "CarSpotter.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+        raw = bytearray(weights.read_bytes())
+        offset = value.blobFileValue.offset
+        sentinel, _dtype, size, data_offset = np.frombuffer(raw[offset:offset + 24], dtype="<u4,<u4,<u8,<u8")[0]
+        assert sentinel == 0xDEADBEEF
+        values = np.frombuffer(raw[data_offset:data_offset + size], dtype=np.float16).copy()
+        values[0] += np.float16(8.0)
+        raw[data_offset:data_offset + size] = values.tobytes()
+        weights.write_bytes(bytes(raw))
+
+    result, report, mil = _parity_of_broken(dest, manifest)
+    assert result.returncode == 1 and not report["passed"]
+    for mode in ("fp32", "fp16"):
+        r = mil[f"MIL reference execution ({mode} mode)"]
+        assert not r["passed"] and r["mismatches"], r
+        rank1 = [m for m in r["mismatches"] if m["rank"] == 1]
+        assert rank1 and all(m["format_class"] == manifest["labels"][0] for m in rank1)
+    assert "rank 1" in result.stdout and repr(manifest["labels"][0]) in result.stdout
+
+
+def test_coreml_dropped_softmax_fails_parity_on_the_probability_bound(pipeline, tmp_path):
+    """Drop the softmax op (classify then gets logits): same order, wrong values."""
+    _, bundle = pipeline
+    dest = tmp_path / "dropped_op"
+    manifest = _coreml_only_copy(bundle, dest)
+    spec, block = _load_spec(dest)
+    softmax = next(op for op in block.operations if op.type == "softmax")
+    old, new = softmax.outputs[0].name, softmax.inputs["x"].arguments[0].name
+    block.operations.remove(softmax)
+    for op in block.operations:
+        for arg in op.inputs.values():
+            for a in arg.arguments:
+                if a.name == old:
+                    a.name = new
+    _spec_path(dest).write_bytes(spec.SerializeToString())
+
+    result, report, mil = _parity_of_broken(dest, manifest)
+    assert result.returncode == 1 and not report["passed"]
+    r = mil["MIL reference execution (fp32 mode)"]
+    assert not r["passed"] and r["max_abs_diff"] > r["max_abs_diff_limit"]
+    assert "above the limit" in result.stdout + result.stderr

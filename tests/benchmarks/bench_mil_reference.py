@@ -1,0 +1,62 @@
+"""Benchmark: MIL reference execution vs the Keras reference, one photo at a time.
+
+    python tests/benchmarks/bench_mil_reference.py BUNDLE_DIR [--repeats 20]
+
+Prints the median latency (ms) of the Keras model and of the MIL reference execution in
+fp32 and fp16 modes, batch 1, on the bundle's first test photo, and their ratios. Target
+(Core ML parity issue): the reference execution at most 3x the Keras time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bundle")
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+
+    import keras
+    import tensorflow as tf
+
+    from carspotter.export.bundle import load_reference
+    from carspotter.export.manifest import read_manifest
+    from carspotter.parity_tests.mil_reference import MILReference, load_mlpackage
+    from carspotter.parity_tests.photoset import load_photoset
+    from carspotter.runfolder import read_run
+
+    manifest = read_manifest(args.bundle)
+    pixels = load_photoset(manifest, limit=1).pixels
+    model = load_reference(read_run(manifest["source_run"]["dir"]))
+    x = tf.constant(pixels.astype("float32"))
+    forward = tf.function(lambda t: model(t, training=False))  # graph mode: Keras' fastest batch-1 path
+    keras_ms = median_ms(lambda: forward(x).numpy(), args.repeats)
+    program = load_mlpackage(os.path.join(args.bundle, manifest["formats"]["coreml"]["path"]))
+    print(f"photo {pixels.shape[1]}x{pixels.shape[2]}, batch 1, median of {args.repeats}, {os.cpu_count()} CPU threads")
+    print(f"  Keras reference, tf.function (TF {tf.__version__}, Keras {keras.__version__}): {keras_ms:8.1f} ms")
+    for mode in ("fp32", "fp16"):
+        ref = MILReference(program, mode)
+        ms = median_ms(lambda: ref.run(pixels), args.repeats)
+        print(f"  MIL reference execution, {mode} mode:   {ms:8.1f} ms  ({ms / keras_ms:.2f}x Keras; target <= 3x)")
+
+
+if __name__ == "__main__":
+    main()
