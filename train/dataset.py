@@ -64,6 +64,20 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name == "__MACOSX"
 
 
+def _undecodable(name: str) -> bool:
+    """True for a file name that was not valid UTF-8 on disk (Python holds it with surrogates)."""
+    try:
+        name.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def printable(name: str) -> str:
+    """A file name as text even when its bytes are not UTF-8 (invalid bytes as \\xNN)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -118,11 +132,20 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
             continue
         entry = root / name
         if not entry.is_dir():
-            ignored.append((name, "file at the top level (photos belong in a class folder)"))
+            ignored.append((printable(name), "file at the top level (photos belong in a class folder)"))
+            continue
+        if _undecodable(name):
+            dropped[printable(name)] = "class folder name is not valid UTF-8 (labels are UTF-8); rename the folder"
+            continue
+        if "\n" in name or "\r" in name:
+            dropped[name.replace("\n", "\\n").replace("\r", "\\r")] = "class folder name contains a line break (labels.txt has one class per line); rename the folder"
             continue
         files = []
         for f in _class_files(entry):
             rel = str(f.relative_to(root))
+            if _undecodable(rel):
+                ignored.append((printable(rel), "file name is not valid UTF-8; rename it"))
+                continue
             if f.suffix.lower() not in PHOTO_SUFFIXES:
                 ignored.append((rel, f"not a photo suffix ({f.suffix or 'none'})"))
                 continue

@@ -19,12 +19,15 @@ def _old_name(dest: Path) -> Path:
 
 
 def recover(dest: Path) -> None:
-    """Restore ``dest`` from its hidden ``.NAME.old`` copy if a kill interrupted a swap."""
+    """Tidy after a killed write: restore ``dest`` from ``.NAME.old`` if a kill interrupted
+    a swap, and remove temporary ``.NAME.tmp-*`` folders that a killed build left behind."""
     old = _old_name(dest)
     if old.exists() and not dest.exists():
         os.replace(old, dest)
     elif old.exists():
         shutil.rmtree(old, ignore_errors=True)
+    for stale in dest.parent.glob(f".{dest.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 @contextlib.contextmanager
