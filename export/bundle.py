@@ -23,6 +23,8 @@ from carspotter.export.coreml_export import export_coreml
 from carspotter.export.manifest import MANIFEST_SCHEMA_VERSION, file_table, sha256_file, write_manifest
 from carspotter.export.onnx_export import export_onnx
 from carspotter.export.tflite_export import export_tflite
+from carspotter.export.variants import (BASELINE, DEFAULT_PREFERENCE, REASONS, Gates, evaluation_photos, figures,
+                                        file_name, gate, gates_json, select, variant_probs)
 from carspotter.runfolder import read_run, write_labels
 
 
@@ -49,14 +51,23 @@ class ExportOptions:
 
     Attributes:
         formats: subset of :data:`FORMATS` keys.
-        coreml_precision: ``"fp16"`` (default) or ``"fp32"`` compute precision.
+        coreml_precision: ``"fp16"`` (default) or ``"fp32"``: the Core ML variant built
+            when ``variants`` is None.
         onnx_opset: 17 or 18.
+        variants: comma-separated precision families (``"fp32,fp16,int8"``) to build and
+            gate; None builds one variant per format (Core ML fp16, TFLite fp32, ONNX fp32)
+            and records its figures without gating.
+        calibration_photos: representative training photos for full-integer int8.
+        gates: accuracy gates for ``variants``.
         author, license: written into each model's metadata.
     """
 
     formats: tuple[str, ...] = ("coreml", "tflite", "onnx")
     coreml_precision: str = "fp16"
     onnx_opset: int = 17
+    variants: str | None = None
+    calibration_photos: int = 200
+    gates: Gates = Gates()
     author: str = "carspotter"
     license: str = "Apache-2.0 (code); model weights follow the training data's terms"
 
@@ -86,20 +97,51 @@ def load_reference(run: dict):
     return model
 
 
-def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:
-    """Convert a run's reference model to every requested format and write the bundle.
+def _build(name: str, variant: str, model, labels, target: Path, info: dict, options: ExportOptions, representative) -> dict:
+    if name == "coreml":
+        return export_coreml(model, labels, target, info, variant=variant)
+    if name == "tflite":
+        return export_tflite(model, labels, target, info, variant=variant, representative=representative)
+    return export_onnx(model, labels, target, info, options.onnx_opset, variant=variant, representative=representative)
 
-    Layout: ``ios/``, ``android/``, ``onnx/`` (model, ``labels.txt``, ``README.md``) and
-    ``manifest.json``. The bundle is built in a temporary folder and renamed into place,
-    so a failed or killed export leaves the previous bundle (or none), never a mix.
+
+def _variants_readme(records: dict, default: str) -> str:
+    lines = ["", "## Variants in this folder", ""]
+    for name, r in records.items():
+        fig = r["figures"]
+        where = f"`{Path(r['path']).name}`" if r["path"] else "not shipped"
+        lines.append(f"- **{name}**{' (default)' if name == default else ''}: {where}, {r['bytes'] / 2**20:.1f} MiB, "
+                     f"top-1 {fig['top1']:.1%} / top-3 {fig['top3']:.1%} on {fig['photos']} test photos, "
+                     f"top-1 agreement with the reference {fig['top1_agreement']:.1%}; gate: {r['gate']}")
+    return "\n".join(lines) + "\n"
+
+
+def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:
+    """Convert a run's reference model to every requested format and variant; write the bundle.
+
+    Layout: ``ios/``, ``android/``, ``onnx/`` (default model, other shipped variants as
+    ``carspotter.<variant>.<ext>``, ``labels.txt``, ``README.md``) and ``manifest.json``.
+    Every variant is measured on the run's test photos (accuracy against the true labels,
+    top-1 agreement and top-3 parity against the Keras reference, max |dp|, size); with
+    ``options.variants`` a variant that misses its gate is left out and the export says
+    which gate failed and by how much. The bundle is built in a temporary folder and
+    renamed into place, so a failed or killed export leaves the previous bundle (or none).
 
     Raises:
         RunError: the run folder is missing, incomplete or invalid.
-        ExportError: an unknown format, or a converter failed (named).
+        ExportError: an unknown format or variant family, a converter failed (named), no
+            test photo decodes, or no variant of a format passed its gate.
     """
     unknown = [f for f in options.formats if f not in FORMATS]
     if unknown or not options.formats:
         raise ExportError(f"--formats {','.join(options.formats) or '(empty)'}: choose from {','.join(FORMATS)}")
+    if options.calibration_photos < 1:
+        raise ExportError(f"--calibration-photos {options.calibration_photos}: must be at least 1")
+    chosen = select(options.variants)
+    if options.variants is None and options.coreml_precision != BASELINE["coreml"]:
+        chosen = [v for v in chosen if v.format != "coreml"] + [v for v in select("fp32,fp16") if v.format == "coreml" and v.name == options.coreml_precision]
+    chosen = [v for v in chosen if v.format in options.formats]
+    enforce = options.variants is not None
     run = read_run(run_dir)
     model = load_reference(run)
     labels = run["classes"]["names"]
@@ -108,31 +150,61 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     info = {"name": f"carspotter {out.name}", "version": __version__, "author": options.author, "license": options.license,
             "description": f"Car make/model/year classifier, {len(labels)} classes, InceptionV3 fine-tuned (carspotter)."}
 
+    from carspotter.parity_tests.runners import keras_probs
+
+    pixels, truth, names, representative = evaluation_photos(run, options.calibration_photos, any(v.needs_calibration for v in chosen))
+    if len(truth) == 0:
+        raise ExportError(f"{run['_dir']}: no test photo decodes; variants cannot be measured (train again)")
+    reference = keras_probs(model, pixels)
+
     formats = {}
     with atomic_folder(out) as tmp:
         for name in options.formats:
             fmt = FORMATS[name]
             folder = tmp / fmt.platform
             folder.mkdir()
-            target = folder / fmt.filename
-            print(f"[export] {name}: converting ...", file=sys.stderr, flush=True)
-            t0 = time.time()
-            try:
-                if name == "coreml":
-                    facts = export_coreml(model, labels, target, info, options.coreml_precision)
-                elif name == "tflite":
-                    facts = export_tflite(model, labels, target, info)
-                else:
-                    facts = export_onnx(model, labels, target, info, options.onnx_opset)
-            except Exception as exc:
-                raise ExportError(f"{name} conversion of {run['_dir']}/model.keras failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from exc
-            seconds = time.time() - t0
+            stem, suffix = fmt.filename.split(".", 1)
+            suffix = "." + suffix
+            records, facts_of = {}, {}
+            for v in (x for x in chosen if x.format == name):
+                target = folder / file_name(stem, suffix, v.name, default=False)
+                print(f"[export] {name} {v.name}: converting ...", file=sys.stderr, flush=True)
+                t0 = time.time()
+                try:
+                    facts = _build(name, v.name, model, labels, target, info, options, representative)
+                except Exception as exc:
+                    raise ExportError(f"{name} {v.name} conversion of {run['_dir']}/model.keras failed: {type(exc).__name__}: "
+                                      f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from exc
+                seconds = time.time() - t0
+                fig = figures(reference, variant_probs(name, v.name, target, pixels, labels), truth, labels, names, name, v)
+                ok, verdict = gate(v, fig, options.gates)
+                shipped = ok or not enforce
+                records[v.name] = {"family": v.family, "precision": facts["precision"], "bytes": _size(target),
+                                   "export_s": round(seconds, 2), "figures": fig, "gate": verdict, "gate_passed": ok,
+                                   "gate_enforced": enforce, "shipped": shipped, "path": None}
+                facts_of[v.name] = facts
+                state = "shipped" if shipped else "LEFT OUT"
+                print(f"[export] {name} {v.name}: {records[v.name]['bytes'] / 2**20:.1f} MiB in {seconds:.1f} s; "
+                      f"{verdict}; {state}", file=sys.stderr, flush=True)
+                if not shipped:
+                    shutil.rmtree(target) if target.is_dir() else target.unlink()
+            shipped = [n for n in DEFAULT_PREFERENCE[name] if n in records and records[n]["shipped"]]
+            if not shipped:
+                raise ExportError(f"no {name} variant passed its gate: " + "; ".join(f"{n}: {r['gate']}" for n, r in records.items()))
+            default = shipped[0]
+            (folder / file_name(stem, suffix, default, default=False)).rename(folder / fmt.filename)
+            for n, r in records.items():
+                if r["shipped"]:
+                    r["path"] = f"{fmt.platform}/{file_name(stem, suffix, n, default=n == default)}"
             write_labels(folder / "labels.txt", labels)
-            (folder / "README.md").write_text(fmt.readme(fmt.filename, size, len(labels)), encoding="utf-8")
+            readme = fmt.readme(fmt.filename, size, len(labels)) + _variants_readme(records, default)
+            (folder / "README.md").write_text(readme, encoding="utf-8")
             formats[name] = {"platform": fmt.platform, "path": f"{fmt.platform}/{fmt.filename}",
                              "labels": f"{fmt.platform}/labels.txt", "readme": f"{fmt.platform}/README.md",
-                             "bytes": _size(target), "export_s": round(seconds, 2), **facts}
-            print(f"[export] {name}: {formats[name]['bytes'] / 2**20:.1f} MiB in {seconds:.1f} s", file=sys.stderr, flush=True)
+                             "bytes": records[default]["bytes"], "export_s": records[default]["export_s"],
+                             **facts_of[default], "default_variant": default,
+                             "default_reason": REASONS[name] if len(records) > 1 else "the only variant built",
+                             "variants": records}
 
         labels_bytes = (tmp / formats[options.formats[0]]["labels"]).read_bytes()
         manifest = {
@@ -148,6 +220,9 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
                            "test_split": run["splits"]["test"]},
             "training": {"metrics": run["metrics"], "weights": run["weights"], "counts": run["classes"]["counts"],
                          "timing_s": run["timing_s"]},
+            "variants": {"requested": options.variants, "gates": gates_json(options.gates), "gates_enforced": enforce,
+                         "calibration_photos": int(len(representative)) if representative is not None else 0,
+                         "evaluation_photos": int(len(truth))},
             "formats": formats,
             "files": file_table(tmp),
             "parity": None,

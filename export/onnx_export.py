@@ -8,9 +8,11 @@ from pathlib import Path
 from carspotter.export.quiet import quiet
 
 ONNX_OPSETS = (17, 18)  # tf2onnx 1.17 refuses opset 19
+ONNX_VARIANTS = ("fp32", "fp16", "int8-qdq")
 
 
-def export_onnx(model, labels: list[str], path: Path, info: dict, opset: int = 17) -> dict:
+def export_onnx(model, labels: list[str], path: Path, info: dict, opset: int = 17, variant: str = "fp32",
+                representative=None) -> dict:
     """Convert with ``tf2onnx.convert.from_keras`` and embed labels and input spec.
 
     The graph input ``image`` is ``[N, S, S, 3]`` float32 RGB 0..255 with the batch
@@ -18,9 +20,17 @@ def export_onnx(model, labels: list[str], path: Path, info: dict, opset: int = 1
     hold ``labels`` (JSON list, index order), ``input_spec`` (JSON) and the general info.
     The model passes ``onnx.checker.check_model(full_check=True)``.
 
+    Variants: ``fp32``; ``fp16`` (weights and compute in float16, inputs and outputs kept
+    float32 so apps still feed raw pixels: ``onnxruntime.transformers.float16``);
+    ``int8-qdq`` (static quantization in QDQ format, per-channel int8 weights and uint8
+    activations calibrated on ``representative``: ``onnxruntime.quantization.quantize_static``).
+
     Raises:
-        ValueError: ``opset`` not in :data:`ONNX_OPSETS`.
+        ValueError: ``opset`` not in :data:`ONNX_OPSETS`, unknown variant, or ``int8-qdq``
+            without representative photos.
     """
+    if variant not in ONNX_VARIANTS:
+        raise ValueError(f"ONNX variant {variant!r}: choose one of {ONNX_VARIANTS}")
     import onnx
     import tensorflow as tf
     import tf2onnx
@@ -49,9 +59,16 @@ def export_onnx(model, labels: list[str], path: Path, info: dict, opset: int = 1
         entry.key, entry.value = k, v
     proto.producer_name = "carspotter (tf2onnx)"
     proto.doc_string = info["description"]
+    if variant == "fp16":
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        proto = convert_float_to_float16(proto, keep_io_types=True)
+        _sort_topologically(proto.graph)  # the converter appends its input casts at the end
+    elif variant == "int8-qdq":
+        proto = _quantize_qdq(proto, representative, path.parent)
     onnx.checker.check_model(proto, full_check=True)
     path.write_bytes(proto.SerializeToString())
-    return {"precision": "fp32", "runtime": "ONNX Runtime", "opset": opset,
+    return {"precision": "int8" if variant == "int8-qdq" else variant, "variant": variant, "runtime": "ONNX Runtime", "opset": opset,
             "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": ["N", size, size, 3]},
             "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": ["N", len(labels)]},
             "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license"}
@@ -65,3 +82,52 @@ def _rename_output(proto, name: str) -> None:
     for node in proto.graph.node:
         node.output[:] = [name if o == old else o for o in node.output]
     proto.graph.output[0].name = name
+
+
+def _quantize_qdq(proto, representative, workdir: Path):
+    """Static int8 quantization (QDQ) calibrated on ``representative`` ``[M, S, S, 3]`` uint8 photos."""
+    import tempfile
+
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    if representative is None or len(representative) == 0:
+        raise ValueError("int8-qdq needs representative photos")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter(representative)
+
+        def get_next(self):
+            px = next(self.items, None)
+            return None if px is None else {"image": px[None].astype(np.float32)}
+
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(proto.SerializeToString())
+        with quiet():
+            quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        quantized = onnx.load(dst)
+    del quantized.metadata_props[:]
+    quantized.metadata_props.extend(proto.metadata_props)
+    quantized.producer_name, quantized.doc_string = proto.producer_name, proto.doc_string
+    return quantized
+
+
+def _sort_topologically(graph) -> None:
+    """Reorder ``graph.node`` so every node comes after the producers of its inputs (Kahn)."""
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        ready = [n for n in pending if all(i in available for i in n.input)]
+        if not ready:
+            raise ValueError("ONNX graph has a cycle or an input nobody produces")
+        for n in ready:
+            ordered.append(n)
+            available.update(n.output)
+        pending = [n for n in pending if all(n is not r for r in ready)]
+    del graph.node[:]
+    graph.node.extend(ordered)

@@ -18,8 +18,9 @@ format), laid out as Core ML hands an ``ImageType`` to the program (NCHW float, 
 the program declares it. Output: the ``classify`` op's probabilities ``[N, C]`` and its
 labels, or the program's single output for a non-classifier.
 
-Supported ops: const, cast, add, sub, mul, real_div, relu, softmax, conv, max_pool,
-avg_pool, concat, reduce_mean, linear, matmul, transpose, reshape, batch_norm, classify.
+Supported ops: const, constexpr_affine_dequantize (8-bit compressed weights, iOS 16),
+cast, add, sub, mul, real_div, relu, softmax, conv, max_pool, avg_pool, concat,
+reduce_mean, linear, matmul, transpose, reshape, batch_norm, classify.
 Any other op raises :class:`MILExecutionError` naming it; nothing is skipped.
 """
 
@@ -204,6 +205,23 @@ class _Translator:
     # -- ops ---------------------------------------------------------------------------
     def op_const(self, op):
         pass  # materialized on first use
+
+    def op_constexpr_affine_dequantize(self, op):
+        """Compressed weights: ``(quantized_data - zero_point) * scale`` along ``axis`` (iOS 16 spec)."""
+        q = np.asarray(op.inputs["quantized_data"].val).astype(np.float32)
+        zero = np.asarray(op.inputs["zero_point"].val).astype(np.float32)
+        scale = np.asarray(op.inputs["scale"].val).astype(np.float32)
+        axis = int(op.inputs["axis"].val)
+        shape = [1] * q.ndim
+        if zero.ndim == 1:
+            zero = zero.reshape([-1 if i == axis else 1 for i in range(q.ndim)])
+        if scale.ndim == 1:
+            shape[axis] = -1
+            scale = scale.reshape(shape)
+        value = (q - zero) * scale
+        if _dtype_name(op.outputs[0]) == "fp16":
+            value = value.astype(np.float16)
+        self.names[op.outputs[0].name] = self.const(value, op.outputs[0].name)
 
     def op_cast(self, op):
         target = op.inputs["dtype"].val

@@ -22,12 +22,14 @@ class PhotoSet:
         names: N photo names (relative paths) for messages.
         source: where they came from.
         skipped: ``(name, reason)`` for photos that did not decode.
+        truth: ``[N]`` true class indices for the run's test split; None for --images.
     """
 
     pixels: np.ndarray
     names: list[str]
     source: str
     skipped: list[tuple[str, str]]
+    truth: np.ndarray | None = None
 
 
 def load_photoset(manifest: dict, images: str | None = None, limit: int | None = None) -> PhotoSet:
@@ -56,11 +58,14 @@ def load_photoset(manifest: dict, images: str | None = None, limit: int | None =
             raise BundleError(f"{split}: the run's test split is gone; pass --images DIR")
         data_dir = Path(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["data"]["dir"])
         root = data_dir
-        paths = [data_dir / rel for rel, _ in read_split(split)]
+        rows = read_split(split)
+        label_of = {rel: y for rel, y in rows}
+        paths = [data_dir / rel for rel, _ in rows]
         source = f"test split of {run_dir}"
     if limit is not None:
         paths = paths[:limit]
     loaded = photos.load_photos(paths, size)
     names = [str(p.relative_to(root)) for p in loaded.paths]
     skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
-    return PhotoSet(loaded.pixels, names, source, skipped)
+    truth = np.array([label_of[n] for n in names], dtype=np.int64) if images is None else None
+    return PhotoSet(loaded.pixels, names, source, skipped, truth)

@@ -17,7 +17,11 @@ def keras_probs(model, pixels: np.ndarray, device: str = "/CPU:0", batch_size: i
 
 
 def tflite_probs(path: Path, pixels: np.ndarray, threads: int = 2) -> np.ndarray:
-    """LiteRT (``ai_edge_litert.interpreter.Interpreter``, XNNPACK on CPU), one photo per invoke."""
+    """LiteRT (``ai_edge_litert.interpreter.Interpreter``, XNNPACK on CPU), one photo per invoke.
+
+    A quantized (uint8/int8) input is fed ``round(x / scale + zero_point)`` and a quantized
+    output dequantized, with the tensors' own quantization parameters.
+    """
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
@@ -25,10 +29,19 @@ def tflite_probs(path: Path, pixels: np.ndarray, threads: int = 2) -> np.ndarray
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     rows = []
+    in_scale, in_zero = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
     for px in pixels:
-        interpreter.set_tensor(inp["index"], px[None].astype(inp["dtype"]))
+        x = px[None].astype(np.float32)
+        if np.issubdtype(inp["dtype"], np.integer) and in_scale:
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / in_scale + in_zero), info.min, info.max)
+        interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
         interpreter.invoke()
-        rows.append(interpreter.get_tensor(out["index"])[0].copy())
+        y = interpreter.get_tensor(out["index"])[0].astype(np.float32)
+        if np.issubdtype(out["dtype"], np.integer) and out_scale:
+            y = (y - out_zero) * out_scale
+        rows.append(y)
     return np.stack(rows)
 
 

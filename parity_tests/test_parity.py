@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from carspotter.export.manifest import verify_bundle
+from carspotter.export.manifest import read_manifest, verify_bundle
 from carspotter.parity_tests import runners
 from carspotter.parity_tests.compare import compare_top3
 from carspotter.parity_tests.tolerances import max_abs_diff_for, tau_for
 
 # MIL op types the exporter is expected to emit for InceptionV3 (see issue: Core ML parity).
 KNOWN_MIL_OPS = {"conv", "relu", "max_pool", "avg_pool", "concat", "reduce_mean", "linear", "softmax", "add", "mul",
-                 "cast", "transpose", "classify", "const", "batch_norm", "sub", "reshape", "matmul"}
+                 "cast", "transpose", "classify", "const", "batch_norm", "sub", "reshape", "matmul",
+                 "constexpr_affine_dequantize"}  # 8-bit compressed weights (int8-weights variant)
 
 
 def _format(manifest, bundle_dir, name):
@@ -151,3 +152,42 @@ def test_coreml_predict_matches_mil_reference(bundle_dir, manifest, photoset, re
     probs = runners.coreml_probs(path, photoset.pixels, manifest["labels"])
     _check(record, mil_probs["fp16"], probs, manifest, photoset, format="coreml",
            target="Core ML predict vs MIL reference execution", precision="fp16")
+
+
+def pytest_generate_tests(metafunc):
+    """One ``test_variant_figures_match_manifest`` per shipped variant listed in the manifest."""
+    if "variant_key" not in metafunc.fixturenames:
+        return
+    keys = []
+    try:
+        manifest = read_manifest(metafunc.config.getoption("--bundle"))
+        keys = [f"{f}/{v}" for f, d in manifest["formats"].items() for v, r in d["variants"].items() if r["shipped"]]
+    except Exception:  # a bad bundle is reported by the manifest fixture
+        pass
+    metafunc.parametrize("variant_key", keys or ["(none)"])
+
+
+def test_variant_figures_match_manifest(bundle_dir, manifest, photoset, reference, record, variant_key):
+    """Re-measure each shipped variant on the run's test photos: the manifest's figures and gate must hold."""
+    from carspotter.export.variants import VARIANTS, Gates, figures, gate, variant_probs
+
+    if variant_key == "(none)":
+        pytest.skip("the manifest lists no variants")
+    if photoset.truth is None or len(photoset.names) != manifest["variants"]["evaluation_photos"]:
+        record(skip=(f"variant/{variant_key}", "variant figures were measured on the run's whole test split; "
+                                               "--images or --limit changes the photos"))
+    fmt, name = variant_key.split("/", 1)
+    entry = manifest["formats"][fmt]["variants"][name]
+    variant = next(v for v in VARIANTS if (v.format, v.name) == (fmt, name))
+    probs = variant_probs(fmt, name, Path(bundle_dir) / entry["path"], photoset.pixels, manifest["labels"])
+    fig = figures(reference, probs, photoset.truth, manifest["labels"], photoset.names, fmt, variant)
+    want = entry["figures"]
+    for key in ("photos", "top1", "top3", "reference_top1", "top1_agreement"):
+        assert fig[key] == pytest.approx(want[key], abs=1e-9), f"{variant_key}: {key} {fig[key]} != manifest {want[key]}"
+    assert fig["parity"] == want["parity"], f"{variant_key}: parity {fig['parity']} != manifest {want['parity']}"
+    assert fig["max_abs_diff"] == pytest.approx(want["max_abs_diff"], rel=1e-3, abs=1e-7)
+    ok, verdict = gate(variant, fig, Gates(**manifest["variants"]["gates"]))
+    if entry["gate_enforced"]:
+        assert ok, f"{variant_key}: shipped but now fails its gate: {verdict}"
+    record(check=f"variant/{variant_key}", facts={"passed": True, "gate": verdict, "top1_agreement": fig["top1_agreement"],
+                                                    "top1": fig["top1"], "bytes": entry["bytes"]})

@@ -209,3 +209,27 @@ def test_matmul_transposes_match_keras_ops(tmp_path, tx, ty):
     a = keras.ops.swapaxes(x, -1, -2) if tx else x
     b = keras.ops.transpose(y) if ty else y
     np.testing.assert_allclose(MILReference(program).run(x), np.asarray(keras.ops.matmul(a, b)), rtol=1e-5, atol=1e-5)
+
+
+def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
+    """linear_quantize_weights emits constexpr_affine_dequantize; its output must match dequantization."""
+    import coremltools.optimize.coreml as cto
+
+    from carspotter.export.quiet import import_coremltools, quiet
+
+    ct = import_coremltools()
+    inp = keras.Input(SHAPE, name="x")
+    model = keras.Model(inp, L.Conv2D(64, 5, padding="same", **B)(inp))
+    with quiet():
+        ml = ct.convert(model, inputs=[ct.TensorType(name="x", shape=(1,) + SHAPE)], convert_to="mlprogram",
+                        minimum_deployment_target=ct.target.iOS16, compute_precision=ct.precision.FLOAT32)
+        small = cto.linear_quantize_weights(ml, config=cto.OptimizationConfig(
+            global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", weight_threshold=0)))
+    small.save(str(tmp_path / "q.mlpackage"))
+    program = load_mlpackage(tmp_path / "q.mlpackage")
+    assert "constexpr_affine_dequantize" in ops_of(program)
+    x = np.random.default_rng(8).normal(0, 1, (1,) + SHAPE).astype(np.float32)
+    want = np.asarray(model(x))
+    got = MILReference(program).run(x)
+    err = np.abs(got - want).max()
+    assert 0 < err < 0.02 * np.abs(want).max()  # 8-bit weights: close, not identical

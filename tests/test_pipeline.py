@@ -137,7 +137,8 @@ def test_parity_passes_and_is_recorded(pipeline):
             assert (r["precision"], r["tau"]) == ("fp32", 1e-4) and r["max_abs_diff"] < 1e-4
     skipped = {s["check"]: s["reason"] for s in report["skipped_checks"]}
     assert "macOS" in skipped["coreml/predict"] and "macOS" in skipped["coreml/predict-vs-mil-reference"]
-    assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure"}
+    assert {c["check"] for c in report["structure_checks"]} == {
+        "sha256", "coreml/structure", "variant/coreml/fp16", "variant/tflite/fp32", "variant/onnx/fp32"}
     assert read_manifest(bundle)["parity"]["passed"] is True
     verify_bundle(bundle)  # parity.json and the manifest update do not break verification
 

@@ -57,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--coreml-precision", choices=["fp16", "fp32"], default="fp16",
                    help="Core ML compute precision (default fp16, Core ML's own default for mlprogram)")
     e.add_argument("--onnx-opset", type=int, choices=[17, 18], default=17)
+    e.add_argument("--variants", default=None, metavar="FAMILIES",
+                   help="build and gate reduced-precision variants: comma-separated fp32,fp16,int8 "
+                        "(default: one variant per format, Core ML fp16, TFLite fp32, ONNX fp32)")
+    e.add_argument("--calibration-photos", type=_integer("--calibration-photos"), default=200, metavar="N",
+                   help="representative training photos for full-integer int8 (default 200)")
+    e.add_argument("--gate-fp16-agreement", type=float, default=0.995, metavar="RATE",
+                   help="fp16 variants: minimum top-1 agreement with the reference (default 0.995)")
+    e.add_argument("--gate-int8-drop", type=float, default=0.01, metavar="RATE",
+                   help="int8 variants: maximum top-1 accuracy drop from the reference (default 0.01 = 1 point)")
+    e.add_argument("--gate-int8-agreement", type=float, default=0.97, metavar="RATE",
+                   help="int8 variants: minimum top-1 agreement with the reference (default 0.97)")
 
     p = sub.add_parser("parity", help="check every format's top-3 against the reference model",
                        description="Run the parity suite on BUNDLE_DIR: every format's top-1 and top-3 against the Keras "
@@ -104,9 +115,12 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "export":
         from carspotter.export.bundle import ExportOptions, export_bundle
+        from carspotter.export.variants import Gates
 
         opts = ExportOptions(formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
-                             coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset)
+                             coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset, variants=args.variants,
+                             calibration_photos=args.calibration_photos,
+                             gates=Gates(args.gate_fp16_agreement, args.gate_int8_drop, args.gate_int8_agreement))
         out = export_bundle(args.run_dir, args.out, opts)
         print(f"bundle folder: {out}")
         return 0

@@ -1,0 +1,104 @@
+"""Table of every variant in a bundle: size, accuracy, agreement, parity, latency at batch 1.
+
+    python tests/benchmarks/bench_variants.py BUNDLE_DIR [--repeats 20]
+
+Figures (on the run's test photos) come from the manifest, as measured at export;
+latency is measured now on this CPU: median of ``--repeats`` single-photo runs after
+warm-up. TFLite through LiteRT (2 threads, XNNPACK), ONNX through ONNX Runtime's CPU
+execution provider, the Keras reference as a compiled ``tf.function``. Core ML cannot
+run off macOS: its latency column is the MIL reference execution's (marked ``mil-ref``),
+which says nothing about an iPhone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def latency(fmt: str, variant: str, path: Path, pixel: np.ndarray, repeats: int) -> tuple[float, str]:
+    if fmt == "tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        from carspotter.parity_tests.runners import tflite_probs
+
+        interpreter = Interpreter(model_path=str(path), num_threads=2)
+        interpreter.allocate_tensors()
+        inp = interpreter.get_input_details()[0]
+        interpreter.set_tensor(inp["index"], pixel.astype(inp["dtype"]))
+        tflite_probs(path, pixel)  # checks it runs with the real quantization too
+        return median_ms(interpreter.invoke, repeats), "LiteRT"
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        x = pixel.astype(np.float32)
+        return median_ms(lambda: session.run(None, {"image": x}), repeats), "ORT"
+    from carspotter.parity_tests.mil_reference import MILReference, load_mlpackage
+
+    ref = MILReference(load_mlpackage(path), "fp32" if variant == "fp32" else "fp16")
+    return median_ms(lambda: ref.run(pixel), repeats), "mil-ref"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bundle")
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from carspotter.export.bundle import load_reference
+    from carspotter.export.manifest import read_manifest
+    from carspotter.parity_tests.photoset import load_photoset
+    from carspotter.runfolder import read_run
+
+    manifest = read_manifest(args.bundle)
+    pixel = load_photoset(manifest, limit=1).pixels
+    model = load_reference(read_run(manifest["source_run"]["dir"]))
+    forward = tf.function(lambda t: model(t, training=False))
+    x = tf.constant(pixel.astype(np.float32))
+    keras_ms = median_ms(lambda: forward(x).numpy(), args.repeats)
+    v = manifest["variants"]
+    print(f"bundle {args.bundle}: {len(manifest['labels'])} classes, {v['evaluation_photos']} test photos, "
+          f"gates {'enforced' if v['gates_enforced'] else 'recorded only'} {v['gates']}, calibration photos {v['calibration_photos']}")
+    head = f"{'format':7s} {'variant':13s} {'shipped':9s} {'MiB':>6s} {'top-1':>6s} {'top-3':>6s} {'agree':>7s} {'top-3 parity':>13s} {'max|dp|':>8s} {'ms/photo':>9s}  gate"
+    print(head)
+    print("-" * len(head))
+    fig_ref = next(iter(next(iter(manifest["formats"].values()))["variants"].values()))["figures"]
+    print(f"{'keras':7s} {'reference':13s} {'-':9s} {'':>6s} {fig_ref['reference_top1']:6.1%} {fig_ref['reference_top3']:6.1%} "
+          f"{'':>7s} {'':>13s} {'':>8s} {keras_ms:8.1f}   (tf.function)")
+    for fmt, d in manifest["formats"].items():
+        for name, r in d["variants"].items():
+            f = r["figures"]
+            shipped = "default" if name == d["default_variant"] else ("yes" if r["shipped"] else "NO")
+            if r["shipped"]:
+                ms, how = latency(fmt, name, Path(args.bundle) / r["path"], pixel, args.repeats)
+                lat = f"{ms:8.1f} {how}"
+            else:
+                lat = f"{'-':>8s}"
+            parity = f"{'pass' if f['parity']['passed'] else 'fail'} ({f['parity']['near_ties']} nt)"
+            print(f"{fmt:7s} {name:13s} {shipped:9s} {r['bytes'] / 2**20:6.1f} {f['top1']:6.1%} {f['top3']:6.1%} "
+                  f"{f['top1_agreement']:7.1%} {parity:>13s} {f['max_abs_diff']:8.1e} {lat}  {r['gate']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Reduced-precision variants: gates on hand-made figures, and one real gated export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from carspotter.errors import ExportError
+from carspotter.export.variants import VARIANTS, Gates, gate, select
+
+
+def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True):
+    return {"top1": top1, "reference_top1": ref_top1, "top1_agreement": agreement, "max_abs_diff": 1e-3,
+            "parity": {"passed": parity, "mismatches": 0 if parity else 2, "near_ties": 0}}
+
+
+def variant(fmt, name):
+    return next(v for v in VARIANTS if (v.format, v.name) == (fmt, name))
+
+
+def test_fp16_gate_states_the_margin():
+    ok, text = gate(variant("tflite", "fp16"), fig(agreement=0.99), Gates())
+    assert not ok and text == "top-1 agreement 99.00% < 99.50% (by 0.50%)"
+    ok, text = gate(variant("tflite", "fp16"), fig(agreement=1.0), Gates())
+    assert ok and text.startswith("top-1 agreement 100.00% >= 99.50%")
+
+
+def test_int8_gate_checks_accuracy_drop_and_agreement():
+    ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=0.78, ref_top1=0.80, agreement=0.98), Gates())
+    assert not ok and "drop 2.0 points, limit 1.0: FAILED" in text and "limit 97%)" in text
+    ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=0.80, ref_top1=0.80, agreement=0.96), Gates())
+    assert not ok and "top-1 agreement 96.00% (limit 97%: FAILED)" in text
+    ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.795, ref_top1=0.80, agreement=0.975), Gates())
+    assert ok
+    ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.78, ref_top1=0.80, agreement=0.98), Gates(int8_max_top1_drop=0.03))
+    assert ok  # configurable
+
+
+def test_fp32_gate_is_the_parity_rule():
+    assert gate(variant("coreml", "fp32"), fig(parity=True), Gates())[0]
+    ok, text = gate(variant("coreml", "fp32"), fig(parity=False), Gates())
+    assert not ok and "top-3 parity fails (2 photos" in text
+
+
+def test_select_families():
+    assert {(v.format, v.name) for v in select(None)} == {("coreml", "fp16"), ("tflite", "fp32"), ("onnx", "fp32")}
+    assert {v.name for v in select("int8")} == {"int8-weights", "int8-dynamic", "int8-full", "int8-qdq"}
+    assert len(select("fp32,fp16,int8")) == len(VARIANTS) == 10
+    with pytest.raises(ExportError, match="--variants fp8: choose from fp32,fp16,int8"):
+        select("fp8")
+
+
+def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipeline, tmp_path):
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.export.manifest import verify_bundle
+
+    run_dir, _ = pipeline
+    out = export_bundle(run_dir, tmp_path / "variants", ExportOptions(
+        formats=("tflite",), variants="fp32,fp16,int8", calibration_photos=16, gates=Gates(fp16_min_agreement=1.01)))
+    manifest = verify_bundle(out)
+    tfl = manifest["formats"]["tflite"]
+    records = tfl["variants"]
+    assert set(records) == {"fp32", "fp16", "int8-dynamic", "int8-full"}
+    fp16 = records["fp16"]
+    assert not fp16["shipped"] and fp16["path"] is None and "< 101.00% (by" in fp16["gate"]
+    assert not (out / "android" / "carspotter.fp16.tflite").exists()
+    assert tfl["default_variant"] == "fp32" and tfl["path"] == "android/carspotter.tflite"  # fp16 preferred, but left out
+    assert records["fp32"]["path"] == "android/carspotter.tflite"
+    for name in ("int8-dynamic", "int8-full"):
+        r = records[name]
+        assert r["shipped"] == r["gate_passed"]
+        assert (out / "android" / f"carspotter.{name}.tflite").exists() == r["shipped"]
+        assert r["bytes"] < records["fp32"]["bytes"] / 3  # int8 weights: about a quarter of fp32
+    assert records["int8-full"]["figures"]["photos"] == manifest["variants"]["evaluation_photos"]
+    assert manifest["variants"]["calibration_photos"] == 16 and manifest["variants"]["gates_enforced"]
+    assert "## Variants in this folder" in (out / "android" / "README.md").read_text()
+
+    exe = Path(sys.executable).with_name("carspotter")
+    result = subprocess.run([str(exe), "parity", str(out)], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:]
+    report = json.loads((out / "parity.json").read_text())
+    checked = {c["check"] for c in report["structure_checks"]}
+    shipped = {f"variant/tflite/{n}" for n, r in records.items() if r["shipped"]}
+    assert shipped <= checked and "variant/tflite/fp16" not in checked
