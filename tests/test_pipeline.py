@@ -194,7 +194,7 @@ def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path
 
     monkeypatch.setattr(bundle_mod, "export_onnx", boom)
     out = tmp_path / "bundles" / "x"
-    with pytest.raises(ExportError, match="onnx conversion of .* failed: RuntimeError: converter exploded"):
+    with pytest.raises(ExportError, match="onnx fp32 conversion of .* failed: RuntimeError: converter exploded"):
         bundle_mod.export_bundle(run_dir, out, bundle_mod.ExportOptions(formats=("tflite", "onnx")))
     assert not out.exists()
     assert list((tmp_path / "bundles").iterdir()) == []

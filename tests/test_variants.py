@@ -77,6 +77,12 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
         assert (out / "android" / f"carspotter.{name}.tflite").exists() == r["shipped"]
         assert r["bytes"] < records["fp32"]["bytes"] / 3  # int8 weights: about a quarter of fp32
     assert records["int8-full"]["figures"]["photos"] == manifest["variants"]["evaluation_photos"]
+    if records["int8-full"]["shipped"]:
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(out / "android" / "carspotter.int8-full.tflite"))
+        inp = interpreter.get_input_details()[0]
+        assert inp["dtype"].__name__ == "uint8" and inp["quantization"] == (1.0, 0)  # raw pixels, exactly
     assert manifest["variants"]["calibration_photos"] == 16 and manifest["variants"]["gates_enforced"]
     assert "## Variants in this folder" in (out / "android" / "README.md").read_text()
 
