@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 
 from carspotter.errors import BundleError
+from carspotter.hashing import sha256_file  # noqa: F401  (re-exported for bundle and parity)
 
 MANIFEST_SCHEMA_VERSION = 1
 UNHASHED = ("manifest.json", "parity.json")  # written after the files they describe
@@ -24,15 +25,6 @@ UNHASHED = ("manifest.json", "parity.json")  # written after the files they desc
 def schema() -> dict:
     """The manifest JSON Schema (draft 2020-12), shipped as ``manifest.schema.json``."""
     return json.loads(resources.files("carspotter.export").joinpath("manifest.schema.json").read_text(encoding="utf-8"))
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def file_table(bundle_dir: Path) -> dict[str, dict]:

@@ -156,3 +156,29 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
     assert read_metadata((bundle / "android" / "carspotter.tflite").read_bytes())[1] == names
     assert coreml_structure(bundle / "ios" / "CarSpotter.mlpackage")["labels"] == names
     assert json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["labels"] == names
+
+
+def test_parity_on_a_folder_with_broken_photos_lists_them(pipeline, tmp_path):
+    from conftest import SAMPLE
+    from images import two_tone
+
+    _, bundle = pipeline
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for src in sorted((SAMPLE / sorted(p.name for p in SAMPLE.iterdir() if p.is_dir())[0]).glob("*.jpg"))[:2]:
+        (folder / src.name).write_bytes(src.read_bytes())
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("not a photo")
+    two_tone(8, 8).save(folder / "thumb.png")
+    (folder / ".DS_Store").write_bytes(b"\0")
+    exe = Path(sys.executable).with_name("carspotter")
+    result = subprocess.run([str(exe), "parity", str(bundle), "--images", str(folder)], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:]
+    report = json.loads((bundle / "parity.json").read_text())
+    assert report["photos"] == 2
+    assert sorted(report["skipped_photos"]) == [
+        ["empty.jpg", "empty file (0 bytes); replace or remove it"],
+        ["notes.jpg", "not an image Pillow can read; remove it or convert it to JPEG/PNG"],
+        ["thumb.png", "too small (8x8 px; the minimum side is 32 px)"]]
+    assert any("--images or --limit" in s["reason"] for s in report["skipped_checks"])  # variant figures not re-measured

@@ -10,7 +10,6 @@ classes is a labelling conflict, reported and kept out of every split.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import random
 from collections import defaultdict
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from carspotter.errors import DatasetError
+from carspotter.hashing import sha256_file
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 SPLITS = ("train", "val", "test")
@@ -76,14 +76,6 @@ def _undecodable(name: str) -> bool:
 def printable(name: str) -> str:
     """A file name as text even when its bytes are not UTF-8 (invalid bytes as \\xNN)."""
     return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _class_files(class_dir: Path):
@@ -150,7 +142,7 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
                 ignored.append((rel, f"not a photo suffix ({f.suffix or 'none'})"))
                 continue
             try:
-                files.append((rel, _sha256(f)))
+                files.append((rel, sha256_file(f)))
             except OSError as exc:
                 ignored.append((rel, f"not readable ({exc.strerror or exc})"))
         if not files:

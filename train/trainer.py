@@ -168,26 +168,24 @@ def train(cfg: TrainConfig) -> Path:
     class_weight = {i: float(n / (c * max(1, train_counts[i]))) for i in range(c)}
     train_ds = _tf_dataset(*arrays["train"], cfg.batch_size, cfg.seed, training=True)
     val_ds = _tf_dataset(*arrays["val"], cfg.batch_size, cfg.seed, training=False)
-    metrics = [keras.metrics.SparseCategoricalAccuracy(name="top1"), keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")]
     history = {}
 
-    t0 = time.time()
-    mdl.freeze_base(model)
-    if cfg.epochs_head:
-        _log(f"phase 1: head only, {cfg.epochs_head} epochs, lr {cfg.lr_head}")
-        model.compile(keras.optimizers.Adam(cfg.lr_head), "sparse_categorical_crossentropy", metrics=metrics)
-        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs_head, class_weight=class_weight, shuffle=False, verbose=2)
-        history["head"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
-    t_head = time.time() - t0
+    def phase(name: str, epochs: int, lr: float, what: str) -> float:
+        """Compile with Adam(lr) and fit ``epochs``; returns seconds taken."""
+        t0 = time.time()
+        if epochs:
+            _log(f"{what}, {epochs} epochs, lr {lr}")
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="top1"), keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")]
+            model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=metrics)
+            h = model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight, shuffle=False, verbose=2)
+            history[name] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
+        return time.time() - t0
 
-    t0 = time.time()
+    mdl.freeze_base(model)
+    t_head = phase("head", cfg.epochs_head, cfg.lr_head, "phase 1: head only")
     n_trainable = mdl.unfreeze_top(model)
-    if cfg.epochs_finetune:
-        _log(f"phase 2: top {mdl.FINETUNE_LAYERS} base layers ({n_trainable} trainable, BatchNormalization frozen), {cfg.epochs_finetune} epochs, lr {cfg.lr_finetune}")
-        model.compile(keras.optimizers.Adam(cfg.lr_finetune), "sparse_categorical_crossentropy", metrics=metrics)
-        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs_finetune, class_weight=class_weight, shuffle=False, verbose=2)
-        history["finetune"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
-    t_finetune = time.time() - t0
+    t_finetune = phase("finetune", cfg.epochs_finetune, cfg.lr_finetune,
+                       f"phase 2: top {mdl.FINETUNE_LAYERS} base layers ({n_trainable} trainable, BatchNormalization frozen)")
 
     t0 = time.time()
     results = {}

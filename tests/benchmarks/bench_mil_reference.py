@@ -11,21 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def median_ms(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+sys.path.insert(0, os.path.dirname(__file__))
+from timing import bundle_photo_and_keras_ms, median_ms  # noqa: E402
 
 
 def main() -> None:
@@ -37,18 +27,9 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from carspotter.export.bundle import load_reference
-    from carspotter.export.manifest import read_manifest
     from carspotter.parity_tests.mil_reference import MILReference, load_mlpackage
-    from carspotter.parity_tests.photoset import load_photoset
-    from carspotter.runfolder import read_run
 
-    manifest = read_manifest(args.bundle)
-    pixels = load_photoset(manifest, limit=1).pixels
-    model = load_reference(read_run(manifest["source_run"]["dir"]))
-    x = tf.constant(pixels.astype("float32"))
-    forward = tf.function(lambda t: model(t, training=False))  # graph mode: Keras' fastest batch-1 path
-    keras_ms = median_ms(lambda: forward(x).numpy(), args.repeats)
+    manifest, pixels, keras_ms = bundle_photo_and_keras_ms(args.bundle, args.repeats)
     program = load_mlpackage(os.path.join(args.bundle, manifest["formats"]["coreml"]["path"]))
     print(f"photo {pixels.shape[1]}x{pixels.shape[2]}, batch 1, median of {args.repeats}, {os.cpu_count()} CPU threads")
     print(f"  Keras reference, tf.function (TF {tf.__version__}, Keras {keras.__version__}): {keras_ms:8.1f} ms")

@@ -14,24 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def median_ms(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+sys.path.insert(0, os.path.dirname(__file__))
+from timing import bundle_photo_and_keras_ms, median_ms  # noqa: E402
 
 
 def latency(fmt: str, variant: str, path: Path, pixel: np.ndarray, repeats: int) -> tuple[float, str]:
@@ -64,19 +54,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
 
-    import tensorflow as tf
-
-    from carspotter.export.bundle import load_reference
-    from carspotter.export.manifest import read_manifest
-    from carspotter.parity_tests.photoset import load_photoset
-    from carspotter.runfolder import read_run
-
-    manifest = read_manifest(args.bundle)
-    pixel = load_photoset(manifest, limit=1).pixels
-    model = load_reference(read_run(manifest["source_run"]["dir"]))
-    forward = tf.function(lambda t: model(t, training=False))
-    x = tf.constant(pixel.astype(np.float32))
-    keras_ms = median_ms(lambda: forward(x).numpy(), args.repeats)
+    manifest, pixel, keras_ms = bundle_photo_and_keras_ms(args.bundle, args.repeats)
     v = manifest["variants"]
     print(f"bundle {args.bundle}: {len(manifest['labels'])} classes, {v['evaluation_photos']} test photos, "
           f"gates {'enforced' if v['gates_enforced'] else 'recorded only'} {v['gates']}, calibration photos {v['calibration_photos']}")

@@ -1,0 +1,40 @@
+"""Shared timing for the benchmark scripts."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    """Median wall time of ``fn()`` in ms over ``repeats`` calls, after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bundle_photo_and_keras_ms(bundle: str, repeats: int):
+    """Read a bundle, decode its first test photo, and time the Keras reference on it.
+
+    Returns:
+        ``(manifest, pixels [1, S, S, 3] uint8, Keras ms per photo)``; the reference runs as
+        a compiled ``tf.function`` (graph mode: Keras' fastest batch-1 path).
+    """
+    import tensorflow as tf
+
+    from carspotter.export.bundle import load_reference
+    from carspotter.export.manifest import read_manifest
+    from carspotter.parity_tests.photoset import load_photoset
+    from carspotter.runfolder import read_run
+
+    manifest = read_manifest(bundle)
+    pixels = load_photoset(manifest, limit=1).pixels
+    model = load_reference(read_run(manifest["source_run"]["dir"]))
+    forward = tf.function(lambda t: model(t, training=False))
+    x = tf.constant(pixels.astype("float32"))
+    return manifest, pixels, median_ms(lambda: forward(x).numpy(), repeats)
