@@ -158,7 +158,7 @@ def figures(reference: np.ndarray, probs: np.ndarray, truth: np.ndarray, class_n
         ``{"top1", "top3", "reference_top1", "reference_top3", "top1_agreement",
         "parity": {passed, near_ties, mismatches, tau}, "max_abs_diff", "photos"}``.
     """
-    from carspotter.train.trainer import topk_accuracy
+    from carspotter.train.report import topk_accuracy
 
     precision = variant.family
     parity = compare_top3(reference, probs, labels=class_names, photos=photo_names, tau=tau_for(precision),

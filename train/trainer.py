@@ -9,8 +9,11 @@ Classes are balanced with class weights ``n / (C * n_c)`` (as scikit-learn's "ba
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -24,6 +27,7 @@ from carspotter.errors import DatasetError
 from carspotter.runfolder import RUN_SCHEMA_VERSION, write_labels
 from carspotter.train import dataset as ds
 from carspotter.train import model as mdl
+from carspotter.train import report
 from carspotter.train.weights import make_base
 
 
@@ -66,17 +70,36 @@ class TrainConfig:
     workers: int = 4
 
 
-def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Fraction of rows whose true label is among the k highest probabilities.
+def _resume_folder(cfg: TrainConfig, parts: dict) -> Path:
+    """``.NAME.resume`` beside the run folder: checkpoints of an unfinished run of the same configuration.
 
-    Args:
-        probs: ``[N, C]`` probabilities (or logits; only the order matters).
-        labels: ``[N]`` int class indices.
+    A folder left by a different configuration or data split is discarded (said on the console).
     """
-    if len(labels) == 0:
-        return 0.0
-    topk = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return float(np.mean(np.any(topk == labels[:, None], axis=1)))
+    out = Path(cfg.out).resolve()
+    folder = out.parent / f".{out.name}.resume"
+    key = {k: v for k, v in asdict(cfg).items() if k != "workers"}
+    key["split"] = {s: [p.path for p in v] for s, v in parts.items()}
+    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    stamp = folder / "fingerprint.txt"
+    if folder.is_dir():
+        if stamp.is_file() and stamp.read_text() == fingerprint:
+            _log(f"found an unfinished run of this configuration in {folder}: resuming")
+            (folder / "resumed").touch()
+            return folder
+        _log(f"discarding {folder}: left by a different configuration or data")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    stamp.write_text(fingerprint)
+    return folder
+
+
+def _read_history(path: Path) -> dict:
+    """Per-epoch metrics from a Keras CSVLogger file: ``{metric: [value per epoch]}``."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows] for k in (rows[0].keys() if rows else []) if k != "epoch"}
 
 
 def _log(msg: str) -> None:
@@ -169,16 +192,37 @@ def train(cfg: TrainConfig) -> Path:
     train_ds = _tf_dataset(*arrays["train"], cfg.batch_size, cfg.seed, training=True)
     val_ds = _tf_dataset(*arrays["val"], cfg.batch_size, cfg.seed, training=False)
     history = {}
+    resume = _resume_folder(cfg, parts)
 
     def phase(name: str, epochs: int, lr: float, what: str) -> float:
-        """Compile with Adam(lr) and fit ``epochs``; returns seconds taken."""
+        """Compile with Adam(lr) and fit ``epochs``, resumable; returns seconds taken.
+
+        Each finished epoch is checkpointed (``keras.callbacks.BackupAndRestore``) and
+        logged (``CSVLogger``) in the resume folder; a finished phase leaves its weights
+        there, so a killed run started again with the same command goes on from the last
+        finished epoch.
+        """
         t0 = time.time()
-        if epochs:
+        done, log_csv = resume / f"{name}_done.weights.h5", resume / f"{name}_history.csv"
+        if epochs and done.is_file():
+            model.load_weights(done)
+            _log(f"{what}: finished before the interruption, weights restored from {done}")
+        elif epochs:
+            backup = resume / name
+            if backup.is_dir() and any(backup.iterdir()):
+                _log(f"{what}: resuming from the last finished epoch (checkpoint in {backup})")
             _log(f"{what}, {epochs} epochs, lr {lr}")
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="top1"), keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")]
             model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=metrics)
-            h = model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight, shuffle=False, verbose=2)
-            history[name] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
+            callbacks = [keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+                         keras.callbacks.CSVLogger(str(log_csv), append=True)]
+            model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight, shuffle=False,
+                      verbose=2, callbacks=callbacks)
+            tmp_done = done.with_name("tmp_" + done.name)
+            model.save_weights(tmp_done)
+            os.replace(tmp_done, done)
+        if log_csv.is_file():
+            history[name] = _read_history(log_csv)
         return time.time() - t0
 
     mdl.freeze_base(model)
@@ -188,12 +232,14 @@ def train(cfg: TrainConfig) -> Path:
                        f"phase 2: top {mdl.FINETUNE_LAYERS} base layers ({n_trainable} trainable, BatchNormalization frozen)")
 
     t0 = time.time()
-    results = {}
+    results, evaluation = {}, {}
     for name in ("val", "test"):
         x, y = arrays[name]
         probs = model.predict(x.astype(np.float32), batch_size=cfg.batch_size, verbose=0) if len(y) else np.zeros((0, c))
-        results[name] = {"top1": topk_accuracy(probs, y, 1), "top3": topk_accuracy(probs, y, 3), "count": int(len(y))}
-        _log(f"{name}: top-1 {results[name]['top1']:.3f}, top-3 {results[name]['top3']:.3f} on {len(y)} photos")
+        evaluation[name] = report.evaluate(probs, y, data.classes)
+        results[name] = {k: evaluation[name][k] for k in ("top1", "top3", "count", "macro_f1")}
+        _log(f"{name}: top-1 {results[name]['top1']:.3f}, top-3 {results[name]['top3']:.3f}, "
+             f"macro F1 {results[name]['macro_f1']:.3f} on {len(y)} photos")
     t_eval = time.time() - t0
 
     import tensorflow as tf
@@ -223,11 +269,14 @@ def train(cfg: TrainConfig) -> Path:
         "timing_s": {"decode": round(t_decode, 2), "head": round(t_head, 2), "finetune": round(t_finetune, 2),
                      "evaluate": round(t_eval, 2), "total": round(time.time() - t_start, 2)},
     }
+    run["resumed"] = resume_was_used = (resume / "resumed").is_file()
     with atomic_folder(cfg.out) as tmp:
         model.save(tmp / "model.keras")
         write_labels(tmp / "labels.txt", data.classes)
         for s in ds.SPLITS:
             ds.write_split(tmp / f"split_{s}.csv", kept[s], data.classes)
+        report.write_report(tmp, evaluation, history, data.classes)
         (tmp / "run.json").write_text(json.dumps(run, indent=2, ensure_ascii=False), encoding="utf-8")
-    _log(f"run written to {cfg.out} in {time.time() - t_start:.0f} s")
+    shutil.rmtree(resume, ignore_errors=True)
+    _log(f"run written to {cfg.out} in {time.time() - t_start:.0f} s" + (" (resumed after an interruption)" if resume_was_used else ""))
     return Path(cfg.out)
