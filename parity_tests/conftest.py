@@ -114,6 +114,8 @@ def pytest_sessionfinish(session, exitstatus):
         "passed": passed,
         "photos": log["photos"],
         "photo_source": log["source"],
+        # A run narrowed with -k or other pytest arguments is a partial check: say so.
+        "pytest_args": [str(a) for a in config.invocation_params.args],
         "skipped_photos": log["skipped_photos"],
         "rule": "per photo and rank 1..3: same class as the reference, or a class whose reference probability is "
                 "within tau of it (near-tie, counted); and max |p - q| over all photos and classes <= max_abs_diff",

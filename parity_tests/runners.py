@@ -45,10 +45,11 @@ def tflite_probs(path: Path, pixels: np.ndarray, threads: int = 2) -> np.ndarray
     return np.stack(rows)
 
 
-def mediapipe_probs(path: Path, pixels: np.ndarray, num_classes: int) -> np.ndarray:
+def mediapipe_classify(path: Path, pixels: np.ndarray, num_classes: int) -> tuple[list[str], np.ndarray]:
     """MediaPipe Tasks ``ImageClassifier`` reading the model's own metadata (labels, normalization).
 
-    Returns the score of every class, placed by category index.
+    Returns:
+        ``(category names by index, as MediaPipe reports them, [N, C] scores placed by category index)``.
     """
     import mediapipe as mp
     from mediapipe.tasks.python import vision
@@ -56,24 +57,14 @@ def mediapipe_probs(path: Path, pixels: np.ndarray, num_classes: int) -> np.ndar
 
     options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=-1)
     out = np.zeros((len(pixels), num_classes), dtype=np.float32)
+    names = [""] * num_classes
     with vision.ImageClassifier.create_from_options(options) as classifier:
         for i, px in enumerate(pixels):
             result = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(px)))
             for c in result.classifications[0].categories:
                 out[i, c.index] = c.score
-    return out
-
-
-def mediapipe_labels(path: Path, pixels: np.ndarray) -> list[str]:
-    """Category names MediaPipe reports for one photo, in index order (read from the metadata)."""
-    import mediapipe as mp
-    from mediapipe.tasks.python import vision
-    from mediapipe.tasks.python.core.base_options import BaseOptions
-
-    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=-1)
-    with vision.ImageClassifier.create_from_options(options) as classifier:
-        cats = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(pixels[0]))).classifications[0].categories
-    return [c.category_name for c in sorted(cats, key=lambda c: c.index)]
+                names[c.index] = c.category_name
+    return names, out
 
 
 def onnx_probs(path: Path, pixels: np.ndarray, provider: str = "CPUExecutionProvider", batch_size: int = 16) -> np.ndarray:

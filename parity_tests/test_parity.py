@@ -56,8 +56,8 @@ def test_tflite_mediapipe_image_classifier(bundle_dir, manifest, photoset, refer
         import mediapipe.tasks.python.vision  # noqa: F401
     except ImportError as exc:
         record(skip=("tflite/mediapipe", f"mediapipe cannot be imported here ({exc})"))
-    assert runners.mediapipe_labels(path, photoset.pixels) == manifest["labels"]
-    probs = runners.mediapipe_probs(path, photoset.pixels, len(manifest["labels"]))
+    names, probs = runners.mediapipe_classify(path, photoset.pixels, len(manifest["labels"]))
+    assert names == manifest["labels"]
     _check(record, reference, probs, manifest, photoset, format="tflite", target="MediaPipe ImageClassifier", precision=fmt["precision"])
 
 
