@@ -137,10 +137,8 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
         raise ExportError(f"--formats {','.join(options.formats) or '(empty)'}: choose from {','.join(FORMATS)}")
     if options.calibration_photos < 1:
         raise ExportError(f"--calibration-photos {options.calibration_photos}: must be at least 1")
-    chosen = select(options.variants)
-    if options.variants is None and options.coreml_precision != BASELINE["coreml"]:
-        chosen = [v for v in chosen if v.format != "coreml"] + [v for v in select("fp32,fp16") if v.format == "coreml" and v.name == options.coreml_precision]
-    chosen = [v for v in chosen if v.format in options.formats]
+    chosen = [v for v in select(options.variants, {**BASELINE, "coreml": options.coreml_precision})
+              if v.format in options.formats]
     enforce = options.variants is not None
     run = read_run(run_dir)
     model = load_reference(run)
@@ -163,8 +161,7 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
             fmt = FORMATS[name]
             folder = tmp / fmt.platform
             folder.mkdir()
-            stem, suffix = fmt.filename.split(".", 1)
-            suffix = "." + suffix
+            stem, suffix = Path(fmt.filename).stem, Path(fmt.filename).suffix
             records, facts_of = {}, {}
             for v in (x for x in chosen if x.format == name):
                 target = folder / file_name(stem, suffix, v.name, default=False)

@@ -8,11 +8,10 @@ from pathlib import Path
 
 from carspotter.export.quiet import import_coremltools, quiet
 
-COREML_PRECISIONS = ("fp16", "fp32")
 COREML_VARIANTS = ("fp16", "fp32", "int8-weights")
 
 
-def export_coreml(model, labels: list[str], path: Path, info: dict, precision: str = "fp16", variant: str | None = None) -> dict:
+def export_coreml(model, labels: list[str], path: Path, info: dict, variant: str = "fp16") -> dict:
     """Convert with ``coremltools.convert`` to an mlprogram and save ``path`` (.mlpackage).
 
     Input ``image``: ``ImageType`` RGB, S x S, scale 1 and bias 0, so Vision
@@ -22,10 +21,8 @@ def export_coreml(model, labels: list[str], path: Path, info: dict, precision: s
     (dictionary class -> probability 0..1).
 
     Args:
-        precision: compute precision, ``"fp16"`` (Core ML's default for mlprogram, weights
-            stored fp16) or ``"fp32"``.
-        variant: ``"fp16"``, ``"fp32"`` (same as ``precision``) or ``"int8-weights"``:
-            fp16 compute with weights compressed to 8-bit linear symmetric
+        variant: ``"fp16"`` compute precision (Core ML's default for mlprogram, weights
+            stored fp16), ``"fp32"``, or ``"int8-weights"``: fp16 compute with weights compressed to 8-bit linear symmetric
             (``coremltools.optimize.coreml.linear_quantize_weights``; iOS 16+, since the
             ``constexpr_affine_dequantize`` op appeared in iOS 16).
 
@@ -34,7 +31,6 @@ def export_coreml(model, labels: list[str], path: Path, info: dict, precision: s
     """
     ct = import_coremltools()
 
-    variant = variant or precision
     if variant not in COREML_VARIANTS:
         raise ValueError(f"Core ML variant {variant!r}: choose one of {COREML_VARIANTS}")
     precision = "fp16" if variant == "int8-weights" else variant

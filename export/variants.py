@@ -87,14 +87,14 @@ class Gates:
     int8_min_agreement: float = 0.97
 
 
-def select(families: str | None) -> list[Variant]:
-    """Variants for a ``--variants`` value (comma-separated families); None = the baseline set.
+def select(families: str | None, baseline: dict[str, str] = BASELINE) -> list[Variant]:
+    """Variants for a ``--variants`` value (comma-separated families); None = ``baseline``, one per format.
 
     Raises:
         ExportError: an unknown family name.
     """
     if families is None:
-        return [v for v in VARIANTS if BASELINE[v.format] == v.name]
+        return [v for v in VARIANTS if baseline[v.format] == v.name]
     wanted = [f.strip() for f in families.split(",") if f.strip()]
     unknown = [f for f in wanted if f not in FAMILIES]
     if unknown or not wanted:
@@ -119,21 +119,18 @@ def evaluation_photos(run: dict, calibration_count: int = 200, need_calibration:
         ``(test pixels [N, S, S, 3] uint8, test labels [N] int, test names, representative [M, S, S, 3] uint8 or None)``.
     """
     from carspotter import photos
+    from carspotter.parity_tests.photoset import split_photoset
     from carspotter.train.dataset import read_split
 
     size = run["input"]["shape"][1]
     data_dir = Path(run["data"]["dir"])
-    rows = read_split(Path(run["_dir"]) / run["splits"]["test"])
-    loaded = photos.load_photos([data_dir / p for p, _ in rows], size)
-    label_of = {str(data_dir / p): y for p, y in rows}
-    labels = np.array([label_of[str(p)] for p in loaded.paths], dtype=np.int64)
-    names = [str(p.relative_to(data_dir)) for p in loaded.paths]
+    test = split_photoset(Path(run["_dir"]), data_dir, run["splits"]["test"], size)
     representative = None
     if need_calibration:
         train_rows = read_split(Path(run["_dir"]) / run["splits"]["train"])
         random.Random(run["seed"]).shuffle(train_rows)
         representative = photos.load_photos([data_dir / p for p, _ in train_rows[:calibration_count]], size).pixels
-    return loaded.pixels, labels, names, representative
+    return test.pixels, test.truth, test.names, representative
 
 
 def variant_probs(fmt: str, variant: str, path: Path, pixels: np.ndarray, labels: list[str]) -> np.ndarray:

@@ -32,6 +32,30 @@ class PhotoSet:
     truth: np.ndarray | None = None
 
 
+def split_photoset(run_dir: Path, data_dir: Path, split_file: str, size: int, limit: int | None = None) -> PhotoSet:
+    """Decode the photos of one of a run's split files (e.g. ``split_test.csv``), with their true labels.
+
+    Args:
+        run_dir: the run folder holding ``split_file``.
+        data_dir: the data folder the split's paths are relative to (run.json ``data.dir``).
+        size: input side in pixels.
+        limit: keep the first N photos of the split.
+
+    Raises:
+        BundleError: the split file is gone.
+    """
+    split = Path(run_dir) / split_file
+    if not split.is_file():
+        raise BundleError(f"{split}: the run's split file is gone; pass --images DIR")
+    rows = read_split(split)[:limit]
+    label_of = dict(rows)
+    loaded = photos.load_photos([data_dir / rel for rel, _ in rows], size)
+    names = [str(p.relative_to(data_dir)) for p in loaded.paths]
+    skipped = [(str(Path(p).relative_to(data_dir)), reason) for p, reason in loaded.skipped]
+    truth = np.array([label_of[n] for n in names], dtype=np.int64)
+    return PhotoSet(loaded.pixels, names, f"{Path(split_file).stem.removeprefix('split_')} split of {run_dir}", skipped, truth)
+
+
 def load_photoset(manifest: dict, images: str | None = None, limit: int | None = None) -> PhotoSet:
     """Decode the photos once with :func:`carspotter.photos.load_photos` at the bundle's input size.
 
@@ -44,28 +68,16 @@ def load_photoset(manifest: dict, images: str | None = None, limit: int | None =
         BundleError: the run's split file or data folder is gone, or the folder is missing.
     """
     size = manifest["input"]["shape"][1]
-    if images is not None:
-        root = Path(images)
-        if not root.is_dir():
-            raise BundleError(f"--images {images}: no such folder")
-        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and not any(
-            part.startswith(".") for part in p.relative_to(root).parts))
-        source = str(root.resolve())
-    else:
+    if images is None:
         run_dir = Path(manifest["source_run"]["dir"])
-        split = run_dir / manifest["source_run"]["test_split"]
-        if not split.is_file():
-            raise BundleError(f"{split}: the run's test split is gone; pass --images DIR")
         data_dir = Path(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["data"]["dir"])
-        root = data_dir
-        rows = read_split(split)
-        label_of = {rel: y for rel, y in rows}
-        paths = [data_dir / rel for rel, _ in rows]
-        source = f"test split of {run_dir}"
-    if limit is not None:
-        paths = paths[:limit]
+        return split_photoset(run_dir, data_dir, manifest["source_run"]["test_split"], size, limit)
+    root = Path(images)
+    if not root.is_dir():
+        raise BundleError(f"--images {images}: no such folder")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and not any(
+        part.startswith(".") for part in p.relative_to(root).parts))[:limit]
     loaded = photos.load_photos(paths, size)
     names = [str(p.relative_to(root)) for p in loaded.paths]
     skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
-    truth = np.array([label_of[n] for n in names], dtype=np.int64) if images is None else None
-    return PhotoSet(loaded.pixels, names, source, skipped, truth)
+    return PhotoSet(loaded.pixels, names, str(root.resolve()), skipped)

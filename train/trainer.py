@@ -70,10 +70,13 @@ class TrainConfig:
     workers: int = 4
 
 
-def _resume_folder(cfg: TrainConfig, parts: dict) -> Path:
+def _resume_folder(cfg: TrainConfig, parts: dict) -> tuple[Path, bool]:
     """``.NAME.resume`` beside the run folder: checkpoints of an unfinished run of the same configuration.
 
     A folder left by a different configuration or data split is discarded (said on the console).
+
+    Returns:
+        ``(folder, True if it holds an unfinished run of this configuration)``.
     """
     out = Path(cfg.out).resolve()
     folder = out.parent / f".{out.name}.resume"
@@ -84,13 +87,12 @@ def _resume_folder(cfg: TrainConfig, parts: dict) -> Path:
     if folder.is_dir():
         if stamp.is_file() and stamp.read_text() == fingerprint:
             _log(f"found an unfinished run of this configuration in {folder}: resuming")
-            (folder / "resumed").touch()
-            return folder
+            return folder, True
         _log(f"discarding {folder}: left by a different configuration or data")
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     stamp.write_text(fingerprint)
-    return folder
+    return folder, False
 
 
 def _read_history(path: Path) -> dict:
@@ -192,7 +194,7 @@ def train(cfg: TrainConfig) -> Path:
     train_ds = _tf_dataset(*arrays["train"], cfg.batch_size, cfg.seed, training=True)
     val_ds = _tf_dataset(*arrays["val"], cfg.batch_size, cfg.seed, training=False)
     history = {}
-    resume = _resume_folder(cfg, parts)
+    resume, resumed = _resume_folder(cfg, parts)
 
     def phase(name: str, epochs: int, lr: float, what: str) -> float:
         """Compile with Adam(lr) and fit ``epochs``, resumable; returns seconds taken.
@@ -269,7 +271,7 @@ def train(cfg: TrainConfig) -> Path:
         "timing_s": {"decode": round(t_decode, 2), "head": round(t_head, 2), "finetune": round(t_finetune, 2),
                      "evaluate": round(t_eval, 2), "total": round(time.time() - t_start, 2)},
     }
-    run["resumed"] = resume_was_used = (resume / "resumed").is_file()
+    run["resumed"] = resumed
     with atomic_folder(cfg.out) as tmp:
         model.save(tmp / "model.keras")
         write_labels(tmp / "labels.txt", data.classes)
@@ -278,5 +280,5 @@ def train(cfg: TrainConfig) -> Path:
         report.write_report(tmp, evaluation, history, data.classes)
         (tmp / "run.json").write_text(json.dumps(run, indent=2, ensure_ascii=False), encoding="utf-8")
     shutil.rmtree(resume, ignore_errors=True)
-    _log(f"run written to {cfg.out} in {time.time() - t_start:.0f} s" + (" (resumed after an interruption)" if resume_was_used else ""))
+    _log(f"run written to {cfg.out} in {time.time() - t_start:.0f} s" + (" (resumed after an interruption)" if resumed else ""))
     return Path(cfg.out)
