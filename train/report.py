@@ -105,7 +105,8 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str])
     for ax, title in zip(axes, ("loss", "top-1 accuracy")):
         ax.set_title(title)
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=7)
+        if ax.lines:  # a 0-epoch run has no curves
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(folder / "curves.png", dpi=100)
     plt.close(fig)
