@@ -120,16 +120,17 @@ def evaluation_photos(run: dict, calibration_count: int = 200, need_calibration:
     """
     from carspotter import photos
     from carspotter.parity_tests.photoset import split_photoset
-    from carspotter.train.dataset import read_split
+    from carspotter.train.dataset import read_split_boxes
 
     size = run["input"]["shape"][1]
     data_dir = Path(run["data"]["dir"])
     test = split_photoset(Path(run["_dir"]), data_dir, run["splits"]["test"], size)
     representative = None
     if need_calibration:
-        train_rows = read_split(Path(run["_dir"]) / run["splits"]["train"])
+        train_rows = read_split_boxes(Path(run["_dir"]) / run["splits"]["train"])
         random.Random(run["seed"]).shuffle(train_rows)
-        representative = photos.load_photos([data_dir / p for p, _ in train_rows[:calibration_count]], size).pixels
+        chosen = train_rows[:calibration_count]
+        representative = photos.load_photos([data_dir / p for p, _, _ in chosen], size, boxes=[b for _, _, b in chosen]).pixels
     return test.pixels, test.truth, test.names, representative
 
 

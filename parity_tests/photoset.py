@@ -10,7 +10,7 @@ import numpy as np
 
 from carspotter import photos
 from carspotter.errors import BundleError
-from carspotter.train.dataset import PHOTO_SUFFIXES, read_split
+from carspotter.train.dataset import PHOTO_SUFFIXES, read_split_boxes
 
 
 @dataclass
@@ -47,9 +47,9 @@ def split_photoset(run_dir: Path, data_dir: Path, split_file: str, size: int, li
     split = Path(run_dir) / split_file
     if not split.is_file():
         raise BundleError(f"{split}: the run's split file is gone; pass --images DIR")
-    rows = read_split(split)[:limit]
-    label_of = dict(rows)
-    loaded = photos.load_photos([data_dir / rel for rel, _ in rows], size)
+    rows = read_split_boxes(split)[:limit]
+    label_of = {rel: label for rel, label, _ in rows}
+    loaded = photos.load_photos([data_dir / rel for rel, _, _ in rows], size, boxes=[box for _, _, box in rows])
     names = [str(p.relative_to(data_dir)) for p in loaded.paths]
     skipped = [(str(Path(p).relative_to(data_dir)), reason) for p, reason in loaded.skipped]
     truth = np.array([label_of[n] for n in names], dtype=np.int64)

@@ -1,56 +1,79 @@
-"""Read a class-folder photo dataset and split it deterministically.
+"""Scan a dataset into classes and photos, check its hygiene, and split it deterministically.
 
-Layout (as Keras ``image_dataset_from_directory``): ``DATA_DIR/<class name>/<photos>``.
-Class names are the folder names as written, sorted by Python string order; photos are
-found recursively. Hidden files and folders (``.DS_Store``, ``.git``) are ignored.
-Identical photos (same sha256) always land in the same split; one filed under two
-classes is a labelling conflict, reported and kept out of every split.
+Layouts are read by :mod:`carspotter.train.readers` (class folders, with optional fixed
+``train/ val/ test/`` subfolders; a CSV manifest; the Stanford Cars devkit). Class names are
+read as written and sorted by Python string order after an optional mapping file
+(:mod:`carspotter.train.mapping`) renames or merges them. Identical photos (same sha256,
+and same crop box) always land in the same split; one filed under two classes is a
+labelling conflict, reported and kept out of every split.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import random
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from carspotter.errors import DatasetError
 from carspotter.hashing import sha256_file
-
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
-SPLITS = ("train", "val", "test")
+from carspotter.train import readers
+from carspotter.train.mapping import apply_mapping, read_mapping
+from carspotter.train.readers import PHOTO_SUFFIXES, SPLITS, printable  # noqa: F401 (re-exported)
 
 
 @dataclass
 class Photo:
-    """One photo: path relative to the data folder, class index, content sha256."""
+    """One photo.
+
+    Attributes:
+        path: path relative to the data root.
+        label: class index.
+        sha256: content hash of the file.
+        split: split fixed by the dataset (``train``/``val``/``test``), or None.
+        box: crop box ``(left, top, right, bottom)`` in pixels, or None for the whole photo.
+    """
 
     path: str
     label: int
     sha256: str
+    split: str | None = None
+    box: tuple[int, int, int, int] | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity for duplicate detection: content hash, plus the crop box when there is one."""
+        return self.sha256 if self.box is None else f"{self.sha256}@{','.join(map(str, self.box))}"
 
 
 @dataclass
 class Dataset:
-    """Classes and photos found in a data folder, before decoding.
+    """Classes and photos found in a dataset, before decoding.
 
     Attributes:
-        root: the data folder (absolute).
-        classes: class names in index order.
+        root: the folder photo paths are relative to (absolute).
+        classes: class names in index order (after the mapping).
         photos: usable photos.
+        format: the reader used (``folders``, ``folders+split``, ``csv``, ``devkit``).
         dropped_classes: ``{class name: reason}`` for classes left out.
         ignored_files: ``(relative path, reason)`` for files that are not photos.
-        conflicts: ``{sha256: [relative paths]}`` for identical photos in several classes.
+        conflicts: ``{content key: [relative paths]}`` for identical photos in several classes.
+        leaks: ``{content key: [relative paths]}`` for identical photos placed in several
+            fixed splits; only the copy in the earliest split (train, val, test) is kept.
+        renamed: ``{class as written: class trained}`` for every label the mapping changed.
     """
 
     root: Path
     classes: list[str]
     photos: list[Photo]
+    format: str = "folders"
     dropped_classes: dict[str, str] = field(default_factory=dict)
     ignored_files: list[tuple[str, str]] = field(default_factory=list)
     conflicts: dict[str, list[str]] = field(default_factory=dict)
+    leaks: dict[str, list[str]] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Photos per class name."""
@@ -59,113 +82,120 @@ class Dataset:
             out[self.classes[p.label]] += 1
         return out
 
-
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".") or name == "__MACOSX"
-
-
-def _undecodable(name: str) -> bool:
-    """True for a file name that was not valid UTF-8 on disk (Python holds it with surrogates)."""
-    try:
-        name.encode("utf-8")
-        return False
-    except UnicodeEncodeError:
-        return True
+    @property
+    def fixed_split(self) -> bool:
+        """True when the dataset itself assigns every photo to a split."""
+        return bool(self.photos) and self.photos[0].split is not None
 
 
-def printable(name: str) -> str:
-    """A file name as text even when its bytes are not UTF-8 (invalid bytes as \\xNN)."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
+def _hash_all(root: Path, records: list, workers: int, ignored: list) -> list[tuple[object, str]]:
+    """sha256 of every record's file in parallel threads (hashlib releases the GIL); unreadable files are listed."""
+    def one(r):
+        try:
+            return r, sha256_file(root / r.path), None
+        except OSError as exc:
+            return r, None, f"not readable ({exc.strerror or exc})"
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(one, records)
+        if len(records) > 2000:
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(records), desc="hash photos", unit="photo", leave=False)
+        results = list(results)
+    out = []
+    for r, digest, err in results:
+        if err:
+            ignored.append((r.path, err))
+        else:
+            out.append((r, digest))
+    return out
 
 
-def _class_files(class_dir: Path):
-    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
-        for name in sorted(filenames):
-            if not _is_hidden(name):
-                yield Path(dirpath) / name
-
-
-def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int = 5) -> Dataset:
-    """Find classes and photos in ``data_dir``.
+def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int = 5, fmt: str = "auto",
+         mapping: str | Path | None = None, crop: bool = False, workers: int = 4) -> Dataset:
+    """Find classes and photos in a dataset (any layout of :mod:`carspotter.train.readers`).
 
     Args:
-        data_dir: folder with one subfolder per class.
+        data_dir: class-folder tree, ``.csv`` manifest or Stanford Cars devkit folder.
         max_classes: keep only the first N classes by name (after dropping unusable ones).
         min_photos: classes with fewer photos are dropped and listed (at least 3: one
             each for train, val and test).
+        fmt: reader (``auto``, ``folders``, ``csv``, ``devkit``).
+        mapping: optional mapping file renaming or merging classes.
+        crop: crop photos to their bounding boxes (devkit).
+        workers: hashing threads.
 
     Returns:
         :class:`Dataset`.
 
     Raises:
-        DatasetError: missing folder, ``max_classes < 1``, or fewer than two usable classes.
+        DatasetError: missing data, bad arguments, bad mapping file, or fewer than two
+            usable classes.
     """
-    root = Path(data_dir)
-    if not root.exists():
-        raise DatasetError(f"{root}: no such folder; pass a folder with one subfolder of photos per class")
-    if not root.is_dir():
-        raise DatasetError(f"{root}: not a folder; pass a folder with one subfolder of photos per class")
     if max_classes is not None and max_classes < 1:
         raise DatasetError(f"--max-classes {max_classes}: must be at least 2 (or left out for all classes)")
     if min_photos < 3:
         raise DatasetError(f"--min-photos {min_photos}: must be at least 3 (one each for train, val and test)")
-    root = root.resolve()
-    try:
-        entries = sorted(os.listdir(root))
-    except PermissionError:
-        raise DatasetError(f"{root}: not readable (permission denied)") from None
+    found = readers.read(data_dir, fmt, crop)
+    root, ignored, dropped = found.root, list(found.ignored), dict(found.dropped)
+    for name in found.empty:
+        dropped[name] = "empty class folder (no photos)"
 
-    dropped: dict[str, str] = {}
-    ignored: list[tuple[str, str]] = []
-    found: dict[str, list[tuple[str, str]]] = {}
-    for name in entries:
-        if _is_hidden(name):
-            continue
-        entry = root / name
-        if not entry.is_dir():
-            ignored.append((printable(name), "file at the top level (photos belong in a class folder)"))
-            continue
-        if _undecodable(name):
-            dropped[printable(name)] = "class folder name is not valid UTF-8 (labels are UTF-8); rename the folder"
-            continue
-        if "\n" in name or "\r" in name:
-            dropped[name.replace("\n", "\\n").replace("\r", "\\r")] = "class folder name contains a line break (labels.txt has one class per line); rename the folder"
-            continue
-        files = []
-        for f in _class_files(entry):
-            rel = str(f.relative_to(root))
-            if _undecodable(rel):
-                ignored.append((printable(rel), "file name is not valid UTF-8; rename it"))
-                continue
-            if f.suffix.lower() not in PHOTO_SUFFIXES:
-                ignored.append((rel, f"not a photo suffix ({f.suffix or 'none'})"))
-                continue
-            try:
-                files.append((rel, sha256_file(f)))
-            except OSError as exc:
-                ignored.append((rel, f"not readable ({exc.strerror or exc})"))
-        if not files:
-            dropped[name] = "empty class folder (no photos)"
-        else:
-            found[name] = files
+    labels = {r.label for r in found.records}
+    renamed: dict[str, str] = {}
+    if mapping is not None:
+        final = apply_mapping(labels, read_mapping(mapping), mapping)
+        renamed = {a: b for a, b in final.items() if a != b}
+    hashed = _hash_all(root, found.records, workers, ignored)
 
     # Identical content filed under two classes: a labelling conflict.
-    classes_by_hash: dict[str, set[str]] = defaultdict(set)
-    paths_by_hash: dict[str, list[str]] = defaultdict(list)
-    for name, files in found.items():
-        for rel, digest in files:
-            classes_by_hash[digest].add(name)
-            paths_by_hash[digest].append(rel)
-    conflicts = {h: sorted(paths_by_hash[h]) for h, cs in classes_by_hash.items() if len(cs) > 1}
+    def cls(r) -> str:
+        return renamed.get(r.label, r.label)
 
-    kept: dict[str, list[tuple[str, str]]] = {}
-    for name, files in found.items():
-        files = [(rel, h) for rel, h in files if h not in conflicts]
-        if len(files) < min_photos:
-            dropped[name] = f"{len(files)} usable photos, below the minimum of {min_photos}"
+    def key(r, h) -> str:
+        return h if r.box is None else f"{h}@{','.join(map(str, r.box))}"
+
+    classes_by_key: dict[str, set[str]] = defaultdict(set)
+    paths_by_key: dict[str, list[str]] = defaultdict(list)
+    for r, h in hashed:
+        classes_by_key[key(r, h)].add(cls(r))
+        paths_by_key[key(r, h)].append(r.path)
+    conflicts = {k: sorted(paths_by_key[k]) for k, cs in classes_by_key.items() if len(cs) > 1}
+
+    # Identical content in two fixed splits: keep the copy in the earliest split.
+    leaks: dict[str, list[str]] = {}
+    first_split: dict[str, int] = {}
+    if found.records and found.records[0].split is not None:
+        for r, h in hashed:
+            k = key(r, h)
+            first_split[k] = min(first_split.get(k, 9), SPLITS.index(r.split))
+        splits_by_key: dict[str, set[str]] = defaultdict(set)
+        for r, h in hashed:
+            splits_by_key[key(r, h)].add(r.split)
+        leaks = {k: sorted(paths_by_key[k]) for k, ss in splits_by_key.items() if len(ss) > 1 and k not in conflicts}
+
+    per_class: dict[str, list] = defaultdict(list)
+    for r, h in hashed:
+        k = key(r, h)
+        if k in conflicts or (k in leaks and SPLITS.index(r.split) != first_split[k]):
+            continue
+        per_class[cls(r)].append((r, h))
+    for name in sorted({renamed.get(label, label) for label in labels} - set(per_class)):
+        dropped.setdefault(name, "no usable photos (all in labelling conflicts or unreadable)")
+
+    kept: dict[str, list] = {}
+    for name, items in per_class.items():
+        if len(items) < min_photos:
+            dropped[name] = f"{len(items)} usable photos, below the minimum of {min_photos}"
+        elif items[0][0].split is not None:
+            have = {r.split for r, _ in items}
+            if "train" not in have:
+                dropped[name] = "no photo in the train split; add training photos"
+            else:
+                kept[name] = items
         else:
-            kept[name] = files
+            kept[name] = items
 
     classes = sorted(kept)
     if max_classes is not None:
@@ -173,27 +203,33 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
     if len(classes) < 2:
         detail = "; ".join(f"{c}: {r}" for c, r in sorted(dropped.items())[:5])
         raise DatasetError(
-            f"{root}: {len(classes)} usable class folder(s), need at least 2"
+            f"{root}: {len(classes)} usable class(es), need at least 2"
             + (f" (dropped: {detail})" if detail else "")
         )
-    photos = [Photo(rel, i, h) for i, c in enumerate(classes) for rel, h in kept[c]]
-    return Dataset(root, classes, photos, dropped, ignored, conflicts)
+    photos = [Photo(r.path, i, h, r.split, r.box) for i, c in enumerate(classes) for r, h in kept[c]]
+    return Dataset(root, classes, photos, found.format, dropped, ignored, conflicts, leaks, renamed)
 
 
 def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction: float = 0.15) -> dict[str, list[Photo]]:
-    """Deterministic stratified split into train / val / test.
+    """Split into train / val / test: the dataset's own split when it fixes one, else a
+    deterministic stratified split.
 
-    Within each class, groups of identical photos (same sha256) are shuffled with
-    ``random.Random(seed)`` and assigned whole, so a duplicate never crosses splits.
-    Each class gets at least one group in val and in test when it has three or more.
+    Within each class, groups of identical photos (same content key) are shuffled with
+    ``random.Random(f"{seed}:{class name}")`` and assigned whole, so a duplicate never
+    crosses splits. Each class gets at least one group in val and in test when it has
+    three or more.
 
     Returns:
         ``{"train": [...], "val": [...], "test": [...]}``, each sorted by path.
     """
     out: dict[str, list[Photo]] = {s: [] for s in SPLITS}
+    if dataset.fixed_split:
+        for p in dataset.photos:
+            out[p.split].append(p)
+        return {s: sorted(v, key=lambda p: p.path) for s, v in out.items()}
     by_class: dict[int, dict[str, list[Photo]]] = defaultdict(lambda: defaultdict(list))
     for p in dataset.photos:
-        by_class[p.label][p.sha256].append(p)
+        by_class[p.label][p.key].append(p)
     for label in sorted(by_class):
         groups = [by_class[label][h] for h in sorted(by_class[label])]
         random.Random(f"{seed}:{dataset.classes[label]}").shuffle(groups)
@@ -207,15 +243,22 @@ def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction
 
 
 def write_split(path: Path, photos: list[Photo], classes: list[str]) -> None:
-    """Write a split as CSV with header ``path,label,class`` (paths relative to the data folder)."""
+    """Write a split as CSV with header ``path,label,class,box`` (paths relative to the data
+    folder; ``box`` is ``left top right bottom`` in pixels, empty for the whole photo)."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["path", "label", "class"])
+        w.writerow(["path", "label", "class", "box"])
         for p in photos:
-            w.writerow([p.path, p.label, classes[p.label]])
+            w.writerow([p.path, p.label, classes[p.label], " ".join(map(str, p.box)) if p.box else ""])
 
 
 def read_split(path: Path) -> list[tuple[str, int]]:
     """Read a split CSV written by :func:`write_split`: ``[(relative path, label), ...]``."""
+    return [(p, label) for p, label, _ in read_split_boxes(path)]
+
+
+def read_split_boxes(path: Path) -> list[tuple[str, int, tuple[int, int, int, int] | None]]:
+    """Read a split CSV written by :func:`write_split`: ``[(relative path, label, crop box or None), ...]``."""
     with open(path, newline="", encoding="utf-8") as f:
-        return [(row["path"], int(row["label"])) for row in csv.DictReader(f)]
+        return [(row["path"], int(row["label"]), tuple(int(v) for v in row["box"].split()) if row.get("box") else None)
+                for row in csv.DictReader(f)]

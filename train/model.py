@@ -62,8 +62,33 @@ def build(num_classes: int, image_size: int, input_range: str, base, head: HeadC
     x = base(x, training=False)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = keras.layers.Dropout(head.dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    # float32 softmax even under the mixed_float16 policy (Keras mixed-precision guide).
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="carspotter_inception_v3")
+
+
+def feature_extractor(model):
+    """The frozen part of phase 1 as a model: ``[N, S, S, 3]`` raw pixels -> ``[N, 2048]`` pooled features
+    (Rescaling, InceptionV3 in inference mode, global average pooling)."""
+    import keras
+
+    return keras.Model(model.input, model.get_layer("avg_pool").output, name="bottleneck_features")
+
+
+def build_head(num_classes: int, feature_dim: int, head: HeadConfig = HeadConfig()):
+    """The head alone, for training on cached bottleneck features: ``[N, 2048]`` -> ``[N, C]``
+    probabilities, with the same layer names as :func:`build`'s head."""
+    import keras
+
+    inputs = keras.Input((feature_dim,), dtype="float32", name="features")
+    x = keras.layers.Dropout(head.dropout, name="dropout")(inputs)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="carspotter_head")
+
+
+def copy_head(head_model, model) -> None:
+    """Copy the trained head's dense weights into the full model made by :func:`build`."""
+    model.get_layer("probabilities").set_weights(head_model.get_layer("probabilities").get_weights())
 
 
 def base_of(model):

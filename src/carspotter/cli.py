@@ -28,9 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fine-tune InceptionV3 on a folder of labelled car photos",
-                       description="Fine-tune InceptionV3 on DATA_DIR (one subfolder of photos per class) and write a run "
-                                   "folder: model.keras, labels.txt, run.json, split_*.csv.")
-    t.add_argument("data_dir", metavar="DATA_DIR")
+                       description="Fine-tune InceptionV3 on DATA and write a run folder: model.keras, labels.txt, run.json, "
+                                   "split_*.csv, report.md/json and plots. Killed runs resume from the last finished "
+                                   "epoch when the same command is run again.")
+    t.add_argument("data_dir", metavar="DATA",
+                   help="class-folder tree (optionally with train/ val/ test/ subfolders), a .csv manifest "
+                        "(path,label[,split]) or a Stanford Cars devkit folder")
     t.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write, e.g. runs/NAME (replaced atomically)")
     t.add_argument("--weights", default="imagenet", metavar="imagenet|none|PATH",
                    help="backbone weights: Keras' ImageNet download (default), random init, or a Keras weights file")
@@ -40,12 +43,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="if the ImageNet download fails, train from random initialization (warns, records it)")
     t.add_argument("--max-classes", type=_integer("--max-classes"), default=None, metavar="N", help="keep the first N classes by name")
     t.add_argument("--min-photos", type=_integer("--min-photos"), default=5, metavar="N", help="drop classes with fewer photos (default 5)")
-    t.add_argument("--epochs-head", type=_integer("--epochs-head"), default=5, metavar="N", help="phase 1 epochs, base frozen (default 5)")
-    t.add_argument("--epochs-finetune", type=_integer("--epochs-finetune"), default=5, metavar="N", help="phase 2 epochs, top 50 layers (default 5)")
-    t.add_argument("--batch-size", type=_integer("--batch-size"), default=16, metavar="N")
+    t.add_argument("--format", dest="data_format", choices=["auto", "folders", "csv", "devkit"], default="auto",
+                   help="dataset layout (default: auto-detect)")
+    t.add_argument("--mapping", default=None, metavar="FILE",
+                   help="JSON {\"from\": \"to\"} or CSV from,to file renaming or merging classes")
+    t.add_argument("--crop-to-box", action="store_true", help="crop photos to their bounding boxes (Stanford Cars devkit)")
+    t.add_argument("--epochs-head", type=_integer("--epochs-head"), default=20, metavar="N",
+                   help="phase 1 epochs at most, base frozen (default 20)")
+    t.add_argument("--epochs-finetune", type=_integer("--epochs-finetune"), default=5, metavar="N",
+                   help="phase 2 epochs at most, top 50 layers (default 5)")
+    t.add_argument("--head-mode", choices=["cached", "naive"], default="cached",
+                   help="phase 1 on bottleneck features computed once (default) or through the frozen base every epoch")
+    t.add_argument("--head-views", type=_integer("--head-views"), default=1, metavar="N",
+                   help="augmented copies of each training photo in the feature cache (default 1)")
+    t.add_argument("--augment", default="flip,crop=0.6,rotate=5,brightness=0.1,contrast=0.1", metavar="SPEC",
+                   help="training augmentation: comma-separated flip, crop=MIN_AREA, rotate=DEG, brightness=B, "
+                        "contrast=C, or none (default %(default)s)")
+    t.add_argument("--sampling", choices=["class-weights", "balanced", "none"], default="class-weights",
+                   help="class imbalance: class weights (default), balanced sampling, or nothing")
+    t.add_argument("--label-smoothing", type=float, default=0.1, metavar="X", help="label smoothing 0..<1 (default 0.1)")
+    t.add_argument("--patience", type=_integer("--patience"), default=3, metavar="N",
+                   help="stop a phase after N epochs without a better val top-1, best weights kept (0: never; default 3)")
+    t.add_argument("--batch-size", type=_integer("--batch-size"), default=16, metavar="N", help="per replica (default 16)")
     t.add_argument("--image-size", type=_integer("--image-size"), default=299, metavar="PX", help="input side, >= 75 (default 299)")
-    t.add_argument("--lr-head", type=float, default=1e-3)
-    t.add_argument("--lr-finetune", type=float, default=1e-4)
+    t.add_argument("--lr-head", type=float, default=1e-3, help="phase 1 learning rate for one replica (default 1e-3)")
+    t.add_argument("--lr-finetune", type=float, default=1e-4, help="phase 2 learning rate for one replica (default 1e-4)")
+    t.add_argument("--cache", choices=["auto", "memory", "disk"], default="auto",
+                   help="decoded photos in RAM or a disk file (default: RAM when under half the free memory)")
+    t.add_argument("--strategy", choices=["auto", "default", "mirrored", "multiworker"], default="auto",
+                   help="tf.distribute strategy (default auto: mirrored with 2+ GPUs)")
+    t.add_argument("--mixed-precision", action="store_true", help="mixed_float16 training (GPUs with tensor cores)")
+    t.add_argument("--workers", type=_integer("--workers"), default=4, metavar="N", help="decoding threads (default 4)")
     t.add_argument("--seed", type=_integer("--seed"), default=1337)
 
     e = sub.add_parser("export", help="convert a run to Core ML, TFLite and ONNX bundles",
@@ -105,11 +133,10 @@ def _dispatch(args) -> int:
     if args.command == "train":
         from carspotter.train.trainer import TrainConfig, train
 
-        cfg = TrainConfig(data_dir=args.data_dir, out=args.out, weights=args.weights, input_range=args.input_range,
-                          weights_fallback_none=args.weights_fallback_none, max_classes=args.max_classes,
-                          min_photos=args.min_photos, epochs_head=args.epochs_head, epochs_finetune=args.epochs_finetune,
-                          batch_size=args.batch_size, image_size=args.image_size, lr_head=args.lr_head,
-                          lr_finetune=args.lr_finetune, seed=args.seed)
+        from dataclasses import fields
+
+        names = {f.name for f in fields(TrainConfig)}
+        cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
         out = train(cfg)
         print(f"run folder: {out}")
         return 0

@@ -126,9 +126,29 @@ def resize(image: Image.Image, size: int) -> np.ndarray:
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
-def load_photo(path: str | Path, size: int) -> np.ndarray:
-    """Decode and resize one photo: ``[size, size, 3]`` uint8 RGB. Raises :class:`PhotoError`."""
-    return resize(decode_rgb(path), size)
+def crop(image: Image.Image, box: tuple[int, int, int, int], path: str | Path = "") -> Image.Image:
+    """Crop an upright RGB image to ``box = (left, top, right, bottom)`` pixels (right/bottom
+    exclusive, as ``Image.crop``), clamped to the image. Used for datasets with bounding
+    boxes (Stanford Cars devkit); applied after EXIF orientation, before the resize.
+
+    Raises:
+        PhotoError: the box leaves less than :data:`MIN_SIDE` pixels on a side.
+    """
+    w, h = image.size
+    left, top, right, bottom = max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])
+    if min(right - left, bottom - top) < MIN_SIDE:
+        raise PhotoError(path, f"crop box {tuple(box)} leaves less than {MIN_SIDE} px of the {w}x{h} photo; fix the annotation")
+    return image.crop((left, top, right, bottom))
+
+
+def load_photo(path: str | Path, size: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Decode, optionally crop to ``box``, and resize one photo: ``[size, size, 3]`` uint8 RGB.
+
+    Raises:
+        PhotoError: see :func:`decode_rgb` and :func:`crop`.
+    """
+    image = decode_rgb(path)
+    return resize(image if box is None else crop(image, box, path), size)
 
 
 @dataclass
@@ -146,7 +166,39 @@ class LoadedPhotos:
     skipped: list[tuple[Path, str]]
 
 
-def load_photos(paths, size: int, workers: int = 4, progress: str | None = None) -> LoadedPhotos:
+def iter_photos(paths, size: int, workers: int = 4, boxes=None, progress: str | None = None):
+    """Decode and resize photos in parallel threads (Pillow releases the GIL), in order.
+
+    Args:
+        paths: N photo file paths.
+        size: output side in pixels.
+        workers: decoding threads.
+        boxes: N crop boxes (or None entries), or None for whole photos.
+        progress: label for a tqdm progress bar on stderr; None for no bar.
+
+    Yields:
+        ``(path, [size, size, 3] uint8 array or None, reason or None)`` per photo.
+    """
+    paths = [Path(p) for p in paths]
+    boxes = boxes if boxes is not None else [None] * len(paths)
+
+    def one(item):
+        p, box = item
+        try:
+            return p, load_photo(p, size, box), None
+        except PhotoError as exc:
+            return p, None, exc.reason
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(one, zip(paths, boxes))
+        if progress:
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(paths), desc=progress, unit="photo", leave=False)
+        yield from results
+
+
+def load_photos(paths, size: int, workers: int = 4, progress: str | None = None, boxes=None) -> LoadedPhotos:
     """Decode and resize many photos in parallel threads (Pillow releases the GIL).
 
     Args:
@@ -154,27 +206,14 @@ def load_photos(paths, size: int, workers: int = 4, progress: str | None = None)
         size: output side in pixels.
         workers: decoding threads.
         progress: label for a tqdm progress bar on stderr; None for no bar.
+        boxes: crop boxes, one per path (None entries for whole photos), or None.
 
     Returns:
         :class:`LoadedPhotos`; photos that fail are listed in ``skipped`` with the
         reason, never dropped silently.
     """
-    paths = [Path(p) for p in paths]
-
-    def one(p):
-        try:
-            return load_photo(p, size), None
-        except PhotoError as exc:
-            return None, exc.reason
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(one, paths)
-        if progress:
-            from tqdm import tqdm
-
-            results = tqdm(results, total=len(paths), desc=progress, unit="photo", leave=False)
-        results = list(results)
-    ok = [(p, px) for p, (px, err) in zip(paths, results) if err is None]
-    skipped = [(p, err) for p, (px, err) in zip(paths, results) if err is not None]
+    results = list(iter_photos(paths, size, workers, boxes, progress))
+    ok = [(p, px) for p, px, err in results if err is None]
+    skipped = [(p, err) for p, px, err in results if err is not None]
     pixels = np.stack([px for _, px in ok]) if ok else np.zeros((0, size, size, 3), np.uint8)
     return LoadedPhotos(pixels=pixels, paths=[p for p, _ in ok], skipped=skipped)

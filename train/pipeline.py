@@ -1,0 +1,75 @@
+"""The ``tf.data`` input pipeline over a :class:`~carspotter.train.store.PhotoStore`.
+
+Elements are photo indices; each batch of indices is gathered from the decoded pixel
+array (RAM or memmap) in a ``tf.numpy_function``, cast to float32 (values 0..255, the
+model's input), augmented for training only, and prefetched (``tf.data.AUTOTUNE``), so
+the next batch is ready while the model runs on the current one (tf.data performance
+guide: "Better performance with the tf.data API").
+
+Sampling: shuffled once per epoch (default); or ``balanced``, drawing every class with
+equal probability (``tf.data.Dataset.sample_from_datasets`` over per-class streams, small
+classes repeated) for the same number of photos per epoch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SAMPLINGS = ("class-weights", "balanced", "none")
+
+
+def batches(pixels: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int, *,
+            training: bool, seed: int, augment=None, balanced: bool = False, with_labels: bool = True):
+    """Build a ``tf.data.Dataset`` of ``(images, targets)`` batches.
+
+    Args:
+        pixels: ``[N, S, S, 3]`` uint8 store (all photos of the run), or any ``[N, ...]``
+            array, e.g. ``[N, 2048]`` float32 cached features.
+        indices: ``[n]`` rows of ``pixels`` in this split.
+        labels: ``[n]`` class indices, aligned with ``indices``.
+        num_classes: C, for one-hot targets.
+        batch_size: photos per batch (the global batch under a distribution strategy).
+        training: shuffle (or balance) and augment.
+        seed: shuffling seed.
+        augment: ``f(images) -> images`` from :func:`carspotter.train.augment.make_augmenter`.
+        balanced: equal-probability class sampling (training only).
+        with_labels: yield ``(images, targets)``; False yields images only.
+
+    Returns:
+        Dataset of ``[b, S, S, 3]`` float32 images (``[b, ...]`` for other arrays) and
+        ``[b, C]`` float32 one-hot targets.
+    """
+    import tensorflow as tf
+
+    item_shape = list(pixels.shape[1:])
+    dtype = tf.as_dtype(pixels.dtype)
+    indices = np.asarray(indices, np.int64)
+    labels = np.asarray(labels, np.int64)
+    table = tf.constant(labels)
+    positions = np.arange(len(indices), dtype=np.int64)
+    if training and balanced:
+        streams = [tf.data.Dataset.from_tensor_slices(positions[labels == c]).shuffle(max(1, int((labels == c).sum())), seed=seed + c).repeat()
+                   for c in range(num_classes) if (labels == c).any()]
+        d = tf.data.Dataset.sample_from_datasets(streams, weights=[1.0 / len(streams)] * len(streams), seed=seed)
+        d = d.take(len(indices))
+    else:
+        d = tf.data.Dataset.from_tensor_slices(positions)
+        if training:
+            d = d.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+    d = d.batch(batch_size)
+
+    rows = tf.constant(indices)
+
+    def gather(batch_rows):
+        return np.ascontiguousarray(pixels[batch_rows])
+
+    def load(pos):
+        images = tf.numpy_function(gather, [tf.gather(rows, pos)], dtype, stateful=False)
+        images = tf.cast(tf.reshape(images, [-1] + item_shape), tf.float32)
+        if training and augment is not None:
+            images = augment(images)
+        if not with_labels:
+            return images
+        return images, tf.one_hot(tf.gather(table, pos), num_classes, dtype=tf.float32)
+
+    return d.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
