@@ -24,7 +24,7 @@ def data(tmp_path):
 def test_missing_data_dir(capsys, tmp_path):
     code, line = run_cli(capsys, "train", str(tmp_path / "nope"), "--out", str(tmp_path / "run"))
     assert code == 2
-    assert line.startswith("carspotter train: error:") and "nope: no such folder" in line
+    assert line.startswith("carspotter train: error:") and "nope: no such file or folder" in line
     assert not (tmp_path / "run").exists()
 
 

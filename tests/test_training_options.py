@@ -50,7 +50,9 @@ def test_head_trained_on_cached_features_is_the_same_function_in_the_full_model(
     xa, ya = features.extract(extractor, pixels, np.arange(6), labels, 3, 4, views=2, augment=flip, label="t")
     assert xa.shape == (18, 2048) and np.bincount(ya).tolist() == [6, 6, 6]
     np.testing.assert_allclose(xa[:6], x, rtol=1e-5, atol=1e-5)
-    assert np.abs(xa[6:12] - x).max() > 1e-3  # augmented views differ
+    # Every augmented row differs from every plain row (views are shuffled, so compare against all).
+    distance = np.linalg.norm(xa[6:, None, :] - x[None, :, :], axis=2) / np.linalg.norm(x, axis=1)[None, :]
+    assert distance.min() > 1e-3, distance.min()  # the same photo computed twice differs by ~1e-6
 
 
 def test_best_epoch_stops_restores_best_weights_and_survives_a_restart(tmp_path, small_model):
@@ -59,6 +61,7 @@ def test_best_epoch_stops_restores_best_weights_and_survives_a_restart(tmp_path,
     from carspotter.train.callbacks import BestEpoch
 
     m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    m.stop_training = False
     cb = BestEpoch(tmp_path, "head", "val_top1", patience=3)
     cb.set_model(m)
     for epoch, value in enumerate([0.5, 0.7, 0.6, 0.65]):

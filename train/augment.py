@@ -100,7 +100,9 @@ def make_augmenter(cfg: AugmentConfig, image_size: int, seed: int):
 
     if not cfg.active:
         return lambda images: images
-    rotation = keras.layers.RandomRotation(cfg.rotate / 360.0, fill_mode="reflect", seed=seed) if cfg.rotate else None
+    # float32 whatever the global dtype policy: augmentation belongs to the input pipeline.
+    rotation = (keras.layers.RandomRotation(cfg.rotate / 360.0, fill_mode="reflect", seed=seed, dtype="float32")
+                if cfg.rotate else None)
 
     def augment(images):
         n = tf.shape(images)[0]
