@@ -33,6 +33,12 @@ def test_missing_data_dir(capsys, tmp_path):
     (["--image-size", "50"], "--image-size 50: InceptionV3 needs at least 75 px"),
     (["--weights", "/no/such/weights.h5", "--input-range", "0,1"], "--weights /no/such/weights.h5: no such file"),
     (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+    (["--augment", "flip,zoom=2"], "--augment 'flip,zoom=2': unknown part 'zoom=2'"),
+    (["--label-smoothing", "1"], "--label-smoothing 1.0: must be at least 0 and below 1"),
+    (["--patience", "-1"], "--patience -1: must be 0 or more"),
+    (["--mapping", "/no/such/map.json"], "/no/such/map.json: mapping file not found"),
+    (["--crop-to-box"], "--crop-to-box needs bounding boxes"),
+    (["--strategy", "mirrored"], "--strategy mirrored needs two or more GPUs on this host; found 0"),
 ])
 def test_bad_arguments(capsys, data, tmp_path, args, needle):
     code, line = run_cli(capsys, "train", str(data), "--out", str(tmp_path / "run"), *args)

@@ -37,7 +37,8 @@ def test_kill_9_then_same_command_resumes_from_last_finished_epoch(tmp_path):
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     log = second.stdout + second.stderr
     assert "found an unfinished run of this configuration" in log
-    assert "phase 1: head only: finished before the interruption" in log
+    assert "phase 1: head only on cached bottleneck features: finished before the interruption" in log
+    assert "computing bottleneck features" not in log  # phase 1 is not redone
     assert "resuming from the last finished epoch" in log
     epochs = [line.split()[1] for line in log.splitlines() if line.startswith("Epoch ")]
     assert epochs and epochs[0] in ("3/8", "4/8"), epochs  # not from 1/8

@@ -201,6 +201,7 @@ def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
     """
     t_start = time.time()
     aug_cfg = check_config(cfg)
+    dist = make_distribution(cfg.strategy, devices)  # before any work: a missing GPU is a setup error
 
     data = ds.scan(cfg.data_dir, cfg.max_classes, cfg.min_photos, cfg.data_format, cfg.mapping, cfg.crop_to_box, cfg.workers)
     _log(f"{len(data.classes)} classes, {len(data.photos)} photos in {data.root} (layout: {data.format})")
@@ -251,7 +252,6 @@ def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
     import keras
 
     keras.utils.set_random_seed(cfg.seed)
-    dist = make_distribution(cfg.strategy, devices)
     policy = set_mixed_precision(cfg.mixed_precision)
     batch, lr_head = dist.scale(cfg.batch_size, cfg.lr_head)
     _, lr_finetune = dist.scale(cfg.batch_size, cfg.lr_finetune)
