@@ -10,7 +10,8 @@ import numpy as np
 
 from carspotter import photos
 from carspotter.errors import BundleError
-from carspotter.train.dataset import PHOTO_SUFFIXES, read_split_boxes
+from carspotter.train.dataset import read_split_boxes
+from carspotter.train.readers import PHOTO_SUFFIXES
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import random
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from carspotter.errors import DatasetError
 from carspotter.hashing import sha256_file
 from carspotter.train import readers
 from carspotter.train.mapping import apply_mapping, read_mapping
-from carspotter.train.readers import PHOTO_SUFFIXES, SPLITS, printable  # noqa: F401 (re-exported)
+from carspotter.train.readers import SPLITS
 
 
 @dataclass
@@ -44,8 +43,13 @@ class Photo:
 
     @property
     def key(self) -> str:
-        """Identity for duplicate detection: content hash, plus the crop box when there is one."""
-        return self.sha256 if self.box is None else f"{self.sha256}@{','.join(map(str, self.box))}"
+        """Identity for duplicate detection (see :func:`content_key`)."""
+        return content_key(self.sha256, self.box)
+
+
+def content_key(sha256: str, box: tuple[int, int, int, int] | None) -> str:
+    """Identity for duplicate detection: the content hash, plus the crop box when there is one."""
+    return sha256 if box is None else f"{sha256}@{','.join(map(str, box))}"
 
 
 @dataclass
@@ -90,19 +94,16 @@ class Dataset:
 
 def _hash_all(root: Path, records: list, workers: int, ignored: list) -> list[tuple[object, str]]:
     """sha256 of every record's file in parallel threads (hashlib releases the GIL); unreadable files are listed."""
+    from tqdm.contrib.concurrent import thread_map
+
     def one(r):
         try:
             return r, sha256_file(root / r.path), None
         except OSError as exc:
             return r, None, f"not readable ({exc.strerror or exc})"
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(one, records)
-        if len(records) > 2000:
-            from tqdm import tqdm
-
-            results = tqdm(results, total=len(records), desc="hash photos", unit="photo", leave=False)
-        results = list(results)
+    results = thread_map(one, records, max_workers=max(1, workers), desc="hash photos", unit="photo", leave=False,
+                         disable=len(records) <= 2000)
     out = []
     for r, digest, err in results:
         if err:
@@ -153,32 +154,23 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
     def cls(r) -> str:
         return renamed.get(r.label, r.label)
 
-    def key(r, h) -> str:
-        return h if r.box is None else f"{h}@{','.join(map(str, r.box))}"
-
+    keyed = [(r, h, content_key(h, r.box)) for r, h in hashed]
     classes_by_key: dict[str, set[str]] = defaultdict(set)
     paths_by_key: dict[str, list[str]] = defaultdict(list)
-    for r, h in hashed:
-        classes_by_key[key(r, h)].add(cls(r))
-        paths_by_key[key(r, h)].append(r.path)
+    splits_by_key: dict[str, set[str]] = defaultdict(set)
+    for r, h, k in keyed:
+        classes_by_key[k].add(cls(r))
+        paths_by_key[k].append(r.path)
+        splits_by_key[k].add(r.split)
     conflicts = {k: sorted(paths_by_key[k]) for k, cs in classes_by_key.items() if len(cs) > 1}
 
     # Identical content in two fixed splits: keep the copy in the earliest split.
-    leaks: dict[str, list[str]] = {}
-    first_split: dict[str, int] = {}
-    if found.records and found.records[0].split is not None:
-        for r, h in hashed:
-            k = key(r, h)
-            first_split[k] = min(first_split.get(k, 9), SPLITS.index(r.split))
-        splits_by_key: dict[str, set[str]] = defaultdict(set)
-        for r, h in hashed:
-            splits_by_key[key(r, h)].add(r.split)
-        leaks = {k: sorted(paths_by_key[k]) for k, ss in splits_by_key.items() if len(ss) > 1 and k not in conflicts}
+    leaks = {k: sorted(paths_by_key[k]) for k, ss in splits_by_key.items() if len(ss) > 1 and k not in conflicts}
+    first_split = {k: min(splits_by_key[k], key=SPLITS.index) for k in leaks}
 
     per_class: dict[str, list] = defaultdict(list)
-    for r, h in hashed:
-        k = key(r, h)
-        if k in conflicts or (k in leaks and SPLITS.index(r.split) != first_split[k]):
+    for r, h, k in keyed:
+        if k in conflicts or (k in leaks and r.split != first_split[k]):
             continue
         per_class[cls(r)].append((r, h))
     for name in sorted({renamed.get(label, label) for label in labels} - set(per_class)):

@@ -103,6 +103,8 @@ class TrainConfig:
     workers: int = 4
 
 
+HEAD_MODES = ("cached", "naive")
+
 NOT_IN_FINGERPRINT = ("workers", "cache")
 """Settings that do not change the result, so a resumed run may change them."""
 
@@ -137,9 +139,6 @@ def check_config(cfg: TrainConfig) -> augment_mod.AugmentConfig:
     if cfg.strategy not in STRATEGIES:
         raise DatasetError(f"--strategy {cfg.strategy}: must be one of {', '.join(STRATEGIES)}")
     return augment_mod.parse(cfg.augment)
-
-
-HEAD_MODES = ("cached", "naive")
 
 
 def _resume_folder(cfg: TrainConfig, parts: dict) -> tuple[Path, bool]:
@@ -277,6 +276,10 @@ def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
     }
     history, phases = {}, {}
 
+    def done_file(name: str) -> Path:
+        """Weights left by a finished phase (its presence marks the phase finished)."""
+        return resume / f"{name}_done.weights.h5"
+
     def phase(name: str, fit_model, train_ds, val_ds, epochs: int, lr: float, what: str, images: int) -> dict:
         """Compile ``fit_model`` with Adam(lr) and fit up to ``epochs``, resumable; returns figures.
 
@@ -288,7 +291,7 @@ def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
         from carspotter.train.callbacks import BestEpoch, Throughput
 
         t0 = time.time()
-        done, log_csv = resume / f"{name}_done.weights.h5", resume / f"{name}_history.csv"
+        done, log_csv = done_file(name), resume / f"{name}_history.csv"
         info: dict = {"epochs_max": epochs, "learning_rate": lr}
         if epochs and done.is_file():
             fit_model.load_weights(done)
@@ -330,25 +333,30 @@ def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
     head_what = "phase 1: head only"
     if cfg.head_mode == "cached" and cfg.epochs_head:
         t0 = time.time()
-        feats_file = resume / "features.npz"
-        feats = features.load(feats_file)
-        if feats is None:
-            _log(f"phase 1: computing bottleneck features once ({len(rows['train'])} training photos x "
-                 f"{1 + cfg.head_views} views, {len(rows['val'])} val photos)")
-            extractor = mdl.feature_extractor(model)
-            xt, yt = features.extract(extractor, store.pixels, rows["train"], labels["train"], c, batch,
-                                      cfg.head_views, augmenter if aug_cfg.active else None, cfg.seed, "features train")
-            xv, yv = features.extract(extractor, store.pixels, rows["val"], labels["val"], c, batch, label="features val")
-            features.save(feats_file, xt=xt, yt=yt, xv=xv, yv=yv)
-            feats = {"xt": xt, "yt": yt, "xv": xv, "yv": yv}
-        t_features = time.time() - t0
         with dist.strategy.scope():
-            head = mdl.build_head(c, feats["xt"].shape[1])
-        feat_train = pipeline.batches(feats["xt"], np.arange(len(feats["yt"])), feats["yt"], c, batch, training=True,
-                                      seed=cfg.seed, balanced=balanced)
-        feat_val = pipeline.batches(feats["xv"], np.arange(len(feats["yv"])), feats["yv"], c, batch, training=False, seed=cfg.seed)
+            head = mdl.build_head(c, model.get_layer("avg_pool").output.shape[-1])
+        feats_file = resume / "features.npz"
+        feats = None  # a finished phase 1 needs none: its weights are restored from the resume folder
+        if not done_file("head").is_file():
+            feats = features.load(feats_file)
+            if feats is None:
+                _log(f"phase 1: computing bottleneck features once ({len(rows['train'])} training photos x "
+                     f"{1 + cfg.head_views} views, {len(rows['val'])} val photos)")
+                extractor = mdl.feature_extractor(model)
+                xt, yt = features.extract(extractor, store.pixels, rows["train"], labels["train"], c, batch, cfg.head_views,
+                                          augmenter if aug_cfg.active else None, cfg.seed, "features train")
+                xv, yv = features.extract(extractor, store.pixels, rows["val"], labels["val"], c, batch, label="features val")
+                features.save(feats_file, xt=xt, yt=yt, xv=xv, yv=yv)
+                feats = {"xt": xt, "yt": yt, "xv": xv, "yv": yv}
+        t_features = time.time() - t0
+        feat_train = feat_val = None
+        if feats is not None:
+            feat_train = pipeline.batches(feats["xt"], np.arange(len(feats["yt"])), feats["yt"], c, batch, training=True,
+                                          seed=cfg.seed, balanced=balanced)
+            feat_val = pipeline.batches(feats["xv"], np.arange(len(feats["yv"])), feats["yv"], c, batch, training=False,
+                                        seed=cfg.seed)
         phases["head"] = phase("head", head, feat_train, feat_val, cfg.epochs_head, lr_head,
-                               head_what + " on cached bottleneck features", len(feats["yt"]))
+                               head_what + " on cached bottleneck features", len(feats["yt"]) if feats else 0)
         phases["head"].update({"mode": "cached", "views": cfg.head_views, "feature_seconds": round(t_features, 2)})
         phases["head"]["seconds"] = round(phases["head"]["seconds"] + t_features, 2)
         mdl.copy_head(head, model)

@@ -9,20 +9,16 @@ fp32 and fp16 modes, batch 1, on the bundle's first test photo, and their ratios
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import bundle_photo_and_keras_ms, median_ms  # noqa: E402
+from timing import bundle_arguments, bundle_photo_and_keras_ms, median_ms  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bundle")
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
+    args = bundle_arguments(__doc__)
 
     import keras
     import tensorflow as tf

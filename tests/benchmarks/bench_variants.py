@@ -12,7 +12,6 @@ which says nothing about an iPhone.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
-from timing import bundle_photo_and_keras_ms, median_ms  # noqa: E402
+from timing import bundle_arguments, bundle_photo_and_keras_ms, median_ms  # noqa: E402
 
 
 def latency(fmt: str, variant: str, path: Path, pixel: np.ndarray, repeats: int) -> tuple[float, str]:
@@ -49,10 +48,7 @@ def latency(fmt: str, variant: str, path: Path, pixel: np.ndarray, repeats: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bundle")
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
+    args = bundle_arguments(__doc__)
 
     manifest, pixel, keras_ms = bundle_photo_and_keras_ms(args.bundle, args.repeats)
     v = manifest["variants"]

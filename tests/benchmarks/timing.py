@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
+
+
+def bundle_arguments(doc: str) -> argparse.Namespace:
+    """Command line of a bundle benchmark: ``BUNDLE_DIR [--repeats N]`` (default 20), ``doc`` as its help."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bundle")
+    parser.add_argument("--repeats", type=int, default=20)
+    return parser.parse_args()
 
 
 def median_ms(fn, repeats: int, warmup: int = 3) -> float:
