@@ -6,21 +6,27 @@ never pasted into code samples: apps read them from ``labels.txt``.
 
 from __future__ import annotations
 
-_COMMON = """\
-## Input
-- An RGB photo, EXIF orientation applied, resized to {size}x{size} by **stretching**
-  (aspect ratio not kept), bilinear. Pixel values are raw **0..255**: do not normalize,
-  the model rescales inside itself.
-- Layout NHWC `[1, {size}, {size}, 3]`, float32.
+from carspotter.spec import PIXEL_RANGE, InputSpec
+
+
+def _common(spec: InputSpec, n_classes: int) -> str:
+    """Input and output sections, from the model's input spec."""
+    s = spec.size
+    return f"""## Input
+- `{spec.name}`: an {spec.color} photo, EXIF orientation applied, resized to {s}x{s} by **stretching**
+  (aspect ratio not kept), bilinear. Pixel values are raw **{PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}**: do not
+  normalize, the model rescales inside itself.
+- Layout {spec.layout} `[1, {s}, {s}, 3]`, {spec.dtype}.
 
 ## Output
-Probabilities 0..1 for {n} classes, in the order of `labels.txt` (UTF-8, one class per
+Probabilities 0..1 for {n_classes} classes, in the order of `labels.txt` (UTF-8, one class per
 line, line k = index k). Show the top 3: the model is trained and checked for top-3.
 """
 
 
-def ios_readme(model_file: str, size: int, n_classes: int) -> str:
+def ios_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``ios/``: Core ML + Vision in Swift."""
+    size = spec.size
     return f"""# carspotter for iOS (Core ML)
 
 `{model_file}`: an ML program for iOS 15+ / macOS 12+. Drag it into Xcode; Xcode generates
@@ -44,11 +50,12 @@ try handler.perform([request])
 
 Vision resizes and converts the photo; pass the photo's EXIF orientation.
 
-{_COMMON.format(size=size, n=n_classes)}"""
+{_common(spec, n_classes)}"""
 
 
-def android_readme(model_file: str, size: int, n_classes: int) -> str:
+def android_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``android/``: TFLite with MediaPipe Tasks in Kotlin."""
+    size = spec.size
     return f"""# carspotter for Android (TFLite)
 
 `{model_file}`: float32 TFLite model with metadata (labels, image normalization), ready for
@@ -69,17 +76,18 @@ result.classificationResult().classifications()[0].categories().forEach {{
 
 MediaPipe reads the labels and the normalization (mean 0, std 1: raw pixels) from the
 model's metadata and stretches the image to the input size. Rotate the bitmap upright
-(EXIF) first. Plain LiteRT `Interpreter` works too: feed `[1, {size}, {size}, 3]` float32.
+(EXIF) first. Plain LiteRT `Interpreter` works too: feed `[1, {size}, {size}, 3]` {spec.dtype}.
 
-{_COMMON.format(size=size, n=n_classes)}"""
+{_common(spec, n_classes)}"""
 
 
-def onnx_readme(model_file: str, size: int, n_classes: int) -> str:
+def onnx_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``onnx/``: ONNX Runtime (Python, React Native, web)."""
+    size = spec.size
     return f"""# carspotter for ONNX Runtime (React Native, web, desktop, server)
 
-`{model_file}`: ONNX model. Input `image` `[N, {size}, {size}, 3]` float32, output
-`probabilities` `[N, {n_classes}]`. Labels are also in the model's `metadata_props`
+`{model_file}`: ONNX model. Input `{spec.name}` `[N, {size}, {size}, 3]` {spec.dtype}, output
+`{spec.output_name}` `[N, {n_classes}]`. Labels are also in the model's `metadata_props`
 (`labels`, a JSON list).
 
 React Native (`onnxruntime-react-native`):
@@ -88,7 +96,8 @@ React Native (`onnxruntime-react-native`):
 import {{ InferenceSession, Tensor }} from 'onnxruntime-react-native';
 const session = await InferenceSession.create(modelPath);
 const input = new Tensor('float32', rgbPixels /* Float32Array, 0..255, HWC */, [1, {size}, {size}, 3]);
-const {{ probabilities }} = await session.run({{ image: input }});
+const output = await session.run({{ {spec.name}: input }});
+const probabilities = output.{spec.output_name}.data;  // index k = line k of labels.txt
 ```
 
 Python:
@@ -96,7 +105,7 @@ Python:
 ```python
 import onnxruntime as ort
 session = ort.InferenceSession("{model_file}")
-probabilities = session.run(["probabilities"], {{"image": pixels.astype("float32")}})[0]
+probabilities = session.run(["{spec.output_name}"], {{"{spec.name}": pixels.astype("float32")}})[0]
 ```
 
-{_COMMON.format(size=size, n=n_classes)}"""
+{_common(spec, n_classes)}"""

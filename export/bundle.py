@@ -1,48 +1,34 @@
 """``carspotter export``: run folder -> bundle folder, written atomically.
 
-One table, :data:`FORMATS`, lists every export format and its properties (the idea of
-Ultralytics' exporter table); each export is timed and its size recorded.
+The formats and their variants come from the registry (:data:`carspotter.formats.FORMATS`);
+each variant is built by its format's export module, timed, measured on the run's test
+photos against the Keras reference (:func:`carspotter.gates.measure`) and gated
+(:func:`carspotter.gates.apply_gate`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from carspotter import __version__
+import numpy as np
+
+from carspotter import __version__, runtimes
 from carspotter.atomic import atomic_folder
-from carspotter.errors import ExportError, RunError
-from carspotter.export import app_readmes
-from carspotter.export.coreml_export import export_coreml
-from carspotter.export.manifest import MANIFEST_SCHEMA_VERSION, file_table, sha256_file, write_manifest
-from carspotter.export.onnx_export import export_onnx
-from carspotter.export.tflite_export import export_tflite
-from carspotter.export.variants import (BASELINE, DEFAULT_PREFERENCE, REASONS, Gates, evaluation_photos, figures,
-                                        file_name, gate, gates_json, select, variant_probs)
-from carspotter.runfolder import read_run, write_labels
-
-
-@dataclass(frozen=True)
-class Format:
-    """One export format: where it goes in the bundle and how it is made."""
-
-    name: str
-    platform: str
-    filename: str
-    readme: Callable[[str, int, int], str]
-
-
-FORMATS = {
-    "coreml": Format("coreml", "ios", "CarSpotter.mlpackage", app_readmes.ios_readme),
-    "tflite": Format("tflite", "android", "carspotter.tflite", app_readmes.android_readme),
-    "onnx": Format("onnx", "onnx", "carspotter.onnx", app_readmes.onnx_readme),
-}
+from carspotter.errors import CarspotterError, ExportError, UsageError
+from carspotter.export.build import Build, ModelInfo
+from carspotter.formats import FORMATS, FormatSpec, VariantSpec, parse_formats, select
+from carspotter.gates import Gates, apply_gate, measure
+from carspotter.hashing import sha256_file
+from carspotter.manifest import MANIFEST_SCHEMA_VERSION, FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
+from carspotter.photoset import PhotoSet, representative_photos, split_photoset
+from carspotter.runfolder import Run, read_run, write_labels
 
 
 @dataclass(frozen=True)
@@ -50,26 +36,52 @@ class ExportOptions:
     """Options of ``carspotter export``.
 
     Attributes:
-        formats: subset of :data:`FORMATS` keys.
-        coreml_precision: ``"fp16"`` (default) or ``"fp32"``: the Core ML variant built
-            when ``variants`` is None.
+        formats: names in :data:`~carspotter.formats.FORMATS`, in build order.
+        coreml_precision: the Core ML variant built when ``variants`` is None (``fp16``, Core ML's
+            own default for mlprogram, or ``fp32``).
         onnx_opset: 17 or 18.
         variants: comma-separated precision families (``"fp32,fp16,int8"``) to build and
-            gate; None builds one variant per format (Core ML fp16, TFLite fp32, ONNX fp32)
-            and records its figures without gating.
-        calibration_photos: representative training photos for full-integer int8.
+            gate; None builds each format's baseline variant and records its figures without gating.
+        calibration_photos: representative training photos for calibrated int8 variants.
         gates: accuracy gates for ``variants``.
+        data: the run's photo folder when it is no longer where run.json says.
         author, license: written into each model's metadata.
     """
 
-    formats: tuple[str, ...] = ("coreml", "tflite", "onnx")
-    coreml_precision: str = "fp16"
+    formats: tuple[str, ...] = tuple(FORMATS)
+    coreml_precision: str = FORMATS["coreml"].baseline
     onnx_opset: int = 17
     variants: str | None = None
     calibration_photos: int = 200
     gates: Gates = Gates()
+    data: str | None = None
     author: str = "carspotter"
     license: str = "Apache-2.0 (code); model weights follow the training data's terms"
+
+    def plan(self) -> dict[str, list[VariantSpec]]:
+        """Variants to build per format.
+
+        Raises:
+            UsageError: an unknown format or variant family, or a calibration count below 1.
+        """
+        formats = parse_formats(self.formats)
+        if self.calibration_photos < 1:
+            raise UsageError(f"--calibration-photos {self.calibration_photos}: must be at least 1")
+        return select(self.variants, formats, {"coreml": self.coreml_precision})
+
+
+@dataclass
+class _Inputs:
+    """What every variant is built from and measured on."""
+
+    run: Run
+    model: object
+    photos: PhotoSet
+    reference: np.ndarray
+    representative: np.ndarray | None
+    info: ModelInfo
+    enforce: bool
+    options: ExportOptions
 
 
 def _size(path: Path) -> int:
@@ -78,151 +90,145 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
-def load_reference(run: dict):
-    """Load ``model.keras`` of a run with ``safe_mode=True``.
+def _log(msg: str) -> None:
+    print(f"[export] {msg}", file=sys.stderr, flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: _Inputs) -> tuple[VariantRecord, dict]:
+    """Build one variant file at ``target``, measure it and apply its gate.
 
     Raises:
-        RunError: the file does not load or its input/output shapes disagree with run.json.
+        ExportError: the conversion or the measurement failed (one line naming format, variant and step).
     """
-    import keras
-
-    path = Path(run["_dir"]) / "model.keras"
+    step = "conversion"
     try:
-        model = keras.saving.load_model(path, safe_mode=True)
+        exporter = importlib.import_module(fmt.exporter)
+        build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant,
+                      inputs.representative if variant.calibration else None, inputs.options.onnx_opset)
+        t0 = time.time()
+        facts = exporter.export(build, target)
+        seconds = time.time() - t0
+        step = "measurement on the test photos"
+        probs = fmt.measuring_runtime.run(target, inputs.photos.pixels, inputs.run.labels, variant)
+        fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
+    except CarspotterError as exc:
+        raise ExportError(f"{fmt.name} {variant.name} {step} of {inputs.run.dir}/model.keras failed: {exc}") from exc
     except Exception as exc:
-        raise RunError(f"{path}: does not load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); train again") from None
-    want = tuple(run["input"]["shape"][1:])
-    if tuple(model.input_shape[1:]) != want or model.output_shape[-1] != len(run["classes"]["names"]):
-        raise RunError(f"{path}: input {model.input_shape} / output {model.output_shape} disagree with run.json; train again")
-    return model
+        raise ExportError(f"{fmt.name} {variant.name} {step} of {inputs.run.dir}/model.keras failed: {_one_line(exc)}") from exc
+    verdict = apply_gate(variant, fig, inputs.options.gates)
+    shipped = verdict.passed or not inputs.enforce
+    record = VariantRecord(family=variant.family, precision=variant.family, bytes=_size(target), export_s=round(seconds, 2),
+                           figures=fig, gate=verdict.text, gate_passed=verdict.passed, gate_enforced=inputs.enforce,
+                           shipped=shipped)
+    return record, facts
 
 
-def _build(name: str, variant: str, model, labels, target: Path, info: dict, options: ExportOptions, representative) -> dict:
-    if name == "coreml":
-        return export_coreml(model, labels, target, info, variant=variant)
-    if name == "tflite":
-        return export_tflite(model, labels, target, info, variant=variant, representative=representative)
-    return export_onnx(model, labels, target, info, options.onnx_opset, variant=variant, representative=representative)
-
-
-def _variants_readme(records: dict, default: str) -> str:
+def _variants_readme(records: dict[str, VariantRecord], default: str) -> str:
     lines = ["", "## Variants in this folder", ""]
     for name, r in records.items():
-        fig = r["figures"]
-        where = f"`{Path(r['path']).name}`" if r["path"] else "not shipped"
-        lines.append(f"- **{name}**{' (default)' if name == default else ''}: {where}, {r['bytes'] / 2**20:.1f} MiB, "
-                     f"top-1 {fig['top1']:.1%} / top-3 {fig['top3']:.1%} on {fig['photos']} test photos, "
-                     f"top-1 agreement with the reference {fig['top1_agreement']:.1%}; gate: {r['gate']}")
+        fig = r.figures
+        where = f"`{Path(r.path).name}`" if r.path else "not shipped"
+        lines.append(f"- **{name}**{' (default)' if name == default else ''}: {where}, {r.bytes / 2**20:.1f} MiB, "
+                     f"top-1 {fig.top1:.1%} / top-3 {fig.top3:.1%} on {fig.photos} test photos, "
+                     f"top-1 agreement with the reference {fig.top1_agreement:.1%}; gate: {r.gate}")
     return "\n".join(lines) + "\n"
+
+
+def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, inputs: _Inputs) -> FormatEntry:
+    """Build, measure and gate every variant of one format into its platform folder; pick the default.
+
+    Raises:
+        ExportError: a variant failed to build or measure, or none passed its gate.
+    """
+    folder.mkdir()
+    records, facts_of = {}, {}
+    for v in variants:
+        target = folder / fmt.file_name(v.name, default=False)
+        _log(f"{fmt.name} {v.name}: converting ...")
+        records[v.name], facts_of[v.name] = _build_variant(fmt, v, target, inputs)
+        r = records[v.name]
+        _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}; "
+             f"{'shipped' if r.shipped else 'LEFT OUT'}")
+        if not r.shipped:
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+    passing = [n for n in fmt.preference if n in records and records[n].shipped]
+    if not passing:
+        raise ExportError(f"no {fmt.name} variant passed its gate: " + "; ".join(f"{n}: {r.gate}" for n, r in records.items()))
+    default = passing[0]
+    (folder / fmt.file_name(default, default=False)).rename(folder / fmt.filename)
+    for n, r in records.items():
+        if r.shipped:
+            r.path = f"{fmt.platform}/{fmt.file_name(n, default=n == default)}"
+    write_labels(folder / "labels.txt", inputs.run.labels)
+    readme = importlib.import_module(fmt.exporter).readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
+    (folder / "README.md").write_text(readme + _variants_readme(records, default), encoding="utf-8")
+    d = records[default]
+    return FormatEntry(platform=fmt.platform, path=f"{fmt.platform}/{fmt.filename}", labels=f"{fmt.platform}/labels.txt",
+                       readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
+                       default_variant=default,
+                       default_reason=fmt.reason if len(records) > 1 else "the only variant built",
+                       variants=records, facts=facts_of[default])
+
+
+def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: bool) -> _Inputs:
+    """Read the run, load the reference, decode the test (and calibration) photos, run the reference on them."""
+    run = read_run(run_dir)
+    model = runtimes.load_reference(run)
+    photos = split_photoset(run, "test", options.data)
+    if len(photos.truth) == 0:
+        raise ExportError(f"{run.dir}: no test photo decodes ({len(photos.skipped)} skipped, e.g. "
+                          f"{photos.skipped[0] if photos.skipped else 'none listed'}); variants cannot be measured")
+    representative = representative_photos(run, options.calibration_photos, options.data) if calibrate else None
+    info = ModelInfo(name=f"carspotter {out.name}", version=__version__, author=options.author, license=options.license,
+                     description=f"Car make/model/year classifier, {len(run.labels)} classes, InceptionV3 fine-tuned (carspotter).")
+    return _Inputs(run, model, photos, runtimes.keras_probs(model, photos.pixels), representative, info,
+                   options.variants is not None, options)
+
+
+def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], inputs: _Inputs) -> Manifest:
+    run, options = inputs.run, inputs.options
+    labels_bytes = (tmp / next(iter(formats.values())).labels).read_bytes()
+    return Manifest(
+        name=out.name, carspotter_version=__version__,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        labels=run.labels, labels_sha256=hashlib.sha256(labels_bytes).hexdigest(),
+        input=run.input.to_json(), preprocessing=run.record["preprocessing"],
+        source_run={"dir": str(run.dir), "model_sha256": sha256_file(run.dir / "model.keras"), "test_split": run.splits["test"]},
+        training={"metrics": {k: m.to_json() for k, m in run.metrics.items()}, "weights": run.weights,
+                  "counts": run.classes.counts, "timing_s": run.record.get("timing_s", {})},
+        variants=VariantsInfo(options.variants, options.gates, inputs.enforce,
+                              int(len(inputs.representative)) if inputs.representative is not None else 0,
+                              int(len(inputs.photos.truth))),
+        formats=formats, files=file_table(tmp), parity=None)
 
 
 def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:
     """Convert a run's reference model to every requested format and variant; write the bundle.
 
-    Layout: ``ios/``, ``android/``, ``onnx/`` (default model, other shipped variants as
-    ``carspotter.<variant>.<ext>``, ``labels.txt``, ``README.md``) and ``manifest.json``.
-    Every variant is measured on the run's test photos (accuracy against the true labels,
-    top-1 agreement and top-3 parity against the Keras reference, max |dp|, size); with
+    Layout: one platform folder per format (default model, other shipped variants as
+    ``STEM.<variant>SUFFIX``, ``labels.txt``, ``README.md``) and ``manifest.json``. Every
+    variant is measured on the run's test photos (accuracy against the true labels, top-1
+    agreement and top-3 parity against the Keras reference, max |dp|, size); with
     ``options.variants`` a variant that misses its gate is left out and the export says
     which gate failed and by how much. The bundle is built in a temporary folder and
     renamed into place, so a failed or killed export leaves the previous bundle (or none).
 
     Raises:
-        RunError: the run folder is missing, incomplete or invalid.
-        ExportError: an unknown format or variant family, a converter failed (named), no
-            test photo decodes, or no variant of a format passed its gate.
+        UsageError: an unknown format or variant family.
+        RunError: the run folder is missing, incomplete or invalid, or its photos are not there.
+        ExportError: a conversion or a measurement failed (named), no test photo decodes, or
+            no variant of a format passed its gate.
     """
-    unknown = [f for f in options.formats if f not in FORMATS]
-    if unknown or not options.formats:
-        raise ExportError(f"--formats {','.join(options.formats) or '(empty)'}: choose from {','.join(FORMATS)}")
-    if options.calibration_photos < 1:
-        raise ExportError(f"--calibration-photos {options.calibration_photos}: must be at least 1")
-    chosen = [v for v in select(options.variants, {**BASELINE, "coreml": options.coreml_precision})
-              if v.format in options.formats]
-    enforce = options.variants is not None
-    run = read_run(run_dir)
-    model = load_reference(run)
-    labels = run["classes"]["names"]
-    size = run["input"]["shape"][1]
+    chosen = options.plan()
     out = Path(out)
-    info = {"name": f"carspotter {out.name}", "version": __version__, "author": options.author, "license": options.license,
-            "description": f"Car make/model/year classifier, {len(labels)} classes, InceptionV3 fine-tuned (carspotter)."}
-
-    from carspotter.parity_tests.runners import keras_probs
-
-    pixels, truth, names, representative = evaluation_photos(run, options.calibration_photos, any(v.needs_calibration for v in chosen))
-    if len(truth) == 0:
-        raise ExportError(f"{run['_dir']}: no test photo decodes; variants cannot be measured (train again)")
-    reference = keras_probs(model, pixels)
-
-    formats = {}
+    inputs = _prepare(run_dir, out, options, any(v.calibration for vs in chosen.values() for v in vs))
     with atomic_folder(out) as tmp:
-        for name in options.formats:
-            fmt = FORMATS[name]
-            folder = tmp / fmt.platform
-            folder.mkdir()
-            stem, suffix = Path(fmt.filename).stem, Path(fmt.filename).suffix
-            records, facts_of = {}, {}
-            for v in (x for x in chosen if x.format == name):
-                target = folder / file_name(stem, suffix, v.name, default=False)
-                print(f"[export] {name} {v.name}: converting ...", file=sys.stderr, flush=True)
-                t0 = time.time()
-                try:
-                    facts = _build(name, v.name, model, labels, target, info, options, representative)
-                except Exception as exc:
-                    raise ExportError(f"{name} {v.name} conversion of {run['_dir']}/model.keras failed: {type(exc).__name__}: "
-                                      f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from exc
-                seconds = time.time() - t0
-                fig = figures(reference, variant_probs(name, v.name, target, pixels, labels), truth, labels, names, name, v)
-                ok, verdict = gate(v, fig, options.gates)
-                shipped = ok or not enforce
-                records[v.name] = {"family": v.family, "precision": facts["precision"], "bytes": _size(target),
-                                   "export_s": round(seconds, 2), "figures": fig, "gate": verdict, "gate_passed": ok,
-                                   "gate_enforced": enforce, "shipped": shipped, "path": None}
-                facts_of[v.name] = facts
-                state = "shipped" if shipped else "LEFT OUT"
-                print(f"[export] {name} {v.name}: {records[v.name]['bytes'] / 2**20:.1f} MiB in {seconds:.1f} s; "
-                      f"{verdict}; {state}", file=sys.stderr, flush=True)
-                if not shipped:
-                    shutil.rmtree(target) if target.is_dir() else target.unlink()
-            shipped = [n for n in DEFAULT_PREFERENCE[name] if n in records and records[n]["shipped"]]
-            if not shipped:
-                raise ExportError(f"no {name} variant passed its gate: " + "; ".join(f"{n}: {r['gate']}" for n, r in records.items()))
-            default = shipped[0]
-            (folder / file_name(stem, suffix, default, default=False)).rename(folder / fmt.filename)
-            for n, r in records.items():
-                if r["shipped"]:
-                    r["path"] = f"{fmt.platform}/{file_name(stem, suffix, n, default=n == default)}"
-            write_labels(folder / "labels.txt", labels)
-            readme = fmt.readme(fmt.filename, size, len(labels)) + _variants_readme(records, default)
-            (folder / "README.md").write_text(readme, encoding="utf-8")
-            formats[name] = {"platform": fmt.platform, "path": f"{fmt.platform}/{fmt.filename}",
-                             "labels": f"{fmt.platform}/labels.txt", "readme": f"{fmt.platform}/README.md",
-                             "bytes": records[default]["bytes"], "export_s": records[default]["export_s"],
-                             **facts_of[default], "default_variant": default,
-                             "default_reason": REASONS[name] if len(records) > 1 else "the only variant built",
-                             "variants": records}
-
-        labels_bytes = (tmp / formats[options.formats[0]]["labels"]).read_bytes()
-        manifest = {
-            "schema_version": MANIFEST_SCHEMA_VERSION,
-            "name": out.name,
-            "carspotter_version": __version__,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "labels": labels,
-            "labels_sha256": hashlib.sha256(labels_bytes).hexdigest(),
-            "input": run["input"],
-            "preprocessing": run["preprocessing"],
-            "source_run": {"dir": run["_dir"], "model_sha256": sha256_file(Path(run["_dir"]) / "model.keras"),
-                           "test_split": run["splits"]["test"]},
-            "training": {"metrics": run["metrics"], "weights": run["weights"], "counts": run["classes"]["counts"],
-                         "timing_s": run["timing_s"]},
-            "variants": {"requested": options.variants, "gates": gates_json(options.gates), "gates_enforced": enforce,
-                         "calibration_photos": int(len(representative)) if representative is not None else 0,
-                         "evaluation_photos": int(len(truth))},
-            "formats": formats,
-            "files": file_table(tmp),
-            "parity": None,
-        }
-        write_manifest(tmp, manifest)
+        formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
+                   for name, variants in chosen.items()}
+        write_manifest(tmp, _manifest(tmp, out, formats, inputs))
     return out

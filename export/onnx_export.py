@@ -5,72 +5,66 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from carspotter.export.quiet import quiet
+from carspotter.export.app_readmes import onnx_readme as readme  # noqa: F401  (the format's README, see formats.py)
+from carspotter.export.build import Build
+from carspotter.quiet import quiet
 
 ONNX_OPSETS = (17, 18)  # tf2onnx 1.17 refuses opset 19
-ONNX_VARIANTS = ("fp32", "fp16", "int8-qdq")
 
 
-def export_onnx(model, labels: list[str], path: Path, info: dict, opset: int = 17, variant: str = "fp32",
-                representative=None) -> dict:
+def export(build: Build, path: Path) -> dict:
     """Convert with ``tf2onnx.convert.from_keras`` and embed labels and input spec.
 
-    The graph input ``image`` is ``[N, S, S, 3]`` float32 RGB 0..255 with the batch
-    dimension named ``N``; the output ``probabilities`` is ``[N, C]``. ``metadata_props``
-    hold ``labels`` (JSON list, index order), ``input_spec`` (JSON) and the general info.
-    The model passes ``onnx.checker.check_model(full_check=True)``.
+    The graph input (``build.spec.name``) is ``[N, S, S, 3]`` float32 RGB 0..255 with the
+    batch dimension named ``N``; the output (``build.spec.output_name``) is ``[N, C]``.
+    ``metadata_props`` hold ``labels`` (JSON list, index order), ``input_spec`` (JSON) and the
+    general info. The model passes ``onnx.checker.check_model(full_check=True)``.
 
     Variants: ``fp32``; ``fp16`` (weights and compute in float16, inputs and outputs kept
     float32 so apps still feed raw pixels: ``onnxruntime.transformers.float16``);
     ``int8-qdq`` (static quantization in QDQ format, per-channel int8 weights and uint8
-    activations calibrated on ``representative``: ``onnxruntime.quantization.quantize_static``).
+    activations calibrated on ``build.representative``: ``onnxruntime.quantization.quantize_static``).
 
     Raises:
-        ValueError: ``opset`` not in :data:`ONNX_OPSETS`, unknown variant, or ``int8-qdq``
-            without representative photos.
+        ValueError: ``build.onnx_opset`` not in :data:`ONNX_OPSETS`, or ``int8-qdq`` without
+            representative photos.
     """
-    if variant not in ONNX_VARIANTS:
-        raise ValueError(f"ONNX variant {variant!r}: choose one of {ONNX_VARIANTS}")
     import onnx
     import tensorflow as tf
     import tf2onnx
 
+    spec, info, opset = build.spec, build.info, build.onnx_opset
     if opset not in ONNX_OPSETS:
         raise ValueError(f"ONNX opset {opset}: tf2onnx 1.17 supports {ONNX_OPSETS}")
-    size = model.input_shape[1]
-    spec = [tf.TensorSpec((None, size, size, 3), tf.float32, name="image")]
+    signature = [tf.TensorSpec((None, spec.size, spec.size, 3), tf.float32, name=spec.name)]
     with quiet():
-        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+        proto, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=opset)
     for value in list(proto.graph.input) + list(proto.graph.output):
         dim = value.type.tensor_type.shape.dim[0]
         dim.ClearField("dim_value")
         dim.dim_param = "N"
-    _rename_output(proto, "probabilities")
-    props = {
-        "labels": json.dumps(labels, ensure_ascii=False),
-        "input_spec": json.dumps({"name": "image", "layout": "NHWC", "color": "RGB", "dtype": "float32",
-                                  "pixel_range": [0, 255], "shape": ["N", size, size, 3]}),
-        "name": info["name"], "version": info["version"], "description": info["description"],
-        "author": info["author"], "license": info["license"],
-    }
+    _rename_output(proto, spec.output_name)
+    props = {"labels": json.dumps(build.labels, ensure_ascii=False), "input_spec": json.dumps(spec.metadata()),
+             "name": info.name, "version": info.version, "description": info.description, "author": info.author,
+             "license": info.license}
     del proto.metadata_props[:]
     for k, v in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v
     proto.producer_name = "carspotter (tf2onnx)"
-    proto.doc_string = info["description"]
-    if variant == "fp16":
+    proto.doc_string = info.description
+    if build.variant.name == "fp16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
 
         proto = convert_float_to_float16(proto, keep_io_types=True)
         _sort_topologically(proto.graph)  # the converter appends its input casts at the end
-    elif variant == "int8-qdq":
-        proto = _quantize_qdq(proto, representative, path.parent)
+    elif build.variant.name == "int8-qdq":
+        proto = _quantize_qdq(proto, build.representative, path.parent)
     onnx.checker.check_model(proto, full_check=True)
     path.write_bytes(proto.SerializeToString())
-    return {"precision": "int8" if variant == "int8-qdq" else variant, "variant": variant, "runtime": "ONNX Runtime", "opset": opset,
-            "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": ["N", size, size, 3]},
-            "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": ["N", len(labels)]},
+    return {"variant": build.variant.name, "runtime": "ONNX Runtime", "opset": opset,
+            "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": ["N", spec.size, spec.size, 3]},
+            "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": ["N", len(build.labels)]},
             "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license"}
 
 
@@ -95,13 +89,15 @@ def _quantize_qdq(proto, representative, workdir: Path):
     if representative is None or len(representative) == 0:
         raise ValueError("int8-qdq needs representative photos")
 
+    input_name = proto.graph.input[0].name
+
     class Reader(CalibrationDataReader):
         def __init__(self):
             self.items = iter(representative)
 
         def get_next(self):
             px = next(self.items, None)
-            return None if px is None else {"image": px[None].astype(np.float32)}
+            return None if px is None else {input_name: px[None].astype(np.float32)}
 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"

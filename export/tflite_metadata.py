@@ -100,7 +100,7 @@ def _install_version_module() -> None:
 
 
 def add_classifier_metadata(tflite_model: bytes, labels: list[str], *, name: str, version: str, description: str,
-                            author: str, license: str) -> bytes:
+                            author: str, license: str, input_description: str) -> bytes:
     """Return ``tflite_model`` with MediaPipe image-classifier metadata embedded.
 
     The input gets normalization mean 0, std 1 on every channel: the model takes raw
@@ -112,6 +112,7 @@ def add_classifier_metadata(tflite_model: bytes, labels: list[str], *, name: str
             ``[1, S, S, 3]`` and ``[1, C]`` probability output.
         labels: C class names in index order.
         name, version, description, author, license: general model information.
+        input_description: what to feed (from the model's input spec).
 
     Returns:
         The model flatbuffer with metadata and the packed labels file.
@@ -122,8 +123,7 @@ def add_classifier_metadata(tflite_model: bytes, labels: list[str], *, name: str
     writer = metadata_writer.MetadataWriter(bytearray(tflite_model))
     writer._general_md = metadata_writer.metadata_info.GeneralMd(
         name=name, version=version, description=description, author=author, licenses=license)
-    writer.add_image_input(norm_mean=[0.0, 0.0, 0.0], norm_std=[1.0, 1.0, 1.0],
-                           description="RGB photo resized to the input size (stretch), raw pixel values 0..255.")
+    writer.add_image_input(norm_mean=[0.0, 0.0, 0.0], norm_std=[1.0, 1.0, 1.0], description=input_description)
     writer.add_classification_output(metadata_writer.Labels().add(list(labels), exported_filename="labels.txt"),
                                      description="Softmax probabilities, one per class, in labels.txt order.")
     model_with_metadata, _ = writer.populate()

@@ -1,4 +1,6 @@
-"""Parity suite: every format's top-3 against the Keras reference on real photos.
+"""Parity suite as pytest: every check of :mod:`carspotter.parity_checks` as one test.
 
-Run with ``carspotter parity BUNDLE_DIR`` (or ``nox -s parity``); see :mod:`.runner`.
+    pytest parity_tests --bundle BUNDLE_DIR [--images DIR] [--limit N] [--no-write] [--junitxml parity.xml]
+
+``carspotter parity BUNDLE_DIR`` runs the same checks without pytest.
 """

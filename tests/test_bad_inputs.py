@@ -143,7 +143,7 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
 
     from carspotter.export.bundle import export_bundle
     from carspotter.export.tflite_metadata import read_metadata
-    from carspotter.parity_tests.runners import coreml_structure
+    from carspotter.runtimes import coreml_structure
     from carspotter.runfolder import read_labels
 
     run, names = odd_labels_run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carspotter.parity_tests.compare import compare_top3
+from carspotter.parity_rule import compare_top3
 
 LABELS = ["a", "b", "c", "d", "e"]
 

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from carspotter.errors import DatasetError
+from carspotter.errors import DatasetError, UsageError
+from carspotter.runfolder import SplitRow, read_split, write_split
 from carspotter.train import dataset as ds
 from images import write_photos
 
@@ -52,7 +53,7 @@ def test_max_classes_keeps_first_by_name(tmp_path):
 ])
 def test_bad_arguments(tmp_path, kwargs, message):
     make_tree(tmp_path, {"a": 5, "b": 5})
-    with pytest.raises(DatasetError, match=message):
+    with pytest.raises(UsageError, match=message):
         ds.scan(tmp_path, **kwargs)
 
 
@@ -91,6 +92,6 @@ def test_split_is_stratified_deterministic_and_keeps_duplicates_together(tmp_pat
 
 
 def test_split_csv_round_trip_with_commas_and_quotes(tmp_path):
-    photos = [ds.Photo('x, "y"/1.jpg', 1, "0" * 64)]
-    ds.write_split(tmp_path / "s.csv", photos, ["a", 'b, "c"'])
-    assert ds.read_split(tmp_path / "s.csv") == [('x, "y"/1.jpg', 1)]
+    photos = [ds.Photo('x, "y"/1.jpg', 1, "0" * 64, box=(1, 2, 30, 40))]
+    write_split(tmp_path / "s.csv", ds.split_rows(photos, ["a", 'b, "c"']))
+    assert read_split(tmp_path / "s.csv") == [SplitRow('x, "y"/1.jpg', 1, 'b, "c"', (1, 2, 30, 40))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carspotter.errors import DatasetError
+from carspotter.errors import UsageError
 from carspotter.train import augment, pipeline, store
 from images import write_photos
 
@@ -17,7 +17,7 @@ def test_augment_spec_round_trip_and_errors():
     assert augment.parse("none") == augment.AugmentConfig() and not augment.parse("none").active
     for spec, message in (("flip,zoom=2", "unknown part 'zoom=2'"), ("crop=0.01", r"crop=0.01 is outside 0.05..1"),
                           ("rotate=x", "rotate needs a number"), ("brightness=1.5", "outside 0..1")):
-        with pytest.raises(DatasetError, match=message):
+        with pytest.raises(UsageError, match=message):
             augment.parse(spec)
 
 
@@ -93,5 +93,5 @@ def test_auto_cache_goes_to_disk_when_pixels_exceed_half_the_free_memory(monkeyp
     monkeypatch.setattr(store, "available_memory_bytes", lambda: 2 * 299 * 299 * 3 * 1000)
     assert store.choose_cache("auto", 1000, 299) == "memory"
     assert store.choose_cache("auto", 1001, 299) == "disk"
-    with pytest.raises(DatasetError, match="--cache ram: must be one of auto, memory, disk"):
+    with pytest.raises(UsageError, match="--cache ram: must be one of auto, memory, disk"):
         store.choose_cache("ram", 1, 1)

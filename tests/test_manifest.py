@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carspotter.errors import BundleError
-from carspotter.export.manifest import file_table, read_manifest, verify_bundle, write_manifest
+from carspotter.manifest import Manifest, file_table, read_manifest, verify_bundle, write_manifest
 
 LABELS = ["Audi TTS Coupe 2012", "BMW M3 Coupe 2012"]
 
@@ -41,13 +41,13 @@ def make_bundle(root):
         "files": file_table(root),
         "parity": None,
     }
-    write_manifest(root, manifest)
+    write_manifest(root, Manifest.from_json(manifest))
     return manifest
 
 
 def test_fresh_bundle_verifies(tmp_path):
     make_bundle(tmp_path)
-    assert verify_bundle(tmp_path)["labels"] == LABELS
+    assert verify_bundle(tmp_path).labels == LABELS
     assert set(file_table(tmp_path)) == {"onnx/carspotter.onnx", "onnx/labels.txt", "onnx/README.md"}
 
 
@@ -115,6 +115,6 @@ def test_mutated_valid_manifest_reads_or_fails_cleanly(tmp_path_factory, key, va
     m[key] = value
     (root / "manifest.json").write_text(json.dumps(m))
     try:
-        assert read_manifest(root)[key] == value
+        assert read_manifest(root).to_json()[key] == value
     except BundleError as exc:
         assert "manifest" in str(exc)

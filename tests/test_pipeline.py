@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carspotter.export.manifest import file_table, read_manifest, verify_bundle, write_manifest
+from carspotter.manifest import file_table, read_manifest, verify_bundle, write_manifest
 from carspotter.runfolder import read_labels, read_run
 from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE, pipeline_weights
 
@@ -28,9 +28,16 @@ def cli(*args):
     return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, timeout=900)
 
 
+def cli_without_pytest(*args):
+    """``carspotter ARGS`` in a process where ``import pytest`` fails: the product must not need it."""
+    code = "import sys; sys.modules['pytest'] = None; from carspotter.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=900)
+
+
 def test_run_folder_is_complete_and_valid(pipeline):
     run_dir, _ = pipeline
-    run = read_run(run_dir)
+    run = read_run(run_dir).to_json()
     expected = sorted(p.name for p in SAMPLE.iterdir())[:PIPELINE_CLASSES]
     assert run["classes"]["names"] == expected == read_labels(run_dir / "labels.txt")
     assert run["input"]["shape"] == [None, PIPELINE_SIZE, PIPELINE_SIZE, 3]
@@ -82,7 +89,7 @@ def test_phases_freeze_then_unfreeze_top_50_without_batchnorm():
 
 def test_bundle_layout_manifest_and_labels(pipeline):
     _, bundle = pipeline
-    manifest = verify_bundle(bundle)
+    manifest = verify_bundle(bundle).to_json()
     assert set(manifest["formats"]) == {"coreml", "tflite", "onnx"}
     for platform, model in (("ios", "CarSpotter.mlpackage"), ("android", "carspotter.tflite"), ("onnx", "carspotter.onnx")):
         assert (bundle / platform / model).exists()
@@ -100,7 +107,7 @@ def test_onnx_model_checks_and_carries_labels(pipeline):
     model = onnx.load(bundle / "onnx" / "carspotter.onnx")
     onnx.checker.check_model(model, full_check=True)
     props = {p.key: p.value for p in model.metadata_props}
-    assert json.loads(props["labels"]) == read_manifest(bundle)["labels"]
+    assert json.loads(props["labels"]) == read_manifest(bundle).labels
     assert model.opset_import[0].version == 17
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert (model.graph.input[0].name, dims) == ("image", ["N", PIPELINE_SIZE, PIPELINE_SIZE, 3])
@@ -112,7 +119,7 @@ def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
 
     _, bundle = pipeline
     meta, labels = read_metadata((bundle / "android" / "carspotter.tflite").read_bytes())
-    assert labels == read_manifest(bundle)["labels"]
+    assert labels == read_manifest(bundle).labels
     norm = meta["subgraph_metadata"][0]["input_tensor_metadata"][0]["process_units"][0]["options"]
     assert norm == {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
     assert meta["min_parser_version"] == "1.0.0"
@@ -120,11 +127,11 @@ def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
 
 def test_parity_passes_and_is_recorded(pipeline):
     run_dir, bundle = pipeline
-    result = cli("parity", str(bundle))
+    result = cli_without_pytest("parity", str(bundle))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "parity: PASS" in result.stdout
     report = json.loads((bundle / "parity.json").read_text())
-    n_test = sum(read_run(run_dir)["classes"]["counts"]["test"])
+    n_test = sum(read_run(run_dir).classes.counts["test"])
     assert report["passed"] and report["photos"] == n_test
     results = {(r["format"], r["target"]): r for r in report["results"]}
     assert set(results) == {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider"),
@@ -139,7 +146,7 @@ def test_parity_passes_and_is_recorded(pipeline):
     assert "macOS" in skipped["coreml/predict"] and "macOS" in skipped["coreml/predict-vs-mil-reference"]
     assert {c["check"] for c in report["structure_checks"]} == {
         "sha256", "coreml/structure", "variant/coreml/fp16", "variant/tflite/fp32", "variant/onnx/fp32"}
-    assert read_manifest(bundle)["parity"]["passed"] is True
+    assert read_manifest(bundle).parity["passed"] is True
     verify_bundle(bundle)  # parity.json and the manifest update do not break verification
 
 
@@ -152,16 +159,16 @@ def test_parity_fails_on_a_broken_model_naming_photos(pipeline, tmp_path):
     broken.mkdir()
     shutil.copytree(bundle / "onnx", broken / "onnx")
     model = onnx.load(broken / "onnx" / "carspotter.onnx")
-    n = len(read_manifest(bundle)["labels"])
+    n = len(read_manifest(bundle).labels)
     bias = next(i for i in model.graph.initializer if list(i.dims) == [n])  # the dense layer's bias
     values = numpy_helper.to_array(bias).copy()
     values[0] += 8.0  # class 0 now wins everywhere
     bias.CopyFrom(numpy_helper.from_array(values, bias.name))
     onnx.save(model, broken / "onnx" / "carspotter.onnx")
     manifest = read_manifest(bundle)
-    manifest["formats"] = {"onnx": manifest["formats"]["onnx"]}
-    manifest["files"] = file_table(broken)
-    manifest["parity"] = None
+    manifest.formats = {"onnx": manifest.formats["onnx"]}
+    manifest.files = file_table(broken)
+    manifest.parity = None
     write_manifest(broken, manifest)
 
     result = cli("parity", str(broken))
@@ -169,7 +176,7 @@ def test_parity_fails_on_a_broken_model_naming_photos(pipeline, tmp_path):
     report = json.loads((broken / "parity.json").read_text())
     onnx_cpu = next(r for r in report["results"] if r["target"] == "CPUExecutionProvider")
     assert not report["passed"] and not onnx_cpu["passed"]
-    assert onnx_cpu["mismatches"] and onnx_cpu["mismatches"][0]["format_class"] == manifest["labels"][0]
+    assert onnx_cpu["mismatches"] and onnx_cpu["mismatches"][0]["format_class"] == manifest.labels[0]
     assert "rank 1" in result.stdout
 
 
@@ -186,13 +193,14 @@ def test_tampered_bundle_fails_verify_naming_the_file(pipeline, tmp_path):
 def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path, monkeypatch):
     from carspotter.errors import ExportError
     from carspotter.export import bundle as bundle_mod
+    from carspotter.export import onnx_export
 
     run_dir, _ = pipeline
 
     def boom(*a, **k):
         raise RuntimeError("converter exploded")
 
-    monkeypatch.setattr(bundle_mod, "export_onnx", boom)
+    monkeypatch.setattr(onnx_export, "export", boom)
     out = tmp_path / "bundles" / "x"
     with pytest.raises(ExportError, match="onnx fp32 conversion of .* failed: RuntimeError: converter exploded"):
         bundle_mod.export_bundle(run_dir, out, bundle_mod.ExportOptions(formats=("tflite", "onnx")))
@@ -206,13 +214,41 @@ def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path
     assert sorted(p.name for p in (tmp_path / "bundles").iterdir()) == ["x"]
 
 
+@pytest.mark.parametrize("fmt, function, error", [
+    ("coreml", "mil_reference_probs", "MILExecutionError"),
+    ("onnx", "onnx_probs", "ValueError"),
+])
+def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(pipeline, tmp_path, monkeypatch, capsys, fmt,
+                                                                         function, error):
+    """Measurement fails after a successful conversion: the same one-line error, exit 2, nothing half-written."""
+    from carspotter import errors, runtimes
+    from carspotter.cli import main
+
+    run_dir, _ = pipeline
+
+    def boom(*a, **k):
+        if error == "MILExecutionError":
+            raise errors.MILExecutionError("MIL op 'gelu' (named 'op_1') is not supported by the reference executor")
+        raise ValueError("cannot reshape array of size 12 into shape (5,)")
+
+    monkeypatch.setattr(runtimes, function, boom)
+    out = tmp_path / "bundles" / "m"
+    code = main(["export", str(run_dir), "--out", str(out), "--formats", fmt])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith(f"carspotter export: error: {fmt} ") and "measurement on the test photos" in err[-1]
+    assert ("gelu" if error == "MILExecutionError" else "ValueError: cannot reshape") in err[-1]
+    assert not any("Traceback" in line for line in err)
+    assert not out.exists() and list((tmp_path / "bundles").iterdir()) == []
+
+
 def _coreml_only_copy(bundle, dest):
     """A bundle holding only the Core ML folder, with a fresh file table."""
     dest.mkdir()
     shutil.copytree(bundle / "ios", dest / "ios")
     manifest = read_manifest(bundle)
-    manifest["formats"] = {"coreml": manifest["formats"]["coreml"]}
-    manifest["parity"] = None
+    manifest.formats = {"coreml": manifest.formats["coreml"]}
+    manifest.parity = None
     return manifest
 
 
@@ -229,7 +265,7 @@ def _load_spec(dest):
 
 
 def _parity_of_broken(dest, manifest):
-    manifest["files"] = file_table(dest)
+    manifest.files = file_table(dest)
     write_manifest(dest, manifest)
     result = cli("parity", str(dest))
     report = json.loads((dest / "parity.json").read_text())
@@ -273,8 +309,8 @@ def test_coreml_wrong_bias_fails_parity_naming_the_class(pipeline, tmp_path):
         r = mil[f"MIL reference execution ({mode} mode)"]
         assert not r["passed"] and r["mismatches"], r
         rank1 = [m for m in r["mismatches"] if m["rank"] == 1]
-        assert rank1 and all(m["format_class"] == manifest["labels"][0] for m in rank1)
-    assert "rank 1" in result.stdout and repr(manifest["labels"][0]) in result.stdout
+        assert rank1 and all(m["format_class"] == manifest.labels[0] for m in rank1)
+    assert "rank 1" in result.stdout and repr(manifest.labels[0]) in result.stdout
 
 
 def test_coreml_dropped_softmax_fails_parity_on_the_probability_bound(pipeline, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from carspotter import photos
-from carspotter.errors import DatasetError
+from carspotter.errors import DatasetError, UsageError
 from carspotter.train import dataset as ds
 from images import write_photos
 
@@ -115,7 +115,7 @@ def test_stanford_devkit_reader_with_and_without_crop(tmp_path):
 def test_crop_needs_boxes_and_devkit_needs_its_files(tmp_path):
     write_photos(tmp_path / "a", 5, seed=1)
     write_photos(tmp_path / "b", 5, seed=2)
-    with pytest.raises(DatasetError, match="--crop-to-box needs bounding boxes"):
+    with pytest.raises(UsageError, match="--crop-to-box needs bounding boxes"):
         ds.scan(tmp_path, crop=True)
     with pytest.raises(DatasetError, match="cars_train_annos.mat and cars_meta.mat"):
         ds.scan(tmp_path, fmt="devkit")

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from carspotter.errors import DatasetError
+from carspotter.errors import UsageError
 from conftest import REPO, SAMPLE
 
 
@@ -84,10 +84,10 @@ def test_best_epoch_stops_restores_best_weights_and_survives_a_restart(tmp_path,
 def test_strategy_flag_errors_without_the_hardware(monkeypatch):
     from carspotter.train.distribute import make_distribution
 
-    with pytest.raises(DatasetError, match="--strategy mirrored needs two or more GPUs on this host; found 0"):
+    with pytest.raises(UsageError, match="--strategy mirrored needs two or more GPUs on this host; found 0"):
         make_distribution("mirrored")
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(DatasetError, match="--strategy multiworker needs the TF_CONFIG environment variable"):
+    with pytest.raises(UsageError, match="--strategy multiworker needs the TF_CONFIG environment variable"):
         make_distribution("multiworker")
     d = make_distribution("auto")
     assert d.name == "default" and d.replicas == 1 and d.scale(16, 1e-3) == (16, 1e-3)

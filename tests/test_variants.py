@@ -10,17 +10,28 @@ from pathlib import Path
 
 import pytest
 
-from carspotter.errors import ExportError
-from carspotter.export.variants import VARIANTS, Gates, gate, select
+from carspotter.errors import UsageError
+from carspotter.formats import FORMATS, select
+from carspotter.gates import Gates, ParityFigures, VariantFigures, apply_gate
 
 
 def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True):
-    return {"top1": top1, "reference_top1": ref_top1, "top1_agreement": agreement, "max_abs_diff": 1e-3,
-            "parity": {"passed": parity, "mismatches": 0 if parity else 2, "near_ties": 0}}
+    return VariantFigures(photos=100, top1=top1, top3=1.0, reference_top1=ref_top1, reference_top3=1.0,
+                          top1_agreement=agreement, max_abs_diff=1e-3,
+                          parity=ParityFigures(passed=parity, near_ties=0, mismatches=0 if parity else 2, tau=1e-4))
 
 
 def variant(fmt, name):
-    return next(v for v in VARIANTS if (v.format, v.name) == (fmt, name))
+    return FORMATS[fmt].variant(name)
+
+
+def gate(v, figures, gates):
+    verdict = apply_gate(v, figures, gates)
+    return verdict.passed, verdict.text
+
+
+def selected(families):
+    return {(fmt, v.name) for fmt, vs in select(families).items() for v in vs}
 
 
 def test_fp16_gate_states_the_margin():
@@ -48,42 +59,43 @@ def test_fp32_gate_is_the_parity_rule():
 
 
 def test_select_families():
-    assert {(v.format, v.name) for v in select(None)} == {("coreml", "fp16"), ("tflite", "fp32"), ("onnx", "fp32")}
-    assert {v.name for v in select("int8")} == {"int8-weights", "int8-dynamic", "int8-full", "int8-qdq"}
-    assert len(select("fp32,fp16,int8")) == len(VARIANTS) == 10
-    with pytest.raises(ExportError, match="--variants fp8: choose from fp32,fp16,int8"):
+    assert selected(None) == {("coreml", "fp16"), ("tflite", "fp32"), ("onnx", "fp32")}
+    assert {name for _, name in selected("int8")} == {"int8-weights", "int8-dynamic", "int8-full", "int8-qdq"}
+    assert len(selected("fp32,fp16,int8")) == sum(len(f.variants) for f in FORMATS.values()) == 10
+    assert {(f, v.name) for f, vs in select(None, ("coreml",), {"coreml": "fp32"}).items() for v in vs} == {("coreml", "fp32")}
+    with pytest.raises(UsageError, match="--variants fp8: choose from fp32,fp16,int8"):
         select("fp8")
 
 
 def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipeline, tmp_path):
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.export.manifest import verify_bundle
+    from carspotter.manifest import verify_bundle
 
     run_dir, _ = pipeline
     out = export_bundle(run_dir, tmp_path / "variants", ExportOptions(
         formats=("tflite",), variants="fp32,fp16,int8", calibration_photos=16, gates=Gates(fp16_min_agreement=1.01)))
     manifest = verify_bundle(out)
-    tfl = manifest["formats"]["tflite"]
-    records = tfl["variants"]
+    tfl = manifest.formats["tflite"]
+    records = tfl.variants
     assert set(records) == {"fp32", "fp16", "int8-dynamic", "int8-full"}
     fp16 = records["fp16"]
-    assert not fp16["shipped"] and fp16["path"] is None and "< 101.00% (by" in fp16["gate"]
+    assert not fp16.shipped and fp16.path is None and "< 101.00% (by" in fp16.gate
     assert not (out / "android" / "carspotter.fp16.tflite").exists()
-    assert tfl["default_variant"] == "fp32" and tfl["path"] == "android/carspotter.tflite"  # fp16 preferred, but left out
-    assert records["fp32"]["path"] == "android/carspotter.tflite"
+    assert tfl.default_variant == "fp32" and tfl.path == "android/carspotter.tflite"  # fp16 preferred, but left out
+    assert records["fp32"].path == "android/carspotter.tflite"
     for name in ("int8-dynamic", "int8-full"):
         r = records[name]
-        assert r["shipped"] == r["gate_passed"]
-        assert (out / "android" / f"carspotter.{name}.tflite").exists() == r["shipped"]
-        assert r["bytes"] < records["fp32"]["bytes"] / 3  # int8 weights: about a quarter of fp32
-    assert records["int8-full"]["figures"]["photos"] == manifest["variants"]["evaluation_photos"]
-    if records["int8-full"]["shipped"]:
+        assert r.shipped == r.gate_passed
+        assert (out / "android" / f"carspotter.{name}.tflite").exists() == r.shipped
+        assert r.bytes < records["fp32"].bytes / 3  # int8 weights: about a quarter of fp32
+    assert records["int8-full"].figures.photos == manifest.variants.evaluation_photos
+    if records["int8-full"].shipped:
         from ai_edge_litert.interpreter import Interpreter
 
         interpreter = Interpreter(model_path=str(out / "android" / "carspotter.int8-full.tflite"))
         inp = interpreter.get_input_details()[0]
         assert inp["dtype"].__name__ == "uint8" and inp["quantization"] == (1.0, 0)  # raw pixels, exactly
-    assert manifest["variants"]["calibration_photos"] == 16 and manifest["variants"]["gates_enforced"]
+    assert manifest.variants.calibration_photos == 16 and manifest.variants.gates_enforced
     assert "## Variants in this folder" in (out / "android" / "README.md").read_text()
 
     exe = Path(sys.executable).with_name("carspotter")
@@ -92,5 +104,5 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     assert result.returncode == 0, result.stdout[-3000:]
     report = json.loads((out / "parity.json").read_text())
     checked = {c["check"] for c in report["structure_checks"]}
-    shipped = {f"variant/tflite/{n}" for n, r in records.items() if r["shipped"]}
+    shipped = {f"variant/tflite/{n}" for n, r in records.items() if r.shipped}
     assert shipped <= checked and "variant/tflite/fp16" not in checked

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from carspotter.errors import DatasetError
+from carspotter.errors import UsageError
 
 DEFAULT_SPEC = "flip,crop=0.6,rotate=5,brightness=0.1,contrast=0.1"
 
@@ -63,7 +63,7 @@ def parse(spec: str) -> AugmentConfig:
     """Parse an augmentation spec string.
 
     Raises:
-        DatasetError: unknown name, missing or out-of-range value (one line naming it).
+        UsageError: unknown name, missing or out-of-range value (one line naming it).
     """
     spec = spec.strip()
     if spec.lower() in ("none", "off", ""):
@@ -76,14 +76,14 @@ def parse(spec: str) -> AugmentConfig:
             values["flip"] = True
             continue
         if name not in _LIMITS:
-            raise DatasetError(f"--augment {spec!r}: unknown part {part.strip()!r}; use flip, crop=A, rotate=D, brightness=B, contrast=C or none")
+            raise UsageError(f"--augment {spec!r}: unknown part {part.strip()!r}; use flip, crop=A, rotate=D, brightness=B, contrast=C or none")
         try:
             number = float(value)
         except ValueError:
-            raise DatasetError(f"--augment {spec!r}: {name} needs a number, e.g. {name}=0.1") from None
+            raise UsageError(f"--augment {spec!r}: {name} needs a number, e.g. {name}=0.1") from None
         lo, hi = _LIMITS[name]
         if not (lo <= number <= hi) or math.isnan(number):
-            raise DatasetError(f"--augment {spec!r}: {name}={value} is outside {lo:g}..{hi:g}")
+            raise UsageError(f"--augment {spec!r}: {name}={value} is outside {lo:g}..{hi:g}")
         values[name] = number
     return AugmentConfig(**values)
 

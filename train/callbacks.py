@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import keras
+
+from carspotter.atomic import atomic_write
+from carspotter.train.resume import ResumeFolder
 
 
 class BestEpoch(keras.callbacks.Callback):
     """Early stopping on a validation metric with the best weights restored, surviving a restart.
 
     Like ``keras.callbacks.EarlyStopping(restore_best_weights=True)``, but the best value,
-    its epoch and its weights are kept in files (``{prefix}_best.json``,
-    ``{prefix}_best.weights.h5``), so a run killed and resumed from
+    its epoch and its weights are kept in files of the resume folder
+    (:meth:`~carspotter.train.resume.ResumeFolder.best_state`, ``best_weights``), so a run killed and resumed from
     ``BackupAndRestore`` still knows its best epoch. At the end of training the best
     weights are loaded into the model.
 
@@ -30,8 +32,8 @@ class BestEpoch(keras.callbacks.Callback):
     def __init__(self, folder: Path, prefix: str, monitor: str = "val_top1", patience: int = 3):
         super().__init__()
         self.monitor, self.patience = monitor, patience
-        self.state_file = Path(folder) / f"{prefix}_best.json"
-        self.weights_file = Path(folder) / f"{prefix}_best.weights.h5"
+        resume = ResumeFolder(folder)
+        self.state_file, self.weights_file = resume.best_state(prefix), resume.best_weights(prefix)
         self.state = json.loads(self.state_file.read_text()) if self.state_file.is_file() else {"epoch": -1, "value": None}
         self.stopped_epoch: int | None = None
 
@@ -40,13 +42,9 @@ class BestEpoch(keras.callbacks.Callback):
         if value is None:
             return
         if self.state["value"] is None or value > self.state["value"]:
-            tmp = self.weights_file.with_name("tmp_" + self.weights_file.name)
-            self.model.save_weights(tmp)
-            os.replace(tmp, self.weights_file)
+            atomic_write(self.weights_file, self.model.save_weights)
             self.state = {"epoch": int(epoch), "value": float(value)}
-            tmp_state = self.state_file.with_suffix(".tmp")
-            tmp_state.write_text(json.dumps(self.state))
-            os.replace(tmp_state, self.state_file)
+            atomic_write(self.state_file, json.dumps(self.state))
         elif self.patience and epoch - self.state["epoch"] >= self.patience:
             self.stopped_epoch = int(epoch)
             self.model.stop_training = True

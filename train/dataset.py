@@ -10,17 +10,16 @@ labelling conflict, reported and kept out of every split.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from carspotter.errors import DatasetError
+from carspotter.errors import DatasetError, UsageError
 from carspotter.hashing import sha256_file
 from carspotter.train import readers
 from carspotter.train.mapping import apply_mapping, read_mapping
-from carspotter.train.readers import SPLITS
+from carspotter.runfolder import SPLITS, SplitRow
 
 
 @dataclass
@@ -113,6 +112,47 @@ def _hash_all(root: Path, records: list, workers: int, ignored: list) -> list[tu
     return out
 
 
+def _hygiene(hashed: list, cls) -> tuple[dict, dict, dict]:
+    """Conflicts, leaks and the usable photos per class.
+
+    Identical content filed under two classes is a labelling conflict (left out);
+    identical content in two fixed splits is a leak (kept in the earliest split only).
+
+    Returns:
+        ``(conflicts {key: paths}, leaks {key: paths}, {class: [(record, sha256)]})``.
+    """
+    keyed = [(r, h, content_key(h, r.box)) for r, h in hashed]
+    classes_by_key: dict[str, set[str]] = defaultdict(set)
+    paths_by_key: dict[str, list[str]] = defaultdict(list)
+    splits_by_key: dict[str, set[str]] = defaultdict(set)
+    for r, h, k in keyed:
+        classes_by_key[k].add(cls(r))
+        paths_by_key[k].append(r.path)
+        splits_by_key[k].add(r.split)
+    conflicts = {k: sorted(paths_by_key[k]) for k, cs in classes_by_key.items() if len(cs) > 1}
+    leaks = {k: sorted(paths_by_key[k]) for k, ss in splits_by_key.items() if len(ss) > 1 and k not in conflicts}
+    first_split = {k: min(splits_by_key[k], key=SPLITS.index) for k in leaks}
+    per_class: dict[str, list] = defaultdict(list)
+    for r, h, k in keyed:
+        if k in conflicts or (k in leaks and r.split != first_split[k]):
+            continue
+        per_class[cls(r)].append((r, h))
+    return conflicts, leaks, per_class
+
+
+def _enough(per_class: dict, min_photos: int, dropped: dict) -> dict:
+    """Classes with at least ``min_photos`` photos (and a training photo when the split is fixed); the others into ``dropped``."""
+    kept: dict[str, list] = {}
+    for name, items in per_class.items():
+        if len(items) < min_photos:
+            dropped[name] = f"{len(items)} usable photos, below the minimum of {min_photos}"
+        elif items[0][0].split is not None and "train" not in {r.split for r, _ in items}:
+            dropped[name] = "no photo in the train split; add training photos"
+        else:
+            kept[name] = items
+    return kept
+
+
 def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int = 5, fmt: str = "auto",
          mapping: str | Path | None = None, crop: bool = False, workers: int = 4) -> Dataset:
     """Find classes and photos in a dataset (any layout of :mod:`carspotter.train.readers`).
@@ -131,13 +171,14 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
         :class:`Dataset`.
 
     Raises:
-        DatasetError: missing data, bad arguments, bad mapping file, or fewer than two
+        UsageError: ``max_classes`` below 2 or ``min_photos`` below 3.
+        DatasetError: missing data, bad mapping file, or fewer than two
             usable classes.
     """
     if max_classes is not None and max_classes < 1:
-        raise DatasetError(f"--max-classes {max_classes}: must be at least 2 (or left out for all classes)")
+        raise UsageError(f"--max-classes {max_classes}: must be at least 2 (or left out for all classes)")
     if min_photos < 3:
-        raise DatasetError(f"--min-photos {min_photos}: must be at least 3 (one each for train, val and test)")
+        raise UsageError(f"--min-photos {min_photos}: must be at least 3 (one each for train, val and test)")
     found = readers.read(data_dir, fmt, crop)
     root, ignored, dropped = found.root, list(found.ignored), dict(found.dropped)
     for name in found.empty:
@@ -150,44 +191,13 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
         renamed = {a: b for a, b in final.items() if a != b}
     hashed = _hash_all(root, found.records, workers, ignored)
 
-    # Identical content filed under two classes: a labelling conflict.
     def cls(r) -> str:
         return renamed.get(r.label, r.label)
 
-    keyed = [(r, h, content_key(h, r.box)) for r, h in hashed]
-    classes_by_key: dict[str, set[str]] = defaultdict(set)
-    paths_by_key: dict[str, list[str]] = defaultdict(list)
-    splits_by_key: dict[str, set[str]] = defaultdict(set)
-    for r, h, k in keyed:
-        classes_by_key[k].add(cls(r))
-        paths_by_key[k].append(r.path)
-        splits_by_key[k].add(r.split)
-    conflicts = {k: sorted(paths_by_key[k]) for k, cs in classes_by_key.items() if len(cs) > 1}
-
-    # Identical content in two fixed splits: keep the copy in the earliest split.
-    leaks = {k: sorted(paths_by_key[k]) for k, ss in splits_by_key.items() if len(ss) > 1 and k not in conflicts}
-    first_split = {k: min(splits_by_key[k], key=SPLITS.index) for k in leaks}
-
-    per_class: dict[str, list] = defaultdict(list)
-    for r, h, k in keyed:
-        if k in conflicts or (k in leaks and r.split != first_split[k]):
-            continue
-        per_class[cls(r)].append((r, h))
+    conflicts, leaks, per_class = _hygiene(hashed, cls)
     for name in sorted({renamed.get(label, label) for label in labels} - set(per_class)):
         dropped.setdefault(name, "no usable photos (all in labelling conflicts or unreadable)")
-
-    kept: dict[str, list] = {}
-    for name, items in per_class.items():
-        if len(items) < min_photos:
-            dropped[name] = f"{len(items)} usable photos, below the minimum of {min_photos}"
-        elif items[0][0].split is not None:
-            have = {r.split for r, _ in items}
-            if "train" not in have:
-                dropped[name] = "no photo in the train split; add training photos"
-            else:
-                kept[name] = items
-        else:
-            kept[name] = items
+    kept = _enough(per_class, min_photos, dropped)
 
     classes = sorted(kept)
     if max_classes is not None:
@@ -234,23 +244,6 @@ def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction
     return {s: sorted(v, key=lambda p: p.path) for s, v in out.items()}
 
 
-def write_split(path: Path, photos: list[Photo], classes: list[str]) -> None:
-    """Write a split as CSV with header ``path,label,class,box`` (paths relative to the data
-    folder; ``box`` is ``left top right bottom`` in pixels, empty for the whole photo)."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "label", "class", "box"])
-        for p in photos:
-            w.writerow([p.path, p.label, classes[p.label], " ".join(map(str, p.box)) if p.box else ""])
-
-
-def read_split(path: Path) -> list[tuple[str, int]]:
-    """Read a split CSV written by :func:`write_split`: ``[(relative path, label), ...]``."""
-    return [(p, label) for p, label, _ in read_split_boxes(path)]
-
-
-def read_split_boxes(path: Path) -> list[tuple[str, int, tuple[int, int, int, int] | None]]:
-    """Read a split CSV written by :func:`write_split`: ``[(relative path, label, crop box or None), ...]``."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return [(row["path"], int(row["label"]), tuple(int(v) for v in row["box"].split()) if row.get("box") else None)
-                for row in csv.DictReader(f)]
+def split_rows(photos: list[Photo], classes: list[str]) -> list[SplitRow]:
+    """A split's photos as rows of the run folder's split file (:func:`carspotter.runfolder.write_split`)."""
+    return [SplitRow(p.path, p.label, classes[p.label], p.box) for p in photos]

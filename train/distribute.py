@@ -26,7 +26,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from carspotter.errors import DatasetError
+from carspotter.errors import UsageError
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 
@@ -64,26 +64,26 @@ def make_distribution(name: str, devices: list[str] | None = None) -> Distributi
             logical CPU devices, as the tests do); None for every GPU.
 
     Raises:
-        DatasetError: unknown name, ``mirrored`` without two devices, or ``multiworker``
+        UsageError: unknown name, ``mirrored`` without two devices, or ``multiworker``
             without ``TF_CONFIG``.
     """
     import tensorflow as tf
 
     if name not in STRATEGIES:
-        raise DatasetError(f"--strategy {name}: must be one of {', '.join(STRATEGIES)}")
+        raise UsageError(f"--strategy {name}: must be one of {', '.join(STRATEGIES)}")
     gpus = [f"/gpu:{i}" for i, _ in enumerate(tf.config.list_physical_devices("GPU"))]
     if name == "auto":
         name = "mirrored" if len(gpus) >= 2 else "default"
     if name == "mirrored":
         devices = devices or gpus
         if len(devices) < 2:
-            raise DatasetError(f"--strategy mirrored needs two or more GPUs on this host; found {len(gpus)}. "
+            raise UsageError(f"--strategy mirrored needs two or more GPUs on this host; found {len(gpus)}. "
                                "Use --strategy default (or auto)")
         strategy = tf.distribute.MirroredStrategy(devices)
         return Distribution("mirrored", strategy, strategy.num_replicas_in_sync, list(devices))
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise DatasetError("--strategy multiworker needs the TF_CONFIG environment variable naming the cluster "
+            raise UsageError("--strategy multiworker needs the TF_CONFIG environment variable naming the cluster "
                                "and this worker's index (see README, 'Several hosts')")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         return Distribution("multiworker", strategy, strategy.num_replicas_in_sync, gpus or ["/cpu:0"])

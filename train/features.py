@@ -11,12 +11,12 @@ compute them again.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from carspotter.atomic import atomic_write
 from carspotter.train import pipeline
 
 
@@ -59,10 +59,12 @@ def extract(feature_model, pixels: np.ndarray, rows: np.ndarray, labels: np.ndar
 
 def save(path: Path, **arrays: np.ndarray) -> None:
     """Write arrays to ``path`` (``.npz``) atomically."""
-    tmp = path.with_name("tmp_" + path.name)
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
 
 
 def load(path: Path) -> dict[str, np.ndarray] | None:

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carspotter.errors import DatasetError
+from carspotter.errors import UsageError
+from carspotter.spec import OUTPUT_NAME, InputSpec
 
-INPUT_RANGES = {
-    # name: (Rescaling scale, offset); output = input * scale + offset
-    "-1,1": (1.0 / 127.5, -1.0),  # Keras ImageNet weights (inception_v3.preprocess_input)
-    "0,1": (1.0 / 255.0, 0.0),  # e.g. the offline nsfwjs-derived backbone
-}
 MIN_IMAGE_SIZE = 75  # keras.applications.InceptionV3 refuses smaller inputs
 FINETUNE_LAYERS = 50  # top layers of the base unfrozen in phase 2
 
@@ -34,9 +30,9 @@ class HeadConfig:
 
 
 def check_image_size(size: int) -> None:
-    """Raise :class:`DatasetError` unless InceptionV3 can take ``size x size`` input."""
+    """Raise :class:`UsageError` unless InceptionV3 can take ``size x size`` input."""
     if size < MIN_IMAGE_SIZE:
-        raise DatasetError(f"--image-size {size}: InceptionV3 needs at least {MIN_IMAGE_SIZE} px (299 is its native size)")
+        raise UsageError(f"--image-size {size}: InceptionV3 needs at least {MIN_IMAGE_SIZE} px (299 is its native size)")
 
 
 def build(num_classes: int, image_size: int, input_range: str, base, head: HeadConfig = HeadConfig()):
@@ -45,7 +41,7 @@ def build(num_classes: int, image_size: int, input_range: str, base, head: HeadC
     Args:
         num_classes: C, the number of classes.
         image_size: S, input side in pixels (>= 75).
-        input_range: key of :data:`INPUT_RANGES`, the range ``base`` expects.
+        input_range: key of :data:`carspotter.spec.INPUT_RANGES`, the range ``base`` expects.
         base: ``keras.applications.InceptionV3(include_top=False, input_shape=(S, S, 3))``.
         head: head hyperparameters.
 
@@ -56,14 +52,15 @@ def build(num_classes: int, image_size: int, input_range: str, base, head: HeadC
     """
     import keras
 
-    scale, offset = INPUT_RANGES[input_range]
-    inputs = keras.Input((image_size, image_size, 3), dtype="float32", name="image")
+    spec = InputSpec(image_size, input_range)
+    scale, offset = spec.rescaling
+    inputs = keras.Input((spec.size, spec.size, 3), dtype=spec.dtype, name=spec.name)
     x = keras.layers.Rescaling(scale, offset, name="rescale_to_" + input_range.replace(",", "_").replace("-", "m"))(inputs)
     x = base(x, training=False)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = keras.layers.Dropout(head.dropout, name="dropout")(x)
     # float32 softmax even under the mixed_float16 policy (Keras mixed-precision guide).
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name=spec.output_name, dtype="float32")(x)
     return keras.Model(inputs, outputs, name="carspotter_inception_v3")
 
 
@@ -82,13 +79,13 @@ def build_head(num_classes: int, feature_dim: int, head: HeadConfig = HeadConfig
 
     inputs = keras.Input((feature_dim,), dtype="float32", name="features")
     x = keras.layers.Dropout(head.dropout, name="dropout")(inputs)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name=OUTPUT_NAME, dtype="float32")(x)
     return keras.Model(inputs, outputs, name="carspotter_head")
 
 
 def copy_head(head_model, model) -> None:
     """Copy the trained head's dense weights into the full model made by :func:`build`."""
-    model.get_layer("probabilities").set_weights(head_model.get_layer("probabilities").get_weights())
+    model.get_layer(OUTPUT_NAME).set_weights(head_model.get_layer(OUTPUT_NAME).get_weights())
 
 
 def base_of(model):

@@ -22,10 +22,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from carspotter.errors import DatasetError
-
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
-SPLITS = ("train", "val", "test")
+from carspotter.errors import DatasetError, UsageError
+from carspotter.photos import PHOTO_SUFFIXES, is_hidden
+from carspotter.runfolder import SPLITS
 FORMATS = ("auto", "folders", "csv", "devkit")
 
 
@@ -67,11 +66,6 @@ class ReadResult:
     ignored: list[tuple[str, str]] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
     empty: list[str] = field(default_factory=list)
-
-
-def is_hidden(name: str) -> bool:
-    """True for names the readers skip: dot files/folders and macOS ``__MACOSX``."""
-    return name.startswith(".") or name == "__MACOSX"
 
 
 def _undecodable(name: str) -> bool:
@@ -303,19 +297,19 @@ def read(data: str | Path, fmt: str = "auto", crop: bool = False) -> ReadResult:
         crop: crop to the bounding box (devkit only).
 
     Raises:
-        DatasetError: missing path, a layout that does not match ``fmt``, or ``crop``
-            with a layout that has no boxes.
+        DatasetError: missing path, or a layout that does not match ``fmt``.
+        UsageError: an unknown ``fmt``, or ``crop`` with a layout that has no boxes.
     """
     path = Path(data)
     if fmt not in FORMATS:
-        raise DatasetError(f"--format {fmt}: must be one of {', '.join(FORMATS)}")
+        raise UsageError(f"--format {fmt}: must be one of {', '.join(FORMATS)}")
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder; pass a class-folder tree, a .csv manifest or a Stanford Cars devkit folder")
     path = path.resolve()
     if fmt == "auto":
         fmt = "csv" if path.is_file() else "devkit" if is_devkit(path) else "folders"
     if crop and fmt != "devkit":
-        raise DatasetError(f"--crop-to-box needs bounding boxes, which only the Stanford Cars devkit layout has ({path} is read as {fmt})")
+        raise UsageError(f"--crop-to-box needs bounding boxes, which only the Stanford Cars devkit layout has ({path} is read as {fmt})")
     if fmt == "csv":
         if not path.is_file():
             raise DatasetError(f"{path}: --format csv needs a .csv file")

@@ -9,18 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Fraction of rows whose true label is among the k highest probabilities (0 for no rows).
-
-    Args:
-        probs: ``[N, C]`` probabilities (or logits; only the order matters).
-        labels: ``[N]`` int class indices.
-    """
-    if len(labels) == 0:
-        return 0.0
-    topk = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return float(np.mean(np.any(topk == labels[:, None], axis=1)))
+from carspotter.metrics import topk_accuracy
 
 
 def evaluate(probs: np.ndarray, truth: np.ndarray, classes: list[str], top_pairs: int = 10) -> dict:

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from carspotter import photos
-from carspotter.errors import DatasetError
+from carspotter.atomic import atomic_write
+from carspotter.errors import UsageError
+from carspotter.train.resume import ResumeFolder
 
 CACHES = ("auto", "memory", "disk")
 MEMORY_FRACTION = 0.5
@@ -44,7 +46,7 @@ def available_memory_bytes() -> int | None:
 def choose_cache(cache: str, n_photos: int, size: int) -> str:
     """Resolve ``auto`` to ``memory`` or ``disk`` for ``n_photos`` photos of ``size x size x 3`` bytes."""
     if cache not in CACHES:
-        raise DatasetError(f"--cache {cache}: must be one of {', '.join(CACHES)}")
+        raise UsageError(f"--cache {cache}: must be one of {', '.join(CACHES)}")
     if cache != "auto":
         return cache
     need, have = n_photos * size * size * 3, available_memory_bytes()
@@ -93,8 +95,8 @@ def decode(paths: list[Path], boxes: list, size: int, workers: int, cache: str, 
     shape = (len(paths), size, size, 3)
     if where == "disk":
         if folder is None:
-            raise DatasetError("--cache disk needs a folder for the cache file")
-        cache_file, done_file = folder / f"pixels_{size}.npy", folder / f"pixels_{size}.json"
+            raise UsageError("--cache disk needs a folder for the cache file")
+        cache_file, done_file = ResumeFolder(folder).pixels(size)
         key = [str(p) for p in paths], [list(b) if b else None for b in boxes]
         if done_file.is_file() and cache_file.is_file():
             done = json.loads(done_file.read_text())
@@ -118,9 +120,7 @@ def decode(paths: list[Path], boxes: list, size: int, workers: int, cache: str, 
     if where == "disk":
         pixels.flush()
         del pixels
-        tmp = done_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"key": list(key), "skipped": {str(k): v for k, v in skipped.items()}}))
-        os.replace(tmp, done_file)
+        atomic_write(done_file, json.dumps({"key": list(key), "skipped": {str(k): v for k, v in skipped.items()}}))
         pixels = np.load(cache_file, mmap_mode="r")
         return PhotoStore(pixels, ok, skipped, str(cache_file))
     return PhotoStore(pixels, ok, skipped, "memory")

@@ -1,8 +1,11 @@
-"""Write a folder atomically: build it beside its destination, then rename it into place.
+"""Atomic writes: a folder or a file is built beside its destination, then renamed into place.
 
 A kill at any moment leaves the destination holding either the old result or the new
-one, never a mix. Between the two renames of a replacement the old folder sits under a
-hidden name next to the destination; :func:`recover` puts it back if a kill landed there.
+one, never a mix. Temporary names follow one scheme, ``.NAME.tmp-TOKEN`` beside the
+destination (a file keeps its suffixes after the token, so ``x.weights.h5`` is written as
+``.x.tmp-TOKEN.weights.h5``, which Keras accepts). Between the two renames of a folder
+replacement the old folder sits under ``.NAME.old``; :func:`recover` puts it back if a
+kill landed there.
 """
 
 from __future__ import annotations
@@ -12,6 +15,45 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
+
+
+def _tmp_name(dest: Path, token: str) -> Path:
+    """``.NAME.tmp-TOKEN`` beside ``dest``; a file's suffixes (``.weights.h5``) stay at the end."""
+    stem, dot, suffixes = dest.name.partition(".")
+    if not stem:  # a hidden name such as ".env": no suffix to keep
+        stem, dot, suffixes = dest.name, "", ""
+    return dest.parent / f".{stem}.tmp-{token}{dot}{suffixes}"
+
+
+def atomic_write(path: str | Path, content: bytes | str | Callable[[Path], None]) -> Path:
+    """Write one file atomically: into a temporary file beside it, then ``os.replace``.
+
+    Args:
+        path: the file to create or replace.
+        content: bytes, text (written UTF-8), or a function that writes the file at the
+            temporary path it is given (e.g. ``model.save_weights``, ``np.savez``).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        Whatever the write raises; the temporary file is removed and ``path`` untouched.
+    """
+    path = Path(path)
+    tmp = _tmp_name(path, str(os.getpid()))
+    try:
+        if callable(content):
+            content(tmp)
+        elif isinstance(content, str):
+            tmp.write_text(content, encoding="utf-8")
+        else:
+            tmp.write_bytes(content)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _old_name(dest: Path) -> Path:
@@ -45,7 +87,7 @@ def atomic_folder(dest: str | Path):
     dest = Path(dest).resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
     recover(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))  # the same scheme as _tmp_name
     try:
         yield tmp
     except BaseException:

@@ -40,3 +40,15 @@ class BundleError(CarspotterError):
 
 class ExportError(CarspotterError):
     """A conversion to Core ML, TFLite or ONNX that failed."""
+
+
+class UsageError(CarspotterError):
+    """A command-line flag with a bad value, or flags that do not go together (named with the flag)."""
+
+
+class ComparisonError(CarspotterError, ValueError):
+    """Two outputs that cannot be compared (different shapes or class lists): a failure of the format."""
+
+
+class MILExecutionError(CarspotterError):
+    """A Core ML program holding something the MIL reference executor does not implement (named)."""

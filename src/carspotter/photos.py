@@ -33,6 +33,9 @@ from carspotter.errors import PhotoError
 MIN_SIDE = 32
 """Smallest accepted shorter side of a decoded photo, in pixels."""
 
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
+"""File suffixes (lower case) read as photos; anything else is listed as not a photo."""
+
 ALPHA_BACKGROUND = (255, 255, 255)
 """RGB colour transparent pixels are composited on."""
 
@@ -48,6 +51,22 @@ PREPROCESSING = {
     "dtype_fed": "float32 holding integer values 0..255",
 }
 """How photos become model input; recorded in run.json and every bundle manifest."""
+
+
+def is_hidden(name: str) -> bool:
+    """True for names skipped everywhere: dot files/folders (``.DS_Store``, ``.git``) and ``__MACOSX``."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def find_photos(folder: str | Path) -> list[Path]:
+    """Every photo under ``folder`` (recursive, sorted by path), hidden files and folders skipped.
+
+    A photo is a file whose suffix is in :data:`PHOTO_SUFFIXES`; whether it decodes is
+    decided later by :func:`decode_rgb`.
+    """
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES
+                  and not any(is_hidden(part) for part in p.relative_to(root).parts))
 
 
 def decode_rgb(path: str | Path) -> Image.Image:

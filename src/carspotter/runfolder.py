@@ -1,21 +1,28 @@
 """The run folder: the contract between ``carspotter train`` and ``carspotter export``.
 
 ``runs/NAME/`` holds ``model.keras`` (the reference model), ``labels.txt`` (one class
-per line, index order), ``run.json`` (validated against :data:`RUN_SCHEMA`) and the split
-files ``split_train.csv``, ``split_val.csv``, ``split_test.csv``.
+per line, index order), ``run.json`` (validated against :data:`RUN_SCHEMA`, read into a
+typed :class:`Run`) and the split files ``split_train.csv``, ``split_val.csv``,
+``split_test.csv`` (read into :class:`SplitRow`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
 
+from carspotter.atomic import atomic_write
 from carspotter.errors import RunError
+from carspotter.spec import InputSpec
 
 RUN_SCHEMA_VERSION = 1
-RUN_FILES = ("model.keras", "labels.txt", "run.json", "split_train.csv", "split_val.csv", "split_test.csv")
+SPLITS = ("train", "val", "test")
+RUN_FILES = ("model.keras", "labels.txt", "run.json") + tuple(f"split_{s}.csv" for s in SPLITS)
 
 _metrics = {
     "type": "object",
@@ -27,7 +34,8 @@ _metrics = {
 RUN_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "required": ["schema_version", "input", "preprocessing", "classes", "weights", "splits", "metrics", "seed", "versions", "timing_s"],
+    "required": ["schema_version", "input", "preprocessing", "classes", "data", "weights", "splits", "metrics", "seed",
+                 "versions", "timing_s"],
     "properties": {
         "schema_version": {"const": RUN_SCHEMA_VERSION},
         "input": {"type": "object", "required": ["name", "shape", "dtype", "pixel_range", "model_input_range"],
@@ -35,8 +43,9 @@ RUN_SCHEMA = {
         "preprocessing": {"type": "object", "required": ["resize"]},
         "classes": {"type": "object", "required": ["names", "counts"],
                     "properties": {"names": {"type": "array", "items": {"type": "string"}, "minItems": 2}}},
+        "data": {"type": "object", "required": ["dir"], "properties": {"dir": {"type": "string"}}},
         "weights": {"type": "object", "required": ["requested", "used", "input_range"]},
-        "splits": {"type": "object", "required": ["train", "val", "test"]},
+        "splits": {"type": "object", "required": list(SPLITS), "additionalProperties": {"type": "string"}},
         "metrics": {"type": "object", "required": ["val", "test"], "properties": {"val": _metrics, "test": _metrics}},
         "seed": {"type": "integer"},
         "versions": {"type": "object"},
@@ -45,11 +54,165 @@ RUN_SCHEMA = {
 }
 
 
-def read_run(run_dir: str | Path) -> dict:
-    """Read and validate ``run.json`` and ``labels.txt`` of a run folder.
+@dataclass
+class SplitRow:
+    """One photo of a split file.
 
-    Returns:
-        The run.json dict, with ``"_dir"`` set to the absolute run folder.
+    Attributes:
+        path: photo path relative to the run's data folder (run.json ``data.dir``).
+        label: class index.
+        class_name: the class's name (for people reading the CSV).
+        box: crop box ``(left, top, right, bottom)`` in pixels, or None for the whole photo.
+    """
+
+    path: str
+    label: int
+    class_name: str = ""
+    box: tuple[int, int, int, int] | None = None
+
+
+def write_split(path: Path, rows: list[SplitRow]) -> None:
+    """Write a split as CSV with header ``path,label,class,box`` (``box`` is ``left top right
+    bottom`` in pixels, empty for the whole photo), atomically."""
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["path", "label", "class", "box"])
+    for r in rows:
+        w.writerow([r.path, r.label, r.class_name, " ".join(map(str, r.box)) if r.box else ""])
+    atomic_write(path, buf.getvalue())
+
+
+def read_split(path: Path) -> list[SplitRow]:
+    """Read a split CSV written by :func:`write_split`.
+
+    Raises:
+        RunError: the file is missing or not a split file.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return [SplitRow(row["path"], int(row["label"]), row.get("class") or "",
+                             tuple(int(v) for v in row["box"].split()) if row.get("box") else None)
+                    for row in csv.DictReader(f)]
+    except FileNotFoundError:
+        raise RunError(f"{path}: the run's split file is missing; train again") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise RunError(f"{path}: not a split file written by carspotter train ({exc}); train again") from None
+
+
+@dataclass
+class SplitMetrics:
+    """Accuracy of the reference on one split (rates 0..1)."""
+
+    top1: float
+    top3: float
+    count: int
+    macro_f1: float | None = None
+
+    def to_json(self) -> dict:
+        out = {"top1": self.top1, "top3": self.top3, "count": self.count}
+        if self.macro_f1 is not None:
+            out["macro_f1"] = self.macro_f1
+        return out
+
+
+@dataclass
+class Classes:
+    """The classes of a run.
+
+    Attributes:
+        names: C class names in index order (labels.txt).
+        counts: ``{split: [photos per class]}``.
+        dropped: ``{class: reason}`` for classes left out.
+        renamed: ``{class as written: class trained}`` from a mapping file.
+    """
+
+    names: list[str]
+    counts: dict[str, list[int]]
+    dropped: dict[str, str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"names": self.names, "counts": self.counts, "dropped": self.dropped, "renamed": self.renamed}
+
+
+_TYPED = ("schema_version", "input", "output", "classes", "data", "splits", "metrics", "seed")
+
+
+@dataclass
+class Run:
+    """run.json in memory (see :data:`RUN_SCHEMA`); ``dir`` is where it was read from.
+
+    Attributes:
+        input: the model's input spec.
+        classes: class names and counts.
+        data: ``dir`` (absolute data folder the split paths are relative to), ``format``,
+            skipped photos, conflicts and the other facts of the dataset.
+        weights: what the backbone was initialised from.
+        splits: ``{split: split file name}``.
+        metrics: ``{"val": SplitMetrics, "test": SplitMetrics}``.
+        seed: seed of split, shuffling, augmentation and initialization.
+        record: every other run.json field (preprocessing, history, phases, training,
+            config, versions, timing_s, resumed, ...), kept as written.
+        dir: the run folder (None before it is written).
+    """
+
+    input: InputSpec
+    classes: Classes
+    data: dict
+    weights: dict
+    splits: dict[str, str]
+    metrics: dict[str, SplitMetrics]
+    seed: int
+    record: dict = field(default_factory=dict)
+    dir: Path | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        """C class names in index order."""
+        return self.classes.names
+
+    @property
+    def name(self) -> str:
+        """The run folder's name (how bundles refer to their run)."""
+        return self.dir.name if self.dir else ""
+
+    @property
+    def data_dir(self) -> Path:
+        """The data folder the split paths are relative to, as recorded at training."""
+        return Path(self.data["dir"])
+
+    def split_rows(self, split: str) -> list[SplitRow]:
+        """Rows of one split file (``train``, ``val`` or ``test``).
+
+        Raises:
+            RunError: the split file is missing or unreadable.
+        """
+        return read_split(self.dir / self.splits[split])
+
+    def to_json(self) -> dict:
+        out = {"schema_version": RUN_SCHEMA_VERSION, **{k: v for k, v in self.record.items() if k not in ("input", "output")},
+               "input": self.input.to_json(), "output": self.input.output_json(len(self.labels)),
+               "classes": self.classes.to_json(), "data": self.data, "weights": self.weights, "splits": self.splits,
+               "metrics": {k: m.to_json() for k, m in self.metrics.items()}, "seed": self.seed}
+        return out
+
+    @classmethod
+    def from_json(cls, doc: dict, run_dir: Path | None = None) -> "Run":
+        """Build from a schema-valid run.json document.
+
+        Raises:
+            KeyError, ValueError, TypeError: a document the schema let through but that does not fit.
+        """
+        c = doc["classes"]
+        return cls(input=InputSpec.from_json(doc["input"]),
+                   classes=Classes(list(c["names"]), dict(c["counts"]), dict(c.get("dropped", {})), dict(c.get("renamed", {}))),
+                   data=dict(doc["data"]), weights=dict(doc["weights"]), splits=dict(doc["splits"]),
+                   metrics={k: SplitMetrics(**m) for k, m in doc["metrics"].items()}, seed=int(doc["seed"]),
+                   record={k: v for k, v in doc.items() if k not in _TYPED + ("weights",)}, dir=run_dir)
+
+
+def read_run(run_dir: str | Path) -> Run:
+    """Read and validate ``run.json`` and ``labels.txt`` of a run folder.
 
     Raises:
         RunError: folder or a file missing, invalid JSON, schema mismatch, or labels.txt
@@ -61,18 +224,28 @@ def read_run(run_dir: str | Path) -> dict:
     missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
     if missing:
         raise RunError(f"{run_dir}: not a complete run folder (missing {', '.join(missing)}); train again")
+    path = run_dir / "run.json"
     try:
-        run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        jsonschema.validate(run, RUN_SCHEMA)
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{run_dir / 'run.json'}: not valid JSON ({exc}); train again") from None
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        jsonschema.validate(doc, RUN_SCHEMA)
+        run = Run.from_json(doc, run_dir.resolve())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: not valid JSON ({exc}); train again") from None
     except jsonschema.ValidationError as exc:
-        raise RunError(f"{run_dir / 'run.json'}: does not match run schema v{RUN_SCHEMA_VERSION} ({exc.message} at {'/'.join(map(str, exc.absolute_path))})") from None
-    labels = read_labels(run_dir / "labels.txt")
-    if labels != run["classes"]["names"]:
+        raise RunError(f"{path}: does not match run schema v{RUN_SCHEMA_VERSION} ({exc.message} at "
+                       f"{'/'.join(map(str, exc.absolute_path))})") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise RunError(f"{path}: does not match run schema v{RUN_SCHEMA_VERSION} ({type(exc).__name__}: {exc}); train again") from None
+    if read_labels(run_dir / "labels.txt") != run.labels:
         raise RunError(f"{run_dir / 'labels.txt'}: disagrees with run.json classes.names; train again")
-    run["_dir"] = str(run_dir.resolve())
     return run
+
+
+def write_run_json(folder: Path, run: Run) -> None:
+    """Validate ``run`` against :data:`RUN_SCHEMA` and write ``folder/run.json`` atomically."""
+    doc = run.to_json()
+    jsonschema.validate(doc, RUN_SCHEMA)
+    atomic_write(folder / "run.json", json.dumps(doc, indent=2, ensure_ascii=False))
 
 
 def read_labels(path: Path) -> list[str]:
@@ -89,4 +262,4 @@ def write_labels(path: Path, labels: list[str]) -> None:
     for name in labels:
         if "\n" in name or "\r" in name:
             raise ValueError(f"class name {name!r} contains a line break")
-    path.write_text("".join(n + "\n" for n in labels), encoding="utf-8")
+    atomic_write(path, "".join(n + "\n" for n in labels))

@@ -23,10 +23,10 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from carspotter.parity_tests.mil_reference import MILReference, load_mlpackage
+    from carspotter.mil_reference import MILReference, load_mlpackage
 
     manifest, pixels, keras_ms = bundle_photo_and_keras_ms(args.bundle, args.repeats)
-    program = load_mlpackage(os.path.join(args.bundle, manifest["formats"]["coreml"]["path"]))
+    program = load_mlpackage(os.path.join(args.bundle, manifest.formats["coreml"].path))
     print(f"photo {pixels.shape[1]}x{pixels.shape[2]}, batch 1, median of {args.repeats}, {os.cpu_count()} CPU threads")
     print(f"  Keras reference, tf.function (TF {tf.__version__}, Keras {keras.__version__}): {keras_ms:8.1f} ms")
     for mode in ("fp32", "fp16"):

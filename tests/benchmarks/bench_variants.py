@@ -24,26 +24,26 @@ from timing import bundle_arguments, bundle_photo_and_keras_ms, median_ms  # noq
 
 
 def latency(fmt: str, variant: str, path: Path, pixel: np.ndarray, repeats: int) -> tuple[float, str]:
+    from carspotter.formats import FORMATS
+
+    spec = FORMATS[fmt]
     if fmt == "tflite":
         from ai_edge_litert.interpreter import Interpreter
-
-        from carspotter.parity_tests.runners import tflite_probs
 
         interpreter = Interpreter(model_path=str(path), num_threads=2)
         interpreter.allocate_tensors()
         inp = interpreter.get_input_details()[0]
         interpreter.set_tensor(inp["index"], pixel.astype(inp["dtype"]))
-        tflite_probs(path, pixel)  # checks it runs with the real quantization too
         return median_ms(interpreter.invoke, repeats), "LiteRT"
     if fmt == "onnx":
         import onnxruntime as ort
 
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         x = pixel.astype(np.float32)
-        return median_ms(lambda: session.run(None, {"image": x}), repeats), "ORT"
-    from carspotter.parity_tests.mil_reference import MILReference, load_mlpackage
+        return median_ms(lambda: session.run(None, {session.get_inputs()[0].name: x}), repeats), "ORT"
+    from carspotter.mil_reference import MILReference, load_mlpackage
 
-    ref = MILReference(load_mlpackage(path), "fp32" if variant == "fp32" else "fp16")
+    ref = MILReference(load_mlpackage(path), spec.variant(variant).mil_mode)
     return median_ms(lambda: ref.run(pixel), repeats), "mil-ref"
 
 
@@ -51,27 +51,27 @@ def main() -> None:
     args = bundle_arguments(__doc__)
 
     manifest, pixel, keras_ms = bundle_photo_and_keras_ms(args.bundle, args.repeats)
-    v = manifest["variants"]
-    print(f"bundle {args.bundle}: {len(manifest['labels'])} classes, {v['evaluation_photos']} test photos, "
-          f"gates {'enforced' if v['gates_enforced'] else 'recorded only'} {v['gates']}, calibration photos {v['calibration_photos']}")
+    v = manifest.variants
+    print(f"bundle {args.bundle}: {len(manifest.labels)} classes, {v.evaluation_photos} test photos, "
+          f"gates {'enforced' if v.gates_enforced else 'recorded only'} {v.gates.to_json()}, calibration photos {v.calibration_photos}")
     head = f"{'format':7s} {'variant':13s} {'shipped':9s} {'MiB':>6s} {'top-1':>6s} {'top-3':>6s} {'agree':>7s} {'top-3 parity':>13s} {'max|dp|':>8s} {'ms/photo':>9s}  gate"
     print(head)
     print("-" * len(head))
-    fig_ref = next(iter(next(iter(manifest["formats"].values()))["variants"].values()))["figures"]
-    print(f"{'keras':7s} {'reference':13s} {'-':9s} {'':>6s} {fig_ref['reference_top1']:6.1%} {fig_ref['reference_top3']:6.1%} "
+    fig_ref = next(iter(next(iter(manifest.formats.values())).variants.values())).figures
+    print(f"{'keras':7s} {'reference':13s} {'-':9s} {'':>6s} {fig_ref.reference_top1:6.1%} {fig_ref.reference_top3:6.1%} "
           f"{'':>7s} {'':>13s} {'':>8s} {keras_ms:8.1f}   (tf.function)")
-    for fmt, d in manifest["formats"].items():
-        for name, r in d["variants"].items():
-            f = r["figures"]
-            shipped = "default" if name == d["default_variant"] else ("yes" if r["shipped"] else "NO")
-            if r["shipped"]:
-                ms, how = latency(fmt, name, Path(args.bundle) / r["path"], pixel, args.repeats)
+    for fmt, d in manifest.formats.items():
+        for name, r in d.variants.items():
+            f = r.figures
+            shipped = "default" if name == d.default_variant else ("yes" if r.shipped else "NO")
+            if r.shipped:
+                ms, how = latency(fmt, name, Path(args.bundle) / r.path, pixel, args.repeats)
                 lat = f"{ms:8.1f} {how}"
             else:
                 lat = f"{'-':>8s}"
-            parity = f"{'pass' if f['parity']['passed'] else 'fail'} ({f['parity']['near_ties']} nt)"
-            print(f"{fmt:7s} {name:13s} {shipped:9s} {r['bytes'] / 2**20:6.1f} {f['top1']:6.1%} {f['top3']:6.1%} "
-                  f"{f['top1_agreement']:7.1%} {parity:>13s} {f['max_abs_diff']:8.1e} {lat}  {r['gate']}")
+            parity = f"{'pass' if f.parity.passed else 'fail'} ({f.parity.near_ties} nt)"
+            print(f"{fmt:7s} {name:13s} {shipped:9s} {r.bytes / 2**20:6.1f} {f.top1:6.1%} {f.top3:6.1%} "
+                  f"{f.top1_agreement:7.1%} {parity:>13s} {f.max_abs_diff:8.1e} {lat}  {r.gate}")
 
 
 if __name__ == "__main__":

@@ -36,14 +36,11 @@ def bundle_photo_and_keras_ms(bundle: str, repeats: int):
     """
     import tensorflow as tf
 
-    from carspotter.export.bundle import load_reference
-    from carspotter.export.manifest import read_manifest
-    from carspotter.parity_tests.photoset import load_photoset
-    from carspotter.runfolder import read_run
+    from carspotter.parity_checks import ParityContext
 
-    manifest = read_manifest(bundle)
-    pixels = load_photoset(manifest, limit=1).pixels
-    model = load_reference(read_run(manifest["source_run"]["dir"]))
+    ctx = ParityContext(bundle, limit=1)
+    pixels = ctx.photoset.pixels
+    model = ctx.reference_model
     forward = tf.function(lambda t: model(t, training=False))
     x = tf.constant(pixels.astype("float32"))
-    return manifest, pixels, median_ms(lambda: forward(x).numpy(), repeats)
+    return ctx.manifest, pixels, median_ms(lambda: forward(x).numpy(), repeats)

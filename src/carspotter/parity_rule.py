@@ -1,4 +1,4 @@
-"""The top-3 parity rule (``../shared/DESIGN.md``, "Parity, stated precisely").
+"""The top-3 parity rule and its tolerances (``../shared/DESIGN.md``, "Parity, stated precisely").
 
 For each photo, with the reference's probabilities ``p`` (length C) and a format's ``q``:
 for every rank r in 1..3, the format's r-th class must be the reference's r-th class,
@@ -10,6 +10,15 @@ reported too.
 
 Result objects follow Polygraphy's comparator: ``bool(result)`` is the verdict and
 ``str(result)`` a readable summary.
+
+Tolerances, in one place (:data:`TOLERANCES`, recorded in parity.json), per precision:
+``tau`` (near-tie tolerance, probability units 0..1): two classes whose *reference*
+probabilities differ by less than tau may swap places in a format's top-3; each such
+near-tie is counted and reported. ``max_abs_diff`` (probability units): the largest
+|p - q| over every photo and class must stay below it. Values follow each arithmetic's
+rounding: fp32 kernels that reorder sums differed from the Keras reference by ~1e-6 here,
+fp16 programs by ~3e-3, int8 by ~1e-2; each bound leaves an order of magnitude of room
+without admitting a broken model.
 """
 
 from __future__ import annotations
@@ -18,7 +27,50 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from carspotter.errors import ComparisonError
+from carspotter.metrics import topk
+
 TOP_K = 3
+
+TOLERANCES = {
+    "fp32": {"tau": 1e-4, "max_abs_diff": 1e-3},
+    "fp32-gpu": {"tau": 1e-3, "max_abs_diff": 1e-2},  # TF32 tensor-core matmuls on Ampere and newer GPUs
+    "fp16": {"tau": 1e-2, "max_abs_diff": 5e-2},
+    "int8": {"tau": 3e-2, "max_abs_diff": 2e-1},
+}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """One row of :data:`TOLERANCES` (probability units)."""
+
+    precision: str
+    tau: float
+    max_abs_diff: float
+
+
+def tolerance(precision: str) -> Tolerance:
+    """The tolerance row of a precision (``fp32``, ``fp32-gpu``, ``fp16``, ``int8``).
+
+    Raises:
+        KeyError: an unknown precision.
+    """
+    row = TOLERANCES[precision]
+    return Tolerance(precision, row["tau"], row["max_abs_diff"])
+
+
+def precision_for(family: str, mode: str | None = None) -> str:
+    """Tolerance row for a variant of precision ``family`` computed in arithmetic ``mode``.
+
+    int8 weights keep the int8 row; otherwise fp16 anywhere (fp16 weights, or an fp16
+    execution mode) takes the fp16 row; ``mode="fp32-gpu"`` (GPU matmuls) takes that row
+    for an fp32 model.
+    """
+    if family == "int8":
+        return "int8"
+    if "fp16" in (family, mode):
+        return "fp16"
+    return "fp32-gpu" if mode == "fp32-gpu" else "fp32"
 
 
 @dataclass
@@ -84,15 +136,11 @@ class ParityResult:
         return "\n".join(lines)
 
     def to_json(self) -> dict:
+        """parity.json ``results`` entry: every attribute, ``passed``, and the mismatches."""
         out = {k: v for k, v in self.__dict__.items() if k != "mismatches"}
         out["passed"] = bool(self)
         out["mismatches"] = [m.__dict__ for m in self.mismatches]
         return out
-
-
-def topk(probs: np.ndarray, k: int = TOP_K) -> np.ndarray:
-    """``[N, k]`` class indices by decreasing probability (stable for exact ties)."""
-    return np.argsort(-probs, axis=1, kind="stable")[:, :k]
 
 
 def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[str], photos: list[str],
@@ -108,13 +156,13 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
         max_abs_diff_limit: bound on max |p - q|.
 
     Raises:
-        ValueError: shapes differ (a missing or extra class is a failure of the format,
-            reported here rather than broadcast).
+        ComparisonError: shapes differ (a missing or extra class is a failure of the
+            format, reported here rather than broadcast).
     """
     reference = np.asarray(reference, dtype=np.float64)
     candidate = np.asarray(candidate, dtype=np.float64)
     if reference.shape != candidate.shape:
-        raise ValueError(f"{format}/{target}: output shape {candidate.shape} != reference {reference.shape}")
+        raise ComparisonError(f"{format}/{target}: output shape {candidate.shape} != reference {reference.shape}")
     k = min(TOP_K, reference.shape[1])
     ref_top, cand_top = topk(reference, k), topk(candidate, k)
     mismatches, near, near1 = [], 0, 0

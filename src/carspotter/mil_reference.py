@@ -18,25 +18,28 @@ format), laid out as Core ML hands an ``ImageType`` to the program (NCHW float, 
 the program declares it. Output: the ``classify`` op's probabilities ``[N, C]`` and its
 labels, or the program's single output for a non-classifier.
 
-Supported ops: const, constexpr_affine_dequantize (8-bit compressed weights, iOS 16),
-cast, add, sub, mul, real_div, relu, softmax, conv, max_pool, avg_pool, concat,
-reduce_mean, linear, matmul, transpose, reshape, batch_norm, classify.
-Any other op raises :class:`MILExecutionError` naming it; nothing is skipped.
+Supported ops: :data:`SUPPORTED_OPS`, derived from the translator's ``op_*`` methods (const,
+constexpr_affine_dequantize for 8-bit compressed weights (iOS 16), cast, add, sub, mul,
+real_div, relu, softmax, conv, max_pool, avg_pool, concat, reduce_mean, linear, matmul,
+transpose, reshape, batch_norm, classify). Any other op raises
+:class:`~carspotter.errors.MILExecutionError` naming it; nothing is skipped.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from carspotter.errors import MILExecutionError
+
 MODES = ("fp32", "fp16")
 ONNX_OPSET = 17
 
-
-class MILExecutionError(Exception):
-    """The program holds something the reference executor does not implement (named)."""
+__all__ = ["MODES", "SUPPORTED_OPS", "MILExecutionError", "MILProgram", "MILReference", "load_mlpackage", "mil_op_counts",
+           "classifier_labels"]
 
 
 @dataclass
@@ -62,7 +65,7 @@ def load_mlpackage(path: str | Path) -> MILProgram:
     Raises:
         MILExecutionError: not an ML program, or more than one input.
     """
-    from carspotter.export.quiet import import_coremltools
+    from carspotter.quiet import import_coremltools
 
     ct = import_coremltools()
     from coremltools.converters.mil.frontend.milproto.load import load
@@ -389,7 +392,34 @@ class MILReference:
         rows = [self.run(pixels[i:i + batch_size]) for i in range(0, len(pixels), batch_size)]
         return np.concatenate(rows).reshape(len(pixels), -1)
 
-    def predict(self, pixels: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """Like Core ML's classifier outputs: ``(classLabel per photo, [N, C] probabilities)``."""
-        probs = self.probabilities(pixels)
-        return [self.labels[i] for i in probs.argmax(axis=1)], probs
+
+
+SUPPORTED_OPS = frozenset(name[len("op_"):] for name in vars(_Translator) if name.startswith("op_"))
+"""MIL op types the reference executor runs: one ``_Translator.op_<type>`` method each."""
+
+
+def mil_op_counts(spec) -> Counter:
+    """Count the MIL op types in an mlprogram spec's ``main`` function (ops in nested blocks too)."""
+    counts: Counter = Counter()
+
+    def walk(block):
+        for op in block.operations:
+            counts[op.type] += 1
+            for inner in op.blocks:
+                walk(inner)
+
+    main = spec.mlProgram.functions["main"]
+    for block in main.block_specializations.values():
+        walk(block)
+    return counts
+
+
+def classifier_labels(spec) -> list[str]:
+    """Labels of a classifier mlprogram, read from its ``classify`` op's ``classes`` list."""
+    main = spec.mlProgram.functions["main"]
+    for block in main.block_specializations.values():
+        for op in block.operations:
+            if op.type == "classify":
+                value = op.inputs["classes"].arguments[0].value
+                return [item.immediateValue.tensor.strings.values[0] for item in value.immediateValue.list.values]
+    return []

@@ -1,0 +1,44 @@
+"""What an exporter is given to write one variant file: :class:`Build`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from carspotter.formats import VariantSpec
+from carspotter.spec import InputSpec
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """General model information written into every format's metadata."""
+
+    name: str
+    version: str
+    author: str
+    license: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Build:
+    """One variant to build.
+
+    Attributes:
+        model: the Keras reference model, ``[N, S, S, 3]`` float32 raw pixels -> ``[N, C]`` probabilities.
+        labels: C class names in index order.
+        spec: the model's input spec (names, size, range), written into the file's metadata.
+        info: general model information.
+        variant: the variant to build (from :data:`carspotter.formats.FORMATS`).
+        representative: ``[M, S, S, 3]`` uint8 training photos for calibrated variants, else None.
+        onnx_opset: ONNX opset (ONNX only).
+    """
+
+    model: object
+    labels: list[str]
+    spec: InputSpec
+    info: ModelInfo
+    variant: VariantSpec
+    representative: np.ndarray | None = None
+    onnx_opset: int = 17

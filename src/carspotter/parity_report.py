@@ -1,0 +1,97 @@
+"""The parity report of a bundle: ``parity.json`` and the ``parity`` summary in ``manifest.json``.
+
+A :class:`ParityReport` collects the :class:`~carspotter.parity_checks.Outcome` of every
+check; ``bool(report)`` is the verdict, :meth:`ParityReport.lines` the summary printed
+by ``carspotter parity``, :meth:`ParityReport.write` the two files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from carspotter.atomic import atomic_write
+from carspotter.manifest import read_manifest, write_manifest
+from carspotter.parity_checks import Outcome
+from carspotter.parity_rule import TOLERANCES
+
+RULE = ("per photo and rank 1..3: same class as the reference, or a class whose reference probability is within tau of it "
+        "(near-tie, counted); and max |p - q| over all photos and classes <= max_abs_diff")
+_SUMMARY_KEYS = ("format", "target", "precision", "tau", "passed", "top1_agreement", "near_ties", "top1_near_ties",
+                 "max_abs_diff")
+
+
+@dataclass
+class ParityReport:
+    """Outcomes of one parity run on one set of photos.
+
+    Attributes:
+        photos: photos compared; ``photo_source`` where they came from.
+        skipped_photos: ``(name, reason)`` of photos that did not decode.
+        selection: how the run was narrowed (pytest arguments, when run through pytest),
+            recorded as parity.json ``pytest_args``: a narrowed run is a partial check.
+        outcomes: every check's outcome, in order.
+    """
+
+    photos: int
+    photo_source: str
+    skipped_photos: list = field(default_factory=list)
+    selection: list[str] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def add(self, outcome: Outcome) -> Outcome:
+        self.outcomes.append(outcome)
+        return outcome
+
+    def __bool__(self) -> bool:
+        return bool(self.outcomes) and not any(o.status == "failed" for o in self.outcomes)
+
+    @property
+    def results(self) -> list[dict]:
+        """parity.json ``results``: every comparison made (passed or failed)."""
+        return [o.result.to_json() for o in self.outcomes if o.result is not None]
+
+    def to_json(self) -> dict:
+        """parity.json."""
+        return {
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "passed": bool(self),
+            "photos": self.photos,
+            "photo_source": self.photo_source,
+            "pytest_args": list(self.selection),
+            "skipped_photos": [list(s) for s in self.skipped_photos],
+            "rule": RULE,
+            "tolerances": TOLERANCES,
+            "results": self.results,
+            "structure_checks": [{"check": o.check, **o.facts} for o in self.outcomes if o.facts and o.passed],
+            "failed_checks": [{"check": o.check, "reason": o.message} for o in self.outcomes
+                              if o.status == "failed" and o.result is None],
+            "skipped_checks": [{"check": o.check, "reason": o.message} for o in self.outcomes if o.status == "skipped"],
+        }
+
+    def write(self, bundle: str | Path) -> Path:
+        """Write ``parity.json`` and the manifest's ``parity`` summary (both atomically); returns parity.json's path."""
+        bundle = Path(bundle)
+        doc = self.to_json()
+        path = atomic_write(bundle / "parity.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        manifest = read_manifest(bundle)
+        manifest.parity = {"passed": doc["passed"], "photos": self.photos, "photo_source": self.photo_source,
+                           "results": [{k: r[k] for k in _SUMMARY_KEYS} for r in doc["results"]],
+                           "skipped_checks": doc["skipped_checks"]}
+        write_manifest(bundle, manifest)
+        return path
+
+    def lines(self) -> list[str]:
+        """The summary for people: verdict, one line per comparison, then failed and skipped checks."""
+        out = [f"parity: {'PASS' if self else 'FAIL'} on {self.photos} photos ({self.photo_source})"]
+        for o in self.outcomes:
+            if o.result is not None:
+                r = o.result
+                out.append(f"  {r.format:7s} {r.target:44s} {r.precision:5s} {'pass' if r else 'FAIL'}  "
+                           f"top-1 agreement {r.top1_agreement:.2%}  near-ties {r.near_ties}  max|dp| {r.max_abs_diff:.2e}")
+            elif o.status == "failed":
+                out.append(f"  FAILED {o.check}: {o.message}")
+        out += [f"  skipped {o.check}: {o.message}" for o in self.outcomes if o.status == "skipped"]
+        return out
