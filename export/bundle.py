@@ -22,6 +22,7 @@ import numpy as np
 from carspotter import __version__, runtimes
 from carspotter.atomic import atomic_folder
 from carspotter.errors import CarspotterError, ExportError, UsageError
+from carspotter.export import golden_set
 from carspotter.export.build import Build, ModelInfo
 from carspotter.formats import FORMATS, FormatSpec, VariantSpec, parse_formats, select
 from carspotter.gates import Gates, apply_gate, measure
@@ -44,6 +45,7 @@ class ExportOptions:
             gate; None builds each format's baseline variant and records its figures without gating.
         calibration_photos: representative training photos for calibrated int8 variants.
         gates: accuracy gates for ``variants``.
+        golden: photos in the bundle's golden set (0: none; :mod:`carspotter.golden`).
         data: the run's photo folder when it is no longer where run.json says.
         author, license: written into each model's metadata.
     """
@@ -54,6 +56,7 @@ class ExportOptions:
     variants: str | None = None
     calibration_photos: int = 200
     gates: Gates = Gates()
+    golden: int = golden_set.DEFAULT_COUNT
     data: str | None = None
     author: str = "carspotter"
     license: str = "Apache-2.0 (code); model weights follow the training data's terms"
@@ -67,6 +70,8 @@ class ExportOptions:
         formats = parse_formats(self.formats)
         if self.calibration_photos < 1:
             raise UsageError(f"--calibration-photos {self.calibration_photos}: must be at least 1")
+        if self.golden < 0:
+            raise UsageError(f"--golden {self.golden}: must be 0 (no golden set) or more")
         return select(self.variants, formats, {"coreml": self.coreml_precision})
 
 
@@ -165,8 +170,11 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         if r.shipped:
             r.path = f"{fmt.platform}/{fmt.file_name(n, default=n == default)}"
     write_labels(folder / "labels.txt", inputs.run.labels)
-    readme = importlib.import_module(fmt.exporter).readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
+    module = importlib.import_module(fmt.exporter)
+    readme = module.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
     (folder / "README.md").write_text(readme + _variants_readme(records, default), encoding="utf-8")
+    if inputs.options.golden:
+        shutil.copyfile(Path(__file__).with_name("selftests") / module.SELFTEST, folder / module.SELFTEST)
     d = records[default]
     return FormatEntry(platform=fmt.platform, path=f"{fmt.platform}/{fmt.filename}", labels=f"{fmt.platform}/labels.txt",
                        readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
@@ -190,7 +198,16 @@ def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: 
                    options.variants is not None, options)
 
 
-def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], inputs: _Inputs) -> Manifest:
+def _portable(weights: dict) -> dict:
+    """run.json ``weights`` without paths of the training machine: a weights file by its name (and sha256)."""
+    out = dict(weights)
+    for key in ("requested", "used"):
+        if isinstance(out.get(key), str) and out[key] not in ("imagenet", "none"):
+            out[key] = Path(out[key]).name
+    return out
+
+
+def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dict | None, inputs: _Inputs) -> Manifest:
     run, options = inputs.run, inputs.options
     labels_bytes = (tmp / next(iter(formats.values())).labels).read_bytes()
     return Manifest(
@@ -198,20 +215,22 @@ def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], inputs: _In
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         labels=run.labels, labels_sha256=hashlib.sha256(labels_bytes).hexdigest(),
         input=run.input.to_json(), preprocessing=run.record["preprocessing"],
-        source_run={"dir": str(run.dir), "model_sha256": sha256_file(run.dir / "model.keras"), "test_split": run.splits["test"]},
-        training={"metrics": {k: m.to_json() for k, m in run.metrics.items()}, "weights": run.weights,
+        source_run={"name": run.name, "model_sha256": sha256_file(run.dir / "model.keras"), "test_split": run.splits["test"]},
+        training={"metrics": {k: m.to_json() for k, m in run.metrics.items()}, "weights": _portable(run.weights),
                   "counts": run.classes.counts, "timing_s": run.record.get("timing_s", {})},
         variants=VariantsInfo(options.variants, options.gates, inputs.enforce,
                               int(len(inputs.representative)) if inputs.representative is not None else 0,
                               int(len(inputs.photos.truth))),
-        formats=formats, files=file_table(tmp), parity=None)
+        formats=formats, files=file_table(tmp), golden=golden, parity=None)
 
 
 def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:
     """Convert a run's reference model to every requested format and variant; write the bundle.
 
     Layout: one platform folder per format (default model, other shipped variants as
-    ``STEM.<variant>SUFFIX``, ``labels.txt``, ``README.md``) and ``manifest.json``. Every
+    ``STEM.<variant>SUFFIX``, ``labels.txt``, ``README.md``, the app self-test), ``golden/``
+    (photos, exact inputs, the reference's answers) and ``manifest.json``. No path of this
+    machine goes into the bundle: the run is recorded by name and model sha256. Every
     variant is measured on the run's test photos (accuracy against the true labels, top-1
     agreement and top-3 parity against the Keras reference, max |dp|, size); with
     ``options.variants`` a variant that misses its gate is left out and the export says
@@ -230,5 +249,13 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     with atomic_folder(out) as tmp:
         formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
                    for name, variants in chosen.items()}
-        write_manifest(tmp, _manifest(tmp, out, formats, inputs))
+        _log(f"golden set: {options.golden} photos of the test split" if options.golden else "no golden set (--golden 0)")
+        try:
+            golden = golden_set.write_golden(tmp, options.golden, inputs.photos, inputs.reference, inputs.model,
+                                             inputs.run.input, inputs.run.labels, formats)
+        except CarspotterError as exc:
+            raise ExportError(f"golden set of {inputs.run.dir}: {exc}") from exc
+        except Exception as exc:
+            raise ExportError(f"golden set of {inputs.run.dir}: {_one_line(exc)}") from exc
+        write_manifest(tmp, _manifest(tmp, out, formats, golden, inputs))
     return out

@@ -10,6 +10,9 @@ from carspotter.export.build import Build
 from carspotter.mil_reference import mil_op_counts
 from carspotter.quiet import import_coremltools, quiet
 
+SELFTEST = "CarSpotterSelfTest.swift"
+"""The app self-test shipped next to the model (from ``export/selftests/``) when the bundle has a golden set."""
+
 
 def export(build: Build, path: Path) -> dict:
     """Convert with ``coremltools.convert`` to an mlprogram and save ``path`` (.mlpackage).

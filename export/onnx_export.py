@@ -9,6 +9,9 @@ from carspotter.export.app_readmes import onnx_readme as readme  # noqa: F401  (
 from carspotter.export.build import Build
 from carspotter.quiet import quiet
 
+SELFTEST = "selftest.mjs"
+"""The app self-test shipped next to the model (from ``export/selftests/``) when the bundle has a golden set."""
+
 ONNX_OPSETS = (17, 18)  # tf2onnx 1.17 refuses opset 19
 
 

@@ -10,6 +10,9 @@ from carspotter.export.build import Build
 from carspotter.export.tflite_metadata import add_classifier_metadata
 from carspotter.quiet import quiet
 
+SELFTEST = "CarSpotterSelfTest.kt"
+"""The app self-test shipped next to the model (from ``export/selftests/``) when the bundle has a golden set."""
+
 
 def _converter(build: Build):
     """``TFLiteConverter.from_keras_model`` set up for the variant (TensorFlow Lite post-training quantization guide)."""

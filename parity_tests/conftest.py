@@ -1,6 +1,6 @@
 """Options and fixtures of the parity suite; results go to parity.json and manifest.json.
 
-Options: ``--bundle DIR`` (required), ``--images DIR``, ``--limit N``, ``--no-write``.
+Options: ``--bundle DIR`` (required), ``--run DIR``, ``--data DIR``, ``--images DIR``, ``--limit N``, ``--no-write``.
 The checks themselves are :mod:`carspotter.parity_checks`; this layer only parametrizes
 over them and records their outcomes in one :class:`~carspotter.parity_report.ParityReport`.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from carspotter.errors import CarspotterError
-from carspotter.parity_checks import ParityContext, plan
+from carspotter.parity_checks import plan
+from carspotter.parity_context import ParityContext
 from carspotter.parity_run import new_report
 
 _REPORT = pytest.StashKey[object]()
@@ -20,7 +21,9 @@ _CONTEXT = pytest.StashKey[object]()
 def pytest_addoption(parser):
     group = parser.getgroup("carspotter parity")
     group.addoption("--bundle", default=None, help="bundle folder to check")
-    group.addoption("--images", default=None, help="folder of photos (default: the run's test split)")
+    group.addoption("--images", default=None, help="folder of photos for the live reference (default: the run's test split)")
+    group.addoption("--run", default=None, help="the bundle's run folder (default: looked for; else the golden set only)")
+    group.addoption("--data", default=None, help="the run's photo folder, when it moved")
     group.addoption("--limit", type=int, default=None, help="check at most N photos")
     group.addoption("--no-write", action="store_true", help="do not write parity.json or update manifest.json")
 
@@ -31,7 +34,8 @@ def _context(config) -> ParityContext:
         if not bundle:
             pytest.exit("carspotter parity: pass --bundle BUNDLE_DIR", returncode=2)
         try:
-            config.stash[_CONTEXT] = ParityContext(bundle, config.getoption("--images"), config.getoption("--limit"))
+            config.stash[_CONTEXT] = ParityContext(bundle, config.getoption("--images"), config.getoption("--limit"),
+                                                   config.getoption("--run"), config.getoption("--data"))
         except CarspotterError as exc:
             pytest.exit(f"carspotter parity: error: {exc}", returncode=2)
     return config.stash[_CONTEXT]
@@ -40,7 +44,7 @@ def _context(config) -> ParityContext:
 def pytest_generate_tests(metafunc):
     """One test per check of the bundle (ids such as ``tflite/litert`` or ``variant/onnx/fp32``)."""
     if "check" in metafunc.fixturenames:
-        checks = plan(_context(metafunc.config).manifest)
+        checks = plan(_context(metafunc.config))
         metafunc.parametrize("check", checks, ids=[c.id for c in checks])
 
 

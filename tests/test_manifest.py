@@ -22,12 +22,12 @@ def make_bundle(root):
     (root / "onnx" / "labels.txt").write_bytes(labels)
     (root / "onnx" / "README.md").write_text("readme")
     manifest = {
-        "schema_version": 1, "name": "t", "carspotter_version": "0", "created": "now", "labels": LABELS,
+        "schema_version": 2, "name": "t", "carspotter_version": "0", "created": "now", "labels": LABELS,
         "labels_sha256": hashlib.sha256(labels).hexdigest(),
         "input": {"name": "image", "shape": [None, 299, 299, 3], "dtype": "float32", "layout": "NHWC", "color": "RGB",
                   "pixel_range": [0, 255], "model_input_range": "0,1"},
         "preprocessing": {"resize": {"method": "bilinear", "aspect": "stretch"}, "exif_orientation": "applied"},
-        "source_run": {"dir": "/runs/x", "model_sha256": "0" * 64, "test_split": "split_test.csv"},
+        "source_run": {"name": "x", "model_sha256": "0" * 64, "test_split": "split_test.csv"},
         "training": {"metrics": {}, "weights": {}},
         "variants": {"requested": None, "gates": {}, "gates_enforced": False, "calibration_photos": 0, "evaluation_photos": 4},
         "formats": {"onnx": {"platform": "onnx", "path": "onnx/carspotter.onnx", "labels": "onnx/labels.txt",
@@ -39,6 +39,7 @@ def make_bundle(root):
                                                    "figures": {"photos": 4, "top1": 0.5, "top3": 1.0, "top1_agreement": 1.0,
                                                                "parity": {"passed": True}, "max_abs_diff": 0.0}}}}},
         "files": file_table(root),
+        "golden": None,
         "parity": None,
     }
     write_manifest(root, Manifest.from_json(manifest))
@@ -108,7 +109,7 @@ def test_any_bytes_are_a_bundle_error_not_a_crash(tmp_path_factory, raw):
 
 
 @settings(max_examples=40, deadline=None)
-@given(key=st.sampled_from(["labels", "files", "formats", "input", "parity", "schema_version"]), value=json_values)
+@given(key=st.sampled_from(["labels", "files", "formats", "input", "golden", "parity", "schema_version"]), value=json_values)
 def test_mutated_valid_manifest_reads_or_fails_cleanly(tmp_path_factory, key, value):
     root = tmp_path_factory.mktemp("v")
     m = make_bundle(root)

@@ -109,6 +109,9 @@ def _add_export(sub) -> None:
     e.add_argument("--variants", default=None, metavar="FAMILIES",
                    help=f"build and gate reduced-precision variants: comma-separated {','.join(FAMILIES)} "
                         f"(default: one variant per format, {baselines})")
+    e.add_argument("--golden", type=_integer("--golden"), default=_default(ExportOptions, "golden"), metavar="N",
+                   help="photos of the test split in the bundle's golden set, with the reference's answers, so the "
+                        "bundle checks itself anywhere (default %(default)s; 0: none)")
     e.add_argument("--calibration-photos", type=_integer("--calibration-photos"),
                    default=_default(ExportOptions, "calibration_photos"), metavar="N",
                    help="representative training photos for calibrated int8 variants (default %(default)s)")
@@ -130,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "photos. Writes parity.json and updates manifest.json. Exit 1 on failure. "
                                    "For pytest and JUnit XML: pytest parity_tests --bundle BUNDLE_DIR.")
     p.add_argument("bundle_dir", metavar="BUNDLE_DIR")
-    p.add_argument("--images", default=None, metavar="DIR", help="photos to check (default: the run's test split)")
-    p.add_argument("--limit", type=_integer("--limit"), default=None, metavar="N", help="check at most N photos")
+    p.add_argument("--run", default=None, metavar="RUN_DIR",
+                   help="the run the bundle was exported from, for the live reference on its test split (default: "
+                        "runs/NAME if found; without it the bundle's golden set is the reference)")
+    p.add_argument("--data", default=None, metavar="DIR", help="the run's photo folder, when it moved")
+    p.add_argument("--images", default=None, metavar="DIR", help="photos for the live reference (needs the run)")
+    p.add_argument("--limit", type=_integer("--limit"), default=None, metavar="N", help="check at most N live photos")
     v = sub.add_parser("verify", help="check a bundle's files against the sha256 in its manifest",
                        description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
     v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
@@ -174,7 +181,8 @@ def _dispatch(args) -> int:
 
         gates = Gates(**{f.name: getattr(args, f.name) for f in fields(Gates)})
         opts = ExportOptions(formats=parse_formats(args.formats), coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset,
-                             variants=args.variants, calibration_photos=args.calibration_photos, gates=gates, data=args.data)
+                             variants=args.variants, calibration_photos=args.calibration_photos, gates=gates,
+                             golden=args.golden, data=args.data)
         print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")
         return 0
     if args.command == "parity":
@@ -185,7 +193,7 @@ def _dispatch(args) -> int:
         if extra:
             raise UsageError(f"{' '.join(extra)}: carspotter parity runs its checks without pytest; for pytest options "
                              f"run `pytest parity_tests --bundle {args.bundle_dir} {' '.join(extra)}`")
-        return run_parity(args.bundle_dir, images=args.images, limit=args.limit)
+        return run_parity(args.bundle_dir, images=args.images, limit=args.limit, run=args.run, data=args.data)
     if args.command == "verify":
         from carspotter.manifest import verify_bundle
 

@@ -25,7 +25,7 @@ from carspotter.gates import Gates, VariantFigures
 from carspotter.hashing import sha256_file
 from carspotter.spec import InputSpec
 
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2
 UNHASHED = ("manifest.json", "parity.json")  # written after the files they describe
 
 
@@ -151,11 +151,13 @@ class Manifest:
         labels: C class names, index order; ``labels_sha256`` the sha256 of labels.txt.
         input: the model's input as recorded (run.json ``input``); ``spec`` reads it as an :class:`InputSpec`.
         preprocessing: how photos become the input (:data:`carspotter.photos.PREPROCESSING`).
-        source_run: the run it came from (``dir``, ``model_sha256``, ``test_split``).
+        source_run: the run it came from, by name (``name``, ``model_sha256``, ``test_split``):
+            no path of the build machine is recorded.
         training: the run's metrics, weights, counts and timing.
         variants: how variants were chosen.
         formats: ``{format name: FormatEntry}``.
         files: ``{bundle-relative path: {"bytes", "sha256"}}`` for every file.
+        golden: the golden set (``count``, ``expected``, ``bytes``, ...), or None (``--golden 0``).
         parity: the last parity run's summary, or None.
     """
 
@@ -171,6 +173,7 @@ class Manifest:
     variants: VariantsInfo
     formats: dict[str, FormatEntry]
     files: dict[str, dict]
+    golden: dict | None = None
     parity: dict | None = None
     schema_version: int = MANIFEST_SCHEMA_VERSION
     spec: InputSpec = field(init=False, repr=False)
@@ -183,7 +186,8 @@ class Manifest:
                 "created": self.created, "labels": self.labels, "labels_sha256": self.labels_sha256,
                 "input": self.input, "preprocessing": self.preprocessing, "source_run": self.source_run,
                 "training": self.training, "variants": self.variants.to_json(),
-                "formats": {k: f.to_json() for k, f in self.formats.items()}, "files": self.files, "parity": self.parity}
+                "formats": {k: f.to_json() for k, f in self.formats.items()}, "files": self.files, "golden": self.golden,
+                "parity": self.parity}
 
     @classmethod
     def from_json(cls, d: dict) -> "Manifest":
@@ -192,7 +196,7 @@ class Manifest:
                    preprocessing=d["preprocessing"], source_run=d["source_run"], training=d["training"],
                    variants=VariantsInfo.from_json(d["variants"]),
                    formats={k: FormatEntry.from_json(v) for k, v in d["formats"].items()}, files=d["files"],
-                   parity=d["parity"], schema_version=d["schema_version"])
+                   golden=d["golden"], parity=d["parity"], schema_version=d["schema_version"])
 
 
 def file_table(bundle_dir: Path) -> dict[str, dict]:
@@ -236,6 +240,9 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: not valid JSON ({exc}); export again") from None
+    if isinstance(doc, dict) and doc.get("schema_version") == 1:
+        raise BundleError(f"{path}: manifest schema v1 (a bundle from an older carspotter, tied to the machine that built "
+                          f"it); export it again to get schema v{MANIFEST_SCHEMA_VERSION}")
     try:
         jsonschema.validate(doc, schema())
         return Manifest.from_json(doc)

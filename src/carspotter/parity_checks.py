@@ -1,37 +1,37 @@
 """The parity checks of a bundle, as code: ``carspotter parity`` runs them and ``parity_tests/`` parametrizes over them.
 
-:func:`plan` lists the checks a bundle gets from its manifest and the format registry:
-the files' sha256; every format's default variant on each of its runtimes (LiteRT and
-MediaPipe for TFLite, ONNX Runtime per execution provider, the MIL reference execution in
-both modes and Core ML predict for Core ML); the Keras reference on a GPU; the Core ML
-program's structure; Core ML predict against the MIL reference execution; and every shipped
-variant re-measured against the figures and gate recorded at export. Each check returns an
-:class:`Outcome`: passed, failed (with the reason) or skipped (with the reason, where this
-machine lacks a GPU, macOS or a library), never silently passed.
+:func:`plan` lists the checks a bundle gets from its manifest, the format registry and what
+is at hand (:class:`~carspotter.parity_context.ParityContext`):
 
-Every check sees the same decoded photos (:class:`ParityContext`), and the reference's
-probabilities on them are computed once.
+- always: the files' sha256, and the Core ML program's structure;
+- with a golden set (the bundle alone is enough): every format's default variant on each of
+  its runtimes against ``expected.json`` (``golden:...``), the same on the golden JPEGs
+  decoded by our decoder (``golden-jpeg:...``), and every shipped variant re-measured on the
+  golden set against the figures recorded at export (``golden:variant/...``);
+- with the run folder: the same runtime checks against the Keras reference run now on the
+  test split or ``--images`` (ids without a prefix), the Keras reference on a GPU, and every
+  shipped variant against the figures in the manifest (``variant/...``);
+- Core ML predict against the MIL reference execution (macOS).
+
+Each check returns an :class:`Outcome`: passed, failed (with the reason) or skipped (with the
+reason, where this machine lacks a GPU, macOS or a library), never silently passed.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from carspotter import runtimes
-from carspotter.errors import BundleError, CarspotterError, ComparisonError, MILExecutionError
+from carspotter.errors import CarspotterError, ComparisonError, MILExecutionError
 from carspotter.formats import FORMATS, VariantSpec
-from carspotter.gates import apply_gate, measure
-from carspotter.hashing import sha256_file
-from carspotter.manifest import Manifest, read_manifest, verify_bundle
+from carspotter.gates import VariantFigures, apply_gate, measure
+from carspotter.manifest import verify_bundle
 from carspotter.mil_reference import SUPPORTED_OPS
-from carspotter.parity_rule import ParityResult, compare_top3, precision_for, tolerance
-from carspotter.photoset import PhotoSet, folder_photoset, split_photoset
-from carspotter.runfolder import read_run
+from carspotter.parity_context import GOLDEN, GOLDEN_JPEG, LIVE, ParityContext
+from carspotter.parity_rule import ParityResult, precision_for
 
 
 class Skip(Exception):
@@ -67,109 +67,58 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Check:
-    """One check: an id (``format/runtime``, ``variant/format/name``, ...) and the function running it."""
+    """One check: an id (``golden:tflite/litert``, ``variant/onnx/fp32``, ...) and the function running it."""
 
     id: str
-    run: Callable[["ParityContext"], Outcome]
+    run: Callable[[ParityContext], Outcome]
 
     def __str__(self) -> str:
         return self.id
 
 
-class ParityContext:
-    """One bundle under check: its manifest, the photos, the reference's answers on them (each made once).
-
-    Args:
-        bundle: the bundle folder.
-        images: a folder of photos to check instead of the run's test split.
-        limit: check at most N photos.
-
-    Raises:
-        BundleError: the bundle folder or its manifest is missing or invalid.
-    """
-
-    def __init__(self, bundle: str | Path, images: str | Path | None = None, limit: int | None = None):
-        self.bundle = Path(bundle)
-        self.manifest: Manifest = read_manifest(self.bundle)
-        self.images, self.limit = images, limit
-        self._probs: dict = {}
-
-    @functools.cached_property
-    def run(self):
-        """The run the bundle came from, after checking its model is the exact file the bundle was built from.
-
-        Raises:
-            BundleError: the run folder or its model is gone, or the model changed.
-        """
-        run_dir = Path(self.manifest.source_run["dir"])
-        path = run_dir / "model.keras"
-        if not path.is_file():
-            raise BundleError(f"{path}: the reference model is gone; parity needs the run folder")
-        if sha256_file(path) != self.manifest.source_run["model_sha256"]:
-            raise BundleError(f"{path}: changed since this bundle was exported (sha256 differs); export again")
-        return read_run(run_dir)
-
-    @functools.cached_property
-    def photoset(self) -> PhotoSet:
-        """The photos every check sees: ``--images`` or the run's test split, decoded once.
-
-        Raises:
-            BundleError: no photo decodes.
-        """
-        if self.images is not None:
-            ps = folder_photoset(self.images, self.manifest.spec.size, self.limit)
-        else:
-            ps = split_photoset(self.run, "test", limit=self.limit)
-        if len(ps.names) == 0:
-            raise BundleError(f"no photo decoded from {ps.source} ({len(ps.skipped)} skipped)")
-        return ps
-
-    @functools.cached_property
-    def reference_model(self):
-        return runtimes.load_reference(self.run)
-
-    @functools.cached_property
-    def reference(self) -> np.ndarray:
-        """``[N, C]`` reference probabilities, Keras on CPU."""
-        return runtimes.keras_probs(self.reference_model, self.photoset.pixels)
-
-    def path(self, fmt: str, variant: str | None = None) -> Path:
-        """The file of ``fmt``'s default variant, or of a shipped ``variant``."""
-        entry = self.manifest.formats[fmt]
-        return self.bundle / (entry.variants[variant].path if variant else entry.path)
-
-    def probs(self, fmt: str, runtime: runtimes.Runtime, variant: VariantSpec, path: Path) -> np.ndarray:
-        """``[N, C]`` probabilities of ``path`` on ``runtime`` (computed once per file and runtime)."""
-        key = (str(path), runtime.check, variant.mil_mode if runtime is runtimes.MIL_BY_VARIANT else None)
-        if key not in self._probs:
-            self._probs[key] = np.asarray(runtime.run(path, self.photoset.pixels, self.manifest.labels, variant))
-        return self._probs[key]
-
-    def compare(self, reference: np.ndarray, probs: np.ndarray, *, fmt: str, target: str, precision: str) -> ParityResult:
-        tol = tolerance(precision)
-        return compare_top3(reference, probs, labels=self.manifest.labels, photos=self.photoset.names, tau=tol.tau,
-                            max_abs_diff_limit=tol.max_abs_diff, format=fmt, target=target, precision=precision)
+def _prefix(basis: str) -> str:
+    return "" if basis == LIVE else f"{basis}:"
 
 
-def _verdict(check_id: str, result: ParityResult) -> Outcome:
-    return Outcome(check_id, "passed" if result else "failed", str(result), result=result)
+def _verdict(check_id: str, result: ParityResult, facts: dict | None = None) -> Outcome:
+    return Outcome(check_id, "passed" if result else "failed", str(result), result=result, facts=facts or {})
 
 
 def _default_variant(ctx: ParityContext, fmt: str) -> VariantSpec:
     return FORMATS[fmt].variant(ctx.manifest.formats[fmt].default_variant)
 
 
-def _runtime_check(fmt: str, runtime: runtimes.Runtime) -> Check:
+def _runtime_check(basis: str, fmt: str, runtime: runtimes.Runtime) -> Check:
+    check_id = _prefix(basis) + runtime.check
+
     def run(ctx: ParityContext) -> Outcome:
         why = runtime.unavailable()
         if why:
             raise Skip(why + ("; MIL reference execution checked instead" if runtime is runtimes.COREML_PREDICT else ""))
         variant = _default_variant(ctx, fmt)
-        probs = ctx.probs(fmt, runtime, variant, ctx.path(fmt))
+        probs = ctx.probs(basis, runtime, variant, ctx.path(fmt))
         precision = precision_for(ctx.manifest.formats[fmt].precision, runtime.mode)
-        return _verdict(runtime.check, ctx.compare(ctx.reference, probs, fmt=fmt, target=runtime.target, precision=precision))
+        return _verdict(check_id, ctx.compare(basis, probs, fmt=fmt, target=runtime.target, precision=precision))
 
-    return Check(runtime.check, run)
+    return Check(check_id, run)
+
+
+def _decoder_check(fmt: str) -> Check:
+    """Our decoder on the golden JPEGs: pixels against the exact inputs, and the format on them against expected.json."""
+    check_id = f"{GOLDEN_JPEG}:{fmt}"
+
+    def run(ctx: ParityContext) -> Outcome:
+        exact, decoded = ctx.basis(GOLDEN).photos.pixels, ctx.basis(GOLDEN_JPEG).photos.pixels
+        diff = np.abs(exact.astype(np.int16) - decoded.astype(np.int16))
+        facts = {"pixel_drift_mean": float(diff.mean()), "pixel_drift_max": int(diff.max()),
+                 "identical_photos": int(sum(not d.any() for d in diff))}
+        spec = FORMATS[fmt]
+        probs = ctx.probs(GOLDEN_JPEG, spec.measuring_runtime, _default_variant(ctx, fmt), ctx.path(fmt))
+        precision = precision_for(ctx.manifest.formats[fmt].precision, spec.measuring_runtime.mode)
+        target = f"{spec.measuring_runtime.target}, JPEG decoded"
+        return _verdict(check_id, ctx.compare(GOLDEN_JPEG, probs, fmt=fmt, target=target, precision=precision), facts)
+
+    return Check(check_id, run)
 
 
 def _sha256(ctx: ParityContext) -> Outcome:
@@ -183,8 +132,8 @@ def _keras_gpu(ctx: ParityContext) -> Outcome:
 
     if not tf.config.list_physical_devices("GPU"):
         raise Skip("TensorFlow sees no GPU here (tensorflow-cpu, or no device)")
-    probs = runtimes.keras_probs(ctx.reference_model, ctx.photoset.pixels, device="/GPU:0")
-    return _verdict("keras/gpu", ctx.compare(ctx.reference, probs, fmt="keras", target="GPU:0", precision="fp32-gpu"))
+    probs = runtimes.keras_probs(ctx.reference_model, ctx.basis(LIVE).photos.pixels, device="/GPU:0")
+    return _verdict("keras/gpu", ctx.compare(LIVE, probs, fmt="keras", target="GPU:0", precision="fp32-gpu"))
 
 
 def _coreml_structure(ctx: ParityContext) -> Outcome:
@@ -209,61 +158,88 @@ def _coreml_structure(ctx: ParityContext) -> Outcome:
                    facts={"passed": True, "ops": s["ops"], "labels": len(s["labels"]), "spec_version": s["spec_version"]})
 
 
-def _coreml_predict_vs_mil(ctx: ParityContext) -> Outcome:
-    why = runtimes.coreml_predict_unavailable()
-    if why:
-        raise Skip(why)
-    variant = _default_variant(ctx, "coreml")
-    path = ctx.path("coreml")
-    mil = ctx.probs("coreml", runtimes.MIL_FP16, variant, path)
-    probs = ctx.probs("coreml", runtimes.COREML_PREDICT, variant, path)
-    return _verdict("coreml/predict-vs-mil-reference",
-                    ctx.compare(mil, probs, fmt="coreml", target="Core ML predict vs MIL reference execution", precision="fp16"))
+def _coreml_predict_vs_mil(basis: str) -> Check:
+    check_id = _prefix(basis) + "coreml/predict-vs-mil-reference"
+
+    def run(ctx: ParityContext) -> Outcome:
+        why = runtimes.coreml_predict_unavailable()
+        if why:
+            raise Skip(why)
+        variant, path = _default_variant(ctx, "coreml"), ctx.path("coreml")
+        mil = ctx.probs(basis, runtimes.MIL_FP16, variant, path)
+        probs = ctx.probs(basis, runtimes.COREML_PREDICT, variant, path)
+        return _verdict(check_id, ctx.compare(basis, probs, fmt="coreml", target="Core ML predict vs MIL reference execution",
+                                              precision="fp16", reference=mil))
+
+    return Check(check_id, run)
 
 
 _FIGURE_KEYS = ("photos", "top1", "top3", "reference_top1", "top1_agreement")
 
 
-def _variant_check(fmt: str, name: str) -> Check:
-    check_id = f"variant/{fmt}/{name}"
+def _same_figures(check_id: str, fig: VariantFigures, want: VariantFigures, diff_rtol: float) -> None:
+    for key in _FIGURE_KEYS:
+        if abs(getattr(fig, key) - getattr(want, key)) > 1e-9:
+            raise CheckFailed(f"{check_id}: {key} {getattr(fig, key)} != recorded {getattr(want, key)}")
+    if fig.parity != want.parity:
+        raise CheckFailed(f"{check_id}: parity {fig.parity} != recorded {want.parity}")
+    if not np.isclose(fig.max_abs_diff, want.max_abs_diff, rtol=diff_rtol, atol=1e-6):
+        raise CheckFailed(f"{check_id}: max |dp| {fig.max_abs_diff:.3e} != recorded {want.max_abs_diff:.3e}")
+
+
+def _variant_check(basis: str, fmt: str, name: str) -> Check:
+    check_id = f"{_prefix(basis)}variant/{fmt}/{name}"
 
     def run(ctx: ParityContext) -> Outcome:
-        """Re-measure a shipped variant on the run's test photos: the manifest's figures and gate must hold."""
-        ps, info = ctx.photoset, ctx.manifest.variants
-        if ps.truth is None or len(ps.names) != info.evaluation_photos:
+        """Re-measure a shipped variant: the figures recorded at export (manifest or expected.json) and its gate must hold."""
+        b = ctx.basis(basis)
+        record, variant = ctx.manifest.formats[fmt].variants[name], FORMATS[fmt].variant(name)
+        if basis == LIVE and (b.photos.truth is None or len(b.photos.names) != ctx.manifest.variants.evaluation_photos):
             raise Skip("variant figures were measured on the run's whole test split; --images or --limit changes the photos")
-        record = ctx.manifest.formats[fmt].variants[name]
-        variant = FORMATS[fmt].variant(name)
-        probs = ctx.probs(fmt, FORMATS[fmt].measuring_runtime, variant, ctx.path(fmt, name))
-        fig = measure(ctx.reference, probs, ps.truth, ctx.manifest.labels, ps.names, fmt, variant)
-        want = record.figures
-        for key in _FIGURE_KEYS:
-            if abs(getattr(fig, key) - getattr(want, key)) > 1e-9:
-                raise CheckFailed(f"{check_id}: {key} {getattr(fig, key)} != manifest {getattr(want, key)}")
-        if fig.parity != want.parity:
-            raise CheckFailed(f"{check_id}: parity {fig.parity} != manifest {want.parity}")
-        if not np.isclose(fig.max_abs_diff, want.max_abs_diff, rtol=1e-3, atol=1e-7):
-            raise CheckFailed(f"{check_id}: max |dp| {fig.max_abs_diff:.3e} != manifest {want.max_abs_diff:.3e}")
-        verdict = apply_gate(variant, fig, info.gates)
-        if record.gate_enforced and not verdict.passed:
-            raise CheckFailed(f"{check_id}: shipped but now fails its gate: {verdict}")
-        return Outcome(check_id, "passed", verdict.text,
-                       facts={"passed": True, "gate": verdict.text, "top1_agreement": fig.top1_agreement, "top1": fig.top1,
-                              "bytes": record.bytes})
+        probs = ctx.probs(basis, FORMATS[fmt].measuring_runtime, variant, ctx.path(fmt, name))
+        fig = measure(b.reference, probs, b.photos.truth, ctx.manifest.labels, b.photos.names, fmt, variant)
+        if basis == LIVE:
+            _same_figures(check_id, fig, record.figures, 1e-3)
+            verdict = apply_gate(variant, fig, ctx.manifest.variants.gates)
+            if record.gate_enforced and not verdict.passed:
+                raise CheckFailed(f"{check_id}: shipped but now fails its gate: {verdict}")
+            text = verdict.text
+        else:  # golden: figures recorded when the golden set was made; kernels of another CPU may round differently
+            want = ctx.golden.doc.get("variants", {}).get(f"{fmt}/{name}")
+            if want is None:
+                raise CheckFailed(f"{check_id}: golden/expected.json records no figures for this variant; export again")
+            _same_figures(check_id, fig, VariantFigures.from_json(want), 0.05)
+            if variant.family == "fp32" and not fig.parity.passed:
+                raise CheckFailed(f"{check_id}: an fp32 variant fails the top-3 rule on the golden set")
+            text = (f"top-1 agreement {fig.top1_agreement:.2%}, top-3 rule {'passes' if fig.parity.passed else 'fails'}, "
+                    f"max |dp| {fig.max_abs_diff:.2e}: as recorded at export")
+        return Outcome(check_id, "passed", text, facts={"passed": True, "gate": text, "top1_agreement": fig.top1_agreement,
+                                                        "top1": fig.top1, "bytes": record.bytes})
 
     return Check(check_id, run)
 
 
-def plan(manifest: Manifest) -> list[Check]:
-    """Every check a bundle gets, in the order they run (see the module docstring)."""
+def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
+    checks = []
+    for fmt in ctx.manifest.formats:
+        checks += [_runtime_check(basis, fmt, rt) for rt in FORMATS[fmt].runtimes]
+        if basis == GOLDEN:
+            checks.append(_decoder_check(fmt))
+    if basis == LIVE:
+        checks.append(Check("keras/gpu", _keras_gpu))
+    checks += [_variant_check(basis, fmt, name) for fmt, entry in ctx.manifest.formats.items() for name in entry.shipped()]
+    return checks
+
+
+def plan(ctx: ParityContext) -> list[Check]:
+    """Every check this bundle gets here, in the order they run (see the module docstring)."""
     checks = [Check("sha256", _sha256)]
-    for fmt in manifest.formats:
-        checks += [_runtime_check(fmt, rt) for rt in FORMATS[fmt].runtimes]
-        if fmt == "coreml":
-            checks += [Check("coreml/structure", _coreml_structure),
-                       Check("coreml/predict-vs-mil-reference", _coreml_predict_vs_mil)]
-    checks.append(Check("keras/gpu", _keras_gpu))
-    checks += [_variant_check(fmt, name) for fmt, entry in manifest.formats.items() for name in entry.shipped()]
+    if "coreml" in ctx.manifest.formats:
+        checks.append(Check("coreml/structure", _coreml_structure))
+    for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
+        checks += _basis_checks(ctx, basis)
+    if "coreml" in ctx.manifest.formats:
+        checks.append(_coreml_predict_vs_mil(LIVE if LIVE in ctx.bases else GOLDEN))
     return checks
 
 
@@ -285,3 +261,6 @@ def run_check(ctx: ParityContext, check: Check) -> Outcome:
     except Exception as exc:  # a runtime's own error (LiteRT, ONNX Runtime, MediaPipe): the format fails here
         first = str(exc).splitlines()[0][:300] if str(exc) else ""
         return Outcome(check.id, "failed", f"{type(exc).__name__}: {first}")
+
+
+__all__ = ["Check", "CheckFailed", "Outcome", "ParityContext", "Skip", "plan", "run_check"]

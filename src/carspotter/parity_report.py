@@ -19,8 +19,8 @@ from carspotter.parity_rule import TOLERANCES
 
 RULE = ("per photo and rank 1..3: same class as the reference, or a class whose reference probability is within tau of it "
         "(near-tie, counted); and max |p - q| over all photos and classes <= max_abs_diff")
-_SUMMARY_KEYS = ("format", "target", "precision", "tau", "passed", "top1_agreement", "near_ties", "top1_near_ties",
-                 "max_abs_diff")
+_SUMMARY_KEYS = ("photo_set", "format", "target", "precision", "tau", "passed", "top1_agreement", "near_ties",
+                 "top1_near_ties", "max_abs_diff")
 
 
 @dataclass
@@ -28,8 +28,10 @@ class ParityReport:
     """Outcomes of one parity run on one set of photos.
 
     Attributes:
-        photos: photos compared; ``photo_source`` where they came from.
+        photos: photos compared on the main photo set (live when the run is here, else golden);
+            ``photo_source`` where they came from.
         skipped_photos: ``(name, reason)`` of photos that did not decode.
+        photo_sets: ``{name: {"photos", "source", "reference"}}`` of every photo set checked.
         selection: how the run was narrowed (pytest arguments, when run through pytest),
             recorded as parity.json ``pytest_args``: a narrowed run is a partial check.
         outcomes: every check's outcome, in order.
@@ -38,6 +40,7 @@ class ParityReport:
     photos: int
     photo_source: str
     skipped_photos: list = field(default_factory=list)
+    photo_sets: dict = field(default_factory=dict)
     selection: list[str] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
 
@@ -60,6 +63,7 @@ class ParityReport:
             "passed": bool(self),
             "photos": self.photos,
             "photo_source": self.photo_source,
+            "photo_sets": self.photo_sets,
             "pytest_args": list(self.selection),
             "skipped_photos": [list(s) for s in self.skipped_photos],
             "rule": RULE,
@@ -89,7 +93,7 @@ class ParityReport:
         for o in self.outcomes:
             if o.result is not None:
                 r = o.result
-                out.append(f"  {r.format:7s} {r.target:44s} {r.precision:5s} {'pass' if r else 'FAIL'}  "
+                out.append(f"  {r.photo_set:11s} {r.format:7s} {r.target[:44]:44s} {r.precision:5s} {'pass' if r else 'FAIL'}  "
                            f"top-1 agreement {r.top1_agreement:.2%}  near-ties {r.near_ties}  max|dp| {r.max_abs_diff:.2e}")
             elif o.status == "failed":
                 out.append(f"  FAILED {o.check}: {o.message}")

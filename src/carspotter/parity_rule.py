@@ -40,6 +40,12 @@ TOLERANCES = {
 }
 
 
+APP_PATH_MIN_MARGIN = 0.25
+"""App paths (an app decoding and resizing the photo itself): a photo whose reference top-1 /
+top-2 margin is at least this keeps its top-1, whatever the resizer; below it, flips are
+counted and reported. Set from the drift measured between resizers (README, "App paths")."""
+
+
 @dataclass(frozen=True)
 class Tolerance:
     """One row of :data:`TOLERANCES` (probability units)."""
@@ -105,6 +111,8 @@ class ParityResult:
         top1_near_ties: of those, rank-1 near-ties.
         max_abs_diff: max |p - q| over photos and classes.
         mismatches: photos that break the rule.
+        photo_set: which photos and reference (``live``: the Keras reference on the run's
+            photos; ``golden``: the bundle's exact inputs against expected.json; ...).
     """
 
     format: str
@@ -118,12 +126,13 @@ class ParityResult:
     top1_near_ties: int
     max_abs_diff: float
     mismatches: list[Mismatch] = field(default_factory=list)
+    photo_set: str = "live"
 
     def __bool__(self) -> bool:
         return self.photos > 0 and not self.mismatches and self.max_abs_diff <= self.max_abs_diff_limit
 
     def __str__(self) -> str:
-        head = (f"{self.format}/{self.target} ({self.precision}, tau={self.tau:g}): "
+        head = (f"[{self.photo_set}] {self.format}/{self.target} ({self.precision}, tau={self.tau:g}): "
                 f"{'PASS' if self else 'FAIL'} on {self.photos} photos; top-1 agreement {self.top1_agreement:.2%}; "
                 f"near-ties {self.near_ties} (rank 1: {self.top1_near_ties}); max |dp| {self.max_abs_diff:.2e}")
         if self.photos == 0:
@@ -144,7 +153,8 @@ class ParityResult:
 
 
 def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[str], photos: list[str],
-                 tau: float, max_abs_diff_limit: float, format: str, target: str, precision: str) -> ParityResult:
+                 tau: float, max_abs_diff_limit: float, format: str, target: str, precision: str,
+                 photo_set: str = "live") -> ParityResult:
     """Apply the top-3 rule to every photo.
 
     Args:
@@ -183,4 +193,4 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
                         top1_agreement=float(np.mean(ref_top[:, 0] == cand_top[:, 0])) if n else 0.0,
                         near_ties=near, top1_near_ties=near1,
                         max_abs_diff=float(np.max(np.abs(reference - candidate))) if n else 0.0,
-                        mismatches=mismatches)
+                        mismatches=mismatches, photo_set=photo_set)

@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from carspotter.parity_checks import Outcome, ParityContext, plan, run_check
+from carspotter.parity_checks import Outcome, plan, run_check
+from carspotter.parity_context import LIVE, ParityContext
 from carspotter.parity_report import ParityReport
 
 
@@ -19,22 +20,29 @@ def _log(msg: str) -> None:
 
 
 def new_report(ctx: ParityContext, selection: list[str] | None = None) -> ParityReport:
-    """An empty report for the context's photos (decoding them, once, if not done yet).
+    """An empty report for the context's photo sets (decoding them, once, if not done yet).
 
     Raises:
-        BundleError, RunError: the photos cannot be had (no run folder, no photo decodes).
+        BundleError, RunError: the photos cannot be had (a bad golden file, the run's photos moved, none decodes).
     """
-    ps = ctx.photoset
-    return ParityReport(photos=len(ps.names), photo_source=ps.source, skipped_photos=ps.skipped, selection=selection or [])
+    sets = {name: ctx.basis(name) for name in ctx.bases}
+    main = sets[LIVE if LIVE in sets else ctx.bases[0]]
+    return ParityReport(photos=len(main.photos.names), photo_source=main.photos.source, skipped_photos=main.photos.skipped,
+                        photo_sets={n: {"photos": len(b.photos.names), "source": b.photos.source,
+                                        "reference": b.reference_source} for n, b in sets.items()},
+                        selection=selection or [])
 
 
-def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | None = None, write: bool = True) -> int:
+def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | None = None, run: str | None = None,
+               data: str | None = None, write: bool = True) -> int:
     """Run every check on a bundle, print each verdict and the summary, write the report.
 
     Args:
         bundle_dir: the bundle.
-        images: a folder of photos instead of the run's test split.
-        limit: at most N photos.
+        images: a folder of photos for the live reference instead of the run's test split.
+        limit: at most N live photos.
+        run: the bundle's run folder (default: looked for; without it the golden set is the reference).
+        data: the run's photo folder, when it moved.
         write: write ``parity.json`` and the manifest's ``parity`` field.
 
     Returns:
@@ -43,10 +51,13 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
     Raises:
         BundleError, RunError: the bundle, its run or its photos cannot be read (exit 2 in the CLI).
     """
-    ctx = ParityContext(bundle_dir, images, limit)
+    ctx = ParityContext(bundle_dir, images, limit, run, data)
+    if ctx.run is None:
+        _log(f"run {ctx.manifest.source_run['name']} not found ({ctx.run_search}): checking against the golden set only")
     report = new_report(ctx)
-    checks = plan(ctx.manifest)
-    _log(f"{len(checks)} checks on {report.photos} photos ({report.photo_source})")
+    checks = plan(ctx)
+    sets = "; ".join(f"{n}: {s['photos']} photos" for n, s in report.photo_sets.items())
+    _log(f"{len(checks)} checks ({sets})")
     for i, check in enumerate(checks, 1):
         t0 = time.perf_counter()
         outcome: Outcome = report.add(run_check(ctx, check))

@@ -27,6 +27,8 @@ class PhotoSet:
         source: where they came from, for people.
         skipped: ``(name, reason)`` for photos that did not decode.
         truth: ``[N]`` true class indices when known (a run's split); None for a folder.
+        paths: N photo files (where they were read).
+        boxes: N crop boxes (or None entries) applied after decoding, or None.
     """
 
     pixels: np.ndarray
@@ -34,6 +36,8 @@ class PhotoSet:
     source: str
     skipped: list[tuple[str, str]]
     truth: np.ndarray | None = None
+    paths: list[Path] | None = None
+    boxes: list | None = None
 
 
 def data_folder(run: Run, data_dir: str | Path | None = None) -> Path:
@@ -64,12 +68,13 @@ def split_photoset(run: Run, split: str = "test", data_dir: str | Path | None = 
     """
     root = data_folder(run, data_dir)
     rows = run.split_rows(split)[:limit]
-    label_of = {r.path: r.label for r in rows}
+    by_path = {r.path: r for r in rows}
     loaded = photos.load_photos([root / r.path for r in rows], run.input.size, boxes=[r.box for r in rows])
     names = [str(p.relative_to(root)) for p in loaded.paths]
     skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
-    truth = np.array([label_of[n] for n in names], dtype=np.int64)
-    return PhotoSet(loaded.pixels, names, f"{split} split of run {run.name}", skipped, truth)
+    truth = np.array([by_path[n].label for n in names], dtype=np.int64)
+    return PhotoSet(loaded.pixels, names, f"{split} split of run {run.name}", skipped, truth, list(loaded.paths),
+                    [by_path[n].box for n in names])
 
 
 def folder_photoset(folder: str | Path, size: int, limit: int | None = None) -> PhotoSet:
@@ -84,7 +89,7 @@ def folder_photoset(folder: str | Path, size: int, limit: int | None = None) -> 
     loaded = photos.load_photos(photos.find_photos(root)[:limit], size)
     names = [str(p.relative_to(root)) for p in loaded.paths]
     skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
-    return PhotoSet(loaded.pixels, names, str(root.resolve()), skipped)
+    return PhotoSet(loaded.pixels, names, f"folder {root.name}/ ({len(names)} photos)", skipped, paths=list(loaded.paths))
 
 
 def representative_photos(run: Run, count: int, data_dir: str | Path | None = None) -> np.ndarray:

@@ -245,7 +245,7 @@ MIL_FP32 = Runtime("MIL reference execution (fp32 mode)", "coreml/mil-fp32",
                    lambda path, pixels, labels, variant: mil_reference_probs(path, pixels, "fp32", labels))
 MIL_FP16 = Runtime("MIL reference execution (fp16 mode)", "coreml/mil-fp16",
                    lambda path, pixels, labels, variant: mil_reference_probs(path, pixels, "fp16", labels), mode="fp16")
-MIL_BY_VARIANT = Runtime("MIL reference execution (the variant's mode)", "coreml/mil",
+MIL_BY_VARIANT = Runtime("MIL reference execution", "coreml/mil",
                          lambda path, pixels, labels, variant: mil_reference_probs(path, pixels, variant.mil_mode, labels))
 COREML_PREDICT = Runtime("Core ML predict (macOS)", "coreml/predict",
                          lambda path, pixels, labels, variant: coreml_predict_probs(path, pixels, labels),

@@ -36,10 +36,10 @@ def bundle_photo_and_keras_ms(bundle: str, repeats: int):
     """
     import tensorflow as tf
 
-    from carspotter.parity_checks import ParityContext
+    from carspotter.parity_context import GOLDEN, LIVE, ParityContext
 
     ctx = ParityContext(bundle, limit=1)
-    pixels = ctx.photoset.pixels
+    pixels = ctx.basis(LIVE if LIVE in ctx.bases else GOLDEN).photos.pixels[:1]
     model = ctx.reference_model
     forward = tf.function(lambda t: model(t, training=False))
     x = tf.constant(pixels.astype("float32"))

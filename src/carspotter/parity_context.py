@@ -1,0 +1,175 @@
+"""What a parity run compares against: the bundle, its golden set, and (when it can be found) its run.
+
+Three photo sets, each with the reference's answers on it (a :class:`Basis`):
+
+- ``golden``: the bundle's exact model inputs (``golden/NNN.png``) and the reference's
+  probabilities recorded in ``golden/expected.json``: needs nothing but the bundle;
+- ``golden-jpeg``: the bundle's golden photos decoded by our own decoder, against the same
+  recorded probabilities;
+- ``live``: the run's test split (or ``--images``) and the Keras reference run now: needs the
+  run folder (``--run DIR``, or ``runs/NAME`` found from the working folder or beside the
+  bundle's folder, with the model sha256 the manifest records) and its photos.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from carspotter import runtimes
+from carspotter.errors import BundleError, RunError
+from carspotter.formats import VariantSpec
+from carspotter.golden import GoldenSet, read_golden
+from carspotter.hashing import sha256_file
+from carspotter.manifest import Manifest, read_manifest
+from carspotter.parity_rule import ParityResult, compare_top3, tolerance
+from carspotter.photoset import PhotoSet, folder_photoset, split_photoset
+from carspotter.runfolder import Run, read_run
+
+GOLDEN, GOLDEN_JPEG, LIVE = "golden", "golden-jpeg", "live"
+
+
+@dataclass
+class Basis:
+    """Photos and the reference's probabilities on them.
+
+    Attributes:
+        name: ``golden``, ``golden-jpeg`` or ``live``.
+        photos: the decoded photos (``[N, S, S, 3]`` uint8) with names and, when known, true labels.
+        reference: ``[N, C]`` the reference's probabilities.
+        reference_source: where those come from, for the report.
+    """
+
+    name: str
+    photos: PhotoSet
+    reference: np.ndarray
+    reference_source: str
+
+
+def _run_candidates(bundle: Path, name: str) -> list[Path]:
+    here = Path.cwd()
+    return list(dict.fromkeys([here / "runs" / name, bundle.resolve().parent.parent / "runs" / name]))
+
+
+class ParityContext:
+    """One bundle under check; every photo set and reference answer is made once, when first needed.
+
+    Args:
+        bundle: the bundle folder.
+        images: a folder of photos for the live reference instead of the run's test split.
+        limit: at most N live photos (the golden set is always checked whole).
+        run: the run folder the bundle was exported from (default: looked for, see the module docstring).
+        data: the run's photo folder, when it is no longer where run.json says.
+
+    Raises:
+        BundleError: the bundle, its manifest or its golden set is missing or invalid; ``run`` is not
+            the bundle's run; or there is nothing to compare against.
+    """
+
+    def __init__(self, bundle: str | Path, images: str | Path | None = None, limit: int | None = None,
+                 run: str | Path | None = None, data: str | Path | None = None):
+        self.bundle = Path(bundle)
+        self.manifest: Manifest = read_manifest(self.bundle)
+        self.golden: GoldenSet | None = read_golden(self.bundle, self.manifest.labels, self.manifest.spec.size)
+        self.images, self.limit, self.data = images, limit, data
+        self.run_arg = Path(run) if run is not None else None
+        self._probs: dict = {}
+        self._bases: dict[str, Basis] = {}
+        if self.run is None:
+            if images is not None:
+                raise BundleError(f"--images needs the bundle's reference model: pass --run DIR (the run "
+                                  f"{self.manifest.source_run['name']} this bundle was exported from)")
+            if self.golden is None:
+                raise BundleError(f"{self.bundle}: has no golden set (exported with --golden 0) and its run "
+                                  f"{self.manifest.source_run['name']} was not found ({self.run_search}): nothing to "
+                                  "compare against; pass --run DIR")
+
+    @functools.cached_property
+    def run(self) -> Run | None:
+        """The run the bundle came from, if it is here with the very model the bundle was built from.
+
+        Raises:
+            BundleError: ``--run`` names a folder that is not a run, or a run whose model is another.
+        """
+        want, name = self.manifest.source_run["model_sha256"], self.manifest.source_run["name"]
+        if self.run_arg is not None:
+            try:
+                run = read_run(self.run_arg)
+            except RunError as exc:
+                raise BundleError(f"--run {self.run_arg}: {exc}") from None
+            if sha256_file(run.dir / "model.keras") != want:
+                raise BundleError(f"--run {self.run_arg}: its model.keras is not the one this bundle was exported from "
+                                  f"(sha256 differs); pass the run {name}, or export again")
+            return run
+        for folder in _run_candidates(self.bundle, name):
+            model = folder / "model.keras"
+            if model.is_file() and sha256_file(model) == want:
+                return read_run(folder)
+        return None
+
+    @property
+    def run_search(self) -> str:
+        return "looked for " + ", ".join(str(p) for p in _run_candidates(self.bundle, self.manifest.source_run["name"]))
+
+    @property
+    def bases(self) -> list[str]:
+        """The photo sets this context can check: golden ones when the bundle has a golden set, live when the run is here."""
+        return ([GOLDEN, GOLDEN_JPEG] if self.golden else []) + ([LIVE] if self.run is not None else [])
+
+    def basis(self, name: str) -> Basis:
+        """The photo set ``name`` with the reference's answers (made once).
+
+        Raises:
+            BundleError, RunError: the photos cannot be had (a PNG of the wrong size, the run's photos moved, ...).
+        """
+        if name not in self._bases:
+            self._bases[name] = self._make_basis(name)
+        return self._bases[name]
+
+    def _make_basis(self, name: str) -> Basis:
+        g = self.golden
+        if name == GOLDEN:
+            ps = PhotoSet(g.exact_inputs(), list(g.names), "the bundle's golden set (exact inputs)", [], g.truth)
+            return Basis(name, ps, g.probabilities, "golden/expected.json")
+        if name == GOLDEN_JPEG:
+            pixels, skipped = g.decoded_photos()
+            if skipped:
+                raise BundleError(f"{self.bundle / skipped[0][0]}: {skipped[0][1]}; export again")
+            ps = PhotoSet(pixels, list(g.names), "the bundle's golden photos, decoded by carspotter", [], g.truth)
+            return Basis(name, ps, g.probabilities, "golden/expected.json")
+        if self.images is not None:
+            ps = folder_photoset(self.images, self.manifest.spec.size, self.limit)
+        else:
+            ps = split_photoset(self.run, "test", self.data, limit=self.limit)
+        if len(ps.names) == 0:
+            raise BundleError(f"no photo decoded from {ps.source} ({len(ps.skipped)} skipped)")
+        return Basis(name, ps, runtimes.keras_probs(self.reference_model, ps.pixels), "Keras reference, CPU, run now")
+
+    @functools.cached_property
+    def reference_model(self):
+        return runtimes.load_reference(self.run)
+
+    def path(self, fmt: str, variant: str | None = None) -> Path:
+        """The file of ``fmt``'s default variant, or of a shipped ``variant``."""
+        entry = self.manifest.formats[fmt]
+        return self.bundle / (entry.variants[variant].path if variant else entry.path)
+
+    def probs(self, basis: str, runtime: runtimes.Runtime, variant: VariantSpec, path: Path) -> np.ndarray:
+        """``[N, C]`` probabilities of ``path`` on ``runtime`` for a photo set (computed once)."""
+        key = (basis, str(path), runtime.check, variant.mil_mode if runtime is runtimes.MIL_BY_VARIANT else None)
+        if key not in self._probs:
+            pixels = self.basis(basis).photos.pixels
+            self._probs[key] = np.asarray(runtime.run(path, pixels, self.manifest.labels, variant))
+        return self._probs[key]
+
+    def compare(self, basis: str, probs: np.ndarray, *, fmt: str, target: str, precision: str,
+                reference: np.ndarray | None = None) -> ParityResult:
+        """The top-3 rule on a photo set, against its reference (or ``reference``)."""
+        b = self.basis(basis)
+        tol = tolerance(precision)
+        return compare_top3(b.reference if reference is None else reference, probs, labels=self.manifest.labels,
+                            photos=b.photos.names, tau=tol.tau, max_abs_diff_limit=tol.max_abs_diff, format=fmt,
+                            target=target, precision=precision, photo_set=basis)
