@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, metavar="DIR", help="the run's photo folder, when it moved")
     p.add_argument("--images", default=None, metavar="DIR", help="photos for the live reference (needs the run)")
     p.add_argument("--limit", type=_integer("--limit"), default=None, metavar="N", help="check at most N live photos")
+    p.add_argument("--no-app-paths", dest="app_paths", action="store_false",
+                   help="skip the app paths (the photo decoded and resized as apps do it: MediaPipe, OpenCV, sharp, ...)")
+    p.add_argument("--app-gate", action="store_true",
+                   help="an app path that misses its gate fails the run (exit 1); by default it is reported")
     v = sub.add_parser("verify", help="check a bundle's files against the sha256 in its manifest",
                        description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
     v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
@@ -193,7 +197,8 @@ def _dispatch(args) -> int:
         if extra:
             raise UsageError(f"{' '.join(extra)}: carspotter parity runs its checks without pytest; for pytest options "
                              f"run `pytest parity_tests --bundle {args.bundle_dir} {' '.join(extra)}`")
-        return run_parity(args.bundle_dir, images=args.images, limit=args.limit, run=args.run, data=args.data)
+        return run_parity(args.bundle_dir, images=args.images, limit=args.limit, run=args.run, data=args.data,
+                          app_paths=args.app_paths, app_gate=args.app_gate)
     if args.command == "verify":
         from carspotter.manifest import verify_bundle
 

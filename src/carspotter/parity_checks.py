@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from carspotter import runtimes
+from carspotter import app_paths, runtimes
 from carspotter.errors import CarspotterError, ComparisonError, MILExecutionError
 from carspotter.formats import FORMATS, VariantSpec
 from carspotter.gates import VariantFigures, apply_gate, measure
@@ -48,7 +48,8 @@ class Outcome:
 
     Attributes:
         check: the check's id.
-        status: ``passed``, ``failed`` or ``skipped``.
+        status: ``passed``, ``failed``, ``skipped``, or ``missed`` (an app path's gate, reported
+            without failing the run unless the gate is enforced).
         message: the verdict for people (the reason, for a failure or a skip).
         result: the top-3 comparison, for checks that compare probabilities.
         facts: what a structure or variant check recorded.
@@ -219,6 +220,48 @@ def _variant_check(basis: str, fmt: str, name: str) -> Check:
     return Check(check_id, run)
 
 
+def _probe(ctx: ParityContext) -> tuple[str, runtimes.Runtime, VariantSpec]:
+    """The format that runs the app paths' pixels: an fp32 one (ONNX Runtime, else LiteRT) when the bundle has it."""
+    formats = ctx.manifest.formats
+    for fmt in ("onnx", "tflite"):
+        if fmt in formats and formats[fmt].precision == "fp32":
+            return fmt, FORMATS[fmt].measuring_runtime, _default_variant(ctx, fmt)
+    fmt = next(iter(formats))
+    return fmt, FORMATS[fmt].measuring_runtime, _default_variant(ctx, fmt)
+
+
+def _app_check(basis: str, name: str) -> Check:
+    check_id = f"app:{basis}:{name}"
+
+    def run(ctx: ParityContext) -> Outcome:
+        """An app's own decoding and resizing of the original photo, against the reference (see :mod:`carspotter.app_paths`)."""
+        path = app_paths.PATHS[name]
+        why = path.unavailable()
+        if why:
+            raise Skip(why)
+        b = ctx.basis(basis)
+        files, boxes = ctx.app_files(basis)
+        size = ctx.manifest.spec.size
+        if path.pixels is None:  # MediaPipe resizes the photo itself
+            if "tflite" not in ctx.manifest.formats:
+                raise Skip("the bundle has no TFLite model for MediaPipe")
+            model = f"tflite {ctx.manifest.formats['tflite'].default_variant} (MediaPipe ImageClassifier)"
+            probs, pixels = app_paths.mediapipe_probs(ctx.path("tflite"), files, boxes, ctx.manifest.labels), None
+        else:
+            fmt, runtime, variant = _probe(ctx)
+            model = f"{fmt} {variant.name} ({runtime.target})"
+            pixels = path.pixels(files, boxes, size)
+            probs = np.asarray(runtime.run(ctx.path(fmt), pixels, ctx.manifest.labels, variant))
+        fig = app_paths.figures(path, model, b.reference, probs, b.photos.truth, b.photos.names, b.photos.pixels, pixels,
+                                ctx.upscaled(basis))
+        ok, verdict = ctx.app_gate.judge(fig, golden=basis == GOLDEN)
+        status = "passed" if ok else ("failed" if ctx.enforce_app_gate else "missed")
+        return Outcome(check_id, status, f"{name} on {basis} photos: {verdict}",
+                       facts={"app_path": fig.to_json(), "photo_set": basis, "gate": verdict, "gate_passed": ok})
+
+    return Check(check_id, run)
+
+
 def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
     checks = []
     for fmt in ctx.manifest.formats:
@@ -228,6 +271,8 @@ def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
     if basis == LIVE:
         checks.append(Check("keras/gpu", _keras_gpu))
     checks += [_variant_check(basis, fmt, name) for fmt, entry in ctx.manifest.formats.items() for name in entry.shipped()]
+    if ctx.app_paths:
+        checks += [_app_check(basis, name) for name in app_paths.PATHS]
     return checks
 
 

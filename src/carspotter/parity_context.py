@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from carspotter import runtimes
+from carspotter.app_paths import AppGate, upscaled_photos
 from carspotter.errors import BundleError, RunError
 from carspotter.formats import VariantSpec
 from carspotter.golden import GoldenSet, read_golden
@@ -63,6 +64,8 @@ class ParityContext:
         limit: at most N live photos (the golden set is always checked whole).
         run: the run folder the bundle was exported from (default: looked for, see the module docstring).
         data: the run's photo folder, when it is no longer where run.json says.
+        app_paths: also measure the app paths (:mod:`carspotter.app_paths`) on the original photos.
+        enforce_app_gate: an app path that misses its gate fails the run (default: reported only).
 
     Raises:
         BundleError: the bundle, its manifest or its golden set is missing or invalid; ``run`` is not
@@ -70,8 +73,11 @@ class ParityContext:
     """
 
     def __init__(self, bundle: str | Path, images: str | Path | None = None, limit: int | None = None,
-                 run: str | Path | None = None, data: str | Path | None = None):
+                 run: str | Path | None = None, data: str | Path | None = None, app_paths: bool = True,
+                 enforce_app_gate: bool = False):
         self.bundle = Path(bundle)
+        self.app_paths, self.enforce_app_gate = app_paths, enforce_app_gate
+        self.app_gate = AppGate()
         self.manifest: Manifest = read_manifest(self.bundle)
         self.golden: GoldenSet | None = read_golden(self.bundle, self.manifest.labels, self.manifest.spec.size)
         self.images, self.limit, self.data = images, limit, data
@@ -141,12 +147,26 @@ class ParityContext:
             ps = PhotoSet(pixels, list(g.names), "the bundle's golden photos, decoded by carspotter", [], g.truth)
             return Basis(name, ps, g.probabilities, "golden/expected.json")
         if self.images is not None:
-            ps = folder_photoset(self.images, self.manifest.spec.size, self.limit)
+            ps = folder_photoset(self.images, self.manifest.spec.size, self.limit, self.manifest.labels)
         else:
             ps = split_photoset(self.run, "test", self.data, limit=self.limit)
         if len(ps.names) == 0:
             raise BundleError(f"no photo decoded from {ps.source} ({len(ps.skipped)} skipped)")
         return Basis(name, ps, runtimes.keras_probs(self.reference_model, ps.pixels), "Keras reference, CPU, run now")
+
+    def app_files(self, basis: str) -> tuple[list[Path], list]:
+        """The photo files an app would get for a photo set, with crop boxes: the golden JPEGs, or the run's originals."""
+        if basis == GOLDEN:
+            return [self.bundle / name for name in self.golden.names], [None] * len(self.golden.names)
+        ps = self.basis(basis).photos
+        return list(ps.paths), list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
+
+    def upscaled(self, basis: str):
+        """``[N]`` bool: photos with a side under the input size (made once per photo set)."""
+        key = ("upscaled", basis)
+        if key not in self._probs:
+            self._probs[key] = upscaled_photos(*self.app_files(basis), self.manifest.spec.size)
+        return self._probs[key]
 
     @functools.cached_property
     def reference_model(self):

@@ -52,6 +52,13 @@ class ParityReport:
         return bool(self.outcomes) and not any(o.status == "failed" for o in self.outcomes)
 
     @property
+    def app_paths(self) -> list[dict]:
+        """parity.json ``app_paths``: every app path measured, with its gate verdict."""
+        return [{**o.facts["app_path"], "photo_set": o.facts["photo_set"], "gate": o.facts["gate"],
+                 "gate_passed": o.facts["gate_passed"], "status": o.status}
+                for o in self.outcomes if "app_path" in o.facts]
+
+    @property
     def results(self) -> list[dict]:
         """parity.json ``results``: every comparison made (passed or failed)."""
         return [o.result.to_json() for o in self.outcomes if o.result is not None]
@@ -69,7 +76,9 @@ class ParityReport:
             "rule": RULE,
             "tolerances": TOLERANCES,
             "results": self.results,
-            "structure_checks": [{"check": o.check, **o.facts} for o in self.outcomes if o.facts and o.passed],
+            "structure_checks": [{"check": o.check, **o.facts} for o in self.outcomes
+                                 if o.facts and o.passed and o.result is None and "app_path" not in o.facts],
+            "app_paths": self.app_paths,
             "failed_checks": [{"check": o.check, "reason": o.message} for o in self.outcomes
                               if o.status == "failed" and o.result is None],
             "skipped_checks": [{"check": o.check, "reason": o.message} for o in self.outcomes if o.status == "skipped"],
@@ -83,6 +92,9 @@ class ParityReport:
         manifest = read_manifest(bundle)
         manifest.parity = {"passed": doc["passed"], "photos": self.photos, "photo_source": self.photo_source,
                            "results": [{k: r[k] for k in _SUMMARY_KEYS} for r in doc["results"]],
+                           "app_paths": [{k: a[k] for k in ("photo_set", "path", "photos", "top1_agreement", "top3_agreement",
+                                                             "top1", "reference_top1", "max_abs_diff", "gate_passed")}
+                                         for a in doc["app_paths"]],
                            "skipped_checks": doc["skipped_checks"]}
         write_manifest(bundle, manifest)
         return path
@@ -97,5 +109,14 @@ class ParityReport:
                            f"top-1 agreement {r.top1_agreement:.2%}  near-ties {r.near_ties}  max|dp| {r.max_abs_diff:.2e}")
             elif o.status == "failed":
                 out.append(f"  FAILED {o.check}: {o.message}")
+        apps = [o for o in self.outcomes if "app_path" in o.facts]
+        if apps:
+            out.append("  app paths (the app decodes and resizes the photo; gate separate from the rule above):")
+            for o in apps:
+                a = o.facts["app_path"]
+                drift = f"{a['pixel_drift_mean']:.2f}" if a["pixel_drift_mean"] is not None else "  - "
+                out.append(f"    {o.facts['photo_set']:7s} {a['path']:20s} top-1 agreement {a['top1_agreement']:6.1%}  "
+                           f"top-3 {a['top3_agreement']:6.1%}  max|dp| {a['max_abs_diff']:.3f}  pixel drift {drift}  "
+                           f"{'gate ok' if o.facts['gate_passed'] else 'GATE MISSED'}")
         out += [f"  skipped {o.check}: {o.message}" for o in self.outcomes if o.status == "skipped"]
         return out

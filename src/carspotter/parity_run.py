@@ -34,7 +34,7 @@ def new_report(ctx: ParityContext, selection: list[str] | None = None) -> Parity
 
 
 def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | None = None, run: str | None = None,
-               data: str | None = None, write: bool = True) -> int:
+               data: str | None = None, write: bool = True, app_paths: bool = True, app_gate: bool = False) -> int:
     """Run every check on a bundle, print each verdict and the summary, write the report.
 
     Args:
@@ -44,6 +44,8 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
         run: the bundle's run folder (default: looked for; without it the golden set is the reference).
         data: the run's photo folder, when it moved.
         write: write ``parity.json`` and the manifest's ``parity`` field.
+        app_paths: measure the app paths too (:mod:`carspotter.app_paths`).
+        app_gate: an app path that misses its gate fails the run (exit 1); default: reported.
 
     Returns:
         0 when every check passed or was skipped with a reason, 1 when one failed.
@@ -51,7 +53,7 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
     Raises:
         BundleError, RunError: the bundle, its run or its photos cannot be read (exit 2 in the CLI).
     """
-    ctx = ParityContext(bundle_dir, images, limit, run, data)
+    ctx = ParityContext(bundle_dir, images, limit, run, data, app_paths, app_gate)
     if ctx.run is None:
         _log(f"run {ctx.manifest.source_run['name']} not found ({ctx.run_search}): checking against the golden set only")
     report = new_report(ctx)
@@ -62,7 +64,7 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
         t0 = time.perf_counter()
         outcome: Outcome = report.add(run_check(ctx, check))
         _log(f"{i}/{len(checks)} {check.id}: {outcome.status} in {time.perf_counter() - t0:.1f} s")
-        if outcome.status == "failed":
+        if outcome.status in ("failed", "missed"):
             print(outcome.message)
         elif outcome.result is not None:
             print(outcome.result)

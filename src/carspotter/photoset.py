@@ -77,8 +77,11 @@ def split_photoset(run: Run, split: str = "test", data_dir: str | Path | None = 
                     [by_path[n].box for n in names])
 
 
-def folder_photoset(folder: str | Path, size: int, limit: int | None = None) -> PhotoSet:
+def folder_photoset(folder: str | Path, size: int, limit: int | None = None, labels: list[str] | None = None) -> PhotoSet:
     """Decode every photo under ``folder`` (sorted by path, hidden files skipped) at ``size``.
+
+    When ``labels`` is given and every photo sits in a class folder named as a label
+    (``folder/<class>/...``, the training layout), the photos get those true labels.
 
     Raises:
         UsageError: the folder does not exist.
@@ -89,7 +92,10 @@ def folder_photoset(folder: str | Path, size: int, limit: int | None = None) -> 
     loaded = photos.load_photos(photos.find_photos(root)[:limit], size)
     names = [str(p.relative_to(root)) for p in loaded.paths]
     skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
-    return PhotoSet(loaded.pixels, names, f"folder {root.name}/ ({len(names)} photos)", skipped, paths=list(loaded.paths))
+    index = {name: i for i, name in enumerate(labels or [])}
+    tops = [Path(n).parts[0] if len(Path(n).parts) > 1 else None for n in names]
+    truth = np.array([index[t] for t in tops], np.int64) if names and labels and all(t in index for t in tops) else None
+    return PhotoSet(loaded.pixels, names, f"folder {root.name}/ ({len(names)} photos)", skipped, truth, list(loaded.paths))
 
 
 def representative_photos(run: Run, count: int, data_dir: str | Path | None = None) -> np.ndarray:
