@@ -6,6 +6,7 @@ Arguments after ``--`` pass through to the underlying command, e.g.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -27,11 +28,25 @@ def _install(session: nox.Session, extras: str = "") -> None:
     session.install(f".{extras}")
 
 
+NODE_DIR = "tests/js"  # onnxruntime-node and sharp, pinned, for the bundles' JavaScript self-test and the sharp app path
+
+
+def _install_node_packages(session: nox.Session) -> None:
+    """``npm ci`` in tests/js (no GPU binaries: ONNXRUNTIME_NODE_INSTALL=skip); said and skipped without Node."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        session.warn("Node.js is not installed: the JavaScript self-test and the sharp app path will be skipped")
+        return
+    session.run("npm", "ci", "--no-audit", "--no-fund", "--prefix", NODE_DIR, external=True,
+                env={"ONNXRUNTIME_NODE_INSTALL": "skip"})
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (unit tests and a small real train -> export -> parity run)."""
+    """Run the test suite (unit tests and small real train -> export -> parity runs)."""
     _install(session, "[test]")
-    session.run("pytest", "tests", *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+    _install_node_packages(session)
+    session.run("pytest", "tests", *session.posargs,
+                env={"TF_CPP_MIN_LOG_LEVEL": "2", "CARSPOTTER_NODE_DIR": str(ROOT / NODE_DIR)})
 
 
 @nox.session

@@ -16,6 +16,7 @@ def test_augment_spec_round_trip_and_errors():
     assert augment.parse(cfg.spec()) == cfg
     assert augment.parse("none") == augment.AugmentConfig() and not augment.parse("none").active
     for spec, message in (("flip,zoom=2", "unknown part 'zoom=2'"), ("crop=0.01", r"crop=0.01 is outside 0.05..1"),
+                          ("jpeg=5", r"jpeg=5 is outside 10..100"), ("blur=9", r"blur=9 is outside 0..5"),
                           ("rotate=x", "rotate needs a number"), ("brightness=1.5", "outside 0..1")):
         with pytest.raises(UsageError, match=message):
             augment.parse(spec)
@@ -51,7 +52,7 @@ def test_flip_only_mirrors_or_keeps_each_photo_and_val_is_untouched():
 def test_every_augmentation_changes_pixels_and_stays_in_range():
     pixels = _stripes()
     x = pixels.astype(np.float32)
-    for spec in ("crop=0.3", "rotate=20", "brightness=0.3", "contrast=0.5"):
+    for spec in ("crop=0.3", "rotate=20", "brightness=0.3", "contrast=0.5", "resize=1", "jpeg=20", "blur=2"):
         out = augment.make_augmenter(augment.parse(spec), 32, seed=2)(x).numpy()
         assert out.shape == x.shape and out.min() >= 0 and out.max() <= 255, spec
         assert np.abs(out - x).mean() > 1.0, spec

@@ -132,11 +132,16 @@ def test_parity_passes_and_is_recorded(pipeline):
     assert "parity: PASS" in result.stdout
     report = json.loads((bundle / "parity.json").read_text())
     n_test = sum(read_run(run_dir).classes.counts["test"])
-    assert report["passed"] and report["photos"] == n_test
-    results = {(r["format"], r["target"]): r for r in report["results"]}
-    assert set(results) == {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider"),
-                            ("coreml", "MIL reference execution (fp32 mode)"), ("coreml", "MIL reference execution (fp16 mode)")}
-    for (fmt, _), r in results.items():
+    assert report["passed"] and report["photos"] == n_test  # the run is found beside the bundle: live reference
+    assert report["photo_sets"]["live"]["photos"] == n_test and report["photo_sets"]["golden"]["photos"] == n_test  # 8 < 32
+    results = {(r["photo_set"], r["format"], r["target"]): r for r in report["results"]}
+    runtimes = {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider"),
+                ("coreml", "MIL reference execution (fp32 mode)"), ("coreml", "MIL reference execution (fp16 mode)")}
+    decoded = {("tflite", "cpu (LiteRT), JPEG decoded"), ("onnx", "CPUExecutionProvider, JPEG decoded"),
+               ("coreml", "MIL reference execution, JPEG decoded")}
+    assert set(results) == ({("live", *k) for k in runtimes} | {("golden", *k) for k in runtimes}
+                            | {("golden-jpeg", *k) for k in decoded})
+    for (_, fmt, _), r in results.items():
         assert r["passed"] and r["photos"] == n_test
         if fmt == "coreml":  # fp16 program: fp16 tolerances in both modes
             assert (r["precision"], r["tau"]) == ("fp16", 1e-2) and r["max_abs_diff"] < 5e-2
@@ -144,8 +149,12 @@ def test_parity_passes_and_is_recorded(pipeline):
             assert (r["precision"], r["tau"]) == ("fp32", 1e-4) and r["max_abs_diff"] < 1e-4
     skipped = {s["check"]: s["reason"] for s in report["skipped_checks"]}
     assert "macOS" in skipped["coreml/predict"] and "macOS" in skipped["coreml/predict-vs-mil-reference"]
-    assert {c["check"] for c in report["structure_checks"]} == {
-        "sha256", "coreml/structure", "variant/coreml/fp16", "variant/tflite/fp32", "variant/onnx/fp32"}
+    variants = {"variant/coreml/fp16", "variant/tflite/fp32", "variant/onnx/fp32"}
+    assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure"} | variants | {
+        f"golden:{v}" for v in variants}
+    apps = {(a["photo_set"], a["path"]): a for a in report["app_paths"]}
+    assert {("live", "carspotter"), ("golden", "carspotter"), ("live", "mediapipe"), ("live", "opencv-area")} <= set(apps)
+    assert apps[("live", "carspotter")]["pixel_drift_max"] == 0 and apps[("live", "carspotter")]["top1_agreement"] == 1
     assert read_manifest(bundle).parity["passed"] is True
     verify_bundle(bundle)  # parity.json and the manifest update do not break verification
 
@@ -158,6 +167,7 @@ def test_parity_fails_on_a_broken_model_naming_photos(pipeline, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     shutil.copytree(bundle / "onnx", broken / "onnx")
+    shutil.copytree(bundle / "golden", broken / "golden")
     model = onnx.load(broken / "onnx" / "carspotter.onnx")
     n = len(read_manifest(bundle).labels)
     bias = next(i for i in model.graph.initializer if list(i.dims) == [n])  # the dense layer's bias
@@ -171,13 +181,17 @@ def test_parity_fails_on_a_broken_model_naming_photos(pipeline, tmp_path):
     manifest.parity = None
     write_manifest(broken, manifest)
 
-    result = cli("parity", str(broken))
-    assert result.returncode == 1
-    report = json.loads((broken / "parity.json").read_text())
-    onnx_cpu = next(r for r in report["results"] if r["target"] == "CPUExecutionProvider")
-    assert not report["passed"] and not onnx_cpu["passed"]
-    assert onnx_cpu["mismatches"] and onnx_cpu["mismatches"][0]["format_class"] == manifest.labels[0]
-    assert "rank 1" in result.stdout
+    run_dir, _ = pipeline
+    for how in ([], ["--run", str(run_dir)]):  # the bundle alone (golden set), then with the live reference too
+        result = cli("parity", str(broken), "--no-app-paths", *how)
+        assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+        report = json.loads((broken / "parity.json").read_text())
+        assert not report["passed"]
+        for photo_set in ("golden", "live") if how else ("golden",):
+            onnx_cpu = next(r for r in report["results"] if r["target"] == "CPUExecutionProvider" and r["photo_set"] == photo_set)
+            assert not onnx_cpu["passed"]
+            assert onnx_cpu["mismatches"] and onnx_cpu["mismatches"][0]["format_class"] == manifest.labels[0]
+        assert "rank 1" in result.stdout
 
 
 def test_tampered_bundle_fails_verify_naming_the_file(pipeline, tmp_path):
@@ -243,9 +257,10 @@ def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(pipeli
 
 
 def _coreml_only_copy(bundle, dest):
-    """A bundle holding only the Core ML folder, with a fresh file table."""
+    """A bundle holding only the Core ML folder and the golden set, with a fresh file table."""
     dest.mkdir()
     shutil.copytree(bundle / "ios", dest / "ios")
+    shutil.copytree(bundle / "golden", dest / "golden")
     manifest = read_manifest(bundle)
     manifest.formats = {"coreml": manifest.formats["coreml"]}
     manifest.parity = None
@@ -267,9 +282,9 @@ def _load_spec(dest):
 def _parity_of_broken(dest, manifest):
     manifest.files = file_table(dest)
     write_manifest(dest, manifest)
-    result = cli("parity", str(dest))
+    result = cli("parity", str(dest), "--no-app-paths")  # the bundle alone: against its golden set
     report = json.loads((dest / "parity.json").read_text())
-    mil = {r["target"]: r for r in report["results"] if r["format"] == "coreml"}
+    mil = {r["target"]: r for r in report["results"] if r["format"] == "coreml" and r["photo_set"] == "golden"}
     return result, report, mil
 
 

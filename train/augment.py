@@ -13,6 +13,19 @@ Never part of the saved model, so val, test, export and parity see the photos ex
 - ``brightness=B``: add up to +-B x 255 to every pixel of a photo.
 - ``contrast=C``: scale each channel's distance from its mean by 1-C..1+C
   (as ``tf.image.adjust_contrast``).
+
+Against the app's own resizing (an app stretches the photo with whatever its platform does:
+MediaPipe, Vision, OpenCV, sharp), so that the resizer cannot flip the answer:
+
+- ``resize=P``: with probability P per batch, resample the photo as another resizer would
+  have made it: to a random scale 0.5..3 of the input (bicubic; below 1 this is a small photo
+  an app upscales, above 1 a large one it downscales) and back to the input size with a random
+  kernel (bilinear or nearest, antialiasing on or off, area, bicubic, lanczos3:
+  ``tf.image.resize``).
+- ``jpeg=Q``: re-encode each photo as JPEG at a random quality Q..100
+  (``tf.image.stateless_random_jpeg_quality``), as phones and chat apps do.
+- ``blur=S``: Gaussian blur with a random sigma 0..S pixels per batch (defocus, motion, a soft
+  resizer).
 """
 
 from __future__ import annotations
@@ -35,6 +48,9 @@ class AugmentConfig:
         rotate: largest rotation in degrees (0 = off), 0..45.
         brightness: largest brightness shift as a fraction of 255 (0 = off), 0..1.
         contrast: largest contrast change as a fraction (0 = off), 0..1.
+        resize: probability of resampling a batch with another resizer (0 = off), 0..1.
+        jpeg: lowest JPEG re-encoding quality (100 = off), 10..100.
+        blur: largest Gaussian blur sigma in pixels (0 = off), 0..5.
     """
 
     flip: bool = False
@@ -42,21 +58,24 @@ class AugmentConfig:
     rotate: float = 0.0
     brightness: float = 0.0
     contrast: float = 0.0
+    resize: float = 0.0
+    jpeg: float = 100.0
+    blur: float = 0.0
 
     @property
     def active(self) -> bool:
         """True when any augmentation is on."""
-        return self.flip or self.crop < 1.0 or self.rotate > 0 or self.brightness > 0 or self.contrast > 0
+        return self.flip or any(getattr(self, k) != off for k, off in _OFF)
 
     def spec(self) -> str:
         """The canonical spec string (parses back to an equal config)."""
-        parts = (["flip"] if self.flip else []) + [f"{k}={getattr(self, k):g}" for k, off in
-                                                    (("crop", 1.0), ("rotate", 0.0), ("brightness", 0.0), ("contrast", 0.0))
-                                                    if getattr(self, k) != off]
+        parts = (["flip"] if self.flip else []) + [f"{k}={getattr(self, k):g}" for k, off in _OFF if getattr(self, k) != off]
         return ",".join(parts) or "none"
 
 
-_LIMITS = {"crop": (0.05, 1.0), "rotate": (0.0, 45.0), "brightness": (0.0, 1.0), "contrast": (0.0, 1.0)}
+_OFF = (("crop", 1.0), ("rotate", 0.0), ("brightness", 0.0), ("contrast", 0.0), ("resize", 0.0), ("jpeg", 100.0), ("blur", 0.0))
+_LIMITS = {"crop": (0.05, 1.0), "rotate": (0.0, 45.0), "brightness": (0.0, 1.0), "contrast": (0.0, 1.0),
+           "resize": (0.0, 1.0), "jpeg": (10.0, 100.0), "blur": (0.0, 5.0)}
 
 
 def parse(spec: str) -> AugmentConfig:
@@ -76,7 +95,8 @@ def parse(spec: str) -> AugmentConfig:
             values["flip"] = True
             continue
         if name not in _LIMITS:
-            raise UsageError(f"--augment {spec!r}: unknown part {part.strip()!r}; use flip, crop=A, rotate=D, brightness=B, contrast=C or none")
+            raise UsageError(f"--augment {spec!r}: unknown part {part.strip()!r}; use flip, crop=A, rotate=D, brightness=B, "
+                             "contrast=C, resize=P, jpeg=Q, blur=S or none")
         try:
             number = float(value)
         except ValueError:
@@ -124,6 +144,56 @@ def make_augmenter(cfg: AugmentConfig, image_size: int, seed: int):
         if cfg.contrast:
             mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
             images = (images - mean) * tf.random.uniform([n, 1, 1, 1], 1 - cfg.contrast, 1 + cfg.contrast) + mean
-        return tf.clip_by_value(images, 0.0, 255.0)
+        if cfg.resize:
+            images = tf.cond(tf.random.uniform([]) < cfg.resize, lambda: _resample(images, image_size), lambda: images)
+        if cfg.blur:
+            images = _blur(images, tf.random.uniform([], 0.0, cfg.blur))
+        images = tf.clip_by_value(images, 0.0, 255.0)
+        if cfg.jpeg < 100:
+            images = _jpeg(images, int(cfg.jpeg))
+        return images
 
     return augment
+
+
+_KERNELS = (("bilinear", False), ("bilinear", True), ("nearest", False), ("area", False), ("bicubic", True),
+            ("lanczos3", True))
+"""Second-step kernels of :func:`_resample`: ``(tf.image.resize method, antialias)``."""
+
+
+def _resample(images, size: int):
+    """Resize a batch to a random scale 0.5..3 of ``size`` (bicubic) and back to ``size`` with a random kernel."""
+    import math
+
+    import tensorflow as tf
+
+    scale = tf.exp(tf.random.uniform([], math.log(0.5), math.log(3.0)))
+    side = tf.cast(tf.round(scale * size), tf.int32)
+    middle = tf.image.resize(images, [side, side], method="bicubic", antialias=True)
+    branches = [lambda m=m, a=a: tf.image.resize(middle, [size, size], method=m, antialias=a) for m, a in _KERNELS]
+    out = tf.switch_case(tf.random.uniform([], 0, len(_KERNELS), dtype=tf.int32), branches)
+    return tf.ensure_shape(tf.cast(out, tf.float32), images.shape)
+
+
+def _blur(images, sigma):
+    """Separable Gaussian blur of a batch with ``sigma`` pixels (a 9-tap kernel; sigma near 0 leaves it unchanged)."""
+    import tensorflow as tf
+
+    x = tf.range(-4.0, 5.0)
+    k = tf.exp(-0.5 * tf.square(x / tf.maximum(sigma, 1e-3)))
+    k = k / tf.reduce_sum(k)
+    rows = tf.tile(tf.reshape(k, [9, 1, 1, 1]), [1, 1, 3, 1])
+    cols = tf.tile(tf.reshape(k, [1, 9, 1, 1]), [1, 1, 3, 1])
+    padded = tf.pad(images, [[0, 0], [4, 4], [4, 4], [0, 0]], mode="SYMMETRIC")
+    return tf.nn.depthwise_conv2d(tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID"), cols, [1, 1, 1, 1], "VALID")
+
+
+def _jpeg(images, min_quality: int):
+    """Each photo of a batch re-encoded as JPEG at a random quality ``min_quality``..100."""
+    import tensorflow as tf
+
+    def one(image):
+        seed = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int32)  # drawn like the other ops, from the op seed
+        return tf.image.stateless_random_jpeg_quality(image / 255.0, min_quality, 100, seed) * 255.0
+
+    return tf.map_fn(one, images, fn_output_signature=tf.float32)

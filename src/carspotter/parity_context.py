@@ -25,7 +25,7 @@ from carspotter.errors import BundleError, RunError
 from carspotter.formats import VariantSpec
 from carspotter.golden import GoldenSet, read_golden
 from carspotter.hashing import sha256_file
-from carspotter.manifest import Manifest, read_manifest
+from carspotter.manifest import Manifest, verify_bundle
 from carspotter.parity_rule import ParityResult, compare_top3, tolerance
 from carspotter.photoset import PhotoSet, folder_photoset, split_photoset
 from carspotter.runfolder import Run, read_run
@@ -68,7 +68,8 @@ class ParityContext:
         enforce_app_gate: an app path that misses its gate fails the run (default: reported only).
 
     Raises:
-        BundleError: the bundle, its manifest or its golden set is missing or invalid; ``run`` is not
+        BundleError: the bundle, its manifest or its golden set is missing or invalid, a file changed
+            since export (sha256), is missing or was added; ``run`` is not
             the bundle's run; or there is nothing to compare against.
     """
 
@@ -78,7 +79,7 @@ class ParityContext:
         self.bundle = Path(bundle)
         self.app_paths, self.enforce_app_gate = app_paths, enforce_app_gate
         self.app_gate = AppGate()
-        self.manifest: Manifest = read_manifest(self.bundle)
+        self.manifest: Manifest = verify_bundle(self.bundle)  # every file, golden ones included, before reading any
         self.golden: GoldenSet | None = read_golden(self.bundle, self.manifest.labels, self.manifest.spec.size)
         self.images, self.limit, self.data = images, limit, data
         self.run_arg = Path(run) if run is not None else None

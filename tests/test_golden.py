@@ -1,0 +1,288 @@
+"""Bundles that check themselves anywhere: golden set, parity from the bundle alone, the JS self-test.
+
+One real run on 10 classes of ../shared/data/stanford_cars (copied, so the photo folder can be
+moved away), exported with every variant and a 32-photo golden set; the bundle is copied to a
+fresh folder, the run and photo folders are renamed, and parity runs on the copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from carspotter.cli import main
+from conftest import BACKBONE, REPO, STANFORD
+
+CLASSES = 10
+SIZE = 128
+NODE_DIR = REPO / "tests" / "js"
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory):
+    """``{"bundle": copy of the bundle elsewhere, "run": moved run, "data": moved photos, "root": tmp}``."""
+    if not STANFORD.is_dir() or not BACKBONE.is_file():
+        pytest.skip(f"needs ../shared (Stanford Cars photos at {STANFORD} and the offline backbone at {BACKBONE})")
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.train.trainer import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("golden")
+    for name in sorted(p.name for p in STANFORD.iterdir() if p.is_dir())[:CLASSES]:
+        shutil.copytree(STANFORD / name, root / "data" / name)
+    run = train(TrainConfig(data_dir=str(root / "data"), out=str(root / "runs" / "cars10"), weights=str(BACKBONE),
+                            input_range="0,1", epochs_head=8, epochs_finetune=1, batch_size=16, image_size=SIZE,
+                            lr_head=1e-2, seed=3))
+    bundle = export_bundle(run, root / "bundles" / "cars10", ExportOptions(variants="fp32,fp16,int8", calibration_photos=16))
+    (root / "data").rename(root / "data-moved")
+    (root / "runs").rename(root / "runs-moved")
+    shutil.copytree(bundle, root / "elsewhere" / "cars10")
+    shutil.rmtree(root / "bundles")
+    return {"bundle": root / "elsewhere" / "cars10", "run": root / "runs-moved" / "cars10", "data": root / "data-moved",
+            "root": root}
+
+
+def run_cli(capsys, *argv, cwd=None):
+    old = Path.cwd()
+    os.chdir(cwd or old)
+    try:
+        code = main([str(a) for a in argv])
+    finally:
+        os.chdir(old)
+    out = capsys.readouterr()
+    return code, out.out, out.err.strip().splitlines()
+
+
+def test_golden_set_in_the_manifest_and_on_disk(moved):
+    from carspotter.manifest import verify_bundle
+
+    bundle = moved["bundle"]
+    manifest = verify_bundle(bundle)
+    g = manifest.golden
+    assert g["count"] == 32 and g["expected"] == "golden/expected.json"
+    assert g["selection"] == {"class coverage": 16, "smallest margin": 16} and g["classes"] == CLASSES
+    assert 200_000 < g["bytes"] < 6_000_000, g["bytes"]  # a few MB at most
+    files = sorted(p.name for p in (bundle / "golden").iterdir())
+    assert len(files) == 65 and all(f"golden/{f}" in manifest.files for f in files)  # verify covers every golden file
+    expected = json.loads((bundle / "golden" / "expected.json").read_text())
+    assert expected["reference"]["backend"] == "tensorflow" and expected["reference"]["versions"]["keras"].startswith("3.")
+    photo = expected["photos"][0]
+    assert len(photo["probabilities"]) == CLASSES and len(photo["top5"]) == 5 and photo["top5"][0]["label"] in manifest.labels
+    assert abs(sum(photo["probabilities"]) - 1) < 1e-4
+    with Image.open(bundle / photo["input"]) as png:
+        assert (png.format, png.mode, png.size) == ("PNG", "RGB", (SIZE, SIZE))
+    # The golden photo is the original JPEG without its metadata: our decoder makes the exact input of it.
+    from carspotter import photos
+
+    np.testing.assert_array_equal(photos.load_photo(bundle / photo["photo"], SIZE), np.asarray(Image.open(bundle / photo["input"])))
+    coverage = [p for p in expected["photos"] if p["selected_for"] == "class coverage"]
+    assert len({p["label"] for p in coverage}) == CLASSES  # spread over every class
+    chosen_margin = [p["margin"] for p in expected["photos"] if p["selected_for"] == "smallest margin"]
+    assert np.mean(chosen_margin) < np.mean([p["margin"] for p in coverage]) / 2
+    for fmt, entry in manifest.formats.items():
+        for name in entry.shipped():
+            assert f"{fmt}/{name}" in expected["variants"]
+    for platform, selftest in (("ios", "CarSpotterSelfTest.swift"), ("android", "CarSpotterSelfTest.kt"), ("onnx", "selftest.mjs")):
+        assert (bundle / platform / selftest).is_file()
+
+
+def test_no_path_of_the_build_machine_in_the_bundle(moved):
+    needles = [str(moved["root"]).encode(), str(moved["data"]).replace("-moved", "").encode(), b"/work/", str(REPO).encode()]
+    for path in moved["bundle"].rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found = [n for n in needles if n in data]
+            assert not found, f"{path.relative_to(moved['bundle'])} holds {found}"
+
+
+def test_parity_from_the_bundle_alone_passes_for_every_format_and_variant(moved, capsys):
+    bundle = moved["bundle"]
+    code, out, err = run_cli(capsys, "parity", bundle, cwd=moved["root"] / "elsewhere")
+    assert code == 0, out[-3000:] + "\n".join(err[-20:])
+    assert "checking against the golden set only" in "\n".join(err)
+    report = json.loads((bundle / "parity.json").read_text())
+    assert report["passed"] and set(report["photo_sets"]) == {"golden", "golden-jpeg"}
+    assert report["photos"] == 32
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    results = {(r["photo_set"], r["format"], r["target"]): r for r in report["results"]}
+    for fmt in ("coreml", "tflite", "onnx"):
+        assert any(k[0] == "golden" and k[1] == fmt for k in results), fmt
+        assert any(k[0] == "golden-jpeg" and k[1] == fmt for k in results), fmt
+    assert all(r["passed"] and r["photos"] == 32 for r in results.values())
+    checked = {c["check"] for c in report["structure_checks"]}
+    shipped = {f"golden:variant/{f}/{n}" for f, d in manifest["formats"].items() for n, v in d["variants"].items() if v["shipped"]}
+    assert len(shipped) >= 6 and shipped <= checked  # fp32 and fp16 of every format at least (int8 as gated)
+    paths = {(a["photo_set"], a["path"]) for a in report["app_paths"]}
+    assert {("golden", p) for p in ("carspotter", "opencv-linear", "mediapipe", "pillow-no-antialias")} <= paths
+    assert next(a for a in report["app_paths"] if a["path"] == "carspotter")["pixel_drift_max"] == 0
+    assert manifest["parity"]["passed"] is True
+
+
+def test_parity_with_the_run_given_adds_the_live_reference(moved, capsys):
+    bundle = moved["bundle"]
+    code, out, err = run_cli(capsys, "parity", bundle, "--run", moved["run"], "--data", moved["data"], "--no-app-paths")
+    assert code == 0, out[-3000:]
+    report = json.loads((bundle / "parity.json").read_text())
+    assert set(report["photo_sets"]) == {"golden", "golden-jpeg", "live"}
+    assert report["photo_source"] == "test split of run cars10"
+    live = [r for r in report["results"] if r["photo_set"] == "live"]
+    assert {r["format"] for r in live} == {"coreml", "tflite", "onnx"} and all(r["passed"] for r in live)
+
+
+def test_export_of_a_moved_run_names_the_photo_folder_and_the_flag(moved, capsys, tmp_path):
+    code, _, err = run_cli(capsys, "export", moved["run"], "--out", tmp_path / "b", "--formats", "onnx")
+    original = str(moved["data"]).replace("-moved", "")
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"carspotter export: error: {original}: the photo folder of run cars10 is not there")
+    assert "--data DIR" in err[0] and not (tmp_path / "b").exists()
+    code, _, err = run_cli(capsys, "export", moved["run"], "--out", tmp_path / "b", "--formats", "onnx", "--data",
+                           moved["data"], "--golden", "4")
+    assert code == 0, err[-5:]
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["golden"]["count"] == 4
+
+
+@pytest.fixture(scope="module")
+def node_modules():
+    """onnxruntime-node and sharp from tests/js/package-lock.json (installed here if nox did not)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("Node.js (node and npm) is not installed here: the JavaScript self-test needs it")
+    if not (NODE_DIR / "node_modules" / "onnxruntime-node").is_dir() or not (NODE_DIR / "node_modules" / "sharp").is_dir():
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True,
+                              env={**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"}, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    return NODE_DIR
+
+
+def selftest(bundle: Path, cwd: Path):
+    done = subprocess.run(["node", str(bundle / "onnx" / "selftest.mjs"), str(bundle), "--json"], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+    line = next((l for l in done.stdout.splitlines() if l.startswith("{")), None)
+    return done.returncode, json.loads(line) if line else None, done.stdout + done.stderr
+
+
+def test_js_self_test_passes_on_onnxruntime_node_both_paths(moved, node_modules):
+    code, result, text = selftest(moved["bundle"], node_modules)
+    assert code == 0, text[-2000:]
+    exact, app = result["exact"], result["app"]
+    assert exact["passed"] and exact["photos"] == 32 and exact["maxAbsDiff"] < 1e-4 and exact["top1Agreement"] == 1
+    assert app["passed"] and app["photos"] == 32 and app["decisiveFlips"] == []
+    assert 0 < app["meanPixelDrift"] < 20  # sharp's lanczos3 is not Pillow's bilinear, but close
+    assert "onnxruntime-node 1.23.2" in result["runtime"]
+
+
+def test_js_self_test_fails_when_the_answers_differ(moved, node_modules, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(moved["bundle"], copy, copy_function=os.link)
+    expected = copy / "golden" / "expected.json"
+    doc = json.loads(expected.read_text())
+    for p in doc["photos"]:  # a model of another run: the reference's answers rotated by one class
+        p["probabilities"] = p["probabilities"][1:] + p["probabilities"][:1]
+    expected.unlink()
+    expected.write_text(json.dumps(doc))
+    code, result, text = selftest(copy, node_modules)
+    assert code == 1 and not result["exact"]["passed"] and result["exact"]["mismatches"], text[-1000:]
+    assert "exact path: FAIL" in text
+    code, _, text = selftest(copy, tmp_path)  # no node_modules where it runs
+    assert code == 2 and "onnxruntime-node" in text
+
+
+# -- bad input: one line naming the file, exit 2 --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small(moved, tmp_path_factory):
+    """An ONNX-only bundle of the moved run with an 8-photo golden set, and one exported with --golden 0."""
+    from carspotter.export.bundle import ExportOptions, export_bundle
+
+    root = tmp_path_factory.mktemp("small")
+    with_golden = export_bundle(moved["run"], root / "g8", ExportOptions(formats=("onnx",), golden=8, data=str(moved["data"])))
+    without = export_bundle(moved["run"], root / "g0", ExportOptions(formats=("onnx",), golden=0, data=str(moved["data"])))
+    return with_golden, without
+
+
+def _copy(bundle: Path, dest: Path) -> Path:
+    shutil.copytree(bundle, dest, copy_function=os.link)  # files are replaced, never written in place
+    return dest
+
+
+def _rewrite(path: Path, data: bytes) -> None:
+    path.unlink()
+    path.write_bytes(data)
+
+
+def _rehash(bundle: Path) -> None:
+    """Make the manifest list the files as they now are (what a careless copy script might do)."""
+    from carspotter.manifest import file_table, read_manifest, write_manifest
+
+    manifest = read_manifest(bundle)
+    manifest.files = file_table(bundle)
+    write_manifest(bundle, manifest)  # atomic: a new file, the hard-linked original stays
+
+
+def _png(size, mode="RGB") -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.new(mode, size, (10, 20, 30, 255)[: len(mode)]).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _expected(bundle, change):
+    path = bundle / "golden" / "expected.json"
+    doc = json.loads(path.read_text())
+    change(doc)
+    _rewrite(path, json.dumps(doc).encode())
+    _rehash(bundle)
+
+
+BAD = {
+    "changed": (lambda b: _rewrite(b / "golden" / "003.png", (b / "golden" / "003.png").read_bytes()[:-8] + b"\0" * 8),
+                "golden/003.png: changed after export"),
+    "missing": (lambda b: (b / "golden" / "004.jpg").unlink(), "golden/004.jpg: listed in manifest.json but missing"),
+    "added": (lambda b: (b / "golden" / "extra.jpg").write_bytes(b"\xff\xd8"), "golden/extra.jpg: not listed in manifest.json"),
+    "truncated": (lambda b: (_rewrite(b / "golden" / "expected.json", (b / "golden" / "expected.json").read_bytes()[:500]),
+                             _rehash(b)), "golden/expected.json: not valid JSON, truncated"),
+    "classes": (lambda b: _expected(b, lambda d: d["labels"].pop()), "golden/expected.json: 9 classes, but the model has 10"),
+    "labels": (lambda b: _expected(b, lambda d: d["labels"].__setitem__(slice(0, 2), d["labels"][1::-1])),
+               "golden/expected.json: labels differ from the model's (index 0"),
+    "png-size": (lambda b: (_rewrite(b / "golden" / "002.png", _png((SIZE + 1, SIZE))), _rehash(b)),
+                 f"golden/002.png: PNG {SIZE + 1}x{SIZE} RGB, expected a {SIZE}x{SIZE} RGB PNG"),
+    "png-mode": (lambda b: (_rewrite(b / "golden" / "002.png", _png((SIZE, SIZE), "RGBA")), _rehash(b)),
+                 f"golden/002.png: PNG {SIZE}x{SIZE} RGBA, expected"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_golden_set_is_one_line_exit_2(small, tmp_path, capsys, case):
+    bundle = _copy(small[0], tmp_path / "b")
+    change, message = BAD[case]
+    change(bundle)
+    code, _, err = run_cli(capsys, "parity", bundle, cwd=tmp_path)
+    assert code == 2 and len(err) >= 1 and err[-1].startswith("carspotter parity: error: "), err
+    assert message in err[-1], err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_models_replaced_by_another_run_are_exit_2(small, moved, tmp_path, capsys):
+    bundle = _copy(small[0], tmp_path / "b")
+    other = next((moved["bundle"] / "onnx").glob("carspotter.*.onnx"))  # another model with the same labels
+    _rewrite(bundle / "onnx" / "carspotter.onnx", other.read_bytes())
+    code, _, err = run_cli(capsys, "parity", bundle, cwd=tmp_path)
+    assert code == 2 and "onnx/carspotter.onnx: changed after export" in err[-1]
+    code, _, err = run_cli(capsys, "verify", bundle)
+    assert code == 2 and "onnx/carspotter.onnx: changed after export" in err[-1]
+
+
+def test_bundle_without_golden_set_and_without_run_has_nothing_to_compare(small, tmp_path, capsys):
+    bundle = _copy(small[1], tmp_path / "b")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["golden"] is None and not (bundle / "golden").exists() and not (bundle / "onnx" / "selftest.mjs").exists()
+    code, _, err = run_cli(capsys, "parity", bundle, cwd=tmp_path)
+    assert code == 2 and "has no golden set (exported with --golden 0)" in err[-1] and "nothing to compare against" in err[-1]
+    assert "--run DIR" in err[-1]
