@@ -99,10 +99,11 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     assert "## Variants in this folder" in (out / "android" / "README.md").read_text()
 
     exe = Path(sys.executable).with_name("carspotter")
-    result = subprocess.run([str(exe), "parity", str(out)], capture_output=True, text=True,
+    result = subprocess.run([str(exe), "parity", str(out), "--run", str(run_dir), "--no-app-paths"], capture_output=True, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]
     report = json.loads((out / "parity.json").read_text())
     checked = {c["check"] for c in report["structure_checks"]}
     shipped = {f"variant/tflite/{n}" for n, r in records.items() if r.shipped}
-    assert shipped <= checked and "variant/tflite/fp16" not in checked
+    assert shipped <= checked and "variant/tflite/fp16" not in checked  # against the manifest, live reference
+    assert {f"golden:{v}" for v in shipped} <= checked  # and against the golden set
