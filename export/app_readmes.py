@@ -24,6 +24,50 @@ line, line k = index k). Show the top 3: the model is trained and checked for to
 """
 
 
+_SELFTEST = {
+    "ios": """## Self-test on your device (`CarSpotterSelfTest.swift`)
+
+Add `CarSpotterSelfTest.swift` to your app's XCTest target and the bundle's `golden/` folder to
+that target as a folder reference; run the tests (Cmd-U) on a device. For each golden photo it
+checks the **exact input** (`golden/NNN.png` through Vision: the top-3 rule with the fp16
+tolerances of `golden/expected.json`) and the **app path** (`golden/NNN.jpg` with its EXIF
+orientation, scaled by Vision `.scaleFill`). A failure of the exact input means Core ML on this
+device computes something else than the reference (wrong model file, compute units); a failure
+of the app path means Vision's scaling of photos moves the answer. Not compiled on the project's
+machines (Linux): written against the iOS 15 Vision, Core ML and XCTest APIs.
+""",
+    "android": """## Self-test on your device (`CarSpotterSelfTest.kt`)
+
+Copy `golden/` to `app/src/androidTest/assets/golden/`, add `CarSpotterSelfTest.kt` to
+`app/src/androidTest/java/<your package>/` (change its package line), and run
+`./gradlew connectedAndroidTest`. For each golden photo it checks the **exact input**
+(`golden/NNN.png`, already at the input size, so MediaPipe does not resize it: the top-3 rule
+with the tolerances of `golden/expected.json`) and the **app path** (`golden/NNN.jpg` rotated
+upright and resized by MediaPipe itself). A failure of the exact input means the runtime on this
+device (CPU or GPU delegate) computes something else than the reference; a failure of the app
+path means MediaPipe's resizing moves the answer. Not compiled on the project's machines (no
+Android SDK there): written against MediaPipe Tasks Vision 0.10, AndroidX Test and ExifInterface.
+""",
+    "onnx": """## Self-test in your JavaScript runtime (`selftest.mjs`)
+
+Node: `npm install onnxruntime-node sharp` in your project, then
+`node path/to/bundle/onnx/selftest.mjs path/to/bundle` (exit 0 pass, 1 fail, 2 cannot run).
+React Native and web: `import { runSelfTest } from './selftest.mjs'` and pass your `ort`
+module, a text reader and your image loaders (the checks are the same code). It checks the
+**exact input** (`golden/NNN.png`: the top-3 rule with the tolerances of
+`golden/expected.json`; a failure means the runtime computes something else than the
+reference) and the **app path** (`golden/NNN.jpg` decoded, rotated and stretched by your image
+library; photos with a reference margin of at least 0.25 must keep their top-1, and the pixel
+drift is printed; a failure means your resizing moves the answer).
+""",
+}
+
+
+def selftest_section(platform: str) -> str:
+    """How to run the platform's self-test and what a failure means (bundles with a golden set)."""
+    return "\n" + _SELFTEST[platform]
+
+
 def ios_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``ios/``: Core ML + Vision in Swift."""
     size = spec.size

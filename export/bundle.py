@@ -22,7 +22,7 @@ import numpy as np
 from carspotter import __version__, runtimes
 from carspotter.atomic import atomic_folder
 from carspotter.errors import CarspotterError, ExportError, UsageError
-from carspotter.export import golden_set
+from carspotter.export import app_readmes, golden_set
 from carspotter.export.build import Build, ModelInfo
 from carspotter.formats import FORMATS, FormatSpec, VariantSpec, parse_formats, select
 from carspotter.gates import Gates, apply_gate, measure
@@ -175,6 +175,8 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
     (folder / "README.md").write_text(readme + _variants_readme(records, default), encoding="utf-8")
     if inputs.options.golden:
         shutil.copyfile(Path(__file__).with_name("selftests") / module.SELFTEST, folder / module.SELFTEST)
+        with open(folder / "README.md", "a", encoding="utf-8") as f:
+            f.write(app_readmes.selftest_section(fmt.platform))
     d = records[default]
     return FormatEntry(platform=fmt.platform, path=f"{fmt.platform}/{fmt.filename}", labels=f"{fmt.platform}/labels.txt",
                        readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,

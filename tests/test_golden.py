@@ -90,6 +90,7 @@ def test_golden_set_in_the_manifest_and_on_disk(moved):
             assert f"{fmt}/{name}" in expected["variants"]
     for platform, selftest in (("ios", "CarSpotterSelfTest.swift"), ("android", "CarSpotterSelfTest.kt"), ("onnx", "selftest.mjs")):
         assert (bundle / platform / selftest).is_file()
+        assert f"Self-test" in (bundle / platform / "README.md").read_text() and selftest in (bundle / platform / "README.md").read_text()
 
 
 def test_no_path_of_the_build_machine_in_the_bundle(moved):
