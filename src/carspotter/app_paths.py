@@ -30,6 +30,7 @@ upscaled ones (a side under the input size), where resizers differ most.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -132,8 +133,6 @@ def _opencv_unavailable() -> str | None:
 
 
 def _node_dir() -> str:
-    import os
-
     return os.environ.get("CARSPOTTER_NODE_DIR", str(Path.cwd()))
 
 
@@ -144,7 +143,7 @@ def _sharp_unavailable_in(node_dir: str) -> str | None:
         return "Node.js is not installed here (the sharp path runs in Node)"
     script = resources.files("carspotter").joinpath("js/sharp_resize.mjs")
     done = subprocess.run([node, str(script), "--version"], capture_output=True, text=True,
-                          env={**__import__("os").environ, "CARSPOTTER_NODE_DIR": node_dir}, timeout=60)
+                          env={**os.environ, "CARSPOTTER_NODE_DIR": node_dir}, timeout=60)
     if done.returncode != 0:
         return (f"{done.stderr.strip() or 'sharp failed'}; install it with `npm install sharp` in the working folder, "
                 "or set CARSPOTTER_NODE_DIR to a folder whose node_modules has it")
@@ -156,8 +155,6 @@ def _sharp_unavailable() -> str | None:
 
 
 def _sharp(files, boxes, size):
-    import os
-
     if any(b is not None for b in boxes):
         raise ValueError("the sharp path does not crop to boxes")
     script = resources.files("carspotter").joinpath("js/sharp_resize.mjs")
@@ -253,10 +250,19 @@ def figures(path: AppPath, model: str, reference: np.ndarray, probs: np.ndarray,
 
 
 def upscaled_photos(files: list[Path], boxes: list, size: int) -> np.ndarray:
-    """``[N]`` bool: the photo (after EXIF rotation and crop) has a side shorter than ``size``."""
+    """``[N]`` bool: the photo (cropped to its box) has a side shorter than ``size``.
+
+    Read from the file header, without decoding: a 90-degree EXIF rotation does not change the shorter side.
+    """
+    from PIL import Image
+
     out = []
     for f, b in zip(files, boxes):
-        w, h = (b[2] - b[0], b[3] - b[1]) if b is not None else photos.decode_rgb(f).size
+        if b is not None:
+            w, h = b[2] - b[0], b[3] - b[1]
+        else:
+            with Image.open(f) as im:
+                w, h = im.size
         out.append(min(w, h) < size)
     return np.array(out, bool)
 

@@ -112,9 +112,7 @@ class GoldenSet:
         from carspotter import photos
 
         loaded = photos.load_photos([self.bundle / p["photo"] for p in self.photos], self.size)
-        if loaded.skipped:
-            return loaded.pixels, [(str(Path(p).relative_to(self.bundle)), r) for p, r in loaded.skipped]
-        return loaded.pixels, []
+        return loaded.pixels, [(str(Path(p).relative_to(self.bundle)), r) for p, r in loaded.skipped]
 
 
 def read_golden(bundle: str | Path, labels: list[str], size: int) -> GoldenSet | None:

@@ -84,6 +84,7 @@ class ParityContext:
         self.images, self.limit, self.data = images, limit, data
         self.run_arg = Path(run) if run is not None else None
         self._probs: dict = {}
+        self._upscaled: dict = {}
         self._bases: dict[str, Basis] = {}
         if self.run is None:
             if images is not None:
@@ -164,10 +165,9 @@ class ParityContext:
 
     def upscaled(self, basis: str):
         """``[N]`` bool: photos with a side under the input size (made once per photo set)."""
-        key = ("upscaled", basis)
-        if key not in self._probs:
-            self._probs[key] = upscaled_photos(*self.app_files(basis), self.manifest.spec.size)
-        return self._probs[key]
+        if basis not in self._upscaled:
+            self._upscaled[basis] = upscaled_photos(*self.app_files(basis), self.manifest.spec.size)
+        return self._upscaled[basis]
 
     @functools.cached_property
     def reference_model(self):
