@@ -251,7 +251,6 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     with atomic_folder(out) as tmp:
         formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
                    for name, variants in chosen.items()}
-        _log(f"golden set: {options.golden} photos of the test split" if options.golden else "no golden set (--golden 0)")
         try:
             golden = golden_set.write_golden(tmp, options.golden, inputs.photos, inputs.reference, inputs.model,
                                              inputs.run.input, inputs.run.labels, formats)
@@ -259,5 +258,7 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
             raise ExportError(f"golden set of {inputs.run.dir}: {exc}") from exc
         except Exception as exc:
             raise ExportError(f"golden set of {inputs.run.dir}: {_one_line(exc)}") from exc
+        _log(f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
+             if golden else "no golden set (--golden 0)")
         write_manifest(tmp, _manifest(tmp, out, formats, golden, inputs))
     return out
