@@ -6,6 +6,7 @@ never pasted into code samples: apps read them from ``labels.txt``.
 
 from __future__ import annotations
 
+from carspotter.runfolder import Confidence
 from carspotter.spec import PIXEL_RANGE, InputSpec
 
 
@@ -153,3 +154,69 @@ probabilities = session.run(["{spec.output_name}"], {{"{spec.name}": pixels.asty
 ```
 
 {_common(spec, n_classes)}"""
+
+
+_THRESHOLD_CODE = {
+    "ios": """```swift
+let best = top3.first!
+if best.confidence < {t}{neg_swift} {{
+    showMessage("Not sure: take a closer photo of the car")
+}} else {{
+    show(best.identifier, best.confidence)
+}}
+```""",
+    "android": """```kotlin
+val best = result.classificationResult().classifications()[0].categories()[0]
+if (best.score() < {t}f{neg_kotlin}) {{
+    showMessage("Not sure: take a closer photo of the car")
+}} else {{
+    show(best.categoryName(), best.score())
+}}
+```""",
+    "onnx": """```js
+const best = probabilities.indexOf(Math.max(...probabilities));
+if (probabilities[best] < {t}{neg_js}) {{
+  showMessage('Not sure: take a closer photo of the car');
+}} else {{
+  show(labels[best], probabilities[best]);
+}}
+```""",
+}
+
+
+def _pct(x: float | None) -> str:
+    return "not measured" if x is None else f"{x:.1%}"
+
+
+def confidence_section(platform: str, conf: Confidence | None) -> str:
+    """"When to show the answer": the run's calibrated threshold and what it keeps, with the
+    platform's code (README section; empty for a run trained before carspotter calibrated)."""
+    if conf is None:
+        return ""
+    cal = conf.calibration
+    temp = (f"The probabilities are calibrated: the logits are divided by a temperature T = {conf.temperature:.3f} "
+            f"fitted on the validation split (Guo et al. 2017), inside the model"
+            if conf.temperature != 1.0 else
+            "The probabilities are the model's own (temperature scaling was fitted on the validation split but did not "
+            "lower its log-loss by 1 %, so T = 1)")
+    if cal:
+        temp += f"; expected calibration error on the test split {cal['ece_before']:.3f} before, {cal['ece_after']:.3f} after fitting"
+    text = f"\n## When to show the answer\n\n{temp}.\n\n"
+    if conf.threshold is None:
+        return text + (f"No confidence threshold could be chosen for {conf.target_precision:.0%} precision "
+                       f"({conf.reason}). Show the top 3 and let the user pick.\n")
+    neg = conf.negative_class
+    text += (f"**Show the answer only when its probability is at least {conf.threshold:.3f}; otherwise ask for a closer "
+             f"photo.** Chosen on the validation split for {conf.target_precision:.0%} precision of the answers shown; on "
+             f"the test split it shows {_pct(conf.test_coverage)} of the photos, {_pct(conf.test_precision)} of them right.")
+    if neg:
+        text += f" The model also knows `{neg}` (trained on photos that are none of the classes): say so when it is the top-1."
+    if conf.not_car:
+        text += (f" On {conf.not_car['count']} images that are not cars (photos shipped with scikit-image, flat colours, "
+                 f"noise, patterns) this rule rejects {_pct(conf.not_car['rejected'])}.")
+    code = _THRESHOLD_CODE[platform].format(
+        t=f"{conf.threshold:.3f}",
+        neg_swift=f' || best.identifier == "{neg}"' if neg else "",
+        neg_kotlin=f' || best.categoryName() == "{neg}"' if neg else "",
+        neg_js=f" || labels[best] === '{neg}'" if neg else "")
+    return text + "\n\n" + code + "\n"

@@ -172,6 +172,7 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
     write_labels(folder / "labels.txt", inputs.run.labels)
     module = importlib.import_module(fmt.exporter)
     readme = module.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
+    readme += app_readmes.confidence_section(fmt.platform, inputs.run.confidence)
     (folder / "README.md").write_text(readme + _variants_readme(records, default), encoding="utf-8")
     if inputs.options.golden:
         shutil.copyfile(Path(__file__).with_name("selftests") / module.SELFTEST, folder / module.SELFTEST)
@@ -223,7 +224,8 @@ def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dic
         variants=VariantsInfo(options.variants, options.gates, inputs.enforce,
                               int(len(inputs.representative)) if inputs.representative is not None else 0,
                               int(len(inputs.photos.truth))),
-        formats=formats, files=file_table(tmp), golden=golden, parity=None)
+        formats=formats, files=file_table(tmp), golden=golden, parity=None,
+        confidence=run.confidence.to_json() if run.confidence else None)
 
 
 def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from carspotter.errors import DatasetError, UsageError
 from carspotter.hashing import sha256_file
+from carspotter.photos import find_photos
 from carspotter.train import readers
 from carspotter.train.mapping import apply_mapping, read_mapping
 from carspotter.runfolder import SPLITS, SplitRow
@@ -153,8 +154,32 @@ def _enough(per_class: dict, min_photos: int, dropped: dict) -> dict:
     return kept
 
 
+NOT_A_CAR = "(not a car)"
+"""Class name of the photos of ``--negatives`` (parenthesised so that no make/model collides with it);
+always the last class."""
+
+
+def negative_records(folder: str | Path, root: Path) -> list:
+    """Every photo under ``folder`` (recursively) as a :class:`readers.Record` of class :data:`NOT_A_CAR`,
+    its path relative to ``root`` (``../`` when beside it: no absolute path in the split files).
+
+    Raises:
+        DatasetError: the folder is missing or holds no photo.
+    """
+    import os
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"--negatives {folder}: not a folder; pass a folder of photos that are none of the classes")
+    found = find_photos(folder)
+    if not found:
+        raise DatasetError(f"--negatives {folder}: no photos in it (jpg, png, webp, ...); add photos or leave the flag out")
+    return [readers.Record(os.path.relpath(p.resolve(), root), NOT_A_CAR) for p in found]
+
+
 def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int = 5, fmt: str = "auto",
-         mapping: str | Path | None = None, crop: bool = False, workers: int = 4) -> Dataset:
+         mapping: str | Path | None = None, crop: bool = False, workers: int = 4,
+         negatives: str | Path | None = None) -> Dataset:
     """Find classes and photos in a dataset (any layout of :mod:`carspotter.train.readers`).
 
     Args:
@@ -166,6 +191,9 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
         mapping: optional mapping file renaming or merging classes.
         crop: crop photos to their bounding boxes (devkit).
         workers: hashing threads.
+        negatives: folder of photos that are none of the classes: they become the class
+            :data:`NOT_A_CAR`, the last one (after ``max_classes`` is applied to the others).
+            A photo also filed under a class is a labelling conflict, as any other.
 
     Returns:
         :class:`Dataset`.
@@ -181,15 +209,18 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
         raise UsageError(f"--min-photos {min_photos}: must be at least 3 (one each for train, val and test)")
     found = readers.read(data_dir, fmt, crop)
     root, ignored, dropped = found.root, list(found.ignored), dict(found.dropped)
+    if any(r.label == NOT_A_CAR for r in found.records):
+        raise DatasetError(f"{root}: a class is named {NOT_A_CAR!r}, the name carspotter gives to --negatives; rename it")
+    records = list(found.records) + (negative_records(negatives, root) if negatives is not None else [])
     for name in found.empty:
         dropped[name] = "empty class folder (no photos)"
 
-    labels = {r.label for r in found.records}
+    labels = {r.label for r in records}
     renamed: dict[str, str] = {}
     if mapping is not None:
         final = apply_mapping(labels, read_mapping(mapping), mapping)
         renamed = {a: b for a, b in final.items() if a != b}
-    hashed = _hash_all(root, found.records, workers, ignored)
+    hashed = _hash_all(root, records, workers, ignored)
 
     def cls(r) -> str:
         return renamed.get(r.label, r.label)
@@ -199,9 +230,12 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
         dropped.setdefault(name, "no usable photos (all in labelling conflicts or unreadable)")
     kept = _enough(per_class, min_photos, dropped)
 
-    classes = sorted(kept)
+    classes = sorted(set(kept) - {NOT_A_CAR})
     if max_classes is not None:
         classes = classes[:max_classes]
+    if negatives is not None and NOT_A_CAR not in kept:
+        raise DatasetError(f"--negatives {negatives}: {dropped.get(NOT_A_CAR, 'no usable photo')}; add photos")
+    classes += [NOT_A_CAR] if negatives is not None else []
     if len(classes) < 2:
         detail = "; ".join(f"{c}: {r}" for c, r in sorted(dropped.items())[:5])
         raise DatasetError(
@@ -225,13 +259,12 @@ def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction
         ``{"train": [...], "val": [...], "test": [...]}``, each sorted by path.
     """
     out: dict[str, list[Photo]] = {s: [] for s in SPLITS}
-    if dataset.fixed_split:
-        for p in dataset.photos:
-            out[p.split].append(p)
-        return {s: sorted(v, key=lambda p: p.path) for s, v in out.items()}
     by_class: dict[int, dict[str, list[Photo]]] = defaultdict(lambda: defaultdict(list))
     for p in dataset.photos:
-        by_class[p.label][p.key].append(p)
+        if p.split is not None:  # fixed by the dataset (negatives never are: they are split as below)
+            out[p.split].append(p)
+        else:
+            by_class[p.label][p.key].append(p)
     for label in sorted(by_class):
         groups = [by_class[label][h] for h in sorted(by_class[label])]
         random.Random(f"{seed}:{dataset.classes[label]}").shuffle(groups)

@@ -48,12 +48,15 @@ def evaluate(probs: np.ndarray, truth: np.ndarray, classes: list[str], top_pairs
     }
 
 
-def write_report(folder: Path, results: dict, history: dict, classes: list[str]) -> list[str]:
-    """Write ``report.json``, ``report.md``, ``curves.png`` and ``confusion_test.png`` into ``folder``.
+def write_report(folder: Path, results: dict, history: dict, classes: list[str], confidence: dict | None = None) -> list[str]:
+    """Write ``report.json``, ``report.md``, ``curves.png`` and ``confusion_test.png`` into ``folder``,
+    and with ``confidence`` also ``reliability.png`` and ``risk_coverage.png``
+    (:func:`confidence_plots`) and a "Confidence" section in report.md.
 
     Args:
         results: ``{"val": evaluate(...), "test": evaluate(...)}``.
         history: ``{"head": keras history dict, "finetune": ...}``.
+        confidence: run.json's ``confidence`` record (:func:`carspotter.train.calibrate.confidence`).
 
     Returns:
         The file names written.
@@ -68,9 +71,9 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str])
     # Class names may hold emoji that matplotlib's bundled font lacks: drawn as boxes, not an error.
     warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
 
-    (folder / "report.json").write_text(json.dumps({"splits": results, "history": history}, indent=2, ensure_ascii=False),
-                                        encoding="utf-8")
-    lines = ["# Evaluation report", ""]
+    (folder / "report.json").write_text(json.dumps({"splits": results, "history": history, "confidence": confidence},
+                                                   indent=2, ensure_ascii=False), encoding="utf-8")
+    lines = ["# Evaluation report", ""] + (confidence_lines(confidence) if confidence else [])
     for split, r in results.items():
         lines += [f"## {split}: top-1 {r['top1']:.1%}, top-3 {r['top3']:.1%}, macro F1 {r['macro_f1']:.3f} on {r['count']} photos", "",
                   "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
@@ -112,4 +115,76 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str])
     fig.tight_layout()
     fig.savefig(folder / "confusion_test.png", dpi=100)
     plt.close(fig)
-    return ["report.json", "report.md", "curves.png", "confusion_test.png"]
+    extra = confidence_plots(folder, confidence) if confidence else []
+    return ["report.json", "report.md", "curves.png", "confusion_test.png"] + extra
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def confidence_lines(c: dict) -> list[str]:
+    """report.md lines of a run's confidence record: calibration, threshold, non-car figures."""
+    t, temp = c["splits"]["test"], c["temperature"]
+    lines = ["## Confidence", "",
+             f"Temperature: {temp['reason']}.", "",
+             f"| test split ({t['count']} photos) | T = 1 | T = {temp['fitted'] or 1:.3f} |", "|---|---:|---:|",
+             f"| NLL (nats) | {t['nll_before']:.3f} | {t['nll_after']:.3f} |",
+             f"| ECE (15 bins) | {t['ece_before']:.3f} | {t['ece_after']:.3f} |", "",
+             f"Threshold for {c['target_precision']:.0%} precision: {c['threshold_reason']}."]
+    if c["selective"]:
+        lines += ["", "| split | precision | coverage | shown / photos |", "|---|---:|---:|---:|"]
+        lines += [f"| {s} | {_pct(f['precision'])} | {_pct(f['coverage'])} | {f['accepted']} / {f['count']} |"
+                  for s, f in c["selective"].items()]
+    n = c["not_car"]
+    lines += ["", f"Not a car ({n['count']} images: scikit-image photos and synthetic ones): rejected {_pct(n['rejected'])}, "
+              f"AUROC of the top-1 car probability against the test photos {n['auroc'] or 0:.3f} "
+              f"(Hendrycks & Gimpel 2017), mean top-1 probability {n['mean_top1']:.3f}.", "",
+              "| set | images | rejected | AUROC | mean top-1 |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {s} | {f['count']} | {_pct(f['rejected'])} | {f['auroc'] or 0:.3f} | {f['mean_top1']:.3f} |"
+              for s, f in n["by_source"].items()]
+    if c.get("held_out_negatives"):
+        h = c["held_out_negatives"]
+        lines += ["", f"Test photos of --negatives: {h['count']}, rejected {_pct(h['rejected'])}."]
+    return lines + [""]
+
+
+def confidence_plots(folder: Path, c: dict) -> list[str]:
+    """``reliability.png`` (test split, T = 1 and fitted T: accuracy against confidence per bin)
+    and ``risk_coverage.png`` (precision of the shown answers against coverage, val and test,
+    the threshold marked)."""
+    import matplotlib.pyplot as plt
+
+    t = c["splits"]["test"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
+    for ax, key, title in ((axes[0], "reliability_before", "T = 1"),
+                           (axes[1], "reliability_after", f"T = {c['temperature']['fitted'] or 1:.2f}")):
+        rows = t[key]
+        mids = [(r["low"] + r["high"]) / 2 for r in rows]
+        ax.bar(mids, [r["accuracy"] for r in rows], width=1 / 15, edgecolor="k", alpha=0.7, label="accuracy")
+        ax.plot([0, 1], [0, 1], "r--", label="perfect calibration")
+        ece = t["ece_before" if key.endswith("before") else "ece_after"]
+        ax.set_title(f"test, {title}: ECE {ece:.3f}")
+        ax.set_xlabel("confidence (top-1 probability)")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("accuracy")
+    fig.tight_layout()
+    fig.savefig(folder / "reliability.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for split, curve in c["risk_coverage"].items():
+        ax.plot(curve["coverage"], curve["precision"], label=split)
+    if c["selective"]:
+        for split, f in c["selective"].items():
+            if f["precision"] is not None:
+                ax.plot([f["coverage"]], [f["precision"]], "o", label=f"{split} at threshold {f['threshold']:.2f}")
+    ax.axhline(c["target_precision"], color="grey", linestyle=":", label=f"target {c['target_precision']:.0%}")
+    ax.set_xlabel("coverage (fraction of photos answered)")
+    ax.set_ylabel("precision of the answers shown")
+    ax.set_title("risk-coverage")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(folder / "risk_coverage.png", dpi=100)
+    plt.close(fig)
+    return ["reliability.png", "risk_coverage.png"]

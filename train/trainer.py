@@ -24,12 +24,13 @@ import numpy as np
 
 from carspotter import __version__, photos
 from carspotter.atomic import atomic_folder
+from carspotter.calibration import DEFAULT_TARGET_PRECISION, check_target_precision
 from carspotter.errors import DatasetError, UsageError
 from carspotter.runfolder import Classes, Run, SplitMetrics, write_labels, write_run_json, write_split
 from carspotter.spec import INPUT_RANGES, InputSpec
 from carspotter.train import augment as augment_mod
 from carspotter.train import dataset as ds
-from carspotter.train import pipeline, report
+from carspotter.train import calibrate, pipeline, report
 from carspotter.train import model as mdl
 from carspotter.train import store as store_mod
 from carspotter.train.distribute import STRATEGIES, Distribution, make_distribution, set_mixed_precision
@@ -70,6 +71,10 @@ class TrainConfig:
         mixed_precision: train with the ``mixed_float16`` policy.
         seed: seeds the split, shuffling, augmentation and initialization.
         workers: photo-decoding and hashing threads.
+        target_precision: wanted precision (0..1, exclusive) of the answers an app shows above
+            the confidence threshold chosen on the validation split.
+        negatives: folder of photos that are none of the classes (trained as the class
+            ``(not a car)``), or None.
     """
 
     data_dir: str
@@ -99,6 +104,8 @@ class TrainConfig:
     mixed_precision: bool = False
     seed: int = 1337
     workers: int = 4
+    target_precision: float = DEFAULT_TARGET_PRECISION
+    negatives: str | None = None
 
 
 HEAD_MODES = ("cached", "naive")
@@ -134,6 +141,7 @@ def check_config(cfg: TrainConfig) -> augment_mod.AugmentConfig:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: must be above 0")
     if cfg.cache not in store_mod.CACHES:
         raise UsageError(f"--cache {cfg.cache}: must be one of {', '.join(store_mod.CACHES)}")
+    check_target_precision(cfg.target_precision)
     if cfg.strategy not in STRATEGIES:
         raise UsageError(f"--strategy {cfg.strategy}: must be one of {', '.join(STRATEGIES)}")
     return augment_mod.parse(cfg.augment)
@@ -162,7 +170,8 @@ class Decoded:
 
 def _scan(cfg: TrainConfig) -> tuple[ds.Dataset, dict]:
     """Read and split the dataset, saying on the console what was renamed, dropped, ignored or in conflict."""
-    data = ds.scan(cfg.data_dir, cfg.max_classes, cfg.min_photos, cfg.data_format, cfg.mapping, cfg.crop_to_box, cfg.workers)
+    data = ds.scan(cfg.data_dir, cfg.max_classes, cfg.min_photos, cfg.data_format, cfg.mapping, cfg.crop_to_box, cfg.workers,
+                   cfg.negatives)
     log(f"{len(data.classes)} classes, {len(data.photos)} photos in {data.root} (layout: {data.format})")
     for a, b in sorted(data.renamed.items()):
         log(f"class {a!r} trained as {b!r} (mapping file)")
@@ -237,21 +246,22 @@ def _float32_copy(cfg: TrainConfig, model, input_range: str):
     return model
 
 
-def _evaluate(model, dec: Decoded, batch: int, seed: int) -> dict:
-    """:func:`carspotter.train.report.evaluate` of the val and test splits."""
+def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int) -> tuple[dict, dict]:
+    """Calibrate (:mod:`carspotter.train.calibrate`, folding T into ``model``), then
+    :func:`carspotter.train.report.evaluate` the val and test splits on the calibrated probabilities.
+
+    Returns:
+        ``(evaluation {split: report}, confidence record of run.json)``.
+    """
+    p, classes = dec.photos, dec.data.classes
+    negative = classes.index(ds.NOT_A_CAR) if ds.NOT_A_CAR in classes else None
+    record, probs = calibrate.confidence(model, p.pixels, p.rows, p.labels, classes, cfg.image_size, batch,
+                                         cfg.target_precision, negative, log)
     evaluation = {}
-    p, c = dec.photos, dec.photos.num_classes
     for name in ("val", "test"):
-        y = p.labels[name]
-        if len(y):
-            d = pipeline.batches(p.pixels, p.rows[name], y, c, batch, training=False, seed=seed, with_labels=False)
-            probs = model.predict(d, verbose=verbosity())
-        else:
-            probs = np.zeros((0, c))
-        evaluation[name] = report.evaluate(probs, y, dec.data.classes)
-        e = evaluation[name]
-        log(f"{name}: top-1 {e['top1']:.3f}, top-3 {e['top3']:.3f}, macro F1 {e['macro_f1']:.3f} on {len(y)} photos")
-    return evaluation
+        evaluation[name] = e = report.evaluate(probs[name], p.labels[name], classes)
+        log(f"{name}: top-1 {e['top1']:.3f}, top-3 {e['top3']:.3f}, macro F1 {e['macro_f1']:.3f} on {e['count']} photos")
+    return evaluation, record
 
 
 def _record(cfg: TrainConfig, dec: Decoded, weights_used, evaluation: dict, setup: PhaseSetup, phases: dict,
@@ -288,7 +298,7 @@ def _write(out: str, model, run: Run, dec: Decoded, evaluation: dict) -> None:
         write_labels(tmp / "labels.txt", run.labels)
         for s in ds.SPLITS:
             write_split(tmp / f"split_{s}.csv", ds.split_rows(dec.kept[s], run.labels))
-        report.write_report(tmp, evaluation, run.record["history"], run.labels)
+        report.write_report(tmp, evaluation, run.record["history"], run.labels, run.record["confidence"])
         write_run_json(tmp, run)
 
 
@@ -345,12 +355,13 @@ def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
         model = _float32_copy(cfg, model, weights_used.input_range)
 
     t0 = time.time()
-    evaluation = _evaluate(model, dec, batch, cfg.seed)
+    evaluation, confidence = _evaluate(cfg, model, dec, batch)
     training = {"augment": aug_cfg.spec(), "sampling": cfg.sampling, "label_smoothing": cfg.label_smoothing,
                 "patience": cfg.patience, "global_batch": batch, "dtype_policy": policy, **dist.to_json()}
     timing = {"decode": round(dec.decode_s, 2), "head": phases["head"]["seconds"], "finetune": phases["finetune"]["seconds"],
               "evaluate": round(time.time() - t0, 2), "total": round(time.time() - t_start, 2)}
     run = _record(cfg, dec, weights_used, evaluation, setup, phases, training, timing, resumed)
+    run.record["confidence"] = confidence
     _write(cfg.out, model, run, dec, evaluation)
     resume.remove()
     log(f"run written to {cfg.out} in {time.time() - t_start:.0f} s" + (" (resumed after an interruption)" if resumed else ""))

@@ -71,7 +71,7 @@ def _add_train(sub) -> None:
                    help="phase 1 on bottleneck features computed once (default) or through the frozen base every epoch")
     t.add_argument("--augment", default=augment.DEFAULT_SPEC, metavar="SPEC",
                    help="training augmentation: comma-separated flip, crop=MIN_AREA, rotate=DEG, brightness=B, "
-                        "contrast=C, or none (default %(default)s)")
+                        "contrast=C, resize=P, jpeg=Q, blur=SIGMA, or none (default %(default)s)")
     t.add_argument("--sampling", choices=pipeline.SAMPLINGS, default=d("sampling"),
                    help="class imbalance: class weights (default), balanced sampling, or nothing")
     t.add_argument("--label-smoothing", type=float, default=d("label_smoothing"), metavar="X",
@@ -84,6 +84,12 @@ def _add_train(sub) -> None:
     t.add_argument("--strategy", choices=STRATEGIES, default=d("strategy"),
                    help="tf.distribute strategy (default auto: mirrored with 2+ GPUs)")
     t.add_argument("--mixed-precision", action="store_true", help="mixed_float16 training (GPUs with tensor cores)")
+    t.add_argument("--target-precision", type=float, default=d("target_precision"), metavar="P",
+                   help="precision (0..1) wanted of the answers an app shows: the confidence threshold is chosen on the "
+                        "validation split to reach it (default %(default)s)")
+    t.add_argument("--negatives", default=None, metavar="DIR",
+                   help="photos that are none of the classes (other cars, streets, anything): trained as the class "
+                        "'(not a car)'")
 
 
 def _add_export(sub) -> None:

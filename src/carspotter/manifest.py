@@ -159,6 +159,8 @@ class Manifest:
         files: ``{bundle-relative path: {"bytes", "sha256"}}`` for every file.
         golden: the golden set (``count``, ``expected``, ``bytes``, ...), or None (``--golden 0``).
         parity: the last parity run's summary, or None.
+        confidence: the run's calibration and "not sure" threshold
+            (:class:`carspotter.runfolder.Confidence` as JSON), or None for an older run.
     """
 
     name: str
@@ -175,6 +177,7 @@ class Manifest:
     files: dict[str, dict]
     golden: dict | None = None
     parity: dict | None = None
+    confidence: dict | None = None
     schema_version: int = MANIFEST_SCHEMA_VERSION
     spec: InputSpec = field(init=False, repr=False)
 
@@ -187,7 +190,7 @@ class Manifest:
                 "input": self.input, "preprocessing": self.preprocessing, "source_run": self.source_run,
                 "training": self.training, "variants": self.variants.to_json(),
                 "formats": {k: f.to_json() for k, f in self.formats.items()}, "files": self.files, "golden": self.golden,
-                "parity": self.parity}
+                "parity": self.parity, "confidence": self.confidence}
 
     @classmethod
     def from_json(cls, d: dict) -> "Manifest":
@@ -196,7 +199,8 @@ class Manifest:
                    preprocessing=d["preprocessing"], source_run=d["source_run"], training=d["training"],
                    variants=VariantsInfo.from_json(d["variants"]),
                    formats={k: FormatEntry.from_json(v) for k, v in d["formats"].items()}, files=d["files"],
-                   golden=d["golden"], parity=d["parity"], schema_version=d["schema_version"])
+                   golden=d["golden"], parity=d["parity"], confidence=d.get("confidence"),
+                   schema_version=d["schema_version"])
 
 
 def file_table(bundle_dir: Path) -> dict[str, dict]:

@@ -6,6 +6,7 @@ then go to every format, so a difference between formats is never the loader's.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,9 @@ def split_photoset(run: Run, split: str = "test", data_dir: str | Path | None = 
     rows = run.split_rows(split)[:limit]
     by_path = {r.path: r for r in rows}
     loaded = photos.load_photos([root / r.path for r in rows], run.input.size, boxes=[r.box for r in rows])
-    names = [str(p.relative_to(root)) for p in loaded.paths]
-    skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
+    # os.path.relpath, not Path.relative_to: negatives (--negatives) may lie beside the data folder ("../").
+    names = [os.path.relpath(p, root) for p in loaded.paths]
+    skipped = [(os.path.relpath(p, root), reason) for p, reason in loaded.skipped]
     truth = np.array([by_path[n].label for n in names], dtype=np.int64)
     return PhotoSet(loaded.pixels, names, f"{split} split of run {run.name}", skipped, truth, list(loaded.paths),
                     [by_path[n].box for n in names])
@@ -90,8 +92,9 @@ def folder_photoset(folder: str | Path, size: int, limit: int | None = None, lab
     if not root.is_dir():
         raise UsageError(f"--images {folder}: no such folder")
     loaded = photos.load_photos(photos.find_photos(root)[:limit], size)
-    names = [str(p.relative_to(root)) for p in loaded.paths]
-    skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
+    # os.path.relpath, not Path.relative_to: negatives (--negatives) may lie beside the data folder ("../").
+    names = [os.path.relpath(p, root) for p in loaded.paths]
+    skipped = [(os.path.relpath(p, root), reason) for p, reason in loaded.skipped]
     index = {name: i for i, name in enumerate(labels or [])}
     tops = [Path(n).parts[0] if len(Path(n).parts) > 1 else None for n in names]
     truth = np.array([index[t] for t in tops], np.int64) if names and labels and all(t in index for t in tops) else None

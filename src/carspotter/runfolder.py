@@ -50,6 +50,12 @@ RUN_SCHEMA = {
         "seed": {"type": "integer"},
         "versions": {"type": "object"},
         "timing_s": {"type": "object"},
+        "confidence": {"type": "object", "required": ["temperature", "target_precision", "threshold"],
+                       "properties": {"temperature": {"type": "object", "required": ["value", "adopted"],
+                                                      "properties": {"value": {"type": "number", "exclusiveMinimum": 0}}},
+                                      "target_precision": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                                      "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                                      "negative_class": {"type": ["string", "null"]}}},
     },
 }
 
@@ -135,6 +141,54 @@ class Classes:
         return {"names": self.names, "counts": self.counts, "dropped": self.dropped, "renamed": self.renamed}
 
 
+@dataclass
+class Confidence:
+    """What an app needs to act on a probability (from run.json ``confidence``).
+
+    Attributes:
+        temperature: T folded into the model's head (1.0 = not adopted); probabilities of
+            every format are already divided by it.
+        target_precision: wanted precision (0..1) of the answers shown.
+        threshold: show the top-1 answer only when its probability is at least this (0..1);
+            None when no threshold could be chosen (see ``reason``).
+        reason: why this threshold (or none).
+        test_precision / test_coverage: measured on the test split at ``threshold`` (0..1).
+        negative_class: the ``(not a car)`` class name when the run was trained with negatives.
+        calibration: test-split ``{"ece_before", "ece_after", "nll_before", "nll_after"}`` at
+            T = 1 and at the fitted T (ECE 0..1, NLL in nats), plus ``adopted``.
+        not_car: ``{"count", "rejected", "auroc"}`` on carspotter's non-car images (rates 0..1).
+    """
+
+    temperature: float
+    target_precision: float
+    threshold: float | None
+    reason: str = ""
+    test_precision: float | None = None
+    test_coverage: float | None = None
+    negative_class: str | None = None
+    calibration: dict = field(default_factory=dict)
+    not_car: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "Confidence":
+        """From run.json's ``confidence`` record (or a manifest's ``confidence``, which is :meth:`to_json`)."""
+        if "reason" in doc:  # already the summary form
+            return cls(**doc)
+        test = (doc.get("selective") or {}).get("test") or {}
+        split = doc.get("splits", {}).get("test", {})
+        calibration = {k: split[k] for k in ("ece_before", "ece_after", "nll_before", "nll_after") if k in split}
+        calibration["adopted"] = bool(doc["temperature"].get("adopted"))
+        not_car = {k: doc["not_car"][k] for k in ("count", "rejected", "auroc")} if doc.get("not_car") else {}
+        return cls(float(doc["temperature"]["value"]), float(doc["target_precision"]), doc["threshold"],
+                   doc.get("threshold_reason", ""), test.get("precision"), test.get("coverage"), doc.get("negative_class"),
+                   calibration, not_car)
+
+    def to_json(self) -> dict:
+        return {"temperature": self.temperature, "target_precision": self.target_precision, "threshold": self.threshold,
+                "reason": self.reason, "test_precision": self.test_precision, "test_coverage": self.test_coverage,
+                "negative_class": self.negative_class, "calibration": self.calibration, "not_car": self.not_car}
+
+
 _TYPED = ("schema_version", "input", "output", "classes", "data", "splits", "metrics", "seed")
 
 
@@ -180,6 +234,13 @@ class Run:
     def data_dir(self) -> Path:
         """The data folder the split paths are relative to, as recorded at training."""
         return Path(self.data["dir"])
+
+    @property
+    def confidence(self) -> "Confidence | None":
+        """The calibration and "not sure" threshold of the run (run.json ``confidence``), or None
+        for a run trained before carspotter recorded them."""
+        doc = self.record.get("confidence")
+        return Confidence.from_json(doc) if doc else None
 
     def split_rows(self, split: str) -> list[SplitRow]:
         """Rows of one split file (``train``, ``val`` or ``test``).
