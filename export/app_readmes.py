@@ -198,7 +198,7 @@ def confidence_section(platform: str, conf: Confidence | None) -> str:
             f"fitted on the validation split (Guo et al. 2017), inside the model"
             if conf.temperature != 1.0 else
             "The probabilities are the model's own (temperature scaling was fitted on the validation split but did not "
-            "lower its log-loss by 1 %, so T = 1)")
+            "lower its cross-validated log-loss by 1 %, so T = 1)")
     if cal:
         temp += f"; expected calibration error on the test split {cal['ece_before']:.3f} before, {cal['ece_after']:.3f} after fitting"
     text = f"\n## When to show the answer\n\n{temp}.\n\n"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
+from PIL import Image
 
 from carspotter.errors import DatasetError, UsageError
 from carspotter.runfolder import SplitRow, read_split, write_split
@@ -95,3 +97,26 @@ def test_split_csv_round_trip_with_commas_and_quotes(tmp_path):
     photos = [ds.Photo('x, "y"/1.jpg', 1, "0" * 64, box=(1, 2, 30, 40))]
     write_split(tmp_path / "s.csv", ds.split_rows(photos, ["a", 'b, "c"']))
     assert read_split(tmp_path / "s.csv") == [SplitRow('x, "y"/1.jpg', 1, 'b, "c"', (1, 2, 30, 40))]
+
+
+def test_class_names_are_nfc_and_nfd_folders_merge_with_a_report(tmp_path):
+    """macOS writes 'Citroën' decomposed (NFD); Linux as typed (NFC): one class, in NFC everywhere."""
+    import unicodedata
+
+    from carspotter.train import dataset as ds
+
+    nfc, nfd = "Citro\u00ebn C4 2012", "Citroe\u0308n C4 2012"
+    assert unicodedata.normalize("NFC", nfd) == nfc and nfc != nfd
+    for name, colour in ((nfc, (200, 0, 0)), (nfd, (0, 200, 0)), ("Skoda Octavia 2012", (0, 0, 200))):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.new("RGB", (64 + i, 48), tuple(c + 10 * i for c in colour)).save(tmp_path / name / f"{i}.jpg")
+    found = ds.scan(tmp_path, min_photos=3, workers=1)
+    assert found.classes == [nfc, "Skoda Octavia 2012"]
+    assert found.counts()[nfc] == 6
+    assert found.normalized == {nfd: nfc}
+    assert found.merged == {nfc: sorted([nfc, nfd])}
+    # A mapping file typed in the other form still applies.
+    (tmp_path.parent / "map.json").write_text(json.dumps({nfd: "Citroen C4 2012"}), encoding="utf-8")
+    mapped = ds.scan(tmp_path, min_photos=3, workers=1, mapping=tmp_path.parent / "map.json")
+    assert mapped.classes == ["Citroen C4 2012", "Skoda Octavia 2012"]

@@ -137,6 +137,35 @@ def test_parity_with_the_run_given_adds_the_live_reference(moved, capsys):
     assert {r["format"] for r in live} == {"coreml", "tflite", "onnx"} and all(r["passed"] for r in live)
 
 
+def test_calibration_of_a_real_run_is_fitted_recorded_and_in_every_readme(moved):
+    """10 Stanford classes: about 45 validation photos, enough to fit T and to try a threshold."""
+    from carspotter import calibration as cal
+    from carspotter.runfolder import Confidence
+
+    doc = json.loads((moved["run"] / "run.json").read_text())
+    c = doc["confidence"]
+    t = c["temperature"]
+    assert sum(doc["classes"]["counts"]["val"]) >= 30 and t["fitted"] is not None
+    assert t["val_nll_after"] <= t["val_nll_before"]  # the fitted T minimises the validation NLL
+    assert t["value"] == (t["fitted"] if t["adopted"] else 1.0)
+    assert t["adopted"] == (t["cv_gain"] >= cal.MIN_NLL_GAIN)
+    test = c["splits"]["test"]
+    assert test["count"] == doc["metrics"]["test"]["count"] and 0 <= test["ece_after"] <= 1
+    curve = c["risk_coverage"]["test"]
+    assert curve["coverage"][-1] == 1.0
+    assert curve["precision"][-1] == pytest.approx(doc["metrics"]["test"]["top1"])  # everything shown = top-1 accuracy
+    if c["threshold"] is not None:
+        val = c["selective"]["val"]
+        assert val["precision"] >= c["target_precision"] and val["accepted"] >= cal.MIN_ACCEPTED
+    manifest = json.loads((moved["bundle"] / "manifest.json").read_text())
+    assert manifest["confidence"] == Confidence.from_json(c).to_json()
+    for platform in ("ios", "android", "onnx"):
+        text = (moved["bundle"] / platform / "README.md").read_text()
+        assert "## When to show the answer" in text
+        if c["threshold"] is not None:
+            assert f"at least {c['threshold']:.3f}" in text and f"< {c['threshold']:.3f}" in text
+
+
 def test_export_of_a_moved_run_names_the_photo_folder_and_the_flag(moved, capsys, tmp_path):
     code, _, err = run_cli(capsys, "export", moved["run"], "--out", tmp_path / "b", "--formats", "onnx")
     original = str(moved["data"]).replace("-moved", "")

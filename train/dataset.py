@@ -67,6 +67,8 @@ class Dataset:
         leaks: ``{content key: [relative paths]}`` for identical photos placed in several
             fixed splits; only the copy in the earliest split (train, val, test) is kept.
         renamed: ``{class as written: class trained}`` for every label the mapping changed.
+        normalized: ``{class as written: NFC name}`` for names not written in NFC (e.g. by macOS).
+        merged: ``{NFC name: [names as written]}`` where several written names became one class.
     """
 
     root: Path
@@ -78,6 +80,8 @@ class Dataset:
     conflicts: dict[str, list[str]] = field(default_factory=dict)
     leaks: dict[str, list[str]] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)
+    normalized: dict[str, str] = field(default_factory=dict)
+    merged: dict[str, list[str]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Photos per class name."""
@@ -154,6 +158,37 @@ def _enough(per_class: dict, min_photos: int, dropped: dict) -> dict:
     return kept
 
 
+LABEL_FORM = "NFC"
+"""Unicode normal form of every class name (labels.txt, each format's metadata, the manifest):
+macOS writes folder names decomposed (NFD), Linux and Windows as typed (usually NFC), so
+``Citroën`` from a Mac and from Linux are different byte strings until normalized."""
+
+
+def normalize_labels(records: list) -> tuple[list, dict[str, str]]:
+    """Class names in :data:`LABEL_FORM`.
+
+    Returns:
+        ``(records with normalized labels, {name as written: normalized name})`` for the names
+        that changed; two folders that normalize to the same name become one class (reported
+        by :func:`merged_by_normalization`).
+    """
+    import dataclasses
+    import unicodedata
+
+    changed = {r.label: unicodedata.normalize(LABEL_FORM, r.label) for r in records}
+    changed = {a: b for a, b in changed.items() if a != b}
+    return [dataclasses.replace(r, label=changed.get(r.label, r.label)) for r in records], changed
+
+
+def merged_by_normalization(records: list, changed: dict[str, str]) -> dict[str, list[str]]:
+    """``{normalized name: [names as written]}`` where two or more written names (``records`` before
+    :func:`normalize_labels`) become one class."""
+    written: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        written[changed.get(r.label, r.label)].add(r.label)
+    return {k: sorted(v) for k, v in written.items() if len(v) > 1}
+
+
 NOT_A_CAR = "(not a car)"
 """Class name of the photos of ``--negatives`` (parenthesised so that no make/model collides with it);
 always the last class."""
@@ -174,7 +209,7 @@ def negative_records(folder: str | Path, root: Path) -> list:
     found = find_photos(folder)
     if not found:
         raise DatasetError(f"--negatives {folder}: no photos in it (jpg, png, webp, ...); add photos or leave the flag out")
-    return [readers.Record(os.path.relpath(p.resolve(), root), NOT_A_CAR) for p in found]
+    return [readers.Record(os.path.relpath(os.path.abspath(p), root), NOT_A_CAR) for p in found]
 
 
 def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int = 5, fmt: str = "auto",
@@ -212,13 +247,19 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
     if any(r.label == NOT_A_CAR for r in found.records):
         raise DatasetError(f"{root}: a class is named {NOT_A_CAR!r}, the name carspotter gives to --negatives; rename it")
     records = list(found.records) + (negative_records(negatives, root) if negatives is not None else [])
+    merged = merged_by_normalization(records, normalize_labels(records)[1])
+    records, normalized = normalize_labels(records)
     for name in found.empty:
         dropped[name] = "empty class folder (no photos)"
 
     labels = {r.label for r in records}
     renamed: dict[str, str] = {}
     if mapping is not None:
-        final = apply_mapping(labels, read_mapping(mapping), mapping)
+        import unicodedata
+
+        nfc = {unicodedata.normalize(LABEL_FORM, a): unicodedata.normalize(LABEL_FORM, b)
+               for a, b in read_mapping(mapping).items()}
+        final = apply_mapping(labels, nfc, mapping)
         renamed = {a: b for a, b in final.items() if a != b}
     hashed = _hash_all(root, records, workers, ignored)
 
@@ -243,7 +284,7 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
             + (f" (dropped: {detail})" if detail else "")
         )
     photos = [Photo(r.path, i, h, r.split, r.box) for i, c in enumerate(classes) for r, h in kept[c]]
-    return Dataset(root, classes, photos, found.format, dropped, ignored, conflicts, leaks, renamed)
+    return Dataset(root, classes, photos, found.format, dropped, ignored, conflicts, leaks, renamed, normalized, merged)
 
 
 def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction: float = 0.15) -> dict[str, list[Photo]]:

@@ -173,6 +173,10 @@ def _scan(cfg: TrainConfig) -> tuple[ds.Dataset, dict]:
     data = ds.scan(cfg.data_dir, cfg.max_classes, cfg.min_photos, cfg.data_format, cfg.mapping, cfg.crop_to_box, cfg.workers,
                    cfg.negatives)
     log(f"{len(data.classes)} classes, {len(data.photos)} photos in {data.root} (layout: {data.format})")
+    for a, b in sorted(data.normalized.items()):
+        log(f"class {a!r} trained as {b!r} (Unicode {ds.LABEL_FORM}: the same name as typed on Linux or Windows)")
+    for name, written in sorted(data.merged.items()):
+        log(f"classes {', '.join(map(repr, written))} merged into {name!r}: the same name in Unicode {ds.LABEL_FORM}")
     for a, b in sorted(data.renamed.items()):
         log(f"class {a!r} trained as {b!r} (mapping file)")
     for c, reason in sorted(data.dropped_classes.items()):
@@ -276,9 +280,10 @@ def _record(cfg: TrainConfig, dec: Decoded, weights_used, evaluation: dict, setu
     return Run(
         input=InputSpec(cfg.image_size, weights_used.input_range),
         classes=Classes(data.classes, {s: np.bincount(labels[s], minlength=c).tolist() for s in ds.SPLITS},
-                        data.dropped_classes, data.renamed),
+                        data.dropped_classes, {**data.normalized, **data.renamed}),
         data={"dir": str(data.root), "format": data.format, "fixed_split": data.fixed_split, "cropped_to_box": cfg.crop_to_box,
               "ignored_files": data.ignored_files, "skipped_photos": dec.skipped, "conflicts": data.conflicts,
+              "label_form": ds.LABEL_FORM, "merged_by_normalization": data.merged,
               "split_leaks": data.leaks, "pixel_cache": "memory" if dec.where == "memory" else "disk"},
         weights=weights_used.to_json(),
         splits={s: f"split_{s}.csv" for s in ds.SPLITS},

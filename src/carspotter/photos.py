@@ -14,8 +14,9 @@ Steps, in order (all with Pillow):
    expanded, CMYK converted by Pillow, and alpha composited on white (255, 255, 255).
 4. Reject photos whose shorter side is below :data:`MIN_SIDE` pixels.
 5. Resize to ``size x size`` by stretching (aspect ratio not kept) with Pillow's
-   antialiased bilinear filter. This matches Vision's ``.scaleFill`` on iOS and
-   MediaPipe's default on Android.
+   antialiased bilinear filter. Vision's ``.scaleFill`` on iOS and MediaPipe on Android
+   also stretch, but with their own filters (MediaPipe: bilinear without antialiasing),
+   which moves some answers: :mod:`carspotter.app_paths` measures it.
 """
 
 from __future__ import annotations
