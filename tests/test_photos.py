@@ -153,3 +153,42 @@ def test_random_bytes_never_escape_as_other_errors(tmp_path_factory, data):
         photos.load_photo(path, 80)
     except PhotoError as exc:
         assert str(path) in str(exc)
+
+
+def _save_rotated(stored: Image.Image, path, orientation: int):
+    """Save with EXIF orientation; pillow-heif turns it into the HEIF rotation (irot) as an iPhone writes it."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    stored.save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".heic", ".avif"])
+def test_rotated_heic_and_avif_are_upright_rotated_exactly_once(tmp_path, suffix):
+    stored = two_tone(120, 80).transpose(Image.Transpose.ROTATE_90)  # 80x120, red at the bottom
+    path = _save_rotated(stored, tmp_path / f"iphone{suffix}", 6)
+    rgb = photos.decode_rgb(path)
+    assert rgb.size == (120, 80)  # rotated once: twice would give 80x120 again, upside down
+    arr = np.asarray(rgb).astype(int)
+    assert arr[40, 10, 0] > 200 and arr[40, 10, 2] < 60  # left is red again
+    assert arr[40, 110, 2] > 200 and arr[40, 110, 0] < 60
+    unrotated = photos.decode_rgb(_save_rotated(stored, tmp_path / f"plain{suffix}", 1))
+    assert unrotated.size == (80, 120)
+    assert path in photos.find_photos(tmp_path)
+
+
+def test_10_bit_heic_becomes_8_bit_rgb(tmp_path):
+    import pillow_heif
+
+    data = np.full((40, 50, 3), 40000, np.uint16)  # 16-bit container of a 10-bit HDR photo
+    pillow_heif.from_bytes(mode="RGB;16", size=(50, 40), data=data.tobytes()).save(tmp_path / "hdr.heic", quality=95)
+    assert pillow_heif.open_heif(tmp_path / "hdr.heic", convert_hdr_to_8bit=False).info["bit_depth"] == 10
+    rgb = photos.decode_rgb(tmp_path / "hdr.heic")
+    assert rgb.mode == "RGB" and abs(int(np.asarray(rgb)[20, 25, 0]) - 40000 // 256) <= 2
+
+
+def test_truncated_heic_is_a_photo_error_naming_the_file(tmp_path):
+    path = _save_rotated(two_tone(), tmp_path / "cut.heic", 1)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(PhotoError, match="cut.heic"):
+        photos.decode_rgb(path)

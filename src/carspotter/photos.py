@@ -34,7 +34,25 @@ from carspotter.errors import PhotoError
 MIN_SIDE = 32
 """Smallest accepted shorter side of a decoded photo, in pixels."""
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
+def _register_heif() -> bool:
+    """Let Pillow open HEIC / HEIF (iPhone photos since iOS 11) through ``pillow-heif``
+    (BSD-3-Clause; its wheels bundle libheif, LGPL-3.0, and libde265). pillow-heif applies the
+    HEIF rotation and mirror (``irot`` / ``imir``) while decoding and resets the EXIF
+    orientation to 1, so :func:`decode_rgb`'s EXIF transpose does not rotate a second time;
+    10- and 12-bit (HDR) HEICs are brought to 8 bits per channel (its ``convert_hdr_to_8bit``
+    default). AVIF is read by Pillow itself (11.3+)."""
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - a dependency; without it .heic files are listed as unreadable
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+HEIF_READABLE = _register_heif()
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif",
+                            ".avif"})
 """File suffixes (lower case) read as photos; anything else is listed as not a photo."""
 
 ALPHA_BACKGROUND = (255, 255, 255)
@@ -42,7 +60,7 @@ ALPHA_BACKGROUND = (255, 255, 255)
 
 PREPROCESSING = {
     "decoder": "Pillow",
-    "exif_orientation": "applied",
+    "exif_orientation": "applied (HEIF rotation applied once, by the decoder)",
     "color": "8-bit RGB; alpha composited on white (255,255,255); 16-bit scaled >> 8; CMYK via Pillow",
     "animated": "first frame",
     "resize": {"method": "bilinear (Pillow, antialiased)", "aspect": "stretch"},
@@ -74,7 +92,8 @@ def decode_rgb(path: str | Path) -> Image.Image:
     """Decode a photo file into an upright 8-bit RGB Pillow image (steps 1 to 4 above).
 
     Args:
-        path: any image file Pillow reads (JPEG, PNG, GIF, WebP, BMP, TIFF, ...).
+        path: any image file Pillow reads (JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, and HEIC /
+            HEIF through pillow-heif).
 
     Returns:
         A loaded ``PIL.Image.Image`` in mode ``"RGB"``, original size after EXIF rotation.
