@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from dataclasses import fields
 
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from carspotter.errors import CarspotterError
 
+    previous = _terminate_as_interrupt()
     try:
         return _dispatch(args)
     except CarspotterError as exc:
@@ -172,9 +174,39 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"carspotter {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"carspotter {args.command}: interrupted; nothing half-written was left behind", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        how = f" ({signal.Signals(exc.signum).name})" if isinstance(exc, Terminated) else ""
+        print(f"carspotter {args.command}: interrupted{how}; nothing half-written was left behind", file=sys.stderr)
+        return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) received: unwound like Ctrl-C, so temporary folders are removed and
+    the previous run or bundle stays as it was."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate_as_interrupt() -> dict:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` in the main thread (a no-op elsewhere).
+
+    Returns:
+        ``{signal: previous handler}`` to restore when the command returns.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}
 
 
 def _dispatch(args) -> int:

@@ -1,0 +1,61 @@
+"""Ctrl-C (SIGINT) and SIGTERM during export and parity: one line "interrupted", no half-written output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _interrupt(cmd: list[str], marker: str, sig: int) -> subprocess.CompletedProcess:
+    """Run ``cmd``, send ``sig`` once a line containing ``marker`` was printed; the finished process."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            time.sleep(0.5)
+            proc.send_signal(sig)
+            break
+    rest = proc.communicate(timeout=300)[0]
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(seen) + rest, "")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_during_export_keeps_the_old_bundle_and_says_interrupted(pipeline, tmp_path, sig):
+    run_dir, bundle = pipeline
+    dest = tmp_path / "bundles" / "b"
+    shutil.copytree(bundle, dest)
+    before = sorted(p.name for p in dest.rglob("*"))
+    exe = str(Path(sys.executable).with_name("carspotter"))
+    result = _interrupt([exe, "export", str(run_dir), "--out", str(dest), "--formats", "onnx"], "[export]", sig)
+    assert result.returncode == 128 + sig, result.stdout[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    name = "SIGTERM" if sig == signal.SIGTERM else None
+    assert last == (f"carspotter export: interrupted ({name}); nothing half-written was left behind" if name
+                    else "carspotter export: interrupted; nothing half-written was left behind")
+    assert "Traceback" not in result.stdout
+    assert sorted(p.name for p in dest.rglob("*")) == before  # the old bundle, untouched
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["b"]  # no temporary folder left
+
+
+def test_sigterm_during_parity_leaves_the_previous_parity_json(pipeline, tmp_path):
+    run_dir, bundle = pipeline
+    dest = tmp_path / "b"
+    shutil.copytree(bundle, dest)
+    old = (dest / "parity.json").read_bytes() if (dest / "parity.json").exists() else None
+    exe = str(Path(sys.executable).with_name("carspotter"))
+    result = _interrupt([exe, "parity", str(dest), "--run", str(run_dir)], "parity", signal.SIGTERM)
+    assert result.returncode == 128 + signal.SIGTERM, result.stdout[-2000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("carspotter parity: interrupted (SIGTERM)")
+    assert ((dest / "parity.json").read_bytes() if (dest / "parity.json").exists() else None) == old
+    assert not [p for p in dest.iterdir() if p.name.startswith(".")]  # no temporary file beside it
+    json.loads((dest / "manifest.json").read_text())  # still whole
