@@ -11,11 +11,14 @@ kill landed there.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from carspotter.errors import OutputError
 
 
 def _tmp_name(dest: Path, token: str) -> Path:
@@ -85,16 +88,57 @@ def atomic_folder(dest: str | Path):
         ``Path`` of the temporary folder (on the same file system as ``dest``).
     """
     dest = Path(dest).resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    recover(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))  # the same scheme as _tmp_name
+    if dest.exists() and not dest.is_dir():
+        raise OutputError(f"{dest}: is a file, not a folder; choose another destination or remove the file")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        recover(dest)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))  # the same scheme as _tmp_name
+    except OSError as exc:
+        raise _output_error(exc, dest, 0) from None
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
+        written = _bytes_under(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS:
+            raise _output_error(exc, dest, written) from None
         raise
     old = _old_name(dest)
-    if dest.exists():
-        os.replace(dest, old)
-    os.replace(tmp, dest)
+    try:
+        if dest.exists():
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        if old.exists() and not dest.exists():
+            os.replace(old, dest)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _output_error(exc, dest, 0) from None
     shutil.rmtree(old, ignore_errors=True)
+
+
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EXDEV, errno.EBUSY,
+                  errno.ENOTDIR}
+
+
+def _bytes_under(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def _output_error(exc: OSError, dest: Path, written: int) -> OutputError:
+    """One line for a failed write of ``dest``: what happened and what to do."""
+    parent = dest.parent if dest.parent.exists() else next((p for p in dest.parents if p.exists()), dest.parent)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        free, mib = shutil.disk_usage(parent).free, 2**20
+        previous = f"; the previous one there takes {_bytes_under(dest) / mib:.1f} MiB" if dest.is_dir() else ""
+        return OutputError(f"{dest}: the disk is full ({exc.strerror}): it ran out after writing {written / mib:.1f} MiB, "
+                           f"so it needs more than the {free / mib:.1f} MiB free now{previous}; the previous result, if "
+                           f"any, is untouched; free space and run again")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return OutputError(f"{parent}: cannot write there ({exc.strerror}); choose a writable destination")
+    if exc.errno in (errno.EXDEV, errno.EBUSY):
+        return OutputError(f"{dest}: cannot be replaced by a rename ({exc.strerror}): it is a mount point or on another "
+                           f"file system than {parent}; point the destination at a folder inside it")
+    if exc.errno == errno.ENOTDIR:
+        return OutputError(f"{dest}: a part of this path is a file, not a folder ({exc.filename}); choose another destination")
+    return OutputError(f"{dest}: cannot write ({exc.strerror or exc})")

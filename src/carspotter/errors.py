@@ -52,3 +52,8 @@ class ComparisonError(CarspotterError, ValueError):
 
 class MILExecutionError(CarspotterError):
     """A Core ML program holding something the MIL reference executor does not implement (named)."""
+
+
+class OutputError(CarspotterError):
+    """The destination of a run, bundle or file cannot be written: disk full, read-only,
+    a file where a folder should be, a mount point that cannot be renamed over."""
