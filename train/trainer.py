@@ -34,7 +34,7 @@ from carspotter.train import calibrate, pipeline, report
 from carspotter.train import model as mdl
 from carspotter.train import store as store_mod
 from carspotter.train.distribute import STRATEGIES, Distribution, make_distribution, set_mixed_precision
-from carspotter.train.phases import Photos, PhaseSetup, finetune_phase, head_phase, log, verbosity
+from carspotter.train.phases import Photos, PhaseSetup, finetune_phase, head_phase, log
 from carspotter.train.resume import ResumeFolder, fingerprint
 from carspotter.train.weights import make_base
 
