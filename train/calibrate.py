@@ -146,5 +146,4 @@ def confidence(model, pixels: np.ndarray, rows: dict, labels: dict, classes: lis
 def _held_out(probs: np.ndarray, labels: np.ndarray, threshold: float | None, negative_class: int) -> dict:
     """Test photos of ``--negatives``: the fraction the app would not name as a car."""
     sel = labels == negative_class
-    return {"count": int(sel.sum()), "rejected": float(rejected(probs[sel], threshold, negative_class).mean())
-            if sel.any() else None}
+    return {"count": int(sel.sum()), "rejected": float(rejected(probs[sel], threshold, negative_class).mean())}

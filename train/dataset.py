@@ -247,8 +247,8 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
     if any(r.label == NOT_A_CAR for r in found.records):
         raise DatasetError(f"{root}: a class is named {NOT_A_CAR!r}, the name carspotter gives to --negatives; rename it")
     records = list(found.records) + (negative_records(negatives, root) if negatives is not None else [])
-    merged = merged_by_normalization(records, normalize_labels(records)[1])
-    records, normalized = normalize_labels(records)
+    written, (records, normalized) = records, normalize_labels(records)
+    merged = merged_by_normalization(written, normalized)
     for name in found.empty:
         dropped[name] = "empty class folder (no photos)"
 

@@ -99,9 +99,10 @@ def atomic_folder(dest: str | Path):
     try:
         yield tmp
     except BaseException as exc:
-        written = _bytes_under(tmp)
+        output_error = isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS
+        written = _bytes_under(tmp) if output_error else 0
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS:
+        if output_error:
             raise _output_error(exc, dest, written) from None
         raise
     old = _old_name(dest)

@@ -70,19 +70,8 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
 def ece(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """Expected calibration error (0..1) of ``[N, C]`` probabilities against ``[N]`` labels,
     ``bins`` equal-width bins of the top-1 probability (Guo et al. 2017, eq. 3)."""
-    probs = np.asarray(probs, np.float64)
-    if not len(probs):
-        return 0.0
-    conf = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == np.asarray(labels)
-    # Bin b holds confidences in (b/B, (b+1)/B]; a confidence of exactly 0 goes to bin 0.
-    which = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        sel = which == b
-        if sel.any():
-            total += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
-    return float(total)
+    n = len(probs)
+    return float(sum(r["count"] / n * abs(r["accuracy"] - r["confidence"]) for r in reliability(probs, labels, bins))) if n else 0.0
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> list[dict]:
@@ -90,6 +79,7 @@ def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> 
     "confidence"}`` (rates 0..1), the same bins as :func:`ece`."""
     probs = np.asarray(probs, np.float64)
     conf, correct = probs.max(axis=1), probs.argmax(axis=1) == np.asarray(labels)
+    # Bin b holds confidences in (b/B, (b+1)/B]; a confidence of exactly 0 goes to bin 0.
     which = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
     return [{"low": b / bins, "high": (b + 1) / bins, "count": int((which == b).sum()),
              "accuracy": float(correct[which == b].mean()), "confidence": float(conf[which == b].mean())}

@@ -34,7 +34,7 @@ from carspotter.errors import PhotoError
 MIN_SIDE = 32
 """Smallest accepted shorter side of a decoded photo, in pixels."""
 
-def _register_heif() -> bool:
+def _register_heif() -> None:
     """Let Pillow open HEIC / HEIF (iPhone photos since iOS 11) through ``pillow-heif``
     (BSD-3-Clause; its wheels bundle libheif, LGPL-3.0, and libde265). pillow-heif applies the
     HEIF rotation and mirror (``irot`` / ``imir``) while decoding and resets the EXIF
@@ -44,12 +44,11 @@ def _register_heif() -> bool:
     try:
         import pillow_heif
     except ImportError:  # pragma: no cover - a dependency; without it .heic files are listed as unreadable
-        return False
+        return
     pillow_heif.register_heif_opener()
-    return True
 
 
-HEIF_READABLE = _register_heif()
+_register_heif()
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif",
                             ".avif"})

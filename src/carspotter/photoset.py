@@ -92,9 +92,8 @@ def folder_photoset(folder: str | Path, size: int, limit: int | None = None, lab
     if not root.is_dir():
         raise UsageError(f"--images {folder}: no such folder")
     loaded = photos.load_photos(photos.find_photos(root)[:limit], size)
-    # os.path.relpath, not Path.relative_to: negatives (--negatives) may lie beside the data folder ("../").
-    names = [os.path.relpath(p, root) for p in loaded.paths]
-    skipped = [(os.path.relpath(p, root), reason) for p, reason in loaded.skipped]
+    names = [str(p.relative_to(root)) for p in loaded.paths]
+    skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
     index = {name: i for i, name in enumerate(labels or [])}
     tops = [Path(n).parts[0] if len(Path(n).parts) > 1 else None for n in names]
     truth = np.array([index[t] for t in tops], np.int64) if names and labels and all(t in index for t in tops) else None

@@ -171,9 +171,7 @@ class Confidence:
 
     @classmethod
     def from_json(cls, doc: dict) -> "Confidence":
-        """From run.json's ``confidence`` record (or a manifest's ``confidence``, which is :meth:`to_json`)."""
-        if "reason" in doc:  # already the summary form
-            return cls(**doc)
+        """From run.json's ``confidence`` record (:func:`carspotter.train.calibrate.confidence`)."""
         test = (doc.get("selective") or {}).get("test") or {}
         split = doc.get("splits", {}).get("test", {})
         calibration = {k: split[k] for k in ("ece_before", "ece_after", "nll_before", "nll_after") if k in split}
