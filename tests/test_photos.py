@@ -192,3 +192,61 @@ def test_truncated_heic_is_a_photo_error_naming_the_file(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(PhotoError, match="cut.heic"):
         photos.decode_rgb(path)
+
+
+def _phone_photo(path, width: int, height: int, orientation: int = 1):
+    """A large JPEG with detail at every scale (smooth gradients plus seeded noise), as a phone writes it."""
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height)], -1)
+    pixels = np.clip(base + rng.integers(-40, 40, (height, width, 3)), 0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, quality=92, exif=exif.tobytes())
+    return path
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale_within_two_levels_of_the_full_decode(tmp_path):
+    path = _phone_photo(tmp_path / "big.jpg", 4800, 2400)  # shorter side 2400 >= 2 x 4 x 299: decoded at 1/2
+    with Image.open(path) as im:
+        assert photos.draft_scale(im, 299) == 2
+    assert photos.decode_rgb(path, draft_for=299).size == (2400, 1200)
+    assert photos.decode_rgb(path).size == (4800, 2400)
+    reduced = photos.load_photo(path, 299).astype(int)
+    full = photos.resize(photos.decode_rgb(path), 299).astype(int)
+    diff = np.abs(reduced - full)
+    assert 0 < diff.max() <= 3 and diff.mean() < 0.3  # pixel-level noise is the worst case (documented in photos.py)
+
+
+def test_small_jpeg_png_and_cropped_photos_decode_every_pixel(tmp_path):
+    jpeg = _phone_photo(tmp_path / "small.jpg", 2390, 3000)  # shorter side below 2 x 4 x 299
+    png = tmp_path / "big.png"
+    Image.open(_phone_photo(tmp_path / "b.jpg", 4800, 2400)).save(png)
+    for path in (jpeg, png):
+        assert photos.decode_rgb(path, draft_for=299).size == Image.open(path).size
+        np.testing.assert_array_equal(photos.load_photo(path, 299), photos.resize(photos.decode_rgb(path), 299))
+    box = (100, 100, 4700, 2300)  # crop boxes are in full-resolution pixels
+    cropped = photos.load_photo(tmp_path / "b.jpg", 299, box)
+    np.testing.assert_array_equal(cropped, photos.resize(photos.decode_rgb(tmp_path / "b.jpg").crop(box), 299))
+
+
+def test_rotated_large_jpeg_is_reduced_and_rotated_once(tmp_path):
+    path = _phone_photo(tmp_path / "portrait.jpg", 4800, 2400, orientation=6)
+    assert photos.decode_rgb(path, draft_for=299).size == (1200, 2400)  # upright portrait, half size
+    reduced = photos.load_photo(path, 299).astype(int)
+    assert np.abs(reduced - photos.resize(photos.decode_rgb(path), 299)).max() <= 3
+
+
+def test_jpeg_over_pillows_pixel_limit_is_read_reduced_and_other_formats_refused(tmp_path, monkeypatch):
+    jpeg = _phone_photo(tmp_path / "108mp.jpg", 4800, 2400)
+    png = tmp_path / "108mp.png"
+    Image.open(jpeg).save(png)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4800 * 2400 * 2 // 3)  # between the limit and twice it
+    assert photos.load_photo(jpeg, 299).shape == (299, 299, 3)  # never held at full size
+    with pytest.raises(PhotoError, match="decompression bomb"):
+        photos.decode_rgb(jpeg)  # decoded whole: refused
+    with pytest.raises(PhotoError, match="decompression bomb"):
+        photos.load_photo(png, 299)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4800 * 2400 // 3)  # over twice the limit: refused even reduced
+    with pytest.raises(PhotoError, match="decompression bomb"):
+        photos.load_photo(jpeg, 299)
