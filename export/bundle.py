@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter import __version__, runtimes
+from carspotter import __version__, dest_lock, runtimes
 from carspotter.atomic import atomic_folder
 from carspotter.errors import CarspotterError, ExportError, UsageError
 from carspotter.export import app_readmes, golden_set
@@ -246,10 +246,18 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
         RunError: the run folder is missing, incomplete or invalid, or its photos are not there.
         ExportError: a conversion or a measurement failed (named), no test photo decodes, or
             no variant of a format passed its gate.
+        BusyError: another process is exporting to (or checking) ``out`` (:mod:`carspotter.dest_lock`).
     """
     chosen = options.plan()
     out = Path(out)
-    inputs = _prepare(run_dir, out, options, any(v.calibration for vs in chosen.values() for v in vs))
+    with dest_lock.hold(out, "export"):
+        inputs = _prepare(run_dir, out, options, any(v.calibration for vs in chosen.values() for v in vs))
+        _build(out, chosen, inputs, options)
+    return out
+
+
+def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
+    """Convert and write the bundle (:func:`export_bundle` with the destination locked)."""
     with atomic_folder(out) as tmp:
         formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
                    for name, variants in chosen.items()}
@@ -263,4 +271,3 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
         _log(f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
              if golden else "no golden set (--golden 0)")
         write_manifest(tmp, _manifest(tmp, out, formats, golden, inputs))
-    return out

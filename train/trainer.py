@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter import __version__, photos
+from carspotter import __version__, dest_lock, photos
 from carspotter.atomic import atomic_folder
 from carspotter.calibration import DEFAULT_TARGET_PRECISION, check_target_precision
 from carspotter.errors import DatasetError, UsageError
@@ -321,9 +321,16 @@ def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
         UsageError: a bad setting.
         DatasetError: unusable data.
         WeightsError: weights cannot be had or loaded.
+        BusyError: another process is training into ``cfg.out`` (:mod:`carspotter.dest_lock`).
     """
-    t_start = time.time()
     aug_cfg = check_config(cfg)
+    with dest_lock.hold(cfg.out, "train"):  # held from the scan to the rename: one resume folder, one writer
+        return _train(cfg, aug_cfg, devices)
+
+
+def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
+    """:func:`train` with the destination locked."""
+    t_start = time.time()
     dist = make_distribution(cfg.strategy, devices)  # before any work: a missing GPU is a setup error
     data, parts = _scan(cfg)
     resume = ResumeFolder.beside(cfg.out)

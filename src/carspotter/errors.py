@@ -57,3 +57,12 @@ class MILExecutionError(CarspotterError):
 class OutputError(CarspotterError):
     """The destination of a run, bundle or file cannot be written: disk full, read-only,
     a file where a folder should be, a mount point that cannot be renamed over."""
+
+
+class BusyError(CarspotterError):
+    """Another live process is writing the same run folder or bundle (it holds the lock file).
+
+    Exit status 75 (``EX_TEMPFAIL`` in sysexits.h: try again later), so a CI script can tell it
+    from a bad input."""
+
+    exit_code = 75

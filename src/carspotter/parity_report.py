@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from carspotter import dest_lock
 from carspotter.atomic import atomic_write
 from carspotter.manifest import read_manifest, write_manifest
 from carspotter.parity_checks import Outcome
@@ -85,8 +86,16 @@ class ParityReport:
         }
 
     def write(self, bundle: str | Path) -> Path:
-        """Write ``parity.json`` and the manifest's ``parity`` summary (both atomically); returns parity.json's path."""
+        """Write ``parity.json`` and the manifest's ``parity`` summary (both atomically); returns parity.json's path.
+
+        Raises:
+            BusyError: another process is exporting to or checking the bundle.
+        """
         bundle = Path(bundle)
+        with dest_lock.hold(bundle, "parity"):  # never beside an export replacing the bundle
+            return self._write(bundle)
+
+    def _write(self, bundle: Path) -> Path:
         doc = self.to_json()
         path = atomic_write(bundle / "parity.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         manifest = read_manifest(bundle)

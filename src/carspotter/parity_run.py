@@ -6,10 +6,12 @@ pytest suite for CI systems that want JUnit XML (``pytest parity_tests --bundle 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
 
+from carspotter import dest_lock
 from carspotter.parity_checks import Outcome, plan, run_check
 from carspotter.parity_context import LIVE, ParityContext
 from carspotter.parity_report import ParityReport
@@ -52,8 +54,15 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
 
     Raises:
         BundleError, RunError: the bundle, its run or its photos cannot be read (exit 2 in the CLI).
+        BusyError: another process is exporting to or checking the bundle (:mod:`carspotter.dest_lock`).
     """
-    ctx = ParityContext(bundle_dir, images, limit, run, data, app_paths, app_gate)
+    locked = write and Path(bundle_dir).is_dir()  # a missing bundle is ParityContext's one-line error
+    with dest_lock.hold(bundle_dir, "parity") if locked else contextlib.nullcontext():  # no export swaps it meanwhile
+        return _run_parity(ParityContext(bundle_dir, images, limit, run, data, app_paths, app_gate), bundle_dir, write)
+
+
+def _run_parity(ctx: ParityContext, bundle_dir, write: bool) -> int:
+    """:func:`run_parity` with the bundle locked."""
     if ctx.run is None:
         _log(f"run {ctx.manifest.source_run['name']} not found ({ctx.run_search}): checking against the golden set only")
     report = new_report(ctx)
