@@ -6,6 +6,7 @@ Arguments after ``--`` pass through to the underlying command, e.g.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -40,11 +41,26 @@ def _install_node_packages(session: nox.Session) -> None:
                 env={"ONNXRUNTIME_NODE_INSTALL": "skip"})
 
 
+def _install_browser(session: nox.Session) -> None:
+    """Debian's ``chromium`` for the HTML report tests (headless, through puppeteer-core): installed with
+    apt-get when missing and this is root on Debian/Ubuntu; otherwise said, and those tests skip with the reason."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.warn("chromium is not installed and cannot be installed here (needs apt-get as root): "
+                     "the HTML report tests will be skipped")
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", external=True, env=env)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit tests and small real train -> export -> parity runs)."""
     _install(session, "[test]")
     _install_node_packages(session)
+    _install_browser(session)
     session.run("pytest", "tests", *session.posargs,
                 env={"TF_CPP_MIN_LOG_LEVEL": "2", "CARSPOTTER_NODE_DIR": str(ROOT / NODE_DIR)})
 

@@ -75,7 +75,9 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str],
                                                    indent=2, ensure_ascii=False), encoding="utf-8")
     lines = ["# Evaluation report", ""] + (confidence_lines(confidence) if confidence else [])
     for split, r in results.items():
-        lines += [f"## {split}: top-1 {r['top1']:.1%}, top-3 {r['top3']:.1%}, macro F1 {r['macro_f1']:.3f} on {r['count']} photos", "",
+        top3 = (f"top-3 {r['top3']:.1%}" if len(r["per_class"]) > 3 else
+                f"top-3 {r['top3']:.1%} (only {len(r['per_class'])} classes: always 100%)")
+        lines += [f"## {split}: top-1 {r['top1']:.1%}, {top3}, macro F1 {r['macro_f1']:.3f} on {r['count']} photos", "",
                   "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [f"| {name.replace('|', '&#124;')} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |"
                   for name, m in r["per_class"].items()]

@@ -1,4 +1,4 @@
-"""The ``carspotter`` console command: train, export, parity, verify.
+"""The ``carspotter`` console command: train, export, parity, predict, verify.
 
 Choices and defaults come from the modules that define them (``TrainConfig``,
 ``ExportOptions``, ``Gates``, the format registry, the readers, the strategies), so the
@@ -129,6 +129,79 @@ def _add_export(sub) -> None:
                        help=f"{text} with the reference, 0..1 (default %(default)s)")
 
 
+def _add_predict(sub) -> None:
+    r = sub.add_parser("predict", help="top-K labels per photo from every format, side by side, with warnings",
+                       description="What the model says about each photo, in each format (Core ML through predict on "
+                                   "macOS, the MIL reference execution elsewhere), whether the formats agree, and what "
+                                   "may mislead it (stretch, downscale, upscale, low confidence). Unreadable photos are "
+                                   "listed with the reason; the others are still predicted.")
+    r.add_argument("source", metavar="RUN_DIR|BUNDLE_DIR")
+    r.add_argument("photos", metavar="PHOTO_OR_FOLDER", nargs="+")
+    r.add_argument("--format", default="all", help="comma list of keras, coreml, tflite, onnx, or all (default: all the "
+                                                    "folder holds; Keras when the bundle's run is found)")
+    r.add_argument("--variant", default=None, metavar="NAME", help="a shipped variant (fp16, int8-dynamic, ...) "
+                                                                    "instead of each format's default")
+    r.add_argument("--top", type=_integer("--top"), default=3, metavar="K", help="answers per format (default 3)")
+    r.add_argument("--run", default=None, metavar="RUN_DIR", help="the bundle's run, for the Keras reference and heatmaps")
+    r.add_argument("--json", action="store_true", help="print the predictions as JSON instead of a table")
+    r.add_argument("--report", default=None, metavar="DIR",
+                   help="write DIR/predict.html (self-contained: original, exact input, Grad-CAM heatmap, top-K bars "
+                        "per format) and DIR/predict.json; needs the Keras reference")
+
+
+def _predict(args) -> int:
+    import json
+
+    from carspotter import predict as pr
+
+    if args.top < 1:
+        from carspotter.errors import UsageError
+
+        raise UsageError(f"--top {args.top}: must be at least 1")
+    source = pr.open_source(args.source, args.format, args.variant, args.run)
+    files = pr.collect_photos(args.photos)
+    layer = None
+    if args.report is not None:
+        from carspotter import gradcam
+        from carspotter.errors import UsageError
+
+        if source.reference is None:
+            raise UsageError(f"--report: heatmaps need the Keras reference: keep keras in --format, and for a bundle whose "
+                             f"run was not found pass --run RUN_DIR")
+        _, layer = gradcam.last_conv_block(source.reference)
+    predictions, skipped = pr.predict(source, files, args.top)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not predictions:
+        from carspotter.errors import UsageError
+
+        raise UsageError(f"none of the {len(files)} photos could be read (reasons above); pass readable photos")
+    if args.report is not None:
+        import numpy as np
+
+        from carspotter import gradcam
+        from carspotter.predict_report import write_report
+
+        cls = np.array([source.labels.index(p.top["keras"][0][0]) for p in predictions])
+        heat = gradcam.gradcam(source.reference, np.stack([p.pixels for p in predictions]), cls)
+        path = write_report(args.report, source, predictions, skipped, heat, layer, args.top)
+        print(f"report: {path}", file=sys.stderr)
+    if args.json:
+        from carspotter.predict_report import figures
+
+        print(json.dumps(figures(source, predictions, skipped, layer, args.top), indent=2, ensure_ascii=False))
+        return 0
+    for p in source.predictors:
+        print(f"# {p.format}{'' if p.format == 'keras' else '/' + p.variant}: {p.target}")
+    for p in predictions:
+        print(f"{p.path} ({p.size[0]}x{p.size[1]}): {'formats agree' if p.agree else 'FORMATS DISAGREE'}")
+        for name, rows in p.top.items():
+            print(f"  {name:<20} " + " | ".join(f"{label} {prob:.3f}" for label, prob in rows))
+        for w in p.warnings:
+            print(f"  warning: {w}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carspotter", description="Train a car make/model recognizer and ship it to phones.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -150,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the app paths (the photo decoded and resized as apps do it: MediaPipe, OpenCV, sharp, ...)")
     p.add_argument("--app-gate", action="store_true",
                    help="an app path that misses its gate fails the run (exit 1); by default it is reported")
+    _add_predict(sub)
     v = sub.add_parser("verify", help="check a bundle's files against the sha256 in its manifest",
                        description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
     v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
@@ -237,6 +311,8 @@ def _dispatch(args) -> int:
                              f"run `pytest parity_tests --bundle {args.bundle_dir} {' '.join(extra)}`")
         return run_parity(args.bundle_dir, images=args.images, limit=args.limit, run=args.run, data=args.data,
                           app_paths=args.app_paths, app_gate=args.app_gate)
+    if args.command == "predict":
+        return _predict(args)
     if args.command == "verify":
         from carspotter.manifest import verify_bundle
 

@@ -55,6 +55,31 @@ def _run_candidates(bundle: Path, name: str) -> list[Path]:
     return list(dict.fromkeys([here / "runs" / name, bundle.resolve().parent.parent / "runs" / name]))
 
 
+def find_run(bundle: Path, manifest: Manifest, run_arg: str | Path | None = None) -> Run | None:
+    """The run a bundle came from, if it is here with the very model the bundle was built from:
+    ``run_arg`` when given, else ``runs/NAME`` under the working folder or beside the bundle's
+    ``bundles/`` folder (matched by the model's sha256).
+
+    Raises:
+        BundleError: ``run_arg`` is not a run, or a run whose model is another.
+    """
+    want, name = manifest.source_run["model_sha256"], manifest.source_run["name"]
+    if run_arg is not None:
+        try:
+            run = read_run(run_arg)
+        except RunError as exc:
+            raise BundleError(f"--run {run_arg}: {exc}") from None
+        if sha256_file(run.dir / "model.keras") != want:
+            raise BundleError(f"--run {run_arg}: its model.keras is not the one this bundle was exported from "
+                              f"(sha256 differs); pass the run {name}, or export again")
+        return run
+    for folder in _run_candidates(Path(bundle), name):
+        model = folder / "model.keras"
+        if model.is_file() and sha256_file(model) == want:
+            return read_run(folder)
+    return None
+
+
 class ParityContext:
     """One bundle under check; every photo set and reference answer is made once, when first needed.
 
@@ -102,21 +127,7 @@ class ParityContext:
         Raises:
             BundleError: ``--run`` names a folder that is not a run, or a run whose model is another.
         """
-        want, name = self.manifest.source_run["model_sha256"], self.manifest.source_run["name"]
-        if self.run_arg is not None:
-            try:
-                run = read_run(self.run_arg)
-            except RunError as exc:
-                raise BundleError(f"--run {self.run_arg}: {exc}") from None
-            if sha256_file(run.dir / "model.keras") != want:
-                raise BundleError(f"--run {self.run_arg}: its model.keras is not the one this bundle was exported from "
-                                  f"(sha256 differs); pass the run {name}, or export again")
-            return run
-        for folder in _run_candidates(self.bundle, name):
-            model = folder / "model.keras"
-            if model.is_file() and sha256_file(model) == want:
-                return read_run(folder)
-        return None
+        return find_run(self.bundle, self.manifest, self.run_arg)
 
     @property
     def run_search(self) -> str:

@@ -113,6 +113,7 @@ class ParityResult:
         mismatches: photos that break the rule.
         photo_set: which photos and reference (``live``: the Keras reference on the run's
             photos; ``golden``: the bundle's exact inputs against expected.json; ...).
+        top_k: ranks compared, ``min(3, classes)``: a 2-class model is compared on its 2 ranks.
     """
 
     format: str
@@ -127,12 +128,14 @@ class ParityResult:
     max_abs_diff: float
     mismatches: list[Mismatch] = field(default_factory=list)
     photo_set: str = "live"
+    top_k: int = TOP_K
 
     def __bool__(self) -> bool:
         return self.photos > 0 and not self.mismatches and self.max_abs_diff <= self.max_abs_diff_limit
 
     def __str__(self) -> str:
-        head = (f"[{self.photo_set}] {self.format}/{self.target} ({self.precision}, tau={self.tau:g}): "
+        ranks = "" if self.top_k == TOP_K else f", top-{self.top_k}: the model has {self.top_k} classes"
+        head = (f"[{self.photo_set}] {self.format}/{self.target} ({self.precision}, tau={self.tau:g}{ranks}): "
                 f"{'PASS' if self else 'FAIL'} on {self.photos} photos; top-1 agreement {self.top1_agreement:.2%}; "
                 f"near-ties {self.near_ties} (rank 1: {self.top1_near_ties}); max |dp| {self.max_abs_diff:.2e}")
         if self.photos == 0:
@@ -193,4 +196,4 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
                         top1_agreement=float(np.mean(ref_top[:, 0] == cand_top[:, 0])) if n else 0.0,
                         near_ties=near, top1_near_ties=near1,
                         max_abs_diff=float(np.max(np.abs(reference - candidate))) if n else 0.0,
-                        mismatches=mismatches, photo_set=photo_set)
+                        mismatches=mismatches, photo_set=photo_set, top_k=k)
