@@ -1,4 +1,4 @@
-"""The ``carspotter`` console command: train, export, parity, predict, verify.
+"""The ``carspotter`` console command: train, export, parity, predict, benchmark, verify.
 
 Choices and defaults come from the modules that define them (``TrainConfig``,
 ``ExportOptions``, ``Gates``, the format registry, the readers, the strategies), so the
@@ -224,6 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--app-gate", action="store_true",
                    help="an app path that misses its gate fails the run (exit 1); by default it is reported")
     _add_predict(sub)
+    b = sub.add_parser("benchmark", help="one table of every format and shipped variant: size, accuracy, agreement, "
+                                         "parity, load time, latency, throughput, % of fp32 peak",
+                       description="Measure BUNDLE_DIR's formats and shipped variants and the Keras reference on this "
+                                   "machine; print a Markdown table, write it with JSON and a PNG chart to --out.")
+    b.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    b.add_argument("--photos", type=_integer("--photos"), default=None, metavar="N", help="at most N test photos (default all)")
+    b.add_argument("--threads", type=_integer("--threads"), default=2, metavar="N", help="CPU threads per runtime (default 2)")
+    b.add_argument("--batch", type=_integer("--batch"), default=8, metavar="N", help="batch of the throughput column (default 8)")
+    b.add_argument("--runs", type=_integer("--runs"), default=30, metavar="N",
+                   help="timed batch-1 calls per predictor, interleaved (default and minimum 30)")
+    b.add_argument("--run", default=None, metavar="RUN_DIR", help="the bundle's run (default: looked for as parity does)")
+    b.add_argument("--out", default=None, metavar="DIR", help="write benchmark.md/.json/.png here (default benchmarks/NAME)")
     v = sub.add_parser("verify", help="check a bundle's files against the sha256 in its manifest",
                        description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
     v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
@@ -313,6 +325,17 @@ def _dispatch(args) -> int:
                           app_paths=args.app_paths, app_gate=args.app_gate)
     if args.command == "predict":
         return _predict(args)
+    if args.command == "benchmark":
+        from pathlib import Path
+
+        from carspotter.benchmark import markdown, run_benchmark, write
+
+        report = run_benchmark(args.bundle_dir, args.photos, args.threads, args.batch, args.runs, args.run,
+                               log=lambda m: print(f"[benchmark] {m}", file=sys.stderr, flush=True))
+        print(markdown(report))
+        out = write(report, args.out or Path("benchmarks") / Path(args.bundle_dir).resolve().name)
+        print(f"written to {out}/benchmark.md, benchmark.json, benchmark.png", file=sys.stderr)
+        return 0
     if args.command == "verify":
         from carspotter.manifest import verify_bundle
 

@@ -12,7 +12,9 @@ count). Then, as ``carspotter train`` does them, one after another: scan (read t
 with the sha256 of every file, the seeded split, and the decode into the disk cache
 (``--cache disk``: an ``.npy`` memory map of ``[N, size, size, 3]`` uint8). Per step: wall
 time, rate, and the peak resident memory reached during the step (``VmHWM`` reset before
-each step through ``/proc/self/clear_refs``), plus the cache file's size.
+each step through ``/proc/self/clear_refs``; it counts the pages of the memory-mapped cache
+file, which the kernel can drop) and the peak anonymous memory (``RssAnon`` sampled every
+0.1 s: what the process itself holds), plus the cache file's size.
 
 ``classes``: figures of an existing large-class run and bundle (train it with synthetic labels
 over real photos, e.g. 1,000 classes of ~6 photos: ``bench_scale.py labels`` writes such a
@@ -50,14 +52,35 @@ def _reset_peak() -> None:
         f.write("5")
 
 
+def _anon_mib() -> float:
+    return int(next(l for l in open("/proc/self/status") if l.startswith("RssAnon:")).split()[1]) / 1024
+
+
 def _step(name: str, fn, count: int, rows: list):
+    """Run one step; record wall time, rate, peak RSS (VmHWM: includes pages of a memory-mapped
+    cache file, which the kernel can drop) and peak anonymous memory (RssAnon sampled every 0.1 s)."""
+    import threading
+
     _reset_peak()
-    base = _rss_mib()
+    base, anon = _rss_mib(), [_anon_mib()]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.1):
+            anon.append(_anon_mib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     t0 = time.perf_counter()
-    out = fn()
+    try:
+        out = fn()
+    finally:
+        done.set()
+        sampler.join()
     seconds = time.perf_counter() - t0
     rows.append({"step": name, "photos": count, "seconds": round(seconds, 1), "photos_per_s": round(count / seconds),
-                 "peak_rss_mib": round(_hwm_mib()), "peak_above_start_mib": round(_hwm_mib() - base)})
+                 "peak_rss_mib": round(_hwm_mib()), "peak_above_start_mib": round(_hwm_mib() - base),
+                 "peak_anonymous_mib": round(max(anon + [_anon_mib()]))})
     print(f"  {rows[-1]}", file=sys.stderr, flush=True)
     return out
 
@@ -101,7 +124,8 @@ def photos_benchmark(args) -> dict:
         parts = _step("split", lambda: ds.split(data, seed=1337), args.photos, rows)
         order = [p for s in ds.SPLITS for p in parts[s]]
         cache = work / "cache"
-        cache.mkdir(exist_ok=True)
+        shutil.rmtree(cache, ignore_errors=True)  # a finished cache would be reused: measure a fresh one
+        cache.mkdir()
         store = _step(f"decode into disk cache ({args.size} px)",
                       lambda: store_mod.decode([data.root / p.path for p in order], [p.box for p in order], args.size,
                                                args.workers, "disk", cache), len(order), rows)

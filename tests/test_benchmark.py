@@ -1,0 +1,58 @@
+"""``carspotter benchmark``: every shipped variant and the reference in one table, with real timings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from carspotter.benchmark import fp32_peak
+from carspotter.cli import main
+
+ZEN5 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2596.120\n" \
+       "flags\t\t: fpu sse avx2 fma avx512f avx512_vp2intersect\n\nprocessor\t: 1\n"
+
+
+def test_fp32_peak_is_derived_from_lanes_fma_pipes_cores_and_clock():
+    zen5 = fp32_peak(2, ZEN5)
+    assert zen5["flops_per_cycle"] == 64 and zen5["cores"] == 2
+    assert zen5["gflops"] == pytest.approx(2 * 2596.12e6 * 64 / 1e9)  # 332.3 GFLOP/s
+    assert "16 fp32 lanes x 2 (FMA) x 2 pipes" in zen5["derivation"]
+    zen4 = fp32_peak(8, ZEN5.replace("family\t: 26", "family\t: 25"))
+    assert zen4["flops_per_cycle"] == 32 and zen4["cores"] == 2  # 256-bit halves; only 2 processors listed
+    avx2 = fp32_peak(1, ZEN5.replace(" avx512f", "").replace("AuthenticAMD", "GenuineIntel"))
+    assert avx2["flops_per_cycle"] == 32 and avx2["cores"] == 1
+
+
+def test_benchmark_table_has_every_shipped_variant_and_the_reference(pipeline, tmp_path, capsys):
+    run_dir, bundle = pipeline
+    out = tmp_path / "bench"
+    assert main(["benchmark", str(bundle), "--run", str(run_dir), "--photos", "8", "--batch", "4", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    doc = json.loads((out / "benchmark.json").read_text())
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    shipped = {(f, v) for f, e in manifest["formats"].items() for v, r in e["variants"].items() if r["shipped"]}
+    rows = {(r["format"], r["variant"]): r for r in doc["rows"]}
+    assert set(rows) == shipped | {("keras", "reference")}
+    assert rows[("keras", "reference")]["agreement"] == 1.0 and doc["photos"] == 8 and doc["runs"] == 30
+    for key, r in rows.items():
+        assert r["top1"] is not None and 0 <= r["top1"] <= r["top3"] <= 1
+        if key[0] == "coreml":
+            assert r["p50_ms"] is None and "Core ML runs only on macOS" in r["note"]
+            continue
+        assert 0 < r["p50_ms"] <= r["p90_ms"] and r["throughput"] > 0 and r["load_ms"] > 0
+        if key[1] in ("fp32", "reference"):
+            assert 0 < r["peak_fraction"] < 1
+        assert f"| {key[0]} | {key[1]} |" in table
+    assert doc["flops_per_photo"] > 1e9  # InceptionV3 at 128 px: about 2 GFLOPs
+    assert (out / "benchmark.png").stat().st_size > 10_000 and (out / "benchmark.md").read_text() in table + "\n"
+
+
+@pytest.mark.parametrize("args, message", [(["--runs", "10"], "--runs 10: must be at least 30"),
+                                           (["--batch", "0"], "--batch 0: must be at least 1"),
+                                           (["--photos", "2", "--batch", "4"], "--batch 4: more than the 2 photos")])
+def test_benchmark_bad_options_are_one_line(pipeline, capsys, args, message):
+    run_dir, bundle = pipeline
+    assert main(["benchmark", str(bundle), "--run", str(run_dir), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
