@@ -121,7 +121,10 @@ result.classificationResult().classifications()[0].categories().forEach {{
 
 MediaPipe reads the labels and the normalization (mean 0, std 1: raw pixels) from the
 model's metadata and stretches the image to the input size. Rotate the bitmap upright
-(EXIF) first. Plain LiteRT `Interpreter` works too: feed `[1, {size}, {size}, 3]` {spec.dtype}.
+(EXIF) first. Plain LiteRT `Interpreter` works too: feed `[1, {size}, {size}, 3]` {spec.dtype},
+and set the threads (`Interpreter.Options().setNumThreads(4)`): left at its default LiteRT
+runs one thread, which measured 1.9x slower than two for this model on a desktop CPU
+(53 against 28 ms at 299 px).
 
 {_common(spec, n_classes)}"""
 

@@ -20,6 +20,8 @@ def test_fp32_peak_is_derived_from_lanes_fma_pipes_cores_and_clock():
     assert "16 fp32 lanes x 2 (FMA) x 2 pipes" in zen5["derivation"]
     zen4 = fp32_peak(8, ZEN5.replace("family\t: 26", "family\t: 25"))
     assert zen4["flops_per_cycle"] == 32 and zen4["cores"] == 2  # 256-bit halves; only 2 processors listed
+    boost = fp32_peak(2, ZEN5, clock_mhz=4100)
+    assert boost["gflops"] == pytest.approx(2 * 4100e6 * 64 / 1e9) and "4100 MHz (--clock-mhz)" in boost["derivation"]
     avx2 = fp32_peak(1, ZEN5.replace(" avx512f", "").replace("AuthenticAMD", "GenuineIntel"))
     assert avx2["flops_per_cycle"] == 32 and avx2["cores"] == 1
 
@@ -41,8 +43,10 @@ def test_benchmark_table_has_every_shipped_variant_and_the_reference(pipeline, t
             assert r["p50_ms"] is None and "Core ML runs only on macOS" in r["note"]
             continue
         assert 0 < r["p50_ms"] <= r["p90_ms"] and r["throughput"] > 0 and r["load_ms"] > 0
-        if key[1] in ("fp32", "reference"):
-            assert 0 < r["peak_fraction"] < 1
+        if key[1] in ("fp32", "reference"):  # FLOPs / p50 / peak (above 1 when the VM reports only the base clock)
+            assert r["peak_fraction"] == pytest.approx(doc["flops_per_photo"] / (r["p50_ms"] / 1000) / (doc["peak"]["gflops"] * 1e9))
+        else:
+            assert r["peak_fraction"] is None
         assert f"| {key[0]} | {key[1]} |" in table
     assert doc["flops_per_photo"] > 1e9  # InceptionV3 at 128 px: about 2 GFLOPs
     assert (out / "benchmark.png").stat().st_size > 10_000 and (out / "benchmark.md").read_text() in table + "\n"

@@ -235,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=_integer("--runs"), default=30, metavar="N",
                    help="timed batch-1 calls per predictor, interleaved (default and minimum 30)")
     b.add_argument("--run", default=None, metavar="RUN_DIR", help="the bundle's run (default: looked for as parity does)")
+    b.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
+                   help="the cores' clock for the fp32 peak (default: cpu MHz in /proc/cpuinfo, the base clock in a VM)")
     b.add_argument("--out", default=None, metavar="DIR", help="write benchmark.md/.json/.png here (default benchmarks/NAME)")
     v = sub.add_parser("verify", help="check a bundle's files against the sha256 in its manifest",
                        description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
@@ -331,7 +333,7 @@ def _dispatch(args) -> int:
         from carspotter.benchmark import markdown, run_benchmark, write
 
         report = run_benchmark(args.bundle_dir, args.photos, args.threads, args.batch, args.runs, args.run,
-                               log=lambda m: print(f"[benchmark] {m}", file=sys.stderr, flush=True))
+                               log=lambda m: print(f"[benchmark] {m}", file=sys.stderr, flush=True), clock_mhz=args.clock_mhz)
         print(markdown(report))
         out = write(report, args.out or Path("benchmarks") / Path(args.bundle_dir).resolve().name)
         print(f"written to {out}/benchmark.md, benchmark.json, benchmark.png", file=sys.stderr)
