@@ -59,3 +59,17 @@ def test_sigterm_during_parity_leaves_the_previous_parity_json(pipeline, tmp_pat
     assert ((dest / "parity.json").read_bytes() if (dest / "parity.json").exists() else None) == old
     assert not [p for p in dest.iterdir() if p.name.startswith(".")]  # no temporary file beside it
     json.loads((dest / "manifest.json").read_text())  # still whole
+
+
+def test_sigterm_during_predict_is_one_line_and_leaves_no_report(pipeline, tmp_path):
+    run_dir, bundle = pipeline
+    photos = sorted((Path(__file__).resolve().parents[1] / "train" / "sample_photos").rglob("*.jpg"))[:40]
+    report = tmp_path / "report"
+    exe = str(Path(sys.executable).with_name("carspotter"))
+    result = _interrupt([exe, "predict", str(bundle), *map(str, photos), "--run", str(run_dir), "--report", str(report)],
+                        "[predict]", signal.SIGTERM)
+    assert result.returncode == 128 + signal.SIGTERM, result.stdout[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == ("carspotter predict: interrupted (SIGTERM); nothing half-written "
+                                                      "was left behind")
+    assert "Traceback" not in result.stdout
+    assert not report.exists() or not [p for p in report.iterdir() if p.suffix in (".html", ".json") or p.name.startswith(".")]

@@ -169,6 +169,8 @@ def _predict(args) -> int:
             raise UsageError(f"--report: heatmaps need the Keras reference: keep keras in --format, and for a bundle whose "
                              f"run was not found pass --run RUN_DIR")
         _, layer = gradcam.last_conv_block(source.reference)
+    say = lambda m: print(f"[predict] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    say(f"{len(files)} photos through {', '.join(p.format for p in source.predictors)}")
     predictions, skipped = pr.predict(source, files, args.top)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -182,6 +184,7 @@ def _predict(args) -> int:
         from carspotter import gradcam
         from carspotter.predict_report import write_report
 
+        say(f"Grad-CAM heatmaps of {len(predictions)} photos on {layer}")
         cls = np.array([source.labels.index(p.top["keras"][0][0]) for p in predictions])
         heat = gradcam.gradcam(source.reference, np.stack([p.pixels for p in predictions]), cls)
         path = write_report(args.report, source, predictions, skipped, heat, layer, args.top)
