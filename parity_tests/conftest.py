@@ -68,4 +68,5 @@ def pytest_sessionfinish(session, exitstatus):
     report = config.stash.get(_REPORT, None)
     if report is None or config.getoption("--no-write") or not report.outcomes:
         return
-    report.write(config.getoption("--bundle"))
+    ctx = config.stash.get(_CONTEXT, None)
+    report.write(config.getoption("--bundle"), ctx.thumbnail if ctx is not None else None)

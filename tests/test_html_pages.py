@@ -55,3 +55,49 @@ def test_predict_report_in_chromium_shows_the_json_numbers(pipeline, tmp_path, c
     assert {k: v for k, v in shown.items() if k != "agree"} == expected
     assert shown["agree"] == f"{sum(p['agree'] for p in doc['photos'])} of {len(doc['photos'])}"
     assert len(seen["images"]) == 3 * len(doc["photos"])  # original, exact input, heatmap
+
+
+def test_parity_page_in_chromium_shows_parity_json(pipeline, tmp_path, capsys):
+    run_dir, bundle = pipeline
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    for stale in ("parity.json", "parity.html"):
+        (copy / stale).unlink(missing_ok=True)
+    assert main(["parity", str(copy), "--run", str(run_dir), "--no-app-paths"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(copy)]) == 0  # parity.html is written after export, like parity.json: not hashed
+    seen = open_in_chromium(copy / "parity.html")
+    assert seen["loaded"] and seen["console"] == [] and seen["pageErrors"] == [] and seen["external"] == []
+    doc = json.loads((copy / "parity.json").read_text())
+    assert seen["figures"] == doc
+    shown = dict(seen["checks"])
+    assert shown["verdict"] == ("PASSED" if doc["passed"] else "FAILED")
+    for r in doc["results"]:
+        key = f"{r['photo_set']}|{r['format']}|{r['target']}"
+        assert shown[f"{key}|agreement"] == f"{r['top1_agreement']:.2%}"
+        assert shown[f"{key}|near_ties"] == str(r["near_ties"])
+        assert shown[f"{key}|max_abs_diff"] == f"{r['max_abs_diff']:.2e}"
+        for f in r["flagged"]:
+            for side in ("reference", "format"):
+                for rank, (_, p) in enumerate(f[side], 1):
+                    assert shown[f"{key}|{f['photo']}|{side}|{rank}"] == f"{p:.3f}"
+    flagged = sum(len(r["flagged"]) for r in doc["results"])
+    assert len(seen["images"]) == flagged and all(i["complete"] and i["width"] > 0 for i in seen["images"])
+
+
+def test_parity_page_shows_a_mismatch_with_its_thumbnail():
+    import numpy as np
+
+    from carspotter.parity_page import render
+    from carspotter.parity_rule import compare_top3
+
+    ref = np.array([[0.5, 0.3, 0.2, 0.0], [0.4, 0.35, 0.25, 0.0]])
+    cand = np.array([[0.3, 0.5, 0.2, 0.0], [0.4, 0.35, 0.25, 0.0]])
+    result = compare_top3(ref, cand, labels=["a", "b", "c", "d"], photos=["p1.jpg", "p2.jpg"], tau=1e-3,
+                          max_abs_diff_limit=0.05, format="onnx", target="cpu", precision="fp32")
+    assert [f["photo"] for f in result.flagged] == ["p1.jpg"] and result.flagged[0]["kind"] == "mismatch"
+    assert result.flagged[0]["reference"][0] == ["a", 0.5] and result.flagged[0]["format"][0] == ["b", 0.5]
+    doc = {"passed": False, "photos": 2, "photo_source": "test", "created": "now", "rule": "top-3",
+           "results": [result.to_json()], "app_paths": [], "failed_checks": [], "skipped_checks": []}
+    html = render(doc, "b", lambda s, name: np.full((64, 64, 3), 128, np.uint8) if name == "p1.jpg" else None)
+    assert "FAILED" in html and "p1.jpg" in html and "mismatch" in html and html.count("data:image/jpeg;base64,") == 1

@@ -26,7 +26,7 @@ from carspotter.hashing import sha256_file
 from carspotter.spec import InputSpec
 
 MANIFEST_SCHEMA_VERSION = 2
-UNHASHED = ("manifest.json", "parity.json")  # written after the files they describe
+UNHASHED = ("manifest.json", "parity.json", "parity.html")  # written after the files they describe
 
 
 @lru_cache(maxsize=1)

@@ -167,6 +167,13 @@ class ParityContext:
             raise BundleError(f"no photo decoded from {ps.source} ({len(ps.skipped)} skipped)")
         return Basis(name, ps, runtimes.keras_probs(self.reference_model, ps.pixels), "Keras reference, CPU, run now")
 
+    def thumbnail(self, basis: str, name: str) -> np.ndarray | None:
+        """The exact input of photo ``name`` in photo set ``basis`` (``[S, S, 3]`` uint8), if that set was made."""
+        b = self._bases.get(basis)
+        if b is None or name not in b.photos.names:
+            return None
+        return b.photos.pixels[b.photos.names.index(name)]
+
     def app_files(self, basis: str) -> tuple[list[Path], list]:
         """The photo files an app would get for a photo set, with crop boxes: the golden JPEGs, or the run's originals."""
         if basis == GOLDEN:

@@ -85,19 +85,24 @@ class ParityReport:
             "skipped_checks": [{"check": o.check, "reason": o.message} for o in self.outcomes if o.status == "skipped"],
         }
 
-    def write(self, bundle: str | Path) -> Path:
-        """Write ``parity.json`` and the manifest's ``parity`` summary (both atomically); returns parity.json's path.
+    def write(self, bundle: str | Path, thumbnail=None) -> Path:
+        """Write ``parity.json``, ``parity.html`` (:mod:`carspotter.parity_page`, with ``thumbnail``
+        giving the exact inputs of flagged photos) and the manifest's ``parity`` summary, each
+        atomically; returns parity.json's path.
 
         Raises:
             BusyError: another process is exporting to or checking the bundle.
         """
         bundle = Path(bundle)
         with dest_lock.hold(bundle, "parity"):  # never beside an export replacing the bundle
-            return self._write(bundle)
+            return self._write(bundle, thumbnail)
 
-    def _write(self, bundle: Path) -> Path:
+    def _write(self, bundle: Path, thumbnail) -> Path:
+        from carspotter.parity_page import render
+
         doc = self.to_json()
         path = atomic_write(bundle / "parity.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        atomic_write(bundle / "parity.html", render(doc, bundle.resolve().name, thumbnail))
         manifest = read_manifest(bundle)
         manifest.parity = {"passed": doc["passed"], "photos": self.photos, "photo_source": self.photo_source,
                            "results": [{k: r[k] for k in _SUMMARY_KEYS} for r in doc["results"]],

@@ -32,6 +32,9 @@ from carspotter.metrics import topk
 
 TOP_K = 3
 
+MAX_FLAGGED = 200
+"""Photos with a mismatch or near-tie kept per result for the parity page (all are counted)."""
+
 TOLERANCES = {
     "fp32": {"tau": 1e-4, "max_abs_diff": 1e-3},
     "fp32-gpu": {"tau": 1e-3, "max_abs_diff": 1e-2},  # TF32 tensor-core matmuls on Ampere and newer GPUs
@@ -114,6 +117,9 @@ class ParityResult:
         photo_set: which photos and reference (``live``: the Keras reference on the run's
             photos; ``golden``: the bundle's exact inputs against expected.json; ...).
         top_k: ranks compared, ``min(3, classes)``: a 2-class model is compared on its 2 ranks.
+        flagged: every photo with a mismatch or a near-tie (at most :data:`MAX_FLAGGED`):
+            ``{"photo", "kind": "mismatch" | "near-tie", "reference": [[label, p], ...],
+            "format": [[label, q], ...]}`` with both top-k lists, for the parity page.
     """
 
     format: str
@@ -129,6 +135,7 @@ class ParityResult:
     mismatches: list[Mismatch] = field(default_factory=list)
     photo_set: str = "live"
     top_k: int = TOP_K
+    flagged: list[dict] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.photos > 0 and not self.mismatches and self.max_abs_diff <= self.max_abs_diff_limit
@@ -178,8 +185,9 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
         raise ComparisonError(f"{format}/{target}: output shape {candidate.shape} != reference {reference.shape}")
     k = min(TOP_K, reference.shape[1])
     ref_top, cand_top = topk(reference, k), topk(candidate, k)
-    mismatches, near, near1 = [], 0, 0
+    mismatches, near, near1, flagged = [], 0, 0, []
     for i in range(len(reference)):
+        kind = None
         for r in range(k):
             a, b = ref_top[i, r], cand_top[i, r]
             if a == b:
@@ -187,13 +195,19 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
             if abs(reference[i, a] - reference[i, b]) < tau:
                 near += 1
                 near1 += r == 0
+                kind = kind or "near-tie"
                 continue
             mismatches.append(Mismatch(photos[i], r + 1, labels[a], labels[b], float(reference[i, a]), float(reference[i, b])))
+            kind = "mismatch"
             break
+        if kind and len(flagged) < MAX_FLAGGED:
+            flagged.append({"photo": photos[i], "kind": kind,
+                            "reference": [[labels[j], round(float(reference[i, j]), 6)] for j in ref_top[i]],
+                            "format": [[labels[j], round(float(candidate[i, j]), 6)] for j in cand_top[i]]})
     n = len(reference)
     return ParityResult(format=format, target=target, precision=precision, tau=tau,
                         max_abs_diff_limit=max_abs_diff_limit, photos=n,
                         top1_agreement=float(np.mean(ref_top[:, 0] == cand_top[:, 0])) if n else 0.0,
                         near_ties=near, top1_near_ties=near1,
                         max_abs_diff=float(np.max(np.abs(reference - candidate))) if n else 0.0,
-                        mismatches=mismatches, photo_set=photo_set, top_k=k)
+                        mismatches=mismatches, photo_set=photo_set, top_k=k, flagged=flagged)

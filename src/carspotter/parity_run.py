@@ -82,6 +82,6 @@ def _run_parity(ctx: ParityContext, bundle_dir, write: bool) -> int:
     print()
     print("\n".join(report.lines()))
     if write:
-        path = report.write(bundle_dir)
-        print(f"  written to {path} and manifest.json")
+        path = report.write(bundle_dir, ctx.thumbnail)
+        print(f"  written to {path}, parity.html and manifest.json")
     return 0 if report else 1
