@@ -101,3 +101,25 @@ def test_parity_page_shows_a_mismatch_with_its_thumbnail():
            "results": [result.to_json()], "app_paths": [], "failed_checks": [], "skipped_checks": []}
     html = render(doc, "b", lambda s, name: np.full((64, 64, 3), 128, np.uint8) if name == "p1.jpg" else None)
     assert "FAILED" in html and "p1.jpg" in html and "mismatch" in html and html.count("data:image/jpeg;base64,") == 1
+
+
+def test_run_report_page_in_chromium_shows_report_json(pipeline):
+    run_dir, _ = pipeline
+    seen = open_in_chromium(run_dir / "report.html")
+    _clean_load(seen)
+    doc = json.loads((run_dir / "report.json").read_text())
+    shown = dict(seen["checks"])
+    for split, r in doc["splits"].items():
+        assert shown[f"{split}|top1"] == f"{r['top1']:.1%}" and shown[f"{split}|top3"] == f"{r['top3']:.1%}"
+        assert shown[f"{split}|macro_f1"] == f"{r['macro_f1']:.3f}"
+    test = doc["splits"]["test"]
+    for name, v in test["per_class"].items():
+        for k in ("precision", "recall", "f1"):
+            assert shown[f"pc|{name}|{k}"] == f"{v[k]:.2f}"
+    for pair in test["confused_pairs"]:
+        assert shown[f"pair|{pair['true']}|{pair['predicted']}"] == str(pair["count"])
+    figures = seen["figures"]
+    assert figures["heatmap_layer"] == "inception_v3/mixed10"
+    assert len(seen["images"]) == 3 + 2 * len(figures["examples"])  # curves, reliability, risk-coverage; input + heatmap
+    assert all(e["true"] != e["predicted"] for e in figures["examples"])
+    assert str(run_dir.parent) not in (run_dir / "report.html").read_text()

@@ -250,12 +250,12 @@ def _float32_copy(cfg: TrainConfig, model, input_range: str):
     return model
 
 
-def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int) -> tuple[dict, dict]:
+def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int) -> tuple[dict, dict, np.ndarray]:
     """Calibrate (:mod:`carspotter.train.calibrate`, folding T into ``model``), then
     :func:`carspotter.train.report.evaluate` the val and test splits on the calibrated probabilities.
 
     Returns:
-        ``(evaluation {split: report}, confidence record of run.json)``.
+        ``(evaluation {split: report}, confidence record of run.json, [N, C] test probabilities)``.
     """
     p, classes = dec.photos, dec.data.classes
     negative = classes.index(ds.NOT_A_CAR) if ds.NOT_A_CAR in classes else None
@@ -265,7 +265,7 @@ def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int) -> tuple[dict, 
     for name in ("val", "test"):
         evaluation[name] = e = report.evaluate(probs[name], p.labels[name], classes)
         log(f"{name}: top-1 {e['top1']:.3f}, top-3 {e['top3']:.3f}, macro F1 {e['macro_f1']:.3f} on {e['count']} photos")
-    return evaluation, record
+    return evaluation, record, probs["test"]
 
 
 def _record(cfg: TrainConfig, dec: Decoded, weights_used, evaluation: dict, setup: PhaseSetup, phases: dict,
@@ -296,14 +296,23 @@ def _record(cfg: TrainConfig, dec: Decoded, weights_used, evaluation: dict, setu
                 "timing_s": timing, "resumed": resumed})
 
 
-def _write(out: str, model, run: Run, dec: Decoded, evaluation: dict) -> None:
-    """Write the run folder atomically: model, labels, split files, evaluation report, run.json."""
+def _write(out: str, model, run: Run, dec: Decoded, evaluation: dict, test_probs: np.ndarray) -> None:
+    """Write the run folder atomically: model, labels, split files, evaluation report (report.md and
+    report.html), run.json."""
+    from carspotter import gradcam
+    from carspotter.train import report_page
+
+    p = dec.photos
+    examples = report_page.worst_examples(model, p.pixels, p.rows["test"], p.labels["test"], test_probs,
+                                          [ph.path for ph in dec.kept["test"]], run.labels, evaluation["test"]["per_class"])
     with atomic_folder(out) as tmp:
         model.save(tmp / "model.keras")
         write_labels(tmp / "labels.txt", run.labels)
         for s in ds.SPLITS:
             write_split(tmp / f"split_{s}.csv", ds.split_rows(dec.kept[s], run.labels))
         report.write_report(tmp, evaluation, run.record["history"], run.labels, run.record["confidence"])
+        (tmp / "report.html").write_text(report_page.render(tmp, evaluation, run.labels, examples, Path(out).name,
+                                                            gradcam.last_conv_block(model)[1]), encoding="utf-8")
         write_run_json(tmp, run)
 
 
@@ -367,14 +376,14 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
         model = _float32_copy(cfg, model, weights_used.input_range)
 
     t0 = time.time()
-    evaluation, confidence = _evaluate(cfg, model, dec, batch)
+    evaluation, confidence, test_probs = _evaluate(cfg, model, dec, batch)
     training = {"augment": aug_cfg.spec(), "sampling": cfg.sampling, "label_smoothing": cfg.label_smoothing,
                 "patience": cfg.patience, "global_batch": batch, "dtype_policy": policy, **dist.to_json()}
     timing = {"decode": round(dec.decode_s, 2), "head": phases["head"]["seconds"], "finetune": phases["finetune"]["seconds"],
               "evaluate": round(time.time() - t0, 2), "total": round(time.time() - t_start, 2)}
     run = _record(cfg, dec, weights_used, evaluation, setup, phases, training, timing, resumed)
     run.record["confidence"] = confidence
-    _write(cfg.out, model, run, dec, evaluation)
+    _write(cfg.out, model, run, dec, evaluation, test_probs)
     resume.remove()
     log(f"run written to {cfg.out} in {time.time() - t_start:.0f} s" + (" (resumed after an interruption)" if resumed else ""))
     return Path(cfg.out)

@@ -50,6 +50,15 @@ def data_uri(pixels: np.ndarray | Image.Image, fmt: str = "PNG", max_side: int |
     return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def file_data_uri(path) -> str:
+    """A PNG or JPEG file's bytes as a ``data:`` URI, unchanged."""
+    from pathlib import Path
+
+    path = Path(path)
+    mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
 def figures_block(doc: dict) -> str:
     """The page's figures as an inline JSON script (``</`` escaped so it cannot end the script)."""
     text = json.dumps(doc, ensure_ascii=False).replace("</", "<\\/")
