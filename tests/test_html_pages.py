@@ -123,3 +123,19 @@ def test_run_report_page_in_chromium_shows_report_json(pipeline):
     assert len(seen["images"]) == 3 + 2 * len(figures["examples"])  # curves, reliability, risk-coverage; input + heatmap
     assert all(e["true"] != e["predicted"] for e in figures["examples"])
     assert str(run_dir.parent) not in (run_dir / "report.html").read_text()
+
+
+def test_report_command_rewrites_the_page_with_the_same_figures(pipeline, tmp_path, capsys):
+    import re
+
+    run_dir, _ = pipeline
+    copy = tmp_path / "runs" / "small"
+    shutil.copytree(run_dir, copy)
+    (copy / "report.html").unlink()
+    assert main(["report", str(copy)]) == 0
+    capsys.readouterr()
+    html = (copy / "report.html").read_text()
+    doc = json.loads((copy / "report.json").read_text())
+    for split, r in doc["splits"].items():
+        assert re.search(rf"data-check='{split}\|top1'>([^<]*)<", html).group(1) == f"{r['top1']:.1%}"
+        assert re.search(rf"data-check='{split}\|macro_f1'>([^<]*)<", html).group(1) == f"{r['macro_f1']:.3f}"

@@ -153,3 +153,40 @@ def render(folder: Path, results: dict, classes: list[str], examples: list[Examp
                "examples": [{"photo": e.photo, "true": e.true, "predicted": e.predicted, "probability": round(e.probability, 6)}
                             for e in examples], "heatmap_layer": layer}
     return page(f"Evaluation of run {run_name}", "\n".join(body), figures)
+
+
+def write_for_run(run_dir: str | Path, data: str | Path | None = None) -> Path:
+    """(Re)write ``report.html`` of an existing run: its model evaluated again on its val and test
+    splits (the same photos and calibrated model as at training, so the same figures as report.json).
+
+    Args:
+        run_dir: the run folder.
+        data: the run's photo folder, when it moved.
+
+    Returns:
+        The page's path.
+
+    Raises:
+        RunError: the run or its photos cannot be read. BusyError: another process writes the run.
+    """
+    from carspotter import dest_lock, gradcam
+    from carspotter.atomic import atomic_write
+    from carspotter.photoset import split_photoset
+    from carspotter.runfolder import read_run
+    from carspotter.runtimes import keras_probs, load_reference
+    from carspotter.train import report
+
+    run = read_run(run_dir)
+    with dest_lock.hold(run.dir, "report"):
+        model = load_reference(run)
+        results, test = {}, None
+        for split in ("val", "test"):
+            ps = split_photoset(run, split, data)
+            probs = keras_probs(model, ps.pixels)
+            results[split] = report.evaluate(probs, ps.truth, run.labels)
+            test = (ps, probs)
+        ps, probs = test
+        examples = worst_examples(model, ps.pixels, np.arange(len(ps.names)), ps.truth, probs, ps.names, run.labels,
+                                  results["test"]["per_class"])
+        html = render(run.dir, results, run.labels, examples, run.dir.name, gradcam.last_conv_block(model)[1])
+        return atomic_write(run.dir / "report.html", html)

@@ -241,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
                    help="the cores' clock for the fp32 peak (default: cpu MHz in /proc/cpuinfo, the base clock in a VM)")
     b.add_argument("--out", default=None, metavar="DIR", help="write benchmark.md/.json/.png here (default benchmarks/NAME)")
+    rp = sub.add_parser("report", help="(re)write a run's report.html from its model and test photos",
+                        description="Evaluate RUN_DIR's model again on its val and test photos and write report.html "
+                                    "(training writes it too; this is for runs made before it existed, or after --data moved).")
+    rp.add_argument("run_dir", metavar="RUN_DIR")
+    rp.add_argument("--data", default=None, metavar="DIR", help="the run's photo folder, when it moved")
     v = sub.add_parser("verify", help="check a bundle's files against the sha256 in its manifest",
                        description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
     v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
@@ -340,6 +345,11 @@ def _dispatch(args) -> int:
         print(markdown(report))
         out = write(report, args.out or Path("benchmarks") / Path(args.bundle_dir).resolve().name)
         print(f"written to {out}/benchmark.md, benchmark.json, benchmark.png", file=sys.stderr)
+        return 0
+    if args.command == "report":
+        from carspotter.train.report_page import write_for_run
+
+        print(f"report: {write_for_run(args.run_dir, args.data)}")
         return 0
     if args.command == "verify":
         from carspotter.manifest import verify_bundle
