@@ -152,46 +152,36 @@ def _add_predict(sub) -> None:
 def _predict(args) -> int:
     import json
 
+    import numpy as np
+
+    from carspotter import gradcam
     from carspotter import predict as pr
+    from carspotter.errors import UsageError
+    from carspotter.predict_report import figures, write_report
 
     if args.top < 1:
-        from carspotter.errors import UsageError
-
         raise UsageError(f"--top {args.top}: must be at least 1")
     source = pr.open_source(args.source, args.format, args.variant, args.run)
     files = pr.collect_photos(args.photos)
     layer = None
     if args.report is not None:
-        from carspotter import gradcam
-        from carspotter.errors import UsageError
-
         if source.reference is None:
-            raise UsageError(f"--report: heatmaps need the Keras reference: keep keras in --format, and for a bundle whose "
-                             f"run was not found pass --run RUN_DIR")
+            raise UsageError("--report: heatmaps need the Keras reference: keep keras in --format, and for a bundle whose "
+                             "run was not found pass --run RUN_DIR")
         _, layer = gradcam.last_conv_block(source.reference)
     say = lambda m: print(f"[predict] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(files)} photos through {', '.join(p.format for p in source.predictors)}")
-    predictions, skipped = pr.predict(source, files, args.top)
+    predictions, skipped = pr.predict(source, files, args.top, log=say)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not predictions:
-        from carspotter.errors import UsageError
-
         raise UsageError(f"none of the {len(files)} photos could be read (reasons above); pass readable photos")
     if args.report is not None:
-        import numpy as np
-
-        from carspotter import gradcam
-        from carspotter.predict_report import write_report
-
         say(f"Grad-CAM heatmaps of {len(predictions)} photos on {layer}")
         cls = np.array([source.labels.index(p.top["keras"][0][0]) for p in predictions])
         heat = gradcam.gradcam(source.reference, np.stack([p.pixels for p in predictions]), cls)
-        path = write_report(args.report, source, predictions, skipped, heat, layer, args.top)
-        print(f"report: {path}", file=sys.stderr)
+        say(f"report: {write_report(args.report, source, predictions, skipped, heat, layer, args.top)}")
     if args.json:
-        from carspotter.predict_report import figures
-
         print(json.dumps(figures(source, predictions, skipped, layer, args.top), indent=2, ensure_ascii=False))
         return 0
     for p in source.predictors:

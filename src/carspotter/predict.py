@@ -12,6 +12,7 @@ Warnings never refuse a photo; each carries its numbers (:func:`warnings_for`).
 from __future__ import annotations
 
 import platform
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -251,13 +252,15 @@ def warnings_for(width: int, height: int, size: int, top1: float, threshold: flo
     return out
 
 
-def predict(source: Source, files: list[Path], k: int = 3) -> tuple[list[PhotoPrediction], list[tuple[Path, str]]]:
+def predict(source: Source, files: list[Path], k: int = 3,
+            log: Callable[[str], None] = lambda m: None) -> tuple[list[PhotoPrediction], list[tuple[Path, str]]]:
     """Run every predictor of ``source`` on ``files``.
 
     Args:
         source: from :func:`open_source`.
         files: photo files.
         k: answers per predictor, 1..C.
+        log: progress lines (one per format, with the time it took).
 
     Returns:
         ``(predictions, skipped)``: one :class:`PhotoPrediction` per photo that decodes, and
@@ -284,7 +287,12 @@ def predict(source: Source, files: list[Path], k: int = 3) -> tuple[list[PhotoPr
     if not good:
         return [], skipped
     batch = np.stack(pixels)
-    probs = {_key(p): np.asarray(p.run(batch), dtype=np.float64) for p in source.predictors}
+    log(f"{len(good)} photos decoded ({len(skipped)} not read)")
+    probs = {}
+    for p in source.predictors:
+        t0 = time.perf_counter()
+        probs[_key(p)] = np.asarray(p.run(batch), dtype=np.float64)
+        log(f"{_key(p)} on {p.target}: {len(good)} photos in {time.perf_counter() - t0:.1f} s")
     first = next(iter(probs))
     out = []
     for i, path in enumerate(good):
