@@ -81,6 +81,10 @@ def test_parity_page_in_chromium_shows_parity_json(pipeline, tmp_path, capsys):
             for side in ("reference", "format"):
                 for rank, (_, p) in enumerate(f[side], 1):
                     assert shown[f"{key}|{f['photo']}|{side}|{rank}"] == f"{p:.3f}"
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for fmt, entry in manifest["formats"].items():
+        for name, v in entry["variants"].items():
+            assert shown[f"variant|{fmt}|{name}|agreement"] == f"{v['figures']['top1_agreement']:.2%}"
     flagged = sum(len(r["flagged"]) for r in doc["results"])
     assert len(seen["images"]) == flagged and all(i["complete"] and i["width"] > 0 for i in seen["images"])
 

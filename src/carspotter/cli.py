@@ -253,20 +253,32 @@ def main(argv: list[str] | None = None) -> int:
     from carspotter.errors import CarspotterError
 
     previous = _terminate_as_interrupt()
+    _RECEIVED.clear()
     try:
         return _dispatch(args)
-    except CarspotterError as exc:
-        if args.debug:
+    except KeyboardInterrupt as exc:
+        return _interrupted(args.command, exc.signum if isinstance(exc, Terminated) else None)
+    except Exception as exc:
+        if _RECEIVED and not args.debug:  # the signal surfaced inside a C extension as another error
+            return _interrupted(args.command, _RECEIVED[0])
+        if not isinstance(exc, CarspotterError) or args.debug:
             raise
         print(f"carspotter {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt as exc:
-        how = f" ({signal.Signals(exc.signum).name})" if isinstance(exc, Terminated) else ""
-        print(f"carspotter {args.command}: interrupted{how}; nothing half-written was left behind", file=sys.stderr)
-        return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+_RECEIVED: list[int] = []
+"""Termination signals received during the current command (see :func:`_terminate_as_interrupt`)."""
+
+
+def _interrupted(command: str, signum: int | None) -> int:
+    """One line for an interrupted command; the exit status 128 + the signal number."""
+    how = f" ({signal.Signals(signum).name})" if signum is not None else ""
+    print(f"carspotter {command}: interrupted{how}; nothing half-written was left behind", file=sys.stderr)
+    return 128 + (signum if signum is not None else signal.SIGINT)
 
 
 class Terminated(KeyboardInterrupt):
@@ -279,7 +291,8 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate_as_interrupt() -> dict:
-    """Turn SIGTERM and SIGHUP into :class:`Terminated` in the main thread (a no-op elsewhere).
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` in the main thread (a no-op elsewhere), and
+    record every termination signal (Ctrl-C too) in :data:`_RECEIVED`.
 
     Returns:
         ``{signal: previous handler}`` to restore when the command returns.
@@ -290,9 +303,19 @@ def _terminate_as_interrupt() -> dict:
         return {}
 
     def handler(signum, frame):
+        # Recorded first: raised inside a C extension (tf2onnx, TensorFlow) the exception can come back as a
+        # SystemError or be wrapped in an ExportError; main() still reports the interruption.
+        _RECEIVED.append(signum)
         raise Terminated(signum)
 
-    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}
+    def interrupt(signum, frame):  # Ctrl-C: Python's own KeyboardInterrupt, recorded the same way
+        _RECEIVED.append(signum)
+        raise KeyboardInterrupt
+
+    handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        handlers[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
+    return handlers
 
 
 def _dispatch(args) -> int:

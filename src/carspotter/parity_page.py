@@ -78,19 +78,34 @@ def _flagged(results: list[dict], thumbnail: Thumbnail | None) -> str:
     return "<h2>Photos with a mismatch or a near-tie</h2>" + ("".join(out) or "<p>None.</p>")
 
 
-def render(doc: dict, bundle_name: str, thumbnail: Thumbnail | None = None) -> str:
+def _variants(variants: list[dict]) -> str:
+    if not variants:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(v['format'])}</td><td>{esc(v['variant'])}</td><td>{'yes' if v['shipped'] else 'no'}</td>"
+        f"<td class='num'>{v['mib']:.1f}</td><td class='num' data-check='variant|{esc(v['format'])}|{esc(v['variant'])}|agreement'>"
+        f"{v['top1_agreement']:.2%}</td><td>{'<span class=ok>passed</span>' if v['gate_passed'] else '<span class=bad>missed</span>'}"
+        f"{'' if v['gate_enforced'] else ' (recorded only)'}: {esc(v['gate'])}</td></tr>" for v in variants)
+    return ("<h2>Variants and their gates (measured at export on the test photos)</h2><table><tr><th>format</th>"
+            f"<th>variant</th><th>shipped</th><th>MiB</th><th>top-1 agreement</th><th>gate</th></tr>{rows}</table>")
+
+
+def render(doc: dict, bundle_name: str, thumbnail: Thumbnail | None = None, variants: list[dict] | None = None) -> str:
     """The page for a parity.json document ``doc`` of bundle ``bundle_name``.
 
     Args:
         doc: :meth:`carspotter.parity_report.ParityReport.to_json`.
         bundle_name: the bundle folder's name (no path of the machine goes into the page).
         thumbnail: the exact inputs of flagged photos, or None for a page without them.
+        variants: every variant the manifest lists, ``{"format", "variant", "shipped", "mib",
+            "top1_agreement", "gate", "gate_passed", "gate_enforced"}``, for the gate table.
     """
     verdict = '<span class="ok">PASSED</span>' if doc["passed"] else '<span class="bad">FAILED</span>'
     body = [f"<h1>Parity of {esc(bundle_name)}: <span data-check='verdict'>{verdict}</span></h1>",
             f"<p>{doc['photos']} photos ({esc(doc['photo_source'])}); checked {esc(doc['created'])}.</p>",
             f"<p class='note'>Rule: {esc(doc['rule'])}.</p>",
-            "<h2>Formats and runtimes</h2>", _summary(doc["results"]), _app_paths(doc.get("app_paths", []))]
+            "<h2>Formats and runtimes</h2>", _summary(doc["results"]), _variants(variants or []),
+            _app_paths(doc.get("app_paths", []))]
     if doc.get("failed_checks"):
         body.append("<h2>Failed checks</h2><ul>" + "".join(f"<li class='bad'>{esc(c['check'])}: {esc(c['reason'])}</li>"
                                                           for c in doc["failed_checks"]) + "</ul>")

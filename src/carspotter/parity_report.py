@@ -102,7 +102,11 @@ class ParityReport:
 
         doc = self.to_json()
         path = atomic_write(bundle / "parity.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        atomic_write(bundle / "parity.html", render(doc, bundle.resolve().name, thumbnail))
+        variants = [{"format": f, "variant": v, "shipped": r.shipped, "mib": r.bytes / 2**20,
+                     "top1_agreement": r.figures.top1_agreement, "gate": r.gate, "gate_passed": r.gate_passed,
+                     "gate_enforced": r.gate_enforced}
+                    for f, e in read_manifest(bundle).formats.items() for v, r in e.variants.items()]
+        atomic_write(bundle / "parity.html", render(doc, bundle.resolve().name, thumbnail, variants))
         manifest = read_manifest(bundle)
         manifest.parity = {"passed": doc["passed"], "photos": self.photos, "photo_source": self.photo_source,
                            "results": [{k: r[k] for k in _SUMMARY_KEYS} for r in doc["results"]],
