@@ -23,17 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, os.path.dirname(__file__))
+from timing import median_ms  # noqa: E402
 SIZE = 299
 PHONE_SIZES = {"12 MP (4032x3024)": (4032, 3024), "48 MP (8064x6048)": (8064, 6048), "108 MP (12000x9000)": (12000, 9000)}
 
@@ -82,13 +82,7 @@ def phone_photos(full: Path, repeats: int) -> list[dict]:
                 if mode == "off" and full_refused:
                     timing[mode] = None
                     continue
-                fn()
-                times = []
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    fn()
-                    times.append((time.perf_counter() - t0) * 1000)
-                timing[mode] = statistics.median(times)
+                timing[mode] = median_ms(fn, repeats, warmup=1)
             with Image.open(path) as im:
                 scale = photos.draft_scale(im, SIZE)
             on = photos.load_photo(path, SIZE).astype(int)
