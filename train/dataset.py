@@ -98,7 +98,9 @@ class Dataset:
 
 def _hash_all(root: Path, records: list, workers: int, ignored: list) -> list[tuple[object, str]]:
     """sha256 of every record's file in parallel threads (hashlib releases the GIL); unreadable files are listed."""
-    from tqdm.contrib.concurrent import thread_map
+    from concurrent.futures import ThreadPoolExecutor
+
+    from carspotter.progress import progress
 
     def one(r):
         try:
@@ -106,14 +108,13 @@ def _hash_all(root: Path, records: list, workers: int, ignored: list) -> list[tu
         except OSError as exc:
             return r, None, f"not readable ({exc.strerror or exc})"
 
-    results = thread_map(one, records, max_workers=max(1, workers), desc="hash photos", unit="photo", leave=False,
-                         disable=len(records) <= 2000)
     out = []
-    for r, digest, err in results:
-        if err:
-            ignored.append((r.path, err))
-        else:
-            out.append((r, digest))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for r, digest, err in progress(pool.map(one, records), len(records), "hash photos", min_total=2000):
+            if err:
+                ignored.append((r.path, err))
+            else:
+                out.append((r, digest))
     return out
 
 

@@ -267,7 +267,8 @@ def iter_photos(paths, size: int, workers: int = 4, boxes=None, progress: str | 
         size: output side in pixels.
         workers: decoding threads.
         boxes: N crop boxes (or None entries), or None for whole photos.
-        progress: label for a tqdm progress bar on stderr; None for no bar.
+        progress: label of the progress on stderr (:mod:`carspotter.progress`: a bar on a
+            terminal, a log line every 30 s off one); None for none.
 
     Yields:
         ``(path, [size, size, 3] uint8 array or None, reason or None)`` per photo.
@@ -285,9 +286,9 @@ def iter_photos(paths, size: int, workers: int = 4, boxes=None, progress: str | 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(one, zip(paths, boxes))
         if progress:
-            from tqdm import tqdm
+            from carspotter.progress import progress as show
 
-            results = tqdm(results, total=len(paths), desc=progress, unit="photo", leave=False)
+            results = show(results, len(paths), progress)
         yield from results
 
 
