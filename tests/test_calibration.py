@@ -96,3 +96,14 @@ def test_not_car_set_is_complete_and_deterministic():
     assert sources.count("skimage") == 17 and sources.count("synthetic") == 15
     assert np.array_equal(pixels, again)
     assert len(set(names)) == len(names)
+
+
+def test_temperature_at_the_search_bound_is_said():
+    from carspotter.calibration import T_BOUNDS, choose_temperature
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 5, (200, 10))  # confident and unrelated to the labels: T runs to the upper bound
+    labels = rng.integers(0, 10, 200)
+    t = choose_temperature(logits, labels)
+    assert t.fitted == pytest.approx(T_BOUNDS[1], rel=1e-3)
+    assert f"at the bound of the search interval {T_BOUNDS[0]:g}..{T_BOUNDS[1]:g}" in t.reason

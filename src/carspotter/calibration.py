@@ -139,6 +139,9 @@ def choose_temperature(val_logits: np.ndarray, val_labels: np.ndarray) -> Temper
     before, after = nll(val_logits, val_labels), nll(val_logits, val_labels, fitted)
     gain = cross_validated_gain(val_logits, val_labels)
     how = f"fitted T = {fitted:.3f}: validation NLL {before:.3f} -> {after:.3f}, cross-validated gain {gain:.1%}"
+    if not T_BOUNDS[0] * 1.01 < fitted < T_BOUNDS[1] / 1.01:  # the minimum lies beyond the search interval
+        how += (f" (at the bound of the search interval {T_BOUNDS[0]:g}..{T_BOUNDS[1]:g}: the probabilities carry "
+                "almost no information, e.g. a model at chance)")
     if gain >= MIN_NLL_GAIN:
         return Temperature(fitted, fitted, True, f"{how}: adopted", before, after, gain)
     return Temperature(1.0, fitted, False, f"{how} (< {MIN_NLL_GAIN:.0%}): T = 1 kept", before, after, gain)
