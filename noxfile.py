@@ -88,7 +88,7 @@ def export(session: nox.Session) -> None:
         session.run("carspotter", "train", SAMPLE, "--out", SAMPLE_RUN, *QUICK_TRAIN)
     session.run("carspotter", "export", run_dir, "--out", bundle_dir)
     session.run("carspotter", "parity", bundle_dir)
-    session.log(f"bundles written to {ROOT / bundle_dir}: ios/, android/, onnx/, manifest.json, parity.json")
+    session.log(f"bundles written to {ROOT / bundle_dir}: ios/, android/, onnx/, manifest.json, parity.json, parity.html")
 
 
 @nox.session
