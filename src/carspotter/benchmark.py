@@ -152,30 +152,18 @@ def _keras(model) -> Predictor:
 def _litert(path: Path, threads: int, batch: int) -> Predictor:
     from ai_edge_litert.interpreter import Interpreter
 
+    from carspotter.runtimes import litert_invoke
+
     def make(n):
         it = Interpreter(model_path=str(path), num_threads=threads)
-        inp = it.get_input_details()[0]
         if n != 1:
+            inp = it.get_input_details()[0]
             it.resize_tensor_input(inp["index"], [n, *inp["shape"][1:]])
         it.allocate_tensors()
-        return it, it.get_input_details()[0], it.get_output_details()[0]
+        return it
 
     one, many = make(1), make(batch)
-
-    def call(state, px):
-        it, inp, out = state
-        x = px.astype(np.float32)
-        scale, zero = inp["quantization"]
-        if np.issubdtype(inp["dtype"], np.integer) and scale:
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        it.set_tensor(inp["index"], x.astype(inp["dtype"]))
-        it.invoke()
-        y = it.get_tensor(out["index"]).astype(np.float32)
-        scale, zero = out["quantization"]
-        return (y - zero) * scale if np.issubdtype(out["dtype"], np.integer) and scale else y
-
-    return Predictor(lambda px: call(one, px), lambda px: call(many, px))
+    return Predictor(lambda px: litert_invoke(one, px), lambda px: litert_invoke(many, px))
 
 
 def _onnx(path: Path, threads: int) -> Predictor:
@@ -251,6 +239,7 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
     from carspotter.manifest import verify_bundle
     from carspotter.parity_context import find_run
     from carspotter.photoset import split_photoset
+    from carspotter import runtimes
     from carspotter.runtimes import load_reference
 
     for name, value, low in (("--threads", threads, 1), ("--batch", batch, 1), ("--photos", photos or 1, 1),
@@ -308,7 +297,8 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
                 load, runtime = (lambda p=path: _onnx(p, threads)), "ONNX Runtime CPU EP"
             else:
                 load = lambda p=path, v=vspec: _coreml(p, v, list(manifest.labels))  # noqa: E731
-                runtime = "Core ML predict" if _coreml(path, vspec, []).timed else f"MIL reference execution ({vspec.mil_mode})"
+                runtime = ("Core ML predict" if runtimes.coreml_predict_unavailable() is None
+                           else f"MIL reference execution ({vspec.mil_mode})")
             pred, load_ms = _timed_load(load)
             row = Row(fmt, vname, runtime, shipped, record.bytes / 2**20, load_ms=load_ms if pred.timed else None,
                       parity=("pass" if record.figures.parity.passed else "FAIL") + f" ({record.figures.parity.near_ties} near-ties)",

@@ -185,7 +185,7 @@ def _predict(args) -> int:
         print(json.dumps(figures(source, predictions, skipped, layer, args.top), indent=2, ensure_ascii=False))
         return 0
     for p in source.predictors:
-        print(f"# {p.format}{'' if p.format == 'keras' else '/' + p.variant}: {p.target}")
+        print(f"# {p.key}: {p.target}")
     for p in predictions:
         print(f"{p.path} ({p.size[0]}x{p.size[1]}): {'formats agree' if p.agree else 'FORMATS DISAGREE'}")
         for name, rows in p.top.items():

@@ -31,8 +31,7 @@ def last_conv_block(model) -> tuple[object, str]:
         UsageError: the model has no convolutional block (every layer output is flat).
     """
     for layer in reversed(model.layers):
-        shape = getattr(layer, "output", None) is not None and layer.output.shape
-        if shape is not False and len(shape) == 4 and type(layer).__name__ not in ("InputLayer", "Rescaling"):
+        if len(layer.output.shape) == 4 and type(layer).__name__ not in ("InputLayer", "Rescaling"):
             inner = layer.layers[-1].name if hasattr(layer, "layers") and layer.layers else None
             return layer, f"{layer.name}/{inner}" if inner else layer.name
     raise UsageError(f"--report: the model {model.name} has no convolutional block (no layer with a 4-D output), "

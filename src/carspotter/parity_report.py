@@ -102,12 +102,12 @@ class ParityReport:
 
         doc = self.to_json()
         path = atomic_write(bundle / "parity.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        manifest = read_manifest(bundle)
         variants = [{"format": f, "variant": v, "shipped": r.shipped, "mib": r.bytes / 2**20,
                      "top1_agreement": r.figures.top1_agreement, "gate": r.gate, "gate_passed": r.gate_passed,
                      "gate_enforced": r.gate_enforced}
-                    for f, e in read_manifest(bundle).formats.items() for v, r in e.variants.items()]
+                    for f, e in manifest.formats.items() for v, r in e.variants.items()]
         atomic_write(bundle / "parity.html", render(doc, bundle.resolve().name, thumbnail, variants))
-        manifest = read_manifest(bundle)
         manifest.parity = {"passed": doc["passed"], "photos": self.photos, "photo_source": self.photo_source,
                            "results": [{k: r[k] for k in _SUMMARY_KEYS} for r in doc["results"]],
                            "app_paths": [{k: a[k] for k in ("photo_set", "path", "photos", "top1_agreement", "top3_agreement",

@@ -11,7 +11,6 @@ Warnings never refuse a photo; each carries its numbers (:func:`warnings_for`).
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +53,11 @@ class Predictor:
     target: str
     run: Callable[[np.ndarray], np.ndarray]
 
+    @property
+    def key(self) -> str:
+        """``keras``, or ``format/variant`` (``tflite/fp16``): how results are keyed and shown."""
+        return self.format if self.format == "keras" else f"{self.format}/{self.variant}"
+
 
 @dataclass
 class Source:
@@ -90,7 +94,6 @@ class PhotoPrediction:
         size: ``(width, height)`` after EXIF rotation, pixels.
         pixels: ``[S, S, 3]`` uint8, the exact input.
         top: ``{format/variant: [(label, probability 0..1), ...]}`` top-K per predictor.
-        probs: ``{format/variant: [C] probabilities}``.
         agree: every predictor has the same top-1.
         warnings: one line each, with numbers.
     """
@@ -100,7 +103,6 @@ class PhotoPrediction:
     size: tuple[int, int]
     pixels: np.ndarray
     top: dict[str, list[tuple[str, float]]]
-    probs: dict[str, np.ndarray]
     agree: bool
     warnings: list[str] = field(default_factory=list)
 
@@ -110,8 +112,8 @@ class PhotoPrediction:
                 "top": {k: [{"label": lab, "probability": round(float(p), 6)} for lab, p in v] for k, v in self.top.items()}}
 
 
-def _key(p: Predictor) -> str:
-    return p.format if p.format == "keras" else f"{p.format}/{p.variant}"
+def _keras(model) -> Predictor:
+    return Predictor("keras", "reference", "Keras reference (CPU)", lambda px: runtimes.keras_probs(model, px))
 
 
 def _coreml_runtime() -> runtimes.Runtime:
@@ -158,9 +160,8 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
         if variant not in (None, "reference"):
             raise UsageError(f"--variant {variant}: a run folder holds only the Keras reference; pass a bundle folder")
         model = runtimes.load_reference(run_obj)
-        pred = Predictor("keras", "reference", "Keras reference (CPU)", lambda px: runtimes.keras_probs(model, px))
         conf = run_obj.record.get("confidence") or {}
-        return Source(folder, "run", list(run_obj.labels), run_obj.input.size, [pred], model, conf.get("threshold"),
+        return Source(folder, "run", list(run_obj.labels), run_obj.input.size, [_keras(model)], model, conf.get("threshold"),
                       conf.get("target_precision"))
     if not (folder / "manifest.json").is_file():
         raise UsageError(f"{folder}: neither a run folder (run.json) nor a bundle folder (manifest.json); "
@@ -179,7 +180,7 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
     preds, model = [], None
     if "keras" in chosen:
         model = runtimes.load_reference(run_obj)
-        preds.append(Predictor("keras", "reference", "Keras reference (CPU)", lambda px, m=model: runtimes.keras_probs(m, px)))
+        preds.append(_keras(model))
     for name in (n for n in chosen if n != "keras"):
         spec, entry = FORMATS[name], manifest.formats[name]
         v = variant or entry.default_variant
@@ -291,22 +292,16 @@ def predict(source: Source, files: list[Path], k: int = 3,
     probs = {}
     for p in source.predictors:
         t0 = time.perf_counter()
-        probs[_key(p)] = np.asarray(p.run(batch), dtype=np.float64)
-        log(f"{_key(p)} on {p.target}: {len(good)} photos in {time.perf_counter() - t0:.1f} s")
+        probs[p.key] = np.asarray(p.run(batch), dtype=np.float64)
+        log(f"{p.key} on {p.target}: {len(good)} photos in {time.perf_counter() - t0:.1f} s")
     first = next(iter(probs))
     out = []
     for i, path in enumerate(good):
         tops = {name: [(source.labels[j], float(pr[i, j])) for j in topk(pr[i:i + 1], k)[0]] for name, pr in probs.items()}
         top1s = {t[0][0] for t in tops.values()}
         warn = warnings_for(*sizes[i], source.size, tops[first][0][1], source.threshold, source.target_precision)
-        out.append(PhotoPrediction(path.name, path, sizes[i], batch[i], tops, {n: pr[i] for n, pr in probs.items()},
-                                   len(top1s) == 1, warn))
+        out.append(PhotoPrediction(path.name, path, sizes[i], batch[i], tops, len(top1s) == 1, warn))
     return out, skipped
-
-
-def where_it_ran() -> str:
-    """One line: machine and OS, for reports."""
-    return f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
 __all__ = ["Predictor", "Source", "PhotoPrediction", "open_source", "collect_photos", "warnings_for", "predict",

@@ -74,7 +74,7 @@ def write_report(folder: str | Path, source: Source, predictions: list[PhotoPred
     except OSError as exc:
         raise OutputError(f"{folder}: cannot create the report folder ({exc.strerror}); choose another --report") from None
     doc = figures(source, predictions, skipped, layer, k)
-    keys = [p.format if p.format == "keras" else f"{p.format}/{p.variant}" for p in source.predictors]
+    keys = [p.key for p in source.predictors]
     targets = {k_: p.target for k_, p in zip(keys, source.predictors)}
     agree = sum(p.agree for p in predictions)
     head = (f"<h1>carspotter predict: {esc(source.path.name)}</h1>"

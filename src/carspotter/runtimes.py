@@ -60,23 +60,24 @@ def litert_probs(path: Path, pixels: np.ndarray, threads: int = 2) -> np.ndarray
 
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    rows = []
-    in_scale, in_zero = inp["quantization"]
-    out_scale, out_zero = out["quantization"]
-    for px in pixels:
-        x = px[None].astype(np.float32)
-        if np.issubdtype(inp["dtype"], np.integer) and in_scale:
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / in_scale + in_zero), info.min, info.max)
-        interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
-        interpreter.invoke()
-        y = interpreter.get_tensor(out["index"])[0].astype(np.float32)
-        if np.issubdtype(out["dtype"], np.integer) and out_scale:
-            y = (y - out_zero) * out_scale
-        rows.append(y)
-    return np.stack(rows)
+    return np.concatenate([litert_invoke(interpreter, px[None]) for px in pixels])
+
+
+def litert_invoke(interpreter, pixels: np.ndarray) -> np.ndarray:
+    """One invoke of an allocated LiteRT interpreter on ``[B, S, S, 3]`` pixels (B its input batch):
+    ``[B, C]`` float32 probabilities. A quantized (uint8/int8) input is fed ``round(x / scale +
+    zero_point)`` and a quantized output dequantized, with the tensors' own quantization parameters."""
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    x = pixels.astype(np.float32)
+    scale, zero = inp["quantization"]
+    if np.issubdtype(inp["dtype"], np.integer) and scale:
+        info = np.iinfo(inp["dtype"])
+        x = np.clip(np.round(x / scale + zero), info.min, info.max)
+    interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
+    interpreter.invoke()
+    y = interpreter.get_tensor(out["index"]).astype(np.float32)
+    scale, zero = out["quantization"]
+    return (y - zero) * scale if np.issubdtype(out["dtype"], np.integer) and scale else y
 
 
 def mediapipe_classify(path: Path, pixels: np.ndarray, num_classes: int) -> tuple[list[str], np.ndarray]:
@@ -251,5 +252,5 @@ COREML_PREDICT = Runtime("Core ML predict (macOS)", "coreml/predict",
                          lambda path, pixels, labels, variant: coreml_predict_probs(path, pixels, labels),
                          coreml_predict_unavailable)
 
-__all__ = ["Runtime", "load_reference", "keras_probs", "litert_probs", "mediapipe_classify", "onnx_probs",
+__all__ = ["Runtime", "load_reference", "keras_probs", "litert_probs", "litert_invoke", "mediapipe_classify", "onnx_probs",
            "coreml_predict_probs", "coreml_predict_unavailable", "mil_reference_probs", "coreml_structure"]
