@@ -15,7 +15,7 @@ def _common(spec: InputSpec, n_classes: int) -> str:
     s = spec.size
     return f"""## Input
 - `{spec.name}`: an {spec.color} photo, EXIF orientation applied, resized to {s}x{s} by **stretching**
-  (aspect ratio not kept), bilinear. Pixel values are raw **{PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}**: do not
+  (aspect ratio not kept) with MediaPipe's resize (bilinear, no antialiasing; see "Resizing"). Pixel values are raw **{PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}**: do not
   normalize, the model rescales inside itself.
 - Layout {spec.layout} `[1, {s}, {s}, 3]`, {spec.dtype}.
 
@@ -185,6 +185,48 @@ if (probabilities[best] < {t}{neg_js}) {{
 }}
 ```""",
 }
+
+
+_RESIZE_ADVICE = {
+    "android": """Use MediaPipe's `ImageClassifier` on the whole upright bitmap and let it resize: its resize
+(OpenCV `warpPerspective`, bilinear, no antialiasing, corners aligned) **is** the reference's, pixel for
+pixel (tested against MediaPipe itself), so the `mediapipe` row below is what your users get. If you feed
+the LiteRT `Interpreter` yourself, any other resizer (`Bitmap.createScaledBitmap`, a GPU texture) moves
+some answers, as the other rows show for the resizers measured here. Decoding a large photo at a reduced
+size first (`inSampleSize`) is fine: the reference does the same for JPEGs 8x the input side.""",
+    "ios": """Vision's `.scaleFill` stretches both sides to the input; Apple documents that it "scales the image to
+fill the input dimensions", not which filter it uses, so it cannot be measured on the machines that build
+this bundle (Linux) and is not in the table. The reference is MediaPipe's resize (bilinear, no
+antialiasing, output pixel x sampled at x * width / size); the rows below show how far other filters
+move the answers (`pillow-antialias` and `sharp` are antialiased filters of the kind Core Image uses).
+To be sure on a device, run the self-test: its app path puts Vision's scaling under the same check.""",
+    "onnx": """Resize in your code, before the model. Python: `carspotter.photos.resize` (OpenCV 4
+`warpPerspective`, the reference, exact). Node / React Native: sharp with `fit: 'fill'` is the `sharp`
+row (its default lanczos3 kernel); a canvas `drawImage` stretch or another library is not measured
+here: compare with the self-test's app path. The closer your resizer is to the reference (bilinear,
+no antialiasing, corners aligned), the higher its agreement.""",
+}
+
+
+def resize_section(platform: str, rows: list[dict], photos: int) -> str:
+    """"Resizing": which resize to use on the platform, with every app path's measured agreement
+    (rows of the manifest's ``app_paths``; empty when nothing was measured)."""
+    if not rows:
+        return ""
+    lines = ["", "## Resizing", "", _RESIZE_ADVICE[platform], "",
+             f"Measured at export on the run's {photos} test photos (original files, each resized by the path, then "
+             "an fp32 model; agreement = same top-1 as the reference on our pixels; gate: top-1 agreement >= 98 % and "
+             "top-1 accuracy within 1 point of the reference):", "",
+             "| path | who resizes this way | top-1 agreement | ordered top-3 agreement | top-1 (reference) | max abs dp | gate |",
+             "|---|---|---:|---:|---|---:|---|"]
+    for r in rows:
+        if "skipped" in r:
+            lines.append(f"| {r['path']} | {r['client']} | not measured: {r['skipped']} | | | | |")
+            continue
+        acc = f"{r['top1']:.1%} ({r['reference_top1']:.1%})" if r.get("top1") is not None else "-"
+        lines.append(f"| {r['path']} | {r['client']} | {r['top1_agreement']:.1%} | {r['top3_agreement']:.1%} | {acc} | "
+                     f"{r['max_abs_diff']:.3f} | {'passes' if r['gate_passed'] else 'misses'} |")
+    return "\n".join(lines) + "\n"
 
 
 def _pct(x: float | None) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter import __version__, dest_lock, runtimes
+from carspotter import __version__, app_paths, dest_lock, runtimes
 from carspotter.atomic import atomic_folder
 from carspotter.errors import CarspotterError, ExportError, UsageError
 from carspotter.export import app_readmes, golden_set
@@ -210,7 +210,8 @@ def _portable(weights: dict) -> dict:
     return out
 
 
-def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dict | None, inputs: _Inputs) -> Manifest:
+def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dict | None, inputs: _Inputs,
+              measured: list[dict]) -> Manifest:
     run, options = inputs.run, inputs.options
     labels_bytes = (tmp / next(iter(formats.values())).labels).read_bytes()
     return Manifest(
@@ -225,7 +226,9 @@ def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dic
                               int(len(inputs.representative)) if inputs.representative is not None else 0,
                               int(len(inputs.photos.truth))),
         formats=formats, files=file_table(tmp), golden=golden, parity=None,
-        confidence=run.confidence.to_json() if run.confidence else None)
+        confidence=run.confidence.to_json() if run.confidence else None,
+        app_paths={"photos": "the run's test split, original files", "gate": app_paths.AppGate().__dict__, "paths": measured}
+        if measured else None)
 
 
 def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:
@@ -256,11 +259,59 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     return out
 
 
+def _fp32_runner(tmp: Path, formats: dict[str, FormatEntry]):
+    """``(description, pixels -> probabilities)`` of a shipped fp32 ONNX (else TFLite) variant, or None."""
+    for name, run in (("onnx", runtimes.onnx_probs), ("tflite", runtimes.litert_probs)):
+        entry = formats.get(name)
+        for variant, r in (entry.variants.items() if entry else ()):
+            if r.shipped and r.precision == "fp32":
+                runtime = "ONNX Runtime CPU" if name == "onnx" else "LiteRT"
+                return f"{name} {variant} ({runtime})", lambda pixels, f=tmp / r.path, run=run: run(f, pixels)
+    return None
+
+
+def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inputs) -> list[dict]:
+    """Every app path (:mod:`carspotter.app_paths`) on the run's test photo files, with its gate: the
+    manifest's ``app_paths`` and the platform READMEs' resize tables. A path that cannot run here is
+    listed with ``skipped`` (the reason)."""
+    ps, fp32 = inputs.photos, _fp32_runner(tmp, formats)
+    if fp32 is None or ps.paths is None:
+        _log("app paths: not measured (no fp32 ONNX or TFLite variant shipped)")
+        return []
+    boxes = list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
+    size = inputs.run.input.size
+    mediapipe = ((f"tflite {formats['tflite'].default_variant} (MediaPipe ImageClassifier)", tmp / formats["tflite"].path)
+                 if "tflite" in formats else None)
+    upscaled = app_paths.upscaled_photos(list(ps.paths), boxes, size)
+    gate, rows = app_paths.AppGate(), []
+    for name, path in app_paths.PATHS.items():
+        try:
+            fig = app_paths.measure_path(path, list(ps.paths), boxes, size, inputs.run.labels, inputs.reference, ps.truth,
+                                         ps.names, ps.pixels, upscaled, fp32, mediapipe)
+        except app_paths.PathUnavailable as exc:
+            rows.append({"path": name, "client": path.client, "skipped": str(exc)})
+            _log(f"app path {name}: skipped ({exc})")
+            continue
+        ok, verdict = gate.judge(fig, golden=False)
+        rows.append({**fig.to_json(), "gate": verdict, "gate_passed": ok})
+        _log(f"app path {name}: {verdict}")
+    return rows
+
+
 def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
     """Convert and write the bundle (:func:`export_bundle` with the destination locked)."""
     with atomic_folder(out) as tmp:
         formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
                    for name, variants in chosen.items()}
+        try:
+            measured = _measure_app_paths(tmp, formats, inputs)
+        except CarspotterError as exc:
+            raise ExportError(f"app paths of {inputs.run.dir}: {exc}") from exc
+        except Exception as exc:
+            raise ExportError(f"app paths of {inputs.run.dir}: {_one_line(exc)}") from exc
+        for name, entry in formats.items():
+            with open(tmp / entry.readme, "a", encoding="utf-8") as f:
+                f.write(app_readmes.resize_section(FORMATS[name].platform, measured, len(inputs.photos.names)))
         try:
             golden = golden_set.write_golden(tmp, options.golden, inputs.photos, inputs.reference, inputs.model,
                                              inputs.run.input, inputs.run.labels, formats)
@@ -270,4 +321,4 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
             raise ExportError(f"golden set of {inputs.run.dir}: {_one_line(exc)}") from exc
         _log(f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
              if golden else "no golden set (--golden 0)")
-        write_manifest(tmp, _manifest(tmp, out, formats, golden, inputs))
+        write_manifest(tmp, _manifest(tmp, out, formats, golden, inputs, measured))

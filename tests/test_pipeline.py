@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from carspotter import app_paths
+
 from carspotter.manifest import file_table, read_manifest, verify_bundle, write_manifest
 from carspotter.runfolder import read_labels, read_run
 from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE, pipeline_weights
@@ -44,7 +46,8 @@ def test_run_folder_is_complete_and_valid(pipeline):
     weights, input_range = pipeline_weights()
     assert run["input"]["model_input_range"] == (input_range or "-1,1")
     assert run["weights"]["used"] == (weights if weights == "none" else str(Path(weights).resolve()))
-    assert run["preprocessing"]["resize"] == {"method": "bilinear (Pillow, antialiased)", "aspect": "stretch"}
+    assert run["preprocessing"]["resize"]["library"] == "opencv" and run["preprocessing"]["resize"]["aspect"] == "stretch"
+    assert "MediaPipe" in run["preprocessing"]["resize"]["method"]
     counts = run["classes"]["counts"]
     assert [sum(x) for x in zip(*counts.values())] == [14] * PIPELINE_CLASSES  # every photo in exactly one split
     assert all(n >= 1 for s in ("val", "test") for n in counts[s])
@@ -98,6 +101,27 @@ def test_bundle_layout_manifest_and_labels(pipeline):
     assert manifest["formats"]["coreml"]["precision"] == "fp16"
     assert manifest["files"]["android/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
     assert any(k.startswith("ios/CarSpotter.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
+
+
+def test_app_paths_are_measured_at_export_into_the_manifest_and_the_platform_readmes(pipeline):
+    _, bundle = pipeline
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    measured = {r["path"]: r for r in manifest["app_paths"]["paths"]}
+    assert set(measured) == set(app_paths.PATHS)
+    assert manifest["app_paths"]["gate"] == {"max_top1_drop": 0.01, "min_agreement": 0.98, "min_margin": 0.25}
+    # our own path and MediaPipe's resize are the reference's pixels: the same answers, up to the model's float error
+    for name in ("carspotter", "mediapipe"):
+        r = measured[name]
+        assert r["top1_agreement"] == 1 and r["top3_agreement"] == 1 and r["gate_passed"], r
+        assert r["max_abs_diff"] < 1e-3 and r["photos"] == manifest["variants"]["evaluation_photos"]
+    assert measured["carspotter"]["pixel_drift_max"] == 0
+    # an antialiased filter is not the reference: its pixels drift
+    assert measured["pillow-antialias"]["pixel_drift_mean"] > 0.5
+    for platform in ("ios", "android", "onnx"):
+        readme = (bundle / platform / "README.md").read_text()
+        assert "## Resizing" in readme
+        row = next(line for line in readme.splitlines() if line.startswith("| mediapipe |"))
+        assert "| 100.0% |" in row and "passes" in row
 
 
 def test_onnx_model_checks_and_carries_labels(pipeline):

@@ -97,7 +97,8 @@ def decode(paths: list[Path], boxes: list, size: int, workers: int, cache: str, 
         if folder is None:
             raise UsageError("--cache disk needs a folder for the cache file")
         cache_file, done_file = ResumeFolder(folder).pixels(size)
-        key = [str(p) for p in paths], [list(b) if b else None for b in boxes]
+        # the preprocessing is in the key: a cache written by a version that resized otherwise is decoded again
+        key = [str(p) for p in paths], [list(b) if b else None for b in boxes], photos.PREPROCESSING["resize"]
         if done_file.is_file() and cache_file.is_file():
             done = json.loads(done_file.read_text())
             if done.get("key") == list(key):

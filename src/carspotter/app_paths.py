@@ -4,7 +4,9 @@ Runtime parity feeds every format our own pixels, so it proves the runtimes and 
 An app decodes and resizes the photo itself; each :class:`AppPath` here does what one kind
 of app does, from the photo file:
 
-- ``carspotter``: our decoder (:mod:`carspotter.photos`: Pillow, antialiased bilinear), the reference's own path;
+- ``carspotter``: our decoder (:mod:`carspotter.photos`: Pillow decode, MediaPipe's resize), the reference's own path;
+- ``pillow-antialias``: Pillow, EXIF applied, ``Image.resize(BILINEAR)`` (antialiased: the filter widens with
+  the scale), what most Python code does and carspotter's reference before it adopted MediaPipe's resize;
 - ``pillow-no-antialias``: Pillow, EXIF applied, bilinear sampling without antialiasing (``Image.transform``);
 - ``pillow-draft``: Pillow as ``Image.thumbnail`` does it: JPEG DCT-domain downscaling (``draft``), then
   bilinear with ``reducing_gap=2.0``;
@@ -79,6 +81,12 @@ def _each(fn) -> Pixels:
 
 def _carspotter(path, box, size):
     return photos.load_photo(path, size, box)
+
+
+def _pillow_antialias(path, box, size):
+    from PIL import Image
+
+    return np.asarray(_upright(path, box).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def _pillow_no_antialias(path, box, size):
@@ -172,7 +180,9 @@ def _mediapipe_unavailable() -> str | None:
 
 
 PATHS: dict[str, AppPath] = {p.name: p for p in (
-    AppPath("carspotter", "carspotter's own decoder (Pillow, antialiased bilinear): the reference's path", _each(_carspotter)),
+    AppPath("carspotter", "carspotter's own decoder (Pillow decode, MediaPipe's resize): the reference's path",
+            _each(_carspotter)),
+    AppPath("pillow-antialias", "Python app: Pillow Image.resize bilinear (antialiased)", _each(_pillow_antialias)),
     AppPath("pillow-no-antialias", "Python app: Pillow bilinear sampling without antialiasing", _each(_pillow_no_antialias)),
     AppPath("pillow-draft", "Python app: Pillow as Image.thumbnail (JPEG draft + reducing_gap=2)", _each(_pillow_draft)),
     AppPath("opencv-linear", "Python/C++ app: OpenCV imread + resize INTER_LINEAR", _each(_opencv("INTER_LINEAR")),
@@ -280,6 +290,40 @@ def mediapipe_probs(tflite: Path, files: list[Path], boxes: list, labels: list[s
     if names != list(labels):
         raise ComparisonError(f"{tflite}: MediaPipe reads labels {names[:3]}... from the metadata, not the manifest's")
     return probs
+
+
+class PathUnavailable(Exception):
+    """An app path cannot run here or on this bundle; the message says why (reported as skipped)."""
+
+
+def measure_path(path: AppPath, files: list[Path], boxes: list, size: int, labels: list[str], reference: np.ndarray,
+                 truth: np.ndarray | None, names: list[str], exact: np.ndarray, upscaled: np.ndarray,
+                 fp32: tuple[str, Callable[[np.ndarray], np.ndarray]], mediapipe: tuple[str, Path] | None) -> PathFigures:
+    """Run one app path on the original photo files and measure it against the reference.
+
+    Args:
+        files, boxes: the photo files an app gets (crop boxes or None entries).
+        size: the model's input side S.
+        reference: ``[N, C]`` the reference's probabilities on ``exact`` (``[N, S, S, 3]``, our pixels).
+        fp32: ``(model description, [N, S, S, 3] float32 0..255 -> [N, C] probabilities)``, an fp32 format.
+        mediapipe: ``(model description, TFLite file with metadata)`` for the MediaPipe path, or None.
+
+    Raises:
+        PathUnavailable: the path's library is missing here, or the bundle has no TFLite model for MediaPipe.
+    """
+    why = path.unavailable()
+    if why:
+        raise PathUnavailable(why)
+    if path.pixels is None:  # MediaPipe resizes the photo itself
+        if mediapipe is None:
+            raise PathUnavailable("the bundle has no TFLite model for MediaPipe")
+        model, pixels = mediapipe[0], None
+        probs = mediapipe_probs(mediapipe[1], files, boxes, labels)
+    else:
+        model = fp32[0]
+        pixels = path.pixels(files, boxes, size)
+        probs = np.asarray(fp32[1](pixels))
+    return figures(path, model, reference, probs, truth, names, exact, pixels, upscaled)
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,9 @@ class Manifest:
         parity: the last parity run's summary, or None.
         confidence: the run's calibration and "not sure" threshold
             (:class:`carspotter.runfolder.Confidence` as JSON), or None for an older run.
+        app_paths: every app path (:mod:`carspotter.app_paths`) measured at export on the run's
+            test photo files: ``{"photos", "gate", "paths": [figures with "gate" and "gate_passed",
+            or {"path", "client", "skipped"}]}``; None when not measured (an older bundle).
     """
 
     name: str
@@ -178,6 +181,7 @@ class Manifest:
     golden: dict | None = None
     parity: dict | None = None
     confidence: dict | None = None
+    app_paths: dict | None = None
     schema_version: int = MANIFEST_SCHEMA_VERSION
     spec: InputSpec = field(init=False, repr=False)
 
@@ -190,7 +194,7 @@ class Manifest:
                 "input": self.input, "preprocessing": self.preprocessing, "source_run": self.source_run,
                 "training": self.training, "variants": self.variants.to_json(),
                 "formats": {k: f.to_json() for k, f in self.formats.items()}, "files": self.files, "golden": self.golden,
-                "parity": self.parity, "confidence": self.confidence}
+                "parity": self.parity, "confidence": self.confidence, "app_paths": self.app_paths}
 
     @classmethod
     def from_json(cls, d: dict) -> "Manifest":
@@ -199,7 +203,7 @@ class Manifest:
                    preprocessing=d["preprocessing"], source_run=d["source_run"], training=d["training"],
                    variants=VariantsInfo.from_json(d["variants"]),
                    formats={k: FormatEntry.from_json(v) for k, v in d["formats"].items()}, files=d["files"],
-                   golden=d["golden"], parity=d["parity"], confidence=d.get("confidence"),
+                   golden=d["golden"], parity=d["parity"], confidence=d.get("confidence"), app_paths=d.get("app_paths"),
                    schema_version=d["schema_version"])
 
 

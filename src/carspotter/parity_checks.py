@@ -234,25 +234,19 @@ def _app_check(basis: str, name: str) -> Check:
 
     def run(ctx: ParityContext) -> Outcome:
         """An app's own decoding and resizing of the original photo, against the reference (see :mod:`carspotter.app_paths`)."""
-        path = app_paths.PATHS[name]
-        why = path.unavailable()
-        if why:
-            raise Skip(why)
         b = ctx.basis(basis)
         files, boxes = ctx.app_files(basis)
-        size = ctx.manifest.spec.size
-        if path.pixels is None:  # MediaPipe resizes the photo itself
-            if "tflite" not in ctx.manifest.formats:
-                raise Skip("the bundle has no TFLite model for MediaPipe")
-            model = f"tflite {ctx.manifest.formats['tflite'].default_variant} (MediaPipe ImageClassifier)"
-            probs, pixels = app_paths.mediapipe_probs(ctx.path("tflite"), files, boxes, ctx.manifest.labels), None
-        else:
-            fmt, runtime, variant = _probe(ctx)
-            model = f"{fmt} {variant.name} ({runtime.target})"
-            pixels = path.pixels(files, boxes, size)
-            probs = np.asarray(runtime.run(ctx.path(fmt), pixels, ctx.manifest.labels, variant))
-        fig = app_paths.figures(path, model, b.reference, probs, b.photos.truth, b.photos.names, b.photos.pixels, pixels,
-                                ctx.upscaled(basis))
+        fmt, runtime, variant = _probe(ctx)
+        fp32 = (f"{fmt} {variant.name} ({runtime.target})",
+                lambda pixels: runtime.run(ctx.path(fmt), pixels, ctx.manifest.labels, variant))
+        mediapipe = ((f"tflite {ctx.manifest.formats['tflite'].default_variant} (MediaPipe ImageClassifier)", ctx.path("tflite"))
+                     if "tflite" in ctx.manifest.formats else None)
+        try:
+            fig = app_paths.measure_path(app_paths.PATHS[name], files, boxes, ctx.manifest.spec.size, ctx.manifest.labels,
+                                         b.reference, b.photos.truth, b.photos.names, b.photos.pixels, ctx.upscaled(basis),
+                                         fp32, mediapipe)
+        except app_paths.PathUnavailable as exc:
+            raise Skip(str(exc)) from None
         ok, verdict = ctx.app_gate.judge(fig, golden=basis == GOLDEN)
         status = "passed" if ok else ("failed" if ctx.enforce_app_gate else "missed")
         return Outcome(check_id, status, f"{name} on {basis} photos: {verdict}",

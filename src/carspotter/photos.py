@@ -23,10 +23,17 @@ Steps, in order (all with Pillow):
    inputs and no top-1 of a 20-class model, 5 top-3 orders (``tests/benchmarks/bench_large_photos.py``); decode + resize
    time drops 3 to 5x and peak memory from 195 to 15 MiB at 48 MP. App-side resizers (:mod:`carspotter.app_paths`) and
    crop boxes always decode every pixel.
-6. Resize to ``size x size`` by stretching (aspect ratio not kept) with Pillow's
-   antialiased bilinear filter. Vision's ``.scaleFill`` on iOS and MediaPipe on Android
-   also stretch, but with their own filters (MediaPipe: bilinear without antialiasing),
-   which moves some answers: :mod:`carspotter.app_paths` measures it.
+6. Resize to ``size x size`` by stretching (aspect ratio not kept) exactly as MediaPipe Tasks'
+   ``ImageClassifier`` does on the CPU (the Android path): OpenCV 4's ``warpPerspective`` from the
+   whole image's corners to the input's corners, bilinear (``INTER_LINEAR``, OpenCV's fixed-point
+   weights at 1/32 pixel), no antialiasing, edge pixels replicated. Output pixel ``x`` samples the
+   photo at ``x * w / S`` (corners aligned, not pixel centres). Verified bit for bit against
+   MediaPipe's own pixels (``tests/test_reference_resize.py``, a probe model whose outputs are
+   its input); OpenCV 5 rounds otherwise (up to 4 levels), hence the pin below 5. Chosen over
+   Pillow's antialiased bilinear (the previous reference) by the numbers in the README ("App
+   paths"): with it, MediaPipe's resize left 87 to 93 % top-1 agreement on original-size photos;
+   now MediaPipe is the reference. Other resizers (Vision's ``.scaleFill``, OpenCV ``resize``,
+   Pillow, sharp) still differ; :mod:`carspotter.app_paths` measures them.
 """
 
 from __future__ import annotations
@@ -72,7 +79,9 @@ PREPROCESSING = {
     "exif_orientation": "applied (HEIF rotation applied once, by the decoder)",
     "color": "8-bit RGB; alpha composited on white (255,255,255); 16-bit scaled >> 8; CMYK via Pillow",
     "animated": "first frame",
-    "resize": {"method": "bilinear (Pillow, antialiased)", "aspect": "stretch"},
+    "resize": {"method": "bilinear without antialiasing, as MediaPipe Tasks on CPU: OpenCV 4 warpPerspective "
+                         "INTER_LINEAR, BORDER_REPLICATE, corners aligned (output x samples input x * w / S)",
+               "library": "opencv", "aspect": "stretch"},
     "large_jpeg": "decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (Pillow draft) when both sides stay "
                   ">= 4 x the input side (1,196 px at 299) and no crop box applies",
     "min_side_px": MIN_SIDE,
@@ -151,7 +160,8 @@ def decode_rgb(path: str | Path, draft_for: int | None = None) -> Image.Image:
 
 DRAFT_FACTOR = 4
 """A JPEG decoded at a reduced scale keeps at least this many pixels per input pixel on
-each side (4 x 299 = 1,196 px), so the antialiased resize still averages over many pixels."""
+each side (4 x 299 = 1,196 px). The DCT-domain reduction averages blocks; an Android app
+does the like with ``BitmapFactory.Options.inSampleSize`` before MediaPipe sees the bitmap."""
 
 
 def draft_scale(im: Image.Image, size: int) -> int:
@@ -203,17 +213,31 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def resize(image: Image.Image, size: int) -> np.ndarray:
-    """Resize an RGB image to the model's input (step 6).
+def resize(image: Image.Image | np.ndarray, size: int) -> np.ndarray:
+    """Stretch an RGB image to the model's input exactly as MediaPipe Tasks does on CPU (step 6).
+
+    MediaPipe's ``ImageToTensorCalculator`` (OpenCV converter,
+    ``mediapipe/calculators/tensor/image_to_tensor_converter_opencv.cc``) maps the region of
+    interest's corners (``cv::boxPoints`` of the whole image: bottom-left, top-left, top-right,
+    bottom-right) onto the output's with ``cv::getPerspectiveTransform`` and samples with
+    ``cv::warpPerspective(INTER_LINEAR, BORDER_REPLICATE)`` on the 8-bit image; this does the same
+    with the same library, so the pixels are identical (tested against MediaPipe itself).
 
     Args:
-        image: RGB ``PIL.Image.Image`` of any size.
+        image: RGB ``PIL.Image.Image`` or ``[H, W, 3]`` uint8 array, any size.
         size: output side in pixels (299 for InceptionV3's default).
 
     Returns:
         ``[size, size, 3]`` uint8 RGB array.
     """
-    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+    import cv2
+
+    rgb = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    h, w = rgb.shape[:2]
+    corners = np.float32([[0, h], [0, 0], [w, 0], [w, h]])
+    target = np.float32([[0, size], [0, 0], [size, 0], [size, size]])
+    matrix = cv2.getPerspectiveTransform(corners, target)
+    return cv2.warpPerspective(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def crop(image: Image.Image, box: tuple[int, int, int, int], path: str | Path = "") -> Image.Image:
