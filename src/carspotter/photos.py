@@ -17,12 +17,14 @@ Steps, in order (all with Pillow):
    input side, e.g. a 12- or 48-megapixel phone photo) is decoded at 1/2, 1/4 or 1/8 scale
    inside libjpeg (Pillow's ``draft``), never below 4 x the input side; such a JPEG may also
    exceed Pillow's pixel limit up to twice over, since it is never held at full size. The
-   input then differs from resizing the full decode by at most 2 levels of 255 (mean 0.1) on
-   12 to 48 MP photos, 3 (mean 0.22) on pixel-level noise; on the 598 original-size Stanford
-   photos (too small for the shipped factor), reducing down to 1 x the input side changed 38
-   inputs and no top-1 of a 20-class model, 5 top-3 orders (``tests/benchmarks/bench_large_photos.py``); decode + resize
-   time drops 3 to 5x and peak memory from 195 to 15 MiB at 48 MP. App-side resizers (:mod:`carspotter.app_paths`) and
-   crop boxes always decode every pixel.
+   DCT-domain reduction averages while the resize of step 6 samples, so the input differs
+   from resizing the full decode by a mean of 1.7 (12 MP) to 2.5 (48 MP) levels of 255, max 50
+   to 77, on upscaled real photos; 7.3 / 45 on pixel-level noise. On the 598 original-size
+   Stanford photos (none large enough for the shipped factor), reducing down to 1 x the input
+   side changed 38 inputs, 7 top-1 of a 20-class model and 19 top-3 orders; down to 2 x, one
+   input and no top-1 (``tests/benchmarks/bench_large_photos.py``). Decode + resize time drops
+   3 to 8x and peak memory from 523 to 87 MiB at 48 MP. App-side resizers
+   (:mod:`carspotter.app_paths`) and crop boxes always decode every pixel.
 6. Resize to ``size x size`` by stretching (aspect ratio not kept) exactly as MediaPipe Tasks'
    ``ImageClassifier`` does on the CPU (the Android path): OpenCV 4's ``warpPerspective`` from the
    whole image's corners to the input's corners, bilinear (``INTER_LINEAR``, OpenCV's fixed-point

@@ -7,7 +7,8 @@ For every app path of :mod:`carspotter.app_paths` (MediaPipe resizing the photo 
 OpenCV, Pillow without antialiasing, tf.image, sharp when Node has it, ...) and two photo
 sets, the run's test split as trained on (``test``) and the original-size files of those
 test photos found under ``--full`` (``full``: same file names, as the dataset distributes
-them), prints top-1 agreement and ordered top-3 agreement with the reference (on our exact
+them), and with ``--all-full`` every original-size photo of the run's classes (``full-all``:
+training photos included, so its accuracy is optimistic; the agreement is what counts), prints top-1 agreement and ordered top-3 agreement with the reference (on our exact
 pixels), top-1 accuracy against the true labels next to the reference's, max |dp|, pixel
 drift, the agreement on the upscaled photos, and the app-path gate's verdict.
 """
@@ -37,6 +38,17 @@ def full_size_test_folder(run, full: Path, dest: Path) -> int:
     return count
 
 
+def full_size_class_folder(run, full: Path, dest: Path) -> int:
+    """Links to every original-size photo of the run's classes, laid out ``dest/<class>/<file>``; returns how many."""
+    count = 0
+    for label in run.labels:
+        for src in sorted((full / label).glob("*")) if (full / label).is_dir() else []:
+            (dest / label).mkdir(parents=True, exist_ok=True)
+            (dest / label / src.name).symlink_to(src)
+            count += 1
+    return count
+
+
 def measure(bundle: str, run: str, images: str | None) -> list[dict]:
     from carspotter.parity_checks import plan, run_check
     from carspotter.parity_context import ParityContext
@@ -58,6 +70,7 @@ def main() -> int:
     parser.add_argument("--bundle", required=True)
     parser.add_argument("--full", default=str(REPO.parent / "shared" / "data" / "stanford_cars_full"))
     parser.add_argument("--json", default=None)
+    parser.add_argument("--all-full", action="store_true", help="also every original-size photo of the run's classes")
     args = parser.parse_args()
     from carspotter.runfolder import read_run
 
@@ -69,6 +82,10 @@ def main() -> int:
             table["full"] = measure(args.bundle, args.run, tmp)
         else:
             print(f"no original-size file of the test photos under {args.full}", file=sys.stderr)
+    if args.all_full:
+        with tempfile.TemporaryDirectory() as tmp:
+            if full_size_class_folder(run, Path(args.full), Path(tmp)):
+                table["full-all"] = measure(args.bundle, args.run, tmp)
     print(f"\nrun {run.name}: {len(run.labels)} classes, input {run.input.size} px, augment "
           f"{run.record.get('training', {}).get('augment')}")
     print("| photos | path | n | top-1 agreement | top-3 agreement | top-1 (reference) | max abs dp | pixel drift | "
