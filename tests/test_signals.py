@@ -73,3 +73,22 @@ def test_sigterm_during_predict_is_one_line_and_leaves_no_report(pipeline, tmp_p
                                                       "was left behind")
     assert "Traceback" not in result.stdout
     assert not report.exists() or not [p for p in report.iterdir() if p.suffix in (".html", ".json") or p.name.startswith(".")]
+
+
+def test_a_signal_a_library_swallowed_keeps_the_previous_result(tmp_path):
+    # a converter with a bare `except:` can eat the KeyboardInterrupt; the recorded signal still stops the commit
+    from carspotter import interrupts
+    from carspotter.atomic import atomic_folder
+
+    dest = tmp_path / "bundle"
+    dest.mkdir()
+    (dest / "old.txt").write_text("previous")
+    interrupts.RECEIVED.append(signal.SIGINT)
+    try:
+        with pytest.raises(interrupts.Terminated) as caught:
+            with atomic_folder(dest) as tmp:
+                (tmp / "new.txt").write_text("half")
+        assert caught.value.signum == signal.SIGINT
+    finally:
+        interrupts.RECEIVED.clear()
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"] and [p.name for p in dest.iterdir()] == ["old.txt"]

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from carspotter import interrupts
 from carspotter.errors import OutputError
 
 
@@ -104,6 +105,11 @@ def atomic_folder(dest: str | Path):
         shutil.rmtree(tmp, ignore_errors=True)
         if output_error:
             raise _output_error(exc, dest, written) from None
+        raise
+    try:
+        interrupts.raise_if_received()  # a signal a library swallowed: the result is not put in place
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = _old_name(dest)
     try:

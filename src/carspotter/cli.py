@@ -14,6 +14,8 @@ import signal
 import sys
 from dataclasses import fields
 
+from carspotter import interrupts
+
 
 def _integer(name):
     def parse(text):
@@ -255,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = _terminate_as_interrupt()
     _RECEIVED.clear()
     try:
-        return _dispatch(args)
+        status = _dispatch(args)
+        if _RECEIVED:  # a library swallowed the signal and the command ran on
+            return _interrupted(args.command, _RECEIVED[0])
+        return status
     except KeyboardInterrupt as exc:
         return _interrupted(args.command, exc.signum if isinstance(exc, Terminated) else None)
     except Exception as exc:
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, handler)
 
 
-_RECEIVED: list[int] = []
+_RECEIVED = interrupts.RECEIVED
 """Termination signals received during the current command (see :func:`_terminate_as_interrupt`)."""
 
 
@@ -281,13 +286,7 @@ def _interrupted(command: str, signum: int | None) -> int:
     return 128 + (signum if signum is not None else signal.SIGINT)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (or SIGHUP) received: unwound like Ctrl-C, so temporary folders are removed and
-    the previous run or bundle stays as it was."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
+Terminated = interrupts.Terminated
 
 
 def _terminate_as_interrupt() -> dict:
