@@ -259,14 +259,16 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     return out
 
 
-def _fp32_runner(tmp: Path, formats: dict[str, FormatEntry]):
-    """``(description, pixels -> probabilities)`` of a shipped fp32 ONNX (else TFLite) variant, or None."""
-    for name, run in (("onnx", runtimes.onnx_probs), ("tflite", runtimes.litert_probs)):
+def _fp32_runner(tmp: Path, formats: dict[str, FormatEntry], labels: list[str]):
+    """``(description, pixels -> probabilities)`` of a shipped fp32 ONNX (else TFLite) variant on its
+    format's measuring runtime (as the variants are measured), or None."""
+    for name in ("onnx", "tflite"):
         entry = formats.get(name)
         for variant, r in (entry.variants.items() if entry else ()):
             if r.shipped and r.precision == "fp32":
-                runtime = "ONNX Runtime CPU" if name == "onnx" else "LiteRT"
-                return f"{name} {variant} ({runtime})", lambda pixels, f=tmp / r.path, run=run: run(f, pixels)
+                fmt = FORMATS[name]
+                runtime, spec, path = fmt.measuring_runtime, fmt.variant(variant), tmp / r.path
+                return f"{name} {variant} ({runtime.target})", lambda pixels: runtime.run(path, pixels, labels, spec)
     return None
 
 
@@ -274,7 +276,7 @@ def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inpu
     """Every app path (:mod:`carspotter.app_paths`) on the run's test photo files, with its gate: the
     manifest's ``app_paths`` and the platform READMEs' resize tables. A path that cannot run here is
     listed with ``skipped`` (the reason)."""
-    ps, fp32 = inputs.photos, _fp32_runner(tmp, formats)
+    ps, fp32 = inputs.photos, _fp32_runner(tmp, formats, inputs.run.labels)
     if fp32 is None or ps.paths is None:
         _log("app paths: not measured (no fp32 ONNX or TFLite variant shipped)")
         return []

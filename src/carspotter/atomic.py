@@ -99,17 +99,13 @@ def atomic_folder(dest: str | Path):
         raise _output_error(exc, dest, 0) from None
     try:
         yield tmp
+        interrupts.raise_if_received()  # a signal a library swallowed: the result is not put in place
     except BaseException as exc:
         output_error = isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS
         written = _bytes_under(tmp) if output_error else 0
         shutil.rmtree(tmp, ignore_errors=True)
         if output_error:
             raise _output_error(exc, dest, written) from None
-        raise
-    try:
-        interrupts.raise_if_received()  # a signal a library swallowed: the result is not put in place
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = _old_name(dest)
     try:

@@ -255,17 +255,17 @@ def main(argv: list[str] | None = None) -> int:
     from carspotter.errors import CarspotterError
 
     previous = _terminate_as_interrupt()
-    _RECEIVED.clear()
+    interrupts.RECEIVED.clear()
     try:
         status = _dispatch(args)
-        if _RECEIVED:  # a library swallowed the signal and the command ran on
-            return _interrupted(args.command, _RECEIVED[0])
+        if interrupts.RECEIVED:  # a library swallowed the signal and the command ran on
+            return _interrupted(args.command, interrupts.RECEIVED[0])
         return status
     except KeyboardInterrupt as exc:
-        return _interrupted(args.command, exc.signum if isinstance(exc, Terminated) else None)
+        return _interrupted(args.command, exc.signum if isinstance(exc, interrupts.Terminated) else None)
     except Exception as exc:
-        if _RECEIVED and not args.debug:  # the signal surfaced inside a C extension as another error
-            return _interrupted(args.command, _RECEIVED[0])
+        if interrupts.RECEIVED and not args.debug:  # the signal surfaced inside a C extension as another error
+            return _interrupted(args.command, interrupts.RECEIVED[0])
         if not isinstance(exc, CarspotterError) or args.debug:
             raise
         print(f"carspotter {args.command}: error: {exc}", file=sys.stderr)
@@ -275,10 +275,6 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, handler)
 
 
-_RECEIVED = interrupts.RECEIVED
-"""Termination signals received during the current command (see :func:`_terminate_as_interrupt`)."""
-
-
 def _interrupted(command: str, signum: int | None) -> int:
     """One line for an interrupted command; the exit status 128 + the signal number."""
     how = f" ({signal.Signals(signum).name})" if signum is not None else ""
@@ -286,12 +282,9 @@ def _interrupted(command: str, signum: int | None) -> int:
     return 128 + (signum if signum is not None else signal.SIGINT)
 
 
-Terminated = interrupts.Terminated
-
-
 def _terminate_as_interrupt() -> dict:
-    """Turn SIGTERM and SIGHUP into :class:`Terminated` in the main thread (a no-op elsewhere), and
-    record every termination signal (Ctrl-C too) in :data:`_RECEIVED`.
+    """Turn SIGTERM and SIGHUP into :class:`~carspotter.interrupts.Terminated` in the main thread (a no-op
+    elsewhere), and record every termination signal (Ctrl-C too) in :data:`carspotter.interrupts.RECEIVED`.
 
     Returns:
         ``{signal: previous handler}`` to restore when the command returns.
@@ -304,11 +297,11 @@ def _terminate_as_interrupt() -> dict:
     def handler(signum, frame):
         # Recorded first: raised inside a C extension (tf2onnx, TensorFlow) the exception can come back as a
         # SystemError or be wrapped in an ExportError; main() still reports the interruption.
-        _RECEIVED.append(signum)
-        raise Terminated(signum)
+        interrupts.RECEIVED.append(signum)
+        raise interrupts.Terminated(signum)
 
     def interrupt(signum, frame):  # Ctrl-C: Python's own KeyboardInterrupt, recorded the same way
-        _RECEIVED.append(signum)
+        interrupts.RECEIVED.append(signum)
         raise KeyboardInterrupt
 
     handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}

@@ -33,7 +33,7 @@ Steps, in order (all with Pillow):
    MediaPipe's own pixels (``tests/test_reference_resize.py``, a probe model whose outputs are
    its input); OpenCV 5 rounds otherwise (up to 4 levels), hence the pin below 5. Chosen over
    Pillow's antialiased bilinear (the previous reference) by the numbers in the README ("App
-   paths"): with it, MediaPipe's resize left 87 to 93 % top-1 agreement on original-size photos;
+   paths"): with it, MediaPipe's resize left 82 to 93 % top-1 agreement on original-size photos;
    now MediaPipe is the reference. Other resizers (Vision's ``.scaleFill``, OpenCV ``resize``,
    Pillow, sharp) still differ; :mod:`carspotter.app_paths` measures them.
 """
