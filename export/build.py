@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from carspotter.formats import VariantSpec
-from carspotter.spec import InputSpec
+from carspotter.model.formats import VariantSpec
+from carspotter.model.spec import InputSpec
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Build:
         labels: C class names in index order.
         spec: the model's input spec (names, size, range), written into the file's metadata.
         info: general model information.
-        variant: the variant to build (from :data:`carspotter.formats.FORMATS`).
+        variant: the variant to build (from :data:`carspotter.model.formats.FORMATS`).
         representative: ``[M, S, S, 3]`` uint8 training photos for calibrated variants, else None.
         onnx_opset: ONNX opset (ONNX only).
     """

@@ -1,16 +1,15 @@
 """``carspotter export``: run folder -> bundle folder, written atomically.
 
-The formats and their variants come from the registry (:data:`carspotter.formats.FORMATS`);
+The formats and their variants come from the registry (:data:`carspotter.model.formats.FORMATS`);
 each variant is built by its format's export module, timed, measured on the run's test
-photos against the Keras reference (:func:`carspotter.gates.measure`) and gated
-(:func:`carspotter.gates.apply_gate`).
+photos against the Keras reference (:func:`carspotter.measure.gates.measure`) and gated
+(:func:`carspotter.measure.gates.apply_gate`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import shutil
 import sys
 import time
@@ -19,17 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter import __version__, app_paths, dest_lock, runtimes
-from carspotter.atomic import atomic_folder
-from carspotter.errors import CarspotterError, ExportError, UsageError
+from carspotter import __version__
+from carspotter.measure import app_paths
+from carspotter.util import dest_lock
+from carspotter.model import runtimes
+from carspotter.util.atomic import atomic_folder
+from carspotter.util.errors import CarspotterError, ExportError, UsageError
 from carspotter.export import app_readmes, golden_set
 from carspotter.export.build import Build, ModelInfo
-from carspotter.formats import FORMATS, FormatSpec, VariantSpec, parse_formats, select
-from carspotter.gates import Gates, apply_gate, measure
-from carspotter.hashing import sha256_file
-from carspotter.manifest import MANIFEST_SCHEMA_VERSION, FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
-from carspotter.photoset import PhotoSet, representative_photos, split_photoset
-from carspotter.runfolder import Run, read_run, write_labels
+from carspotter.model.formats import FORMATS, FormatSpec, VariantSpec, parse_formats, select
+from carspotter.measure.gates import Gates, apply_gate, measure
+from carspotter.util.hashing import sha256_file
+from carspotter.contracts.manifest import MANIFEST_SCHEMA_VERSION, FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
+from carspotter.contracts.photoset import PhotoSet, representative_photos, split_photoset
+from carspotter.contracts.runfolder import Run, read_run, write_labels
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class ExportOptions:
     """Options of ``carspotter export``.
 
     Attributes:
-        formats: names in :data:`~carspotter.formats.FORMATS`, in build order.
+        formats: names in :data:`~carspotter.model.formats.FORMATS`, in build order.
         coreml_precision: the Core ML variant built when ``variants`` is None (``fp16``, Core ML's
             own default for mlprogram, or ``fp32``).
         onnx_opset: 17 or 18.
@@ -45,7 +47,7 @@ class ExportOptions:
             gate; None builds each format's baseline variant and records its figures without gating.
         calibration_photos: representative training photos for calibrated int8 variants.
         gates: accuracy gates for ``variants``.
-        golden: photos in the bundle's golden set (0: none; :mod:`carspotter.golden`).
+        golden: photos in the bundle's golden set (0: none; :mod:`carspotter.contracts.golden`).
         data: the run's photo folder when it is no longer where run.json says.
         author, license: written into each model's metadata.
     """
@@ -112,14 +114,14 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
     """
     step = "conversion"
     try:
-        exporter = importlib.import_module(fmt.exporter)
         build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant,
                       inputs.representative if variant.calibration else None, inputs.options.onnx_opset)
         t0 = time.time()
-        facts = exporter.export(build, target)
+        facts = fmt.convert(build, target)
         seconds = time.time() - t0
         step = "measurement on the test photos"
-        probs = fmt.measuring_runtime.run(target, inputs.photos.pixels, inputs.run.labels, variant)
+        with fmt.measuring_runtime.load(target, inputs.run.labels, variant) as session:
+            probs = session.infer(inputs.photos.pixels)
         fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
     except CarspotterError as exc:
         raise ExportError(f"{fmt.name} {variant.name} {step} of {inputs.run.dir}/model.keras failed: {exc}") from exc
@@ -170,14 +172,13 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         if r.shipped:
             r.path = f"{fmt.platform}/{fmt.file_name(n, default=n == default)}"
     write_labels(folder / "labels.txt", inputs.run.labels)
-    module = importlib.import_module(fmt.exporter)
-    readme = module.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
-    readme += app_readmes.confidence_section(fmt.platform, inputs.run.confidence)
+    readme = fmt.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
+    readme += app_readmes.confidence_section(fmt, inputs.run.confidence)
     (folder / "README.md").write_text(readme + _variants_readme(records, default), encoding="utf-8")
-    if inputs.options.golden:
-        shutil.copyfile(Path(__file__).with_name("selftests") / module.SELFTEST, folder / module.SELFTEST)
+    if inputs.options.golden and fmt.selftest is not None:
+        shutil.copyfile(fmt.selftest, folder / fmt.selftest.name)
         with open(folder / "README.md", "a", encoding="utf-8") as f:
-            f.write(app_readmes.selftest_section(fmt.platform))
+            f.write(app_readmes.selftest_section(fmt))
     d = records[default]
     return FormatEntry(platform=fmt.platform, path=f"{fmt.platform}/{fmt.filename}", labels=f"{fmt.platform}/labels.txt",
                        readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
@@ -249,7 +250,7 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
         RunError: the run folder is missing, incomplete or invalid, or its photos are not there.
         ExportError: a conversion or a measurement failed (named), no test photo decodes, or
             no variant of a format passed its gate.
-        BusyError: another process is exporting to (or checking) ``out`` (:mod:`carspotter.dest_lock`).
+        BusyError: another process is exporting to (or checking) ``out`` (:mod:`carspotter.util.dest_lock`).
     """
     chosen = options.plan()
     out = Path(out)
@@ -259,37 +260,37 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     return out
 
 
-def _fp32_runner(tmp: Path, formats: dict[str, FormatEntry], labels: list[str]):
-    """``(description, pixels -> probabilities)`` of a shipped fp32 ONNX (else TFLite) variant on its
-    format's measuring runtime (as the variants are measured), or None."""
-    for name in ("onnx", "tflite"):
-        entry = formats.get(name)
-        for variant, r in (entry.variants.items() if entry else ()):
-            if r.shipped and r.precision == "fp32":
-                fmt = FORMATS[name]
-                runtime, spec, path = fmt.measuring_runtime, fmt.variant(variant), tmp / r.path
-                return f"{name} {variant} ({runtime.target})", lambda pixels: runtime.run(path, pixels, labels, spec)
-    return None
-
-
 def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inputs) -> list[dict]:
-    """Every app path (:mod:`carspotter.app_paths`) on the run's test photo files, with its gate: the
+    """Every app path (:mod:`carspotter.measure.app_paths`) on the run's test photo files, with its gate: the
     manifest's ``app_paths`` and the platform READMEs' resize tables. A path that cannot run here is
     listed with ``skipped`` (the reason)."""
-    ps, fp32 = inputs.photos, _fp32_runner(tmp, formats, inputs.run.labels)
-    if fp32 is None or ps.paths is None:
-        _log("app paths: not measured (no fp32 ONNX or TFLite variant shipped)")
+    ps = inputs.photos
+    if ps.paths is None:
+        _log("app paths: not measured (the test photos have no files)")
         return []
     boxes = list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
     size = inputs.run.input.size
+    name, variant = app_paths.app_model(formats)
+    fmt = FORMATS[name]
+    vspec, runtime, record = fmt.variant(variant), fmt.measuring_runtime, formats[name].variants[variant]
     mediapipe = ((f"tflite {formats['tflite'].default_variant} (MediaPipe ImageClassifier)", tmp / formats["tflite"].path)
                  if "tflite" in formats else None)
+    with runtime.load(tmp / record.path, inputs.run.labels, vspec) as session:
+        models = app_paths.AppModels(f"{name} {variant} ({runtime.target_for(vspec)})", session, mediapipe)
+        try:
+            return _app_path_rows(models, ps, boxes, size, inputs)
+        finally:
+            models.close()
+
+
+def _app_path_rows(models: app_paths.AppModels, ps: PhotoSet, boxes: list, size: int, inputs: _Inputs) -> list[dict]:
+    """Measure and gate every app path with ``models``: the manifest's ``app_paths`` rows."""
     upscaled = app_paths.upscaled_photos(list(ps.paths), boxes, size)
     gate, rows = app_paths.AppGate(), []
     for name, path in app_paths.PATHS.items():
         try:
             fig = app_paths.measure_path(path, list(ps.paths), boxes, size, inputs.run.labels, inputs.reference, ps.truth,
-                                         ps.names, ps.pixels, upscaled, fp32, mediapipe)
+                                         ps.names, ps.pixels, upscaled, models)
         except app_paths.PathUnavailable as exc:
             rows.append({"path": name, "client": path.client, "skipped": str(exc)})
             _log(f"app path {name}: skipped ({exc})")
@@ -313,7 +314,7 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
             raise ExportError(f"app paths of {inputs.run.dir}: {_one_line(exc)}") from exc
         for name, entry in formats.items():
             with open(tmp / entry.readme, "a", encoding="utf-8") as f:
-                f.write(app_readmes.resize_section(FORMATS[name].platform, measured, len(inputs.photos.names)))
+                f.write(app_readmes.resize_section(FORMATS[name], measured, len(inputs.photos.names)))
         try:
             golden = golden_set.write_golden(tmp, options.golden, inputs.photos, inputs.reference, inputs.model,
                                              inputs.run.input, inputs.run.labels, formats)

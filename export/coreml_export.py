@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from carspotter.export.app_readmes import ios_readme as readme  # noqa: F401  (the format's README, see formats.py)
+from carspotter.export.app_readmes import SELFTESTS, common
 from carspotter.export.build import Build
-from carspotter.mil_reference import mil_op_counts
-from carspotter.quiet import import_coremltools, quiet
+from carspotter.model.mil_reference import mil_op_counts
+from carspotter.model import runtimes
+from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
+from carspotter.model.spec import InputSpec
+from carspotter.util.quiet import import_coremltools, quiet
 
-SELFTEST = "CarSpotterSelfTest.swift"
-"""The app self-test shipped next to the model (from ``export/selftests/``) when the bundle has a golden set."""
 
 
 def export(build: Build, path: Path) -> dict:
@@ -63,3 +64,75 @@ def export(build: Build, path: Path) -> dict:
             "input": {"name": spec.name, "type": "ImageType RGB", "shape": [1, spec.size, spec.size, 3]},
             "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
             "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items()))}
+
+
+def ios_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
+    """README.md for ``ios/``: Core ML + Vision in Swift."""
+    size = spec.size  # noqa: F841 (used by some of the f-strings)
+    return f"""# carspotter for iOS (Core ML)
+
+`{model_file}`: an ML program for iOS 15+ / macOS 12+. Drag it into Xcode; Xcode generates
+a Swift class for it. Class labels are built in (`classLabel`, `classLabel_probs`);
+`labels.txt` is the same list for reference.
+
+```swift
+import Vision
+import CoreML
+
+let config = MLModelConfiguration()          // .all: CPU, GPU and Neural Engine
+let coreMLModel = try CarSpotter(configuration: config).model
+let request = VNCoreMLRequest(model: try VNCoreMLModel(for: coreMLModel)) {{ request, _ in
+    let top3 = (request.results as? [VNClassificationObservation] ?? []).prefix(3)
+    for c in top3 {{ print(c.identifier, c.confidence) }}
+}}
+request.imageCropAndScaleOption = .scaleFill  // stretch, as in training
+let handler = VNImageRequestHandler(cgImage: photo, orientation: exifOrientation)
+try handler.perform([request])
+```
+
+Vision resizes and converts the photo; pass the photo's EXIF orientation.
+
+{common(spec, n_classes)}"""
+
+
+_SELFTEST_TEXT = """## Self-test on your device (`CarSpotterSelfTest.swift`)
+
+Add `CarSpotterSelfTest.swift` to your app's XCTest target and the bundle's `golden/` folder to
+that target as a folder reference; run the tests (Cmd-U) on a device. For each golden photo it
+checks the **exact input** (`golden/NNN.png` through Vision: the top-3 rule with the fp16
+tolerances of `golden/expected.json`) and the **app path** (`golden/NNN.jpg` with its EXIF
+orientation, scaled by Vision `.scaleFill`). A failure of the exact input means Core ML on this
+device computes something else than the reference (wrong model file, compute units); a failure
+of the app path means Vision's scaling of photos moves the answer. Not compiled on the project's
+machines (Linux): written against the iOS 15 Vision, Core ML and XCTest APIs.
+"""
+
+_THRESHOLD_CODE = """```swift
+let best = top3.first!
+if best.confidence < {t}{neg} {{
+    showMessage("Not sure: take a closer photo of the car")
+}} else {{
+    show(best.identifier, best.confidence)
+}}
+```"""
+
+_RESIZE_ADVICE = """Vision's `.scaleFill` stretches both sides to the input; Apple documents that it "scales the image to
+fill the input dimensions", not which filter it uses, so it cannot be measured on the machines that build
+this bundle (Linux) and is not in the table. The reference is MediaPipe's resize (bilinear, no
+antialiasing, output pixel x sampled at x * width / size); the rows below show how far other filters
+move the answers (`pillow-antialias` and `sharp` are antialiased filters of the kind Core Image uses).
+To be sure on a device, run the self-test: its app path puts Vision's scaling under the same check."""
+
+
+FORMAT = FormatSpec(
+    name="coreml", title="Core ML", platform="ios", filename="CarSpotter.mlpackage",
+    variants=(VariantSpec("fp16", "fp16", mil_mode="fp16"), VariantSpec("fp32", "fp32", mil_mode="fp32"),
+              VariantSpec("int8-weights", "int8", mil_mode="fp16")),
+    baseline="fp16", preference=("fp16", "fp32", "int8-weights"),
+    reason="Core ML's default precision for ML programs, runs on GPU and Neural Engine, half the size of fp32",
+    runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT), measure=runtimes.MIL_BY_VARIANT,
+    tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
+    convert=export, readme=ios_readme, selftest=SELFTESTS / "CarSpotterSelfTest.swift",
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' || best.identifier == "{name}"', _RESIZE_ADVICE),
+    device_mode="fp16", order=10)
+"""Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -1,4 +1,4 @@
-"""Write a bundle's golden set (:mod:`carspotter.golden`): choose photos, write them, record the answers.
+"""Write a bundle's golden set (:mod:`carspotter.contracts.golden`): choose photos, write them, record the answers.
 
 Choice (from the run's test split): about half spread over as many classes as possible
 (round-robin over the classes, photos in name order), the rest the photos whose reference
@@ -15,16 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter import golden, photos, runtimes
-from carspotter.atomic import atomic_write
+from carspotter.contracts import golden
+from carspotter.model import photos, runtimes
+from carspotter.util.atomic import atomic_write
 from carspotter.export.jpeg_metadata import strip_metadata
-from carspotter.formats import FORMATS
-from carspotter.gates import measure
-from carspotter.manifest import FormatEntry
-from carspotter.metrics import topk
-from carspotter.parity_rule import APP_PATH_MIN_MARGIN, TOLERANCES, precision_for
-from carspotter.photoset import PhotoSet
-from carspotter.spec import InputSpec
+from carspotter.model.formats import FORMATS
+from carspotter.measure.gates import measure
+from carspotter.contracts.manifest import FormatEntry
+from carspotter.measure.metrics import topk
+from carspotter.measure.parity_rule import APP_PATH_MIN_MARGIN, TOLERANCES, precision_for
+from carspotter.contracts.photoset import PhotoSet
+from carspotter.model.spec import InputSpec
 
 DEFAULT_COUNT = 32
 RECODE_QUALITY = 95
@@ -125,7 +126,8 @@ def _variant_figures(bundle: Path, formats: dict[str, FormatEntry], pixels, refe
         spec = FORMATS[fmt]
         for name, record in entry.shipped().items():
             variant = spec.variant(name)
-            probs = spec.measuring_runtime.run(bundle / record.path, pixels, labels, variant)
+            with spec.measuring_runtime.load(bundle / record.path, labels, variant) as session:
+                probs = session.infer(pixels)
             out[f"{fmt}/{name}"] = measure(reference, probs, truth, labels, names, fmt, variant).to_json()
     return out
 
@@ -158,7 +160,7 @@ def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, 
     doc = {"schema_version": golden.SCHEMA_VERSION, "labels": labels, "input": spec.to_json(), "reference": _reference_info(),
            "tolerances": TOLERANCES,
            "formats": {fmt: {"path": e.path, "variant": e.default_variant, "precision": e.precision,
-                             "device_precision": precision_for(e.precision, "fp16" if fmt == "coreml" else None)}
+                             "device_precision": precision_for(e.precision, FORMATS[fmt].device_mode)}
                        for fmt, e in formats.items()},
            "app_path": {"min_margin": APP_PATH_MIN_MARGIN,
                         "rule": "photos whose reference top-1 / top-2 margin is at least min_margin keep their top-1 when "

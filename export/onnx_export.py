@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from carspotter.export.app_readmes import onnx_readme as readme  # noqa: F401  (the format's README, see formats.py)
+from carspotter.export.app_readmes import SELFTESTS, common
 from carspotter.export.build import Build
-from carspotter.quiet import quiet
+from carspotter.model import runtimes
+from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
+from carspotter.model.spec import InputSpec
+from carspotter.util.quiet import quiet
 
-SELFTEST = "selftest.mjs"
-"""The app self-test shipped next to the model (from ``export/selftests/``) when the bundle has a golden set."""
 
 ONNX_OPSETS = (17, 18)  # tf2onnx 1.17 refuses opset 19
 
@@ -130,3 +131,74 @@ def _sort_topologically(graph) -> None:
         pending = [n for n in pending if all(n is not r for r in ready)]
     del graph.node[:]
     graph.node.extend(ordered)
+
+
+def onnx_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
+    """README.md for ``onnx/``: ONNX Runtime (Python, React Native, web)."""
+    size = spec.size  # noqa: F841 (used by some of the f-strings)
+    return f"""# carspotter for ONNX Runtime (React Native, web, desktop, server)
+
+`{model_file}`: ONNX model. Input `{spec.name}` `[N, {size}, {size}, 3]` {spec.dtype}, output
+`{spec.output_name}` `[N, {n_classes}]`. Labels are also in the model's `metadata_props`
+(`labels`, a JSON list).
+
+React Native (`onnxruntime-react-native`):
+
+```js
+import {{ InferenceSession, Tensor }} from 'onnxruntime-react-native';
+const session = await InferenceSession.create(modelPath);
+const input = new Tensor('float32', rgbPixels /* Float32Array, 0..255, HWC */, [1, {size}, {size}, 3]);
+const output = await session.run({{ {spec.name}: input }});
+const probabilities = output.{spec.output_name}.data;  // index k = line k of labels.txt
+```
+
+Python:
+
+```python
+import onnxruntime as ort
+session = ort.InferenceSession("{model_file}")
+probabilities = session.run(["{spec.output_name}"], {{"{spec.name}": pixels.astype("float32")}})[0]
+```
+
+{common(spec, n_classes)}"""
+
+
+_SELFTEST_TEXT = """## Self-test in your JavaScript runtime (`selftest.mjs`)
+
+Node: `npm install onnxruntime-node sharp` in your project, then
+`node path/to/bundle/onnx/selftest.mjs path/to/bundle` (exit 0 pass, 1 fail, 2 cannot run).
+React Native and web: `import { runSelfTest } from './selftest.mjs'` and pass your `ort`
+module, a text reader and your image loaders (the checks are the same code). It checks the
+**exact input** (`golden/NNN.png`: the top-3 rule with the tolerances of
+`golden/expected.json`; a failure means the runtime computes something else than the
+reference) and the **app path** (`golden/NNN.jpg` decoded, rotated and stretched by your image
+library; photos with a reference margin of at least 0.25 must keep their top-1, and the pixel
+drift is printed; a failure means your resizing moves the answer).
+"""
+
+_THRESHOLD_CODE = """```js
+const best = probabilities.indexOf(Math.max(...probabilities));
+if (probabilities[best] < {t}{neg}) {{
+  showMessage('Not sure: take a closer photo of the car');
+}} else {{
+  show(labels[best], probabilities[best]);
+}}
+```"""
+
+_RESIZE_ADVICE = """Resize in your code, before the model. Python: `carspotter.model.photos.resize` (OpenCV 4
+`warpPerspective`, the reference, exact). Node / React Native: sharp with `fit: 'fill'` is the `sharp`
+row (its default lanczos3 kernel); a canvas `drawImage` stretch or another library is not measured
+here: compare with the self-test's app path. The closer your resizer is to the reference (bilinear,
+no antialiasing, corners aligned), the higher its agreement."""
+
+
+FORMAT = FormatSpec(
+    name="onnx", title="ONNX", platform="onnx", filename="carspotter.onnx",
+    variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16"), VariantSpec("int8-qdq", "int8", calibration=True)),
+    baseline="fp32", preference=("fp32", "fp16", "int8-qdq"),
+    reason="ONNX Runtime's CPU kernels are fp32 (fp16 is emulated there)",
+    runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),
+    convert=export, readme=onnx_readme, selftest=SELFTESTS / "selftest.mjs",
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " || labels[best] === '{name}'", _RESIZE_ADVICE),
+    order=30)
+"""ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

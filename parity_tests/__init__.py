@@ -1,4 +1,4 @@
-"""Parity suite as pytest: every check of :mod:`carspotter.parity_checks` as one test.
+"""Parity suite as pytest: every check of :mod:`carspotter.parity.checks` as one test.
 
     pytest parity_tests --bundle BUNDLE_DIR [--images DIR] [--limit N] [--no-write] [--junitxml parity.xml]
 

@@ -1,18 +1,18 @@
 """Options and fixtures of the parity suite; results go to parity.json and manifest.json.
 
 Options: ``--bundle DIR`` (required), ``--run DIR``, ``--data DIR``, ``--images DIR``, ``--limit N``, ``--no-write``.
-The checks themselves are :mod:`carspotter.parity_checks`; this layer only parametrizes
-over them and records their outcomes in one :class:`~carspotter.parity_report.ParityReport`.
+The checks themselves are :mod:`carspotter.parity.checks`; this layer only parametrizes
+over them and records their outcomes in one :class:`~carspotter.parity.report.ParityReport`.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from carspotter.errors import CarspotterError
-from carspotter.parity_checks import plan
-from carspotter.parity_context import ParityContext
-from carspotter.parity_run import new_report
+from carspotter.util.errors import CarspotterError
+from carspotter.parity.checks import plan
+from carspotter.parity.context import ParityContext
+from carspotter.parity.run import new_report
 
 _REPORT = pytest.StashKey[object]()
 _CONTEXT = pytest.StashKey[object]()

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from carspotter.parity_checks import run_check
+from carspotter.parity.checks import run_check
 
 
 def test_check(parity, check):

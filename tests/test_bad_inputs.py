@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from carspotter.atomic import atomic_folder
-from carspotter.errors import WeightsError
+from carspotter.util.atomic import atomic_folder
+from carspotter.util.errors import WeightsError
 from carspotter.train import dataset as ds
 from images import write_photos
 
@@ -90,7 +90,7 @@ def test_kill_9_mid_write_leaves_the_old_result_and_the_next_run_tidies(tmp_path
     (dest / "manifest.json").write_text("old")
     script = textwrap.dedent(f"""
         import os, signal
-        from carspotter.atomic import atomic_folder
+        from carspotter.util.atomic import atomic_folder
         with atomic_folder({str(dest)!r}) as tmp:
             (tmp / "manifest.json").write_text("new")
             os.kill(os.getpid(), signal.SIGKILL)
@@ -143,8 +143,8 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
 
     from carspotter.export.bundle import export_bundle
     from carspotter.export.tflite_metadata import read_metadata
-    from carspotter.runtimes import coreml_structure
-    from carspotter.runfolder import read_labels
+    from carspotter.model.runtimes import coreml_structure
+    from carspotter.contracts.runfolder import read_labels
 
     run, names = odd_labels_run
     bundle = export_bundle(run, tmp_path / "bundle")

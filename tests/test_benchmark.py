@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from carspotter.benchmark import fp32_peak
+from carspotter.tools.benchmark import fp32_peak
 from carspotter.cli import main
 
 ZEN5 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2596.120\n" \

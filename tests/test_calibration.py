@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from carspotter import calibration as cal
-from carspotter.errors import UsageError
+from carspotter.measure import calibration as cal
+from carspotter.util.errors import UsageError
 
 
 def _sampled(true_t: float, n: int = 4000, c: int = 10, seed: int = 0):
@@ -88,7 +88,7 @@ def test_target_precision_outside_0_1_is_refused(bad):
 
 
 def test_not_car_set_is_complete_and_deterministic():
-    from carspotter.notcar import not_car_set
+    from carspotter.measure.notcar import not_car_set
 
     names, sources, pixels = not_car_set(96)
     again = not_car_set(96)[2]
@@ -99,7 +99,7 @@ def test_not_car_set_is_complete_and_deterministic():
 
 
 def test_temperature_at_the_search_bound_is_said():
-    from carspotter.calibration import T_BOUNDS, choose_temperature
+    from carspotter.measure.calibration import T_BOUNDS, choose_temperature
 
     rng = np.random.default_rng(3)
     logits = rng.normal(0, 5, (200, 10))  # confident and unrelated to the labels: T runs to the upper bound

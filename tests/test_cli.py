@@ -96,7 +96,7 @@ def test_parity_and_verify_of_missing_bundle(capsys, tmp_path):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    from carspotter.errors import DatasetError
+    from carspotter.util.errors import DatasetError
 
     with pytest.raises(DatasetError):
         main(["--debug", "train", str(tmp_path / "nope"), "--out", str(tmp_path / "run")])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carspotter.parity_rule import compare_top3
+from carspotter.measure.parity_rule import compare_top3
 
 LABELS = ["a", "b", "c", "d", "e"]
 

@@ -17,10 +17,10 @@ from conftest import SAMPLE, pipeline_weights
 def test_fold_temperature_divides_the_logits_in_every_output(pipeline):
     import keras
 
-    from carspotter.photoset import split_photoset
-    from carspotter.runfolder import read_run
+    from carspotter.contracts.photoset import split_photoset
+    from carspotter.contracts.runfolder import read_run
     from carspotter.train.calibrate import fold_temperature, logits_of
-    from carspotter import calibration as cal
+    from carspotter.measure import calibration as cal
 
     run_dir, _ = pipeline
     run = read_run(run_dir)
@@ -56,7 +56,7 @@ def test_small_validation_split_falls_back_to_t1_and_no_threshold_recorded(pipel
 
 def _negatives(folder: Path, n: int = 15) -> Path:
     """``n`` non-car JPEGs (scikit-image photos and synthetic images) in ``folder``."""
-    from carspotter.notcar import skimage_photos, synthetic_photos
+    from carspotter.measure.notcar import skimage_photos, synthetic_photos
 
     folder.mkdir(parents=True)
     for i, item in enumerate((skimage_photos() + synthetic_photos())[:n]):
@@ -92,7 +92,7 @@ def test_negatives_become_the_last_class_and_the_bundle_passes_parity(tmp_path, 
 
 
 def test_negatives_overlapping_a_class_is_a_conflict_and_bad_folders_are_one_line(tmp_path, capsys):
-    from carspotter.errors import DatasetError
+    from carspotter.util.errors import DatasetError
     from carspotter.train import dataset as ds
 
     data = tmp_path / "data"

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from PIL import Image
 
-from carspotter.errors import DatasetError, UsageError
-from carspotter.runfolder import SplitRow, read_split, write_split
+from carspotter.util.errors import DatasetError, UsageError
+from carspotter.contracts.runfolder import SplitRow, read_split, write_split
 from carspotter.train import dataset as ds
 from images import write_photos
 

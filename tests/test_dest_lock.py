@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from carspotter import dest_lock
+from carspotter.util import dest_lock
 from carspotter.cli import main
-from carspotter.errors import BusyError, OutputError
+from carspotter.util.errors import BusyError, OutputError
 
 _HOLDER = r"""
 import sys, time
-from carspotter import dest_lock
+from carspotter.util import dest_lock
 with dest_lock.hold(sys.argv[1], sys.argv[2]):
     print("held", flush=True)
     time.sleep(300)

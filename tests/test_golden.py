@@ -61,9 +61,9 @@ def run_cli(capsys, *argv, cwd=None):
 
 def _test_split_margins(moved) -> dict[str, float]:
     """Reference top-1 / top-2 margin of every photo of the moved run's test split, by its name in the split."""
-    from carspotter import runtimes
-    from carspotter.photoset import split_photoset
-    from carspotter.runfolder import read_run
+    from carspotter.model import runtimes
+    from carspotter.contracts.photoset import split_photoset
+    from carspotter.contracts.runfolder import read_run
 
     run = read_run(moved["run"])
     ps = split_photoset(run, "test", moved["data"])
@@ -72,7 +72,7 @@ def _test_split_margins(moved) -> dict[str, float]:
 
 
 def test_golden_set_in_the_manifest_and_on_disk(moved):
-    from carspotter.manifest import verify_bundle
+    from carspotter.contracts.manifest import verify_bundle
 
     bundle = moved["bundle"]
     manifest = verify_bundle(bundle)
@@ -90,7 +90,7 @@ def test_golden_set_in_the_manifest_and_on_disk(moved):
     with Image.open(bundle / photo["input"]) as png:
         assert (png.format, png.mode, png.size) == ("PNG", "RGB", (SIZE, SIZE))
     # The golden photo is the original JPEG without its metadata: our decoder makes the exact input of it.
-    from carspotter import photos
+    from carspotter.model import photos
 
     np.testing.assert_array_equal(photos.load_photo(bundle / photo["photo"], SIZE), np.asarray(Image.open(bundle / photo["input"])))
     coverage = [p for p in expected["photos"] if p["selected_for"] == "class coverage"]
@@ -158,8 +158,8 @@ def test_parity_with_the_run_given_adds_the_live_reference(moved, capsys):
 
 def test_calibration_of_a_real_run_is_fitted_recorded_and_in_every_readme(moved):
     """10 Stanford classes: about 45 validation photos, enough to fit T and to try a threshold."""
-    from carspotter import calibration as cal
-    from carspotter.runfolder import Confidence
+    from carspotter.measure import calibration as cal
+    from carspotter.contracts.runfolder import Confidence
 
     doc = json.loads((moved["run"] / "run.json").read_text())
     c = doc["confidence"]
@@ -268,7 +268,7 @@ def _rewrite(path: Path, data: bytes) -> None:
 
 def _rehash(bundle: Path) -> None:
     """Make the manifest list the files as they now are (what a careless copy script might do)."""
-    from carspotter.manifest import file_table, read_manifest, write_manifest
+    from carspotter.contracts.manifest import file_table, read_manifest, write_manifest
 
     manifest = read_manifest(bundle)
     manifest.files = file_table(bundle)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from carspotter.app_paths import PATHS, AppGate, figures
+from carspotter.measure.app_paths import PATHS, AppGate, figures
 from carspotter.export.golden_set import COVERAGE, MARGIN, choose
 from carspotter.export.jpeg_metadata import strip_metadata
 from images import two_tone

@@ -92,8 +92,8 @@ def test_parity_page_in_chromium_shows_parity_json(pipeline, tmp_path, capsys):
 def test_parity_page_shows_a_mismatch_with_its_thumbnail():
     import numpy as np
 
-    from carspotter.parity_page import render
-    from carspotter.parity_rule import compare_top3
+    from carspotter.parity.page import render
+    from carspotter.measure.parity_rule import compare_top3
 
     ref = np.array([[0.5, 0.3, 0.2, 0.0], [0.4, 0.35, 0.25, 0.0]])
     cand = np.array([[0.3, 0.5, 0.2, 0.0], [0.4, 0.35, 0.25, 0.0]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carspotter.errors import UsageError
+from carspotter.util.errors import UsageError
 from carspotter.train import augment, pipeline, store
 from images import write_photos
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carspotter.errors import BundleError
-from carspotter.manifest import Manifest, file_table, read_manifest, verify_bundle, write_manifest
+from carspotter.util.errors import BundleError
+from carspotter.contracts.manifest import Manifest, file_table, read_manifest, verify_bundle, write_manifest
 
 LABELS = ["Audi TTS Coupe 2012", "BMW M3 Coupe 2012"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carspotter.mil_reference import MILExecutionError, MILReference, load_mlpackage
+from carspotter.model.mil_reference import MILExecutionError, MILReference, load_mlpackage
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -19,7 +19,7 @@ B = {"bias_initializer": "random_normal"}  # zero biases would be folded away by
 
 
 def to_program(tmp_path, build, shape=SHAPE, precision="fp32", image=False):
-    from carspotter.quiet import import_coremltools, quiet
+    from carspotter.util.quiet import import_coremltools, quiet
 
     ct = import_coremltools()
     inp = keras.Input(shape, name="x")
@@ -100,7 +100,7 @@ def test_batch_norm_inference_matches_keras(tmp_path):
 
 
 def test_image_input_scale_and_bias_and_layout(tmp_path):
-    from carspotter.quiet import import_coremltools, quiet
+    from carspotter.util.quiet import import_coremltools, quiet
 
     ct = import_coremltools()
     inp = keras.Input((9, 11, 3), name="image")
@@ -142,7 +142,7 @@ def test_unknown_op_is_named(tmp_path):
 def builder_program(tmp_path, fn, shape):
     from coremltools.converters.mil import Builder as mb
 
-    from carspotter.quiet import import_coremltools, quiet
+    from carspotter.util.quiet import import_coremltools, quiet
 
     ct = import_coremltools()
     prog = mb.program(input_specs=[mb.TensorSpec(shape=shape)])(fn)
@@ -215,7 +215,7 @@ def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
     """linear_quantize_weights emits constexpr_affine_dequantize; its output must match dequantization."""
     import coremltools.optimize.coreml as cto
 
-    from carspotter.quiet import import_coremltools, quiet
+    from carspotter.util.quiet import import_coremltools, quiet
 
     ct = import_coremltools()
     inp = keras.Input(SHAPE, name="x")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from carspotter import atomic
+from carspotter.util import atomic
 from carspotter.cli import main
-from carspotter.errors import OutputError
+from carspotter.util.errors import OutputError
 
 
 def _disk_full(folder, *args, **kwargs):

@@ -10,8 +10,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from carspotter import photos
-from carspotter.errors import PhotoError
+from carspotter.model import photos
+from carspotter.util.errors import PhotoError
 from images import save_with_orientation, two_tone
 
 

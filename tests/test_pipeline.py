@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carspotter import app_paths
+from carspotter.measure import app_paths
 
-from carspotter.manifest import file_table, read_manifest, verify_bundle, write_manifest
-from carspotter.runfolder import read_labels, read_run
+from carspotter.contracts.manifest import file_table, read_manifest, verify_bundle, write_manifest
+from carspotter.contracts.runfolder import read_labels, read_run
 from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE, pipeline_weights
 
 
@@ -229,7 +229,7 @@ def test_tampered_bundle_fails_verify_naming_the_file(pipeline, tmp_path):
 
 
 def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path, monkeypatch):
-    from carspotter.errors import ExportError
+    from carspotter.util.errors import ExportError
     from carspotter.export import bundle as bundle_mod
     from carspotter.export import onnx_export
 
@@ -253,13 +253,14 @@ def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path
 
 
 @pytest.mark.parametrize("fmt, function, error", [
-    ("coreml", "mil_reference_probs", "MILExecutionError"),
-    ("onnx", "onnx_probs", "ValueError"),
+    ("coreml", "MILSession", "MILExecutionError"),
+    ("onnx", "OrtSession", "ValueError"),
 ])
 def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(pipeline, tmp_path, monkeypatch, capsys, fmt,
                                                                          function, error):
     """Measurement fails after a successful conversion: the same one-line error, exit 2, nothing half-written."""
-    from carspotter import errors, runtimes
+    from carspotter.util import errors
+    from carspotter.model import runtimes
     from carspotter.cli import main
 
     run_dir, _ = pipeline
@@ -269,7 +270,7 @@ def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(pipeli
             raise errors.MILExecutionError("MIL op 'gelu' (named 'op_1') is not supported by the reference executor")
         raise ValueError("cannot reshape array of size 12 into shape (5,)")
 
-    monkeypatch.setattr(runtimes, function, boom)
+    monkeypatch.setattr(getattr(runtimes, function), "_infer", boom)
     out = tmp_path / "bundles" / "m"
     code = main(["export", str(run_dir), "--out", str(out), "--formats", fmt])
     err = capsys.readouterr().err.strip().splitlines()

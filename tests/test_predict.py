@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from carspotter import gradcam, photos
+from carspotter.measure import gradcam
+from carspotter.model import photos
 from carspotter.cli import main
-from carspotter.errors import UsageError
-from carspotter.predict import warnings_for
+from carspotter.util.errors import UsageError
+from carspotter.tools.predict import warnings_for
 from conftest import SAMPLE
 
 
@@ -34,8 +35,8 @@ def _sample_photos(n=4):
 
 
 def test_predict_every_format_side_by_side_with_unreadable_photo_listed(pipeline, tmp_path, capsys):
-    from carspotter.runfolder import read_run
-    from carspotter.runtimes import keras_probs, load_reference
+    from carspotter.contracts.runfolder import read_run
+    from carspotter.model.runtimes import keras_probs, load_reference
 
     run_dir, bundle = pipeline
     folder = tmp_path / "photos"
@@ -91,8 +92,8 @@ def test_run_folder_has_only_keras_and_empty_folder_is_refused(pipeline, tmp_pat
 def test_gradcam_weights_are_the_closed_form_for_a_pooled_dense_head(pipeline):
     """With global average pooling then Dense, the gradient of log p_c by A^k is (W_c - sum_j p_j W_j) / (h w)
     at every location: the map is computed here from the backbone output, the kernel and the probabilities."""
-    from carspotter.runfolder import read_run
-    from carspotter.runtimes import load_reference
+    from carspotter.contracts.runfolder import read_run
+    from carspotter.model.runtimes import load_reference
 
     run_dir, _ = pipeline
     run = read_run(run_dir)

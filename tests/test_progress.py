@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import time
 
-from carspotter.progress import progress
+from carspotter.util.progress import progress
 
 
 def test_off_a_terminal_logs_done_left_rate_and_a_final_line():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from carspotter import photos
-from carspotter.errors import DatasetError, UsageError
+from carspotter.model import photos
+from carspotter.util.errors import DatasetError, UsageError
 from carspotter.train import dataset as ds
 from images import write_photos
 

@@ -3,7 +3,7 @@
 A probe model whose outputs are its input (``Reshape`` of ``[1, S, S, 3]`` into ``S*S*3``
 "classes", with the bundle's classifier metadata: normalization mean 0, std 1) makes
 MediaPipe Tasks' ``ImageClassifier`` report the exact pixels it resized a photo to; those must
-equal :func:`carspotter.photos.resize`'s, for downscales, upscales, odd factors and real photos.
+equal :func:`carspotter.model.photos.resize`'s, for downscales, upscales, odd factors and real photos.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from carspotter import photos
-from carspotter.runtimes import MEDIAPIPE
+from carspotter.model import photos
+from carspotter.model.runtimes import MEDIAPIPE
 from conftest import SHARED
 
 FULL = SHARED / "data" / "stanford_cars_full"
@@ -36,9 +36,10 @@ def _probe(path: Path, size: int) -> Path:
 
 
 def _mediapipe_pixels(probe: Path, images: list[np.ndarray], size: int) -> np.ndarray:
-    from carspotter.runtimes import mediapipe_classify
+    from carspotter.model.runtimes import MediaPipeSession
 
-    _, flat = mediapipe_classify(probe, images, size * size * 3)
+    with MediaPipeSession(probe, None) as session:
+        _, flat = session.classify(images, size * size * 3)
     return flat.reshape(len(images), size, size, 3)
 
 

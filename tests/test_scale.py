@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from carspotter.cli import main
-from carspotter.runfolder import read_labels
+from carspotter.contracts.runfolder import read_labels
 from conftest import PIPELINE_SIZE, SAMPLE, pipeline_weights
 
 
@@ -34,7 +34,7 @@ def test_two_class_labels_are_in_every_format(two_classes):
     import onnx
 
     from carspotter.export.tflite_metadata import read_metadata
-    from carspotter.runtimes import coreml_structure
+    from carspotter.model.runtimes import coreml_structure
 
     run_dir, bundle = two_classes
     labels = read_labels(run_dir / "labels.txt")

@@ -77,8 +77,8 @@ def test_sigterm_during_predict_is_one_line_and_leaves_no_report(pipeline, tmp_p
 
 def test_a_signal_a_library_swallowed_keeps_the_previous_result(tmp_path):
     # a converter with a bare `except:` can eat the KeyboardInterrupt; the recorded signal still stops the commit
-    from carspotter import interrupts
-    from carspotter.atomic import atomic_folder
+    from carspotter.util import interrupts
+    from carspotter.util.atomic import atomic_folder
 
     dest = tmp_path / "bundle"
     dest.mkdir()

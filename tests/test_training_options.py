@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from carspotter.errors import UsageError
+from carspotter.util.errors import UsageError
 from conftest import REPO, SAMPLE
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from carspotter.errors import UsageError
-from carspotter.formats import FORMATS, select
-from carspotter.gates import Gates, ParityFigures, VariantFigures, apply_gate
+from carspotter.util.errors import UsageError
+from carspotter.model.formats import FORMATS, select
+from carspotter.measure.gates import Gates, ParityFigures, VariantFigures, apply_gate
 
 
 def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True):
@@ -69,7 +69,7 @@ def test_select_families():
 
 def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipeline, tmp_path):
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.manifest import verify_bundle
+    from carspotter.contracts.manifest import verify_bundle
 
     run_dir, _ = pipeline
     out = export_bundle(run_dir, tmp_path / "variants", ExportOptions(

@@ -1,7 +1,7 @@
 """Training-time augmentation, applied in the ``tf.data`` pipeline to training batches only.
 
 Never part of the saved model, so val, test, export and parity see the photos exactly as
-:mod:`carspotter.photos` makes them. Configured by a spec string such as
+:mod:`carspotter.model.photos` makes them. Configured by a spec string such as
 ``"flip,crop=0.6,rotate=5,brightness=0.1,contrast=0.1"`` or ``"none"``:
 
 - ``flip``: horizontal flip with probability 0.5 (cars are left-right symmetric enough;
@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from carspotter.errors import UsageError
+from carspotter.util.errors import UsageError
 
 DEFAULT_SPEC = "flip,crop=0.6,rotate=5,brightness=0.1,contrast=0.1"
 

@@ -1,12 +1,12 @@
 """After training: calibrated probabilities, a "not sure" threshold and not-a-car figures for the run.
 
 1. Logits of the val and test splits (pooled features x the dense head's weights, float64).
-2. Temperature scaling fitted on val (:func:`carspotter.calibration.choose_temperature`) and,
+2. Temperature scaling fitted on val (:func:`carspotter.measure.calibration.choose_temperature`) and,
    when adopted, folded into the model: the head's kernel and bias divided by T, so
    ``softmax((x W + b) / T)`` is what every exported format computes with no new layer.
 3. The confidence threshold for the target precision of accepted answers, chosen on val,
    measured on test.
-4. The non-car sets of :mod:`carspotter.notcar`: fraction rejected (top-1 probability under
+4. The non-car sets of :mod:`carspotter.measure.notcar`: fraction rejected (top-1 probability under
    the threshold, or top-1 the ``(not a car)`` class), and the AUROC of the top-1 car
    probability between test car photos and non-car images (Hendrycks & Gimpel 2017).
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from carspotter import calibration as cal
-from carspotter.spec import OUTPUT_NAME
+from carspotter.measure import calibration as cal
+from carspotter.model.spec import OUTPUT_NAME
 
 
 def logits_of(model, pixels: np.ndarray, rows: np.ndarray, batch: int) -> np.ndarray:
@@ -74,13 +74,13 @@ def rejected(probs: np.ndarray, threshold: float | None, negative_class: int | N
 
 def not_car_figures(model, size: int, batch: int, test_probs: np.ndarray, test_labels: np.ndarray,
                     temperature: float, threshold: float | None, negative_class: int | None) -> dict:
-    """Figures of the non-car sets (:func:`carspotter.notcar.not_car_set`) under the calibrated model.
+    """Figures of the non-car sets (:func:`carspotter.measure.notcar.not_car_set`) under the calibrated model.
 
     Returns:
         ``{"count", "rejected", "auroc", "mean_top1", "by_source": {source: {...}}, "images": [{name, top1, label, rejected}]}``
         (rates 0..1); ``auroc`` compares test car photos (true class not ``(not a car)``) with the non-car set.
     """
-    from carspotter.notcar import not_car_set
+    from carspotter.measure.notcar import not_car_set
 
     names, sources, pixels = not_car_set(size)
     probs = cal.softmax(logits_of(model, pixels, np.arange(len(pixels)), batch), temperature)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 
-from carspotter.atomic import atomic_write
+from carspotter.util.atomic import atomic_write
 from carspotter.train.resume import ResumeFolder
 
 

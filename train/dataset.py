@@ -15,12 +15,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from carspotter.errors import DatasetError, UsageError
-from carspotter.hashing import sha256_file
-from carspotter.photos import find_photos
+from carspotter.util.errors import DatasetError, UsageError
+from carspotter.util.hashing import sha256_file
+from carspotter.model.photos import find_photos
 from carspotter.train import readers
 from carspotter.train.mapping import apply_mapping, read_mapping
-from carspotter.runfolder import SPLITS, SplitRow
+from carspotter.contracts.runfolder import SPLITS, SplitRow
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _hash_all(root: Path, records: list, workers: int, ignored: list) -> list[tu
     """sha256 of every record's file in parallel threads (hashlib releases the GIL); unreadable files are listed."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from carspotter.progress import progress
+    from carspotter.util.progress import progress
 
     def one(r):
         try:
@@ -320,5 +320,5 @@ def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction
 
 
 def split_rows(photos: list[Photo], classes: list[str]) -> list[SplitRow]:
-    """A split's photos as rows of the run folder's split file (:func:`carspotter.runfolder.write_split`)."""
+    """A split's photos as rows of the run folder's split file (:func:`carspotter.contracts.runfolder.write_split`)."""
     return [SplitRow(p.path, p.label, classes[p.label], p.box) for p in photos]

@@ -26,7 +26,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from carspotter.errors import UsageError
+from carspotter.util.errors import UsageError
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter.atomic import atomic_write
+from carspotter.util.atomic import atomic_write
 from carspotter.train import pipeline
 
 

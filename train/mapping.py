@@ -12,7 +12,7 @@ import csv
 import json
 from pathlib import Path
 
-from carspotter.errors import DatasetError
+from carspotter.util.errors import DatasetError
 from carspotter.train.readers import check_class_name
 
 

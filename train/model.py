@@ -1,7 +1,7 @@
 """The reference model: Keras InceptionV3 backbone + pooled dense softmax head.
 
 Input ``[N, S, S, 3]`` float32 NHWC RGB holding raw pixel values 0..255 (see
-:mod:`carspotter.photos`). A ``keras.layers.Rescaling`` layer inside the model maps them
+:mod:`carspotter.model.photos`). A ``keras.layers.Rescaling`` layer inside the model maps them
 to the range the backbone's weights were trained on, so every exported format takes raw
 pixels. Output ``[N, C]`` softmax probabilities, layer name ``probabilities``.
 No Lambda layers: the saved model loads with ``safe_mode=True``.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carspotter.errors import UsageError
-from carspotter.spec import OUTPUT_NAME, InputSpec
+from carspotter.util.errors import UsageError
+from carspotter.model.spec import OUTPUT_NAME, InputSpec
 
 MIN_IMAGE_SIZE = 75  # keras.applications.InceptionV3 refuses smaller inputs
 FINETUNE_LAYERS = 50  # top layers of the base unfrozen in phase 2
@@ -41,7 +41,7 @@ def build(num_classes: int, image_size: int, input_range: str, base, head: HeadC
     Args:
         num_classes: C, the number of classes.
         image_size: S, input side in pixels (>= 75).
-        input_range: key of :data:`carspotter.spec.INPUT_RANGES`, the range ``base`` expects.
+        input_range: key of :data:`carspotter.model.spec.INPUT_RANGES`, the range ``base`` expects.
         base: ``keras.applications.InceptionV3(include_top=False, input_shape=(S, S, 3))``.
         head: head hyperparameters.
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter.atomic import atomic_write
+from carspotter.util.atomic import atomic_write
 from carspotter.train import features, pipeline
 from carspotter.train import model as mdl
 from carspotter.train.resume import ResumeFolder

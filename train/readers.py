@@ -22,9 +22,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from carspotter.errors import DatasetError, UsageError
-from carspotter.photos import PHOTO_SUFFIXES, is_hidden
-from carspotter.runfolder import SPLITS
+from carspotter.util.errors import DatasetError, UsageError
+from carspotter.model.photos import PHOTO_SUFFIXES, is_hidden
+from carspotter.contracts.runfolder import SPLITS
 FORMATS = ("auto", "folders", "csv", "devkit")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter.metrics import topk_accuracy
+from carspotter.measure.metrics import topk_accuracy
 
 
 def evaluate(probs: np.ndarray, truth: np.ndarray, classes: list[str], top_pairs: int = 10) -> dict:

@@ -5,8 +5,8 @@ Sections: headline figures per split, the training curves and confidence plots (
 classes (the classes with the most test errors, sorted by errors, as a labelled matrix, and
 the most confused pairs called out), per-class precision / recall / F1 sorted by F1, and
 for the worst classes a few misclassified test photos with their Grad-CAM heatmaps
-(:mod:`carspotter.gradcam`, for the predicted class: what pulled the model the wrong way).
-Self-contained (:mod:`carspotter.html_page`); only photo file names appear.
+(:mod:`carspotter.measure.gradcam`, for the predicted class: what pulled the model the wrong way).
+Self-contained (:mod:`carspotter.util.html_page`); only photo file names appear.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter.html_page import data_uri, esc, file_data_uri, page
+from carspotter.util.html_page import data_uri, esc, file_data_uri, page
 
 MATRIX_CLASSES = 20
 """The confusion matrix shows the classes with the most test errors, at most this many."""
@@ -50,7 +50,7 @@ def worst_examples(model, store: np.ndarray, rows: np.ndarray, truth: np.ndarray
         truth: ``[N]`` true classes; probs: ``[N, C]`` probabilities; names: N photo paths (only the
             file name is kept); classes: C names; per_class: the report's per-class figures.
     """
-    from carspotter import gradcam
+    from carspotter.measure import gradcam
 
     pred = probs.argmax(1)
     ranked = sorted((c for c in classes if per_class[c]["support"] > 0), key=lambda c: (per_class[c]["f1"], c))
@@ -112,7 +112,7 @@ def _per_class(per_class: dict) -> str:
 def _examples(examples: list[Example]) -> str:
     if not examples:
         return "<p>No misclassified test photo in the worst classes.</p>"
-    from carspotter import gradcam
+    from carspotter.measure import gradcam
 
     out = []
     for e in examples:
@@ -169,11 +169,12 @@ def write_for_run(run_dir: str | Path, data: str | Path | None = None) -> Path:
     Raises:
         RunError: the run or its photos cannot be read. BusyError: another process writes the run.
     """
-    from carspotter import dest_lock, gradcam
-    from carspotter.atomic import atomic_write
-    from carspotter.photoset import split_photoset
-    from carspotter.runfolder import read_run
-    from carspotter.runtimes import keras_probs, load_reference
+    from carspotter.util import dest_lock
+    from carspotter.measure import gradcam
+    from carspotter.util.atomic import atomic_write
+    from carspotter.contracts.photoset import split_photoset
+    from carspotter.contracts.runfolder import read_run
+    from carspotter.model.runtimes import keras_probs, load_reference
     from carspotter.train import report
 
     run = read_run(run_dir)

@@ -15,7 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
-from carspotter.atomic import atomic_write
+from carspotter.util.atomic import atomic_write
 
 
 def fingerprint(settings: dict, split: dict[str, list[str]]) -> str:

@@ -1,6 +1,6 @@
 """Decode every photo once, in parallel, into one ``[N, S, S, 3]`` uint8 array: the pixel cache.
 
-Photos are decoded with :mod:`carspotter.photos` (the one definition of preprocessing) by
+Photos are decoded with :mod:`carspotter.model.photos` (the one definition of preprocessing) by
 a thread pool before training starts, so the training loop only gathers ready pixels and
 never waits on JPEG decoding, and an unreadable photo is reported before the first epoch
 rather than failing it. The array lives in RAM when it fits under a memory budget, else
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter import photos
-from carspotter.atomic import atomic_write
-from carspotter.errors import UsageError
+from carspotter.model import photos
+from carspotter.util.atomic import atomic_write
+from carspotter.util.errors import UsageError
 from carspotter.train.resume import ResumeFolder
 
 CACHES = ("auto", "memory", "disk")

@@ -22,12 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter import __version__, dest_lock, photos
-from carspotter.atomic import atomic_folder
-from carspotter.calibration import DEFAULT_TARGET_PRECISION, check_target_precision
-from carspotter.errors import DatasetError, UsageError
-from carspotter.runfolder import Classes, Run, SplitMetrics, write_labels, write_run_json, write_split
-from carspotter.spec import INPUT_RANGES, InputSpec
+from carspotter import __version__
+from carspotter.util import dest_lock
+from carspotter.model import photos
+from carspotter.util.atomic import atomic_folder
+from carspotter.measure.calibration import DEFAULT_TARGET_PRECISION, check_target_precision
+from carspotter.util.errors import DatasetError, UsageError
+from carspotter.contracts.runfolder import Classes, Run, SplitMetrics, write_labels, write_run_json, write_split
+from carspotter.model.spec import INPUT_RANGES, InputSpec
 from carspotter.train import augment as augment_mod
 from carspotter.train import dataset as ds
 from carspotter.train import calibrate, pipeline, report
@@ -299,7 +301,7 @@ def _record(cfg: TrainConfig, dec: Decoded, weights_used, evaluation: dict, setu
 def _write(out: str, model, run: Run, dec: Decoded, evaluation: dict, test_probs: np.ndarray) -> None:
     """Write the run folder atomically: model, labels, split files, evaluation report (report.md and
     report.html), run.json."""
-    from carspotter import gradcam
+    from carspotter.measure import gradcam
     from carspotter.train import report_page
 
     p = dec.photos
@@ -330,7 +332,7 @@ def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
         UsageError: a bad setting.
         DatasetError: unusable data.
         WeightsError: weights cannot be had or loaded.
-        BusyError: another process is training into ``cfg.out`` (:mod:`carspotter.dest_lock`).
+        BusyError: another process is training into ``cfg.out`` (:mod:`carspotter.util.dest_lock`).
     """
     aug_cfg = check_config(cfg)
     with dest_lock.hold(cfg.out, "train"):  # held from the scan to the rename: one resume folder, one writer

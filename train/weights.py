@@ -6,7 +6,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from carspotter.errors import WeightsError
+from carspotter.util.errors import WeightsError
 
 
 @dataclass
@@ -79,6 +79,6 @@ def make_base(image_size: int, weights: str, input_range: str | None, fallback_n
         base.load_weights(str(path))
     except Exception as exc:
         raise WeightsError(f"{path}: not Keras weights for InceptionV3 without top ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
-    from carspotter.hashing import sha256_file
+    from carspotter.util.hashing import sha256_file
 
     return base, WeightsUsed(str(weights), str(path.resolve()), input_range, sha256=sha256_file(path))

@@ -14,7 +14,7 @@ import signal
 import sys
 from dataclasses import fields
 
-from carspotter import interrupts
+from carspotter.util import interrupts
 
 
 def _integer(name):
@@ -33,7 +33,7 @@ def _default(cls, name: str):
 
 
 def _add_train(sub) -> None:
-    from carspotter.spec import INPUT_RANGES
+    from carspotter.model.spec import INPUT_RANGES
     from carspotter.train import augment, pipeline, readers, store
     from carspotter.train.distribute import STRATEGIES
     from carspotter.train.trainer import HEAD_MODES, TrainConfig
@@ -98,8 +98,8 @@ def _add_train(sub) -> None:
 def _add_export(sub) -> None:
     from carspotter.export.bundle import ExportOptions
     from carspotter.export.onnx_export import ONNX_OPSETS
-    from carspotter.formats import FAMILIES, FORMATS
-    from carspotter.gates import Gates
+    from carspotter.model.formats import FAMILIES, FORMATS
+    from carspotter.measure.gates import Gates
 
     e = sub.add_parser("export", help="convert a run to Core ML, TFLite and ONNX bundles",
                        description="Convert RUN_DIR's reference model to every format (Core ML .mlpackage, TFLite, ONNX) "
@@ -152,19 +152,29 @@ def _add_predict(sub) -> None:
 
 
 def _predict(args) -> int:
-    import json
-
-    import numpy as np
-
-    from carspotter import gradcam
-    from carspotter import predict as pr
-    from carspotter.errors import UsageError
-    from carspotter.predict_report import figures, write_report
+    from carspotter.tools import predict as pr
+    from carspotter.util.errors import UsageError
 
     if args.top < 1:
         raise UsageError(f"--top {args.top}: must be at least 1")
     source = pr.open_source(args.source, args.format, args.variant, args.run)
-    files = pr.collect_photos(args.photos)
+    try:
+        return _predict_with(args, source, pr.collect_photos(args.photos))
+    finally:
+        source.close()
+
+
+def _predict_with(args, source, files) -> int:
+    """``carspotter predict`` on an opened source (its sessions closed by the caller)."""
+    import json
+
+    import numpy as np
+
+    from carspotter.measure import gradcam
+    from carspotter.tools import predict as pr
+    from carspotter.util.errors import UsageError
+    from carspotter.tools.predict_report import figures, write_report
+
     layer = None
     if args.report is not None:
         if source.reference is None:
@@ -252,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = [a for a in extra if a != "--"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from carspotter.errors import CarspotterError
+    from carspotter.util.errors import CarspotterError
 
     previous = _terminate_as_interrupt()
     interrupts.RECEIVED.clear()
@@ -283,8 +293,8 @@ def _interrupted(command: str, signum: int | None) -> int:
 
 
 def _terminate_as_interrupt() -> dict:
-    """Turn SIGTERM and SIGHUP into :class:`~carspotter.interrupts.Terminated` in the main thread (a no-op
-    elsewhere), and record every termination signal (Ctrl-C too) in :data:`carspotter.interrupts.RECEIVED`.
+    """Turn SIGTERM and SIGHUP into :class:`~carspotter.util.interrupts.Terminated` in the main thread (a no-op
+    elsewhere), and record every termination signal (Ctrl-C too) in :data:`carspotter.util.interrupts.RECEIVED`.
 
     Returns:
         ``{signal: previous handler}`` to restore when the command returns.
@@ -319,8 +329,8 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "export":
         from carspotter.export.bundle import ExportOptions, export_bundle
-        from carspotter.formats import parse_formats
-        from carspotter.gates import Gates
+        from carspotter.model.formats import parse_formats
+        from carspotter.measure.gates import Gates
 
         gates = Gates(**{f.name: getattr(args, f.name) for f in fields(Gates)})
         opts = ExportOptions(formats=parse_formats(args.formats), coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset,
@@ -329,8 +339,8 @@ def _dispatch(args) -> int:
         print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")
         return 0
     if args.command == "parity":
-        from carspotter.errors import UsageError
-        from carspotter.parity_run import run_parity
+        from carspotter.util.errors import UsageError
+        from carspotter.parity.run import run_parity
 
         extra = args.extra
         if extra:
@@ -343,7 +353,7 @@ def _dispatch(args) -> int:
     if args.command == "benchmark":
         from pathlib import Path
 
-        from carspotter.benchmark import markdown, run_benchmark, write
+        from carspotter.tools.benchmark import markdown, run_benchmark, write
 
         report = run_benchmark(args.bundle_dir, args.photos, args.threads, args.batch, args.runs, args.run,
                                log=lambda m: print(f"[benchmark] {m}", file=sys.stderr, flush=True), clock_mhz=args.clock_mhz)
@@ -357,7 +367,7 @@ def _dispatch(args) -> int:
         print(f"report: {write_for_run(args.run_dir, args.data)}")
         return 0
     if args.command == "verify":
-        from carspotter.manifest import verify_bundle
+        from carspotter.contracts.manifest import verify_bundle
 
         manifest = verify_bundle(args.bundle_dir)
         print(f"{args.bundle_dir}: OK, {len(manifest.files)} files match manifest.json")

@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_app_paths.py --run runs/NAME --bundle bundles/NAME \
         [--full ../shared/data/stanford_cars_full] [--json figures.json]
 
-For every app path of :mod:`carspotter.app_paths` (MediaPipe resizing the photo itself,
+For every app path of :mod:`carspotter.measure.app_paths` (MediaPipe resizing the photo itself,
 OpenCV, Pillow without antialiasing, tf.image, sharp when Node has it, ...) and two photo
 sets, the run's test split as trained on (``test``) and the original-size files of those
 test photos found under ``--full`` (``full``: same file names, as the dataset distributes
@@ -50,8 +50,8 @@ def full_size_class_folder(run, full: Path, dest: Path) -> int:
 
 
 def measure(bundle: str, run: str, images: str | None) -> list[dict]:
-    from carspotter.parity_checks import plan, run_check
-    from carspotter.parity_context import ParityContext
+    from carspotter.parity.checks import plan, run_check
+    from carspotter.parity.context import ParityContext
 
     ctx = ParityContext(bundle, images=images, run=run)
     rows = []
@@ -72,7 +72,7 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     parser.add_argument("--all-full", action="store_true", help="also every original-size photo of the run's classes")
     args = parser.parse_args()
-    from carspotter.runfolder import read_run
+    from carspotter.contracts.runfolder import read_run
 
     run = read_run(args.run)
     table = {"test": measure(args.bundle, args.run, None)}

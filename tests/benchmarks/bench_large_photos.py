@@ -6,13 +6,13 @@ and how much the reduced-scale decode moves the pixels and the answers.
 
 Part 1, phone-sized JPEGs (12, 48 and 108 megapixels, made by upscaling the largest photo
 under ``--full`` with Lanczos and saving at quality 92, as phones do): for each, decode +
-resize to 299 x 299 the way training and parity do (:func:`carspotter.photos.load_photo`,
+resize to 299 x 299 the way training and parity do (:func:`carspotter.model.photos.load_photo`,
 reduced-scale decode on) and with every pixel decoded (off): median wall time over
 ``--repeats`` runs, and peak resident memory in a fresh process (``VmHWM`` after minus
 before, MiB), and the pixel difference between the two inputs.
 
 Part 2, real photos (every file under ``--full``): the reduced-scale decode at factors 1, 2
-and 4 (the shipped :data:`carspotter.photos.DRAFT_FACTOR` is 4; 1 and 2 reduce more and
+and 4 (the shipped :data:`carspotter.model.photos.DRAFT_FACTOR` is 4; 1 and 2 reduce more and
 bound the effect) against the full decode: how many photos it reduces, max and mean
 |d pixel| over the [299, 299, 3] inputs, and with ``--run`` the reference model's top-1
 and ordered top-3 changes and max |dp|.
@@ -39,7 +39,7 @@ PHONE_SIZES = {"12 MP (4032x3024)": (4032, 3024), "48 MP (8064x6048)": (8064, 60
 
 _PEAK = r"""
 import sys
-from carspotter import photos
+from carspotter.model import photos
 
 def hwm_kib():  # this process's peak RSS (VmHWM; unlike ru_maxrss it does not carry the parent's peak over exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1])
@@ -62,7 +62,7 @@ def phone_photos(full: Path, repeats: int) -> list[dict]:
     """Part 1: one row per synthetic phone photo."""
     from PIL import Image
 
-    from carspotter import photos
+    from carspotter.model import photos
 
     source = max((p for p in full.rglob("*.jpg")), key=lambda p: (lambda s: s[0] * s[1])(Image.open(p).size))
     rows = []
@@ -100,14 +100,14 @@ def phone_photos(full: Path, repeats: int) -> list[dict]:
 
 def real_photos(full: Path, run_dir: str | None) -> list[dict]:
     """Part 2: one row per draft factor."""
-    from carspotter import photos
+    from carspotter.model import photos
 
     files = photos.find_photos(full)
     reference = [photos.resize(photos.decode_rgb(p), SIZE) for p in files]
     model = probs_ref = None
     if run_dir:
-        from carspotter.runfolder import read_run
-        from carspotter.runtimes import keras_probs, load_reference
+        from carspotter.contracts.runfolder import read_run
+        from carspotter.model.runtimes import keras_probs, load_reference
 
         model = load_reference(read_run(run_dir))
         probs_ref = keras_probs(model, np.stack(reference).astype(np.float32))

@@ -23,7 +23,7 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from carspotter.mil_reference import MILReference, load_mlpackage
+    from carspotter.model.mil_reference import MILReference, load_mlpackage
 
     manifest, pixels, keras_ms = bundle_photo_and_keras_ms(args.bundle, args.repeats)
     program = load_mlpackage(os.path.join(args.bundle, manifest.formats["coreml"].path))

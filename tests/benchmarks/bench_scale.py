@@ -87,7 +87,7 @@ def _step(name: str, fn, count: int, rows: list):
 
 def build_tree(dest: Path, photos: int, classes: int) -> float:
     """``photos`` distinct JPEG files over ``classes`` folders under ``dest``; returns GiB written."""
-    from carspotter.photos import find_photos
+    from carspotter.model.photos import find_photos
 
     sources = find_photos(STANFORD)
     if not sources:
@@ -140,7 +140,7 @@ def photos_benchmark(args) -> dict:
 
 def write_labels_tree(dest: Path, classes: int) -> None:
     """Synthetic labels over real photos: the Stanford photos dealt round-robin into ``classes`` folders (symlinks)."""
-    from carspotter.photos import find_photos
+    from carspotter.model.photos import find_photos
 
     sources = find_photos(STANFORD)
     for i, src in enumerate(sources):
@@ -153,9 +153,9 @@ def classes_benchmark(args) -> dict:
     import onnx
 
     from carspotter.export.tflite_metadata import read_metadata
-    from carspotter.manifest import read_manifest
-    from carspotter.runfolder import read_labels
-    from carspotter.runtimes import coreml_structure
+    from carspotter.contracts.manifest import read_manifest
+    from carspotter.contracts.runfolder import read_labels
+    from carspotter.model.runtimes import coreml_structure
 
     bundle, run = Path(args.bundle), Path(args.run)
     labels = read_labels(run / "labels.txt")

@@ -36,7 +36,7 @@ def bundle_photo_and_keras_ms(bundle: str, repeats: int):
     """
     import tensorflow as tf
 
-    from carspotter.parity_context import GOLDEN, LIVE, ParityContext
+    from carspotter.parity.context import GOLDEN, LIVE, ParityContext
 
     ctx = ParityContext(bundle, limit=1)
     pixels = ctx.basis(LIVE if LIVE in ctx.bases else GOLDEN).photos.pixels[:1]

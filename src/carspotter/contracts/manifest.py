@@ -1,0 +1,300 @@
+"""``manifest.json``: the contract between ``carspotter export`` and its readers (apps, parity).
+
+It lists the labels and their sha256, the input spec and preprocessing, every format
+built with every variant's figures and gate verdict, every file's size and sha256, the
+training metrics, and (after ``carspotter parity``) the parity results. On disk it is
+described by ``manifest.schema.json`` (JSON Schema, validated on every read and write);
+in memory it is a :class:`Manifest`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+
+from carspotter.util.atomic import atomic_write
+from carspotter.util.errors import BundleError
+from carspotter.measure.gates import Gates, VariantFigures
+from carspotter.util.hashing import sha256_file
+from carspotter.model.spec import InputSpec
+
+MANIFEST_SCHEMA_VERSION = 2
+UNHASHED = ("manifest.json", "parity.json", "parity.html")  # written after the files they describe
+
+
+@lru_cache(maxsize=1)
+def _schema_file() -> str:
+    return resources.files("carspotter.contracts").joinpath("manifest.schema.json").read_text(encoding="utf-8")
+
+
+def schema() -> dict:
+    """The manifest JSON Schema (draft 2020-12), shipped as ``manifest.schema.json``, with the format names and
+    platform folders of the format registry (:data:`carspotter.model.formats.FORMATS`) as its enums."""
+    from carspotter.model.formats import FORMATS
+
+    doc = json.loads(_schema_file())
+    formats = doc["properties"]["formats"]
+    formats["propertyNames"] = {"enum": list(FORMATS)}
+    formats["additionalProperties"]["properties"]["platform"] = {"enum": [f.platform for f in FORMATS.values()]}
+    return doc
+
+
+@dataclass
+class VariantRecord:
+    """One built variant of a format, shipped or not.
+
+    Attributes:
+        family: precision family (``fp32``, ``fp16``, ``int8``).
+        precision: precision of the file (the family, as the exporter reports it).
+        bytes: file (or package folder) size.
+        export_s: conversion seconds.
+        figures: measured on the run's test photos.
+        gate: the gate verdict's text; ``gate_passed`` its decision.
+        gate_enforced: False when built without ``--variants`` (figures recorded only).
+        shipped: in the bundle; ``path`` is its bundle-relative path then, else None.
+    """
+
+    family: str
+    precision: str
+    bytes: int
+    export_s: float
+    figures: VariantFigures
+    gate: str
+    gate_passed: bool
+    gate_enforced: bool
+    shipped: bool
+    path: str | None = None
+
+    def to_json(self) -> dict:
+        return {"family": self.family, "precision": self.precision, "bytes": self.bytes, "export_s": self.export_s,
+                "figures": self.figures.to_json(), "gate": self.gate, "gate_passed": self.gate_passed,
+                "gate_enforced": self.gate_enforced, "shipped": self.shipped, "path": self.path}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "VariantRecord":
+        return cls(d["family"], d["precision"], int(d["bytes"]), float(d.get("export_s", 0.0)),
+                   VariantFigures.from_json(d["figures"]), d["gate"], bool(d["gate_passed"]), bool(d["gate_enforced"]),
+                   bool(d["shipped"]), d["path"])
+
+
+_FORMAT_KEYS = ("platform", "path", "labels", "readme", "precision", "bytes", "export_s", "default_variant",
+                "default_reason", "variants")
+
+
+@dataclass
+class FormatEntry:
+    """One format in a bundle.
+
+    Attributes:
+        platform: bundle folder (``ios``, ``android``, ``onnx``).
+        path, labels, readme: bundle-relative paths of the default model, labels.txt and README.md.
+        precision: the default variant's precision.
+        bytes, export_s: the default variant's size and conversion time.
+        default_variant: the variant shipped under the format's plain file name.
+        default_reason: why it is the default.
+        variants: every variant built.
+        facts: what the exporter reported (runtime, input/output tensors, opset, ops, ...).
+    """
+
+    platform: str
+    path: str
+    labels: str
+    readme: str
+    precision: str
+    bytes: int
+    export_s: float
+    default_variant: str
+    default_reason: str
+    variants: dict[str, VariantRecord]
+    facts: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"platform": self.platform, "path": self.path, "labels": self.labels, "readme": self.readme,
+                "precision": self.precision, "bytes": self.bytes, "export_s": self.export_s, **self.facts,
+                "default_variant": self.default_variant, "default_reason": self.default_reason,
+                "variants": {k: v.to_json() for k, v in self.variants.items()}}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "FormatEntry":
+        return cls(d["platform"], d["path"], d["labels"], d["readme"], d["precision"], int(d["bytes"]), float(d["export_s"]),
+                   d["default_variant"], d.get("default_reason", ""),
+                   {k: VariantRecord.from_json(v) for k, v in d["variants"].items()},
+                   {k: v for k, v in d.items() if k not in _FORMAT_KEYS})
+
+    def shipped(self) -> dict[str, VariantRecord]:
+        """The variants in the bundle, by name."""
+        return {k: v for k, v in self.variants.items() if v.shipped}
+
+
+@dataclass
+class VariantsInfo:
+    """How variants were chosen and measured: ``--variants``, the gates, the photo counts."""
+
+    requested: str | None
+    gates: Gates
+    gates_enforced: bool
+    calibration_photos: int
+    evaluation_photos: int
+
+    def to_json(self) -> dict:
+        return {"requested": self.requested, "gates": self.gates.to_json(), "gates_enforced": self.gates_enforced,
+                "calibration_photos": self.calibration_photos, "evaluation_photos": self.evaluation_photos}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "VariantsInfo":
+        return cls(d["requested"], Gates.from_json(d["gates"]), bool(d["gates_enforced"]), int(d["calibration_photos"]),
+                   int(d["evaluation_photos"]))
+
+
+@dataclass
+class Manifest:
+    """manifest.json in memory (see ``manifest.schema.json`` for every field on disk).
+
+    Attributes:
+        name: the bundle's name.
+        labels: C class names, index order; ``labels_sha256`` the sha256 of labels.txt.
+        input: the model's input as recorded (run.json ``input``); ``spec`` reads it as an :class:`InputSpec`.
+        preprocessing: how photos become the input (:data:`carspotter.model.photos.PREPROCESSING`).
+        source_run: the run it came from, by name (``name``, ``model_sha256``, ``test_split``):
+            no path of the build machine is recorded.
+        training: the run's metrics, weights, counts and timing.
+        variants: how variants were chosen.
+        formats: ``{format name: FormatEntry}``.
+        files: ``{bundle-relative path: {"bytes", "sha256"}}`` for every file.
+        golden: the golden set (``count``, ``expected``, ``bytes``, ...), or None (``--golden 0``).
+        parity: the last parity run's summary, or None.
+        confidence: the run's calibration and "not sure" threshold
+            (:class:`carspotter.contracts.runfolder.Confidence` as JSON), or None for an older run.
+        app_paths: every app path (:mod:`carspotter.measure.app_paths`) measured at export on the run's
+            test photo files: ``{"photos", "gate", "paths": [figures with "gate" and "gate_passed",
+            or {"path", "client", "skipped"}]}``; None when not measured (an older bundle).
+    """
+
+    name: str
+    carspotter_version: str
+    created: str
+    labels: list[str]
+    labels_sha256: str
+    input: dict
+    preprocessing: dict
+    source_run: dict
+    training: dict
+    variants: VariantsInfo
+    formats: dict[str, FormatEntry]
+    files: dict[str, dict]
+    golden: dict | None = None
+    parity: dict | None = None
+    confidence: dict | None = None
+    app_paths: dict | None = None
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    spec: InputSpec = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.spec = InputSpec.from_json(self.input)
+
+    def to_json(self) -> dict:
+        return {"schema_version": self.schema_version, "name": self.name, "carspotter_version": self.carspotter_version,
+                "created": self.created, "labels": self.labels, "labels_sha256": self.labels_sha256,
+                "input": self.input, "preprocessing": self.preprocessing, "source_run": self.source_run,
+                "training": self.training, "variants": self.variants.to_json(),
+                "formats": {k: f.to_json() for k, f in self.formats.items()}, "files": self.files, "golden": self.golden,
+                "parity": self.parity, "confidence": self.confidence, "app_paths": self.app_paths}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Manifest":
+        return cls(name=d["name"], carspotter_version=d["carspotter_version"], created=d["created"], labels=list(d["labels"]),
+                   labels_sha256=d["labels_sha256"], input=dict(d["input"]),
+                   preprocessing=d["preprocessing"], source_run=d["source_run"], training=d["training"],
+                   variants=VariantsInfo.from_json(d["variants"]),
+                   formats={k: FormatEntry.from_json(v) for k, v in d["formats"].items()}, files=d["files"],
+                   golden=d["golden"], parity=d["parity"], confidence=d.get("confidence"), app_paths=d.get("app_paths"),
+                   schema_version=d["schema_version"])
+
+
+def file_table(bundle_dir: Path) -> dict[str, dict]:
+    """``{relative posix path: {"bytes": int, "sha256": hex}}`` for every file in a bundle.
+
+    Folders such as ``.mlpackage`` are listed file by file; ``manifest.json`` and
+    ``parity.json`` are left out (they are written after the files they describe).
+    """
+    table = {}
+    for dirpath, dirnames, filenames in os.walk(bundle_dir):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(bundle_dir).as_posix()
+            if rel in UNHASHED:
+                continue
+            table[rel] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    return table
+
+
+def write_manifest(bundle_dir: Path, manifest: Manifest) -> None:
+    """Validate ``manifest`` against the schema and write ``manifest.json`` atomically."""
+    doc = manifest.to_json()
+    jsonschema.validate(doc, schema())
+    atomic_write(Path(bundle_dir) / "manifest.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_manifest(bundle_dir: str | Path) -> Manifest:
+    """Read and validate ``manifest.json``.
+
+    Raises:
+        BundleError: folder or manifest missing, invalid JSON, or schema mismatch.
+    """
+    bundle_dir = Path(bundle_dir)
+    path = bundle_dir / "manifest.json"
+    if not bundle_dir.is_dir():
+        raise BundleError(f"{bundle_dir}: no such bundle folder; make one with `carspotter export RUN_DIR --out {bundle_dir}`")
+    if not path.is_file():
+        raise BundleError(f"{path}: missing; this is not a bundle folder (export again)")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc}); export again") from None
+    if isinstance(doc, dict) and doc.get("schema_version") == 1:
+        raise BundleError(f"{path}: manifest schema v1 (a bundle from an older carspotter, tied to the machine that built "
+                          f"it); export it again to get schema v{MANIFEST_SCHEMA_VERSION}")
+    try:
+        jsonschema.validate(doc, schema())
+        return Manifest.from_json(doc)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(map(str, exc.absolute_path)) or "(top level)"
+        raise BundleError(f"{path}: does not match manifest schema v{MANIFEST_SCHEMA_VERSION} ({exc.message} at {where})") from None
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise BundleError(f"{path}: does not match manifest schema v{MANIFEST_SCHEMA_VERSION} "
+                          f"({type(exc).__name__}: {exc}); export again") from None
+
+
+def verify_bundle(bundle_dir: str | Path) -> Manifest:
+    """Check every file against the manifest's size and sha256; no file missing or extra.
+
+    Returns:
+        The validated manifest.
+
+    Raises:
+        BundleError: naming the first file that is missing, changed, or not listed.
+    """
+    bundle_dir = Path(bundle_dir)
+    manifest = read_manifest(bundle_dir)
+    actual = file_table(bundle_dir)
+    for rel, expected in manifest.files.items():
+        if rel not in actual:
+            raise BundleError(f"{bundle_dir / rel}: listed in manifest.json but missing; export again")
+        if actual[rel]["sha256"] != expected["sha256"] or actual[rel]["bytes"] != expected["bytes"]:
+            raise BundleError(f"{bundle_dir / rel}: changed after export (sha256 {actual[rel]['sha256'][:12]}... "
+                              f"!= manifest {expected['sha256'][:12]}...); export again")
+    extra = sorted(set(actual) - set(manifest.files))
+    if extra:
+        raise BundleError(f"{bundle_dir / extra[0]}: not listed in manifest.json (added after export); remove it or export again")
+    labels_path = bundle_dir / next(iter(manifest.formats.values())).labels
+    if hashlib.sha256(labels_path.read_bytes()).hexdigest() != manifest.labels_sha256:
+        raise BundleError(f"{labels_path}: labels differ from manifest labels_sha256; export again")
+    return manifest

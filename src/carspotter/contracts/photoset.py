@@ -1,0 +1,114 @@
+"""Sets of decoded photos for measuring models: a run's split, a folder, or training photos for calibration.
+
+Each photo is decoded and resized once by :mod:`carspotter.model.photos`; the same uint8 pixels
+then go to every format, so a difference between formats is never the loader's.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from carspotter.model import photos
+from carspotter.util.errors import RunError, UsageError
+from carspotter.contracts.runfolder import Run
+
+
+@dataclass
+class PhotoSet:
+    """Decoded photos, identical bytes for every format.
+
+    Attributes:
+        pixels: ``[N, S, S, 3]`` uint8 RGB.
+        names: N photo names (relative paths) for messages.
+        source: where they came from, for people.
+        skipped: ``(name, reason)`` for photos that did not decode.
+        truth: ``[N]`` true class indices when known (a run's split); None for a folder.
+        paths: N photo files (where they were read).
+        boxes: N crop boxes (or None entries) applied after decoding, or None.
+    """
+
+    pixels: np.ndarray
+    names: list[str]
+    source: str
+    skipped: list[tuple[str, str]]
+    truth: np.ndarray | None = None
+    paths: list[Path] | None = None
+    boxes: list | None = None
+
+
+def data_folder(run: Run, data_dir: str | Path | None = None) -> Path:
+    """The folder a run's split paths are relative to: ``data_dir`` if given, else run.json's ``data.dir``.
+
+    Raises:
+        RunError: the folder is not there (names it, and the ``--data`` flag that points elsewhere).
+    """
+    folder = Path(data_dir) if data_dir is not None else run.data_dir
+    if not folder.is_dir():
+        how = "--data DIR" if data_dir is None else "a --data DIR that exists"
+        raise RunError(f"{folder}: the photo folder of run {run.name} is not there (moved or on another machine); "
+                       f"pass {how} pointing at the photos it was trained on")
+    return folder
+
+
+def split_photoset(run: Run, split: str = "test", data_dir: str | Path | None = None, limit: int | None = None) -> PhotoSet:
+    """Decode the photos of one of a run's splits, with their true labels.
+
+    Args:
+        run: the run (its split files name the photos).
+        split: ``train``, ``val`` or ``test``.
+        data_dir: where the photos are, if not where run.json says.
+        limit: keep the first N photos of the split.
+
+    Raises:
+        RunError: the split file or the photo folder is missing.
+    """
+    root = data_folder(run, data_dir)
+    rows = run.split_rows(split)[:limit]
+    by_path = {r.path: r for r in rows}
+    loaded = photos.load_photos([root / r.path for r in rows], run.input.size, boxes=[r.box for r in rows])
+    # os.path.relpath, not Path.relative_to: negatives (--negatives) may lie beside the data folder ("../").
+    names = [os.path.relpath(p, root) for p in loaded.paths]
+    skipped = [(os.path.relpath(p, root), reason) for p, reason in loaded.skipped]
+    truth = np.array([by_path[n].label for n in names], dtype=np.int64)
+    return PhotoSet(loaded.pixels, names, f"{split} split of run {run.name}", skipped, truth, list(loaded.paths),
+                    [by_path[n].box for n in names])
+
+
+def folder_photoset(folder: str | Path, size: int, limit: int | None = None, labels: list[str] | None = None) -> PhotoSet:
+    """Decode every photo under ``folder`` (sorted by path, hidden files skipped) at ``size``.
+
+    When ``labels`` is given and every photo sits in a class folder named as a label
+    (``folder/<class>/...``, the training layout), the photos get those true labels.
+
+    Raises:
+        UsageError: the folder does not exist.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"--images {folder}: no such folder")
+    loaded = photos.load_photos(photos.find_photos(root)[:limit], size)
+    names = [str(p.relative_to(root)) for p in loaded.paths]
+    skipped = [(str(Path(p).relative_to(root)), reason) for p, reason in loaded.skipped]
+    index = {name: i for i, name in enumerate(labels or [])}
+    tops = [Path(n).parts[0] if len(Path(n).parts) > 1 else None for n in names]
+    truth = np.array([index[t] for t in tops], np.int64) if names and labels and all(t in index for t in tops) else None
+    return PhotoSet(loaded.pixels, names, f"folder {root.name}/ ({len(names)} photos)", skipped, truth, list(loaded.paths))
+
+
+def representative_photos(run: Run, count: int, data_dir: str | Path | None = None) -> np.ndarray:
+    """``[M, S, S, 3]`` uint8 training photos for post-training quantization (the representative
+    dataset): ``count`` drawn from the train split with the run's seed, all if there are fewer.
+
+    Raises:
+        RunError: the split file or the photo folder is missing.
+    """
+    root = data_folder(run, data_dir)
+    rows = run.split_rows("train")
+    random.Random(run.seed).shuffle(rows)
+    chosen = rows[:count]
+    return photos.load_photos([root / r.path for r in chosen], run.input.size, boxes=[r.box for r in chosen]).pixels

@@ -1,0 +1,407 @@
+"""App paths: the original photo decoded and resized the way an app does it, against the reference.
+
+Runtime parity feeds every format our own pixels, so it proves the runtimes and nothing else.
+An app decodes and resizes the photo itself; each :class:`AppPath` here does what one kind
+of app does, from the photo file:
+
+- ``carspotter``: our decoder (:mod:`carspotter.model.photos`: Pillow decode, MediaPipe's resize), the reference's own path;
+- ``pillow-antialias``: Pillow, EXIF applied, ``Image.resize(BILINEAR)`` (antialiased: the filter widens with
+  the scale), what most Python code does and carspotter's reference before it adopted MediaPipe's resize;
+- ``pillow-no-antialias``: Pillow, EXIF applied, bilinear sampling without antialiasing (``Image.transform``);
+- ``pillow-draft``: Pillow as ``Image.thumbnail`` does it: JPEG DCT-domain downscaling (``draft``), then
+  bilinear with ``reducing_gap=2.0``;
+- ``opencv-linear`` / ``opencv-area``: ``cv2.imread`` (applies EXIF orientation), BGR->RGB,
+  ``cv2.resize`` with ``INTER_LINEAR`` / ``INTER_AREA``;
+- ``tf-bilinear``: ``tf.image.resize(method="bilinear", antialias=False)``, float pixels fed as they come;
+- ``mediapipe``: the upright photo given whole to MediaPipe Tasks' ``ImageClassifier`` with the
+  bundle's TFLite model, which resizes it itself (the Android path);
+- ``sharp``: Node's sharp, ``.rotate().resize(S, S, {fit: 'fill'})`` with its default kernel
+  (lanczos3), as a React Native / Node backend does it (needs Node and sharp; skipped otherwise).
+
+Vision's ``.scaleFill`` (iOS) cannot run here: Apple documents that it scales each dimension
+to fill the input, not which filter it uses (see the README's table).
+
+For each path: pixel drift against the exact input (mean / max levels), and through an fp32
+format of the bundle (ONNX Runtime, else LiteRT): top-1 agreement and ordered top-3 agreement
+with the reference, top-1 / top-3 accuracy against the true labels, max |dp|, and the photos
+whose reference top-1 / top-2 margin is at least :data:`~carspotter.measure.parity_rule.APP_PATH_MIN_MARGIN`
+that changed their top-1 (decisive flips). Figures are given for all photos and for the
+upscaled ones (a side under the input size), where resizers differ most.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from carspotter.model import photos
+from carspotter.measure.metrics import topk, topk_accuracy
+from carspotter.measure.parity_rule import APP_PATH_MIN_MARGIN
+
+Pixels = Callable[[list[Path], list, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class AppPath:
+    """One way an app turns a photo file into model input.
+
+    Attributes:
+        name: short id (``opencv-linear``).
+        client: who does it this way.
+        pixels: ``(files, crop boxes, S) -> [N, S, S, 3] float32`` pixels 0..255, or None when
+            the path runs the model itself (``mediapipe``).
+        unavailable: ``() -> reason or None``.
+    """
+
+    name: str
+    client: str
+    pixels: Pixels | None
+    unavailable: Callable[[], str | None] = lambda: None
+
+
+def _upright(path: Path, box):
+    image = photos.decode_rgb(path)
+    return image if box is None else photos.crop(image, box, path)
+
+
+def _each(fn) -> Pixels:
+    def run(files, boxes, size):
+        return np.stack([np.asarray(fn(f, b, size), dtype=np.float32) for f, b in zip(files, boxes)])
+
+    return run
+
+
+def _carspotter(path, box, size):
+    return photos.load_photo(path, size, box)
+
+
+def _pillow_antialias(path, box, size):
+    from PIL import Image
+
+    return np.asarray(_upright(path, box).resize((size, size), Image.Resampling.BILINEAR))
+
+
+def _pillow_no_antialias(path, box, size):
+    from PIL import Image
+
+    image = _upright(path, box)
+    w, h = image.size
+    # AFFINE maps each output pixel to (x * w / S, y * h / S) in the input; BILINEAR samples 2x2 there.
+    return np.asarray(image.transform((size, size), Image.Transform.AFFINE, (w / size, 0, 0, 0, h / size, 0),
+                                      resample=Image.Resampling.BILINEAR))
+
+
+def _pillow_draft(path, box, size):
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        if box is None:
+            im.draft("RGB", (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when still >= size
+        image = photos._to_rgb(ImageOps.exif_transpose(im))
+    if box is not None:
+        image = photos.crop(image, box, path)
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
+def _opencv(interpolation: str):
+    def run(path, box, size):
+        import cv2
+
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"{path}: OpenCV cannot read it")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if box is not None:
+            rgb = rgb[box[1]:box[3], box[0]:box[2]]
+        return cv2.resize(rgb, (size, size), interpolation=getattr(cv2, interpolation))
+
+    return run
+
+
+def _tf_bilinear(path, box, size):
+    import tensorflow as tf
+
+    return tf.image.resize(np.asarray(_upright(path, box)), (size, size), method="bilinear", antialias=False).numpy()
+
+
+def _opencv_unavailable() -> str | None:
+    try:
+        import cv2  # noqa: F401
+    except ImportError as exc:
+        return f"OpenCV cannot be imported here ({exc})"
+    return None
+
+
+def _node_dir() -> str:
+    return os.environ.get("CARSPOTTER_NODE_DIR", str(Path.cwd()))
+
+
+@functools.lru_cache(maxsize=4)
+def _sharp_unavailable_in(node_dir: str) -> str | None:
+    node = shutil.which("node")
+    if node is None:
+        return "Node.js is not installed here (the sharp path runs in Node)"
+    script = resources.files("carspotter.measure").joinpath("js/sharp_resize.mjs")
+    done = subprocess.run([node, str(script), "--version"], capture_output=True, text=True,
+                          env={**os.environ, "CARSPOTTER_NODE_DIR": node_dir}, timeout=60)
+    if done.returncode != 0:
+        return (f"{done.stderr.strip() or 'sharp failed'}; install it with `npm install sharp` in the working folder, "
+                "or set CARSPOTTER_NODE_DIR to a folder whose node_modules has it")
+    return None
+
+
+def _sharp_unavailable() -> str | None:
+    return _sharp_unavailable_in(_node_dir())
+
+
+def _sharp(files, boxes, size):
+    if any(b is not None for b in boxes):
+        raise ValueError("the sharp path does not crop to boxes")
+    script = resources.files("carspotter.measure").joinpath("js/sharp_resize.mjs")
+    out = subprocess.run([shutil.which("node"), str(script), str(size), *map(str, files)], capture_output=True,
+                         env={**os.environ, "CARSPOTTER_NODE_DIR": _node_dir()}, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"sharp: {out.stderr.decode(errors='replace').strip()[:300]}")
+    return np.frombuffer(out.stdout, np.uint8).reshape(len(files), size, size, 3).astype(np.float32)
+
+
+def _mediapipe_unavailable() -> str | None:
+    from carspotter.model.runtimes import MEDIAPIPE
+
+    return MEDIAPIPE.unavailable()
+
+
+PATHS: dict[str, AppPath] = {p.name: p for p in (
+    AppPath("carspotter", "carspotter's own decoder (Pillow decode, MediaPipe's resize): the reference's path",
+            _each(_carspotter)),
+    AppPath("pillow-antialias", "Python app: Pillow Image.resize bilinear (antialiased)", _each(_pillow_antialias)),
+    AppPath("pillow-no-antialias", "Python app: Pillow bilinear sampling without antialiasing", _each(_pillow_no_antialias)),
+    AppPath("pillow-draft", "Python app: Pillow as Image.thumbnail (JPEG draft + reducing_gap=2)", _each(_pillow_draft)),
+    AppPath("opencv-linear", "Python/C++ app: OpenCV imread + resize INTER_LINEAR", _each(_opencv("INTER_LINEAR")),
+            _opencv_unavailable),
+    AppPath("opencv-area", "Python/C++ app: OpenCV imread + resize INTER_AREA", _each(_opencv("INTER_AREA")),
+            _opencv_unavailable),
+    AppPath("tf-bilinear", "TensorFlow app: tf.image.resize bilinear, antialias=False", _each(_tf_bilinear)),
+    AppPath("mediapipe", "Android: MediaPipe Tasks ImageClassifier resizing the whole photo itself", None,
+            _mediapipe_unavailable),
+    AppPath("sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable),
+)}
+
+
+@dataclass
+class PathFigures:
+    """One app path measured on N photos (rates 0..1, pixel levels 0..255, probabilities 0..1)."""
+
+    path: str
+    client: str
+    model: str
+    photos: int
+    top1_agreement: float
+    top3_agreement: float
+    top1: float | None
+    top3: float | None
+    reference_top1: float | None
+    max_abs_diff: float
+    decisive: int
+    decisive_flips: list
+    pixel_drift_mean: float | None
+    pixel_drift_max: float | None
+    upscaled: dict
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _agreement(reference: np.ndarray, probs: np.ndarray, rows: np.ndarray) -> tuple[float, float]:
+    if not rows.any():
+        return 0.0, 0.0
+    r3, q3 = topk(reference[rows], 3), topk(probs[rows], 3)
+    return float(np.mean(r3[:, 0] == q3[:, 0])), float(np.mean(np.all(r3 == q3, axis=1)))
+
+
+def figures(path: AppPath, model: str, reference: np.ndarray, probs: np.ndarray, truth: np.ndarray | None,
+            names: list[str], exact: np.ndarray, pixels: np.ndarray | None, upscaled: np.ndarray,
+            min_margin: float = APP_PATH_MIN_MARGIN) -> PathFigures:
+    """Figures of one app path (see the module docstring).
+
+    Args:
+        reference: ``[N, C]`` the reference's probabilities on the exact inputs; probs: the app path's.
+        truth: ``[N]`` true classes, or None.
+        exact: ``[N, S, S, 3]`` the exact inputs; pixels: the app path's (None when it ran the model itself).
+        upscaled: ``[N]`` bool, photos with a side under the input size.
+    """
+    everything = np.ones(len(names), bool)
+    ordered = np.sort(reference, axis=1)
+    margins = ordered[:, -1] - ordered[:, -2]
+    r1, q1 = topk(reference, 1)[:, 0], topk(probs, 1)[:, 0]
+    flips = [{"photo": names[i], "margin": round(float(margins[i]), 4)} for i in range(len(names))
+             if margins[i] >= min_margin and r1[i] != q1[i]]
+    drift = np.abs(pixels - exact.astype(np.float32)) if pixels is not None else None
+    a1, a3 = _agreement(reference, probs, everything)
+    u1, u3 = _agreement(reference, probs, upscaled)
+    return PathFigures(
+        path=path.name, client=path.client, model=model, photos=len(names), top1_agreement=a1, top3_agreement=a3,
+        top1=topk_accuracy(probs, truth, 1) if truth is not None else None,
+        top3=topk_accuracy(probs, truth, 3) if truth is not None else None,
+        reference_top1=topk_accuracy(reference, truth, 1) if truth is not None else None,
+        max_abs_diff=float(np.abs(reference - probs).max()), decisive=int((margins >= min_margin).sum()), decisive_flips=flips,
+        pixel_drift_mean=float(drift.mean()) if drift is not None else None,
+        pixel_drift_max=float(drift.max()) if drift is not None else None,
+        upscaled={"photos": int(upscaled.sum()), "top1_agreement": u1, "top3_agreement": u3,
+                  "pixel_drift_mean": float(drift[upscaled].mean()) if drift is not None and upscaled.any() else None})
+
+
+def upscaled_photos(files: list[Path], boxes: list, size: int) -> np.ndarray:
+    """``[N]`` bool: the photo (cropped to its box) has a side shorter than ``size``.
+
+    Read from the file header, without decoding: a 90-degree EXIF rotation does not change the shorter side.
+    """
+    from PIL import Image
+
+    out = []
+    for f, b in zip(files, boxes):
+        if b is not None:
+            w, h = b[2] - b[0], b[3] - b[1]
+        else:
+            with Image.open(f) as im:
+                w, h = im.size
+        out.append(min(w, h) < size)
+    return np.array(out, bool)
+
+
+def mediapipe_probs(session, files: list[Path], boxes: list, labels: list[str]) -> np.ndarray:
+    """MediaPipe's ImageClassifier (a loaded :class:`~carspotter.model.runtimes.MediaPipeSession`) on the whole
+    upright photos (it resizes them itself): ``[N, C]``.
+
+    Raises:
+        ComparisonError: MediaPipe reads other labels from the model's metadata than ``labels``.
+    """
+    from carspotter.util.errors import ComparisonError
+
+    names, probs = session.classify([np.asarray(_upright(f, b)) for f, b in zip(files, boxes)], len(labels))
+    if names != list(labels):
+        raise ComparisonError(f"{session.path}: MediaPipe reads labels {names[:3]}... from the metadata, not the manifest's")
+    return probs
+
+
+class PathUnavailable(Exception):
+    """An app path cannot run here or on this bundle; the message says why (reported as skipped)."""
+
+
+def app_model(formats: dict) -> tuple[str, str]:
+    """``(format, variant)`` of the model that runs the app paths' pixels, for a manifest's ``formats``
+    (name -> entry with ``variants`` and ``default_variant``): a shipped fp32 variant of ONNX, else of
+    TFLite (the resize is measured, not the precision); else the first format's default variant.
+    Export and parity both choose with this."""
+    for name in ("onnx", "tflite"):
+        entry = formats.get(name)
+        for variant, record in (entry.variants.items() if entry else ()):
+            if record.shipped and record.precision == "fp32":
+                return name, variant
+    name = next(iter(formats))
+    return name, formats[name].default_variant
+
+
+@dataclass
+class AppModels:
+    """The models the app paths run, each loaded once.
+
+    Attributes:
+        description: the fp32 model, for people (``"onnx fp32 (CPUExecutionProvider)"``).
+        session: its loaded session (:class:`~carspotter.model.runtimes.Session`): ``[N, S, S, 3]`` -> ``[N, C]``.
+        mediapipe_file: ``(description, TFLite file with metadata)`` for the MediaPipe path, or None;
+            loaded on first use.
+        open_mediapipe: ``path -> MediaPipeSession`` owned by the caller (parity shares its own); None:
+            this object loads one and closes it in :meth:`close`.
+    """
+
+    description: str
+    session: object
+    mediapipe_file: tuple[str, Path] | None
+    open_mediapipe: Callable[[Path], object] | None = None
+    _mediapipe: object = None
+
+    def mediapipe(self):
+        """``(description, MediaPipeSession)``, loaded once.
+
+        Raises:
+            PathUnavailable: the bundle has no TFLite model for MediaPipe.
+        """
+        if self.mediapipe_file is None:
+            raise PathUnavailable("the bundle has no TFLite model for MediaPipe")
+        if self._mediapipe is None:
+            from carspotter.model.runtimes import MediaPipeSession
+
+            opener = self.open_mediapipe or (lambda path: MediaPipeSession(path, None))
+            self._mediapipe = opener(self.mediapipe_file[1])
+        return self.mediapipe_file[0], self._mediapipe
+
+    def close(self) -> None:
+        """Close the MediaPipe session this object loaded itself (the others belong to the caller)."""
+        if self._mediapipe is not None and self.open_mediapipe is None:
+            self._mediapipe.close()
+        self._mediapipe = None
+
+
+def measure_path(path: AppPath, files: list[Path], boxes: list, size: int, labels: list[str], reference: np.ndarray,
+                 truth: np.ndarray | None, names: list[str], exact: np.ndarray, upscaled: np.ndarray,
+                 models: AppModels) -> PathFigures:
+    """Run one app path on the original photo files and measure it against the reference.
+
+    Args:
+        files, boxes: the photo files an app gets (crop boxes or None entries).
+        size: the model's input side S.
+        reference: ``[N, C]`` the reference's probabilities on ``exact`` (``[N, S, S, 3]``, our pixels).
+        models: the fp32 session that runs the resized pixels, and MediaPipe for its own path.
+
+    Raises:
+        PathUnavailable: the path's library is missing here, or the bundle has no TFLite model for MediaPipe.
+    """
+    why = path.unavailable()
+    if why:
+        raise PathUnavailable(why)
+    if path.pixels is None:  # MediaPipe resizes the photo itself
+        model, session = models.mediapipe()
+        pixels, probs = None, mediapipe_probs(session, files, boxes, labels)
+    else:
+        model = models.description
+        pixels = path.pixels(files, boxes, size)
+        probs = models.session.infer(pixels)
+    return figures(path, model, reference, probs, truth, names, exact, pixels, upscaled)
+
+
+@dataclass(frozen=True)
+class AppGate:
+    """The gate of an app path, separate from the exact-pixel rule.
+
+    On a run's photos (true labels known): top-1 accuracy within ``max_top1_drop`` of the
+    reference's and top-1 agreement with the reference at least ``min_agreement`` (fp32
+    formats, decisive model). On the golden set (half of it chosen for the smallest margins,
+    so agreement there is low by design): no decisive photo (margin >= ``min_margin``) flips.
+    """
+
+    max_top1_drop: float = 0.01
+    min_agreement: float = 0.98
+    min_margin: float = APP_PATH_MIN_MARGIN
+
+    def judge(self, fig: PathFigures, golden: bool) -> tuple[bool, str]:
+        """``(passed, one-line verdict with the margins)``."""
+        if golden:
+            ok = not fig.decisive_flips
+            return ok, (f"{len(fig.decisive_flips)} of {fig.decisive} decisive photos (margin >= {self.min_margin}) "
+                        f"changed their top-1; top-1 agreement {fig.top1_agreement:.1%} (all photos)")
+        parts, ok = [f"top-1 agreement {fig.top1_agreement:.1%} (min {self.min_agreement:.0%})"], fig.top1_agreement >= self.min_agreement
+        if fig.top1 is not None:
+            drop = fig.reference_top1 - fig.top1
+            ok = ok and drop <= self.max_top1_drop + 1e-12
+            parts.append(f"top-1 accuracy {fig.top1:.1%} vs reference {fig.reference_top1:.1%} "
+                         f"(drop {drop * 100:.1f} points, max {self.max_top1_drop * 100:.1f})")
+        return ok, "; ".join(parts)

@@ -1,0 +1,142 @@
+"""Measuring a variant on real photos, and the accuracy gates it must pass to be shipped.
+
+:func:`measure` turns a variant's probabilities on the run's test photos into
+:class:`VariantFigures` (accuracy against the true labels, top-1 agreement and the top-3
+parity rule against the Keras reference, max |dp|); :func:`apply_gate` judges them with
+:class:`Gates`. Export calls both when it builds a variant; parity calls both again to
+re-measure every shipped variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from carspotter.model.formats import VariantSpec
+from carspotter.measure.metrics import topk_accuracy
+from carspotter.measure.parity_rule import compare_top3, tolerance
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Accuracy gates a variant must pass to be shipped (defaults from the variants issue).
+
+    Attributes:
+        fp16_min_agreement: fp16 variants: top-1 agreement with the reference, 0..1.
+        int8_max_top1_drop: int8 variants: top-1 accuracy at most this far below the
+            reference's, in accuracy units (0.01 = 1.0 point).
+        int8_min_agreement: int8 variants: top-1 agreement with the reference, 0..1.
+    fp32 variants must pass the parity suite's top-3 rule.
+    """
+
+    fp16_min_agreement: float = 0.995
+    int8_max_top1_drop: float = 0.01
+    int8_min_agreement: float = 0.97
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Gates":
+        return cls(**data)
+
+
+@dataclass
+class ParityFigures:
+    """The top-3 rule's verdict on a variant: passed, near-ties counted, photos failing, tau used."""
+
+    passed: bool
+    near_ties: int
+    mismatches: int
+    tau: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class VariantFigures:
+    """A variant measured on N photos (rates 0..1, probabilities 0..1).
+
+    Attributes:
+        photos: N.
+        top1, top3: the variant's accuracy against the true labels.
+        reference_top1, reference_top3: the Keras reference's, on the same photos.
+        top1_agreement: fraction of photos whose top-1 is the reference's.
+        parity: the top-3 rule against the reference.
+        max_abs_diff: max |p - q| over photos and classes.
+    """
+
+    photos: int
+    top1: float
+    top3: float
+    reference_top1: float
+    reference_top3: float
+    top1_agreement: float
+    parity: ParityFigures
+    max_abs_diff: float
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["parity"] = self.parity.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> "VariantFigures":
+        p = data["parity"]
+        return cls(photos=int(data["photos"]), top1=data["top1"], top3=data["top3"],
+                   reference_top1=data.get("reference_top1", 0.0), reference_top3=data.get("reference_top3", 0.0),
+                   top1_agreement=data["top1_agreement"],
+                   parity=ParityFigures(bool(p["passed"]), int(p.get("near_ties", 0)), int(p.get("mismatches", 0)),
+                                        float(p.get("tau", 0.0))),
+                   max_abs_diff=data["max_abs_diff"])
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """A gate's decision and the one-line reason with its margin."""
+
+    passed: bool
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def measure(reference: np.ndarray, probs: np.ndarray, truth: np.ndarray, class_names: list[str], photo_names: list[str],
+            fmt: str, variant: VariantSpec) -> VariantFigures:
+    """Figures of one variant: ``[N, C]`` reference and variant probabilities, ``[N]`` true labels.
+
+    Raises:
+        ComparisonError: the two probability arrays differ in shape.
+    """
+    tol = tolerance(variant.family)
+    parity = compare_top3(reference, probs, labels=class_names, photos=photo_names, tau=tol.tau,
+                          max_abs_diff_limit=tol.max_abs_diff, format=fmt, target=variant.name, precision=variant.family)
+    return VariantFigures(
+        photos=int(len(truth)), top1=topk_accuracy(probs, truth, 1), top3=topk_accuracy(probs, truth, 3),
+        reference_top1=topk_accuracy(reference, truth, 1), reference_top3=topk_accuracy(reference, truth, 3),
+        top1_agreement=parity.top1_agreement,
+        parity=ParityFigures(bool(parity), parity.near_ties, len(parity.mismatches), parity.tau),
+        max_abs_diff=parity.max_abs_diff)
+
+
+def apply_gate(variant: VariantSpec, fig: VariantFigures, gates: Gates) -> GateVerdict:
+    """The gate of the variant's precision family: fp32 the top-3 rule, fp16 agreement, int8 accuracy drop and agreement."""
+    if variant.family == "fp32":
+        ok = fig.parity.passed
+        return GateVerdict(ok, "top-3 parity passes" if ok else
+                           f"top-3 parity fails ({fig.parity.mismatches} photos, max |dp| {fig.max_abs_diff:.2e})")
+    if variant.family == "fp16":
+        need = gates.fp16_min_agreement
+        ok = fig.top1_agreement >= need
+        return GateVerdict(ok, f"top-1 agreement {fig.top1_agreement:.2%} {'>=' if ok else '<'} {need:.2%} "
+                               f"(by {abs(fig.top1_agreement - need):.2%})")
+    drop = fig.reference_top1 - fig.top1
+    ok_drop = drop <= gates.int8_max_top1_drop + 1e-12
+    ok_agree = fig.top1_agreement >= gates.int8_min_agreement
+    parts = [f"top-1 accuracy {fig.top1:.2%} vs reference {fig.reference_top1:.2%} (drop {drop * 100:.1f} points, "
+             f"limit {gates.int8_max_top1_drop * 100:.1f}{'' if ok_drop else ': FAILED'})",
+             f"top-1 agreement {fig.top1_agreement:.2%} (limit {gates.int8_min_agreement:.0%}{'' if ok_agree else ': FAILED'})"]
+    return GateVerdict(ok_drop and ok_agree, "; ".join(parts))

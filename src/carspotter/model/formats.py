@@ -1,0 +1,235 @@
+"""The registry of export formats and their variants: :data:`FORMATS`, one :class:`FormatSpec` per format.
+
+A format is one module and one registration. The module (for the built-in ones,
+``export/coreml_export.py``, ``export/tflite_export.py``, ``export/onnx_export.py``) defines a
+:class:`FormatSpec`: where it goes in a bundle (platform folder, file name), how it is built
+(``convert``), how it runs (its runtimes, the first one used to measure variants at export
+unless ``measure`` says otherwise), its variants (name, precision family, calibration, MIL
+mode), the variant built without ``--variants``, the order in which a passing variant becomes
+the platform's default and why, and what its platform README says (the README itself, the
+self-test shipped with a golden set, the "show the answer" code, the resize advice). It is
+registered either by an entry point in the ``carspotter.formats`` group (pyproject.toml: the
+built-in formats, loaded on first use) or by :func:`register` at run time (a plug-in or a
+test). Export, the manifest schema, parity, predict and the benchmark all read the registry.
+The idea is Ultralytics' export-format table, without its dispatching method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Callable
+
+from carspotter.model.runtimes import Runtime
+from carspotter.util.errors import UsageError
+
+FAMILIES = ("fp32", "fp16", "int8")
+"""Precision families ``--variants`` selects from; each is also a row of the tolerance table."""
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One buildable variant of a format.
+
+    Attributes:
+        name: e.g. ``fp16``, ``int8-dynamic``; part of the file name when not the default.
+        family: ``fp32``, ``fp16`` or ``int8``: what ``--variants`` selects, the gate that
+            applies, and the parity tolerance row.
+        calibration: built from representative training photos.
+        mil_mode: Core ML only: the MIL reference execution mode that computes it like the
+            Core ML runtime does (``fp32`` or ``fp16``).
+    """
+
+    name: str
+    family: str
+    calibration: bool = False
+    mil_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class PlatformTexts:
+    """What a format's platform README says beyond its own README function (Markdown).
+
+    Attributes:
+        selftest: "Self-test" section: how to run the shipped self-test and what a failure means.
+        threshold_code: code showing the answer only above the threshold; ``{t}`` is the threshold and
+            ``{neg}`` the test for the "not a car" class (empty without one), filled by ``str.format``.
+        not_car: how ``{neg}`` tests the top-1 for the class named ``{name}`` in this platform's language.
+        resize_advice: which resize to use on the platform (the "Resizing" section's first paragraph).
+    """
+
+    selftest: str = ""
+    threshold_code: str = ""
+    not_car: str = ""
+    resize_advice: str = ""
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """One export format (see the module docstring).
+
+    Attributes:
+        name: ``coreml``, ``tflite``, ``onnx``: the ``--formats`` value and manifest key.
+        title: for people.
+        platform: the bundle folder it goes in.
+        filename: the default variant's file name; others are ``STEM.<variant>SUFFIX``.
+        variants: every variant it can build, in build order.
+        baseline: the variant built without ``--variants``.
+        preference: default-variant order: the first passing one becomes the default.
+        reason: why that order, written into the manifest.
+        runtimes: how parity runs it (the first runs on any machine).
+        convert: ``(build, path) -> facts``: writes one variant file (or package folder) at ``path`` from a
+            ``carspotter.export.build.Build``; returns the format facts recorded in the manifest.
+        readme: ``(model file name, InputSpec, number of classes) -> Markdown``: the platform README's start.
+        measure: how export measures a variant on CPU (default: ``runtimes[0]``).
+        tools: what predict, benchmark and evaluate run it on, first available first (default: ``runtimes[0]``).
+        selftest: the app self-test file shipped beside the model when the bundle has a golden set, or None.
+        texts: the platform README's other sections (:class:`PlatformTexts`).
+        device_mode: the arithmetic the default runs in on devices (Core ML: ``fp16``), for the
+            tolerance row recorded in the golden set; None when the file's own precision.
+        order: position in the registry (build order, ``--formats`` listing): lower first.
+    """
+
+    name: str
+    title: str
+    platform: str
+    filename: str
+    variants: tuple[VariantSpec, ...]
+    baseline: str
+    preference: tuple[str, ...]
+    reason: str
+    runtimes: tuple[Runtime, ...]
+    convert: Callable[..., dict] | None = None
+    readme: Callable[..., str] | None = None
+    measure: Runtime | None = field(default=None)
+    tools: tuple[Runtime, ...] = ()
+    selftest: Path | None = None
+    texts: PlatformTexts = PlatformTexts()
+    device_mode: str | None = None
+    order: int = 100
+
+    @property
+    def tool_runtimes(self) -> tuple[Runtime, ...]:
+        """Runtimes predict, benchmark and evaluate try in order (default: the first runtime)."""
+        return self.tools or self.runtimes[:1]
+
+    def variant(self, name: str) -> VariantSpec:
+        """The variant called ``name``.
+
+        Raises:
+            KeyError: no such variant of this format.
+        """
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(f"{self.name} has no variant {name!r} (it has {', '.join(v.name for v in self.variants)})")
+
+    @property
+    def measuring_runtime(self) -> Runtime:
+        return self.measure or self.runtimes[0]
+
+    def file_name(self, variant: str, default: bool) -> str:
+        """``carspotter.tflite`` for the default variant, ``carspotter.int8-full.tflite`` for the others."""
+        stem, suffix = Path(self.filename).stem, Path(self.filename).suffix
+        return f"{stem}{suffix}" if default else f"{stem}.{variant}{suffix}"
+
+
+ENTRY_POINT_GROUP = "carspotter.formats"
+"""Entry-point group whose objects are :class:`FormatSpec` (pyproject.toml ``[project.entry-points."carspotter.formats"]``)."""
+
+
+class Registry(Mapping):
+    """Format name -> :class:`FormatSpec`, in ``order``; the entry points of :data:`ENTRY_POINT_GROUP` are
+    loaded on first use, :meth:`register` adds more at run time."""
+
+    def __init__(self, group: str):
+        self._group, self._formats, self._loaded = group, {}, False
+
+    def _all(self) -> dict[str, FormatSpec]:
+        if not self._loaded:
+            self._loaded = True
+            for ep in entry_points(group=self._group):
+                self.register(ep.load())
+        return self._formats
+
+    def register(self, spec: FormatSpec, replace: bool = False) -> FormatSpec:
+        """Add a format; returns it.
+
+        Raises:
+            ValueError: not a FormatSpec, no converter, or a name or platform already registered (unless ``replace``).
+        """
+        if not isinstance(spec, FormatSpec) or spec.convert is None or spec.readme is None:
+            raise ValueError(f"{spec!r}: a format registers a FormatSpec with convert and readme")
+        formats = self._all()
+        taken = {f.platform: f.name for f in formats.values() if f.name != spec.name}
+        if (spec.name in formats and not replace) or spec.platform in taken:
+            raise ValueError(f"format {spec.name} (platform folder {spec.platform}) is already registered")
+        formats[spec.name] = spec
+        self._formats = dict(sorted(formats.items(), key=lambda kv: (kv[1].order, kv[0])))
+        return spec
+
+    def unregister(self, name: str) -> None:
+        """Remove a format registered at run time (tests); no error when absent."""
+        self._all().pop(name, None)
+
+    def __getitem__(self, name: str) -> FormatSpec:
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+FORMATS = Registry(ENTRY_POINT_GROUP)
+"""Every registered format by name (see the module docstring)."""
+
+
+def register(spec: FormatSpec, replace: bool = False) -> FormatSpec:
+    """Register a format in :data:`FORMATS` (see :meth:`Registry.register`)."""
+    return FORMATS.register(spec, replace)
+
+
+def parse_formats(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    """``--formats`` value (comma-separated, or already a tuple) -> format names, in the order given.
+
+    Raises:
+        UsageError: empty, or a name not in :data:`FORMATS`.
+    """
+    names = tuple(f.strip() for f in text.split(",") if f.strip()) if isinstance(text, str) else tuple(text)
+    unknown = [f for f in names if f not in FORMATS]
+    if unknown or not names:
+        raise UsageError(f"--formats {','.join(names) or '(empty)'}: choose from {','.join(FORMATS)}")
+    return names
+
+
+def select(families: str | None, formats: tuple[str, ...] = tuple(FORMATS),
+           baseline: dict[str, str] | None = None) -> dict[str, list[VariantSpec]]:
+    """Variants to build per format for a ``--variants`` value (comma-separated families).
+
+    Args:
+        families: e.g. ``"fp32,fp16,int8"``; None builds each format's baseline variant.
+        formats: formats to build.
+        baseline: per-format baseline overrides (e.g. ``{"coreml": "fp32"}`` from
+            ``--coreml-precision``).
+
+    Raises:
+        UsageError: an unknown family name, or a baseline override naming no variant.
+    """
+    if families is None:
+        chosen = {}
+        for name in formats:
+            fmt = FORMATS[name]
+            wanted = (baseline or {}).get(name, fmt.baseline)
+            if wanted not in {v.name for v in fmt.variants}:
+                raise UsageError(f"{name} variant {wanted}: choose from {', '.join(v.name for v in fmt.variants)}")
+            chosen[name] = [fmt.variant(wanted)]
+        return chosen
+    wanted = [f.strip() for f in families.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in FAMILIES]
+    if unknown or not wanted:
+        raise UsageError(f"--variants {families}: choose from {','.join(FAMILIES)} (comma-separated)")
+    return {name: [v for v in FORMATS[name].variants if v.family in wanted] for name in formats}

@@ -1,0 +1,290 @@
+"""The parity checks of a bundle, as code: ``carspotter parity`` runs them and ``parity_tests/`` parametrizes over them.
+
+:func:`plan` lists the checks a bundle gets from its manifest, the format registry and what
+is at hand (:class:`~carspotter.parity.context.ParityContext`):
+
+- always: the files' sha256, and the Core ML program's structure;
+- with a golden set (the bundle alone is enough): every format's default variant on each of
+  its runtimes against ``expected.json`` (``golden:...``), the same on the golden JPEGs
+  decoded by our decoder (``golden-jpeg:...``), and every shipped variant re-measured on the
+  golden set against the figures recorded at export (``golden:variant/...``);
+- with the run folder: the same runtime checks against the Keras reference run now on the
+  test split or ``--images`` (ids without a prefix), the Keras reference on a GPU, and every
+  shipped variant against the figures in the manifest (``variant/...``);
+- Core ML predict against the MIL reference execution (macOS).
+
+Each check returns an :class:`Outcome`: passed, failed (with the reason) or skipped (with the
+reason, where this machine lacks a GPU, macOS or a library), never silently passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from carspotter.measure import app_paths
+from carspotter.model import runtimes
+from carspotter.util.errors import CarspotterError, ComparisonError, MILExecutionError
+from carspotter.model.formats import FORMATS, VariantSpec
+from carspotter.measure.gates import VariantFigures, apply_gate, measure
+from carspotter.model.mil_reference import SUPPORTED_OPS
+from carspotter.parity.context import GOLDEN, GOLDEN_JPEG, LIVE, ParityContext
+from carspotter.measure.parity_rule import ParityResult, precision_for
+
+
+class Skip(Exception):
+    """A check that cannot run on this machine; the message says why."""
+
+
+class CheckFailed(Exception):
+    """A check whose condition does not hold; the message says which and by how much."""
+
+
+@dataclass
+class Outcome:
+    """What one check found.
+
+    Attributes:
+        check: the check's id.
+        status: ``passed``, ``failed``, ``skipped``, or ``missed`` (an app path's gate, reported
+            without failing the run unless the gate is enforced).
+        message: the verdict for people (the reason, for a failure or a skip).
+        result: the top-3 comparison, for checks that compare probabilities.
+        facts: what a structure or variant check recorded.
+    """
+
+    check: str
+    status: str
+    message: str = ""
+    result: ParityResult | None = None
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: an id (``golden:tflite/litert``, ``variant/onnx/fp32``, ...) and the function running it."""
+
+    id: str
+    run: Callable[[ParityContext], Outcome]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def _prefix(basis: str) -> str:
+    return "" if basis == LIVE else f"{basis}:"
+
+
+def _verdict(check_id: str, result: ParityResult, facts: dict | None = None) -> Outcome:
+    return Outcome(check_id, "passed" if result else "failed", str(result), result=result, facts=facts or {})
+
+
+def _default_variant(ctx: ParityContext, fmt: str) -> VariantSpec:
+    return FORMATS[fmt].variant(ctx.manifest.formats[fmt].default_variant)
+
+
+def _runtime_check(basis: str, fmt: str, runtime: runtimes.Runtime) -> Check:
+    check_id = _prefix(basis) + runtime.check
+
+    def run(ctx: ParityContext) -> Outcome:
+        why = runtime.unavailable()
+        if why:
+            raise Skip(why + ("; MIL reference execution checked instead" if runtime is runtimes.COREML_PREDICT else ""))
+        variant = _default_variant(ctx, fmt)
+        probs = ctx.probs(basis, runtime, variant, ctx.path(fmt))
+        precision = precision_for(ctx.manifest.formats[fmt].precision, runtime.mode)
+        return _verdict(check_id, ctx.compare(basis, probs, fmt=fmt, target=runtime.target, precision=precision))
+
+    return Check(check_id, run)
+
+
+def _decoder_check(fmt: str) -> Check:
+    """Our decoder on the golden JPEGs: pixels against the exact inputs, and the format on them against expected.json."""
+    check_id = f"{GOLDEN_JPEG}:{fmt}"
+
+    def run(ctx: ParityContext) -> Outcome:
+        exact, decoded = ctx.basis(GOLDEN).photos.pixels, ctx.basis(GOLDEN_JPEG).photos.pixels
+        diff = np.abs(exact.astype(np.int16) - decoded.astype(np.int16))
+        facts = {"pixel_drift_mean": float(diff.mean()), "pixel_drift_max": int(diff.max()),
+                 "identical_photos": int(sum(not d.any() for d in diff))}
+        spec = FORMATS[fmt]
+        probs = ctx.probs(GOLDEN_JPEG, spec.measuring_runtime, _default_variant(ctx, fmt), ctx.path(fmt))
+        precision = precision_for(ctx.manifest.formats[fmt].precision, spec.measuring_runtime.mode)
+        target = f"{spec.measuring_runtime.target}, JPEG decoded"
+        return _verdict(check_id, ctx.compare(GOLDEN_JPEG, probs, fmt=fmt, target=target, precision=precision), facts)
+
+    return Check(check_id, run)
+
+
+def _sha256(ctx: ParityContext) -> Outcome:
+    """Every file against the manifest's sha256 (verified when the context was made; a mismatch stops the run there)."""
+    return Outcome("sha256", "passed", f"{len(ctx.manifest.files)} files match manifest.json",
+                   facts={"files": len(ctx.manifest.files), "passed": True})
+
+
+def _keras_gpu(ctx: ParityContext) -> Outcome:
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        raise Skip("TensorFlow sees no GPU here (tensorflow-cpu, or no device)")
+    probs = runtimes.keras_probs(ctx.reference_model, ctx.basis(LIVE).photos.pixels, device="/GPU:0")
+    return _verdict("keras/gpu", ctx.compare(LIVE, probs, fmt="keras", target="GPU:0", precision="fp32-gpu"))
+
+
+def _coreml_structure(ctx: ParityContext) -> Outcome:
+    entry = ctx.manifest.formats["coreml"]
+    s = runtimes.coreml_structure(ctx.path("coreml"))
+    spec = ctx.manifest.spec
+    expected = {
+        "model type": (s["model_type"], "mlProgram"),
+        "input": (s["input"], {"name": spec.name, "kind": "imageType", "width": spec.size, "height": spec.size, "color": "RGB"}),
+        "outputs": (set(s["outputs"]), {"classLabel", "classLabel_probs"}),
+        "classifier outputs": ((s["predicted_feature"], s["probabilities_output"]), ("classLabel", "classLabel_probs")),
+        "classifier labels (against the manifest)": (s["labels"], ctx.manifest.labels),
+        "op counts (against those recorded at export)": (s["ops"], entry.facts.get("ops")),
+    }
+    for what, (got, want) in expected.items():
+        if got != want:
+            raise CheckFailed(f"Core ML {what}: {str(got)[:200]} != expected {str(want)[:200]}")
+    unknown = set(s["ops"]) - SUPPORTED_OPS
+    if unknown:
+        raise CheckFailed(f"Core ML program uses MIL ops the reference executor does not run: {sorted(unknown)}")
+    return Outcome("coreml/structure", "passed", f"{sum(s['ops'].values())} MIL ops, {len(s['labels'])} labels",
+                   facts={"passed": True, "ops": s["ops"], "labels": len(s["labels"]), "spec_version": s["spec_version"]})
+
+
+def _coreml_predict_vs_mil(basis: str) -> Check:
+    check_id = _prefix(basis) + "coreml/predict-vs-mil-reference"
+
+    def run(ctx: ParityContext) -> Outcome:
+        why = runtimes.coreml_predict_unavailable()
+        if why:
+            raise Skip(why)
+        variant, path = _default_variant(ctx, "coreml"), ctx.path("coreml")
+        mil = ctx.probs(basis, runtimes.MIL_FP16, variant, path)
+        probs = ctx.probs(basis, runtimes.COREML_PREDICT, variant, path)
+        return _verdict(check_id, ctx.compare(basis, probs, fmt="coreml", target="Core ML predict vs MIL reference execution",
+                                              precision="fp16", reference=mil))
+
+    return Check(check_id, run)
+
+
+_FIGURE_KEYS = ("photos", "top1", "top3", "reference_top1", "top1_agreement")
+
+
+def _same_figures(check_id: str, fig: VariantFigures, want: VariantFigures, diff_rtol: float) -> None:
+    for key in _FIGURE_KEYS:
+        if abs(getattr(fig, key) - getattr(want, key)) > 1e-9:
+            raise CheckFailed(f"{check_id}: {key} {getattr(fig, key)} != recorded {getattr(want, key)}")
+    if fig.parity != want.parity:
+        raise CheckFailed(f"{check_id}: parity {fig.parity} != recorded {want.parity}")
+    if not np.isclose(fig.max_abs_diff, want.max_abs_diff, rtol=diff_rtol, atol=1e-6):
+        raise CheckFailed(f"{check_id}: max |dp| {fig.max_abs_diff:.3e} != recorded {want.max_abs_diff:.3e}")
+
+
+def _variant_check(basis: str, fmt: str, name: str) -> Check:
+    check_id = f"{_prefix(basis)}variant/{fmt}/{name}"
+
+    def run(ctx: ParityContext) -> Outcome:
+        """Re-measure a shipped variant: the figures recorded at export (manifest or expected.json) and its gate must hold."""
+        b = ctx.basis(basis)
+        record, variant = ctx.manifest.formats[fmt].variants[name], FORMATS[fmt].variant(name)
+        if basis == LIVE and (b.photos.truth is None or len(b.photos.names) != ctx.manifest.variants.evaluation_photos):
+            raise Skip("variant figures were measured on the run's whole test split; --images or --limit changes the photos")
+        probs = ctx.probs(basis, FORMATS[fmt].measuring_runtime, variant, ctx.path(fmt, name))
+        fig = measure(b.reference, probs, b.photos.truth, ctx.manifest.labels, b.photos.names, fmt, variant)
+        if basis == LIVE:
+            _same_figures(check_id, fig, record.figures, 1e-3)
+            verdict = apply_gate(variant, fig, ctx.manifest.variants.gates)
+            if record.gate_enforced and not verdict.passed:
+                raise CheckFailed(f"{check_id}: shipped but now fails its gate: {verdict}")
+            text = verdict.text
+        else:  # golden: figures recorded when the golden set was made; kernels of another CPU may round differently
+            want = ctx.golden.doc.get("variants", {}).get(f"{fmt}/{name}")
+            if want is None:
+                raise CheckFailed(f"{check_id}: golden/expected.json records no figures for this variant; export again")
+            _same_figures(check_id, fig, VariantFigures.from_json(want), 0.05)
+            if variant.family == "fp32" and not fig.parity.passed:
+                raise CheckFailed(f"{check_id}: an fp32 variant fails the top-3 rule on the golden set")
+            text = (f"top-1 agreement {fig.top1_agreement:.2%}, top-3 rule {'passes' if fig.parity.passed else 'fails'}, "
+                    f"max |dp| {fig.max_abs_diff:.2e}: as recorded at export")
+        return Outcome(check_id, "passed", text, facts={"passed": True, "gate": text, "top1_agreement": fig.top1_agreement,
+                                                        "top1": fig.top1, "bytes": record.bytes})
+
+    return Check(check_id, run)
+
+
+def _app_check(basis: str, name: str) -> Check:
+    check_id = f"app:{basis}:{name}"
+
+    def run(ctx: ParityContext) -> Outcome:
+        """An app's own decoding and resizing of the original photo, against the reference (see :mod:`carspotter.measure.app_paths`)."""
+        b = ctx.basis(basis)
+        files, boxes = ctx.app_files(basis)
+        try:
+            fig = app_paths.measure_path(app_paths.PATHS[name], files, boxes, ctx.manifest.spec.size, ctx.manifest.labels,
+                                         b.reference, b.photos.truth, b.photos.names, b.photos.pixels, ctx.upscaled(basis),
+                                         ctx.app_models())
+        except app_paths.PathUnavailable as exc:
+            raise Skip(str(exc)) from None
+        ok, verdict = ctx.app_gate.judge(fig, golden=basis == GOLDEN)
+        status = "passed" if ok else ("failed" if ctx.enforce_app_gate else "missed")
+        return Outcome(check_id, status, f"{name} on {basis} photos: {verdict}",
+                       facts={"app_path": fig.to_json(), "photo_set": basis, "gate": verdict, "gate_passed": ok})
+
+    return Check(check_id, run)
+
+
+def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
+    checks = []
+    for fmt in ctx.manifest.formats:
+        checks += [_runtime_check(basis, fmt, rt) for rt in FORMATS[fmt].runtimes]
+        if basis == GOLDEN:
+            checks.append(_decoder_check(fmt))
+    if basis == LIVE:
+        checks.append(Check("keras/gpu", _keras_gpu))
+    checks += [_variant_check(basis, fmt, name) for fmt, entry in ctx.manifest.formats.items() for name in entry.shipped()]
+    if ctx.app_paths:
+        checks += [_app_check(basis, name) for name in app_paths.PATHS]
+    return checks
+
+
+def plan(ctx: ParityContext) -> list[Check]:
+    """Every check this bundle gets here, in the order they run (see the module docstring)."""
+    checks = [Check("sha256", _sha256)]
+    if "coreml" in ctx.manifest.formats:
+        checks.append(Check("coreml/structure", _coreml_structure))
+    for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
+        checks += _basis_checks(ctx, basis)
+    if "coreml" in ctx.manifest.formats:
+        checks.append(_coreml_predict_vs_mil(LIVE if LIVE in ctx.bases else GOLDEN))
+    return checks
+
+
+def run_check(ctx: ParityContext, check: Check) -> Outcome:
+    """Run one check; a skip or a failure becomes an :class:`Outcome` with its reason.
+
+    A format that cannot be compared (an output of the wrong shape, labels that differ, a
+    MIL op the reference executor does not know) fails its check. Errors about the bundle
+    itself (:class:`BundleError`, :class:`RunError`) propagate: the whole run cannot go on.
+    """
+    try:
+        return check.run(ctx)
+    except Skip as exc:
+        return Outcome(check.id, "skipped", str(exc))
+    except (CheckFailed, ComparisonError, MILExecutionError) as exc:
+        return Outcome(check.id, "failed", str(exc))
+    except CarspotterError:
+        raise
+    except Exception as exc:  # a runtime's own error (LiteRT, ONNX Runtime, MediaPipe): the format fails here
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        return Outcome(check.id, "failed", f"{type(exc).__name__}: {first}")
+
+
+__all__ = ["Check", "CheckFailed", "Outcome", "ParityContext", "Skip", "plan", "run_check"]

@@ -1,0 +1,1 @@
+"""Commands built on the core: predict (and its report), benchmark; formats loaded as sessions (loaded)."""

@@ -1,0 +1,369 @@
+"""``carspotter benchmark``: one table for every format and shipped variant of a bundle, plus the Keras reference.
+
+Columns: file size (MiB); top-1 / top-3 on the test photos (the run's test split when the
+run is found, else the bundle's golden set with its labels); top-1 agreement with the
+reference; the parity verdict measured at export (manifest, top-3 rule); load time (ms,
+median of 3); latency at batch 1 (ms, median and p90 over ``runs`` >= 30 timed calls after 3
+warm-up calls each, the predictors interleaved call by call so drift of the machine hits
+every one alike); throughput at batch N (photos/s); and, for the fp32 paths, the fraction
+of this CPU's fp32 peak reached (:func:`fp32_peak` and :func:`flops_per_photo`).
+
+Runtimes, each with ``threads`` threads: Keras as a compiled ``tf.function`` (TensorFlow's
+intra-op pool), LiteRT's ``Interpreter`` (XNNPACK; its default, no ``num_threads``, is one
+thread), ONNX Runtime's CPU execution provider (``intra_op_num_threads``, spinning off). Core ML runs only on macOS (``MLModel.predict``); elsewhere its
+accuracy is the MIL reference execution's and its timings are left out (numpy, not Core ML).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from carspotter.util.errors import UsageError
+from carspotter.tools.loaded import Loaded, open_reference, open_variant
+
+WARMUP = 3
+MIN_RUNS = 30
+
+
+@dataclass
+class Row:
+    """One line of the table (times in ms, sizes in MiB, rates 0..1, throughput in photos/s)."""
+
+    format: str
+    variant: str
+    runtime: str
+    shipped_as: str
+    mib: float | None
+    top1: float | None = None
+    top3: float | None = None
+    agreement: float | None = None
+    parity: str = "-"
+    load_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    throughput: float | None = None
+    peak_fraction: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Report:
+    """Everything the command prints and writes."""
+
+    bundle: str
+    photos: int
+    photo_source: str
+    threads: int
+    batch: int
+    runs: int
+    flops_per_photo: float | None
+    peak: dict
+    machine: str
+    rows: list[Row] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {**{k: v for k, v in asdict(self).items() if k != "rows"}, "rows": [asdict(r) for r in self.rows]}
+
+
+def fp32_peak(threads: int, cpuinfo: str | None = None, clock_mhz: float | None = None) -> dict:
+    """This CPU's fp32 peak for ``threads`` cores, and how it was derived.
+
+    peak = cores x clock x FLOPs per cycle per core, FLOPs per cycle = vector lanes (fp32) x 2
+    (a fused multiply-add counts 2) x FMA pipes. Lanes and pipes come from the flags and family
+    in ``/proc/cpuinfo``: AMD family 26 (Zen 5) 16 lanes x 2 pipes; AMD Zen 4 with AVX-512 runs
+    it on 256-bit halves, 8 x 2; Intel AVX-512 16 x 2 (two FMA ports, Xeon Gold/Platinum class:
+    an assumption); AVX2 + FMA 8 x 2; else SSE 4 x 1. The clock is the ``cpu MHz`` the kernel
+    reports (base clock in a VM; boost is not counted) unless ``clock_mhz`` is given. ``cpuinfo``:
+    that file's text (default: read it). Returns ``{"gflops", "cores", "mhz", "flops_per_cycle", "cpu", "derivation"}``.
+    """
+    if cpuinfo is None:
+        cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    info = cpuinfo
+    fields = {}
+    for line in info.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    vendor, family = fields.get("vendor_id", ""), int(fields.get("cpu family", "0") or 0)
+    reported = float(fields.get("cpu MHz", "0") or 0)
+    mhz = clock_mhz or reported
+    clock = f"{mhz:.0f} MHz ({'--clock-mhz' if clock_mhz else 'cpu MHz in /proc/cpuinfo'})"
+    if "avx512f" in flags and vendor == "AuthenticAMD" and family >= 26:
+        lanes, pipes, why = 16, 2, "AMD Zen 5 (family 26): AVX-512 at full width, 2 FMA pipes"
+    elif "avx512f" in flags and vendor == "AuthenticAMD":
+        lanes, pipes, why = 8, 2, "AMD Zen 4: AVX-512 on 256-bit halves, 2 FMA pipes"
+    elif "avx512f" in flags:
+        lanes, pipes, why = 16, 2, "AVX-512, assumed 2 FMA ports (Xeon Gold/Platinum class)"
+    elif "avx2" in flags and "fma" in flags:
+        lanes, pipes, why = 8, 2, "AVX2 with FMA, 2 FMA pipes"
+    else:
+        lanes, pipes, why = 4, 1, "SSE, no FMA"
+    cores = max(1, min(threads, sum(line.startswith("processor") for line in info.splitlines()) or os.cpu_count() or 1))
+    per_cycle = lanes * 2 * pipes
+    return {"gflops": cores * mhz * 1e6 * per_cycle / 1e9, "cores": cores, "mhz": mhz, "flops_per_cycle": per_cycle,
+            "cpu": fields.get("model name", platform.processor()),
+            "derivation": f"{cores} cores x {clock} x {per_cycle} FLOPs/cycle ({lanes} fp32 lanes x 2 (FMA) x "
+                          f"{pipes} pipes: {why})"}
+
+
+def flops_per_photo(model, size: int) -> float:
+    """Floating-point operations of one photo through the Keras reference, counted from its frozen
+    graph by TensorFlow's profiler (``float_ops``: a multiply-add is 2)."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(tf.TensorSpec([1, size, size, 3], tf.float32))
+    frozen = convert_variables_to_constants_v2(fn)
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    level = tf.get_logger().level
+    tf.get_logger().setLevel("ERROR")  # the v1 profiler announces its own deprecation on every call
+    try:
+        return float(tf.compat.v1.profiler.profile(graph=frozen.graph, cmd="op", options=opts).total_float_ops)
+    finally:
+        tf.get_logger().setLevel(level)
+
+
+def _timed_load(load: Callable[[], Loaded]) -> tuple[Loaded, float]:
+    """Load three times (the load-time column is their median, ms); keep the last, close the others."""
+    times, loaded = [], None
+    for _ in range(3):
+        if loaded is not None:
+            loaded.session.close()
+        t0 = time.perf_counter()
+        loaded = load()
+        times.append((time.perf_counter() - t0) * 1000)
+    return loaded, statistics.median(times)
+
+
+def _accuracy(probs: np.ndarray, truth: np.ndarray | None, reference: np.ndarray | None) -> tuple:
+    from carspotter.measure.metrics import topk_accuracy
+
+    top1 = topk_accuracy(probs, truth, 1) if truth is not None else None
+    top3 = topk_accuracy(probs, truth, 3) if truth is not None else None
+    agree = float(np.mean(probs.argmax(1) == reference.argmax(1))) if reference is not None else None
+    return top1, top3, agree
+
+
+def _all(loaded: Loaded, pixels: np.ndarray) -> np.ndarray:
+    """One photo per call, as an app runs it."""
+    return np.concatenate([loaded.infer(pixels[i:i + 1]) for i in range(len(pixels))])
+
+
+def _check_args(photos: int | None, threads: int, batch: int, runs: int) -> None:
+    for name, value, low in (("--threads", threads, 1), ("--batch", batch, 1), ("--photos", photos or 1, 1),
+                             ("--runs", runs, MIN_RUNS)):
+        if value < low:
+            raise UsageError(f"{name} {value}: must be at least {low}")
+
+
+def _set_tf_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process: its pools keep their size
+        pass
+
+
+def _photos(bundle: Path, manifest, run_obj, photos: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(pixels, truth, where they come from)``: the run's test split, else the golden set.
+
+    Raises:
+        BundleError: neither the run nor a golden set.
+    """
+    from carspotter.util.errors import BundleError
+    from carspotter.contracts.golden import read_golden
+    from carspotter.contracts.photoset import split_photoset
+
+    if run_obj is not None:
+        ps = split_photoset(run_obj, "test", limit=photos)
+        return ps.pixels, ps.truth, "the run's test split"
+    golden = read_golden(bundle, manifest.labels, manifest.spec.size)
+    if golden is None:
+        raise BundleError(f"{bundle}: its run was not found and it has no golden set: nothing to measure on; pass --run DIR")
+    return golden.exact_inputs()[:photos], golden.truth[:photos], "the bundle's golden set"
+
+
+def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, batch: int,
+              log: Callable[[str], None]) -> list[tuple[Row, Loaded]]:
+    """The Keras reference (when the run is here) and every shipped variant, each loaded (load time measured)."""
+    from carspotter.model.runtimes import load_reference
+
+    entries: list[tuple[Row, Loaded]] = []
+    if run_obj is not None:
+        loaded, load_ms = _timed_load(lambda: open_reference(load_reference(run_obj)))  # keras.saving.load_model, safe_mode
+        model = loaded.session.model
+        log("counting FLOPs of the reference")
+        report.flops_per_photo = flops_per_photo(model, manifest.spec.size)
+        entries.append((Row("keras", "reference", f"{loaded.session.describe()['version']} (tf.function)", "-", None, load_ms=load_ms), loaded))
+    for fmt, entry in manifest.formats.items():
+        for vname, record in entry.variants.items():
+            if not record.shipped:
+                continue
+            loaded, load_ms = _timed_load(lambda f=fmt, v=vname: open_variant(bundle, manifest, f, v, threads))
+            if hasattr(loaded.session, "reserve"):
+                loaded.session.reserve(batch)
+            timed = loaded.session.timed
+            row = Row(fmt, vname, loaded.target, "default" if vname == entry.default_variant else "beside", record.bytes / 2**20,
+                      load_ms=load_ms if timed else None,
+                      parity=("pass" if record.figures.parity.passed else "FAIL") + f" ({record.figures.parity.near_ties} near-ties)",
+                      note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL reference execution")
+            entries.append((row, loaded))
+    return entries
+
+
+def _latency(timed: list[tuple[Row, Loaded]], pixels: np.ndarray, runs: int) -> None:
+    """p50 / p90 ms of ``runs`` batch-1 calls, the sessions interleaved call by call after warm-up."""
+    for _, loaded in timed:
+        for i in range(WARMUP):
+            loaded.infer(pixels[i % len(pixels):][:1])
+    samples: dict[int, list[float]] = {id(lo): [] for _, lo in timed}
+    for i in range(runs):
+        x = pixels[i % len(pixels):][:1]
+        for _, loaded in timed:
+            t0 = time.perf_counter()
+            loaded.infer(x)
+            samples[id(loaded)].append((time.perf_counter() - t0) * 1000)
+    for row, loaded in timed:
+        ms = samples[id(loaded)]
+        row.p50_ms, row.p90_ms = statistics.median(ms), float(np.percentile(ms, 90))
+
+
+def _throughput(timed: list[tuple[Row, Loaded]], chunk: np.ndarray, report: Report) -> None:
+    """Photos/s at batch ``len(chunk)`` (3 timed calls after one warm-up) and the fraction of the fp32 peak."""
+    for row, loaded in timed:
+        loaded.infer(chunk)
+        t0 = time.perf_counter()
+        reps = 3
+        for _ in range(reps):
+            loaded.infer(chunk)
+        row.throughput = len(chunk) * reps / (time.perf_counter() - t0)
+        fp32 = row.format == "keras" or row.variant == "fp32"
+        if fp32 and report.flops_per_photo:
+            row.peak_fraction = report.flops_per_photo / (row.p50_ms / 1000) / (report.peak["gflops"] * 1e9)
+
+
+def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 2, batch: int = 8, runs: int = MIN_RUNS,
+                  run: str | Path | None = None, log: Callable[[str], None] = lambda m: None,
+                  clock_mhz: float | None = None) -> Report:
+    """Measure every shipped variant of ``bundle`` and the Keras reference on this machine.
+
+    Args:
+        bundle: the bundle folder (verified against its manifest first).
+        photos: use at most N test photos (default: all of them).
+        threads: CPU threads for every runtime.
+        batch: batch size of the throughput column.
+        runs: timed batch-1 calls per session (at least :data:`MIN_RUNS`).
+        run: the bundle's run folder (default: looked for as parity does); without it there is
+            no Keras row and the golden set is the photo set.
+        log: progress lines.
+        clock_mhz: the cores' clock for the fp32 peak (default: what /proc/cpuinfo reports).
+
+    Raises:
+        UsageError: ``threads``, ``batch``, ``photos`` or ``runs`` out of range (exit 2).
+        BundleError: the bundle fails verification or has neither its run nor a golden set.
+    """
+    from carspotter.contracts.manifest import verify_bundle
+    from carspotter.parity.context import find_run
+
+    _check_args(photos, threads, batch, runs)
+    _set_tf_threads(threads)
+    bundle = Path(bundle)
+    manifest = verify_bundle(bundle)
+    run_obj = find_run(bundle, manifest, run)
+    pixels, truth, source = _photos(bundle, manifest, run_obj, photos)
+    if len(pixels) < batch:
+        raise UsageError(f"--batch {batch}: more than the {len(pixels)} photos available; choose a smaller batch")
+    peak = fp32_peak(threads, clock_mhz=clock_mhz)
+    report = Report(str(bundle.name), len(pixels), source, threads, batch, runs, None, peak,
+                    f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({peak['cpu']})")
+    entries = _load_all(bundle, manifest, run_obj, report, threads, batch, log)
+    try:
+        log(f"accuracy of {len(entries)} sessions on {len(pixels)} photos")
+        reference = None
+        for row, loaded in entries:
+            probs = _all(loaded, pixels)
+            reference = probs if row.format == "keras" else reference
+            row.top1, row.top3, row.agreement = _accuracy(probs, truth, reference)
+        timed = [(row, lo) for row, lo in entries if lo.session.timed]
+        log(f"latency: {runs} interleaved batch-1 calls x {len(timed)} sessions after {WARMUP} warm-up calls each")
+        _latency(timed, pixels, runs)
+        log(f"throughput at batch {batch}")
+        _throughput(timed, pixels[:batch], report)
+    finally:
+        for _, loaded in entries:
+            loaded.session.close()
+    report.rows = [row for row, _ in entries]
+    return report
+
+
+def markdown(report: Report) -> str:
+    """The table and its notes as Markdown."""
+    f = lambda v, fmt: "-" if v is None else format(v, fmt)  # noqa: E731
+    lines = [f"Bundle `{report.bundle}` on {report.machine}; {report.threads} threads; {report.photos} photos "
+             f"({report.photo_source}); batch-1 latency over {report.runs} interleaved calls after {WARMUP} warm-up calls.", "",
+             "| format | variant | runtime | shipped | MiB | top-1 | top-3 | agreement | parity | load ms | p50 ms | p90 ms "
+             f"| photos/s @{report.batch} | % fp32 peak |",
+             "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for r in report.rows:
+        lines.append(f"| {r.format} | {r.variant} | {r.runtime} | {r.shipped_as} | {f(r.mib, '.1f')} | {f(r.top1, '.1%')} | "
+                     f"{f(r.top3, '.1%')} | {f(r.agreement, '.1%')} | {r.parity} | {f(r.load_ms, '.0f')} | {f(r.p50_ms, '.1f')} | "
+                     f"{f(r.p90_ms, '.1f')} | {f(r.throughput, '.1f')} | {f(None if r.peak_fraction is None else 100 * r.peak_fraction, '.1f')} |")
+    p = report.peak
+    lines += ["", f"FLOPs per photo: {f(report.flops_per_photo and report.flops_per_photo / 1e9, '.2f')} G (TensorFlow profiler "
+              f"on the reference's frozen graph, a multiply-add = 2). fp32 peak: {p['gflops']:.0f} GFLOP/s = {p['derivation']}; "
+              "% of peak = FLOPs / p50 latency / peak, for fp32 paths."]
+    best = max((r for r in report.rows if r.peak_fraction), key=lambda r: r.peak_fraction, default=None)
+    if best is not None and best.peak_fraction > 1:
+        implied = p["mhz"] * best.peak_fraction
+        lines.append(f"- Above 100 %: {best.format}/{best.variant} computes {best.peak_fraction * p['gflops']:.0f} GFLOP/s, so the "
+                     f"cores ran at least at {implied:.0f} MHz, above the {p['mhz']:.0f} MHz used (a VM reports the base clock, "
+                     "not the boost); pass --clock-mhz with the boost clock for true fractions.")
+    lines += [f"- {r.format}/{r.variant}: {r.note}" for r in report.rows if r.note]
+    return "\n".join(lines) + "\n"
+
+
+def chart(report: Report, path: Path) -> None:
+    """PNG: p50 latency (x, ms) against top-1 (y), marker area by file size (MiB)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    for r in report.rows:
+        if r.p50_ms is None or r.top1 is None:
+            continue
+        ax.scatter(r.p50_ms, 100 * r.top1, s=30 + 4 * (r.mib or 40), alpha=0.6)
+        ax.annotate(f"{r.format}/{r.variant}\n{r.mib or 0:.0f} MiB" if r.mib else "keras reference", (r.p50_ms, 100 * r.top1),
+                    fontsize=8, xytext=(6, 4), textcoords="offset points")
+    ax.set_xlabel(f"latency at batch 1, median ms ({report.threads} threads)")
+    ax.set_ylabel(f"top-1 % on {report.photos} test photos")
+    ax.set_title(f"{report.bundle}: size (marker area) vs latency vs accuracy")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write(report: Report, out: str | Path) -> Path:
+    """Write ``benchmark.md``, ``benchmark.json`` and ``benchmark.png`` into ``out`` (replaced atomically)."""
+    from carspotter.util.atomic import atomic_folder
+
+    out = Path(out)
+    with atomic_folder(out) as tmp:
+        (tmp / "benchmark.md").write_text(markdown(report), encoding="utf-8")
+        (tmp / "benchmark.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+        chart(report, tmp / "benchmark.png")
+    return out
