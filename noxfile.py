@@ -59,6 +59,9 @@ def _install_browser(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit tests and small real train -> export -> parity runs)."""
     _install(session, "[test]")
+    # The layer order (pyproject.toml [tool.importlinter]) on the installed package, where train/,
+    # export/ and parity_tests/ sit inside carspotter/ as they are imported.
+    session.run("lint-imports", "--config", str(ROOT / "pyproject.toml"), external=False)
     _install_node_packages(session)
     _install_browser(session)
     session.run("pytest", "tests", *session.posargs,

@@ -39,9 +39,9 @@ class ExportOptions:
     """Options of ``carspotter export``.
 
     Attributes:
-        formats: names in :data:`~carspotter.model.formats.FORMATS`, in build order.
+        formats: names in :data:`~carspotter.model.formats.FORMATS`, in build order (None: every registered format).
         coreml_precision: the Core ML variant built when ``variants`` is None (``fp16``, Core ML's
-            own default for mlprogram, or ``fp32``).
+            own default for mlprogram, or ``fp32``; None: the format's baseline).
         onnx_opset: 17 or 18.
         variants: comma-separated precision families (``"fp32,fp16,int8"``) to build and
             gate; None builds each format's baseline variant and records its figures without gating.
@@ -52,8 +52,8 @@ class ExportOptions:
         author, license: written into each model's metadata.
     """
 
-    formats: tuple[str, ...] = tuple(FORMATS)
-    coreml_precision: str = FORMATS["coreml"].baseline
+    formats: tuple[str, ...] | None = None
+    coreml_precision: str | None = None
     onnx_opset: int = 17
     variants: str | None = None
     calibration_photos: int = 200
@@ -69,12 +69,12 @@ class ExportOptions:
         Raises:
             UsageError: an unknown format or variant family, or a calibration count below 1.
         """
-        formats = parse_formats(self.formats)
+        formats = parse_formats(tuple(FORMATS) if self.formats is None else self.formats)
         if self.calibration_photos < 1:
             raise UsageError(f"--calibration-photos {self.calibration_photos}: must be at least 1")
         if self.golden < 0:
             raise UsageError(f"--golden {self.golden}: must be 0 (no golden set) or more")
-        return select(self.variants, formats, {"coreml": self.coreml_precision})
+        return select(self.variants, formats, {"coreml": self.coreml_precision} if self.coreml_precision else None)
 
 
 @dataclass

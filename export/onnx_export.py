@@ -189,7 +189,7 @@ _RESIZE_ADVICE = """Resize in your code, before the model. Python: `carspotter.m
 `warpPerspective`, the reference, exact). Node / React Native: sharp with `fit: 'fill'` is the `sharp`
 row (its default lanczos3 kernel); a canvas `drawImage` stretch or another library is not measured
 here: compare with the self-test's app path. The closer your resizer is to the reference (bilinear,
-no antialiasing, corners aligned), the higher its agreement."""
+no antialiasing, output x sampled at x * w / S: the "asymmetric" mapping, not align_corners), the higher its agreement."""
 
 
 FORMAT = FormatSpec(

@@ -125,7 +125,7 @@ if (best.score() < {t}f{neg}) {{
 ```"""
 
 _RESIZE_ADVICE = """Use MediaPipe's `ImageClassifier` on the whole upright bitmap and let it resize: its resize
-(OpenCV `warpPerspective`, bilinear, no antialiasing, corners aligned) **is** the reference's, pixel for
+(OpenCV `warpPerspective`, bilinear, no antialiasing, output x sampled at x * w / S: the "asymmetric" mapping) **is** the reference's, pixel for
 pixel (tested against MediaPipe itself), so the `mediapipe` row below is what your users get. If you feed
 the LiteRT `Interpreter` yourself, any other resizer (`Bitmap.createScaledBitmap`, a GPU texture) moves
 some answers, as the other rows show for the resizers measured here. Decoding a large photo at a reduced

@@ -216,7 +216,7 @@ def test_large_jpeg_is_decoded_at_reduced_scale_close_to_the_full_decode(tmp_pat
     full = photos.resize(photos.decode_rgb(path), 299).astype(int)
     diff = np.abs(reduced - full)
     # The reference resize samples without averaging, the reduced decode averages 2x2 blocks: on +-40 pixel
-    # noise, the worst case, that is max 45 / mean 7.3 levels (upscaled real photos: mean 1.7 to 2.5, README).
+    # noise, the worst case, that is max 45 / mean 7.3 levels (upscaled real photos: mean 1.7 to 2.5, docs/figures.md).
     assert 0 < diff.max() <= 60 and diff.mean() < 10
     wrong = np.abs(reduced - photos.resize(photos.decode_rgb(path).transpose(Image.Transpose.FLIP_LEFT_RIGHT), 299))
     assert wrong.mean() > 5 * diff.mean()  # the gradient makes a misplaced decode far worse than the reduction

@@ -7,7 +7,7 @@ Strategies (``tf.distribute``, TensorFlow guide "Distributed training with Tenso
   this host (all-reduce of gradients).
 - ``multiworker``: ``MultiWorkerMirroredStrategy`` over several hosts; each host runs
   the same ``carspotter train`` command with its ``TF_CONFIG`` environment variable
-  naming the cluster and its own task index (see the README).
+  naming the cluster and its own task index (see docs/training.md, 'Several hosts').
 - ``auto``: ``mirrored`` with two or more GPUs, else ``default``.
 
 ``--batch-size`` is per replica: the global batch is ``batch_size x replicas``, and the
@@ -84,7 +84,7 @@ def make_distribution(name: str, devices: list[str] | None = None) -> Distributi
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise UsageError("--strategy multiworker needs the TF_CONFIG environment variable naming the cluster "
-                               "and this worker's index (see README, 'Several hosts')")
+                               "and this worker's index (see docs/training.md, 'Several hosts')")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         return Distribution("multiworker", strategy, strategy.num_replicas_in_sync, gpus or ["/cpu:0"])
     strategy = tf.distribute.get_strategy()

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from carspotter.util.errors import UsageError
-from carspotter.model.spec import OUTPUT_NAME, InputSpec
+from carspotter.model.spec import BACKBONE, OUTPUT_NAME, InputSpec
 
-MIN_IMAGE_SIZE = 75  # keras.applications.InceptionV3 refuses smaller inputs
-FINETUNE_LAYERS = 50  # top layers of the base unfrozen in phase 2
+MIN_IMAGE_SIZE = BACKBONE.min_size  # keras.applications refuses smaller inputs
+FINETUNE_LAYERS = BACKBONE.finetune_layers  # top layers of the base unfrozen in phase 2
 
 
 @dataclass
@@ -32,7 +32,8 @@ class HeadConfig:
 def check_image_size(size: int) -> None:
     """Raise :class:`UsageError` unless InceptionV3 can take ``size x size`` input."""
     if size < MIN_IMAGE_SIZE:
-        raise UsageError(f"--image-size {size}: InceptionV3 needs at least {MIN_IMAGE_SIZE} px (299 is its native size)")
+        raise UsageError(f"--image-size {size}: {BACKBONE.name} needs at least {MIN_IMAGE_SIZE} px "
+                         f"({BACKBONE.native_size} is its native size)")
 
 
 def build(num_classes: int, image_size: int, input_range: str, base, head: HeadConfig = HeadConfig()):
@@ -90,7 +91,7 @@ def copy_head(head_model, model) -> None:
 
 def base_of(model):
     """The InceptionV3 sub-model inside a model made by :func:`build`."""
-    return model.get_layer("inception_v3")
+    return model.get_layer(BACKBONE.keras_layer)
 
 
 def freeze_base(model) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from carspotter.model import photos
+from carspotter.model.spec import RESIZE
 from carspotter.util.atomic import atomic_write
 from carspotter.util.errors import UsageError
 from carspotter.train.resume import ResumeFolder
@@ -98,7 +99,7 @@ def decode(paths: list[Path], boxes: list, size: int, workers: int, cache: str, 
             raise UsageError("--cache disk needs a folder for the cache file")
         cache_file, done_file = ResumeFolder(folder).pixels(size)
         # the preprocessing is in the key: a cache written by a version that resized otherwise is decoded again
-        key = [str(p) for p in paths], [list(b) if b else None for b in boxes], photos.PREPROCESSING["resize"]
+        key = [str(p) for p in paths], [list(b) if b else None for b in boxes], RESIZE
         if done_file.is_file() and cache_file.is_file():
             done = json.loads(done_file.read_text())
             if done.get("key") == list(key):

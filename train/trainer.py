@@ -29,7 +29,7 @@ from carspotter.util.atomic import atomic_folder
 from carspotter.measure.calibration import DEFAULT_TARGET_PRECISION, check_target_precision
 from carspotter.util.errors import DatasetError, UsageError
 from carspotter.contracts.runfolder import Classes, Run, SplitMetrics, write_labels, write_run_json, write_split
-from carspotter.model.spec import INPUT_RANGES, InputSpec
+from carspotter.model.spec import BACKBONE, INPUT_RANGES, InputSpec
 from carspotter.train import augment as augment_mod
 from carspotter.train import dataset as ds
 from carspotter.train import calibrate, pipeline, report
@@ -92,7 +92,7 @@ class TrainConfig:
     epochs_head: int = 20
     epochs_finetune: int = 5
     batch_size: int = 16
-    image_size: int = 299
+    image_size: int = BACKBONE.native_size
     lr_head: float = 1e-3
     lr_finetune: float = 1e-4
     head_mode: str = "cached"
@@ -279,8 +279,9 @@ def _record(cfg: TrainConfig, dec: Decoded, weights_used, evaluation: dict, setu
 
     data, labels = dec.data, dec.photos.labels
     c = len(data.classes)
+    spec = InputSpec(cfg.image_size, weights_used.input_range)
     return Run(
-        input=InputSpec(cfg.image_size, weights_used.input_range),
+        input=spec,
         classes=Classes(data.classes, {s: np.bincount(labels[s], minlength=c).tolist() for s in ds.SPLITS},
                         data.dropped_classes, {**data.normalized, **data.renamed}),
         data={"dir": str(data.root), "format": data.format, "fixed_split": data.fixed_split, "cropped_to_box": cfg.crop_to_box,
@@ -291,7 +292,7 @@ def _record(cfg: TrainConfig, dec: Decoded, weights_used, evaluation: dict, setu
         splits={s: f"split_{s}.csv" for s in ds.SPLITS},
         metrics={k: SplitMetrics(e["top1"], e["top3"], e["count"], e["macro_f1"]) for k, e in evaluation.items()},
         seed=cfg.seed,
-        record={"carspotter_version": __version__, "preprocessing": photos.PREPROCESSING, "history": setup.history,
+        record={"carspotter_version": __version__, "preprocessing": spec.preprocessing, "history": setup.history,
                 "phases": phases, "training": training, "config": asdict(cfg),
                 "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
                              "numpy": np.__version__, "pillow": PIL.__version__},

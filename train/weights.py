@@ -6,6 +6,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from carspotter.model.spec import BACKBONE
 from carspotter.util.errors import WeightsError
 
 
@@ -32,7 +33,7 @@ class WeightsUsed:
 
 
 def make_base(image_size: int, weights: str, input_range: str | None, fallback_none: bool = False):
-    """Create ``keras.applications.InceptionV3(include_top=False)`` with the requested weights.
+    """Create ``keras.applications.InceptionV3(include_top=False)`` (:data:`~carspotter.model.spec.BACKBONE`) with the requested weights.
 
     Args:
         image_size: input side in pixels.
@@ -54,31 +55,33 @@ def make_base(image_size: int, weights: str, input_range: str | None, fallback_n
 
     shape = (image_size, image_size, 3)
     if weights == "none":
-        return keras.applications.InceptionV3(include_top=False, weights=None, input_shape=shape), WeightsUsed("none", "none", input_range or "-1,1")
+        base = BACKBONE.application()(include_top=False, weights=None, input_shape=shape)
+        return base, WeightsUsed("none", "none", input_range or BACKBONE.imagenet_range)
     if weights == "imagenet":
-        if input_range not in (None, "-1,1"):
-            raise WeightsError(f"--input-range {input_range}: Keras' ImageNet weights for InceptionV3 expect -1,1")
+        if input_range not in (None, BACKBONE.imagenet_range):
+            raise WeightsError(f"--input-range {input_range}: Keras' ImageNet weights for {BACKBONE.name} expect "
+                               f"{BACKBONE.imagenet_range}")
         try:
-            base = keras.applications.InceptionV3(include_top=False, weights="imagenet", input_shape=shape)
-            return base, WeightsUsed("imagenet", "imagenet", "-1,1")
+            base = BACKBONE.application()(include_top=False, weights="imagenet", input_shape=shape)
+            return base, WeightsUsed("imagenet", "imagenet", BACKBONE.imagenet_range)
         except Exception as exc:  # keras.utils.get_file wraps network errors in plain Exception
-            reason = f"could not download Keras' ImageNet weights for InceptionV3 ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+            reason = f"could not download Keras' ImageNet weights for {BACKBONE.name} ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
             if not fallback_none:
                 raise WeightsError(reason + "; pass --weights PATH --input-range 0,1|-1,1 for a local weights file, or --weights none") from None
             print(f"\n!!! WARNING: {reason}.\n!!! Training goes on from RANDOM INITIALIZATION: accuracy will be low. "
                   "Recorded in run.json as weights.used = none.\n", file=sys.stderr)
-            base = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=shape)
-            return base, WeightsUsed("imagenet", "none", "-1,1", fallback_reason=reason)
+            base = BACKBONE.application()(include_top=False, weights=None, input_shape=shape)
+            return base, WeightsUsed("imagenet", "none", BACKBONE.imagenet_range, fallback_reason=reason)
     path = Path(weights)
     if not path.is_file():
         raise WeightsError(f"--weights {weights}: no such file; pass imagenet, none, or a Keras weights file (.weights.h5)")
     if input_range is None:
         raise WeightsError(f"--weights {weights}: also pass --input-range 0,1 or -1,1, the pixel range these weights were trained on")
-    base = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=shape)
+    base = BACKBONE.application()(include_top=False, weights=None, input_shape=shape)
     try:
         base.load_weights(str(path))
     except Exception as exc:
-        raise WeightsError(f"{path}: not Keras weights for InceptionV3 without top ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+        raise WeightsError(f"{path}: not Keras weights for {BACKBONE.name} without top ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
     from carspotter.util.hashing import sha256_file
 
     return base, WeightsUsed(str(weights), str(path.resolve()), input_range, sha256=sha256_file(path))

@@ -33,14 +33,14 @@ def _default(cls, name: str):
 
 
 def _add_train(sub) -> None:
-    from carspotter.model.spec import INPUT_RANGES
+    from carspotter.model.spec import BACKBONE, INPUT_RANGES
     from carspotter.train import augment, pipeline, readers, store
     from carspotter.train.distribute import STRATEGIES
     from carspotter.train.trainer import HEAD_MODES, TrainConfig
 
     d = lambda name: _default(TrainConfig, name)  # noqa: E731
-    t = sub.add_parser("train", help="fine-tune InceptionV3 on a folder of labelled car photos",
-                       description="Fine-tune InceptionV3 on DATA and write a run folder: model.keras, labels.txt, run.json, "
+    t = sub.add_parser("train", help=f"fine-tune {BACKBONE.name} on a folder of labelled car photos",
+                       description=f"Fine-tune {BACKBONE.name} on DATA and write a run folder: model.keras, labels.txt, run.json, "
                                    "split_*.csv, report.md/json and plots. Killed runs resume from the last finished "
                                    "epoch when the same command is run again.")
     t.add_argument("data_dir", metavar="DATA",
@@ -57,11 +57,11 @@ def _add_train(sub) -> None:
             ("--max-classes", "max_classes", "N", "keep the first N classes by name"),
             ("--min-photos", "min_photos", "N", "drop classes with fewer photos"),
             ("--epochs-head", "epochs_head", "N", "phase 1 epochs at most, base frozen"),
-            ("--epochs-finetune", "epochs_finetune", "N", "phase 2 epochs at most, top 50 layers"),
+            ("--epochs-finetune", "epochs_finetune", "N", f"phase 2 epochs at most, top {BACKBONE.finetune_layers} layers"),
             ("--head-views", "head_views", "N", "augmented copies of each training photo in the feature cache"),
             ("--patience", "patience", "N", "stop a phase after N epochs without a better val top-1, best weights kept (0: never)"),
             ("--batch-size", "batch_size", "N", "per replica"),
-            ("--image-size", "image_size", "PX", "input side, >= 75"),
+            ("--image-size", "image_size", "PX", f"input side, >= {BACKBONE.min_size}"),
             ("--workers", "workers", "N", "decoding threads"),
             ("--seed", "seed", "N", "seed of split, shuffling, augmentation and initialization")):
         t.add_argument(flag, type=_integer(flag), default=d(name), metavar=metavar, help=text + " (default %(default)s)")
@@ -106,12 +106,12 @@ def _add_export(sub) -> None:
                                    "and write the bundle folder (one folder per platform, manifest.json) atomically.")
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--out", required=True, metavar="BUNDLE_DIR", help="bundle folder to write, e.g. bundles/NAME")
-    e.add_argument("--formats", default=",".join(_default(ExportOptions, "formats")),
+    e.add_argument("--formats", default=",".join(FORMATS),
                    help=f"comma-separated subset of {','.join(FORMATS)} (default all)")
     e.add_argument("--data", default=None, metavar="DIR",
                    help="the run's photo folder, when it is no longer where run.json says (run copied from another machine)")
     e.add_argument("--coreml-precision", choices=[v.name for v in FORMATS["coreml"].variants if v.family != "int8"],
-                   default=_default(ExportOptions, "coreml_precision"),
+                   default=FORMATS["coreml"].baseline,
                    help="Core ML compute precision (default %(default)s, Core ML's own default for mlprogram)")
     e.add_argument("--onnx-opset", type=int, choices=ONNX_OPSETS, default=_default(ExportOptions, "onnx_opset"))
     baselines = ", ".join(f"{f.title} {f.baseline}" for f in FORMATS.values())
@@ -210,6 +210,8 @@ def _predict_with(args, source, files) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carspotter", description="Train a car make/model recognizer and ship it to phones.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let TensorFlow's start-up log lines through (also: CARSPOTTER_VERBOSE=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_export(sub)
@@ -254,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NEEDS_TENSORFLOW = ("train", "export", "parity", "predict", "benchmark", "report", "evaluate")
+"""Commands that load a Keras model: TensorFlow is imported first, quietly (:func:`carspotter.util.quiet.import_tensorflow`)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``carspotter`` command; returns the exit code."""
     parser = build_parser()
@@ -261,8 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "parity":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = [a for a in extra if a != "--"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from carspotter.util import quiet
     from carspotter.util.errors import CarspotterError
+
+    if args.verbose:
+        os.environ[quiet.VERBOSE_ENV] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if quiet.verbose() else "2")
+    if args.command in NEEDS_TENSORFLOW:
+        quiet.import_tensorflow()
 
     previous = _terminate_as_interrupt()
     interrupts.RECEIVED.clear()

@@ -161,7 +161,7 @@ class Manifest:
         name: the bundle's name.
         labels: C class names, index order; ``labels_sha256`` the sha256 of labels.txt.
         input: the model's input as recorded (run.json ``input``); ``spec`` reads it as an :class:`InputSpec`.
-        preprocessing: how photos become the input (:data:`carspotter.model.photos.PREPROCESSING`).
+        preprocessing: how photos become the input (:attr:`carspotter.model.spec.InputSpec.preprocessing`).
         source_run: the run it came from, by name (``name``, ``model_sha256``, ``test_split``):
             no path of the build machine is recorded.
         training: the run's metrics, weights, counts and timing.

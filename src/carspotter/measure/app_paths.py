@@ -19,7 +19,7 @@ of app does, from the photo file:
   (lanczos3), as a React Native / Node backend does it (needs Node and sharp; skipped otherwise).
 
 Vision's ``.scaleFill`` (iOS) cannot run here: Apple documents that it scales each dimension
-to fill the input, not which filter it uses (see the README's table).
+to fill the input, not which filter it uses (see the table in docs/app-paths.md).
 
 For each path: pixel drift against the exact input (mean / max levels), and through an fp32
 format of the bundle (ONNX Runtime, else LiteRT): top-1 agreement and ordered top-3 agreement

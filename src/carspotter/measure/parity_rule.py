@@ -46,7 +46,7 @@ TOLERANCES = {
 APP_PATH_MIN_MARGIN = 0.25
 """App paths (an app decoding and resizing the photo itself): a photo whose reference top-1 /
 top-2 margin is at least this keeps its top-1, whatever the resizer; below it, flips are
-counted and reported. Set from the drift measured between resizers (README, "App paths")."""
+counted and reported. Set from the drift measured between resizers (docs/app-paths.md)."""
 
 
 @dataclass(frozen=True)

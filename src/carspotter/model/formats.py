@@ -206,19 +206,20 @@ def parse_formats(text: str | tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-def select(families: str | None, formats: tuple[str, ...] = tuple(FORMATS),
+def select(families: str | None, formats: tuple[str, ...] | None = None,
            baseline: dict[str, str] | None = None) -> dict[str, list[VariantSpec]]:
     """Variants to build per format for a ``--variants`` value (comma-separated families).
 
     Args:
         families: e.g. ``"fp32,fp16,int8"``; None builds each format's baseline variant.
-        formats: formats to build.
+        formats: formats to build (default: every registered one).
         baseline: per-format baseline overrides (e.g. ``{"coreml": "fp32"}`` from
             ``--coreml-precision``).
 
     Raises:
         UsageError: an unknown family name, or a baseline override naming no variant.
     """
+    formats = tuple(FORMATS) if formats is None else formats
     if families is None:
         chosen = {}
         for name in formats:

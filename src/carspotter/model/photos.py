@@ -1,7 +1,7 @@
 """The one definition of what the model sees: decode, orient, convert and resize a photo.
 
 Training, export (representative data, app READMEs), parity and every bundle's
-documented preprocessing use these functions and the :data:`PREPROCESSING` record, so a
+documented preprocessing use these functions (the record of them is :attr:`carspotter.model.spec.InputSpec.preprocessing`), so a
 difference between formats is never the loader's.
 
 Steps, in order (all with Pillow):
@@ -29,10 +29,10 @@ Steps, in order (all with Pillow):
    ``ImageClassifier`` does on the CPU (the Android path): OpenCV 4's ``warpPerspective`` from the
    whole image's corners to the input's corners, bilinear (``INTER_LINEAR``, OpenCV's fixed-point
    weights at 1/32 pixel), no antialiasing, edge pixels replicated. Output pixel ``x`` samples the
-   photo at ``x * w / S`` (corners aligned, not pixel centres). Verified bit for bit against
+   photo at ``x * w / S`` (the mapping ONNX and TensorRT call *asymmetric*; not pixel centres, and not ``align_corners``, which is ``x * (w-1) / (S-1)``). Verified bit for bit against
    MediaPipe's own pixels (``tests/test_reference_resize.py``, a probe model whose outputs are
    its input); OpenCV 5 rounds otherwise (up to 4 levels), hence the pin below 5. Chosen over
-   Pillow's antialiased bilinear (the previous reference) by the numbers in the README ("App
+   Pillow's antialiased bilinear (the previous reference) by the numbers in docs/app-paths.md ("App
    paths"): with it, MediaPipe's resize left 82 to 93 % top-1 agreement on original-size photos;
    now MediaPipe is the reference. Other resizers (Vision's ``.scaleFill``, OpenCV ``resize``,
    Pillow, sharp) still differ; :mod:`carspotter.measure.app_paths` measures them.
@@ -75,24 +75,6 @@ PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".
 
 ALPHA_BACKGROUND = (255, 255, 255)
 """RGB colour transparent pixels are composited on."""
-
-PREPROCESSING = {
-    "decoder": "Pillow",
-    "exif_orientation": "applied (HEIF rotation applied once, by the decoder)",
-    "color": "8-bit RGB; alpha composited on white (255,255,255); 16-bit scaled >> 8; CMYK via Pillow",
-    "animated": "first frame",
-    "resize": {"method": "bilinear without antialiasing, as MediaPipe Tasks on CPU: OpenCV 4 warpPerspective "
-                         "INTER_LINEAR, BORDER_REPLICATE, corners aligned (output x samples input x * w / S)",
-               "library": "opencv", "aspect": "stretch"},
-    "large_jpeg": "decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (Pillow draft) when both sides stay "
-                  ">= 4 x the input side (1,196 px at 299) and no crop box applies",
-    "min_side_px": MIN_SIDE,
-    "pixel_range": [0, 255],
-    "layout": "NHWC",
-    "dtype_fed": "float32 holding integer values 0..255",
-}
-"""How photos become model input; recorded in run.json and every bundle manifest."""
-
 
 def is_hidden(name: str) -> bool:
     """True for names skipped everywhere: dot files/folders (``.DS_Store``, ``.git``) and ``__MACOSX``."""
@@ -173,7 +155,7 @@ def draft_scale(im: Image.Image, size: int) -> int:
     is never held at full size: the largest of 1/2, 1/4, 1/8 that keeps both sides at least
     :data:`DRAFT_FACTOR` x ``size`` is used; 1 for other formats and smaller photos. The
     result differs slightly from resizing the full decode (measured by
-    ``tests/benchmarks/bench_large_photos.py``; figures in the README).
+    ``tests/benchmarks/bench_large_photos.py``; figures in docs/figures.md).
 
     Args:
         im: an opened, not yet loaded image.

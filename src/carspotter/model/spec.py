@@ -1,11 +1,13 @@
-"""The model's input and output, described once: :class:`InputSpec`.
+"""The model's input and output and its backbone, described once: :class:`InputSpec`, :class:`BackboneSpec`.
 
 Every stage that names a fact of the model's interface takes it from here: the trainer
 builds the Keras model with these names and this rescaling and stores the spec in run.json
 (``input``, ``output``); each exporter writes it in its own format (Core ML image input and
 descriptions, ONNX ``input_spec`` metadata, TFLite metadata description) and the app
 READMEs quote it. The idea follows MediaPipe Model Maker's ``ModelSpec`` (one object with
-the input shape and normalization, handed to every step that needs it).
+the input shape and normalization, handed to every step that needs it). The preprocessing
+record (decoder, orientation, colour, resize, large JPEGs) is part of the input spec
+(:attr:`InputSpec.preprocessing`); the backbone's facts are :data:`BACKBONE`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,46 @@ INPUT_RANGES = {
 """Pixel ranges backbone weights expect, and the ``keras.layers.Rescaling`` that maps 0..255 to them."""
 
 PIXEL_RANGE = (0, 255)
+
+RESIZE = {"method": "bilinear without antialiasing, as MediaPipe Tasks on CPU: OpenCV 4 warpPerspective "
+                    "INTER_LINEAR, BORDER_REPLICATE, output x samples input x * w / S (ONNX's 'asymmetric' mapping)",
+          "library": "opencv", "aspect": "stretch"}
+"""How photos are resized to ``S x S`` (:func:`carspotter.model.photos.resize` implements it)."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """The backbone's facts, in one place.
+
+    Attributes:
+        name: for people and messages (``InceptionV3``).
+        keras_layer: the backbone's layer name inside the reference model (``inception_v3``).
+        native_size: the input side it was designed for, pixels (299: Szegedy et al. 2016).
+        min_size: the smallest input side ``keras.applications`` accepts, pixels (75).
+        imagenet_range: key of :data:`INPUT_RANGES` that Keras' ImageNet weights expect
+            (``inception_v3.preprocess_input``: -1..1).
+        finetune_layers: top layers of the backbone unfrozen in phase 2 (50).
+        gradcam_layer: the last convolutional block, where Grad-CAM looks (``mixed10``, 8 x 8 x 2048 at 299 px).
+    """
+
+    name: str
+    keras_layer: str
+    native_size: int
+    min_size: int
+    imagenet_range: str
+    finetune_layers: int
+    gradcam_layer: str
+
+    def application(self):
+        """The ``keras.applications`` constructor (``keras.applications.InceptionV3``)."""
+        import keras
+
+        return getattr(keras.applications, self.name)
+
+
+BACKBONE = BackboneSpec(name="InceptionV3", keras_layer="inception_v3", native_size=299, min_size=75,
+                        imagenet_range="-1,1", finetune_layers=50, gradcam_layer="mixed10")
+"""The backbone carspotter fine-tunes."""
 
 
 @dataclass(frozen=True)
@@ -67,18 +109,36 @@ class InputSpec:
 
     @property
     def resize(self) -> dict:
-        """How photos are resized to ``S x S`` (from :mod:`carspotter.model.photos`)."""
-        return dict(photos.PREPROCESSING["resize"])
+        """How photos are resized to ``S x S`` (:data:`RESIZE`)."""
+        return dict(RESIZE)
+
+    @property
+    def preprocessing(self) -> dict:
+        """How photos become this input: run.json's and the manifest's ``preprocessing`` record."""
+        return {
+            "decoder": "Pillow",
+            "exif_orientation": "applied (HEIF rotation applied once, by the decoder)",
+            "color": "8-bit RGB; alpha composited on white (255,255,255); 16-bit scaled >> 8; CMYK via Pillow",
+            "animated": "first frame",
+            "resize": self.resize,
+            "large_jpeg": f"decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (Pillow draft) when both sides stay "
+                          f">= {photos.DRAFT_FACTOR} x the input side ({photos.DRAFT_FACTOR * self.size:,} px at {self.size}) "
+                          "and no crop box applies",
+            "min_side_px": photos.MIN_SIDE,
+            "pixel_range": list(PIXEL_RANGE),
+            "layout": self.layout,
+            "dtype_fed": f"{self.dtype} holding integer values {PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}",
+        }
 
     def describe(self) -> str:
         """One sentence for model metadata: what to feed."""
-        return (f"RGB photo, EXIF orientation applied, resized to {self.size}x{self.size} by stretching "
+        return (f"{self.color} photo, EXIF orientation applied, resized to {self.size}x{self.size} by stretching "
                 f"(aspect ratio not kept), raw pixel values {PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}.")
 
     def metadata(self) -> dict:
         """Compact spec for model files (ONNX ``input_spec``, Core ML user metadata)."""
         return {"name": self.name, "layout": self.layout, "color": self.color, "dtype": self.dtype,
-                "pixel_range": list(PIXEL_RANGE), "shape": ["N", self.size, self.size, 3], "resize": "stretch"}
+                "pixel_range": list(PIXEL_RANGE), "shape": ["N", self.size, self.size, 3], "resize": RESIZE["aspect"]}
 
     def to_json(self) -> dict:
         """run.json / manifest.json ``input``."""

@@ -1,10 +1,60 @@
-"""Keep converters' chatter (Keras' endpoint listings, progress bars) out of our console."""
+"""Keep converters' chatter (Keras' endpoint listings, progress bars) and TensorFlow's start-up noise out of our console.
+
+``--verbose`` (or ``CARSPOTTER_VERBOSE=1``) brings the start-up noise back.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import logging
+import os
+import sys
+import tempfile
+
+VERBOSE_ENV = "CARSPOTTER_VERBOSE"
+"""Environment variable: any value but empty or ``0`` lets TensorFlow's start-up log lines through."""
+
+
+def verbose() -> bool:
+    """Whether :data:`VERBOSE_ENV` asks for the libraries' own log lines."""
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def native_stderr(keep: bool):
+    """Send what C/C++ libraries write to file descriptor 2 during the block to a temporary file; write it
+    to stderr afterwards when ``keep``. Python's own ``sys.stderr`` is flushed first and is unaffected
+    when it is not fd 2 (pytest's capture)."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (an embedded interpreter): nothing to hide
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if keep:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
+
+
+def import_tensorflow():
+    """Import TensorFlow once without its start-up lines (TensorFlow 2.21 prints absl's "All log messages
+    before absl::InitializeLog()" warning and the oneDNN notice twice, whatever ``TF_CPP_MIN_LOG_LEVEL``
+    says), unless :func:`verbose`."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose() else "2")
+    with native_stderr(keep=verbose()):
+        import tensorflow
+    return tensorflow
 
 
 @contextlib.contextmanager
