@@ -107,3 +107,20 @@ def test_temperature_at_the_search_bound_is_said():
     t = choose_temperature(logits, labels)
     assert t.fitted == pytest.approx(T_BOUNDS[1], rel=1e-3)
     assert f"at the bound of the search interval {T_BOUNDS[0]:g}..{T_BOUNDS[1]:g}" in t.reason
+
+
+def test_calibration_part_is_seeded_per_class_and_apart_from_early_stopping():
+    from carspotter.train.calibrate import calibration_part
+
+    labels = np.repeat(np.arange(10), 8)  # 80 val photos, 8 per class
+    stop, calib, record = calibration_part(labels, 0.5, seed=3)
+    assert record["disjoint"] and len(calib) == 40 and len(stop) == 40 and not set(stop) & set(calib)
+    assert np.bincount(labels[calib], minlength=10).tolist() == [4] * 10  # half of every class
+    again, _, _ = calibration_part(labels, 0.5, seed=3)
+    other, _, _ = calibration_part(labels, 0.5, seed=4)
+    assert np.array_equal(again, stop) and not np.array_equal(other, stop)  # seeded
+    small = np.repeat(np.arange(5), 6)  # 30 photos: two parts of 15, under the 20 temperature scaling needs
+    stop, calib, record = calibration_part(small, 0.5, seed=0)
+    assert not record["disjoint"] and len(stop) == len(calib) == 30 and "too small for two parts" in record["reason"]
+    stop, calib, record = calibration_part(labels, 0.0, seed=0)
+    assert not record["disjoint"] and "--calibration-fraction 0" in record["reason"]

@@ -100,3 +100,13 @@ def test_debug_shows_the_traceback(tmp_path):
 
     with pytest.raises(DatasetError):
         main(["--debug", "train", str(tmp_path / "nope"), "--out", str(tmp_path / "run")])
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["export"], ["parity"], ["predict"], ["evaluate"], ["benchmark"],
+                                     ["report"], ["verify"]])
+def test_every_help_page_renders(command, capsys):
+    """argparse expands %-formats in help texts: a bare '%' (as in '% of fp32 peak') broke `carspotter --help`."""
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: carspotter" in capsys.readouterr().out

@@ -1,11 +1,16 @@
 """After training: calibrated probabilities, a "not sure" threshold and not-a-car figures for the run.
 
-1. Logits of the val and test splits (pooled features x the dense head's weights, float64).
-2. Temperature scaling fitted on val (:func:`carspotter.measure.calibration.choose_temperature`) and,
+0. The val split is cut in two, seeded and per class (:func:`calibration_part`): one part stops
+   training early, the other (``--calibration-fraction``, default half) fits the temperature and
+   the threshold, so neither choice is made on photos that already chose the other (a val split
+   too small for two parts of :data:`~carspotter.measure.calibration.MIN_VAL_FOR_TEMPERATURE`
+   photos is used whole for both, and the record says so).
+1. Logits of the calibration part and the val and test splits (pooled features x the dense head's weights, float64).
+2. Temperature scaling fitted on the calibration part (:func:`carspotter.measure.calibration.choose_temperature`) and,
    when adopted, folded into the model: the head's kernel and bias divided by T, so
    ``softmax((x W + b) / T)`` is what every exported format computes with no new layer.
-3. The confidence threshold for the target precision of accepted answers, chosen on val,
-   measured on test.
+3. The confidence threshold for the target precision of accepted answers, chosen on the calibration
+   part, measured on test.
 4. The non-car sets of :mod:`carspotter.measure.notcar`: fraction rejected (top-1 probability under
    the threshold, or top-1 the ``(not a car)`` class), and the AUROC of the top-1 car
    probability between test car photos and non-car images (Hendrycks & Gimpel 2017).
@@ -37,6 +42,43 @@ def logits_of(model, pixels: np.ndarray, rows: np.ndarray, batch: int) -> np.nda
         out.append(np.asarray(features(np.asarray(pixels[rows[start:start + batch]], np.float32), training=False)))
     f = np.concatenate(out).astype(np.float64)
     return f @ kernel.astype(np.float64) + bias.astype(np.float64)
+
+
+DEFAULT_CALIBRATION_FRACTION = 0.5
+"""Share of the val split set aside for calibration (temperature and threshold), the rest stopping training early."""
+
+
+def calibration_part(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Cut the val split in two: ``(early-stopping positions, calibration positions, record)``, positions into ``labels``.
+
+    Per class, ``round(fraction x n_c)`` photos (seeded) go to calibration. When ``fraction`` is 0, or either part
+    would hold fewer than :data:`~carspotter.measure.calibration.MIN_VAL_FOR_TEMPERATURE` photos, every val photo
+    serves both (the record's ``disjoint`` is False and ``reason`` says why).
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    everything = np.arange(n)
+    record = {"fraction": fraction, "val_photos": int(n)}
+    if fraction <= 0:
+        return everything, everything, {**record, "disjoint": False, "calibration_photos": int(n),
+                                        "reason": "--calibration-fraction 0: temperature and threshold fitted on the "
+                                                  "photos that stopped training early"}
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        chosen += members[:int(round(fraction * len(members)))].tolist()
+    cal_idx = np.array(sorted(chosen), dtype=np.int64)
+    stop_idx = np.setdiff1d(everything, cal_idx)
+    if min(len(cal_idx), len(stop_idx)) < cal.MIN_VAL_FOR_TEMPERATURE:
+        return everything, everything, {**record, "disjoint": False, "calibration_photos": int(n),
+                                        "reason": f"val split of {n} photos: too small for two parts of at least "
+                                                  f"{cal.MIN_VAL_FOR_TEMPERATURE}; temperature and threshold fitted on "
+                                                  "the photos that stopped training early"}
+    return stop_idx, cal_idx, {**record, "disjoint": True, "calibration_photos": int(len(cal_idx)),
+                               "early_stopping_photos": int(len(stop_idx)),
+                               "reason": f"{len(cal_idx)} of the {n} val photos (seeded, per class) fit temperature and "
+                                         f"threshold; the other {len(stop_idx)} stopped training early"}
 
 
 def fold_temperature(model, temperature: float) -> None:
@@ -105,31 +147,34 @@ def confidence(model, pixels: np.ndarray, rows: dict, labels: dict, classes: lis
 
     Args:
         model: the trained reference model; its head is changed in place when T is adopted.
-        pixels: decoded photos ``[M, S, S, 3]``; ``rows[split]`` / ``labels[split]`` index them.
+        pixels: decoded photos ``[M, S, S, 3]``; ``rows[split]`` / ``labels[split]`` index them; with a
+            ``calibration`` entry (:func:`calibration_part`) temperature and threshold are fitted there, else on ``val``.
         target_precision: wanted precision (0..1) of the answers shown above the threshold.
         negative_class: index of ``(not a car)`` when the run has ``--negatives``, else None.
         log: one-line logger.
 
     Returns:
-        ``(record, {"val": [n, C], "test": [n, C]} calibrated probabilities)``.
+        ``(record, {"val": [n, C], "test": [n, C], ...} calibrated probabilities)``.
     """
-    logits = {s: logits_of(model, pixels, rows[s], batch) for s in ("val", "test")}
-    temp = cal.choose_temperature(logits["val"], labels["val"])
+    fit = "calibration" if "calibration" in rows else "val"
+    logits = {s: logits_of(model, pixels, rows[s], batch) for s in dict.fromkeys((fit, "val", "test"))}
+    temp = cal.choose_temperature(logits[fit], labels[fit])
     log(f"calibration: {temp.reason}")
     fitted = temp.fitted or 1.0
     fold_temperature(model, temp.value)
     probs = {s: cal.softmax(logits[s], temp.value) for s in logits}
-    threshold, why = cal.choose_threshold(probs["val"], labels["val"], target_precision)
+    threshold, why = cal.choose_threshold(probs[fit], labels[fit], target_precision)
     log(f"confidence threshold: {why}")
     record = {
         "temperature": temp.to_json(),
         "splits": {s: _split_figures(logits[s], labels[s], fitted) for s in logits},
+        "fitted_on": fit,
         "target_precision": target_precision,
         "threshold": threshold,
         "threshold_reason": why,
-        "selective": ({s: cal.selective_figures(probs[s], labels[s], threshold) for s in probs}
+        "selective": ({s: cal.selective_figures(probs[s], labels[s], threshold) for s in ("val", "test")}
                       if threshold is not None else None),
-        "risk_coverage": {s: cal.risk_coverage(probs[s], labels[s]) for s in probs},
+        "risk_coverage": {s: cal.risk_coverage(probs[s], labels[s]) for s in ("val", "test")},
         "negative_class": classes[negative_class] if negative_class is not None else None,
     }
     record["not_car"] = not_car_figures(model, size, batch, probs["test"], labels["test"], temp.value, threshold,

@@ -1,9 +1,9 @@
 """Scan a dataset into classes and photos, check its hygiene, and split it deterministically.
 
-Layouts are read by :mod:`carspotter.train.readers` (class folders, with optional fixed
+Layouts are read by :mod:`carspotter.contracts.readers` (class folders, with optional fixed
 ``train/ val/ test/`` subfolders; a CSV manifest; the Stanford Cars devkit). Class names are
 read as written and sorted by Python string order after an optional mapping file
-(:mod:`carspotter.train.mapping`) renames or merges them. Identical photos (same sha256,
+(:mod:`carspotter.contracts.mapping`) renames or merges them. Identical photos (same sha256,
 and same crop box) always land in the same split; one filed under two classes is a
 labelling conflict, reported and kept out of every split.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 from carspotter.util.errors import DatasetError, UsageError
 from carspotter.util.hashing import sha256_file
 from carspotter.model.photos import find_photos
-from carspotter.train import readers
-from carspotter.train.mapping import apply_mapping, read_mapping
+from carspotter.contracts import readers
+from carspotter.contracts.mapping import apply_mapping, read_mapping
 from carspotter.contracts.runfolder import SPLITS, SplitRow
 
 
@@ -216,7 +216,7 @@ def negative_records(folder: str | Path, root: Path) -> list:
 def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int = 5, fmt: str = "auto",
          mapping: str | Path | None = None, crop: bool = False, workers: int = 4,
          negatives: str | Path | None = None) -> Dataset:
-    """Find classes and photos in a dataset (any layout of :mod:`carspotter.train.readers`).
+    """Find classes and photos in a dataset (any layout of :mod:`carspotter.contracts.readers`).
 
     Args:
         data_dir: class-folder tree, ``.csv`` manifest or Stanford Cars devkit folder.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from carspotter.measure.intervals import too_small, wilson
 from carspotter.measure.metrics import topk_accuracy
 
 
@@ -19,7 +20,8 @@ def evaluate(probs: np.ndarray, truth: np.ndarray, classes: list[str], top_pairs
     (scikit-learn's ``zero_division=0``).
 
     Returns:
-        ``{"count", "top1", "top3", "macro_f1", "per_class": {name: {precision, recall, f1,
+        ``{"count", "top1", "top3", "top1_ci", "top3_ci" ([low, high], Wilson 95 %), "too_small" (why the split cannot
+        tell two models 5 points apart, or None), "macro_f1", "per_class": {name: {precision, recall, f1,
         support}}, "confused_pairs": [{"true", "predicted", "count"}], "confusion": [[int]]}``.
     """
     c = len(classes)
@@ -36,10 +38,14 @@ def evaluate(probs: np.ndarray, truth: np.ndarray, classes: list[str], top_pairs
     order = np.argsort(-off, axis=None, kind="stable")[:top_pairs]
     pairs = [{"true": classes[i], "predicted": classes[j], "count": int(off[i, j])}
              for i, j in zip(*np.unravel_index(order, off.shape)) if off[i, j] > 0]
+    n, top1, top3 = int(len(truth)), topk_accuracy(probs, truth, 1), topk_accuracy(probs, truth, 3)
     return {
-        "count": int(len(truth)),
-        "top1": topk_accuracy(probs, truth, 1),
-        "top3": topk_accuracy(probs, truth, 3),
+        "count": n,
+        "top1": top1,
+        "top3": top3,
+        "top1_ci": list(wilson(round(top1 * n), n)),
+        "top3_ci": list(wilson(round(top3 * n), n)),
+        "too_small": too_small(n),
         "macro_f1": float(f1.mean()),
         "per_class": {name: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
                              "support": int(support[k])} for k, name in enumerate(classes)},
@@ -77,7 +83,9 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str],
     for split, r in results.items():
         top3 = (f"top-3 {r['top3']:.1%}" if len(r["per_class"]) > 3 else
                 f"top-3 {r['top3']:.1%} (only {len(r['per_class'])} classes: always 100%)")
+        lo, hi = r["top1_ci"]
         lines += [f"## {split}: top-1 {r['top1']:.1%}, {top3}, macro F1 {r['macro_f1']:.3f} on {r['count']} photos", "",
+                  f"top-1 95 % interval (Wilson): [{lo:.1%}, {hi:.1%}]" + (f"; {r['too_small']}" if r["too_small"] else ""), "",
                   "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [f"| {name.replace('|', '&#124;')} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |"
                   for name, m in r["per_class"].items()]

@@ -125,10 +125,16 @@ def _examples(examples: list[Example]) -> str:
     return "".join(out)
 
 
+def _ci(r: dict) -> str:
+    """The top-1 interval of a split's results, ``[47.6%, 74.9%]`` (``-`` for results made before intervals)."""
+    return f"[{r['top1_ci'][0]:.1%}, {r['top1_ci'][1]:.1%}]" if r.get("top1_ci") else "-"
+
+
 def render(folder: Path, results: dict, classes: list[str], examples: list[Example], run_name: str,
            layer: str | None) -> str:
     """The page. ``folder`` holds the PNGs written by :func:`carspotter.train.report.write_report`."""
     heads = "".join(f"<tr><td>{esc(s)}</td><td class='num' data-check='{esc(s)}|top1'>{r['top1']:.1%}</td>"
+                    f"<td class='num' data-check='{esc(s)}|top1_ci'>{_ci(r)}</td>"
                     f"<td class='num' data-check='{esc(s)}|top3'>{r['top3']:.1%}</td>"
                     f"<td class='num' data-check='{esc(s)}|macro_f1'>{r['macro_f1']:.3f}</td>"
                     f"<td class='num'>{r['count']}</td></tr>" for s, r in results.items())
@@ -141,14 +147,15 @@ def render(folder: Path, results: dict, classes: list[str], examples: list[Examp
     test = results["test"]
     confusion = np.array(test["confusion"])
     body = [f"<h1>Evaluation of run {esc(run_name)}</h1>",
-            f"<table><tr><th>split</th><th>top-1</th><th>top-3</th><th>macro F1</th><th>photos</th></tr>{heads}</table>",
+            f"<table><tr><th>split</th><th>top-1</th><th>top-1 95 % interval (Wilson)</th><th>top-3</th><th>macro F1</th><th>photos</th></tr>{heads}</table>",
             f"<h2>Training and confidence</h2><div class='imgs'>{plots}</div>",
             "<h2>Test confusion matrix</h2>", _matrix(confusion, classes), _pairs(test["confused_pairs"], confusion, classes),
             "<h2>Per class (test split)</h2>", _per_class(test["per_class"]),
             f"<h2>Worst classes: misclassified test photos</h2><p class='note'>Up to {EXAMPLES_PER_CLASS} photos of each of "
             f"the {WORST_CLASSES} classes with the lowest F1; Grad-CAM (Selvaraju et al. 2017) on "
             f"<code>{esc(layer or '-')}</code> for the class the model chose.</p>", _examples(examples)]
-    figures = {"run": run_name, "splits": {s: {k: r[k] for k in ("top1", "top3", "macro_f1", "count")} for s, r in results.items()},
+    figures = {"run": run_name, "splits": {s: {k: r.get(k) for k in ("top1", "top1_ci", "top3", "macro_f1", "count")}
+                                           for s, r in results.items()},
                "per_class": test["per_class"], "confused_pairs": test["confused_pairs"],
                "examples": [{"photo": e.photo, "true": e.true, "predicted": e.predicted, "probability": round(e.probability, 6)}
                             for e in examples], "heatmap_layer": layer}

@@ -73,6 +73,8 @@ class TrainConfig:
         mixed_precision: train with the ``mixed_float16`` policy.
         seed: seeds the split, shuffling, augmentation and initialization.
         workers: photo-decoding and hashing threads.
+        calibration_fraction: share of the val split (0..1, exclusive) kept apart from early stopping to fit the
+            temperature and the threshold (:func:`carspotter.train.calibrate.calibration_part`); 0: no part kept apart.
         target_precision: wanted precision (0..1, exclusive) of the answers an app shows above
             the confidence threshold chosen on the validation split.
         negatives: folder of photos that are none of the classes (trained as the class
@@ -107,6 +109,7 @@ class TrainConfig:
     seed: int = 1337
     workers: int = 4
     target_precision: float = DEFAULT_TARGET_PRECISION
+    calibration_fraction: float = calibrate.DEFAULT_CALIBRATION_FRACTION
     negatives: str | None = None
 
 
@@ -144,6 +147,8 @@ def check_config(cfg: TrainConfig) -> augment_mod.AugmentConfig:
     if cfg.cache not in store_mod.CACHES:
         raise UsageError(f"--cache {cfg.cache}: must be one of {', '.join(store_mod.CACHES)}")
     check_target_precision(cfg.target_precision)
+    if not 0.0 <= cfg.calibration_fraction < 1.0:
+        raise UsageError(f"--calibration-fraction {cfg.calibration_fraction}: must be at least 0 and below 1")
     if cfg.strategy not in STRATEGIES:
         raise UsageError(f"--strategy {cfg.strategy}: must be one of {', '.join(STRATEGIES)}")
     return augment_mod.parse(cfg.augment)
@@ -252,21 +257,26 @@ def _float32_copy(cfg: TrainConfig, model, input_range: str):
     return model
 
 
-def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int) -> tuple[dict, dict, np.ndarray]:
-    """Calibrate (:mod:`carspotter.train.calibrate`, folding T into ``model``), then
-    :func:`carspotter.train.report.evaluate` the val and test splits on the calibrated probabilities.
+def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int, calib: np.ndarray | None) -> tuple[dict, dict, np.ndarray]:
+    """Calibrate (:mod:`carspotter.train.calibrate`, folding T into ``model``) on the val positions ``calib``
+    (None: the whole val split), then :func:`carspotter.train.report.evaluate` the val and test splits on the
+    calibrated probabilities.
 
     Returns:
         ``(evaluation {split: report}, confidence record of run.json, [N, C] test probabilities)``.
     """
     p, classes = dec.photos, dec.data.classes
     negative = classes.index(ds.NOT_A_CAR) if ds.NOT_A_CAR in classes else None
-    record, probs = calibrate.confidence(model, p.pixels, p.rows, p.labels, classes, cfg.image_size, batch,
+    rows, labels = dict(p.rows), dict(p.labels)
+    if calib is not None:
+        rows["calibration"], labels["calibration"] = p.rows["val"][calib], p.labels["val"][calib]
+    record, probs = calibrate.confidence(model, p.pixels, rows, labels, classes, cfg.image_size, batch,
                                          cfg.target_precision, negative, log)
     evaluation = {}
     for name in ("val", "test"):
         evaluation[name] = e = report.evaluate(probs[name], p.labels[name], classes)
-        log(f"{name}: top-1 {e['top1']:.3f}, top-3 {e['top3']:.3f}, macro F1 {e['macro_f1']:.3f} on {e['count']} photos")
+        log(f"{name}: top-1 {e['top1']:.3f} [{e['top1_ci'][0]:.3f}, {e['top1_ci'][1]:.3f}], top-3 {e['top3']:.3f}, "
+            f"macro F1 {e['macro_f1']:.3f} on {e['count']} photos")
     return evaluation, record, probs["test"]
 
 
@@ -360,7 +370,12 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
         log(f"{dist.name} strategy, {dist.replicas} replicas: global batch {batch}, learning rates x{dist.replicas}")
     model, weights_used = _model(cfg, dist, len(data.classes))
 
-    p, n = dec.photos, len(dec.photos.labels["train"])
+    stop, calib, cal_split = calibrate.calibration_part(dec.photos.labels["val"], cfg.calibration_fraction, cfg.seed)
+    log(f"calibration split: {cal_split['reason']}")
+    full = dec.photos
+    p = Photos(full.pixels, {**full.rows, "val": full.rows["val"][stop]}, {**full.labels, "val": full.labels["val"][stop]},
+               full.num_classes)  # what training sees: val is the early-stopping part
+    n = len(p.labels["train"])
     train_counts = np.bincount(p.labels["train"], minlength=p.num_classes)
     class_weight = ({i: float(n / (p.num_classes * max(1, train_counts[i]))) for i in range(p.num_classes)}
                     if cfg.sampling == "class-weights" else None)
@@ -379,7 +394,8 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
         model = _float32_copy(cfg, model, weights_used.input_range)
 
     t0 = time.time()
-    evaluation, confidence, test_probs = _evaluate(cfg, model, dec, batch)
+    evaluation, confidence, test_probs = _evaluate(cfg, model, dec, batch, calib if cal_split["disjoint"] else None)
+    confidence["calibration_split"] = cal_split
     training = {"augment": aug_cfg.spec(), "sampling": cfg.sampling, "label_smoothing": cfg.label_smoothing,
                 "patience": cfg.patience, "global_batch": batch, "dtype_policy": policy, **dist.to_json()}
     timing = {"decode": round(dec.decode_s, 2), "head": phases["head"]["seconds"], "finetune": phases["finetune"]["seconds"],

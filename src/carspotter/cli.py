@@ -34,7 +34,8 @@ def _default(cls, name: str):
 
 def _add_train(sub) -> None:
     from carspotter.model.spec import BACKBONE, INPUT_RANGES
-    from carspotter.train import augment, pipeline, readers, store
+    from carspotter.contracts import readers
+    from carspotter.train import augment, pipeline, store
     from carspotter.train.distribute import STRATEGIES
     from carspotter.train.trainer import HEAD_MODES, TrainConfig
 
@@ -90,6 +91,9 @@ def _add_train(sub) -> None:
     t.add_argument("--target-precision", type=float, default=d("target_precision"), metavar="P",
                    help="precision (0..1) wanted of the answers an app shows: the confidence threshold is chosen on the "
                         "validation split to reach it (default %(default)s)")
+    t.add_argument("--calibration-fraction", type=float, default=d("calibration_fraction"), metavar="F",
+                   help="share of the validation split kept apart from early stopping to fit the temperature and the "
+                        "threshold (default %(default)s; 0: fit them on the early-stopping photos)")
     t.add_argument("--negatives", default=None, metavar="DIR",
                    help="photos that are none of the classes (other cars, streets, anything): trained as the class "
                         "'(not a car)'")
@@ -207,6 +211,56 @@ def _predict_with(args, source, files) -> int:
     return 0
 
 
+def _add_evaluate(sub) -> None:
+    from carspotter.contracts import readers
+    from carspotter.measure.requirements import METRICS
+
+    ev = sub.add_parser("evaluate", help="every figure of a bundle (or run) on labelled photos, with 95%% intervals; "
+                                         "gates for CI (--require) and a comparison with another bundle (--baseline)",
+                        description="Evaluate the Keras reference (when the run is found), every shipped format variant "
+                                    "and every app path on DATA (default: the run's test split); print a table, write "
+                                    "evaluate.json and evaluate.html to --out. Exit 1 when a --require condition fails.")
+    ev.add_argument("source", metavar="RUN_DIR|BUNDLE_DIR")
+    ev.add_argument("data", nargs="?", default=None, metavar="DATA",
+                    help="labelled photos in any layout train reads: class folders (optionally with train/ val/ test/), "
+                         "a .csv (path,label[,split]) or a Stanford Cars devkit folder (default: the run's test split)")
+    ev.add_argument("--format", dest="layout", choices=readers.FORMATS, default="auto", help="DATA's layout (default: detect)")
+    ev.add_argument("--mapping", default=None, metavar="FILE", help="JSON or CSV renaming DATA's classes to the bundle's labels")
+    ev.add_argument("--crop-to-box", action="store_true", help="crop to the bounding boxes (Stanford Cars devkit)")
+    ev.add_argument("--split", default=None, choices=("train", "val", "test"),
+                    help="only the photos of this split (DATA with split folders or a split column; without DATA: the run's)")
+    ev.add_argument("--formats", default=None, metavar="LIST", help="comma-separated formats to evaluate (default: all shipped)")
+    ev.add_argument("--no-app-paths", dest="app_paths", action="store_false", help="skip the app paths")
+    ev.add_argument("--require", action="append", default=None, metavar="COND",
+                    help="a release condition, repeatable: [TARGET:]METRIC[.low|.high] OP NUMBER, e.g. \"top1>=0.80\", "
+                         f"\"onnx/fp32:top1.low>=0.7\", \"delta_top1.low>=-0.02\"; metrics: {', '.join(METRICS)}")
+    ev.add_argument("--baseline", default=None, metavar="BUNDLE_DIR",
+                    help="compare each format's default variant with this bundle's on the same photos")
+    ev.add_argument("--run", default=None, metavar="RUN_DIR", help="the bundle's run (default: looked for as parity does)")
+    ev.add_argument("--out", default=None, metavar="DIR", help="write evaluate.json and evaluate.html here "
+                                                              "(default evaluations/NAME)")
+
+
+def _evaluate(args) -> int:
+    from pathlib import Path
+
+    from carspotter.measure.requirements import parse_all
+    from carspotter.tools.evaluate import evaluate, table, write
+
+    requirements = parse_all(args.require)
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else None
+    result = evaluate(args.source, args.data, layout=args.layout, mapping=args.mapping, crop=args.crop_to_box,
+                      split=args.split, formats=formats, with_app_paths=args.app_paths, require=requirements,
+                      baseline=args.baseline, run=args.run, log=lambda m: print(f"[evaluate] {m}", file=sys.stderr, flush=True))
+    print(table(result))
+    out = write(result, args.out or Path("evaluations") / Path(args.source).resolve().name)
+    print(f"written to {out}/evaluate.json, evaluate.html", file=sys.stderr)
+    for r in result.requirements:
+        for line in r["failures"]:
+            print(f"carspotter evaluate: condition failed: {line}", file=sys.stderr)
+    return 0 if result.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carspotter", description="Train a car make/model recognizer and ship it to phones.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -232,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an app path that misses its gate fails the run (exit 1); by default it is reported")
     _add_predict(sub)
     b = sub.add_parser("benchmark", help="one table of every format and shipped variant: size, accuracy, agreement, "
-                                         "parity, load time, latency, throughput, % of fp32 peak",
+                                         "parity, load time, latency, throughput, %% of fp32 peak",
                        description="Measure BUNDLE_DIR's formats and shipped variants and the Keras reference on this "
                                    "machine; print a Markdown table, write it with JSON and a PNG chart to --out.")
     b.add_argument("bundle_dir", metavar="BUNDLE_DIR")
@@ -245,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
                    help="the cores' clock for the fp32 peak (default: cpu MHz in /proc/cpuinfo, the base clock in a VM)")
     b.add_argument("--out", default=None, metavar="DIR", help="write benchmark.md/.json/.png here (default benchmarks/NAME)")
+    _add_evaluate(sub)
     rp = sub.add_parser("report", help="(re)write a run's report.html from its model and test photos",
                         description="Evaluate RUN_DIR's model again on its val and test photos and write report.html "
                                     "(training writes it too; this is for runs made before it existed, or after --data moved).")
@@ -362,6 +417,8 @@ def _dispatch(args) -> int:
                           app_paths=args.app_paths, app_gate=args.app_gate)
     if args.command == "predict":
         return _predict(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
     if args.command == "benchmark":
         from pathlib import Path
 

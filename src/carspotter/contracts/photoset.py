@@ -112,3 +112,53 @@ def representative_photos(run: Run, count: int, data_dir: str | Path | None = No
     random.Random(run.seed).shuffle(rows)
     chosen = rows[:count]
     return photos.load_photos([root / r.path for r in chosen], run.input.size, boxes=[r.box for r in chosen]).pixels
+
+
+def labelled_photoset(data: str | Path, labels: list[str], size: int, layout: str = "auto", mapping: str | Path | None = None,
+                      crop: bool = False, split: str | None = None) -> PhotoSet:
+    """Decode labelled photos in any layout ``carspotter train`` reads, their classes matched to a model's ``labels``.
+
+    Args:
+        data: class folders (optionally with train/ val/ test/), a ``.csv`` (path,label[,split]) or a
+            Stanford Cars devkit folder (:mod:`carspotter.contracts.readers`).
+        labels: the model's C class names; the data's class names (NFC-normalized, then renamed by
+            ``mapping``) must be among them.
+        size: input side S, pixels. layout: a reader name or ``auto``. crop: the devkit's boxes.
+        split: keep only this split's photos (a layout with splits), or None for all.
+
+    Raises:
+        UsageError: a class not in ``labels`` (all listed, with the fix), no photo (after ``split``).
+        DatasetError: a missing path, an unreadable layout or mapping file.
+    """
+    import dataclasses
+    import unicodedata
+
+    from carspotter.contracts import mapping as class_mapping
+    from carspotter.contracts import readers
+
+    found = readers.read(data, layout, crop)
+    records = [dataclasses.replace(r, label=unicodedata.normalize("NFC", r.label)) for r in found.records
+               if split is None or r.split == split]
+    if not records:
+        where = f" in its {split} split" if split else ""
+        raise UsageError(f"{data}: no photo found{where} ({found.format} layout; {len(found.ignored)} files that are not "
+                         "photos); pass a folder with one subfolder of photos per class, a .csv or a devkit folder")
+    if mapping is not None:
+        renamed = class_mapping.apply_mapping({r.label for r in records}, class_mapping.read_mapping(mapping), mapping)
+        records = [dataclasses.replace(r, label=renamed[r.label]) for r in records]
+    unknown = sorted({r.label for r in records} - set(labels))
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+        raise UsageError(f"{data}: {len(unknown)} classes are not among the model's {len(labels)} labels: {shown}; "
+                         "rename them with --mapping FILE (JSON {\"as written\": \"label\"}) or leave their photos out")
+    index = {name: i for i, name in enumerate(labels)}
+    loaded = photos.load_photos([found.root / r.path for r in records], size, boxes=[r.box for r in records])
+    by_path = {found.root / r.path: r for r in records}
+    names = [os.path.relpath(p, found.root) for p in loaded.paths]
+    truth = np.array([index[by_path[Path(p)].label] for p in loaded.paths], np.int64)
+    if len(names) == 0:
+        raise UsageError(f"{data}: none of its {len(records)} photos could be read (e.g. {loaded.skipped[0][0]}: "
+                         f"{loaded.skipped[0][1]}); pass readable photos")
+    return PhotoSet(loaded.pixels, names, f"{found.format} layout, {len(names)} photos",
+                    [(os.path.relpath(p, found.root), reason) for p, reason in loaded.skipped], truth, list(loaded.paths),
+                    [by_path[Path(p)].box for p in loaded.paths])

@@ -107,17 +107,29 @@ def read_split(path: Path) -> list[SplitRow]:
 
 @dataclass
 class SplitMetrics:
-    """Accuracy of the reference on one split (rates 0..1)."""
+    """Accuracy of the reference on one split (rates 0..1) on ``count`` photos, with the 95 % Wilson interval of
+    top-1 and top-3 (:mod:`carspotter.measure.intervals`; runs made before intervals have none recorded)."""
 
     top1: float
     top3: float
     count: int
     macro_f1: float | None = None
+    top1_ci: list[float] | None = None
+    top3_ci: list[float] | None = None
+
+    def __post_init__(self):
+        from carspotter.measure.intervals import wilson
+
+        if self.top1_ci is None and self.count:
+            self.top1_ci = list(wilson(round(self.top1 * self.count), self.count))
+            self.top3_ci = list(wilson(round(self.top3 * self.count), self.count))
 
     def to_json(self) -> dict:
         out = {"top1": self.top1, "top3": self.top3, "count": self.count}
         if self.macro_f1 is not None:
             out["macro_f1"] = self.macro_f1
+        if self.top1_ci is not None:
+            out.update(top1_ci=self.top1_ci, top3_ci=self.top3_ci, interval="Wilson 95 %")
         return out
 
 
@@ -266,7 +278,8 @@ class Run:
         return cls(input=InputSpec.from_json(doc["input"]),
                    classes=Classes(list(c["names"]), dict(c["counts"]), dict(c.get("dropped", {})), dict(c.get("renamed", {}))),
                    data=dict(doc["data"]), weights=dict(doc["weights"]), splits=dict(doc["splits"]),
-                   metrics={k: SplitMetrics(**m) for k, m in doc["metrics"].items()}, seed=int(doc["seed"]),
+                   metrics={k: SplitMetrics(**{f: v for f, v in m.items() if f != "interval"}) for k, m in doc["metrics"].items()},
+                   seed=int(doc["seed"]),
                    record={k: v for k, v in doc.items() if k not in _TYPED + ("weights",)}, dir=run_dir)
 
 

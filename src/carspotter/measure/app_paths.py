@@ -351,10 +351,28 @@ class AppModels:
         self._mediapipe = None
 
 
+def path_probs(path: AppPath, files: list[Path], boxes: list, size: int, labels: list[str],
+               models: AppModels) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Run one app path on the original photo files: ``([N, C] probabilities, [N, S, S, 3] pixels it made
+    (None for MediaPipe, which resizes inside), the model's description)``.
+
+    Raises:
+        PathUnavailable: the path's library is missing here, or the bundle has no TFLite model for MediaPipe.
+    """
+    why = path.unavailable()
+    if why:
+        raise PathUnavailable(why)
+    if path.pixels is None:  # MediaPipe resizes the photo itself
+        model, session = models.mediapipe()
+        return mediapipe_probs(session, files, boxes, labels), None, model
+    pixels = path.pixels(files, boxes, size)
+    return models.session.infer(pixels), pixels, models.description
+
+
 def measure_path(path: AppPath, files: list[Path], boxes: list, size: int, labels: list[str], reference: np.ndarray,
                  truth: np.ndarray | None, names: list[str], exact: np.ndarray, upscaled: np.ndarray,
                  models: AppModels) -> PathFigures:
-    """Run one app path on the original photo files and measure it against the reference.
+    """Run one app path on the original photo files (:func:`path_probs`) and measure it against the reference.
 
     Args:
         files, boxes: the photo files an app gets (crop boxes or None entries).
@@ -365,16 +383,7 @@ def measure_path(path: AppPath, files: list[Path], boxes: list, size: int, label
     Raises:
         PathUnavailable: the path's library is missing here, or the bundle has no TFLite model for MediaPipe.
     """
-    why = path.unavailable()
-    if why:
-        raise PathUnavailable(why)
-    if path.pixels is None:  # MediaPipe resizes the photo itself
-        model, session = models.mediapipe()
-        pixels, probs = None, mediapipe_probs(session, files, boxes, labels)
-    else:
-        model = models.description
-        pixels = path.pixels(files, boxes, size)
-        probs = models.session.infer(pixels)
+    probs, pixels, model = path_probs(path, files, boxes, size, labels, models)
     return figures(path, model, reference, probs, truth, names, exact, pixels, upscaled)
 
 

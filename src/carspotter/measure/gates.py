@@ -77,9 +77,17 @@ class VariantFigures:
     parity: ParityFigures
     max_abs_diff: float
 
+    def intervals(self) -> dict:
+        """95 % Wilson intervals (:mod:`carspotter.measure.intervals`) of top-1, top-3 and top-1 agreement on the N photos."""
+        from carspotter.measure.intervals import wilson
+
+        n = self.photos
+        return {k: list(wilson(round(getattr(self, k) * n), n)) for k in ("top1", "top3", "top1_agreement")}
+
     def to_json(self) -> dict:
         out = asdict(self)
         out["parity"] = self.parity.to_json()
+        out["intervals"] = {**self.intervals(), "interval": "Wilson 95 %"}
         return out
 
     @classmethod

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from carspotter.measure.intervals import wilson
 from carspotter.util.html_page import bars, data_uri, esc, page
 
 THUMB_PX = 160
@@ -26,9 +27,15 @@ def _key(r: dict) -> str:
     return f"{r['photo_set']}|{r['format']}|{r['target']}"
 
 
+def _ci(rate: float, n: int) -> str:
+    """The 95 % Wilson interval of a rate measured on ``n`` photos, ``[96.0%, 100.0%]``."""
+    lo, hi = wilson(round(rate * n), n)
+    return f"[{lo:.1%}, {hi:.1%}]"
+
+
 def _summary(results: list[dict]) -> str:
     head = ("<tr><th>photo set</th><th>format</th><th>runtime</th><th>precision</th><th>photos</th><th>top-1 agreement</th>"
-            "<th>near-ties</th><th>max |&Delta;p| (limit)</th><th>verdict</th></tr>")
+            "<th>95 % interval (Wilson)</th><th>near-ties</th><th>max |&Delta;p| (limit)</th><th>verdict</th></tr>")
     rows = []
     for r in results:
         k = esc(_key(r))
@@ -36,6 +43,7 @@ def _summary(results: list[dict]) -> str:
         rows.append(f"<tr><td>{esc(r['photo_set'])}</td><td>{esc(r['format'])}</td><td>{esc(r['target'])}</td>"
                     f"<td>{esc(r['precision'])}</td><td class='num'>{r['photos']}</td>"
                     f"<td class='num' data-check='{k}|agreement'>{r['top1_agreement']:.2%}</td>"
+                    f"<td class='num' data-check='{k}|agreement_ci'>{_ci(r['top1_agreement'], r['photos'])}</td>"
                     f"<td class='num' data-check='{k}|near_ties'>{r['near_ties']}</td>"
                     f"<td class='num' data-check='{k}|max_abs_diff'>{r['max_abs_diff']:.2e}</td>"
                     f"<td>{verdict} ({r['max_abs_diff_limit']:g})</td></tr>")

@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from carspotter.measure.intervals import too_small, wilson
 from carspotter.util.errors import UsageError
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
 
@@ -44,8 +45,10 @@ class Row:
     shipped_as: str
     mib: float | None
     top1: float | None = None
+    top1_ci: list[float] | None = None
     top3: float | None = None
     agreement: float | None = None
+    agreement_ci: list[float] | None = None
     parity: str = "-"
     load_ms: float | None = None
     p50_ms: float | None = None
@@ -296,6 +299,9 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
             probs = _all(loaded, pixels)
             reference = probs if row.format == "keras" else reference
             row.top1, row.top3, row.agreement = _accuracy(probs, truth, reference)
+            n = len(pixels)
+            row.top1_ci = None if row.top1 is None else list(wilson(round(row.top1 * n), n))
+            row.agreement_ci = None if row.agreement is None else list(wilson(round(row.agreement * n), n))
         timed = [(row, lo) for row, lo in entries if lo.session.timed]
         log(f"latency: {runs} interleaved batch-1 calls x {len(timed)} sessions after {WARMUP} warm-up calls each")
         _latency(timed, pixels, runs)
@@ -311,17 +317,21 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
 def markdown(report: Report) -> str:
     """The table and its notes as Markdown."""
     f = lambda v, fmt: "-" if v is None else format(v, fmt)  # noqa: E731
+    ci = lambda v: "" if not v else f" [{v[0]:.1%}, {v[1]:.1%}]"  # noqa: E731
     lines = [f"Bundle `{report.bundle}` on {report.machine}; {report.threads} threads; {report.photos} photos "
-             f"({report.photo_source}); batch-1 latency over {report.runs} interleaved calls after {WARMUP} warm-up calls.", "",
+             f"({report.photo_source}); batch-1 latency over {report.runs} interleaved calls after {WARMUP} warm-up calls; "
+             "top-1 and agreement with their 95 % Wilson intervals.", "",
              "| format | variant | runtime | shipped | MiB | top-1 | top-3 | agreement | parity | load ms | p50 ms | p90 ms "
              f"| photos/s @{report.batch} | % fp32 peak |",
              "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in report.rows:
-        lines.append(f"| {r.format} | {r.variant} | {r.runtime} | {r.shipped_as} | {f(r.mib, '.1f')} | {f(r.top1, '.1%')} | "
-                     f"{f(r.top3, '.1%')} | {f(r.agreement, '.1%')} | {r.parity} | {f(r.load_ms, '.0f')} | {f(r.p50_ms, '.1f')} | "
+        lines.append(f"| {r.format} | {r.variant} | {r.runtime} | {r.shipped_as} | {f(r.mib, '.1f')} | {f(r.top1, '.1%')}{ci(r.top1_ci)} | "
+                     f"{f(r.top3, '.1%')} | {f(r.agreement, '.1%')}{ci(r.agreement_ci)} | {r.parity} | {f(r.load_ms, '.0f')} | {f(r.p50_ms, '.1f')} | "
                      f"{f(r.p90_ms, '.1f')} | {f(r.throughput, '.1f')} | {f(None if r.peak_fraction is None else 100 * r.peak_fraction, '.1f')} |")
     p = report.peak
-    lines += ["", f"FLOPs per photo: {f(report.flops_per_photo and report.flops_per_photo / 1e9, '.2f')} G (TensorFlow profiler "
+    small = too_small(report.photos)
+    lines += [""] + ([f"- {small}"] if small else [])
+    lines += [f"FLOPs per photo: {f(report.flops_per_photo and report.flops_per_photo / 1e9, '.2f')} G (TensorFlow profiler "
               f"on the reference's frozen graph, a multiply-add = 2). fp32 peak: {p['gflops']:.0f} GFLOP/s = {p['derivation']}; "
               "% of peak = FLOPs / p50 latency / peak, for fp32 paths."]
     best = max((r for r in report.rows if r.peak_fraction), key=lambda r: r.peak_fraction, default=None)

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from carspotter.util.errors import DatasetError
-from carspotter.train.readers import check_class_name
+from carspotter.contracts.readers import check_class_name
 
 
 def read_mapping(path: str | Path) -> dict[str, str]:
