@@ -54,3 +54,19 @@ def test_a_wrong_way_import_breaks_the_contract(installed, tmp_path):
     out = _lint(root)
     assert out.returncode != 0 and "BROKEN" in out.stdout
     assert "carspotter.measure.metrics -> carspotter.parity.context" in out.stdout, out.stdout[-2000:]
+
+
+CYCLES = """
+import grimp
+g = grimp.build_graph("carspotter", include_external_packages=False, exclude_type_checking_imports=True)
+print([(a, b) for a in sorted(g.modules) for b in g.find_modules_directly_imported_by(a)
+       if g.chain_exists(importer=b, imported=a)])
+"""
+
+
+def test_no_import_cycle(installed):
+    """No module reaches itself through its imports (grimp, the graph import-linter checks), inside a layer too."""
+    out = subprocess.run([sys.executable, "-c", CYCLES], capture_output=True, text=True, cwd=installed, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(installed)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout[-2000:]

@@ -94,7 +94,7 @@ def test_a_registered_format_goes_through_export_manifest_parity_and_benchmark(p
     bench = run_benchmark(elsewhere, batch=2, runs=30)
     row = next(r for r in bench.rows if r.format == DUMMY)
     assert row.agreement is None and row.top1 is not None and row.p50_ms > 0 and row.throughput > 0
-    assert f"| {DUMMY} | fp32 | Keras (model file)" in markdown(bench)
+    assert f"| {DUMMY} | fp32 | Keras (TensorFlow), CPU:0 | default |" in markdown(bench)
 
 
 def test_parity_loads_every_model_file_once(pipeline, tmp_path):

@@ -371,15 +371,15 @@ class MILReference:
 
         if mode not in MODES:
             raise ValueError(f"mode {mode!r}: choose one of {MODES}")
-        self.program, self.mode = program, mode
-        self.onnx_model = _Translator(program, mode).translate()
+        self.mode, self.labels = mode, list(program.labels)
+        self._fixed_batch = any(op.op_type == "reshape" for op in program.function.operations)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        self.session = ort.InferenceSession(self.onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-
-    @property
-    def labels(self) -> list[str]:
-        return self.program.labels
+        # Neither the translated model nor the program is kept (the session holds the weights), and no memory
+        # arena: parity keeps every session of a run open, and each arena would keep its peak activations.
+        options.enable_cpu_mem_arena = False
+        self.session = ort.InferenceSession(_Translator(program, mode).translate().SerializeToString(), options,
+                                            providers=["CPUExecutionProvider"])
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Execute once: image programs take ``[N, S, S, 3]`` pixels, tensor programs their declared shape."""
@@ -387,7 +387,7 @@ class MILReference:
 
     def probabilities(self, pixels: np.ndarray, batch_size: int = 8) -> np.ndarray:
         """``[N, S, S, 3]`` uint8 RGB -> ``[N, C]`` probabilities (the classify op's input)."""
-        if any(op.op_type == "reshape" for op in self.program.function.operations):
+        if self._fixed_batch:
             batch_size = 1  # reshape shapes are fixed at the declared batch of 1
         rows = [self.run(pixels[i:i + batch_size]) for i in range(0, len(pixels), batch_size)]
         return np.concatenate(rows).reshape(len(pixels), -1)

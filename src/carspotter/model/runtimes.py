@@ -236,7 +236,10 @@ class MediaPipeSession(Session):
 
 class OrtSession(Session):
     """ONNX Runtime with one execution provider, ``threads`` intra-op threads, spinning off (its
-    spinning workers slowed whatever ran next on a 2-core machine), batches of 16.
+    spinning workers slowed whatever ran next on a 2-core machine), batches of 16, and the CPU
+    memory arena shrunk after each run (``memory.enable_memory_arena_shrinkage``): a session kept
+    open for a whole command (parity holds one per file and runtime) does not keep its peak
+    activations (about 0.4 GiB at batch 16 and 299 px).
 
     Raises (on load):
         RuntimeError: the provider is not the one the session actually uses.
@@ -256,10 +259,14 @@ class OrtSession(Session):
             raise RuntimeError(f"ONNX Runtime fell back to {self._session.get_providers()} instead of {provider}")
         self.version, self.device = f"onnxruntime {ort.__version__}", provider
         self._input = self._session.get_inputs()[0]
+        self._run_options = ort.RunOptions()
+        if provider == "CPUExecutionProvider":
+            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def _infer(self, pixels):
         x = pixels.astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
-        return np.concatenate([self._session.run(None, {self._input.name: x[i:i + 16]})[0] for i in range(0, len(x), 16)])
+        return np.concatenate([self._session.run(None, {self._input.name: x[i:i + 16]}, self._run_options)[0]
+                               for i in range(0, len(x), 16)])
 
     def close(self):
         self._session = None

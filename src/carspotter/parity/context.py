@@ -200,7 +200,9 @@ class ParityContext:
 
     def session(self, runtime: runtimes.Runtime, variant: VariantSpec, path: Path) -> runtimes.Session:
         """``path`` loaded into ``runtime`` once for the whole parity run (closed by :meth:`close`)."""
-        key = (str(path), runtime.check, variant.mil_mode if runtime is runtimes.MIL_BY_VARIANT else None)
+        if runtime is runtimes.MIL_BY_VARIANT:  # the same arithmetic as MIL_FP32 / MIL_FP16: one session
+            runtime = runtimes.MIL_FP32 if variant.mil_mode == "fp32" else runtimes.MIL_FP16
+        key = (str(path), runtime.check)
         if key not in self._sessions:
             self._sessions[key] = runtime.load(path, self.manifest.labels, variant)
         return self._sessions[key]

@@ -218,7 +218,9 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
             if hasattr(loaded.session, "reserve"):
                 loaded.session.reserve(batch)
             timed = loaded.session.timed
-            row = Row(fmt, vname, loaded.target, "default" if vname == entry.default_variant else "beside", record.bytes / 2**20,
+            d = loaded.session.describe()
+            row = Row(fmt, vname, f"{d['runtime']}, {d['device']}", "default" if vname == entry.default_variant else "beside",
+                      record.bytes / 2**20,
                       load_ms=load_ms if timed else None,
                       parity=("pass" if record.figures.parity.passed else "FAIL") + f" ({record.figures.parity.near_ties} near-ties)",
                       note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL reference execution")
