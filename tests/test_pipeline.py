@@ -229,16 +229,18 @@ def test_tampered_bundle_fails_verify_naming_the_file(pipeline, tmp_path):
 
 
 def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path, monkeypatch):
+    import dataclasses
+
     from carspotter.util.errors import ExportError
     from carspotter.export import bundle as bundle_mod
-    from carspotter.export import onnx_export
+    from carspotter.model.formats import FORMATS
 
     run_dir, _ = pipeline
 
     def boom(*a, **k):
         raise RuntimeError("converter exploded")
 
-    monkeypatch.setattr(onnx_export, "export", boom)
+    monkeypatch.setitem(FORMATS, "onnx", dataclasses.replace(FORMATS["onnx"], convert=boom))  # the converter export calls
     out = tmp_path / "bundles" / "x"
     with pytest.raises(ExportError, match="onnx fp32 conversion of .* failed: RuntimeError: converter exploded"):
         bundle_mod.export_bundle(run_dir, out, bundle_mod.ExportOptions(formats=("tflite", "onnx")))

@@ -16,7 +16,7 @@ The idea is Ultralytics' export-format table, without its dispatching method.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -140,9 +140,10 @@ ENTRY_POINT_GROUP = "carspotter.formats"
 """Entry-point group whose objects are :class:`FormatSpec` (pyproject.toml ``[project.entry-points."carspotter.formats"]``)."""
 
 
-class Registry(Mapping):
+class Registry(MutableMapping):
     """Format name -> :class:`FormatSpec`, in ``order``; the entry points of :data:`ENTRY_POINT_GROUP` are
-    loaded on first use, :meth:`register` adds more at run time."""
+    loaded on first use, :meth:`register` adds more at run time (``registry[name] = spec`` replaces one,
+    as tests do with ``monkeypatch.setitem``)."""
 
     def __init__(self, group: str):
         self._group, self._formats, self._loaded = group, {}, False
@@ -176,6 +177,14 @@ class Registry(Mapping):
 
     def __getitem__(self, name: str) -> FormatSpec:
         return self._all()[name]
+
+    def __setitem__(self, name: str, spec: FormatSpec) -> None:
+        if spec.name != name:
+            raise ValueError(f"format {spec.name} registered under the name {name}")
+        self.register(spec, replace=True)
+
+    def __delitem__(self, name: str) -> None:
+        del self._all()[name]
 
     def __iter__(self):
         return iter(self._all())
