@@ -147,3 +147,37 @@ def test_evaluate_page_in_chromium_shows_the_json_numbers(pipeline, tmp_path, ca
     d = doc["baseline"]["onnx"]["delta_top1"]
     assert shown["baseline|onnx|p"] == f"{d['mcnemar_exact_p']:.3g}"
     assert np.isclose(float(shown["baseline|onnx|delta"].split("%")[0]), 100 * d["difference"])
+
+
+def test_intervals_in_the_report_run_json_manifest_benchmark_and_parity_page(pipeline):
+    from carspotter.measure.parity_rule import compare_top3
+    from carspotter.parity.page import render
+    from carspotter.tools.benchmark import Report, Row, markdown
+
+    run_dir, bundle = pipeline
+    report = json.loads((run_dir / "report.json").read_text())["splits"]["test"]
+    n = report["count"]
+    assert report["top1_ci"] == pytest.approx(list(wilson(round(report["top1"] * n), n)))
+    assert "top-1 95 % interval (Wilson)" in (run_dir / "report.md").read_text()
+    assert "top-1 95 % interval (Wilson)" in (run_dir / "report.html").read_text()
+    metrics = json.loads((run_dir / "run.json").read_text())["metrics"]["test"]
+    assert metrics["top1_ci"] == pytest.approx(report["top1_ci"]) and metrics["interval"] == "Wilson 95 %"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["training"]["metrics"]["test"]["top1_ci"] == pytest.approx(report["top1_ci"])
+    for entry in manifest["formats"].values():
+        for v in entry["variants"].values():
+            fig = v["figures"]
+            lo, hi = fig["intervals"]["top1_agreement"]
+            assert (lo, hi) == pytest.approx(wilson(round(fig["top1_agreement"] * fig["photos"]), fig["photos"]))
+
+    row = Row("onnx", "fp32", "ONNX Runtime, CPUExecutionProvider", "default", 80.0, top1=28 / 45, top1_ci=list(wilson(28, 45)),
+              agreement=1.0, agreement_ci=list(wilson(45, 45)))
+    table = markdown(Report("b", 45, "test", 2, 8, 30, None, {"gflops": 1.0, "derivation": "x", "mhz": 1.0}, "m", [row]))
+    assert "62.2% [47.6%, 74.9%]" in table and "100.0% [92.1%, 100.0%]" in table and "too wide" in table
+
+    ref = np.array([[0.6, 0.3, 0.1]] * 45)
+    result = compare_top3(ref, ref, labels=["a", "b", "c"], photos=[f"{i}.jpg" for i in range(45)], tau=1e-3,
+                          max_abs_diff_limit=0.05, format="onnx", target="cpu", precision="fp32")
+    doc = {"passed": True, "photos": 45, "photo_source": "test", "created": "now", "rule": "top-3",
+           "results": [result.to_json()], "app_paths": [], "failed_checks": [], "skipped_checks": []}
+    assert "[92.1%, 100.0%]" in render(doc, "b", lambda s, name: None)
