@@ -50,3 +50,21 @@ def test_paired_difference():
     assert d.high - d.low < 0.8 * unpaired
     with pytest.raises(ValueError, match="same photos"):
         paired_difference(a, a[:10])
+
+
+def test_column_figures_with_a_threshold_and_a_not_a_car_class():
+    from carspotter.measure.evaluation import column_figures
+
+    labels = ["a", "b", "(not a car)"]
+    probs = np.array([[0.9, 0.05, 0.05], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.5, 0.45, 0.05]])
+    truth = np.array([0, 1, 1, 2, 1])
+    f = column_figures(probs, truth, labels, threshold=0.65, negative_class="(not a car)")
+    assert f["top1"]["k"] == 3 and f["top1"]["n"] == 5  # photos 0, 2, 3 right
+    assert (f["coverage"]["k"], f["coverage"]["n"]) == (3, 5)  # 0.9, 0.7, 0.7 shown
+    assert (f["precision"]["k"], f["precision"]["n"]) == (3, 3)  # all three shown are right
+    assert (f["not_car_rate"]["k"], f["not_car_rate"]["n"]) == (1, 5)
+    assert f["per_class"]["b"] == {"precision": 1.0, "recall": 1 / 3, "f1": 0.5, "support": 3}
+    assert f["confusion"]["classes"] == ["b"] and f["confusion"]["errors"] == [2] and f["confusion"]["matrix"] == [[1]]
+    assert f["nll"] == pytest.approx(-np.mean(np.log([0.9, 0.3, 0.7, 0.7, 0.45])))
+    none = column_figures(probs, truth, labels)
+    assert none["precision"] is None and none["coverage"] is None and none["not_car_rate"] is None
