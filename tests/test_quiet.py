@@ -9,7 +9,10 @@ import sys
 import pytest
 
 NOISE = ("absl::InitializeLog", "oneDNN custom operations")
-SCRIPT = "from carspotter.util.quiet import import_tensorflow; import sys; import_tensorflow(); print('after', file=sys.stderr)"
+# keras imports TensorFlow itself: the hook catches the first import wherever it comes from, and imports nothing early
+SCRIPT = ("import sys; from carspotter.util.quiet import quiet_tensorflow_import; quiet_tensorflow_import(); "
+          "assert 'tensorflow' not in sys.modules; import keras, tensorflow as tf; tf.constant([1.0]) * 2; "
+          "print('after', file=sys.stderr)")
 
 
 def _stderr(**env) -> str:

@@ -311,10 +311,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-NEEDS_TENSORFLOW = ("train", "export", "parity", "predict", "benchmark", "report", "evaluate")
-"""Commands that load a Keras model: TensorFlow is imported first, quietly (:func:`carspotter.util.quiet.import_tensorflow`)."""
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``carspotter`` command; returns the exit code."""
     parser = build_parser()
@@ -327,9 +323,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.verbose:
         os.environ[quiet.VERBOSE_ENV] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if quiet.verbose() else "2")
-    if args.command in NEEDS_TENSORFLOW:
-        quiet.import_tensorflow()
+    quiet.quiet_tensorflow_import()  # TensorFlow's start-up lines, wherever a command first imports it
 
     previous = _terminate_as_interrupt()
     interrupts.RECEIVED.clear()

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.util
 import io
 import logging
 import os
@@ -45,16 +47,42 @@ def native_stderr(keep: bool):
                 sys.stderr.write(sink.read().decode(errors="replace"))
 
 
-def import_tensorflow():
-    """Import TensorFlow once without its start-up lines (TensorFlow 2.21 prints absl's "All log messages
-    before absl::InitializeLog()" warning and the oneDNN notice twice, whatever ``TF_CPP_MIN_LOG_LEVEL``
-    says), unless :func:`verbose`."""
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+class _QuietLoader(importlib.abc.Loader):
+    """Runs the real loader of the ``tensorflow`` package under :func:`native_stderr`, then steps aside."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def create_module(self, spec):
+        return self.real.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = module.__loader__ = self.real
+        with native_stderr(keep=verbose()):
+            self.real.exec_module(module)
+
+
+class _QuietTensorFlow(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` through the other finders and hands back its spec with :class:`_QuietLoader`."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: the package is being imported now
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_tensorflow_import() -> None:
+    """Make the first import of TensorFlow, wherever it happens (``import keras`` included), quiet: TensorFlow
+    2.21 prints absl's "All log messages before absl::InitializeLog()" warning and the oneDNN notice twice
+    while it is imported, whatever ``TF_CPP_MIN_LOG_LEVEL`` says. Nothing is imported here, so a command
+    that never needs TensorFlow does not pay for it. Unless :func:`verbose`; a no-op once TensorFlow is in."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose() else "2")
-    with native_stderr(keep=verbose()):
-        import tensorflow
-    return tensorflow
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlow())
 
 
 @contextlib.contextmanager
