@@ -269,18 +269,8 @@ def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inpu
         _log("app paths: not measured (the test photos have no files)")
         return []
     boxes = list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
-    size = inputs.run.input.size
-    name, variant = app_paths.app_model(formats)
-    fmt = FORMATS[name]
-    vspec, runtime, record = fmt.variant(variant), fmt.measuring_runtime, formats[name].variants[variant]
-    mediapipe = ((f"tflite {formats['tflite'].default_variant} (MediaPipe ImageClassifier)", tmp / formats["tflite"].path)
-                 if "tflite" in formats else None)
-    with runtime.load(tmp / record.path, inputs.run.labels, vspec) as session:
-        models = app_paths.AppModels(f"{name} {variant} ({runtime.target_for(vspec)})", session, mediapipe)
-        try:
-            return _app_path_rows(models, ps, boxes, size, inputs)
-        finally:
-            models.close()
+    with app_paths.AppModels(tmp, formats, inputs.run.labels) as models:
+        return _app_path_rows(models, ps, boxes, inputs.run.input.size, inputs)
 
 
 def _app_path_rows(models: app_paths.AppModels, ps: PhotoSet, boxes: list, size: int, inputs: _Inputs) -> list[dict]:

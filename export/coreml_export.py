@@ -68,7 +68,6 @@ def export(build: Build, path: Path) -> dict:
 
 def ios_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``ios/``: Core ML + Vision in Swift."""
-    size = spec.size  # noqa: F841 (used by some of the f-strings)
     return f"""# carspotter for iOS (Core ML)
 
 `{model_file}`: an ML program for iOS 15+ / macOS 12+. Drag it into Xcode; Xcode generates

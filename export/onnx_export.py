@@ -135,7 +135,7 @@ def _sort_topologically(graph) -> None:
 
 def onnx_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``onnx/``: ONNX Runtime (Python, React Native, web)."""
-    size = spec.size  # noqa: F841 (used by some of the f-strings)
+    size = spec.size
     return f"""# carspotter for ONNX Runtime (React Native, web, desktop, server)
 
 `{model_file}`: ONNX model. Input `{spec.name}` `[N, {size}, {size}, 3]` {spec.dtype}, output

@@ -73,7 +73,7 @@ def export(build: Build, path: Path) -> dict:
 
 def android_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``android/``: TFLite with MediaPipe Tasks in Kotlin."""
-    size = spec.size  # noqa: F841 (used by some of the f-strings)
+    size = spec.size
     return f"""# carspotter for Android (TFLite)
 
 `{model_file}`: float32 TFLite model with metadata (labels, image normalization), ready for

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter.measure.intervals import too_small, wilson
+from carspotter.measure.intervals import bracket, too_small, wilson
 from carspotter.measure.metrics import topk_accuracy
 
 
@@ -85,7 +85,7 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str],
                 f"top-3 {r['top3']:.1%} (only {len(r['per_class'])} classes: always 100%)")
         lo, hi = r["top1_ci"]
         lines += [f"## {split}: top-1 {r['top1']:.1%}, {top3}, macro F1 {r['macro_f1']:.3f} on {r['count']} photos", "",
-                  f"top-1 95 % interval (Wilson): [{lo:.1%}, {hi:.1%}]" + (f"; {r['too_small']}" if r["too_small"] else ""), "",
+                  f"top-1 95 % interval (Wilson): {bracket(lo, hi)}" + (f"; {r['too_small']}" if r["too_small"] else ""), "",
                   "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [f"| {name.replace('|', '&#124;')} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |"
                   for name, m in r["per_class"].items()]

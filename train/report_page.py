@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from carspotter.measure.intervals import bracket
 from carspotter.util.html_page import data_uri, esc, file_data_uri, page
 
 MATRIX_CLASSES = 20
@@ -127,7 +128,7 @@ def _examples(examples: list[Example]) -> str:
 
 def _ci(r: dict) -> str:
     """The top-1 interval of a split's results, ``[47.6%, 74.9%]`` (``-`` for results made before intervals)."""
-    return f"[{r['top1_ci'][0]:.1%}, {r['top1_ci'][1]:.1%}]" if r.get("top1_ci") else "-"
+    return bracket(*r["top1_ci"]) if r.get("top1_ci") else "-"
 
 
 def render(folder: Path, results: dict, classes: list[str], examples: list[Example], run_name: str,

@@ -24,7 +24,6 @@ import numpy as np
 
 from carspotter import __version__
 from carspotter.util import dest_lock
-from carspotter.model import photos
 from carspotter.util.atomic import atomic_folder
 from carspotter.measure.calibration import DEFAULT_TARGET_PRECISION, check_target_precision
 from carspotter.util.errors import DatasetError, UsageError

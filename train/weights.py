@@ -51,8 +51,6 @@ def make_base(image_size: int, weights: str, input_range: str | None, fallback_n
         WeightsError: download failed (without fallback), file missing, or not weights
             for this architecture.
     """
-    import keras
-
     shape = (image_size, image_size, 3)
     if weights == "none":
         base = BACKBONE.application()(include_top=False, weights=None, input_shape=shape)

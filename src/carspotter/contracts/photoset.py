@@ -67,16 +67,20 @@ def split_photoset(run: Run, split: str = "test", data_dir: str | Path | None = 
     Raises:
         RunError: the split file or the photo folder is missing.
     """
-    root = data_folder(run, data_dir)
-    rows = run.split_rows(split)[:limit]
-    by_path = {r.path: r for r in rows}
-    loaded = photos.load_photos([root / r.path for r in rows], run.input.size, boxes=[r.box for r in rows])
+    rows = [(r.path, r.label, r.box) for r in run.split_rows(split)[:limit]]
+    return _decode(data_folder(run, data_dir), rows, run.input.size, f"{split} split of run {run.name}")
+
+
+def _decode(root: Path, rows: list[tuple], size: int, source: str) -> PhotoSet:
+    """Decode ``rows`` of ``(path relative to root (or absolute), class index, crop box or None)`` at ``size``:
+    the photos that decode, named relative to ``root``, with their classes and boxes; the others in ``skipped``."""
+    by_file = {str(root / path): (label, box) for path, label, box in rows}
+    loaded = photos.load_photos([root / path for path, _, _ in rows], size, boxes=[box for _, _, box in rows])
     # os.path.relpath, not Path.relative_to: negatives (--negatives) may lie beside the data folder ("../").
     names = [os.path.relpath(p, root) for p in loaded.paths]
     skipped = [(os.path.relpath(p, root), reason) for p, reason in loaded.skipped]
-    truth = np.array([by_path[n].label for n in names], dtype=np.int64)
-    return PhotoSet(loaded.pixels, names, f"{split} split of run {run.name}", skipped, truth, list(loaded.paths),
-                    [by_path[n].box for n in names])
+    truth = np.array([by_file[str(p)][0] for p in loaded.paths], dtype=np.int64)
+    return PhotoSet(loaded.pixels, names, source, skipped, truth, list(loaded.paths), [by_file[str(p)][1] for p in loaded.paths])
 
 
 def folder_photoset(folder: str | Path, size: int, limit: int | None = None, labels: list[str] | None = None) -> PhotoSet:
@@ -152,13 +156,9 @@ def labelled_photoset(data: str | Path, labels: list[str], size: int, layout: st
         raise UsageError(f"{data}: {len(unknown)} classes are not among the model's {len(labels)} labels: {shown}; "
                          "rename them with --mapping FILE (JSON {\"as written\": \"label\"}) or leave their photos out")
     index = {name: i for i, name in enumerate(labels)}
-    loaded = photos.load_photos([found.root / r.path for r in records], size, boxes=[r.box for r in records])
-    by_path = {found.root / r.path: r for r in records}
-    names = [os.path.relpath(p, found.root) for p in loaded.paths]
-    truth = np.array([index[by_path[Path(p)].label] for p in loaded.paths], np.int64)
-    if len(names) == 0:
-        raise UsageError(f"{data}: none of its {len(records)} photos could be read (e.g. {loaded.skipped[0][0]}: "
-                         f"{loaded.skipped[0][1]}); pass readable photos")
-    return PhotoSet(loaded.pixels, names, f"{found.format} layout, {len(names)} photos",
-                    [(os.path.relpath(p, found.root), reason) for p, reason in loaded.skipped], truth, list(loaded.paths),
-                    [by_path[Path(p)].box for p in loaded.paths])
+    ps = _decode(found.root, [(r.path, index[r.label], r.box) for r in records], size, "")
+    if len(ps.names) == 0:
+        raise UsageError(f"{data}: none of its {len(records)} photos could be read (e.g. {ps.skipped[0][0]}: "
+                         f"{ps.skipped[0][1]}); pass readable photos")
+    ps.source = f"{found.format} layout, {len(ps.names)} photos"
+    return ps

@@ -42,7 +42,9 @@ from typing import Callable
 
 import numpy as np
 
-from carspotter.model import photos
+from carspotter.model import photos, runtimes
+from carspotter.model.formats import FORMATS, VariantSpec
+from carspotter.model.runtimes import Runtime, Session
 from carspotter.measure.metrics import topk, topk_accuracy
 from carspotter.measure.parity_rule import APP_PATH_MIN_MARGIN
 
@@ -284,12 +286,7 @@ def mediapipe_probs(session, files: list[Path], boxes: list, labels: list[str]) 
     Raises:
         ComparisonError: MediaPipe reads other labels from the model's metadata than ``labels``.
     """
-    from carspotter.util.errors import ComparisonError
-
-    names, probs = session.classify([np.asarray(_upright(f, b)) for f, b in zip(files, boxes)], len(labels))
-    if names != list(labels):
-        raise ComparisonError(f"{session.path}: MediaPipe reads labels {names[:3]}... from the metadata, not the manifest's")
-    return probs
+    return session.classify_as([np.asarray(_upright(f, b)) for f, b in zip(files, boxes)], labels)
 
 
 class PathUnavailable(Exception):
@@ -310,45 +307,67 @@ def app_model(formats: dict) -> tuple[str, str]:
     return name, formats[name].default_variant
 
 
-@dataclass
-class AppModels:
-    """The models the app paths run, each loaded once.
+SessionOpener = Callable[[Runtime, VariantSpec, Path], Session]
+"""``(runtime, variant, model file) -> Session``."""
 
-    Attributes:
-        description: the fp32 model, for people (``"onnx fp32 (CPUExecutionProvider)"``).
-        session: its loaded session (:class:`~carspotter.model.runtimes.Session`): ``[N, S, S, 3]`` -> ``[N, C]``.
-        mediapipe_file: ``(description, TFLite file with metadata)`` for the MediaPipe path, or None;
-            loaded on first use.
-        open_mediapipe: ``path -> MediaPipeSession`` owned by the caller (parity shares its own); None:
-            this object loads one and closes it in :meth:`close`.
+
+class AppModels:
+    """The models the app paths of one bundle run, each loaded on first use, once: the fp32 model
+    (:func:`app_model`) on its format's measuring runtime, and MediaPipe's ``ImageClassifier`` with
+    the bundle's default TFLite model. Export, parity and evaluate all build it this way.
+
+    Args:
+        folder: the bundle (or the bundle being written); formats: its manifest's formats; labels: C names.
+        open_session: a :data:`SessionOpener` whose sessions belong to the caller (parity shares its
+            own); None: this object loads its sessions and closes them in :meth:`close` (or at the
+            end of a ``with`` block).
     """
 
-    description: str
-    session: object
-    mediapipe_file: tuple[str, Path] | None
-    open_mediapipe: Callable[[Path], object] | None = None
-    _mediapipe: object = None
+    def __init__(self, folder: Path, formats: dict, labels: list[str], open_session: SessionOpener | None = None):
+        name, variant = app_model(formats)
+        spec = FORMATS[name]
+        vspec = spec.variant(variant)
+        self.description = f"{name} {variant} ({spec.measuring_runtime.target_for(vspec)})"
+        self._fp32 = (spec.measuring_runtime, vspec, Path(folder) / formats[name].variants[variant].path)
+        tflite = formats.get("tflite")
+        self._mediapipe = ((runtimes.MEDIAPIPE, FORMATS["tflite"].variant(tflite.default_variant), Path(folder) / tflite.path)
+                           if tflite else None)
+        self.mediapipe_description = f"tflite {tflite.default_variant} (MediaPipe ImageClassifier)" if tflite else None
+        self._labels, self._open, self._loaded = list(labels), open_session, {}
 
-    def mediapipe(self):
-        """``(description, MediaPipeSession)``, loaded once.
+    def _get(self, key: str, runtime: Runtime, variant: VariantSpec, path: Path) -> Session:
+        if key not in self._loaded:
+            self._loaded[key] = (self._open(runtime, variant, path) if self._open
+                                 else runtime.load(path, self._labels, variant))
+        return self._loaded[key]
+
+    @property
+    def session(self) -> Session:
+        """The fp32 model's session: ``[N, S, S, 3]`` -> ``[N, C]``."""
+        return self._get("fp32", *self._fp32)
+
+    def mediapipe(self) -> tuple[str, Session]:
+        """``(description, MediaPipeSession)``.
 
         Raises:
             PathUnavailable: the bundle has no TFLite model for MediaPipe.
         """
-        if self.mediapipe_file is None:
-            raise PathUnavailable("the bundle has no TFLite model for MediaPipe")
         if self._mediapipe is None:
-            from carspotter.model.runtimes import MediaPipeSession
-
-            opener = self.open_mediapipe or (lambda path: MediaPipeSession(path, None))
-            self._mediapipe = opener(self.mediapipe_file[1])
-        return self.mediapipe_file[0], self._mediapipe
+            raise PathUnavailable("the bundle has no TFLite model for MediaPipe")
+        return self.mediapipe_description, self._get("mediapipe", *self._mediapipe)
 
     def close(self) -> None:
-        """Close the MediaPipe session this object loaded itself (the others belong to the caller)."""
-        if self._mediapipe is not None and self.open_mediapipe is None:
-            self._mediapipe.close()
-        self._mediapipe = None
+        """Close the sessions this object loaded itself (those of ``open_session`` belong to the caller)."""
+        if self._open is None:
+            for session in self._loaded.values():
+                session.close()
+        self._loaded = {}
+
+    def __enter__(self) -> "AppModels":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def path_probs(path: AppPath, files: list[Path], boxes: list, size: int, labels: list[str],

@@ -21,6 +21,11 @@ Z95 = 1.959963984540054
 """The standard normal quantile of 0.975: a two-sided 95 % interval."""
 
 
+def bracket(low: float, high: float) -> str:
+    """An interval as every page and table shows it: ``[47.6%, 74.9%]``."""
+    return f"[{low:.1%}, {high:.1%}]"
+
+
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval of ``k`` successes in ``n`` trials: ``(low, high)``, both 0..1; ``(0, 1)`` when n = 0."""
     if n <= 0:
@@ -68,7 +73,7 @@ class Proportion:
     def __str__(self) -> str:
         if self.value is None:
             return "- (0 photos)"
-        return f"{self.value:.1%} [{self.low:.1%}, {self.high:.1%}] (n={self.n})"
+        return f"{self.value:.1%} {bracket(self.low, self.high)} (n={self.n})"
 
 
 def too_small(n: int, difference: float = 0.05) -> str | None:

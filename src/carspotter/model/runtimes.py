@@ -223,11 +223,19 @@ class MediaPipeSession(Session):
                 names[c.index] = c.category_name
         return names, out
 
-    def _infer(self, pixels):
-        names, probs = self.classify(list(pixels.astype(np.uint8)), len(self.labels))
-        if names != list(self.labels):
+    def classify_as(self, images, labels: list[str]) -> np.ndarray:
+        """:meth:`classify` for a model whose classes are ``labels``: ``[N, C]`` scores in their order.
+
+        Raises:
+            ComparisonError: the labels in the model's metadata are not ``labels``.
+        """
+        names, probs = self.classify(images, len(labels))
+        if names != list(labels):
             raise ComparisonError(f"{self.path}: MediaPipe reads labels {names[:3]}... from the metadata, not the manifest's")
         return probs
+
+    def _infer(self, pixels):
+        return self.classify_as(list(pixels.astype(np.uint8)), self.labels)
 
     def close(self):
         self._classifier.close()

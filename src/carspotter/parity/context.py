@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from carspotter.model import runtimes
-from carspotter.measure.app_paths import AppGate, AppModels, app_model, upscaled_photos
+from carspotter.measure.app_paths import AppGate, AppModels, upscaled_photos
 from carspotter.util.errors import BundleError, RunError
-from carspotter.model.formats import FORMATS, VariantSpec
+from carspotter.model.formats import VariantSpec
 from carspotter.contracts.golden import GoldenSet, read_golden
 from carspotter.util.hashing import sha256_file
 from carspotter.contracts.manifest import Manifest, verify_bundle
@@ -215,24 +215,14 @@ class ParityContext:
         return self._probs[key]
 
     def app_models(self) -> AppModels:
-        """The models the app paths run (:func:`carspotter.measure.app_paths.app_model`), loaded once."""
+        """The models the app paths run, sharing this context's sessions."""
         if self._app_models is None:
-            fmt, variant = app_model(self.manifest.formats)
-            spec = FORMATS[fmt]
-            vspec, runtime = spec.variant(variant), spec.measuring_runtime
-            session = self.session(runtime, vspec, self.path(fmt, variant))
-            mediapipe = ((f"tflite {self.manifest.formats['tflite'].default_variant} (MediaPipe ImageClassifier)",
-                          self.path("tflite")) if "tflite" in self.manifest.formats else None)
-            tflite = FORMATS["tflite"].variant(self.manifest.formats["tflite"].default_variant) if mediapipe else None
-            self._app_models = AppModels(f"{fmt} {variant} ({runtime.target_for(vspec)})", session, mediapipe,
-                                         lambda path: self.session(runtimes.MEDIAPIPE, tflite, path))
+            self._app_models = AppModels(self.bundle, self.manifest.formats, self.manifest.labels, self.session)
         return self._app_models
 
     def close(self) -> None:
         """Close every session this context loaded."""
-        if self._app_models is not None:
-            self._app_models.close()
-            self._app_models = None
+        self._app_models = None  # its sessions are this context's, closed below
         for session in self._sessions.values():
             session.close()
         self._sessions.clear()

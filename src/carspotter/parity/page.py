@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from carspotter.measure.intervals import wilson
+from carspotter.measure.intervals import bracket, wilson
 from carspotter.util.html_page import bars, data_uri, esc, page
 
 THUMB_PX = 160
@@ -29,8 +29,7 @@ def _key(r: dict) -> str:
 
 def _ci(rate: float, n: int) -> str:
     """The 95 % Wilson interval of a rate measured on ``n`` photos, ``[96.0%, 100.0%]``."""
-    lo, hi = wilson(round(rate * n), n)
-    return f"[{lo:.1%}, {hi:.1%}]"
+    return bracket(*wilson(round(rate * n), n))
 
 
 def _summary(results: list[dict]) -> str:

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from carspotter.measure.intervals import too_small, wilson
+from carspotter.measure.intervals import bracket, too_small, wilson
 from carspotter.util.errors import UsageError
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
 
@@ -319,7 +319,7 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
 def markdown(report: Report) -> str:
     """The table and its notes as Markdown."""
     f = lambda v, fmt: "-" if v is None else format(v, fmt)  # noqa: E731
-    ci = lambda v: "" if not v else f" [{v[0]:.1%}, {v[1]:.1%}]"  # noqa: E731
+    ci = lambda v: "" if not v else f" {bracket(*v)}"  # noqa: E731
     lines = [f"Bundle `{report.bundle}` on {report.machine}; {report.threads} threads; {report.photos} photos "
              f"({report.photo_source}); batch-1 latency over {report.runs} interleaved calls after {WARMUP} warm-up calls; "
              "top-1 and agreement with their 95 % Wilson intervals.", "",

@@ -157,31 +157,20 @@ def _model_columns(src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, 
 
 def _app_columns(src: _Source, ps: PhotoSet, log: Log) -> tuple[dict, list[str]]:
     """Every app path on the photo files: ``({"app/NAME": (kind, target, probs)}, notes)``."""
-    from carspotter.model.formats import FORMATS
-
     if src.manifest is None or ps.paths is None:
         return {}, []
-    fmt, variant = app_paths.app_model(src.manifest.formats)
-    spec = FORMATS[fmt]
-    runtime, vspec = spec.measuring_runtime, spec.variant(variant)
-    tflite = src.manifest.formats.get("tflite")
-    mediapipe = (f"tflite {tflite.default_variant} (MediaPipe ImageClassifier)", src.folder / tflite.path) if tflite else None
     boxes = list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
     out, notes = {}, []
-    with runtime.load(src.folder / src.manifest.formats[fmt].variants[variant].path, src.labels, vspec) as session:
-        models = app_paths.AppModels(f"{fmt} {variant} ({runtime.target_for(vspec)})", session, mediapipe)
-        try:
-            for name, path in app_paths.PATHS.items():
-                t0 = time.perf_counter()
-                try:
-                    probs, _, model = app_paths.path_probs(path, list(ps.paths), boxes, src.size, src.labels, models)
-                except app_paths.PathUnavailable as exc:
-                    notes.append(f"app path {name} not measured: {exc}")
-                    continue
-                out[f"app/{name}"] = ("app path", f"{path.client}; model: {model}", probs)
-                log(f"app/{name}: {len(ps.paths)} photos in {time.perf_counter() - t0:.1f} s")
-        finally:
-            models.close()
+    with app_paths.AppModels(src.folder, src.manifest.formats, src.labels) as models:
+        for name, path in app_paths.PATHS.items():
+            t0 = time.perf_counter()
+            try:
+                probs, _, model = app_paths.path_probs(path, list(ps.paths), boxes, src.size, src.labels, models)
+            except app_paths.PathUnavailable as exc:
+                notes.append(f"app path {name} not measured: {exc}")
+                continue
+            out[f"app/{name}"] = ("app path", f"{path.client}; model: {model}", probs)
+            log(f"app/{name}: {len(ps.paths)} photos in {time.perf_counter() - t0:.1f} s")
     return out, notes
 
 
@@ -246,8 +235,8 @@ def evaluate(source: str | Path, data: str | Path | None = None, *, layout: str 
 
 
 def table(result: Evaluation) -> str:
-    """The short table ``evaluate`` prints (Markdown)."""
-    pct = lambda f: "-" if not f or f["value"] is None else f"{f['value']:.1%} [{f['low']:.1%}, {f['high']:.1%}]"  # noqa: E731
+    """The short table ``evaluate`` prints (Markdown; figures as on evaluate.html)."""
+    from carspotter.tools.evaluate_page import interval as pct
     lines = [f"{result.source} on {result.data}: {result.photos} photos", "",
              "| column | top-1 [95 % CI] | top-3 [95 % CI] | NLL | ECE | precision at threshold | coverage |",
              "|---|---|---|---:|---:|---|---|"]

@@ -9,6 +9,7 @@ figures block holds evaluate.json itself, and every number shown carries a ``dat
 
 from __future__ import annotations
 
+from carspotter.measure.intervals import bracket
 from carspotter.util.html_page import esc, page
 
 
@@ -16,7 +17,7 @@ def interval(f: dict | None) -> str:
     """``62.2 % [47.6 %, 74.9 %]`` of a Proportion's JSON, ``-`` when absent."""
     if not f or f.get("value") is None:
         return "-"
-    return f"{f['value']:.1%} [{f['low']:.1%}, {f['high']:.1%}]"
+    return f"{f['value']:.1%} {bracket(f['low'], f['high'])}"
 
 
 def _cell(key: str, name: str, text: str) -> str:
