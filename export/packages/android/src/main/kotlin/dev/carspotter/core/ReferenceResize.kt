@@ -1,0 +1,140 @@
+// carspotter's reference resize, ported exactly (pure Kotlin, language level 1.3, no Android classes): for every
+// pixel the same value as carspotter.model.photos.resize, which is OpenCV 4's warpPerspective as MediaPipe Tasks'
+// ImageClassifier calls it on the CPU. A line-for-line port of the JavaScript package's resize.js; the steps are
+// explained there. Checked bit for bit against the golden set's resize vectors (src/test).
+package dev.carspotter.core
+
+object ReferenceResize {
+    private const val INTER_BITS = 5
+    private const val INTER_TAB_SIZE = 1 shl INTER_BITS
+    private const val COEF_BITS = 15
+
+    /** OpenCV's hal::LU64f: solves a x = b in place (Gaussian elimination, partial pivoting), returns b. */
+    private fun luSolve(a: Array<DoubleArray>, b: DoubleArray): DoubleArray {
+        val m = b.size
+        for (i in 0 until m) {
+            var k = i
+            for (j in i + 1 until m) if (Math.abs(a[j][i]) > Math.abs(a[k][i])) k = j
+            if (k != i) {
+                for (j in i until m) { val t = a[i][j]; a[i][j] = a[k][j]; a[k][j] = t }
+                val t = b[i]; b[i] = b[k]; b[k] = t
+            }
+            val d = -1.0 / a[i][i]
+            for (j in i + 1 until m) {
+                val alpha = a[j][i] * d
+                for (c in i + 1 until m) a[j][c] += alpha * a[i][c]
+                b[j] += alpha * b[i]
+            }
+        }
+        for (i in m - 1 downTo 0) {
+            var s = b[i]
+            for (c in i + 1 until m) s -= a[i][c] * b[c]
+            b[i] = s / a[i][i]
+        }
+        return b
+    }
+
+    /** Output pixel -> photo position, row-major 3x3: getPerspectiveTransform of the corners, then cv::invert. */
+    fun inverseMatrix(width: Int, height: Int, size: Int): DoubleArray {
+        val w = width.toDouble(); val h = height.toDouble(); val s = size.toDouble()
+        val src = arrayOf(doubleArrayOf(0.0, h), doubleArrayOf(0.0, 0.0), doubleArrayOf(w, 0.0), doubleArrayOf(w, h))
+        val dst = arrayOf(doubleArrayOf(0.0, s), doubleArrayOf(0.0, 0.0), doubleArrayOf(s, 0.0), doubleArrayOf(s, s))
+        val a = Array(8) { DoubleArray(8) }
+        val b = DoubleArray(8)
+        for (i in 0 until 4) {
+            a[i][0] = src[i][0]; a[i + 4][3] = src[i][0]
+            a[i][1] = src[i][1]; a[i + 4][4] = src[i][1]
+            a[i][2] = 1.0; a[i + 4][5] = 1.0
+            a[i][6] = -src[i][0] * dst[i][0]
+            a[i][7] = -src[i][1] * dst[i][0]
+            a[i + 4][6] = -src[i][0] * dst[i][1]
+            a[i + 4][7] = -src[i][1] * dst[i][1]
+            b[i] = dst[i][0]
+            b[i + 4] = dst[i][1]
+        }
+        val x = luSolve(a, b)
+        val m = DoubleArray(9) { if (it < 8) x[it] else 1.0 }
+        var d = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
+        d = 1.0 / d
+        return doubleArrayOf(
+            (m[4] * m[8] - m[5] * m[7]) * d, (m[2] * m[7] - m[1] * m[8]) * d, (m[1] * m[5] - m[2] * m[4]) * d,
+            (m[5] * m[6] - m[3] * m[8]) * d, (m[0] * m[8] - m[2] * m[6]) * d, (m[2] * m[3] - m[0] * m[5]) * d,
+            (m[3] * m[7] - m[4] * m[6]) * d, (m[1] * m[6] - m[0] * m[7]) * d, (m[0] * m[4] - m[1] * m[3]) * d
+        )
+    }
+
+    /** RGBA (4 bytes per pixel) composited on opaque white as Pillow's alpha_composite does: RGB bytes. */
+    fun compositeOnWhite(rgba: ByteArray): ByteArray {
+        val n = rgba.size / 4
+        val out = ByteArray(n * 3)
+        for (p in 0 until n) {
+            val a = rgba[4 * p + 3].toInt() and 0xFF
+            for (c in 0 until 3) {
+                val v = rgba[4 * p + c].toInt() and 0xFF
+                out[3 * p + c] = when (a) {
+                    255 -> v
+                    0 -> 255
+                    else -> {
+                        val t = v * a * 128 + 255 * (255 - a) * 128 + (0x80 shl 7)
+                        (((t ushr 8) + t) ushr 8) ushr 7
+                    }
+                }.toByte()
+            }
+        }
+        return out
+    }
+
+    /**
+     * Stretch an upright photo to size x size exactly as carspotter's reference.
+     * @param pixels row-major, [channels] bytes per pixel (3 RGB, 4 RGBA: composited on white first)
+     * @return size * size * 3 RGB bytes, row-major
+     * @throws IllegalArgumentException channels not 3 or 4, or pixels not width * height * channels bytes
+     */
+    fun resize(pixels: ByteArray, width: Int, height: Int, channels: Int, size: Int): ByteArray {
+        require(channels == 3 || channels == 4) { "channels must be 3 (RGB) or 4 (RGBA), got $channels" }
+        require(width >= 1 && height >= 1 && size >= 1) { "sizes must be positive: $width x $height -> $size" }
+        require(pixels.size == width * height * channels) { "${pixels.size} bytes is not $width x $height x $channels" }
+        val src = if (channels == 4) compositeOnWhite(pixels) else pixels
+        val m = inverseMatrix(width, height, size)
+        val out = ByteArray(size * size * 3)
+        val bw0 = Math.min(1024 / Math.min(16, size), size)  // OpenCV's block width (its rows are absolute)
+        val row = width * 3
+        for (y in 0 until size) {
+            var xb = 0
+            while (xb < size) {
+                val x0d = m[0] * xb + m[1] * y + m[2]
+                val y0d = m[3] * xb + m[4] * y + m[5]
+                val w0d = m[6] * xb + m[7] * y + m[8]
+                val bw = Math.min(bw0, size - xb)
+                for (x1 in 0 until bw) {
+                    var wd = w0d + m[6] * x1
+                    wd = if (wd != 0.0) INTER_TAB_SIZE / wd else 0.0
+                    val fx = Math.max(Int.MIN_VALUE.toDouble(), Math.min(Int.MAX_VALUE.toDouble(), (x0d + m[0] * x1) * wd))
+                    val fy = Math.max(Int.MIN_VALUE.toDouble(), Math.min(Int.MAX_VALUE.toDouble(), (y0d + m[3] * x1) * wd))
+                    val xi = Math.rint(fx).toInt()  // round half to even, as cvRound
+                    val yi = Math.rint(fy).toInt()
+                    val sx = Math.max(-32768, Math.min(32767, xi shr INTER_BITS))
+                    val sy = Math.max(-32768, Math.min(32767, yi shr INTER_BITS))
+                    val ax = xi and (INTER_TAB_SIZE - 1)
+                    val ay = yi and (INTER_TAB_SIZE - 1)
+                    val w00 = (32 - ax) * (32 - ay) * 32
+                    val w01 = ax * (32 - ay) * 32
+                    val w10 = (32 - ax) * ay * 32
+                    val w11 = ax * ay * 32
+                    val xa = Math.min(Math.max(sx, 0), width - 1) * 3
+                    val xc = Math.min(Math.max(sx + 1, 0), width - 1) * 3
+                    val ya = Math.min(Math.max(sy, 0), height - 1) * row
+                    val yc = Math.min(Math.max(sy + 1, 0), height - 1) * row
+                    val o = (y * size + xb + x1) * 3
+                    for (c in 0 until 3) {
+                        val v = (src[ya + xa + c].toInt() and 0xFF) * w00 + (src[ya + xc + c].toInt() and 0xFF) * w01 +
+                            (src[yc + xa + c].toInt() and 0xFF) * w10 + (src[yc + xc + c].toInt() and 0xFF) * w11
+                        out[o + c] = Math.min(255, Math.max(0, (v + (1 shl (COEF_BITS - 1))) shr COEF_BITS)).toByte()
+                    }
+                }
+                xb += bw0
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,86 @@
+// JVM unit tests of the pure-Kotlin core: the golden set's resize vectors bit for bit, EXIF orientations as
+// Pillow applies them, the parity rule and the answer. `./gradlew test` from the bundle's android/ folder (the
+// golden set is ../golden; -Dcarspotter.golden=DIR elsewhere).
+package dev.carspotter.core
+
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertArrayEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNull
+import org.junit.Assert.assertTrue
+import org.junit.Test
+import java.io.File
+import java.security.MessageDigest
+
+class ResizeVectorsTest {
+    private val golden = File(System.getProperty("carspotter.golden") ?: "../golden")
+
+    @Test
+    fun everyResizeVectorIsBitExact() {
+        val index = File(golden, "resize/vectors.txt")
+        assertTrue("no resize vectors at $index (set -Dcarspotter.golden)", index.isFile)
+        val rows = index.readLines().filter { it.isNotEmpty() && !it.startsWith("#") }.map { it.split("\t") }
+        assertTrue(rows.size >= 7)
+        for (row in rows) {
+            val photo = Pnm.parse(File(golden, "resize/" + row[1]).readBytes())
+            val want = Pnm.parse(File(golden, "resize/" + row[2]).readBytes())
+            assertEquals(row[0], row[3].toInt(), photo.width)
+            val got = ReferenceResize.resize(photo.pixels, photo.width, photo.height, photo.channels, row[6].toInt())
+            var differing = 0
+            for (i in got.indices) if (got[i] != want.pixels[i]) differing++
+            assertEquals("${row[0]}: values differing from the reference", 0, differing)
+            val sha = MessageDigest.getInstance("SHA-256").digest(got).joinToString("") { String.format("%02x", it) }
+            assertEquals(row[0], row[7], sha)
+        }
+    }
+
+    @Test
+    fun rejectsWrongSizesAndChannels() {
+        try { ReferenceResize.resize(ByteArray(5), 2, 1, 3, 4); throw AssertionError("accepted 5 bytes") } catch (e: IllegalArgumentException) {}
+        try { ReferenceResize.resize(ByteArray(4), 2, 1, 2, 4); throw AssertionError("accepted 2 channels") } catch (e: IllegalArgumentException) {}
+    }
+}
+
+class OrientationTest {
+    @Test
+    fun allEightOrientationsAsPillow() {
+        // a 3 x 2 grey image 0..5 and what Pillow's ImageOps.exif_transpose makes of it for each orientation
+        val want = mapOf(
+            1 to listOf(3, 2, 0, 1, 2, 3, 4, 5), 2 to listOf(3, 2, 2, 1, 0, 5, 4, 3), 3 to listOf(3, 2, 5, 4, 3, 2, 1, 0),
+            4 to listOf(3, 2, 3, 4, 5, 0, 1, 2), 5 to listOf(2, 3, 0, 3, 1, 4, 2, 5), 6 to listOf(2, 3, 3, 0, 4, 1, 5, 2),
+            7 to listOf(2, 3, 5, 2, 4, 1, 3, 0), 8 to listOf(2, 3, 2, 5, 1, 4, 0, 3)
+        )
+        val image = Image(ByteArray(6) { it.toByte() }, 3, 2, 1)
+        for ((o, w) in want) {
+            val up = Orientation.upright(image, o)
+            assertEquals("orientation $o", w.subList(0, 2), listOf(up.width, up.height))
+            assertArrayEquals("orientation $o", w.drop(2).map { it.toByte() }.toByteArray(), up.pixels)
+        }
+    }
+}
+
+class ParityRuleTest {
+    @Test
+    fun nearTiesPassAndRealSwapsFail() {
+        val ref = floatArrayOf(0.5f, 0.3f, 0.15f, 0.05f)
+        assertNull(ParityRule.top3(ref, ref, 0.01).mismatchRank)
+        val swapped = floatArrayOf(0.3f, 0.5f, 0.15f, 0.05f)
+        assertEquals(1, ParityRule.top3(ref, swapped, 0.01).mismatchRank)
+        val nearTie = floatArrayOf(0.5f, 0.299f, 0.3f, 0.05f)
+        val near = ParityRule.top3(floatArrayOf(0.5f, 0.3f, 0.2995f, 0.05f), nearTie, 0.01)
+        assertNull(near.mismatchRank)
+        assertEquals(2, near.nearTies)  // ranks 2 and 3 swapped, both within tau
+    }
+
+    @Test
+    fun classificationAppliesThresholdAndNotACar() {
+        val info = BundleInfo(299, listOf("a", "b", "(not a car)"), 0.6f, "(not a car)", "carspotter.tflite")
+        val sure = info.classification(floatArrayOf(0.7f, 0.2f, 0.1f))
+        assertTrue(sure.show)
+        assertEquals("a", sure.best.label)
+        assertFalse(info.classification(floatArrayOf(0.5f, 0.4f, 0.1f)).show)
+        val notCar = info.classification(floatArrayOf(0.1f, 0.1f, 0.8f))
+        assertTrue(notCar.notACar)
+        assertFalse(notCar.show)
+    }
+}

@@ -1,0 +1,61 @@
+// Types of the carspotter package's main entry (index.js).
+import type { InferenceSession } from 'onnxruntime-common';
+
+export type Pixels = Uint8Array | Uint8ClampedArray;
+
+export interface Bundle {
+  name: string;
+  version: string;
+  /** Input side S in pixels. */
+  size: number;
+  /** Class names; index k = output k. */
+  labels: string[];
+  /** Show the answer only when its probability (0..1) is at least this; null when the run chose none. */
+  threshold: number | null;
+  /** The class trained on photos that are not cars, or null. */
+  notACar: string | null;
+  /** The model file in this package. */
+  model: string;
+}
+
+export interface Guess { index: number; label: string; probability: number }
+
+export interface Classification {
+  /** The 3 most probable classes, most probable first. */
+  top: Guess[];
+  best: Guess;
+  /** false: below the threshold or "not a car"; ask for a closer photo. */
+  show: boolean;
+  notACar: boolean;
+  /** Probabilities 0..1 of every class, in the order of LABELS. */
+  probabilities: Float32Array;
+}
+
+export const BUNDLE: Bundle;
+export const SIZE: number;
+export const LABELS: string[];
+
+/** [S, S, 3] RGB bytes exactly as carspotter's reference resize (channels 4: composited on white first). */
+export function resize(pixels: Pixels, width: number, height: number, channels: 3 | 4, size: number): Uint8Array;
+export function inverseMatrix(width: number, height: number, size: number): number[];
+export function compositeOnWhite(rgba: Pixels): Uint8Array;
+/** The [1, S, S, 3] NHWC model input (0..255) for an upright photo. */
+export function preprocess(pixels: Pixels, width: number, height: number, channels: 3 | 4): Float32Array;
+export function probabilities(session: InferenceSession, input: Float32Array): Promise<Float32Array>;
+export function classify(session: InferenceSession, pixels: Pixels, width: number, height: number, channels: 3 | 4): Promise<Classification>;
+export function classification(probabilities: Float32Array): Classification;
+
+export function topk(probabilities: ArrayLike<number>, k: number): number[];
+export function top3Rule(reference: ArrayLike<number>, candidate: ArrayLike<number>, tau: number):
+  { mismatchRank: number | null; nearTies: number; maxAbsDiff: number };
+export function parsePnm(bytes: Uint8Array): { width: number; height: number; channels: number; pixels: Uint8Array };
+export function checkResizeVectors(readText: (rel: string) => Promise<string>, readBytes: (rel: string) => Promise<Uint8Array>):
+  Promise<{ passed: boolean; vectors: { name: string; differing: number; maxDiff: number }[] }>;
+export interface SelfTestOptions {
+  run: (input: Float32Array) => Promise<Float32Array>;
+  readText: (rel: string) => Promise<string>;
+  readBytes: (rel: string) => Promise<Uint8Array>;
+  decode: (rel: string) => Promise<{ pixels: Pixels; width: number; height: number; channels: number }>;
+  log?: (line: string) => void;
+}
+export function runSelfTest(options: SelfTestOptions): Promise<{ passed: boolean; resize: object; exact: object; package: object }>;

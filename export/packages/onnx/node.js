@@ -1,0 +1,70 @@
+// Node-only helpers of the carspotter package: photo files decoded with sharp, a session on this package's model,
+// and the self-test. Needs the optional peer dependencies onnxruntime-node and sharp.
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import BUNDLE from './bundle.js';
+import { classification, preprocess, probabilities, runSelfTest } from './index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+function load(name) {
+  try {
+    return require(name);
+  } catch (err) {
+    throw new Error(`carspotter: ${name} is not installed (${err.message.split('\n')[0]}); run \`npm install ${name}\``);
+  }
+}
+
+/**
+ * Decode a photo file upright (EXIF orientation applied, all 8 values) with sharp.
+ * @param {string} file
+ * @returns {Promise<{pixels: Uint8Array, width: number, height: number, channels: 3|4}>}
+ * @throws {Error} the file is missing or not an image sharp reads (the message names the file)
+ */
+export async function decodeFile(file) {
+  const sharp = load('sharp');
+  try {
+    const { data, info } = await sharp(file).rotate().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height,
+             channels: info.channels };
+  } catch (err) {
+    throw new Error(`${file}: cannot decode it (${err.message.split('\n')[0]}); use a JPEG, PNG, WebP, GIF, TIFF or AVIF file`);
+  }
+}
+
+/** An onnxruntime-node session on this package's model (options: ort.InferenceSession.SessionOptions). */
+export async function createSession(options = {}) {
+  const ort = load('onnxruntime-node');
+  return ort.InferenceSession.create(path.join(here, BUNDLE.model), options);
+}
+
+/** Classify a photo file: decodeFile, then classify (see index.js). */
+export async function classifyFile(session, file) {
+  const { pixels, width, height, channels } = await decodeFile(file);
+  return classification(await probabilities(session, preprocess(pixels, width, height, channels)));
+}
+
+/**
+ * The self-test in Node against a bundle folder (default: the bundle this package sits in).
+ * @param {string} [bundle]
+ * @param {(line: string) => void} [log]
+ */
+export async function selfTest(bundle = path.join(here, '..'), log = console.log) {
+  const session = await createSession();
+  const file = (rel) => path.join(bundle, rel);
+  const result = await runSelfTest({
+    run: (input) => probabilities(session, input),
+    readText: (rel) => readFile(file(rel), 'utf8'),
+    readBytes: async (rel) => new Uint8Array(await readFile(file(rel))),
+    decode: (rel) => decodeFile(file(rel)),
+    log,
+  });
+  const sharp = load('sharp');
+  const ort = load('onnxruntime-node');
+  result.runtime = `onnxruntime-node ${ort.env?.versions?.node ?? ''}, sharp ${sharp.versions?.sharp ?? ''} ` +
+                   `(libvips ${sharp.versions?.vips ?? ''})`;
+  return result;
+}

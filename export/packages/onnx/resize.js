@@ -1,0 +1,175 @@
+// carspotter's reference resize, ported exactly: for every pixel the same uint8 value as
+// carspotter.model.photos.resize (Python), which is OpenCV 4's warpPerspective as MediaPipe Tasks'
+// ImageClassifier calls it on the CPU. This file imports nothing, so it runs in browsers, Node, React Native
+// and Web Workers alike. Checked bit for bit against the golden set's resize vectors (golden/resize/).
+//
+// The steps, each as OpenCV does it (modules/imgproc/src/imgwarp.cpp, modules/core/src/matrix_decomp.cpp):
+//  1. getPerspectiveTransform from the photo's corners (bottom-left, top-left, top-right, bottom-right) to the
+//     output's: an 8x8 linear system solved by Gaussian elimination with partial pivoting, in doubles.
+//  2. The 3x3 matrix inverted by the adjugate over the determinant (cv::invert, DECOMP_LU, 3x3 case).
+//  3. For each output pixel, the source position in 1/32 pixel (fixed point) from that matrix, computed in
+//     blocks of 64 columns as OpenCV does (the block's first column enters the sums), rounded half to even.
+//  4. Bilinear weights from the 1/32 fractions (integers summing to 32768), the four neighbours clamped to
+//     the image (BORDER_REPLICATE), (sum + 16384) >> 15.
+// Output pixel x samples the photo at x * w / S: the mapping ONNX and TensorRT call "asymmetric" (not pixel
+// centres, not align_corners).
+
+const INTER_BITS = 5;
+const INTER_TAB_SIZE = 1 << INTER_BITS; // 32
+const COEF_BITS = 15;
+const INT_MIN = -2147483648;
+const INT_MAX = 2147483647;
+
+/** Round half to even, as C's lrint / OpenCV's cvRound (Math.round rounds halves up). */
+function rint(x) {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Solve the n x n system a x = b in place (OpenCV's hal::LU64f), returns x. */
+function luSolve(a, b) {
+  const m = b.length;
+  for (let i = 0; i < m; i++) {
+    let k = i;
+    for (let j = i + 1; j < m; j++) if (Math.abs(a[j][i]) > Math.abs(a[k][i])) k = j;
+    if (k !== i) {
+      for (let j = i; j < m; j++) { const t = a[i][j]; a[i][j] = a[k][j]; a[k][j] = t; }
+      const t = b[i]; b[i] = b[k]; b[k] = t;
+    }
+    const d = -1 / a[i][i];
+    for (let j = i + 1; j < m; j++) {
+      const alpha = a[j][i] * d;
+      for (let c = i + 1; c < m; c++) a[j][c] += alpha * a[i][c];
+      b[j] += alpha * b[i];
+    }
+  }
+  for (let i = m - 1; i >= 0; i--) {
+    let s = b[i];
+    for (let c = i + 1; c < m; c++) s -= a[i][c] * b[c];
+    b[i] = s / a[i][i];
+  }
+  return b;
+}
+
+/**
+ * The inverse map OpenCV samples with: output pixel -> photo position, row-major 3x3 (9 numbers).
+ * @param {number} width photo width (pixels)
+ * @param {number} height photo height (pixels)
+ * @param {number} size output side S (pixels)
+ */
+export function inverseMatrix(width, height, size) {
+  const src = [[0, height], [0, 0], [width, 0], [width, height]];
+  const dst = [[0, size], [0, 0], [size, 0], [size, size]];
+  const a = Array.from({ length: 8 }, () => new Array(8).fill(0));
+  const b = new Array(8).fill(0);
+  for (let i = 0; i < 4; i++) {
+    a[i][0] = a[i + 4][3] = src[i][0];
+    a[i][1] = a[i + 4][4] = src[i][1];
+    a[i][2] = a[i + 4][5] = 1;
+    a[i][6] = -src[i][0] * dst[i][0];
+    a[i][7] = -src[i][1] * dst[i][0];
+    a[i + 4][6] = -src[i][0] * dst[i][1];
+    a[i + 4][7] = -src[i][1] * dst[i][1];
+    b[i] = dst[i][0];
+    b[i + 4] = dst[i][1];
+  }
+  const m = luSolve(a, b).concat([1]);
+  let d = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+  d = 1 / d;
+  return [
+    (m[4] * m[8] - m[5] * m[7]) * d, (m[2] * m[7] - m[1] * m[8]) * d, (m[1] * m[5] - m[2] * m[4]) * d,
+    (m[5] * m[6] - m[3] * m[8]) * d, (m[0] * m[8] - m[2] * m[6]) * d, (m[2] * m[3] - m[0] * m[5]) * d,
+    (m[3] * m[7] - m[4] * m[6]) * d, (m[1] * m[6] - m[0] * m[7]) * d, (m[0] * m[4] - m[1] * m[3]) * d,
+  ];
+}
+
+function checkImage(pixels, width, height, channels) {
+  if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray)) {
+    throw new TypeError('carspotter: pixels must be a Uint8Array or Uint8ClampedArray (8-bit, row-major)');
+  }
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(`carspotter: width and height must be positive integers (got ${width} x ${height})`);
+  }
+  if (channels !== 3 && channels !== 4) {
+    throw new RangeError(`carspotter: channels must be 3 (RGB) or 4 (RGBA), got ${channels}`);
+  }
+  if (pixels.length !== width * height * channels) {
+    throw new RangeError(`carspotter: ${pixels.length} bytes is not ${width} x ${height} x ${channels}`);
+  }
+}
+
+/**
+ * RGBA composited on opaque white, as the reference decoder does with transparent photos (Pillow's
+ * alpha_composite: 7 extra bits of precision, divisions by 255 rounded). Opaque pixels are unchanged.
+ * @param {Uint8Array|Uint8ClampedArray} rgba width*height*4 bytes
+ * @returns {Uint8Array} width*height*3 bytes RGB
+ */
+export function compositeOnWhite(rgba) {
+  const n = rgba.length >> 2;
+  const out = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    const a = rgba[4 * p + 3];
+    for (let c = 0; c < 3; c++) {
+      let v;
+      if (a === 255) v = rgba[4 * p + c];
+      else if (a === 0) v = 255;
+      else {
+        const t = rgba[4 * p + c] * a * 128 + 255 * (255 - a) * 128 + (0x80 << 7);
+        v = ((((t >>> 8) + t) >>> 8) >>> 7);
+      }
+      out[3 * p + c] = v;
+    }
+  }
+  return out;
+}
+
+/**
+ * Stretch an upright photo to size x size exactly as carspotter's reference (see the top of this file).
+ * @param {Uint8Array|Uint8ClampedArray} pixels row-major, channels bytes per pixel
+ * @param {number} width
+ * @param {number} height
+ * @param {3|4} channels 3 RGB, 4 RGBA (composited on white first)
+ * @param {number} size output side S
+ * @returns {Uint8Array} [S, S, 3] RGB bytes, row-major
+ * @throws {TypeError|RangeError} pixels of another type or length, channels not 3 or 4
+ */
+export function resize(pixels, width, height, channels, size) {
+  checkImage(pixels, width, height, channels);
+  const src = channels === 4 ? compositeOnWhite(pixels) : pixels;
+  const M = inverseMatrix(width, height, size);
+  const out = new Uint8Array(size * size * 3);
+  let bh0 = Math.min(16, size);
+  const bw0 = Math.min(Math.floor(1024 / bh0), size);
+  bh0 = Math.min(Math.floor(1024 / bw0), size); // (rows are absolute: only the column blocks matter)
+  const row = width * 3;
+  for (let y = 0; y < size; y++) {
+    for (let xb = 0; xb < size; xb += bw0) {
+      const X0 = M[0] * xb + M[1] * y + M[2];
+      const Y0 = M[3] * xb + M[4] * y + M[5];
+      const W0 = M[6] * xb + M[7] * y + M[8];
+      const bw = Math.min(bw0, size - xb);
+      for (let x1 = 0; x1 < bw; x1++) {
+        let W = W0 + M[6] * x1;
+        W = W ? INTER_TAB_SIZE / W : 0;
+        const fX = Math.max(INT_MIN, Math.min(INT_MAX, (X0 + M[0] * x1) * W));
+        const fY = Math.max(INT_MIN, Math.min(INT_MAX, (Y0 + M[3] * x1) * W));
+        const X = rint(fX) | 0;
+        const Y = rint(fY) | 0;
+        const sx = Math.max(-32768, Math.min(32767, X >> INTER_BITS));
+        const sy = Math.max(-32768, Math.min(32767, Y >> INTER_BITS));
+        const ax = X & (INTER_TAB_SIZE - 1);
+        const ay = Y & (INTER_TAB_SIZE - 1);
+        const w00 = (32 - ax) * (32 - ay) * 32, w01 = ax * (32 - ay) * 32;
+        const w10 = (32 - ax) * ay * 32, w11 = ax * ay * 32;
+        const x0 = Math.min(Math.max(sx, 0), width - 1) * 3, x1c = Math.min(Math.max(sx + 1, 0), width - 1) * 3;
+        const y0 = Math.min(Math.max(sy, 0), height - 1) * row, y1c = Math.min(Math.max(sy + 1, 0), height - 1) * row;
+        const o = (y * size + xb + x1) * 3;
+        for (let c = 0; c < 3; c++) {
+          const v = src[y0 + x0 + c] * w00 + src[y0 + x1c + c] * w01 + src[y1c + x0 + c] * w10 + src[y1c + x1c + c] * w11;
+          out[o + c] = Math.min(255, Math.max(0, (v + (1 << (COEF_BITS - 1))) >> COEF_BITS));
+        }
+      }
+    }
+  }
+  return out;
+}

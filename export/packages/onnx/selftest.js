@@ -1,0 +1,153 @@
+// The self-test's checks, platform-neutral (no imports): resize vectors bit for bit, the golden set through
+// the same top-3 rule as `carspotter parity`. ./node.js runs them in Node; a web or React Native app passes
+// its own file reader and photo decoder to runSelfTest.
+import { compositeOnWhite, resize } from './resize.js';
+
+/** Classes sorted by decreasing probability (ties keep index order, as numpy's stable argsort). */
+export function topk(probs, k) {
+  return Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b).slice(0, k);
+}
+
+/**
+ * The top-3 rule of carspotter parity for one photo: for ranks 1..3 the candidate's class must be the
+ * reference's, or one whose reference probability is within tau of it (a near-tie, counted).
+ * @returns {{mismatchRank: number|null, nearTies: number, maxAbsDiff: number}}
+ */
+export function top3Rule(reference, candidate, tau) {
+  const k = Math.min(3, reference.length);
+  const ref = topk(reference, k);
+  const cand = topk(candidate, k);
+  let nearTies = 0;
+  let mismatchRank = null;
+  for (let r = 0; r < k; r++) {
+    if (ref[r] === cand[r]) continue;
+    if (Math.abs(reference[ref[r]] - reference[cand[r]]) < tau) { nearTies++; continue; }
+    mismatchRank = r + 1;
+    break;
+  }
+  let maxAbsDiff = 0;
+  for (let c = 0; c < reference.length; c++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(reference[c] - candidate[c]));
+  return { mismatchRank, nearTies, maxAbsDiff };
+}
+
+/**
+ * A binary PPM (P6) or PAM (P7) file, as the resize vectors are stored.
+ * @param {Uint8Array} bytes
+ * @returns {{width: number, height: number, channels: number, pixels: Uint8Array}}
+ */
+export function parsePnm(bytes) {
+  const text = (a, b) => String.fromCharCode(...bytes.subarray(a, b));
+  const magic = text(0, 2);
+  if (magic === 'P6') {
+    let pos = 2;
+    const fields = [];
+    while (fields.length < 3) {
+      while (/\s/.test(text(pos, pos + 1))) pos++;
+      const start = pos;
+      while (!/\s/.test(text(pos, pos + 1))) pos++;
+      fields.push(Number(text(start, pos)));
+    }
+    const [width, height] = fields;
+    return { width, height, channels: 3, pixels: bytes.subarray(pos + 1, pos + 1 + width * height * 3) };
+  }
+  if (magic === 'P7') {
+    let end = 0;
+    while (text(end, end + 7) !== 'ENDHDR\n') end++;
+    const head = Object.fromEntries(text(3, end).trim().split('\n').map((l) => l.split(' ')));
+    const width = Number(head.WIDTH), height = Number(head.HEIGHT), channels = Number(head.DEPTH);
+    return { width, height, channels, pixels: bytes.subarray(end + 7, end + 7 + width * height * channels) };
+  }
+  throw new Error(`not a P6 or P7 image (starts with ${JSON.stringify(magic)})`);
+}
+
+/**
+ * Every resize vector of the golden set through resize(), compared byte for byte.
+ * @param {(rel: string) => Promise<string>} readText
+ * @param {(rel: string) => Promise<Uint8Array>} readBytes
+ * @returns {Promise<{passed: boolean, vectors: {name: string, differing: number, maxDiff: number}[]}>}
+ */
+export async function checkResizeVectors(readText, readBytes) {
+  const rows = (await readText('golden/resize/vectors.txt')).split('\n').filter((l) => l && !l.startsWith('#'));
+  const vectors = [];
+  for (const row of rows) {
+    const [name, photo, expected, , , , size] = row.split('\t');
+    const p = parsePnm(await readBytes(`golden/resize/${photo}`));
+    const want = parsePnm(await readBytes(`golden/resize/${expected}`)).pixels;
+    const got = resize(p.pixels, p.width, p.height, p.channels, Number(size));
+    let differing = 0, maxDiff = 0;
+    for (let i = 0; i < want.length; i++) {
+      const d = Math.abs(got[i] - want[i]);
+      if (d) { differing++; maxDiff = Math.max(maxDiff, d); }
+    }
+    if (got.length !== want.length) { differing = want.length; maxDiff = 255; }
+    vectors.push({ name, differing, maxDiff });
+  }
+  return { passed: vectors.length > 0 && vectors.every((v) => v.differing === 0), vectors };
+}
+
+/**
+ * The self-test: resize vectors, then the golden set twice through the app's session.
+ *  - exact path: golden/NNN.png (the reference's exact inputs) -> model: the runtime computes what the reference does;
+ *  - package path: golden/NNN.jpg decoded by the app's decoder (EXIF applied) -> preprocess() -> model: decoding and
+ *    resizing give the reference's answers.
+ * Both must pass the top-3 rule of `carspotter parity` (tolerances of golden/expected.json) on every photo.
+ * @param {object} o
+ * @param {(input: Float32Array) => Promise<Float32Array>} o.run      the model on one [1, S, S, 3] input
+ * @param {(rel: string) => Promise<string>} o.readText               reads a bundle file
+ * @param {(rel: string) => Promise<Uint8Array>} o.readBytes          reads a bundle file
+ * @param {(rel: string) => Promise<{pixels: Uint8Array|Uint8ClampedArray, width: number, height: number, channels: number}>} o.decode
+ *        decodes a photo file of the bundle, upright (the app's own decoder)
+ * @param {(line: string) => void} [o.log]
+ * @returns {Promise<{passed: boolean, resize: object, exact: object, package: object}>}
+ */
+export async function runSelfTest({ run, readText, readBytes, decode, log = console.log }) {
+  const expected = JSON.parse(await readText('golden/expected.json'));
+  const size = expected.input.shape[1];
+  const fmt = expected.formats.onnx;
+  const tol = expected.tolerances[fmt.device_precision ?? fmt.precision];
+  const vectors = await checkResizeVectors(readText, readBytes);
+  log(`resize vectors: ${vectors.passed ? 'PASS' : 'FAIL'} (${vectors.vectors.length} vectors, ` +
+      `${vectors.vectors.filter((v) => v.differing === 0).length} bit-exact)`);
+  for (const v of vectors.vectors) if (v.differing) log(`  ${v.name}: ${v.differing} values differ, max ${v.maxDiff} levels`);
+  const paths = { exact: newPath(tol), package: { ...newPath(tol), meanPixelDrift: 0, maxPixelDrift: 0 } };
+  for (const photo of expected.photos) {
+    const reference = photo.probabilities;
+    const png = await decode(photo.input);
+    if (png.width !== size || png.height !== size) throw new Error(`${photo.input}: ${png.width}x${png.height}, not ${size}x${size}`);
+    const exactInput = png.channels === 4 ? compositeOnWhite(png.pixels) : Uint8Array.from(png.pixels);
+    const jpg = await decode(photo.photo);
+    const input = resize(jpg.pixels, jpg.width, jpg.height, jpg.channels, size);
+    let drift = 0;
+    for (let i = 0; i < input.length; i++) {
+      const d = Math.abs(input[i] - exactInput[i]);
+      drift += d;
+      paths.package.maxPixelDrift = Math.max(paths.package.maxPixelDrift, d);
+    }
+    paths.package.meanPixelDrift += drift / input.length / expected.photos.length;
+    score(paths.exact, photo, reference, await run(Float32Array.from(exactInput)), tol.tau);
+    score(paths.package, photo, reference, await run(Float32Array.from(input)), tol.tau);
+  }
+  for (const [name, p] of Object.entries(paths)) {
+    p.top1Agreement /= p.photos;
+    p.passed = p.mismatches.length === 0 && p.maxAbsDiff <= p.maxAbsDiffLimit;
+    log(`${name} path: ${p.passed ? 'PASS' : 'FAIL'} on ${p.photos} photos; top-1 agreement ` +
+        `${(100 * p.top1Agreement).toFixed(2)}%; near-ties ${p.nearTies}; max |dp| ${p.maxAbsDiff.toExponential(2)} ` +
+        `(limit ${p.maxAbsDiffLimit})` + (name === 'package' ? `; pixel drift mean ${p.meanPixelDrift.toFixed(3)} / max ` +
+        `${p.maxPixelDrift} levels` : ''));
+    for (const m of p.mismatches) log(`  ${m.photo}: rank ${m.rank} differs from the reference`);
+  }
+  return { passed: vectors.passed && paths.exact.passed && paths.package.passed, resize: vectors, ...paths };
+}
+
+function newPath(tol) {
+  return { photos: 0, mismatches: [], nearTies: 0, maxAbsDiff: 0, top1Agreement: 0, tau: tol.tau, maxAbsDiffLimit: tol.max_abs_diff };
+}
+
+function score(path, photo, reference, probs, tau) {
+  const r = top3Rule(reference, probs, tau);
+  path.photos++;
+  path.nearTies += r.nearTies;
+  path.maxAbsDiff = Math.max(path.maxAbsDiff, r.maxAbsDiff);
+  path.top1Agreement += topk(probs, 1)[0] === topk(reference, 1)[0] ? 1 : 0;
+  if (r.mismatchRank !== null) path.mismatches.push({ photo: photo.photo, rank: r.mismatchRank });
+}
