@@ -41,18 +41,26 @@ def _install_node_packages(session: nox.Session) -> None:
                 env={"ONNXRUNTIME_NODE_INSTALL": "skip"})
 
 
-def _install_browser(session: nox.Session) -> None:
-    """Debian's ``chromium`` for the HTML report tests (headless, through puppeteer-core): installed with
-    apt-get when missing and this is root on Debian/Ubuntu; otherwise said, and those tests skip with the reason."""
-    if shutil.which("chromium") or shutil.which("chromium-browser"):
+APT_TOOLS = {"chromium": "chromium", "kotlinc": "kotlin", "/usr/share/java/junit4.jar": "junit4"}
+"""What the tests run outside Python, from Debian: Chromium (HTML reports, the npm package in a browser), Kotlin 1.3
+and JUnit 4 (the Android library's pure-Kotlin core and its JVM tests); command or file -> apt package."""
+
+
+def _install_apt_tools(session: nox.Session) -> None:
+    """Install :data:`APT_TOOLS` that are missing with apt-get when this is root on Debian/Ubuntu; otherwise said,
+    and the tests that need them skip with the reason."""
+    missing = sorted({pkg for what, pkg in APT_TOOLS.items()
+                      if not (Path(what).is_file() if what.startswith("/") else shutil.which(what))}
+                     - ({"chromium"} if shutil.which("chromium-browser") else set()))
+    if not missing:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        session.warn("chromium is not installed and cannot be installed here (needs apt-get as root): "
-                     "the HTML report tests will be skipped")
+        session.warn(f"{', '.join(missing)} not installed and cannot be installed here (needs apt-get as root): "
+                     "the tests that need them will be skipped")
         return
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     session.run("apt-get", "update", "-qq", external=True, env=env)
-    session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", external=True, env=env)
+    session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, external=True, env=env)
 
 
 @nox.session
@@ -63,7 +71,7 @@ def tests(session: nox.Session) -> None:
     # export/ and parity_tests/ sit inside carspotter/ as they are imported.
     session.run("lint-imports", "--config", str(ROOT / "pyproject.toml"), external=False)
     _install_node_packages(session)
-    _install_browser(session)
+    _install_apt_tools(session)
     session.run("pytest", "tests", *session.posargs,
                 env={"TF_CPP_MIN_LOG_LEVEL": "2", "CARSPOTTER_NODE_DIR": str(ROOT / NODE_DIR)})
 

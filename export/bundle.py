@@ -26,7 +26,7 @@ from carspotter.util.atomic import atomic_folder
 from carspotter.util.errors import CarspotterError, ExportError, UsageError
 from carspotter.export import app_readmes, golden_set
 from carspotter.export.build import Build, ModelInfo
-from carspotter.model.formats import FORMATS, FormatSpec, VariantSpec, parse_formats, select
+from carspotter.model.formats import FORMATS, FormatSpec, PackageInfo, VariantSpec, parse_formats, select
 from carspotter.measure.gates import Gates, apply_gate, measure
 from carspotter.util.hashing import sha256_file
 from carspotter.contracts.manifest import MANIFEST_SCHEMA_VERSION, FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
@@ -152,10 +152,11 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
     Raises:
         ExportError: a variant failed to build or measure, or none passed its gate.
     """
-    folder.mkdir()
+    models = folder / fmt.model_dir
+    models.mkdir(parents=True)
     records, facts_of = {}, {}
     for v in variants:
-        target = folder / fmt.file_name(v.name, default=False)
+        target = models / fmt.file_name(v.name, default=False)
         _log(f"{fmt.name} {v.name}: converting ...")
         records[v.name], facts_of[v.name] = _build_variant(fmt, v, target, inputs)
         r = records[v.name]
@@ -167,24 +168,40 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
     if not passing:
         raise ExportError(f"no {fmt.name} variant passed its gate: " + "; ".join(f"{n}: {r.gate}" for n, r in records.items()))
     default = passing[0]
-    (folder / fmt.file_name(default, default=False)).rename(folder / fmt.filename)
+    (models / fmt.file_name(default, default=False)).rename(models / fmt.filename)
     for n, r in records.items():
         if r.shipped:
-            r.path = f"{fmt.platform}/{fmt.file_name(n, default=n == default)}"
-    write_labels(folder / "labels.txt", inputs.run.labels)
+            r.path = fmt.bundle_path(fmt.file_name(n, default=n == default))
+    write_labels(models / "labels.txt", inputs.run.labels)
+    if fmt.package is not None:
+        fmt.package(folder, _package_info(fmt, records, default, models, inputs))
     readme = fmt.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
     readme += app_readmes.confidence_section(fmt, inputs.run.confidence)
     (folder / "README.md").write_text(readme + _variants_readme(records, default), encoding="utf-8")
-    if inputs.options.golden and fmt.selftest is not None:
-        shutil.copyfile(fmt.selftest, folder / fmt.selftest.name)
+    if inputs.options.golden:
         with open(folder / "README.md", "a", encoding="utf-8") as f:
             f.write(app_readmes.selftest_section(fmt))
     d = records[default]
-    return FormatEntry(platform=fmt.platform, path=f"{fmt.platform}/{fmt.filename}", labels=f"{fmt.platform}/labels.txt",
+    return FormatEntry(platform=fmt.platform, path=fmt.bundle_path(fmt.filename), labels=fmt.bundle_path("labels.txt"),
                        readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
                        default_variant=default,
                        default_reason=fmt.reason if len(records) > 1 else "the only variant built",
                        variants=records, facts=facts_of[default])
+
+
+def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: str, models: Path, inputs: _Inputs) -> PackageInfo:
+    """The facts a platform package is generated from (:mod:`carspotter.export.app_packages`)."""
+    conf = inputs.run.confidence
+    model = models / fmt.filename
+    files = sorted(p for p in model.rglob("*") if p.is_file()) if model.is_dir() else [model]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.relative_to(models).as_posix().encode() + b"\0" + sha256_file(f).encode())
+    return PackageInfo(name=inputs.info.name.removeprefix("carspotter "), version=__version__, labels=tuple(inputs.run.labels),
+                       size=inputs.run.input.size, threshold=conf.threshold if conf else None,
+                       not_a_car=conf.negative_class if conf else None, model=fmt.filename,
+                       others=tuple(fmt.file_name(n, default=False) for n, r in records.items() if r.shipped and n != default),
+                       model_sha256=digest.hexdigest())
 
 
 def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: bool) -> _Inputs:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from carspotter.export.app_readmes import SELFTESTS, common
+from carspotter.export import app_packages
+from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.model.mil_reference import mil_op_counts
 from carspotter.model import runtimes
@@ -67,60 +68,57 @@ def export(build: Build, path: Path) -> dict:
 
 
 def ios_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
-    """README.md for ``ios/``: Core ML + Vision in Swift."""
-    return f"""# carspotter for iOS (Core ML)
+    """README.md for ``ios/``: the Swift package."""
+    size = spec.size
+    return f"""# carspotter for iOS and macOS: a Swift package (Core ML)
 
-`{model_file}`: an ML program for iOS 15+ / macOS 12+. Drag it into Xcode; Xcode generates
-a Swift class for it. Class labels are built in (`classLabel`, `classLabel_probs`);
-`labels.txt` is the same list for reference.
+This folder is a Swift package (iOS 16+ / macOS 13+): the ML program (`Sources/CarSpotter/{model_file}`), its
+labels and the code, with the reference's resize ported to Swift. Add it in one step: Xcode > File > Add
+Package Dependencies > Add Local > this folder (or `.package(path: "path/to/bundle/ios")`).
 
 ```swift
-import Vision
-import CoreML
+import CarSpotter
 
-let config = MLModelConfiguration()          // .all: CPU, GPU and Neural Engine
-let coreMLModel = try CarSpotter(configuration: config).model
-let request = VNCoreMLRequest(model: try VNCoreMLModel(for: coreMLModel)) {{ request, _ in
-    let top3 = (request.results as? [VNClassificationObservation] ?? []).prefix(3)
-    for c in top3 {{ print(c.identifier, c.confidence) }}
-}}
-request.imageCropAndScaleOption = .scaleFill  // stretch, as in training
-let handler = VNImageRequestHandler(cgImage: photo, orientation: exifOrientation)
-try handler.perform([request])
+let spotter = try await CarSpotter.load()                    // compiles the model once, then cached
+let result = try await spotter.classify(cgImage, orientation: exifOrientation)  // CGImagePropertyOrientation
+if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a closer photo of the car") }}
 ```
 
-Vision resizes and converts the photo; pass the photo's EXIF orientation.
+- `CarSpotter` is an actor: `classify` runs off the main thread. It draws the photo 1:1 into RGB bytes (its own
+  colour space, no colour matching, as the reference), applies all 8 EXIF orientations, resizes with the
+  Swift port into the model's exact `{size}x{size}` input and calls Core ML directly (no Vision scaling).
+- Vision instead (`VNCoreMLRequest`): `imageCropAndScaleOption` `.scaleFill` stretches like training;
+  `.centerCrop` and `.scaleFit` crop or letterbox, which the model was not trained on. Apple documents that
+  `.scaleFill` "scales the image to fill the input dimensions", not its filter, so its answers are not
+  measured here. A `CVPixelBuffer` already at `{size}x{size}` goes to Core ML unscaled; that is what this
+  package does. `VNImageRequestHandler.perform` blocks: call it off the main thread.
+- `swift test` (on a Mac) is the self-test below; written on Linux, where Swift does not build Apple
+  frameworks: a line-for-line port of the Kotlin core that is compiled and tested where the bundle is built.
 
 {common(spec, n_classes)}"""
 
 
-_SELFTEST_TEXT = """## Self-test on your device (`CarSpotterSelfTest.swift`)
+_SELFTEST_TEXT = """## Self-test (`swift test`, or Cmd-U in Xcode)
 
-Add `CarSpotterSelfTest.swift` to your app's XCTest target and the bundle's `golden/` folder to
-that target as a folder reference; run the tests (Cmd-U) on a device. For each golden photo it
-checks the **exact input** (`golden/NNN.png` through Vision: the top-3 rule with the fp16
-tolerances of `golden/expected.json`) and the **app path** (`golden/NNN.jpg` with its EXIF
-orientation, scaled by Vision `.scaleFill`). A failure of the exact input means Core ML on this
-device computes something else than the reference (wrong model file, compute units); a failure
-of the app path means Vision's scaling of photos moves the answer. Not compiled on the project's
-machines (Linux): written against the iOS 15 Vision, Core ML and XCTest APIs.
+`Tests/CarSpotterTests` checks the **resize vectors** (`golden/resize/`, bit for bit), the 8 EXIF
+orientations, the **exact path** (`golden/NNN.png` through Core ML) and the **package path** (`golden/NNN.jpg`
+decoded by ImageIO, oriented and resized by the package), both under the top-3 rule with the fp16 tolerances
+of `golden/expected.json`. It reads `../golden` from the bundle; set `CARSPOTTER_GOLDEN` for a copy elsewhere
+(a device). A failing exact path means Core ML on this machine computes something else (compute units, wrong
+model); a failing package path with passing vectors means ImageIO decoded the JPEG to other pixels than
+libjpeg-turbo (the reference's decoder).
 """
 
 _THRESHOLD_CODE = """```swift
-let best = top3.first!
-if best.confidence < {t}{neg} {{
-    showMessage("Not sure: take a closer photo of the car")
-}} else {{
-    show(best.identifier, best.confidence)
-}}
+// result.show is false when result.best.probability < {t}{neg}
+if !result.show {{ showMessage("Not sure: take a closer photo of the car") }}
+else {{ show(result.best.label, result.best.probability) }}
 ```"""
 
-_RESIZE_ADVICE = """Vision's `.scaleFill` stretches both sides to the input; Apple documents that it "scales the image to
-fill the input dimensions", not which filter it uses, so it cannot be measured on the machines that build
-this bundle (Linux) and is not in the table. The reference is MediaPipe's resize (bilinear, no
-antialiasing, output pixel x sampled at x * width / size); the rows below show how far other filters
-move the answers (`pillow-antialias` and `sharp` are antialiased filters of the kind Core Image uses).
-To be sure on a device, run the self-test: its app path puts Vision's scaling under the same check."""
+_RESIZE_ADVICE = """Use the package (`CarSpotter.classify`): its resize is the reference's, ported, and feeds Core ML the
+exact input. Vision's `.scaleFill` stretches both sides, but Apple documents no filter, so it cannot be measured
+on the machines that build this bundle (Linux) and is not in the table; the rows below show how far other
+filters move the answers (`pillow-antialias` and `sharp` are antialiased filters of the kind Core Image uses)."""
 
 
 FORMAT = FormatSpec(
@@ -131,7 +129,7 @@ FORMAT = FormatSpec(
     reason="Core ML's default precision for ML programs, runs on GPU and Neural Engine, half the size of fp32",
     runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT), measure=runtimes.MIL_BY_VARIANT,
     tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
-    convert=export, readme=ios_readme, selftest=SELFTESTS / "CarSpotterSelfTest.swift",
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' || best.identifier == "{name}"', _RESIZE_ADVICE),
+    convert=export, readme=ios_readme, model_dir="Sources/CarSpotter", package=app_packages.swift_package,
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     device_mode="fp16", order=10)
 """Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from carspotter.export.app_readmes import SELFTESTS, common
+from carspotter.export import app_packages
+from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.model import runtimes
 from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
@@ -134,62 +135,67 @@ def _sort_topologically(graph) -> None:
 
 
 def onnx_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
-    """README.md for ``onnx/``: ONNX Runtime (Python, React Native, web)."""
+    """README.md for ``onnx/``: the npm package (web, Node, React Native), and the model for other runtimes."""
     size = spec.size
-    return f"""# carspotter for ONNX Runtime (React Native, web, desktop, server)
+    return f"""# carspotter for ONNX Runtime: an npm package (web, Node, React Native)
 
-`{model_file}`: ONNX model. Input `{spec.name}` `[N, {size}, {size}, 3]` {spec.dtype}, output
-`{spec.output_name}` `[N, {n_classes}]`. Labels are also in the model's `metadata_props`
-(`labels`, a JSON list).
+This folder is an npm package: the model (`{model_file}`), its labels and the code an app needs, with
+the reference's resize ported exactly to JavaScript, so your app gets the reference's answers.
 
-React Native (`onnxruntime-react-native`):
+```sh
+npm install --install-links path/to/bundle/onnx onnxruntime-web      # or onnxruntime-node / onnxruntime-react-native
+```
+
+(`--install-links` copies the folder instead of linking it, so the package finds onnxruntime-common, its
+peer dependency, in your project.)
 
 ```js
-import {{ InferenceSession, Tensor }} from 'onnxruntime-react-native';
-const session = await InferenceSession.create(modelPath);
-const input = new Tensor('float32', rgbPixels /* Float32Array, 0..255, HWC */, [1, {size}, {size}, 3]);
-const output = await session.run({{ {spec.name}: input }});
-const probabilities = output.{spec.output_name}.data;  // index k = line k of labels.txt
+import * as ort from 'onnxruntime-web';
+import {{ classify }} from 'carspotter-<bundle>';         // the name in package.json
+const session = await ort.InferenceSession.create(modelUrl);  // '{model_file}' of this package
+// pixels: the upright photo as RGBA (canvas ImageData.data, channels 4) or RGB (channels 3) bytes
+const result = await classify(session, pixels, width, height, 4);
+if (result.show) show(result.top);                            // the top 3: {{index, label, probability}}
+else showMessage('Not sure: take a closer photo of the car');
 ```
 
-Python:
+- `preprocess(pixels, width, height, channels)` gives the `[1, {size}, {size}, 3]` NHWC input (0..255) alone;
+  `resize(...)` the `[{size}, {size}, 3]` bytes; `LABELS`, `SIZE`, `BUNDLE` the bundle's facts.
+- The main entry imports nothing Node-only: it loads in browsers, Node and React Native. Node helpers
+  (`decodeFile` with sharp, EXIF applied; `createSession`; `classifyFile`) are in `<package>/node`.
+- Threads: `session.run` is asynchronous; `preprocess` takes a few ms on the calling thread. In a browser,
+  `ort.env.wasm.proxy = true` runs inference in a worker; the whole call can also run in a Web Worker.
+- Pixels must be upright: apply the EXIF orientation before (browsers do with `createImageBitmap(blob,
+  {{imageOrientation: 'from-image'}})`; in React Native use an image library that returns upright pixels).
 
-```python
-import onnxruntime as ort
-session = ort.InferenceSession("{model_file}")
-probabilities = session.run(["{spec.output_name}"], {{"{spec.name}": pixels.astype("float32")}})[0]
-```
+Other runtimes (Python, C++, C#): input `{spec.name}` `[N, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
+`{spec.output_name}` `[N, {n_classes}]` probabilities; labels also in the model's `metadata_props`. Resize with
+`carspotter.model.photos.resize` (Python) or port `resize.js`.
 
 {common(spec, n_classes)}"""
 
 
-_SELFTEST_TEXT = """## Self-test in your JavaScript runtime (`selftest.mjs`)
+_SELFTEST_TEXT = """## Self-test (`selftest.mjs`)
 
-Node: `npm install onnxruntime-node sharp` in your project, then
-`node path/to/bundle/onnx/selftest.mjs path/to/bundle` (exit 0 pass, 1 fail, 2 cannot run).
-React Native and web: `import { runSelfTest } from './selftest.mjs'` and pass your `ort`
-module, a text reader and your image loaders (the checks are the same code). It checks the
-**exact input** (`golden/NNN.png`: the top-3 rule with the tolerances of
-`golden/expected.json`; a failure means the runtime computes something else than the
-reference) and the **app path** (`golden/NNN.jpg` decoded, rotated and stretched by your image
-library; photos with a reference margin of at least 0.25 must keep their top-1, and the pixel
-drift is printed; a failure means your resizing moves the answer).
+From a project where the package is installed with onnxruntime-node and sharp:
+`node node_modules/<package>/selftest.mjs path/to/bundle` (exit 0 pass, 1 fail, 2 cannot run). It checks
+the **resize vectors** (`golden/resize/`: the port bit for bit), the **exact path** (`golden/NNN.png`
+through your runtime: the top-3 rule with the tolerances of `golden/expected.json`) and the **package
+path** (`golden/NNN.jpg` decoded by your decoder, EXIF applied, then `preprocess`: the same rule). In a
+browser or React Native, call `runSelfTest({ run, readText, readBytes, decode })` from the main entry with
+your own file reader and decoder: the checks are the same code. A failing exact path means the runtime
+computes something else; a failing package path with passing vectors means your decoder gives other pixels.
 """
 
 _THRESHOLD_CODE = """```js
-const best = probabilities.indexOf(Math.max(...probabilities));
-if (probabilities[best] < {t}{neg}) {{
-  showMessage('Not sure: take a closer photo of the car');
-}} else {{
-  show(labels[best], probabilities[best]);
-}}
+// result.show is false when result.best.probability < {t}{neg}
+if (!result.show) showMessage('Not sure: take a closer photo of the car');
+else show(result.best.label, result.best.probability);
 ```"""
 
-_RESIZE_ADVICE = """Resize in your code, before the model. Python: `carspotter.model.photos.resize` (OpenCV 4
-`warpPerspective`, the reference, exact). Node / React Native: sharp with `fit: 'fill'` is the `sharp`
-row (its default lanczos3 kernel); a canvas `drawImage` stretch or another library is not measured
-here: compare with the self-test's app path. The closer your resizer is to the reference (bilinear,
-no antialiasing, output x sampled at x * w / S: the "asymmetric" mapping, not align_corners), the higher its agreement."""
+_RESIZE_ADVICE = """Use the package's `classify` / `preprocess`: its resize is the reference's, ported (the `npm-node` and
+`npm-chromium` rows, gated at 99.5 % top-1 agreement). Any other resizer (sharp's `resize(fill)`, a canvas
+`drawImage` stretch) moves some answers, as the other rows show for the resizers measured here."""
 
 
 FORMAT = FormatSpec(
@@ -198,7 +204,7 @@ FORMAT = FormatSpec(
     baseline="fp32", preference=("fp32", "fp16", "int8-qdq"),
     reason="ONNX Runtime's CPU kernels are fp32 (fp16 is emulated there)",
     runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),
-    convert=export, readme=onnx_readme, selftest=SELFTESTS / "selftest.mjs",
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " || labels[best] === '{name}'", _RESIZE_ADVICE),
+    convert=export, readme=onnx_readme, model_dir="", package=app_packages.npm_package,
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE),
     order=30)
 """ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from carspotter.export.app_readmes import SELFTESTS, common
+from carspotter.export import app_packages
+from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.export.tflite_metadata import add_classifier_metadata
 from carspotter.model import runtimes
@@ -72,64 +73,63 @@ def export(build: Build, path: Path) -> dict:
 
 
 def android_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
-    """README.md for ``android/``: TFLite with MediaPipe Tasks in Kotlin."""
+    """README.md for ``android/``: the Android library module."""
     size = spec.size
-    return f"""# carspotter for Android (TFLite)
+    return f"""# carspotter for Android: a library module (MediaPipe Tasks or LiteRT)
 
-`{model_file}`: float32 TFLite model with metadata (labels, image normalization), ready for
-MediaPipe Tasks' `ImageClassifier`. Put it in `app/src/main/assets/`.
+This folder is an Android library module (`build.gradle.kts`, minSdk 24): the model
+(`src/main/assets/{model_file}`), its labels and the code, with the reference's resize ported to Kotlin.
 
 ```kotlin
-// implementation("com.google.mediapipe:tasks-vision:0.10.+")
-val options = ImageClassifier.ImageClassifierOptions.builder()
-    .setBaseOptions(BaseOptions.builder().setModelAssetPath("{model_file}").build())
-    .setMaxResults(3)
-    .build()
-val classifier = ImageClassifier.createFromOptions(context, options)
-val result = classifier.classify(BitmapImageBuilder(uprightBitmap).build())
-result.classificationResult().classifications()[0].categories().forEach {{
-    Log.i("carspotter", "${{it.categoryName()}} ${{it.score()}}")
-}}
+// settings.gradle.kts (one line):
+include(":carspotter"); project(":carspotter").projectDir = file("path/to/bundle/android")
+// app/build.gradle.kts:
+implementation(project(":carspotter"))
 ```
 
-MediaPipe reads the labels and the normalization (mean 0, std 1: raw pixels) from the
-model's metadata and stretches the image to the input size. Rotate the bitmap upright
-(EXIF) first. Plain LiteRT `Interpreter` works too: feed `[1, {size}, {size}, 3]` {spec.dtype},
-and set the threads (`Interpreter.Options().setNumThreads(4)`): left at its default LiteRT
-runs one thread, which measured 1.9x slower than two for this model on a desktop CPU
-(53 against 28 ms at 299 px).
+```kotlin
+val spotter = CarSpotter.create(context)                     // MediaPipe Tasks ImageClassifier, CPU
+val exif = ExifInterface(photoFile).getAttributeInt(ExifInterface.TAG_ORIENTATION, 1)
+val result = spotter.classify(BitmapFactory.decodeFile(photoFile.path), exif)  // suspend: runs on Dispatchers.Default
+if (result.show) show(result.top) else showMessage("Not sure: take a closer photo of the car")
+```
+
+- Engines: `Engine.MEDIAPIPE` (default: MediaPipe's own resize **is** the reference's, pixel for pixel) or
+  `Engine.INTERPRETER` (a plain LiteRT `Interpreter` fed by the Kotlin port of the reference resize);
+  `Accelerator.CPU` or `Accelerator.GPU` (the GPU delegate computes in fp16).
+- All 8 EXIF orientations are applied, mirrored ones included. `classify` is a suspend function;
+  `classifyBlocking` refuses the main thread.
+- Only `{model_file}` goes into your APK; the other variants in `src/main/assets` are excluded by
+  `ignoreAssetsPattern` (edit it to ship another). The pure-Kotlin core (`dev.carspotter.core`: resize,
+  orientation, parity rule, labels) stays within Kotlin 1.3 and no Android class; `./gradlew test` runs its
+  JVM tests on the golden set's resize vectors.
+- Interpreter threads: `CarSpotter.create(context, Engine.INTERPRETER, threads = 4)`; at LiteRT's default of
+  one thread this model measured 1.9x slower than two on a desktop CPU (53 against 28 ms at {size} px).
 
 {common(spec, n_classes)}"""
 
 
-_SELFTEST_TEXT = """## Self-test on your device (`CarSpotterSelfTest.kt`)
+_SELFTEST_TEXT = """## Self-test on your device (`src/androidTest`)
 
-Copy `golden/` to `app/src/androidTest/assets/golden/`, add `CarSpotterSelfTest.kt` to
-`app/src/androidTest/java/<your package>/` (change its package line), and run
-`./gradlew connectedAndroidTest`. For each golden photo it checks the **exact input**
-(`golden/NNN.png`, already at the input size, so MediaPipe does not resize it: the top-3 rule
-with the tolerances of `golden/expected.json`) and the **app path** (`golden/NNN.jpg` rotated
-upright and resized by MediaPipe itself). A failure of the exact input means the runtime on this
-device (CPU or GPU delegate) computes something else than the reference; a failure of the app
-path means MediaPipe's resizing moves the answer. Not compiled on the project's machines (no
-Android SDK there): written against MediaPipe Tasks Vision 0.10, AndroidX Test and ExifInterface.
+`./gradlew :carspotter:connectedAndroidTest` on a device or emulator. The golden set is the test's assets
+(`../golden`). It checks the **resize vectors** bit for bit on the device, and every golden photo
+(`golden/NNN.jpg`, decoded by `BitmapFactory`, EXIF read with `ExifInterface`) through MediaPipe and the
+Interpreter, on the CPU and the GPU delegate (skipped, with the reason, where the device has none), under the
+top-3 rule with the tolerances of `golden/expected.json`. JVM unit tests of the core: `./gradlew :carspotter:test`.
 """
 
 _THRESHOLD_CODE = """```kotlin
-val best = result.classificationResult().classifications()[0].categories()[0]
-if (best.score() < {t}f{neg}) {{
-    showMessage("Not sure: take a closer photo of the car")
-}} else {{
-    show(best.categoryName(), best.score())
-}}
+// result.show is false when result.best.probability < {t}{neg}
+if (!result.show) showMessage("Not sure: take a closer photo of the car")
+else show(result.best.label, result.best.probability)
 ```"""
 
-_RESIZE_ADVICE = """Use MediaPipe's `ImageClassifier` on the whole upright bitmap and let it resize: its resize
-(OpenCV `warpPerspective`, bilinear, no antialiasing, output x sampled at x * w / S: the "asymmetric" mapping) **is** the reference's, pixel for
-pixel (tested against MediaPipe itself), so the `mediapipe` row below is what your users get. If you feed
-the LiteRT `Interpreter` yourself, any other resizer (`Bitmap.createScaledBitmap`, a GPU texture) moves
-some answers, as the other rows show for the resizers measured here. Decoding a large photo at a reduced
-size first (`inSampleSize`) is fine: the reference does the same for JPEGs 8x the input side."""
+_RESIZE_ADVICE = """Use the library (`CarSpotter.classify`): with MediaPipe its resize is the reference's (OpenCV
+`warpPerspective`, bilinear, no antialiasing, output x sampled at x * w / S: the "asymmetric" mapping), tested
+pixel for pixel against MediaPipe itself, and the Interpreter engine uses the Kotlin port of the same resize.
+Any other resizer (`Bitmap.createScaledBitmap`, a GPU texture) moves some answers, as the other rows show for
+the resizers measured here. Decoding a large photo at a reduced size first (`inSampleSize`) is fine: the
+reference does the same for JPEGs 8x the input side."""
 
 
 FORMAT = FormatSpec(
@@ -141,7 +141,7 @@ FORMAT = FormatSpec(
     baseline="fp32", preference=("fp16", "fp32", "int8-dynamic", "int8-full"),
     reason="first passing of fp16 (half size, fp32 accuracy, GPU-delegate ready), fp32, int8",
     runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE),
-    convert=export, readme=android_readme, selftest=SELFTESTS / "CarSpotterSelfTest.kt",
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' || best.categoryName() == "{name}"', _RESIZE_ADVICE),
+    convert=export, readme=android_readme, model_dir="src/main/assets", package=app_packages.android_library,
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     order=20)
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -148,13 +148,13 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
 
     run, names = odd_labels_run
     bundle = export_bundle(run, tmp_path / "bundle")
-    for platform in ("ios", "android", "onnx"):
-        assert read_labels(bundle / platform / "labels.txt") == names
+    for labels in ("ios/Sources/CarSpotter/labels.txt", "android/src/main/assets/labels.txt", "onnx/labels.txt"):
+        assert read_labels(bundle / labels) == names
         assert not any(n in (bundle / platform / "README.md").read_text(encoding="utf-8") for n in names)
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
     assert json.loads(props["labels"]) == names
-    assert read_metadata((bundle / "android" / "carspotter.tflite").read_bytes())[1] == names
-    assert coreml_structure(bundle / "ios" / "CarSpotter.mlpackage")["labels"] == names
+    assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1] == names
+    assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage")["labels"] == names
     assert json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["labels"] == names
 
 

@@ -18,34 +18,7 @@ import pytest
 from PIL import Image
 
 from carspotter.cli import main
-from conftest import BACKBONE, REPO, STANFORD
-
-CLASSES = 10
-SIZE = 128
-NODE_DIR = REPO / "tests" / "js"
-
-
-@pytest.fixture(scope="module")
-def moved(tmp_path_factory):
-    """``{"bundle": copy of the bundle elsewhere, "run": moved run, "data": moved photos, "root": tmp}``."""
-    if not STANFORD.is_dir() or not BACKBONE.is_file():
-        pytest.skip(f"needs ../shared (Stanford Cars photos at {STANFORD} and the offline backbone at {BACKBONE})")
-    from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.train.trainer import TrainConfig, train
-
-    root = tmp_path_factory.mktemp("golden")
-    for name in sorted(p.name for p in STANFORD.iterdir() if p.is_dir())[:CLASSES]:
-        shutil.copytree(STANFORD / name, root / "data" / name)
-    run = train(TrainConfig(data_dir=str(root / "data"), out=str(root / "runs" / "cars10"), weights=str(BACKBONE),
-                            input_range="0,1", epochs_head=8, epochs_finetune=1, batch_size=16, image_size=SIZE,
-                            lr_head=1e-2, seed=3))
-    bundle = export_bundle(run, root / "bundles" / "cars10", ExportOptions(variants="fp32,fp16,int8", calibration_photos=16))
-    (root / "data").rename(root / "data-moved")
-    (root / "runs").rename(root / "runs-moved")
-    shutil.copytree(bundle, root / "elsewhere" / "cars10")
-    shutil.rmtree(root / "bundles")
-    return {"bundle": root / "elsewhere" / "cars10", "run": root / "runs-moved" / "cars10", "data": root / "data-moved",
-            "root": root}
+from conftest import GOLDEN_CLASSES as CLASSES, GOLDEN_SIZE as SIZE, NODE_DIR, REPO, install_npm_package
 
 
 def run_cli(capsys, *argv, cwd=None):
@@ -107,9 +80,10 @@ def test_golden_set_in_the_manifest_and_on_disk(moved):
     for fmt, entry in manifest.formats.items():
         for name in entry.shipped():
             assert f"{fmt}/{name}" in expected["variants"]
-    for platform, selftest in (("ios", "CarSpotterSelfTest.swift"), ("android", "CarSpotterSelfTest.kt"), ("onnx", "selftest.mjs")):
+    for platform, selftest in (("ios", "Tests/CarSpotterTests/CarSpotterTests.swift"),
+                               ("android", "src/androidTest/kotlin/dev/carspotter/CarSpotterSelfTest.kt"), ("onnx", "selftest.mjs")):
         assert (bundle / platform / selftest).is_file()
-        assert f"Self-test" in (bundle / platform / "README.md").read_text() and selftest in (bundle / platform / "README.md").read_text()
+        assert "Self-test" in (bundle / platform / "README.md").read_text()
 
 
 def test_no_path_of_the_build_machine_in_the_bundle(moved):
@@ -197,33 +171,28 @@ def test_export_of_a_moved_run_names_the_photo_folder_and_the_flag(moved, capsys
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["golden"]["count"] == 4
 
 
-@pytest.fixture(scope="module")
-def node_modules():
-    """onnxruntime-node and sharp from tests/js/package-lock.json (installed here if nox did not)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("Node.js (node and npm) is not installed here: the JavaScript self-test needs it")
-    if not (NODE_DIR / "node_modules" / "onnxruntime-node").is_dir() or not (NODE_DIR / "node_modules" / "sharp").is_dir():
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True,
-                              env={**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"}, timeout=600)
-        assert done.returncode == 0, done.stderr[-2000:]
-    return NODE_DIR
-
-
-def selftest(bundle: Path, cwd: Path):
-    done = subprocess.run(["node", str(bundle / "onnx" / "selftest.mjs"), str(bundle), "--json"], cwd=cwd,
+def selftest(bundle: Path, where: Path, installed: bool = True):
+    """Run the bundle's npm package self-test in Node, the package installed as an app installs it (or not)."""
+    if installed:
+        pkg = install_npm_package(bundle, where)
+    else:
+        pkg = where / "pkg"
+        shutil.copytree(bundle / "onnx", pkg, copy_function=os.link)
+    done = subprocess.run(["node", str(pkg / "selftest.mjs"), str(bundle), "--json"], cwd=where,
                           capture_output=True, text=True, timeout=600)
     line = next((l for l in done.stdout.splitlines() if l.startswith("{")), None)
     return done.returncode, json.loads(line) if line else None, done.stdout + done.stderr
 
 
-def test_js_self_test_passes_on_onnxruntime_node_both_paths(moved, node_modules):
-    code, result, text = selftest(moved["bundle"], node_modules)
+def test_js_self_test_passes_on_onnxruntime_node_every_check(moved, node_modules, tmp_path):
+    code, result, text = selftest(moved["bundle"], tmp_path)
     assert code == 0, text[-2000:]
-    exact, app = result["exact"], result["app"]
+    exact, package = result["exact"], result["package"]
+    assert result["resize"]["passed"] and len(result["resize"]["vectors"]) == 7
+    assert all(v["differing"] == 0 for v in result["resize"]["vectors"])
     assert exact["passed"] and exact["photos"] == 32 and exact["maxAbsDiff"] < 1e-4 and exact["top1Agreement"] == 1
-    assert app["passed"] and app["photos"] == 32 and app["decisiveFlips"] == []
-    assert 0 < app["meanPixelDrift"] < 20  # sharp's lanczos3 is not Pillow's bilinear, but close
+    # sharp decodes with libjpeg-turbo as Pillow does and the package resizes as the reference: the same pixels
+    assert package["passed"] and package["photos"] == 32 and package["maxPixelDrift"] == 0 and package["top1Agreement"] == 1
     assert "onnxruntime-node 1.23.2" in result["runtime"]
 
 
@@ -236,11 +205,13 @@ def test_js_self_test_fails_when_the_answers_differ(moved, node_modules, tmp_pat
         p["probabilities"] = p["probabilities"][1:] + p["probabilities"][:1]
     expected.unlink()
     expected.write_text(json.dumps(doc))
-    code, result, text = selftest(copy, node_modules)
+    (tmp_path / "app").mkdir()
+    code, result, text = selftest(copy, tmp_path / "app")
     assert code == 1 and not result["exact"]["passed"] and result["exact"]["mismatches"], text[-1000:]
-    assert "exact path: FAIL" in text
-    code, _, text = selftest(copy, tmp_path)  # no node_modules where it runs
-    assert code == 2 and "onnxruntime-node" in text
+    assert "exact path: FAIL" in text and "package path: FAIL" in text
+    (tmp_path / "bare").mkdir()
+    code, _, text = selftest(copy, tmp_path / "bare", installed=False)  # no node_modules where it runs
+    assert code == 2 and "onnxruntime-common" in text
 
 
 # -- bad input: one line naming the file, exit 2 --------------------------------------------------------------
@@ -337,7 +308,7 @@ def test_models_replaced_by_another_run_are_exit_2(small, tmp_path, capsys):
 def test_bundle_without_golden_set_and_without_run_has_nothing_to_compare(small, tmp_path, capsys):
     bundle = _copy(small[1], tmp_path / "b")
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["golden"] is None and not (bundle / "golden").exists() and not (bundle / "onnx" / "selftest.mjs").exists()
+    assert manifest["golden"] is None and not (bundle / "golden").exists() and not (bundle / "golden").exists()
     code, _, err = run_cli(capsys, "parity", bundle, cwd=tmp_path)
     assert code == 2 and "has no golden set (exported with --golden 0)" in err[-1] and "nothing to compare against" in err[-1]
     assert "--run DIR" in err[-1]

@@ -94,13 +94,14 @@ def test_bundle_layout_manifest_and_labels(pipeline):
     _, bundle = pipeline
     manifest = verify_bundle(bundle).to_json()
     assert set(manifest["formats"]) == {"coreml", "tflite", "onnx"}
-    for platform, model in (("ios", "CarSpotter.mlpackage"), ("android", "carspotter.tflite"), ("onnx", "carspotter.onnx")):
-        assert (bundle / platform / model).exists()
-        assert read_labels(bundle / platform / "labels.txt") == manifest["labels"]
+    for fmt, model in (("coreml", "ios/Sources/CarSpotter/CarSpotter.mlpackage"),
+                       ("tflite", "android/src/main/assets/carspotter.tflite"), ("onnx", "onnx/carspotter.onnx")):
+        assert (bundle / model).exists() and manifest["formats"][fmt]["path"] == model
+        assert read_labels(bundle / manifest["formats"][fmt]["labels"]) == manifest["labels"]
         assert "labels.txt" in (bundle / platform / "README.md").read_text()
     assert manifest["formats"]["coreml"]["precision"] == "fp16"
-    assert manifest["files"]["android/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
-    assert any(k.startswith("ios/CarSpotter.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
+    assert manifest["files"]["android/src/main/assets/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
+    assert any(k.startswith("ios/Sources/CarSpotter/CarSpotter.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
 
 
 def test_app_paths_are_measured_at_export_into_the_manifest_and_the_platform_readmes(pipeline):
@@ -142,7 +143,7 @@ def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
     from carspotter.export.tflite_metadata import read_metadata
 
     _, bundle = pipeline
-    meta, labels = read_metadata((bundle / "android" / "carspotter.tflite").read_bytes())
+    meta, labels = read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())
     assert labels == read_manifest(bundle).labels
     norm = meta["subgraph_metadata"][0]["input_tensor_metadata"][0]["process_units"][0]["options"]
     assert norm == {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
@@ -295,7 +296,7 @@ def _coreml_only_copy(bundle, dest):
 
 
 def _spec_path(dest):
-    return dest / "ios" / "CarSpotter.mlpackage" / "Data" / "com.apple.CoreML" / "model.mlmodel"
+    return dest / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage" / "Data" / "com.apple.CoreML" / "model.mlmodel"
 
 
 def _load_spec(dest):
@@ -335,7 +336,7 @@ def test_coreml_wrong_bias_fails_parity_naming_the_class(pipeline, tmp_path):
         tensor.bytes.values = values.tobytes()
         _spec_path(dest).write_bytes(spec.SerializeToString())
     else:  # weight.bin blob: 64-byte header (sentinel, dtype, size, data offset), then the data
-        weights = dest / "ios" / "CarSpotter.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+        weights = dest / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
         raw = bytearray(weights.read_bytes())
         offset = value.blobFileValue.offset
         sentinel, _dtype, size, data_offset = np.frombuffer(raw[offset:offset + 24], dtype="<u4,<u4,<u8,<u8")[0]

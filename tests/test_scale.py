@@ -41,12 +41,12 @@ def test_two_class_labels_are_in_every_format(two_classes):
     assert labels == sorted(p.name for p in SAMPLE.iterdir() if p.is_dir())[:2]
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["labels"] == labels
-    for platform in ("ios", "android", "onnx"):
-        assert read_labels(bundle / platform / "labels.txt") == labels
-    assert read_metadata((bundle / "android" / "carspotter.tflite").read_bytes())[1] == labels
+    for entry in manifest["formats"].values():
+        assert read_labels(bundle / entry["labels"]) == labels
+    assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1] == labels
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
     assert json.loads(props["labels"]) == labels
-    assert coreml_structure(bundle / "ios" / "CarSpotter.mlpackage")["labels"] == labels
+    assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage")["labels"] == labels
 
 
 def test_two_class_parity_compares_two_ranks_and_passes(two_classes, capsys):

@@ -80,19 +80,19 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     assert set(records) == {"fp32", "fp16", "int8-dynamic", "int8-full"}
     fp16 = records["fp16"]
     assert not fp16.shipped and fp16.path is None and "< 101.00% (by" in fp16.gate
-    assert not (out / "android" / "carspotter.fp16.tflite").exists()
-    assert tfl.default_variant == "fp32" and tfl.path == "android/carspotter.tflite"  # fp16 preferred, but left out
-    assert records["fp32"].path == "android/carspotter.tflite"
+    assert not (out / "android" / "src" / "main" / "assets" / "carspotter.fp16.tflite").exists()
+    assert tfl.default_variant == "fp32" and tfl.path == "android/src/main/assets/carspotter.tflite"  # fp16 preferred, but left out
+    assert records["fp32"].path == "android/src/main/assets/carspotter.tflite"
     for name in ("int8-dynamic", "int8-full"):
         r = records[name]
         assert r.shipped == r.gate_passed
-        assert (out / "android" / f"carspotter.{name}.tflite").exists() == r.shipped
+        assert (out / "android" / "src" / "main" / "assets" / f"carspotter.{name}.tflite").exists() == r.shipped
         assert r.bytes < records["fp32"].bytes / 3  # int8 weights: about a quarter of fp32
     assert records["int8-full"].figures.photos == manifest.variants.evaluation_photos
     if records["int8-full"].shipped:
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_path=str(out / "android" / "carspotter.int8-full.tflite"))
+        interpreter = Interpreter(model_path=str(out / "android" / "src" / "main" / "assets" / "carspotter.int8-full.tflite"))
         inp = interpreter.get_input_details()[0]
         assert inp["dtype"].__name__ == "uint8" and inp["quantization"] == (1.0, 0)  # raw pixels, exactly
     assert manifest.variants.calibration_photos == 16 and manifest.variants.gates_enforced

@@ -161,11 +161,12 @@ def classes_benchmark(args) -> dict:
     labels = read_labels(run / "labels.txt")
     manifest = read_manifest(bundle)
     counts = {"run labels.txt": len(labels), "manifest": len(manifest.labels),
-              "coreml classifier": len(coreml_structure(bundle / "ios" / "CarSpotter.mlpackage")["labels"]),
-              "tflite metadata": len(read_metadata((bundle / "android" / "carspotter.tflite").read_bytes())[1]),
+              "coreml classifier": len(coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage")["labels"]),
+              "tflite metadata": len(read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1]),
               "onnx metadata_props": len(json.loads({p.key: p.value for p in onnx.load(
                   bundle / "onnx" / "carspotter.onnx").metadata_props}["labels"]))}
-    counts.update({f"{p}/labels.txt": len(read_labels(bundle / p / "labels.txt")) for p in ("ios", "android", "onnx")})
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    counts.update({e["labels"]: len(read_labels(bundle / e["labels"])) for e in manifest["formats"].values()})
     sizes = {"manifest.json KiB": (bundle / "manifest.json").stat().st_size / 1024,
              "labels.txt KiB": (run / "labels.txt").stat().st_size / 1024}
     sizes.update({f"{e['path']} MiB": e["size"] / 2**20 for e in [{"path": k, "size": v["bytes"]}

@@ -16,7 +16,10 @@ of app does, from the photo file:
 - ``mediapipe``: the upright photo given whole to MediaPipe Tasks' ``ImageClassifier`` with the
   bundle's TFLite model, which resizes it itself (the Android path);
 - ``sharp``: Node's sharp, ``.rotate().resize(S, S, {fit: 'fill'})`` with its default kernel
-  (lanczos3), as a React Native / Node backend does it (needs Node and sharp; skipped otherwise).
+  (lanczos3), as a React Native / Node backend does it (needs Node and sharp; skipped otherwise);
+- ``npm-node`` / ``npm-chromium``: the bundle's own npm package (``onnx/``), as an app using it does: the photo
+  decoded by sharp in Node, or by headless Chromium (``createImageBitmap``, EXIF applied, canvas RGBA), then the
+  package's port of the reference resize. These are gated at :data:`PACKAGE_MIN_AGREEMENT` top-1 agreement.
 
 Vision's ``.scaleFill`` (iOS) cannot run here: Apple documents that it scales each dimension
 to fill the input, not which filter it uses (see the table in docs/app-paths.md).
@@ -51,6 +54,10 @@ from carspotter.measure.parity_rule import APP_PATH_MIN_MARGIN
 Pixels = Callable[[list[Path], list, int], np.ndarray]
 
 
+PACKAGE_MIN_AGREEMENT = 0.995
+"""Top-1 agreement with the reference the bundle's own packages must reach (their resize is the reference's, ported)."""
+
+
 @dataclass(frozen=True)
 class AppPath:
     """One way an app turns a photo file into model input.
@@ -59,14 +66,19 @@ class AppPath:
         name: short id (``opencv-linear``).
         client: who does it this way.
         pixels: ``(files, crop boxes, S) -> [N, S, S, 3] float32`` pixels 0..255, or None when
-            the path runs the model itself (``mediapipe``).
+            the path runs the model itself (``mediapipe``) or needs the bundle (``bundle_pixels``).
         unavailable: ``() -> reason or None``.
+        bundle_pixels: ``(bundle folder, files, crop boxes, S) -> [N, S, S, 3] float32``: a path that runs code
+            shipped in the bundle (its npm package).
+        min_agreement: this path's top-1 agreement gate, when stricter than :class:`AppGate`'s.
     """
 
     name: str
     client: str
     pixels: Pixels | None
     unavailable: Callable[[], str | None] = lambda: None
+    bundle_pixels: Callable[[Path, list[Path], list, int], np.ndarray] | None = None
+    min_agreement: float | None = None
 
 
 def _upright(path: Path, box):
@@ -175,6 +187,59 @@ def _sharp(files, boxes, size):
     return np.frombuffer(out.stdout, np.uint8).reshape(len(files), size, size, 3).astype(np.float32)
 
 
+def _chromium() -> str | None:
+    return os.environ.get("CARSPOTTER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@functools.lru_cache(maxsize=4)
+def _puppeteer_unavailable_in(node_dir: str) -> str | None:
+    if not (Path(node_dir) / "node_modules" / "puppeteer-core").is_dir():
+        return f"puppeteer-core is not installed in {node_dir}/node_modules (npm ci in tests/js, or set CARSPOTTER_NODE_DIR)"
+    return None
+
+
+def _npm_node_unavailable() -> str | None:
+    return _sharp_unavailable()
+
+
+def _npm_chromium_unavailable() -> str | None:
+    if shutil.which("node") is None:
+        return "Node.js is not installed here (it drives Chromium)"
+    if _chromium() is None:
+        return "Chromium is not installed here (apt-get install chromium, or set CARSPOTTER_CHROMIUM)"
+    return _puppeteer_unavailable_in(_node_dir())
+
+
+def _npm(mode: str):
+    """The bundle's npm package (``onnx/``) copied beside a ``node_modules`` link, as an app installs it, run in
+    ``mode`` (``node`` or ``chromium``) by ``js/package_pixels.mjs``."""
+
+    def run(folder: Path, files, boxes, size):
+        import tempfile
+
+        if any(b is not None for b in boxes):
+            raise PathUnavailable("the npm package paths take whole photo files, not crop boxes")
+        pkg = Path(folder) / FORMATS["onnx"].platform if "onnx" in FORMATS else None
+        if pkg is None or not (pkg / "resize.js").is_file():
+            raise PathUnavailable("the bundle has no npm package (onnx/resize.js)")
+        script = resources.files("carspotter.measure").joinpath("js/package_pixels.mjs")
+        with tempfile.TemporaryDirectory(prefix="carspotter-npm-") as tmp:
+            copy = Path(tmp) / "pkg"
+            copy.mkdir()
+            for f in pkg.iterdir():
+                if f.suffix in (".js", ".mjs", ".json") and f.is_file():
+                    shutil.copyfile(f, copy / f.name)
+            (Path(tmp) / "node_modules").symlink_to(Path(_node_dir()).resolve() / "node_modules", target_is_directory=True)
+            env = {**os.environ, "CARSPOTTER_CHROMIUM": _chromium() or "chromium"}
+            out = subprocess.run([shutil.which("node"), str(script), mode, str(copy), str(size), *map(str, files)],
+                                 capture_output=True, env=env, timeout=1800)
+        if out.returncode != 0:
+            raise RuntimeError(f"npm package in {mode}: {out.stderr.decode(errors='replace').strip()[:300]}")
+        return np.frombuffer(out.stdout, np.uint8).reshape(len(files), size, size, 3).astype(np.float32)
+
+    return run
+
+
 def _mediapipe_unavailable() -> str | None:
     from carspotter.model.runtimes import MEDIAPIPE
 
@@ -195,6 +260,10 @@ PATHS: dict[str, AppPath] = {p.name: p for p in (
     AppPath("mediapipe", "Android: MediaPipe Tasks ImageClassifier resizing the whole photo itself", None,
             _mediapipe_unavailable),
     AppPath("sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable),
+    AppPath("npm-node", "npm package, Node + sharp decode (the bundle's onnx/ package: its port of the reference resize)",
+            None, _npm_node_unavailable, bundle_pixels=_npm("node"), min_agreement=PACKAGE_MIN_AGREEMENT),
+    AppPath("npm-chromium", "npm package, Chromium decode (createImageBitmap, canvas RGBA, the package's resize)",
+            None, _npm_chromium_unavailable, bundle_pixels=_npm("chromium"), min_agreement=PACKAGE_MIN_AGREEMENT),
 )}
 
 
@@ -334,6 +403,7 @@ class AppModels:
                            if tflite else None)
         self.mediapipe_description = f"tflite {tflite.default_variant} (MediaPipe ImageClassifier)" if tflite else None
         self._labels, self._open, self._loaded = list(labels), open_session, {}
+        self.folder = Path(folder)
 
     def _get(self, key: str, runtime: Runtime, variant: VariantSpec, path: Path) -> Session:
         if key not in self._loaded:
@@ -381,6 +451,9 @@ def path_probs(path: AppPath, files: list[Path], boxes: list, size: int, labels:
     why = path.unavailable()
     if why:
         raise PathUnavailable(why)
+    if path.bundle_pixels is not None:
+        pixels = path.bundle_pixels(models.folder, files, boxes, size)
+        return models.session.infer(pixels), pixels, models.description
     if path.pixels is None:  # MediaPipe resizes the photo itself
         model, session = models.mediapipe()
         return mediapipe_probs(session, files, boxes, labels), None, model
@@ -426,7 +499,9 @@ class AppGate:
             ok = not fig.decisive_flips
             return ok, (f"{len(fig.decisive_flips)} of {fig.decisive} decisive photos (margin >= {self.min_margin}) "
                         f"changed their top-1; top-1 agreement {fig.top1_agreement:.1%} (all photos)")
-        parts, ok = [f"top-1 agreement {fig.top1_agreement:.1%} (min {self.min_agreement:.0%})"], fig.top1_agreement >= self.min_agreement
+        path = PATHS.get(fig.path)
+        need = path.min_agreement if path is not None and path.min_agreement is not None else self.min_agreement
+        parts, ok = [f"top-1 agreement {fig.top1_agreement:.1%} (min {need:.1%})"], fig.top1_agreement >= need
         if fig.top1 is not None:
             drop = fig.reference_top1 - fig.top1
             ok = ok and drop <= self.max_top1_drop + 1e-12

@@ -85,7 +85,11 @@ class FormatSpec:
         readme: ``(model file name, InputSpec, number of classes) -> Markdown``: the platform README's start.
         measure: how export measures a variant on CPU (default: ``runtimes[0]``).
         tools: what predict, benchmark and evaluate run it on, first available first (default: ``runtimes[0]``).
-        selftest: the app self-test file shipped beside the model when the bundle has a golden set, or None.
+        model_dir: where the model files and ``labels.txt`` sit inside the platform folder, which is also the
+            platform's package (``Sources/CarSpotter`` for the Swift package's resources, ``src/main/assets`` for the
+            Android library's assets, ``""`` for the npm package's root).
+        package: ``(platform folder, PackageInfo) -> None``: writes the platform package around the model files
+            (sources, tests, build files, generated config), or None.
         texts: the platform README's other sections (:class:`PlatformTexts`).
         device_mode: the arithmetic the default runs in on devices (Core ML: ``fp16``), for the
             tolerance row recorded in the golden set; None when the file's own precision.
@@ -105,7 +109,8 @@ class FormatSpec:
     readme: Callable[..., str] | None = None
     measure: Runtime | None = field(default=None)
     tools: tuple[Runtime, ...] = ()
-    selftest: Path | None = None
+    model_dir: str = ""
+    package: Callable[[Path, "PackageInfo"], None] | None = None
     texts: PlatformTexts = PlatformTexts()
     device_mode: str | None = None
     order: int = 100
@@ -134,6 +139,33 @@ class FormatSpec:
         """``carspotter.tflite`` for the default variant, ``carspotter.int8-full.tflite`` for the others."""
         stem, suffix = Path(self.filename).stem, Path(self.filename).suffix
         return f"{stem}{suffix}" if default else f"{stem}.{variant}{suffix}"
+
+    def bundle_path(self, name: str) -> str:
+        """A model or labels file's path in the bundle: ``android/src/main/assets/carspotter.tflite``."""
+        return "/".join(p for p in (self.platform, self.model_dir, name) if p)
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    """What a platform package is generated from.
+
+    Attributes:
+        name: the bundle's name; version: carspotter's version.
+        labels: C class names; size: input side S (pixels).
+        threshold: the "show the answer" probability 0..1, or None; not_a_car: that class's name, or None.
+        model: the default model's file name; others: the other shipped variants' file names.
+        model_sha256: digest of the default model's file(s) (a cache key for compiled models).
+    """
+
+    name: str
+    version: str
+    labels: tuple[str, ...]
+    size: int
+    threshold: float | None
+    not_a_car: str | None
+    model: str
+    others: tuple[str, ...]
+    model_sha256: str
 
 
 ENTRY_POINT_GROUP = "carspotter.formats"

@@ -1,0 +1,74 @@
+// The instrumented self-test (./gradlew :carspotter:connectedAndroidTest on a device or emulator): the golden set's
+// resize vectors bit for bit on the device, and every golden photo decoded by Android (BitmapFactory, EXIF read with
+// ExifInterface: all 8 orientations) through each engine and accelerator under the top-3 rule of `carspotter parity`.
+// The golden set is this test's assets (build.gradle.kts: androidTest assets = ../golden).
+package dev.carspotter
+
+import android.graphics.BitmapFactory
+import androidx.exifinterface.media.ExifInterface
+import androidx.test.ext.junit.runners.AndroidJUnit4
+import androidx.test.platform.app.InstrumentationRegistry
+import dev.carspotter.core.ParityRule
+import dev.carspotter.core.Pnm
+import dev.carspotter.core.ReferenceResize
+import org.json.JSONObject
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Assume.assumeNoException
+import org.junit.Test
+import org.junit.runner.RunWith
+
+@RunWith(AndroidJUnit4::class)
+class CarSpotterSelfTest {
+    private val golden = InstrumentationRegistry.getInstrumentation().context.assets
+    private val app = InstrumentationRegistry.getInstrumentation().targetContext
+
+    private fun bytes(name: String) = golden.open(name).use { it.readBytes() }
+
+    @Test
+    fun resizeVectorsAreBitExactOnThisDevice() {
+        val rows = String(bytes("resize/vectors.txt")).lines().filter { it.isNotEmpty() && !it.startsWith("#") }.map { it.split("\t") }
+        assertTrue(rows.size >= 7)
+        for (row in rows) {
+            val photo = Pnm.parse(bytes("resize/" + row[1]))
+            val want = Pnm.parse(bytes("resize/" + row[2])).pixels
+            val got = ReferenceResize.resize(photo.pixels, photo.width, photo.height, photo.channels, row[6].toInt())
+            assertEquals("${row[0]}: values differing from the reference", 0, got.indices.count { got[it] != want[it] })
+        }
+    }
+
+    private fun goldenPhotosPass(engine: Engine, accelerator: Accelerator) {
+        val expected = JSONObject(String(bytes("expected.json")))
+        val format = expected.getJSONObject("formats").getJSONObject("tflite")
+        // the GPU delegate computes in fp16 whatever the file stores
+        val row = if (accelerator == Accelerator.GPU) "fp16" else format.optString("device_precision", format.getString("precision"))
+        val tol = expected.getJSONObject("tolerances").getJSONObject(row)
+        val spotter = try {
+            CarSpotter.create(app, engine, accelerator)
+        } catch (e: Exception) {
+            if (accelerator == Accelerator.GPU) assumeNoException("the GPU delegate is not available here", e)
+            throw e
+        }
+        val failures = ArrayList<String>()
+        spotter.use {
+            val photos = expected.getJSONArray("photos")
+            for (i in 0 until photos.length()) {
+                val photo = photos.getJSONObject(i)
+                val name = photo.getString("photo").removePrefix("golden/")
+                val orientation = golden.open(name).use { ExifInterface(it).getAttributeInt(ExifInterface.TAG_ORIENTATION, 1) }
+                val bitmap = BitmapFactory.decodeStream(golden.open(name))
+                val probs = spotter.classifyBlocking(bitmap, orientation).probabilities
+                val ref = photo.getJSONArray("probabilities").let { a -> FloatArray(a.length()) { a.getDouble(it).toFloat() } }
+                val r = ParityRule.top3(ref, probs, tol.getDouble("tau"))
+                if (r.mismatchRank != null) failures.add("$name: rank ${r.mismatchRank} differs")
+                if (r.maxAbsDiff > tol.getDouble("max_abs_diff")) failures.add("$name: max |dp| ${r.maxAbsDiff}")
+            }
+        }
+        assertTrue("$engine on $accelerator:\n" + failures.joinToString("\n"), failures.isEmpty())
+    }
+
+    @Test fun mediapipeOnCpu() = goldenPhotosPass(Engine.MEDIAPIPE, Accelerator.CPU)
+    @Test fun mediapipeOnGpu() = goldenPhotosPass(Engine.MEDIAPIPE, Accelerator.GPU)
+    @Test fun interpreterOnCpu() = goldenPhotosPass(Engine.INTERPRETER, Accelerator.CPU)
+    @Test fun interpreterOnGpu() = goldenPhotosPass(Engine.INTERPRETER, Accelerator.GPU)
+}

@@ -1,0 +1,72 @@
+// What the app gets back, and the bundle facts it needs (carspotter.json and labels.txt, package resources).
+import Foundation
+
+/// One class: its index in the model's output, its label, its probability 0...1.
+public struct Guess: Sendable, Equatable {
+    public let index: Int
+    public let label: String
+    public let probability: Float
+}
+
+/// The answer for one photo.
+public struct Classification: Sendable {
+    /// The 3 most probable classes, most probable first.
+    public let top: [Guess]
+    /// False when the top-1's probability is below the bundle's threshold or it is the "not a car" class: ask for a
+    /// closer photo instead of naming a car.
+    public let show: Bool
+    public let notACar: Bool
+    /// Every class's probability 0...1, in label order.
+    public let probabilities: [Float]
+    public var best: Guess { top[0] }
+}
+
+/// The bundle facts: input side, labels, threshold, "not a car" class, model resource name.
+public struct BundleInfo: Sendable, Decodable {
+    public let name: String
+    public let size: Int
+    public let threshold: Float?
+    public let notACar: String?
+    public let model: String
+    /// SHA-256 of the model's files (the compiled model's cache key).
+    public let modelDigest: String
+    public var labels: [String] = []
+
+    enum CodingKeys: String, CodingKey { case name, size, threshold, notACar, model, modelDigest }
+
+    /// Read from the package's resources.
+    /// - Throws: `CarSpotterError.missingResource` or a decoding error naming the key.
+    public static func load(from bundle: Bundle) throws -> BundleInfo {
+        guard let json = bundle.url(forResource: "carspotter", withExtension: "json") else {
+            throw CarSpotterError.missingResource("carspotter.json")
+        }
+        guard let labels = bundle.url(forResource: "labels", withExtension: "txt") else {
+            throw CarSpotterError.missingResource("labels.txt")
+        }
+        var info = try JSONDecoder().decode(BundleInfo.self, from: Data(contentsOf: json))
+        info.labels = try String(contentsOf: labels, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        return info
+    }
+
+    /// The answer for a probability vector: top 3, threshold and "not a car" applied.
+    public func classification(_ probs: [Float]) -> Classification {
+        let top = ParityRule.topk(probs, min(3, probs.count)).map { Guess(index: $0, label: labels[$0], probability: probs[$0]) }
+        let notCar = notACar != nil && top[0].label == notACar
+        let show = !notCar && (threshold.map { top[0].probability >= $0 } ?? true)
+        return Classification(top: top, show: show, notACar: notCar, probabilities: probs)
+    }
+}
+
+public enum CarSpotterError: Error, CustomStringConvertible {
+    case missingResource(String)
+    case badImage(String)
+    case badOutput(String)
+
+    public var description: String {
+        switch self {
+        case .missingResource(let name): return "carspotter: \(name) is not in the package's resources; re-add the bundle's ios/ package"
+        case .badImage(let why): return "carspotter: cannot read the image (\(why))"
+        case .badOutput(let why): return "carspotter: unexpected model output (\(why)); is this the bundle's model?"
+        }
+    }
+}

@@ -1,0 +1,118 @@
+// The package's self-test (`swift test`, or Cmd-U in Xcode on a Mac or simulator): the golden set's resize vectors
+// bit for bit, EXIF orientations as Pillow applies them, and the golden photos through Core ML under the top-3 rule
+// of `carspotter parity`. The golden set is read from the bundle this package sits in (../golden; set the
+// CARSPOTTER_GOLDEN environment variable to a copy elsewhere, e.g. on a device).
+import CoreGraphics
+import CryptoKit
+import Foundation
+import ImageIO
+import XCTest
+@testable import CarSpotter
+
+let golden: URL = {
+    if let dir = ProcessInfo.processInfo.environment["CARSPOTTER_GOLDEN"] { return URL(fileURLWithPath: dir) }
+    // Tests/CarSpotterTests/CarSpotterTests.swift -> the bundle folder holding ios/ and golden/
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("golden")
+}()
+
+/// A binary PPM (P6) or PAM (P7) file, as the resize vectors are stored.
+func parsePnm(_ data: Data) throws -> PackedImage {
+    let bytes = [UInt8](data)
+    func text(_ a: Int, _ b: Int) -> String { String(decoding: bytes[a..<b], as: UTF8.self) }
+    if text(0, 2) == "P6" {
+        var pos = 2
+        var fields: [Int] = []
+        while fields.count < 3 {
+            while bytes[pos] == 0x20 || bytes[pos] == 0x0A { pos += 1 }
+            let start = pos
+            while bytes[pos] != 0x20 && bytes[pos] != 0x0A { pos += 1 }
+            fields.append(Int(text(start, pos))!)
+        }
+        let n = fields[0] * fields[1] * 3
+        return PackedImage(pixels: Array(bytes[(pos + 1)..<(pos + 1 + n)]), width: fields[0], height: fields[1], channels: 3)
+    }
+    let head = text(0, min(bytes.count, 256))
+    guard text(0, 2) == "P7", let end = head.range(of: "ENDHDR\n") else { throw CarSpotterError.badImage("not P6 or P7") }
+    var fields: [String: Int] = [:]
+    for line in head[..<end.lowerBound].split(separator: "\n").dropFirst() {
+        let kv = line.split(separator: " ", maxSplits: 1)
+        if kv.count == 2, let v = Int(kv[1]) { fields[String(kv[0])] = v }
+    }
+    let start = head.utf8.distance(from: head.utf8.startIndex, to: end.upperBound)
+    let w = fields["WIDTH"]!, h = fields["HEIGHT"]!, c = fields["DEPTH"]!
+    return PackedImage(pixels: Array(bytes[start..<(start + w * h * c)]), width: w, height: h, channels: c)
+}
+
+final class ResizeVectorTests: XCTestCase {
+    func testEveryResizeVectorIsBitExact() throws {
+        let index = golden.appendingPathComponent("resize/vectors.txt")
+        let rows = try String(contentsOf: index, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t").map(String.init) }
+        XCTAssertGreaterThanOrEqual(rows.count, 7)
+        for row in rows {
+            let photo = try parsePnm(Data(contentsOf: golden.appendingPathComponent("resize/" + row[1])))
+            let want = try parsePnm(Data(contentsOf: golden.appendingPathComponent("resize/" + row[2])))
+            let got = try ReferenceResize.resize(photo.pixels, width: photo.width, height: photo.height,
+                                                 channels: photo.channels, size: Int(row[6])!)
+            XCTAssertEqual(zip(got, want.pixels).filter { $0 != $1 }.count, 0, "\(row[0]): values differing from the reference")
+            let sha = SHA256.hash(data: Data(got)).map { String(format: "%02x", $0) }.joined()
+            XCTAssertEqual(sha, row[7], row[0])
+        }
+    }
+
+    func testRejectsWrongByteCounts() {
+        XCTAssertThrowsError(try ReferenceResize.resize([0, 0, 0, 0, 0], width: 2, height: 1, channels: 3, size: 4))
+        XCTAssertThrowsError(try ReferenceResize.resize([0, 0, 0, 0], width: 2, height: 1, channels: 2, size: 4))
+    }
+
+    func testAllEightOrientationsAsPillow() {
+        // a 3 x 2 grey image 0...5 and what Pillow's ImageOps.exif_transpose makes of it for each orientation
+        let want: [UInt32: [Int]] = [1: [3, 2, 0, 1, 2, 3, 4, 5], 2: [3, 2, 2, 1, 0, 5, 4, 3], 3: [3, 2, 5, 4, 3, 2, 1, 0],
+                                     4: [3, 2, 3, 4, 5, 0, 1, 2], 5: [2, 3, 0, 3, 1, 4, 2, 5], 6: [2, 3, 3, 0, 4, 1, 5, 2],
+                                     7: [2, 3, 5, 2, 4, 1, 3, 0], 8: [2, 3, 2, 5, 1, 4, 0, 3]]
+        let image = PackedImage(pixels: [0, 1, 2, 3, 4, 5], width: 3, height: 2, channels: 1)
+        for (o, w) in want {
+            let up = Orientation.upright(image, orientation: o)
+            XCTAssertEqual([up.width, up.height], Array(w.prefix(2)), "orientation \(o)")
+            XCTAssertEqual(up.pixels.map(Int.init), Array(w.dropFirst(2)), "orientation \(o)")
+        }
+    }
+}
+
+final class GoldenSetTests: XCTestCase {
+    func decode(_ rel: String) throws -> (CGImage, CGImagePropertyOrientation) {
+        let url = golden.appendingPathComponent(rel)
+        guard let source = CGImageSourceCreateWithURL(url as CFURL, nil),
+              let image = CGImageSourceCreateImageAtIndex(source, 0, nil) else { throw CarSpotterError.badImage(rel) }
+        let props = CGImageSourceCopyPropertiesAtIndex(source, 0, nil) as? [CFString: Any]
+        let raw = (props?[kCGImagePropertyOrientation] as? NSNumber)?.uint32Value ?? 1
+        return (image, CGImagePropertyOrientation(rawValue: raw) ?? .up)
+    }
+
+    /// Exact path: golden/NNN.png (the reference's inputs) through Core ML; package path: golden/NNN.jpg decoded by
+    /// ImageIO, oriented and resized by this package. Both under the top-3 rule with the tolerances of the format's
+    /// device precision (golden/expected.json).
+    func testGoldenPhotosPassTheParityRule() async throws {
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: golden.appendingPathComponent("expected.json"))) as! [String: Any]
+        let format = (expected["formats"] as! [String: Any])["coreml"] as! [String: Any]
+        let precision = (format["device_precision"] as? String) ?? (format["precision"] as! String)
+        let tol = (expected["tolerances"] as! [String: Any])[precision] as! [String: Any]
+        let tau = (tol["tau"] as! NSNumber).doubleValue, limit = (tol["max_abs_diff"] as! NSNumber).doubleValue
+        let spotter = try await CarSpotter.load()
+        var failures: [String] = []
+        for photo in expected["photos"] as! [[String: Any]] {
+            let reference = (photo["probabilities"] as! [NSNumber]).map { $0.floatValue }
+            let (png, _) = try decode(photo["input"] as! String)
+            let exact = try await spotter.probabilities(input: try CarSpotter.packedPixels(of: png).pixels)
+            let (jpg, orientation) = try decode(photo["photo"] as! String)
+            let package = try await spotter.classify(jpg, orientation: orientation).probabilities
+            for (path, probs) in [("exact", exact), ("package", package)] {
+                let r = ParityRule.top3(reference: reference, candidate: probs, tau: tau)
+                if let rank = r.mismatchRank { failures.append("\(photo["photo"]!) \(path) path: rank \(rank) differs") }
+                if r.maxAbsDiff > limit { failures.append("\(photo["photo"]!) \(path) path: max |dp| \(r.maxAbsDiff) > \(limit)") }
+            }
+        }
+        XCTAssertTrue(failures.isEmpty, failures.joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,208 @@
+"""The platform packages in every bundle: the reference resize ported to JavaScript, Kotlin and Swift, checked
+on the golden set's resize vectors wherever they run; the npm package's self-test in Node and in headless
+Chromium; the Kotlin core compiled and its JVM tests run with Debian's Kotlin 1.3; the package layouts.
+
+Uses the 10-class bundle of ``conftest.moved`` (every variant, 32-photo golden set). Swift cannot be compiled
+here: its package is checked for what an Xcode build needs, and built and tested by the macOS workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import NODE_DIR, install_npm_package
+
+JUNIT_JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar", "/usr/share/java/kotlin-stdlib.jar")
+
+
+def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp_path):
+    from carspotter.contracts import resize_vectors
+    from carspotter.contracts.manifest import verify_bundle
+
+    bundle = moved["bundle"]
+    entry = verify_bundle(bundle).golden["resize_vectors"]
+    assert entry["count"] == 7 and {v["name"] for v in entry["vectors"]} >= {"strip-1x613", "down10-3011x97", "rgba-301x157"}
+    results = resize_vectors.check_vectors(bundle / "golden")
+    assert [r.differing for r in results] == [0] * 7
+    # a port that rounds halves up instead of to even is caught
+    copy = tmp_path / "golden"
+    shutil.copytree(bundle / "golden", copy)
+    out = copy / "resize" / "odd-497x231.out.ppm"
+    data = bytearray(out.read_bytes())
+    data[-1] ^= 1
+    out.write_bytes(bytes(data))
+    bad = {r.name: r for r in resize_vectors.check_vectors(copy)}
+    assert bad["odd-497x231"].differing == 1 and bad["odd-497x231"].max_diff == 1
+
+
+# -- JavaScript ---------------------------------------------------------------------------------------------
+
+def test_npm_package_layout_and_main_entry_without_node_only_code(moved):
+    pkg = moved["bundle"] / "onnx"
+    meta = json.loads((pkg / "package.json").read_text())
+    assert meta["name"] == "carspotter-cars10" and meta["type"] == "module"
+    assert meta["exports"]["."]["types"] == "./index.d.ts" and meta["exports"]["./node"]["default"] == "./node.js"
+    assert "onnxruntime-common" in meta["peerDependencies"] and meta["peerDependenciesMeta"]["sharp"]["optional"]
+    assert all((pkg / f).is_file() for f in meta["files"])
+    bundle_js = (pkg / "bundle.js").read_text()
+    assert json.loads(bundle_js[bundle_js.index("{"):bundle_js.rindex("}") + 1])["size"] == 128
+    # what the main entry loads must run in React Native and browsers: no Node modules, import.meta, require, process
+    main_graph = ["index.js", "resize.js", "selftest.js", "bundle.js"]
+    for name in main_graph:
+        text = (pkg / name).read_text()
+        imports = re.findall(r"from '([^']+)'", text)
+        assert set(imports) <= {"onnxruntime-common", "./bundle.js", "./resize.js", "./selftest.js"}, (name, imports)
+        assert not re.search(r"import\.meta|\brequire\(|\bprocess\.|node:", text), name
+    assert "node:" in (pkg / "node.js").read_text()  # the Node-only helpers are in their own entry
+
+
+def test_npm_package_in_headless_chromium_passes_the_self_test(moved, node_modules, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed here (nox -s tests installs Debian's chromium)")
+    if not (NODE_DIR / "node_modules" / "onnxruntime-web").is_dir():
+        pytest.skip("onnxruntime-web is not in tests/js/node_modules (npm ci in tests/js)")
+    pkg = install_npm_package(moved["bundle"], tmp_path)
+    (tmp_path / "bundle").symlink_to(moved["bundle"], target_is_directory=True)
+    done = subprocess.run(["node", str(NODE_DIR / "package_selftest_page.mjs"), chromium, str(tmp_path), str(pkg),
+                           str(tmp_path / "bundle")], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in out and not out["pageErrors"], out
+    result = out["result"]
+    assert "HeadlessChrome" in result["userAgent"] or "Chrome" in result["userAgent"]
+    assert result["resize"]["passed"] and [v["differing"] for v in result["resize"]["vectors"]] == [0] * 7, result["lines"]
+    assert result["exact"]["passed"] and result["exact"]["photos"] == 32, result["lines"]
+    assert result["package"]["passed"] and result["package"]["photos"] == 32, result["lines"]
+    assert result["package"]["top1Agreement"] == 1, result["lines"]
+    assert len(result["classify"]["top"]) == 3 and isinstance(result["classify"]["show"], bool)
+
+
+def test_npm_package_paths_reach_the_gate_at_export(moved):
+    manifest = json.loads((moved["bundle"] / "manifest.json").read_text())
+    rows = {r["path"]: r for r in manifest["app_paths"]["paths"]}
+    for name in ("npm-node", "npm-chromium"):
+        row = rows[name]
+        assert "skipped" not in row, row
+        assert row["gate_passed"] and row["top1_agreement"] >= 0.995 and "(min 99.5%)" in row["gate"], row
+        assert row["pixel_drift_max"] == 0, row  # the reference's pixels, from the photo files
+    readme = (moved["bundle"] / "onnx" / "README.md").read_text()
+    assert "| npm-node |" in readme and "| npm-chromium |" in readme
+
+
+# -- Kotlin ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kotlin_tests(moved, tmp_path_factory):
+    """The bundle's pure-Kotlin core and its JVM tests compiled with kotlinc (Debian's Kotlin 1.3.31): a jar."""
+    kotlinc = shutil.which("kotlinc")
+    missing = [j for j in JUNIT_JARS if not Path(j).is_file()]
+    if kotlinc is None or missing:
+        pytest.skip(f"kotlinc or JUnit 4 missing ({'kotlinc' if kotlinc is None else ', '.join(missing)}): "
+                    "apt-get install kotlin junit4 (nox -s tests does)")
+    android = moved["bundle"] / "android"
+    sources = sorted((android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "core").glob("*.kt"))
+    tests = sorted((android / "src" / "test" / "kotlin").rglob("*.kt"))
+    jar = tmp_path_factory.mktemp("kotlin") / "core-tests.jar"
+    done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3", *map(str, sources + tests),
+                           "-cp", JUNIT_JARS[0], "-d", str(jar)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return jar
+
+
+def _junit(jar: Path, golden: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["java", f"-Dcarspotter.golden={golden}", "-cp", os.pathsep.join([str(jar), *JUNIT_JARS]),
+                           "org.junit.runner.JUnitCore", "dev.carspotter.core.ResizeVectorsTest",
+                           "dev.carspotter.core.OrientationTest", "dev.carspotter.core.ParityRuleTest"],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_kotlin_core_passes_its_jvm_tests_on_the_resize_vectors(moved, kotlin_tests):
+    done = _junit(kotlin_tests, moved["bundle"] / "golden")
+    assert done.returncode == 0 and "OK (6 tests)" in done.stdout, done.stdout[-3000:]
+
+
+def test_kotlin_resize_test_fails_on_a_wrong_vector(moved, kotlin_tests, tmp_path):
+    copy = tmp_path / "golden"
+    shutil.copytree(moved["bundle"] / "golden" / "resize", copy / "resize")
+    out = copy / "resize" / "down3-1000x330.out.ppm"
+    data = bytearray(out.read_bytes())
+    data[len(data) // 2] ^= 1
+    out.write_bytes(bytes(data))
+    done = _junit(kotlin_tests, copy)
+    assert done.returncode == 1 and "down3-1000x330: values differing from the reference expected:<0> but was:<1>" in done.stdout
+
+
+def test_android_library_module_layout(moved):
+    android = moved["bundle"] / "android"
+    gradle = (android / "build.gradle.kts").read_text()
+    assert 'id("com.android.library")' in gradle and "minSdk = 24" in gradle and 'assets.srcDirs("../golden")' in gradle
+    assert re.search(r'implementation\("com\.google\.mediapipe:tasks-vision:\d+\.\d+\.\d+"\)', gradle)  # pinned
+    assets = android / "src" / "main" / "assets"
+    props = dict(l.split("=", 1) for l in (assets / "carspotter.properties").read_text().splitlines() if "=" in l and not l.startswith("#"))
+    assert props["input_size"] == "128" and props["model"] == "carspotter.tflite" and (assets / props["model"]).is_file()
+    assert (assets / "labels.txt").read_text().splitlines() == json.loads((moved["bundle"] / "manifest.json").read_text())["labels"]
+    selftest = (android / "src" / "androidTest" / "kotlin" / "dev" / "carspotter" / "CarSpotterSelfTest.kt").read_text()
+    assert "Accelerator.GPU" in selftest and "Accelerator.CPU" in selftest and "Engine.INTERPRETER" in selftest
+    assert "carspotter.tflite" not in selftest  # the model comes from the bundle's properties, not a hard-coded name
+    library = (android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "CarSpotter.kt").read_text()
+    assert all(f"{o} ->" in library for o in range(2, 9))  # every EXIF orientation, mirrored ones included
+
+
+# -- Swift ----------------------------------------------------------------------------------------------------
+
+def test_swift_package_layout(moved):
+    ios = moved["bundle"] / "ios"
+    manifest = json.loads((moved["bundle"] / "manifest.json").read_text())
+    package = (ios / "Package.swift").read_text()
+    assert package.startswith("// swift-tools-version:5.7") and "platforms: [.iOS(.v16), .macOS(.v13)]" in package
+    assert '.copy("CarSpotter.mlpackage")' in package and 'path: "Tests/CarSpotterTests"' in package
+    resources = ios / "Sources" / "CarSpotter"
+    assert manifest["formats"]["coreml"]["path"] == "ios/Sources/CarSpotter/CarSpotter.mlpackage"
+    for name, v in manifest["formats"]["coreml"]["variants"].items():
+        if v["shipped"] and v["path"] != manifest["formats"]["coreml"]["path"]:
+            assert f'"{Path(v["path"]).name}"' in package  # other variants excluded from the target
+    info = json.loads((resources / "carspotter.json").read_text())
+    assert info["size"] == 128 and info["model"] == "CarSpotter.mlpackage" and len(info["modelDigest"]) == 64
+    api = (resources / "CarSpotter.swift").read_text()
+    assert "public actor CarSpotter" in api and "func classify(_ image: CGImage, orientation: CGImagePropertyOrientation" in api
+    assert "CarSpotter(configuration:" not in (ios / "Tests" / "CarSpotterTests" / "CarSpotterTests.swift").read_text()
+
+
+def test_swift_resize_is_the_kotlin_port_step_for_step(moved):
+    """No Swift compiler here: the arithmetic of the Swift port must be the tested Kotlin port's, expression for
+    expression (the lines that solve and invert the matrix and compute the fixed-point position and weights)."""
+    arithmetic = re.compile(r"(m\[\d\]\*m\[\d\]|\*d,|alpha=|a\[i\]\[6\]=|w[01][01]=|let(ax|ay|sx|sy)=)")
+
+    def steps(path: Path) -> list[str]:
+        out = []
+        for line in path.read_text().splitlines():
+            line = re.sub(r"\s+", "", line.split("//")[0])
+            for a, b in (("Math.", ""), ("shr", ">>"), ("and(", "&("), ("INTER_BITS", "interBits"),
+                         ("INTER_TAB_SIZE", "interTabSize"), ("val", "let")):
+                line = line.replace(a, b)
+            if arithmetic.search(line):
+                out.append(line.rstrip(","))
+        return out
+
+    kt = steps(moved["bundle"] / "android" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "core" / "ReferenceResize.kt")
+    sw = steps(moved["bundle"] / "ios" / "Sources" / "CarSpotter" / "ReferenceResize.swift")
+    assert len(kt) >= 14 and kt == sw
+
+
+def test_platform_readmes_say_how_to_add_the_package_and_fix_the_old_claims(moved):
+    bundle = moved["bundle"]
+    ios, android, onnx = ((bundle / p / "README.md").read_text() for p in ("ios", "android", "onnx"))
+    for text in (ios, android, onnx):
+        assert "corners aligned" not in text and "asymmetric" in text
+    assert ".centerCrop" in ios and ".scaleFit" in ios and "off the main thread" in ios
+    assert "suspend" in android and "include(\":carspotter\")" in android
+    assert "npm install --install-links" in onnx and "Web Worker" in onnx
