@@ -122,7 +122,7 @@ filters move the answers (`pillow-antialias` and `sharp` are antialiased filters
 
 
 FORMAT = FormatSpec(
-    name="coreml", title="Core ML", platform="ios", filename="CarSpotter.mlpackage",
+    name="coreml", title="Core ML", platform="ios", filename="CarSpotterModel.mlpackage",
     variants=(VariantSpec("fp16", "fp16", mil_mode="fp16"), VariantSpec("fp32", "fp32", mil_mode="fp32"),
               VariantSpec("int8-weights", "int8", mil_mode="fp16")),
     baseline="fp16", preference=("fp16", "fp32", "int8-weights"),

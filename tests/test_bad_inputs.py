@@ -154,7 +154,7 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
     assert json.loads(props["labels"]) == names
     assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1] == names
-    assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage")["labels"] == names
+    assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"] == names
     assert json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["labels"] == names
 
 

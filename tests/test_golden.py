@@ -110,11 +110,12 @@ def test_parity_from_the_bundle_alone_passes_for_every_format_and_variant(moved,
         assert any(k[0] == "golden-jpeg" and k[1] == fmt for k in results), fmt
     assert all(r["passed"] and r["photos"] == 32 for r in results.values())
     checked = {c["check"] for c in report["structure_checks"]}
+    assert "golden/resize-vectors" in checked  # this machine's reference resize reproduces the bundle's vectors
     shipped = {f"golden:variant/{f}/{n}" for f, d in manifest["formats"].items() for n, v in d["variants"].items() if v["shipped"]}
     # Which fp16/int8 variants pass their gates depends on this small model's near-ties; every fp32 one ships.
     assert {f"golden:variant/{f}/fp32" for f in ("coreml", "tflite", "onnx")} <= shipped <= checked
     paths = {(a["photo_set"], a["path"]) for a in report["app_paths"]}
-    assert {("golden", p) for p in ("carspotter", "opencv-linear", "mediapipe", "pillow-no-antialias")} <= paths
+    assert {("golden", p) for p in ("carspotter", "opencv-linear", "mediapipe", "pillow-no-antialias", "npm-node")} <= paths
     assert next(a for a in report["app_paths"] if a["path"] == "carspotter")["pixel_drift_max"] == 0
     assert manifest["parity"]["passed"] is True
 

@@ -58,7 +58,7 @@ def test_npm_package_layout_and_main_entry_without_node_only_code(moved):
     main_graph = ["index.js", "resize.js", "selftest.js", "bundle.js"]
     for name in main_graph:
         text = (pkg / name).read_text()
-        imports = re.findall(r"from '([^']+)'", text)
+        imports = re.findall(r"^(?:import|export)\b[^;]*?from '([^']+)'", text, flags=re.M)
         assert set(imports) <= {"onnxruntime-common", "./bundle.js", "./resize.js", "./selftest.js"}, (name, imports)
         assert not re.search(r"import\.meta|\brequire\(|\bprocess\.|node:", text), name
     assert "node:" in (pkg / "node.js").read_text()  # the Node-only helpers are in their own entry
@@ -145,6 +145,10 @@ def test_android_library_module_layout(moved):
     android = moved["bundle"] / "android"
     gradle = (android / "build.gradle.kts").read_text()
     assert 'id("com.android.library")' in gradle and "minSdk = 24" in gradle and 'assets.srcDirs("../golden")' in gradle
+    pattern = re.search(r'ignoreAssetsPattern = "([^"]+)"', gradle).group(1).split(":")
+    shipped = [Path(v["path"]).name for v in json.loads((moved["bundle"] / "manifest.json").read_text())["formats"]["tflite"]["variants"].values()
+               if v["shipped"]]
+    assert {f"!{n}" for n in shipped if n != "carspotter.tflite"} <= set(pattern) and "!carspotter.tflite" not in pattern
     assert re.search(r'implementation\("com\.google\.mediapipe:tasks-vision:\d+\.\d+\.\d+"\)', gradle)  # pinned
     assets = android / "src" / "main" / "assets"
     props = dict(l.split("=", 1) for l in (assets / "carspotter.properties").read_text().splitlines() if "=" in l and not l.startswith("#"))
@@ -164,14 +168,14 @@ def test_swift_package_layout(moved):
     manifest = json.loads((moved["bundle"] / "manifest.json").read_text())
     package = (ios / "Package.swift").read_text()
     assert package.startswith("// swift-tools-version:5.7") and "platforms: [.iOS(.v16), .macOS(.v13)]" in package
-    assert '.copy("CarSpotter.mlpackage")' in package and 'path: "Tests/CarSpotterTests"' in package
+    assert '.copy("CarSpotterModel.mlpackage")' in package and 'path: "Tests/CarSpotterTests"' in package
     resources = ios / "Sources" / "CarSpotter"
-    assert manifest["formats"]["coreml"]["path"] == "ios/Sources/CarSpotter/CarSpotter.mlpackage"
+    assert manifest["formats"]["coreml"]["path"] == "ios/Sources/CarSpotter/CarSpotterModel.mlpackage"
     for name, v in manifest["formats"]["coreml"]["variants"].items():
         if v["shipped"] and v["path"] != manifest["formats"]["coreml"]["path"]:
             assert f'"{Path(v["path"]).name}"' in package  # other variants excluded from the target
     info = json.loads((resources / "carspotter.json").read_text())
-    assert info["size"] == 128 and info["model"] == "CarSpotter.mlpackage" and len(info["modelDigest"]) == 64
+    assert info["size"] == 128 and info["model"] == "CarSpotterModel.mlpackage" and len(info["modelDigest"]) == 64
     api = (resources / "CarSpotter.swift").read_text()
     assert "public actor CarSpotter" in api and "func classify(_ image: CGImage, orientation: CGImagePropertyOrientation" in api
     assert "CarSpotter(configuration:" not in (ios / "Tests" / "CarSpotterTests" / "CarSpotterTests.swift").read_text()

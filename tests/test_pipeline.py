@@ -94,14 +94,14 @@ def test_bundle_layout_manifest_and_labels(pipeline):
     _, bundle = pipeline
     manifest = verify_bundle(bundle).to_json()
     assert set(manifest["formats"]) == {"coreml", "tflite", "onnx"}
-    for fmt, model in (("coreml", "ios/Sources/CarSpotter/CarSpotter.mlpackage"),
+    for fmt, model in (("coreml", "ios/Sources/CarSpotter/CarSpotterModel.mlpackage"),
                        ("tflite", "android/src/main/assets/carspotter.tflite"), ("onnx", "onnx/carspotter.onnx")):
         assert (bundle / model).exists() and manifest["formats"][fmt]["path"] == model
         assert read_labels(bundle / manifest["formats"][fmt]["labels"]) == manifest["labels"]
         assert "labels.txt" in (bundle / platform / "README.md").read_text()
     assert manifest["formats"]["coreml"]["precision"] == "fp16"
     assert manifest["files"]["android/src/main/assets/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
-    assert any(k.startswith("ios/Sources/CarSpotter/CarSpotter.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
+    assert any(k.startswith("ios/Sources/CarSpotter/CarSpotterModel.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
 
 
 def test_app_paths_are_measured_at_export_into_the_manifest_and_the_platform_readmes(pipeline):
@@ -296,7 +296,7 @@ def _coreml_only_copy(bundle, dest):
 
 
 def _spec_path(dest):
-    return dest / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage" / "Data" / "com.apple.CoreML" / "model.mlmodel"
+    return dest / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage" / "Data" / "com.apple.CoreML" / "model.mlmodel"
 
 
 def _load_spec(dest):
@@ -336,7 +336,7 @@ def test_coreml_wrong_bias_fails_parity_naming_the_class(pipeline, tmp_path):
         tensor.bytes.values = values.tobytes()
         _spec_path(dest).write_bytes(spec.SerializeToString())
     else:  # weight.bin blob: 64-byte header (sentinel, dtype, size, data offset), then the data
-        weights = dest / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+        weights = dest / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
         raw = bytearray(weights.read_bytes())
         offset = value.blobFileValue.offset
         sentinel, _dtype, size, data_offset = np.frombuffer(raw[offset:offset + 24], dtype="<u4,<u4,<u8,<u8")[0]

@@ -46,7 +46,7 @@ def test_two_class_labels_are_in_every_format(two_classes):
     assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1] == labels
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
     assert json.loads(props["labels"]) == labels
-    assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotter.mlpackage")["labels"] == labels
+    assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"] == labels
 
 
 def test_two_class_parity_compares_two_ranks_and_passes(two_classes, capsys):

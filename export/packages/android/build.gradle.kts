@@ -22,8 +22,9 @@ android {
     }
     androidResources {
         noCompress += listOf("tflite") // memory-mapped by MediaPipe and the Interpreter
-        // Only the default model goes into the app; the other variants in src/main/assets stay out.
-        ignoreAssetsPattern = "!.svn:!.git:!.ds_store:!*.scc:.*:!CVS:!thumbs.db:!picasa.ini:!*~:!carspotter.*.tflite"
+        // Only the default model goes into the app: the other variants in src/main/assets are named here (aapt's
+        // patterns match a prefix*, a *suffix or a whole name), after aapt's defaults.
+        ignoreAssetsPattern = "!.svn:!.git:!.ds_store:!*.scc:.*:<dir>_*:!CVS:!thumbs.db:!picasa.ini:!*~:!carspotter.int8-full.tflite"
     }
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17

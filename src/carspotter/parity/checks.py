@@ -3,7 +3,9 @@
 :func:`plan` lists the checks a bundle gets from its manifest, the format registry and what
 is at hand (:class:`~carspotter.parity.context.ParityContext`):
 
-- always: the files' sha256, and the Core ML program's structure;
+- always: the files' sha256, and the Core ML program's structure; with a golden set, its resize vectors
+  reproduced bit for bit by this machine's reference resize (``golden/resize-vectors``: an OpenCV that
+  rounds otherwise shows here first);
 - with a golden set (the bundle alone is enough): every format's default variant on each of
   its runtimes against ``expected.json`` (``golden:...``), the same on the golden JPEGs
   decoded by our decoder (``golden-jpeg:...``), and every shipped variant re-measured on the
@@ -159,6 +161,19 @@ def _coreml_structure(ctx: ParityContext) -> Outcome:
                    facts={"passed": True, "ops": s["ops"], "labels": len(s["labels"]), "spec_version": s["spec_version"]})
 
 
+def _resize_vectors(ctx: ParityContext) -> Outcome:
+    from carspotter.contracts import resize_vectors
+
+    folder = ctx.bundle / "golden"
+    results = resize_vectors.check_vectors(folder)
+    bad = [r for r in results if r.differing]
+    if bad:
+        raise CheckFailed("the reference resize here differs from the bundle's resize vectors: "
+                          + "; ".join(f"{r.name}: {r.differing} values, max {r.max_diff} levels" for r in bad))
+    return Outcome("golden/resize-vectors", "passed", f"{len(results)} vectors bit-exact",
+                   facts={"passed": True, "vectors": len(results)})
+
+
 def _coreml_predict_vs_mil(basis: str) -> Check:
     check_id = _prefix(basis) + "coreml/predict-vs-mil-reference"
 
@@ -260,6 +275,8 @@ def plan(ctx: ParityContext) -> list[Check]:
     checks = [Check("sha256", _sha256)]
     if "coreml" in ctx.manifest.formats:
         checks.append(Check("coreml/structure", _coreml_structure))
+    if (ctx.manifest.golden or {}).get("resize_vectors"):
+        checks.append(Check("golden/resize-vectors", _resize_vectors))
     for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
         checks += _basis_checks(ctx, basis)
     if "coreml" in ctx.manifest.formats:

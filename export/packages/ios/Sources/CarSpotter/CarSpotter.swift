@@ -36,18 +36,32 @@ public actor CarSpotter {
             throw CarSpotterError.missingResource(info.model)
         }
         let compiled = try await compiledModel(source, key: info.modelDigest)
-        return try CarSpotter(info: info, model: try await MLModel.load(contentsOf: compiled, configuration: configuration))
+        let model: MLModel
+        do {
+            model = try await MLModel.load(contentsOf: compiled, configuration: configuration)
+        } catch {  // a damaged cache entry: compile once more
+            try? FileManager.default.removeItem(at: compiled)
+            model = try await MLModel.load(contentsOf: try await compiledModel(source, key: info.modelDigest), configuration: configuration)
+        }
+        return try CarSpotter(info: info, model: model)
     }
 
+    /// The compiled model in Caches/, moved into place whole (compileModel(at:) writes a temporary folder), so a
+    /// killed app never leaves half a cache entry; two loads at once keep whichever landed first.
     private static func compiledModel(_ source: URL, key: String) async throws -> URL {
         let files = FileManager.default
         let caches = try files.url(for: .cachesDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
         let target = caches.appendingPathComponent("carspotter-\(key.prefix(16)).mlmodelc")
         if files.fileExists(atPath: target.path) { return target }
         let compiled = try await MLModel.compileModel(at: source)
-        try? files.removeItem(at: target)
-        try files.copyItem(at: compiled, to: target)
-        try? files.removeItem(at: compiled)
+        let staging = caches.appendingPathComponent("carspotter-\(UUID().uuidString).tmp")
+        try files.moveItem(at: compiled, to: staging)
+        do {
+            try files.moveItem(at: staging, to: target)
+        } catch {
+            try? files.removeItem(at: staging)
+            guard files.fileExists(atPath: target.path) else { throw error }
+        }
         return target
     }
 
@@ -55,8 +69,9 @@ public actor CarSpotter {
     /// - Parameters:
     ///   - image: the photo as decoded (any size); pixels are read in its own RGB colour space, without colour
     ///     matching, as the reference decoder does
-    ///   - orientation: its EXIF orientation (`CGImagePropertyOrientation`, from `CGImageSourceCopyPropertiesAtIndex`
-    ///     or `UIImage.imageOrientation`); all 8 values, mirrored ones included
+    ///   - orientation: its EXIF orientation (`CGImagePropertyOrientation`, from `kCGImagePropertyOrientation` of
+    ///     `CGImageSourceCopyPropertiesAtIndex`; convert a `UIImage.Orientation` first, its numbering differs); all 8
+    ///     values, mirrored ones included
     /// - Returns: the top 3, with `show` false below the bundle's threshold or for "not a car"
     /// - Throws: `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML errors.
     public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation = .up) async throws -> Classification {
@@ -98,10 +113,22 @@ public actor CarSpotter {
     }
 
     /// The image's pixels as packed RGB bytes, drawn 1:1 into an 8-bit bitmap in the image's own RGB colour space (no
-    /// colour matching; sRGB for grey or CMYK images) over opaque white, as the reference composites transparency.
+    /// colour matching; grey copied to the three channels; sRGB for CMYK) over opaque white. Core Graphics blends
+    /// partly transparent pixels with its own rounding (within a level of the reference's Pillow formula); photos are opaque.
     /// - Throws: `CarSpotterError.badImage` when no bitmap context can be made for it.
     public static func packedPixels(of image: CGImage) throws -> PackedImage {
         let w = image.width, h = image.height
+        if let grey = image.colorSpace, grey.model == .monochrome {  // grey copied to R, G and B, as Pillow converts it
+            var g = [UInt8](repeating: 255, count: w * h)
+            let drawn: Bool = g.withUnsafeMutableBytes { raw in
+                guard let context = CGContext(data: raw.baseAddress, width: w, height: h, bitsPerComponent: 8, bytesPerRow: w,
+                                              space: grey, bitmapInfo: CGImageAlphaInfo.none.rawValue) else { return false }
+                context.interpolationQuality = .none
+                context.draw(image, in: CGRect(x: 0, y: 0, width: w, height: h))
+                return true
+            }
+            if drawn { return PackedImage(pixels: g.flatMap { [$0, $0, $0] }, width: w, height: h, channels: 3) }
+        }
         let own = image.colorSpace.flatMap { $0.model == .rgb ? $0 : nil }
         var rgba = [UInt8](repeating: 255, count: w * h * 4)  // opaque white
         let drawn: Bool = rgba.withUnsafeMutableBytes { raw in

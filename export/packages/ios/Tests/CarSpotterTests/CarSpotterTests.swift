@@ -82,7 +82,9 @@ final class ResizeVectorTests: XCTestCase {
 
 final class GoldenSetTests: XCTestCase {
     func decode(_ rel: String) throws -> (CGImage, CGImagePropertyOrientation) {
-        let url = golden.appendingPathComponent(rel)
+        // expected.json names files from the bundle ("golden/000.jpg"); `golden` is that folder
+        let name = rel.hasPrefix("golden/") ? String(rel.dropFirst("golden/".count)) : rel
+        let url = golden.appendingPathComponent(name)
         guard let source = CGImageSourceCreateWithURL(url as CFURL, nil),
               let image = CGImageSourceCreateImageAtIndex(source, 0, nil) else { throw CarSpotterError.badImage(rel) }
         let props = CGImageSourceCopyPropertiesAtIndex(source, 0, nil) as? [CFString: Any]

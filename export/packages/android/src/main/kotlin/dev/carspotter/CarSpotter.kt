@@ -1,8 +1,10 @@
-// The bundle's car classifier on Android: MediaPipe Tasks' ImageClassifier (default; it resizes exactly as the
-// reference) or a plain LiteRT Interpreter fed by the Kotlin port of the reference resize. Off the main thread.
+// The bundle's car classifier on Android: MediaPipe Tasks' ImageClassifier (default; on the CPU it resizes exactly as
+// the reference; with the GPU delegate it resizes on the GPU, not measured) or a plain LiteRT Interpreter fed by the
+// Kotlin port of the reference resize (exact on either accelerator). Off the main thread.
 package dev.carspotter
 
 import android.content.Context
+import android.content.res.AssetManager
 import android.graphics.Bitmap
 import android.graphics.Matrix
 import android.os.Looper
@@ -15,6 +17,7 @@ import dev.carspotter.core.Classification
 import dev.carspotter.core.ReferenceResize
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
+import org.tensorflow.lite.DataType
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.gpu.GpuDelegate
 import java.io.Closeable
@@ -22,6 +25,10 @@ import java.io.FileInputStream
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.nio.channels.FileChannel
+import java.util.concurrent.Callable
+import java.util.concurrent.ExecutionException
+import java.util.concurrent.ExecutorService
+import java.util.concurrent.Executors
 
 /** Which runtime runs the model. */
 enum class Engine { MEDIAPIPE, INTERPRETER }
@@ -36,7 +43,9 @@ class CarSpotter private constructor(
     val accelerator: Accelerator,
     private val classifier: ImageClassifier?,
     private val interpreter: Interpreter?,
-    private val gpu: GpuDelegate?
+    private val gpu: GpuDelegate?,
+    /** The one thread the Interpreter is created and run on (the GPU delegate requires it; calls are serialized). */
+    private val worker: ExecutorService?
 ) : Closeable {
 
     companion object {
@@ -58,17 +67,61 @@ class CarSpotter private constructor(
                                      else com.google.mediapipe.tasks.core.Delegate.CPU).build()
                     val options = ImageClassifier.ImageClassifierOptions.builder().setBaseOptions(base)
                         .setRunningMode(RunningMode.IMAGE).setMaxResults(info.labels.size).build()
-                    CarSpotter(info, engine, accelerator, ImageClassifier.createFromOptions(context, options), null, null)
+                    CarSpotter(info, engine, accelerator, ImageClassifier.createFromOptions(context, options), null, null, null)
                 }
                 Engine.INTERPRETER -> {
-                    val fd = assets.openFd(info.model)
-                    val model = FileInputStream(fd.fileDescriptor).channel.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
-                    val gpu = if (accelerator == Accelerator.GPU) GpuDelegate() else null
-                    val options = Interpreter.Options().setNumThreads(threads)
-                    if (gpu != null) options.addDelegate(gpu)
-                    CarSpotter(info, engine, accelerator, null, Interpreter(model, options), gpu)
+                    val worker = Executors.newSingleThreadExecutor { Thread(it, "carspotter-litert") }
+                    val (interpreter, gpu) = try {
+                        worker.submit(Callable { openInterpreter(assets, info.model, accelerator, threads) }).get()
+                    } catch (e: ExecutionException) {
+                        worker.shutdown()
+                        throw e.cause ?: e
+                    }
+                    CarSpotter(info, engine, accelerator, null, interpreter, gpu, worker)
                 }
             }
+        }
+
+        private fun openInterpreter(assets: AssetManager, model: String, accelerator: Accelerator, threads: Int): Pair<Interpreter, GpuDelegate?> {
+            // the mapping outlives the channel and the descriptor (FileChannel.map)
+            val buffer = assets.openFd(model).use { fd ->
+                FileInputStream(fd.fileDescriptor).use { it.channel.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength) }
+            }
+            val gpu = if (accelerator == Accelerator.GPU) GpuDelegate() else null
+            val options = Interpreter.Options().setNumThreads(threads)
+            if (gpu != null) options.addDelegate(gpu)
+            return try {
+                Pair(Interpreter(buffer, options), gpu)
+            } catch (e: Exception) {
+                gpu?.close()
+                throw e
+            }
+        }
+
+        /** Transparency composited on white, as the reference decoder does (MediaPipe would drop alpha: black). */
+        private fun onWhite(bitmap: Bitmap): Bitmap {
+            if (!bitmap.hasAlpha()) return bitmap
+            val w = bitmap.width
+            val h = bitmap.height
+            val px = IntArray(w * h)
+            bitmap.getPixels(px, 0, w, 0, 0, w, h)
+            val rgb = ReferenceResize.compositeOnWhite(rgba(px))
+            for (i in px.indices) {
+                px[i] = (0xFF shl 24) or ((rgb[3 * i].toInt() and 0xFF) shl 16) or ((rgb[3 * i + 1].toInt() and 0xFF) shl 8) or
+                    (rgb[3 * i + 2].toInt() and 0xFF)
+            }
+            return Bitmap.createBitmap(px, w, h, Bitmap.Config.ARGB_8888)
+        }
+
+        /** Unpremultiplied ARGB ints (Bitmap.getPixels) as RGBA bytes. */
+        private fun rgba(argb: IntArray): ByteArray {
+            val out = ByteArray(argb.size * 4)
+            for (i in argb.indices) {
+                val p = argb[i]
+                out[4 * i] = (p shr 16).toByte(); out[4 * i + 1] = (p shr 8).toByte(); out[4 * i + 2] = p.toByte()
+                out[4 * i + 3] = (p ushr 24).toByte()
+            }
+            return out
         }
 
         /**
@@ -109,7 +162,7 @@ class CarSpotter private constructor(
         check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.classifyBlocking blocks; call classify() or use a background thread" }
         val argb = if (bitmap.config == Bitmap.Config.ARGB_8888) bitmap else bitmap.copy(Bitmap.Config.ARGB_8888, false)
         val up = upright(argb, exifOrientation)
-        return info.classification(if (classifier != null) mediapipe(up) else interpret(up))
+        return info.classification(if (classifier != null) mediapipe(onWhite(up)) else interpret(up))
     }
 
     private fun mediapipe(bitmap: Bitmap): FloatArray {
@@ -119,15 +172,31 @@ class CarSpotter private constructor(
         return probs
     }
 
-    /** The Kotlin port of the reference resize into the model's exact input, then the Interpreter. */
+    private fun <T> onWorker(task: () -> T): T = try {
+        worker!!.submit(Callable(task)).get()
+    } catch (e: ExecutionException) {
+        throw e.cause ?: e
+    }
+
+    /**
+     * The Interpreter on one exact input: size * size * 3 RGB bytes -> probabilities 0..1 in label order. A float32
+     * model gets the values 0..255 as floats, a full-int8 model (uint8 input) the bytes themselves.
+     * @throws IllegalStateException with Engine.MEDIAPIPE (MediaPipe resizes itself)
+     */
     fun probabilities(input: ByteArray): FloatArray {
+        checkNotNull(interpreter) { "probabilities(input) needs Engine.INTERPRETER" }
         val s = info.size
         require(input.size == s * s * 3) { "${input.size} bytes is not $s x $s x 3" }
-        val buffer = ByteBuffer.allocateDirect(4 * input.size).order(ByteOrder.nativeOrder())
-        for (b in input) buffer.putFloat((b.toInt() and 0xFF).toFloat())
-        buffer.rewind()
         val out = Array(1) { FloatArray(info.labels.size) }
-        interpreter!!.run(buffer, out)
+        onWorker {
+            val uint8 = interpreter.getInputTensor(0).dataType() == DataType.UINT8
+            val buffer = if (uint8) ByteBuffer.allocateDirect(input.size).put(input)
+                else ByteBuffer.allocateDirect(4 * input.size).order(ByteOrder.nativeOrder()).also { b ->
+                    for (v in input) b.putFloat((v.toInt() and 0xFF).toFloat())
+                }
+            buffer.rewind()
+            interpreter.run(buffer, out)
+        }
         return out[0]
     }
 
@@ -136,18 +205,14 @@ class CarSpotter private constructor(
         val h = bitmap.height
         val argb = IntArray(w * h)
         bitmap.getPixels(argb, 0, w, 0, 0, w, h) // unpremultiplied ARGB
-        val rgba = ByteArray(w * h * 4)
-        for (i in argb.indices) {
-            val p = argb[i]
-            rgba[4 * i] = (p shr 16).toByte(); rgba[4 * i + 1] = (p shr 8).toByte(); rgba[4 * i + 2] = p.toByte()
-            rgba[4 * i + 3] = (p ushr 24).toByte()
-        }
-        return probabilities(ReferenceResize.resize(rgba, w, h, 4, info.size))
+        return probabilities(ReferenceResize.resize(rgba(argb), w, h, 4, info.size))
     }
 
     override fun close() {
         classifier?.close()
-        interpreter?.close()
-        gpu?.close()
+        if (worker != null) {
+            onWorker { interpreter?.close(); gpu?.close() }
+            worker.shutdown()
+        }
     }
 }
