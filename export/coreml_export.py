@@ -86,7 +86,8 @@ if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a clos
 
 - `CarSpotter` is an actor: `classify` runs off the main thread. It draws the photo 1:1 into RGB bytes (its own
   colour space, no colour matching, as the reference), applies all 8 EXIF orientations, resizes with the
-  Swift port into the model's exact `{size}x{size}` input and calls Core ML directly (no Vision scaling).
+  Swift port (bilinear, no antialiasing, output x sampled at x * w / S: the "asymmetric" mapping, not align_corners)
+  into the model's exact `{size}x{size}` input and calls Core ML directly (no Vision scaling).
 - Vision instead (`VNCoreMLRequest`): `imageCropAndScaleOption` `.scaleFill` stretches like training;
   `.centerCrop` and `.scaleFit` crop or letterbox, which the model was not trained on. Apple documents that
   `.scaleFill` "scales the image to fill the input dimensions", not its filter, so its answers are not

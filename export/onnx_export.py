@@ -170,7 +170,8 @@ else showMessage('Not sure: take a closer photo of the car');
 
 Other runtimes (Python, C++, C#): input `{spec.name}` `[N, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
 `{spec.output_name}` `[N, {n_classes}]` probabilities; labels also in the model's `metadata_props`. Resize with
-`carspotter.model.photos.resize` (Python) or port `resize.js`.
+`carspotter.model.photos.resize` (Python) or port `resize.js` (bilinear, no antialiasing, output x
+sampled at x * w / S: the "asymmetric" mapping, not align_corners) and check the port on `golden/resize/`.
 
 {common(spec, n_classes)}"""
 
