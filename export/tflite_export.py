@@ -94,7 +94,8 @@ val result = spotter.classify(BitmapFactory.decodeFile(photoFile.path), exif)  /
 if (result.show) show(result.top) else showMessage("Not sure: take a closer photo of the car")
 ```
 
-- Engines: `Engine.MEDIAPIPE` (default: MediaPipe's own resize **is** the reference's, pixel for pixel) or
+- Engines: `Engine.MEDIAPIPE` (default: on the CPU MediaPipe's own resize **is** the reference's, pixel for
+  pixel: bilinear, no antialiasing, output x sampled at x * w / S, the "asymmetric" mapping) or
   `Engine.INTERPRETER` (a plain LiteRT `Interpreter` fed by the Kotlin port of the reference resize);
   `Accelerator.CPU` or `Accelerator.GPU` (the GPU delegate computes in fp16).
 - All 8 EXIF orientations are applied, mirrored ones included. `classify` is a suspend function;
