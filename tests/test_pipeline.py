@@ -98,7 +98,7 @@ def test_bundle_layout_manifest_and_labels(pipeline):
                        ("tflite", "android/src/main/assets/carspotter.tflite"), ("onnx", "onnx/carspotter.onnx")):
         assert (bundle / model).exists() and manifest["formats"][fmt]["path"] == model
         assert read_labels(bundle / manifest["formats"][fmt]["labels"]) == manifest["labels"]
-        assert "labels.txt" in (bundle / platform / "README.md").read_text()
+        assert "labels.txt" in (bundle / manifest["formats"][fmt]["readme"]).read_text()
     assert manifest["formats"]["coreml"]["precision"] == "fp16"
     assert manifest["files"]["android/src/main/assets/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
     assert any(k.startswith("ios/Sources/CarSpotter/CarSpotterModel.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
