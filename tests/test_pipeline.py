@@ -175,7 +175,7 @@ def test_parity_passes_and_is_recorded(pipeline):
     skipped = {s["check"]: s["reason"] for s in report["skipped_checks"]}
     assert "macOS" in skipped["coreml/predict"] and "macOS" in skipped["coreml/predict-vs-mil-reference"]
     variants = {"variant/coreml/fp16", "variant/tflite/fp32", "variant/onnx/fp32"}
-    assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure"} | variants | {
+    assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure", "golden/resize-vectors"} | variants | {
         f"golden:{v}" for v in variants}
     apps = {(a["photo_set"], a["path"]): a for a in report["app_paths"]}
     assert {("live", "carspotter"), ("golden", "carspotter"), ("live", "mediapipe"), ("live", "opencv-area")} <= set(apps)
