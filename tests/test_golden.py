@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from carspotter.cli import main
-from conftest import GOLDEN_CLASSES as CLASSES, GOLDEN_SIZE as SIZE, NODE_DIR, REPO, install_npm_package
+from conftest import GOLDEN_CLASSES as CLASSES, GOLDEN_SIZE as SIZE, REPO, install_npm_package
 
 
 def run_cli(capsys, *argv, cwd=None):
