@@ -8,7 +8,6 @@ never pasted into code samples: apps read them from ``labels.txt``.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from carspotter.contracts.runfolder import Confidence
 from carspotter.model.formats import FormatSpec

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 import sys
 import time
@@ -29,7 +30,7 @@ from carspotter.export.build import Build, ModelInfo
 from carspotter.model.formats import FORMATS, FormatSpec, PackageInfo, VariantSpec, parse_formats, select
 from carspotter.measure.gates import Gates, apply_gate, measure
 from carspotter.util.hashing import sha256_file
-from carspotter.contracts.manifest import MANIFEST_SCHEMA_VERSION, FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
+from carspotter.contracts.manifest import FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
 from carspotter.contracts.photoset import PhotoSet, representative_photos, split_photoset
 from carspotter.contracts.runfolder import Run, read_run, write_labels
 
@@ -193,10 +194,8 @@ def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: s
     """The facts a platform package is generated from (:mod:`carspotter.export.app_packages`)."""
     conf = inputs.run.confidence
     model = models / fmt.filename
-    files = sorted(p for p in model.rglob("*") if p.is_file()) if model.is_dir() else [model]
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.relative_to(models).as_posix().encode() + b"\0" + sha256_file(f).encode())
+    hashes = ({f: e["sha256"] for f, e in file_table(model).items()} if model.is_dir() else {model.name: sha256_file(model)})
+    digest = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode())
     return PackageInfo(name=inputs.info.name.removeprefix("carspotter "), version=__version__, labels=tuple(inputs.run.labels),
                        size=inputs.run.input.size, threshold=conf.threshold if conf else None,
                        not_a_car=conf.negative_class if conf else None, model=fmt.filename,

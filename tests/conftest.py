@@ -101,7 +101,6 @@ def node_modules():
 def install_npm_package(bundle: Path, dest: Path) -> Path:
     """The bundle's npm package (``onnx/``) as ``npm install --install-links`` puts it in an app: copied into
     ``dest/pkg`` beside a ``dest/node_modules`` that links to the test suite's pinned packages; returns ``dest/pkg``."""
-    pkg = dest / "pkg"
-    shutil.copytree(bundle / "onnx", pkg, copy_function=os.link)
-    (dest / "node_modules").symlink_to(NODE_DIR / "node_modules", target_is_directory=True)
-    return pkg
+    from carspotter.measure.app_paths import install_npm_copy
+
+    return install_npm_copy(bundle / "onnx", dest, NODE_DIR / "node_modules")

@@ -4,6 +4,7 @@
 import { Tensor } from 'onnxruntime-common';
 import BUNDLE from './bundle.js';
 import { resize } from './resize.js';
+import { topk } from './selftest.js';
 
 export { resize, inverseMatrix, compositeOnWhite } from './resize.js';
 export { topk, top3Rule, parsePnm, checkResizeVectors, runSelfTest } from './selftest.js';
@@ -52,8 +53,7 @@ export async function classify(session, pixels, width, height, channels) {
 
 /** The answer for a probability vector: top 3, threshold and "not a car" applied. */
 export function classification(probs) {
-  const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b).slice(0, 3);
-  const top = order.map((index) => ({ index, label: LABELS[index], probability: probs[index] }));
+  const top = topk(probs, 3).map((index) => ({ index, label: LABELS[index], probability: probs[index] }));
   const best = top[0];
   const notACar = BUNDLE.notACar !== null && best.label === BUNDLE.notACar;
   const show = !notACar && (BUNDLE.threshold === null || best.probability >= BUNDLE.threshold);

@@ -198,16 +198,30 @@ def _puppeteer_unavailable_in(node_dir: str) -> str | None:
     return None
 
 
-def _npm_node_unavailable() -> str | None:
-    return _sharp_unavailable()
-
-
 def _npm_chromium_unavailable() -> str | None:
     if shutil.which("node") is None:
         return "Node.js is not installed here (it drives Chromium)"
     if _chromium() is None:
         return "Chromium is not installed here (apt-get install chromium, or set CARSPOTTER_CHROMIUM)"
     return _puppeteer_unavailable_in(_node_dir())
+
+
+def install_npm_copy(pkg: Path, dest: Path, node_modules: Path, code_only: bool = False) -> Path:
+    """The bundle's npm package (``onnx/``) as ``npm install --install-links`` puts it in an app: copied into
+    ``dest/pkg`` beside a ``dest/node_modules`` link, so its imports resolve from there; returns ``dest/pkg``.
+
+    Args:
+        code_only: copy only the ``.js`` / ``.mjs`` / ``.json`` files (the model stays where it is); otherwise hard-link
+            every file (same file system).
+    """
+    copy = dest / "pkg"
+    if code_only:
+        shutil.copytree(pkg, copy, copy_function=shutil.copyfile,
+                        ignore=lambda _, names: [n for n in names if Path(n).suffix not in (".js", ".mjs", ".json")])
+    else:
+        shutil.copytree(pkg, copy, copy_function=os.link)
+    (dest / "node_modules").symlink_to(Path(node_modules).resolve(), target_is_directory=True)
+    return copy
 
 
 def _npm(mode: str):
@@ -224,12 +238,7 @@ def _npm(mode: str):
             raise PathUnavailable("the bundle has no npm package (onnx/resize.js)")
         script = resources.files("carspotter.measure").joinpath("js/package_pixels.mjs")
         with tempfile.TemporaryDirectory(prefix="carspotter-npm-") as tmp:
-            copy = Path(tmp) / "pkg"
-            copy.mkdir()
-            for f in pkg.iterdir():
-                if f.suffix in (".js", ".mjs", ".json") and f.is_file():
-                    shutil.copyfile(f, copy / f.name)
-            (Path(tmp) / "node_modules").symlink_to(Path(_node_dir()).resolve() / "node_modules", target_is_directory=True)
+            copy = install_npm_copy(pkg, Path(tmp), Path(_node_dir()) / "node_modules", code_only=True)
             env = {**os.environ, "CARSPOTTER_CHROMIUM": _chromium() or "chromium"}
             out = subprocess.run([shutil.which("node"), str(script), mode, str(copy), str(size), *map(str, files)],
                                  capture_output=True, env=env, timeout=1800)
@@ -261,7 +270,7 @@ PATHS: dict[str, AppPath] = {p.name: p for p in (
             _mediapipe_unavailable),
     AppPath("sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable),
     AppPath("npm-node", "npm package, Node + sharp decode (the bundle's onnx/ package: its port of the reference resize)",
-            None, _npm_node_unavailable, bundle_pixels=_npm("node"), min_agreement=PACKAGE_MIN_AGREEMENT),
+            None, _sharp_unavailable, bundle_pixels=_npm("node"), min_agreement=PACKAGE_MIN_AGREEMENT),
     AppPath("npm-chromium", "npm package, Chromium decode (createImageBitmap, canvas RGBA, the package's resize)",
             None, _npm_chromium_unavailable, bundle_pixels=_npm("chromium"), min_agreement=PACKAGE_MIN_AGREEMENT),
 )}

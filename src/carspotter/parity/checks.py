@@ -162,10 +162,9 @@ def _coreml_structure(ctx: ParityContext) -> Outcome:
 
 
 def _resize_vectors(ctx: ParityContext) -> Outcome:
-    from carspotter.contracts import resize_vectors
+    from carspotter.contracts import golden, resize_vectors
 
-    folder = ctx.bundle / "golden"
-    results = resize_vectors.check_vectors(folder)
+    results = resize_vectors.check_vectors(ctx.bundle / golden.FOLDER)
     bad = [r for r in results if r.differing]
     if bad:
         raise CheckFailed("the reference resize here differs from the bundle's resize vectors: "
