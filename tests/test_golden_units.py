@@ -99,7 +99,7 @@ def test_app_gate_on_run_photos_needs_agreement_and_accuracy():
     flipped = reference.copy()
     flipped[:3] = [0.2, 0.7, 0.1]  # 97 % agreement, 3 points of accuracy lost
     ok, text = AppGate().judge(_fig(reference, flipped, truth), golden=False)
-    assert not ok and "top-1 agreement 97.0% (min 98%)" in text and "drop 3.0 points, max 1.0" in text
+    assert not ok and "top-1 agreement 97.0% (min 98.0%)" in text and "drop 3.0 points, max 1.0" in text
 
 
 def test_app_gate_on_the_golden_set_counts_only_decisive_flips():
