@@ -25,7 +25,7 @@ from carspotter.util import dest_lock
 from carspotter.model import runtimes
 from carspotter.util.atomic import atomic_folder
 from carspotter.util.errors import CarspotterError, ExportError, UsageError
-from carspotter.export import app_readmes, golden_set
+from carspotter.export import app_readmes, defaults, golden_set
 from carspotter.export.build import Build, ModelInfo
 from carspotter.model.formats import FORMATS, FormatSpec, PackageInfo, VariantSpec, parse_formats, select
 from carspotter.measure.gates import Gates, apply_gate, measure
@@ -122,8 +122,12 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
         seconds = time.time() - t0
         step = "measurement on the test photos"
         with fmt.measuring_runtime.load(target, inputs.run.labels, variant) as session:
+            t0 = time.perf_counter()
             probs = session.infer(inputs.photos.pixels)
+            ms = (time.perf_counter() - t0) * 1000 / len(probs) if session.timed else None
         fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
+        step = "accelerator check"
+        accel = fmt.accelerators(target) if fmt.accelerators is not None else None
     except CarspotterError as exc:
         raise ExportError(f"{fmt.name} {variant.name} {step} of {inputs.run.dir}/model.keras failed: {exc}") from exc
     except Exception as exc:
@@ -132,19 +136,32 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
     shipped = verdict.passed or not inputs.enforce
     record = VariantRecord(family=variant.family, precision=variant.family, bytes=_size(target), export_s=round(seconds, 2),
                            figures=fig, gate=verdict.text, gate_passed=verdict.passed, gate_enforced=inputs.enforce,
-                           shipped=shipped)
+                           shipped=shipped, ms_per_photo=round(ms, 2) if ms is not None else None, accelerators=accel,
+                           use=variant.use)
     return record, facts
 
 
-def _variants_readme(records: dict[str, VariantRecord], default: str) -> str:
-    lines = ["", "## Variants in this folder", ""]
+def _variants_readme(fmt: FormatSpec, records: dict[str, VariantRecord], default: str, reason: str) -> str:
+    """The platform README's variants table: size, speed, agreement with its interval, accelerators, gate."""
+    lines = ["", "## Variants in this folder", "",
+             f"Default: **{default}** (`{fmt.filename}`): {reason}.", "",
+             "| variant | file | MiB | ms / photo | top-1 / top-3 | top-1 agreement [95 % CI] | accelerators | gate |",
+             "|---|---|---:|---:|---|---|---|---|"]
     for name, r in records.items():
         fig = r.figures
+        lo, hi = fig.intervals()["gated_agreement"]
         where = f"`{Path(r.path).name}`" if r.path else "not shipped"
-        lines.append(f"- **{name}**{' (default)' if name == default else ''}: {where}, {r.bytes / 2**20:.1f} MiB, "
-                     f"top-1 {fig.top1:.1%} / top-3 {fig.top3:.1%} on {fig.photos} test photos, "
-                     f"top-1 agreement with the reference {fig.top1_agreement:.1%}; gate: {r.gate}")
-    return "\n".join(lines) + "\n"
+        speed = f"{r.ms_per_photo:.1f}" if r.ms_per_photo is not None else "untimed"
+        accel = (r.accelerators or {}).get("summary", "not checked")
+        label = f"**{name}** (default)" if name == default else name
+        lines.append(f"| {label} | {where} | {r.bytes / 2**20:.1f} | {speed} | {fig.top1:.1%} / {fig.top3:.1%} | "
+                     f"{fig.gated_agreement:.1%} [{lo:.1%}, {hi:.1%}] | {accel} | "
+                     f"{'passed' if r.gate_passed else 'FAILED'}: {r.gate} |")
+    lines += ["", f"Measured on the run's {next(iter(records.values())).figures.photos} test photos at export; ms / photo on "
+              f"this machine's CPU with {fmt.measuring_runtime.target} (untimed: an emulation, not the device). "
+              "Agreement counts a top-1 that differs only by a near-tie as agreeing, as parity does."]
+    uses = [f"- **{n}**: {fmt.variant(n).use}" for n in records if fmt.variant(n).use]
+    return "\n".join(lines + ([""] + uses if uses else [])) + "\n"
 
 
 def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, inputs: _Inputs) -> FormatEntry:
@@ -161,36 +178,37 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         _log(f"{fmt.name} {v.name}: converting ...")
         records[v.name], facts_of[v.name] = _build_variant(fmt, v, target, inputs)
         r = records[v.name]
-        _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}; "
+        accel = f"; {r.accelerators['summary']}" if r.accelerators else ""
+        _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}{accel}; "
              f"{'shipped' if r.shipped else 'LEFT OUT'}")
         if not r.shipped:
             shutil.rmtree(target) if target.is_dir() else target.unlink()
-    passing = [n for n in fmt.preference if n in records and records[n].shipped]
-    if not passing:
-        raise ExportError(f"no {fmt.name} variant passed its gate: " + "; ".join(f"{n}: {r.gate}" for n, r in records.items()))
-    default = passing[0]
+            for extra in facts_of[v.name].get("extra_files", ()):
+                (models / extra).unlink(missing_ok=True)
+    default, reason = defaults.choose_default(fmt, records)
+    _log(f"{fmt.name} default: {default}: {reason}")
     (models / fmt.file_name(default, default=False)).rename(models / fmt.filename)
     for n, r in records.items():
         if r.shipped:
             r.path = fmt.bundle_path(fmt.file_name(n, default=n == default))
     write_labels(models / "labels.txt", inputs.run.labels)
     if fmt.package is not None:
-        fmt.package(folder, _package_info(fmt, records, default, models, inputs))
+        fmt.package(folder, _package_info(fmt, records, default, models, inputs, facts_of))
     readme = fmt.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
     readme += app_readmes.confidence_section(fmt, inputs.run.confidence)
-    (folder / "README.md").write_text(readme + _variants_readme(records, default), encoding="utf-8")
+    (folder / "README.md").write_text(readme + _variants_readme(fmt, records, default, reason), encoding="utf-8")
     if inputs.options.golden:
         with open(folder / "README.md", "a", encoding="utf-8") as f:
             f.write(app_readmes.selftest_section(fmt))
     d = records[default]
     return FormatEntry(platform=fmt.platform, path=fmt.bundle_path(fmt.filename), labels=fmt.bundle_path("labels.txt"),
                        readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
-                       default_variant=default,
-                       default_reason=fmt.reason if len(records) > 1 else "the only variant built",
+                       default_variant=default, default_reason=reason,
                        variants=records, facts=facts_of[default])
 
 
-def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: str, models: Path, inputs: _Inputs) -> PackageInfo:
+def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: str, models: Path, inputs: _Inputs,
+                  facts_of: dict[str, dict]) -> PackageInfo:
     """The facts a platform package is generated from (:mod:`carspotter.export.app_packages`)."""
     conf = inputs.run.confidence
     model = models / fmt.filename
@@ -199,7 +217,8 @@ def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: s
     return PackageInfo(name=inputs.info.name.removeprefix("carspotter "), version=__version__, labels=tuple(inputs.run.labels),
                        size=inputs.run.input.size, threshold=conf.threshold if conf else None,
                        not_a_car=conf.negative_class if conf else None, model=fmt.filename,
-                       others=tuple(fmt.file_name(n, default=False) for n, r in records.items() if r.shipped and n != default),
+                       others=tuple(f for n, r in records.items() if r.shipped and n != default
+                                    for f in (fmt.file_name(n, default=False), *facts_of[n].get("extra_files", ()))),
                        model_sha256=digest.hexdigest())
 
 

@@ -16,6 +16,24 @@ from carspotter.util.quiet import import_coremltools, quiet
 
 
 
+COMPRESSION = {
+    "int8-weights": ("iOS16", "linear_quantize_weights", {"mode": "linear_symmetric", "dtype": "int8"}),
+    "palettized-6bit": ("iOS16", "palettize_weights", {"mode": "kmeans", "nbits": 6}),
+    "palettized-4bit": ("iOS16", "palettize_weights", {"mode": "kmeans", "nbits": 4}),
+    "palettized-4bit-grouped": ("iOS18", "palettize_weights",
+                                {"mode": "kmeans", "nbits": 4, "granularity": "per_grouped_channel", "group_size": 16}),
+    "int4-blockwise": ("iOS18", "linear_quantize_weights",
+                       {"mode": "linear_symmetric", "dtype": "int4", "granularity": "per_block", "block_size": 32}),
+}
+"""Compressed-weight variants: ``(minimum deployment target, coremltools.optimize.coreml function, its op config)``.
+Palettization (``OpPalettizerConfig``: one k-means look-up table per weight tensor, or, iOS 18, one per
+16 output channels) decompresses with ``constexpr_lut_to_dense`` (iOS 16 / iOS 18). One table per tensor
+serves InceptionV3 badly: its convolutions carry the folded BatchNormalization scales, which differ per
+output channel, so a single table spends its entries on the large channels; 8-bit linear with ``constexpr_affine_dequantize`` (iOS 16); 4-bit
+block-wise (``granularity="per_block"``, a scale per 32 input channels) with ``constexpr_blockwise_shift_scale``,
+which appeared in iOS 18 (coremltools "Optimizing models: Palettization / Quantization" guides)."""
+
+
 def export(build: Build, path: Path) -> dict:
     """Convert with ``coremltools.convert`` to an mlprogram and save ``path`` (.mlpackage).
 
@@ -26,17 +44,16 @@ def export(build: Build, path: Path) -> dict:
     (dictionary class -> probability 0..1).
 
     Variants (``build.variant.name``): ``fp16`` compute precision (Core ML's default for
-    mlprogram, weights stored fp16), ``fp32``, or ``int8-weights``: fp16 compute with weights
-    compressed to 8-bit linear symmetric (``coremltools.optimize.coreml.linear_quantize_weights``;
-    iOS 16+, since the ``constexpr_affine_dequantize`` op appeared in iOS 16).
+    mlprogram, weights stored fp16), ``fp32``, or a compressed-weight variant of
+    :data:`COMPRESSION` (fp16 compute, weights compressed by ``coremltools.optimize.coreml``:
+    8-bit linear, 6- or 4-bit palettized, 4-bit block-wise).
 
     Returns:
-        Format facts for the manifest, including the MIL op types used.
+        Format facts for the manifest, including the MIL op types used and the minimum OS.
     """
     ct = import_coremltools()
     variant, spec, info = build.variant, build.spec, build.info
-    compressed = variant.name == "int8-weights"
-    target = ct.target.iOS16 if compressed else ct.target.iOS15
+    target_name, compress, params = COMPRESSION.get(variant.name, ("iOS15", None, None))
     with quiet():
         mlmodel = ct.convert(
             build.model,
@@ -44,15 +61,15 @@ def export(build: Build, path: Path) -> dict:
                                  scale=1.0, bias=[0.0, 0.0, 0.0])],
             classifier_config=ct.ClassifierConfig(list(build.labels)),
             convert_to="mlprogram",
-            minimum_deployment_target=target,
+            minimum_deployment_target=getattr(ct.target, target_name),
             compute_precision=ct.precision.FLOAT32 if variant.mil_mode == "fp32" else ct.precision.FLOAT16,
         )
-    if compressed:
+    if compress:
         import coremltools.optimize.coreml as cto
 
-        config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8"))
+        op_config = (cto.OpPalettizerConfig if compress == "palettize_weights" else cto.OpLinearQuantizerConfig)(**params)
         with quiet():
-            mlmodel = cto.linear_quantize_weights(mlmodel, config=config)
+            mlmodel = getattr(cto, compress)(mlmodel, config=cto.OptimizationConfig(global_config=op_config))
     mlmodel.author, mlmodel.license, mlmodel.version = info.author, info.license, info.version
     mlmodel.short_description = info.description
     mlmodel.input_description[spec.name] = spec.describe() + " Vision: imageCropAndScaleOption = .scaleFill."
@@ -60,7 +77,7 @@ def export(build: Build, path: Path) -> dict:
     mlmodel.output_description["classLabel_probs"] = "Probability 0..1 of every class."
     mlmodel.user_defined_metadata["carspotter.preprocessing"] = json.dumps(spec.metadata())
     mlmodel.save(str(path))
-    os_min = "iOS 16+ / macOS 13+" if compressed else "iOS 15+ / macOS 12+"
+    os_min = {"iOS15": "iOS 15+ / macOS 12+", "iOS16": "iOS 16+ / macOS 13+", "iOS18": "iOS 18+ / macOS 15+"}[target_name]
     return {"variant": variant.name, "runtime": f"Core ML ({os_min})", "model_type": "mlprogram",
             "input": {"name": spec.name, "type": "ImageType RGB", "shape": [1, spec.size, spec.size, 3]},
             "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
@@ -103,8 +120,8 @@ _SELFTEST_TEXT = """## Self-test (`swift test`, or Cmd-U in Xcode)
 
 `Tests/CarSpotterTests` checks the **resize vectors** (`golden/resize/`, bit for bit), the 8 EXIF
 orientations, the **exact path** (`golden/NNN.png` through Core ML) and the **package path** (`golden/NNN.jpg`
-decoded by ImageIO, oriented and resized by the package), both under the top-3 rule with the fp16 tolerances
-of `golden/expected.json`. It reads `../golden` from the bundle; set `CARSPOTTER_GOLDEN` for a copy elsewhere
+decoded by ImageIO, oriented and resized by the package), both under the top-3 rule with the tolerances
+`golden/expected.json` gives the default's device precision. It reads `../golden` from the bundle; set `CARSPOTTER_GOLDEN` for a copy elsewhere
 (a device). A failing exact path means Core ML on this machine computes something else (compute units, wrong
 model); a failing package path with passing vectors means ImageIO decoded the JPEG to other pixels than
 libjpeg-turbo (the reference's decoder).
@@ -125,9 +142,16 @@ filters move the answers (`pillow-antialias` and `sharp` are antialiased filters
 FORMAT = FormatSpec(
     name="coreml", title="Core ML", platform="ios", filename="CarSpotterModel.mlpackage",
     variants=(VariantSpec("fp16", "fp16", mil_mode="fp16"), VariantSpec("fp32", "fp32", mil_mode="fp32"),
-              VariantSpec("int8-weights", "int8", mil_mode="fp16")),
-    baseline="fp16", preference=("fp16", "fp32", "int8-weights"),
-    reason="Core ML's default precision for ML programs, runs on GPU and Neural Engine, half the size of fp32",
+              VariantSpec("int8-weights", "int8", mil_mode="fp16", use="8-bit weights, fp16 compute (iOS 16+)"),
+              VariantSpec("palettized-6bit", "lowbit", mil_mode="fp16", use="6-bit palettized weights (iOS 16+)"),
+              VariantSpec("palettized-4bit", "lowbit", mil_mode="fp16", use="4-bit palettized weights (iOS 16+)"),
+              VariantSpec("palettized-4bit-grouped", "lowbit", mil_mode="fp16", default_ok=False,
+                          use="4-bit palettized weights, a table per 16 output channels: iOS 18+ / macOS 15+, above the "
+                              "package's iOS 16, so never the default; add it yourself in an iOS 18 app"),
+              VariantSpec("int4-blockwise", "lowbit", mil_mode="fp16", default_ok=False,
+                          use="4-bit block-wise weights: iOS 18+ / macOS 15+, above the package's iOS 16, so never "
+                              "the default; add it yourself in an iOS 18 app")),
+    baseline="fp16",
     runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT), measure=runtimes.MIL_BY_VARIANT,
     tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
     convert=export, readme=ios_readme, model_dir="Sources/CarSpotter", package=app_packages.swift_package,

@@ -1,4 +1,11 @@
-"""ONNX export with tf2onnx: raw-pixel NHWC input, ``[N, C]`` probabilities, labels in metadata_props."""
+"""ONNX export with tf2onnx: raw-pixel NHWC input, probabilities out, labels in metadata_props.
+
+Phone files have a fixed ``[1, S, S, 3]`` input: ONNX Runtime's NNAPI and CoreML execution
+providers take no node whose shapes are dynamic (its mobile usability check: 0 of 218 nodes
+with a dynamic batch, 218 of 218 with it fixed), so an app that asks for them would silently
+get the CPU. The ``dynamic-batch`` variant keeps ``[N, S, S, 3]`` for servers; ``ort`` is the
+fp32 model in ORT format for ONNX Runtime Mobile, with its ``required_operators`` config.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +16,31 @@ from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.model import runtimes
+from carspotter.model.accelerators import onnx_mobile_gate
 from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
 
 ONNX_OPSETS = (17, 18)  # tf2onnx 1.17 refuses opset 19
+REQUIRED_OPERATORS = "carspotter.required_operators.config"
+"""The ORT file's operator config (for a reduced ONNX Runtime build), beside it in the bundle."""
 
 
 def export(build: Build, path: Path) -> dict:
     """Convert with ``tf2onnx.convert.from_keras`` and embed labels and input spec.
 
-    The graph input (``build.spec.name``) is ``[N, S, S, 3]`` float32 RGB 0..255 with the
-    batch dimension named ``N``; the output (``build.spec.output_name``) is ``[N, C]``.
+    The graph input (``build.spec.name``) is ``[1, S, S, 3]`` float32 RGB 0..255 (``[N, S, S, 3]``,
+    batch dimension named ``N``, for ``dynamic-batch``); the output (``build.spec.output_name``)
+    is ``[1, C]`` (``[N, C]``).
     ``metadata_props`` hold ``labels`` (JSON list, index order), ``input_spec`` (JSON) and the
     general info. The model passes ``onnx.checker.check_model(full_check=True)``.
 
     Variants: ``fp32``; ``fp16`` (weights and compute in float16, inputs and outputs kept
     float32 so apps still feed raw pixels: ``onnxruntime.transformers.float16``);
     ``int8-qdq`` (static quantization in QDQ format, per-channel int8 weights and uint8
-    activations calibrated on ``build.representative``: ``onnxruntime.quantization.quantize_static``).
+    activations calibrated on ``build.representative``: ``onnxruntime.quantization.quantize_static``);
+    ``dynamic-batch`` (fp32, any batch: servers); ``ort`` (fp32 in ORT format: :func:`_to_ort`).
 
     Raises:
         ValueError: ``build.onnx_opset`` not in :data:`ONNX_OPSETS`, or ``int8-qdq`` without
@@ -41,13 +53,18 @@ def export(build: Build, path: Path) -> dict:
     spec, info, opset = build.spec, build.info, build.onnx_opset
     if opset not in ONNX_OPSETS:
         raise ValueError(f"ONNX opset {opset}: tf2onnx 1.17 supports {ONNX_OPSETS}")
-    signature = [tf.TensorSpec((None, spec.size, spec.size, 3), tf.float32, name=spec.name)]
+    dynamic = build.variant.name == "dynamic-batch"
+    signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
     with quiet():
         proto, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=opset)
     for value in list(proto.graph.input) + list(proto.graph.output):
         dim = value.type.tensor_type.shape.dim[0]
         dim.ClearField("dim_value")
-        dim.dim_param = "N"
+        if dynamic:
+            dim.dim_param = "N"
+        else:
+            dim.ClearField("dim_param")
+            dim.dim_value = 1
     _rename_output(proto, spec.output_name)
     props = {"labels": json.dumps(build.labels, ensure_ascii=False), "input_spec": json.dumps(spec.metadata()),
              "name": info.name, "version": info.version, "description": info.description, "author": info.author,
@@ -66,11 +83,53 @@ def export(build: Build, path: Path) -> dict:
     elif build.variant.name == "int8-qdq":
         proto = _quantize_qdq(proto, build.representative, path.parent)
     onnx.checker.check_model(proto, full_check=True)
+    batch = "N" if dynamic else 1
+    facts = {"variant": build.variant.name, "runtime": "ONNX Runtime", "opset": opset,
+             "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": [batch, spec.size, spec.size, 3]},
+             "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": [batch, len(build.labels)]},
+             "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license"}
+    if build.variant.name == "ort":
+        return {**facts, **_to_ort(proto, path)}
     path.write_bytes(proto.SerializeToString())
-    return {"variant": build.variant.name, "runtime": "ONNX Runtime", "opset": opset,
-            "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": ["N", spec.size, spec.size, 3]},
-            "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": ["N", len(build.labels)]},
-            "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license"}
+    return facts
+
+
+def _to_ort(proto, path: Path) -> dict:
+    """Write ``proto`` in ORT format at ``path`` and its operator config beside it (:data:`REQUIRED_OPERATORS`).
+
+    ONNX Runtime's own converter (``python -m onnxruntime.tools.convert_onnx_models_to_ort``, ORT docs
+    "ORT model format") with the *Runtime* optimization style and ``target_platform="arm"``: the file
+    keeps the basic-level graph, which the NNAPI and CoreML EPs can take, and records the CPU
+    optimizations to replay (``session.enable_saved_runtime_optimizations = 1``); the *Fixed* style would
+    save CPU-only fused nodes (FusedConv) that no phone EP takes. The config's comment lines, which name
+    the converter's temporary files, are reduced to the file name.
+    """
+    import tempfile
+
+    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        src, out = Path(tmp) / "model.onnx", Path(tmp) / "out"
+        src.write_bytes(proto.SerializeToString())
+        with quiet():
+            convert_onnx_models_to_ort(src, output_dir=out, optimization_styles=[OptimizationStyle.Runtime],
+                                       target_platform="arm")
+        (ort_file,) = out.glob("*.ort")
+        (config,) = out.glob("*.config")
+        lines = [ln for ln in config.read_text().splitlines() if not ln.startswith("# ")]
+        (path.parent / REQUIRED_OPERATORS).write_text(f"# Generated from {path.name}\n" + "\n".join(lines) + "\n")
+        ort_file.replace(path)
+    return {"runtime": "ONNX Runtime Mobile (ORT format)", "required_operators": REQUIRED_OPERATORS,
+            "optimization_style": "Runtime (basic-level graph; replay with session.enable_saved_runtime_optimizations=1)",
+            "extra_files": [REQUIRED_OPERATORS]}
+
+
+def accelerators(path: Path) -> dict | None:
+    """ONNX Runtime's mobile usability check of an ``.onnx`` variant file (:mod:`carspotter.model.accelerators`);
+    None for the ``.ort`` file (the check reads ONNX; the ORT file is the fp32 ONNX converted)."""
+    from carspotter.model.accelerators import onnx_mobile_usability
+
+    return None if Path(path).suffix == ".ort" else onnx_mobile_usability(path)
 
 
 def _rename_output(proto, name: str) -> None:
@@ -168,8 +227,9 @@ else showMessage('Not sure: take a closer photo of the car');
 - Pixels must be upright: apply the EXIF orientation before (browsers do with `createImageBitmap(blob,
   {{imageOrientation: 'from-image'}})`; in React Native use an image library that returns upright pixels).
 
-Other runtimes (Python, C++, C#): input `{spec.name}` `[N, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
-`{spec.output_name}` `[N, {n_classes}]` probabilities; labels also in the model's `metadata_props`. Resize with
+Other runtimes (Python, C++, C#): input `{spec.name}` `[1, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
+`{spec.output_name}` `[1, {n_classes}]` probabilities (the shapes are fixed so that the NNAPI and CoreML execution
+providers take every node; `carspotter.dynamic-batch.onnx`, when built, takes `[N, ...]` for servers); labels also in the model's `metadata_props`. Resize with
 `carspotter.model.photos.resize` (Python) or port `resize.js` (bilinear, no antialiasing, output x
 sampled at x * w / S: the "asymmetric" mapping, not align_corners) and check the port on `golden/resize/`.
 
@@ -201,10 +261,14 @@ _RESIZE_ADVICE = """Use the package's `classify` / `preprocess`: its resize is t
 
 FORMAT = FormatSpec(
     name="onnx", title="ONNX", platform="onnx", filename="carspotter.onnx",
-    variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16"), VariantSpec("int8-qdq", "int8", calibration=True)),
-    baseline="fp32", preference=("fp32", "fp16", "int8-qdq"),
-    reason="ONNX Runtime's CPU kernels are fp32 (fp16 is emulated there)",
+    variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16"), VariantSpec("int8-qdq", "int8", calibration=True),
+              VariantSpec("dynamic-batch", "fp32", default_ok=False,
+                          use="servers: input [N, S, S, 3], any batch; no phone EP takes a dynamic shape"),
+              VariantSpec("ort", "fp32", default_ok=False, always=True, suffix=".ort",
+                          use="ONNX Runtime Mobile: the fp32 model in ORT format, with its required_operators config")),
+    baseline="fp32",
     runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),
+    accelerators=accelerators, accelerator_gate=onnx_mobile_gate,
     convert=export, readme=onnx_readme, model_dir="", package=app_packages.npm_package,
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE),
     order=30)

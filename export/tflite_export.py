@@ -38,7 +38,10 @@ def _converter(build: Build):
 
         converter.representative_dataset = samples
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # Integer input and output, as NNAPI and the Edge TPU compiler expect: raw pixels in,
+        # probabilities out as uint8 (scale 1/256, zero point 0, the softmax's fixed output range).
         converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
     return converter
 
 
@@ -46,8 +49,10 @@ def export(build: Build, path: Path) -> dict:
     """Convert the reference model with ``TFLiteConverter.from_keras_model`` and add metadata.
 
     Variants: ``fp32``; ``fp16`` (float16 weights); ``int8-dynamic`` (dynamic-range: int8
-    weights, float activations); ``int8-full`` (full integer: int8 weights and activations
-    calibrated on ``build.representative``, uint8 input taking raw pixels 0..255, float32 output).
+    weights, float activations); ``int8-full`` (full integer: int8 weights, per channel for
+    convolutions, the TFLite converter's default, and int8 activations calibrated on
+    ``build.representative``; uint8 input taking raw pixels 0..255, uint8 output: probability
+    ``q / 256``).
 
     Returns:
         Format facts for the manifest: input/output tensors, runtime, metadata.
@@ -68,7 +73,8 @@ def export(build: Build, path: Path) -> dict:
     return {"variant": build.variant.name, "runtime": "LiteRT / TensorFlow Lite (MediaPipe Tasks ImageClassifier)",
             "input": {"name": spec.name, "dtype": "uint8" if build.variant.name == "int8-full" else "float32",
                       "shape": [1, spec.size, spec.size, 3]},
-            "output": {"name": spec.output_name, "dtype": "float32", "shape": [1, len(build.labels)]},
+            "output": {"name": spec.output_name, "dtype": "uint8" if build.variant.name == "int8-full" else "float32",
+                       "shape": [1, len(build.labels)]},
             "metadata": "TFLite metadata (MediaPipe schema): normalization mean 0 std 1, labels.txt packed"}
 
 
@@ -133,15 +139,21 @@ the resizers measured here. Decoding a large photo at a reduced size first (`inS
 reference does the same for JPEGs 8x the input side."""
 
 
+def accelerators(path: Path) -> dict:
+    """GPU-delegate compatibility of a variant file (LiteRT's analyzer: :mod:`carspotter.model.accelerators`)."""
+    from carspotter.model.accelerators import litert_gpu_compatibility
+
+    return litert_gpu_compatibility(path)
+
+
 FORMAT = FormatSpec(
     name="tflite", title="TFLite", platform="android", filename="carspotter.tflite",
-    variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16"), VariantSpec("int8-dynamic", "int8"),
-              VariantSpec("int8-full", "int8", calibration=True)),
-    # Half the size of fp32 with fp32 accuracy, and ready for the GPU delegate; the int8
-    # variants ship beside it for CPU-bound apps (4x smaller, several times faster on CPU).
-    baseline="fp32", preference=("fp16", "fp32", "int8-dynamic", "int8-full"),
-    reason="first passing of fp16 (half size, fp32 accuracy, GPU-delegate ready), fp32, int8",
-    runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE),
+    variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16", use="GPU delegate: fp16 weights, as it computes"),
+              VariantSpec("int8-dynamic", "int8", use="CPU (XNNPACK): int8 weights, float activations"),
+              VariantSpec("int8-full", "int8", calibration=True,
+                          use="NNAPI / Edge TPU / Hexagon: integer throughout, uint8 input and output")),
+    baseline="fp32",
+    runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE), accelerators=accelerators,
     convert=export, readme=android_readme, model_dir="src/main/assets", package=app_packages.android_library,
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     order=20)

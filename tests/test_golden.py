@@ -115,6 +115,8 @@ def test_parity_from_the_bundle_alone_passes_for_every_format_and_variant(moved,
     shipped = {f"golden:variant/{f}/{n}" for f, d in manifest["formats"].items() for n, v in d["variants"].items() if v["shipped"]}
     # Which fp16/int8 variants pass their gates depends on this small model's near-ties; every fp32 one ships.
     assert {f"golden:variant/{f}/fp32" for f in ("coreml", "tflite", "onnx")} <= shipped <= checked
+    assert "golden:variant/onnx/ort" in checked  # the ORT-format file loads in ONNX Runtime and passes
+    assert "accelerators/onnx" in checked  # the default ONNX file takes every node on the NNAPI and CoreML EPs, here too
     paths = {(a["photo_set"], a["path"]) for a in report["app_paths"]}
     assert {("golden", p) for p in ("carspotter", "opencv-linear", "mediapipe", "pillow-no-antialias", "npm-node")} <= paths
     assert next(a for a in report["app_paths"] if a["path"] == "carspotter")["pixel_drift_max"] == 0

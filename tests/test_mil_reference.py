@@ -233,3 +233,41 @@ def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
     got = MILReference(program).run(x)
     err = np.abs(got - want).max()
     assert 0 < err < 0.02 * np.abs(want).max()  # 8-bit weights: close, not identical
+
+
+@pytest.mark.parametrize("name, target, make, op, bound", [
+    ("palettized 4-bit, a table per tensor", "iOS16", lambda cto: cto.OpPalettizerConfig(mode="kmeans", nbits=4, weight_threshold=0),
+     "constexpr_lut_to_dense", 0.15),
+    ("palettized 4-bit, a table per 16 channels", "iOS18", lambda cto: cto.OpPalettizerConfig(
+        mode="kmeans", nbits=4, granularity="per_grouped_channel", group_size=16, weight_threshold=0), "constexpr_lut_to_dense", 0.15),
+    ("int4 block-wise", "iOS18", lambda cto: cto.OpLinearQuantizerConfig(
+        mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=32, weight_threshold=0),
+     "constexpr_blockwise_shift_scale", 0.15),
+])
+def test_lowbit_compressed_weights_run_close_to_the_uncompressed_model(tmp_path, name, target, make, op, bound):
+    """The Core ML low-bit variants' decompression ops (palettized look-up tables, 4-bit blocks) run in the MIL
+    reference execution: the output is near the uncompressed model's, and a 4-bit palettized weight tensor holds
+    at most 16 distinct values (per table), so the tables were applied, not skipped."""
+    import coremltools.optimize.coreml as cto
+
+    from carspotter.util.quiet import import_coremltools, quiet
+
+    ct = import_coremltools()
+    inp = keras.Input(SHAPE, name="x")  # the second convolution has 64 input channels: two blocks of 32
+    model = keras.Model(inp, L.Conv2D(32, 3, padding="same", **B)(L.Conv2D(64, 5, padding="same", **B)(inp)))
+    with quiet():
+        ml = ct.convert(model, inputs=[ct.TensorType(name="x", shape=(1,) + SHAPE)], convert_to="mlprogram",
+                        minimum_deployment_target=getattr(ct.target, target), compute_precision=ct.precision.FLOAT32)
+        config = cto.OptimizationConfig(global_config=make(cto))
+        small = (cto.palettize_weights if "palettized" in name else cto.linear_quantize_weights)(ml, config=config)
+    small.save(str(tmp_path / "q.mlpackage"))
+    program = load_mlpackage(tmp_path / "q.mlpackage")
+    assert op in ops_of(program)
+    x = np.random.default_rng(9).normal(0, 1, (1,) + SHAPE).astype(np.float32)
+    want = np.asarray(model(x))
+    err = np.abs(MILReference(program).run(x) - want).max()
+    assert 0 < err < bound * np.abs(want).max(), err
+    if "palettized" in name:
+        dense = next(o for o in program.function.operations if o.op_type == op).materialized_val_inference()
+        groups = 1 if "per tensor" in name else 64 // 16  # at most 64 output channels: 4 tables of 16
+        assert len(np.unique(dense)) <= 16 * groups < dense.size

@@ -15,10 +15,11 @@ from carspotter.model.formats import FORMATS, select
 from carspotter.measure.gates import Gates, ParityFigures, VariantFigures, apply_gate
 
 
-def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True):
+def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True, near_ties=0, tau=1e-2):
     return VariantFigures(photos=100, top1=top1, top3=1.0, reference_top1=ref_top1, reference_top3=1.0,
                           top1_agreement=agreement, max_abs_diff=1e-3,
-                          parity=ParityFigures(passed=parity, near_ties=0, mismatches=0 if parity else 2, tau=1e-4))
+                          parity=ParityFigures(passed=parity, near_ties=near_ties, mismatches=0 if parity else 2, tau=tau),
+                          top1_near_ties=near_ties)
 
 
 def variant(fmt, name):
@@ -34,22 +35,35 @@ def selected(families):
     return {(fmt, v.name) for fmt, vs in select(families).items() for v in vs}
 
 
-def test_fp16_gate_states_the_margin():
+def test_fp16_gate_states_the_agreement_with_its_interval():
     ok, text = gate(variant("tflite", "fp16"), fig(agreement=0.99), Gates())
-    assert not ok and text == "top-1 agreement 99.00% < 99.50% (by 0.50%)"
+    assert not ok and text == "top-1 agreement 99.0% [94.6%, 99.8%] on 100 photos < 99.5%: FAILED"
     ok, text = gate(variant("tflite", "fp16"), fig(agreement=1.0), Gates())
-    assert ok and text.startswith("top-1 agreement 100.00% >= 99.50%")
+    assert ok and text == "top-1 agreement 100.0% [96.3%, 100.0%] on 100 photos >= 99.5%"
+
+
+def test_gates_count_a_near_tie_as_agreeing_as_parity_does():
+    # 97 photos agree, 2 differ only by a near-tie (reference probabilities within tau), 1 truly differs
+    f = fig(top1=0.80, ref_top1=0.80, agreement=0.97, near_ties=2, tau=0.03)
+    assert round(f.gated_agreement, 6) == 0.99
+    ok, text = gate(variant("onnx", "int8-qdq"), f, Gates())
+    assert ok and "top-1 agreement 99.0% [94.6%, 99.8%] on 100 photos (2 near-ties counted, tau 0.03) (limit 97%)" in text
+    ok, text = gate(variant("onnx", "int8-qdq"), fig(agreement=0.95, near_ties=1, tau=0.03), Gates())
+    assert not ok and "top-1 agreement 96.0% [90.2%, 98.4%] on 100 photos (1 near-tie counted, tau 0.03) (limit 97%: FAILED)" in text
+    assert f.to_json()["intervals"]["gated_agreement"] == pytest.approx([0.9455, 0.9982], abs=1e-4)
 
 
 def test_int8_gate_checks_accuracy_drop_and_agreement():
     ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=0.78, ref_top1=0.80, agreement=0.98), Gates())
-    assert not ok and "drop 2.0 points, limit 1.0: FAILED" in text and "limit 97%)" in text
+    assert not ok and "drop 2.0 points, limit 1.0: FAILED" in text and "(limit 97%)" in text
     ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=0.80, ref_top1=0.80, agreement=0.96), Gates())
-    assert not ok and "top-1 agreement 96.00% (limit 97%: FAILED)" in text
-    ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.795, ref_top1=0.80, agreement=0.975), Gates())
+    assert not ok and "top-1 agreement 96.0% [90.2%, 98.4%] on 100 photos (limit 97%: FAILED)" in text
+    ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.795, ref_top1=0.80, agreement=0.97), Gates())
     assert ok
     ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.78, ref_top1=0.80, agreement=0.98), Gates(int8_max_top1_drop=0.03))
     assert ok  # configurable
+    ok, text = gate(variant("coreml", "palettized-4bit"), fig(top1=0.80, ref_top1=0.80, agreement=0.96), Gates())
+    assert not ok and "(limit 97%: FAILED)" in text  # lowbit variants take the int8 gate
 
 
 def test_fp32_gate_is_the_parity_rule():
@@ -59,11 +73,15 @@ def test_fp32_gate_is_the_parity_rule():
 
 
 def test_select_families():
-    assert selected(None) == {("coreml", "fp16"), ("tflite", "fp32"), ("onnx", "fp32")}
-    assert {name for _, name in selected("int8")} == {"int8-weights", "int8-dynamic", "int8-full", "int8-qdq"}
-    assert len(selected("fp32,fp16,int8")) == sum(len(f.variants) for f in FORMATS.values()) == 10
+    # the baselines, and the ORT-format ONNX that is built whenever ONNX is
+    assert selected(None) == {("coreml", "fp16"), ("tflite", "fp32"), ("onnx", "fp32"), ("onnx", "ort")}
+    assert {name for _, name in selected("int8")} == {"int8-weights", "int8-dynamic", "int8-full", "int8-qdq", "ort"}
+    assert {name for _, name in selected("lowbit")} == {"palettized-6bit", "palettized-4bit", "palettized-4bit-grouped",
+                                                     "int4-blockwise", "ort"}
+    assert len(selected("fp32,fp16,int8")) == 12
+    assert len(selected("fp32,fp16,int8,lowbit")) == sum(len(f.variants) for f in FORMATS.values()) == 16
     assert {(f, v.name) for f, vs in select(None, ("coreml",), {"coreml": "fp32"}).items() for v in vs} == {("coreml", "fp32")}
-    with pytest.raises(UsageError, match="--variants fp8: choose from fp32,fp16,int8"):
+    with pytest.raises(UsageError, match="--variants fp8: choose from fp32,fp16,int8,lowbit"):
         select("fp8")
 
 
@@ -79,22 +97,29 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     records = tfl.variants
     assert set(records) == {"fp32", "fp16", "int8-dynamic", "int8-full"}
     fp16 = records["fp16"]
-    assert not fp16.shipped and fp16.path is None and "< 101.00% (by" in fp16.gate
+    assert not fp16.shipped and fp16.path is None and "< 101.0%: FAILED" in fp16.gate
     assert not (out / "android" / "src" / "main" / "assets" / "carspotter.fp16.tflite").exists()
-    assert tfl.default_variant == "fp32" and tfl.path == "android/src/main/assets/carspotter.tflite"  # fp16 preferred, but left out
-    assert records["fp32"].path == "android/src/main/assets/carspotter.tflite"
     for name in ("int8-dynamic", "int8-full"):
         r = records[name]
         assert r.shipped == r.gate_passed
-        assert (out / "android" / "src" / "main" / "assets" / f"carspotter.{name}.tflite").exists() == r.shipped
         assert r.bytes < records["fp32"].bytes / 3  # int8 weights: about a quarter of fp32
+    # the default: the smallest shipped variant (fp16, smaller than fp32, was left out by its gate)
+    smallest = min(r.bytes for r in records.values() if r.shipped)
+    default = tfl.default_variant
+    assert records[default].bytes <= smallest * 1.01 and tfl.path == "android/src/main/assets/carspotter.tflite"
+    assert records[default].path == tfl.path and tfl.default_reason.startswith("smallest variant")  # or "variants within 1%"
+    for name, r in records.items():
+        if r.shipped and name != default:
+            assert (out / "android" / "src" / "main" / "assets" / f"carspotter.{name}.tflite").exists()
+        assert r.accelerators["gpu_delegate"]["compatible"] in (True, False) and r.ms_per_photo > 0
     assert records["int8-full"].figures.photos == manifest.variants.evaluation_photos
     if records["int8-full"].shipped:
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_path=str(out / "android" / "src" / "main" / "assets" / "carspotter.int8-full.tflite"))
-        inp = interpreter.get_input_details()[0]
+        interpreter = Interpreter(model_path=str(out / records["int8-full"].path))
+        inp, out_t = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         assert inp["dtype"].__name__ == "uint8" and inp["quantization"] == (1.0, 0)  # raw pixels, exactly
+        assert out_t["dtype"].__name__ == "uint8" and out_t["quantization"] == (1 / 256, 0)  # probabilities q / 256
     assert manifest.variants.calibration_photos == 16 and manifest.variants.gates_enforced
     assert "## Variants in this folder" in (out / "android" / "README.md").read_text()
 

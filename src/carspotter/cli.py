@@ -114,23 +114,25 @@ def _add_export(sub) -> None:
                    help=f"comma-separated subset of {','.join(FORMATS)} (default all)")
     e.add_argument("--data", default=None, metavar="DIR",
                    help="the run's photo folder, when it is no longer where run.json says (run copied from another machine)")
-    e.add_argument("--coreml-precision", choices=[v.name for v in FORMATS["coreml"].variants if v.family != "int8"],
+    e.add_argument("--coreml-precision", choices=[v.name for v in FORMATS["coreml"].variants if v.family in ("fp32", "fp16")],
                    default=FORMATS["coreml"].baseline,
                    help="Core ML compute precision (default %(default)s, Core ML's own default for mlprogram)")
     e.add_argument("--onnx-opset", type=int, choices=ONNX_OPSETS, default=_default(ExportOptions, "onnx_opset"))
     baselines = ", ".join(f"{f.title} {f.baseline}" for f in FORMATS.values())
     e.add_argument("--variants", default=None, metavar="FAMILIES",
                    help=f"build and gate reduced-precision variants: comma-separated {','.join(FAMILIES)} "
-                        f"(default: one variant per format, {baselines})")
+                        f"(default: one variant per format, {baselines}, and the ORT-format ONNX); each format's "
+                        "default file is the smallest, then fastest, variant that passes its gates")
     e.add_argument("--golden", type=_integer("--golden"), default=_default(ExportOptions, "golden"), metavar="N",
                    help="photos of the test split in the bundle's golden set, with the reference's answers, so the "
                         "bundle checks itself anywhere (default %(default)s; 0: none)")
     e.add_argument("--calibration-photos", type=_integer("--calibration-photos"),
                    default=_default(ExportOptions, "calibration_photos"), metavar="N",
-                   help="representative training photos for calibrated int8 variants (default %(default)s)")
+                   help="representative training photos for calibrated int8 variants, drawn round-robin over the classes "
+                        "(default %(default)s)")
     for flag, name, text in (("--gate-fp16-agreement", "fp16_min_agreement", "fp16 variants: minimum top-1 agreement"),
-                             ("--gate-int8-drop", "int8_max_top1_drop", "int8 variants: maximum top-1 accuracy drop"),
-                             ("--gate-int8-agreement", "int8_min_agreement", "int8 variants: minimum top-1 agreement")):
+                             ("--gate-int8-drop", "int8_max_top1_drop", "int8 and lowbit variants: maximum top-1 accuracy drop"),
+                             ("--gate-int8-agreement", "int8_min_agreement", "int8 and lowbit variants: minimum top-1 agreement (near-ties count as agreeing)")):
         e.add_argument(flag, dest=name, type=float, default=_default(Gates, name), metavar="RATE",
                        help=f"{text} with the reference, 0..1 (default %(default)s)")
 

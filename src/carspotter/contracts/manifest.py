@@ -51,7 +51,7 @@ class VariantRecord:
     """One built variant of a format, shipped or not.
 
     Attributes:
-        family: precision family (``fp32``, ``fp16``, ``int8``).
+        family: precision family (``fp32``, ``fp16``, ``int8``, ``lowbit``).
         precision: precision of the file (the family, as the exporter reports it).
         bytes: file (or package folder) size.
         export_s: conversion seconds.
@@ -59,6 +59,11 @@ class VariantRecord:
         gate: the gate verdict's text; ``gate_passed`` its decision.
         gate_enforced: False when built without ``--variants`` (figures recorded only).
         shipped: in the bundle; ``path`` is its bundle-relative path then, else None.
+        ms_per_photo: mean latency of one photo at export, on the measuring runtime of this machine
+            (ms); None where that runtime is not timed (the MIL reference execution).
+        accelerators: the phone-accelerator check of the file (:mod:`carspotter.model.accelerators`:
+            ONNX Runtime's mobile usability check, LiteRT's GPU-delegate analyzer), or None.
+        use: what the variant is for (the registry's ``VariantSpec.use``).
     """
 
     family: str
@@ -71,17 +76,21 @@ class VariantRecord:
     gate_enforced: bool
     shipped: bool
     path: str | None = None
+    ms_per_photo: float | None = None
+    accelerators: dict | None = None
+    use: str = ""
 
     def to_json(self) -> dict:
         return {"family": self.family, "precision": self.precision, "bytes": self.bytes, "export_s": self.export_s,
                 "figures": self.figures.to_json(), "gate": self.gate, "gate_passed": self.gate_passed,
-                "gate_enforced": self.gate_enforced, "shipped": self.shipped, "path": self.path}
+                "gate_enforced": self.gate_enforced, "shipped": self.shipped, "path": self.path,
+                "ms_per_photo": self.ms_per_photo, "accelerators": self.accelerators, "use": self.use}
 
     @classmethod
     def from_json(cls, d: dict) -> "VariantRecord":
         return cls(d["family"], d["precision"], int(d["bytes"]), float(d.get("export_s", 0.0)),
                    VariantFigures.from_json(d["figures"]), d["gate"], bool(d["gate_passed"]), bool(d["gate_enforced"]),
-                   bool(d["shipped"]), d["path"])
+                   bool(d["shipped"]), d["path"], d.get("ms_per_photo"), d.get("accelerators"), d.get("use", ""))
 
 
 _FORMAT_KEYS = ("platform", "path", "labels", "readme", "precision", "bytes", "export_s", "default_variant",

@@ -106,7 +106,10 @@ def folder_photoset(folder: str | Path, size: int, limit: int | None = None, lab
 
 def representative_photos(run: Run, count: int, data_dir: str | Path | None = None) -> np.ndarray:
     """``[M, S, S, 3]`` uint8 training photos for post-training quantization (the representative
-    dataset): ``count`` drawn from the train split with the run's seed, all if there are fewer.
+    dataset): ``count`` drawn from the train split with the run's seed, all if there are fewer,
+    taken round-robin over the classes so that every class is in it (from ``count`` >= classes).
+    A calibration that never saw a class's activations clips them (TensorFlow Lite's
+    post-training integer quantization guide asks for data that covers the input space).
 
     Raises:
         RunError: the split file or the photo folder is missing.
@@ -114,7 +117,15 @@ def representative_photos(run: Run, count: int, data_dir: str | Path | None = No
     root = data_folder(run, data_dir)
     rows = run.split_rows("train")
     random.Random(run.seed).shuffle(rows)
-    chosen = rows[:count]
+    by_class: dict[int, list] = {}
+    for r in rows:
+        by_class.setdefault(r.label, []).append(r)
+    queues = [by_class[c] for c in sorted(by_class)]
+    chosen = []
+    while len(chosen) < min(count, len(rows)):
+        for q in queues:
+            if q and len(chosen) < count:
+                chosen.append(q.pop(0))
     return photos.load_photos([root / r.path for r in chosen], run.input.size, boxes=[r.box for r in chosen]).pixels
 
 

@@ -40,6 +40,7 @@ TOLERANCES = {
     "fp32-gpu": {"tau": 1e-3, "max_abs_diff": 1e-2},  # TF32 tensor-core matmuls on Ampere and newer GPUs
     "fp16": {"tau": 1e-2, "max_abs_diff": 5e-2},
     "int8": {"tau": 3e-2, "max_abs_diff": 2e-1},
+    "lowbit": {"tau": 3e-2, "max_abs_diff": 3e-1},  # weights palettized to 4-6 bits / 4-bit block-wise, fp16 compute
 }
 
 
@@ -59,7 +60,7 @@ class Tolerance:
 
 
 def tolerance(precision: str) -> Tolerance:
-    """The tolerance row of a precision (``fp32``, ``fp32-gpu``, ``fp16``, ``int8``).
+    """The tolerance row of a precision (``fp32``, ``fp32-gpu``, ``fp16``, ``int8``, ``lowbit``).
 
     Raises:
         KeyError: an unknown precision.
@@ -71,12 +72,12 @@ def tolerance(precision: str) -> Tolerance:
 def precision_for(family: str, mode: str | None = None) -> str:
     """Tolerance row for a variant of precision ``family`` computed in arithmetic ``mode``.
 
-    int8 weights keep the int8 row; otherwise fp16 anywhere (fp16 weights, or an fp16
+    int8 and lowbit weights keep their own rows; otherwise fp16 anywhere (fp16 weights, or an fp16
     execution mode) takes the fp16 row; ``mode="fp32-gpu"`` (GPU matmuls) takes that row
     for an fp32 model.
     """
-    if family == "int8":
-        return "int8"
+    if family in ("int8", "lowbit"):
+        return family
     if "fp16" in (family, mode):
         return "fp16"
     return "fp32-gpu" if mode == "fp32-gpu" else "fp32"

@@ -6,7 +6,8 @@ A format is one module and one registration. The module (for the built-in ones,
 (``convert``), how it runs (its runtimes, the first one used to measure variants at export
 unless ``measure`` says otherwise), its variants (name, precision family, calibration, MIL
 mode), the variant built without ``--variants``, the order in which a passing variant becomes
-the platform's default and why, and what its platform README says (the README itself, the
+the platform's default (the smallest, then fastest, variant that passes its gates: export's
+``choose_default``), which phone-accelerator check it runs on every file, and what its platform README says (the README itself, the
 self-test shipped with a golden set, the "show the answer" code, the resize advice). It is
 registered either by an entry point in the ``carspotter.formats`` group (pyproject.toml: the
 built-in formats, loaded on first use) or by :func:`register` at run time (a plug-in or a
@@ -25,8 +26,10 @@ from typing import Callable
 from carspotter.model.runtimes import Runtime
 from carspotter.util.errors import UsageError
 
-FAMILIES = ("fp32", "fp16", "int8")
-"""Precision families ``--variants`` selects from; each is also a row of the tolerance table."""
+FAMILIES = ("fp32", "fp16", "int8", "lowbit")
+"""Precision families ``--variants`` selects from; each is also a row of the tolerance table. ``int8``:
+8-bit integer weights (and, calibrated, activations); ``lowbit``: weights in fewer than 8 bits
+(palettized to 6 or 4 bits, or 4-bit block-wise), computed in fp16."""
 
 
 @dataclass(frozen=True)
@@ -35,17 +38,28 @@ class VariantSpec:
 
     Attributes:
         name: e.g. ``fp16``, ``int8-dynamic``; part of the file name when not the default.
-        family: ``fp32``, ``fp16`` or ``int8``: what ``--variants`` selects, the gate that
+        family: ``fp32``, ``fp16``, ``int8`` or ``lowbit``: what ``--variants`` selects, the gate that
             applies, and the parity tolerance row.
         calibration: built from representative training photos.
         mil_mode: Core ML only: the MIL reference execution mode that computes it like the
             Core ML runtime does (``fp32`` or ``fp16``).
+        default_ok: may become the format's default (False for a file made for another use:
+            a dynamic-batch ONNX for servers, the ORT-format copy, a variant that needs a newer OS
+            than the platform package supports).
+        always: built whenever its format is, whatever ``--variants`` selects (a copy in another
+            file format of the fp32 model: the ORT-format file).
+        suffix: file suffix when not the format's own (``.ort``): the file is ``STEM{suffix}``.
+        use: what the variant is for, in one line (platform README, manifest).
     """
 
     name: str
     family: str
     calibration: bool = False
     mil_mode: str | None = None
+    default_ok: bool = True
+    always: bool = False
+    suffix: str | None = None
+    use: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,9 +90,7 @@ class FormatSpec:
         platform: the bundle folder it goes in.
         filename: the default variant's file name; others are ``STEM.<variant>SUFFIX``.
         variants: every variant it can build, in build order.
-        baseline: the variant built without ``--variants``.
-        preference: default-variant order: the first passing one becomes the default.
-        reason: why that order, written into the manifest.
+        baseline: the variant built without ``--variants`` (with the ``always`` ones).
         runtimes: how parity runs it (the first runs on any machine).
         convert: ``(build, path) -> facts``: writes one variant file (or package folder) at ``path`` from a
             ``carspotter.export.build.Build``; returns the format facts recorded in the manifest.
@@ -91,6 +103,10 @@ class FormatSpec:
         package: ``(platform folder, PackageInfo) -> None``: writes the platform package around the model files
             (sources, tests, build files, generated config), or None.
         texts: the platform README's other sections (:class:`PlatformTexts`).
+        accelerators: ``(path) -> report``: the phone-accelerator check of one variant file
+            (:mod:`carspotter.model.accelerators`), recorded per variant; None: none exists off the device.
+        accelerator_gate: ``(report) -> (passed, text)``: what the default variant's report must show
+            (ONNX: every node on the NNAPI and CoreML EPs); None: recorded, not gated.
         device_mode: the arithmetic the default runs in on devices (Core ML: ``fp16``), for the
             tolerance row recorded in the golden set; None when the file's own precision.
         order: position in the registry (build order, ``--formats`` listing): lower first.
@@ -102,8 +118,6 @@ class FormatSpec:
     filename: str
     variants: tuple[VariantSpec, ...]
     baseline: str
-    preference: tuple[str, ...]
-    reason: str
     runtimes: tuple[Runtime, ...]
     convert: Callable[..., dict] | None = None
     readme: Callable[..., str] | None = None
@@ -112,6 +126,8 @@ class FormatSpec:
     model_dir: str = ""
     package: Callable[[Path, "PackageInfo"], None] | None = None
     texts: PlatformTexts = PlatformTexts()
+    accelerators: Callable[[Path], dict] | None = None
+    accelerator_gate: Callable[[dict], tuple[bool, str]] | None = None
     device_mode: str | None = None
     order: int = 100
 
@@ -136,8 +152,12 @@ class FormatSpec:
         return self.measure or self.runtimes[0]
 
     def file_name(self, variant: str, default: bool) -> str:
-        """``carspotter.tflite`` for the default variant, ``carspotter.int8-full.tflite`` for the others."""
+        """``carspotter.tflite`` for the default variant, ``carspotter.int8-full.tflite`` for the others,
+        ``carspotter.ort`` for a variant with its own suffix."""
         stem, suffix = Path(self.filename).stem, Path(self.filename).suffix
+        own = next((v.suffix for v in self.variants if v.name == variant and v.suffix), None)
+        if own:
+            return f"{stem}{own}"
         return f"{stem}{suffix}" if default else f"{stem}.{variant}{suffix}"
 
     def bundle_path(self, name: str) -> str:
@@ -268,10 +288,10 @@ def select(families: str | None, formats: tuple[str, ...] | None = None,
             wanted = (baseline or {}).get(name, fmt.baseline)
             if wanted not in {v.name for v in fmt.variants}:
                 raise UsageError(f"{name} variant {wanted}: choose from {', '.join(v.name for v in fmt.variants)}")
-            chosen[name] = [fmt.variant(wanted)]
+            chosen[name] = [fmt.variant(wanted)] + [v for v in fmt.variants if v.always and v.name != wanted]
         return chosen
     wanted = [f.strip() for f in families.split(",") if f.strip()]
     unknown = [f for f in wanted if f not in FAMILIES]
     if unknown or not wanted:
         raise UsageError(f"--variants {families}: choose from {','.join(FAMILIES)} (comma-separated)")
-    return {name: [v for v in FORMATS[name].variants if v.family in wanted] for name in formats}
+    return {name: [v for v in FORMATS[name].variants if v.family in wanted or v.always] for name in formats}

@@ -19,7 +19,9 @@ the program declares it. Output: the ``classify`` op's probabilities ``[N, C]`` 
 labels, or the program's single output for a non-classifier.
 
 Supported ops: :data:`SUPPORTED_OPS`, derived from the translator's ``op_*`` methods (const,
-constexpr_affine_dequantize for 8-bit compressed weights (iOS 16), cast, add, sub, mul,
+constexpr_affine_dequantize for 8-bit compressed weights (iOS 16), constexpr_lut_to_dense for
+palettized weights (iOS 16 / 18), constexpr_blockwise_shift_scale for block-wise quantized weights
+(iOS 18), cast, add, sub, mul,
 real_div, relu, softmax, conv, max_pool, avg_pool, concat, reduce_mean, linear, matmul,
 transpose, reshape, batch_norm, classify). Any other op raises
 :class:`~carspotter.util.errors.MILExecutionError` naming it; nothing is skipped.
@@ -225,6 +227,23 @@ class _Translator:
         if _dtype_name(op.outputs[0]) == "fp16":
             value = value.astype(np.float16)
         self.names[op.outputs[0].name] = self.const(value, op.outputs[0].name)
+
+    def _materialized(self, op) -> None:
+        """A constexpr op's dense value, as coremltools computes it from the op's definition
+        (``materialized_val_inference``: the spec's decompression, not ours), in the output's dtype."""
+        value = np.asarray(op.materialized_val_inference())
+        if value.shape != tuple(op.outputs[0].shape):
+            raise MILExecutionError(f"MIL op {op.op_type} {op.name!r}: decompressed shape {value.shape} != {op.outputs[0].shape}")
+        value = value.astype(np.float16 if _dtype_name(op.outputs[0]) == "fp16" else np.float32)
+        self.names[op.outputs[0].name] = self.const(value, op.outputs[0].name)
+
+    def op_constexpr_lut_to_dense(self, op):
+        """Palettized weights: each index replaced by its look-up-table entry (iOS 16 and iOS 18 definitions)."""
+        self._materialized(op)
+
+    def op_constexpr_blockwise_shift_scale(self, op):
+        """Block-wise quantized weights: ``(data - offset) * scale`` per block (iOS 18 definition)."""
+        self._materialized(op)
 
     def op_cast(self, op):
         target = op.inputs["dtype"].val

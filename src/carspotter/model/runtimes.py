@@ -244,7 +244,8 @@ class MediaPipeSession(Session):
 
 class OrtSession(Session):
     """ONNX Runtime with one execution provider, ``threads`` intra-op threads, spinning off (its
-    spinning workers slowed whatever ran next on a 2-core machine), batches of 16, and the CPU
+    spinning workers slowed whatever ran next on a 2-core machine), batches of 16 (one photo per run
+for a file with a fixed batch of 1, as the phone files have), and the CPU
     memory arena shrunk after each run (``memory.enable_memory_arena_shrinkage``): a session kept
     open for a whole command (parity holds one per file and runtime) does not keep its peak
     activations (about 0.4 GiB at batch 16 and 299 px).
@@ -273,8 +274,9 @@ class OrtSession(Session):
 
     def _infer(self, pixels):
         x = pixels.astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
-        return np.concatenate([self._session.run(None, {self._input.name: x[i:i + 16]}, self._run_options)[0]
-                               for i in range(0, len(x), 16)])
+        batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else 16  # a fixed [1, ...] file: one by one
+        return np.concatenate([self._session.run(None, {self._input.name: x[i:i + batch]}, self._run_options)[0]
+                               for i in range(0, len(x), batch)])
 
     def close(self):
         self._session = None

@@ -3,7 +3,9 @@
 :func:`plan` lists the checks a bundle gets from its manifest, the format registry and what
 is at hand (:class:`~carspotter.parity.context.ParityContext`):
 
-- always: the files' sha256, and the Core ML program's structure; with a golden set, its resize vectors
+- always: the files' sha256, the Core ML program's structure, and the default ONNX file's phone-EP coverage
+  (``accelerators/onnx``: ONNX Runtime's mobile usability check again, every node on NNAPI and CoreML);
+  with a golden set, its resize vectors
   reproduced bit for bit by this machine's reference resize (``golden/resize-vectors``: an OpenCV that
   rounds otherwise shows here first);
 - with a golden set (the bundle alone is enough): every format's default variant on each of
@@ -173,6 +175,24 @@ def _resize_vectors(ctx: ParityContext) -> Outcome:
                    facts={"passed": True, "vectors": len(results)})
 
 
+def _accelerator_check(fmt: str) -> Check:
+    """The default file's phone-accelerator check run again here (ONNX Runtime's mobile usability check): it must
+    pass the format's accelerator gate and take as many nodes per EP as export recorded."""
+
+    def run(ctx: ParityContext) -> Outcome:
+        spec, entry = FORMATS[fmt], ctx.manifest.formats[fmt]
+        report = spec.accelerators(ctx.path(fmt))
+        ok, text = spec.accelerator_gate(report)
+        if not ok:
+            raise CheckFailed(f"{fmt} default file: {text}")
+        recorded = (entry.variants[entry.default_variant].accelerators or {}).get("summary")
+        if recorded is not None and recorded != report["summary"]:
+            raise CheckFailed(f"{fmt} default file: {report['summary']} here, {recorded} at export")
+        return Outcome(f"accelerators/{fmt}", "passed", text, facts={"passed": True, **report})
+
+    return Check(f"accelerators/{fmt}", run)
+
+
 def _coreml_predict_vs_mil(basis: str) -> Check:
     check_id = _prefix(basis) + "coreml/predict-vs-mil-reference"
 
@@ -276,6 +296,8 @@ def plan(ctx: ParityContext) -> list[Check]:
         checks.append(Check("coreml/structure", _coreml_structure))
     if (ctx.manifest.golden or {}).get("resize_vectors"):
         checks.append(Check("golden/resize-vectors", _resize_vectors))
+    checks += [_accelerator_check(fmt) for fmt in ctx.manifest.formats
+               if FORMATS[fmt].accelerator_gate is not None and FORMATS[fmt].accelerators is not None]
     for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
         checks += _basis_checks(ctx, basis)
     if "coreml" in ctx.manifest.formats:

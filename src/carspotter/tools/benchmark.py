@@ -55,6 +55,8 @@ class Row:
     p90_ms: float | None = None
     throughput: float | None = None
     peak_fraction: float | None = None
+    ep_coverage: str = "-"
+    gpu_delegate: str = "-"
     note: str = ""
 
 
@@ -224,8 +226,24 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
                       load_ms=load_ms if timed else None,
                       parity=("pass" if record.figures.parity.passed else "FAIL") + f" ({record.figures.parity.near_ties} near-ties)",
                       note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL reference execution")
+            row.ep_coverage, row.gpu_delegate = accelerator_columns(record.accelerators)
             entries.append((row, loaded))
     return entries
+
+
+def accelerator_columns(report: dict | None) -> tuple[str, str]:
+    """The table's "EP coverage" and "GPU delegate" cells from a variant's manifest ``accelerators``
+    (:mod:`carspotter.model.accelerators`): ``NNAPI 218/218, CoreML 218/218`` (the CoreML figure is the
+    lower of its two model formats) and ``yes`` / ``no (N ops)``; ``-`` where the format has no such check."""
+    if not report:
+        return "-", "-"
+    cov = "-"
+    if "eps" in report:
+        n, eps = report["nodes"], report["eps"]
+        coreml = min(v["supported"] for k, v in eps.items() if k.startswith("CoreML"))
+        cov = f"NNAPI {eps['NNAPI']['supported']}/{n}, CoreML {coreml}/{n}"
+    gpu = report.get("gpu_delegate")
+    return cov, "-" if gpu is None else ("yes" if gpu["compatible"] else f"no ({len(gpu['warnings'])} ops)")
 
 
 def _latency(timed: list[tuple[Row, Loaded]], pixels: np.ndarray, runs: int) -> None:
@@ -324,12 +342,13 @@ def markdown(report: Report) -> str:
              f"({report.photo_source}); batch-1 latency over {report.runs} interleaved calls after {WARMUP} warm-up calls; "
              "top-1 and agreement with their 95 % Wilson intervals.", "",
              "| format | variant | runtime | shipped | MiB | top-1 | top-3 | agreement | parity | load ms | p50 ms | p90 ms "
-             f"| photos/s @{report.batch} | % fp32 peak |",
-             "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+             f"| photos/s @{report.batch} | % fp32 peak | EP coverage | GPU delegate |",
+             "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|"]
     for r in report.rows:
         lines.append(f"| {r.format} | {r.variant} | {r.runtime} | {r.shipped_as} | {f(r.mib, '.1f')} | {f(r.top1, '.1%')}{ci(r.top1_ci)} | "
                      f"{f(r.top3, '.1%')} | {f(r.agreement, '.1%')}{ci(r.agreement_ci)} | {r.parity} | {f(r.load_ms, '.0f')} | {f(r.p50_ms, '.1f')} | "
-                     f"{f(r.p90_ms, '.1f')} | {f(r.throughput, '.1f')} | {f(None if r.peak_fraction is None else 100 * r.peak_fraction, '.1f')} |")
+                     f"{f(r.p90_ms, '.1f')} | {f(r.throughput, '.1f')} | {f(None if r.peak_fraction is None else 100 * r.peak_fraction, '.1f')} | "
+                     f"{r.ep_coverage} | {r.gpu_delegate} |")
     p = report.peak
     small = too_small(report.photos)
     lines += [""] + ([f"- {small}"] if small else [])
@@ -342,6 +361,8 @@ def markdown(report: Report) -> str:
         lines.append(f"- Above 100 %: {best.format}/{best.variant} computes {best.peak_fraction * p['gflops']:.0f} GFLOP/s, so the "
                      f"cores ran at least at {implied:.0f} MHz, above the {p['mhz']:.0f} MHz used (a VM reports the base clock, "
                      "not the boost); pass --clock-mhz with the boost clock for true fractions.")
+    lines += ["- EP coverage: nodes ONNX Runtime's NNAPI and CoreML execution providers take, of all (its mobile usability "
+              "check at export); GPU delegate: LiteRT's analyzer (gpu_compatibility=True) at export. Phones were not timed."]
     lines += [f"- {r.format}/{r.variant}: {r.note}" for r in report.rows if r.note]
     return "\n".join(lines) + "\n"
 

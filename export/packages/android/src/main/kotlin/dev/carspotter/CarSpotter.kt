@@ -180,24 +180,35 @@ class CarSpotter private constructor(
 
     /**
      * The Interpreter on one exact input: size * size * 3 RGB bytes -> probabilities 0..1 in label order. A float32
-     * model gets the values 0..255 as floats, a full-int8 model (uint8 input) the bytes themselves.
+     * model gets the values 0..255 as floats, a full-int8 model (uint8 input) the bytes themselves; a uint8 output is
+     * dequantized with the tensor's own scale and zero point.
      * @throws IllegalStateException with Engine.MEDIAPIPE (MediaPipe resizes itself)
      */
     fun probabilities(input: ByteArray): FloatArray {
         checkNotNull(interpreter) { "probabilities(input) needs Engine.INTERPRETER" }
         val s = info.size
         require(input.size == s * s * 3) { "${input.size} bytes is not $s x $s x 3" }
-        val out = Array(1) { FloatArray(info.labels.size) }
-        onWorker {
+        val n = info.labels.size
+        return onWorker {
             val uint8 = interpreter.getInputTensor(0).dataType() == DataType.UINT8
             val buffer = if (uint8) ByteBuffer.allocateDirect(input.size).put(input)
                 else ByteBuffer.allocateDirect(4 * input.size).order(ByteOrder.nativeOrder()).also { b ->
                     for (v in input) b.putFloat((v.toInt() and 0xFF).toFloat())
                 }
             buffer.rewind()
-            interpreter.run(buffer, out)
+            val output = interpreter.getOutputTensor(0)
+            if (output.dataType() == DataType.UINT8) {
+                // full-int8: uint8 probabilities, p = scale * (q - zeroPoint) (the tensor's quantization, 1/256 and 0)
+                val q = Array(1) { ByteArray(n) }
+                interpreter.run(buffer, q)
+                val params = output.quantizationParams()
+                FloatArray(n) { i -> params.scale * ((q[0][i].toInt() and 0xFF) - params.zeroPoint) }
+            } else {
+                val out = Array(1) { FloatArray(n) }
+                interpreter.run(buffer, out)
+                out[0]
+            }
         }
-        return out[0]
     }
 
     private fun interpret(bitmap: Bitmap): FloatArray {

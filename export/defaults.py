@@ -1,0 +1,80 @@
+"""Which variant of a format becomes its default file: the smallest, then fastest, that passes its gates.
+
+A candidate must be shipped (its accuracy gate passed, or gates not enforced), be allowed to
+be a default (:attr:`carspotter.model.formats.VariantSpec.default_ok`: not a server or
+ORT-format copy, not a variant needing a newer OS than the platform package), and, where the
+format gates its phone accelerators (:attr:`~carspotter.model.formats.FormatSpec.accelerator_gate`),
+pass that check. Among candidates the smallest file wins; equal sizes (within 1 %) go to the
+lower measured latency on this machine (``ms_per_photo``; an untimed runtime, such as the MIL
+reference execution, counts as unknown and sorts last). The reason names the winner's size and
+gates and the runner-up it beat.
+"""
+
+from __future__ import annotations
+
+from carspotter.contracts.manifest import VariantRecord
+from carspotter.model.formats import FormatSpec
+from carspotter.util.errors import ExportError
+
+SIZE_TIE = 0.01
+"""Sizes within this fraction of each other count as equal, and speed decides."""
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def candidates(fmt: FormatSpec, records: dict[str, VariantRecord]) -> tuple[list[str], dict[str, str]]:
+    """``(names that may become the default, {name: why not} for the other shipped variants)``."""
+    ok, why = [], {}
+    for name, r in records.items():
+        if not r.shipped:
+            continue
+        if not fmt.variant(name).default_ok:
+            why[name] = fmt.variant(name).use or "not made to be a default"
+        elif fmt.accelerator_gate is not None and r.accelerators is not None and not fmt.accelerator_gate(r.accelerators)[0]:
+            why[name] = fmt.accelerator_gate(r.accelerators)[1]
+        else:
+            ok.append(name)
+    return ok, why
+
+
+def choose_default(fmt: FormatSpec, records: dict[str, VariantRecord]) -> tuple[str, str]:
+    """``(default variant name, reason)`` for one format's built variants.
+
+    Raises:
+        ExportError: no shipped variant may become the default (each one's reason named).
+    """
+    ok, why = candidates(fmt, records)
+    if not ok:
+        left = [f"{n}: {r.gate}" for n, r in records.items() if not r.shipped] + [f"{n}: {w}" for n, w in why.items()]
+        raise ExportError(f"no {fmt.name} variant can be the default: " + "; ".join(left))
+    if len(records) == 1:
+        return ok[0], "the only variant built"
+
+    def key(name: str):
+        r = records[name]
+        return r.bytes, r.ms_per_photo if r.ms_per_photo is not None else float("inf")
+
+    ranked = sorted(ok, key=key)
+    smallest = [n for n in ranked if records[n].bytes <= records[ranked[0]].bytes * (1 + SIZE_TIE)]
+    best = min(smallest, key=lambda n: key(n)[1])
+    r = records[best]
+    accel = f"; {fmt.accelerator_gate(r.accelerators)[1]}" if fmt.accelerator_gate and r.accelerators else ""
+    if len(ok) == 1:
+        reason = f"the only variant built that may be the default ({_mib(r.bytes)}; {r.gate}{accel})"
+    elif len(smallest) > 1:
+        speed = f"{r.ms_per_photo:.1f} ms per photo" if r.ms_per_photo is not None else "untimed"
+        reason = (f"smallest variants within {SIZE_TIE:.0%} in size: {', '.join(smallest)}; the fastest on this machine "
+                  f"({speed}); {r.gate}{accel}")
+    else:
+        reason = f"smallest variant that passes its gates ({_mib(r.bytes)}; {r.gate}{accel})"
+    others = [n for n in ranked if n != best]
+    if others:
+        reason += f"; next: {others[0]} ({_mib(records[others[0]].bytes)})"
+    failed = [n for n, rec in records.items() if not rec.shipped]
+    if failed:
+        reason += f"; left out by their gates: {', '.join(failed)}"
+    if why:
+        reason += "; not candidates: " + "; ".join(f"{n} ({w})" for n, w in why.items())
+    return best, reason

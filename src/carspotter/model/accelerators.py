@@ -1,0 +1,118 @@
+"""Which phone accelerators can take a model file, checked with the platforms' own tools.
+
+- ONNX: ONNX Runtime's mobile usability check (``python -m
+  onnxruntime.tools.check_onnx_model_mobile_usability MODEL``, module
+  ``onnxruntime.tools.mobile_helpers.usability_checker``): the model is optimized to the
+  basic level as ORT Mobile would, then every node is checked against the ops the NNAPI
+  execution provider (Android) and the CoreML execution provider (iOS; its MLProgram and
+  NeuralNetwork model formats) support, with fixed input sizes required, as those EPs
+  require them. :func:`onnx_mobile_usability` calls the same functions as that command and
+  returns the counts instead of log lines.
+- TFLite: LiteRT's model analyzer with GPU-delegate compatibility
+  (``tf.lite.experimental.Analyzer.analyze(model_path=..., gpu_compatibility=True)``):
+  :func:`litert_gpu_compatibility` keeps its verdict and the per-op warnings. Its output
+  format is documented as unstable: a report it cannot read raises rather than guesses.
+- Core ML: no tool off Apple platforms says which ops the Neural Engine takes (Xcode's
+  performance report does, on a Mac); nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from pathlib import Path
+
+ONNX_EPS = {
+    "NNAPI": None,
+    "CoreML MLProgram": "coreml_supported_mlprogram_ops.md",
+    "CoreML NeuralNetwork": "coreml_supported_neuralnetwork_ops.md",
+}
+"""The execution providers (and CoreML model formats) the ONNX check covers: the ``ep`` keys of its report."""
+
+
+def onnx_mobile_usability(path: str | Path) -> dict:
+    """ONNX Runtime's mobile usability check of one ``.onnx`` file, as numbers.
+
+    Returns:
+        ``{"tool", "nodes", "eps": {EP: {"supported", "partitions", "unsupported_ops", "dynamic_shape_nodes"}},
+        "all_nodes": bool, "summary": str}``: ``nodes`` counted after ORT's basic-level optimization
+        (what ORT Mobile runs), ``supported`` the nodes that EP takes, ``dynamic_shape_nodes`` those
+        refused only because a shape is not fixed; ``all_nodes`` is True when every EP takes every node.
+
+    Raises:
+        onnx / onnxruntime errors for a file that is not a loadable ONNX model.
+    """
+    import onnxruntime as ort
+    from onnxruntime.tools.mobile_helpers import usability_checker as uc
+
+    path = Path(path)
+    eps, nodes = {}, 0
+    with tempfile.TemporaryDirectory() as tmp, _quiet_logger("usability_checker"):
+        optimized = Path(tmp) / path.name
+        uc.optimize_model(path, optimized, use_external_initializers=True)
+        model = uc.ModelProtoWithShapeInfo(optimized).model_with_shape_info
+        for ep, ops_file in ONNX_EPS.items():
+            info = (uc.check_nnapi_partitions(model, True) if ops_file is None
+                    else uc.check_coreml_partitions(model, True, ops_file))
+            nodes = info.num_nodes
+            eps[ep] = {"supported": int(info.num_supported_nodes), "partitions": int(info.num_partitions),
+                       "unsupported_ops": sorted(info.unsupported_ops),
+                       "dynamic_shape_nodes": int(info.nodes_unsupported_due_to_dynamic_input)}
+    all_nodes = nodes > 0 and all(e["supported"] == nodes for e in eps.values())
+    summary = ", ".join(f"{ep} {e['supported']}/{nodes}" for ep, e in eps.items())
+    return {"tool": f"onnxruntime.tools.check_onnx_model_mobile_usability (onnxruntime {ort.__version__})",
+            "nodes": int(nodes), "eps": eps, "all_nodes": all_nodes, "summary": summary}
+
+
+def onnx_mobile_gate(report: dict) -> tuple[bool, str]:
+    """The phone gate of an ONNX file: every node on every EP of :data:`ONNX_EPS` (a partly taken
+    model runs the rest on the CPU, with a copy at each partition boundary)."""
+    if report["all_nodes"]:
+        return True, f"all {report['nodes']} nodes on NNAPI and CoreML EPs"
+    reasons = sorted({op for e in report["eps"].values() for op in e["unsupported_ops"]})
+    dynamic = max((e["dynamic_shape_nodes"] for e in report["eps"].values()), default=0)
+    why = (f"; {dynamic} nodes refused for a dynamic shape" if dynamic else "") + \
+          (f"; unsupported ops: {', '.join(reasons)}" if reasons else "")
+    return False, f"mobile EPs take {report['summary']}{why}"
+
+
+def litert_gpu_compatibility(path: str | Path) -> dict:
+    """LiteRT's analyzer on one ``.tflite`` file, GPU-delegate compatibility only.
+
+    Returns:
+        ``{"tool", "gpu_delegate": {"compatible": bool, "warnings": [str]}, "summary": str}``;
+        ``warnings`` are the analyzer's "GPU COMPATIBILITY WARNING" lines (op and reason).
+
+    Raises:
+        RuntimeError: the analyzer's report has neither verdict line (its format changed).
+    """
+    import tensorflow as tf
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        tf.lite.experimental.Analyzer.analyze(model_path=str(path), gpu_compatibility=True)
+    text = out.getvalue()
+    warnings = [line.strip() for line in text.splitlines() if "GPU COMPATIBILITY WARNING" in line]
+    if "looks compatible with GPU delegate" in text and not warnings:
+        compatible = True
+    elif warnings or "isn't compatible with GPU delegate" in text or "is not compatible" in text:
+        compatible = False
+    else:
+        raise RuntimeError(f"{path}: tf.lite.experimental.Analyzer printed no GPU-delegate verdict (its output changed?)")
+    return {"tool": f"tf.lite.experimental.Analyzer gpu_compatibility=True (tensorflow {tf.__version__})",
+            "gpu_delegate": {"compatible": compatible, "warnings": warnings[:20]},
+            "summary": "GPU delegate: compatible" if compatible else f"GPU delegate: {len(warnings)} incompatible ops"}
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    """Silence a library logger's INFO lines for the duration (the usability checker logs every partition)."""
+    logger = logging.getLogger(name)
+    old = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
