@@ -135,8 +135,11 @@ def test_onnx_model_checks_and_carries_labels(pipeline):
     assert json.loads(props["labels"]) == read_manifest(bundle).labels
     assert model.opset_import[0].version == 17
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
-    assert (model.graph.input[0].name, dims) == ("image", ["N", PIPELINE_SIZE, PIPELINE_SIZE, 3])
+    # a fixed batch of 1: ONNX Runtime's NNAPI and CoreML EPs take no node of a dynamic shape
+    assert (model.graph.input[0].name, dims) == ("image", [1, PIPELINE_SIZE, PIPELINE_SIZE, 3])
     assert model.graph.output[0].name == "probabilities"
+    # the ORT-format copy, built with every ONNX export, and its operator config
+    assert (bundle / "onnx" / "carspotter.ort").is_file() and (bundle / "onnx" / "carspotter.required_operators.config").is_file()
 
 
 def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
@@ -174,9 +177,9 @@ def test_parity_passes_and_is_recorded(pipeline):
             assert (r["precision"], r["tau"]) == ("fp32", 1e-4) and r["max_abs_diff"] < 1e-4
     skipped = {s["check"]: s["reason"] for s in report["skipped_checks"]}
     assert "macOS" in skipped["coreml/predict"] and "macOS" in skipped["coreml/predict-vs-mil-reference"]
-    variants = {"variant/coreml/fp16", "variant/tflite/fp32", "variant/onnx/fp32"}
-    assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure", "golden/resize-vectors"} | variants | {
-        f"golden:{v}" for v in variants}
+    variants = {"variant/coreml/fp16", "variant/tflite/fp32", "variant/onnx/fp32", "variant/onnx/ort"}
+    assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure", "golden/resize-vectors",
+                                                                "accelerators/onnx"} | variants | {f"golden:{v}" for v in variants}
     apps = {(a["photo_set"], a["path"]): a for a in report["app_paths"]}
     assert {("live", "carspotter"), ("golden", "carspotter"), ("live", "mediapipe"), ("live", "opencv-area")} <= set(apps)
     assert apps[("live", "carspotter")]["pixel_drift_max"] == 0 and apps[("live", "carspotter")]["top1_agreement"] == 1

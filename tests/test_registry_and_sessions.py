@@ -43,8 +43,7 @@ KERAS_FILE = runtimes.Runtime("Keras (model file)", "kerasfile/keras", _open)
 @pytest.fixture
 def dummy_format():
     spec = FormatSpec(name=DUMMY, title="Keras file", platform="keras", filename="carspotter.keras",
-                      variants=(VariantSpec("fp32", "fp32"),), baseline="fp32", preference=("fp32",),
-                      reason="the only variant", runtimes=(KERAS_FILE,), convert=_save, readme=_readme,
+                      variants=(VariantSpec("fp32", "fp32"),), baseline="fp32", runtimes=(KERAS_FILE,), convert=_save, readme=_readme,
                       texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize."), order=90)
     register(spec)
     try:
