@@ -44,8 +44,10 @@ class ExportOptions:
         coreml_precision: the Core ML variant built when ``variants`` is None (``fp16``, Core ML's
             own default for mlprogram, or ``fp32``; None: the format's baseline).
         onnx_opset: 17 or 18.
-        variants: comma-separated precision families (``"fp32,fp16,int8"``) to build and
-            gate; None builds each format's baseline variant and records its figures without gating.
+        variants: comma-separated precision families (``"fp32,fp16,int8,lowbit"``) to build and
+            gate; None builds each format's baseline variant (and the ORT-format ONNX) and records their
+            accuracy figures without gating. The phone-accelerator gate of a format (ONNX: every node on
+            the NNAPI and CoreML EPs) applies to its default either way.
         calibration_photos: representative training photos for calibrated int8 variants.
         gates: accuracy gates for ``variants``.
         golden: photos in the bundle's golden set (0: none; :mod:`carspotter.contracts.golden`).
@@ -284,7 +286,7 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
         UsageError: an unknown format or variant family.
         RunError: the run folder is missing, incomplete or invalid, or its photos are not there.
         ExportError: a conversion or a measurement failed (named), no test photo decodes, or
-            no variant of a format passed its gate.
+            no variant of a format may be its default (each variant's gate or reason named).
         BusyError: another process is exporting to (or checking) ``out`` (:mod:`carspotter.util.dest_lock`).
     """
     chosen = options.plan()

@@ -45,6 +45,8 @@ def choose_default(fmt: FormatSpec, records: dict[str, VariantRecord]) -> tuple[
     Raises:
         ExportError: no shipped variant may become the default (each one's reason named).
     """
+    if not records:
+        raise ExportError(f"no {fmt.name} variant was selected")
     ok, why = candidates(fmt, records)
     if not ok:
         left = [f"{n}: {r.gate}" for n, r in records.items() if not r.shipped] + [f"{n}: {w}" for n, w in why.items()]
@@ -63,10 +65,12 @@ def choose_default(fmt: FormatSpec, records: dict[str, VariantRecord]) -> tuple[
     accel = f"; {fmt.accelerator_gate(r.accelerators)[1]}" if fmt.accelerator_gate and r.accelerators else ""
     if len(ok) == 1:
         reason = f"the only variant built that may be the default ({_mib(r.bytes)}; {r.gate}{accel})"
-    elif len(smallest) > 1:
-        speed = f"{r.ms_per_photo:.1f} ms per photo" if r.ms_per_photo is not None else "untimed"
+    elif len(smallest) > 1 and r.ms_per_photo is not None:
         reason = (f"smallest variants within {SIZE_TIE:.0%} in size: {', '.join(smallest)}; the fastest on this machine "
-                  f"({speed}); {r.gate}{accel}")
+                  f"({r.ms_per_photo:.1f} ms per photo); {r.gate}{accel}")
+    elif len(smallest) > 1:
+        reason = (f"smallest variants within {SIZE_TIE:.0%} in size: {', '.join(smallest)}, untimed here; the smallest "
+                  f"({_mib(r.bytes)}); {r.gate}{accel}")
     else:
         reason = f"smallest variant that passes its gates ({_mib(r.bytes)}; {r.gate}{accel})"
     others = [n for n in ranked if n != best]

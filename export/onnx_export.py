@@ -66,7 +66,8 @@ def export(build: Build, path: Path) -> dict:
             dim.ClearField("dim_param")
             dim.dim_value = 1
     _rename_output(proto, spec.output_name)
-    props = {"labels": json.dumps(build.labels, ensure_ascii=False), "input_spec": json.dumps(spec.metadata()),
+    props = {"labels": json.dumps(build.labels, ensure_ascii=False),
+             "input_spec": json.dumps({**spec.metadata(), "shape": ["N" if dynamic else 1, spec.size, spec.size, 3]}),
              "name": info.name, "version": info.version, "description": info.description, "author": info.author,
              "license": info.license}
     del proto.metadata_props[:]

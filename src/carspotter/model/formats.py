@@ -271,6 +271,10 @@ def select(families: str | None, formats: tuple[str, ...] | None = None,
            baseline: dict[str, str] | None = None) -> dict[str, list[VariantSpec]]:
     """Variants to build per format for a ``--variants`` value (comma-separated families).
 
+    The ``always`` variants (the ORT-format ONNX) come with every format; a format none of whose selected
+    variants may become the default (TFLite with ``lowbit`` alone), or one whose default must also pass a
+    phone-accelerator gate (ONNX), also gets its baseline, so it still has a default.
+
     Args:
         families: e.g. ``"fp32,fp16,int8"``; None builds each format's baseline variant.
         formats: formats to build (default: every registered one).
@@ -294,4 +298,12 @@ def select(families: str | None, formats: tuple[str, ...] | None = None,
     unknown = [f for f in wanted if f not in FAMILIES]
     if unknown or not wanted:
         raise UsageError(f"--variants {families}: choose from {','.join(FAMILIES)} (comma-separated)")
-    return {name: [v for v in FORMATS[name].variants if v.family in wanted or v.always] for name in formats}
+    chosen = {}
+    for name in formats:
+        fmt = FORMATS[name]
+        picked = [v for v in fmt.variants if v.family in wanted or v.always]
+        # TFLite with --variants lowbit has no possible default; ONNX's int8 or fp16 file may fail the phone gate
+        if fmt.accelerator_gate is not None or not any(v.family in wanted and v.default_ok for v in picked):
+            picked = [fmt.variant(fmt.baseline)] + [v for v in picked if v.name != fmt.baseline]
+        chosen[name] = picked
+    return chosen

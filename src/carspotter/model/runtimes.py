@@ -245,10 +245,10 @@ class MediaPipeSession(Session):
 class OrtSession(Session):
     """ONNX Runtime with one execution provider, ``threads`` intra-op threads, spinning off (its
     spinning workers slowed whatever ran next on a 2-core machine), batches of 16 (one photo per run
-for a file with a fixed batch of 1, as the phone files have), and the CPU
-    memory arena shrunk after each run (``memory.enable_memory_arena_shrinkage``): a session kept
-    open for a whole command (parity holds one per file and runtime) does not keep its peak
-    activations (about 0.4 GiB at batch 16 and 299 px).
+    for a file with a fixed batch of 1, as the phone files have: ``fixed_batch``), and the CPU memory
+    arena shrunk after each run (``memory.enable_memory_arena_shrinkage``): a session kept open for a
+    whole command (parity holds one per file and runtime) does not keep its peak activations (about
+    0.4 GiB at batch 16 and 299 px).
 
     Raises (on load):
         RuntimeError: the provider is not the one the session actually uses.
@@ -268,13 +268,14 @@ for a file with a fixed batch of 1, as the phone files have), and the CPU
             raise RuntimeError(f"ONNX Runtime fell back to {self._session.get_providers()} instead of {provider}")
         self.version, self.device = f"onnxruntime {ort.__version__}", provider
         self._input = self._session.get_inputs()[0]
+        self.fixed_batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else None
         self._run_options = ort.RunOptions()
         if provider == "CPUExecutionProvider":
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def _infer(self, pixels):
         x = pixels.astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
-        batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else 16  # a fixed [1, ...] file: one by one
+        batch = self.fixed_batch or 16  # a fixed [1, ...] file: one by one
         return np.concatenate([self._session.run(None, {self._input.name: x[i:i + batch]}, self._run_options)[0]
                                for i in range(0, len(x), batch)])
 

@@ -227,6 +227,8 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
                       parity=("pass" if record.figures.parity.passed else "FAIL") + f" ({record.figures.parity.near_ties} near-ties)",
                       note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL reference execution")
             row.ep_coverage, row.gpu_delegate = accelerator_columns(record.accelerators)
+            if getattr(loaded.session, "fixed_batch", None) == 1:
+                row.note = (row.note + "; " if row.note else "") + "fixed batch of 1 (a phone file): photos/s is one photo per call"
             entries.append((row, loaded))
     return entries
 
@@ -234,7 +236,8 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
 def accelerator_columns(report: dict | None) -> tuple[str, str]:
     """The table's "EP coverage" and "GPU delegate" cells from a variant's manifest ``accelerators``
     (:mod:`carspotter.model.accelerators`): ``NNAPI 218/218, CoreML 218/218`` (the CoreML figure is the
-    lower of its two model formats) and ``yes`` / ``no (N ops)``; ``-`` where the format has no such check."""
+    lower of its two model formats) and ``yes`` / ``yes (unverified)`` (the analyzer also passed a probe op the GPU
+    delegate lacks) / ``no (N ops)``; ``-`` where the format has no such check."""
     if not report:
         return "-", "-"
     cov = "-"
@@ -243,7 +246,11 @@ def accelerator_columns(report: dict | None) -> tuple[str, str]:
         coreml = min(v["supported"] for k, v in eps.items() if k.startswith("CoreML"))
         cov = f"NNAPI {eps['NNAPI']['supported']}/{n}, CoreML {coreml}/{n}"
     gpu = report.get("gpu_delegate")
-    return cov, "-" if gpu is None else ("yes" if gpu["compatible"] else f"no ({len(gpu['warnings'])} ops)")
+    if gpu is None:
+        return cov, "-"
+    if not gpu["compatible"]:
+        return cov, f"no ({gpu.get('incompatible_ops', len(gpu['warnings']))} ops)"
+    return cov, "yes" if report.get("analyzer_rejects_unsupported_ops", True) else "yes (unverified)"
 
 
 def _latency(timed: list[tuple[Row, Loaded]], pixels: np.ndarray, runs: int) -> None:
