@@ -65,13 +65,15 @@ def test_evaluate_on_the_test_split_gates_and_baseline(pipeline, tmp_path, capsy
     code, _, err = run_cli(capsys, *common, "--require", "top1>=0", "--require", "onnx/fp32:top3.high>=0.5")
     assert code == 0, err[-5:]
     doc = json.loads((tmp_path / "a" / "evaluate.json").read_text())
-    assert doc["data"].startswith("the test split of run") and list(doc["columns"]) == ["keras", "onnx/fp32"]
+    # every shipped ONNX file: the phone file and its ORT-format copy (built with every export)
+    assert doc["data"].startswith("the test split of run") and list(doc["columns"]) == ["keras", "onnx/fp32", "onnx/ort"]
     assert [r["passed"] for r in doc["requirements"]] == [True, True]
 
     code, _, err = run_cli(capsys, *common, "--require", "top1.low>=0.999", "--require", "ece<=1")
     assert code == 1
     failed = [line for line in err if line.startswith("carspotter evaluate: condition failed:")]
-    assert len(failed) == 1 and "onnx/fp32: top1.low>=0.999: top1.low is" in failed[0]
+    assert len(failed) == 2 and sorted(f.split(": ")[2] for f in failed) == ["onnx/fp32", "onnx/ort"]
+    assert "onnx/fp32: top1.low>=0.999: top1.low is" in "\n".join(failed)
 
     # the same bundle as its own baseline: no difference, a McNemar p of 1, and gates on it both ways
     code, stdout, err = run_cli(capsys, *common, "--baseline", bundle, "--require", "delta_top1.low>=-0.5")

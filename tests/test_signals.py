@@ -17,7 +17,10 @@ import pytest
 def _interrupt(cmd: list[str], marker: str, sig: int) -> subprocess.CompletedProcess:
     """Run ``cmd``, send ``sig`` once a line containing ``marker`` was printed; the finished process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    # SIGINT back to its default in the child: a shell's background job (CI under nohup, `cmd &`) starts with it
+    # ignored, and Python then installs no KeyboardInterrupt handler, so Ctrl-C could not be tested there
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stdout:
         seen.append(line)

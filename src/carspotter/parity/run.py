@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from carspotter.util import dest_lock
+from carspotter.util import dest_lock, interrupts
 from carspotter.parity.checks import Outcome, plan, run_check
 from carspotter.parity.context import LIVE, ParityContext
 from carspotter.parity.report import ParityReport
@@ -86,6 +86,7 @@ def _run_parity(ctx: ParityContext, bundle_dir, write: bool) -> int:
     print()
     print("\n".join(report.lines()))
     if write:
+        interrupts.raise_if_received()  # a signal a library swallowed: the previous parity.json stays
         path = report.write(bundle_dir, ctx.thumbnail)
         print(f"  written to {path}, parity.html and manifest.json")
     return 0 if report else 1
