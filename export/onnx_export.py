@@ -265,7 +265,7 @@ FORMAT = FormatSpec(
     variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16"), VariantSpec("int8-qdq", "int8", calibration=True),
               VariantSpec("dynamic-batch", "fp32", default_ok=False,
                           use="servers: input [N, S, S, 3], any batch; no phone EP takes a dynamic shape"),
-              VariantSpec("ort", "fp32", default_ok=False, always=True, suffix=".ort",
+              VariantSpec("ort", "fp32", default_ok=False, always=True, suffix=".ort", copy_of="fp32",
                           use="ONNX Runtime Mobile: the fp32 model in ORT format, with its required_operators config")),
     baseline="fp32",
     runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),

@@ -50,6 +50,8 @@ class VariantSpec:
             file format of the fp32 model: the ORT-format file).
         suffix: file suffix when not the format's own (``.ort``): the file is ``STEM{suffix}``.
         use: what the variant is for, in one line (platform README, manifest).
+        copy_of: the variant this one is the same model of, in another file format (``ort``: ``fp32``);
+            parity checks it, ``evaluate`` does not measure it twice.
     """
 
     name: str
@@ -60,6 +62,7 @@ class VariantSpec:
     always: bool = False
     suffix: str | None = None
     use: str = ""
+    copy_of: str | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from carspotter.measure import app_paths
 from carspotter.measure.evaluation import column_figures
 from carspotter.measure.intervals import paired_difference, too_small
 from carspotter.measure.requirements import Requirement, failures
+from carspotter.model.formats import FORMATS
 from carspotter.util.errors import UsageError
 
 Log = Callable[[str], None]
@@ -147,7 +148,11 @@ def _model_columns(src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, 
         if formats and fmt not in formats:
             continue
         for name, record in entry.variants.items():
-            if record.shipped:
+            copy_of = next((v.copy_of for v in FORMATS[fmt].variants if v.name == name), None) if fmt in FORMATS else None
+            if record.shipped and copy_of:
+                notes.append(f"{fmt}/{name} is the {copy_of} model in another file format: not evaluated again "
+                             "(parity checks it against the same figures)")
+            elif record.shipped:
                 key = f"{fmt}/{name}"
                 probs, target = _load_and_run(key, lambda f=fmt, v=name: open_variant(src.folder, src.manifest, f, v), ps.pixels, log)
                 out[key] = ("format", target, probs)
