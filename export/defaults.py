@@ -30,10 +30,13 @@ def candidates(fmt: FormatSpec, records: dict[str, VariantRecord]) -> tuple[list
     for name, r in records.items():
         if not r.shipped:
             continue
-        if not fmt.variant(name).default_ok:
-            why[name] = fmt.variant(name).use or "not made to be a default"
-        elif fmt.accelerator_gate is not None and r.accelerators is not None and not fmt.accelerator_gate(r.accelerators)[0]:
-            why[name] = fmt.accelerator_gate(r.accelerators)[1]
+        spec = fmt.variant(name)
+        passed, text = (fmt.accelerator_gate(r.accelerators) if fmt.accelerator_gate is not None and r.accelerators is not None
+                        else (True, ""))
+        if not spec.default_ok:
+            why[name] = spec.use or "not made to be a default"
+        elif not passed:
+            why[name] = text
         else:
             ok.append(name)
     return ok, why
