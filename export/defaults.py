@@ -2,7 +2,10 @@
 
 A candidate must be shipped (its accuracy gate passed, or gates not enforced), be allowed to
 be a default (:attr:`carspotter.model.formats.VariantSpec.default_ok`: not a server or
-ORT-format copy, not a variant needing a newer OS than the platform package), and, where the
+ORT-format copy, not a variant needing a newer OS than the platform package), pass the parity
+suite's top-3 rule on the run's test photos at its precision's tolerance (parity checks a format's
+default file by that rule, so a variant whose gate passed on top-1 agreement but whose top-3 order
+moves beyond a near-tie stays beside the default instead of failing ``carspotter parity``), and, where the
 format gates its phone accelerators (:attr:`~carspotter.model.formats.FormatSpec.accelerator_gate`),
 pass that check. Among candidates the smallest file wins; equal sizes (within 1 %) go to the
 lower measured latency on this machine (``ms_per_photo``; an untimed runtime, such as the MIL
@@ -33,8 +36,12 @@ def candidates(fmt: FormatSpec, records: dict[str, VariantRecord]) -> tuple[list
         spec = fmt.variant(name)
         passed, text = (fmt.accelerator_gate(r.accelerators) if fmt.accelerator_gate is not None and r.accelerators is not None
                         else (True, ""))
+        rule = r.figures.parity
         if not spec.default_ok:
             why[name] = spec.use or "not made to be a default"
+        elif not rule.passed:
+            why[name] = (f"top-3 rule fails on {rule.mismatches} of {r.figures.photos} photos "
+                         f"(tau {rule.tau:g}, max |dp| {r.figures.max_abs_diff:.2e}); parity checks the default by it")
         elif not passed:
             why[name] = text
         else:
