@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,10 @@ class Build:
         variant: the variant to build (from :data:`carspotter.model.formats.FORMATS`).
         representative: ``[M, S, S, 3]`` uint8 training photos for calibrated variants, else None.
         onnx_opset: ONNX opset (ONNX only).
+        conversions: conversions shared by the variants of one export, keyed by the exporter (ONNX:
+            the tf2onnx graph per opset and batch shape, as serialized bytes), so variants derived from
+            the same graph (fp16, int8-qdq and the ORT file from the fp32 graph) convert the Keras model
+            once. One dict per export, handed to each of its builds.
     """
 
     model: object
@@ -42,3 +46,4 @@ class Build:
     variant: VariantSpec
     representative: np.ndarray | None = None
     onnx_opset: int = 17
+    conversions: dict = field(default_factory=dict, compare=False, repr=False)

@@ -14,7 +14,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +92,7 @@ class _Inputs:
     info: ModelInfo
     enforce: bool
     options: ExportOptions
+    conversions: dict = field(default_factory=dict)  # shared by the variants' builds (export.build.Build)
 
 
 def _size(path: Path) -> int:
@@ -118,7 +119,8 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
     step = "conversion"
     try:
         build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant,
-                      inputs.representative if variant.calibration else None, inputs.options.onnx_opset)
+                      inputs.representative if variant.calibration else None, inputs.options.onnx_opset,
+                      inputs.conversions)
         t0 = time.time()
         facts = fmt.convert(build, target)
         seconds = time.time() - t0

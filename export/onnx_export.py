@@ -54,9 +54,13 @@ def export(build: Build, path: Path) -> dict:
     if opset not in ONNX_OPSETS:
         raise ValueError(f"ONNX opset {opset}: tf2onnx 1.17 supports {ONNX_OPSETS}")
     dynamic = build.variant.name == "dynamic-batch"
-    signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
-    with quiet():
-        proto, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=opset)
+    key = ("tf2onnx", opset, spec.size, dynamic)
+    if key not in build.conversions:
+        signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
+        with quiet():
+            converted, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=opset)
+        build.conversions[key] = converted.SerializeToString()
+    proto = onnx.load_from_string(build.conversions[key])  # a fresh copy: each variant edits its own
     for value in list(proto.graph.input) + list(proto.graph.output):
         dim = value.type.tensor_type.shape.dim[0]
         dim.ClearField("dim_value")
@@ -109,6 +113,9 @@ def _to_ort(proto, path: Path) -> dict:
 
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
+    import logging
+
+    logging.getLogger("ort_format_model").setLevel(logging.WARNING)  # its INFO line names the temporary folder
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         src, out = Path(tmp) / "model.onnx", Path(tmp) / "out"
         src.write_bytes(proto.SerializeToString())
