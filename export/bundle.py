@@ -52,6 +52,9 @@ class ExportOptions:
         gates: accuracy gates for ``variants``.
         golden: photos in the bundle's golden set (0: none; :mod:`carspotter.contracts.golden`).
         data: the run's photo folder when it is no longer where run.json says.
+        app_paths: measure every app path at export (:mod:`carspotter.measure.app_paths`: Python resizers,
+            MediaPipe, Node, Chromium) for the manifest and the READMEs' Resizing tables; False skips them
+            (``--no-app-paths``: quicker, the bundle says nothing about app-side resizing; parity measures them).
         author, license: written into each model's metadata.
     """
 
@@ -63,6 +66,7 @@ class ExportOptions:
     gates: Gates = Gates()
     golden: int = golden_set.DEFAULT_COUNT
     data: str | None = None
+    app_paths: bool = True
     author: str = "carspotter"
     license: str = "Apache-2.0 (code); model weights follow the training data's terms"
 
@@ -312,6 +316,11 @@ def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inpu
         return _app_path_rows(models, ps, boxes, inputs.run.input.size, inputs)
 
 
+def _no_app_paths() -> list[dict]:
+    _log("app paths: not measured (--no-app-paths)")
+    return []
+
+
 def _app_path_rows(models: app_paths.AppModels, ps: PhotoSet, boxes: list, size: int, inputs: _Inputs) -> list[dict]:
     """Measure and gate every app path with ``models``: the manifest's ``app_paths`` rows."""
     upscaled = app_paths.upscaled_photos(list(ps.paths), boxes, size)
@@ -336,7 +345,7 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
         formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
                    for name, variants in chosen.items()}
         try:
-            measured = _measure_app_paths(tmp, formats, inputs)
+            measured = _measure_app_paths(tmp, formats, inputs) if options.app_paths else _no_app_paths()
         except CarspotterError as exc:
             raise ExportError(f"app paths of {inputs.run.dir}: {exc}") from exc
         except Exception as exc:

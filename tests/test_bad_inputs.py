@@ -141,13 +141,13 @@ def test_skipped_photo_is_in_run_json_with_its_reason(odd_labels_run):
 def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
     import onnx
 
-    from carspotter.export.bundle import export_bundle
+    from carspotter.export.bundle import ExportOptions, export_bundle
     from carspotter.export.tflite_metadata import read_metadata
     from carspotter.model.runtimes import coreml_structure
     from carspotter.contracts.runfolder import read_labels
 
     run, names = odd_labels_run
-    bundle = export_bundle(run, tmp_path / "bundle")
+    bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(app_paths=False))
     for labels in ("ios/Sources/CarSpotter/labels.txt", "android/src/main/assets/labels.txt", "onnx/labels.txt"):
         assert read_labels(bundle / labels) == names
         assert not any(n in (bundle / labels.split("/")[0] / "README.md").read_text(encoding="utf-8") for n in names)
@@ -155,7 +155,10 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
     assert json.loads(props["labels"]) == names
     assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1] == names
     assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"] == names
-    assert json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["labels"] == names
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["labels"] == names
+    # exported with app_paths=False (--no-app-paths): nothing about app-side resizing is claimed
+    assert manifest["app_paths"] is None and "## Resizing" not in (bundle / "onnx" / "README.md").read_text(encoding="utf-8")
 
 
 def test_parity_on_a_folder_with_broken_photos_lists_them(pipeline, tmp_path):

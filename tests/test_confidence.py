@@ -84,7 +84,8 @@ def test_negatives_become_the_last_class_and_the_bundle_passes_parity(tmp_path, 
     doc = json.loads((run / "run.json").read_text())
     assert doc["confidence"]["negative_class"] == "(not a car)"
     assert doc["confidence"]["held_out_negatives"]["count"] == doc["classes"]["counts"]["test"][-1] >= 1
-    bundle = export_bundle(run, tmp_path / "bundles" / "neg", ExportOptions(formats=("tflite", "onnx"), golden=8))
+    bundle = export_bundle(run, tmp_path / "bundles" / "neg", ExportOptions(formats=("tflite", "onnx"), golden=8,
+                                                                                 app_paths=False))
     assert json.loads((bundle / "manifest.json").read_text())["labels"][-1] == "(not a car)"
     assert main(["parity", str(bundle), "--run", str(run), "--no-app-paths"]) == 0
     # The golden set names its photos relative to the data folder: no path of this machine.

@@ -98,7 +98,7 @@ def test_concurrent_export_is_refused_and_a_killed_one_leaves_the_next_free(pipe
     run_dir, _ = pipeline
     dest = tmp_path / "bundles" / "b"
     exe = str(Path(sys.executable).with_name("carspotter"))
-    cmd = [exe, "export", str(run_dir), "--out", str(dest), "--formats", "onnx"]
+    cmd = [exe, "export", str(run_dir), "--out", str(dest), "--formats", "onnx", "--no-app-paths"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:

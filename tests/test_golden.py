@@ -226,8 +226,10 @@ def small(moved, tmp_path_factory):
     from carspotter.export.bundle import ExportOptions, export_bundle
 
     root = tmp_path_factory.mktemp("small")
-    with_golden = export_bundle(moved["run"], root / "g8", ExportOptions(formats=("onnx",), golden=8, data=str(moved["data"])))
-    without = export_bundle(moved["run"], root / "g0", ExportOptions(formats=("onnx",), golden=0, data=str(moved["data"])))
+    with_golden = export_bundle(moved["run"], root / "g8", ExportOptions(formats=("onnx",), golden=8, data=str(moved["data"]),
+                                                                             app_paths=False))
+    without = export_bundle(moved["run"], root / "g0", ExportOptions(formats=("onnx",), golden=0, data=str(moved["data"]),
+                                                                          app_paths=False))
     return with_golden, without
 
 

@@ -29,7 +29,7 @@ def test_disk_full_during_export_keeps_the_old_bundle_and_says_how_much(pipeline
     shutil.copytree(bundle, dest)
     before = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     monkeypatch.setattr(bundle_mod, "write_manifest", _disk_full)
-    code = main(["export", str(run_dir), "--out", str(dest), "--formats", "onnx", "--golden", "0"])
+    code = main(["export", str(run_dir), "--out", str(dest), "--formats", "onnx", "--golden", "0", "--no-app-paths"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("carspotter export: error: "), err
     assert not any("Traceback" in line for line in err)
@@ -55,7 +55,7 @@ def test_disk_full_during_training_leaves_no_run(tmp_path, monkeypatch, capsys):
 def test_destination_that_is_a_file_is_one_line(pipeline, tmp_path, capsys):
     run_dir, _ = pipeline
     (tmp_path / "b").write_text("not a folder")
-    code = main(["export", str(run_dir), "--out", str(tmp_path / "b"), "--formats", "onnx"])
+    code = main(["export", str(run_dir), "--out", str(tmp_path / "b"), "--formats", "onnx", "--no-app-paths"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "is a file, not a folder" in err[0], err
     assert (tmp_path / "b").read_text() == "not a folder"

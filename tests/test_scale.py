@@ -19,7 +19,7 @@ from conftest import PIPELINE_SIZE, SAMPLE, pipeline_weights
 @pytest.fixture(scope="module")
 def two_classes(tmp_path_factory):
     """A 2-class run and its bundle (all formats, default variants)."""
-    from carspotter.export.bundle import export_bundle
+    from carspotter.export.bundle import ExportOptions, export_bundle
     from carspotter.train.trainer import TrainConfig, train
 
     weights, input_range = pipeline_weights()
@@ -27,7 +27,7 @@ def two_classes(tmp_path_factory):
     run_dir = train(TrainConfig(data_dir=str(SAMPLE), out=str(root / "runs" / "two"), weights=weights,
                                 input_range=input_range, max_classes=2, epochs_head=3, epochs_finetune=1,
                                 batch_size=8, image_size=PIPELINE_SIZE, seed=7))
-    return Path(run_dir), Path(export_bundle(run_dir, root / "bundles" / "two"))
+    return Path(run_dir), Path(export_bundle(run_dir, root / "bundles" / "two", ExportOptions(app_paths=False)))
 
 
 def test_two_class_labels_are_in_every_format(two_classes):

@@ -126,6 +126,10 @@ def _add_export(sub) -> None:
     e.add_argument("--golden", type=_integer("--golden"), default=_default(ExportOptions, "golden"), metavar="N",
                    help="photos of the test split in the bundle's golden set, with the reference's answers, so the "
                         "bundle checks itself anywhere (default %(default)s; 0: none)")
+    e.add_argument("--no-app-paths", dest="app_paths", action="store_false",
+                   help="do not measure the app paths at export (the photo decoded and resized as apps do it: MediaPipe, "
+                        "OpenCV, sharp, the npm package in Node and Chromium); the platform READMEs then have no Resizing "
+                        "table and the manifest no app_paths; parity still measures them")
     e.add_argument("--calibration-photos", type=_integer("--calibration-photos"),
                    default=_default(ExportOptions, "calibration_photos"), metavar="N",
                    help="representative training photos for calibrated int8 variants, drawn round-robin over the classes "
@@ -398,7 +402,7 @@ def _dispatch(args) -> int:
         gates = Gates(**{f.name: getattr(args, f.name) for f in fields(Gates)})
         opts = ExportOptions(formats=parse_formats(args.formats), coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset,
                              variants=args.variants, calibration_photos=args.calibration_photos, gates=gates,
-                             golden=args.golden, data=args.data)
+                             golden=args.golden, data=args.data, app_paths=args.app_paths)
         print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")
         return 0
     if args.command == "parity":
