@@ -240,6 +240,9 @@ def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
      "constexpr_lut_to_dense", 0.15),
     ("palettized 4-bit, a table per 16 channels", "iOS18", lambda cto: cto.OpPalettizerConfig(
         mode="kmeans", nbits=4, granularity="per_grouped_channel", group_size=16, weight_threshold=0), "constexpr_lut_to_dense", 0.15),
+    ("palettized 4-bit, a table per tensor and a scale per channel (chained constexpr ops)", "iOS18",
+     lambda cto: cto.OpPalettizerConfig(mode="kmeans", nbits=4, enable_per_channel_scale=True, weight_threshold=0),
+     "constexpr_lut_to_dense", 0.15),
     ("int4 block-wise", "iOS18", lambda cto: cto.OpLinearQuantizerConfig(
         mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=32, weight_threshold=0),
      "constexpr_blockwise_shift_scale", 0.15),
@@ -267,7 +270,10 @@ def test_lowbit_compressed_weights_run_close_to_the_uncompressed_model(tmp_path,
     want = np.asarray(model(x))
     err = np.abs(MILReference(program).run(x) - want).max()
     assert 0 < err < bound * np.abs(want).max(), err
-    if "palettized" in name:
+    if "chained" in name:  # the table comes out of constexpr_blockwise_shift_scale (the per-channel scale)
+        lut = next(o for o in program.function.operations if o.op_type == op).inputs["lut"]
+        assert lut.val is None and lut.op.op_type == "constexpr_blockwise_shift_scale"
+    elif "palettized" in name:
         dense = next(o for o in program.function.operations if o.op_type == op).materialized_val_inference()
         groups = 1 if "per tensor" in name else 64 // 16  # at most 64 output channels: 4 tables of 16
         assert len(np.unique(dense)) <= 16 * groups < dense.size

@@ -136,6 +136,7 @@ class _Translator:
         self.program, self.mode = program, mode
         self.nodes, self.initializers = [], []
         self.names: dict[str, str] = {}  # MIL var name -> ONNX tensor name (after rounding)
+        self.dense: dict[str, np.ndarray] = {}  # constexpr output var name -> its decompressed value (for chains)
         self.counter = 0
         self.output = None
 
@@ -230,8 +231,26 @@ class _Translator:
 
     def _materialized(self, op) -> None:
         """A constexpr op's dense value, as coremltools computes it from the op's definition
-        (``materialized_val_inference``: the spec's decompression, not ours), in the output's dtype."""
-        value = np.asarray(op.materialized_val_inference())
+        (``materialized_val_inference``, or the op class's own ``decompress``: the spec's decompression,
+        not ours), in the output's dtype.
+
+        iOS 18 chains constexpr ops: palettization with a per-channel scale is a look-up table produced by
+        ``constexpr_blockwise_shift_scale`` and fed to ``constexpr_lut_to_dense``. coremltools' own value
+        inference of ``constexpr_lut_to_dense`` reads only a const table, so the chained table comes from
+        the value materialized for the op before it.
+        """
+        chained = {k: self.dense[v.name] for k, v in op.inputs.items() if v.val is None and v.name in self.dense}
+        if op.op_type == "constexpr_lut_to_dense" and "lut" in chained:
+            axis = op.inputs.get("vector_axis")
+            value = np.asarray(type(op).decompress(op.inputs["indices"].val, chained["lut"],
+                                                   None if axis is None else axis.val))
+        else:  # constexpr_blockwise_shift_scale materializes a chained input itself
+            try:
+                value = np.asarray(op.materialized_val_inference())
+            except (AttributeError, TypeError) as exc:
+                raise MILExecutionError(f"MIL op {op.op_type} {op.name!r}: cannot decompress ({exc}); inputs from "
+                                        f"other constexpr ops: {', '.join(chained) or 'none'}") from exc
+        self.dense[op.outputs[0].name] = value
         if value.shape != tuple(op.outputs[0].shape):
             raise MILExecutionError(f"MIL op {op.op_type} {op.name!r}: decompressed shape {value.shape} != {op.outputs[0].shape}")
         value = value.astype(np.float16 if _dtype_name(op.outputs[0]) == "fp16" else np.float32)
