@@ -93,7 +93,8 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
 
     run_dir, _ = pipeline
     out = export_bundle(run_dir, tmp_path / "variants", ExportOptions(
-        formats=("tflite",), variants="fp32,fp16,int8", calibration_photos=16, gates=Gates(fp16_min_agreement=1.01)))
+        formats=("tflite",), variants="fp32,fp16,int8", calibration_photos=16, gates=Gates(fp16_min_agreement=1.01),
+        app_paths=False))
     manifest = verify_bundle(out)
     tfl = manifest.formats["tflite"]
     records = tfl.variants
