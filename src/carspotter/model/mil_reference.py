@@ -169,6 +169,9 @@ class _Translator:
         """ONNX name holding MIL var ``var`` (constants become initializers on first use)."""
         if var.name in self.names:
             return self.names[var.name]
+        if var.name in self.dense:  # a decompressed constexpr output
+            self.names[var.name] = self.const(self.dense[var.name], var.name)
+            return self.names[var.name]
         if var.val is not None:
             name = self.const(var.val, var.name)
             self.names[var.name] = name
@@ -250,11 +253,10 @@ class _Translator:
             except (AttributeError, TypeError) as exc:
                 raise MILExecutionError(f"MIL op {op.op_type} {op.name!r}: cannot decompress ({exc}); inputs from "
                                         f"other constexpr ops: {', '.join(chained) or 'none'}") from exc
-        self.dense[op.outputs[0].name] = value
         if value.shape != tuple(op.outputs[0].shape):
             raise MILExecutionError(f"MIL op {op.op_type} {op.name!r}: decompressed shape {value.shape} != {op.outputs[0].shape}")
-        value = value.astype(np.float16 if _dtype_name(op.outputs[0]) == "fp16" else np.float32)
-        self.names[op.outputs[0].name] = self.const(value, op.outputs[0].name)
+        # an initializer on first use (value()), so a table consumed by the next constexpr op is not one
+        self.dense[op.outputs[0].name] = value.astype(np.float16 if _dtype_name(op.outputs[0]) == "fp16" else np.float32)
 
     def op_constexpr_lut_to_dense(self, op):
         """Palettized weights: each index replaced by its look-up-table entry (iOS 16 and iOS 18 definitions)."""
