@@ -72,7 +72,7 @@ def tests(session: nox.Session) -> None:
     session.run("lint-imports", "--config", str(ROOT / "pyproject.toml"), external=False)
     _install_node_packages(session)
     _install_apt_tools(session)
-    session.run("pytest", "tests", "--durations=15", *session.posargs,
+    session.run("pytest", "tests", "--durations=25", *session.posargs,
                 env={"TF_CPP_MIN_LOG_LEVEL": "2", "CARSPOTTER_NODE_DIR": str(ROOT / NODE_DIR)})
 
 
