@@ -65,6 +65,17 @@ def test_a_variant_failing_the_top3_rule_stays_beside_the_default():
         in reason
 
 
+def test_when_every_possible_default_fails_the_top3_rule_the_smallest_ships_with_a_warning():
+    # the baseline export without --variants builds one variant per format; its bundle is still written,
+    # and the reason (manifest, README, export log) says parity will fail it
+    name, reason = choose_default(FORMATS["coreml"], {"fp16": record("fp16", 41.9, rule_mismatches=1)})
+    assert name == "fp16"
+    assert reason == "no variant passes the top-3 rule on the test photos (parity will fail this file); the only variant built"
+    records = {"int8-weights": record("int8", 21.2, rule_mismatches=2), "fp16": record("fp16", 41.9, rule_mismatches=1)}
+    name, reason = choose_default(FORMATS["coreml"], records)
+    assert name == "int8-weights" and reason.startswith("no variant passes the top-3 rule")
+
+
 def test_no_candidate_is_an_error_naming_each_variant():
     records = {"fp32": record("fp32", 83, shipped=False), "dynamic-batch": record("fp32", 83, accel=onnx_report(0))}
     with pytest.raises(ExportError, match=r"no onnx variant can be the default: fp32: gate text; dynamic-batch: servers"):
