@@ -35,18 +35,21 @@ def selftest_section(fmt: FormatSpec) -> str:
     return "\n" + fmt.texts.selftest
 
 
-def resize_section(fmt: FormatSpec, rows: list[dict], photos: int) -> str:
+def resize_section(fmt: FormatSpec, rows: list[dict] | None, photos: int) -> str:
     """"Resizing": which resize to use on the format's platform, with every app path's measured agreement
-    (rows of the manifest's ``app_paths``; empty when nothing was measured)."""
+    (rows of the manifest's ``app_paths``; None: not measured, ``export --no-app-paths``; empty: the test
+    photos had no files to decode)."""
+    lines = ["", "## Resizing", "", fmt.texts.resize_advice, ""]
     if not rows:
-        return ""
-    lines = ["", "## Resizing", "", fmt.texts.resize_advice, "",
-             f"Measured at export on the run's {photos} test photos (original files, each resized by the path, then "
-             "an fp32 model; agreement = same top-1 as the reference on our pixels; gate: top-1 agreement >= 98 % (99.5 % for "
-             "this bundle's own packages, `npm-*`) and "
-             "top-1 accuracy within 1 point of the reference):", "",
-             "| path | who resizes this way | top-1 agreement | ordered top-3 agreement | top-1 (reference) | max abs dp | gate |",
-             "|---|---|---:|---:|---|---:|---|"]
+        why = "`carspotter export --no-app-paths`" if rows is None else "the run's test photos had no files to decode"
+        lines.append(f"Other resizers (app paths) were not measured at export ({why}); `carspotter parity BUNDLE` "
+                     "measures them against the reference.")
+        return "\n".join(lines) + "\n"
+    lines += [f"Measured at export on the run's {photos} test photos (original files, each resized by the path, then "
+              "an fp32 model; agreement = same top-1 as the reference on our pixels; gate: top-1 agreement >= 98 % (99.5 % "
+              "for this bundle's own packages, `npm-*`) and top-1 accuracy within 1 point of the reference):", "",
+              "| path | who resizes this way | top-1 agreement | ordered top-3 agreement | top-1 (reference) | max abs dp | gate |",
+              "|---|---|---:|---:|---|---:|---|"]
     for r in rows:
         if "skipped" in r:
             lines.append(f"| {r['path']} | {r['client']} | not measured: {r['skipped']} | | | | |")

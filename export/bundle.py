@@ -255,7 +255,7 @@ def _portable(weights: dict) -> dict:
 
 
 def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dict | None, inputs: _Inputs,
-              measured: list[dict]) -> Manifest:
+              measured: list[dict] | None) -> Manifest:
     run, options = inputs.run, inputs.options
     labels_bytes = (tmp / next(iter(formats.values())).labels).read_bytes()
     return Manifest(
@@ -316,9 +316,9 @@ def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inpu
         return _app_path_rows(models, ps, boxes, inputs.run.input.size, inputs)
 
 
-def _no_app_paths() -> list[dict]:
+def _no_app_paths() -> None:
     _log("app paths: not measured (--no-app-paths)")
-    return []
+    return None
 
 
 def _app_path_rows(models: app_paths.AppModels, ps: PhotoSet, boxes: list, size: int, inputs: _Inputs) -> list[dict]:

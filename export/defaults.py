@@ -27,6 +27,12 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
+def _rule_failure(r: VariantRecord) -> str:
+    rule = r.figures.parity
+    return (f"top-3 rule fails on {rule.mismatches} of {r.figures.photos} photos (tau {rule.tau:g}, "
+            f"max |dp| {r.figures.max_abs_diff:.2e})")
+
+
 def candidates(fmt: FormatSpec, records: dict[str, VariantRecord], require_rule: bool = True) -> tuple[list[str], dict[str, str]]:
     """``(names that may become the default, {name: why not} for the other shipped variants)``; with
     ``require_rule=False`` the top-3 rule is not asked for (:func:`choose_default`'s fallback)."""
@@ -37,14 +43,12 @@ def candidates(fmt: FormatSpec, records: dict[str, VariantRecord], require_rule:
         spec = fmt.variant(name)
         passed, text = (fmt.accelerator_gate(r.accelerators) if fmt.accelerator_gate is not None and r.accelerators is not None
                         else (True, ""))
-        rule = r.figures.parity
         if not spec.default_ok:
             why[name] = spec.use or "not made to be a default"
-        elif require_rule and not rule.passed:
-            why[name] = (f"top-3 rule fails on {rule.mismatches} of {r.figures.photos} photos "
-                         f"(tau {rule.tau:g}, max |dp| {r.figures.max_abs_diff:.2e}); parity checks the default by it")
         elif not passed:
             why[name] = text
+        elif require_rule and not r.figures.parity.passed:
+            why[name] = f"{_rule_failure(r)}; parity checks the default by it"
         else:
             ok.append(name)
     return ok, why
@@ -63,7 +67,8 @@ def choose_default(fmt: FormatSpec, records: dict[str, VariantRecord]) -> tuple[
     if not ok and candidates(fmt, records, require_rule=False)[0]:
         # every possible default moves the top-3 beyond a near-tie: ship the best of them, and say parity will fail
         ok, why = candidates(fmt, records, require_rule=False)
-        warning = "no variant passes the top-3 rule on the test photos (parity will fail this file); "
+        fails = "; ".join(f"{n}: {_rule_failure(records[n])}" for n in ok)
+        warning = f"no variant that may be the default passes the top-3 rule on the test photos ({fails}), so parity will fail this file; "
     if not ok:
         left = [f"{n}: {r.gate}" for n, r in records.items() if not r.shipped] + [f"{n}: {w}" for n, w in why.items()]
         raise ExportError(f"no {fmt.name} variant can be the default: " + "; ".join(left))

@@ -47,20 +47,12 @@ def export(build: Build, path: Path) -> dict:
             representative photos.
     """
     import onnx
-    import tensorflow as tf
-    import tf2onnx
 
     spec, info, opset = build.spec, build.info, build.onnx_opset
     if opset not in ONNX_OPSETS:
         raise ValueError(f"ONNX opset {opset}: tf2onnx 1.17 supports {ONNX_OPSETS}")
     dynamic = build.variant.name == "dynamic-batch"
-    key = ("tf2onnx", opset, spec.size, dynamic)
-    if key not in build.conversions:
-        signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
-        with quiet():
-            converted, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=opset)
-        build.conversions[key] = converted.SerializeToString()
-    proto = onnx.load_from_string(build.conversions[key])  # a fresh copy: each variant edits its own
+    proto = _converted(build, dynamic)
     for value in list(proto.graph.input) + list(proto.graph.output):
         dim = value.type.tensor_type.shape.dim[0]
         dim.ClearField("dim_value")
@@ -99,6 +91,26 @@ def export(build: Build, path: Path) -> dict:
     return facts
 
 
+def _converted(build: Build, dynamic: bool):
+    """``tf2onnx.convert.from_keras`` of ``build.model`` with a ``[1, S, S, 3]`` (or, ``dynamic``, ``[N, S, S, 3]``)
+    input: an ``onnx.ModelProto`` the caller may edit. The fixed-batch graph is converted once per export and
+    kept serialized in ``build.conversions``, so every variant gets its own copy of it."""
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = build.spec
+    key = ("tf2onnx", build.onnx_opset, spec.name, spec.size)
+    if not dynamic and key in build.conversions:
+        return onnx.load_from_string(build.conversions[key])
+    signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
+    with quiet():
+        proto, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=build.onnx_opset)
+    if not dynamic:  # dynamic-batch is one variant: nothing to share
+        build.conversions[key] = proto.SerializeToString()
+    return proto
+
+
 def _to_ort(proto, path: Path) -> dict:
     """Write ``proto`` in ORT format at ``path`` and its operator config beside it (:data:`REQUIRED_OPERATORS`).
 
@@ -113,9 +125,6 @@ def _to_ort(proto, path: Path) -> dict:
 
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
-    import logging
-
-    logging.getLogger("ort_format_model").setLevel(logging.WARNING)  # its INFO line names the temporary folder
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         src, out = Path(tmp) / "model.onnx", Path(tmp) / "out"
         src.write_bytes(proto.SerializeToString())

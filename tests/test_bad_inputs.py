@@ -157,8 +157,10 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
     assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"] == names
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["labels"] == names
-    # exported with app_paths=False (--no-app-paths): nothing about app-side resizing is claimed
-    assert manifest["app_paths"] is None and "## Resizing" not in (bundle / "onnx" / "README.md").read_text(encoding="utf-8")
+    # exported with app_paths=False (--no-app-paths): the advice stays, no measurement is claimed
+    readme = (bundle / "onnx" / "README.md").read_text(encoding="utf-8")
+    assert manifest["app_paths"] is None and "## Resizing" in readme and "| path | who resizes" not in readme
+    assert "not measured at export (`carspotter export --no-app-paths`)" in readme
 
 
 def test_parity_on_a_folder_with_broken_photos_lists_them(pipeline, tmp_path):

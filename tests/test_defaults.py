@@ -70,10 +70,15 @@ def test_when_every_possible_default_fails_the_top3_rule_the_smallest_ships_with
     # and the reason (manifest, README, export log) says parity will fail it
     name, reason = choose_default(FORMATS["coreml"], {"fp16": record("fp16", 41.9, rule_mismatches=1)})
     assert name == "fp16"
-    assert reason == "no variant passes the top-3 rule on the test photos (parity will fail this file); the only variant built"
+    assert reason == ("no variant that may be the default passes the top-3 rule on the test photos (fp16: top-3 rule fails "
+                      "on 1 of 45 photos (tau 0.03, max |dp| 5.34e-02)), so parity will fail this file; the only variant built")
     records = {"int8-weights": record("int8", 21.2, rule_mismatches=2), "fp16": record("fp16", 41.9, rule_mismatches=1)}
     name, reason = choose_default(FORMATS["coreml"], records)
-    assert name == "int8-weights" and reason.startswith("no variant passes the top-3 rule")
+    assert name == "int8-weights" and reason.startswith("no variant that may be the default passes the top-3 rule")
+    # a variant failing the phone gate is named for that, not for the rule it also fails
+    records = {"fp32": record("fp32", 83, accel=onnx_report(150), rule_mismatches=1)}
+    with pytest.raises(ExportError, match=r"fp32: mobile EPs take NNAPI 150/218"):
+        choose_default(FORMATS["onnx"], records)
 
 
 def test_no_candidate_is_an_error_naming_each_variant():

@@ -170,7 +170,7 @@ class _Translator:
         if var.name in self.names:
             return self.names[var.name]
         if var.name in self.dense:  # a decompressed constexpr output
-            self.names[var.name] = self.const(self.dense[var.name], var.name)
+            self.names[var.name] = self.const(self.dense.pop(var.name), var.name)
             return self.names[var.name]
         if var.val is not None:
             name = self.const(var.val, var.name)

@@ -93,7 +93,7 @@ def quiet():
         ``io.StringIO`` holding what was printed, for error messages.
     """
     buf = io.StringIO()
-    names = ("tensorflow", "tf2onnx", "coremltools", "absl")
+    names = ("tensorflow", "tf2onnx", "coremltools", "absl", "ort_format_model.utils")  # the last: ORT converter, own level
     levels = {n: logging.getLogger(n).level for n in names}
     try:
         for n in names:
