@@ -303,22 +303,20 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     return out
 
 
-def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inputs) -> list[dict]:
+def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inputs) -> list[dict] | None:
     """Every app path (:mod:`carspotter.measure.app_paths`) on the run's test photo files, with its gate: the
     manifest's ``app_paths`` and the platform READMEs' resize tables. A path that cannot run here is
-    listed with ``skipped`` (the reason)."""
+    listed with ``skipped`` (the reason). None with ``--no-app-paths``; empty when the photos have no files."""
     ps = inputs.photos
+    if not inputs.options.app_paths:
+        _log("app paths: not measured (--no-app-paths)")
+        return None
     if ps.paths is None:
         _log("app paths: not measured (the test photos have no files)")
         return []
     boxes = list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
     with app_paths.AppModels(tmp, formats, inputs.run.labels) as models:
         return _app_path_rows(models, ps, boxes, inputs.run.input.size, inputs)
-
-
-def _no_app_paths() -> None:
-    _log("app paths: not measured (--no-app-paths)")
-    return None
 
 
 def _app_path_rows(models: app_paths.AppModels, ps: PhotoSet, boxes: list, size: int, inputs: _Inputs) -> list[dict]:
@@ -345,7 +343,7 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
         formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
                    for name, variants in chosen.items()}
         try:
-            measured = _measure_app_paths(tmp, formats, inputs) if options.app_paths else _no_app_paths()
+            measured = _measure_app_paths(tmp, formats, inputs)
         except CarspotterError as exc:
             raise ExportError(f"app paths of {inputs.run.dir}: {exc}") from exc
         except Exception as exc:

@@ -63,10 +63,11 @@ def choose_default(fmt: FormatSpec, records: dict[str, VariantRecord]) -> tuple[
     if not records:
         raise ExportError(f"no {fmt.name} variant was selected")
     ok, why = candidates(fmt, records)
+    relaxed = candidates(fmt, records, require_rule=False) if not ok else None
     warning = ""
-    if not ok and candidates(fmt, records, require_rule=False)[0]:
+    if relaxed and relaxed[0]:
         # every possible default moves the top-3 beyond a near-tie: ship the best of them, and say parity will fail
-        ok, why = candidates(fmt, records, require_rule=False)
+        ok, why = relaxed
         fails = "; ".join(f"{n}: {_rule_failure(records[n])}" for n in ok)
         warning = f"no variant that may be the default passes the top-3 rule on the test photos ({fails}), so parity will fail this file; "
     if not ok:

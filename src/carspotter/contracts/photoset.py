@@ -6,6 +6,7 @@ then go to every format, so a difference between formats is never the loader's.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from dataclasses import dataclass
@@ -120,12 +121,8 @@ def representative_photos(run: Run, count: int, data_dir: str | Path | None = No
     by_class: dict[int, list] = {}
     for r in rows:
         by_class.setdefault(r.label, []).append(r)
-    queues = [by_class[c] for c in sorted(by_class)]
-    chosen = []
-    while len(chosen) < min(count, len(rows)):
-        for q in queues:
-            if q and len(chosen) < count:
-                chosen.append(q.pop(0))
+    rounds = itertools.zip_longest(*(by_class[c] for c in sorted(by_class)))  # one photo of each class per round
+    chosen = [r for one_round in rounds for r in one_round if r is not None][:count]
     return photos.load_photos([root / r.path for r in chosen], run.input.size, boxes=[r.box for r in chosen]).pixels
 
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import logging
 import tempfile
 from pathlib import Path
+
+from carspotter.util.quiet import quiet
 
 ONNX_EPS = {
     "NNAPI": None,
@@ -52,7 +53,7 @@ def onnx_mobile_usability(path: str | Path) -> dict:
 
     path = Path(path)
     eps, nodes = {}, 0
-    with tempfile.TemporaryDirectory() as tmp, _quiet_logger("usability_checker"):
+    with tempfile.TemporaryDirectory() as tmp, quiet():
         optimized = Path(tmp) / path.name
         uc.optimize_model(path, optimized, use_external_initializers=True)
         model = uc.ModelProtoWithShapeInfo(optimized).model_with_shape_info
@@ -132,14 +133,3 @@ def analyzer_rejects_unsupported_ops() -> bool:
         tf.lite.experimental.Analyzer.analyze(model_content=flat, gpu_compatibility=True)
     return "GPU COMPATIBILITY WARNING" in out.getvalue()
 
-
-@contextlib.contextmanager
-def _quiet_logger(name: str):
-    """Silence a library logger's INFO lines for the duration (the usability checker logs every partition)."""
-    logger = logging.getLogger(name)
-    old = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(old)

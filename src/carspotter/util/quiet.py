@@ -93,7 +93,8 @@ def quiet():
         ``io.StringIO`` holding what was printed, for error messages.
     """
     buf = io.StringIO()
-    names = ("tensorflow", "tf2onnx", "coremltools", "absl", "ort_format_model.utils")  # the last: ORT converter, own level
+    # the last two: ONNX Runtime's ORT converter (its own level) and mobile usability checker
+    names = ("tensorflow", "tf2onnx", "coremltools", "absl", "ort_format_model.utils", "usability_checker")
     levels = {n: logging.getLogger(n).level for n in names}
     try:
         for n in names:
