@@ -13,29 +13,17 @@ Steps, in order (all with Pillow):
 3. Convert to 8-bit RGB: 16-bit images are scaled (value >> 8), palette and grey images
    expanded, CMYK converted by Pillow, and alpha composited on white (255, 255, 255).
 4. Reject photos whose shorter side is below :data:`MIN_SIDE` pixels.
-5. A JPEG much larger than the input (both sides at least 2 x :data:`DRAFT_FACTOR` x the
-   input side, e.g. a 12- or 48-megapixel phone photo) is decoded at 1/2, 1/4 or 1/8 scale
-   inside libjpeg (Pillow's ``draft``), never below 4 x the input side; such a JPEG may also
-   exceed Pillow's pixel limit up to twice over, since it is never held at full size. The
-   DCT-domain reduction averages while the resize of step 6 samples, so the input differs
-   from resizing the full decode by a mean of 1.7 (12 MP) to 2.5 (48 MP) levels of 255, max 50
-   to 77, on upscaled real photos; 7.3 / 45 on pixel-level noise. On the 598 original-size
-   Stanford photos (none large enough for the shipped factor), reducing down to 1 x the input
-   side changed 38 inputs, 7 top-1 of a 20-class model and 19 top-3 orders; down to 2 x, one
-   input and no top-1 (``tests/benchmarks/bench_large_photos.py``). Decode + resize time drops
-   3 to 8x and peak memory from 523 to 87 MiB at 48 MP. App-side resizers
-   (:mod:`carspotter.measure.app_paths`) and crop boxes always decode every pixel.
-6. Resize to ``size x size`` by stretching (aspect ratio not kept) exactly as MediaPipe Tasks'
-   ``ImageClassifier`` does on the CPU (the Android path): OpenCV 4's ``warpPerspective`` from the
-   whole image's corners to the input's corners, bilinear (``INTER_LINEAR``, OpenCV's fixed-point
-   weights at 1/32 pixel), no antialiasing, edge pixels replicated. Output pixel ``x`` samples the
-   photo at ``x * w / S`` (the mapping ONNX and TensorRT call *asymmetric*; not pixel centres, and not ``align_corners``, which is ``x * (w-1) / (S-1)``). Verified bit for bit against
-   MediaPipe's own pixels (``tests/test_reference_resize.py``, a probe model whose outputs are
-   its input); OpenCV 5 rounds otherwise (up to 4 levels), hence the pin below 5. Chosen over
-   Pillow's antialiased bilinear (the previous reference) by the numbers in docs/app-paths.md ("App
-   paths"): with it, MediaPipe's resize left 82 to 93 % top-1 agreement on original-size photos;
-   now MediaPipe is the reference. Other resizers (Vision's ``.scaleFill``, OpenCV ``resize``,
-   Pillow, sharp) still differ; :mod:`carspotter.measure.app_paths` measures them.
+5. Every pixel is decoded (no JPEG DCT-domain "draft" scaling, which no app can reproduce):
+   what the reference computes is what an app that decodes the file computes. Pillow's
+   decompression-bomb guard stays on at its hard limit (``2 x Image.MAX_IMAGE_PIXELS``,
+   178,956,970 px): a 48 MP (8064 x 6048) or 108 MP (12000 x 9000) phone photo is read, a 200 MP
+   one is refused. Cost, measured (``tests/benchmarks/bench_camera_photos.py``, docs/figures.md
+   "Camera photos"): see :data:`MAX_PIXELS`.
+6. Resize to ``size x size`` by stretching (aspect ratio not kept) with the reference resize,
+   :func:`carspotter.model.reference_resize.resize`: an integer box pre-reduction (the
+   antialiasing; sides below 2 x S untouched), then MediaPipe Tasks' own bilinear (OpenCV 4
+   ``warpPerspective``, no antialiasing). Exactly specified there and ported bit for bit to the
+   bundle's Swift, Kotlin and JavaScript packages.
 """
 
 from __future__ import annotations
@@ -48,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from carspotter.model.reference_resize import resize
 from carspotter.util.errors import PhotoError
 
 MIN_SIDE = 32
@@ -92,24 +81,19 @@ def find_photos(folder: str | Path) -> list[Path]:
                   and not any(is_hidden(part) for part in p.relative_to(root).parts))
 
 
-def decode_rgb(path: str | Path, draft_for: int | None = None) -> Image.Image:
-    """Decode a photo file into an upright 8-bit RGB Pillow image (steps 1 to 5 above).
+def decode_rgb(path: str | Path) -> Image.Image:
+    """Decode every pixel of a photo file into an upright 8-bit RGB Pillow image (steps 1 to 5 above).
 
     Args:
         path: any image file Pillow reads (JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, and HEIC /
             HEIF through pillow-heif).
-        draft_for: the model's input side (299) when the image is only going to be resized to
-            it: a large JPEG is then decoded at a reduced scale (:func:`draft_scale`); None
-            decodes every pixel (what the app-side resizers and the golden set need).
 
     Returns:
-        A loaded ``PIL.Image.Image`` in mode ``"RGB"``: original size after EXIF rotation, or
-        the JPEG's size divided by 2, 4 or 8 when ``draft_for`` reduced it.
+        A loaded ``PIL.Image.Image`` in mode ``"RGB"``, at the file's size after EXIF rotation.
 
     Raises:
-        PhotoError: missing, empty, truncated, not an image, over Pillow's pixel limit
-            (for a JPEG decoded at a reduced scale: over twice that limit), or shorter side
-            below :data:`MIN_SIDE`.
+        PhotoError: missing, empty, truncated, not an image, over :data:`MAX_PIXELS`, or
+            shorter side below :data:`MIN_SIDE`.
     """
     path = Path(path)
     try:
@@ -120,19 +104,18 @@ def decode_rgb(path: str | Path, draft_for: int | None = None) -> Image.Image:
     except PermissionError:
         raise PhotoError(path, "not readable (permission denied)") from None
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():
+            # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that: the warning is allowed
+            # (a 108 MP phone photo), the error is the guard.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                big = [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
-                reduced = draft_for is not None and draft_scale(im, draft_for) > 1 and _draft(im, draft_for)
-                if big and not reduced:  # over Pillow's limit and decoded whole: refused as Pillow would
-                    raise Image.DecompressionBombWarning(str(big[0].message))
                 im.seek(0)
                 im.load()
                 ImageOps.exif_transpose(im, in_place=True)  # in place: no second copy of a 48 MP photo
                 rgb = _to_rgb(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PhotoError(path, f"too many pixels, refused as a possible decompression bomb ({exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise PhotoError(path, f"too many pixels, refused as a possible decompression bomb ({exc}); "
+                               "scale it down below 178 megapixels") from None
     except UnidentifiedImageError:
         raise PhotoError(path, "not an image Pillow can read; remove it or convert it to JPEG/PNG") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -142,36 +125,11 @@ def decode_rgb(path: str | Path, draft_for: int | None = None) -> Image.Image:
     return rgb
 
 
-DRAFT_FACTOR = 4
-"""A JPEG decoded at a reduced scale keeps at least this many pixels per input pixel on
-each side (4 x 299 = 1,196 px). The DCT-domain reduction averages blocks; an Android app
-does the like with ``BitmapFactory.Options.inSampleSize`` before MediaPipe sees the bitmap."""
-
-
-def draft_scale(im: Image.Image, size: int) -> int:
-    """The reduction (1, 2, 4 or 8) a JPEG is decoded at for a ``size x size`` input.
-
-    libjpeg scales during the inverse DCT (Pillow's ``Image.draft``), so a 48-megapixel photo
-    is never held at full size: the largest of 1/2, 1/4, 1/8 that keeps both sides at least
-    :data:`DRAFT_FACTOR` x ``size`` is used; 1 for other formats and smaller photos. The
-    result differs slightly from resizing the full decode (measured by
-    ``tests/benchmarks/bench_large_photos.py``; figures in docs/figures.md).
-
-    Args:
-        im: an opened, not yet loaded image.
-        size: the model's input side in pixels.
-    """
-    if im.format != "JPEG":
-        return 1
-    need = DRAFT_FACTOR * size
-    return max((s for s in (8, 4, 2) if min(im.size) // s >= need), default=1)
-
-
-def _draft(im: Image.Image, size: int) -> bool:
-    """Ask libjpeg for a reduced-scale decode; True if it took (a JPEG with one tile)."""
-    before = im.size
-    im.draft(im.mode, (DRAFT_FACTOR * size,) * 2)
-    return im.size != before
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+"""Largest photo decoded, in pixels (Pillow's decompression-bomb error threshold, 178,956,970 with
+Pillow's default limit). Decoding every pixel and the reference resize cost, on the 2-core
+development machine: 12 MP about 0.2 s and 60 MiB, 48 MP about 0.8 s and 150 MiB, 108 MP about
+1.8 s and 330 MiB (docs/figures.md "Camera photos" has the measured figures)."""
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -197,33 +155,6 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def resize(image: Image.Image | np.ndarray, size: int) -> np.ndarray:
-    """Stretch an RGB image to the model's input exactly as MediaPipe Tasks does on CPU (step 6).
-
-    MediaPipe's ``ImageToTensorCalculator`` (OpenCV converter,
-    ``mediapipe/calculators/tensor/image_to_tensor_converter_opencv.cc``) maps the region of
-    interest's corners (``cv::boxPoints`` of the whole image: bottom-left, top-left, top-right,
-    bottom-right) onto the output's with ``cv::getPerspectiveTransform`` and samples with
-    ``cv::warpPerspective(INTER_LINEAR, BORDER_REPLICATE)`` on the 8-bit image; this does the same
-    with the same library, so the pixels are identical (tested against MediaPipe itself).
-
-    Args:
-        image: RGB ``PIL.Image.Image`` or ``[H, W, 3]`` uint8 array, any size.
-        size: output side in pixels (299 for InceptionV3's default).
-
-    Returns:
-        ``[size, size, 3]`` uint8 RGB array.
-    """
-    import cv2
-
-    rgb = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
-    h, w = rgb.shape[:2]
-    corners = np.float32([[0, h], [0, 0], [w, 0], [w, h]])
-    target = np.float32([[0, size], [0, 0], [size, 0], [size, size]])
-    matrix = cv2.getPerspectiveTransform(corners, target)
-    return cv2.warpPerspective(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 def crop(image: Image.Image, box: tuple[int, int, int, int], path: str | Path = "") -> Image.Image:
     """Crop an upright RGB image to ``box = (left, top, right, bottom)`` pixels (right/bottom
     exclusive, as ``Image.crop``), clamped to the image. Used for datasets with bounding
@@ -242,14 +173,13 @@ def crop(image: Image.Image, box: tuple[int, int, int, int], path: str | Path = 
 def load_photo(path: str | Path, size: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Decode, optionally crop to ``box``, and resize one photo: ``[size, size, 3]`` uint8 RGB.
 
-    A large JPEG used whole is decoded at a reduced scale (:func:`draft_scale`).
+    Every pixel is decoded, then the reference resize (:func:`carspotter.model.reference_resize.resize`).
 
     Raises:
         PhotoError: see :func:`decode_rgb` and :func:`crop`.
     """
-    if box is not None:  # crop boxes are in full-resolution pixels: decode every pixel
-        return resize(crop(decode_rgb(path), box, path), size)
-    return resize(decode_rgb(path, draft_for=size), size)
+    image = decode_rgb(path)
+    return resize(crop(image, box, path) if box is not None else image, size)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carspotter.model import photos
+from carspotter.model import photos, reference_resize
 
 INPUT_NAME = "image"
 """Name of the model input in every format."""
@@ -31,10 +31,13 @@ INPUT_RANGES = {
 
 PIXEL_RANGE = (0, 255)
 
-RESIZE = {"method": "bilinear without antialiasing, as MediaPipe Tasks on CPU: OpenCV 4 warpPerspective "
-                    "INTER_LINEAR, BORDER_REPLICATE, output x samples input x * w / S (ONNX's 'asymmetric' mapping)",
-          "library": "opencv", "aspect": "stretch"}
-"""How photos are resized to ``S x S`` (:func:`carspotter.model.photos.resize` implements it)."""
+RESIZE = {"method": "integer box pre-reduction (antialiasing), then bilinear without antialiasing as MediaPipe Tasks "
+                    "on CPU: OpenCV 4 warpPerspective INTER_LINEAR, BORDER_REPLICATE, output x samples input x * w / S "
+                    "(ONNX's 'asymmetric' mapping)",
+          "reduction": reference_resize.REDUCTION,
+          "library": "numpy + opencv", "aspect": "stretch", "version": 2}
+"""How photos are resized to ``S x S`` (:func:`carspotter.model.reference_resize.resize` implements it).
+``version`` 2 (December 2026) added the box pre-reduction; version 1 (no key) was the bilinear alone."""
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,7 @@ class InputSpec:
             "color": "8-bit RGB; alpha composited on white (255,255,255); 16-bit scaled >> 8; CMYK via Pillow",
             "animated": "first frame",
             "resize": self.resize,
-            "large_jpeg": f"decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling (Pillow draft) when both sides stay "
-                          f">= {photos.DRAFT_FACTOR} x the input side ({photos.DRAFT_FACTOR * self.size:,} px at {self.size}) "
-                          "and no crop box applies",
+            "large_photos": f"every pixel decoded (no JPEG DCT scaling); up to {photos.MAX_PIXELS:,} pixels",
             "min_side_px": photos.MIN_SIDE,
             "pixel_range": list(PIXEL_RANGE),
             "layout": self.layout,
