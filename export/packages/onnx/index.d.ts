@@ -35,8 +35,15 @@ export const BUNDLE: Bundle;
 export const SIZE: number;
 export const LABELS: string[];
 
-/** [S, S, 3] RGB bytes exactly as carspotter's reference resize (channels 4: composited on white first). */
+/** [S, S, 3] RGB bytes exactly as carspotter's reference resize (channels 4: composited on white first), i.e.
+ * boxReduce then bilinear. */
 export function resize(pixels: Pixels, width: number, height: number, channels: 3 | 4, size: number): Uint8Array;
+/** The box pre-reduction's factors [kx, ky] = max(1, floor(side / size)). */
+export function boxFactors(width: number, height: number, size: number): [number, number];
+/** The box pre-reduction of RGB bytes (the photo itself when both sides are below 2 x size). */
+export function boxReduce(rgb: Pixels, width: number, height: number, size: number): { pixels: Pixels; width: number; height: number };
+/** The bilinear step alone (MediaPipe's resize, no antialiasing) of RGB bytes to [size, size, 3]. */
+export function bilinear(rgb: Pixels, width: number, height: number, size: number): Uint8Array;
 export function inverseMatrix(width: number, height: number, size: number): number[];
 export function compositeOnWhite(rgba: Pixels): Uint8Array;
 /** The [1, S, S, 3] NHWC model input (0..255) for an upright photo. */
@@ -49,6 +56,8 @@ export function topk(probabilities: ArrayLike<number>, k: number): number[];
 export function top3Rule(reference: ArrayLike<number>, candidate: ArrayLike<number>, tau: number):
   { mismatchRank: number | null; nearTies: number; maxAbsDiff: number };
 export function parsePnm(bytes: Uint8Array): { width: number; height: number; channels: number; pixels: Uint8Array };
+/** A generated resize-vector photo ("gen:SEED" in golden/resize/vectors.txt): width*height*3 RGB bytes. */
+export function generatedPhoto(width: number, height: number, seed: number): Uint8Array;
 export function checkResizeVectors(readText: (rel: string) => Promise<string>, readBytes: (rel: string) => Promise<Uint8Array>):
   Promise<{ passed: boolean; vectors: { name: string; differing: number; maxDiff: number }[] }>;
 export interface SelfTestOptions {

@@ -6,8 +6,8 @@ import BUNDLE from './bundle.js';
 import { resize } from './resize.js';
 import { topk } from './selftest.js';
 
-export { resize, inverseMatrix, compositeOnWhite } from './resize.js';
-export { topk, top3Rule, parsePnm, checkResizeVectors, runSelfTest } from './selftest.js';
+export { resize, bilinear, boxReduce, boxFactors, inverseMatrix, compositeOnWhite } from './resize.js';
+export { topk, top3Rule, parsePnm, generatedPhoto, checkResizeVectors, runSelfTest } from './selftest.js';
 
 /** This bundle: labels, input side, threshold, "not a car" class, model file name (see bundle.js). */
 export { BUNDLE };

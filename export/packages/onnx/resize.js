@@ -1,9 +1,16 @@
 // carspotter's reference resize, ported exactly: for every pixel the same uint8 value as
-// carspotter.model.photos.resize (Python), which is OpenCV 4's warpPerspective as MediaPipe Tasks'
-// ImageClassifier calls it on the CPU. This file imports nothing, so it runs in browsers, Node, React Native
-// and Web Workers alike. Checked bit for bit against the golden set's resize vectors (golden/resize/).
+// carspotter.model.reference_resize.resize (Python): an integer box pre-reduction, then OpenCV 4's
+// warpPerspective as MediaPipe Tasks' ImageClassifier calls it on the CPU. This file imports nothing, so it
+// runs in browsers, Node, React Native and Web Workers alike. Checked bit for bit against the golden set's
+// resize vectors (golden/resize/).
 //
-// The steps, each as OpenCV does it (modules/imgproc/src/imgwarp.cpp, modules/core/src/matrix_decomp.cpp):
+// Step 0, the box pre-reduction (boxReduce; the antialiasing): on each axis k = max(1, floor(side / S)), so a
+// side below 2 x S is left alone. Boxes of kx x ky pixels from the top-left; the last box on an axis keeps the
+// side % k pixels left (the reduced photo is ceil(W / kx) x ceil(H / ky)). Each value is the box's mean
+// rounded half up in integers: floor((sum + floor(n / 2)) / n), n = the pixels in that box.
+//
+// Then the bilinear step (bilinear), each as OpenCV does it (modules/imgproc/src/imgwarp.cpp,
+// modules/core/src/matrix_decomp.cpp):
 //  1. getPerspectiveTransform from the photo's corners (bottom-left, top-left, top-right, bottom-right) to the
 //     output's: an 8x8 linear system solved by Gaussian elimination with partial pivoting, in doubles.
 //  2. The 3x3 matrix inverted by the adjugate over the determinant (cv::invert, DECOMP_LU, 3x3 case).
@@ -124,7 +131,54 @@ export function compositeOnWhite(rgba) {
 }
 
 /**
- * Stretch an upright photo to size x size exactly as carspotter's reference (see the top of this file).
+ * The box pre-reduction's factors: [kx, ky] = max(1, floor(side / size)) per axis.
+ * @param {number} width
+ * @param {number} height
+ * @param {number} size output side S
+ * @returns {[number, number]}
+ */
+export function boxFactors(width, height, size) {
+  return [Math.max(1, Math.floor(width / size)), Math.max(1, Math.floor(height / size))];
+}
+
+/**
+ * Step 0: average kx x ky boxes of an RGB photo, each mean rounded half up (see the top of this file).
+ * @param {Uint8Array|Uint8ClampedArray} rgb width*height*3 bytes, row-major
+ * @param {number} width
+ * @param {number} height
+ * @param {number} size output side S of the resize that follows
+ * @returns {{pixels: Uint8Array|Uint8ClampedArray, width: number, height: number}} the photo itself when kx = ky = 1
+ */
+export function boxReduce(rgb, width, height, size) {
+  const [kx, ky] = boxFactors(width, height, size);
+  if (kx === 1 && ky === 1) return { pixels: rgb, width, height };
+  const ow = Math.ceil(width / kx), oh = Math.ceil(height / ky);
+  const out = new Uint8Array(ow * oh * 3);
+  const sums = new Uint32Array(ow * 3); // at most kx * ky * 255 each
+  for (let oy = 0; oy < oh; oy++) {
+    const top = oy * ky, rows = Math.min(ky, height - top);
+    sums.fill(0);
+    for (let y = top; y < top + rows; y++) {
+      let p = y * width * 3;
+      for (let ox = 0; ox < ow; ox++) {
+        const end = p + Math.min(kx, width - ox * kx) * 3;
+        let r = 0, g = 0, b = 0;
+        for (; p < end; p += 3) { r += rgb[p]; g += rgb[p + 1]; b += rgb[p + 2]; }
+        sums[3 * ox] += r; sums[3 * ox + 1] += g; sums[3 * ox + 2] += b;
+      }
+    }
+    for (let ox = 0; ox < ow; ox++) {
+      const n = Math.min(kx, width - ox * kx) * rows;
+      const half = n >> 1, o = (oy * ow + ox) * 3;
+      for (let c = 0; c < 3; c++) out[o + c] = Math.floor((sums[3 * ox + c] + half) / n);
+    }
+  }
+  return { pixels: out, width: ow, height: oh };
+}
+
+/**
+ * Stretch an upright photo to size x size exactly as carspotter's reference: RGBA composited on white, the box
+ * pre-reduction, then the bilinear step (see the top of this file).
  * @param {Uint8Array|Uint8ClampedArray} pixels row-major, channels bytes per pixel
  * @param {number} width
  * @param {number} height
@@ -135,7 +189,21 @@ export function compositeOnWhite(rgba) {
  */
 export function resize(pixels, width, height, channels, size) {
   checkImage(pixels, width, height, channels);
-  const src = channels === 4 ? compositeOnWhite(pixels) : pixels;
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`carspotter: size must be a positive integer (got ${size})`);
+  const reduced = boxReduce(channels === 4 ? compositeOnWhite(pixels) : pixels, width, height, size);
+  return bilinear(reduced.pixels, reduced.width, reduced.height, size);
+}
+
+/**
+ * The bilinear step alone (MediaPipe's own resize, no antialiasing): what MediaPipe Tasks does to the pixels
+ * it is given. resize() is boxReduce() then this.
+ * @param {Uint8Array|Uint8ClampedArray} src width*height*3 RGB bytes
+ * @param {number} width
+ * @param {number} height
+ * @param {number} size output side S
+ * @returns {Uint8Array} [S, S, 3] RGB bytes
+ */
+export function bilinear(src, width, height, size) {
   const M = inverseMatrix(width, height, size);
   const out = new Uint8Array(size * size * 3);
   let bh0 = Math.min(16, size);

@@ -61,6 +61,34 @@ export function parsePnm(bytes) {
 }
 
 /**
+ * A resize vector's photo that is generated, not stored (photo column "gen:SEED"; a 12 MP frame would be 36 MB):
+ * for pixel (x, y), channel c, in unsigned 32-bit arithmetic, z = (y * width + x) * 3 + c + seed * 0x9E3779B9,
+ * then MurmurHash3's fmix32; value = clamp(base + z % 81 - 40, 0, 255), base = x * 255 / (width - 1) (c = 0),
+ * y * 255 / (height - 1) (c = 1), ((x / 7 + y / 5) % 2) * 200 + 20 (c = 2), integer divisions.
+ * Same as carspotter.contracts.resize_vectors.generated_photo.
+ * @returns {Uint8Array} width*height*3 RGB bytes
+ */
+export function generatedPhoto(width, height, seed) {
+  const out = new Uint8Array(width * height * 3);
+  const s = Math.imul(seed, 0x9E3779B9) >>> 0;
+  const dx = Math.max(1, width - 1), dy = Math.max(1, height - 1);
+  for (let y = 0, i = 0; y < height; y++) {
+    const g = Math.floor((y * 255) / dy);
+    for (let x = 0; x < width; x++) {
+      const bases = [Math.floor((x * 255) / dx), g, ((Math.floor(x / 7) + Math.floor(y / 5)) % 2) * 200 + 20];
+      for (let c = 0; c < 3; c++, i++) {
+        let z = (i + s) >>> 0;
+        z = Math.imul(z ^ (z >>> 16), 0x85EBCA6B) >>> 0;
+        z = Math.imul(z ^ (z >>> 13), 0xC2B2AE35) >>> 0;
+        z = (z ^ (z >>> 16)) >>> 0;
+        out[i] = Math.min(255, Math.max(0, bases[c] + (z % 81) - 40));
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Every resize vector of the golden set through resize(), compared byte for byte.
  * @param {(rel: string) => Promise<string>} readText
  * @param {(rel: string) => Promise<Uint8Array>} readBytes
@@ -70,8 +98,11 @@ export async function checkResizeVectors(readText, readBytes) {
   const rows = (await readText('golden/resize/vectors.txt')).split('\n').filter((l) => l && !l.startsWith('#'));
   const vectors = [];
   for (const row of rows) {
-    const [name, photo, expected, , , , size] = row.split('\t');
-    const p = parsePnm(await readBytes(`golden/resize/${photo}`));
+    const [name, photo, expected, width, height, , size] = row.split('\t');
+    const p = photo.startsWith('gen:')
+      ? { width: Number(width), height: Number(height), channels: 3,
+          pixels: generatedPhoto(Number(width), Number(height), Number(photo.slice(4))) }
+      : parsePnm(await readBytes(`golden/resize/${photo}`));
     const want = parsePnm(await readBytes(`golden/resize/${expected}`)).pixels;
     const got = resize(p.pixels, p.width, p.height, p.channels, Number(size));
     let differing = 0, maxDiff = 0;

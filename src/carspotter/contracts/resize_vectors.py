@@ -5,19 +5,23 @@ JavaScript packages in a bundle) must reproduce these bit for bit. They sit in t
 ``golden/resize/``, so a port is checked wherever it runs:
 
 - ``NAME.ppm`` (binary PPM, ``P6``) or ``NAME.pam`` (``P7``, RGB_ALPHA): the photo, upright, 8 bits per channel;
+  or, for photos too large to ship (a 12 MP camera frame), no file: the photo column says ``gen:SEED`` and
+  every port makes the photo itself with :func:`generated_photo` (a few integer operations per value);
 - ``NAME.out.ppm``: its ``[S, S, 3]`` uint8 RGB input (RGBA composited on white first, as the decoder does);
 - ``vectors.txt``: one line per vector, tab-separated: ``name``, ``photo file``, ``expected file``, ``width``,
   ``height``, ``channels``, ``S``, ``sha256`` of the expected pixels (row-major RGB bytes).
 
 The photos are synthetic (gradients, edges and noise, seeded) in the shapes where resizers part
-ways: odd sizes, 1-pixel-wide and 1-pixel-high strips, an upscale, a 3x+ and a 10x+ downscale, and
-transparency. Netpbm formats (https://netpbm.sourceforge.net/doc/pam.html) need no image library:
+ways: odd sizes, 1-pixel-wide and 1-pixel-high strips, an upscale, a 3x+ and a 10x+ downscale,
+transparency, and the box pre-reduction with partial last boxes on both axes (1500 x 1100, a 12 MP
+4032 x 3024 frame, and a transparent photo reduced after compositing). Netpbm formats (https://netpbm.sourceforge.net/doc/pam.html) need no image library:
 each port reads them in a few lines, so no decoder stands between the vector and the port.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,13 +46,43 @@ class Vector:
 
 VECTORS = (
     Vector("odd-497x231", 497, 231, 3, "odd sizes, a 1.7x / 0.8x stretch"),
-    Vector("strip-1x613", 1, 613, 3, "1 pixel wide: every column replicates the edge"),
-    Vector("strip-613x1", 613, 1, 3, "1 pixel high"),
+    Vector("strip-1x613", 1, 613, 3, "1 pixel wide: every column replicates the edge; 2-row boxes down"),
+    Vector("strip-613x1", 613, 1, 3, "1 pixel high; 2-column boxes across"),
     Vector("upscale-23x40", 23, 40, 3, "an upscale of 13x / 7.5x"),
-    Vector("down3-1000x330", 1000, 330, 3, "a 3.3x downscale (no antialiasing: samples skip pixels)"),
-    Vector("down10-3011x97", 3011, 97, 3, "a 10x downscale across, an upscale down"),
+    Vector("down3-1000x330", 1000, 330, 3, "a 3.3x downscale: 3-column boxes, then the bilinear"),
+    Vector("down10-3011x97", 3011, 97, 3, "a 10x downscale across (10-column boxes, the last of one), an upscale down"),
     Vector("rgba-301x157", 301, 157, 4, "transparency, composited on white before the resize"),
+    Vector("rgba-box-701x333", 701, 333, 4, "composited on white, then 2-column boxes (the last of one)"),
+    Vector("gen-1500x1100", 1500, 1100, 3, "5 x 3 boxes, the last row of boxes 2 high (generated: gen:SEED)"),
+    Vector("gen-4032x3024", 4032, 3024, 3, "a 12 MP camera frame: 13 x 10 boxes, partial on both axes (generated)"),
 )
+"""The vectors, in the order of ``vectors.txt``; names starting ``gen-`` are generated, not stored."""
+
+GENERATED = "gen:"
+"""Prefix of the photo column for a generated photo: ``gen:SEED`` (:func:`generated_photo`)."""
+
+
+def generated_photo(width: int, height: int, seed: int) -> np.ndarray:
+    """A photo every port makes for itself: ``[height, width, 3]`` uint8, a gradient with edges and noise.
+
+    For pixel ``(x, y)`` and channel ``c``, with all arithmetic on unsigned 32-bit integers (wrapping):
+    ``i = (y * width + x) * 3 + c``; ``z = i + seed * 0x9E3779B9``; then MurmurHash3's finalizer
+    (``fmix32``: ``z ^= z >> 16; z *= 0x85EBCA6B; z ^= z >> 13; z *= 0xC2B2AE35; z ^= z >> 16``);
+    ``noise = z % 81 - 40``; ``base`` is ``x * 255 // (width - 1)`` for c = 0 (0 if width is 1),
+    ``y * 255 // (height - 1)`` for c = 1, ``((x // 7 + y // 5) % 2) * 200 + 20`` for c = 2; the value is
+    ``base + noise`` clamped to 0..255.
+    """
+    u = np.uint32
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.uint32)
+    base = np.stack([xx * u(255) // u(max(1, width - 1)), yy * u(255) // u(max(1, height - 1)),
+                     ((xx // u(7) + yy // u(5)) % u(2)) * u(200) + u(20)], axis=-1).astype(np.int32)
+    z = (yy * u(width) + xx)[..., None] * u(3) + np.arange(3, dtype=np.uint32) + u((seed * 0x9E3779B9) & 0xFFFFFFFF)
+    z ^= z >> u(16)
+    z *= u(0x85EBCA6B)
+    z ^= z >> u(13)
+    z *= u(0xC2B2AE35)
+    z ^= z >> u(16)
+    return np.clip(base + (z % u(81)).astype(np.int32) - 40, 0, 255).astype(np.uint8)
 
 
 def photo(v: Vector, seed: int) -> np.ndarray:
@@ -92,9 +126,9 @@ def read_pnm(path: Path) -> np.ndarray:
     """
     data = path.read_bytes()
     try:
-        if data[:2] == b"P6":
-            magic, w, h, maxval, rest = data.split(maxsplit=4)
-            w, h, c, body = int(w), int(h), 3, rest
+        head = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)  # one whitespace byte, then the pixels
+        if head:
+            w, h, c, maxval, body = int(head[1]), int(head[2]), 3, head[3], data[head.end():]
         elif data[:2] == b"P7":
             head, body = data.split(b"ENDHDR\n", 1)
             fields = dict(line.split(b" ", 1) for line in head.splitlines()[1:])
@@ -114,10 +148,12 @@ def write_vectors(golden: Path, size: int) -> dict:
     folder.mkdir()
     lines = []
     for k, v in enumerate(VECTORS):
-        image = photo(v, seed=1000 + k)
+        generated = v.name.startswith("gen-")
+        image = generated_photo(v.width, v.height, 1000 + k) if generated else photo(v, seed=1000 + k)
         out = expected(image, size)
-        name = f"{v.name}.{'ppm' if v.channels == 3 else 'pam'}"
-        write_pnm(folder / name, image)
+        name = f"{GENERATED}{1000 + k}" if generated else f"{v.name}.{'ppm' if v.channels == 3 else 'pam'}"
+        if not generated:
+            write_pnm(folder / name, image)
         write_pnm(folder / f"{v.name}.out.ppm", out)
         lines.append("\t".join([v.name, name, f"{v.name}.out.ppm", str(v.width), str(v.height), str(v.channels), str(size),
                                 hashlib.sha256(out.tobytes()).hexdigest()]))
@@ -161,8 +197,10 @@ def check_vectors(golden: Path, resize=None) -> list[VectorResult]:
     """
     resize = resize or expected
     out = []
-    for name, photo_file, expected_file, *_, size, _sha in read_index(golden):
-        got = resize(read_pnm(golden / FOLDER / photo_file), int(size)).astype(np.int16)
+    for name, photo_file, expected_file, width, height, _channels, size, _sha in read_index(golden):
+        image = (generated_photo(int(width), int(height), int(photo_file[len(GENERATED):]))
+                 if photo_file.startswith(GENERATED) else read_pnm(golden / FOLDER / photo_file))
+        got = resize(image, int(size)).astype(np.int16)
         want = read_pnm(golden / FOLDER / expected_file).astype(np.int16)
         diff = np.abs(got - want) if got.shape == want.shape else np.full(want.shape, 255, np.int16)
         out.append(VectorResult(name, int((diff > 0).sum()), int(diff.max())))

@@ -166,7 +166,12 @@ def _coreml_structure(ctx: ParityContext) -> Outcome:
 
 def _resize_vectors(ctx: ParityContext) -> Outcome:
     from carspotter.contracts import golden, resize_vectors
+    from carspotter.model.spec import RESIZE
 
+    version = ctx.manifest.preprocessing.get("resize", {}).get("version", 1)
+    if version != RESIZE["version"]:
+        raise CheckFailed(f"the bundle's packages resize with reference resize version {version}, this carspotter's is "
+                          f"{RESIZE['version']} (the box pre-reduction for photos of 2 x S or more); re-export the bundle")
     results = resize_vectors.check_vectors(ctx.bundle / golden.FOLDER)
     bad = [r for r in results if r.differing]
     if bad:

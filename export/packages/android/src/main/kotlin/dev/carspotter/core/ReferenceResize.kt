@@ -1,7 +1,8 @@
 // carspotter's reference resize, ported exactly (pure Kotlin, language level 1.3, no Android classes): for every
-// pixel the same value as carspotter.model.photos.resize, which is OpenCV 4's warpPerspective as MediaPipe Tasks'
-// ImageClassifier calls it on the CPU. A line-for-line port of the JavaScript package's resize.js; the steps are
-// explained there. Checked bit for bit against the golden set's resize vectors (src/test).
+// pixel the same value as carspotter.model.reference_resize.resize: an integer box pre-reduction (boxReduce),
+// then OpenCV 4's warpPerspective as MediaPipe Tasks' ImageClassifier calls it on the CPU (bilinear). A
+// line-for-line port of the JavaScript package's resize.js; the steps are explained there. Checked bit for bit
+// against the golden set's resize vectors (src/test).
 package dev.carspotter.core
 
 object ReferenceResize {
@@ -84,8 +85,51 @@ object ReferenceResize {
         return out
     }
 
+    /** The box pre-reduction's factors: [kx, ky] = max(1, side / size) per axis (integer division). */
+    fun boxFactors(width: Int, height: Int, size: Int): IntArray =
+        intArrayOf(Math.max(1, width / size), Math.max(1, height / size))
+
     /**
-     * Stretch an upright photo to size x size exactly as carspotter's reference.
+     * Step 0, the antialiasing: average kx x ky boxes of RGB bytes from the top-left, the last box on an axis keeping
+     * the side % k pixels left; each value is the box's mean rounded half up, (sum + n / 2) / n.
+     * @return the reduced photo, ceil(width / kx) x ceil(height / ky), 3 channels; [rgb] itself when kx = ky = 1
+     */
+    fun boxReduce(rgb: ByteArray, width: Int, height: Int, size: Int): Image {
+        val k = boxFactors(width, height, size)
+        val kx = k[0]; val ky = k[1]
+        if (kx == 1 && ky == 1) return Image(rgb, width, height, 3)
+        val ow = (width + kx - 1) / kx
+        val oh = (height + ky - 1) / ky
+        val out = ByteArray(ow * oh * 3)
+        val sums = IntArray(ow * 3)  // at most kx * ky * 255 each
+        for (oy in 0 until oh) {
+            val top = oy * ky
+            val rows = Math.min(ky, height - top)
+            java.util.Arrays.fill(sums, 0)
+            for (y in top until top + rows) {
+                var p = y * width * 3
+                for (ox in 0 until ow) {
+                    val end = p + Math.min(kx, width - ox * kx) * 3
+                    var r = 0; var g = 0; var b = 0
+                    while (p < end) {
+                        r += rgb[p].toInt() and 0xFF; g += rgb[p + 1].toInt() and 0xFF; b += rgb[p + 2].toInt() and 0xFF
+                        p += 3
+                    }
+                    sums[3 * ox] += r; sums[3 * ox + 1] += g; sums[3 * ox + 2] += b
+                }
+            }
+            for (ox in 0 until ow) {
+                val n = Math.min(kx, width - ox * kx) * rows
+                val o = (oy * ow + ox) * 3
+                for (c in 0 until 3) out[o + c] = ((sums[3 * ox + c] + n / 2) / n).toByte()
+            }
+        }
+        return Image(out, ow, oh, 3)
+    }
+
+    /**
+     * Stretch an upright photo to size x size exactly as carspotter's reference: RGBA composited on white, [boxReduce],
+     * then [bilinear].
      * @param pixels row-major, [channels] bytes per pixel (3 RGB, 4 RGBA: composited on white first)
      * @return size * size * 3 RGB bytes, row-major
      * @throws IllegalArgumentException channels not 3 or 4, or pixels not width * height * channels bytes
@@ -94,7 +138,12 @@ object ReferenceResize {
         require(channels == 3 || channels == 4) { "channels must be 3 (RGB) or 4 (RGBA), got $channels" }
         require(width >= 1 && height >= 1 && size >= 1) { "sizes must be positive: $width x $height -> $size" }
         require(pixels.size == width * height * channels) { "${pixels.size} bytes is not $width x $height x $channels" }
-        val src = if (channels == 4) compositeOnWhite(pixels) else pixels
+        val reduced = boxReduce(if (channels == 4) compositeOnWhite(pixels) else pixels, width, height, size)
+        return bilinear(reduced.pixels, reduced.width, reduced.height, size)
+    }
+
+    /** The bilinear step alone (MediaPipe's own resize, no antialiasing): RGB bytes to size * size * 3. */
+    fun bilinear(src: ByteArray, width: Int, height: Int, size: Int): ByteArray {
         val m = inverseMatrix(width, height, size)
         val out = ByteArray(size * size * 3)
         val bw0 = Math.min(1024 / Math.min(16, size), size)  // OpenCV's block width (its rows are absolute)

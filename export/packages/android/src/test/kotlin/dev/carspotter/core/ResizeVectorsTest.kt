@@ -20,9 +20,9 @@ class ResizeVectorsTest {
         val index = File(golden, "resize/vectors.txt")
         assertTrue("no resize vectors at $index (set -Dcarspotter.golden)", index.isFile)
         val rows = index.readLines().filter { it.isNotEmpty() && !it.startsWith("#") }.map { it.split("\t") }
-        assertTrue(rows.size >= 7)
+        assertTrue(rows.size >= 10)
         for (row in rows) {
-            val photo = Pnm.parse(File(golden, "resize/" + row[1]).readBytes())
+            val photo = ResizeVectors.photo(row[1], row[3].toInt(), row[4].toInt()) { File(golden, "resize/" + it).readBytes() }
             val want = Pnm.parse(File(golden, "resize/" + row[2]).readBytes())
             assertEquals(row[0], row[3].toInt(), photo.width)
             val got = ReferenceResize.resize(photo.pixels, photo.width, photo.height, photo.channels, row[6].toInt())
@@ -32,6 +32,22 @@ class ResizeVectorsTest {
             val sha = MessageDigest.getInstance("SHA-256").digest(got).joinToString("") { String.format("%02x", it) }
             assertEquals(row[0], row[7], sha)
         }
+    }
+
+    @Test
+    fun boxReduceAveragesPartialBoxesRoundingHalvesUp() {
+        // 7 x 1 grey-as-RGB row, size 2: kx = 3 -> boxes [0,3) [3,6) [6,7): 32/3 -> 11, 3/3 -> 1, 7
+        val row = intArrayOf(10, 11, 11, 0, 1, 2, 7)
+        val rgb = ByteArray(21) { row[it / 3].toByte() }
+        val out = ReferenceResize.boxReduce(rgb, 7, 1, 2)
+        assertEquals(3, out.width)
+        assertArrayEquals(byteArrayOf(11, 11, 11, 1, 1, 1, 7, 7, 7), out.pixels)
+        // one 2 x 2 box (size 1): 1/4 -> 0, 2/4 -> 1 (halves round up)
+        val quarter = intArrayOf(0, 0, 1, 0)
+        val half = intArrayOf(1, 0, 1, 0)
+        assertArrayEquals(byteArrayOf(0, 0, 0), ReferenceResize.boxReduce(ByteArray(12) { quarter[it / 3].toByte() }, 2, 2, 1).pixels)
+        assertArrayEquals(byteArrayOf(1, 1, 1), ReferenceResize.boxReduce(ByteArray(12) { half[it / 3].toByte() }, 2, 2, 1).pixels)
+        assertArrayEquals(intArrayOf(13, 10), ReferenceResize.boxFactors(4032, 3024, 299))
     }
 
     @Test
