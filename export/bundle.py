@@ -227,7 +227,7 @@ def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: s
                        not_a_car=conf.negative_class if conf else None, model=fmt.filename,
                        others=tuple(f for n, r in records.items() if r.shipped and n != default
                                     for f in (fmt.file_name(n, default=False), *facts_of[n].get("extra_files", ()))),
-                       model_sha256=digest.hexdigest())
+                       model_sha256=digest.hexdigest(), golden=inputs.options.golden > 0)
 
 
 def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: bool) -> _Inputs:
@@ -360,4 +360,7 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
             raise ExportError(f"golden set of {inputs.run.dir}: {_one_line(exc)}") from exc
         _log(f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
              if golden else "no golden set (--golden 0)")
+        for name in formats if golden else ():
+            if FORMATS[name].golden_in_package:
+                shutil.copytree(tmp / "golden", tmp / FORMATS[name].platform / FORMATS[name].golden_in_package)
         write_manifest(tmp, _manifest(tmp, out, formats, golden, inputs, measured))

@@ -96,33 +96,42 @@ Package Dependencies > Add Local > this folder (or `.package(path: "path/to/bund
 ```swift
 import CarSpotter
 
-let spotter = try await CarSpotter.load()                    // compiles the model once, then cached
+let spotter = try await CarClassifier.load()                 // compiles the model once, then cached
 let result = try await spotter.classify(cgImage, orientation: exifOrientation)  // CGImagePropertyOrientation
 if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a closer photo of the car") }}
 ```
 
-- `CarSpotter` is an actor: `classify` runs off the main thread. It draws the photo 1:1 into RGB bytes (its own
-  colour space, no colour matching, as the reference), applies all 8 EXIF orientations, resizes with the
-  Swift port (bilinear, no antialiasing, output x sampled at x * w / S: the "asymmetric" mapping, not align_corners)
+- `CarClassifier` is an actor (the module is `CarSpotter`; a type of the same name could not be qualified):
+  `classify` runs off the main thread. It draws the photo 1:1 into RGB bytes (its own colour space, no colour
+  matching, as the reference), applies all 8 EXIF orientations, resizes with the Swift port of the reference
+  resize (an integer box average of k x k pixels, k = side // {size}, on photos of {2 * size} px or more, then
+  bilinear without antialiasing, output x sampled at x * w / S: the "asymmetric" mapping, not align_corners)
   into the model's exact `{size}x{size}` input and calls Core ML directly (no Vision scaling).
 - Vision instead (`VNCoreMLRequest`): `imageCropAndScaleOption` `.scaleFill` stretches like training;
   `.centerCrop` and `.scaleFit` crop or letterbox, which the model was not trained on. Apple documents that
   `.scaleFill` "scales the image to fill the input dimensions", not its filter, so its answers are not
   measured here. A `CVPixelBuffer` already at `{size}x{size}` goes to Core ML unscaled; that is what this
   package does. `VNImageRequestHandler.perform` blocks: call it off the main thread.
-- `swift test` (on a Mac) is the self-test below; written on Linux, where Swift does not build Apple
-  frameworks: a line-for-line port of the Kotlin core that is compiled and tested where the bundle is built.
+- `swift test` (on a Mac) and `xcodebuild test` (on an iOS Simulator or device) run the self-test below;
+  written on Linux, where Swift does not build Apple frameworks: a line-for-line port of the Kotlin core that
+  is compiled and tested where the bundle is built.
 
 {common(spec, n_classes)}"""
 
 
-_SELFTEST_TEXT = """## Self-test (`swift test`, or Cmd-U in Xcode)
+_SELFTEST_TEXT = """## Self-test (`swift test` on a Mac; `xcodebuild test` on a simulator or device; Cmd-U in Xcode)
 
-`Tests/CarSpotterTests` checks the **resize vectors** (`golden/resize/`, bit for bit), the 8 EXIF
-orientations, the **exact path** (`golden/NNN.png` through Core ML) and the **package path** (`golden/NNN.jpg`
-decoded by ImageIO, oriented and resized by the package), both under the top-3 rule with the tolerances
-`golden/expected.json` gives the default's device precision. It reads `../golden` from the bundle; set `CARSPOTTER_GOLDEN` for a copy elsewhere
-(a device). A failing exact path means Core ML on this machine computes something else (compute units, wrong
+```bash
+swift test                                                   # macOS
+xcodebuild test -scheme CarSpotter -destination 'platform=iOS Simulator,name=iPhone 16'
+```
+
+`Tests/CarSpotterTests` checks the **resize vectors** (`golden/resize/`, bit for bit, the generated 12 MP frame
+included), the 8 EXIF orientations, the **exact path** (`golden/NNN.png` through Core ML) and the **package
+path** (`golden/NNN.jpg` decoded by ImageIO, oriented and resized by the package), both under the top-3 rule with
+the tolerances `golden/expected.json` gives the default's device precision. The golden set is a resource of the
+test target (`Tests/CarSpotterTests/golden`, a copy of the bundle's), so it travels with the test bundle to a
+simulator or device; `CARSPOTTER_GOLDEN` points at another copy. A failing exact path means Core ML on this machine computes something else (compute units, wrong
 model); a failing package path with passing vectors means ImageIO decoded the JPEG to other pixels than
 libjpeg-turbo (the reference's decoder).
 """
@@ -155,6 +164,7 @@ FORMAT = FormatSpec(
     runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT), measure=runtimes.MIL_BY_VARIANT,
     tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
     convert=export, readme=ios_readme, model_dir="Sources/CarSpotter", package=app_packages.swift_package,
+    golden_in_package="Tests/CarSpotterTests/golden",
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     device_mode="fp16", order=10)
 """Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -175,30 +175,36 @@ def test_swift_package_layout(moved):
             assert f'"{Path(v["path"]).name}"' in package  # other variants excluded from the target
     info = json.loads((resources / "carspotter.json").read_text())
     assert info["size"] == 128 and info["model"] == "CarSpotterModel.mlpackage" and len(info["modelDigest"]) == 64
-    api = (resources / "CarSpotter.swift").read_text()
-    assert "public actor CarSpotter" in api and "func classify(_ image: CGImage, orientation: CGImagePropertyOrientation" in api
-    assert "CarSpotter(configuration:" not in (ios / "Tests" / "CarSpotterTests" / "CarSpotterTests.swift").read_text()
+    api = (resources / "CarClassifier.swift").read_text()
+    assert "public actor CarClassifier" in api and "func classify(_ image: CGImage, orientation: CGImagePropertyOrientation" in api
+    assert not list(resources.glob("CarSpotter.swift"))  # no type named like its module (CarSpotter.CarSpotter)
+    tests = ios / "Tests" / "CarSpotterTests"
+    assert "#filePath" not in (tests / "CarSpotterTests.swift").read_text()  # the golden set is a test resource
+    assert 'resources: [.copy("golden")]' in package
+    assert (tests / "golden" / "resize" / "vectors.txt").read_bytes() == (moved["bundle"] / "golden" / "resize" / "vectors.txt").read_bytes()
+    assert (tests / "golden" / "expected.json").is_file()
 
 
 def test_swift_resize_is_the_kotlin_port_step_for_step(moved):
     """No Swift compiler here: the arithmetic of the Swift port must be the tested Kotlin port's, expression for
     expression (the lines that solve and invert the matrix and compute the fixed-point position and weights)."""
-    arithmetic = re.compile(r"(m\[\d\]\*m\[\d\]|\*d,|alpha=|a\[i\]\[6\]=|w[01][01]=|let(ax|ay|sx|sy)=)")
+    arithmetic = re.compile(r"(m\[\d\]\*m\[\d\]|\*d,|alpha=|a\[i\]\[6\]=|w[01][01]=|let(ax|ay|sx|sy|ow|oh|rows|end|n)=|"
+                            r"sums\[3\*ox\]\+=r|\(sums\[3\*ox\+c\]\+n/2\)/n)")
 
     def steps(path: Path) -> list[str]:
         out = []
         for line in path.read_text().splitlines():
             line = re.sub(r"\s+", "", line.split("//")[0])
             for a, b in (("Math.", ""), ("shr", ">>"), ("and(", "&("), ("INTER_BITS", "interBits"),
-                         ("INTER_TAB_SIZE", "interTabSize"), ("val", "let")):
+                         ("INTER_TAB_SIZE", "interTabSize"), ("val", "let"), ("rgba.size", "rgba.count")):
                 line = line.replace(a, b)
             if arithmetic.search(line):
-                out.append(line.rstrip(","))
+                out.append(arithmetic.search(line)[0] if "sums[3*ox+c]" in line else line.rstrip(","))
         return out
 
     kt = steps(moved["bundle"] / "android" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "core" / "ReferenceResize.kt")
     sw = steps(moved["bundle"] / "ios" / "Sources" / "CarSpotter" / "ReferenceResize.swift")
-    assert len(kt) >= 14 and kt == sw
+    assert len(kt) >= 21 and kt == sw
 
 
 def test_platform_readmes_say_how_to_add_the_package_and_fix_the_old_claims(moved):

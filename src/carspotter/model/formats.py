@@ -112,6 +112,9 @@ class FormatSpec:
             (ONNX: every node on the NNAPI and CoreML EPs); None: recorded, not gated.
         device_mode: the arithmetic the default runs in on devices (Core ML: ``fp16``), for the
             tolerance row recorded in the golden set; None when the file's own precision.
+        golden_in_package: where inside the platform folder the package's tests need their own copy of the
+            golden set (the Swift test target's resources: a simulator or device test bundle only holds what is
+            inside the package); ``""``: the package reads the bundle's ``golden/``.
         order: position in the registry (build order, ``--formats`` listing): lower first.
     """
 
@@ -132,6 +135,7 @@ class FormatSpec:
     accelerators: Callable[[Path], dict] | None = None
     accelerator_gate: Callable[[dict], tuple[bool, str]] | None = None
     device_mode: str | None = None
+    golden_in_package: str = ""
     order: int = 100
 
     @property
@@ -178,6 +182,7 @@ class PackageInfo:
         threshold: the "show the answer" probability 0..1, or None; not_a_car: that class's name, or None.
         model: the default model's file name; others: the other shipped variants' file names.
         model_sha256: digest of the default model's file(s) (a cache key for compiled models).
+        golden: whether the bundle has a golden set (the package's self-test then runs on it).
     """
 
     name: str
@@ -189,6 +194,7 @@ class PackageInfo:
     model: str
     others: tuple[str, ...]
     model_sha256: str
+    golden: bool = True
 
 
 ENTRY_POINT_GROUP = "carspotter.formats"

@@ -1,5 +1,6 @@
-// carspotter's reference resize, ported exactly: for every pixel the same value as carspotter.model.photos.resize,
-// which is OpenCV 4's warpPerspective as MediaPipe Tasks' ImageClassifier calls it on the CPU. A line-for-line port
+// carspotter's reference resize, ported exactly: for every pixel the same value as
+// carspotter.model.reference_resize.resize: an integer box pre-reduction (boxReduce), then OpenCV 4's
+// warpPerspective as MediaPipe Tasks' ImageClassifier calls it on the CPU (bilinear). A line-for-line port
 // of the Kotlin core (android/src/main/kotlin/dev/carspotter/core/ReferenceResize.kt), which is compiled and
 // checked bit for bit on the golden set's resize vectors where the bundle is built; the steps are explained in the
 // JavaScript package's resize.js. Tests/CarSpotterTests checks this port on the same vectors (`swift test`).
@@ -89,7 +90,48 @@ public enum ReferenceResize {
         public var description: String { switch self { case .badInput(let s): return "carspotter: \(s)" } }
     }
 
-    /// Stretch an upright photo to `size` x `size` exactly as carspotter's reference.
+    /// The box pre-reduction's factors: (kx, ky) = max(1, side / size) per axis (integer division).
+    public static func boxFactors(width: Int, height: Int, size: Int) -> (kx: Int, ky: Int) {
+        (max(1, width / size), max(1, height / size))
+    }
+
+    /// Step 0, the antialiasing: average kx x ky boxes of RGB bytes from the top-left, the last box on an axis keeping
+    /// the side % k pixels left; each value is the box's mean rounded half up, (sum + n / 2) / n.
+    /// - Returns: the reduced RGB bytes, ceil(width / kx) x ceil(height / ky); `rgb` itself when kx = ky = 1
+    public static func boxReduce(_ rgb: [UInt8], width: Int, height: Int, size: Int) -> (pixels: [UInt8], width: Int, height: Int) {
+        let (kx, ky) = boxFactors(width: width, height: height, size: size)
+        if kx == 1 && ky == 1 { return (rgb, width, height) }
+        let ow = (width + kx - 1) / kx
+        let oh = (height + ky - 1) / ky
+        var out = [UInt8](repeating: 0, count: ow * oh * 3)
+        var sums = [Int](repeating: 0, count: ow * 3)
+        for oy in 0..<oh {
+            let top = oy * ky
+            let rows = min(ky, height - top)
+            for i in 0..<sums.count { sums[i] = 0 }
+            for y in top..<(top + rows) {
+                var p = y * width * 3
+                for ox in 0..<ow {
+                    let end = p + min(kx, width - ox * kx) * 3
+                    var r = 0, g = 0, b = 0
+                    while p < end {
+                        r += Int(rgb[p]); g += Int(rgb[p + 1]); b += Int(rgb[p + 2])
+                        p += 3
+                    }
+                    sums[3 * ox] += r; sums[3 * ox + 1] += g; sums[3 * ox + 2] += b
+                }
+            }
+            for ox in 0..<ow {
+                let n = min(kx, width - ox * kx) * rows
+                let o = (oy * ow + ox) * 3
+                for c in 0..<3 { out[o + c] = UInt8((sums[3 * ox + c] + n / 2) / n) }
+            }
+        }
+        return (out, ow, oh)
+    }
+
+    /// Stretch an upright photo to `size` x `size` exactly as carspotter's reference: RGBA composited on white,
+    /// `boxReduce`, then `bilinear`.
     /// - Parameters:
     ///   - pixels: row-major, `channels` bytes per pixel (3 RGB, 4 RGBA: composited on white first)
     /// - Returns: `size * size * 3` RGB bytes, row-major
@@ -100,7 +142,12 @@ public enum ReferenceResize {
         guard pixels.count == width * height * channels else {
             throw ResizeError.badInput("\(pixels.count) bytes is not \(width) x \(height) x \(channels)")
         }
-        let src = channels == 4 ? compositeOnWhite(pixels) : pixels
+        let reduced = boxReduce(channels == 4 ? compositeOnWhite(pixels) : pixels, width: width, height: height, size: size)
+        return bilinear(reduced.pixels, width: reduced.width, height: reduced.height, size: size)
+    }
+
+    /// The bilinear step alone (MediaPipe's own resize, no antialiasing): RGB bytes to `size * size * 3`.
+    public static func bilinear(_ src: [UInt8], width: Int, height: Int, size: Int) -> [UInt8] {
         let m = inverseMatrix(width: width, height: height, size: size)
         var out = [UInt8](repeating: 0, count: size * size * 3)
         let bw0 = min(1024 / min(16, size), size)  // OpenCV's block width (its rows are absolute)

@@ -1,7 +1,8 @@
-// The package's self-test (`swift test`, or Cmd-U in Xcode on a Mac or simulator): the golden set's resize vectors
-// bit for bit, EXIF orientations as Pillow applies them, and the golden photos through Core ML under the top-3 rule
-// of `carspotter parity`. The golden set is read from the bundle this package sits in (../golden; set the
-// CARSPOTTER_GOLDEN environment variable to a copy elsewhere, e.g. on a device).
+// The package's self-test (`swift test` on a Mac, or `xcodebuild test` on an iOS Simulator or device, Cmd-U in Xcode):
+// the golden set's resize vectors bit for bit, EXIF orientations as Pillow applies them, and the golden photos through
+// Core ML under the top-3 rule of `carspotter parity`. The golden set is a resource of this test target (export copies
+// the bundle's golden/ into Tests/CarSpotterTests/golden), so it travels to a simulator or device with the test
+// bundle; the CARSPOTTER_GOLDEN environment variable points at another copy.
 import CoreGraphics
 import CryptoKit
 import Foundation
@@ -11,10 +12,34 @@ import XCTest
 
 let golden: URL = {
     if let dir = ProcessInfo.processInfo.environment["CARSPOTTER_GOLDEN"] { return URL(fileURLWithPath: dir) }
-    // Tests/CarSpotterTests/CarSpotterTests.swift -> the bundle folder holding ios/ and golden/
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("golden")
+    // Package.swift: .testTarget(..., resources: [.copy("golden")]) -> the folder inside the test bundle
+    return Bundle.module.url(forResource: "golden", withExtension: nil)!
 }()
+
+/// A resize vector's generated photo ("gen:SEED" in vectors.txt), as carspotter.contracts.resize_vectors.generated_photo:
+/// for pixel (x, y), channel c, in UInt32 arithmetic, z = (y * width + x) * 3 + c + seed * 0x9E3779B9, MurmurHash3's
+/// fmix32, value = clamp(base + z % 81 - 40, 0, 255); base = x * 255 / (width - 1), y * 255 / (height - 1),
+/// ((x / 7 + y / 5) % 2) * 200 + 20.
+func generatedPhoto(width: Int, height: Int, seed: UInt32) -> PackedImage {
+    var out = [UInt8](repeating: 0, count: width * height * 3)
+    let s = seed &* 0x9E37_79B9
+    let dx = max(1, width - 1), dy = max(1, height - 1)
+    var i = 0
+    for y in 0..<height {
+        for x in 0..<width {
+            let bases = [x * 255 / dx, y * 255 / dy, ((x / 7 + y / 5) % 2) * 200 + 20]
+            for c in 0..<3 {
+                var z = UInt32(truncatingIfNeeded: i) &+ s
+                z = (z ^ (z >> 16)) &* 0x85EB_CA6B
+                z = (z ^ (z >> 13)) &* 0xC2B2_AE35
+                z = z ^ (z >> 16)
+                out[i] = UInt8(min(255, max(0, bases[c] + Int(z % 81) - 40)))
+                i += 1
+            }
+        }
+    }
+    return PackedImage(pixels: out, width: width, height: height, channels: 3)
+}
 
 /// A binary PPM (P6) or PAM (P7) file, as the resize vectors are stored.
 func parsePnm(_ data: Data) throws -> PackedImage {
@@ -49,9 +74,11 @@ final class ResizeVectorTests: XCTestCase {
         let index = golden.appendingPathComponent("resize/vectors.txt")
         let rows = try String(contentsOf: index, encoding: .utf8).split(separator: "\n")
             .filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t").map(String.init) }
-        XCTAssertGreaterThanOrEqual(rows.count, 7)
+        XCTAssertGreaterThanOrEqual(rows.count, 10)
         for row in rows {
-            let photo = try parsePnm(Data(contentsOf: golden.appendingPathComponent("resize/" + row[1])))
+            let photo = row[1].hasPrefix("gen:")
+                ? generatedPhoto(width: Int(row[3])!, height: Int(row[4])!, seed: UInt32(row[1].dropFirst(4))!)
+                : try parsePnm(Data(contentsOf: golden.appendingPathComponent("resize/" + row[1])))
             let want = try parsePnm(Data(contentsOf: golden.appendingPathComponent("resize/" + row[2])))
             let got = try ReferenceResize.resize(photo.pixels, width: photo.width, height: photo.height,
                                                  channels: photo.channels, size: Int(row[6])!)
@@ -64,6 +91,21 @@ final class ResizeVectorTests: XCTestCase {
     func testRejectsWrongByteCounts() {
         XCTAssertThrowsError(try ReferenceResize.resize([0, 0, 0, 0, 0], width: 2, height: 1, channels: 3, size: 4))
         XCTAssertThrowsError(try ReferenceResize.resize([0, 0, 0, 0], width: 2, height: 1, channels: 2, size: 4))
+    }
+
+    func testBoxReduceAveragesPartialBoxesRoundingHalvesUp() {
+        // 7 x 1 row, size 2: kx = 3 -> boxes [0,3) [3,6) [6,7): 32/3 -> 11, 3/3 -> 1, 7
+        let row: [UInt8] = [10, 11, 11, 0, 1, 2, 7]
+        let out = ReferenceResize.boxReduce(row.flatMap { [$0, $0, $0] }, width: 7, height: 1, size: 2)
+        XCTAssertEqual(out.width, 3)
+        XCTAssertEqual(out.pixels, [11, 11, 11, 1, 1, 1, 7, 7, 7])
+        // one 2 x 2 box (size 1): 1/4 -> 0, 2/4 -> 1 (halves round up)
+        let quarter: [UInt8] = [0, 0, 1, 0], half: [UInt8] = [1, 0, 1, 0]
+        XCTAssertEqual(ReferenceResize.boxReduce(quarter.flatMap { [$0, $0, $0] }, width: 2, height: 2, size: 1).pixels, [0, 0, 0])
+        XCTAssertEqual(ReferenceResize.boxReduce(half.flatMap { [$0, $0, $0] }, width: 2, height: 2, size: 1).pixels, [1, 1, 1])
+        let factors = ReferenceResize.boxFactors(width: 4032, height: 3024, size: 299)
+        XCTAssertEqual(factors.kx, 13)
+        XCTAssertEqual(factors.ky, 10)
     }
 
     func testAllEightOrientationsAsPillow() {
@@ -101,12 +143,12 @@ final class GoldenSetTests: XCTestCase {
         let precision = (format["device_precision"] as? String) ?? (format["precision"] as! String)
         let tol = (expected["tolerances"] as! [String: Any])[precision] as! [String: Any]
         let tau = (tol["tau"] as! NSNumber).doubleValue, limit = (tol["max_abs_diff"] as! NSNumber).doubleValue
-        let spotter = try await CarSpotter.load()
+        let spotter = try await CarClassifier.load()
         var failures: [String] = []
         for photo in expected["photos"] as! [[String: Any]] {
             let reference = (photo["probabilities"] as! [NSNumber]).map { $0.floatValue }
             let (png, _) = try decode(photo["input"] as! String)
-            let exact = try await spotter.probabilities(input: try CarSpotter.packedPixels(of: png).pixels)
+            let exact = try await spotter.probabilities(input: try CarClassifier.packedPixels(of: png).pixels)
             let (jpg, orientation) = try decode(photo["photo"] as! String)
             let package = try await spotter.classify(jpg, orientation: orientation).probabilities
             for (path, probs) in [("exact", exact), ("package", package)] {

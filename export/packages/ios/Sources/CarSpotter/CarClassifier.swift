@@ -1,12 +1,13 @@
-// The bundle's car classifier for iOS 16+ / macOS 13+: the photo resized with the reference resize (ported exactly)
-// into the Core ML model's exact input, then Core ML directly; all of it off the main thread (an actor).
+// The bundle's car classifier for iOS 16+ / macOS 13+ (`CarClassifier`; the module is `CarSpotter`): the photo
+// resized with the reference resize (ported exactly) into the Core ML model's exact input, then Core ML directly; all
+// of it off the main thread (an actor).
 import CoreGraphics
 import CoreML
 import CoreVideo
 import Foundation
 import ImageIO
 
-public actor CarSpotter {
+public actor CarClassifier {
     /// Labels, input side, threshold and "not a car" class of this bundle.
     public nonisolated let info: BundleInfo
     private let model: MLModel
@@ -30,7 +31,7 @@ public actor CarSpotter {
     /// and the compiled model kept in the app's Caches folder, keyed by the model's digest.
     /// - Parameter configuration: compute units etc. (default `.all`: CPU, GPU and Neural Engine).
     /// - Throws: `CarSpotterError.missingResource` when the package lost a resource; Core ML's compile or load errors.
-    public static func load(configuration: MLModelConfiguration = MLModelConfiguration()) async throws -> CarSpotter {
+    public static func load(configuration: MLModelConfiguration = MLModelConfiguration()) async throws -> CarClassifier {
         let info = try BundleInfo.load(from: .module)
         guard let source = Bundle.module.url(forResource: info.model, withExtension: nil) else {
             throw CarSpotterError.missingResource(info.model)
@@ -43,7 +44,7 @@ public actor CarSpotter {
             try? FileManager.default.removeItem(at: compiled)
             model = try await MLModel.load(contentsOf: try await compiledModel(source, key: info.modelDigest), configuration: configuration)
         }
-        return try CarSpotter(info: info, model: model)
+        return try CarClassifier(info: info, model: model)
     }
 
     /// The compiled model in Caches/, moved into place whole (compileModel(at:) writes a temporary folder), so a
@@ -75,7 +76,7 @@ public actor CarSpotter {
     /// - Returns: the top 3, with `show` false below the bundle's threshold or for "not a car"
     /// - Throws: `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML errors.
     public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation = .up) async throws -> Classification {
-        let upright = Orientation.upright(try CarSpotter.packedPixels(of: image), orientation: orientation.rawValue)
+        let upright = Orientation.upright(try CarClassifier.packedPixels(of: image), orientation: orientation.rawValue)
         let input = try ReferenceResize.resize(upright.pixels, width: upright.width, height: upright.height, channels: 3, size: info.size)
         return info.classification(try probabilities(input: input))
     }
