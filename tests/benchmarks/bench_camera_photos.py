@@ -1,12 +1,12 @@
 """Camera photos: which antialiasing before the bilinear step, measured; and what a 12-108 MP photo costs.
 
     python tests/benchmarks/bench_camera_photos.py --run runs/NAME [--full ../shared/data/stanford_cars_full] \
-        [--cache /tmp/camera12] [--side 4032] [--json out.json] [--cost-only]
+        [--cache /tmp/camera12] [--side 4032] [--noise 3] [--json out.json] [--cost-only]
 
 Part 1 (with ``--run``): the run's reference model (Keras) on the original-size photos of its classes
 (``--full``, one folder per class name) and on camera-size versions of the same photos, made once into
 ``--cache``: Lanczos-upscaled so the long side is ``--side`` px (4032: a 12 MP phone's width), seeded
-Gaussian sensor noise (sigma 3 levels per channel), JPEG quality 92 with 4:2:0 chroma, as phones save.
+Gaussian sensor noise (``--noise``: sigma in levels per channel, default 3; daylight), JPEG quality 92 with 4:2:0 chroma, as phones save.
 Every candidate resize is applied to the same photos; the figures are top-1 with its Wilson 95 %
 interval, the paired difference against the old reference with its Newcombe interval and the exact
 McNemar test, on all photos, on those with a side of at least 2 x S, and on the run's test split. The
@@ -45,7 +45,7 @@ QUALITY = 92
 PHONE_SIZES = {"12 MP": (4032, 3024), "48 MP": (8064, 6048), "108 MP": (12000, 9000)}
 
 
-def camera_version(src: Path, dst: Path, side: int, seed: int) -> None:
+def camera_version(src: Path, dst: Path, side: int, seed: int, noise: float = NOISE_SIGMA) -> None:
     """Write ``src`` upscaled (Lanczos) to a long side of ``side`` px, with sensor noise, as JPEG q92 4:2:0."""
     from PIL import Image
 
@@ -54,7 +54,7 @@ def camera_version(src: Path, dst: Path, side: int, seed: int) -> None:
     scale = side / max(rgb.size)
     big = np.asarray(rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.Resampling.LANCZOS),
                      dtype=np.float32)
-    big += np.random.default_rng(seed).normal(0.0, NOISE_SIGMA, big.shape).astype(np.float32)
+    big += np.random.default_rng(seed).normal(0.0, noise, big.shape).astype(np.float32)
     Image.fromarray(np.clip(np.rint(big), 0, 255).astype(np.uint8)).save(dst, quality=QUALITY, subsampling=2)
 
 
@@ -95,7 +95,7 @@ def _boxes(rgb: np.ndarray, kx: int, ky: int) -> np.ndarray:
     return ((sums + n // 2) // n).astype(np.uint8)
 
 
-def measure_accuracy(run_dir: str, full: Path, cache: Path, side: int) -> list[dict]:
+def measure_accuracy(run_dir: str, full: Path, cache: Path, side: int, noise: float) -> list[dict]:
     """Part 1: one row per (photo set, candidate)."""
     from carspotter.contracts.runfolder import read_run
     from carspotter.measure.intervals import paired_difference, wilson
@@ -115,7 +115,7 @@ def measure_accuracy(run_dir: str, full: Path, cache: Path, side: int) -> list[d
     for i, (path, label) in enumerate(items):
         cam = cache / f"{label:03d}_{path.stem}.jpg"
         if not cam.is_file():
-            camera_version(path, cam, side, seed=i)
+            camera_version(path, cam, side, seed=i, noise=noise)
         for kind, file in (("original", path), ("camera", cam)):
             rgb = np.asarray(photos.decode_rgb(file))
             row = candidates(rgb)
@@ -188,6 +188,7 @@ def main() -> int:
     parser.add_argument("--full", default=str(REPO.parent / "shared" / "data" / "stanford_cars_full"))
     parser.add_argument("--cache", default="/tmp/carspotter-camera")
     parser.add_argument("--side", type=int, default=4032)
+    parser.add_argument("--noise", type=float, default=NOISE_SIGMA)
     parser.add_argument("--json", default=None)
     parser.add_argument("--cost-only", action="store_true")
     args = parser.parse_args()
@@ -198,7 +199,8 @@ def main() -> int:
     cache.mkdir(parents=True, exist_ok=True)
     result = {"cost": measure_cost(full, cache)}
     if args.run and not args.cost_only:
-        result["accuracy"] = measure_accuracy(args.run, full, cache / f"side{args.side}", args.side)
+        result["accuracy"] = measure_accuracy(args.run, full, cache / f"side{args.side}-noise{args.noise:g}", args.side,
+                                              args.noise)
     print(json.dumps(result, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

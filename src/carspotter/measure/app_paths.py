@@ -4,7 +4,7 @@ Runtime parity feeds every format our own pixels, so it proves the runtimes and 
 An app decodes and resizes the photo itself; each :class:`AppPath` here does what one kind
 of app does, from the photo file:
 
-- ``carspotter``: our decoder (:mod:`carspotter.model.photos`: Pillow decode, MediaPipe's resize), the reference's own path;
+- ``carspotter``: our decoder (:mod:`carspotter.model.photos`: Pillow decode, the reference resize), the reference's own path;
 - ``pillow-antialias``: Pillow, EXIF applied, ``Image.resize(BILINEAR)`` (antialiased: the filter widens with
   the scale), what most Python code does and carspotter's reference before it adopted MediaPipe's resize;
 - ``pillow-no-antialias``: Pillow, EXIF applied, bilinear sampling without antialiasing (``Image.transform``);
@@ -13,8 +13,11 @@ of app does, from the photo file:
 - ``opencv-linear`` / ``opencv-area``: ``cv2.imread`` (applies EXIF orientation), BGR->RGB,
   ``cv2.resize`` with ``INTER_LINEAR`` / ``INTER_AREA``;
 - ``tf-bilinear``: ``tf.image.resize(method="bilinear", antialias=False)``, float pixels fed as they come;
-- ``mediapipe``: the upright photo given whole to MediaPipe Tasks' ``ImageClassifier`` with the
-  bundle's TFLite model, which resizes it itself (the Android path);
+- ``mediapipe``: the Android package's path: the upright photo box-reduced
+  (:func:`carspotter.model.reference_resize.box_reduce`, a no-op below 2 x S), then given to MediaPipe Tasks'
+  ``ImageClassifier`` with the bundle's TFLite model, which does the bilinear step itself;
+- ``mediapipe-bare``: the whole photo given to MediaPipe as it is (an app not using the package): the
+  reference's pixels for photos with both sides below 2 x S, aliased beyond;
 - ``sharp``: Node's sharp, ``.rotate().resize(S, S, {fit: 'fill'})`` with its default kernel
   (lanczos3), as a React Native / Node backend does it (needs Node and sharp; skipped otherwise);
 - ``npm-node`` / ``npm-chromium``: the bundle's own npm package (``onnx/``), as an app using it does: the photo
@@ -46,6 +49,7 @@ from typing import Callable
 import numpy as np
 
 from carspotter.model import photos, runtimes
+from carspotter.model.reference_resize import box_reduce
 from carspotter.model.formats import FORMATS, VariantSpec
 from carspotter.model.runtimes import Runtime, Session
 from carspotter.measure.metrics import topk, topk_accuracy
@@ -67,6 +71,8 @@ class AppPath:
         client: who does it this way.
         pixels: ``(files, crop boxes, S) -> [N, S, S, 3] float32`` pixels 0..255, or None when
             the path runs the model itself (``mediapipe``) or needs the bundle (``bundle_pixels``).
+        mediapipe: for a path that hands MediaPipe's ``ImageClassifier`` the photo: ``([H, W, 3] upright uint8,
+            S) -> the pixels given to it``; None for the others.
         unavailable: ``() -> reason or None``.
         bundle_pixels: ``(bundle folder, files, crop boxes, S) -> [N, S, S, 3] float32``: a path that runs code
             shipped in the bundle (its npm package).
@@ -79,6 +85,7 @@ class AppPath:
     unavailable: Callable[[], str | None] = lambda: None
     bundle_pixels: Callable[[Path, list[Path], list, int], np.ndarray] | None = None
     min_agreement: float | None = None
+    mediapipe: Callable[[np.ndarray, int], np.ndarray] | None = None
 
 
 def _upright(path: Path, box):
@@ -256,7 +263,7 @@ def _mediapipe_unavailable() -> str | None:
 
 
 PATHS: dict[str, AppPath] = {p.name: p for p in (
-    AppPath("carspotter", "carspotter's own decoder (Pillow decode, MediaPipe's resize): the reference's path",
+    AppPath("carspotter", "carspotter's own decoder (Pillow decode, the reference resize): the reference's path",
             _each(_carspotter)),
     AppPath("pillow-antialias", "Python app: Pillow Image.resize bilinear (antialiased)", _each(_pillow_antialias)),
     AppPath("pillow-no-antialias", "Python app: Pillow bilinear sampling without antialiasing", _each(_pillow_no_antialias)),
@@ -266,8 +273,10 @@ PATHS: dict[str, AppPath] = {p.name: p for p in (
     AppPath("opencv-area", "Python/C++ app: OpenCV imread + resize INTER_AREA", _each(_opencv("INTER_AREA")),
             _opencv_unavailable),
     AppPath("tf-bilinear", "TensorFlow app: tf.image.resize bilinear, antialias=False", _each(_tf_bilinear)),
-    AppPath("mediapipe", "Android: MediaPipe Tasks ImageClassifier resizing the whole photo itself", None,
-            _mediapipe_unavailable),
+    AppPath("mediapipe", "Android package: box pre-reduction, then MediaPipe Tasks ImageClassifier resizing", None,
+            _mediapipe_unavailable, mediapipe=box_reduce),
+    AppPath("mediapipe-bare", "Android app without the package: the whole photo to MediaPipe Tasks ImageClassifier",
+            None, _mediapipe_unavailable, mediapipe=lambda rgb, size: rgb),
     AppPath("sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable),
     AppPath("npm-node", "npm package, Node + sharp decode (the bundle's onnx/ package: its port of the reference resize)",
             None, _sharp_unavailable, bundle_pixels=_npm("node"), min_agreement=PACKAGE_MIN_AGREEMENT),
@@ -357,14 +366,16 @@ def upscaled_photos(files: list[Path], boxes: list, size: int) -> np.ndarray:
     return np.array(out, bool)
 
 
-def mediapipe_probs(session, files: list[Path], boxes: list, labels: list[str]) -> np.ndarray:
-    """MediaPipe's ImageClassifier (a loaded :class:`~carspotter.model.runtimes.MediaPipeSession`) on the whole
-    upright photos (it resizes them itself): ``[N, C]``.
+def mediapipe_probs(session, files: list[Path], boxes: list, labels: list[str], given=None, size: int = 0) -> np.ndarray:
+    """MediaPipe's ImageClassifier (a loaded :class:`~carspotter.model.runtimes.MediaPipeSession`) on the upright
+    photos, each first passed through ``given(rgb, size)`` (what the app hands MediaPipe; default: the whole photo);
+    MediaPipe resizes them itself: ``[N, C]``.
 
     Raises:
         ComparisonError: MediaPipe reads other labels from the model's metadata than ``labels``.
     """
-    return session.classify_as([np.asarray(_upright(f, b)) for f, b in zip(files, boxes)], labels)
+    given = given or (lambda rgb, _size: rgb)
+    return session.classify_as([given(np.asarray(_upright(f, b)), size) for f, b in zip(files, boxes)], labels)
 
 
 class PathUnavailable(Exception):
@@ -463,9 +474,9 @@ def path_probs(path: AppPath, files: list[Path], boxes: list, size: int, labels:
     if path.bundle_pixels is not None:
         pixels = path.bundle_pixels(models.folder, files, boxes, size)
         return models.session.infer(pixels), pixels, models.description
-    if path.pixels is None:  # MediaPipe resizes the photo itself
+    if path.mediapipe is not None:  # MediaPipe resizes the photo itself
         model, session = models.mediapipe()
-        return mediapipe_probs(session, files, boxes, labels), None, model
+        return mediapipe_probs(session, files, boxes, labels, path.mediapipe, size), None, model
     pixels = path.pixels(files, boxes, size)
     return models.session.infer(pixels), pixels, models.description
 

@@ -55,30 +55,34 @@ def box_factors(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, width // size), max(1, height // size)
 
 
-def box_reduce(rgb: np.ndarray, size: int) -> np.ndarray:
+def box_reduce(rgb, size: int) -> np.ndarray:
     """Step 1: average ``kx x ky`` boxes (:func:`box_factors`), rounded half up in integers.
 
     Args:
-        rgb: ``[H, W, C]`` uint8 (C = 3 for RGB).
+        rgb: ``[H, W, C]`` uint8 array (C = 3 for RGB), or an RGB ``PIL.Image.Image``.
         size: the model's input side S in pixels.
 
     Returns:
-        ``[ceil(H / ky), ceil(W / kx), C]`` uint8; ``rgb`` itself when ``kx == ky == 1``.
+        ``[ceil(H / ky), ceil(W / kx), C]`` uint8; the photo itself as an array when ``kx == ky == 1``.
 
-    Memory: one strip of ``ky`` rows is summed at a time (uint32), so a 48 MP photo needs about
-    1 MiB beside its own pixels.
+    Memory: one strip of ``ky`` rows is read and summed at a time (uint32), so beside the decoded photo a
+    48 MP photo needs a few MiB (a Pillow image is read strip by strip, never copied whole into NumPy).
     """
-    h, w = rgb.shape[:2]
+    w, h = rgb.size if hasattr(rgb, "getbands") else (rgb.shape[1], rgb.shape[0])
     kx, ky = box_factors(w, h, size)
     if kx == 1 and ky == 1:
-        return rgb
+        return np.asarray(rgb, dtype=np.uint8)
+    strip = ((lambda top, rows: np.asarray(rgb.crop((0, top, w, top + rows)), dtype=np.uint8))
+             if hasattr(rgb, "getbands") else (lambda top, rows: rgb[top:top + rows]))
     starts = np.arange(0, w, kx)
     widths = np.minimum(starts + kx, w) - starts
-    out = np.empty((-(-h // ky), len(starts), rgb.shape[2]), np.uint8)
+    out = None
     for i, top in enumerate(range(0, h, ky)):
         rows = min(ky, h - top)
-        sums = np.add.reduceat(rgb[top:top + rows].sum(axis=0, dtype=np.uint32), starts, axis=0)
+        sums = np.add.reduceat(strip(top, rows).sum(axis=0, dtype=np.uint32), starts, axis=0)
         n = (widths * rows)[:, None].astype(np.uint32)
+        if out is None:
+            out = np.empty((-(-h // ky), len(starts), sums.shape[1]), np.uint8)
         out[i] = (sums + n // 2) // n
     return out
 
@@ -121,5 +125,4 @@ def resize(image, size: int) -> np.ndarray:
     Returns:
         ``[size, size, 3]`` uint8 RGB array.
     """
-    rgb = np.asarray(image, dtype=np.uint8)
-    return bilinear(box_reduce(rgb, size), size)
+    return bilinear(box_reduce(image, size), size)
