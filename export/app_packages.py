@@ -59,7 +59,7 @@ def npm_package(folder: Path, info: PackageInfo) -> None:
 
 
 def android_library(folder: Path, info: PackageInfo) -> None:
-    """``android/``: a library module (build.gradle.kts), the model in ``src/main/assets`` with
+    """``android/``: a library module (build.gradle.kts), the model in ``src/main/assets/carspotter`` with
     ``carspotter.properties``; pure-Kotlin core with JVM tests, instrumented self-test."""
     _copy("android", folder)
     gradle = folder / "build.gradle.kts"
@@ -71,7 +71,7 @@ def android_library(folder: Path, info: PackageInfo) -> None:
              f"input_size={info.size}", f"model={info.model}",
              f"threshold={'' if info.threshold is None else repr(float(info.threshold))}",
              f"not_a_car={_escape_property(info.not_a_car or '')}", f"model_sha256={info.model_sha256}"]
-    (folder / "src" / "main" / "assets" / "carspotter.properties").write_text("\n".join(props) + "\n", encoding="utf-8")
+    (folder / "src" / "main" / "assets" / "carspotter" / "carspotter.properties").write_text("\n".join(props) + "\n", encoding="utf-8")
 
 
 def _escape_property(value: str) -> str:

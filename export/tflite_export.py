@@ -84,7 +84,8 @@ def android_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     return f"""# carspotter for Android: a library module (MediaPipe Tasks or LiteRT)
 
 This folder is an Android library module (`build.gradle.kts`, minSdk 24): the model
-(`src/main/assets/{model_file}`), its labels and the code, with the reference's resize ported to Kotlin.
+(`src/main/assets/carspotter/{model_file}`: a folder of its own, so an app's `labels.txt` cannot replace ours), its
+labels and the code, with the reference's resize ported to Kotlin.
 
 ```kotlin
 // settings.gradle.kts (one line):
@@ -106,7 +107,7 @@ if (result.show) show(result.top) else showMessage("Not sure: take a closer phot
   `Accelerator.CPU` or `Accelerator.GPU` (the GPU delegate computes in fp16).
 - All 8 EXIF orientations are applied, mirrored ones included. `classify` is a suspend function;
   `classifyBlocking` refuses the main thread.
-- Only `{model_file}` goes into your APK; the other variants in `src/main/assets` are excluded by
+- Only `{model_file}` goes into your APK; the other variants in `src/main/assets/carspotter` are excluded by
   `ignoreAssetsPattern` (edit it to ship another). The pure-Kotlin core (`dev.carspotter.core`: resize,
   orientation, parity rule, labels) stays within Kotlin 1.3 and no Android class; `./gradlew test` runs its
   JVM tests on the golden set's resize vectors.
@@ -154,7 +155,7 @@ FORMAT = FormatSpec(
                           use="NNAPI / Edge TPU / Hexagon: integer throughout, uint8 input and output")),
     baseline="fp32",
     runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE), accelerators=accelerators,
-    convert=export, readme=android_readme, model_dir="src/main/assets", package=app_packages.android_library,
+    convert=export, readme=android_readme, model_dir="src/main/assets/carspotter", package=app_packages.android_library,
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     order=20)
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

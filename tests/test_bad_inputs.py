@@ -148,12 +148,12 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
 
     run, names = odd_labels_run
     bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(app_paths=False))
-    for labels in ("ios/Sources/CarSpotter/labels.txt", "android/src/main/assets/labels.txt", "onnx/labels.txt"):
+    for labels in ("ios/Sources/CarSpotter/labels.txt", "android/src/main/assets/carspotter/labels.txt", "onnx/labels.txt"):
         assert read_labels(bundle / labels) == names
         assert not any(n in (bundle / labels.split("/")[0] / "README.md").read_text(encoding="utf-8") for n in names)
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
     assert json.loads(props["labels"]) == names
-    assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1] == names
+    assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite").read_bytes())[1] == names
     assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"] == names
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["labels"] == names

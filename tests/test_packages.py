@@ -120,13 +120,14 @@ def kotlin_tests(moved, tmp_path_factory):
 def _junit(jar: Path, golden: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["java", f"-Dcarspotter.golden={golden}", "-cp", os.pathsep.join([str(jar), *JUNIT_JARS]),
                            "org.junit.runner.JUnitCore", "dev.carspotter.core.ResizeVectorsTest",
-                           "dev.carspotter.core.OrientationTest", "dev.carspotter.core.ParityRuleTest"],
+                           "dev.carspotter.core.OrientationTest", "dev.carspotter.core.ParityRuleTest",
+                           "dev.carspotter.core.CameraRotationTest"],
                           capture_output=True, text=True, timeout=600)
 
 
 def test_kotlin_core_passes_its_jvm_tests_on_the_resize_vectors(moved, kotlin_tests):
     done = _junit(kotlin_tests, moved["bundle"] / "golden")
-    assert done.returncode == 0 and "OK (5 tests)" in done.stdout, done.stdout[-3000:]
+    assert done.returncode == 0 and "OK (8 tests)" in done.stdout, done.stdout[-3000:]
 
 
 def test_kotlin_resize_test_fails_on_a_wrong_vector(moved, kotlin_tests, tmp_path):
@@ -149,7 +150,7 @@ def test_android_library_module_layout(moved):
                if v["shipped"]]
     assert {f"!{n}" for n in shipped if n != "carspotter.tflite"} <= set(pattern) and "!carspotter.tflite" not in pattern
     assert re.search(r'implementation\("com\.google\.mediapipe:tasks-vision:\d+\.\d+\.\d+"\)', gradle)  # pinned
-    assets = android / "src" / "main" / "assets"
+    assets = android / "src" / "main" / "assets" / "carspotter"
     props = dict(l.split("=", 1) for l in (assets / "carspotter.properties").read_text().splitlines() if "=" in l and not l.startswith("#"))
     assert props["input_size"] == "128" and props["model"] == "carspotter.tflite" and (assets / props["model"]).is_file()
     assert (assets / "labels.txt").read_text().splitlines() == json.loads((moved["bundle"] / "manifest.json").read_text())["labels"]
@@ -157,7 +158,11 @@ def test_android_library_module_layout(moved):
     assert "Accelerator.GPU" in selftest and "Accelerator.CPU" in selftest and "Engine.INTERPRETER" in selftest
     assert "carspotter.tflite" not in selftest  # the model comes from the bundle's properties, not a hard-coded name
     library = (android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "CarSpotter.kt").read_text()
-    assert all(f"{o} ->" in library for o in range(2, 9))  # every EXIF orientation, mirrored ones included
+    # raw stored pixels (no sRGB conversion), oriented, composited and box-reduced by the tested core, for both engines
+    assert "copyPixelsToBuffer" in library and "ReferenceResize.prepare(" in library and "Matrix" not in library
+    assert "suspend fun create(" in library and 'ASSETS = "carspotter/"' in library
+    core = (android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "core" / "Orientation.kt").read_text()
+    assert all(f"{o} ->" in core for o in range(2, 9))  # every EXIF orientation, mirrored ones included
 
 
 # -- Swift ----------------------------------------------------------------------------------------------------

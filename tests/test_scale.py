@@ -43,7 +43,7 @@ def test_two_class_labels_are_in_every_format(two_classes):
     assert manifest["labels"] == labels
     for entry in manifest["formats"].values():
         assert read_labels(bundle / entry["labels"]) == labels
-    assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1] == labels
+    assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite").read_bytes())[1] == labels
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
     assert json.loads(props["labels"]) == labels
     assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"] == labels

@@ -101,7 +101,7 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     assert set(records) == {"fp32", "fp16", "int8-dynamic", "int8-full"}
     fp16 = records["fp16"]
     assert not fp16.shipped and fp16.path is None and "< 101.0%: FAILED" in fp16.gate
-    assert not (out / "android" / "src" / "main" / "assets" / "carspotter.fp16.tflite").exists()
+    assert not (out / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.fp16.tflite").exists()
     for name in ("int8-dynamic", "int8-full"):
         r = records[name]
         assert r.shipped == r.gate_passed
@@ -117,13 +117,13 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     ok = ok or candidates(FORMATS["tflite"], records, require_rule=False)[0]  # none passes the rule: the fallback
     smallest = min(records[n].bytes for n in ok)
     default = tfl.default_variant
-    assert records[default].bytes <= smallest * 1.01 and tfl.path == "android/src/main/assets/carspotter.tflite"
+    assert records[default].bytes <= smallest * 1.01 and tfl.path == "android/src/main/assets/carspotter/carspotter.tflite"
     assert records[default].path == tfl.path
     assert tfl.default_reason.startswith(("smallest variant", "the only variant built", "smallest variants within",
                                           "no variant that may be the default passes the top-3 rule"))
     for name, r in records.items():
         if r.shipped and name != default:
-            assert (out / "android" / "src" / "main" / "assets" / f"carspotter.{name}.tflite").exists()
+            assert (out / "android" / "src" / "main" / "assets" / "carspotter" / f"carspotter.{name}.tflite").exists()
         assert r.accelerators["gpu_delegate"]["compatible"] in (True, False) and r.ms_per_photo > 0
     assert records["int8-full"].figures.photos == manifest.variants.evaluation_photos
     if records["int8-full"].shipped:

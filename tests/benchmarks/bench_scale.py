@@ -162,7 +162,7 @@ def classes_benchmark(args) -> dict:
     manifest = read_manifest(bundle)
     counts = {"run labels.txt": len(labels), "manifest": len(manifest.labels),
               "coreml classifier": len(coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"]),
-              "tflite metadata": len(read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter.tflite").read_bytes())[1]),
+              "tflite metadata": len(read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite").read_bytes())[1]),
               "onnx metadata_props": len(json.loads({p.key: p.value for p in onnx.load(
                   bundle / "onnx" / "carspotter.onnx").metadata_props}["labels"]))}
     manifest = json.loads((bundle / "manifest.json").read_text())

@@ -101,7 +101,7 @@ class FormatSpec:
         measure: how export measures a variant on CPU (default: ``runtimes[0]``).
         tools: what predict, benchmark and evaluate run it on, first available first (default: ``runtimes[0]``).
         model_dir: where the model files and ``labels.txt`` sit inside the platform folder, which is also the
-            platform's package (``Sources/CarSpotter`` for the Swift package's resources, ``src/main/assets`` for the
+            platform's package (``Sources/CarSpotter`` for the Swift package's resources, ``src/main/assets/carspotter`` for the
             Android library's assets, ``""`` for the npm package's root).
         package: ``(platform folder, PackageInfo) -> None``: writes the platform package around the model files
             (sources, tests, build files, generated config), or None.
@@ -168,7 +168,7 @@ class FormatSpec:
         return f"{stem}{suffix}" if default else f"{stem}.{variant}{suffix}"
 
     def bundle_path(self, name: str) -> str:
-        """A model or labels file's path in the bundle: ``android/src/main/assets/carspotter.tflite``."""
+        """A model or labels file's path in the bundle: ``android/src/main/assets/carspotter/carspotter.tflite``."""
         return "/".join(p for p in (self.platform, self.model_dir, name) if p)
 
 

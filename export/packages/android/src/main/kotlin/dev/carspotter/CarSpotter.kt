@@ -1,12 +1,13 @@
-// The bundle's car classifier on Android: MediaPipe Tasks' ImageClassifier (default; on the CPU it resizes exactly as
-// the reference; with the GPU delegate it resizes on the GPU, not measured) or a plain LiteRT Interpreter fed by the
-// Kotlin port of the reference resize (exact on either accelerator). Off the main thread.
+// The bundle's car classifier on Android: MediaPipe Tasks' ImageClassifier (default) or a plain LiteRT Interpreter.
+// Either way the photo's stored pixels are read raw (no colour conversion), oriented, composited and box-reduced by
+// the Kotlin core (ReferenceResize.prepare); MediaPipe is handed those pixels and does the bilinear step itself (on
+// the CPU exactly the reference's; with the GPU delegate on the GPU, not measured), the Interpreter gets the Kotlin
+// port's bilinear step (exact on either accelerator). Off the main thread.
 package dev.carspotter
 
 import android.content.Context
 import android.content.res.AssetManager
 import android.graphics.Bitmap
-import android.graphics.Matrix
 import android.os.Looper
 import com.google.mediapipe.framework.image.BitmapImageBuilder
 import com.google.mediapipe.tasks.core.BaseOptions
@@ -14,6 +15,7 @@ import com.google.mediapipe.tasks.vision.core.RunningMode
 import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifier
 import dev.carspotter.core.BundleInfo
 import dev.carspotter.core.Classification
+import dev.carspotter.core.Image
 import dev.carspotter.core.ReferenceResize
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
@@ -49,20 +51,33 @@ class CarSpotter private constructor(
 ) : Closeable {
 
     companion object {
+        /** The library's asset folder: the model, labels.txt and carspotter.properties, apart from the app's own assets. */
+        const val ASSETS = "carspotter/"
+
         /**
-         * Load the bundle's model from the library's assets.
+         * Load the bundle's model from the library's assets, off the main thread (Dispatchers.IO): MediaPipe and the
+         * Interpreter map and prepare the model, which takes from tens of ms to seconds (GPU delegate).
          * @throws IllegalArgumentException assets missing or malformed (the message names the file)
          * @throws Exception MediaPipe's or LiteRT's own error when the accelerator is not available on this device
          */
+        suspend fun create(context: Context, engine: Engine = Engine.MEDIAPIPE, accelerator: Accelerator = Accelerator.CPU,
+                           threads: Int = 4): CarSpotter =
+            withContext(Dispatchers.IO) { createBlocking(context, engine, accelerator, threads) }
+
+        /**
+         * [create] on the calling thread, for Java callers and background executors.
+         * @throws IllegalStateException on the main thread
+         */
         @JvmStatic
         @JvmOverloads
-        fun create(context: Context, engine: Engine = Engine.MEDIAPIPE, accelerator: Accelerator = Accelerator.CPU,
-                   threads: Int = 4): CarSpotter {
+        fun createBlocking(context: Context, engine: Engine = Engine.MEDIAPIPE, accelerator: Accelerator = Accelerator.CPU,
+                           threads: Int = 4): CarSpotter {
+            check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.createBlocking blocks; call create() or use a background thread" }
             val assets = context.assets
-            val info = BundleInfo.read(assets.open("carspotter.properties"), assets.open("labels.txt"))
+            val info = BundleInfo.read(assets.open(ASSETS + "carspotter.properties"), assets.open(ASSETS + "labels.txt"))
             return when (engine) {
                 Engine.MEDIAPIPE -> {
-                    val base = BaseOptions.builder().setModelAssetPath(info.model)
+                    val base = BaseOptions.builder().setModelAssetPath(ASSETS + info.model)
                         .setDelegate(if (accelerator == Accelerator.GPU) com.google.mediapipe.tasks.core.Delegate.GPU
                                      else com.google.mediapipe.tasks.core.Delegate.CPU).build()
                     val options = ImageClassifier.ImageClassifierOptions.builder().setBaseOptions(base)
@@ -72,7 +87,7 @@ class CarSpotter private constructor(
                 Engine.INTERPRETER -> {
                     val worker = Executors.newSingleThreadExecutor { Thread(it, "carspotter-litert") }
                     val (interpreter, gpu) = try {
-                        worker.submit(Callable { openInterpreter(assets, info.model, accelerator, threads) }).get()
+                        worker.submit(Callable { openInterpreter(assets, ASSETS + info.model, accelerator, threads) }).get()
                     } catch (e: ExecutionException) {
                         worker.shutdown()
                         throw e.cause ?: e
@@ -98,58 +113,44 @@ class CarSpotter private constructor(
             }
         }
 
-        /** Transparency composited on white, as the reference decoder does (MediaPipe would drop alpha: black). */
-        private fun onWhite(bitmap: Bitmap): Bitmap {
-            if (!bitmap.hasAlpha()) return bitmap
-            val w = bitmap.width
-            val h = bitmap.height
-            val px = IntArray(w * h)
-            bitmap.getPixels(px, 0, w, 0, 0, w, h)
-            val rgb = ReferenceResize.compositeOnWhite(rgba(px))
-            for (i in px.indices) {
-                px[i] = (0xFF shl 24) or ((rgb[3 * i].toInt() and 0xFF) shl 16) or ((rgb[3 * i + 1].toInt() and 0xFF) shl 8) or
-                    (rgb[3 * i + 2].toInt() and 0xFF)
-            }
-            return Bitmap.createBitmap(px, w, h, Bitmap.Config.ARGB_8888)
-        }
-
-        /** Unpremultiplied ARGB ints (Bitmap.getPixels) as RGBA bytes. */
-        private fun rgba(argb: IntArray): ByteArray {
-            val out = ByteArray(argb.size * 4)
-            for (i in argb.indices) {
-                val p = argb[i]
-                out[4 * i] = (p shr 16).toByte(); out[4 * i + 1] = (p shr 8).toByte(); out[4 * i + 2] = p.toByte()
-                out[4 * i + 3] = (p ushr 24).toByte()
-            }
-            return out
-        }
-
         /**
-         * The upright bitmap for an EXIF orientation (ExifInterface.ORIENTATION_*, 1..8, mirrored ones included; 0 or 1:
-         * the bitmap itself), turned without filtering, so no pixel value changes.
+         * The bitmap's pixels as the reference reads a photo: RGBA bytes as stored, no colour conversion
+         * (Bitmap.copyPixelsToBuffer; ARGB_8888 is R, G, B, A in memory). A bitmap with transparency is read with
+         * getPixels instead, which un-premultiplies (and converts to sRGB, the only colour space transparent photos
+         * come in here). Other configs (HARDWARE, RGB_565, RGBA_F16) are copied to ARGB_8888 first.
          */
         @JvmStatic
-        fun upright(bitmap: Bitmap, exifOrientation: Int): Bitmap {
-            require(exifOrientation in 0..8) { "EXIF orientation must be 1..8 (0: unknown), got $exifOrientation" }
-            val m = Matrix()
-            when (exifOrientation) {
-                2 -> m.setScale(-1f, 1f)
-                3 -> m.setRotate(180f)
-                4 -> m.setScale(1f, -1f)
-                5 -> { m.setRotate(90f); m.postScale(-1f, 1f) }
-                6 -> m.setRotate(90f)
-                7 -> { m.setRotate(-90f); m.postScale(-1f, 1f) }
-                8 -> m.setRotate(-90f)
-                else -> return bitmap
+        fun storedPixels(bitmap: Bitmap): Image {
+            val argb = if (bitmap.config == Bitmap.Config.ARGB_8888) bitmap else bitmap.copy(Bitmap.Config.ARGB_8888, false)
+            val w = argb.width
+            val h = argb.height
+            if (argb.hasAlpha()) {
+                val px = IntArray(w * h)
+                argb.getPixels(px, 0, w, 0, 0, w, h) // unpremultiplied ARGB ints
+                val out = ByteArray(px.size * 4)
+                for (i in px.indices) {
+                    val p = px[i]
+                    out[4 * i] = (p shr 16).toByte(); out[4 * i + 1] = (p shr 8).toByte(); out[4 * i + 2] = p.toByte()
+                    out[4 * i + 3] = (p ushr 24).toByte()
+                }
+                return Image(out, w, h, 4)
             }
-            return Bitmap.createBitmap(bitmap, 0, 0, bitmap.width, bitmap.height, m, false)
+            val raw = ByteBuffer.allocate(argb.rowBytes * h)
+            argb.copyPixelsToBuffer(raw)
+            val bytes = raw.array()
+            if (argb.rowBytes == 4 * w) return Image(bytes, w, h, 4)
+            val packed = ByteArray(4 * w * h)
+            for (y in 0 until h) System.arraycopy(bytes, y * argb.rowBytes, packed, y * 4 * w, 4 * w)
+            return Image(packed, w, h, 4)
         }
     }
 
     /**
      * Classify a photo off the main thread (Dispatchers.Default).
-     * @param bitmap the photo as decoded (any size; a HARDWARE bitmap is copied to ARGB_8888)
-     * @param exifOrientation ExifInterface.TAG_ORIENTATION of the photo file (1..8; 0 unknown)
+     * @param bitmap the photo as decoded, whole (any size; a HARDWARE bitmap is copied to ARGB_8888). Decode it without
+     *   inSampleSize: the reference averages the full-resolution pixels itself (ReferenceResize.boxReduce)
+     * @param exifOrientation ExifInterface.TAG_ORIENTATION of the photo file (1..8; 0 unknown). Pass 1 for a bitmap a
+     *   decoder already rotated (ImageDecoder, Glide, Coil); CameraX gives degrees: Orientation.fromDegrees
      */
     suspend fun classify(bitmap: Bitmap, exifOrientation: Int): Classification =
         withContext(Dispatchers.Default) { classifyBlocking(bitmap, exifOrientation) }
@@ -160,12 +161,22 @@ class CarSpotter private constructor(
      */
     fun classifyBlocking(bitmap: Bitmap, exifOrientation: Int): Classification {
         check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.classifyBlocking blocks; call classify() or use a background thread" }
-        val argb = if (bitmap.config == Bitmap.Config.ARGB_8888) bitmap else bitmap.copy(Bitmap.Config.ARGB_8888, false)
-        val up = upright(argb, exifOrientation)
-        return info.classification(if (classifier != null) mediapipe(onWhite(up)) else interpret(up))
+        val stored = storedPixels(bitmap)
+        val prepared = ReferenceResize.prepare(stored.pixels, stored.width, stored.height, stored.channels, exifOrientation, info.size)
+        return info.classification(
+            if (classifier != null) mediapipe(prepared)
+            else probabilities(ReferenceResize.bilinear(prepared.pixels, prepared.width, prepared.height, info.size)))
     }
 
-    private fun mediapipe(bitmap: Bitmap): FloatArray {
+    /** MediaPipe on the prepared (upright, composited, box-reduced) RGB pixels, as an opaque ARGB_8888 bitmap. */
+    private fun mediapipe(image: Image): FloatArray {
+        val rgba = ByteArray(image.width * image.height * 4)
+        for (i in 0 until image.width * image.height) {
+            rgba[4 * i] = image.pixels[3 * i]; rgba[4 * i + 1] = image.pixels[3 * i + 1]; rgba[4 * i + 2] = image.pixels[3 * i + 2]
+            rgba[4 * i + 3] = -1
+        }
+        val bitmap = Bitmap.createBitmap(image.width, image.height, Bitmap.Config.ARGB_8888)
+        bitmap.copyPixelsFromBuffer(ByteBuffer.wrap(rgba))
         val result = classifier!!.classify(BitmapImageBuilder(bitmap).build())
         val probs = FloatArray(info.labels.size)
         for (c in result.classificationResult().classifications()[0].categories()) probs[c.index()] = c.score()
@@ -209,14 +220,6 @@ class CarSpotter private constructor(
                 out[0]
             }
         }
-    }
-
-    private fun interpret(bitmap: Bitmap): FloatArray {
-        val w = bitmap.width
-        val h = bitmap.height
-        val argb = IntArray(w * h)
-        bitmap.getPixels(argb, 0, w, 0, 0, w, h) // unpremultiplied ARGB
-        return probabilities(ReferenceResize.resize(rgba(argb), w, h, 4, info.size))
     }
 
     override fun close() {

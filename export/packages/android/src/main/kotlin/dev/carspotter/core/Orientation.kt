@@ -14,24 +14,46 @@ object Orientation {
         require(orientation in 0..8) { "EXIF orientation must be 1..8 (0: unknown), got $orientation" }
         if (orientation <= 1) return image
         val w = image.width; val h = image.height; val c = image.channels
-        val swap = orientation >= 5
-        val ow = if (swap) h else w
-        val oh = if (swap) w else h
+        val ow = if (orientation >= 5) h else w
+        val oh = if (orientation >= 5) w else h
         val out = ByteArray(image.pixels.size)
         for (y in 0 until oh) for (x in 0 until ow) {
-            // the source pixel shown at (x, y) once upright
-            val sx: Int; val sy: Int
-            when (orientation) {
-                2 -> { sx = w - 1 - x; sy = y }          // mirrored horizontally
-                3 -> { sx = w - 1 - x; sy = h - 1 - y }  // rotated 180
-                4 -> { sx = x; sy = h - 1 - y }          // mirrored vertically
-                5 -> { sx = y; sy = x }                  // transposed
-                6 -> { sx = y; sy = h - 1 - x }          // rotated 90 clockwise to view
-                7 -> { sx = w - 1 - y; sy = h - 1 - x }  // transversed
-                else -> { sx = w - 1 - y; sy = x }       // 8: rotated 90 counter-clockwise to view
-            }
-            System.arraycopy(image.pixels, (sy * w + sx) * c, out, (y * ow + x) * c, c)
+            System.arraycopy(image.pixels, source(orientation, x, y, w, h) * c, out, (y * ow + x) * c, c)
         }
         return Image(out, ow, oh, c)
+    }
+
+    /**
+     * The EXIF orientation (1, 6, 3 or 8) for a clockwise rotation in degrees that makes a frame upright, as CameraX
+     * gives it (ImageProxy.imageInfo.rotationDegrees).
+     * @throws IllegalArgumentException degrees not a multiple of 90
+     */
+    fun fromDegrees(degrees: Int): Int {
+        require(degrees % 90 == 0) { "rotation must be a multiple of 90 degrees, got $degrees" }
+        return when (((degrees % 360) + 360) % 360) {
+            90 -> 6
+            180 -> 3
+            270 -> 8
+            else -> 1
+        }
+    }
+
+    /**
+     * The index (pixel number, row-major) in the stored [width] x [height] image of the pixel shown at ([x], [y]) once
+     * upright, for an EXIF orientation 2..8.
+     */
+    fun source(orientation: Int, x: Int, y: Int, width: Int, height: Int): Int {
+        val sx: Int; val sy: Int
+        when (orientation) {
+            2 -> { sx = width - 1 - x; sy = y }           // mirrored horizontally
+            3 -> { sx = width - 1 - x; sy = height - 1 - y }  // rotated 180
+            4 -> { sx = x; sy = height - 1 - y }          // mirrored vertically
+            5 -> { sx = y; sy = x }                       // transposed
+            6 -> { sx = y; sy = height - 1 - x }          // rotated 90 clockwise to view
+            7 -> { sx = width - 1 - y; sy = height - 1 - x }  // transversed
+            8 -> { sx = width - 1 - y; sy = x }           // rotated 90 counter-clockwise to view
+            else -> { sx = x; sy = y }
+        }
+        return sy * width + sx
     }
 }

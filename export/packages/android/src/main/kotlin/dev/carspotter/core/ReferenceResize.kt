@@ -142,6 +142,60 @@ object ReferenceResize {
         return bilinear(reduced.pixels, reduced.width, reduced.height, size)
     }
 
+    /**
+     * What the bilinear step is given, from a photo as stored: EXIF [orientation] applied (1..8; 0 unknown), RGBA
+     * composited on white, [boxReduce]d: the upright RGB image MediaPipe is handed, and what [resize] resizes. For a
+     * photo that is reduced, the reduction reads the stored pixels through the orientation (no upright copy of a
+     * 48 MP photo is made); the values are those of Orientation.upright, then compositeOnWhite, then boxReduce.
+     * @throws IllegalArgumentException channels not 3 or 4, orientation outside 0..8, or a wrong byte count
+     */
+    fun prepare(pixels: ByteArray, width: Int, height: Int, channels: Int, orientation: Int, size: Int): Image {
+        require(channels == 3 || channels == 4) { "channels must be 3 (RGB) or 4 (RGBA), got $channels" }
+        require(orientation in 0..8) { "EXIF orientation must be 1..8 (0: unknown), got $orientation" }
+        require(width >= 1 && height >= 1 && size >= 1) { "sizes must be positive: $width x $height -> $size" }
+        require(pixels.size == width * height * channels) { "${pixels.size} bytes is not $width x $height x $channels" }
+        val uw = if (orientation >= 5) height else width
+        val uh = if (orientation >= 5) width else height
+        val k = boxFactors(uw, uh, size)
+        if (orientation <= 1 || (k[0] == 1 && k[1] == 1)) {
+            val up = Orientation.upright(Image(pixels, width, height, channels), orientation)
+            return boxReduce(if (channels == 4) compositeOnWhite(up.pixels) else up.pixels, uw, uh, size)
+        }
+        val kx = k[0]; val ky = k[1]
+        val ow = (uw + kx - 1) / kx
+        val oh = (uh + ky - 1) / ky
+        val out = ByteArray(ow * oh * 3)
+        for (oy in 0 until oh) for (ox in 0 until ow) {
+            var r = 0; var g = 0; var b = 0
+            val rows = Math.min(ky, uh - oy * ky)
+            val cols = Math.min(kx, uw - ox * kx)
+            for (y in oy * ky until oy * ky + rows) for (x in ox * kx until ox * kx + cols) {
+                val p = Orientation.source(orientation, x, y, width, height) * channels
+                if (channels == 3) {
+                    r += pixels[p].toInt() and 0xFF; g += pixels[p + 1].toInt() and 0xFF; b += pixels[p + 2].toInt() and 0xFF
+                } else {
+                    val a = pixels[p + 3].toInt() and 0xFF
+                    r += onWhite(pixels[p].toInt() and 0xFF, a); g += onWhite(pixels[p + 1].toInt() and 0xFF, a)
+                    b += onWhite(pixels[p + 2].toInt() and 0xFF, a)
+                }
+            }
+            val n = rows * cols
+            val o = (oy * ow + ox) * 3
+            out[o] = ((r + n / 2) / n).toByte(); out[o + 1] = ((g + n / 2) / n).toByte(); out[o + 2] = ((b + n / 2) / n).toByte()
+        }
+        return Image(out, ow, oh, 3)
+    }
+
+    /** One value of compositeOnWhite: channel [v] with alpha [a] over white. */
+    private fun onWhite(v: Int, a: Int): Int = when (a) {
+        255 -> v
+        0 -> 255
+        else -> {
+            val t = v * a * 128 + 255 * (255 - a) * 128 + (0x80 shl 7)
+            (((t ushr 8) + t) ushr 8) ushr 7
+        }
+    }
+
     /** The bilinear step alone (MediaPipe's own resize, no antialiasing): RGB bytes to size * size * 3. */
     fun bilinear(src: ByteArray, width: Int, height: Int, size: Int): ByteArray {
         val m = inverseMatrix(width, height, size)

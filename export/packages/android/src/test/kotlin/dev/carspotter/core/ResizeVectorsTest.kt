@@ -51,6 +51,25 @@ class ResizeVectorsTest {
     }
 
     @Test
+    fun prepareOrientsCompositesAndReducesAsTheStepsInTurn() {
+        // the fused path (no upright copy) against Orientation.upright, compositeOnWhite and boxReduce one after another
+        val random = java.util.Random(7)
+        for (case in 0 until 48) {
+            val w = 1 + random.nextInt(90); val h = 1 + random.nextInt(90); val c = if (case % 3 == 0) 4 else 3
+            val size = 1 + random.nextInt(40)
+            val pixels = ByteArray(w * h * c).also { random.nextBytes(it) }
+            for (o in 1..8) {
+                val up = Orientation.upright(Image(pixels, w, h, c), o)
+                val rgb = if (c == 4) ReferenceResize.compositeOnWhite(up.pixels) else up.pixels
+                val want = ReferenceResize.boxReduce(rgb, up.width, up.height, size)
+                val got = ReferenceResize.prepare(pixels, w, h, c, o, size)
+                assertEquals("$w x $h x $c, orientation $o", listOf(want.width, want.height), listOf(got.width, got.height))
+                assertArrayEquals("$w x $h x $c, orientation $o, size $size", want.pixels, got.pixels)
+            }
+        }
+    }
+
+    @Test
     fun rejectsWrongSizesAndChannels() {
         try { ReferenceResize.resize(ByteArray(5), 2, 1, 3, 4); throw AssertionError("accepted 5 bytes") } catch (e: IllegalArgumentException) {}
         try { ReferenceResize.resize(ByteArray(4), 2, 1, 2, 4); throw AssertionError("accepted 2 channels") } catch (e: IllegalArgumentException) {}
@@ -72,6 +91,17 @@ class OrientationTest {
             assertEquals("orientation $o", w.subList(0, 2), listOf(up.width, up.height))
             assertArrayEquals("orientation $o", w.drop(2).map { it.toByte() }.toByteArray(), up.pixels)
         }
+    }
+}
+
+class CameraRotationTest {
+    @Test
+    fun cameraXDegreesBecomeExifOrientations() {
+        assertEquals(listOf(1, 6, 3, 8, 8, 1), listOf(0, 90, 180, 270, -90, 360).map { Orientation.fromDegrees(it) })
+        // a frame stored rotated: 90 degrees clockwise to view is EXIF 6, which Orientation.upright applies
+        val stored = Image(ByteArray(6) { it.toByte() }, 3, 2, 1)
+        assertEquals(listOf(2, 3), Orientation.upright(stored, Orientation.fromDegrees(90)).let { listOf(it.width, it.height) })
+        try { Orientation.fromDegrees(45); throw AssertionError("accepted 45 degrees") } catch (e: IllegalArgumentException) {}
     }
 }
 
