@@ -72,12 +72,16 @@ public actor CarClassifier {
     ///     matching, as the reference decoder does
     ///   - orientation: its EXIF orientation (`CGImagePropertyOrientation`, from `kCGImagePropertyOrientation` of
     ///     `CGImageSourceCopyPropertiesAtIndex`; convert a `UIImage.Orientation` first, its numbering differs); all 8
-    ///     values, mirrored ones included
+    ///     values, mirrored ones included. Pass `.up` for an image a decoder already drew upright. The photo is read
+    ///     whole and box-reduced here (`ReferenceResize.prepare`): do not downsample it first (e.g. with
+    ///     `kCGImageSourceSubsampleFactor` or a thumbnail), which the reference does not do
     /// - Returns: the top 3, with `show` false below the bundle's threshold or for "not a car"
     /// - Throws: `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML errors.
     public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation = .up) async throws -> Classification {
-        let upright = Orientation.upright(try CarClassifier.packedPixels(of: image), orientation: orientation.rawValue)
-        let input = try ReferenceResize.resize(upright.pixels, width: upright.width, height: upright.height, channels: 3, size: info.size)
+        let stored = try CarClassifier.packedPixels(of: image)
+        let prepared = ReferenceResize.prepare(stored.pixels, width: stored.width, height: stored.height, channels: 3,
+                                               orientation: orientation.rawValue, size: info.size)
+        let input = ReferenceResize.bilinear(prepared.pixels, width: prepared.width, height: prepared.height, size: info.size)
         return info.classification(try probabilities(input: input))
     }
 

@@ -146,6 +146,59 @@ public enum ReferenceResize {
         return bilinear(reduced.pixels, width: reduced.width, height: reduced.height, size: size)
     }
 
+    /// What the bilinear step is given, from a photo as stored: EXIF `orientation` applied (1...8), RGBA composited on
+    /// white, `boxReduce`d. For a photo that is reduced, the reduction reads the stored pixels through the orientation
+    /// (no upright copy of a 48 MP photo); the values are those of Orientation.upright, compositeOnWhite, boxReduce.
+    /// Port of the Kotlin core's ReferenceResize.prepare.
+    public static func prepare(_ pixels: [UInt8], width: Int, height: Int, channels: Int, orientation: UInt32,
+                               size: Int) -> PackedImage {
+        let uw = orientation >= 5 && orientation <= 8 ? height : width
+        let uh = orientation >= 5 && orientation <= 8 ? width : height
+        let (kx, ky) = boxFactors(width: uw, height: uh, size: size)
+        if orientation <= 1 || orientation > 8 || (kx == 1 && ky == 1) {
+            let up = Orientation.upright(PackedImage(pixels: pixels, width: width, height: height, channels: channels),
+                                         orientation: orientation)
+            let r = boxReduce(channels == 4 ? compositeOnWhite(up.pixels) : up.pixels, width: uw, height: uh, size: size)
+            return PackedImage(pixels: r.pixels, width: r.width, height: r.height, channels: 3)
+        }
+        let ow = (uw + kx - 1) / kx
+        let oh = (uh + ky - 1) / ky
+        var out = [UInt8](repeating: 0, count: ow * oh * 3)
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                var r = 0, g = 0, b = 0
+                let rows = min(ky, uh - oy * ky)
+                let cols = min(kx, uw - ox * kx)
+                for y in (oy * ky)..<(oy * ky + rows) {
+                    for x in (ox * kx)..<(ox * kx + cols) {
+                        let p = Orientation.source(orientation, x: x, y: y, width: width, height: height) * channels
+                        if channels == 3 {
+                            r += Int(pixels[p]); g += Int(pixels[p + 1]); b += Int(pixels[p + 2])
+                        } else {
+                            let a = Int(pixels[p + 3])
+                            r += onWhite(Int(pixels[p]), a); g += onWhite(Int(pixels[p + 1]), a); b += onWhite(Int(pixels[p + 2]), a)
+                        }
+                    }
+                }
+                let n = rows * cols
+                let o = (oy * ow + ox) * 3
+                out[o] = UInt8((r + n / 2) / n); out[o + 1] = UInt8((g + n / 2) / n); out[o + 2] = UInt8((b + n / 2) / n)
+            }
+        }
+        return PackedImage(pixels: out, width: ow, height: oh, channels: 3)
+    }
+
+    /// One value of compositeOnWhite: channel `v` with alpha `a` over white.
+    private static func onWhite(_ v: Int, _ a: Int) -> Int {
+        switch a {
+        case 255: return v
+        case 0: return 255
+        default:
+            let t = v * a * 128 + 255 * (255 - a) * 128 + (0x80 << 7)
+            return (((t >> 8) + t) >> 8) >> 7
+        }
+    }
+
     /// The bilinear step alone (MediaPipe's own resize, no antialiasing): RGB bytes to `size * size * 3`.
     public static func bilinear(_ src: [UInt8], width: Int, height: Int, size: Int) -> [UInt8] {
         let m = inverseMatrix(width: width, height: height, size: size)

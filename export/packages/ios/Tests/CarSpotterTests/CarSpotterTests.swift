@@ -108,6 +108,24 @@ final class ResizeVectorTests: XCTestCase {
         XCTAssertEqual(factors.ky, 10)
     }
 
+    func testPrepareOrientsCompositesAndReducesAsTheStepsInTurn() {
+        // the fused path (no upright copy) against Orientation.upright, compositeOnWhite and boxReduce in turn
+        var state: UInt32 = 7
+        func next(_ n: Int) -> Int { state = state &* 1_664_525 &+ 1_013_904_223; return Int(state >> 8) % n }
+        for trial in 0..<48 {
+            let w = 1 + next(90), h = 1 + next(90), c = trial % 3 == 0 ? 4 : 3, size = 1 + next(40)
+            let pixels = (0..<(w * h * c)).map { _ in UInt8(next(256)) }
+            for o in UInt32(1)...8 {
+                let up = Orientation.upright(PackedImage(pixels: pixels, width: w, height: h, channels: c), orientation: o)
+                let rgb = c == 4 ? ReferenceResize.compositeOnWhite(up.pixels) : up.pixels
+                let want = ReferenceResize.boxReduce(rgb, width: up.width, height: up.height, size: size)
+                let got = ReferenceResize.prepare(pixels, width: w, height: h, channels: c, orientation: o, size: size)
+                XCTAssertEqual([got.width, got.height], [want.width, want.height], "\(w) x \(h) x \(c), orientation \(o)")
+                XCTAssertEqual(got.pixels, want.pixels, "\(w) x \(h) x \(c), orientation \(o), size \(size)")
+            }
+        }
+    }
+
     func testAllEightOrientationsAsPillow() {
         // a 3 x 2 grey image 0...5 and what Pillow's ImageOps.exif_transpose makes of it for each orientation
         let want: [UInt32: [Int]] = [1: [3, 2, 0, 1, 2, 3, 4, 5], 2: [3, 2, 2, 1, 0, 5, 4, 3], 3: [3, 2, 5, 4, 3, 2, 1, 0],
