@@ -247,8 +247,9 @@ else showMessage('Not sure: take a closer photo of the car');
 Other runtimes (Python, C++, C#): input `{spec.name}` `[1, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
 `{spec.output_name}` `[1, {n_classes}]` probabilities (the shapes are fixed so that the NNAPI and CoreML execution
 providers take every node; `carspotter.dynamic-batch.onnx`, when built, takes `[N, ...]` for servers); labels also in the model's `metadata_props`. Resize with
-`carspotter.model.photos.resize` (Python) or port `resize.js` (bilinear, no antialiasing, output x
-sampled at x * w / S: the "asymmetric" mapping, not align_corners) and check the port on `golden/resize/`.
+`carspotter.model.photos.resize` (Python) or port `resize.js` (an integer k x k box average, k = side // {size},
+for photos of {2 * size} px or more, then bilinear without antialiasing, output x sampled at x * w / S: the
+"asymmetric" mapping, not align_corners) and check the port on `golden/resize/`.
 
 {common(spec, n_classes)}"""
 

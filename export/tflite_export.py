@@ -95,18 +95,26 @@ implementation(project(":carspotter"))
 ```
 
 ```kotlin
-val spotter = CarSpotter.create(context)                     // MediaPipe Tasks ImageClassifier, CPU
+val spotter = CarSpotter.create(context)                     // suspend; MediaPipe Tasks ImageClassifier, CPU
 val exif = ExifInterface(photoFile).getAttributeInt(ExifInterface.TAG_ORIENTATION, 1)
 val result = spotter.classify(BitmapFactory.decodeFile(photoFile.path), exif)  // suspend: runs on Dispatchers.Default
 if (result.show) show(result.top) else showMessage("Not sure: take a closer photo of the car")
 ```
 
-- Engines: `Engine.MEDIAPIPE` (default: on the CPU MediaPipe's own resize **is** the reference's, pixel for
-  pixel: bilinear, no antialiasing, output x sampled at x * w / S, the "asymmetric" mapping) or
-  `Engine.INTERPRETER` (a plain LiteRT `Interpreter` fed by the Kotlin port of the reference resize);
-  `Accelerator.CPU` or `Accelerator.GPU` (the GPU delegate computes in fp16).
-- All 8 EXIF orientations are applied, mirrored ones included. `classify` is a suspend function;
-  `classifyBlocking` refuses the main thread.
+- Engines: `Engine.MEDIAPIPE` (default) or `Engine.INTERPRETER` (a plain LiteRT `Interpreter`);
+  `Accelerator.CPU` or `Accelerator.GPU` (the GPU delegate computes in fp16). Either way the library reads
+  the bitmap's stored bytes (`copyPixelsToBuffer`: no sRGB conversion, as the reference ignores ICC profiles),
+  applies the EXIF orientation, and averages k x k boxes of a large photo (k = side // {size}; nothing below
+  {2 * size} px) in the Kotlin core. MediaPipe is handed those pixels and does the bilinear step itself (on the
+  CPU exactly the reference's: no antialiasing, output x sampled at x * w / S, the "asymmetric" mapping); the
+  Interpreter gets the Kotlin port of the same step.
+- All 8 EXIF orientations are applied, mirrored ones included: pass `ExifInterface.TAG_ORIENTATION` for a
+  `BitmapFactory` bitmap, `1` for a bitmap a decoder already rotated (`ImageDecoder`, Glide, Coil), and
+  `Orientation.fromDegrees(imageProxy.imageInfo.rotationDegrees)` for a CameraX frame (CameraX gives degrees).
+  Decode the whole photo (no `inSampleSize`): the library reduces it exactly as the reference.
+- `create` and `classify` are suspend functions (Dispatchers.IO / Default); `createBlocking` and
+  `classifyBlocking` (for Java) refuse the main thread. The model, `labels.txt` and `carspotter.properties` sit
+  in `assets/carspotter/`, so an app's own `labels.txt` does not replace them.
 - Only `{model_file}` goes into your APK; the other variants in `src/main/assets/carspotter` are excluded by
   `ignoreAssetsPattern` (edit it to ship another). The pure-Kotlin core (`dev.carspotter.core`: resize,
   orientation, parity rule, labels) stays within Kotlin 1.3 and no Android class; `./gradlew test` runs its
@@ -117,13 +125,18 @@ if (result.show) show(result.top) else showMessage("Not sure: take a closer phot
 {common(spec, n_classes)}"""
 
 
-_SELFTEST_TEXT = """## Self-test on your device (`src/androidTest`)
+_SELFTEST_TEXT = """## Self-test on your device (`src/androidTest`) and JVM tests
 
-`./gradlew :carspotter:connectedAndroidTest` on a device or emulator. The golden set is the test's assets
-(`../golden`). It checks the **resize vectors** bit for bit on the device, and every golden photo
-(`golden/NNN.jpg`, decoded by `BitmapFactory`, EXIF read with `ExifInterface`) through MediaPipe and the
-Interpreter, on the CPU and the GPU delegate (skipped, with the reason, where the device has none), under the
-top-3 rule with the tolerances of `golden/expected.json`. JVM unit tests of the core: `./gradlew :carspotter:test`.
+```bash
+./gradlew :carspotter:testDebugUnitTest          # JVM: the core on the resize vectors (no device)
+./gradlew :carspotter:connectedDebugAndroidTest  # a device or emulator: the golden set through both engines
+```
+
+The golden set is the instrumented test's assets (`../golden`). It checks the **resize vectors** bit for bit on
+the device (the generated 12 MP frame included), and every golden photo (`golden/NNN.jpg`, decoded by
+`BitmapFactory`, EXIF read with `ExifInterface`) through MediaPipe and the Interpreter, on the CPU and the GPU
+delegate (skipped, with the reason, where the device has none), under the top-3 rule with the tolerances of
+`golden/expected.json`.
 """
 
 _THRESHOLD_CODE = """```kotlin
@@ -132,12 +145,14 @@ if (!result.show) showMessage("Not sure: take a closer photo of the car")
 else show(result.best.label, result.best.probability)
 ```"""
 
-_RESIZE_ADVICE = """Use the library (`CarSpotter.classify`): with MediaPipe its resize is the reference's (OpenCV
-`warpPerspective`, bilinear, no antialiasing, output x sampled at x * w / S: the "asymmetric" mapping), tested
-pixel for pixel against MediaPipe itself, and the Interpreter engine uses the Kotlin port of the same resize.
-Any other resizer (`Bitmap.createScaledBitmap`, a GPU texture) moves some answers, as the other rows show for
-the resizers measured here. Decoding a large photo at a reduced size first (`inSampleSize`) is fine: the
-reference does the same for JPEGs 8x the input side."""
+_RESIZE_ADVICE = """Use the library (`CarSpotter.classify`) with the whole decoded photo: it averages k x k boxes of a
+large photo (k = side // S, integer arithmetic, the Kotlin port of the reference, checked on the resize vectors),
+then MediaPipe's own bilinear step (OpenCV `warpPerspective`, no antialiasing, output x sampled at x * w / S: the
+"asymmetric" mapping), tested pixel for pixel against MediaPipe itself; the Interpreter engine uses the Kotlin
+port of the same step. Handing MediaPipe a large photo yourself (`mediapipe-bare`) skips the box average: on a
+12 MP photo that samples one pixel in about 170 and aliases. Other resizers (`Bitmap.createScaledBitmap`, a GPU
+texture) and a reduced decode (`inSampleSize`) move some answers, as the other rows show for the resizers
+measured here."""
 
 
 def accelerators(path: Path) -> dict:
