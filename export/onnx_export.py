@@ -241,8 +241,31 @@ else showMessage('Not sure: take a closer photo of the car');
   (`decodeFile` with sharp, EXIF applied; `createSession`; `classifyFile`) are in `<package>/node`.
 - Threads: `session.run` is asynchronous; `preprocess` takes a few ms on the calling thread. In a browser,
   `ort.env.wasm.proxy = true` runs inference in a worker; the whole call can also run in a Web Worker.
-- Pixels must be upright: apply the EXIF orientation before (browsers do with `createImageBitmap(blob,
-  {{imageOrientation: 'from-image'}})`; in React Native use an image library that returns upright pixels).
+- Pixels must be upright and whole: apply the EXIF orientation before (browsers do with
+  `createImageBitmap(blob, {{imageOrientation: 'from-image'}})`, sharp with `.rotate()`; in React Native use an
+  image library that returns upright pixels) and do not shrink the photo first: `resize` averages k x k boxes of
+  a large photo itself (k = side // {size}), exactly as the reference. A 48 MP photo is 193 MB as RGBA.
+- The input is `[1, {size}, {size}, 3]` float32 NHWC (batch fixed at 1, so that phone execution providers,
+  NNAPI and CoreML, take every node): one photo per `session.run`.
+- The package is ES modules only (`"type": "module"`): `import` it (or `await import()` from CommonJS; Node
+  22.12+ also lets `require` load it). Jest: run it with `NODE_OPTIONS=--experimental-vm-modules npx jest` and
+  `transform: {{}}`, or let Babel transform it with `transformIgnorePatterns: ['/node_modules/(?!carspotter-)']`.
+  Every subpath has types (`.`, `./node`, `./resize`, `./model`).
+
+### Loading the model file
+
+The model is the package's `./model` subpath (`{model_file}`); how an app gets its bytes or URL depends on the
+bundler:
+
+- **Vite**: `import modelUrl from 'carspotter-<bundle>/model?url'`, then `ort.InferenceSession.create(modelUrl)`
+  (or `assetsInclude: ['**/*.onnx']` in `vite.config.js` to import it without `?url`).
+- **webpack 5**: a rule `{{ test: /\.onnx$/, type: 'asset/resource' }}`, then `import modelUrl from
+  'carspotter-<bundle>/model'` gives its URL.
+- **React Native (Metro)**: in `metro.config.js`, `config.resolver.assetExts.push('onnx', 'ort')`; then with
+  `expo-asset`, `const [asset] = await Asset.loadAsync(require('carspotter-<bundle>/model'))` and
+  `ort.InferenceSession.create(asset.localUri)` (onnxruntime-react-native). ONNX Runtime Mobile's own format,
+  when built, is `carspotter.ort` with its `required_operators.config` for a reduced build.
+- **Node**: `createSession()` from `carspotter-<bundle>/node` opens it from the package folder.
 
 Other runtimes (Python, C++, C#): input `{spec.name}` `[1, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
 `{spec.output_name}` `[1, {n_classes}]` probabilities (the shapes are fixed so that the NNAPI and CoreML execution

@@ -49,6 +49,11 @@ def test_npm_package_layout_and_main_entry_without_node_only_code(moved):
     meta = json.loads((pkg / "package.json").read_text())
     assert meta["name"] == "carspotter-cars10" and meta["type"] == "module"
     assert meta["exports"]["."]["types"] == "./index.d.ts" and meta["exports"]["./node"]["default"] == "./node.js"
+    for sub, target in meta["exports"].items():  # every subpath but package.json has types, and they are shipped
+        assert sub == "./package.json" or (pkg / target["types"]).is_file(), sub
+    assert meta["exports"]["./model"]["default"] == "./carspotter.onnx"
+    readme = (pkg / "README.md").read_text()
+    assert "assetExts" in readme and "asset/resource" in readme and "?url" in readme and "experimental-vm-modules" in readme
     assert "onnxruntime-common" in meta["peerDependencies"] and meta["peerDependenciesMeta"]["sharp"]["optional"]
     assert all((pkg / f).is_file() for f in meta["files"])
     bundle_js = (pkg / "bundle.js").read_text()
@@ -149,7 +154,13 @@ def test_android_library_module_layout(moved):
     shipped = [Path(v["path"]).name for v in json.loads((moved["bundle"] / "manifest.json").read_text())["formats"]["tflite"]["variants"].values()
                if v["shipped"]]
     assert {f"!{n}" for n in shipped if n != "carspotter.tflite"} <= set(pattern) and "!carspotter.tflite" not in pattern
-    assert re.search(r'implementation\("com\.google\.mediapipe:tasks-vision:\d+\.\d+\.\d+"\)', gradle)  # pinned
+    # AGP 9: built-in Kotlin, so no Kotlin plugin and no kotlinOptions; consumer R8 rules for MediaPipe, shipped
+    assert "kotlin.android" not in gradle and "kotlinOptions" not in gradle
+    assert 'consumerProguardFiles("consumer-rules.pro")' in gradle and "com.google.mediapipe" in (android / "consumer-rules.pro").read_text()
+    # pinned, at versions whose native libraries are 16 KB page-aligned (MediaPipe 0.10.26+, LiteRT 1.4.0+)
+    mediapipe = re.search(r'implementation\("com\.google\.mediapipe:tasks-vision:(\d+)\.(\d+)\.(\d+)"\)', gradle)
+    assert mediapipe and tuple(map(int, mediapipe.groups())) >= (0, 10, 26) and "org.tensorflow:tensorflow-lite" not in gradle
+    assert all(f'"com.google.ai.edge.litert:{a}:1.4.0"' in gradle for a in ("litert", "litert-gpu", "litert-gpu-api"))
     assets = android / "src" / "main" / "assets" / "carspotter"
     props = dict(l.split("=", 1) for l in (assets / "carspotter.properties").read_text().splitlines() if "=" in l and not l.startswith("#"))
     assert props["input_size"] == "128" and props["model"] == "carspotter.tflite" and (assets / props["model"]).is_file()
@@ -220,3 +231,22 @@ def test_platform_readmes_say_how_to_add_the_package_and_fix_the_old_claims(move
     assert ".centerCrop" in ios and ".scaleFit" in ios and "off the main thread" in ios
     assert "suspend" in android and "include(\":carspotter\")" in android
     assert "npm install --install-links" in onnx and "Web Worker" in onnx
+
+
+def test_platform_workflows_build_and_test_an_exported_bundle():
+    """The macOS (Xcode 16: swift test and the iOS Simulator) and Android (host project, JVM and emulator tests)
+    workflows exist and run on a bundle exported in the same job."""
+    from conftest import REPO
+
+    macos = (REPO / ".github" / "workflows" / "macos-coreml-parity.yml").read_text()
+    assert "Xcode_16" in macos and "swift test" in macos and "xcodebuild test -scheme CarSpotter" in macos
+    assert "carspotter export" in macos
+    android = (REPO / ".github" / "workflows" / "android-package.yml").read_text()
+    for step in ("carspotter export", "gradle wrapper", ":carspotter:testDebugUnitTest", "android-emulator-runner",
+                 ":carspotter:connectedDebugAndroidTest"):
+        assert step in android, step
+    host = REPO / ".github" / "android-host"
+    settings = (host / "settings.gradle.kts").read_text()
+    assert 'include(":carspotter")' in settings and "carspotterBundle" in settings
+    assert 'id("com.android.library") version "9.' in (host / "build.gradle.kts").read_text()
+    assert "gradle-9." in (host / "gradle" / "wrapper" / "gradle-wrapper.properties").read_text()
