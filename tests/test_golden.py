@@ -55,7 +55,8 @@ def test_golden_set_in_the_manifest_and_on_disk(moved):
     assert 200_000 < g["bytes"] < 6_000_000, g["bytes"]  # a few MB at most
     files = sorted(p.relative_to(bundle).as_posix() for p in (bundle / "golden").rglob("*") if p.is_file())
     # 32 photos, 32 inputs, expected.json, 7 resize vectors (photo + expected) and their index
-    assert len(files) == 65 + 15 and all(f in manifest.files for f in files)  # verify covers every golden file
+    # 32 photos x 2 + expected.json; 8 stored vector photos, 10 outputs and the index (2 vector photos are generated)
+    assert len(files) == 65 + 19 and all(f in manifest.files for f in files)  # verify covers every golden file
     expected = json.loads((bundle / "golden" / "expected.json").read_text())
     assert expected["reference"]["backend"] == "tensorflow" and expected["reference"]["versions"]["keras"].startswith("3.")
     photo = expected["photos"][0]
@@ -131,7 +132,16 @@ def test_parity_with_the_run_given_adds_the_live_reference(moved, capsys):
     assert set(report["photo_sets"]) == {"golden", "golden-jpeg", "live"}
     assert report["photo_source"] == "test split of run cars10"
     live = [r for r in report["results"] if r["photo_set"] == "live"]
-    assert {r["format"] for r in live} == {"coreml", "tflite", "onnx"} and all(r["passed"] for r in live)
+    assert {r["format"] for r in live} == {"coreml", "tflite", "onnx", "keras"} and all(r["passed"] for r in live)
+    # the reference on Keras-JAX (CPU) against the canonical TensorFlow one, named with its device and matmul precision
+    jax_row = next(r for r in report["references"] if r["check"] == "reference/jax-cpu")
+    assert jax_row["status"] == "passed" and jax_row["backend"] == "jax" and jax_row["device"] == "cpu"
+    assert jax_row["matmul_precision"].startswith("float32") and jax_row["jax"] and jax_row["device_name"]
+    keras = next(r for r in live if r["format"] == "keras")
+    assert keras["precision"] == "fp32" and "jax on cpu" in keras["target"] and keras["max_abs_diff"] < 1e-4
+    assert "matmul float32" in (bundle / "parity.html").read_text()
+    gpu_rows = {s["check"]: s["reason"] for s in report["skipped_checks"] if s["check"].startswith("reference/")}
+    assert set(gpu_rows) == {"reference/tensorflow-gpu", "reference/jax-gpu"} and all("GPU" in r for r in gpu_rows.values())
 
 
 def test_calibration_of_a_real_run_is_fitted_recorded_and_in_every_readme(moved):
@@ -192,7 +202,7 @@ def test_js_self_test_passes_on_onnxruntime_node_every_check(moved, node_modules
     code, result, text = selftest(moved["bundle"], tmp_path)
     assert code == 0, text[-2000:]
     exact, package = result["exact"], result["package"]
-    assert result["resize"]["passed"] and len(result["resize"]["vectors"]) == 7
+    assert result["resize"]["passed"] and len(result["resize"]["vectors"]) == 10
     assert all(v["differing"] == 0 for v in result["resize"]["vectors"])
     assert exact["passed"] and exact["photos"] == 32 and exact["maxAbsDiff"] < 1e-4 and exact["top1Agreement"] == 1
     # sharp decodes with libjpeg-turbo as Pillow does and the package resizes as the reference: the same pixels

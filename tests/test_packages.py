@@ -28,9 +28,10 @@ def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp
 
     bundle = moved["bundle"]
     entry = verify_bundle(bundle).golden["resize_vectors"]
-    assert entry["count"] == 7 and {v["name"] for v in entry["vectors"]} >= {"strip-1x613", "down10-3011x97", "rgba-301x157"}
+    assert entry["count"] == 10 and {v["name"] for v in entry["vectors"]} >= {"strip-1x613", "down10-3011x97", "rgba-301x157",
+                                                                               "gen-4032x3024", "rgba-box-701x333"}
     results = resize_vectors.check_vectors(bundle / "golden")
-    assert [r.differing for r in results] == [0] * 7
+    assert [r.differing for r in results] == [0] * 10
     # a port that rounds halves up instead of to even is caught
     copy = tmp_path / "golden"
     shutil.copytree(bundle / "golden", copy)
@@ -83,7 +84,7 @@ def test_npm_package_in_headless_chromium_passes_the_self_test(moved, node_modul
     assert "error" not in out and not out["pageErrors"], out
     result = out["result"]
     assert "HeadlessChrome" in result["userAgent"] or "Chrome" in result["userAgent"]
-    assert result["resize"]["passed"] and [v["differing"] for v in result["resize"]["vectors"]] == [0] * 7, result["lines"]
+    assert result["resize"]["passed"] and [v["differing"] for v in result["resize"]["vectors"]] == [0] * 10, result["lines"]
     assert result["exact"]["passed"] and result["exact"]["photos"] == 32, result["lines"]
     assert result["package"]["passed"] and result["package"]["photos"] == 32, result["lines"]
     assert result["package"]["top1Agreement"] == 1, result["lines"]

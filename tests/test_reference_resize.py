@@ -131,3 +131,24 @@ def test_box_reduce_equals_the_exact_mean_on_random_photos():
                 box = image[top:top + ky, left:left + kx].reshape(-1, 3).astype(np.int64)
                 want[i, j] = (box.sum(0) + len(box) // 2) // len(box)
         assert np.array_equal(reference_resize.box_reduce(image, size), want), (h, w, size)
+
+
+def test_generated_vector_photo_follows_its_written_formula():
+    """The generated resize-vector photo (every port makes it itself) by the formula in its docstring, in plain ints."""
+    from carspotter.contracts.resize_vectors import generated_photo
+
+    width, height, seed = 13, 7, 1009
+    image = generated_photo(width, height, seed)
+
+    def fmix32(z):
+        z ^= z >> 16
+        z = (z * 0x85EBCA6B) & 0xFFFFFFFF
+        z ^= z >> 13
+        z = (z * 0xC2B2AE35) & 0xFFFFFFFF
+        return z ^ (z >> 16)
+
+    for x, y, c in [(0, 0, 0), (12, 6, 1), (7, 3, 2), (5, 6, 0)]:
+        z = fmix32(((y * width + x) * 3 + c + seed * 0x9E3779B9) & 0xFFFFFFFF)
+        base = [x * 255 // (width - 1), y * 255 // (height - 1), ((x // 7 + y // 5) % 2) * 200 + 20][c]
+        assert image[y, x, c] == min(255, max(0, base + z % 81 - 40)), (x, y, c)
+    assert image.shape == (height, width, 3) and image.dtype == np.uint8 and len(np.unique(image)) > 50

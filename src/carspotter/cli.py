@@ -27,6 +27,18 @@ def _integer(name):
     return parse
 
 
+def _reference_backends(text: str) -> tuple:
+    """``--reference-backends``: comma-separated BACKEND-DEVICE[-tf32] names, or ``none``."""
+    from carspotter.model.backends import ReferenceBackend
+
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(ReferenceBackend.parse(name) for name in text.split(",") if name.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--reference-backends: {exc}") from None
+
+
 def _default(cls, name: str):
     """The default of dataclass ``cls``'s field ``name``."""
     return next(f.default for f in fields(cls) if f.name == name)
@@ -290,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the app paths (the photo decoded and resized as apps do it: MediaPipe, OpenCV, sharp, ...)")
     p.add_argument("--app-gate", action="store_true",
                    help="an app path that misses its gate fails the run (exit 1); by default it is reported")
+    p.add_argument("--reference-backends", type=_reference_backends, default=None, metavar="LIST",
+                   help="the Keras reference on other backends and devices, each checked against the canonical "
+                        "TensorFlow CPU one on the run's photos: BACKEND-DEVICE[-tf32], comma-separated, e.g. "
+                        "jax-cpu,jax-gpu,tensorflow-gpu,jax-gpu-tf32 (default: jax-cpu,tensorflow-gpu,jax-gpu, full "
+                        "float32; GPU rows skip where no GPU is visible); 'none' for none")
     _add_predict(sub)
     b = sub.add_parser("benchmark", help="one table of every format and shipped variant: size, accuracy, agreement, "
                                          "parity, load time, latency, throughput, %% of fp32 peak",
@@ -414,7 +431,7 @@ def _dispatch(args) -> int:
             raise UsageError(f"{' '.join(extra)}: carspotter parity runs its checks without pytest; for pytest options "
                              f"run `pytest parity_tests --bundle {args.bundle_dir} {' '.join(extra)}`")
         return run_parity(args.bundle_dir, images=args.images, limit=args.limit, run=args.run, data=args.data,
-                          app_paths=args.app_paths, app_gate=args.app_gate)
+                          app_paths=args.app_paths, app_gate=args.app_gate, references=args.reference_backends)
     if args.command == "predict":
         return _predict(args)
     if args.command == "evaluate":

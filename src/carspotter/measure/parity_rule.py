@@ -37,7 +37,10 @@ MAX_FLAGGED = 200
 
 TOLERANCES = {
     "fp32": {"tau": 1e-4, "max_abs_diff": 1e-3},
-    "fp32-gpu": {"tau": 1e-3, "max_abs_diff": 1e-2},  # TF32 tensor-core matmuls on Ampere and newer GPUs
+    "fp32-gpu": {"tau": 1e-3, "max_abs_diff": 1e-2},  # a format's fp32 model on a GPU execution provider (CUDA)
+    # the Keras reference with TensorFloat-32 products (a named choice, carspotter.model.backends): 1.6e-3 and one
+    # top-3 swap in 64 photos measured on an H200 (../shared/GPU.md)
+    "tf32": {"tau": 5e-3, "max_abs_diff": 1e-2},
     "fp16": {"tau": 1e-2, "max_abs_diff": 5e-2},
     "int8": {"tau": 3e-2, "max_abs_diff": 2e-1},
     "lowbit": {"tau": 3e-2, "max_abs_diff": 3e-1},  # weights palettized to 4-6 bits / 4-bit block-wise, fp16 compute

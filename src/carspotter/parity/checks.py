@@ -13,8 +13,11 @@ is at hand (:class:`~carspotter.parity.context.ParityContext`):
   decoded by our decoder (``golden-jpeg:...``), and every shipped variant re-measured on the
   golden set against the figures recorded at export (``golden:variant/...``);
 - with the run folder: the same runtime checks against the Keras reference run now on the
-  test split or ``--images`` (ids without a prefix), the Keras reference on a GPU, and every
-  shipped variant against the figures in the manifest (``variant/...``);
+  test split or ``--images`` (ids without a prefix), the Keras reference itself on other backends and
+  devices (``reference/jax-cpu``, ``reference/tensorflow-gpu``, ``reference/jax-gpu``, ...:
+  :mod:`carspotter.model.backends`, each in a process of its own, against the canonical TensorFlow CPU
+  one; GPU rows skip where no GPU is visible), and every shipped variant against the figures in the
+  manifest (``variant/...``);
 - Core ML predict against the MIL reference execution (macOS).
 
 Each check returns an :class:`Outcome`: passed, failed (with the reason) or skipped (with the
@@ -29,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from carspotter.measure import app_paths
-from carspotter.model import runtimes
+from carspotter.model import backends, runtimes
 from carspotter.util import interrupts
 from carspotter.util.errors import CarspotterError, ComparisonError, MILExecutionError
 from carspotter.model.formats import FORMATS, VariantSpec
@@ -133,13 +136,23 @@ def _sha256(ctx: ParityContext) -> Outcome:
                    facts={"files": len(ctx.manifest.files), "passed": True})
 
 
-def _keras_gpu(ctx: ParityContext) -> Outcome:
-    import tensorflow as tf
+def _reference_check(backend: backends.ReferenceBackend) -> Check:
+    """The run's Keras reference on another backend, device or matmul precision (:mod:`carspotter.model.backends`)
+    against the canonical one (TensorFlow, CPU), on the live photos, by the top-3 rule at its tolerance row."""
+    check_id = f"reference/{backend.name}"
 
-    if not tf.config.list_physical_devices("GPU"):
-        raise Skip("TensorFlow sees no GPU here (tensorflow-cpu, or no device)")
-    probs = runtimes.keras_probs(ctx.reference_model, ctx.basis(LIVE).photos.pixels, device="/GPU:0")
-    return _verdict("keras/gpu", ctx.compare(LIVE, probs, fmt="keras", target="GPU:0", precision="fp32-gpu"))
+    def run(ctx: ParityContext) -> Outcome:
+        try:
+            probs, facts = backends.run(backend, ctx.run.dir / "model.keras", ctx.basis(LIVE).photos.pixels)
+        except backends.BackendUnavailable as exc:
+            raise Skip(str(exc)) from None
+        versions = ", ".join(f"{k} {facts[k]}" for k in ("keras", "jax", "jaxlib", "tensorflow") if k in facts)
+        target = f"{facts['backend']} on {facts['device']} ({facts['device_name']}), matmul {facts['matmul_precision']}"
+        result = ctx.compare(LIVE, probs, fmt="keras", target=target, precision=backend.tolerance_row)
+        return _verdict(check_id, result, facts={**facts, "versions": versions, "tolerance_row": backend.tolerance_row,
+                                                  "against": f"{backends.CANONICAL.name} (canonical, this process)"})
+
+    return Check(check_id, run)
 
 
 def _coreml_structure(ctx: ParityContext) -> Outcome:
@@ -290,7 +303,7 @@ def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
         if basis == GOLDEN:
             checks.append(_decoder_check(fmt))
     if basis == LIVE:
-        checks.append(Check("keras/gpu", _keras_gpu))
+        checks += [_reference_check(b) for b in ctx.references]
     checks += [_variant_check(basis, fmt, name) for fmt, entry in ctx.manifest.formats.items() for name in entry.shipped()]
     if ctx.app_paths:
         checks += [_app_check(basis, name) for name in app_paths.PATHS]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from carspotter.model import runtimes
+from carspotter.model.backends import DEFAULT_CHECKS
 from carspotter.measure.app_paths import AppGate, AppModels, upscaled_photos
 from carspotter.util.errors import BundleError, RunError
 from carspotter.model.formats import VariantSpec
@@ -91,6 +92,8 @@ class ParityContext:
         data: the run's photo folder, when it is no longer where run.json says.
         app_paths: also measure the app paths (:mod:`carspotter.measure.app_paths`) on the original photos.
         enforce_app_gate: an app path that misses its gate fails the run (default: reported only).
+        references: the reference rows checked against the canonical one on the live photos
+            (:data:`carspotter.model.backends.DEFAULT_CHECKS`; empty for none).
 
     Raises:
         BundleError: the bundle, its manifest or its golden set is missing or invalid, a file changed
@@ -100,8 +103,9 @@ class ParityContext:
 
     def __init__(self, bundle: str | Path, images: str | Path | None = None, limit: int | None = None,
                  run: str | Path | None = None, data: str | Path | None = None, app_paths: bool = True,
-                 enforce_app_gate: bool = False):
+                 enforce_app_gate: bool = False, references: tuple = DEFAULT_CHECKS):
         self.bundle = Path(bundle)
+        self.references = tuple(references)
         self.app_paths, self.enforce_app_gate = app_paths, enforce_app_gate
         self.app_gate = AppGate()
         self.manifest: Manifest = verify_bundle(self.bundle)  # every file, golden ones included, before reading any

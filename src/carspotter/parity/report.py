@@ -80,6 +80,7 @@ class ParityReport:
             "structure_checks": [{"check": o.check, **o.facts} for o in self.outcomes
                                  if o.facts and o.passed and o.result is None and "app_path" not in o.facts],
             "app_paths": self.app_paths,
+            "references": [{"check": o.check, "status": o.status, **o.facts} for o in self.outcomes if "backend" in o.facts],
             "failed_checks": [{"check": o.check, "reason": o.message} for o in self.outcomes
                               if o.status == "failed" and o.result is None],
             "skipped_checks": [{"check": o.check, "reason": o.message} for o in self.outcomes if o.status == "skipped"],

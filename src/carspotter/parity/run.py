@@ -36,7 +36,8 @@ def new_report(ctx: ParityContext, selection: list[str] | None = None) -> Parity
 
 
 def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | None = None, run: str | None = None,
-               data: str | None = None, write: bool = True, app_paths: bool = True, app_gate: bool = False) -> int:
+               data: str | None = None, write: bool = True, app_paths: bool = True, app_gate: bool = False,
+               references: tuple | None = None) -> int:
     """Run every check on a bundle, print each verdict and the summary, write the report.
 
     Args:
@@ -48,6 +49,8 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
         write: write ``parity.json`` and the manifest's ``parity`` field.
         app_paths: measure the app paths too (:mod:`carspotter.measure.app_paths`).
         app_gate: an app path that misses its gate fails the run (exit 1); default: reported.
+        references: the reference rows (:class:`carspotter.model.backends.ReferenceBackend`) checked against the
+            canonical TensorFlow CPU reference; None: :data:`carspotter.model.backends.DEFAULT_CHECKS`.
 
     Returns:
         0 when every check passed or was skipped with a reason, 1 when one failed.
@@ -58,7 +61,8 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
     """
     locked = write and Path(bundle_dir).is_dir()  # a missing bundle is ParityContext's one-line error
     with dest_lock.hold(bundle_dir, "parity") if locked else contextlib.nullcontext():  # no export swaps it meanwhile
-        ctx = ParityContext(bundle_dir, images, limit, run, data, app_paths, app_gate)
+        ctx = ParityContext(bundle_dir, images, limit, run, data, app_paths, app_gate,
+                            **({} if references is None else {"references": tuple(references)}))
         try:
             return _run_parity(ctx, bundle_dir, write)
         finally:
