@@ -46,8 +46,11 @@ def test_run_folder_is_complete_and_valid(pipeline):
     weights, input_range = pipeline_weights()
     assert run["input"]["model_input_range"] == (input_range or "-1,1")
     assert run["weights"]["used"] == (weights if weights == "none" else str(Path(weights).resolve()))
-    assert run["preprocessing"]["resize"]["library"] == "opencv" and run["preprocessing"]["resize"]["aspect"] == "stretch"
-    assert "MediaPipe" in run["preprocessing"]["resize"]["method"]
+    resize = run["preprocessing"]["resize"]
+    assert resize["library"] == "numpy + opencv" and resize["aspect"] == "stretch" and resize["version"] == 2
+    assert "MediaPipe" in resize["method"] and "box" in resize["method"] and "k = max(1, side // S)" in resize["reduction"]["method"]
+    assert run["training"]["matmul_precision"] == "float32" and run["training"]["device_names"]
+    assert run["training"]["input_fed"].startswith("uint8 batches")
     counts = run["classes"]["counts"]
     assert [sum(x) for x in zip(*counts.values())] == [14] * PIPELINE_CLASSES  # every photo in exactly one split
     assert all(n >= 1 for s in ("val", "test") for n in counts[s])
@@ -167,8 +170,16 @@ def test_parity_passes_and_is_recorded(pipeline):
                 ("coreml", "MIL reference execution (fp32 mode)"), ("coreml", "MIL reference execution (fp16 mode)")}
     decoded = {("tflite", "cpu (LiteRT), JPEG decoded"), ("onnx", "CPUExecutionProvider, JPEG decoded"),
                ("coreml", "MIL reference execution, JPEG decoded")}
-    assert set(results) == ({("live", *k) for k in runtimes} | {("golden", *k) for k in runtimes}
-                            | {("golden-jpeg", *k) for k in decoded})
+    references = {k: r for k, r in results.items() if k[1] == "keras"}  # the reference itself on Keras-JAX, CPU
+    assert [k[2] for k in references] == ["jax on cpu ({}), matmul float32 (jax_default_matmul_precision=highest)".format(
+        next(r for r in report["references"] if r["check"] == "reference/jax-cpu")["device_name"])]
+    assert set(results) - set(references) == ({("live", *k) for k in runtimes} | {("golden", *k) for k in runtimes}
+                                              | {("golden-jpeg", *k) for k in decoded})
+    jax_row = next(r for r in report["references"] if r["check"] == "reference/jax-cpu")
+    assert jax_row["status"] == "passed" and jax_row["backend"] == "jax" and jax_row["device"] == "cpu" and jax_row["jax"]
+    assert "matmul float32" in (bundle / "parity.html").read_text()  # device and precision named on the page
+    gpu_rows = {s["check"]: s["reason"] for s in report["skipped_checks"] if s["check"].startswith("reference/")}
+    assert set(gpu_rows) == {"reference/tensorflow-gpu", "reference/jax-gpu"} and all("GPU" in r for r in gpu_rows.values())
     for (_, fmt, _), r in results.items():
         assert r["passed"] and r["photos"] == n_test
         if fmt == "coreml":  # fp16 program: fp16 tolerances in both modes
@@ -211,7 +222,7 @@ def test_parity_fails_on_a_broken_model_naming_photos(pipeline, tmp_path):
 
     run_dir, _ = pipeline
     for how in ([], ["--run", str(run_dir)]):  # the bundle alone (golden set), then with the live reference too
-        result = cli("parity", str(broken), "--no-app-paths", *how)
+        result = cli("parity", str(broken), "--no-app-paths", "--reference-backends", "none", *how)
         assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
         report = json.loads((broken / "parity.json").read_text())
         assert not report["passed"]

@@ -56,7 +56,7 @@ def test_sigterm_during_parity_leaves_the_previous_parity_json(pipeline, tmp_pat
     shutil.copytree(bundle, dest)
     old = (dest / "parity.json").read_bytes() if (dest / "parity.json").exists() else None
     exe = str(Path(sys.executable).with_name("carspotter"))
-    result = _interrupt([exe, "parity", str(dest), "--run", str(run_dir)], "parity", signal.SIGTERM)
+    result = _interrupt([exe, "parity", str(dest), "--run", str(run_dir), "--reference-backends", "none"], "parity", signal.SIGTERM)
     assert result.returncode == 128 + signal.SIGTERM, result.stdout[-2000:]
     assert result.stdout.strip().splitlines()[-1].startswith("carspotter parity: interrupted (SIGTERM)")
     assert ((dest / "parity.json").read_bytes() if (dest / "parity.json").exists() else None) == old

@@ -65,6 +65,20 @@ def build(num_classes: int, image_size: int, input_range: str, base, head: HeadC
     return keras.Model(inputs, outputs, name="carspotter_inception_v3")
 
 
+def uint8_fed(model):
+    """The model as trained from uint8 batches: ``[N, S, S, 3]`` uint8 -> a cast to float32 on the device -> ``model``.
+
+    It shares every layer and weight with ``model`` (training it trains ``model``); the saved reference model keeps its
+    documented float32 input, so the exported files do too. With float32 batches the copy from host memory limits a
+    GPU: measured 3.3x slower for the fine-tune step on an H200 (../shared/GPU.md).
+    """
+    import keras
+
+    inputs = keras.Input(model.input_shape[1:], dtype="uint8", name="image_uint8")
+    x = keras.layers.Rescaling(1.0, 0.0, dtype="float32", name="cast_uint8_to_float32")(inputs)
+    return keras.Model(inputs, model(x), name=model.name + "_uint8_fed")
+
+
 def feature_extractor(model):
     """The frozen part of phase 1 as a model: ``[N, S, S, 3]`` raw pixels -> ``[N, 2048]`` pooled features
     (Rescaling, InceptionV3 in inference mode, global average pooling)."""

@@ -246,6 +246,25 @@ def _model(cfg: TrainConfig, dist: Distribution, num_classes: int):
         raise
 
 
+def compute_facts(policy: str) -> dict:
+    """run.json ``training``: what the training ran on and in which arithmetic, beside each phase's images/s.
+
+    ``device_names``: the backend's names of the devices (the CPU's model name, or each GPU's); ``matmul_precision``:
+    ``float32``, or ``tf32`` where TensorFlow lets float32 products use TensorFloat-32 tensor cores (its default on
+    NVIDIA Ampere and newer GPUs); ``input_fed``: uint8 batches, cast on the device.
+    """
+    import tensorflow as tf
+
+    from carspotter.model.reference_worker import cpu_name
+
+    gpus = tf.config.list_physical_devices("GPU")
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus] or [cpu_name()]
+    tf32 = bool(gpus) and tf.config.experimental.tensor_float_32_execution_enabled()
+    return {"device_names": names, "matmul_precision": "tf32" if tf32 else "float32",
+            "input_fed": "uint8 batches, cast to float32 on the device inside the training model (model.keras keeps "
+                         f"its float32 input); compute policy {policy}"}
+
+
 def _float32_copy(cfg: TrainConfig, model, input_range: str):
     """The same weights in a float32 model: the reference model is float32 whatever the training policy."""
     weights = model.get_weights()
@@ -380,9 +399,9 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
                     if cfg.sampling == "class-weights" else None)
     augmenter = augment_mod.make_augmenter(aug_cfg, cfg.image_size, cfg.seed)
     photo_ds = {"train": pipeline.batches(p.pixels, p.rows["train"], p.labels["train"], p.num_classes, batch, training=True,
-                                          seed=cfg.seed, augment=augmenter, balanced=cfg.sampling == "balanced"),
+                                          seed=cfg.seed, augment=augmenter, balanced=cfg.sampling == "balanced", uint8=True),
                 "val": pipeline.batches(p.pixels, p.rows["val"], p.labels["val"], p.num_classes, batch, training=False,
-                                        seed=cfg.seed)}
+                                        seed=cfg.seed, uint8=True)}
     setup = PhaseSetup(resume, dist.strategy, batch, cfg.label_smoothing, cfg.patience, class_weight)
     phases = {"head": head_phase(setup, model, p, photo_ds, cfg, augmenter, aug_cfg.active, lr_head),
               "finetune": finetune_phase(setup, model, photo_ds, cfg.epochs_finetune, lr_finetune, n)}
@@ -396,7 +415,8 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
     evaluation, confidence, test_probs = _evaluate(cfg, model, dec, batch, calib if cal_split["disjoint"] else None)
     confidence["calibration_split"] = cal_split
     training = {"augment": aug_cfg.spec(), "sampling": cfg.sampling, "label_smoothing": cfg.label_smoothing,
-                "patience": cfg.patience, "global_batch": batch, "dtype_policy": policy, **dist.to_json()}
+                "patience": cfg.patience, "global_batch": batch, "dtype_policy": policy, **dist.to_json(),
+                **compute_facts(policy)}
     timing = {"decode": round(dec.decode_s, 2), "head": phases["head"]["seconds"], "finetune": phases["finetune"]["seconds"],
               "evaluate": round(time.time() - t0, 2), "total": round(time.time() - t_start, 2)}
     run = _record(cfg, dec, weights_used, evaluation, setup, phases, training, timing, resumed)

@@ -29,7 +29,8 @@ import numpy as np
 BATCH = 32
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform module says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -52,7 +53,7 @@ def _jax(device: str, precision: str) -> tuple[object, dict]:
     import jaxlib
 
     dev = devices[0]
-    name = _cpu_name() if device == "cpu" else getattr(dev, "device_kind", str(dev))
+    name = cpu_name() if device == "cpu" else getattr(dev, "device_kind", str(dev))
     return jax.default_device(dev), {"device_name": name, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
                                       "matmul_precision": f"{precision} (jax_default_matmul_precision="
                                                           f"{jax.config.jax_default_matmul_precision})"}
@@ -65,7 +66,7 @@ def _tensorflow(device: str, precision: str) -> tuple[object, dict]:
     found = tf.config.list_physical_devices(device.upper())
     if not found:
         raise LookupError(f"TensorFlow sees no {device.upper()} here (tensorflow-cpu, or no device)")
-    name = _cpu_name() if device == "cpu" else tf.config.experimental.get_device_details(found[0]).get("device_name", "GPU")
+    name = cpu_name() if device == "cpu" else tf.config.experimental.get_device_details(found[0]).get("device_name", "GPU")
     return tf.device(f"/{device.upper()}:0"), {
         "device_name": name, "tensorflow": tf.__version__,
         "matmul_precision": f"{precision} (enable_tensor_float_32_execution({precision == 'tf32'}))"}
@@ -90,9 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 
     model = keras.saving.load_model(args.model, safe_mode=True)
     pixels = np.load(args.pixels)
+    batch = min(BATCH, max(1, len(pixels)))
+    out = []
     with scope:
-        probs = np.concatenate([np.asarray(model.predict_on_batch(pixels[i:i + BATCH].astype(np.float32)), np.float32)
-                                for i in range(0, len(pixels), BATCH)]) if len(pixels) else np.zeros((0, model.output_shape[-1]))
+        for i in range(0, len(pixels), batch):
+            chunk = pixels[i:i + batch].astype(np.float32)
+            padded = np.concatenate([chunk, np.zeros((batch - len(chunk),) + chunk.shape[1:], np.float32)])
+            out.append(np.asarray(model.predict_on_batch(padded), np.float32)[:len(chunk)])  # one shape: one compile
+    probs = np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
     np.save(args.out, probs.astype(np.float32))
     Path(args.facts).write_text(json.dumps({"backend": keras.backend.backend(), "device": args.device,
                                             "keras": keras.__version__, "python": platform.python_version(), **facts}))
