@@ -22,7 +22,10 @@ candidates:
   factor; floating point, not portable bit for bit): what a good antialiasing filter gives.
 
 Part 2: decode + reference resize of synthetic 12, 48 and 108 MP JPEGs (Lanczos upscales of the largest
-original): median time over 3 runs and the peak resident memory of a fresh process (VmHWM, MiB).
+original): median time over 3 runs and the peak resident memory of a fresh process (VmHWM, MiB); and the same in
+Node as the npm package does it (sharp decode with EXIF applied, then the package's ``resize.js``), with Node's
+peak resident memory (``process.resourceUsage().maxRSS``), where Node and sharp are installed
+(``CARSPOTTER_NODE_DIR``, default ``tests/js``).
 """
 
 from __future__ import annotations
@@ -182,6 +185,41 @@ def measure_cost(full: Path, tmp: Path) -> list[dict]:
     return rows
 
 
+_NODE = r"""
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+const [nodeDir, resizeJs, file] = process.argv.slice(2);
+const sharp = createRequire(nodeDir + '/')('sharp');
+const { resize } = await import(pathToFileURL(resizeJs).href);
+const t0 = performance.now();
+const { data, info } = await sharp(file).rotate().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+const t1 = performance.now();
+resize(new Uint8Array(data.buffer, data.byteOffset, data.length), info.width, info.height, info.channels, 299);
+const t2 = performance.now();
+console.log(JSON.stringify({ decode_ms: t1 - t0, resize_ms: t2 - t1, max_rss_mib: process.resourceUsage().maxRSS / 1024 }));
+"""
+
+
+def measure_node_cost(tmp: Path) -> list[dict]:
+    """Part 2 in Node: the npm package's way (sharp decode, resize.js), median of 3 fresh processes per photo size."""
+    import shutil
+
+    node_dir = os.environ.get("CARSPOTTER_NODE_DIR", str(REPO / "tests" / "js"))
+    if shutil.which("node") is None or not (Path(node_dir) / "node_modules" / "sharp").is_dir():
+        return [{"skipped": f"Node.js or sharp missing ({node_dir}/node_modules)"}]
+    script = tmp / "node_cost.mjs"
+    script.write_text(_NODE)
+    resize_js = REPO / "export" / "packages" / "onnx" / "resize.js"
+    rows = []
+    for name, size in PHONE_SIZES.items():
+        path = tmp / f"{size[0]}x{size[1]}.jpg"
+        runs = [json.loads(subprocess.run(["node", str(script), node_dir, str(resize_js), str(path)], capture_output=True,
+                                          text=True, check=True).stdout) for _ in range(3)]
+        rows.append({"photo": name, **{k: round(float(np.median([r[k] for r in runs])), 1) for k in runs[0]}})
+        print(f"  node {rows[-1]}", file=sys.stderr)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default=None)
@@ -198,6 +236,7 @@ def main() -> int:
         return 2
     cache.mkdir(parents=True, exist_ok=True)
     result = {"cost": measure_cost(full, cache)}
+    result["node_cost"] = measure_node_cost(cache)
     if args.run and not args.cost_only:
         result["accuracy"] = measure_accuracy(args.run, full, cache / f"side{args.side}-noise{args.noise:g}", args.side,
                                               args.noise)

@@ -127,9 +127,10 @@ def decode_rgb(path: str | Path) -> Image.Image:
 
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 """Largest photo decoded, in pixels (Pillow's decompression-bomb error threshold, 178,956,970 with
-Pillow's default limit). Decoding every pixel and the reference resize cost, on the 2-core
-development machine: 12 MP about 0.2 s and 60 MiB, 48 MP about 0.8 s and 150 MiB, 108 MP about
-1.8 s and 330 MiB (docs/figures.md "Camera photos" has the measured figures)."""
+Pillow's default limit). Decoding every pixel and the reference resize cost, measured on the 2-core
+development machine (median of 3 fresh processes; peak resident memory): 12 MP 0.14 s and 104 MiB,
+48 MP 0.45 s and 244 MiB, 108 MP 1.2 s and 470 MiB (``tests/benchmarks/bench_camera_photos.py``,
+docs/figures.md "Camera photos")."""
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
