@@ -8,7 +8,7 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
-from carspotter.model.mil_reference import mil_op_counts
+from carspotter.model.mil_program import mil_op_counts
 from carspotter.model import runtimes
 from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
 from carspotter.model.spec import InputSpec
@@ -164,7 +164,7 @@ FORMAT = FormatSpec(
     runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT), measure=runtimes.MIL_BY_VARIANT,
     tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
     convert=export, readme=ios_readme, model_dir="Sources/CarSpotter", package=app_packages.swift_package,
-    golden_in_package="Tests/CarSpotterTests/golden",
+    golden_in_package="Tests/CarSpotterTests/golden", app_package="swift",
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     device_mode="fp16", order=10)
 """Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -310,7 +310,7 @@ FORMAT = FormatSpec(
     baseline="fp32",
     runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),
     accelerators=accelerators, accelerator_gate=onnx_mobile_gate,
-    convert=export, readme=onnx_readme, model_dir="", package=app_packages.npm_package,
+    convert=export, readme=onnx_readme, model_dir="", package=app_packages.npm_package, app_package="npm", app_model_rank=1,
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE),
     order=30)
 """ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -171,6 +171,7 @@ FORMAT = FormatSpec(
     baseline="fp32",
     runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE), accelerators=accelerators,
     convert=export, readme=android_readme, model_dir="src/main/assets/carspotter", package=app_packages.android_library,
+    app_package="android", app_model_rank=2,
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     order=20)
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

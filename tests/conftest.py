@@ -64,7 +64,7 @@ def pipeline(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def moved(tmp_path_factory):
-    """10 classes of Stanford Cars, every fp32, fp16 and int8 variant (the lowbit ones are Core ML only: tests/test_mil_reference.py), a 32-photo golden set: ``{"bundle": copy of the bundle elsewhere, "run": moved run, "data": moved photos, "root": tmp}``."""
+    """10 classes of Stanford Cars, every fp32, fp16 and int8 variant (the lowbit ones are Core ML only: tests/test_mil_execution.py), a 32-photo golden set: ``{"bundle": copy of the bundle elsewhere, "run": moved run, "data": moved photos, "root": tmp}``."""
     if not STANFORD.is_dir() or not BACKBONE.is_file():
         pytest.skip(f"needs ../shared (Stanford Cars photos at {STANFORD} and the offline backbone at {BACKBONE})")
     from carspotter.export.bundle import ExportOptions, export_bundle

@@ -167,9 +167,9 @@ def test_parity_passes_and_is_recorded(pipeline):
     assert report["photo_sets"]["live"]["photos"] == n_test and report["photo_sets"]["golden"]["photos"] == n_test  # 8 < 32
     results = {(r["photo_set"], r["format"], r["target"]): r for r in report["results"]}
     runtimes = {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider"),
-                ("coreml", "MIL reference execution (fp32 mode)"), ("coreml", "MIL reference execution (fp16 mode)")}
+                ("coreml", "MIL execution (fp32 mode)"), ("coreml", "MIL execution (fp16 mode)")}
     decoded = {("tflite", "cpu (LiteRT), JPEG decoded"), ("onnx", "CPUExecutionProvider, JPEG decoded"),
-               ("coreml", "MIL reference execution, JPEG decoded")}
+               ("coreml", "MIL execution, JPEG decoded")}
     references = {k: r for k, r in results.items() if k[1] == "keras"}  # the reference itself on Keras-JAX, CPU
     assert [k[2] for k in references] == ["jax on cpu ({}), matmul float32 (jax_default_matmul_precision=highest)".format(
         next(r for r in report["references"] if r["check"] == "reference/jax-cpu")["device_name"])]
@@ -331,7 +331,7 @@ def _parity_of_broken(dest, manifest):
 
 
 def test_coreml_wrong_bias_fails_parity_naming_the_class(pipeline, tmp_path):
-    """Raise the stored fp16 bias of class 0: the MIL reference execution sees class 0 win."""
+    """Raise the stored fp16 bias of class 0: the MIL execution sees class 0 win."""
     if pipeline_weights()[0] == "none":
         pytest.skip("needs a decisive model (offline backbone in ../shared): a random-init model's "
                     "probabilities are all within the fp16 near-tie tolerance")
@@ -363,7 +363,7 @@ def test_coreml_wrong_bias_fails_parity_naming_the_class(pipeline, tmp_path):
     result, report, mil = _parity_of_broken(dest, manifest)
     assert result.returncode == 1 and not report["passed"]
     for mode in ("fp32", "fp16"):
-        r = mil[f"MIL reference execution ({mode} mode)"]
+        r = mil[f"MIL execution ({mode} mode)"]
         assert not r["passed"] and r["mismatches"], r
         rank1 = [m for m in r["mismatches"] if m["rank"] == 1]
         assert rank1 and all(m["format_class"] == manifest.labels[0] for m in rank1)
@@ -388,6 +388,6 @@ def test_coreml_dropped_softmax_fails_parity_on_the_probability_bound(pipeline, 
 
     result, report, mil = _parity_of_broken(dest, manifest)
     assert result.returncode == 1 and not report["passed"]
-    r = mil["MIL reference execution (fp32 mode)"]
+    r = mil["MIL execution (fp32 mode)"]
     assert not r["passed"] and r["max_abs_diff"] > r["max_abs_diff_limit"]
     assert "above the limit" in result.stdout + result.stderr

@@ -156,7 +156,7 @@ def _add_export(sub) -> None:
 def _add_predict(sub) -> None:
     r = sub.add_parser("predict", help="top-K labels per photo from every format, side by side, with warnings",
                        description="What the model says about each photo, in each format (Core ML through predict on "
-                                   "macOS, the MIL reference execution elsewhere), whether the formats agree, and what "
+                                   "macOS, the MIL execution elsewhere), whether the formats agree, and what "
                                    "may mislead it (stretch, downscale, upscale, low confidence). Unreadable photos are "
                                    "listed with the reason; the others are still predicted.")
     r.add_argument("source", metavar="RUN_DIR|BUNDLE_DIR")

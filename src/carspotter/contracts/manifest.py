@@ -60,7 +60,7 @@ class VariantRecord:
         gate_enforced: False when built without ``--variants`` (figures recorded only).
         shipped: in the bundle; ``path`` is its bundle-relative path then, else None.
         ms_per_photo: mean latency of one photo at export, on the measuring runtime of this machine
-            (ms); None where that runtime is not timed (the MIL reference execution).
+            (ms); None where that runtime is not timed (the MIL execution).
         accelerators: the phone-accelerator check of the file (:mod:`carspotter.model.accelerators`:
             ONNX Runtime's mobile usability check, LiteRT's GPU-delegate analyzer), or None.
         use: what the variant is for (the registry's ``VariantSpec.use``).

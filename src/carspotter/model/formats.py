@@ -41,7 +41,7 @@ class VariantSpec:
         family: ``fp32``, ``fp16``, ``int8`` or ``lowbit``: what ``--variants`` selects, the gate that
             applies, and the parity tolerance row.
         calibration: built from representative training photos.
-        mil_mode: Core ML only: the MIL reference execution mode that computes it like the
+        mil_mode: Core ML only: the MIL execution mode that computes it like the
             Core ML runtime does (``fp32`` or ``fp16``).
         default_ok: may become the format's default (False for a file made for another use:
             a dynamic-batch ONNX for servers, the ORT-format copy, a variant that needs a newer OS
@@ -112,6 +112,10 @@ class FormatSpec:
             (ONNX: every node on the NNAPI and CoreML EPs); None: recorded, not gated.
         device_mode: the arithmetic the default runs in on devices (Core ML: ``fp16``), for the
             tolerance row recorded in the golden set; None when the file's own precision.
+        app_package: the kind of package the platform folder is (``npm``, ``swift``, ``android``), for tools that
+            drive it (the app paths run the ``npm`` one in Node and Chromium); ``""`` for none.
+        app_model_rank: the app paths run their pixels through a shipped fp32 variant of the format with the
+            lowest rank (ONNX 1, TFLite 2: the resize is measured, not the runtime); None: never.
         golden_in_package: where inside the platform folder the package's tests need their own copy of the
             golden set (the Swift test target's resources: a simulator or device test bundle only holds what is
             inside the package); ``""``: the package reads the bundle's ``golden/``.
@@ -136,6 +140,8 @@ class FormatSpec:
     accelerator_gate: Callable[[dict], tuple[bool, str]] | None = None
     device_mode: str | None = None
     golden_in_package: str = ""
+    app_package: str = ""
+    app_model_rank: int | None = None
     order: int = 100
 
     @property

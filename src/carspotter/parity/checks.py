@@ -18,7 +18,7 @@ is at hand (:class:`~carspotter.parity.context.ParityContext`):
   :mod:`carspotter.model.backends`, each in a process of its own, against the canonical TensorFlow CPU
   one; GPU rows skip where no GPU is visible), and every shipped variant against the figures in the
   manifest (``variant/...``);
-- Core ML predict against the MIL reference execution (macOS).
+- Core ML predict against the MIL execution (macOS).
 
 Each check returns an :class:`Outcome`: passed, failed (with the reason) or skipped (with the
 reason, where this machine lacks a GPU, macOS or a library), never silently passed.
@@ -37,7 +37,7 @@ from carspotter.util import interrupts
 from carspotter.util.errors import CarspotterError, ComparisonError, MILExecutionError
 from carspotter.model.formats import FORMATS, VariantSpec
 from carspotter.measure.gates import VariantFigures, apply_gate, measure
-from carspotter.model.mil_reference import SUPPORTED_OPS
+from carspotter.model.mil_to_onnx import SUPPORTED_OPS
 from carspotter.parity.context import GOLDEN, GOLDEN_JPEG, LIVE, ParityContext
 from carspotter.measure.parity_rule import ParityResult, precision_for
 
@@ -103,7 +103,7 @@ def _runtime_check(basis: str, fmt: str, runtime: runtimes.Runtime) -> Check:
     def run(ctx: ParityContext) -> Outcome:
         why = runtime.unavailable()
         if why:
-            raise Skip(why + ("; MIL reference execution checked instead" if runtime is runtimes.COREML_PREDICT else ""))
+            raise Skip(why + ("; MIL execution checked instead" if runtime is runtimes.COREML_PREDICT else ""))
         variant = _default_variant(ctx, fmt)
         probs = ctx.probs(basis, runtime, variant, ctx.path(fmt))
         precision = precision_for(ctx.manifest.formats[fmt].precision, runtime.mode)
@@ -224,7 +224,7 @@ def _coreml_predict_vs_mil(basis: str) -> Check:
         variant, path = _default_variant(ctx, "coreml"), ctx.path("coreml")
         mil = ctx.probs(basis, runtimes.MIL_FP16, variant, path)
         probs = ctx.probs(basis, runtimes.COREML_PREDICT, variant, path)
-        return _verdict(check_id, ctx.compare(basis, probs, fmt="coreml", target="Core ML predict vs MIL reference execution",
+        return _verdict(check_id, ctx.compare(basis, probs, fmt="coreml", target="Core ML predict vs MIL execution",
                                               precision="fp16", reference=mil))
 
     return Check(check_id, run)

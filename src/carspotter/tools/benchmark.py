@@ -11,7 +11,7 @@ of this CPU's fp32 peak reached (:func:`fp32_peak` and :func:`flops_per_photo`).
 Runtimes, each with ``threads`` threads: Keras as a compiled ``tf.function`` (TensorFlow's
 intra-op pool), LiteRT's ``Interpreter`` (XNNPACK; its default, no ``num_threads``, is one
 thread), ONNX Runtime's CPU execution provider (``intra_op_num_threads``, spinning off). Core ML runs only on macOS (``MLModel.predict``); elsewhere its
-accuracy is the MIL reference execution's and its timings are left out (numpy, not Core ML).
+accuracy is the MIL execution's and its timings are left out (numpy, not Core ML).
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
                       record.bytes / 2**20,
                       load_ms=load_ms if timed else None,
                       parity=("pass" if record.figures.parity.passed else "FAIL") + f" ({record.figures.parity.near_ties} near-ties)",
-                      note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL reference execution")
+                      note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL execution")
             row.ep_coverage, row.gpu_delegate = accelerator_columns(record.accelerators)
             if getattr(loaded.session, "fixed_batch", None) == 1:
                 row.note = (row.note + "; " if row.note else "") + "fixed batch of 1 (a phone file): photos/s is one photo per call"

@@ -21,7 +21,7 @@ class Loaded:
     Attributes:
         format: ``keras`` or a format name (``coreml``, ``tflite``, ``onnx``, ...).
         variant: the shipped variant (``fp16``, ``int8-dynamic``, ...); ``reference`` for Keras.
-        target: where it runs, as parity names it (``cpu (LiteRT)``, ``MIL reference execution (fp16 mode)``).
+        target: where it runs, as parity names it (``cpu (LiteRT)``, ``MIL execution (fp16 mode)``).
         session: ``infer([N, S, S, 3] uint8) -> [N, C]`` probabilities 0..1, loaded once.
     """
 
@@ -42,7 +42,7 @@ class Loaded:
 
 def tool_runtime(fmt: str) -> runtimes.Runtime:
     """The runtime a tool runs ``fmt`` on here: the first of the format's ``tool_runtimes`` that is
-    available on this machine (Core ML: ``MLModel.predict`` on macOS, else the MIL reference execution)."""
+    available on this machine (Core ML: ``MLModel.predict`` on macOS, else the MIL execution)."""
     spec = FORMATS[fmt]
     return next((r for r in spec.tool_runtimes if r.unavailable() is None), spec.measuring_runtime)
 

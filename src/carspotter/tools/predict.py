@@ -4,7 +4,7 @@ A source is a run folder (the Keras reference only) or a bundle folder (every fo
 ships, plus the Keras reference when the bundle's run is found, as parity finds it). Each
 photo goes through :func:`carspotter.model.photos.load_photo`, the one preprocessing of training
 and parity, so the input shown is exactly what every format receives. Core ML runs through
-``MLModel.predict`` on macOS and the MIL reference execution elsewhere, named as such.
+``MLModel.predict`` on macOS and the MIL execution elsewhere, named as such.
 
 Warnings never refuse a photo; each carries its numbers (:func:`warnings_for`).
 """

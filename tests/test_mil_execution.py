@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carspotter.model.mil_reference import MILExecutionError, MILReference, load_mlpackage
+from carspotter.model.mil_execution import MILExecution
+from carspotter.model.mil_program import load_mlpackage
+from carspotter.util.errors import MILExecutionError
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -81,7 +83,7 @@ def test_op_matches_keras_fp32(tmp_path, case):
     model, program = to_program(tmp_path, build)
     assert op in ops_of(program), f"{case}: expected MIL op {op!r}, program has {sorted(ops_of(program))}"
     x = np.random.default_rng(0).normal(0, 1, (1,) + SHAPE).astype(np.float32)
-    got = MILReference(program, "fp32").run(x)
+    got = MILExecution(program, "fp32").run(x)
     want = np.asarray(model(x))
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
@@ -96,7 +98,7 @@ def test_batch_norm_inference_matches_keras(tmp_path):
     _, program = to_program(tmp_path, lambda x: layer(x))
     assert ops_of(program) & {"batch_norm", "mul", "add"}
     x = rng.normal(0, 1, (1,) + SHAPE).astype(np.float32)
-    np.testing.assert_allclose(MILReference(program).run(x), np.asarray(model(x, training=False)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(MILExecution(program).run(x), np.asarray(model(x, training=False)), rtol=1e-4, atol=1e-4)
 
 
 def test_image_input_scale_and_bias_and_layout(tmp_path):
@@ -113,14 +115,14 @@ def test_image_input_scale_and_bias_and_layout(tmp_path):
     assert program.input_is_image
     pixels = np.random.default_rng(2).integers(0, 256, (2, 9, 11, 3)).astype(np.uint8)
     expected = np.asarray(model(pixels / 255.0 + np.array([-1, -0.5, 0.25])))  # the program transposes back to NHWC
-    np.testing.assert_allclose(MILReference(program).run(pixels), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(MILExecution(program).run(pixels), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_fp16_mode_rounds_every_fp16_value(tmp_path):
     model, program = to_program(tmp_path, lambda x: L.Rescaling(1.0, 0.0001)(x), shape=(3, 3, 1), precision="fp16")
     x = np.full((1, 3, 3, 1), 1000.0, np.float32)
-    fp32 = MILReference(program, "fp32").run(x)
-    fp16 = MILReference(program, "fp16").run(x)
+    fp32 = MILExecution(program, "fp32").run(x)
+    fp16 = MILExecution(program, "fp16").run(x)
     assert np.all(fp32 > 1000.0)  # 1000 + fp16(0.0001) in fp32 arithmetic
     assert np.all(fp16 == 1000.0)  # the sum rounded to float16 (spacing 0.5 at 1000)
 
@@ -128,13 +130,13 @@ def test_fp16_mode_rounds_every_fp16_value(tmp_path):
 def test_fp16_program_close_to_keras_in_fp16_mode(tmp_path):
     model, program = to_program(tmp_path, CASES["conv_same_s2"][0], precision="fp16")
     x = np.random.default_rng(3).normal(0, 1, (1,) + SHAPE).astype(np.float32)
-    np.testing.assert_allclose(MILReference(program, "fp16").run(x), np.asarray(model(x)), rtol=2e-2, atol=2e-2)
+    np.testing.assert_allclose(MILExecution(program, "fp16").run(x), np.asarray(model(x)), rtol=2e-2, atol=2e-2)
 
 
 def test_unknown_op_is_named(tmp_path):
     _, program = to_program(tmp_path, lambda x: keras.ops.tanh(x), shape=(3, 5, 2))
     with pytest.raises(MILExecutionError, match="MIL op 'tanh' .* not supported"):
-        MILReference(program)
+        MILExecution(program)
 
 
 # Ops and attributes the TF converter never emits, built directly with coremltools' MIL Builder.
@@ -167,7 +169,7 @@ def test_batch_norm_op_matches_keras(tmp_path):
     layer.build((1, c, 9, 7))
     layer.set_weights([gamma, beta, mean, var])
     x = rng.normal(0, 1, (1, c, 9, 7)).astype(np.float32)
-    np.testing.assert_allclose(MILReference(program).run(x), np.asarray(layer(x, training=False)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(MILExecution(program).run(x), np.asarray(layer(x, training=False)), rtol=1e-4, atol=1e-4)
 
 
 def test_conv_custom_padding_matches_keras_zero_padding(tmp_path):
@@ -184,7 +186,7 @@ def test_conv_custom_padding_matches_keras_zero_padding(tmp_path):
     conv.build(nhwc.shape)
     conv.set_weights([np.transpose(w, (2, 3, 1, 0)), b])
     want = np.transpose(np.asarray(conv(L.ZeroPadding2D(((1, 2), (0, 3)))(nhwc))), (0, 3, 1, 2))
-    np.testing.assert_allclose(MILReference(program).run(x), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(MILExecution(program).run(x), want, rtol=1e-4, atol=1e-4)
 
 
 def test_avg_pool_counting_padding_matches_keras_zero_padding(tmp_path):
@@ -195,7 +197,7 @@ def test_avg_pool_counting_padding_matches_keras_zero_padding(tmp_path):
     x = np.random.default_rng(6).normal(0, 1, (1, 2, 9, 7)).astype(np.float32)
     nhwc = L.ZeroPadding2D(1)(np.transpose(x, (0, 2, 3, 1)))
     want = np.transpose(np.asarray(L.AveragePooling2D(3, strides=2, padding="valid")(nhwc)), (0, 3, 1, 2))
-    np.testing.assert_allclose(MILReference(program).run(x), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(MILExecution(program).run(x), want, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("tx, ty", [(False, False), (True, False), (False, True), (True, True)])
@@ -208,7 +210,7 @@ def test_matmul_transposes_match_keras_ops(tmp_path, tx, ty):
     x = rng.normal(0, 1, (2, 4, 3) if tx else (2, 3, 4)).astype(np.float32)
     a = keras.ops.swapaxes(x, -1, -2) if tx else x
     b = keras.ops.transpose(y) if ty else y
-    np.testing.assert_allclose(MILReference(program).run(x), np.asarray(keras.ops.matmul(a, b)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(MILExecution(program).run(x), np.asarray(keras.ops.matmul(a, b)), rtol=1e-5, atol=1e-5)
 
 
 def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
@@ -230,7 +232,7 @@ def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
     assert "constexpr_affine_dequantize" in ops_of(program)
     x = np.random.default_rng(8).normal(0, 1, (1,) + SHAPE).astype(np.float32)
     want = np.asarray(model(x))
-    got = MILReference(program).run(x)
+    got = MILExecution(program).run(x)
     err = np.abs(got - want).max()
     assert 0 < err < 0.02 * np.abs(want).max()  # 8-bit weights: close, not identical
 
@@ -268,7 +270,7 @@ def test_lowbit_compressed_weights_run_close_to_the_uncompressed_model(tmp_path,
     assert op in ops_of(program)
     x = np.random.default_rng(9).normal(0, 1, (1,) + SHAPE).astype(np.float32)
     want = np.asarray(model(x))
-    err = np.abs(MILReference(program).run(x) - want).max()
+    err = np.abs(MILExecution(program).run(x) - want).max()
     assert 0 < err < bound * np.abs(want).max(), err
     if "chained" in name:  # the table comes out of constexpr_blockwise_shift_scale (the per-channel scale)
         lut = next(o for o in program.function.operations if o.op_type == op).inputs["lut"]

@@ -1,11 +1,11 @@
-"""MIL reference execution: run a Core ML ML program off Apple platforms.
+"""An ML program translated op by op into an ONNX graph: the MIL execution that runs Core ML files off Apple platforms.
 
 Core ML's ``MLModel.predict`` exists only on macOS, and no library executes ML
-Programs elsewhere. This module reads the shipped ``.mlpackage`` back (the MIL program
-via coremltools' ``milproto.load``, weights from ``weights/weight.bin``), translates it
-op by op into an ONNX graph, and runs that graph with ONNX Runtime on CPU.
+Programs elsewhere. The program read back from the shipped ``.mlpackage``
+(:mod:`carspotter.model.mil_program`) is translated here op by op into an ONNX graph, which
+:mod:`carspotter.model.mil_execution` runs with ONNX Runtime on the CPU.
 
-It is a *reference execution* of the MIL program, not Core ML: it follows the MIL op
+It is an independent execution of the MIL program, not Core ML: it follows the MIL op
 definitions (coremltools ``mil/ops/defs/iOS15``) with fp32 arithmetic, and in
 ``"fp16"`` mode rounds every fp16-typed value (each op output and each constant) to
 float16, which is how the Core ML runtime computes an fp16 program on GPU / Neural
@@ -29,65 +29,12 @@ transpose, reshape, batch_norm, classify). Any other op raises
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
 from carspotter.util.errors import MILExecutionError
 
 MODES = ("fp32", "fp16")
 ONNX_OPSET = 17
-
-__all__ = ["MODES", "SUPPORTED_OPS", "MILExecutionError", "MILProgram", "MILReference", "load_mlpackage", "mil_op_counts",
-           "classifier_labels"]
-
-
-@dataclass
-class MILProgram:
-    """A loaded ML program: the pymil ``Function`` ``main`` plus what the spec says about its input.
-
-    Attributes:
-        function: ``coremltools.converters.mil.mil.Function``.
-        input_name: the program's single input.
-        input_is_image: the model description declares it an ``ImageType``.
-        labels: class labels of the ``classify`` op (empty for a non-classifier).
-    """
-
-    function: object
-    input_name: str
-    input_is_image: bool
-    labels: list[str]
-
-
-def load_mlpackage(path: str | Path) -> MILProgram:
-    """Read an ``.mlpackage``: spec, MIL program with its weights, image preprocessing, labels.
-
-    Raises:
-        MILExecutionError: not an ML program, or more than one input.
-    """
-    from carspotter.util.quiet import import_coremltools
-
-    ct = import_coremltools()
-    from coremltools.converters.mil.frontend.milproto.load import load
-
-    path = Path(path)
-    spec = ct.utils.load_spec(str(path))
-    if spec.WhichOneof("Type") != "mlProgram":
-        raise MILExecutionError(f"{path}: not an ML program (type {spec.WhichOneof('Type')})")
-    weights = path / "Data" / "com.apple.CoreML" / "weights"
-    program = load(spec, spec.specificationVersion, file_weights_dir=str(weights))
-    function = program.functions["main"]
-    if len(function.inputs) != 1:
-        raise MILExecutionError(f"{path}: expected one input, found {list(function.inputs)}")
-    name = next(iter(function.inputs))
-    described = {i.name: i.type.WhichOneof("Type") for i in spec.description.input}
-    labels = []
-    for op in function.operations:
-        if op.op_type == "classify":
-            labels = [str(c) for c in op.inputs["classes"].val]
-    return MILProgram(function, name, described.get(name) == "imageType", labels)
 
 
 def _dtype_name(var) -> str:
@@ -129,7 +76,7 @@ def _pads(op, x_shape, kernel, strides, dilations):
 class _Translator:
     """Builds the ONNX graph for one MIL function in one mode."""
 
-    def __init__(self, program: MILProgram, mode: str):
+    def __init__(self, program, mode: str):
         from onnx import TensorProto, helper
 
         self.helper, self.TensorProto = helper, TensorProto
@@ -206,7 +153,7 @@ class _Translator:
             self.output = self.value(fn.outputs[0])
         graph_out = helper.make_tensor_value_info("output", TP.FLOAT, None)
         self.nodes.append(helper.make_node("Identity", [self.output], ["output"]))
-        graph = helper.make_graph(self.nodes, "mil_reference", [graph_in], [graph_out], self.initializers)
+        graph = helper.make_graph(self.nodes, "mil_execution", [graph_in], [graph_out], self.initializers)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)])
         model.ir_version = 8
         return model
@@ -393,73 +340,16 @@ class _Translator:
         self.output = self.value(op.inputs["probabilities"])
 
 
-class MILReference:
-    """Executes a loaded ML program; build once, call :meth:`probabilities` many times.
+SUPPORTED_OPS = frozenset(name[len("op_"):] for name in vars(_Translator) if name.startswith("op_"))
+"""MIL op types the MIL execution runs: one ``_Translator.op_<type>`` method each."""
 
-    Args:
-        program: from :func:`load_mlpackage`.
-        mode: ``"fp32"`` (every value in float32) or ``"fp16"`` (every fp16-typed value
-            rounded to float16, as the Core ML runtime computes an fp16 program).
+
+def translate(program, mode: str = "fp32"):
+    """The ONNX graph (``onnx.ModelProto``, opset :data:`ONNX_OPSET`) that computes ``program`` (a
+    :class:`carspotter.model.mil_program.MILProgram`) in ``mode`` (``fp32``, or ``fp16``: every fp16-typed value
+    rounded to float16).
 
     Raises:
-        ValueError: unknown mode.
         MILExecutionError: an unsupported op (named) or a malformed program.
     """
-
-    def __init__(self, program: MILProgram, mode: str = "fp32"):
-        import onnxruntime as ort
-
-        if mode not in MODES:
-            raise ValueError(f"mode {mode!r}: choose one of {MODES}")
-        self.mode, self.labels = mode, list(program.labels)
-        self._fixed_batch = any(op.op_type == "reshape" for op in program.function.operations)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        # Neither the translated model nor the program is kept (the session holds the weights), and no memory
-        # arena: parity keeps every session of a run open, and each arena would keep its peak activations.
-        options.enable_cpu_mem_arena = False
-        self.session = ort.InferenceSession(_Translator(program, mode).translate().SerializeToString(), options,
-                                            providers=["CPUExecutionProvider"])
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Execute once: image programs take ``[N, S, S, 3]`` pixels, tensor programs their declared shape."""
-        return self.session.run(None, {"input": np.asarray(x, dtype=np.float32)})[0]
-
-    def probabilities(self, pixels: np.ndarray, batch_size: int = 8) -> np.ndarray:
-        """``[N, S, S, 3]`` uint8 RGB -> ``[N, C]`` probabilities (the classify op's input)."""
-        if self._fixed_batch:
-            batch_size = 1  # reshape shapes are fixed at the declared batch of 1
-        rows = [self.run(pixels[i:i + batch_size]) for i in range(0, len(pixels), batch_size)]
-        return np.concatenate(rows).reshape(len(pixels), -1)
-
-
-
-SUPPORTED_OPS = frozenset(name[len("op_"):] for name in vars(_Translator) if name.startswith("op_"))
-"""MIL op types the reference executor runs: one ``_Translator.op_<type>`` method each."""
-
-
-def mil_op_counts(spec) -> Counter:
-    """Count the MIL op types in an mlprogram spec's ``main`` function (ops in nested blocks too)."""
-    counts: Counter = Counter()
-
-    def walk(block):
-        for op in block.operations:
-            counts[op.type] += 1
-            for inner in op.blocks:
-                walk(inner)
-
-    main = spec.mlProgram.functions["main"]
-    for block in main.block_specializations.values():
-        walk(block)
-    return counts
-
-
-def classifier_labels(spec) -> list[str]:
-    """Labels of a classifier mlprogram, read from its ``classify`` op's ``classes`` list."""
-    main = spec.mlProgram.functions["main"]
-    for block in main.block_specializations.values():
-        for op in block.operations:
-            if op.type == "classify":
-                value = op.inputs["classes"].arguments[0].value
-                return [item.immediateValue.tensor.strings.values[0] for item in value.immediateValue.list.values]
-    return []
+    return _Translator(program, mode).translate()

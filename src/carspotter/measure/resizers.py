@@ -1,0 +1,148 @@
+"""The resizer catalogue of the app paths: each :class:`AppPath` turns a photo file into model input as one kind of
+app does (the list and what each does: :mod:`carspotter.measure.app_paths`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from carspotter.model import photos
+from carspotter.model.reference_resize import box_reduce
+from carspotter.measure.app_drivers import _npm, _npm_chromium_unavailable, _sharp, _sharp_unavailable
+
+Pixels = Callable[[list[Path], list, int], np.ndarray]
+
+
+PACKAGE_MIN_AGREEMENT = 0.995
+"""Top-1 agreement with the reference the bundle's own packages must reach (their resize is the reference's, ported)."""
+
+
+@dataclass(frozen=True)
+class AppPath:
+    """One way an app turns a photo file into model input.
+
+    Attributes:
+        name: short id (``opencv-linear``).
+        client: who does it this way.
+        pixels: ``(files, crop boxes, S) -> [N, S, S, 3] float32`` pixels 0..255, or None when
+            the path runs the model itself (``mediapipe``) or needs the bundle (``bundle_pixels``).
+        mediapipe: for a path that hands MediaPipe's ``ImageClassifier`` the photo: ``([H, W, 3] upright uint8,
+            S) -> the pixels given to it``; None for the others.
+        unavailable: ``() -> reason or None``.
+        bundle_pixels: ``(bundle folder, files, crop boxes, S) -> [N, S, S, 3] float32``: a path that runs code
+            shipped in the bundle (its npm package).
+        min_agreement: this path's top-1 agreement gate, when stricter than :class:`AppGate`'s.
+    """
+
+    name: str
+    client: str
+    pixels: Pixels | None
+    unavailable: Callable[[], str | None] = lambda: None
+    bundle_pixels: Callable[[Path, list[Path], list, int], np.ndarray] | None = None
+    min_agreement: float | None = None
+    mediapipe: Callable[[np.ndarray, int], np.ndarray] | None = None
+
+
+def _upright(path: Path, box):
+    image = photos.decode_rgb(path)
+    return image if box is None else photos.crop(image, box, path)
+
+
+def _each(fn) -> Pixels:
+    def run(files, boxes, size):
+        return np.stack([np.asarray(fn(f, b, size), dtype=np.float32) for f, b in zip(files, boxes)])
+
+    return run
+
+
+def _carspotter(path, box, size):
+    return photos.load_photo(path, size, box)
+
+
+def _pillow_antialias(path, box, size):
+    from PIL import Image
+
+    return np.asarray(_upright(path, box).resize((size, size), Image.Resampling.BILINEAR))
+
+
+def _pillow_no_antialias(path, box, size):
+    from PIL import Image
+
+    image = _upright(path, box)
+    w, h = image.size
+    # AFFINE maps each output pixel to (x * w / S, y * h / S) in the input; BILINEAR samples 2x2 there.
+    return np.asarray(image.transform((size, size), Image.Transform.AFFINE, (w / size, 0, 0, 0, h / size, 0),
+                                      resample=Image.Resampling.BILINEAR))
+
+
+def _pillow_draft(path, box, size):
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        if box is None:
+            im.draft("RGB", (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when still >= size
+        image = photos._to_rgb(ImageOps.exif_transpose(im))
+    if box is not None:
+        image = photos.crop(image, box, path)
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
+def _opencv(interpolation: str):
+    def run(path, box, size):
+        import cv2
+
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"{path}: OpenCV cannot read it")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if box is not None:
+            rgb = rgb[box[1]:box[3], box[0]:box[2]]
+        return cv2.resize(rgb, (size, size), interpolation=getattr(cv2, interpolation))
+
+    return run
+
+
+def _tf_bilinear(path, box, size):
+    import tensorflow as tf
+
+    return tf.image.resize(np.asarray(_upright(path, box)), (size, size), method="bilinear", antialias=False).numpy()
+
+
+def _opencv_unavailable() -> str | None:
+    try:
+        import cv2  # noqa: F401
+    except ImportError as exc:
+        return f"OpenCV cannot be imported here ({exc})"
+    return None
+
+
+def _mediapipe_unavailable() -> str | None:
+    from carspotter.model.runtimes import MEDIAPIPE
+
+    return MEDIAPIPE.unavailable()
+
+
+PATHS: dict[str, AppPath] = {p.name: p for p in (
+    AppPath("carspotter", "carspotter's own decoder (Pillow decode, the reference resize): the reference's path",
+            _each(_carspotter)),
+    AppPath("pillow-antialias", "Python app: Pillow Image.resize bilinear (antialiased)", _each(_pillow_antialias)),
+    AppPath("pillow-no-antialias", "Python app: Pillow bilinear sampling without antialiasing", _each(_pillow_no_antialias)),
+    AppPath("pillow-draft", "Python app: Pillow as Image.thumbnail (JPEG draft + reducing_gap=2)", _each(_pillow_draft)),
+    AppPath("opencv-linear", "Python/C++ app: OpenCV imread + resize INTER_LINEAR", _each(_opencv("INTER_LINEAR")),
+            _opencv_unavailable),
+    AppPath("opencv-area", "Python/C++ app: OpenCV imread + resize INTER_AREA", _each(_opencv("INTER_AREA")),
+            _opencv_unavailable),
+    AppPath("tf-bilinear", "TensorFlow app: tf.image.resize bilinear, antialias=False", _each(_tf_bilinear)),
+    AppPath("mediapipe", "Android package: box pre-reduction, then MediaPipe Tasks ImageClassifier resizing", None,
+            _mediapipe_unavailable, mediapipe=box_reduce),
+    AppPath("mediapipe-bare", "Android app without the package: the whole photo to MediaPipe Tasks ImageClassifier",
+            None, _mediapipe_unavailable, mediapipe=lambda rgb, size: rgb),
+    AppPath("sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable),
+    AppPath("npm-node", "npm package, Node + sharp decode (the bundle's onnx/ package: its port of the reference resize)",
+            None, _sharp_unavailable, bundle_pixels=_npm("node"), min_agreement=PACKAGE_MIN_AGREEMENT),
+    AppPath("npm-chromium", "npm package, Chromium decode (createImageBitmap, canvas RGBA, the package's resize)",
+            None, _npm_chromium_unavailable, bundle_pixels=_npm("chromium"), min_agreement=PACKAGE_MIN_AGREEMENT),
+)}
