@@ -245,6 +245,14 @@ def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: 
                    options.variants is not None, options)
 
 
+def _preprocessing(run) -> dict:
+    """The manifest's ``preprocessing``: what this carspotter's golden set and packages do (the bundle's reference),
+    with the resize version the run was trained with (a run trained before the box pre-reduction saw the same
+    pixels for every photo below 2 x S)."""
+    trained = run.record["preprocessing"].get("resize", {}).get("version", 1)
+    return {**run.input.preprocessing, "trained_with_resize_version": trained}
+
+
 def _portable(weights: dict) -> dict:
     """run.json ``weights`` without paths of the training machine: a weights file by its name (and sha256)."""
     out = dict(weights)
@@ -262,7 +270,7 @@ def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dic
         name=out.name, carspotter_version=__version__,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         labels=run.labels, labels_sha256=hashlib.sha256(labels_bytes).hexdigest(),
-        input=run.input.to_json(), preprocessing=run.record["preprocessing"],
+        input=run.input.to_json(), preprocessing=_preprocessing(run),
         source_run={"name": run.name, "model_sha256": sha256_file(run.dir / "model.keras"), "test_split": run.splits["test"]},
         training={"metrics": {k: m.to_json() for k, m in run.metrics.items()}, "weights": _portable(run.weights),
                   "counts": run.classes.counts, "timing_s": run.record.get("timing_s", {})},

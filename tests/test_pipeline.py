@@ -103,6 +103,8 @@ def test_bundle_layout_manifest_and_labels(pipeline):
         assert read_labels(bundle / manifest["formats"][fmt]["labels"]) == manifest["labels"]
         assert "labels.txt" in (bundle / manifest["formats"][fmt]["readme"]).read_text()
     assert manifest["formats"]["coreml"]["precision"] == "fp16"
+    # the bundle's reference resize (its golden set and packages), and the one the run was trained with
+    assert manifest["preprocessing"]["resize"]["version"] == 2 and manifest["preprocessing"]["trained_with_resize_version"] == 2
     assert manifest["files"]["android/src/main/assets/carspotter/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
     assert any(k.startswith("ios/Sources/CarSpotter/CarSpotterModel.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
 
