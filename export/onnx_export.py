@@ -48,30 +48,14 @@ def export(build: Build, path: Path) -> dict:
     """
     import onnx
 
-    spec, info, opset = build.spec, build.info, build.onnx_opset
+    spec, opset = build.spec, build.onnx_opset
     if opset not in ONNX_OPSETS:
         raise ValueError(f"ONNX opset {opset}: tf2onnx 1.17 supports {ONNX_OPSETS}")
     dynamic = build.variant.name == "dynamic-batch"
     proto = _converted(build, dynamic)
-    for value in list(proto.graph.input) + list(proto.graph.output):
-        dim = value.type.tensor_type.shape.dim[0]
-        dim.ClearField("dim_value")
-        if dynamic:
-            dim.dim_param = "N"
-        else:
-            dim.ClearField("dim_param")
-            dim.dim_value = 1
+    _set_batch(proto, dynamic)
     _rename_output(proto, spec.output_name)
-    props = {"labels": json.dumps(build.labels, ensure_ascii=False),
-             "input_spec": json.dumps({**spec.metadata(), "shape": ["N" if dynamic else 1, spec.size, spec.size, 3]}),
-             "name": info.name, "version": info.version, "description": info.description, "author": info.author,
-             "license": info.license}
-    del proto.metadata_props[:]
-    for k, v in props.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
-    proto.producer_name = "carspotter (tf2onnx)"
-    proto.doc_string = info.description
+    _set_metadata(proto, build, dynamic)
     if build.variant.name == "fp16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
 
@@ -89,6 +73,33 @@ def export(build: Build, path: Path) -> dict:
         return {**facts, **_to_ort(proto, path)}
     path.write_bytes(proto.SerializeToString())
     return facts
+
+
+def _set_batch(proto, dynamic: bool) -> None:
+    """The batch dimension of every graph input and output: ``N`` (any batch) or fixed at 1 (phone EPs)."""
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dim = value.type.tensor_type.shape.dim[0]
+        dim.ClearField("dim_value")
+        if dynamic:
+            dim.dim_param = "N"
+        else:
+            dim.ClearField("dim_param")
+            dim.dim_value = 1
+
+
+def _set_metadata(proto, build: Build, dynamic: bool) -> None:
+    """``metadata_props``: labels (JSON, index order), input_spec (JSON), name, version, description, author, license."""
+    spec, info = build.spec, build.info
+    props = {"labels": json.dumps(build.labels, ensure_ascii=False),
+             "input_spec": json.dumps({**spec.metadata(), "shape": ["N" if dynamic else 1, spec.size, spec.size, 3]}),
+             "name": info.name, "version": info.version, "description": info.description, "author": info.author,
+             "license": info.license}
+    del proto.metadata_props[:]
+    for k, v in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    proto.producer_name = "carspotter (tf2onnx)"
+    proto.doc_string = info.description
 
 
 def _converted(build: Build, dynamic: bool):
@@ -210,6 +221,24 @@ def _sort_topologically(graph) -> None:
     graph.node.extend(ordered)
 
 
+_LOADING = """### Loading the model file
+
+The model is the package's `./model` subpath (`{model_file}`); how an app gets its bytes or URL depends on the
+bundler:
+
+- **Vite**: `import modelUrl from 'carspotter-<bundle>/model?url'`, then `ort.InferenceSession.create(modelUrl)`
+  (or `assetsInclude: ['**/*.onnx']` in `vite.config.js` to import it without `?url`).
+- **webpack 5**: a rule `{{ test: /\\.onnx$/, type: 'asset/resource' }}`, then `import modelUrl from
+  'carspotter-<bundle>/model'` gives its URL.
+- **React Native (Metro)**: in `metro.config.js`, `config.resolver.assetExts.push('onnx', 'ort')`; then with
+  `expo-asset`, `const [asset] = await Asset.loadAsync(require('carspotter-<bundle>/model'))` and
+  `ort.InferenceSession.create(asset.localUri)` (onnxruntime-react-native). ONNX Runtime Mobile's own format,
+  when built, is `carspotter.ort` with its `required_operators.config` for a reduced build.
+- **Node**: `createSession()` from `carspotter-<bundle>/node` opens it from the package folder.
+"""
+"""The npm README's "Loading the model file" section (``{model_file}``: the model's file name)."""
+
+
 def onnx_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``onnx/``: the npm package (web, Node, React Native), and the model for other runtimes."""
     size = spec.size
@@ -252,21 +281,7 @@ else showMessage('Not sure: take a closer photo of the car');
   `transform: {{}}`, or let Babel transform it with `transformIgnorePatterns: ['/node_modules/(?!carspotter-)']`.
   Every subpath has types (`.`, `./node`, `./resize`, `./model`).
 
-### Loading the model file
-
-The model is the package's `./model` subpath (`{model_file}`); how an app gets its bytes or URL depends on the
-bundler:
-
-- **Vite**: `import modelUrl from 'carspotter-<bundle>/model?url'`, then `ort.InferenceSession.create(modelUrl)`
-  (or `assetsInclude: ['**/*.onnx']` in `vite.config.js` to import it without `?url`).
-- **webpack 5**: a rule `{{ test: /\.onnx$/, type: 'asset/resource' }}`, then `import modelUrl from
-  'carspotter-<bundle>/model'` gives its URL.
-- **React Native (Metro)**: in `metro.config.js`, `config.resolver.assetExts.push('onnx', 'ort')`; then with
-  `expo-asset`, `const [asset] = await Asset.loadAsync(require('carspotter-<bundle>/model'))` and
-  `ort.InferenceSession.create(asset.localUri)` (onnxruntime-react-native). ONNX Runtime Mobile's own format,
-  when built, is `carspotter.ort` with its `required_operators.config` for a reduced build.
-- **Node**: `createSession()` from `carspotter-<bundle>/node` opens it from the package folder.
-
+{_LOADING.format(model_file=model_file)}
 Other runtimes (Python, C++, C#): input `{spec.name}` `[1, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
 `{spec.output_name}` `[1, {n_classes}]` probabilities (the shapes are fixed so that the NNAPI and CoreML execution
 providers take every node; `carspotter.dynamic-batch.onnx`, when built, takes `[N, ...]` for servers); labels also in the model's `metadata_props`. Resize with

@@ -1,7 +1,9 @@
-"""The layer order is checked by import-linter (pyproject.toml ``[tool.importlinter]``), and the check bites.
+"""The layer order is checked by import-linter (pyproject.toml ``[tool.importlinter]``), and the check bites; modules
+and functions stay small.
 
-``nox -s tests`` runs ``lint-imports`` on the installed package; here a copy of that package
-gets one wrong-way import (a low layer importing the command line) and the contract must break.
+``nox -s tests`` runs ``lint-imports`` on the installed package. Here the package is laid out as installed from the
+repository's own folders (``[tool.setuptools.package-dir]``: the stages inside ``carspotter/``), whatever the install
+(editable or not); a copy gets one wrong-way import and the contract must break.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ast
+import tomllib
+
 import pytest
 
-import carspotter
-
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE = Path(carspotter.__file__).parent
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess:
@@ -31,12 +33,12 @@ def _lint(root: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """A folder holding the package laid out as installed (stages inside ``carspotter/``)."""
-    if not (PACKAGE / "train").is_dir():
-        pytest.skip(f"carspotter is installed in editable mode from {PACKAGE}: the stages are not inside it; "
-                    "run through nox -s tests (a regular install)")
+    """A folder holding the package laid out as installed (stages inside ``carspotter/``), from the repository."""
+    dirs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
     root = tmp_path_factory.mktemp("layers")
-    shutil.copytree(PACKAGE, root / "carspotter", ignore=shutil.ignore_patterns("__pycache__"))
+    for package, folder in sorted(dirs.items()):  # "carspotter" first, then the stages into it
+        shutil.copytree(REPO / folder, root / package.replace(".", "/"), ignore=shutil.ignore_patterns("__pycache__"),
+                        dirs_exist_ok=True)
     return root
 
 
@@ -70,3 +72,20 @@ def test_no_import_cycle(installed):
                          env={**os.environ, "PYTHONPATH": str(installed)})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]", out.stdout[-2000:]
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
+
+
+def test_modules_and_functions_stay_small(installed):
+    """Rooms by job: no module of the package over 400 lines, no function over 60 (docstrings included)."""
+    big = []
+    for path in sorted(installed.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(installed)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            big.append(f"{rel}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES:
+                big.append(f"{rel}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert not big, big

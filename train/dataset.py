@@ -254,14 +254,7 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
         dropped[name] = "empty class folder (no photos)"
 
     labels = {r.label for r in records}
-    renamed: dict[str, str] = {}
-    if mapping is not None:
-        import unicodedata
-
-        nfc = {unicodedata.normalize(LABEL_FORM, a): unicodedata.normalize(LABEL_FORM, b)
-               for a, b in read_mapping(mapping).items()}
-        final = apply_mapping(labels, nfc, mapping)
-        renamed = {a: b for a, b in final.items() if a != b}
+    renamed = _renamed(labels, mapping)
     hashed = _hash_all(root, records, workers, ignored)
 
     def cls(r) -> str:
@@ -272,6 +265,27 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
         dropped.setdefault(name, "no usable photos (all in labelling conflicts or unreadable)")
     kept = _enough(per_class, min_photos, dropped)
 
+    classes = _chosen_classes(root, kept, dropped, max_classes, negatives)
+    photos = [Photo(r.path, i, h, r.split, r.box) for i, c in enumerate(classes) for r, h in kept[c]]
+    return Dataset(root, classes, photos, found.format, dropped, ignored, conflicts, leaks, renamed, normalized, merged)
+
+
+def _renamed(labels: set[str], mapping) -> dict[str, str]:
+    """Class renames of a ``--mapping`` file (NFC names), only those that change a name."""
+    if mapping is None:
+        return {}
+    import unicodedata
+
+    nfc = {unicodedata.normalize(LABEL_FORM, a): unicodedata.normalize(LABEL_FORM, b) for a, b in read_mapping(mapping).items()}
+    return {a: b for a, b in apply_mapping(labels, nfc, mapping).items() if a != b}
+
+
+def _chosen_classes(root, kept: dict, dropped: dict, max_classes: int | None, negatives) -> list[str]:
+    """The classes trained, in label order: the first ``max_classes`` by name, then "(not a car)" with ``--negatives``.
+
+    Raises:
+        DatasetError: ``--negatives`` without a usable photo, or fewer than two classes.
+    """
     classes = sorted(set(kept) - {NOT_A_CAR})
     if max_classes is not None:
         classes = classes[:max_classes]
@@ -280,12 +294,8 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
     classes += [NOT_A_CAR] if negatives is not None else []
     if len(classes) < 2:
         detail = "; ".join(f"{c}: {r}" for c, r in sorted(dropped.items())[:5])
-        raise DatasetError(
-            f"{root}: {len(classes)} usable class(es), need at least 2"
-            + (f" (dropped: {detail})" if detail else "")
-        )
-    photos = [Photo(r.path, i, h, r.split, r.box) for i, c in enumerate(classes) for r, h in kept[c]]
-    return Dataset(root, classes, photos, found.format, dropped, ignored, conflicts, leaks, renamed, normalized, merged)
+        raise DatasetError(f"{root}: {len(classes)} usable class(es), need at least 2" + (f" (dropped: {detail})" if detail else ""))
+    return classes
 
 
 def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction: float = 0.15) -> dict[str, list[Photo]]:

@@ -106,3 +106,22 @@ def set_mixed_precision(enabled: bool) -> str:
               "it pays off on GPUs with tensor cores", file=sys.stderr, flush=True)
     keras.mixed_precision.set_dtype_policy(policy)
     return policy
+
+
+def compute_facts(policy: str) -> dict:
+    """run.json ``training``: what the training ran on and in which arithmetic, beside each phase's images/s.
+
+    ``device_names``: the backend's names of the devices (the CPU's model name, or each GPU's); ``matmul_precision``:
+    ``float32``, or ``tf32`` where TensorFlow lets float32 products use TensorFloat-32 tensor cores (its default on
+    NVIDIA Ampere and newer GPUs); ``input_fed``: uint8 batches, cast on the device.
+    """
+    import tensorflow as tf
+
+    from carspotter.model.reference_worker import cpu_name
+
+    gpus = tf.config.list_physical_devices("GPU")
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus] or [cpu_name()]
+    tf32 = bool(gpus) and tf.config.experimental.tensor_float_32_execution_enabled()
+    return {"device_names": names, "matmul_precision": "tf32" if tf32 else "float32",
+            "input_fed": "uint8 batches, cast to float32 on the device inside the training model (model.keras keeps "
+                         f"its float32 input); compute policy {policy}"}

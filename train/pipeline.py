@@ -21,6 +21,21 @@ import numpy as np
 SAMPLINGS = ("class-weights", "balanced", "none")
 
 
+def _order(labels: np.ndarray, num_classes: int, *, training: bool, balanced: bool, seed: int):
+    """The positions ``0..n-1`` of a split in the order one epoch visits them: as they are (evaluation), shuffled
+    each epoch, or drawn class by class with equal probability (``balanced``, small classes repeated), n in all."""
+    import tensorflow as tf
+
+    positions = np.arange(len(labels), dtype=np.int64)
+    if training and balanced:
+        streams = [tf.data.Dataset.from_tensor_slices(positions[labels == c]).shuffle(max(1, int((labels == c).sum())), seed=seed + c).repeat()
+                   for c in range(num_classes) if (labels == c).any()]
+        d = tf.data.Dataset.sample_from_datasets(streams, weights=[1.0 / len(streams)] * len(streams), seed=seed)
+        return d.take(len(labels))
+    d = tf.data.Dataset.from_tensor_slices(positions)
+    return d.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True) if training else d
+
+
 def batches(pixels: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int, *,
             training: bool, seed: int, augment=None, balanced: bool = False, with_labels: bool = True,
             uint8: bool = False):
@@ -52,17 +67,7 @@ def batches(pixels: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_cla
     indices = np.asarray(indices, np.int64)
     labels = np.asarray(labels, np.int64)
     table = tf.constant(labels)
-    positions = np.arange(len(indices), dtype=np.int64)
-    if training and balanced:
-        streams = [tf.data.Dataset.from_tensor_slices(positions[labels == c]).shuffle(max(1, int((labels == c).sum())), seed=seed + c).repeat()
-                   for c in range(num_classes) if (labels == c).any()]
-        d = tf.data.Dataset.sample_from_datasets(streams, weights=[1.0 / len(streams)] * len(streams), seed=seed)
-        d = d.take(len(indices))
-    else:
-        d = tf.data.Dataset.from_tensor_slices(positions)
-        if training:
-            d = d.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
-    d = d.batch(batch_size)
+    d = _order(labels, num_classes, training=training, balanced=balanced, seed=seed).batch(batch_size)
 
     rows = tf.constant(indices)
 

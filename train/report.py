@@ -94,6 +94,14 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str],
         lines.append("")
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
+    _curves(folder / "curves.png", history, plt)
+    _confusion(folder / "confusion_test.png", np.array(results["test"]["confusion"]), classes, plt)
+    extra = confidence_plots(folder, confidence) if confidence else []
+    return ["report.json", "report.md", "curves.png", "confusion_test.png"] + extra
+
+
+def _curves(path: Path, history: dict, plt) -> None:
+    """Loss and top-1 accuracy per epoch, train and val, phase after phase."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     offset = 0
     for phase, h in history.items():
@@ -110,10 +118,12 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str],
         if ax.lines:  # a 0-epoch run has no curves
             ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "curves.png", dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
-    confusion = np.array(results["test"]["confusion"])
+
+def _confusion(path: Path, confusion: np.ndarray, classes: list[str], plt) -> None:
+    """The test split's confusion matrix, true classes down, predicted across."""
     size = max(4, min(20, 0.35 * len(classes) + 3))
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(confusion, cmap="Blues")
@@ -123,10 +133,8 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str],
     ax.set_ylabel("true")
     ax.set_title("test confusion matrix")
     fig.tight_layout()
-    fig.savefig(folder / "confusion_test.png", dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
-    extra = confidence_plots(folder, confidence) if confidence else []
-    return ["report.json", "report.md", "curves.png", "confusion_test.png"] + extra
 
 
 def _pct(x) -> str:

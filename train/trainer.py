@@ -32,12 +32,13 @@ from carspotter.model.spec import BACKBONE, INPUT_RANGES, InputSpec
 from carspotter.train import augment as augment_mod
 from carspotter.train import dataset as ds
 from carspotter.train import calibrate, pipeline, report
+from carspotter.train import distribute as dist_mod
 from carspotter.train import model as mdl
 from carspotter.train import store as store_mod
-from carspotter.train.distribute import STRATEGIES, Distribution, make_distribution, set_mixed_precision
+from carspotter.train.distribute import STRATEGIES, make_distribution, set_mixed_precision
 from carspotter.train.phases import Photos, PhaseSetup, finetune_phase, head_phase, log
 from carspotter.train.resume import ResumeFolder, fingerprint
-from carspotter.train.weights import make_base
+from carspotter.train import weights as weights_mod
 
 
 @dataclass
@@ -235,46 +236,6 @@ def _decode(cfg: TrainConfig, data: ds.Dataset, parts: dict, resume: ResumeFolde
     return Decoded(data, Photos(store.pixels, rows, labels, c), kept, skipped, store.where, seconds)
 
 
-def _model(cfg: TrainConfig, dist: Distribution, num_classes: int):
-    """The reference model around the requested backbone, under the strategy: ``(model, WeightsUsed)``."""
-    try:
-        with dist.strategy.scope():
-            base, weights_used = make_base(cfg.image_size, cfg.weights, cfg.input_range, cfg.weights_fallback_none)
-            return mdl.build(num_classes, cfg.image_size, weights_used.input_range, base), weights_used
-    except BaseException:
-        set_mixed_precision(False)
-        raise
-
-
-def compute_facts(policy: str) -> dict:
-    """run.json ``training``: what the training ran on and in which arithmetic, beside each phase's images/s.
-
-    ``device_names``: the backend's names of the devices (the CPU's model name, or each GPU's); ``matmul_precision``:
-    ``float32``, or ``tf32`` where TensorFlow lets float32 products use TensorFloat-32 tensor cores (its default on
-    NVIDIA Ampere and newer GPUs); ``input_fed``: uint8 batches, cast on the device.
-    """
-    import tensorflow as tf
-
-    from carspotter.model.reference_worker import cpu_name
-
-    gpus = tf.config.list_physical_devices("GPU")
-    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus] or [cpu_name()]
-    tf32 = bool(gpus) and tf.config.experimental.tensor_float_32_execution_enabled()
-    return {"device_names": names, "matmul_precision": "tf32" if tf32 else "float32",
-            "input_fed": "uint8 batches, cast to float32 on the device inside the training model (model.keras keeps "
-                         f"its float32 input); compute policy {policy}"}
-
-
-def _float32_copy(cfg: TrainConfig, model, input_range: str):
-    """The same weights in a float32 model: the reference model is float32 whatever the training policy."""
-    weights = model.get_weights()
-    set_mixed_precision(False)
-    base32, _ = make_base(cfg.image_size, "none", input_range)
-    model = mdl.build(model.output_shape[-1], cfg.image_size, input_range, base32)
-    model.set_weights(weights)
-    return model
-
-
 def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int, calib: np.ndarray | None) -> tuple[dict, dict, np.ndarray]:
     """Calibrate (:mod:`carspotter.train.calibrate`, folding T into ``model``) on the val positions ``calib``
     (None: the whole val split), then :func:`carspotter.train.report.evaluate` the val and test splits on the
@@ -386,7 +347,7 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
     _, lr_finetune = dist.scale(cfg.batch_size, cfg.lr_finetune)
     if dist.replicas > 1:
         log(f"{dist.name} strategy, {dist.replicas} replicas: global batch {batch}, learning rates x{dist.replicas}")
-    model, weights_used = _model(cfg, dist, len(data.classes))
+    model, weights_used = weights_mod.reference_model(cfg, dist, len(data.classes))
 
     stop, calib, cal_split = calibrate.calibration_part(dec.photos.labels["val"], cfg.calibration_fraction, cfg.seed)
     log(f"calibration split: {cal_split['reason']}")
@@ -409,14 +370,14 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
         log(f"phase 2 throughput: {phases['finetune']['train_images_per_s']:.1f} training images/s "
             f"({dist.replicas} replica(s), {policy})")
     if cfg.mixed_precision:
-        model = _float32_copy(cfg, model, weights_used.input_range)
+        model = weights_mod.float32_copy(cfg.image_size, model, weights_used.input_range)
 
     t0 = time.time()
     evaluation, confidence, test_probs = _evaluate(cfg, model, dec, batch, calib if cal_split["disjoint"] else None)
     confidence["calibration_split"] = cal_split
     training = {"augment": aug_cfg.spec(), "sampling": cfg.sampling, "label_smoothing": cfg.label_smoothing,
                 "patience": cfg.patience, "global_batch": batch, "dtype_policy": policy, **dist.to_json(),
-                **compute_facts(policy)}
+                **dist_mod.compute_facts(policy)}
     timing = {"decode": round(dec.decode_s, 2), "head": phases["head"]["seconds"], "finetune": phases["finetune"]["seconds"],
               "evaluate": round(time.time() - t0, 2), "total": round(time.time() - t_start, 2)}
     run = _record(cfg, dec, weights_used, evaluation, setup, phases, training, timing, resumed)

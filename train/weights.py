@@ -83,3 +83,35 @@ def make_base(image_size: int, weights: str, input_range: str | None, fallback_n
     from carspotter.util.hashing import sha256_file
 
     return base, WeightsUsed(str(weights), str(path.resolve()), input_range, sha256=sha256_file(path))
+
+
+def reference_model(cfg, dist, num_classes: int):
+    """The reference model around the backbone ``cfg`` asks for (a :class:`carspotter.train.trainer.TrainConfig`),
+    built under the distribution strategy ``dist``: ``(model, WeightsUsed)``.
+
+    Raises:
+        WeightsError: the weights cannot be had or loaded (the mixed-precision policy is reset first).
+    """
+    from carspotter.train import model as mdl
+    from carspotter.train.distribute import set_mixed_precision
+
+    try:
+        with dist.strategy.scope():
+            base, weights_used = make_base(cfg.image_size, cfg.weights, cfg.input_range, cfg.weights_fallback_none)
+            return mdl.build(num_classes, cfg.image_size, weights_used.input_range, base), weights_used
+    except BaseException:
+        set_mixed_precision(False)
+        raise
+
+
+def float32_copy(image_size: int, model, input_range: str):
+    """The same weights in a float32 model: the reference model is float32 whatever the training policy."""
+    from carspotter.train import model as mdl
+    from carspotter.train.distribute import set_mixed_precision
+
+    weights = model.get_weights()
+    set_mixed_precision(False)
+    base32, _ = make_base(image_size, "none", input_range)
+    model = mdl.build(model.output_shape[-1], image_size, input_range, base32)
+    model.set_weights(weights)
+    return model

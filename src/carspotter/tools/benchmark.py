@@ -16,7 +16,6 @@ accuracy is the MIL execution's and its timings are left out (numpy, not Core ML
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -27,11 +26,13 @@ from typing import Callable
 
 import numpy as np
 
-from carspotter.measure.intervals import bracket, too_small, wilson
+from carspotter.measure.intervals import wilson
 from carspotter.util.errors import UsageError
+from carspotter.tools.benchmark_page import WARMUP, chart, markdown, write
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
 
-WARMUP = 3
+__all__ = ["Report", "Row", "chart", "fp32_peak", "markdown", "run_benchmark", "write"]
+
 MIN_RUNS = 30
 
 
@@ -340,70 +341,3 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
     report.rows = [row for row, _ in entries]
     return report
 
-
-def markdown(report: Report) -> str:
-    """The table and its notes as Markdown."""
-    f = lambda v, fmt: "-" if v is None else format(v, fmt)  # noqa: E731
-    ci = lambda v: "" if not v else f" {bracket(*v)}"  # noqa: E731
-    lines = [f"Bundle `{report.bundle}` on {report.machine}; {report.threads} threads; {report.photos} photos "
-             f"({report.photo_source}); batch-1 latency over {report.runs} interleaved calls after {WARMUP} warm-up calls; "
-             "top-1 and agreement with their 95 % Wilson intervals.", "",
-             "| format | variant | runtime | shipped | MiB | top-1 | top-3 | agreement | parity | load ms | p50 ms | p90 ms "
-             f"| photos/s @{report.batch} | % fp32 peak | EP coverage | GPU delegate |",
-             "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|"]
-    for r in report.rows:
-        lines.append(f"| {r.format} | {r.variant} | {r.runtime} | {r.shipped_as} | {f(r.mib, '.1f')} | {f(r.top1, '.1%')}{ci(r.top1_ci)} | "
-                     f"{f(r.top3, '.1%')} | {f(r.agreement, '.1%')}{ci(r.agreement_ci)} | {r.parity} | {f(r.load_ms, '.0f')} | {f(r.p50_ms, '.1f')} | "
-                     f"{f(r.p90_ms, '.1f')} | {f(r.throughput, '.1f')} | {f(None if r.peak_fraction is None else 100 * r.peak_fraction, '.1f')} | "
-                     f"{r.ep_coverage} | {r.gpu_delegate} |")
-    p = report.peak
-    small = too_small(report.photos)
-    lines += [""] + ([f"- {small}"] if small else [])
-    lines += [f"FLOPs per photo: {f(report.flops_per_photo and report.flops_per_photo / 1e9, '.2f')} G (TensorFlow profiler "
-              f"on the reference's frozen graph, a multiply-add = 2). fp32 peak: {p['gflops']:.0f} GFLOP/s = {p['derivation']}; "
-              "% of peak = FLOPs / p50 latency / peak, for fp32 paths."]
-    best = max((r for r in report.rows if r.peak_fraction), key=lambda r: r.peak_fraction, default=None)
-    if best is not None and best.peak_fraction > 1:
-        implied = p["mhz"] * best.peak_fraction
-        lines.append(f"- Above 100 %: {best.format}/{best.variant} computes {best.peak_fraction * p['gflops']:.0f} GFLOP/s, so the "
-                     f"cores ran at least at {implied:.0f} MHz, above the {p['mhz']:.0f} MHz used (a VM reports the base clock, "
-                     "not the boost); pass --clock-mhz with the boost clock for true fractions.")
-    lines += ["- EP coverage: nodes ONNX Runtime's NNAPI and CoreML execution providers take, of all (its mobile usability "
-              "check at export); GPU delegate: LiteRT's analyzer (gpu_compatibility=True) at export. Phones were not timed."]
-    lines += [f"- {r.format}/{r.variant}: {r.note}" for r in report.rows if r.note]
-    return "\n".join(lines) + "\n"
-
-
-def chart(report: Report, path: Path) -> None:
-    """PNG: p50 latency (x, ms) against top-1 (y), marker area by file size (MiB)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    for r in report.rows:
-        if r.p50_ms is None or r.top1 is None:
-            continue
-        ax.scatter(r.p50_ms, 100 * r.top1, s=30 + 4 * (r.mib or 40), alpha=0.6)
-        ax.annotate(f"{r.format}/{r.variant}\n{r.mib or 0:.0f} MiB" if r.mib else "keras reference", (r.p50_ms, 100 * r.top1),
-                    fontsize=8, xytext=(6, 4), textcoords="offset points")
-    ax.set_xlabel(f"latency at batch 1, median ms ({report.threads} threads)")
-    ax.set_ylabel(f"top-1 % on {report.photos} test photos")
-    ax.set_title(f"{report.bundle}: size (marker area) vs latency vs accuracy")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def write(report: Report, out: str | Path) -> Path:
-    """Write ``benchmark.md``, ``benchmark.json`` and ``benchmark.png`` into ``out`` (replaced atomically)."""
-    from carspotter.util.atomic import atomic_folder
-
-    out = Path(out)
-    with atomic_folder(out) as tmp:
-        (tmp / "benchmark.md").write_text(markdown(report), encoding="utf-8")
-        (tmp / "benchmark.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
-        chart(report, tmp / "benchmark.png")
-    return out

@@ -1,20 +1,13 @@
-"""The ``carspotter`` console command: train, export, parity, predict, benchmark, verify.
+"""The ``carspotter`` command line: its parser, one sub-parser per command.
 
-Choices and defaults come from the modules that define them (``TrainConfig``,
-``ExportOptions``, ``Gates``, the format registry, the readers, the strategies), so the
-command line cannot drift from the code. Errors a user can cause print one line and exit
-with code 2; ``--debug`` shows the traceback. A parity failure exits with code 1.
+Choices and defaults come from the modules that define them (``TrainConfig``, ``ExportOptions``, ``Gates``, the
+format registry, the readers, the strategies, the reference backends), so the command line cannot drift from the code.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import sys
 from dataclasses import fields
-
-from carspotter.util import interrupts
 
 
 def _integer(name):
@@ -46,10 +39,7 @@ def _default(cls, name: str):
 
 def _add_train(sub) -> None:
     from carspotter.model.spec import BACKBONE, INPUT_RANGES
-    from carspotter.contracts import readers
-    from carspotter.train import augment, pipeline, store
-    from carspotter.train.distribute import STRATEGIES
-    from carspotter.train.trainer import HEAD_MODES, TrainConfig
+    from carspotter.train.trainer import TrainConfig
 
     d = lambda name: _default(TrainConfig, name)  # noqa: E731
     t = sub.add_parser("train", help=f"fine-tune {BACKBONE.name} on a folder of labelled car photos",
@@ -78,6 +68,16 @@ def _add_train(sub) -> None:
             ("--workers", "workers", "N", "decoding threads"),
             ("--seed", "seed", "N", "seed of split, shuffling, augmentation and initialization")):
         t.add_argument(flag, type=_integer(flag), default=d(name), metavar=metavar, help=text + " (default %(default)s)")
+    _add_train_options(t, d)
+
+
+def _add_train_options(t, d) -> None:
+    """``carspotter train``'s data, training and confidence options (``d``: a TrainConfig field's default)."""
+    from carspotter.contracts import readers
+    from carspotter.train import augment, pipeline, store
+    from carspotter.train.distribute import STRATEGIES
+    from carspotter.train.trainer import HEAD_MODES
+
     t.add_argument("--format", dest="data_format", choices=readers.FORMATS, default=d("data_format"),
                    help="dataset layout (default: auto-detect)")
     t.add_argument("--mapping", default=None, metavar="FILE",
@@ -173,62 +173,6 @@ def _add_predict(sub) -> None:
                         "per format) and DIR/predict.json; needs the Keras reference")
 
 
-def _predict(args) -> int:
-    from carspotter.tools import predict as pr
-    from carspotter.util.errors import UsageError
-
-    if args.top < 1:
-        raise UsageError(f"--top {args.top}: must be at least 1")
-    source = pr.open_source(args.source, args.format, args.variant, args.run)
-    try:
-        return _predict_with(args, source, pr.collect_photos(args.photos))
-    finally:
-        source.close()
-
-
-def _predict_with(args, source, files) -> int:
-    """``carspotter predict`` on an opened source (its sessions closed by the caller)."""
-    import json
-
-    import numpy as np
-
-    from carspotter.measure import gradcam
-    from carspotter.tools import predict as pr
-    from carspotter.util.errors import UsageError
-    from carspotter.tools.predict_report import figures, write_report
-
-    layer = None
-    if args.report is not None:
-        if source.reference is None:
-            raise UsageError("--report: heatmaps need the Keras reference: keep keras in --format, and for a bundle whose "
-                             "run was not found pass --run RUN_DIR")
-        _, layer = gradcam.last_conv_block(source.reference)
-    say = lambda m: print(f"[predict] {m}", file=sys.stderr, flush=True)  # noqa: E731
-    say(f"{len(files)} photos through {', '.join(p.format for p in source.predictors)}")
-    predictions, skipped = pr.predict(source, files, args.top, log=say)
-    for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    if not predictions:
-        raise UsageError(f"none of the {len(files)} photos could be read (reasons above); pass readable photos")
-    if args.report is not None:
-        say(f"Grad-CAM heatmaps of {len(predictions)} photos on {layer}")
-        cls = np.array([source.labels.index(p.top["keras"][0][0]) for p in predictions])
-        heat = gradcam.gradcam(source.reference, np.stack([p.pixels for p in predictions]), cls)
-        say(f"report: {write_report(args.report, source, predictions, skipped, heat, layer, args.top)}")
-    if args.json:
-        print(json.dumps(figures(source, predictions, skipped, layer, args.top), indent=2, ensure_ascii=False))
-        return 0
-    for p in source.predictors:
-        print(f"# {p.key}: {p.target}")
-    for p in predictions:
-        print(f"{p.path} ({p.size[0]}x{p.size[1]}): {'formats agree' if p.agree else 'FORMATS DISAGREE'}")
-        for name, rows in p.top.items():
-            print(f"  {name:<20} " + " | ".join(f"{label} {prob:.3f}" for label, prob in rows))
-        for w in p.warnings:
-            print(f"  warning: {w}")
-    return 0
-
-
 def _add_evaluate(sub) -> None:
     from carspotter.contracts import readers
     from carspotter.measure.requirements import METRICS
@@ -257,26 +201,6 @@ def _add_evaluate(sub) -> None:
     ev.add_argument("--run", default=None, metavar="RUN_DIR", help="the bundle's run (default: looked for as parity does)")
     ev.add_argument("--out", default=None, metavar="DIR", help="write evaluate.json and evaluate.html here "
                                                               "(default evaluations/NAME)")
-
-
-def _evaluate(args) -> int:
-    from pathlib import Path
-
-    from carspotter.measure.requirements import parse_all
-    from carspotter.tools.evaluate import evaluate, table, write
-
-    requirements = parse_all(args.require)
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else None
-    result = evaluate(args.source, args.data, layout=args.layout, mapping=args.mapping, crop=args.crop_to_box,
-                      split=args.split, formats=formats, with_app_paths=args.app_paths, require=requirements,
-                      baseline=args.baseline, run=args.run, log=lambda m: print(f"[evaluate] {m}", file=sys.stderr, flush=True))
-    print(table(result))
-    out = write(result, args.out or Path("evaluations") / Path(args.source).resolve().name)
-    print(f"written to {out}/evaluate.json, evaluate.html", file=sys.stderr)
-    for r in result.requirements:
-        for line in r["failures"]:
-            print(f"carspotter evaluate: condition failed: {line}", file=sys.stderr)
-    return 0 if result.passed else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -332,130 +256,3 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
     v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``carspotter`` command; returns the exit code."""
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "parity":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.extra = [a for a in extra if a != "--"]
-    from carspotter.util import quiet
-    from carspotter.util.errors import CarspotterError
-
-    if args.verbose:
-        os.environ[quiet.VERBOSE_ENV] = "1"
-    quiet.quiet_tensorflow_import()  # TensorFlow's start-up lines, wherever a command first imports it
-
-    previous = _terminate_as_interrupt()
-    interrupts.RECEIVED.clear()
-    try:
-        status = _dispatch(args)
-        if interrupts.RECEIVED:  # a library swallowed the signal and the command ran on
-            return _interrupted(args.command, interrupts.RECEIVED[0])
-        return status
-    except KeyboardInterrupt as exc:
-        return _interrupted(args.command, exc.signum if isinstance(exc, interrupts.Terminated) else None)
-    except Exception as exc:
-        if interrupts.RECEIVED and not args.debug:  # the signal surfaced inside a C extension as another error
-            return _interrupted(args.command, interrupts.RECEIVED[0])
-        if not isinstance(exc, CarspotterError) or args.debug:
-            raise
-        print(f"carspotter {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _interrupted(command: str, signum: int | None) -> int:
-    """One line for an interrupted command; the exit status 128 + the signal number."""
-    how = f" ({signal.Signals(signum).name})" if signum is not None else ""
-    print(f"carspotter {command}: interrupted{how}; nothing half-written was left behind", file=sys.stderr)
-    return 128 + (signum if signum is not None else signal.SIGINT)
-
-
-def _terminate_as_interrupt() -> dict:
-    """Turn SIGTERM and SIGHUP into :class:`~carspotter.util.interrupts.Terminated` in the main thread (a no-op
-    elsewhere), and record every termination signal (Ctrl-C too) in :data:`carspotter.util.interrupts.RECEIVED`.
-
-    Returns:
-        ``{signal: previous handler}`` to restore when the command returns.
-    """
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def handler(signum, frame):
-        # Recorded first: raised inside a C extension (tf2onnx, TensorFlow) the exception can come back as a
-        # SystemError or be wrapped in an ExportError; main() still reports the interruption.
-        interrupts.RECEIVED.append(signum)
-        raise interrupts.Terminated(signum)
-
-    def interrupt(signum, frame):  # Ctrl-C: Python's own KeyboardInterrupt, recorded the same way
-        interrupts.RECEIVED.append(signum)
-        raise KeyboardInterrupt
-
-    handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        handlers[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
-    return handlers
-
-
-def _dispatch(args) -> int:
-    if args.command == "train":
-        from carspotter.train.trainer import TrainConfig, train
-
-        names = {f.name for f in fields(TrainConfig)}
-        print(f"run folder: {train(TrainConfig(**{k: v for k, v in vars(args).items() if k in names}))}")
-        return 0
-    if args.command == "export":
-        from carspotter.export.bundle import ExportOptions, export_bundle
-        from carspotter.model.formats import parse_formats
-        from carspotter.measure.gates import Gates
-
-        gates = Gates(**{f.name: getattr(args, f.name) for f in fields(Gates)})
-        opts = ExportOptions(formats=parse_formats(args.formats), coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset,
-                             variants=args.variants, calibration_photos=args.calibration_photos, gates=gates,
-                             golden=args.golden, data=args.data, app_paths=args.app_paths)
-        print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")
-        return 0
-    if args.command == "parity":
-        from carspotter.util.errors import UsageError
-        from carspotter.parity.run import run_parity
-
-        extra = args.extra
-        if extra:
-            raise UsageError(f"{' '.join(extra)}: carspotter parity runs its checks without pytest; for pytest options "
-                             f"run `pytest parity_tests --bundle {args.bundle_dir} {' '.join(extra)}`")
-        return run_parity(args.bundle_dir, images=args.images, limit=args.limit, run=args.run, data=args.data,
-                          app_paths=args.app_paths, app_gate=args.app_gate, references=args.reference_backends)
-    if args.command == "predict":
-        return _predict(args)
-    if args.command == "evaluate":
-        return _evaluate(args)
-    if args.command == "benchmark":
-        from pathlib import Path
-
-        from carspotter.tools.benchmark import markdown, run_benchmark, write
-
-        report = run_benchmark(args.bundle_dir, args.photos, args.threads, args.batch, args.runs, args.run,
-                               log=lambda m: print(f"[benchmark] {m}", file=sys.stderr, flush=True), clock_mhz=args.clock_mhz)
-        print(markdown(report))
-        out = write(report, args.out or Path("benchmarks") / Path(args.bundle_dir).resolve().name)
-        print(f"written to {out}/benchmark.md, benchmark.json, benchmark.png", file=sys.stderr)
-        return 0
-    if args.command == "report":
-        from carspotter.train.report_page import write_for_run
-
-        print(f"report: {write_for_run(args.run_dir, args.data)}")
-        return 0
-    if args.command == "verify":
-        from carspotter.contracts.manifest import verify_bundle
-
-        manifest = verify_bundle(args.bundle_dir)
-        print(f"{args.bundle_dir}: OK, {len(manifest.files)} files match manifest.json")
-        return 0
-    raise AssertionError(args.command)

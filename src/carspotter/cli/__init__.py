@@ -1,0 +1,88 @@
+"""The ``carspotter`` console command: train, export, parity, predict, evaluate, benchmark, report, verify.
+
+:mod:`carspotter.cli.parser` builds the command line; :data:`carspotter.cli.commands.COMMANDS` maps each command
+to the function that runs it. Errors a user can cause print one line and exit with code 2; ``--debug`` shows the
+traceback. A parity failure exits with code 1; a termination signal 128 + its number.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from carspotter.cli.commands import COMMANDS
+from carspotter.cli.parser import build_parser
+from carspotter.util import interrupts
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``carspotter`` command; returns the exit code."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "parity":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = [a for a in extra if a != "--"]
+    from carspotter.util import quiet
+    from carspotter.util.errors import CarspotterError
+
+    if args.verbose:
+        os.environ[quiet.VERBOSE_ENV] = "1"
+    quiet.quiet_tensorflow_import()  # TensorFlow's start-up lines, wherever a command first imports it
+
+    previous = _terminate_as_interrupt()
+    interrupts.RECEIVED.clear()
+    try:
+        status = COMMANDS[args.command](args)
+        if interrupts.RECEIVED:  # a library swallowed the signal and the command ran on
+            return _interrupted(args.command, interrupts.RECEIVED[0])
+        return status
+    except KeyboardInterrupt as exc:
+        return _interrupted(args.command, exc.signum if isinstance(exc, interrupts.Terminated) else None)
+    except Exception as exc:
+        if interrupts.RECEIVED and not args.debug:  # the signal surfaced inside a C extension as another error
+            return _interrupted(args.command, interrupts.RECEIVED[0])
+        if not isinstance(exc, CarspotterError) or args.debug:
+            raise
+        print(f"carspotter {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupted(command: str, signum: int | None) -> int:
+    """One line for an interrupted command; the exit status 128 + the signal number."""
+    how = f" ({signal.Signals(signum).name})" if signum is not None else ""
+    print(f"carspotter {command}: interrupted{how}; nothing half-written was left behind", file=sys.stderr)
+    return 128 + (signum if signum is not None else signal.SIGINT)
+
+
+def _terminate_as_interrupt() -> dict:
+    """Turn SIGTERM and SIGHUP into :class:`~carspotter.util.interrupts.Terminated` in the main thread (a no-op
+    elsewhere), and record every termination signal (Ctrl-C too) in :data:`carspotter.util.interrupts.RECEIVED`.
+
+    Returns:
+        ``{signal: previous handler}`` to restore when the command returns.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum, frame):
+        # Recorded first: raised inside a C extension (tf2onnx, TensorFlow) the exception can come back as a
+        # SystemError or be wrapped in an ExportError; main() still reports the interruption.
+        interrupts.RECEIVED.append(signum)
+        raise interrupts.Terminated(signum)
+
+    def interrupt(signum, frame):  # Ctrl-C: Python's own KeyboardInterrupt, recorded the same way
+        interrupts.RECEIVED.append(signum)
+        raise KeyboardInterrupt
+
+    handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        handlers[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
+    return handlers

@@ -1,0 +1,150 @@
+"""What each ``carspotter`` command does, one function per command (:data:`COMMANDS`, the CLI's dispatch table):
+each takes the parsed arguments and returns the exit code. Imports are inside the functions, so a command loads only
+the stages it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+
+
+def train(args) -> int:
+    from carspotter.train.trainer import TrainConfig, train as run_training
+
+    names = {f.name for f in fields(TrainConfig)}
+    print(f"run folder: {run_training(TrainConfig(**{k: v for k, v in vars(args).items() if k in names}))}")
+    return 0
+
+
+def export(args) -> int:
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.model.formats import parse_formats
+    from carspotter.measure.gates import Gates
+
+    gates = Gates(**{f.name: getattr(args, f.name) for f in fields(Gates)})
+    opts = ExportOptions(formats=parse_formats(args.formats), coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset,
+                         variants=args.variants, calibration_photos=args.calibration_photos, gates=gates,
+                         golden=args.golden, data=args.data, app_paths=args.app_paths)
+    print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")
+    return 0
+
+
+def parity(args) -> int:
+    from carspotter.util.errors import UsageError
+    from carspotter.parity.run import run_parity
+
+    if args.extra:
+        raise UsageError(f"{' '.join(args.extra)}: carspotter parity runs its checks without pytest; for pytest options "
+                         f"run `pytest parity_tests --bundle {args.bundle_dir} {' '.join(args.extra)}`")
+    return run_parity(args.bundle_dir, images=args.images, limit=args.limit, run=args.run, data=args.data,
+                      app_paths=args.app_paths, app_gate=args.app_gate, references=args.reference_backends)
+
+
+def predict(args) -> int:
+    from carspotter.tools import predict as pr
+    from carspotter.util.errors import UsageError
+
+    if args.top < 1:
+        raise UsageError(f"--top {args.top}: must be at least 1")
+    source = pr.open_source(args.source, args.format, args.variant, args.run)
+    try:
+        return _predict_with(args, source, pr.collect_photos(args.photos))
+    finally:
+        source.close()
+
+
+def _predict_with(args, source, files) -> int:
+    """``carspotter predict`` on an opened source (its sessions closed by the caller)."""
+    import json
+
+    import numpy as np
+
+    from carspotter.measure import gradcam
+    from carspotter.tools import predict as pr
+    from carspotter.util.errors import UsageError
+    from carspotter.tools.predict_report import figures, write_report
+
+    layer = None
+    if args.report is not None:
+        if source.reference is None:
+            raise UsageError("--report: heatmaps need the Keras reference: keep keras in --format, and for a bundle whose "
+                             "run was not found pass --run RUN_DIR")
+        _, layer = gradcam.last_conv_block(source.reference)
+    say = lambda m: print(f"[predict] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    say(f"{len(files)} photos through {', '.join(p.format for p in source.predictors)}")
+    predictions, skipped = pr.predict(source, files, args.top, log=say)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not predictions:
+        raise UsageError(f"none of the {len(files)} photos could be read (reasons above); pass readable photos")
+    if args.report is not None:
+        say(f"Grad-CAM heatmaps of {len(predictions)} photos on {layer}")
+        cls = np.array([source.labels.index(p.top["keras"][0][0]) for p in predictions])
+        heat = gradcam.gradcam(source.reference, np.stack([p.pixels for p in predictions]), cls)
+        say(f"report: {write_report(args.report, source, predictions, skipped, heat, layer, args.top)}")
+    if args.json:
+        print(json.dumps(figures(source, predictions, skipped, layer, args.top), indent=2, ensure_ascii=False))
+        return 0
+    for p in source.predictors:
+        print(f"# {p.key}: {p.target}")
+    for p in predictions:
+        print(f"{p.path} ({p.size[0]}x{p.size[1]}): {'formats agree' if p.agree else 'FORMATS DISAGREE'}")
+        for name, rows in p.top.items():
+            print(f"  {name:<20} " + " | ".join(f"{label} {prob:.3f}" for label, prob in rows))
+        for w in p.warnings:
+            print(f"  warning: {w}")
+    return 0
+
+
+def evaluate(args) -> int:
+    from pathlib import Path
+
+    from carspotter.measure.requirements import parse_all
+    from carspotter.tools.evaluate import evaluate as run_evaluation, table, write
+
+    requirements = parse_all(args.require)
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else None
+    result = run_evaluation(args.source, args.data, layout=args.layout, mapping=args.mapping, crop=args.crop_to_box,
+                      split=args.split, formats=formats, with_app_paths=args.app_paths, require=requirements,
+                      baseline=args.baseline, run=args.run, log=lambda m: print(f"[evaluate] {m}", file=sys.stderr, flush=True))
+    print(table(result))
+    out = write(result, args.out or Path("evaluations") / Path(args.source).resolve().name)
+    print(f"written to {out}/evaluate.json, evaluate.html", file=sys.stderr)
+    for r in result.requirements:
+        for line in r["failures"]:
+            print(f"carspotter evaluate: condition failed: {line}", file=sys.stderr)
+    return 0 if result.passed else 1
+
+
+def benchmark(args) -> int:
+    from pathlib import Path
+
+    from carspotter.tools.benchmark import markdown, run_benchmark, write
+
+    report = run_benchmark(args.bundle_dir, args.photos, args.threads, args.batch, args.runs, args.run,
+                           log=lambda m: print(f"[benchmark] {m}", file=sys.stderr, flush=True), clock_mhz=args.clock_mhz)
+    print(markdown(report))
+    out = write(report, args.out or Path("benchmarks") / Path(args.bundle_dir).resolve().name)
+    print(f"written to {out}/benchmark.md, benchmark.json, benchmark.png", file=sys.stderr)
+    return 0
+
+
+def report(args) -> int:
+    from carspotter.train.report_page import write_for_run
+
+    print(f"report: {write_for_run(args.run_dir, args.data)}")
+    return 0
+
+
+def verify(args) -> int:
+    from carspotter.contracts.manifest import verify_bundle
+
+    manifest = verify_bundle(args.bundle_dir)
+    print(f"{args.bundle_dir}: OK, {len(manifest.files)} files match manifest.json")
+    return 0
+
+
+COMMANDS = {"train": train, "export": export, "parity": parity, "predict": predict, "evaluate": evaluate,
+            "benchmark": benchmark, "report": report, "verify": verify}
+"""Command name -> ``(args) -> exit code``: the CLI's dispatch table."""
