@@ -32,7 +32,8 @@ class Build:
         info: general model information.
         variant: the variant to build (from :data:`carspotter.model.formats.FORMATS`).
         representative: ``[M, S, S, 3]`` uint8 training photos for calibrated variants, else None.
-        onnx_opset: ONNX opset (ONNX only).
+        options: the formats' own options by dest (:class:`carspotter.model.formats.FormatOption`), e.g. ONNX's
+            ``onnx_opset``; each converter reads its own.
         conversions: conversions shared by the variants of one export, keyed by the exporter (ONNX:
             the tf2onnx graph per opset and batch shape, as serialized bytes), so variants derived from
             the same graph (fp16, int8-qdq and the ORT file from the fp32 graph) convert the Keras model
@@ -45,5 +46,5 @@ class Build:
     info: ModelInfo
     variant: VariantSpec
     representative: np.ndarray | None = None
-    onnx_opset: int = 17
+    options: dict = field(default_factory=dict)
     conversions: dict = field(default_factory=dict, compare=False, repr=False)

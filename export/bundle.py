@@ -27,7 +27,8 @@ from carspotter.util.atomic import atomic_folder
 from carspotter.util.errors import CarspotterError, ExportError, UsageError
 from carspotter.export import app_readmes, defaults, golden_set
 from carspotter.export.build import Build, ModelInfo
-from carspotter.model.formats import FORMATS, FormatSpec, PackageInfo, VariantSpec, parse_formats, select
+from carspotter.model.formats import (FORMATS, FormatSpec, PackageInfo, VariantSpec, baseline_overrides, parse_formats,
+                                      select)
 from carspotter.measure.gates import Gates, apply_gate, measure
 from carspotter.util.hashing import sha256_file
 from carspotter.contracts.manifest import FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
@@ -41,9 +42,8 @@ class ExportOptions:
 
     Attributes:
         formats: names in :data:`~carspotter.model.formats.FORMATS`, in build order (None: every registered format).
-        coreml_precision: the Core ML variant built when ``variants`` is None (``fp16``, Core ML's
-            own default for mlprogram, or ``fp32``; None: the format's baseline).
-        onnx_opset: 17 or 18.
+        format_options: the formats' own options by dest (:class:`~carspotter.model.formats.FormatOption`:
+            Core ML's ``coreml_precision``, ONNX's ``onnx_opset``); a missing one takes its default.
         variants: comma-separated precision families (``"fp32,fp16,int8,lowbit"``) to build and
             gate; None builds each format's baseline variant (and the ORT-format ONNX) and records their
             accuracy figures without gating. The phone-accelerator gate of a format (ONNX: every node on
@@ -59,8 +59,7 @@ class ExportOptions:
     """
 
     formats: tuple[str, ...] | None = None
-    coreml_precision: str | None = None
-    onnx_opset: int = 17
+    format_options: dict = field(default_factory=dict)
     variants: str | None = None
     calibration_photos: int = 200
     gates: Gates = Gates()
@@ -81,7 +80,12 @@ class ExportOptions:
             raise UsageError(f"--calibration-photos {self.calibration_photos}: must be at least 1")
         if self.golden < 0:
             raise UsageError(f"--golden {self.golden}: must be 0 (no golden set) or more")
-        return select(self.variants, formats, {"coreml": self.coreml_precision} if self.coreml_precision else None)
+        return select(self.variants, formats, baseline_overrides(self.format_options) or None)
+
+    @property
+    def converter_options(self) -> dict:
+        """Every format option's value by dest (defaults filled in), as the converters read them (``Build.options``)."""
+        return {o.dest: self.format_options.get(o.dest, o.default) for f in FORMATS.values() for o in f.options}
 
 
 @dataclass
@@ -123,7 +127,7 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
     step = "conversion"
     try:
         build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant,
-                      inputs.representative if variant.calibration else None, inputs.options.onnx_opset,
+                      inputs.representative if variant.calibration else None, inputs.options.converter_options,
                       inputs.conversions)
         t0 = time.time()
         facts = fmt.convert(build, target)

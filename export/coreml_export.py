@@ -8,9 +8,11 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
+from carspotter.model.coreml_inspect import coreml_structure
 from carspotter.model.mil_program import mil_op_counts
+from carspotter.model.mil_to_onnx import SUPPORTED_OPS
 from carspotter.model import runtimes
-from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
+from carspotter.model.formats import CrossCheck, FormatOption, FormatSpec, PlatformTexts, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import import_coremltools, quiet
 
@@ -142,10 +144,34 @@ if !result.show {{ showMessage("Not sure: take a closer photo of the car") }}
 else {{ show(result.best.label, result.best.probability) }}
 ```"""
 
-_RESIZE_ADVICE = """Use the package (`CarSpotter.classify`): its resize is the reference's, ported, and feeds Core ML the
+_RESIZE_ADVICE = """Use the package (`CarClassifier.classify`): its resize is the reference's, ported, and feeds Core ML the
 exact input. Vision's `.scaleFill` stretches both sides, but Apple documents no filter, so it cannot be measured
 on the machines that build this bundle (Linux) and is not in the table; the rows below show how far other
 filters move the answers (`pillow-antialias` and `sharp` are antialiased filters of the kind Core Image uses)."""
+
+
+def structure(path: Path) -> dict:
+    """The .mlpackage read without running it (:func:`carspotter.model.coreml_inspect.coreml_structure`), with the
+    one-line summary and the facts parity records."""
+    s = coreml_structure(path)
+    return {**s, "summary": f"{sum(s['ops'].values())} MIL ops, {len(s['labels'])} labels",
+            "facts": {"ops": s["ops"], "labels": len(s["labels"]), "spec_version": s["spec_version"]}}
+
+
+def structure_expectations(s: dict, entry, manifest) -> dict[str, tuple]:
+    """What parity's ``coreml/structure`` check wants of :func:`structure`: an ML program with an RGB image input of
+    the bundle's size, the classifier outputs and labels, the op counts recorded at export, and no op the MIL
+    execution cannot run."""
+    spec = manifest.spec
+    return {
+        "model type": (s["model_type"], "mlProgram"),
+        "input": (s["input"], {"name": spec.name, "kind": "imageType", "width": spec.size, "height": spec.size, "color": "RGB"}),
+        "outputs": (set(s["outputs"]), {"classLabel", "classLabel_probs"}),
+        "classifier outputs": ((s["predicted_feature"], s["probabilities_output"]), ("classLabel", "classLabel_probs")),
+        "classifier labels (against the manifest)": (s["labels"], manifest.labels),
+        "op counts (against those recorded at export)": (s["ops"], entry.facts.get("ops")),
+        "MIL ops the MIL execution does not run": (sorted(set(s["ops"]) - SUPPORTED_OPS), []),
+    }
 
 
 FORMAT = FormatSpec(
@@ -165,6 +191,10 @@ FORMAT = FormatSpec(
     tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
     convert=export, readme=ios_readme, model_dir="Sources/CarSpotter", package=app_packages.swift_package,
     golden_in_package="Tests/CarSpotterTests/golden", app_package="swift",
+    options=(FormatOption("--coreml-precision", ("fp16", "fp32"), None, "Core ML compute precision of the file built "
+                          "without --variants (default fp16, Core ML's own default for mlprogram)", picks_baseline=True),),
+    structure=structure, structure_expectations=structure_expectations,
+    cross_checks=(CrossCheck("predict-vs-mil-reference", runtimes.COREML_PREDICT, runtimes.MIL_FP16, "fp16"),),
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     device_mode="fp16", order=10)
 """Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

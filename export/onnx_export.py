@@ -17,7 +17,7 @@ from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.model import runtimes
 from carspotter.model.accelerators import onnx_mobile_gate
-from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
+from carspotter.model.formats import FormatOption, FormatSpec, PlatformTexts, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
@@ -43,12 +43,12 @@ def export(build: Build, path: Path) -> dict:
     ``dynamic-batch`` (fp32, any batch: servers); ``ort`` (fp32 in ORT format: :func:`_to_ort`).
 
     Raises:
-        ValueError: ``build.onnx_opset`` not in :data:`ONNX_OPSETS`, or ``int8-qdq`` without
+        ValueError: ``build.options["onnx_opset"]`` not in :data:`ONNX_OPSETS`, or ``int8-qdq`` without
             representative photos.
     """
     import onnx
 
-    spec, opset = build.spec, build.onnx_opset
+    spec, opset = build.spec, _opset(build)
     if opset not in ONNX_OPSETS:
         raise ValueError(f"ONNX opset {opset}: tf2onnx 1.17 supports {ONNX_OPSETS}")
     dynamic = build.variant.name == "dynamic-batch"
@@ -73,6 +73,11 @@ def export(build: Build, path: Path) -> dict:
         return {**facts, **_to_ort(proto, path)}
     path.write_bytes(proto.SerializeToString())
     return facts
+
+
+def _opset(build: Build) -> int:
+    """The ONNX opset of this export (``--onnx-opset``, default 17)."""
+    return build.options.get("onnx_opset", ONNX_OPSETS[0])
 
 
 def _set_batch(proto, dynamic: bool) -> None:
@@ -111,12 +116,12 @@ def _converted(build: Build, dynamic: bool):
     import tf2onnx
 
     spec = build.spec
-    key = ("tf2onnx", build.onnx_opset, spec.name, spec.size)
+    key = ("tf2onnx", _opset(build), spec.name, spec.size)
     if not dynamic and key in build.conversions:
         return onnx.load_from_string(build.conversions[key])
     signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
     with quiet():
-        proto, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=build.onnx_opset)
+        proto, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=_opset(build))
     if not dynamic:  # dynamic-batch is one variant: nothing to share
         build.conversions[key] = proto.SerializeToString()
     return proto
@@ -326,6 +331,7 @@ FORMAT = FormatSpec(
     runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),
     accelerators=accelerators, accelerator_gate=onnx_mobile_gate,
     convert=export, readme=onnx_readme, model_dir="", package=app_packages.npm_package, app_package="npm", app_model_rank=1,
+    options=(FormatOption("--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"),),
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE),
     order=30)
 """ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

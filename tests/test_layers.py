@@ -89,3 +89,30 @@ def test_modules_and_functions_stay_small(installed):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES:
                 big.append(f"{rel}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert not big, big
+
+
+def _docstrings(tree) -> set[int]:
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    return {id(n.body[0].value) for n in nodes if n.body and isinstance(n.body[0], ast.Expr)
+            and isinstance(n.body[0].value, ast.Constant)}
+
+
+def test_no_format_name_outside_the_formats(installed):
+    """Formats own their knowledge: parity, the tools, measure, the contracts and the CLI name no format in their code
+    (strings and identifiers; prose in docstrings may): what differs between formats is a field of its FormatSpec."""
+    from carspotter.model.formats import FORMATS
+
+    import re
+
+    names = re.compile(r"(?<![a-z])(" + "|".join(sorted(FORMATS)) + r")(?![a-z])", re.IGNORECASE)
+    found = []
+    for package in ("parity", "tools", "measure", "contracts", "cli"):
+        for path in sorted((installed / "carspotter" / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            docs = _docstrings(tree)
+            for node in ast.walk(tree):
+                text = (node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+                        else node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else "")
+                if names.search(text.replace("_", " ")):
+                    found.append(f"{path.relative_to(installed)}:{node.lineno}: {text[:60]!r}")
+    assert not found, found

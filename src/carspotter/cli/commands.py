@@ -19,11 +19,12 @@ def train(args) -> int:
 
 def export(args) -> int:
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.model.formats import parse_formats
+    from carspotter.model.formats import FORMATS, parse_formats
     from carspotter.measure.gates import Gates
 
     gates = Gates(**{f.name: getattr(args, f.name) for f in fields(Gates)})
-    opts = ExportOptions(formats=parse_formats(args.formats), coreml_precision=args.coreml_precision, onnx_opset=args.onnx_opset,
+    own = {o.dest: getattr(args, o.dest) for f in FORMATS.values() for o in f.options}
+    opts = ExportOptions(formats=parse_formats(args.formats), format_options=own,
                          variants=args.variants, calibration_photos=args.calibration_photos, gates=gates,
                          golden=args.golden, data=args.data, app_paths=args.app_paths)
     print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")

@@ -113,12 +113,12 @@ def _add_train_options(t, d) -> None:
 
 def _add_export(sub) -> None:
     from carspotter.export.bundle import ExportOptions
-    from carspotter.export.onnx_export import ONNX_OPSETS
     from carspotter.model.formats import FAMILIES, FORMATS
     from carspotter.measure.gates import Gates
 
-    e = sub.add_parser("export", help="convert a run to Core ML, TFLite and ONNX bundles",
-                       description="Convert RUN_DIR's reference model to every format (Core ML .mlpackage, TFLite, ONNX) "
+    titles = ", ".join(f.title for f in FORMATS.values())
+    e = sub.add_parser("export", help=f"convert a run to {titles} bundles",
+                       description=f"Convert RUN_DIR's reference model to every format ({titles}) "
                                    "and write the bundle folder (one folder per platform, manifest.json) atomically.")
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--out", required=True, metavar="BUNDLE_DIR", help="bundle folder to write, e.g. bundles/NAME")
@@ -126,14 +126,14 @@ def _add_export(sub) -> None:
                    help=f"comma-separated subset of {','.join(FORMATS)} (default all)")
     e.add_argument("--data", default=None, metavar="DIR",
                    help="the run's photo folder, when it is no longer where run.json says (run copied from another machine)")
-    e.add_argument("--coreml-precision", choices=[v.name for v in FORMATS["coreml"].variants if v.family in ("fp32", "fp16")],
-                   default=FORMATS["coreml"].baseline,
-                   help="Core ML compute precision (default %(default)s, Core ML's own default for mlprogram)")
-    e.add_argument("--onnx-opset", type=int, choices=ONNX_OPSETS, default=_default(ExportOptions, "onnx_opset"))
+    for option in (o for f in FORMATS.values() for o in f.options):  # what each format declares
+        e.add_argument(option.flag, type=type(option.choices[0]), choices=option.choices, default=option.default,
+                       help=option.help)
     baselines = ", ".join(f"{f.title} {f.baseline}" for f in FORMATS.values())
+    always = "".join(f", and {f.title} {v.name}" for f in FORMATS.values() for v in f.variants if v.always)
     e.add_argument("--variants", default=None, metavar="FAMILIES",
                    help=f"build and gate reduced-precision variants: comma-separated {','.join(FAMILIES)} "
-                        f"(default: one variant per format, {baselines}, and the ORT-format ONNX); each format's "
+                        f"(default: one variant per format, {baselines}{always}); each format's "
                         "default file is the smallest, then fastest, variant that passes its gates")
     e.add_argument("--golden", type=_integer("--golden"), default=_default(ExportOptions, "golden"), metavar="N",
                    help="photos of the test split in the bundle's golden set, with the reference's answers, so the "
@@ -154,14 +154,16 @@ def _add_export(sub) -> None:
 
 
 def _add_predict(sub) -> None:
+    from carspotter.model.formats import FORMATS
+
     r = sub.add_parser("predict", help="top-K labels per photo from every format, side by side, with warnings",
-                       description="What the model says about each photo, in each format (Core ML through predict on "
-                                   "macOS, the MIL execution elsewhere), whether the formats agree, and what "
+                       description="What the model says about each photo, in each format (each on the first of its "
+                                   "runtimes available here), whether the formats agree, and what "
                                    "may mislead it (stretch, downscale, upscale, low confidence). Unreadable photos are "
                                    "listed with the reason; the others are still predicted.")
     r.add_argument("source", metavar="RUN_DIR|BUNDLE_DIR")
     r.add_argument("photos", metavar="PHOTO_OR_FOLDER", nargs="+")
-    r.add_argument("--format", default="all", help="comma list of keras, coreml, tflite, onnx, or all (default: all the "
+    r.add_argument("--format", default="all", help=f"comma list of keras, {', '.join(FORMATS)}, or all (default: all the "
                                                     "folder holds; Keras when the bundle's run is found)")
     r.add_argument("--variant", default=None, metavar="NAME", help="a shipped variant (fp16, int8-dynamic, ...) "
                                                                     "instead of each format's default")
@@ -195,7 +197,7 @@ def _add_evaluate(sub) -> None:
     ev.add_argument("--no-app-paths", dest="app_paths", action="store_false", help="skip the app paths")
     ev.add_argument("--require", action="append", default=None, metavar="COND",
                     help="a release condition, repeatable: [TARGET:]METRIC[.low|.high] OP NUMBER, e.g. \"top1>=0.80\", "
-                         f"\"onnx/fp32:top1.low>=0.7\", \"delta_top1.low>=-0.02\"; metrics: {', '.join(METRICS)}")
+                         f"\"FORMAT/VARIANT:top1.low>=0.7\", \"delta_top1.low>=-0.02\"; metrics: {', '.join(METRICS)}")
     ev.add_argument("--baseline", default=None, metavar="BUNDLE_DIR",
                     help="compare each format's default variant with this bundle's on the same photos")
     ev.add_argument("--run", default=None, metavar="RUN_DIR", help="the bundle's run (default: looked for as parity does)")

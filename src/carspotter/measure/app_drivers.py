@@ -106,7 +106,7 @@ def _npm(mode: str):
         spec = next((f for f in FORMATS.values() if f.app_package == "npm"), None)  # the format shipping an npm package
         pkg = Path(folder) / spec.platform if spec is not None else None
         if pkg is None or not (pkg / "resize.js").is_file():
-            raise PathUnavailable("the bundle has no npm package (onnx/resize.js)")
+            raise PathUnavailable("the bundle has no npm package (no resize.js in the folder of the format that ships one)")
         script = resources.files("carspotter.measure").joinpath("js/package_pixels.mjs")
         with tempfile.TemporaryDirectory(prefix="carspotter-npm-") as tmp:
             copy = install_npm_copy(pkg, Path(tmp), Path(_node_dir()) / "node_modules", code_only=True)

@@ -131,7 +131,7 @@ class AppModels:
             PathUnavailable: the bundle has no TFLite model for MediaPipe.
         """
         if self._mediapipe is None:
-            raise PathUnavailable("the bundle has no TFLite model for MediaPipe")
+            raise PathUnavailable("the bundle has no model MediaPipe runs")
         return self.mediapipe_description, self._get("mediapipe", *self._mediapipe)
 
     def close(self) -> None:

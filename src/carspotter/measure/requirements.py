@@ -43,7 +43,7 @@ class Requirement:
     def parse(cls, text: str) -> "Requirement":
         """Raises: UsageError: empty, malformed, an unknown metric, or a bound on a figure without an interval."""
         if not text or not text.strip():
-            raise UsageError('--require "": empty condition; write e.g. --require "top1>=0.80" or "onnx/fp32:top1.low>=0.7"')
+            raise UsageError('--require "": empty condition; write e.g. --require "top1>=0.80" or "FORMAT/VARIANT:top1.low>=0.7"')
         m = _PATTERN.match(text)
         if m is None:
             raise UsageError(f'--require "{text}": not [TARGET:]METRIC[.low|.high] OP NUMBER, e.g. "top1>=0.80"')

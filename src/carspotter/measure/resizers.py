@@ -141,7 +141,7 @@ PATHS: dict[str, AppPath] = {p.name: p for p in (
     AppPath("mediapipe-bare", "Android app without the package: the whole photo to MediaPipe Tasks ImageClassifier",
             None, _mediapipe_unavailable, mediapipe=lambda rgb, size: rgb),
     AppPath("sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable),
-    AppPath("npm-node", "npm package, Node + sharp decode (the bundle's onnx/ package: its port of the reference resize)",
+    AppPath("npm-node", "npm package, Node + sharp decode (the bundle's npm package: its port of the reference resize)",
             None, _sharp_unavailable, bundle_pixels=_npm("node"), min_agreement=PACKAGE_MIN_AGREEMENT),
     AppPath("npm-chromium", "npm package, Chromium decode (createImageBitmap, canvas RGBA, the package's resize)",
             None, _npm_chromium_unavailable, bundle_pixels=_npm("chromium"), min_agreement=PACKAGE_MIN_AGREEMENT),

@@ -133,3 +133,28 @@ def analyzer_rejects_unsupported_ops() -> bool:
         tf.lite.experimental.Analyzer.analyze(model_content=flat, gpu_compatibility=True)
     return "GPU COMPATIBILITY WARNING" in out.getvalue()
 
+
+def accelerator_columns(report: dict | None) -> tuple[str, str]:
+    """The table's "EP coverage" and "GPU delegate" cells from a variant's manifest ``accelerators``
+    (:mod:`carspotter.model.accelerators`): ``NNAPI 218/218, CoreML 218/218`` (the CoreML figure is the
+    lower of its two model formats) and ``yes`` / ``yes (unverified)`` (the analyzer also passed a probe op the GPU
+    delegate lacks) / ``no (N ops)``; ``-`` where the format has no such check."""
+    if not report:
+        return "-", "-"
+    cov = "-"
+    if "eps" in report:
+        n, eps = report["nodes"], report["eps"]
+        coreml = min(v["supported"] for k, v in eps.items() if k.startswith("CoreML"))
+        cov = f"NNAPI {eps['NNAPI']['supported']}/{n}, CoreML {coreml}/{n}"
+    gpu = report.get("gpu_delegate")
+    if gpu is None:
+        return cov, "-"
+    if not gpu["compatible"]:
+        return cov, f"no ({gpu.get('incompatible_ops', len(gpu['warnings']))} ops)"
+    return cov, "yes" if report.get("analyzer_rejects_unsupported_ops", True) else "yes (unverified)"
+
+
+ACCELERATOR_NOTE = ("EP coverage: nodes ONNX Runtime's NNAPI and CoreML execution providers take, of all (its mobile "
+                    "usability check at export); GPU delegate: LiteRT's analyzer (gpu_compatibility=True) at export. "
+                    "Phones were not timed.")
+"""What the benchmark's accelerator columns (:func:`accelerator_columns`) mean, for its notes."""

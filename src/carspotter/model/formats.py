@@ -66,6 +66,43 @@ class VariantSpec:
 
 
 @dataclass(frozen=True)
+class FormatOption:
+    """An option a format declares for ``carspotter export``, added to the command line from the registry.
+
+    Attributes:
+        flag: ``--coreml-precision``; its value is ``ExportOptions.format_options[dest]``.
+        choices: the values it takes (their type is the option's type).
+        default: the value without the flag (None: the format's own choice).
+        help: for ``--help``.
+        picks_baseline: the value names the variant built without ``--variants`` (Core ML's compute precision);
+            otherwise it reaches the converter as ``Build.options[dest]`` (the ONNX opset).
+    """
+
+    flag: str
+    choices: tuple
+    default: object
+    help: str
+    picks_baseline: bool = False
+
+    @property
+    def dest(self) -> str:
+        """``coreml_precision`` for ``--coreml-precision``."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """Two runtimes of one format compared on the same photos by the parity rule (Core ML ``predict`` against the MIL
+    execution): ``runtime`` is the candidate, ``against`` its reference, at tolerance row ``precision``; the parity
+    check id is ``FORMAT/ID``."""
+
+    id: str
+    runtime: Runtime
+    against: Runtime
+    precision: str
+
+
+@dataclass(frozen=True)
 class PlatformTexts:
     """What a format's platform README says beyond its own README function (Markdown).
 
@@ -116,6 +153,12 @@ class FormatSpec:
             drive it (the app paths run the ``npm`` one in Node and Chromium); ``""`` for none.
         app_model_rank: the app paths run their pixels through a shipped fp32 variant of the format with the
             lowest rank (ONNX 1, TFLite 2: the resize is measured, not the runtime); None: never.
+        options: what the format adds to ``carspotter export`` (:class:`FormatOption`).
+        structure: ``(default file) -> facts``: the file read without running it, for parity's ``FORMAT/structure``
+            check (``summary`` and ``facts`` keys are reported); None: no such check.
+        structure_expectations: ``(facts, manifest entry, manifest) -> {what: (found, expected)}``: what
+            ``structure`` must find.
+        cross_checks: runtimes of the format checked against each other (:class:`CrossCheck`).
         golden_in_package: where inside the platform folder the package's tests need their own copy of the
             golden set (the Swift test target's resources: a simulator or device test bundle only holds what is
             inside the package); ``""``: the package reads the bundle's ``golden/``.
@@ -140,6 +183,10 @@ class FormatSpec:
     accelerator_gate: Callable[[dict], tuple[bool, str]] | None = None
     device_mode: str | None = None
     golden_in_package: str = ""
+    options: tuple[FormatOption, ...] = ()
+    structure: Callable[[Path], dict] | None = None
+    structure_expectations: Callable[..., dict] | None = None
+    cross_checks: tuple[CrossCheck, ...] = ()
     app_package: str = ""
     app_model_rank: int | None = None
     order: int = 100
@@ -293,8 +340,7 @@ def select(families: str | None, formats: tuple[str, ...] | None = None,
     Args:
         families: e.g. ``"fp32,fp16,int8"``; None builds each format's baseline variant.
         formats: formats to build (default: every registered one).
-        baseline: per-format baseline overrides (e.g. ``{"coreml": "fp32"}`` from
-            ``--coreml-precision``).
+        baseline: per-format baseline overrides (from a :class:`FormatOption` with ``picks_baseline``).
 
     Raises:
         UsageError: an unknown family name, or a baseline override naming no variant.
@@ -322,3 +368,9 @@ def select(families: str | None, formats: tuple[str, ...] | None = None,
             picked = [fmt.variant(fmt.baseline)] + [v for v in picked if v.name != fmt.baseline]
         chosen[name] = picked
     return chosen
+
+
+def baseline_overrides(values: dict) -> dict[str, str]:
+    """Per-format baseline variants chosen by the formats' ``picks_baseline`` options, from option values by dest."""
+    return {f.name: values[o.dest] for f in FORMATS.values() for o in f.options
+            if o.picks_baseline and values.get(o.dest) is not None}

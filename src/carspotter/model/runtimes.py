@@ -65,6 +65,7 @@ class Runtime:
         unavailable: ``() -> reason or None``: why it cannot run on this machine.
         mode: arithmetic that sets the tolerance row with the variant's family
             (:func:`carspotter.measure.parity_rule.precision_for`): None, ``"fp16"`` or ``"fp32-gpu"``.
+        skip_note: said after the reason when it cannot run here (what is checked instead).
     """
 
     target: str
@@ -72,6 +73,7 @@ class Runtime:
     open: Loader
     unavailable: Callable[[], str | None] = lambda: None
     mode: str | None = None
+    skip_note: str = ""
 
     def load(self, model_path: Path, labels: list[str], variant, threads: int | None = None) -> Session:
         """Load ``model_path`` once: a :class:`Session` whose ``infer`` runs ``[N, S, S, 3]`` uint8 -> ``[N, C]``
@@ -118,7 +120,7 @@ MIL_FP16 = Runtime("MIL execution (fp16 mode)", "coreml/mil-fp16",
                    lambda p, labels, v, t: MILSession(p, "fp16", labels, "coreml/mil-fp16"), mode="fp16")
 MIL_BY_VARIANT = Runtime("MIL execution", "coreml/mil", lambda p, labels, v, t: MILSession(p, v.mil_mode, labels))
 COREML_PREDICT = Runtime("Core ML predict (macOS)", "coreml/predict", lambda p, labels, v, t: CoreMLPredictSession(p, labels),
-                         coreml_predict_unavailable)
+                         coreml_predict_unavailable, skip_note="MIL execution checked instead")
 
 __all__ = ["Runtime", "Session", "KerasSession", "LiteRTSession", "MediaPipeSession", "OrtSession", "CoreMLPredictSession",
            "MILSession", "LOADS", "load_reference", "keras_probs", "litert_invoke", "coreml_predict_unavailable",

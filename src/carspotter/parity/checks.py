@@ -37,7 +37,6 @@ from carspotter.util import interrupts
 from carspotter.util.errors import CarspotterError, ComparisonError, MILExecutionError
 from carspotter.model.formats import FORMATS, VariantSpec
 from carspotter.measure.gates import VariantFigures, apply_gate, measure
-from carspotter.model.mil_to_onnx import SUPPORTED_OPS
 from carspotter.parity.context import GOLDEN, GOLDEN_JPEG, LIVE, ParityContext
 from carspotter.measure.parity_rule import ParityResult, precision_for
 
@@ -103,7 +102,7 @@ def _runtime_check(basis: str, fmt: str, runtime: runtimes.Runtime) -> Check:
     def run(ctx: ParityContext) -> Outcome:
         why = runtime.unavailable()
         if why:
-            raise Skip(why + ("; MIL execution checked instead" if runtime is runtimes.COREML_PREDICT else ""))
+            raise Skip(why + (f"; {runtime.skip_note}" if runtime.skip_note else ""))
         variant = _default_variant(ctx, fmt)
         probs = ctx.probs(basis, runtime, variant, ctx.path(fmt))
         precision = precision_for(ctx.manifest.formats[fmt].precision, runtime.mode)
@@ -155,26 +154,20 @@ def _reference_check(backend: backends.ReferenceBackend) -> Check:
     return Check(check_id, run)
 
 
-def _coreml_structure(ctx: ParityContext) -> Outcome:
-    entry = ctx.manifest.formats["coreml"]
-    s = runtimes.coreml_structure(ctx.path("coreml"))
-    spec = ctx.manifest.spec
-    expected = {
-        "model type": (s["model_type"], "mlProgram"),
-        "input": (s["input"], {"name": spec.name, "kind": "imageType", "width": spec.size, "height": spec.size, "color": "RGB"}),
-        "outputs": (set(s["outputs"]), {"classLabel", "classLabel_probs"}),
-        "classifier outputs": ((s["predicted_feature"], s["probabilities_output"]), ("classLabel", "classLabel_probs")),
-        "classifier labels (against the manifest)": (s["labels"], ctx.manifest.labels),
-        "op counts (against those recorded at export)": (s["ops"], entry.facts.get("ops")),
-    }
-    for what, (got, want) in expected.items():
-        if got != want:
-            raise CheckFailed(f"Core ML {what}: {str(got)[:200]} != expected {str(want)[:200]}")
-    unknown = set(s["ops"]) - SUPPORTED_OPS
-    if unknown:
-        raise CheckFailed(f"Core ML program uses MIL ops the reference executor does not run: {sorted(unknown)}")
-    return Outcome("coreml/structure", "passed", f"{sum(s['ops'].values())} MIL ops, {len(s['labels'])} labels",
-                   facts={"passed": True, "ops": s["ops"], "labels": len(s["labels"]), "spec_version": s["spec_version"]})
+def _structure_check(fmt: str) -> Check:
+    """The format's default file read without running it (:attr:`FormatSpec.structure`), against what the format
+    expects of it (:attr:`FormatSpec.structure_expectations`)."""
+    check_id = f"{fmt}/structure"
+
+    def run(ctx: ParityContext) -> Outcome:
+        spec = FORMATS[fmt]
+        found = spec.structure(ctx.path(fmt))
+        for what, (got, want) in spec.structure_expectations(found, ctx.manifest.formats[fmt], ctx.manifest).items():
+            if got != want:
+                raise CheckFailed(f"{spec.title} {what}: {str(got)[:200]} != expected {str(want)[:200]}")
+        return Outcome(check_id, "passed", found.get("summary", "as expected"), facts={"passed": True, **found.get("facts", {})})
+
+    return Check(check_id, run)
 
 
 def _resize_vectors(ctx: ParityContext) -> Outcome:
@@ -214,18 +207,19 @@ def _accelerator_check(fmt: str) -> Check:
     return Check(f"accelerators/{fmt}", run)
 
 
-def _coreml_predict_vs_mil(basis: str) -> Check:
-    check_id = _prefix(basis) + "coreml/predict-vs-mil-reference"
+def _cross_check(basis: str, fmt: str, cross) -> Check:
+    """Two runtimes of one format against each other on a photo set (:class:`carspotter.model.formats.CrossCheck`)."""
+    check_id = f"{_prefix(basis)}{fmt}/{cross.id}"
 
     def run(ctx: ParityContext) -> Outcome:
-        why = runtimes.coreml_predict_unavailable()
+        why = cross.runtime.unavailable() or cross.against.unavailable()
         if why:
             raise Skip(why)
-        variant, path = _default_variant(ctx, "coreml"), ctx.path("coreml")
-        mil = ctx.probs(basis, runtimes.MIL_FP16, variant, path)
-        probs = ctx.probs(basis, runtimes.COREML_PREDICT, variant, path)
-        return _verdict(check_id, ctx.compare(basis, probs, fmt="coreml", target="Core ML predict vs MIL execution",
-                                              precision="fp16", reference=mil))
+        variant, path = _default_variant(ctx, fmt), ctx.path(fmt)
+        reference = ctx.probs(basis, cross.against, variant, path)
+        probs = ctx.probs(basis, cross.runtime, variant, path)
+        return _verdict(check_id, ctx.compare(basis, probs, fmt=fmt, target=f"{cross.runtime.target} vs {cross.against.target}",
+                                              precision=cross.precision, reference=reference))
 
     return Check(check_id, run)
 
@@ -313,16 +307,15 @@ def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
 def plan(ctx: ParityContext) -> list[Check]:
     """Every check this bundle gets here, in the order they run (see the module docstring)."""
     checks = [Check("sha256", _sha256)]
-    if "coreml" in ctx.manifest.formats:
-        checks.append(Check("coreml/structure", _coreml_structure))
+    checks += [_structure_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].structure is not None]
     if (ctx.manifest.golden or {}).get("resize_vectors"):
         checks.append(Check("golden/resize-vectors", _resize_vectors))
     checks += [_accelerator_check(fmt) for fmt in ctx.manifest.formats
                if FORMATS[fmt].accelerator_gate is not None and FORMATS[fmt].accelerators is not None]
     for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
         checks += _basis_checks(ctx, basis)
-    if "coreml" in ctx.manifest.formats:
-        checks.append(_coreml_predict_vs_mil(LIVE if LIVE in ctx.bases else GOLDEN))
+    basis = LIVE if LIVE in ctx.bases else GOLDEN
+    checks += [_cross_check(basis, fmt, cross) for fmt in ctx.manifest.formats for cross in FORMATS[fmt].cross_checks]
     return checks
 
 

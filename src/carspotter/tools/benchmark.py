@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from carspotter.measure.intervals import wilson
+from carspotter.model.accelerators import accelerator_columns
 from carspotter.util.errors import UsageError
 from carspotter.tools.benchmark_page import WARMUP, chart, markdown, write
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
@@ -232,26 +233,6 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
                 row.note = (row.note + "; " if row.note else "") + "fixed batch of 1 (a phone file): photos/s is one photo per call"
             entries.append((row, loaded))
     return entries
-
-
-def accelerator_columns(report: dict | None) -> tuple[str, str]:
-    """The table's "EP coverage" and "GPU delegate" cells from a variant's manifest ``accelerators``
-    (:mod:`carspotter.model.accelerators`): ``NNAPI 218/218, CoreML 218/218`` (the CoreML figure is the
-    lower of its two model formats) and ``yes`` / ``yes (unverified)`` (the analyzer also passed a probe op the GPU
-    delegate lacks) / ``no (N ops)``; ``-`` where the format has no such check."""
-    if not report:
-        return "-", "-"
-    cov = "-"
-    if "eps" in report:
-        n, eps = report["nodes"], report["eps"]
-        coreml = min(v["supported"] for k, v in eps.items() if k.startswith("CoreML"))
-        cov = f"NNAPI {eps['NNAPI']['supported']}/{n}, CoreML {coreml}/{n}"
-    gpu = report.get("gpu_delegate")
-    if gpu is None:
-        return cov, "-"
-    if not gpu["compatible"]:
-        return cov, f"no ({gpu.get('incompatible_ops', len(gpu['warnings']))} ops)"
-    return cov, "yes" if report.get("analyzer_rejects_unsupported_ops", True) else "yes (unverified)"
 
 
 def _latency(timed: list[tuple[Row, Loaded]], pixels: np.ndarray, runs: int) -> None:

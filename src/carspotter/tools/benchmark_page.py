@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from carspotter.measure.intervals import bracket, too_small
+from carspotter.model.accelerators import ACCELERATOR_NOTE
 
 WARMUP = 3
 """Untimed calls of each predictor before the timed ones."""
@@ -37,8 +38,7 @@ def markdown(report) -> str:
         lines.append(f"- Above 100 %: {best.format}/{best.variant} computes {best.peak_fraction * p['gflops']:.0f} GFLOP/s, so the "
                      f"cores ran at least at {implied:.0f} MHz, above the {p['mhz']:.0f} MHz used (a VM reports the base clock, "
                      "not the boost); pass --clock-mhz with the boost clock for true fractions.")
-    lines += ["- EP coverage: nodes ONNX Runtime's NNAPI and CoreML execution providers take, of all (its mobile usability "
-              "check at export); GPU delegate: LiteRT's analyzer (gpu_compatibility=True) at export. Phones were not timed."]
+    lines += [f"- {ACCELERATOR_NOTE}"]
     lines += [f"- {r.format}/{r.variant}: {r.note}" for r in report.rows if r.note]
     return "\n".join(lines) + "\n"
 
