@@ -158,9 +158,10 @@ def test_android_library_module_layout(moved):
     # AGP 9: built-in Kotlin, so no Kotlin plugin and no kotlinOptions; consumer R8 rules for MediaPipe, shipped
     assert "kotlin.android" not in gradle and "kotlinOptions" not in gradle
     assert 'consumerProguardFiles("consumer-rules.pro")' in gradle and "com.google.mediapipe" in (android / "consumer-rules.pro").read_text()
-    # pinned, at versions whose native libraries are 16 KB page-aligned (MediaPipe 0.10.26+, LiteRT 1.4.0+)
+    # pinned, at versions whose native libraries are 16 KB page-aligned (MediaPipe 0.10.26+, LiteRT 1.4.0+), MediaPipe
+    # with x86_64 libraries for emulators again (0.10.29+)
     mediapipe = re.search(r'implementation\("com\.google\.mediapipe:tasks-vision:(\d+)\.(\d+)\.(\d+)"\)', gradle)
-    assert mediapipe and tuple(map(int, mediapipe.groups())) >= (0, 10, 26) and "org.tensorflow:tensorflow-lite" not in gradle
+    assert mediapipe and tuple(map(int, mediapipe.groups())) >= (0, 10, 29) and "org.tensorflow:tensorflow-lite" not in gradle
     assert all(f'"com.google.ai.edge.litert:{a}:1.4.0"' in gradle for a in ("litert", "litert-gpu", "litert-gpu-api"))
     assets = android / "src" / "main" / "assets" / "carspotter"
     props = dict(l.split("=", 1) for l in (assets / "carspotter.properties").read_text().splitlines() if "=" in l and not l.startswith("#"))

@@ -5,7 +5,8 @@
 // Kotlin plugin is applied here, and the Kotlin JVM target follows compileOptions.targetCompatibility. The plugin
 // version comes from the app's root project (see the bundle's android/README.md); the libraries below are pinned, at
 // versions whose native libraries are aligned for 16 KB pages (required by Google Play for Android 15+):
-// MediaPipe tasks-vision 0.10.26 and later, LiteRT 1.4.0. The pure-Kotlin core (src/main/kotlin/dev/carspotter/core)
+// MediaPipe tasks-vision 0.10.26 and later (0.10.29 also ships x86 / x86_64 libraries again, for emulators; 0.10.26
+// to 0.10.28 do not: google-ai-edge/mediapipe#6103), LiteRT 1.4.0. The pure-Kotlin core (src/main/kotlin/dev/carspotter/core)
 // stays within Kotlin 1.3 and uses no Android class: the bundle's build compiles it and runs src/test with Kotlin
 // 1.3.31 on a JVM.
 plugins {
@@ -38,7 +39,7 @@ android {
 }
 
 dependencies {
-    implementation("com.google.mediapipe:tasks-vision:0.10.26")
+    implementation("com.google.mediapipe:tasks-vision:0.10.29")
     // LiteRT (formerly TensorFlow Lite): same Java packages, org.tensorflow.lite.*; the GPU delegate needs both parts
     implementation("com.google.ai.edge.litert:litert:1.4.0")
     implementation("com.google.ai.edge.litert:litert-gpu:1.4.0")

@@ -52,10 +52,12 @@ public actor CarClassifier {
     private static func compiledModel(_ source: URL, key: String) async throws -> URL {
         let files = FileManager.default
         let caches = try files.url(for: .cachesDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
-        let target = caches.appendingPathComponent("carspotter-\(key.prefix(16)).mlmodelc")
+        let folder = caches.appendingPathComponent("CarSpotter", isDirectory: true)  // apart from the app's own caches
+        try files.createDirectory(at: folder, withIntermediateDirectories: true)
+        let target = folder.appendingPathComponent("carspotter-\(key.prefix(16)).mlmodelc")
         if files.fileExists(atPath: target.path) { return target }
         let compiled = try await MLModel.compileModel(at: source)
-        let staging = caches.appendingPathComponent("carspotter-\(UUID().uuidString).tmp")
+        let staging = folder.appendingPathComponent("carspotter-\(UUID().uuidString).tmp")
         try files.moveItem(at: compiled, to: staging)
         do {
             try files.moveItem(at: staging, to: target)
@@ -79,8 +81,8 @@ public actor CarClassifier {
     /// - Throws: `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML errors.
     public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation = .up) async throws -> Classification {
         let stored = try CarClassifier.packedPixels(of: image)
-        let prepared = ReferenceResize.prepare(stored.pixels, width: stored.width, height: stored.height, channels: 3,
-                                               orientation: orientation.rawValue, size: info.size)
+        let prepared = try ReferenceResize.prepare(stored.pixels, width: stored.width, height: stored.height,
+                                                   channels: stored.channels, orientation: orientation.rawValue, size: info.size)
         let input = ReferenceResize.bilinear(prepared.pixels, width: prepared.width, height: prepared.height, size: info.size)
         return info.classification(try probabilities(input: input))
     }
@@ -132,7 +134,11 @@ public actor CarClassifier {
                 context.draw(image, in: CGRect(x: 0, y: 0, width: w, height: h))
                 return true
             }
-            if drawn { return PackedImage(pixels: g.flatMap { [$0, $0, $0] }, width: w, height: h, channels: 3) }
+            if drawn {
+                var rgb = [UInt8](repeating: 0, count: w * h * 3)
+                for p in 0..<(w * h) { rgb[3 * p] = g[p]; rgb[3 * p + 1] = g[p]; rgb[3 * p + 2] = g[p] }
+                return PackedImage(pixels: rgb, width: w, height: h, channels: 3)
+            }
         }
         let own = image.colorSpace.flatMap { $0.model == .rgb ? $0 : nil }
         var rgba = [UInt8](repeating: 255, count: w * h * 4)  // opaque white
@@ -148,10 +154,8 @@ public actor CarClassifier {
             return false
         }
         guard drawn else { throw CarSpotterError.badImage("no 8-bit RGBA bitmap context for a \(w) x \(h) image") }
-        var rgb = [UInt8](repeating: 0, count: w * h * 3)
-        for p in 0..<(w * h) {
-            rgb[3 * p] = rgba[4 * p]; rgb[3 * p + 1] = rgba[4 * p + 1]; rgb[3 * p + 2] = rgba[4 * p + 2]
-        }
-        return PackedImage(pixels: rgb, width: w, height: h, channels: 3)
+        // drawn over opaque white, so every alpha is 255: RGBA as it is (no second full-size copy; prepare's
+        // compositing leaves opaque pixels unchanged)
+        return PackedImage(pixels: rgba, width: w, height: h, channels: 4)
     }
 }

@@ -150,12 +150,20 @@ public enum ReferenceResize {
     /// white, `boxReduce`d. For a photo that is reduced, the reduction reads the stored pixels through the orientation
     /// (no upright copy of a 48 MP photo); the values are those of Orientation.upright, compositeOnWhite, boxReduce.
     /// Port of the Kotlin core's ReferenceResize.prepare.
+    /// - Throws: `ResizeError.badInput` for channels other than 3 or 4, an orientation outside 0...8, or a byte count
+    ///   other than width * height * channels
     public static func prepare(_ pixels: [UInt8], width: Int, height: Int, channels: Int, orientation: UInt32,
-                               size: Int) -> PackedImage {
-        let uw = orientation >= 5 && orientation <= 8 ? height : width
-        let uh = orientation >= 5 && orientation <= 8 ? width : height
+                               size: Int) throws -> PackedImage {
+        guard channels == 3 || channels == 4 else { throw ResizeError.badInput("channels must be 3 (RGB) or 4 (RGBA), got \(channels)") }
+        guard orientation <= 8 else { throw ResizeError.badInput("EXIF orientation must be 1...8 (0: unknown), got \(orientation)") }
+        guard width >= 1, height >= 1, size >= 1 else { throw ResizeError.badInput("sizes must be positive: \(width) x \(height) -> \(size)") }
+        guard pixels.count == width * height * channels else {
+            throw ResizeError.badInput("\(pixels.count) bytes is not \(width) x \(height) x \(channels)")
+        }
+        let uw = orientation >= 5 ? height : width
+        let uh = orientation >= 5 ? width : height
         let (kx, ky) = boxFactors(width: uw, height: uh, size: size)
-        if orientation <= 1 || orientation > 8 || (kx == 1 && ky == 1) {
+        if orientation <= 1 || (kx == 1 && ky == 1) {
             let up = Orientation.upright(PackedImage(pixels: pixels, width: width, height: height, channels: channels),
                                          orientation: orientation)
             let r = boxReduce(channels == 4 ? compositeOnWhite(up.pixels) : up.pixels, width: uw, height: uh, size: size)
