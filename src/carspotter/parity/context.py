@@ -21,15 +21,16 @@ import numpy as np
 
 from carspotter.model import runtimes
 from carspotter.model.backends import DEFAULT_CHECKS
+from carspotter.model.session_pool import SessionPool
 from carspotter.measure.app_paths import AppGate, AppModels, upscaled_photos
-from carspotter.util.errors import BundleError, RunError
+from carspotter.util.errors import BundleError
 from carspotter.model.formats import VariantSpec
-from carspotter.contracts.golden import GoldenSet, read_golden
-from carspotter.util.hashing import sha256_file
-from carspotter.contracts.manifest import Manifest, verify_bundle
+from carspotter.contracts.bundle_handle import open_bundle
+from carspotter.contracts.golden import GoldenSet
+from carspotter.contracts.manifest import Manifest
 from carspotter.measure.parity_rule import ParityResult, compare_top3, tolerance
 from carspotter.contracts.photoset import PhotoSet, folder_photoset, split_photoset
-from carspotter.contracts.runfolder import Run, read_run
+from carspotter.contracts.runfolder import Run
 
 GOLDEN, GOLDEN_JPEG, LIVE = "golden", "golden-jpeg", "live"
 
@@ -49,36 +50,6 @@ class Basis:
     photos: PhotoSet
     reference: np.ndarray
     reference_source: str
-
-
-def _run_candidates(bundle: Path, name: str) -> list[Path]:
-    here = Path.cwd()
-    return list(dict.fromkeys([here / "runs" / name, bundle.resolve().parent.parent / "runs" / name]))
-
-
-def find_run(bundle: Path, manifest: Manifest, run_arg: str | Path | None = None) -> Run | None:
-    """The run a bundle came from, if it is here with the very model the bundle was built from:
-    ``run_arg`` when given, else ``runs/NAME`` under the working folder or beside the bundle's
-    ``bundles/`` folder (matched by the model's sha256).
-
-    Raises:
-        BundleError: ``run_arg`` is not a run, or a run whose model is another.
-    """
-    want, name = manifest.source_run["model_sha256"], manifest.source_run["name"]
-    if run_arg is not None:
-        try:
-            run = read_run(run_arg)
-        except RunError as exc:
-            raise BundleError(f"--run {run_arg}: {exc}") from None
-        if sha256_file(run.dir / "model.keras") != want:
-            raise BundleError(f"--run {run_arg}: its model.keras is not the one this bundle was exported from "
-                              f"(sha256 differs); pass the run {name}, or export again")
-        return run
-    for folder in _run_candidates(Path(bundle), name):
-        model = folder / "model.keras"
-        if model.is_file() and sha256_file(model) == want:
-            return read_run(folder)
-    return None
 
 
 class ParityContext:
@@ -104,16 +75,16 @@ class ParityContext:
     def __init__(self, bundle: str | Path, images: str | Path | None = None, limit: int | None = None,
                  run: str | Path | None = None, data: str | Path | None = None, app_paths: bool = True,
                  enforce_app_gate: bool = False, references: tuple = DEFAULT_CHECKS):
-        self.bundle = Path(bundle)
+        self.handle = open_bundle(bundle, run)  # every file, golden ones included, verified before any is read
+        self.bundle = self.handle.folder
         self.references = tuple(references)
         self.app_paths, self.enforce_app_gate = app_paths, enforce_app_gate
         self.app_gate = AppGate()
-        self.manifest: Manifest = verify_bundle(self.bundle)  # every file, golden ones included, before reading any
-        self.golden: GoldenSet | None = read_golden(self.bundle, self.manifest.labels, self.manifest.spec.size)
+        self.manifest: Manifest = self.handle.manifest
+        self.golden: GoldenSet | None = self.handle.golden
         self.images, self.limit, self.data = images, limit, data
-        self.run_arg = Path(run) if run is not None else None
         self._probs: dict = {}
-        self._sessions: dict = {}
+        self.pool = SessionPool(self.manifest.labels)
         self._app_models: AppModels | None = None
         self._upscaled: dict = {}
         self._bases: dict[str, Basis] = {}
@@ -126,18 +97,19 @@ class ParityContext:
                                   f"{self.manifest.source_run['name']} was not found ({self.run_search}): nothing to "
                                   "compare against; pass --run DIR")
 
-    @functools.cached_property
+    @property
     def run(self) -> Run | None:
-        """The run the bundle came from, if it is here with the very model the bundle was built from.
+        """The run the bundle came from, if it is here with the very model the bundle was built from
+        (:func:`carspotter.contracts.bundle_handle.find_run`).
 
         Raises:
             BundleError: ``--run`` names a folder that is not a run, or a run whose model is another.
         """
-        return find_run(self.bundle, self.manifest, self.run_arg)
+        return self.handle.run
 
     @property
     def run_search(self) -> str:
-        return "looked for " + ", ".join(str(p) for p in _run_candidates(self.bundle, self.manifest.source_run["name"]))
+        return self.handle.run_search
 
     @property
     def bases(self) -> list[str]:
@@ -203,13 +175,9 @@ class ParityContext:
         return self.bundle / (entry.variants[variant].path if variant else entry.path)
 
     def session(self, runtime: runtimes.Runtime, variant: VariantSpec, path: Path) -> runtimes.Session:
-        """``path`` loaded into ``runtime`` once for the whole parity run (closed by :meth:`close`)."""
-        if runtime is runtimes.MIL_BY_VARIANT:  # the same arithmetic as MIL_FP32 / MIL_FP16: one session
-            runtime = runtimes.MIL_FP32 if variant.mil_mode == "fp32" else runtimes.MIL_FP16
-        key = (str(path), runtime.check)
-        if key not in self._sessions:
-            self._sessions[key] = runtime.load(path, self.manifest.labels, variant)
-        return self._sessions[key]
+        """``path`` loaded into ``runtime`` once for the whole parity run (the context's :class:`SessionPool`,
+        closed by :meth:`close`)."""
+        return self.pool.session(runtime, variant, path)
 
     def probs(self, basis: str, runtime: runtimes.Runtime, variant: VariantSpec, path: Path) -> np.ndarray:
         """``[N, C]`` probabilities of ``path`` on ``runtime`` for a photo set (computed once)."""
@@ -221,15 +189,13 @@ class ParityContext:
     def app_models(self) -> AppModels:
         """The models the app paths run, sharing this context's sessions."""
         if self._app_models is None:
-            self._app_models = AppModels(self.bundle, self.manifest.formats, self.manifest.labels, self.session)
+            self._app_models = AppModels(self.bundle, self.manifest.formats, self.manifest.labels, self.pool.session)
         return self._app_models
 
     def close(self) -> None:
         """Close every session this context loaded."""
         self._app_models = None  # its sessions are this context's, closed below
-        for session in self._sessions.values():
-            session.close()
-        self._sessions.clear()
+        self.pool.close()
 
     def compare(self, basis: str, probs: np.ndarray, *, fmt: str, target: str, precision: str,
                 reference: np.ndarray | None = None) -> ParityResult:

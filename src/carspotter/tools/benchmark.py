@@ -183,20 +183,19 @@ def _set_tf_threads(threads: int) -> None:
         pass
 
 
-def _photos(bundle: Path, manifest, run_obj, photos: int | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """``(pixels, truth, where they come from)``: the run's test split, else the golden set.
+def _photos(handle, photos: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(pixels, truth, where they come from)`` of an opened bundle: the run's test split, else the golden set.
 
     Raises:
         BundleError: neither the run nor a golden set.
     """
     from carspotter.util.errors import BundleError
-    from carspotter.contracts.golden import read_golden
     from carspotter.contracts.photoset import split_photoset
 
-    if run_obj is not None:
-        ps = split_photoset(run_obj, "test", limit=photos)
+    if handle.run is not None:
+        ps = split_photoset(handle.run, "test", limit=photos)
         return ps.pixels, ps.truth, "the run's test split"
-    golden = read_golden(bundle, manifest.labels, manifest.spec.size)
+    bundle, golden = handle.folder, handle.golden
     if golden is None:
         raise BundleError(f"{bundle}: its run was not found and it has no golden set: nothing to measure on; pass --run DIR")
     return golden.exact_inputs()[:photos], golden.truth[:photos], "the bundle's golden set"
@@ -286,15 +285,13 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
         UsageError: ``threads``, ``batch``, ``photos`` or ``runs`` out of range (exit 2).
         BundleError: the bundle fails verification or has neither its run nor a golden set.
     """
-    from carspotter.contracts.manifest import verify_bundle
-    from carspotter.parity.context import find_run
+    from carspotter.contracts.bundle_handle import open_bundle
 
     _check_args(photos, threads, batch, runs)
     _set_tf_threads(threads)
-    bundle = Path(bundle)
-    manifest = verify_bundle(bundle)
-    run_obj = find_run(bundle, manifest, run)
-    pixels, truth, source = _photos(bundle, manifest, run_obj, photos)
+    handle = open_bundle(bundle, run)
+    bundle, manifest, run_obj = handle.folder, handle.manifest, handle.run
+    pixels, truth, source = _photos(handle, photos)
     if len(pixels) < batch:
         raise UsageError(f"--batch {batch}: more than the {len(pixels)} photos available; choose a smaller batch")
     peak = fp32_peak(threads, clock_mhz=clock_mhz)

@@ -86,22 +86,17 @@ def _open(folder: Path, run: str | Path | None) -> _Source:
     Raises:
         UsageError: neither; BundleError / RunError: fails verification.
     """
-    from carspotter.contracts.manifest import verify_bundle
-    from carspotter.contracts.runfolder import read_run
-    from carspotter.parity.context import find_run
+    from carspotter.contracts.bundle_handle import BundleHandle, open_folder
 
-    if (folder / "run.json").is_file():
-        r = read_run(folder)
-        conf = r.confidence
-        return _Source(folder, list(r.labels), r.input.size, None, r, conf.threshold if conf else None,
+    opened = open_folder(folder, run)
+    if not isinstance(opened, BundleHandle):
+        conf = opened.confidence
+        return _Source(folder, list(opened.labels), opened.input.size, None, opened, conf.threshold if conf else None,
                        conf.negative_class if conf else None)
-    if not (folder / "manifest.json").is_file():
-        raise UsageError(f"{folder}: neither a run folder (run.json) nor a bundle folder (manifest.json); "
-                         "pass runs/NAME or bundles/NAME")
-    manifest = verify_bundle(folder)
+    manifest = opened.manifest
     conf = manifest.confidence or {}
-    return _Source(folder, list(manifest.labels), manifest.spec.size, manifest, find_run(folder, manifest, run),
-                   conf.get("threshold"), conf.get("negative_class"))
+    return _Source(folder, list(manifest.labels), manifest.spec.size, manifest, opened.run, conf.get("threshold"),
+                   conf.get("negative_class"))
 
 
 def _photos(src: _Source, data: str | Path | None, layout: str, mapping: str | None, crop: bool,

@@ -124,13 +124,13 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
         UsageError: an unknown format, a format or variant the folder does not hold (exit 2).
         RunError, BundleError: the folder is neither, or fails verification.
     """
-    from carspotter.contracts.manifest import verify_bundle
-    from carspotter.contracts.runfolder import read_run
+    from carspotter.contracts.bundle_handle import BundleHandle, open_folder
 
     folder = Path(folder)
     wanted = _parse_formats(formats)
-    if (folder / "run.json").is_file():
-        run_obj = read_run(folder)
+    opened = open_folder(folder, run)
+    if not isinstance(opened, BundleHandle):
+        run_obj = opened
         held = ("keras",)
         if wanted and set(wanted) - set(held):
             raise UsageError(f"--format {formats}: {folder} is a run folder, which holds only the Keras reference; "
@@ -141,13 +141,7 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
         conf = run_obj.record.get("confidence") or {}
         return Source(folder, "run", list(run_obj.labels), run_obj.input.size, [open_reference(model)], model, conf.get("threshold"),
                       conf.get("target_precision"))
-    if not (folder / "manifest.json").is_file():
-        raise UsageError(f"{folder}: neither a run folder (run.json) nor a bundle folder (manifest.json); "
-                         "pass runs/NAME or bundles/NAME")
-    manifest = verify_bundle(folder)
-    from carspotter.parity.context import find_run
-
-    run_obj = find_run(folder, manifest, run)
+    manifest, run_obj = opened.manifest, opened.run
     held = tuple(n for n in format_names()[1:] if n in manifest.formats) + (("keras",) if run_obj else ())
     chosen = tuple(n for n in format_names() if n in held) if wanted is None else wanted
     missing = [n for n in chosen if n not in held]
