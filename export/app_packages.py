@@ -17,6 +17,17 @@ from pathlib import Path
 
 from carspotter.model.formats import PackageInfo
 
+APPLE_OS = {"iOS15": (15, 12), "iOS16": (16, 13), "iOS18": (18, 15)}
+"""coremltools' minimum deployment targets -> (iOS, macOS) major versions: one table for Package.swift, the Core ML
+files' facts and the READMEs."""
+
+
+def apple_os(target: str) -> str:
+    """``iOS 16+ / macOS 13+`` for ``iOS16``."""
+    ios, macos = APPLE_OS[target]
+    return f"iOS {ios}+ / macOS {macos}+"
+
+
 SOURCES = Path(__file__).with_name("packages")
 """Package sources, one folder per platform (``ios``, ``android``, ``onnx``)."""
 
@@ -85,7 +96,7 @@ def _escape_property(value: str) -> str:
 
 
 def swift_package(folder: Path, info: PackageInfo) -> None:
-    """``ios/``: ``Package.swift`` (iOS 16 / macOS 13), the .mlpackage and labels as resources of the
+    """``ios/``: ``Package.swift`` (the format's deployment target: iOS 16 / macOS 13), the .mlpackage and labels as resources of the
     ``CarSpotter`` target (its API is the ``CarClassifier`` actor: a type named like its module cannot be
     qualified), other variants excluded; XCTest self-test with the golden set as a test resource."""
     _copy("ios", folder)
@@ -105,7 +116,7 @@ import PackageDescription
 
 let package = Package(
     name: "CarSpotter",
-    platforms: [.iOS(.v16), .macOS(.v13)],
+    platforms: [.iOS(.v{APPLE_OS[info.deployment_target][0]}), .macOS(.v{APPLE_OS[info.deployment_target][1]})],
     products: [.library(name: "CarSpotter", targets: ["CarSpotter"])],
     targets: [
         .target(

@@ -231,7 +231,8 @@ def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: s
                        not_a_car=conf.negative_class if conf else None, model=fmt.filename,
                        others=tuple(f for n, r in records.items() if r.shipped and n != default
                                     for f in (fmt.file_name(n, default=False), *facts_of[n].get("extra_files", ()))),
-                       model_sha256=digest.hexdigest(), golden=inputs.options.golden > 0)
+                       model_sha256=digest.hexdigest(), golden=inputs.options.golden > 0,
+                       deployment_target=fmt.deployment_target)
 
 
 def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: bool) -> _Inputs:

@@ -79,8 +79,7 @@ def export(build: Build, path: Path) -> dict:
     mlmodel.output_description["classLabel_probs"] = "Probability 0..1 of every class."
     mlmodel.user_defined_metadata["carspotter.preprocessing"] = json.dumps(spec.metadata())
     mlmodel.save(str(path))
-    os_min = {"iOS15": "iOS 15+ / macOS 12+", "iOS16": "iOS 16+ / macOS 13+", "iOS18": "iOS 18+ / macOS 15+"}[target_name]
-    return {"variant": variant.name, "runtime": f"Core ML ({os_min})", "model_type": "mlprogram",
+    return {"variant": variant.name, "runtime": f"Core ML ({app_packages.apple_os(target_name)})", "model_type": "mlprogram",
             "input": {"name": spec.name, "type": "ImageType RGB", "shape": [1, spec.size, spec.size, 3]},
             "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
             "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items()))}
@@ -91,7 +90,7 @@ def ios_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     size = spec.size
     return f"""# carspotter for iOS and macOS: a Swift package (Core ML)
 
-This folder is a Swift package (iOS 16+ / macOS 13+): the ML program (`Sources/CarSpotter/{model_file}`), its
+This folder is a Swift package ({app_packages.apple_os(FORMAT.deployment_target)}): the ML program (`Sources/CarSpotter/{model_file}`), its
 labels and the code, with the reference's resize ported to Swift. Add it in one step: Xcode > File > Add
 Package Dependencies > Add Local > this folder (or `.package(path: "path/to/bundle/ios")`).
 
@@ -190,7 +189,7 @@ FORMAT = FormatSpec(
     runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT), measure=runtimes.MIL_BY_VARIANT,
     tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
     convert=export, readme=ios_readme, model_dir="Sources/CarSpotter", package=app_packages.swift_package,
-    golden_in_package="Tests/CarSpotterTests/golden", app_package="swift",
+    golden_in_package="Tests/CarSpotterTests/golden", app_package="swift", deployment_target="iOS16",
     options=(FormatOption("--coreml-precision", ("fp16", "fp32"), None, "Core ML compute precision of the file built "
                           "without --variants (default fp16, Core ML's own default for mlprogram)", picks_baseline=True),),
     structure=structure, structure_expectations=structure_expectations,

@@ -154,6 +154,8 @@ class FormatSpec:
         app_model_rank: the app paths run their pixels through a shipped fp32 variant of the format with the
             lowest rank (ONNX 1, TFLite 2: the resize is measured, not the runtime); None: never.
         options: what the format adds to ``carspotter export`` (:class:`FormatOption`).
+        deployment_target: the oldest OS the platform package supports, in the converter's terms (Core ML:
+            ``iOS16``); ``""`` where the package states none.
         structure: ``(default file) -> facts``: the file read without running it, for parity's ``FORMAT/structure``
             check (``summary`` and ``facts`` keys are reported); None: no such check.
         structure_expectations: ``(facts, manifest entry, manifest) -> {what: (found, expected)}``: what
@@ -184,6 +186,7 @@ class FormatSpec:
     device_mode: str | None = None
     golden_in_package: str = ""
     options: tuple[FormatOption, ...] = ()
+    deployment_target: str = ""
     structure: Callable[[Path], dict] | None = None
     structure_expectations: Callable[..., dict] | None = None
     cross_checks: tuple[CrossCheck, ...] = ()
@@ -236,6 +239,7 @@ class PackageInfo:
         model: the default model's file name; others: the other shipped variants' file names.
         model_sha256: digest of the default model's file(s) (a cache key for compiled models).
         golden: whether the bundle has a golden set (the package's self-test then runs on it).
+        deployment_target: the oldest OS the package supports (:attr:`FormatSpec.deployment_target`).
     """
 
     name: str
@@ -248,6 +252,7 @@ class PackageInfo:
     others: tuple[str, ...]
     model_sha256: str
     golden: bool = True
+    deployment_target: str = ""
 
 
 ENTRY_POINT_GROUP = "carspotter.formats"
