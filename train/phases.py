@@ -143,6 +143,12 @@ class Photos:
     num_classes: int
 
 
+def _uint8_fed(setup: PhaseSetup, model):
+    """The model fed uint8 batches (:func:`carspotter.train.model.uint8_fed`), built under the distribution strategy."""
+    with setup.strategy.scope():
+        return mdl.uint8_fed(model)
+
+
 def head_phase(setup: PhaseSetup, model, photos: Photos, photo_ds: dict, cfg, augmenter, augment_active: bool,
                lr: float) -> dict:
     """Phase 1, base frozen: on cached bottleneck features (``cfg.head_mode == "cached"``) or through the base.
@@ -154,7 +160,7 @@ def head_phase(setup: PhaseSetup, model, photos: Photos, photo_ds: dict, cfg, au
     mdl.freeze_base(model)
     what = "phase 1: head only"
     if cfg.head_mode != "cached" or not cfg.epochs_head:
-        info = run_phase(setup, "head", mdl.uint8_fed(model), photo_ds["train"], photo_ds["val"], cfg.epochs_head, lr,
+        info = run_phase(setup, "head", _uint8_fed(setup, model), photo_ds["train"], photo_ds["val"], cfg.epochs_head, lr,
                          what + " through the frozen base", len(photos.labels["train"]))
         return {**info, "mode": "naive"}
     t0 = time.time()
@@ -193,6 +199,6 @@ def finetune_phase(setup: PhaseSetup, model, photo_ds: dict, epochs: int, lr: fl
     """Phase 2: the top :data:`~carspotter.train.model.FINETUNE_LAYERS` layers of the base unfrozen
     (BatchNormalization excepted, and kept in inference mode)."""
     n_trainable = mdl.unfreeze_top(model)
-    return run_phase(setup, "finetune", mdl.uint8_fed(model), photo_ds["train"], photo_ds["val"], epochs, lr,
+    return run_phase(setup, "finetune", _uint8_fed(setup, model), photo_ds["train"], photo_ds["val"], epochs, lr,
                      f"phase 2: top {mdl.FINETUNE_LAYERS} base layers ({n_trainable} trainable, BatchNormalization frozen)",
                      images)
