@@ -43,21 +43,29 @@ def pipeline_weights() -> tuple[str, str | None]:
     return (str(BACKBONE), "0,1") if BACKBONE.is_file() else ("none", None)
 
 
+def tiny_run(out: Path, data: Path = SAMPLE, **options) -> Path:
+    """A real ``carspotter train`` run with the tiny stand-in backbone (``tests/tiny.py``): seconds, not minutes, for
+    every test whose subject is not InceptionV3 itself. Random initialization, the embedded sample by default."""
+    from carspotter.train.trainer import TrainConfig, train
+    from tiny import tiny_backbone
+
+    settings = {"weights": "none", "input_range": "0,1", "max_classes": PIPELINE_CLASSES, "epochs_head": 3,
+                "epochs_finetune": 1, "batch_size": 8, "image_size": PIPELINE_SIZE, "lr_head": 1e-2, "seed": 7, **options}
+    with tiny_backbone():
+        return Path(train(TrainConfig(data_dir=str(data), out=str(out), **settings)))
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory):
-    """Train on 4 classes of the embedded sample, export all formats: ``(run_dir, bundle_dir)``.
+    """Train on 4 classes of the embedded sample (the tiny backbone), export all formats: ``(run_dir, bundle_dir)``.
 
-    With the offline backbone the model's probabilities are decisive (top-1 to top-2
-    gaps of 0.07 to 0.9 seen); from random initialization they are near-uniform.
+    Its subject is the pipeline around the backbone (phases, formats, packages, parity), so it needs no InceptionV3;
+    the ``moved`` fixture trains the real one.
     """
     from carspotter.export.bundle import export_bundle
-    from carspotter.train.trainer import TrainConfig, train
 
-    weights, input_range = pipeline_weights()
     root = tmp_path_factory.mktemp("pipeline")
-    run_dir = train(TrainConfig(data_dir=str(SAMPLE), out=str(root / "runs" / "small"), weights=weights,
-                                input_range=input_range, max_classes=PIPELINE_CLASSES, epochs_head=3,
-                                epochs_finetune=1, batch_size=8, image_size=PIPELINE_SIZE, lr_head=1e-2, seed=7))
+    run_dir = tiny_run(root / "runs" / "small")
     bundle_dir = export_bundle(run_dir, root / "bundles" / "small")
     return Path(run_dir), Path(bundle_dir)
 
@@ -104,3 +112,18 @@ def install_npm_package(bundle: Path, dest: Path) -> Path:
     from carspotter.measure.app_paths import install_npm_copy
 
     return install_npm_copy(bundle / "onnx", dest, NODE_DIR / "node_modules")
+
+
+TIERS = {"node": {"node_modules"}, "kotlin": {"kotlin_tests"}, "inception": {"moved", "small", "camera"}}
+"""Markers set from the fixtures a test uses (pyproject.toml ``markers``); ``chromium`` from its name."""
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with the tiers it needs, so ``pytest -m "not chromium"`` (or node, kotlin, inception) selects."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in TIERS.items():
+            if used & fixtures:
+                item.add_marker(marker)
+        if "chromium" in item.name:
+            item.add_marker("chromium")

@@ -118,16 +118,17 @@ def test_kill_between_the_two_renames_is_recovered(tmp_path):
 
 @pytest.fixture(scope="module")
 def odd_labels_run(tmp_path_factory):
-    """A 0-epoch run (75 px) whose class names carry quotes, commas, backslashes and emoji."""
-    from carspotter.train.trainer import TrainConfig, train
+    """A 0-epoch run (75 px, the tiny backbone: the subject is the labels) whose class names carry quotes, commas,
+    backslashes and emoji."""
+    from conftest import tiny_run
 
     root = tmp_path_factory.mktemp("odd")
     names = ['Ram "C-V", Cargo Van 2012', "Škoda\\Octavia 🚗", "smart <fortwo> & co'"]
     for i, name in enumerate(names):
         write_photos(root / "data" / name, 5, seed=i, size=(80, 80))
     (root / "data" / names[0] / "broken.jpg").write_text("not a photo")
-    run = train(TrainConfig(data_dir=str(root / "data"), out=str(root / "run"), weights="none", epochs_head=0,
-                            epochs_finetune=0, image_size=75, min_photos=3))
+    run = tiny_run(root / "run", root / "data", max_classes=None, epochs_head=0, epochs_finetune=0, image_size=75,
+                   min_photos=3)
     return run, sorted(names)
 
 

@@ -26,6 +26,22 @@ def test_fp32_peak_is_derived_from_lanes_fma_pipes_cores_and_clock():
     assert avx2["flops_per_cycle"] == 32 and avx2["cores"] == 1
 
 
+def _multiply_adds(run_dir) -> int:
+    """Multiply-adds of one photo through the run's model, from its convolution and dense layers' shapes."""
+    import keras
+
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    total = 0
+    for layer in (sub for top in model.layers for sub in (top.layers if hasattr(top, "layers") else [top])):
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            _, h, w, _ = layer.output.shape
+            total += h * w * cout * kh * kw * cin
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.kernel.shape[0] * layer.kernel.shape[1]
+    return int(total)
+
+
 def test_benchmark_table_has_every_shipped_variant_and_the_reference(pipeline, tmp_path, capsys):
     run_dir, bundle = pipeline
     out = tmp_path / "bench"
@@ -48,7 +64,9 @@ def test_benchmark_table_has_every_shipped_variant_and_the_reference(pipeline, t
         else:
             assert r["peak_fraction"] is None
         assert f"| {key[0]} | {key[1]} |" in table
-    assert doc["flops_per_photo"] > 1e9  # InceptionV3 at 128 px: about 2 GFLOPs
+    # the profiler's count against the closed form: 2 x multiply-adds of every convolution and dense layer (biases,
+    # normalization and activations add a few percent)
+    assert _multiply_adds(run_dir) * 2 <= doc["flops_per_photo"] <= _multiply_adds(run_dir) * 2 * 1.05
     assert (out / "benchmark.png").stat().st_size > 10_000 and (out / "benchmark.md").read_text() in table + "\n"
 
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from carspotter.cli import main
-from conftest import SAMPLE, pipeline_weights
+from conftest import SAMPLE, tiny_run
 
 
 def test_fold_temperature_divides_the_logits_in_every_output(pipeline):
@@ -66,16 +66,13 @@ def _negatives(folder: Path, n: int = 15) -> Path:
 
 def test_negatives_become_the_last_class_and_the_bundle_passes_parity(tmp_path, capsys):
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.train.trainer import TrainConfig, train
 
     data = tmp_path / "data"
     for name in sorted(p.name for p in SAMPLE.iterdir() if p.is_dir())[:3]:
         shutil.copytree(SAMPLE / name, data / name)
     negatives = _negatives(tmp_path / "not-cars")
-    weights, input_range = pipeline_weights()
-    run = train(TrainConfig(data_dir=str(data), out=str(tmp_path / "runs" / "neg"), weights=weights, input_range=input_range,
-                            epochs_head=3, epochs_finetune=0, batch_size=8, image_size=96, lr_head=1e-2, seed=2,
-                            negatives=str(negatives)))
+    run = tiny_run(tmp_path / "runs" / "neg", data, max_classes=None, epochs_finetune=0, image_size=96, seed=2,
+                   negatives=str(negatives))
     labels = (run / "labels.txt").read_text().splitlines()
     assert labels[-1] == "(not a car)" and len(labels) == 4
     rows = (run / "split_train.csv").read_text().splitlines()

@@ -111,7 +111,12 @@ def test_gradcam_weights_are_the_closed_form_for_a_pooled_dense_head(pipeline):
     cam = np.maximum(np.einsum("nhwk,nk->nhw", feats, weights), 0)
     np.testing.assert_allclose(maps, cam, rtol=1e-4, atol=1e-6)
     heat = gradcam.gradcam(model, pixels, classes)
-    assert heat.shape == (3, run.input.size, run.input.size) and heat.min() >= 0 and heat.max() == pytest.approx(1, abs=1e-3)
+    size = run.input.size
+    assert heat.shape == (3, size, size) and heat.min() >= 0 and heat.max() <= 1
+    for i in range(3):  # each map divided by its maximum, then resized: the peak stays where the block's peak is
+        if cam[i].max() > 0:
+            py, px = np.unravel_index(heat[i].argmax(), heat[i].shape)
+            assert heat[i].max() > 0.9 and cam[i][py * h // size, px * w // size] >= 0.9 * cam[i].max()
 
 
 def test_model_without_a_convolutional_block_has_no_heatmap():

@@ -13,20 +13,16 @@ import pytest
 
 from carspotter.cli import main
 from carspotter.contracts.runfolder import read_labels
-from conftest import PIPELINE_SIZE, SAMPLE, pipeline_weights
+from conftest import SAMPLE, tiny_run
 
 
 @pytest.fixture(scope="module")
 def two_classes(tmp_path_factory):
     """A 2-class run and its bundle (all formats, default variants)."""
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.train.trainer import TrainConfig, train
 
-    weights, input_range = pipeline_weights()
     root = tmp_path_factory.mktemp("two")
-    run_dir = train(TrainConfig(data_dir=str(SAMPLE), out=str(root / "runs" / "two"), weights=weights,
-                                input_range=input_range, max_classes=2, epochs_head=3, epochs_finetune=1,
-                                batch_size=8, image_size=PIPELINE_SIZE, seed=7))
+    run_dir = tiny_run(root / "runs" / "two", max_classes=2)  # the subject is two classes, not the backbone
     return Path(run_dir), Path(export_bundle(run_dir, root / "bundles" / "two", ExportOptions(app_paths=False)))
 
 

@@ -120,10 +120,10 @@ def test_mirrored_strategy_on_two_logical_cpus_scales_batch_and_learning_rate(tm
 def test_mixed_precision_run_saves_a_float32_reference_model(tmp_path):
     import keras
 
-    from carspotter.train.trainer import TrainConfig, train
+    from conftest import tiny_run
 
-    out = train(TrainConfig(data_dir=str(SAMPLE), out=str(tmp_path / "run"), weights="none", max_classes=3, image_size=75,
-                            epochs_head=1, epochs_finetune=1, batch_size=8, mixed_precision=True, head_mode="naive"))
+    out = tiny_run(tmp_path / "run", max_classes=3, image_size=75, epochs_head=1, epochs_finetune=1,
+                   mixed_precision=True, head_mode="naive")  # the subject is the dtype policy, not the backbone
     assert keras.mixed_precision.global_policy().name == "float32"
     run = json.loads((out / "run.json").read_text())
     assert run["training"]["dtype_policy"] == "mixed_float16"
