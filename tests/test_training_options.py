@@ -99,11 +99,15 @@ def test_mirrored_strategy_on_two_logical_cpus_scales_batch_and_learning_rate(tm
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import sys
+        sys.path.insert(0, {str(REPO / 'tests')!r})
+        from tiny import tiny_backbone  # the subject is the strategy, not the backbone
         from carspotter.train.trainer import TrainConfig, train
-        train(TrainConfig(data_dir={str(SAMPLE)!r}, out={str(tmp_path / 'run')!r}, weights="none", max_classes=3,
-                          image_size=75, epochs_head=2, epochs_finetune=1, batch_size=4, lr_head=1e-3, lr_finetune=1e-4,
-                          strategy="mirrored", augment="flip"),
-              devices=["/cpu:0", "/cpu:1"])
+        with tiny_backbone():
+            train(TrainConfig(data_dir={str(SAMPLE)!r}, out={str(tmp_path / 'run')!r}, weights="none", max_classes=3,
+                              image_size=75, epochs_head=2, epochs_finetune=1, batch_size=4, lr_head=1e-3,
+                              lr_finetune=1e-4, strategy="mirrored", augment="flip"),
+                  devices=["/cpu:0", "/cpu:1"])
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
