@@ -23,6 +23,11 @@ from carspotter.util.quiet import quiet
 
 
 ONNX_OPSETS = (17, 18)  # tf2onnx 1.17 refuses opset 19
+
+FP16_KEEP_FP32 = ("Softmax",)
+"""Ops the fp16 variant keeps in float32 (with casts around them), so that ONNX Runtime's NNAPI and CoreML execution
+providers take every node of the file (``onnxruntime.transformers.float16.convert_float_to_float16``'s
+``op_block_list``)."""
 REQUIRED_OPERATORS = "carspotter.required_operators.config"
 """The ORT file's operator config (for a reduced ONNX Runtime build), beside it in the bundle."""
 
@@ -37,7 +42,8 @@ def export(build: Build, path: Path) -> dict:
     general info. The model passes ``onnx.checker.check_model(full_check=True)``.
 
     Variants: ``fp32``; ``fp16`` (weights and compute in float16, inputs and outputs kept
-    float32 so apps still feed raw pixels: ``onnxruntime.transformers.float16``);
+    float32 so apps still feed raw pixels, the softmax in float32 so the phone EPs take every node:
+    ``onnxruntime.transformers.float16``, :data:`FP16_KEEP_FP32`);
     ``int8-qdq`` (static quantization in QDQ format, per-channel int8 weights and uint8
     activations calibrated on ``build.representative``: ``onnxruntime.quantization.quantize_static``);
     ``dynamic-batch`` (fp32, any batch: servers); ``ort`` (fp32 in ORT format: :func:`_to_ort`).
@@ -59,7 +65,10 @@ def export(build: Build, path: Path) -> dict:
     if build.variant.name == "fp16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
 
-        proto = convert_float_to_float16(proto, keep_io_types=True)
+        # The softmax stays float32 (FP16_KEEP_FP32): in float16 the phone EPs refuse what it lowers to (NNAPI
+        # ReduceMax / ReduceSum, the CoreML EP's NeuralNetwork format also Exp), measured 412/414 and 411/414 nodes;
+        # kept in float32 every node of the file runs on NNAPI and both CoreML formats (411/411).
+        proto = convert_float_to_float16(proto, keep_io_types=True, op_block_list=list(FP16_KEEP_FP32))
         _sort_topologically(proto.graph)  # the converter appends its input casts at the end
     elif build.variant.name == "int8-qdq":
         proto = _quantize_qdq(proto, build.representative, path.parent)
