@@ -113,6 +113,11 @@ if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a clos
   `.scaleFill` "scales the image to fill the input dimensions", not its filter, so its answers are not
   measured here. A `CVPixelBuffer` already at `{size}x{size}` goes to Core ML unscaled; that is what this
   package does. `VNImageRequestHandler.perform` blocks: call it off the main thread.
+- Orientation: pass the file's `kCGImagePropertyOrientation` for a `CGImage` made by `CGImageSourceCreateImageAtIndex`
+  (it is not rotated), and `.up` for an image already drawn upright (e.g. rendered from a `UIImage`). Give the
+  whole photo: the package averages k x k boxes itself; a thumbnail or `kCGImageSourceSubsampleFactor` is not the
+  reference. In Swift 6 language mode `CGImage` is not `Sendable`: hand `classify` an image you do not touch
+  afterwards.
 - `swift test` (on a Mac) and `xcodebuild test` (on an iOS Simulator or device) run the self-test below;
   written on Linux, where Swift does not build Apple frameworks: a line-for-line port of the Kotlin core that
   is compiled and tested where the bundle is built.
