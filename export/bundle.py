@@ -32,7 +32,8 @@ from carspotter.model.formats import (FORMATS, FormatSpec, PackageInfo, VariantS
 from carspotter.measure.gates import Gates, apply_gate, measure
 from carspotter.util.hashing import sha256_file
 from carspotter.contracts.manifest import FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
-from carspotter.contracts.photoset import PhotoSet, representative_photos, split_photoset
+from carspotter.contracts.photoset import (PhotoSet, gate_photoset, representative_photos, representative_rows,
+                                          split_photoset)
 from carspotter.contracts.runfolder import Run, read_run, write_labels
 
 
@@ -49,7 +50,9 @@ class ExportOptions:
             accuracy figures without gating. The phone-accelerator gate of a format (ONNX: every node on
             the NNAPI and CoreML EPs) applies to its default either way.
         calibration_photos: representative training photos for calibrated int8 variants.
-        gates: accuracy gates for ``variants``.
+        gates: accuracy gates for ``variants`` (:class:`~carspotter.measure.gates.Gates`: bounds on 95 % intervals).
+        gate_photos: with ``variants``, the gates judge each variant on up to this many of the run's labelled photos
+            (test, val, then train; never the representative ones): :func:`carspotter.contracts.photoset.gate_photoset`.
         golden: photos in the bundle's golden set (0: none; :mod:`carspotter.contracts.golden`).
         data: the run's photo folder when it is no longer where run.json says.
         app_paths: measure every app path at export (:mod:`carspotter.measure.app_paths`: Python resizers,
@@ -63,6 +66,7 @@ class ExportOptions:
     variants: str | None = None
     calibration_photos: int = 200
     gates: Gates = Gates()
+    gate_photos: int = 1000
     golden: int = golden_set.DEFAULT_COUNT
     data: str | None = None
     app_paths: bool = True
@@ -80,6 +84,8 @@ class ExportOptions:
             raise UsageError(f"--calibration-photos {self.calibration_photos}: must be at least 1")
         if self.golden < 0:
             raise UsageError(f"--golden {self.golden}: must be 0 (no golden set) or more")
+        if self.gate_photos < 1:
+            raise UsageError(f"--gate-photos {self.gate_photos}: must be at least 1")
         return select(self.variants, formats, baseline_overrides(self.format_options) or None)
 
     @property
@@ -100,6 +106,8 @@ class _Inputs:
     info: ModelInfo
     enforce: bool
     options: ExportOptions
+    gate: PhotoSet | None = None  # with --variants: the photos the gates judge on (gate_photoset)
+    gate_reference: np.ndarray | None = None  # the reference's probabilities on them
     conversions: dict = field(default_factory=dict)  # shared by the variants' builds (export.build.Build)
 
 
@@ -137,19 +145,22 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
             t0 = time.perf_counter()
             probs = session.infer(inputs.photos.pixels)
             ms = (time.perf_counter() - t0) * 1000 / len(probs) if session.timed else None
-        fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
+            fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
+            step = "measurement on the gate photos"
+            gate_fig = (measure(inputs.gate_reference, session.infer(inputs.gate.pixels), inputs.gate.truth,
+                                inputs.run.labels, inputs.gate.names, fmt.name, variant) if inputs.gate is not None else None)
         step = "accelerator check"
         accel = fmt.accelerators(target) if fmt.accelerators is not None else None
     except CarspotterError as exc:
         raise ExportError(f"{fmt.name} {variant.name} {step} of {inputs.run.dir}/model.keras failed: {exc}") from exc
     except Exception as exc:
         raise ExportError(f"{fmt.name} {variant.name} {step} of {inputs.run.dir}/model.keras failed: {_one_line(exc)}") from exc
-    verdict = apply_gate(variant, fig, inputs.options.gates)
+    verdict = apply_gate(variant, gate_fig or fig, inputs.options.gates)
     shipped = verdict.passed or not inputs.enforce
     record = VariantRecord(family=variant.family, precision=variant.family, bytes=_size(target), export_s=round(seconds, 2),
                            figures=fig, gate=verdict.text, gate_passed=verdict.passed, gate_enforced=inputs.enforce,
                            shipped=shipped, ms_per_photo=round(ms, 2) if ms is not None else None, accelerators=accel,
-                           use=variant.use)
+                           use=variant.use, gate_figures=gate_fig)
     return record, facts
 
 
@@ -160,7 +171,7 @@ def _variants_readme(fmt: FormatSpec, records: dict[str, VariantRecord], default
              "| variant | file | MiB | ms / photo | top-1 / top-3 | top-1 agreement [95 % CI] | accelerators | gate |",
              "|---|---|---:|---:|---|---|---|---|"]
     for name, r in records.items():
-        fig = r.figures
+        fig = r.judged
         lo, hi = fig.intervals()["gated_agreement"]
         where = f"`{Path(r.path).name}`" if r.path else "not shipped"
         speed = f"{r.ms_per_photo:.1f}" if r.ms_per_photo is not None else "untimed"
@@ -169,9 +180,12 @@ def _variants_readme(fmt: FormatSpec, records: dict[str, VariantRecord], default
         lines.append(f"| {label} | {where} | {r.bytes / 2**20:.1f} | {speed} | {fig.top1:.1%} / {fig.top3:.1%} | "
                      f"{fig.gated_agreement:.1%} [{lo:.1%}, {hi:.1%}] | {accel} | "
                      f"{'passed' if r.gate_passed else 'FAILED'}: {r.gate} |")
-    lines += ["", f"Measured on the run's {next(iter(records.values())).figures.photos} test photos at export; ms / photo on "
-              f"this machine's CPU with {fmt.measuring_runtime.target} (untimed: an emulation, not the device). "
-              "Agreement counts a top-1 that differs only by a near-tie as agreeing, as parity does."]
+    first = next(iter(records.values()))
+    where = (f"{first.gate_figures.photos} photos of the run that no representative dataset used (the gates' photos)"
+             if first.gate_figures else f"the run's {first.figures.photos} test photos")
+    lines += ["", f"Measured on {where} at export; ms / photo on this machine's CPU with {fmt.measuring_runtime.target} "
+              "(untimed: an emulation, not the device). Agreement counts a top-1 that differs only by a near-tie as "
+              "agreeing, as parity does; each gate is a bound on a 95 % interval (docs/bundles-and-apps.md, Gates)."]
     uses = [f"- **{n}**: {fmt.variant(n).use}" for n in records if fmt.variant(n).use]
     return "\n".join(lines + ([""] + uses if uses else [])) + "\n"
 
@@ -244,10 +258,16 @@ def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: 
         raise ExportError(f"{run.dir}: no test photo decodes ({len(photos.skipped)} skipped, e.g. "
                           f"{photos.skipped[0] if photos.skipped else 'none listed'}); variants cannot be measured")
     representative = representative_photos(run, options.calibration_photos, options.data) if calibrate else None
+    gate = gate_reference = None
+    if options.variants is not None:  # gated: every photo no representative dataset used
+        excluded = representative_rows(run, options.calibration_photos) if calibrate else []
+        gate = gate_photoset(run, excluded, options.gate_photos, options.data)
+        _log(f"gates judge each variant on {gate.source}")
+        gate_reference = runtimes.keras_probs(model, gate.pixels)
     info = ModelInfo(name=f"carspotter {out.name}", version=__version__, author=options.author, license=options.license,
                      description=f"Car make/model/year classifier, {len(run.labels)} classes, InceptionV3 fine-tuned (carspotter).")
     return _Inputs(run, model, photos, runtimes.keras_probs(model, photos.pixels), representative, info,
-                   options.variants is not None, options)
+                   options.variants is not None, options, gate, gate_reference)
 
 
 def _preprocessing(run) -> dict:
@@ -281,7 +301,8 @@ def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dic
                   "counts": run.classes.counts, "timing_s": run.record.get("timing_s", {})},
         variants=VariantsInfo(options.variants, options.gates, inputs.enforce,
                               int(len(inputs.representative)) if inputs.representative is not None else 0,
-                              int(len(inputs.photos.truth))),
+                              int(len(inputs.photos.truth)), len(inputs.gate.names) if inputs.gate is not None else 0,
+                              inputs.gate.source if inputs.gate is not None else ""),
         formats=formats, files=file_table(tmp), golden=golden, parity=None,
         confidence=run.confidence.to_json() if run.confidence else None,
         app_paths={"photos": "the run's test split, original files", "gate": app_paths.AppGate().__dict__, "paths": measured}

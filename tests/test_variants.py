@@ -15,11 +15,15 @@ from carspotter.model.formats import FORMATS, select
 from carspotter.measure.gates import Gates, ParityFigures, VariantFigures, apply_gate
 
 
-def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True, near_ties=0, tau=1e-2):
-    return VariantFigures(photos=100, top1=top1, top3=1.0, reference_top1=ref_top1, reference_top3=1.0,
+def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True, near_ties=0, tau=1e-2, photos=100, paired=None):
+    n = photos
+    if paired is None:  # photos right for both / only the variant / only the reference / neither
+        both = round(min(top1, ref_top1) * n)
+        paired = [both, round(top1 * n) - both, round(ref_top1 * n) - both, n - round(max(top1, ref_top1) * n)]
+    return VariantFigures(photos=n, top1=top1, top3=1.0, reference_top1=ref_top1, reference_top3=1.0,
                           top1_agreement=agreement, max_abs_diff=1e-3,
                           parity=ParityFigures(passed=parity, near_ties=near_ties, mismatches=0 if parity else 2, tau=tau),
-                          top1_near_ties=near_ties)
+                          top1_near_ties=near_ties, paired=paired)
 
 
 def variant(fmt, name):
@@ -35,35 +39,50 @@ def selected(families):
     return {(fmt, v.name) for fmt, vs in select(families).items() for v in vs}
 
 
-def test_fp16_gate_states_the_agreement_with_its_interval():
+def test_fp16_gate_is_the_lower_bound_of_the_agreement():
     ok, text = gate(variant("tflite", "fp16"), fig(agreement=0.99), Gates())
-    assert not ok and text == "top-1 agreement 99.0% [94.6%, 99.8%] on 100 photos < 99.5%: FAILED"
-    ok, text = gate(variant("tflite", "fp16"), fig(agreement=1.0), Gates())
-    assert ok and text == "top-1 agreement 100.0% [96.3%, 100.0%] on 100 photos >= 99.5%"
+    assert not ok and text == "top-1 agreement 99.0% [94.6%, 99.8%] on 100 photos: lower bound 94.6% < 97.0%: FAILED"
+    ok, text = gate(variant("tflite", "fp16"), fig(agreement=299 / 300, photos=300), Gates())
+    assert ok and text == "top-1 agreement 99.7% [98.1%, 99.9%] on 300 photos: lower bound 98.1% >= 97.0%"
+    # one photo cannot decide: 300 of 300 and 299 of 300 both pass; 45 of 45 cannot (its bound is 92.1 %)
+    assert gate(variant("tflite", "fp16"), fig(agreement=1.0, photos=300), Gates())[0]
+    ok, text = gate(variant("tflite", "fp16"), fig(agreement=1.0, photos=45), Gates())
+    assert not ok and "lower bound 92.1% < 97.0%: FAILED" in text
 
 
 def test_gates_count_a_near_tie_as_agreeing_as_parity_does():
-    # 97 photos agree, 2 differ only by a near-tie (reference probabilities within tau), 1 truly differs
-    f = fig(top1=0.80, ref_top1=0.80, agreement=0.97, near_ties=2, tau=0.03)
-    assert round(f.gated_agreement, 6) == 0.99
+    # 297 photos agree, 2 differ only by a near-tie (reference probabilities within tau), 1 truly differs
+    f = fig(top1=0.80, ref_top1=0.80, agreement=0.99, near_ties=2, tau=0.03, photos=300)
+    assert round(f.gated_agreement, 6) == pytest.approx(299 / 300)
     ok, text = gate(variant("onnx", "int8-qdq"), f, Gates())
-    assert ok and "top-1 agreement 99.0% [94.6%, 99.8%] on 100 photos (2 near-ties counted, tau 0.03) (limit 97%)" in text
-    ok, text = gate(variant("onnx", "int8-qdq"), fig(agreement=0.95, near_ties=1, tau=0.03), Gates())
-    assert not ok and "top-1 agreement 96.0% [90.2%, 98.4%] on 100 photos (1 near-tie counted, tau 0.03) (limit 97%: FAILED)" in text
-    assert f.to_json()["intervals"]["gated_agreement"] == pytest.approx([0.9455, 0.9982], abs=1e-4)
+    assert ok and "top-1 agreement 99.7% [98.1%, 99.9%] on 300 photos (2 near-ties counted, tau 0.03): lower bound 98.1% >= 90.0%" in text
+    assert f.to_json()["intervals"]["gated_agreement"] == pytest.approx([0.98137, 0.99941], abs=1e-4)
 
 
-def test_int8_gate_checks_accuracy_drop_and_agreement():
-    ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=0.78, ref_top1=0.80, agreement=0.98), Gates())
-    assert not ok and "drop 2.0 points, limit 1.0: FAILED" in text and "(limit 97%)" in text
-    ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=0.80, ref_top1=0.80, agreement=0.96), Gates())
-    assert not ok and "top-1 agreement 96.0% [90.2%, 98.4%] on 100 photos (limit 97%: FAILED)" in text
-    ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.795, ref_top1=0.80, agreement=0.97), Gates())
-    assert ok
-    ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.78, ref_top1=0.80, agreement=0.98), Gates(int8_max_top1_drop=0.03))
+def test_int8_gate_is_the_lower_bound_of_the_paired_accuracy_difference():
+    # the same drop is a failure on 100 photos with 8 against 2 discordant photos, not with 1 against 0 on 300
+    ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=0.74, ref_top1=0.80, agreement=0.94, paired=[72, 2, 8, 18]), Gates())
+    assert not ok and "difference -6.0 points [-12.4, +0.2] (Newcombe 95 %; 2 photos right only with the variant, " \
+                      "8 only with the reference, McNemar p = 0.11), lower bound < -2.0: FAILED" in text
+    ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=239 / 300, ref_top1=240 / 300, agreement=299 / 300, photos=300,
+                                                     paired=[239, 0, 1, 60]), Gates())
+    assert ok and "difference -0.3 points [-1.3, +0.6]" in text and "lower bound >= -2.0" in text
+    ok, text = gate(variant("onnx", "int8-qdq"), fig(agreement=0.95, photos=300), Gates())  # 285 of 300 agree
+    assert ok and "lower bound 91.9% >= 90.0%" in text
+    ok, text = gate(variant("onnx", "int8-qdq"), fig(agreement=0.90, photos=300), Gates())
+    assert not ok and "lower bound 86.1% < 90.0%: FAILED" in text
+    ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.74, ref_top1=0.80, agreement=0.94, paired=[72, 2, 8, 18]),
+                 Gates(int8_max_top1_drop=0.15, int8_min_agreement=0.85))
     assert ok  # configurable
-    ok, text = gate(variant("coreml", "palettized-4bit"), fig(top1=0.80, ref_top1=0.80, agreement=0.96), Gates())
-    assert not ok and "(limit 97%: FAILED)" in text  # lowbit variants take the int8 gate
+    ok, text = gate(variant("coreml", "palettized-4bit"), fig(agreement=0.90, photos=300), Gates())
+    assert not ok and "< 90.0%: FAILED" in text  # lowbit variants take the int8 gate
+
+
+def test_a_record_without_its_paired_table_keeps_the_point_rule_it_was_gated_by():
+    old = fig(top1=0.77, ref_top1=0.80, agreement=1.0, photos=300, paired=[])
+    ok, text = gate(variant("onnx", "int8-qdq"), old, Gates())
+    assert not ok and text.startswith("top-1 drop 3.0 points (limit 2.0: FAILED)")
+    assert VariantFigures.from_json(old.to_json()).paired == []
 
 
 def test_fp32_gate_is_the_parity_rule():
@@ -131,6 +150,17 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
         assert r.accelerators["summary"].startswith("GPU delegate: compatible") == gpu["compatible"]
         assert gpu["incompatible_ops"] == len(gpu["warnings"]) or len(gpu["warnings"]) == 20
     assert records["int8-full"].figures.photos == manifest.variants.evaluation_photos
+    # the gates judged every photo of the run but the 16 representative ones; the test photos are re-checked by parity
+    from carspotter.contracts.photoset import gate_photoset, representative_rows
+    from carspotter.contracts.runfolder import read_run
+
+    run = read_run(run_dir)
+    every = sum(len(run.split_rows(s)) for s in ("train", "val", "test"))
+    assert manifest.variants.gate_photos == every - 16 == records["int8-full"].gate_figures.photos
+    rep = {r.path for r in representative_rows(run, 16)}
+    assert not rep & set(gate_photoset(run, representative_rows(run, 16), 1000).names) and len(rep) == 16
+    assert len(gate_photoset(run, [], 5).names) == 5  # --gate-photos caps it
+    assert "lower bound" in records["int8-full"].gate and "Newcombe" in records["int8-full"].gate
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(out / records["int8-full"].path))

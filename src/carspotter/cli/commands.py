@@ -26,6 +26,7 @@ def export(args) -> int:
     own = {o.dest: getattr(args, o.dest) for f in FORMATS.values() for o in f.options}
     opts = ExportOptions(formats=parse_formats(args.formats), format_options=own,
                          variants=args.variants, calibration_photos=args.calibration_photos, gates=gates,
+                         gate_photos=args.gate_photos,
                          golden=args.golden, data=args.data, app_paths=args.app_paths)
     print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")
     return 0

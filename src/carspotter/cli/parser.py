@@ -146,9 +146,15 @@ def _add_export(sub) -> None:
                    default=_default(ExportOptions, "calibration_photos"), metavar="N",
                    help="representative training photos for calibrated int8 variants, drawn round-robin over the classes "
                         "(default %(default)s)")
-    for flag, name, text in (("--gate-fp16-agreement", "fp16_min_agreement", "fp16 variants: minimum top-1 agreement"),
-                             ("--gate-int8-drop", "int8_max_top1_drop", "int8 and lowbit variants: maximum top-1 accuracy drop"),
-                             ("--gate-int8-agreement", "int8_min_agreement", "int8 and lowbit variants: minimum top-1 agreement (near-ties count as agreeing)")):
+    e.add_argument("--gate-photos", type=_integer("--gate-photos"), default=_default(ExportOptions, "gate_photos"),
+                   metavar="N", help="with --variants, judge each variant on up to N of the run's labelled photos (test, "
+                                     "val, then train; never the representative ones) (default %(default)s)")
+    for flag, name, text in (("--gate-fp16-agreement", "fp16_min_agreement", "fp16 variants: lowest lower bound (95 %% "
+                              "Wilson) of the top-1 agreement"),
+                             ("--gate-int8-drop", "int8_max_top1_drop", "int8 and lowbit variants: largest top-1 drop the "
+                              "paired difference's lower bound (95 %% Newcombe) may show"),
+                             ("--gate-int8-agreement", "int8_min_agreement", "int8 and lowbit variants: lowest lower bound of "
+                              "the top-1 agreement (near-ties count as agreeing)")):
         e.add_argument(flag, dest=name, type=float, default=_default(Gates, name), metavar="RATE",
                        help=f"{text} with the reference, 0..1 (default %(default)s)")
 

@@ -64,6 +64,9 @@ class VariantRecord:
         accelerators: the phone-accelerator check of the file (:mod:`carspotter.model.accelerators`:
             ONNX Runtime's mobile usability check, LiteRT's GPU-delegate analyzer), or None.
         use: what the variant is for (the registry's ``VariantSpec.use``).
+        gate_figures: with ``--variants``, measured on the gate photos (every photo of the run no representative
+            dataset used, ``VariantsInfo.gate_photos`` of them): what the gate judged; None otherwise (then the
+            gate judged ``figures``).
     """
 
     family: str
@@ -79,18 +82,26 @@ class VariantRecord:
     ms_per_photo: float | None = None
     accelerators: dict | None = None
     use: str = ""
+    gate_figures: VariantFigures | None = None
+
+    @property
+    def judged(self) -> VariantFigures:
+        """The figures the gate judged: on the gate photos when measured there, else on the test photos."""
+        return self.gate_figures or self.figures
 
     def to_json(self) -> dict:
         return {"family": self.family, "precision": self.precision, "bytes": self.bytes, "export_s": self.export_s,
                 "figures": self.figures.to_json(), "gate": self.gate, "gate_passed": self.gate_passed,
                 "gate_enforced": self.gate_enforced, "shipped": self.shipped, "path": self.path,
-                "ms_per_photo": self.ms_per_photo, "accelerators": self.accelerators, "use": self.use}
+                "ms_per_photo": self.ms_per_photo, "accelerators": self.accelerators, "use": self.use,
+                "gate_figures": self.gate_figures.to_json() if self.gate_figures else None}
 
     @classmethod
     def from_json(cls, d: dict) -> "VariantRecord":
         return cls(d["family"], d["precision"], int(d["bytes"]), float(d.get("export_s", 0.0)),
                    VariantFigures.from_json(d["figures"]), d["gate"], bool(d["gate_passed"]), bool(d["gate_enforced"]),
-                   bool(d["shipped"]), d["path"], d.get("ms_per_photo"), d.get("accelerators"), d.get("use", ""))
+                   bool(d["shipped"]), d["path"], d.get("ms_per_photo"), d.get("accelerators"), d.get("use", ""),
+                   VariantFigures.from_json(d["gate_figures"]) if d.get("gate_figures") else None)
 
 
 _FORMAT_KEYS = ("platform", "path", "labels", "readme", "precision", "bytes", "export_s", "default_variant",
@@ -142,6 +153,13 @@ class FormatEntry:
         return {k: v for k, v in self.variants.items() if v.shipped}
 
 
+GATE_RULE = ("fp32: the top-3 parity rule; fp16: the lower bound of the top-1 agreement's 95 % Wilson interval "
+             ">= fp16_min_agreement; int8 and lowbit: the lower bound of the paired top-1 difference (variant minus "
+             "reference, 95 % Newcombe) >= -int8_max_top1_drop and the agreement's lower bound >= int8_min_agreement; "
+             "near-ties counted as agreeing")
+"""The gates' rule, recorded in every manifest beside the numbers (:mod:`carspotter.measure.gates`)."""
+
+
 @dataclass
 class VariantsInfo:
     """How variants were chosen and measured: ``--variants``, the gates, the photo counts."""
@@ -151,15 +169,19 @@ class VariantsInfo:
     gates_enforced: bool
     calibration_photos: int
     evaluation_photos: int
+    gate_photos: int = 0
+    gate_source: str = ""
 
     def to_json(self) -> dict:
         return {"requested": self.requested, "gates": self.gates.to_json(), "gates_enforced": self.gates_enforced,
-                "calibration_photos": self.calibration_photos, "evaluation_photos": self.evaluation_photos}
+                "calibration_photos": self.calibration_photos, "evaluation_photos": self.evaluation_photos,
+                "gate_photos": self.gate_photos, "gate_source": self.gate_source,
+                "gate_rule": GATE_RULE}
 
     @classmethod
     def from_json(cls, d: dict) -> "VariantsInfo":
         return cls(d["requested"], Gates.from_json(d["gates"]), bool(d["gates_enforced"]), int(d["calibration_photos"]),
-                   int(d["evaluation_photos"]))
+                   int(d["evaluation_photos"]), int(d.get("gate_photos", 0)), d.get("gate_source", ""))
 
 
 @dataclass

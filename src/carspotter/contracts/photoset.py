@@ -116,14 +116,37 @@ def representative_photos(run: Run, count: int, data_dir: str | Path | None = No
         RunError: the split file or the photo folder is missing.
     """
     root = data_folder(run, data_dir)
+    chosen = representative_rows(run, count)
+    return photos.load_photos([root / r.path for r in chosen], run.input.size, boxes=[r.box for r in chosen]).pixels
+
+
+def representative_rows(run: Run, count: int) -> list:
+    """The train-split rows :func:`representative_photos` decodes: shuffled with the run's seed, then one photo of
+    each class per round, the first ``count``."""
     rows = run.split_rows("train")
     random.Random(run.seed).shuffle(rows)
     by_class: dict[int, list] = {}
     for r in rows:
         by_class.setdefault(r.label, []).append(r)
     rounds = itertools.zip_longest(*(by_class[c] for c in sorted(by_class)))  # one photo of each class per round
-    chosen = [r for one_round in rounds for r in one_round if r is not None][:count]
-    return photos.load_photos([root / r.path for r in chosen], run.input.size, boxes=[r.box for r in chosen]).pixels
+    return [r for one_round in rounds for r in one_round if r is not None][:count]
+
+
+def gate_photoset(run: Run, exclude: list, limit: int, data_dir: str | Path | None = None) -> PhotoSet:
+    """Every labelled photo of a run that the representative dataset did not use (``exclude``: its rows), for the
+    variants' gates: the test split, then validation, then training photos, at most ``limit``. Agreement with the
+    reference needs no label and an accuracy drop is a paired difference, so photos the model trained on measure a
+    compressed variant's faithfulness as well as unseen ones (docs/bundles-and-apps.md, "Gates").
+
+    Raises:
+        RunError: a split file or the photo folder is missing.
+    """
+    used = {r.path for r in exclude}
+    rows = [(r.path, r.label, r.box) for split in ("test", "val", "train") for r in run.split_rows(split) if r.path not in used]
+    ps = _decode(data_folder(run, data_dir), rows[:limit], run.input.size, "")
+    ps.source = (f"{len(ps.names)} photos of run {run.name}'s test, val and train splits (without the {len(used)} "
+                 f"representative photos{f'; the first {limit}' if len(rows) > limit else ''})")
+    return ps
 
 
 def labelled_photoset(data: str | Path, labels: list[str], size: int, layout: str = "auto", mapping: str | Path | None = None,

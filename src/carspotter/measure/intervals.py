@@ -142,8 +142,19 @@ def paired_difference(correct_a, correct_b) -> PairedDifference:
     a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     if a.shape != b.shape or a.size == 0:
         raise ValueError(f"paired figures need the same photos: {a.size} and {b.size} answers")
-    both, only_a, only_b, neither = (int(np.sum(a & b)), int(np.sum(a & ~b)), int(np.sum(~a & b)), int(np.sum(~a & ~b)))
-    n = a.size
+    return paired_from_counts(int(np.sum(a & b)), int(np.sum(a & ~b)), int(np.sum(~a & b)), int(np.sum(~a & ~b)))
+
+
+def paired_from_counts(both: int, only_a: int, only_b: int, neither: int) -> PairedDifference:
+    """:func:`paired_difference` from the four counts of a paired 2 x 2 table (photos right for both, only A, only B,
+    neither): Newcombe's interval (method 10) and McNemar's exact p.
+
+    Raises:
+        ValueError: no photo.
+    """
+    n = both + only_a + only_b + neither
+    if n == 0:
+        raise ValueError("paired figures need at least one photo")
     p1, p2 = (both + only_a) / n, (both + only_b) / n
     l1, u1 = wilson(both + only_a, n)
     l2, u2 = wilson(both + only_b, n)

@@ -250,7 +250,8 @@ def _variant_check(basis: str, fmt: str, name: str) -> Check:
         fig = measure(b.reference, probs, b.photos.truth, ctx.manifest.labels, b.photos.names, fmt, variant)
         if basis == LIVE:
             _same_figures(check_id, fig, record.figures, 1e-3)
-            verdict = apply_gate(variant, fig, ctx.manifest.variants.gates)
+            # the test photos measure as recorded; the gate is judged on what it judged at export (the gate photos)
+            verdict = apply_gate(variant, record.judged, ctx.manifest.variants.gates)
             if record.gate_enforced and not verdict.passed:
                 raise CheckFailed(f"{check_id}: shipped but now fails its gate: {verdict}")
             text = verdict.text
