@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from carspotter.cli import main
-from conftest import GOLDEN_CLASSES as CLASSES, GOLDEN_SIZE as SIZE, REPO, install_npm_package
+from conftest import GOLDEN_CLASSES as CLASSES, GOLDEN_SIZE as SIZE, REPO, SAMPLE, install_npm_package, tiny_run
 
 
 def run_cli(capsys, *argv, cwd=None):
@@ -166,14 +166,19 @@ def test_calibration_of_a_real_run_is_fitted_recorded_and_in_every_readme(moved)
             assert f"at least {c['threshold']:.3f}" in text and f"< {c['threshold']:.3f}" in text
 
 
-def test_export_of_a_moved_run_names_the_photo_folder_and_the_flag(moved, capsys, tmp_path):
-    code, _, err = run_cli(capsys, "export", moved["run"], "--out", tmp_path / "b", "--formats", "onnx")
-    original = str(moved["data"]).replace("-moved", "")
+def test_export_of_a_moved_run_names_the_photo_folder_and_the_flag(capsys, tmp_path):
+    data = tmp_path / "photos"
+    for name in sorted(p.name for p in SAMPLE.iterdir() if p.is_dir())[:3]:
+        shutil.copytree(SAMPLE / name, data / name)
+    run = tiny_run(tmp_path / "runs" / "cars3", data, max_classes=None, epochs_finetune=0)  # the subject: a moved run
+    data.rename(tmp_path / "photos-moved")
+    capsys.readouterr()  # training's own log lines are not the export's
+    code, _, err = run_cli(capsys, "export", run, "--out", tmp_path / "b", "--formats", "onnx")
     assert code == 2 and len(err) == 1
-    assert err[0].startswith(f"carspotter export: error: {original}: the photo folder of run cars10 is not there")
+    assert err[0].startswith(f"carspotter export: error: {data}: the photo folder of run cars3 is not there")
     assert "--data DIR" in err[0] and not (tmp_path / "b").exists()
-    code, _, err = run_cli(capsys, "export", moved["run"], "--out", tmp_path / "b", "--formats", "onnx", "--data",
-                           moved["data"], "--golden", "4")
+    code, _, err = run_cli(capsys, "export", run, "--out", tmp_path / "b", "--formats", "onnx", "--data",
+                           tmp_path / "photos-moved", "--golden", "4")
     assert code == 0, err[-5:]
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["golden"]["count"] == 4
 
@@ -223,16 +228,20 @@ def test_js_self_test_fails_when_the_answers_differ(moved, node_modules, tmp_pat
 
 # -- bad input: one line naming the file, exit 2 --------------------------------------------------------------
 
+SMALL_CLASSES = 8
+"""The ``small`` bundles' classes: every class of the embedded sample."""
+
+
 @pytest.fixture(scope="module")
-def small(moved, tmp_path_factory):
-    """An ONNX-only bundle of the moved run with an 8-photo golden set, and one exported with --golden 0."""
+def small(tmp_path_factory):
+    """ONNX-only bundles of a tiny-backbone run of the embedded sample (the subject is the golden set's checks, not
+    the backbone): one with an 8-photo golden set, one exported with --golden 0."""
     from carspotter.export.bundle import ExportOptions, export_bundle
 
     root = tmp_path_factory.mktemp("small")
-    with_golden = export_bundle(moved["run"], root / "g8", ExportOptions(formats=("onnx",), golden=8, data=str(moved["data"]),
-                                                                             app_paths=False))
-    without = export_bundle(moved["run"], root / "g0", ExportOptions(formats=("onnx",), golden=0, data=str(moved["data"]),
-                                                                          app_paths=False))
+    run = tiny_run(root / "runs" / "sample", max_classes=SMALL_CLASSES, image_size=SIZE)
+    with_golden = export_bundle(run, root / "g8", ExportOptions(formats=("onnx",), golden=8, app_paths=False))
+    without = export_bundle(run, root / "g0", ExportOptions(formats=("onnx",), golden=0, app_paths=False))
     return with_golden, without
 
 
@@ -278,7 +287,8 @@ BAD = {
     "added": (lambda b: (b / "golden" / "extra.jpg").write_bytes(b"\xff\xd8"), "golden/extra.jpg: not listed in manifest.json"),
     "truncated": (lambda b: (_rewrite(b / "golden" / "expected.json", (b / "golden" / "expected.json").read_bytes()[:500]),
                              _rehash(b)), "golden/expected.json: not valid JSON, truncated"),
-    "classes": (lambda b: _expected(b, lambda d: d["labels"].pop()), "golden/expected.json: 9 classes, but the model has 10"),
+    "classes": (lambda b: _expected(b, lambda d: d["labels"].pop()),
+                f"golden/expected.json: {SMALL_CLASSES - 1} classes, but the model has {SMALL_CLASSES}"),
     "labels": (lambda b: _expected(b, lambda d: d["labels"].__setitem__(slice(0, 2), d["labels"][1::-1])),
                "golden/expected.json: labels differ from the model's (index 0"),
     "png-size": (lambda b: (_rewrite(b / "golden" / "002.png", _png((SIZE + 1, SIZE))), _rehash(b)),
@@ -305,7 +315,7 @@ def test_models_replaced_by_another_run_are_exit_2(small, tmp_path, capsys):
 
     bundle = _copy(small[0], tmp_path / "b")
     model = onnx.load(bundle / "onnx" / "carspotter.onnx")  # another run's model: same graph, other weights
-    bias = next(i for i in model.graph.initializer if list(i.dims) == [CLASSES])
+    bias = next(i for i in model.graph.initializer if list(i.dims) == [SMALL_CLASSES])
     bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + 0.5, bias.name))
     _rewrite(bundle / "onnx" / "carspotter.onnx", model.SerializeToString())
     code, _, err = run_cli(capsys, "parity", bundle, cwd=tmp_path)
