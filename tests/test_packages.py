@@ -252,3 +252,42 @@ def test_platform_workflows_build_and_test_an_exported_bundle():
     assert 'include(":carspotter")' in settings and "carspotterBundle" in settings
     assert 'id("com.android.library") version "9.' in (host / "build.gradle.kts").read_text()
     assert "gradle-9." in (host / "gradle" / "wrapper" / "gradle-wrapper.properties").read_text()
+
+
+TS_USE = """
+import { resize, classify, LABELS, SIZE, preprocess, runSelfTest, generatedPhoto, boxReduce, type Pixels } from 'PKG';
+import { resize as resizeOnly, bilinear, boxFactors } from 'PKG/resize';
+import { decodeFile, createSession } from 'PKG/node';
+import model from 'PKG/model';
+const px: Pixels = new Uint8Array(12);
+const a: Uint8Array = resize(px, 2, 2, 3, SIZE);
+const b: Uint8Array = resizeOnly(px, 2, 2, 3, 1);
+const k: [number, number] = boxFactors(4032, 3024, 299);
+const c: number = boxReduce(px, 2, 2, 1).width + bilinear(px, 2, 2, 1).length;
+const url: string = model;
+export const used = [a, b, k, c, url, LABELS, preprocess, classify, runSelfTest, generatedPhoto(1, 1, 1), decodeFile, createSession];
+"""
+
+
+def test_npm_package_types_cover_every_subpath_as_an_app_imports_them(moved, node_modules, tmp_path):
+    """TypeScript (tests/js, pinned) compiles an app's imports of ".", "./resize", "./node" and "./model" against the
+    installed package's declarations: strict, Node's module resolution, the package.json "exports" map."""
+    tsc = NODE_DIR / "node_modules" / ".bin" / "tsc"
+    if not tsc.is_file():
+        pytest.skip("typescript is not in tests/js/node_modules (npm ci in tests/js)")
+    pkg = install_npm_package(moved["bundle"], tmp_path)
+    name = json.loads((pkg / "package.json").read_text())["name"]
+    (tmp_path / "node_modules").unlink()  # the app's own node_modules: the suite's packages and this one
+    (tmp_path / "node_modules").mkdir()
+    for entry in (NODE_DIR / "node_modules").iterdir():
+        (tmp_path / "node_modules" / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    (tmp_path / "node_modules" / name).symlink_to(pkg, target_is_directory=True)
+    (tmp_path / "app.ts").write_text(TS_USE.replace("PKG", name))
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    done = subprocess.run([str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext",
+                           "app.ts"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+    (tmp_path / "app.ts").write_text(TS_USE.replace("PKG", name).replace("resize(px, 2, 2, 3, SIZE)", "resize(px, 2, 2, 5, SIZE)"))
+    bad = subprocess.run([str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext",
+                          "app.ts"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "not assignable to parameter of type '3 | 4'" in bad.stdout  # the types bite

@@ -1,7 +1,10 @@
 // Types of the carspotter package's main entry (index.js).
 import type { InferenceSession } from 'onnxruntime-common';
+import type { Pixels } from './resize.js';
 
-export type Pixels = Uint8Array | Uint8ClampedArray;
+// the reference resize and its steps: declared once, in resize.d.ts (the "./resize" subpath)
+export { resize, boxFactors, boxReduce, bilinear, inverseMatrix, compositeOnWhite } from './resize.js';
+export type { Pixels } from './resize.js';
 
 export interface Bundle {
   name: string;
@@ -35,17 +38,6 @@ export const BUNDLE: Bundle;
 export const SIZE: number;
 export const LABELS: string[];
 
-/** [S, S, 3] RGB bytes exactly as carspotter's reference resize (channels 4: composited on white first), i.e.
- * boxReduce then bilinear. */
-export function resize(pixels: Pixels, width: number, height: number, channels: 3 | 4, size: number): Uint8Array;
-/** The box pre-reduction's factors [kx, ky] = max(1, floor(side / size)). */
-export function boxFactors(width: number, height: number, size: number): [number, number];
-/** The box pre-reduction of RGB bytes (the photo itself when both sides are below 2 x size). */
-export function boxReduce(rgb: Pixels, width: number, height: number, size: number): { pixels: Pixels; width: number; height: number };
-/** The bilinear step alone (MediaPipe's resize, no antialiasing) of RGB bytes to [size, size, 3]. */
-export function bilinear(rgb: Pixels, width: number, height: number, size: number): Uint8Array;
-export function inverseMatrix(width: number, height: number, size: number): number[];
-export function compositeOnWhite(rgba: Pixels): Uint8Array;
 /** The [1, S, S, 3] NHWC model input (0..255) for an upright photo. */
 export function preprocess(pixels: Pixels, width: number, height: number, channels: 3 | 4): Float32Array;
 export function probabilities(session: InferenceSession, input: Float32Array): Promise<Float32Array>;
