@@ -49,7 +49,9 @@ def tiny_run(out: Path, data: Path = SAMPLE, **options) -> Path:
     from carspotter.train.trainer import TrainConfig, train
     from tiny import tiny_backbone
 
-    settings = {"weights": "none", "input_range": "0,1", "max_classes": PIPELINE_CLASSES, "epochs_head": 3,
+    # 20 head epochs on the cached features (milliseconds each): a decisive head, so that parity's near-tie tolerance
+    # does not cover every swap a test provokes
+    settings = {"weights": "none", "input_range": "0,1", "max_classes": PIPELINE_CLASSES, "epochs_head": 20, "patience": 0,
                 "epochs_finetune": 1, "batch_size": 8, "image_size": PIPELINE_SIZE, "lr_head": 1e-2, "seed": 7, **options}
     with tiny_backbone():
         return Path(train(TrainConfig(data_dir=str(data), out=str(out), **settings)))

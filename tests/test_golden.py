@@ -202,7 +202,13 @@ def test_js_self_test_passes_on_onnxruntime_node_every_check(moved, node_modules
     exact, package = result["exact"], result["package"]
     assert result["resize"]["passed"] and len(result["resize"]["vectors"]) == 10
     assert all(v["differing"] == 0 for v in result["resize"]["vectors"])
-    assert exact["passed"] and exact["photos"] == 32 and exact["maxAbsDiff"] < 1e-4 and exact["top1Agreement"] == 1
+    # the limits of the ONNX default's precision (fp32 or fp16, whichever the gates made the default)
+    from carspotter.measure.parity_rule import tolerance
+
+    precision = json.loads((moved["bundle"] / "manifest.json").read_text())["formats"]["onnx"]["precision"]
+    tol = tolerance(precision)
+    assert exact["passed"] and exact["photos"] == 32 and exact["maxAbsDiffLimit"] == tol.max_abs_diff
+    assert exact["maxAbsDiff"] <= tol.max_abs_diff and exact["top1Agreement"] >= 1 - exact["nearTies"] / 32
     # sharp decodes with libjpeg-turbo as Pillow does and the package resizes as the reference: the same pixels
     assert package["passed"] and package["photos"] == 32 and package["maxPixelDrift"] == 0 and package["top1Agreement"] == 1
     assert "onnxruntime-node 1.23.2" in result["runtime"]
