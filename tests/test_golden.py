@@ -210,7 +210,8 @@ def test_js_self_test_passes_on_onnxruntime_node_every_check(moved, node_modules
     assert exact["passed"] and exact["photos"] == 32 and exact["maxAbsDiffLimit"] == tol.max_abs_diff
     assert exact["maxAbsDiff"] <= tol.max_abs_diff and exact["top1Agreement"] >= 1 - exact["nearTies"] / 32
     # sharp decodes with libjpeg-turbo as Pillow does and the package resizes as the reference: the same pixels
-    assert package["passed"] and package["photos"] == 32 and package["maxPixelDrift"] == 0 and package["top1Agreement"] == 1
+    assert package["passed"] and package["photos"] == 32 and package["maxPixelDrift"] == 0
+    assert package["top1Agreement"] == exact["top1Agreement"]  # the same pixels, so the same answers as the exact path
     assert "onnxruntime-node 1.23.2" in result["runtime"]
 
 

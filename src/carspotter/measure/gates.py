@@ -40,13 +40,15 @@ class Gates:
         fp16_min_agreement: fp16 variants: the lower bound of the top-1 agreement with the reference (near-ties
             counted as agreeing; Wilson 95 %), 0..1.
         int8_max_top1_drop: int8 and lowbit variants: the paired top-1 difference (variant minus reference,
-            Newcombe 95 %) must have its lower bound above minus this, in accuracy units (0.02 = 2.0 points).
+            Newcombe 95 %) must have its lower bound above minus this, in accuracy units (0.03 = 3.0 points: with
+            about 12 discordant photos among 300 the interval is about +-2.3 points wide, so a 2-point bound would
+            refuse files that lose nothing measurable).
         int8_min_agreement: int8 and lowbit variants: the lower bound of the top-1 agreement (Wilson 95 %), 0..1.
     fp32 variants must pass the parity suite's top-3 rule.
     """
 
     fp16_min_agreement: float = 0.97
-    int8_max_top1_drop: float = 0.02
+    int8_max_top1_drop: float = 0.03
     int8_min_agreement: float = 0.90
 
     def to_json(self) -> dict:
