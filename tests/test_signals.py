@@ -95,3 +95,21 @@ def test_a_signal_a_library_swallowed_keeps_the_previous_result(tmp_path):
     finally:
         interrupts.RECEIVED.clear()
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"] and [p.name for p in dest.iterdir()] == ["old.txt"]
+
+
+def test_a_signal_raised_inside_a_gc_callback_is_not_printed_but_recorded():
+    """JAX (imported with Keras) runs Python in garbage-collection callbacks: a SIGTERM handled there cannot propagate,
+    and Python would print "Exception ignored ... Traceback". The CLI's unraisable hook keeps that quiet (the signal is
+    in interrupts.RECEIVED and the command stops at its next check); other unraisable errors still reach the hook."""
+    import types
+
+    from carspotter import cli
+    from carspotter.util.interrupts import Terminated
+
+    seen = []
+    hook = cli._quiet_interrupts(seen.append)
+    hook(types.SimpleNamespace(exc_value=Terminated(15)))
+    hook(types.SimpleNamespace(exc_value=KeyboardInterrupt()))
+    other = types.SimpleNamespace(exc_value=ValueError("a real bug in a __del__"))
+    hook(other)
+    assert seen == [other]

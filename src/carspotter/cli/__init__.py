@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[quiet.VERBOSE_ENV] = "1"
     quiet.quiet_tensorflow_import()  # TensorFlow's start-up lines, wherever a command first imports it
 
-    previous = _terminate_as_interrupt()
+    previous, previous_hook = _terminate_as_interrupt(), sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupts(previous_hook)
     interrupts.RECEIVED.clear()
     try:
         status = COMMANDS[args.command](args)
@@ -49,8 +50,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"carspotter {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
+        sys.unraisablehook = previous_hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _quiet_interrupts(hook):
+    """``sys.unraisablehook`` that stays silent about a termination signal raised where Python cannot propagate it
+    (a garbage-collection callback, such as the one JAX registers, or a ``__del__``): the signal is recorded in
+    :data:`carspotter.util.interrupts.RECEIVED` already and the command stops at its next check, with its one line.
+    Anything else goes to ``hook``."""
+
+    def unraisable(info):
+        if not isinstance(info.exc_value, KeyboardInterrupt):  # Terminated is a KeyboardInterrupt
+            hook(info)
+
+    return unraisable
 
 
 def _interrupted(command: str, signum: int | None) -> int:
