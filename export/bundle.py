@@ -23,9 +23,10 @@ from carspotter import __version__
 from carspotter.measure import app_paths
 from carspotter.util import dest_lock
 from carspotter.model import runtimes
+from carspotter.model.session_pool import SessionPool
 from carspotter.util.atomic import atomic_folder
 from carspotter.util.errors import CarspotterError, ExportError, UsageError
-from carspotter.export import app_readmes, defaults, golden_set
+from carspotter.export import app_path_rows, app_readmes, defaults, golden_set
 from carspotter.export.build import Build, ModelInfo
 from carspotter.model.formats import (FORMATS, FormatSpec, PackageInfo, VariantSpec, baseline_overrides, parse_formats,
                                       select)
@@ -109,6 +110,7 @@ class _Inputs:
     gate: PhotoSet | None = None  # with --variants: the photos the gates judge on (gate_photoset)
     gate_reference: np.ndarray | None = None  # the reference's probabilities on them
     conversions: dict = field(default_factory=dict)  # shared by the variants' builds (export.build.Build)
+    pool: SessionPool | None = None  # each shipped file loaded once: measured, then the golden set and the app paths
 
 
 def _size(path: Path) -> int:
@@ -141,14 +143,14 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
         facts = fmt.convert(build, target)
         seconds = time.time() - t0
         step = "measurement on the test photos"
-        with fmt.measuring_runtime.load(target, inputs.run.labels, variant) as session:
-            t0 = time.perf_counter()
-            probs = session.infer(inputs.photos.pixels)
-            ms = (time.perf_counter() - t0) * 1000 / len(probs) if session.timed else None
-            fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
-            step = "measurement on the gate photos"
-            gate_fig = (measure(inputs.gate_reference, session.infer(inputs.gate.pixels), inputs.gate.truth,
-                                inputs.run.labels, inputs.gate.names, fmt.name, variant) if inputs.gate is not None else None)
+        session = inputs.pool.session(fmt.measuring_runtime, variant, target)
+        t0 = time.perf_counter()
+        probs = session.infer(inputs.photos.pixels)
+        ms = (time.perf_counter() - t0) * 1000 / len(probs) if session.timed else None
+        fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
+        step = "measurement on the gate photos"
+        gate_fig = (measure(inputs.gate_reference, session.infer(inputs.gate.pixels), inputs.gate.truth,
+                            inputs.run.labels, inputs.gate.names, fmt.name, variant) if inputs.gate is not None else None)
         step = "accelerator check"
         accel = fmt.accelerators(target) if fmt.accelerators is not None else None
     except CarspotterError as exc:
@@ -208,12 +210,14 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}{accel}; "
              f"{'shipped' if r.shipped else 'LEFT OUT'}")
         if not r.shipped:
+            inputs.pool.release(target)
             shutil.rmtree(target) if target.is_dir() else target.unlink()
             for extra in facts_of[v.name].get("extra_files", ()):
                 (models / extra).unlink(missing_ok=True)
     default, reason = defaults.choose_default(fmt, records)
     _log(f"{fmt.name} default: {default}: {reason}")
     (models / fmt.file_name(default, default=False)).rename(models / fmt.filename)
+    inputs.pool.moved(models / fmt.file_name(default, default=False), models / fmt.filename)
     for n, r in records.items():
         if r.shipped:
             r.path = fmt.bundle_path(fmt.file_name(n, default=n == default))
@@ -333,42 +337,9 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     out = Path(out)
     with dest_lock.hold(out, "export"):
         inputs = _prepare(run_dir, out, options, any(v.calibration for vs in chosen.values() for v in vs))
-        _build(out, chosen, inputs, options)
+        with SessionPool(inputs.run.labels) as inputs.pool:
+            _build(out, chosen, inputs, options)
     return out
-
-
-def _measure_app_paths(tmp: Path, formats: dict[str, FormatEntry], inputs: _Inputs) -> list[dict] | None:
-    """Every app path (:mod:`carspotter.measure.app_paths`) on the run's test photo files, with its gate: the
-    manifest's ``app_paths`` and the platform READMEs' resize tables. A path that cannot run here is
-    listed with ``skipped`` (the reason). None with ``--no-app-paths``; empty when the photos have no files."""
-    ps = inputs.photos
-    if not inputs.options.app_paths:
-        _log("app paths: not measured (--no-app-paths)")
-        return None
-    if ps.paths is None:
-        _log("app paths: not measured (the test photos have no files)")
-        return []
-    boxes = list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
-    with app_paths.AppModels(tmp, formats, inputs.run.labels) as models:
-        return _app_path_rows(models, ps, boxes, inputs.run.input.size, inputs)
-
-
-def _app_path_rows(models: app_paths.AppModels, ps: PhotoSet, boxes: list, size: int, inputs: _Inputs) -> list[dict]:
-    """Measure and gate every app path with ``models``: the manifest's ``app_paths`` rows."""
-    upscaled = app_paths.upscaled_photos(list(ps.paths), boxes, size)
-    gate, rows = app_paths.AppGate(), []
-    for name, path in app_paths.PATHS.items():
-        try:
-            fig = app_paths.measure_path(path, list(ps.paths), boxes, size, inputs.run.labels, inputs.reference, ps.truth,
-                                         ps.names, ps.pixels, upscaled, models)
-        except app_paths.PathUnavailable as exc:
-            rows.append({"path": name, "client": path.client, "skipped": str(exc)})
-            _log(f"app path {name}: skipped ({exc})")
-            continue
-        ok, verdict = gate.judge(fig, golden=False)
-        rows.append({**fig.to_json(), "gate": verdict, "gate_passed": ok})
-        _log(f"app path {name}: {verdict}")
-    return rows
 
 
 def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
@@ -377,7 +348,7 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
         formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
                    for name, variants in chosen.items()}
         try:
-            measured = _measure_app_paths(tmp, formats, inputs)
+            measured = app_path_rows.measure(tmp, formats, inputs)
         except CarspotterError as exc:
             raise ExportError(f"app paths of {inputs.run.dir}: {exc}") from exc
         except Exception as exc:
@@ -387,7 +358,7 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
                 f.write(app_readmes.resize_section(FORMATS[name], measured, len(inputs.photos.names)))
         try:
             golden = golden_set.write_golden(tmp, options.golden, inputs.photos, inputs.reference, inputs.model,
-                                             inputs.run.input, inputs.run.labels, formats)
+                                             inputs.run.input, inputs.run.labels, formats, inputs.pool)
         except CarspotterError as exc:
             raise ExportError(f"golden set of {inputs.run.dir}: {exc}") from exc
         except Exception as exc:

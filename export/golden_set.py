@@ -20,6 +20,7 @@ from carspotter.model import photos, runtimes
 from carspotter.util.atomic import atomic_write
 from carspotter.export.jpeg_metadata import strip_metadata
 from carspotter.model.formats import FORMATS
+from carspotter.model.session_pool import SessionPool
 from carspotter.measure.gates import measure
 from carspotter.contracts.manifest import FormatEntry
 from carspotter.measure.metrics import topk
@@ -119,21 +120,21 @@ def _write_photos(folder: Path, ps: PhotoSet, chosen: list[tuple[int, str]], siz
     return pixels, made
 
 
-def _variant_figures(bundle: Path, formats: dict[str, FormatEntry], pixels, reference, truth, labels, names) -> dict:
-    """Every shipped variant measured on the golden inputs, as parity will re-measure it."""
+def _variant_figures(bundle: Path, formats: dict[str, FormatEntry], pixels, reference, truth, labels, names,
+                     pool: SessionPool) -> dict:
+    """Every shipped variant measured on the golden inputs, as parity will re-measure it (sessions from export's pool)."""
     out = {}
     for fmt, entry in formats.items():
         spec = FORMATS[fmt]
         for name, record in entry.shipped().items():
             variant = spec.variant(name)
-            with spec.measuring_runtime.load(bundle / record.path, labels, variant) as session:
-                probs = session.infer(pixels)
+            probs = pool.session(spec.measuring_runtime, variant, bundle / record.path).infer(pixels)
             out[f"{fmt}/{name}"] = measure(reference, probs, truth, labels, names, fmt, variant).to_json()
     return out
 
 
 def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, model, spec: InputSpec, labels: list[str],
-                 formats: dict[str, FormatEntry]) -> dict | None:
+                 formats: dict[str, FormatEntry], pool: SessionPool) -> dict | None:
     """Write ``bundle/golden/`` (photos, exact inputs, expected.json); returns the manifest's ``golden`` entry.
 
     Args:
@@ -143,6 +144,7 @@ def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, 
             reference's probabilities on them (used to choose).
         model: the Keras reference, run again on the exact inputs written.
         formats: the bundle's formats (every shipped variant is measured on the golden set).
+        pool: export's session pool (each file was loaded when it was measured).
     """
     if count <= 0:
         return None
@@ -166,7 +168,7 @@ def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, 
                         "rule": "photos whose reference top-1 / top-2 margin is at least min_margin keep their top-1 when "
                                 "the app decodes and resizes the JPEG itself; the others are reported"},
            "photos": entries,
-           "variants": _variant_figures(bundle, formats, pixels, probs, truth, labels, names)}
+           "variants": _variant_figures(bundle, formats, pixels, probs, truth, labels, names, pool)}
     atomic_write(bundle / golden.EXPECTED, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     vectors = resize_vectors.write_vectors(bundle / golden.FOLDER, spec.size)
     files = [f for f in (bundle / golden.FOLDER).rglob("*") if f.is_file()]

@@ -113,7 +113,7 @@ if (result.show) show(result.top) else showMessage("Not sure: take a closer phot
   `Orientation.fromDegrees(imageProxy.imageInfo.rotationDegrees)` for a CameraX frame (CameraX gives degrees).
   Decode the whole photo (no `inSampleSize`): the library reduces it exactly as the reference.
 - `create` and `classify` are suspend functions (Dispatchers.IO / Default); `createBlocking` and
-  `classifyBlocking` (for Java) refuse the main thread. The model, `labels.txt` and `carspotter.properties` sit
+  `classifyBlocking` (for Java) refuse the main thread. The model, `labels.txt` and `carspotter.json` sit
   in `assets/carspotter/`, so an app's own `labels.txt` does not replace them.
 - Only `{model_file}` goes into your APK; the other variants in `src/main/assets/carspotter` are excluded by
   `ignoreAssetsPattern` (edit it to ship another). The pure-Kotlin core (`dev.carspotter.core`: resize,

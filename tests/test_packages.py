@@ -166,8 +166,9 @@ def test_android_library_module_layout(moved):
     assert mediapipe and tuple(map(int, mediapipe.groups())) >= (0, 10, 29) and "org.tensorflow:tensorflow-lite" not in gradle
     assert all(f'"com.google.ai.edge.litert:{a}:1.4.0"' in gradle for a in ("litert", "litert-gpu", "litert-gpu-api"))
     assets = android / "src" / "main" / "assets" / "carspotter"
-    props = dict(l.split("=", 1) for l in (assets / "carspotter.properties").read_text().splitlines() if "=" in l and not l.startswith("#"))
-    assert props["input_size"] == "128" and props["model"] == "carspotter.tflite" and (assets / props["model"]).is_file()
+    facts = json.loads((assets / "carspotter.json").read_text())
+    assert facts["size"] == 128 and facts["model"] == "carspotter.tflite" and (assets / facts["model"]).is_file()
+    assert '"carspotter.json"' in (android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "CarSpotter.kt").read_text()
     assert (assets / "labels.txt").read_text().splitlines() == json.loads((moved["bundle"] / "manifest.json").read_text())["labels"]
     selftest = (android / "src" / "androidTest" / "kotlin" / "dev" / "carspotter" / "CarSpotterSelfTest.kt").read_text()
     assert "Accelerator.GPU" in selftest and "Accelerator.CPU" in selftest and "Engine.INTERPRETER" in selftest
@@ -178,6 +179,30 @@ def test_android_library_module_layout(moved):
     assert "suspend fun create(" in library and 'ASSETS = "carspotter/"' in library
     core = (android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "core" / "Orientation.kt").read_text()
     assert all(f"{o} ->" in core for o in range(2, 9))  # every EXIF orientation, mirrored ones included
+
+
+def test_one_bundle_facts_file_is_what_all_three_packages_read(moved):
+    bundle = moved["bundle"]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    files = {"ios": bundle / "ios" / "Sources" / "CarSpotter" / "carspotter.json",
+             "android": bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.json",
+             "onnx": bundle / "onnx" / "carspotter.json"}
+    facts = {k: json.loads(p.read_text(encoding="utf-8")) for k, p in files.items()}
+    assert set(facts["ios"]) == {"name", "version", "size", "labels", "threshold", "notACar", "model", "modelSha256"}
+    assert facts["ios"]["labels"] == manifest["labels"] and facts["ios"]["size"] == manifest["input"]["size"]
+    for platform, fmt in (("ios", "coreml"), ("android", "tflite"), ("onnx", "onnx")):
+        # one spelling: only the model file (and its digest) differ between the packages
+        assert {k: v for k, v in facts[platform].items() if k not in ("model", "modelSha256")} == \
+            {k: v for k, v in facts["ios"].items() if k not in ("model", "modelSha256")}, platform
+        assert facts[platform]["model"] == Path(manifest["formats"][fmt]["path"]).name, platform
+    bundle_js = (bundle / "onnx" / "bundle.js").read_text(encoding="utf-8")
+    assert json.loads(bundle_js[bundle_js.index("{"):bundle_js.rindex("}") + 1]) == facts["onnx"]  # the same JSON as a module
+    readers = {"ios": (bundle / "ios" / "Sources" / "CarSpotter" / "Classification.swift", 'forResource: "carspotter", withExtension: "json"'),
+               "android": (bundle / "android" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "CarSpotter.kt", 'ASSETS + "carspotter.json"'),
+               "onnx": (bundle / "onnx" / "index.js", "import BUNDLE from './bundle.js'")}
+    for platform, (source, reads) in readers.items():
+        assert reads in source.read_text(encoding="utf-8"), platform
+    assert not list(bundle.rglob("carspotter.properties"))
 
 
 # -- Swift ----------------------------------------------------------------------------------------------------
@@ -194,7 +219,7 @@ def test_swift_package_layout(moved):
         if v["shipped"] and v["path"] != manifest["formats"]["coreml"]["path"]:
             assert f'"{Path(v["path"]).name}"' in package  # other variants excluded from the target
     info = json.loads((resources / "carspotter.json").read_text())
-    assert info["size"] == 128 and info["model"] == "CarSpotterModel.mlpackage" and len(info["modelDigest"]) == 64
+    assert info["size"] == 128 and info["model"] == "CarSpotterModel.mlpackage" and len(info["modelSha256"]) == 64
     api = (resources / "CarClassifier.swift").read_text()
     assert "public actor CarClassifier" in api and "func classify(_ image: CGImage, orientation: CGImagePropertyOrientation" in api
     assert not list(resources.glob("CarSpotter.swift"))  # no type named like its module (CarSpotter.CarSpotter)

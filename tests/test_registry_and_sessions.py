@@ -138,3 +138,20 @@ def test_predict_and_benchmark_load_each_format_once(pipeline):
     loads = runtimes.LOADS - before
     # three timed loads per row (the load-time column is their median), none while measuring
     assert set(loads.values()) == {3} and len(loads) == len(report.rows), loads
+
+
+def test_export_loads_each_file_once_for_its_measurement_golden_set_and_app_paths(pipeline, tmp_path):
+    """Export measures every variant, then the golden set and the app paths run the same files: one load each, the
+    default file's session following its rename."""
+    from carspotter.export.bundle import ExportOptions, export_bundle
+
+    run_dir, _ = pipeline
+    before = runtimes.LOADS.copy()
+    bundle = export_bundle(run_dir, tmp_path / "b", ExportOptions(formats=("tflite", "onnx"), variants="fp32,fp16", golden=4))
+    loads = {k: n for k, n in (runtimes.LOADS - before).items() if k[1]}  # model files (the Keras reference is no file)
+    assert loads and all(n == 1 for n in loads.values()), {k: n for k, n in loads.items() if n != 1}
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    # the golden set measured every shipped variant, and app paths ran through the fp32 file: without the pool each
+    # of those would be a second load of a file measured before
+    assert manifest["golden"]["count"] == 4 and sum("gate" in row for row in manifest["app_paths"]["paths"]) >= 2
+    assert len({f for _, f in loads}) >= 4  # 2 formats x 2 variants, each measured

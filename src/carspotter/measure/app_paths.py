@@ -39,20 +39,22 @@ upscaled ones (a side under the input size), where resizers differ most.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
 from carspotter.model import runtimes
-from carspotter.model.formats import FORMATS, VariantSpec
-from carspotter.model.runtimes import Runtime, Session
+from carspotter.model.formats import FORMATS
+from carspotter.model.runtimes import Session
+from carspotter.model.session_pool import SessionPool
 from carspotter.measure.app_drivers import PathUnavailable, install_npm_copy
 from carspotter.measure.app_figures import PathFigures, figures, upscaled_photos
 from carspotter.measure.app_gate import AppGate
 from carspotter.measure.resizers import PACKAGE_MIN_AGREEMENT, PATHS, AppPath, _upright
 
 __all__ = ["AppGate", "AppModels", "AppPath", "PACKAGE_MIN_AGREEMENT", "PATHS", "PathFigures", "PathUnavailable",
-           "app_model", "figures", "install_npm_copy", "measure_path", "mediapipe_probs", "path_probs", "upscaled_photos"]
+           "PathRun", "app_model", "each_path", "figures", "install_npm_copy", "measure_path", "mediapipe_probs", "path_probs", "upscaled_photos"]
 
 
 def mediapipe_probs(session, files: list[Path], boxes: list, labels: list[str], given=None, size: int = 0) -> np.ndarray:
@@ -83,10 +85,6 @@ def app_model(formats: dict) -> tuple[str, str]:
     return name, formats[name].default_variant
 
 
-SessionOpener = Callable[[Runtime, VariantSpec, Path], Session]
-"""``(runtime, variant, model file) -> Session``."""
-
-
 class AppModels:
     """The models the app paths of one bundle run, each loaded on first use, once: the fp32 model
     (:func:`app_model`) on its format's measuring runtime, and MediaPipe's ``ImageClassifier`` with
@@ -94,12 +92,12 @@ class AppModels:
 
     Args:
         folder: the bundle (or the bundle being written); formats: its manifest's formats; labels: C names.
-        open_session: a :data:`SessionOpener` whose sessions belong to the caller (parity shares its
-            own); None: this object loads its sessions and closes them in :meth:`close` (or at the
-            end of a ``with`` block).
+        pool: the caller's :class:`~carspotter.model.session_pool.SessionPool` (parity and export share theirs:
+            a file already measured is not loaded again); None: this object's own pool, closed in :meth:`close`
+            (or at the end of a ``with`` block).
     """
 
-    def __init__(self, folder: Path, formats: dict, labels: list[str], open_session: SessionOpener | None = None):
+    def __init__(self, folder: Path, formats: dict, labels: list[str], pool: SessionPool | None = None):
         name, variant = app_model(formats)
         spec = FORMATS[name]
         vspec = spec.variant(variant)
@@ -110,19 +108,14 @@ class AppModels:
         self._mediapipe = ((runtimes.MEDIAPIPE, FORMATS[mp].variant(entry.default_variant), Path(folder) / entry.path)
                            if entry else None)
         self.mediapipe_description = f"{mp} {entry.default_variant} (MediaPipe ImageClassifier)" if entry else None
-        self._labels, self._open, self._loaded = list(labels), open_session, {}
+        self._own = pool is None
+        self._pool = SessionPool(labels) if pool is None else pool
         self.folder = Path(folder)
-
-    def _get(self, key: str, runtime: Runtime, variant: VariantSpec, path: Path) -> Session:
-        if key not in self._loaded:
-            self._loaded[key] = (self._open(runtime, variant, path) if self._open
-                                 else runtime.load(path, self._labels, variant))
-        return self._loaded[key]
 
     @property
     def session(self) -> Session:
         """The fp32 model's session: ``[N, S, S, 3]`` -> ``[N, C]``."""
-        return self._get("fp32", *self._fp32)
+        return self._pool.session(*self._fp32)
 
     def mediapipe(self) -> tuple[str, Session]:
         """``(description, MediaPipeSession)``.
@@ -132,14 +125,12 @@ class AppModels:
         """
         if self._mediapipe is None:
             raise PathUnavailable("the bundle has no model MediaPipe runs")
-        return self.mediapipe_description, self._get("mediapipe", *self._mediapipe)
+        return self.mediapipe_description, self._pool.session(*self._mediapipe)
 
     def close(self) -> None:
-        """Close the sessions this object loaded itself (those of ``open_session`` belong to the caller)."""
-        if self._open is None:
-            for session in self._loaded.values():
-                session.close()
-        self._loaded = {}
+        """Close the sessions of this object's own pool (a caller's pool belongs to the caller)."""
+        if self._own:
+            self._pool.close()
 
     def __enter__(self) -> "AppModels":
         return self
@@ -185,3 +176,43 @@ def measure_path(path: AppPath, files: list[Path], boxes: list, size: int, label
     """
     probs, pixels, model = path_probs(path, files, boxes, size, labels, models)
     return figures(path, model, reference, probs, truth, names, exact, pixels, upscaled)
+
+
+@dataclass
+class PathRun:
+    """One app path run on a set of photo files (:func:`each_path`).
+
+    Attributes:
+        name: the path's name in :data:`PATHS`; path: the :class:`AppPath`.
+        probs: ``[N, C]`` probabilities 0..1 through the bundle's model (None when skipped).
+        pixels: ``[N, S, S, 3]`` uint8 the path made (None for MediaPipe, which resizes inside, or when skipped).
+        model: what ran the pixels, for people; skipped: why the path could not run here (None when it ran).
+        seconds: wall time of the path on all N photos (s).
+    """
+
+    name: str
+    path: AppPath
+    probs: np.ndarray | None
+    pixels: np.ndarray | None
+    model: str
+    skipped: str | None
+    seconds: float
+
+
+def each_path(files: list[Path], boxes: list, size: int, labels: list[str], models: AppModels,
+              names: list[str] | None = None) -> Iterator[PathRun]:
+    """Every app path (or those in ``names``), in :data:`PATHS` order, run on the photo files: the one loop
+    export's bundle, evaluate and the benchmarks share (parity makes one check per path of :data:`PATHS`).
+    A path that cannot run here comes back with ``skipped`` set, never silently left out."""
+    import time
+
+    for name, path in PATHS.items():
+        if names is not None and name not in names:
+            continue
+        t0 = time.perf_counter()
+        try:
+            probs, pixels, model = path_probs(path, files, boxes, size, labels, models)
+        except PathUnavailable as exc:
+            yield PathRun(name, path, None, None, "", str(exc), time.perf_counter() - t0)
+            continue
+        yield PathRun(name, path, probs, pixels, model, None, time.perf_counter() - t0)

@@ -1,8 +1,10 @@
 """Sessions shared by one command: each model file loaded into each runtime once, whoever asks for it.
 
-Parity's checks, the app paths beside them and the tools all resolve "this variant's file on that runtime" here:
-:meth:`SessionPool.session` loads it on first use and hands the same session back after, and
-:meth:`SessionPool.close` closes every one. The MIL execution that follows the variant's own mode
+Export's measuring (each variant, then the golden set and the app paths on the same files), parity's checks, the app
+paths beside them and the tools (predict, evaluate, benchmark) all resolve "this variant's file on that runtime"
+here: :meth:`SessionPool.session` loads it on first use and hands the same session back after (a session its user
+closed is loaded again), :meth:`SessionPool.tool_session` picks the runtime a tool runs a format on
+(:func:`tool_runtime`), and :meth:`SessionPool.close` closes every one. The MIL execution that follows the variant's own mode
 (:data:`carspotter.model.runtimes.MIL_BY_VARIANT`) is the same session as the fixed-mode runtime of that mode.
 """
 
@@ -11,6 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from carspotter.model import runtimes
+
+
+def tool_runtime(spec) -> runtimes.Runtime:
+    """The runtime predict, evaluate and benchmark run a format on here (``spec``: its
+    :class:`~carspotter.model.formats.FormatSpec`): the first of ``spec.tool_runtimes`` available on this machine
+    (Core ML: ``MLModel.predict`` on macOS, else the MIL execution), else its measuring runtime."""
+    return next((r for r in spec.tool_runtimes if r.unavailable() is None), spec.measuring_runtime)
 
 
 class SessionPool:
@@ -40,14 +49,34 @@ class SessionPool:
         """
         runtime = self.resolve(runtime, variant)
         key = (str(path), runtime.check)
-        if key not in self._sessions:
+        if key not in self._sessions or getattr(self._sessions[key], "closed", False):
             self._sessions[key] = runtime.load(path, self.labels, variant, self.threads)
         return self._sessions[key]
+
+    def tool_session(self, spec, variant, path: Path) -> tuple[runtimes.Runtime, runtimes.Session]:
+        """``(runtime, session)``: ``path`` (a file of ``variant`` of format ``spec``) on the runtime the tools use
+        here (:func:`tool_runtime`), loaded once."""
+        runtime = tool_runtime(spec)
+        return runtime, self.session(runtime, variant, path)
+
+    def release(self, path: Path) -> None:
+        """Close and forget every session of the file ``path`` (a variant left out and deleted, or done with)."""
+        for key in [k for k in self._sessions if k[0] == str(path)]:
+            session = self._sessions.pop(key)
+            if not getattr(session, "closed", False):
+                session.close()
+
+    def moved(self, old: Path, new: Path) -> None:
+        """The file at ``old`` was renamed ``new`` (export names the default variant's file last): its sessions,
+        already loaded, now answer for ``new``."""
+        for key in [k for k in self._sessions if k[0] == str(old)]:
+            self._sessions[(str(new), key[1])] = self._sessions.pop(key)
 
     def close(self) -> None:
         """Close every session the pool loaded."""
         for session in self._sessions.values():
-            session.close()
+            if not getattr(session, "closed", False):
+                session.close()
         self._sessions.clear()
 
     def __enter__(self) -> "SessionPool":

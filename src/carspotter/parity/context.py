@@ -189,7 +189,7 @@ class ParityContext:
     def app_models(self) -> AppModels:
         """The models the app paths run, sharing this context's sessions."""
         if self._app_models is None:
-            self._app_models = AppModels(self.bundle, self.manifest.formats, self.manifest.labels, self.pool.session)
+            self._app_models = AppModels(self.bundle, self.manifest.formats, self.manifest.labels, self.pool)
         return self._app_models
 
     def close(self) -> None:

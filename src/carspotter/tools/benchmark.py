@@ -28,6 +28,7 @@ import numpy as np
 
 from carspotter.measure.intervals import wilson
 from carspotter.model.accelerators import accelerator_columns
+from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import UsageError
 from carspotter.tools.benchmark_page import WARMUP, chart, markdown, write
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
@@ -207,6 +208,7 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
     from carspotter.model.runtimes import load_reference
 
     entries: list[tuple[Row, Loaded]] = []
+    pool = SessionPool(list(manifest.labels), threads)  # each load timed afresh: _timed_load closes the one before
     if run_obj is not None:
         loaded, load_ms = _timed_load(lambda: open_reference(load_reference(run_obj)))  # keras.saving.load_model, safe_mode
         model = loaded.session.model
@@ -217,7 +219,7 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
         for vname, record in entry.variants.items():
             if not record.shipped:
                 continue
-            loaded, load_ms = _timed_load(lambda f=fmt, v=vname: open_variant(bundle, manifest, f, v, threads))
+            loaded, load_ms = _timed_load(lambda f=fmt, v=vname: open_variant(bundle, manifest, f, v, pool))
             if hasattr(loaded.session, "reserve"):
                 loaded.session.reserve(batch)
             timed = loaded.session.timed

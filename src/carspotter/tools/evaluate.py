@@ -27,6 +27,7 @@ from carspotter.measure.evaluation import column_figures
 from carspotter.measure.intervals import paired_difference, too_small
 from carspotter.measure.requirements import Requirement, failures
 from carspotter.model.formats import FORMATS
+from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import UsageError
 
 Log = Callable[[str], None]
@@ -126,7 +127,7 @@ def _load_and_run(key: str, load: Callable, pixels: np.ndarray, log: Log):
 def _model_columns(src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, log: Log) -> tuple[dict, list[str], list[str]]:
     """``({key: (kind, target, probs)}, shipped keys, notes)`` for the reference and every shipped variant."""
     from carspotter.model.runtimes import load_reference
-    from carspotter.tools.loaded import open_reference, open_variant
+    from carspotter.tools.loaded import open_reference
 
     out, shipped, notes = {}, [], []
     if src.run is not None:
@@ -139,6 +140,14 @@ def _model_columns(src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, 
     unknown = [f for f in (formats or ()) if f not in src.manifest.formats]
     if unknown:
         raise UsageError(f"--formats {','.join(formats)}: the bundle holds {', '.join(src.manifest.formats)}")
+    with SessionPool(src.labels) as pool:  # one variant in memory at a time: _load_and_run closes each after its run
+        _variant_columns(src, ps, formats, pool, out, shipped, notes, log)
+    return out, shipped, notes
+
+
+def _variant_columns(src: _Source, ps: PhotoSet, formats, pool: SessionPool, out: dict, shipped: list, notes: list, log: Log) -> None:
+    from carspotter.tools.loaded import open_variant
+
     for fmt, entry in src.manifest.formats.items():
         if formats and fmt not in formats:
             continue
@@ -149,10 +158,9 @@ def _model_columns(src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, 
                              "(parity checks it against the same figures)")
             elif record.shipped:
                 key = f"{fmt}/{name}"
-                probs, target = _load_and_run(key, lambda f=fmt, v=name: open_variant(src.folder, src.manifest, f, v), ps.pixels, log)
+                probs, target = _load_and_run(key, lambda f=fmt, v=name: open_variant(src.folder, src.manifest, f, v, pool), ps.pixels, log)
                 out[key] = ("format", target, probs)
                 shipped.append(key)
-    return out, shipped, notes
 
 
 def _app_columns(src: _Source, ps: PhotoSet, log: Log) -> tuple[dict, list[str]]:
@@ -162,15 +170,12 @@ def _app_columns(src: _Source, ps: PhotoSet, log: Log) -> tuple[dict, list[str]]
     boxes = list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
     out, notes = {}, []
     with app_paths.AppModels(src.folder, src.manifest.formats, src.labels) as models:
-        for name, path in app_paths.PATHS.items():
-            t0 = time.perf_counter()
-            try:
-                probs, _, model = app_paths.path_probs(path, list(ps.paths), boxes, src.size, src.labels, models)
-            except app_paths.PathUnavailable as exc:
-                notes.append(f"app path {name} not measured: {exc}")
+        for run in app_paths.each_path(list(ps.paths), boxes, src.size, src.labels, models):
+            if run.skipped is not None:
+                notes.append(f"app path {run.name} not measured: {run.skipped}")
                 continue
-            out[f"app/{name}"] = ("app path", f"{path.client}; model: {model}", probs)
-            log(f"app/{name}: {len(ps.paths)} photos in {time.perf_counter() - t0:.1f} s")
+            out[f"app/{run.name}"] = ("app path", f"{run.path.client}; model: {run.model}", run.probs)
+            log(f"app/{run.name}: {len(ps.paths)} photos in {run.seconds:.1f} s")
     return out, notes
 
 
@@ -185,13 +190,13 @@ def _baseline(other: str | Path, src: _Source, ps: PhotoSet, columns: dict, prob
     base = verify_bundle(other)
     if list(base.labels) != src.labels:
         raise UsageError(f"--baseline {other}: its labels differ from {src.folder.name}'s; compare bundles of the same classes")
-    out = {}
+    out, pool = {}, SessionPool(src.labels)
     for fmt, entry in src.manifest.formats.items():
         key = f"{fmt}/{entry.default_variant}"
         if fmt not in base.formats or key not in probs:
             continue
         theirs, _ = _load_and_run(f"baseline {fmt}/{base.formats[fmt].default_variant}",
-                                  lambda f=fmt: open_variant(other, base, f, base.formats[f].default_variant), ps.pixels, log)
+                                  lambda f=fmt: open_variant(other, base, f, base.formats[f].default_variant, pool), ps.pixels, log)
         diff = paired_difference(probs[key].argmax(1) == ps.truth, theirs.argmax(1) == ps.truth)
         columns[key]["delta_top1"] = diff.to_json()
         out[fmt] = {"bundle": other.name, "variant": base.formats[fmt].default_variant, "column": key,

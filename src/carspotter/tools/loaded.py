@@ -12,6 +12,7 @@ from pathlib import Path
 
 from carspotter.model import runtimes
 from carspotter.model.formats import FORMATS
+from carspotter.model.session_pool import SessionPool
 
 
 @dataclass
@@ -40,22 +41,17 @@ class Loaded:
         return self.session.infer(pixels)
 
 
-def tool_runtime(fmt: str) -> runtimes.Runtime:
-    """The runtime a tool runs ``fmt`` on here: the first of the format's ``tool_runtimes`` that is
-    available on this machine (Core ML: ``MLModel.predict`` on macOS, else the MIL execution)."""
-    spec = FORMATS[fmt]
-    return next((r for r in spec.tool_runtimes if r.unavailable() is None), spec.measuring_runtime)
-
-
-def open_variant(bundle: Path, manifest, fmt: str, variant: str, threads: int | None = None) -> Loaded:
-    """Load a shipped variant of a verified bundle (``manifest``: its :class:`~carspotter.contracts.manifest.Manifest`).
+def open_variant(bundle: Path, manifest, fmt: str, variant: str, pool: SessionPool) -> Loaded:
+    """A shipped variant of a verified bundle (``manifest``: its :class:`~carspotter.contracts.manifest.Manifest`)
+    from the command's session pool, on the runtime tools use here
+    (:func:`carspotter.model.session_pool.tool_runtime`); closing the session makes the pool load it afresh next time.
 
     Raises:
         KeyError: the format or variant is not in the manifest (callers check first).
     """
     record, spec = manifest.formats[fmt].variants[variant], FORMATS[fmt]
-    vspec, runtime = spec.variant(variant), tool_runtime(fmt)
-    session = runtime.load(Path(bundle) / record.path, list(manifest.labels), vspec, threads)
+    vspec = spec.variant(variant)
+    runtime, session = pool.tool_session(spec, vspec, Path(bundle) / record.path)
     return Loaded(fmt, variant, runtime.target_for(vspec), session)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from carspotter.model import photos, runtimes
+from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import PhotoError, UsageError
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
 from carspotter.measure.metrics import topk
@@ -54,6 +55,7 @@ class Source:
         reference: the Keras model when it is available (for heatmaps), else None.
         threshold: the run's "show the answer" probability (0..1) from its confidence record, or None.
         target_precision: the precision that threshold was chosen for (0..1), or None.
+        pool: the session pool the formats' sessions come from (None for a run folder).
     """
 
     path: Path
@@ -64,11 +66,14 @@ class Source:
     reference: object | None = None
     threshold: float | None = None
     target_precision: float | None = None
+    pool: SessionPool | None = None
 
     def close(self) -> None:
-        """Close every session."""
+        """Close every session (the reference's and the pool's)."""
         for p in self.predictors:
             p.session.close()
+        if self.pool is not None:
+            self.pool.close()
 
 
 @dataclass
@@ -149,7 +154,7 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
         why = ("the Keras reference needs the bundle's run: pass --run DIR" if missing == ["keras"]
                else f"the bundle holds {', '.join(held)}")
         raise UsageError(f"--format {formats}: {folder} has no {', '.join(missing)} ({why})")
-    preds, model = [], None
+    preds, model, pool = [], None, SessionPool(list(manifest.labels))
     if "keras" in chosen:
         model = runtimes.load_reference(run_obj)
         preds.append(open_reference(model))
@@ -160,10 +165,10 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
         if record is None or not record.shipped:
             shipped = [k for k, r in entry.variants.items() if r.shipped]
             raise UsageError(f"--variant {v}: {name} in {folder} does not ship it (it ships {', '.join(shipped)})")
-        preds.append(open_variant(folder, manifest, name, v))
+        preds.append(open_variant(folder, manifest, name, v, pool))
     conf = manifest.confidence or {}
     return Source(folder, "bundle", list(manifest.labels), manifest.spec.size, preds, model, conf.get("threshold"),
-                  conf.get("target_precision"))
+                  conf.get("target_precision"), pool)
 
 
 def collect_photos(items: list[str | Path]) -> list[Path]:

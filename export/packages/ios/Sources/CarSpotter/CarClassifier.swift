@@ -36,13 +36,13 @@ public actor CarClassifier {
         guard let source = Bundle.module.url(forResource: info.model, withExtension: nil) else {
             throw CarSpotterError.missingResource(info.model)
         }
-        let compiled = try await compiledModel(source, key: info.modelDigest)
+        let compiled = try await compiledModel(source, key: info.modelSha256)
         let model: MLModel
         do {
             model = try await MLModel.load(contentsOf: compiled, configuration: configuration)
         } catch {  // a damaged cache entry: compile once more
             try? FileManager.default.removeItem(at: compiled)
-            model = try await MLModel.load(contentsOf: try await compiledModel(source, key: info.modelDigest), configuration: configuration)
+            model = try await MLModel.load(contentsOf: try await compiledModel(source, key: info.modelSha256), configuration: configuration)
         }
         return try CarClassifier(info: info, model: model)
     }

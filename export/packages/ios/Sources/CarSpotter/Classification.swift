@@ -1,4 +1,5 @@
-// What the app gets back, and the bundle facts it needs (carspotter.json and labels.txt, package resources).
+// What the app gets back, and the bundle facts it needs (carspotter.json, a package resource: the same file the
+// Android and npm packages read).
 import Foundation
 
 /// One class: its index in the model's output, its label, its probability 0...1.
@@ -21,18 +22,17 @@ public struct Classification: Sendable {
     public var best: Guess { top[0] }
 }
 
-/// The bundle facts: input side, labels, threshold, "not a car" class, model resource name.
+/// The bundle facts (carspotter.json): name, input side, labels in the model's output order, threshold, "not a car"
+/// class, model resource name and the SHA-256 of its files.
 public struct BundleInfo: Sendable, Decodable {
     public let name: String
     public let size: Int
+    public let labels: [String]
     public let threshold: Float?
     public let notACar: String?
     public let model: String
     /// SHA-256 of the model's files (the compiled model's cache key).
-    public let modelDigest: String
-    public var labels: [String] = []
-
-    enum CodingKeys: String, CodingKey { case name, size, threshold, notACar, model, modelDigest }
+    public let modelSha256: String
 
     /// Read from the package's resources.
     /// - Throws: `CarSpotterError.missingResource` or a decoding error naming the key.
@@ -40,12 +40,7 @@ public struct BundleInfo: Sendable, Decodable {
         guard let json = bundle.url(forResource: "carspotter", withExtension: "json") else {
             throw CarSpotterError.missingResource("carspotter.json")
         }
-        guard let labels = bundle.url(forResource: "labels", withExtension: "txt") else {
-            throw CarSpotterError.missingResource("labels.txt")
-        }
-        var info = try JSONDecoder().decode(BundleInfo.self, from: Data(contentsOf: json))
-        info.labels = try String(contentsOf: labels, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-        return info
+        return try JSONDecoder().decode(BundleInfo.self, from: Data(contentsOf: json))
     }
 
     /// The answer for a probability vector: top 3, threshold and "not a car" applied.

@@ -19,6 +19,8 @@ import dev.carspotter.core.Image
 import dev.carspotter.core.ReferenceResize
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
+import org.json.JSONException
+import org.json.JSONObject
 import org.tensorflow.lite.DataType
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.gpu.GpuDelegate
@@ -39,7 +41,7 @@ enum class Engine { MEDIAPIPE, INTERPRETER }
 enum class Accelerator { CPU, GPU }
 
 class CarSpotter private constructor(
-    /** Labels, input side, threshold and "not a car" class of this bundle (assets/carspotter.properties, labels.txt). */
+    /** Labels, input side, threshold and "not a car" class of this bundle (assets/carspotter/carspotter.json, the file the Swift and npm packages read too). */
     val info: BundleInfo,
     val engine: Engine,
     val accelerator: Accelerator,
@@ -51,7 +53,7 @@ class CarSpotter private constructor(
 ) : Closeable {
 
     companion object {
-        /** The library's asset folder: the model, labels.txt and carspotter.properties, apart from the app's own assets. */
+        /** The library's asset folder: the model, labels.txt and carspotter.json, apart from the app's own assets. */
         const val ASSETS = "carspotter/"
 
         /**
@@ -74,7 +76,7 @@ class CarSpotter private constructor(
                            threads: Int = 4): CarSpotter {
             check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.createBlocking blocks; call create() or use a background thread" }
             val assets = context.assets
-            val info = BundleInfo.read(assets.open(ASSETS + "carspotter.properties"), assets.open(ASSETS + "labels.txt"))
+            val info = readInfo(assets)
             return when (engine) {
                 Engine.MEDIAPIPE -> {
                     val base = BaseOptions.builder().setModelAssetPath(ASSETS + info.model)
@@ -94,6 +96,33 @@ class CarSpotter private constructor(
                     }
                     CarSpotter(info, engine, accelerator, null, interpreter, gpu, worker)
                 }
+            }
+        }
+
+        /**
+         * The bundle facts in assets/carspotter/carspotter.json, parsed with the platform's org.json.
+         * @throws IllegalArgumentException the file is missing or a key is missing or malformed (the message names it)
+         */
+        private fun readInfo(assets: AssetManager): BundleInfo {
+            val file = ASSETS + "carspotter.json"
+            val json = try {
+                JSONObject(assets.open(file).bufferedReader(Charsets.UTF_8).use { it.readText() })
+            } catch (e: java.io.IOException) {
+                throw IllegalArgumentException("$file is not in the app's assets; re-add the bundle's android/ module", e)
+            } catch (e: JSONException) {
+                throw IllegalArgumentException("$file is not valid JSON (${e.message}); re-export the bundle", e)
+            }
+            try {
+                val labels = json.getJSONArray("labels")
+                return BundleInfo(
+                    size = json.getInt("size"),
+                    labels = List(labels.length()) { labels.getString(it) },
+                    threshold = if (json.isNull("threshold")) null else json.getDouble("threshold").toFloat(),
+                    notACar = if (json.isNull("notACar")) null else json.getString("notACar"),
+                    model = json.getString("model")
+                )
+            } catch (e: JSONException) {
+                throw IllegalArgumentException("$file: ${e.message}; re-export the bundle", e)
             }
         }
 

@@ -1,9 +1,6 @@
 // What the app gets back, and the bundle facts it needs (pure Kotlin).
 package dev.carspotter.core
 
-import java.io.InputStream
-import java.util.Properties
-
 /** One class: its index in the model's output, its label, its probability 0..1. */
 data class Guess(val index: Int, val label: String, val probability: Float)
 
@@ -19,8 +16,8 @@ class Classification(val top: List<Guess>, val show: Boolean, val notACar: Boole
 }
 
 /**
- * The bundle facts in carspotter.properties (assets): input side, threshold, "not a car" class; labels from labels.txt.
- * @throws IllegalArgumentException a missing or malformed key (the message names it)
+ * The bundle facts (assets/carspotter/carspotter.json, read by CarSpotter): input side, labels in the model's output
+ * order, threshold, "not a car" class, model file name.
  */
 class BundleInfo(val size: Int, val labels: List<String>, val threshold: Float?, val notACar: String?, val model: String) {
     /** The answer for a probability vector: top 3, threshold and "not a car" applied. */
@@ -30,21 +27,5 @@ class BundleInfo(val size: Int, val labels: List<String>, val threshold: Float?,
         val notCar = notACar != null && top[0].label == notACar
         val show = !notCar && (threshold == null || top[0].probability >= threshold)
         return Classification(top, show, notCar, probs)
-    }
-
-    companion object {
-        fun read(properties: InputStream, labels: InputStream): BundleInfo {
-            val p = Properties()
-            properties.reader(Charsets.UTF_8).use { p.load(it) }
-            fun key(name: String): String = requireNotNull(p.getProperty(name)) { "carspotter.properties has no $name" }
-            val names = labels.reader(Charsets.UTF_8).use { it.readLines() }.filter { it.isNotEmpty() }
-            return BundleInfo(
-                size = key("input_size").toInt(),
-                labels = names,
-                threshold = p.getProperty("threshold")?.takeIf { it.isNotEmpty() }?.toFloat(),
-                notACar = p.getProperty("not_a_car")?.takeIf { it.isNotEmpty() },
-                model = key("model")
-            )
-        }
     }
 }
