@@ -27,6 +27,7 @@ from carspotter.model.session_pool import SessionPool
 from carspotter.util.atomic import atomic_folder
 from carspotter.util.errors import CarspotterError, ExportError, UsageError
 from carspotter.export import app_path_rows, app_readmes, defaults, golden_set
+from carspotter.export.drift_record import left_out_drift
 from carspotter.export.build import Build, ModelInfo
 from carspotter.model.formats import (FORMATS, FormatSpec, PackageInfo, VariantSpec, baseline_overrides, parse_formats,
                                       select)
@@ -54,6 +55,8 @@ class ExportOptions:
         gates: accuracy gates for ``variants`` (:class:`~carspotter.measure.gates.Gates`: bounds on 95 % intervals).
         gate_photos: with ``variants``, the gates judge each variant on up to this many of the run's labelled photos
             (test, val, then train; never the representative ones): :func:`carspotter.contracts.photoset.gate_photoset`.
+        drift_photos: per-layer drift (:mod:`carspotter.measure.drift`) of every variant a gate leaves out, on this
+            many gate photos, recorded in its manifest entry (0: none).
         golden: photos in the bundle's golden set (0: none; :mod:`carspotter.contracts.golden`).
         data: the run's photo folder when it is no longer where run.json says.
         app_paths: measure every app path at export (:mod:`carspotter.measure.app_paths`: Python resizers,
@@ -68,6 +71,7 @@ class ExportOptions:
     calibration_photos: int = 200
     gates: Gates = Gates()
     gate_photos: int = 1000
+    drift_photos: int = 8
     golden: int = golden_set.DEFAULT_COUNT
     data: str | None = None
     app_paths: bool = True
@@ -111,6 +115,7 @@ class _Inputs:
     gate_reference: np.ndarray | None = None  # the reference's probabilities on them
     conversions: dict = field(default_factory=dict)  # shared by the variants' builds (export.build.Build)
     pool: SessionPool | None = None  # each shipped file loaded once: measured, then the golden set and the app paths
+    drift_probes: object = None  # the reference's drift probes (measure.drift.ReferenceProbes), built on first use
 
 
 def _size(path: Path) -> int:
@@ -210,6 +215,7 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}{accel}; "
              f"{'shipped' if r.shipped else 'LEFT OUT'}")
         if not r.shipped:
+            r.drift = left_out_drift(fmt, v, target, inputs) if not r.gate_passed else None
             inputs.pool.release(target)
             shutil.rmtree(target) if target.is_dir() else target.unlink()
             for extra in facts_of[v.name].get("extra_files", ()):

@@ -11,7 +11,7 @@ from carspotter.export.build import Build
 from carspotter.model.coreml_inspect import coreml_structure
 from carspotter.model.mil_program import mil_op_counts
 from carspotter.model.mil_to_onnx import SUPPORTED_OPS
-from carspotter.model import runtimes
+from carspotter.model import intermediates, runtimes
 from carspotter.model.formats import CrossCheck, FormatOption, FormatSpec, PlatformTexts, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import import_coremltools, quiet
@@ -200,5 +200,5 @@ FORMAT = FormatSpec(
     structure=structure, structure_expectations=structure_expectations,
     cross_checks=(CrossCheck("predict-vs-mil-reference", runtimes.COREML_PREDICT, runtimes.MIL_FP16, "fp16"),),
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
-    device_mode="fp16", order=10)
+    device_mode="fp16", intermediates=intermediates.mil_intermediates, order=10)
 """Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
-from carspotter.model import runtimes
+from carspotter.model import intermediates, runtimes
 from carspotter.model.accelerators import onnx_mobile_gate
 from carspotter.model.formats import FormatOption, FormatSpec, PlatformTexts, VariantSpec
 from carspotter.model.spec import InputSpec
@@ -342,5 +342,5 @@ FORMAT = FormatSpec(
     convert=export, readme=onnx_readme, model_dir="", package=app_packages.npm_package, app_package="npm", app_model_rank=1,
     options=(FormatOption("--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"),),
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE),
-    order=30)
+    intermediates=intermediates.onnx_intermediates, order=30)
 """ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

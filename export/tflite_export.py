@@ -9,7 +9,7 @@ from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.export.tflite_metadata import add_classifier_metadata
-from carspotter.model import runtimes
+from carspotter.model import intermediates, runtimes
 from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
@@ -173,5 +173,5 @@ FORMAT = FormatSpec(
     convert=export, readme=android_readme, model_dir="src/main/assets/carspotter", package=app_packages.android_library,
     app_package="android", app_model_rank=2,
     texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
-    order=20)
+    intermediates=intermediates.litert_intermediates, order=20)
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

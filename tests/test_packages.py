@@ -189,7 +189,7 @@ def test_one_bundle_facts_file_is_what_all_three_packages_read(moved):
              "onnx": bundle / "onnx" / "carspotter.json"}
     facts = {k: json.loads(p.read_text(encoding="utf-8")) for k, p in files.items()}
     assert set(facts["ios"]) == {"name", "version", "size", "labels", "threshold", "notACar", "model", "modelSha256"}
-    assert facts["ios"]["labels"] == manifest["labels"] and facts["ios"]["size"] == manifest["input"]["size"]
+    assert facts["ios"]["labels"] == manifest["labels"] and facts["ios"]["size"] == manifest["input"]["shape"][1]
     for platform, fmt in (("ios", "coreml"), ("android", "tflite"), ("onnx", "onnx")):
         # one spelling: only the model file (and its digest) differ between the packages
         assert {k: v for k, v in facts[platform].items() if k not in ("model", "modelSha256")} == \

@@ -122,9 +122,18 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     fp16 = records["fp16"]
     assert not fp16.shipped and fp16.path is None and "< 101.0%: FAILED" in fp16.gate
     assert not (out / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.fp16.tflite").exists()
+    # the left-out file's per-layer drift, measured before it was deleted: every probe of the tiny backbone matched
+    # (the converter folds the rescaling into the first convolution: that probe alone may have no tensor), fp16
+    # within the tolerance everywhere (it was left out by the impossible gate, not by drift)
+    drift = fp16.drift
+    assert drift is not None and drift["photos"] == 8 and drift["first_beyond"] is None
+    assert set(drift["unmatched"]) <= {"rescale_to_0_1"}, drift["unmatched"]
+    layers = [p["layer"] for p in drift["probes"]]
+    assert layers[-1] == "probabilities" and "inception_v3/mixed10" in layers and "inception_v3/activation_1" in layers
+    assert all(0 <= p["rel_error"] < 0.01 for p in drift["probes"] if p["tensor"]), drift["probes"]
     for name in ("int8-dynamic", "int8-full"):
         r = records[name]
-        assert r.shipped and r.gate_passed
+        assert r.shipped and r.gate_passed and r.drift is None
         assert r.bytes < records["fp32"].bytes / 2.5  # int8 weights: about a quarter of fp32, plus the metadata
     # the default: the smallest candidate (fp16, smaller than fp32, was left out by its gate; a variant
     # failing the top-3 rule stays beside the default)

@@ -26,7 +26,7 @@ def export(args) -> int:
     own = {o.dest: getattr(args, o.dest) for f in FORMATS.values() for o in f.options}
     opts = ExportOptions(formats=parse_formats(args.formats), format_options=own,
                          variants=args.variants, calibration_photos=args.calibration_photos, gates=gates,
-                         gate_photos=args.gate_photos,
+                         gate_photos=args.gate_photos, drift_photos=args.drift_photos,
                          golden=args.golden, data=args.data, app_paths=args.app_paths)
     print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")
     return 0
@@ -132,6 +132,20 @@ def benchmark(args) -> int:
     return 0
 
 
+def drift(args) -> int:
+    from pathlib import Path
+
+    from carspotter.tools.drift import run_drift, write
+
+    drifts = run_drift(args.bundle_dir, args.run, args.variants, args.photos, args.tolerance,
+                       log=lambda m: print(f"[drift] {m}", file=sys.stderr, flush=True))
+    for d in drifts:
+        print(d.summary())
+    out = write(drifts, args.out or args.bundle_dir, Path(args.bundle_dir).resolve().name)
+    print(f"written to {out}/drift.json, drift.html", file=sys.stderr)
+    return 0
+
+
 def report(args) -> int:
     from carspotter.train.report_page import write_for_run
 
@@ -148,5 +162,5 @@ def verify(args) -> int:
 
 
 COMMANDS = {"train": train, "export": export, "parity": parity, "predict": predict, "evaluate": evaluate,
-            "benchmark": benchmark, "report": report, "verify": verify}
+            "benchmark": benchmark, "drift": drift, "report": report, "verify": verify}
 """Command name -> ``(args) -> exit code``: the CLI's dispatch table."""

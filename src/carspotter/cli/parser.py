@@ -149,6 +149,9 @@ def _add_export(sub) -> None:
     e.add_argument("--gate-photos", type=_integer("--gate-photos"), default=_default(ExportOptions, "gate_photos"),
                    metavar="N", help="with --variants, judge each variant on up to N of the run's labelled photos (test, "
                                      "val, then train; never the representative ones) (default %(default)s)")
+    e.add_argument("--drift-photos", type=_integer("--drift-photos"), default=_default(ExportOptions, "drift_photos"),
+                   metavar="N", help="per-layer drift of every variant a gate leaves out, on N gate photos, recorded in "
+                                     "the manifest (0: none) (default %(default)s)")
     for flag, name, text in (("--gate-fp16-agreement", "fp16_min_agreement", "fp16 variants: lowest lower bound (95 %% "
                               "Wilson) of the top-1 agreement"),
                              ("--gate-int8-drop", "int8_max_top1_drop", "int8 and lowbit variants: largest top-1 drop the "
@@ -179,6 +182,21 @@ def _add_predict(sub) -> None:
     r.add_argument("--report", default=None, metavar="DIR",
                    help="write DIR/predict.html (self-contained: original, exact input, Grad-CAM heatmap, top-K bars "
                         "per format) and DIR/predict.json; needs the Keras reference")
+
+
+def _add_drift(sub) -> None:
+    d = sub.add_parser("drift", help="per-layer drift of a bundle's variants against the Keras reference (JSON and a page)",
+                       description="For each shipped variant of BUNDLE_DIR, the relative error of every probe (the "
+                                   "reference's cut points: stem, mixed blocks, pooled features, probabilities) against "
+                                   "the Keras reference on the run's test photos; the first layer beyond tolerance and the "
+                                   "layers that add most. Variants a gate left out at export are shown as recorded.")
+    d.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    d.add_argument("--run", default=None, metavar="RUN_DIR", help="the bundle's run (default: looked for as parity does)")
+    d.add_argument("--variants", default=None, metavar="LIST", help="FORMAT/VARIANT,... (default: every shipped variant)")
+    d.add_argument("--photos", type=_integer("--photos"), default=8, metavar="N", help="test photos (default 8)")
+    d.add_argument("--tolerance", type=float, default=0.10, metavar="E",
+                   help="mean relative L2 error beyond which a probe has drifted (default 0.10)")
+    d.add_argument("--out", default=None, metavar="DIR", help="write drift.json and drift.html here (default: the bundle folder)")
 
 
 def _add_evaluate(sub) -> None:
@@ -255,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the cores' clock for the fp32 peak (default: cpu MHz in /proc/cpuinfo, the base clock in a VM)")
     b.add_argument("--out", default=None, metavar="DIR", help="write benchmark.md/.json/.png here (default benchmarks/NAME)")
     _add_evaluate(sub)
+    _add_drift(sub)
     rp = sub.add_parser("report", help="(re)write a run's report.html from its model and test photos",
                         description="Evaluate RUN_DIR's model again on its val and test photos and write report.html "
                                     "(training writes it too; this is for runs made before it existed, or after --data moved).")

@@ -67,6 +67,9 @@ class VariantRecord:
         gate_figures: with ``--variants``, measured on the gate photos (every photo of the run no representative
             dataset used, ``VariantsInfo.gate_photos`` of them): what the gate judged; None otherwise (then the
             gate judged ``figures``).
+        drift: for a variant its gate left out, its per-layer drift against the reference
+            (:meth:`carspotter.measure.drift.Drift.to_json`: probes, first layer beyond tolerance, contributors); None
+            for a shipped one or where the format exposes no intermediate tensors.
     """
 
     family: str
@@ -83,6 +86,7 @@ class VariantRecord:
     accelerators: dict | None = None
     use: str = ""
     gate_figures: VariantFigures | None = None
+    drift: dict | None = None
 
     @property
     def judged(self) -> VariantFigures:
@@ -94,14 +98,14 @@ class VariantRecord:
                 "figures": self.figures.to_json(), "gate": self.gate, "gate_passed": self.gate_passed,
                 "gate_enforced": self.gate_enforced, "shipped": self.shipped, "path": self.path,
                 "ms_per_photo": self.ms_per_photo, "accelerators": self.accelerators, "use": self.use,
-                "gate_figures": self.gate_figures.to_json() if self.gate_figures else None}
+                "gate_figures": self.gate_figures.to_json() if self.gate_figures else None, "drift": self.drift}
 
     @classmethod
     def from_json(cls, d: dict) -> "VariantRecord":
         return cls(d["family"], d["precision"], int(d["bytes"]), float(d.get("export_s", 0.0)),
                    VariantFigures.from_json(d["figures"]), d["gate"], bool(d["gate_passed"]), bool(d["gate_enforced"]),
                    bool(d["shipped"]), d["path"], d.get("ms_per_photo"), d.get("accelerators"), d.get("use", ""),
-                   VariantFigures.from_json(d["gate_figures"]) if d.get("gate_figures") else None)
+                   VariantFigures.from_json(d["gate_figures"]) if d.get("gate_figures") else None, d.get("drift"))
 
 
 _FORMAT_KEYS = ("platform", "path", "labels", "readme", "precision", "bytes", "export_s", "default_variant",

@@ -164,6 +164,9 @@ class FormatSpec:
         golden_in_package: where inside the platform folder the package's tests need their own copy of the
             golden set (the Swift test target's resources: a simulator or device test bundle only holds what is
             inside the package); ``""``: the package reads the bundle's ``golden/``.
+        intermediates: ``(path, VariantSpec) -> tensors``: every intermediate tensor of a variant file
+            (:mod:`carspotter.model.intermediates`: an object whose ``run([1, S, S, 3])`` gives ``[(name, array)]``),
+            for per-layer drift; None: the format exposes none.
         order: position in the registry (build order, ``--formats`` listing): lower first.
     """
 
@@ -192,6 +195,7 @@ class FormatSpec:
     cross_checks: tuple[CrossCheck, ...] = ()
     app_package: str = ""
     app_model_rank: int | None = None
+    intermediates: Callable[..., object] | None = None
     order: int = 100
 
     @property

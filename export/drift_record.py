@@ -1,0 +1,35 @@
+"""The per-layer drift recorded at export for every variant a gate leaves out (``VariantRecord.drift``).
+
+Measured on the first ``ExportOptions.drift_photos`` gate photos (the test photos without ``--variants``) before the
+file is deleted, with :mod:`carspotter.measure.drift`; the reference's probes are built once per export.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from carspotter.measure.drift import ReferenceProbes, measure_drift
+from carspotter.model.formats import FormatSpec, VariantSpec
+
+
+def left_out_drift(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs) -> dict | None:
+    """The drift record of a left-out variant file at ``target`` (``inputs``: export's record of the run), or None
+    with ``--drift-photos 0`` or a format without intermediate tensors. A failure to measure it is printed with
+    its reason and recorded as None: the export's decision does not depend on it."""
+    count = inputs.options.drift_photos
+    if count <= 0 or fmt.intermediates is None or variant.copy_of:
+        return None
+    photos = inputs.gate if inputs.gate is not None else inputs.photos
+    pixels = photos.pixels[:count]
+    name = f"{fmt.name}/{variant.name}"
+    try:
+        if inputs.drift_probes is None:
+            inputs.drift_probes = ReferenceProbes(inputs.model)
+        drift = measure_drift(name, inputs.drift_probes, fmt.intermediates(target, variant), pixels)
+    except Exception as exc:  # recorded, never fatal: the gate has decided already
+        print(f"[export] {name}: per-layer drift not measured ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})",
+              file=sys.stderr, flush=True)
+        return None
+    print(f"[export] drift of {drift.summary()}", file=sys.stderr, flush=True)
+    return drift.to_json()
