@@ -18,7 +18,7 @@ import re
 import shutil
 from pathlib import Path
 
-from carspotter.model.formats import PackageInfo
+from carspotter.export.platform_package import PackageInfo
 
 APPLE_OS = {"iOS15": (15, 12), "iOS16": (16, 13), "iOS18": (18, 15)}
 """coremltools' minimum deployment targets -> (iOS, macOS) major versions: one table for Package.swift, the Core ML

@@ -1,6 +1,7 @@
 """The shared sections of the platform READMEs (input and output, self-test, resizing, when to show the answer).
 
-Each format's own README text lives in its format module (:class:`carspotter.model.formats.FormatSpec`).
+Each format's own README text lives in its format module, in its platform package
+(:class:`carspotter.export.platform_package.PlatformPackage`).
 
 Only values we control go into the text (file names, sizes, counts); class names are
 never pasted into code samples: apps read them from ``labels.txt``.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 
 from carspotter.contracts.runfolder import Confidence
+from carspotter.export.platform_package import package_for
 from carspotter.model.formats import FormatSpec
 from carspotter.model.spec import PIXEL_RANGE, InputSpec
 
@@ -20,7 +22,8 @@ def common(spec: InputSpec, n_classes: int) -> str:
     s = spec.size
     return f"""## Input
 - `{spec.name}`: an {spec.color} photo, EXIF orientation applied, resized to {s}x{s} by **stretching**
-  (aspect ratio not kept) with MediaPipe's resize (bilinear, no antialiasing; see "Resizing"). Pixel values are raw **{PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}**: do not
+  (aspect ratio not kept) with the reference resize: a photo more than twice S on a side first box-reduced by an
+  integer factor per axis, then MediaPipe's bilinear resize (see "Resizing"; the package does both). Pixel values are raw **{PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}**: do not
   normalize, the model rescales inside itself.
 - Layout {spec.layout} `[1, {s}, {s}, 3]`, {spec.dtype}.
 
@@ -32,14 +35,14 @@ line, line k = index k). Show the top 3: the model is trained and checked for to
 
 def selftest_section(fmt: FormatSpec) -> str:
     """How to run the format's self-test and what a failure means (bundles with a golden set)."""
-    return "\n" + fmt.texts.selftest
+    return "\n" + package_for(fmt.name).texts.selftest
 
 
 def resize_section(fmt: FormatSpec, rows: list[dict] | None, photos: int) -> str:
     """"Resizing": which resize to use on the format's platform, with every app path's measured agreement
     (rows of the manifest's ``app_paths``; None: not measured, ``export --no-app-paths``; empty: the test
     photos had no files to decode)."""
-    lines = ["", "## Resizing", "", fmt.texts.resize_advice, ""]
+    lines = ["", "## Resizing", "", package_for(fmt.name).texts.resize_advice, ""]
     if not rows:
         why = "`carspotter export --no-app-paths`" if rows is None else "the run's test photos had no files to decode"
         lines.append(f"Other resizers (app paths) were not measured at export ({why}); `carspotter parity BUNDLE` "
@@ -90,5 +93,6 @@ def confidence_section(fmt: FormatSpec, conf: Confidence | None) -> str:
     if conf.not_car:
         text += (f" On {conf.not_car['count']} images that are not cars (photos shipped with scikit-image, flat colours, "
                  f"noise, patterns) this rule rejects {_pct(conf.not_car['rejected'])}.")
-    code = fmt.texts.threshold_code.format(t=f"{conf.threshold:.3f}", neg=fmt.texts.not_car.format(name=neg) if neg else "")
+    texts = package_for(fmt.name).texts
+    code = texts.threshold_code.format(t=f"{conf.threshold:.3f}", neg=texts.not_car.format(name=neg) if neg else "")
     return text + "\n\n" + code + "\n"

@@ -28,8 +28,9 @@ from carspotter.util.atomic import atomic_folder
 from carspotter.util.errors import CarspotterError, ExportError, UsageError
 from carspotter.export import app_path_rows, app_readmes, defaults, golden_set
 from carspotter.export.drift_record import left_out_drift
+from carspotter.export.platform_package import PackageInfo, package_for
 from carspotter.export.build import Build, ModelInfo
-from carspotter.model.formats import (FORMATS, FormatSpec, PackageInfo, VariantSpec, baseline_overrides, parse_formats,
+from carspotter.model.formats import (FORMATS, FormatSpec, VariantSpec, baseline_overrides, parse_formats,
                                       select)
 from carspotter.measure.gates import Gates, apply_gate, measure
 from carspotter.util.hashing import sha256_file
@@ -228,9 +229,10 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         if r.shipped:
             r.path = fmt.bundle_path(fmt.file_name(n, default=n == default))
     write_labels(models / "labels.txt", inputs.run.labels)
-    if fmt.package is not None:
-        fmt.package(folder, _package_info(fmt, records, default, models, inputs, facts_of))
-    readme = fmt.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
+    platform = package_for(fmt.name)
+    if platform.package is not None:
+        platform.package(folder, _package_info(fmt, records, default, models, inputs, facts_of))
+    readme = platform.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
     readme += app_readmes.confidence_section(fmt, inputs.run.confidence)
     (folder / "README.md").write_text(readme + _variants_readme(fmt, records, default, reason), encoding="utf-8")
     if inputs.options.golden:

@@ -8,11 +8,12 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
+from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model.coreml_inspect import coreml_structure
 from carspotter.model.mil_program import mil_op_counts
 from carspotter.model.mil_to_onnx import SUPPORTED_OPS
 from carspotter.model import intermediates, runtimes
-from carspotter.model.formats import CrossCheck, FormatOption, FormatSpec, PlatformTexts, VariantSpec
+from carspotter.model.formats import CrossCheck, FormatOption, FormatSpec, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import import_coremltools, quiet
 
@@ -193,12 +194,16 @@ FORMAT = FormatSpec(
     baseline="fp16",
     runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT), measure=runtimes.MIL_BY_VARIANT,
     tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
-    convert=export, readme=ios_readme, model_dir="Sources/CarSpotter", package=app_packages.swift_package,
+    convert=export, model_dir="Sources/CarSpotter",
     golden_in_package="Tests/CarSpotterTests/golden", app_package="swift", deployment_target="iOS16",
     options=(FormatOption("--coreml-precision", ("fp16", "fp32"), None, "Core ML compute precision of the file built "
                           "without --variants (default fp16, Core ML's own default for mlprogram)", picks_baseline=True),),
     structure=structure, structure_expectations=structure_expectations,
     cross_checks=(CrossCheck("predict-vs-mil-reference", runtimes.COREML_PREDICT, runtimes.MIL_FP16, "fp16"),),
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     device_mode="fp16", intermediates=intermediates.mil_intermediates, order=10)
 """Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
+
+PACKAGE = register_package(PlatformPackage(
+    "coreml", readme=ios_readme, package=app_packages.swift_package,
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE)))
+"""The coreml platform package: README, package sources, snippets."""

@@ -15,9 +15,10 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
+from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model import intermediates, runtimes
 from carspotter.model.accelerators import onnx_mobile_gate
-from carspotter.model.formats import FormatOption, FormatSpec, PlatformTexts, VariantSpec
+from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
@@ -339,8 +340,12 @@ FORMAT = FormatSpec(
     baseline="fp32",
     runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),
     accelerators=accelerators, accelerator_gate=onnx_mobile_gate,
-    convert=export, readme=onnx_readme, model_dir="", package=app_packages.npm_package, app_package="npm", app_model_rank=1,
+    convert=export, model_dir="", app_package="npm", app_model_rank=1,
     options=(FormatOption("--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"),),
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE),
     intermediates=intermediates.onnx_intermediates, order=30)
 """ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
+
+PACKAGE = register_package(PlatformPackage(
+    "onnx", readme=onnx_readme, package=app_packages.npm_package,
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE)))
+"""The onnx platform package: README, package sources, snippets."""

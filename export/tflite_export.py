@@ -8,9 +8,10 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
+from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.export.tflite_metadata import add_classifier_metadata
 from carspotter.model import intermediates, runtimes
-from carspotter.model.formats import FormatSpec, PlatformTexts, VariantSpec
+from carspotter.model.formats import FormatSpec, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
@@ -170,8 +171,12 @@ FORMAT = FormatSpec(
                           use="NNAPI / Edge TPU / Hexagon: integer throughout, uint8 input and output")),
     baseline="fp32",
     runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE), accelerators=accelerators,
-    convert=export, readme=android_readme, model_dir="src/main/assets/carspotter", package=app_packages.android_library,
+    convert=export, model_dir="src/main/assets/carspotter",
     app_package="android", app_model_rank=2,
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE),
     intermediates=intermediates.litert_intermediates, order=20)
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
+
+PACKAGE = register_package(PlatformPackage(
+    "tflite", readme=android_readme, package=app_packages.android_library,
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE)))
+"""The tflite platform package: README, package sources, snippets."""

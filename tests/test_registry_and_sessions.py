@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from carspotter.model import runtimes
-from carspotter.model.formats import FORMATS, FormatSpec, PlatformTexts, VariantSpec, register
+from carspotter.export.platform_package import PACKAGES, PlatformPackage, PlatformTexts, register_package
+from carspotter.model.formats import FORMATS, FormatSpec, VariantSpec, register
 
 DUMMY = "kerasfile"
 
@@ -43,13 +44,14 @@ KERAS_FILE = runtimes.Runtime("Keras (model file)", "kerasfile/keras", _open)
 @pytest.fixture
 def dummy_format():
     spec = FormatSpec(name=DUMMY, title="Keras file", platform="keras", filename="carspotter.keras",
-                      variants=(VariantSpec("fp32", "fp32"),), baseline="fp32", runtimes=(KERAS_FILE,), convert=_save, readme=_readme,
-                      texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize."), order=90)
+                      variants=(VariantSpec("fp32", "fp32"),), baseline="fp32", runtimes=(KERAS_FILE,), convert=_save, order=90)
     register(spec)
+    register_package(PlatformPackage(DUMMY, readme=_readme, texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize.")))
     try:
         yield spec
     finally:
         FORMATS.unregister(DUMMY)
+        PACKAGES.pop(DUMMY, None)
 
 
 def test_registration_is_checked(dummy_format):
@@ -58,7 +60,7 @@ def test_registration_is_checked(dummy_format):
         register(dummy_format)
     with pytest.raises(ValueError, match="already registered"):  # a second format in the same platform folder
         register(FormatSpec(**{**dummy_format.__dict__, "name": "other"}))
-    with pytest.raises(ValueError, match="convert and readme"):
+    with pytest.raises(ValueError, match="with a converter"):
         register(FormatSpec(**{**dummy_format.__dict__, "name": "noconv", "platform": "x", "convert": None}))
     from carspotter.contracts.manifest import schema
 

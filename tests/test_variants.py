@@ -135,6 +135,11 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
         r = records[name]
         assert r.shipped and r.gate_passed and r.drift is None
         assert r.bytes < records["fp32"].bytes / 2.5  # int8 weights: about a quarter of fp32, plus the metadata
+    from carspotter.tools.benchmark import left_out_rows  # the benchmark shows what was refused, with export's figures
+
+    [row] = left_out_rows(manifest)
+    assert (row.format, row.variant, row.shipped_as) == ("tflite", "fp16", "left out") and "FAILED" in row.note
+    assert row.mib == pytest.approx(fp16.bytes / 2**20) and "ms/photo at export" in row.note
     # the default: the smallest candidate (fp16, smaller than fp32, was left out by its gate; a variant
     # failing the top-3 rule stays beside the default)
     from carspotter.export.defaults import candidates

@@ -7,8 +7,10 @@ A format is one module and one registration. The module (for the built-in ones,
 unless ``measure`` says otherwise), its variants (name, precision family, calibration, MIL
 mode), the variant built without ``--variants``, the order in which a passing variant becomes
 the platform's default (the smallest, then fastest, variant that passes its gates: export's
-``choose_default``), which phone-accelerator check it runs on every file, and what its platform README says (the README itself, the
-self-test shipped with a golden set, the "show the answer" code, the resize advice). It is
+``choose_default``) and which phone-accelerator check it runs on every file: what running and judging a
+format needs. What export writes around its files for people and apps (the platform README, the package
+sources, the snippets) is the export layer's :class:`carspotter.export.platform_package.PlatformPackage`,
+registered by the same module. The format is
 registered either by an entry point in the ``carspotter.formats`` group (pyproject.toml: the
 built-in formats, loaded on first use) or by :func:`register` at run time (a plug-in or a
 test). Export, the manifest schema, parity, predict and the benchmark all read the registry.
@@ -103,24 +105,6 @@ class CrossCheck:
 
 
 @dataclass(frozen=True)
-class PlatformTexts:
-    """What a format's platform README says beyond its own README function (Markdown).
-
-    Attributes:
-        selftest: "Self-test" section: how to run the shipped self-test and what a failure means.
-        threshold_code: code showing the answer only above the threshold; ``{t}`` is the threshold and
-            ``{neg}`` the test for the "not a car" class (empty without one), filled by ``str.format``.
-        not_car: how ``{neg}`` tests the top-1 for the class named ``{name}`` in this platform's language.
-        resize_advice: which resize to use on the platform (the "Resizing" section's first paragraph).
-    """
-
-    selftest: str = ""
-    threshold_code: str = ""
-    not_car: str = ""
-    resize_advice: str = ""
-
-
-@dataclass(frozen=True)
 class FormatSpec:
     """One export format (see the module docstring).
 
@@ -134,15 +118,11 @@ class FormatSpec:
         runtimes: how parity runs it (the first runs on any machine).
         convert: ``(build, path) -> facts``: writes one variant file (or package folder) at ``path`` from a
             ``carspotter.export.build.Build``; returns the format facts recorded in the manifest.
-        readme: ``(model file name, InputSpec, number of classes) -> Markdown``: the platform README's start.
         measure: how export measures a variant on CPU (default: ``runtimes[0]``).
         tools: what predict, benchmark and evaluate run it on, first available first (default: ``runtimes[0]``).
         model_dir: where the model files and ``labels.txt`` sit inside the platform folder, which is also the
             platform's package (``Sources/CarSpotter`` for the Swift package's resources, ``src/main/assets/carspotter`` for the
             Android library's assets, ``""`` for the npm package's root).
-        package: ``(platform folder, PackageInfo) -> None``: writes the platform package around the model files
-            (sources, tests, build files, generated config), or None.
-        texts: the platform README's other sections (:class:`PlatformTexts`).
         accelerators: ``(path) -> report``: the phone-accelerator check of one variant file
             (:mod:`carspotter.model.accelerators`), recorded per variant; None: none exists off the device.
         accelerator_gate: ``(report) -> (passed, text)``: what the default variant's report must show
@@ -178,12 +158,9 @@ class FormatSpec:
     baseline: str
     runtimes: tuple[Runtime, ...]
     convert: Callable[..., dict] | None = None
-    readme: Callable[..., str] | None = None
     measure: Runtime | None = field(default=None)
     tools: tuple[Runtime, ...] = ()
     model_dir: str = ""
-    package: Callable[[Path, "PackageInfo"], None] | None = None
-    texts: PlatformTexts = PlatformTexts()
     accelerators: Callable[[Path], dict] | None = None
     accelerator_gate: Callable[[dict], tuple[bool, str]] | None = None
     device_mode: str | None = None
@@ -232,33 +209,6 @@ class FormatSpec:
         return "/".join(p for p in (self.platform, self.model_dir, name) if p)
 
 
-@dataclass(frozen=True)
-class PackageInfo:
-    """What a platform package is generated from.
-
-    Attributes:
-        name: the bundle's name; version: carspotter's version.
-        labels: C class names; size: input side S (pixels).
-        threshold: the "show the answer" probability 0..1, or None; not_a_car: that class's name, or None.
-        model: the default model's file name; others: the other shipped variants' file names.
-        model_sha256: digest of the default model's file(s) (a cache key for compiled models).
-        golden: whether the bundle has a golden set (the package's self-test then runs on it).
-        deployment_target: the oldest OS the package supports (:attr:`FormatSpec.deployment_target`).
-    """
-
-    name: str
-    version: str
-    labels: tuple[str, ...]
-    size: int
-    threshold: float | None
-    not_a_car: str | None
-    model: str
-    others: tuple[str, ...]
-    model_sha256: str
-    golden: bool = True
-    deployment_target: str = ""
-
-
 ENTRY_POINT_GROUP = "carspotter.formats"
 """Entry-point group whose objects are :class:`FormatSpec` (pyproject.toml ``[project.entry-points."carspotter.formats"]``)."""
 
@@ -284,8 +234,8 @@ class Registry(MutableMapping):
         Raises:
             ValueError: not a FormatSpec, no converter, or a name or platform already registered (unless ``replace``).
         """
-        if not isinstance(spec, FormatSpec) or spec.convert is None or spec.readme is None:
-            raise ValueError(f"{spec!r}: a format registers a FormatSpec with convert and readme")
+        if not isinstance(spec, FormatSpec) or spec.convert is None:
+            raise ValueError(f"{spec!r}: a format registers a FormatSpec with a converter")
         formats = self._all()
         taken = {f.platform: f.name for f in formats.values() if f.name != spec.name}
         if (spec.name in formats and not replace) or spec.platform in taken:

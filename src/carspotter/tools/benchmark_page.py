@@ -29,11 +29,14 @@ def markdown(report) -> str:
     p = report.peak
     small = too_small(report.photos)
     lines += [""] + ([f"- {small}"] if small else [])
+    measured = p.get("measured_gflops")
     lines += [f"FLOPs per photo: {f(report.flops_per_photo and report.flops_per_photo / 1e9, '.2f')} G (TensorFlow profiler "
-              f"on the reference's frozen graph, a multiply-add = 2). fp32 peak: {p['gflops']:.0f} GFLOP/s = {p['derivation']}; "
-              "% of peak = FLOPs / p50 latency / peak, for fp32 paths."]
+              f"on the reference's frozen graph, a multiply-add = 2; '-' without the bundle's run). "
+              + (f"fp32 peak, measured: {measured:.0f} GFLOP/s ({p['gemm']}); assumed from the CPU: {p['gflops']:.0f} GFLOP/s = "
+                 f"{p['derivation']}; % of peak = FLOPs / p50 latency / the measured peak, for fp32 paths." if measured else
+                 f"fp32 peak: {p['gflops']:.0f} GFLOP/s = {p['derivation']}; % of peak = FLOPs / p50 latency / peak, for fp32 paths.")]
     best = max((r for r in report.rows if r.peak_fraction), key=lambda r: r.peak_fraction, default=None)
-    if best is not None and best.peak_fraction > 1:
+    if best is not None and best.peak_fraction > 1 and not measured:
         implied = p["mhz"] * best.peak_fraction
         lines.append(f"- Above 100 %: {best.format}/{best.variant} computes {best.peak_fraction * p['gflops']:.0f} GFLOP/s, so the "
                      f"cores ran at least at {implied:.0f} MHz, above the {p['mhz']:.0f} MHz used (a VM reports the base clock, "

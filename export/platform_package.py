@@ -1,0 +1,104 @@
+"""What export writes around a format's model files for people and apps: one :class:`PlatformPackage` per format.
+
+The model layer's :class:`~carspotter.model.formats.FormatSpec` holds what running and judging a format needs; the
+platform README (its own start and the shared sections' platform texts: self-test, "show the answer" code, resize
+advice) and the package writer (Swift package, Android library, npm package: :mod:`carspotter.export.app_packages`)
+live here, registered by the format's own module with :func:`register_package` (a plug-in or a test registers its
+own beside its :func:`~carspotter.model.formats.register`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from carspotter.util.errors import ExportError
+
+
+@dataclass(frozen=True)
+class PlatformTexts:
+    """What a format's platform README says beyond its own README function (Markdown).
+
+    Attributes:
+        selftest: "Self-test" section: how to run the shipped self-test and what a failure means.
+        threshold_code: code showing the answer only above the threshold; ``{t}`` is the threshold and
+            ``{neg}`` the test for the "not a car" class (empty without one), filled by ``str.format``.
+        not_car: how ``{neg}`` tests the top-1 for the class named ``{name}`` in this platform's language.
+        resize_advice: which resize to use on the platform (the "Resizing" section's first paragraph).
+    """
+
+    selftest: str = ""
+    threshold_code: str = ""
+    not_car: str = ""
+    resize_advice: str = ""
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    """What a platform package is generated from.
+
+    Attributes:
+        name: the bundle's name; version: carspotter's version.
+        labels: C class names; size: input side S (pixels).
+        threshold: the "show the answer" probability 0..1, or None; not_a_car: that class's name, or None.
+        model: the default model's file name; others: the other shipped variants' file names.
+        model_sha256: digest of the default model's file(s) (a cache key for compiled models).
+        golden: whether the bundle has a golden set (the package's self-test then runs on it).
+        deployment_target: the oldest OS the package supports (:attr:`carspotter.model.formats.FormatSpec.deployment_target`).
+    """
+
+    name: str
+    version: str
+    labels: tuple[str, ...]
+    size: int
+    threshold: float | None
+    not_a_car: str | None
+    model: str
+    others: tuple[str, ...]
+    model_sha256: str
+    golden: bool = True
+    deployment_target: str = ""
+
+
+@dataclass(frozen=True)
+class PlatformPackage:
+    """One format's platform package.
+
+    Attributes:
+        format: the format's name (a key of :data:`carspotter.model.formats.FORMATS`).
+        readme: ``(model file name, InputSpec, number of classes) -> Markdown``: the platform README's start.
+        package: ``(platform folder, PackageInfo) -> None``: writes the package around the model files (sources,
+            tests, build files, the bundle facts), or None for a bare folder.
+        texts: the README's other sections (:class:`PlatformTexts`).
+    """
+
+    format: str
+    readme: Callable[..., str]
+    package: Callable[[Path, PackageInfo], None] | None = None
+    texts: PlatformTexts = PlatformTexts()
+
+
+PACKAGES: dict[str, PlatformPackage] = {}
+"""Format name -> its :class:`PlatformPackage` (filled when the format's module is imported)."""
+
+
+def register_package(package: PlatformPackage) -> PlatformPackage:
+    """Add (or replace) a format's platform package; returns it."""
+    PACKAGES[package.format] = package
+    return package
+
+
+def package_for(name: str) -> PlatformPackage:
+    """The platform package of format ``name``.
+
+    Raises:
+        ExportError: none registered (a plug-in format registers one with :func:`register_package`).
+    """
+    from carspotter.model.formats import FORMATS
+
+    FORMATS[name]  # loads the built-in formats' modules, which register their packages
+    if name not in PACKAGES:
+        raise ExportError(f"format {name} has no platform package: register one with "
+                          "carspotter.export.platform_package.register_package(PlatformPackage(...))")
+    return PACKAGES[name]
