@@ -168,7 +168,7 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
     record = VariantRecord(family=variant.family, precision=variant.family, bytes=_size(target), export_s=round(seconds, 2),
                            figures=fig, gate=verdict.text, gate_passed=verdict.passed, gate_enforced=inputs.enforce,
                            shipped=shipped, ms_per_photo=round(ms, 2) if ms is not None else None, accelerators=accel,
-                           use=variant.use, gate_figures=gate_fig)
+                           use=variant.use, gate_figures=gate_fig, plan=facts.get("plan"))
     return record, facts
 
 

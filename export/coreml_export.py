@@ -25,6 +25,7 @@ COMPRESSION = {
     "palettized-4bit": ("iOS16", "palettize_weights", {"mode": "kmeans", "nbits": 4}),
     "palettized-4bit-grouped": ("iOS18", "palettize_weights",
                                 {"mode": "kmeans", "nbits": 4, "granularity": "per_grouped_channel", "group_size": 16}),
+    "palettized-mixed": ("iOS16", "mixed", None),
     "int4-blockwise": ("iOS18", "linear_quantize_weights",
                        {"mode": "linear_symmetric", "dtype": "int4", "granularity": "per_block", "block_size": 32}),
 }
@@ -34,7 +35,8 @@ Palettization (``OpPalettizerConfig``: one k-means look-up table per weight tens
 serves InceptionV3 badly: its convolutions carry the folded BatchNormalization scales, which differ per
 output channel, so a single table spends its entries on the large channels; 8-bit linear with ``constexpr_affine_dequantize`` (iOS 16); 4-bit
 block-wise (``granularity="per_block"``, a scale per 32 input channels) with ``constexpr_blockwise_shift_scale``,
-which appeared in iOS 18 (coremltools "Optimizing models: Palettization / Quantization" guides)."""
+which appeared in iOS 18 (coremltools "Optimizing models: Palettization / Quantization" guides). ``mixed``: a
+sensitivity-guided plan of 8-, 6- and 4-bit layers (:mod:`carspotter.export.coreml_mixed`)."""
 
 
 def export(build: Build, path: Path) -> dict:
@@ -67,7 +69,13 @@ def export(build: Build, path: Path) -> dict:
             minimum_deployment_target=getattr(ct.target, target_name),
             compute_precision=ct.precision.FLOAT32 if variant.mil_mode == "fp32" else ct.precision.FLOAT16,
         )
-    if compress:
+    plan = None
+    if compress == "mixed":
+        from carspotter.export.coreml_mixed import compress as mixed
+
+        with quiet():
+            mlmodel, plan = mixed(mlmodel, build)
+    elif compress:
         import coremltools.optimize.coreml as cto
 
         op_config = (cto.OpPalettizerConfig if compress == "palettize_weights" else cto.OpLinearQuantizerConfig)(**params)
@@ -83,7 +91,7 @@ def export(build: Build, path: Path) -> dict:
     return {"variant": variant.name, "runtime": f"Core ML ({app_packages.apple_os(target_name)})", "model_type": "mlprogram",
             "input": {"name": spec.name, "type": "ImageType RGB", "shape": [1, spec.size, spec.size, 3]},
             "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
-            "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items()))}
+            "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items())), **({"plan": plan} if plan else {})}
 
 
 def ios_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
@@ -185,6 +193,9 @@ FORMAT = FormatSpec(
               VariantSpec("int8-weights", "int8", mil_mode="fp16", use="8-bit weights, fp16 compute (iOS 16+)"),
               VariantSpec("palettized-6bit", "lowbit", mil_mode="fp16", use="6-bit palettized weights (iOS 16+)"),
               VariantSpec("palettized-4bit", "lowbit", mil_mode="fp16", use="4-bit palettized weights (iOS 16+)"),
+              VariantSpec("palettized-mixed", "lowbit", mil_mode="fp16", calibration=True,
+                          use="6-bit palettized weights, the layers most sensitive to it at 8 bits and the least at 4, "
+                              "planned from per-layer sensitivity on representative photos (iOS 16+)"),
               VariantSpec("palettized-4bit-grouped", "lowbit", mil_mode="fp16", default_ok=False,
                           use="4-bit palettized weights, a table per 16 output channels: iOS 18+ / macOS 15+, above the "
                               "package's iOS 16, so never the default; add it yourself in an iOS 18 app"),

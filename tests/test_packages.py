@@ -50,8 +50,9 @@ def test_npm_package_layout_and_main_entry_without_node_only_code(moved):
     meta = json.loads((pkg / "package.json").read_text())
     assert meta["name"] == "carspotter-cars10" and meta["type"] == "module"
     assert meta["exports"]["."]["types"] == "./index.d.ts" and meta["exports"]["./node"]["default"] == "./node.js"
-    for sub, target in meta["exports"].items():  # every subpath but package.json has types, and they are shipped
-        assert sub == "./package.json" or (pkg / target["types"]).is_file(), sub
+    for sub, target in meta["exports"].items():  # every subpath but the JSON files has types, and they are shipped
+        assert sub in ("./package.json", "./carspotter.json") or (pkg / target["types"]).is_file(), sub
+    assert meta["exports"]["./carspotter.json"] == "./carspotter.json" and "carspotter.json" in meta["files"]
     assert meta["exports"]["./model"]["default"] == "./carspotter.onnx"
     readme = (pkg / "README.md").read_text()
     assert "assetExts" in readme and "asset/resource" in readme and "?url" in readme and "experimental-vm-modules" in readme

@@ -70,6 +70,8 @@ class VariantRecord:
         drift: for a variant its gate left out, its per-layer drift against the reference
             (:meth:`carspotter.measure.drift.Drift.to_json`: probes, first layer beyond tolerance, contributors); None
             for a shipped one or where the format exposes no intermediate tensors.
+        plan: a mixed-precision variant's plan (bits per layer, how it was chosen: the converter's ``plan`` fact),
+            else None.
     """
 
     family: str
@@ -87,6 +89,7 @@ class VariantRecord:
     use: str = ""
     gate_figures: VariantFigures | None = None
     drift: dict | None = None
+    plan: dict | None = None
 
     @property
     def judged(self) -> VariantFigures:
@@ -98,14 +101,16 @@ class VariantRecord:
                 "figures": self.figures.to_json(), "gate": self.gate, "gate_passed": self.gate_passed,
                 "gate_enforced": self.gate_enforced, "shipped": self.shipped, "path": self.path,
                 "ms_per_photo": self.ms_per_photo, "accelerators": self.accelerators, "use": self.use,
-                "gate_figures": self.gate_figures.to_json() if self.gate_figures else None, "drift": self.drift}
+                "gate_figures": self.gate_figures.to_json() if self.gate_figures else None, "drift": self.drift,
+                "plan": self.plan}
 
     @classmethod
     def from_json(cls, d: dict) -> "VariantRecord":
         return cls(d["family"], d["precision"], int(d["bytes"]), float(d.get("export_s", 0.0)),
                    VariantFigures.from_json(d["figures"]), d["gate"], bool(d["gate_passed"]), bool(d["gate_enforced"]),
                    bool(d["shipped"]), d["path"], d.get("ms_per_photo"), d.get("accelerators"), d.get("use", ""),
-                   VariantFigures.from_json(d["gate_figures"]) if d.get("gate_figures") else None, d.get("drift"))
+                   VariantFigures.from_json(d["gate_figures"]) if d.get("gate_figures") else None, d.get("drift"),
+                   d.get("plan"))
 
 
 _FORMAT_KEYS = ("platform", "path", "labels", "readme", "precision", "bytes", "export_s", "default_variant",

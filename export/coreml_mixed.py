@@ -1,0 +1,93 @@
+"""Core ML's sensitivity-guided mixed-precision variant (``palettized-mixed``): most weights palettized to 6 bits,
+the most sensitive layers kept at 8 bits (linear, per output channel) and paid for by the least sensitive at 4 bits,
+all iOS 16 ops (``constexpr_lut_to_dense``, ``constexpr_affine_dequantize``).
+
+The plan comes from :mod:`carspotter.measure.sensitivity` (each layer palettized alone in Keras, on the variant's
+representative photos) and is applied with coremltools' per-op configs (``OptimizationConfig.op_name_configs``: the
+coremltools "Optimizing models: per-op configuration" guide): first ``linear_quantize_weights`` on the 8-bit ops,
+then ``palettize_weights`` at 6 bits with the 8-bit ops excluded and the 4-bit ops at 4. Keras layers are matched to
+the program's ``conv`` / ``linear`` ops by their weights: the op's fp16 weight equals the layer's kernel with its
+BatchNormalization folded in, in Core ML's layout (``[out, in, kh, kw]``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from carspotter.measure.sensitivity import WeightLayers, layer_sensitivity, plan, plan_bits
+
+PROMOTE = 0.02
+"""Fraction of the weights the plan keeps at 8 bits (the most sensitive layers), paid for at 4 bits; the layers under
+0.1 % of the weights (the stem's) go to 8 bits besides. Simulated on the 10-class run (209 gate photos, top-1 agreement
+with the reference): every layer at 6 bits 76.6 %, the plan at 0 / 2 / 5 / 10 % promoted 91.9 / 92.3 / 90.9 / 90.4 %
+(5.88-5.99 bits per weight), every layer at 8 bits 97.1 % (docs/figures.md)."""
+
+SENSITIVITY_PHOTOS = 24
+"""Representative photos the per-layer sensitivity is measured on."""
+
+
+def _mil_layout(kernel: np.ndarray) -> np.ndarray:
+    """A Keras kernel in Core ML's weight layout: conv ``[kh, kw, in, out] -> [out, in, kh, kw]``, dense ``[in, out]
+    -> [out, in]``."""
+    return kernel.transpose(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T
+
+
+def op_names(mlmodel, weights: WeightLayers) -> dict[str, str]:
+    """Keras weight layer name -> the name of the program's ``conv`` / ``linear`` op that holds its weights (matched
+    by value, see the module docstring); layers without a match are absent."""
+    ops = [op for op in mlmodel._mil_program.functions["main"].operations if op.op_type in ("conv", "linear")]
+    folded = []
+    for i, (name, layer, scale) in enumerate(weights.layers):
+        w = layer.kernel.numpy()
+        folded.append((name, _mil_layout(w * scale if scale is not None else w).astype(np.float32)))
+    out: dict[str, str] = {}
+    for op in ops:
+        val = op.weight.val
+        if val is None:
+            continue
+        val = np.asarray(val, dtype=np.float32)
+        best = None
+        for name, w in folded:
+            if w.shape == val.shape and name not in out:
+                err = float(np.linalg.norm(w - val) / max(np.linalg.norm(w), 1e-12))
+                if best is None or err < best[1]:
+                    best = (name, err)
+        if best is not None and best[1] < 0.01:  # fp16 rounding is ~1e-3
+            out[best[0]] = op.name
+    return out
+
+
+def compress(mlmodel, build, log=lambda m: None):
+    """``mlmodel`` (an fp16 mlprogram of ``build.model``) compressed by the plan; returns ``(mlmodel, plan facts)``.
+
+    Raises:
+        ValueError: no representative photos (the variant is a calibrated one), or no layer matched an op.
+    """
+    import coremltools.optimize.coreml as cto
+
+    if build.representative is None or len(build.representative) == 0:
+        raise ValueError("the mixed plan needs representative photos")
+    weights = WeightLayers(build.model)
+    pixels = build.representative[:SENSITIVITY_PHOTOS]
+    sens = layer_sensitivity(weights, pixels, nbits=4,
+                             progress=lambda k, n: log(f"sensitivity: {k} of {n} layers") if k % 20 == 0 or k == n else None)
+    bits = plan(sens, PROMOTE)
+    names = op_names(mlmodel, weights)
+    if not names:
+        raise ValueError("no weight layer of the model matched an op of the Core ML program")
+    high = {names[n] for n, b in bits.items() if b == 8 and n in names}
+    low = {names[n] for n, b in bits.items() if b == 4 and n in names}
+    if high:
+        mlmodel = cto.linear_quantize_weights(mlmodel, config=cto.OptimizationConfig(
+            op_name_configs={n: cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8") for n in high}))
+    configs = {**{n: None for n in high}, **{n: cto.OpPalettizerConfig(mode="kmeans", nbits=4) for n in low}}
+    mlmodel = cto.palettize_weights(mlmodel, config=cto.OptimizationConfig(
+        global_config=cto.OpPalettizerConfig(mode="kmeans", nbits=6), op_name_configs=configs))
+    by_bits = {b: sorted(n for n, v in bits.items() if v == b) for b in (8, 6, 4)}
+    facts = {"method": "per-layer sensitivity (each layer palettized to 4 bits alone, pooled-feature drift on "
+                       f"{len(pixels)} representative photos), {PROMOTE:.0%} of the weights kept at 8 bits, paid for at 4",
+             "bits_per_weight": round(plan_bits(sens, bits), 3), "layers_8bit": by_bits[8], "layers_4bit": by_bits[4],
+             "layers_6bit": len(by_bits[6]), "unmatched": sorted(set(bits) - set(names)),
+             "most_sensitive": [{"layer": s.layer, "drift": round(s.drift, 4)}
+                                for s in sorted(sens, key=lambda s: -s.drift)[:10]]}
+    return mlmodel, facts

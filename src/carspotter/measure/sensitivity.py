@@ -1,0 +1,183 @@
+"""Per-layer sensitivity to weight compression, and a mixed-precision plan from it.
+
+**Sensitivity** of a layer: the drift of the model's pooled features (the head's input) when that layer alone has its
+weights palettized, measured in Keras on a set of photos. The compression is simulated as the converters apply it:
+a convolution followed by BatchNormalization is compressed with the normalization folded in (the converters fold it
+before compressing: each output channel scaled by ``gamma / sqrt(var + eps)``), one k-means look-up table of
+``2^nbits`` entries per weight tensor (coremltools' ``OpPalettizerConfig(mode="kmeans")``, per tensor), then unfolded
+again for Keras. This is the "compress one layer alone" analysis of coremltools' and LiteRT's selective-compression
+guides, run without converting a file per layer (94 conversions of InceptionV3 would take an hour here).
+
+**Plan**: every layer at the middle width (6 bits) to start; the most sensitive layers (largest drift per layer) move
+up to 8 bits and are paid for, parameter for parameter, by moving the least sensitive layers per parameter down to
+4 bits, so the plan's weight bits never exceed the all-middle file's. :func:`simulate` runs a whole plan in Keras, so
+plans are compared before any conversion; the format's converter then applies the chosen plan (Core ML: per-op
+configs, ``op_name_configs``) and its gate judges the real file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from carspotter.measure.drift import _histories
+
+
+WEIGHT_THRESHOLD = 2048
+"""Weight tensors smaller than this are not compressed (coremltools' ``OpCompressorConfig.weight_threshold`` default)."""
+
+
+@dataclass
+class LayerSensitivity:
+    """``layer`` (``backbone/layer`` or a head layer), its weight count, and the mean relative L2 error of the pooled
+    features on the photos when it alone is palettized (0..inf)."""
+
+    layer: str
+    params: int
+    drift: float
+
+
+def _kmeans_1d(values: np.ndarray, k: int) -> np.ndarray:
+    """``values`` replaced by their cluster's centroid from optimal 1-D k-means with ``k`` clusters over the fp16 values:
+    the distinct values weighted by their counts, clustered by the kmeans1d that coremltools vendors and its
+    palettizer runs on an fp16 weight tensor of 10,000 values or more (``coremltools._deps``, pinned coremltools 9.0:
+    a private module, used for fidelity to the converter); smaller tensors differ from the converter's one
+    scikit-learn k-means++ run only by that run's local optimum."""
+    from coremltools._deps import _kmeans1d
+
+    half = values.astype(np.float16).astype(np.float64).ravel()
+    distinct, inverse, counts = np.unique(half, return_inverse=True, return_counts=True)
+    if len(distinct) <= k:
+        return half.reshape(values.shape).astype(values.dtype)
+    result = _kmeans1d.cluster(distinct, k, weights=counts.astype(np.float64))
+    centroids = np.asarray(result.centroids)
+    return centroids[np.asarray(result.clusters)[inverse.ravel()]].reshape(values.shape).astype(values.dtype)
+
+
+class WeightLayers:
+    """The weight layers of a carspotter model (the backbone's convolutions, the head's dense layer), each with the
+    per-output-channel scale of the BatchNormalization that follows it (None without one)."""
+
+    def __init__(self, model):
+        import keras
+
+        self.model = model
+        self.layers: list[tuple[str, object, np.ndarray | None]] = []
+        for outer in model.layers:
+            if isinstance(outer, keras.Model):
+                consumers: dict[str, list[str]] = {}
+                for cfg in outer.get_config()["layers"]:
+                    for source in _histories(cfg.get("inbound_nodes", [])):
+                        consumers.setdefault(source, []).append(cfg["name"])
+                for layer in outer.layers:
+                    if type(layer).__name__ in ("Conv2D", "Dense", "DepthwiseConv2D"):
+                        self.layers.append((f"{outer.name}/{layer.name}", layer, self._bn_scale(outer, layer, consumers)))
+            elif type(outer).__name__ in ("Conv2D", "Dense"):
+                self.layers.append((outer.name, outer, None))
+        self.head = keras.Model(model.inputs, [model.layers[-1].input, model.outputs[0]])
+
+    @staticmethod
+    def _bn_scale(block, layer, consumers) -> np.ndarray | None:
+        after = consumers.get(layer.name, [])
+        if len(after) != 1 or type(block.get_layer(after[0])).__name__ != "BatchNormalization":
+            return None
+        bn = block.get_layer(after[0])
+        gamma = bn.gamma.numpy() if bn.scale else 1.0
+        return np.asarray(gamma / np.sqrt(bn.moving_variance.numpy() + bn.epsilon), dtype=np.float32)
+
+    def compressed(self, index: int, nbits: int) -> np.ndarray:
+        """Layer ``index``'s kernel palettized to ``nbits`` with its normalization folded (see the module docstring);
+        8 bits is linear symmetric per output channel (``OpLinearQuantizerConfig``'s default). A kernel of fewer than
+        :data:`WEIGHT_THRESHOLD` values is left as it is, as the converters leave it."""
+        _, layer, scale = self.layers[index]
+        w = layer.kernel.numpy()
+        if w.size < WEIGHT_THRESHOLD:
+            return w
+        folded = w * scale if scale is not None else w  # the output channel is the last axis of a Keras kernel
+        if nbits >= 8:
+            axes = tuple(range(folded.ndim - 1))
+            step = np.maximum(np.abs(folded).max(axis=axes, keepdims=True), 1e-12) / 127
+            q = np.round(folded / step) * step
+        else:
+            q = _kmeans_1d(folded, 2 ** nbits)
+        return (q / scale if scale is not None else q).astype(w.dtype)
+
+    def features(self, pixels: np.ndarray, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+        """``([N, D] pooled features, [N, C] probabilities)`` of the model as its weights are now."""
+        out = [self.head(pixels[i:i + batch].astype(np.float32), training=False) for i in range(0, len(pixels), batch)]
+        return (np.concatenate([np.asarray(f) for f, _ in out]), np.concatenate([np.asarray(p) for _, p in out]))
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.linalg.norm(a - b, axis=1) / np.maximum(np.linalg.norm(b, axis=1), 1e-12)))
+
+
+def layer_sensitivity(weights: WeightLayers, pixels: np.ndarray, nbits: int = 4, progress=None) -> list[LayerSensitivity]:
+    """Each weight layer palettized to ``nbits`` alone: the drift of the pooled features on ``pixels``
+    (``[N, S, S, 3]`` uint8). The model's weights are restored after each layer.
+
+    Args:
+        progress: ``(done, total) -> None`` after each layer, or None.
+    """
+    reference, _ = weights.features(pixels)
+    out = []
+    for i, (name, layer, _) in enumerate(weights.layers):
+        original = layer.kernel.numpy()
+        layer.kernel.assign(weights.compressed(i, nbits))
+        try:
+            feats, _ = weights.features(pixels)
+        finally:
+            layer.kernel.assign(original)
+        out.append(LayerSensitivity(name, int(original.size), _rel(feats, reference)))
+        if progress:
+            progress(i + 1, len(weights.layers))
+    return out
+
+
+def plan(sensitivity: list[LayerSensitivity], promote: float, middle: int = 6, high: int = 8, low: int = 4) -> dict[str, int]:
+    """Bits per layer: the most sensitive layers holding the fraction ``promote`` (0..1) of all weights at ``high``,
+    paid for by the least sensitive per weight at ``low`` (as many weights x (high - middle) / (middle - low)), the
+    rest at ``middle`` (see the module docstring). Layers too small to matter to the size (under 0.1 % of the
+    weights) go to ``high`` for free."""
+    total = sum(s.params for s in sensitivity)
+    bits = {s.layer: middle for s in sensitivity}
+    small = [s for s in sensitivity if s.params < total / 1000]
+    for s in small:
+        bits[s.layer] = high
+    budget, up = promote * total, 0
+    for s in sorted((s for s in sensitivity if s not in small), key=lambda s: -s.drift):
+        if up + s.params > budget:
+            continue
+        bits[s.layer], up = high, up + s.params
+    owed = up * (high - middle) / (middle - low) + sum(s.params for s in small) * (high - middle) / (middle - low)
+    paid = 0
+    for s in sorted((s for s in sensitivity if bits[s.layer] == middle), key=lambda s: s.drift / s.params):
+        if paid >= owed:
+            break
+        bits[s.layer], paid = low, paid + s.params
+    return bits
+
+
+def plan_bits(sensitivity: list[LayerSensitivity], bits: dict[str, int]) -> float:
+    """Mean bits per weight of a plan."""
+    total = sum(s.params for s in sensitivity)
+    return sum(bits[s.layer] * s.params for s in sensitivity) / total
+
+
+def simulate(weights: WeightLayers, bits: dict[str, int], pixels: np.ndarray) -> np.ndarray:
+    """``[N, C]`` probabilities of the model with every layer compressed as ``bits`` says (weights restored after)."""
+    saved = []
+    try:
+        for i, (name, layer, _) in enumerate(weights.layers):
+            if name in bits:
+                saved.append((layer, layer.kernel.numpy()))
+                layer.kernel.assign(weights.compressed(i, bits[name]))
+        return weights.features(pixels)[1]
+    finally:
+        for layer, original in saved:
+            layer.kernel.assign(original)
+
+
+def to_json(sensitivity: list[LayerSensitivity]) -> list[dict]:
+    return [asdict(s) for s in sensitivity]
