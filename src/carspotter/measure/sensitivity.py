@@ -138,8 +138,10 @@ def layer_sensitivity(weights: WeightLayers, pixels: np.ndarray, nbits: int = 4,
 def plan(sensitivity: list[LayerSensitivity], promote: float, middle: int = 6, high: int = 8, low: int = 4) -> dict[str, int]:
     """Bits per layer: the most sensitive layers holding the fraction ``promote`` (0..1) of all weights at ``high``,
     paid for by the least sensitive per weight at ``low`` (as many weights x (high - middle) / (middle - low)), the
-    rest at ``middle`` (see the module docstring). Layers too small to matter to the size (under 0.1 % of the
-    weights) go to ``high`` for free."""
+    rest at ``middle`` (see the module docstring). Layers under 0.1 % of the weights (a stem's) go to ``high`` besides,
+    paid for the same way. Layers under :data:`WEIGHT_THRESHOLD` weights are not in the plan: no converter
+    compresses them."""
+    sensitivity = [s for s in sensitivity if s.params >= WEIGHT_THRESHOLD]
     total = sum(s.params for s in sensitivity)
     bits = {s.layer: middle for s in sensitivity}
     small = [s for s in sensitivity if s.params < total / 1000]
@@ -160,9 +162,9 @@ def plan(sensitivity: list[LayerSensitivity], promote: float, middle: int = 6, h
 
 
 def plan_bits(sensitivity: list[LayerSensitivity], bits: dict[str, int]) -> float:
-    """Mean bits per weight of a plan."""
-    total = sum(s.params for s in sensitivity)
-    return sum(bits[s.layer] * s.params for s in sensitivity) / total
+    """Mean bits per weight of the layers a plan compresses."""
+    planned = [s for s in sensitivity if s.layer in bits]
+    return sum(bits[s.layer] * s.params for s in planned) / max(sum(s.params for s in planned), 1)
 
 
 def simulate(weights: WeightLayers, bits: dict[str, int], pixels: np.ndarray) -> np.ndarray:
