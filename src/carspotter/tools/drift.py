@@ -105,15 +105,17 @@ def _plot(drifts: list[Drift], tolerance: float) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(11, 5), dpi=100)
     for d in drifts:
         m = d.matched
         ax.plot([p.depth for p in m], [max(p.rel_error, 1e-7) for p in m], marker="o", markersize=3, label=d.variant)
     ax.axhline(tolerance, color="#b00020", linestyle="--", linewidth=1, label=f"tolerance {tolerance:.0%}")
     ax.set_yscale("log")
-    ax.set_xlabel("probe depth (0 = first probe; names in the table)")
+    probes = max((d.probes for d in drifts), key=len, default=[])
+    ax.set_xticks([p.depth for p in probes], [p.layer.split("/")[-1] for p in probes], rotation=60, ha="right", fontsize=7)
+    ax.set_xlabel("probe (the reference's cut points, input to output)")
     ax.set_ylabel("mean relative L2 error")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
