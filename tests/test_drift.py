@@ -86,3 +86,10 @@ def test_drift_command_writes_json_and_a_page_with_the_same_figures(pipeline, tm
     assert shown == doc and "data:image/png;base64," in page
     assert main(["drift", str(bundle), "--run", str(run_dir), "--variants", "tflite/nope"]) == 2
     assert "choose shipped variants" in capsys.readouterr().err
+    # by default the page goes into the bundle, beside parity's, and the bundle still verifies
+    from carspotter.contracts.manifest import verify_bundle
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy)
+    assert main(["drift", str(copy), "--run", str(run_dir), "--photos", "1", "--variants", "onnx/fp32"]) == 0
+    assert (copy / "drift.html").is_file() and verify_bundle(copy).formats

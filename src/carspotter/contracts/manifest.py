@@ -26,7 +26,7 @@ from carspotter.util.hashing import sha256_file
 from carspotter.model.spec import InputSpec
 
 MANIFEST_SCHEMA_VERSION = 2
-UNHASHED = ("manifest.json", "parity.json", "parity.html")  # written after the files they describe
+UNHASHED = ("manifest.json", "parity.json", "parity.html", "drift.json", "drift.html")  # written after the files they describe
 
 
 @lru_cache(maxsize=1)
@@ -261,8 +261,8 @@ class Manifest:
 def file_table(bundle_dir: Path) -> dict[str, dict]:
     """``{relative posix path: {"bytes": int, "sha256": hex}}`` for every file in a bundle.
 
-    Folders such as ``.mlpackage`` are listed file by file; ``manifest.json`` and
-    ``parity.json`` are left out (they are written after the files they describe).
+    Folders such as ``.mlpackage`` are listed file by file; :data:`UNHASHED` (``manifest.json``, parity's and
+    drift's reports) is left out: written after the files it describes.
     """
     table = {}
     for dirpath, dirnames, filenames in os.walk(bundle_dir):
