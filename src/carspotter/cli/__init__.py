@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             return _interrupted(args.command, interrupts.RECEIVED[0])
         return status
     except KeyboardInterrupt as exc:
-        return _interrupted(args.command, exc.signum if isinstance(exc, interrupts.Terminated) else None)
+        return _interrupted(args.command, exc.signum if isinstance(exc, interrupts.Terminated)
+                            else (interrupts.RECEIVED[0] if interrupts.RECEIVED else signal.SIGINT))
     except Exception as exc:
         if interrupts.RECEIVED and not args.debug:  # the signal surfaced inside a C extension as another error
             return _interrupted(args.command, interrupts.RECEIVED[0])
@@ -68,11 +69,12 @@ def _quiet_interrupts(hook):
     return unraisable
 
 
-def _interrupted(command: str, signum: int | None) -> int:
-    """One line for an interrupted command; the exit status 128 + the signal number."""
-    how = f" ({signal.Signals(signum).name})" if signum is not None else ""
-    print(f"carspotter {command}: interrupted{how}; nothing half-written was left behind", file=sys.stderr)
-    return 128 + (signum if signum is not None else signal.SIGINT)
+def _interrupted(command: str, signum: int) -> int:
+    """One line for an interrupted command, naming the signal (the same line whether the signal surfaced as
+    KeyboardInterrupt or was recorded while a library swallowed it); the exit status 128 + the signal number."""
+    print(f"carspotter {command}: interrupted ({signal.Signals(signum).name}); nothing half-written was left behind",
+          file=sys.stderr)
+    return 128 + int(signum)
 
 
 def _terminate_as_interrupt() -> dict:
