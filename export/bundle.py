@@ -216,7 +216,7 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}{accel}; "
              f"{'shipped' if r.shipped else 'LEFT OUT'}")
         if not r.shipped:
-            r.drift = left_out_drift(fmt, v, target, inputs) if not r.gate_passed else None
+            r.drift = left_out_drift(fmt, v, target, inputs, _log)  # left out: its gate failed
             inputs.pool.release(target)
             shutil.rmtree(target) if target.is_dir() else target.unlink()
             for extra in facts_of[v.name].get("extra_files", ()):
@@ -356,7 +356,7 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
         formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
                    for name, variants in chosen.items()}
         try:
-            measured = app_path_rows.measure(tmp, formats, inputs)
+            measured = app_path_rows.measure(tmp, formats, inputs, _log)
         except CarspotterError as exc:
             raise ExportError(f"app paths of {inputs.run.dir}: {exc}") from exc
         except Exception as exc:

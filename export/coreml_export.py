@@ -73,8 +73,7 @@ def export(build: Build, path: Path) -> dict:
     if compress == "mixed":
         from carspotter.export.coreml_mixed import compress as mixed
 
-        with quiet():
-            mlmodel, plan = mixed(mlmodel, build)
+        mlmodel, plan = mixed(mlmodel, build)  # quiet inside, but for the sensitivity's progress
     elif compress:
         import coremltools.optimize.coreml as cto
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from carspotter.measure.sensitivity import WeightLayers, layer_sensitivity, plan, plan_bits
+from carspotter.util.quiet import quiet
 
 PROMOTE = 0.02
 """Fraction of the weights the plan keeps at 8 bits (the most sensitive layers), paid for at 4 bits; the layers under
@@ -36,10 +37,7 @@ def op_names(mlmodel, weights: WeightLayers) -> dict[str, str]:
     """Keras weight layer name -> the name of the program's ``conv`` / ``linear`` op that holds its weights (matched
     by value, see the module docstring); layers without a match are absent."""
     ops = [op for op in mlmodel._mil_program.functions["main"].operations if op.op_type in ("conv", "linear")]
-    folded = []
-    for i, (name, layer, scale) in enumerate(weights.layers):
-        w = layer.kernel.numpy()
-        folded.append((name, _mil_layout(w * scale if scale is not None else w).astype(np.float32)))
+    folded = [(name, _mil_layout(weights.folded(i)).astype(np.float32)) for i, (name, _, _) in enumerate(weights.layers)]
     out: dict[str, str] = {}
     for op in ops:
         val = op.weight.val
@@ -57,8 +55,9 @@ def op_names(mlmodel, weights: WeightLayers) -> dict[str, str]:
     return out
 
 
-def compress(mlmodel, build, log=lambda m: None):
+def compress(mlmodel, build):
     """``mlmodel`` (an fp16 mlprogram of ``build.model``) compressed by the plan; returns ``(mlmodel, plan facts)``.
+    The sensitivity shows its progress; the converter's own output is kept quiet.
 
     Raises:
         ValueError: no representative photos (the variant is a calibrated one), or no layer matched an op.
@@ -69,20 +68,20 @@ def compress(mlmodel, build, log=lambda m: None):
         raise ValueError("the mixed plan needs representative photos")
     weights = WeightLayers(build.model)
     pixels = build.representative[:SENSITIVITY_PHOTOS]
-    sens = layer_sensitivity(weights, pixels, nbits=4,
-                             progress=lambda k, n: log(f"sensitivity: {k} of {n} layers") if k % 20 == 0 or k == n else None)
+    sens = layer_sensitivity(weights, pixels, nbits=4)
     bits = plan(sens, PROMOTE)
     names = op_names(mlmodel, weights)
     if not names:
         raise ValueError("no weight layer of the model matched an op of the Core ML program")
     high = {names[n] for n, b in bits.items() if b == 8 and n in names}
     low = {names[n] for n, b in bits.items() if b == 4 and n in names}
-    if high:
-        mlmodel = cto.linear_quantize_weights(mlmodel, config=cto.OptimizationConfig(
-            op_name_configs={n: cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8") for n in high}))
     configs = {**{n: None for n in high}, **{n: cto.OpPalettizerConfig(mode="kmeans", nbits=4) for n in low}}
-    mlmodel = cto.palettize_weights(mlmodel, config=cto.OptimizationConfig(
-        global_config=cto.OpPalettizerConfig(mode="kmeans", nbits=6), op_name_configs=configs))
+    with quiet():
+        if high:
+            mlmodel = cto.linear_quantize_weights(mlmodel, config=cto.OptimizationConfig(
+                op_name_configs={n: cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8") for n in high}))
+        mlmodel = cto.palettize_weights(mlmodel, config=cto.OptimizationConfig(
+            global_config=cto.OpPalettizerConfig(mode="kmeans", nbits=6), op_name_configs=configs))
     by_bits = {b: sorted(n for n, v in bits.items() if v == b) for b in (8, 6, 4)}
     facts = {"method": "per-layer sensitivity (each layer palettized to 4 bits alone, pooled-feature drift on "
                        f"{len(pixels)} representative photos), {PROMOTE:.0%} of the weights kept at 8 bits, paid for at 4",

@@ -6,17 +6,17 @@ file is deleted, with :mod:`carspotter.measure.drift`; the reference's probes ar
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import Callable
 
 from carspotter.measure.drift import ReferenceProbes, measure_drift
 from carspotter.model.formats import FormatSpec, VariantSpec
 
 
-def left_out_drift(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs) -> dict | None:
+def left_out_drift(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs, log: Callable[[str], None]) -> dict | None:
     """The drift record of a left-out variant file at ``target`` (``inputs``: export's record of the run), or None
-    with ``--drift-photos 0`` or a format without intermediate tensors. A failure to measure it is printed with
-    its reason and recorded as None: the export's decision does not depend on it."""
+    with ``--drift-photos 0`` or a format without intermediate tensors. A failure to measure it is logged (``log``:
+    export's progress lines) with its reason and recorded as None: the export's decision does not depend on it."""
     count = inputs.options.drift_photos
     if count <= 0 or fmt.intermediates is None or variant.copy_of:
         return None
@@ -28,8 +28,7 @@ def left_out_drift(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs) 
             inputs.drift_probes = ReferenceProbes(inputs.model)
         drift = measure_drift(name, inputs.drift_probes, fmt.intermediates(target, variant), pixels)
     except Exception as exc:  # recorded, never fatal: the gate has decided already
-        print(f"[export] {name}: per-layer drift not measured ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})",
-              file=sys.stderr, flush=True)
+        log(f"{name}: per-layer drift not measured ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})")
         return None
-    print(f"[export] drift of {drift.summary()}", file=sys.stderr, flush=True)
+    log(f"drift of {drift.summary()}")
     return drift.to_json()

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from carspotter.util.progress import progress
+
 TOLERANCE = 0.10
 """Mean relative L2 error (10 %) beyond which a probe counts as drifted. Measured on the 10-class run (4 test photos,
 21 probes, docs/figures.md): the fp16 files stay within 0.2 % at every probe, the shipped 8-bit files of all three
@@ -87,6 +89,13 @@ class Drift:
                 else f"every probe within {self.tolerance:.0%}")
         tail = f"; at the output {last.rel_error:.1%}" if last else ""
         return f"{self.variant}: {head}{tail}; most added by {top or 'none'} ({self.photos} photos, {len(self.matched)} probes)"
+
+    @classmethod
+    def from_json(cls, d: dict, variant: str | None = None) -> "Drift":
+        """A record written by :meth:`to_json` (a manifest's ``drift``), named ``variant`` if given."""
+        probes = [Probe(p["layer"], p["depth"], p.get("tensor"), p.get("rel_error"), p.get("rel_error_max"))
+                  for p in d["probes"]]
+        return cls(variant or d["variant"], d["photos"], d["tolerance"], probes)
 
     def to_json(self) -> dict:
         first = self.first_beyond
@@ -221,7 +230,7 @@ def match(names: list[str], refs: list[np.ndarray], tensors: list[tuple[str, np.
 
 
 def measure_drift(variant: str, reference: ReferenceProbes, file_tensors, pixels: np.ndarray,
-                  tolerance: float = TOLERANCE, progress=None) -> Drift:
+                  tolerance: float = TOLERANCE) -> Drift:
     """Drift of one variant file against the reference.
 
     Args:
@@ -230,7 +239,8 @@ def measure_drift(variant: str, reference: ReferenceProbes, file_tensors, pixels
             gives ``[(name, array)]``, :mod:`carspotter.model.intermediates`).
         pixels: ``[N, S, S, 3]`` uint8 RGB, the reference's exact inputs (N >= 1).
         tolerance: mean relative L2 error beyond which a probe has drifted (0..1).
-        progress: ``(done, total) -> None`` after each photo, or None.
+
+    Progress on stderr for 16 photos or more (:func:`carspotter.util.progress.progress`).
 
     Raises:
         ValueError: no photo.
@@ -239,7 +249,7 @@ def measure_drift(variant: str, reference: ReferenceProbes, file_tensors, pixels
         raise ValueError("drift needs at least one photo")
     errors: list[list[float]] = [[] for _ in reference.names]
     chosen: list[str | None] | None = None
-    for k in range(len(pixels)):
+    for k in progress(range(len(pixels)), len(pixels), f"drift of {variant}", min_total=16):
         px = pixels[k:k + 1]
         refs = reference.run(px)
         tensors = file_tensors.run(px)
@@ -249,8 +259,6 @@ def measure_drift(variant: str, reference: ReferenceProbes, file_tensors, pixels
         for j, (name, ref) in enumerate(zip(chosen, refs)):
             if name is not None:
                 errors[j].append(_rel(_as_reference(values[name], ref), ref))
-        if progress:
-            progress(k + 1, len(pixels))
     probes = [Probe(layer, depth, name, float(np.mean(e)) if e else None, float(np.max(e)) if e else None)
               for depth, (layer, name, e) in enumerate(zip(reference.names, chosen, errors))]
     return Drift(variant, len(pixels), tolerance, probes)

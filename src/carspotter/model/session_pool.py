@@ -49,7 +49,7 @@ class SessionPool:
         """
         runtime = self.resolve(runtime, variant)
         key = (str(path), runtime.check)
-        if key not in self._sessions or getattr(self._sessions[key], "closed", False):
+        if key not in self._sessions or self._sessions[key].closed:
             self._sessions[key] = runtime.load(path, self.labels, variant, self.threads)
         return self._sessions[key]
 
@@ -63,7 +63,7 @@ class SessionPool:
         """Close and forget every session of the file ``path`` (a variant left out and deleted, or done with)."""
         for key in [k for k in self._sessions if k[0] == str(path)]:
             session = self._sessions.pop(key)
-            if not getattr(session, "closed", False):
+            if not session.closed:
                 session.close()
 
     def moved(self, old: Path, new: Path) -> None:
@@ -75,7 +75,7 @@ class SessionPool:
     def close(self) -> None:
         """Close every session the pool loaded."""
         for session in self._sessions.values():
-            if not getattr(session, "closed", False):
+            if not session.closed:
                 session.close()
         self._sessions.clear()
 

@@ -41,15 +41,8 @@ def _chosen(manifest, wanted: str | None) -> list[tuple[str, str]]:
 
 def recorded(manifest) -> list[Drift]:
     """The drift the export recorded for variants its gates left out."""
-    out = []
-    for fmt, entry in manifest.formats.items():
-        for name, record in entry.variants.items():
-            d = record.drift
-            if d:
-                probes = [Probe(p["layer"], p["depth"], p.get("tensor"), p.get("rel_error"), p.get("rel_error_max"))
-                          for p in d["probes"]]
-                out.append(Drift(f"{fmt}/{name} (left out)", d["photos"], d["tolerance"], probes))
-    return out
+    return [Drift.from_json(record.drift, f"{fmt}/{name} (left out)") for fmt, entry in manifest.formats.items()
+            for name, record in entry.variants.items() if record.drift]
 
 
 def run_drift(bundle: str | Path, run: str | Path | None = None, variants: str | None = None, photos: int = 8,
@@ -95,6 +88,11 @@ def run_drift(bundle: str | Path, run: str | Path | None = None, variants: str |
     return out + recorded(handle.manifest)
 
 
+def _axis(drifts: list[Drift]) -> list[Probe]:
+    """The probes the chart and the table list: the longest probe list (a TFLite file has no rescaling probe)."""
+    return max((d.probes for d in drifts), key=len, default=[])
+
+
 def _plot(drifts: list[Drift], tolerance: float) -> str:
     """The error-by-depth chart as a data: URI (PNG)."""
     import base64
@@ -111,7 +109,7 @@ def _plot(drifts: list[Drift], tolerance: float) -> str:
         ax.plot([p.depth for p in m], [max(p.rel_error, 1e-7) for p in m], marker="o", markersize=3, label=d.variant)
     ax.axhline(tolerance, color="#b00020", linestyle="--", linewidth=1, label=f"tolerance {tolerance:.0%}")
     ax.set_yscale("log")
-    probes = max((d.probes for d in drifts), key=len, default=[])
+    probes = _axis(drifts)
     ax.set_xticks([p.depth for p in probes], [p.layer.split("/")[-1] for p in probes], rotation=60, ha="right", fontsize=7)
     ax.set_xlabel("probe (the reference's cut points, input to output)")
     ax.set_ylabel("mean relative L2 error")
@@ -132,7 +130,7 @@ def write(drifts: list[Drift], out: str | Path, bundle_name: str) -> Path:
     rows = "".join(f"<tr><td>{esc(d.variant)}</td><td class=num>{d.photos}</td><td>{esc(d.first_beyond.layer if d.first_beyond else '-')}"
                    f"</td><td>{esc(', '.join(f'{n} (+{g:.1%})' for n, g in d.contributors() if g > 0))}</td>"
                    f"<td class=num>{d.matched[-1].rel_error:.2%}</td></tr>" if d.matched else "" for d in drifts)
-    names = drifts[0].probes if drifts else []
+    names = _axis(drifts)
     depth = "".join(f"<tr><td class=num>{p.depth}</td><td>{esc(p.layer)}</td>"
                     + "".join(f"<td class=num>{'-' if q.rel_error is None else f'{q.rel_error:.2e}'}</td>"
                               for q in (next((x for x in d.probes if x.layer == p.layer), Probe(p.layer, p.depth)) for d in drifts))
