@@ -21,7 +21,9 @@ PROMOTE = 0.02
 """Fraction of the weights the plan keeps at 8 bits (the most sensitive layers), paid for at 4 bits; the layers under
 0.1 % of the weights (the stem's) go to 8 bits besides. Simulated on the 10-class run (209 gate photos, top-1 agreement
 with the reference): every layer at 6 bits 76.6 %, the plan at 0 / 2 / 5 / 10 % promoted 91.9 / 92.3 / 90.9 / 90.4 %
-(5.88-5.99 bits per weight), every layer at 8 bits 97.1 % (docs/figures.md)."""
+(5.88-5.99 bits per weight), every layer at 8 bits 97.1 %; each 95 % Wilson interval is about +-3.5 points wide, so
+the promoted fractions cannot be told apart there: 2 % is the smallest that keeps a few sensitive layers beside
+the stem (docs/figures.md)."""
 
 SENSITIVITY_PHOTOS = 24
 """Representative photos the per-layer sensitivity is measured on."""
