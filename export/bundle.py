@@ -36,7 +36,7 @@ from carspotter.measure.gates import Gates, apply_gate, measure
 from carspotter.util.hashing import sha256_file
 from carspotter.contracts.manifest import FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
 from carspotter.contracts.photoset import (PhotoSet, gate_photoset, representative_photos, representative_rows,
-                                          split_photoset)
+                                          split_photoset, without_rows)
 from carspotter.contracts.runfolder import Run, read_run, write_labels
 
 
@@ -52,10 +52,13 @@ class ExportOptions:
             gate; None builds each format's baseline variant (and the ORT-format ONNX) and records their
             accuracy figures without gating. The phone-accelerator gate of a format (ONNX: every node on
             the NNAPI and CoreML EPs) applies to its default either way.
-        calibration_photos: representative training photos for calibrated int8 variants.
+        calibration_photos: representative training photos for calibrated variants (TFLite's post-training
+            quantization guide: "around ~100-500 samples"; the lower end, since each is a photo the calibrated
+            variants' gates cannot judge on: a 10-class run has about 300).
         gates: accuracy gates for ``variants`` (:class:`~carspotter.measure.gates.Gates`: bounds on 95 % intervals).
         gate_photos: with ``variants``, the gates judge each variant on up to this many of the run's labelled photos
-            (test, val, then train; never the representative ones): :func:`carspotter.contracts.photoset.gate_photoset`.
+            (test, val, then train: :func:`carspotter.contracts.photoset.gate_photoset`); a calibrated variant is
+            judged without the representative photos it read.
         drift_photos: per-layer drift (:mod:`carspotter.measure.drift`) of every variant a gate leaves out, on this
             many gate photos, recorded in its manifest entry (0: none).
         golden: photos in the bundle's golden set (0: none; :mod:`carspotter.contracts.golden`).
@@ -69,7 +72,7 @@ class ExportOptions:
     formats: tuple[str, ...] | None = None
     format_options: dict = field(default_factory=dict)
     variants: str | None = None
-    calibration_photos: int = 200
+    calibration_photos: int = 100
     gates: Gates = Gates()
     gate_photos: int = 1000
     drift_photos: int = 8
@@ -114,6 +117,7 @@ class _Inputs:
     options: ExportOptions
     gate: PhotoSet | None = None  # with --variants: the photos the gates judge on (gate_photoset)
     gate_reference: np.ndarray | None = None  # the reference's probabilities on them
+    representative_rows: list = field(default_factory=list)  # the split rows of ``representative``, in its order
     conversions: dict = field(default_factory=dict)  # shared by the variants' builds (export.build.Build)
     pool: SessionPool | None = None  # each shipped file loaded once: measured, then the golden set and the app paths
     drift_probes: object = None  # the reference's drift probes (measure.drift.ReferenceProbes), built on first use
@@ -141,10 +145,11 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
         ExportError: the conversion or the measurement failed (one line naming format, variant and step).
     """
     step = "conversion"
+    limit = variant.calibration_limit if variant.calibration else 0
+    representative = inputs.representative[:limit] if variant.calibration and inputs.representative is not None else None
     try:
-        build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant,
-                      inputs.representative if variant.calibration else None, inputs.options.converter_options,
-                      inputs.conversions)
+        build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant, representative,
+                      inputs.options.converter_options, inputs.conversions)
         t0 = time.time()
         facts = fmt.convert(build, target)
         seconds = time.time() - t0
@@ -155,8 +160,11 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
         ms = (time.perf_counter() - t0) * 1000 / len(probs) if session.timed else None
         fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
         step = "measurement on the gate photos"
-        gate_fig = (measure(inputs.gate_reference, session.infer(inputs.gate.pixels), inputs.gate.truth,
-                            inputs.run.labels, inputs.gate.names, fmt.name, variant) if inputs.gate is not None else None)
+        gate_fig = None
+        if inputs.gate is not None:  # every gate photo but the representative ones this variant read
+            gate, keep = without_rows(inputs.gate, inputs.representative_rows[:limit] if variant.calibration else [])
+            gate_fig = measure(inputs.gate_reference[keep], session.infer(gate.pixels), gate.truth, inputs.run.labels,
+                               gate.names, fmt.name, variant)
         step = "accelerator check"
         accel = fmt.accelerators(target) if fmt.accelerators is not None else None
     except CarspotterError as exc:
@@ -189,8 +197,9 @@ def _variants_readme(fmt: FormatSpec, records: dict[str, VariantRecord], default
                      f"{fig.gated_agreement:.1%} [{lo:.1%}, {hi:.1%}] | {accel} | "
                      f"{'passed' if r.gate_passed else 'FAILED'}: {r.gate} |")
     first = next(iter(records.values()))
-    where = (f"{first.gate_figures.photos} photos of the run that no representative dataset used (the gates' photos)"
-             if first.gate_figures else f"the run's {first.figures.photos} test photos")
+    counts = sorted({r.gate_figures.photos for r in records.values() if r.gate_figures})
+    where = (f"the run's labelled photos ({', '.join(map(str, counts))} photos: a calibrated variant's gate leaves out "
+             "the representative photos it read)" if counts else f"the run's {first.figures.photos} test photos")
     lines += ["", f"Measured on {where} at export; ms / photo on this machine's CPU with {fmt.measuring_runtime.target} "
               "(untimed: an emulation, not the device). Agreement counts a top-1 that differs only by a near-tie as "
               "agreeing, as parity does; each gate is a bound on a 95 % interval (docs/bundles-and-apps.md, Gates)."]
@@ -261,6 +270,9 @@ def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: s
                        deployment_target=fmt.deployment_target)
 
 
+_CALIBRATED_GATE = "; a calibrated variant is judged on them without the representative photos it read"
+
+
 def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: bool) -> _Inputs:
     """Read the run, load the reference, decode the test (and calibration) photos, run the reference on them."""
     run = read_run(run_dir)
@@ -270,16 +282,17 @@ def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: 
         raise ExportError(f"{run.dir}: no test photo decodes ({len(photos.skipped)} skipped, e.g. "
                           f"{photos.skipped[0] if photos.skipped else 'none listed'}); variants cannot be measured")
     representative = representative_photos(run, options.calibration_photos, options.data) if calibrate else None
+    rows = representative_rows(run, options.calibration_photos) if calibrate else []
     gate = gate_reference = None
-    if options.variants is not None:  # gated: every photo no representative dataset used
-        excluded = representative_rows(run, options.calibration_photos) if calibrate else []
-        gate = gate_photoset(run, excluded, options.gate_photos, options.data)
+    if options.variants is not None:  # gated: every photo; a calibrated variant's without those it read
+        gate = gate_photoset(run, [], options.gate_photos, options.data)
+        gate.source += _CALIBRATED_GATE
         _log(f"gates judge each variant on {gate.source}")
         gate_reference = runtimes.keras_probs(model, gate.pixels)
     info = ModelInfo(name=f"carspotter {out.name}", version=__version__, author=options.author, license=options.license,
                      description=f"Car make/model/year classifier, {len(run.labels)} classes, InceptionV3 fine-tuned (carspotter).")
     return _Inputs(run, model, photos, runtimes.keras_probs(model, photos.pixels), representative, info,
-                   options.variants is not None, options, gate, gate_reference)
+                   options.variants is not None, options, gate, gate_reference, rows)
 
 
 def _preprocessing(run) -> dict:

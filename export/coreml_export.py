@@ -8,6 +8,7 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
+from carspotter.export.coreml_mixed import SENSITIVITY_PHOTOS
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model.coreml_inspect import coreml_structure
 from carspotter.model.mil_program import mil_op_counts
@@ -193,6 +194,7 @@ FORMAT = FormatSpec(
               VariantSpec("palettized-6bit", "lowbit", mil_mode="fp16", use="6-bit palettized weights (iOS 16+)"),
               VariantSpec("palettized-4bit", "lowbit", mil_mode="fp16", use="4-bit palettized weights (iOS 16+)"),
               VariantSpec("palettized-mixed", "lowbit", mil_mode="fp16", calibration=True,
+                          calibration_limit=SENSITIVITY_PHOTOS,
                           use="6-bit palettized weights, the layers most sensitive to it at 8 bits and the least at 4, "
                               "planned from per-layer sensitivity on representative photos (iOS 16+)"),
               VariantSpec("palettized-4bit-grouped", "lowbit", mil_mode="fp16", default_ok=False,

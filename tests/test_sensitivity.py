@@ -3,12 +3,14 @@ variant built from it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
 import pytest
 
-from carspotter.measure.sensitivity import LayerSensitivity, WeightLayers, _kmeans_1d, layer_sensitivity, plan, plan_bits
+from carspotter.measure.sensitivity import (LayerSensitivity, WeightLayers, _kmeans_1d, layer_sensitivity, plan, plan_bits,
+                                           plan_cost)
 
 
 def test_kmeans_gives_at_most_2_to_the_bits_values_and_less_error_with_more_bits():
@@ -21,16 +23,36 @@ def test_kmeans_gives_at_most_2_to_the_bits_values_and_less_error_with_more_bits
     assert errors[1] < errors[0] < 0.2
 
 
-def test_plan_promotes_the_sensitive_pays_with_the_insensitive_and_never_grows_the_file():
-    sens = [LayerSensitivity("tiny", 864, 0.9), LayerSensitivity("stem", 5_000, 0.5),
-            LayerSensitivity("hot", 1_000_000, 0.3), LayerSensitivity("warm", 2_000_000, 0.05),
-            LayerSensitivity("cold", 4_000_000, 0.001), LayerSensitivity("big", 3_000_000, 0.02)]
-    bits = plan(sens, promote=0.1)
+def _at_widths(rows):
+    """``(name, weights, (drift at 4, 6, 8 bits), head)`` rows -> the plan's input: bits -> sensitivities."""
+    return {b: [LayerSensitivity(n, p, d[i], head) for n, p, d, head in rows] for i, b in enumerate((4, 6, 8))}
+
+
+def test_plan_is_the_cheapest_choice_of_widths_within_the_budget():
+    rows = [("tiny", 864, (0.9, 0.3, 0.05), False), ("stem", 5_000, (0.5, 0.12, 0.02), False),
+            ("hot", 1_000_000, (0.3, 0.08, 0.01), False), ("warm", 2_000_000, (0.05, 0.012, 0.002), False),
+            ("cold", 4_000_000, (0.001, 0.0003, 0.0001), False), ("big", 3_000_000, (0.02, 0.005, 0.001), False),
+            ("head", 20_480, (0.0, 0.0, 0.0), True)]
+    sens = _at_widths(rows)
+    bits = plan(sens)
     assert "tiny" not in bits  # under the converters' weight threshold: never compressed
-    assert bits["stem"] == 8  # under 0.1 % of the weights: 8 bits, paid for like the rest
-    assert bits["hot"] == 8 and bits["cold"] == 4 and bits["warm"] == bits["big"] == 6  # sensitive up, least per weight down
-    assert plan_bits(sens, bits) <= 6.0
-    assert plan(sens, promote=0.0) == {"stem": 8, "hot": 6, "warm": 6, "cold": 4, "big": 6}
+    assert bits["head"] == 8  # after the pooled features: its drift there says nothing, so never lowered
+    assert bits["stem"] == bits["hot"] == 8 and bits["cold"] == 4  # the sensitive up, paid for by the least sensitive
+    assert plan_bits(sens[4], bits) <= 6.0
+    # every assignment of the free layers within the budget (3^5 = 243): none has a smaller summed squared drift
+    free = ["stem", "hot", "warm", "cold", "big"]
+    params = {n: p for n, p, _, _ in rows}
+    limit = 6.0 * sum(p for n, p in params.items() if n != "tiny")
+    within = [{**dict(zip(free, c)), "head": 8} for c in itertools.product((4, 6, 8), repeat=5)
+              if sum(params[n] * b for n, b in zip(free, c)) + params["head"] * 8 <= limit]
+    best = min(within, key=lambda b: plan_cost(sens, b))
+    assert plan_cost(sens, bits) == pytest.approx(plan_cost(sens, best)), (bits, best)
+    assert plan_cost(sens, bits) < plan_cost(sens, {n: 6 for n in bits}) / 10  # all at 6 costs over ten times more
+    # a wider budget buys every layer 8 bits; the narrowest leaves all but the head at 4
+    assert set(plan(sens, budget=8.0).values()) == {8}
+    assert {n: b for n, b in plan(sens, budget=4.0).items() if n != "head"} == {n: 4 for n in free}
+    with pytest.raises(ValueError, match="below the narrowest width"):
+        plan(sens, budget=3.0)
 
 
 def test_sensitivity_of_every_weight_layer_with_its_normalization_folded_and_weights_restored(pipeline):
@@ -52,6 +74,7 @@ def test_sensitivity_of_every_weight_layer_with_its_normalization_folded_and_wei
     sens8 = layer_sensitivity(weights, pixels, nbits=8)
     np.testing.assert_array_equal(model.predict(pixels.astype(np.float32), verbose=0), before)  # restored
     assert [s.layer for s in sens4] == names and sens4[0].drift == 0.0  # 864 weights: under the converters' threshold
+    assert [s.head for s in sens4] == [False, False, False, True]  # the dense layer acts after the pooled features
     assert sum(s.drift for s in sens8) < sum(s.drift for s in sens4) and all(s.drift < 0.05 for s in sens8)
 
 
@@ -65,9 +88,19 @@ def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path
     import coremltools as ct
 
     run_dir, _ = pipeline
-    # the tiny model's two compressible layers (18,432 and 73,728 weights): promoting half the weights puts the more
-    # sensitive one at 8 bits and pays with the other at 4, so both paths of the plan run
-    monkeypatch.setattr(coreml_mixed, "PROMOTE", 0.5)
+    # the tiny model's two compressible layers (18,432 and 73,728 weights): the real plan is
+    # made and checked against the budget, then one layer is put at 8 bits and the other at 4 whatever it chose, so
+    # both paths of applying a plan run
+    made, real_plan = [], coreml_mixed.plan
+
+    def plan_then_both_paths(sens, budget):
+        bits = real_plan(sens, budget)
+        made.append(bits)
+        assert plan_bits(sens[4], bits) <= budget and set(bits.values()) <= {4, 6, 8}
+        assert set(bits) == {"inception_v3/conv2d_1", "inception_v3/mixed10"}  # the head's 1,280 weights: under the threshold
+        return {"inception_v3/conv2d_1": 8, "inception_v3/mixed10": 4}
+
+    monkeypatch.setattr(coreml_mixed, "plan", plan_then_both_paths)
     out = export_bundle(run_dir, tmp_path / "mixed", ExportOptions(
         formats=("coreml",), variants="lowbit", calibration_photos=16, app_paths=False, golden=0,
         gates=Gates(int8_max_top1_drop=1.0, int8_min_agreement=0.0)))  # every lowbit file ships: its ops are read
@@ -75,7 +108,9 @@ def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path
     assert record.shipped and record.plan is not None
     p = record.plan
     # every planned layer found in the Core ML program by its folded weights; one at 8 bits, one at 4
-    assert p["unmatched"] == [] and len(p["layers_8bit"]) == 1 and len(p["layers_4bit"]) == 1 and p["layers_6bit"] == 0
+    assert len(made) == 1
+    assert p["unmatched"] == [] and p["layers_4bit"] == ["inception_v3/mixed10"] and p["layers_6bit"] == 0
+    assert p["layers_8bit"] == ["inception_v3/conv2d_1"]
     assert p["bits_per_weight"] <= 6.0 and p["most_sensitive"]
     counts = mil_op_counts(ct.models.MLModel(str(out / record.path), skip_model_load=True).get_spec())
     assert counts["constexpr_lut_to_dense"] == 1 and counts["constexpr_affine_dequantize"] == 1

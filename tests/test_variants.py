@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from carspotter.util.errors import UsageError
@@ -165,15 +166,22 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
         assert r.accelerators["summary"].startswith("GPU delegate: compatible") == gpu["compatible"]
         assert gpu["incompatible_ops"] == len(gpu["warnings"]) or len(gpu["warnings"]) == 20
     assert records["int8-full"].figures.photos == manifest.variants.evaluation_photos
-    # the gates judged every photo of the run but the 16 representative ones; the test photos are re-checked by parity
-    from carspotter.contracts.photoset import gate_photoset, representative_rows
+    # the gates judged every photo of the run, the calibrated int8-full without its 16 representative ones; the
+    # test photos are re-checked by parity
+    from carspotter.contracts.photoset import gate_photoset, representative_rows, without_rows
     from carspotter.contracts.runfolder import read_run
 
     run = read_run(run_dir)
     every = sum(len(run.split_rows(s)) for s in ("train", "val", "test"))
-    assert manifest.variants.gate_photos == every - 16 == records["int8-full"].gate_figures.photos
+    assert manifest.variants.gate_photos == every == records["int8-dynamic"].gate_figures.photos
+    assert records["fp16"].gate_figures.photos == every and records["int8-full"].gate_figures.photos == every - 16
     rep = {r.path for r in representative_rows(run, 16)}
     assert not rep & set(gate_photoset(run, representative_rows(run, 16), 1000).names) and len(rep) == 16
+    everything = gate_photoset(run, [], 1000)
+    kept, keep = without_rows(everything, representative_rows(run, 16))
+    assert len(kept.names) == every - 16 == int(keep.sum()) and not rep & set(kept.names)
+    assert np.array_equal(kept.pixels, everything.pixels[keep]) and np.array_equal(kept.truth, everything.truth[keep])
+    assert without_rows(everything, [])[0] is everything  # nothing left out: the same set
     assert len(gate_photoset(run, [], 5).names) == 5  # --gate-photos caps it
     assert "lower bound" in records["int8-full"].gate and "Newcombe" in records["int8-full"].gate
     from ai_edge_litert.interpreter import Interpreter

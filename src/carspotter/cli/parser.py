@@ -144,8 +144,8 @@ def _add_export(sub) -> None:
                         "table and the manifest no app_paths; parity still measures them")
     e.add_argument("--calibration-photos", type=_integer("--calibration-photos"),
                    default=_default(ExportOptions, "calibration_photos"), metavar="N",
-                   help="representative training photos for calibrated int8 variants, drawn round-robin over the classes "
-                        "(default %(default)s)")
+                   help="representative training photos for calibrated variants, drawn round-robin over the classes; a "
+                        "calibrated variant's gate leaves out those it read (default %(default)s)")
     e.add_argument("--gate-photos", type=_integer("--gate-photos"), default=_default(ExportOptions, "gate_photos"),
                    metavar="N", help="with --variants, judge each variant on up to N of the run's labelled photos (test, "
                                      "val, then train; never the representative ones) (default %(default)s)")

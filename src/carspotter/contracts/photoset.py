@@ -133,10 +133,11 @@ def representative_rows(run: Run, count: int) -> list:
 
 
 def gate_photoset(run: Run, exclude: list, limit: int, data_dir: str | Path | None = None) -> PhotoSet:
-    """Every labelled photo of a run that the representative dataset did not use (``exclude``: its rows), for the
-    variants' gates: the test split, then validation, then training photos, at most ``limit``. Agreement with the
-    reference needs no label and an accuracy drop is a paired difference, so photos the model trained on measure a
-    compressed variant's faithfulness as well as unseen ones (docs/bundles-and-apps.md, "Gates").
+    """Every labelled photo of a run that the representative dataset did not use (``exclude``: its rows; export passes
+    none and leaves each calibrated variant's own photos out with :func:`without_rows`), for the variants' gates: the
+    test split, then validation, then training photos, at most ``limit``. Agreement with the reference needs no label
+    and an accuracy drop is a paired difference, so photos the model trained on measure a compressed variant's
+    faithfulness as well as unseen ones (docs/bundles-and-apps.md, "Gates").
 
     Raises:
         RunError: a split file or the photo folder is missing.
@@ -144,9 +145,25 @@ def gate_photoset(run: Run, exclude: list, limit: int, data_dir: str | Path | No
     used = {r.path for r in exclude}
     rows = [(r.path, r.label, r.box) for split in ("test", "val", "train") for r in run.split_rows(split) if r.path not in used]
     ps = _decode(data_folder(run, data_dir), rows[:limit], run.input.size, "")
-    ps.source = (f"{len(ps.names)} photos of run {run.name}'s test, val and train splits (without the {len(used)} "
-                 f"representative photos{f'; the first {limit}' if len(rows) > limit else ''})")
+    without = f" (without the {len(used)} representative photos)" if used else ""
+    ps.source = (f"{len(ps.names)} photos of run {run.name}'s test, val and train splits{without}"
+                 f"{f'; the first {limit}' if len(rows) > limit else ''}")
     return ps
+
+
+def without_rows(ps: PhotoSet, rows: list) -> tuple[PhotoSet, np.ndarray]:
+    """``ps`` without the photos of ``rows`` (split rows, e.g. the representative photos a calibrated variant read),
+    and the ``[N]`` bool mask of the photos kept; ``ps`` itself (all True) when none of them is in it."""
+    used = {os.path.normpath(r.path) for r in rows}
+    keep = np.array([os.path.normpath(n) not in used for n in ps.names], dtype=bool)
+    if keep.all():
+        return ps, keep
+    pick = np.flatnonzero(keep)
+    source = f"{len(pick)} of the {len(keep)} gate photos (without the {int((~keep).sum())} representative photos it read)"
+    return PhotoSet(ps.pixels[pick], [ps.names[i] for i in pick], source, ps.skipped,
+                    ps.truth[pick] if ps.truth is not None else None,
+                    [ps.paths[i] for i in pick] if ps.paths is not None else None,
+                    [ps.boxes[i] for i in pick] if ps.boxes is not None else None), keep
 
 
 def labelled_photoset(data: str | Path, labels: list[str], size: int, layout: str = "auto", mapping: str | Path | None = None,

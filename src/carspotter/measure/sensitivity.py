@@ -8,11 +8,13 @@ before compressing: each output channel scaled by ``gamma / sqrt(var + eps)``), 
 again for Keras. This is the "compress one layer alone" analysis of coremltools' and LiteRT's selective-compression
 guides, run without converting a file per layer (94 conversions of InceptionV3 would take an hour here).
 
-**Plan**: every layer at the middle width (6 bits) to start; the most sensitive layers (largest drift per layer) move
-up to 8 bits and are paid for, parameter for parameter, by moving the least sensitive layers per parameter down to
-4 bits, so the plan's weight bits never exceed the all-middle file's. :func:`simulate` runs a whole plan in Keras, so
-plans are compared before any conversion; the format's converter then applies the chosen plan (Core ML: per-op
-configs, ``op_name_configs``) and its gate judges the real file.
+**Plan**: each layer gets a width from ``(4, 6, 8)`` bits so that the sum over layers of the squared drift at the
+chosen widths is smallest while the weight bits stay within the all-6-bit file's (a multiple-choice knapsack, solved
+by Lagrangian relaxation as in the mixed-precision literature: HAWQ-V3, Yao et al. 2021, poses the same budgeted
+choice as an integer program; errors of independent layers add in variance, hence the squares). The head's layers
+act after the pooled features the drift is measured on, so they stay at the widest width. :func:`simulate` runs a
+whole plan in Keras, so plans are compared before any conversion; the format's converter then applies the chosen
+plan (Core ML: per-op configs, ``op_name_configs``) and its gate judges the real file.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ WEIGHT_THRESHOLD = 2048
 @dataclass
 class LayerSensitivity:
     """``layer`` (``backbone/layer`` or a head layer), its weight count, and the mean relative L2 error of the pooled
-    features on the photos when it alone is palettized (0..inf)."""
+    features on the photos when it alone is compressed (0..inf); ``head``: the layer acts after the pooled features
+    (its drift is 0 by construction, so a plan never lowers it)."""
 
     layer: str
     params: int
     drift: float
+    head: bool = False
 
 
 def _kmeans_1d(values: np.ndarray, k: int) -> np.ndarray:
@@ -65,6 +69,7 @@ class WeightLayers:
 
         self.model = model
         self.layers: list[tuple[str, object, np.ndarray | None]] = []
+        self.head_layers: set[str] = set()
         for outer in model.layers:
             if isinstance(outer, keras.Model):
                 consumers: dict[str, list[str]] = {}
@@ -76,6 +81,7 @@ class WeightLayers:
                         self.layers.append((f"{outer.name}/{layer.name}", layer, self._bn_scale(outer, layer, consumers)))
             elif type(outer).__name__ in ("Conv2D", "Dense"):
                 self.layers.append((outer.name, outer, None))
+                self.head_layers.add(outer.name)
         self.head = keras.Model(model.inputs, [model.layers[-1].input, model.outputs[0]])
 
     @staticmethod
@@ -135,40 +141,79 @@ def layer_sensitivity(weights: WeightLayers, pixels: np.ndarray, nbits: int = 4)
             feats, _ = weights.features(pixels)
         finally:
             layer.kernel.assign(original)
-        out.append(LayerSensitivity(name, int(original.size), _rel(feats, reference)))
+        out.append(LayerSensitivity(name, int(original.size), _rel(feats, reference), name in weights.head_layers))
     return out
 
 
-def plan(sensitivity: list[LayerSensitivity], promote: float, middle: int = 6, high: int = 8, low: int = 4) -> dict[str, int]:
-    """Bits per layer: the most sensitive layers holding the fraction ``promote`` (0..1) of all weights at ``high``,
-    paid for by the least sensitive per weight at ``low`` (as many weights x (high - middle) / (middle - low)), the
-    rest at ``middle`` (see the module docstring). Layers under 0.1 % of the weights (a stem's) go to ``high`` besides,
-    paid for the same way. Layers under :data:`WEIGHT_THRESHOLD` weights are not in the plan: no converter
-    compresses them."""
-    sensitivity = [s for s in sensitivity if s.params >= WEIGHT_THRESHOLD]
-    total = sum(s.params for s in sensitivity)
-    bits = {s.layer: middle for s in sensitivity}
-    small = [s for s in sensitivity if s.params < total / 1000]
-    for s in small:
-        bits[s.layer] = high
-    budget, up = promote * total, 0
-    for s in sorted((s for s in sensitivity if s not in small), key=lambda s: -s.drift):
-        if up + s.params > budget:
-            continue
-        bits[s.layer], up = high, up + s.params
-    owed = up * (high - middle) / (middle - low) + sum(s.params for s in small) * (high - middle) / (middle - low)
-    paid = 0
-    for s in sorted((s for s in sensitivity if bits[s.layer] == middle), key=lambda s: s.drift / s.params):
-        if paid >= owed:
-            break
-        bits[s.layer], paid = low, paid + s.params
-    return bits
+WIDTHS = (4, 6, 8)
+"""Bits a plan chooses from: Core ML palettization at 4 and 6 bits (iOS 16 ``constexpr_lut_to_dense``), linear
+per-channel int8 at 8 (``constexpr_affine_dequantize``)."""
+
+
+def plan(sensitivity: dict[int, list[LayerSensitivity]], budget: float = 6.0) -> dict[str, int]:
+    """Bits per layer (module docstring): each layer at one of the widths of ``sensitivity`` (bits -> every layer's
+    sensitivity at that width, the same layers in each), minimizing the sum of squared drifts with the mean bits per
+    weight at most ``budget``. Head layers (``LayerSensitivity.head``) take the widest width, paid for inside the
+    budget; layers under :data:`WEIGHT_THRESHOLD` weights are not in the plan: no converter compresses them.
+
+    Solved by Lagrangian relaxation: for a price ``lam`` per weight bit every layer takes the width minimizing
+    ``drift^2 + lam * params * bits``; bisection finds the lowest price within the budget, then the bits left over
+    widen layers by the largest drop in squared drift per extra bit while they fit.
+
+    Raises:
+        ValueError: the budget is below the narrowest width, or the widths list different layers.
+    """
+    widths = sorted(sensitivity)
+    if budget < widths[0]:
+        raise ValueError(f"budget {budget} bits per weight is below the narrowest width, {widths[0]}")
+    rows = {b: {s.layer: s for s in sensitivity[b] if s.params >= WEIGHT_THRESHOLD} for b in widths}
+    names = list(rows[widths[0]])
+    if any(set(rows[b]) != set(names) for b in widths):
+        raise ValueError("the sensitivity lists of the widths name different layers")
+    params = {n: rows[widths[0]][n].params for n in names}
+    cost = {n: {b: rows[b][n].drift ** 2 for b in widths} for n in names}
+    fixed = {n: widths[-1] for n in names if rows[widths[0]][n].head}
+    free = [n for n in names if n not in fixed]
+    limit = budget * sum(params.values())
+
+    def at(price: float) -> dict[str, int]:
+        chosen = {n: min(widths, key=lambda b: (cost[n][b] + price * params[n] * b, b)) for n in free}
+        return {**chosen, **fixed}
+
+    def bits_of(choice: dict[str, int]) -> float:
+        return sum(params[n] * b for n, b in choice.items())
+
+    if bits_of({**{n: widths[0] for n in free}, **fixed}) > limit:
+        return {**{n: widths[0] for n in free}, **fixed}  # the head alone exceeds the budget: every other layer narrowest
+    low, high = 0.0, 1.0
+    while bits_of(at(high)) > limit:
+        high *= 4
+    for _ in range(64):
+        mid = (low + high) / 2
+        low, high = (mid, high) if bits_of(at(mid)) > limit else (low, mid)
+    choice = at(high)
+    spare = limit - bits_of(choice)
+    while True:  # the bits the price left over: widen where a bit buys most
+        steps = [((cost[n][choice[n]] - cost[n][b]) / (params[n] * (b - choice[n])), n, b)
+                 for n in free for b in widths if b > choice[n] and params[n] * (b - choice[n]) <= spare]
+        steps = [s for s in steps if s[0] > 0]
+        if not steps:
+            return choice
+        _, n, b = max(steps)
+        spare -= params[n] * (b - choice[n])
+        choice[n] = b
 
 
 def plan_bits(sensitivity: list[LayerSensitivity], bits: dict[str, int]) -> float:
     """Mean bits per weight of the layers a plan compresses."""
     planned = [s for s in sensitivity if s.layer in bits]
     return sum(bits[s.layer] * s.params for s in planned) / max(sum(s.params for s in planned), 1)
+
+
+def plan_cost(sensitivity: dict[int, list[LayerSensitivity]], bits: dict[str, int]) -> float:
+    """The sum of squared drifts a plan is chosen to minimize (:func:`plan`)."""
+    drift = {(b, s.layer): s.drift for b, rows in sensitivity.items() for s in rows}
+    return sum(drift[(b, n)] ** 2 for n, b in bits.items())
 
 
 def simulate(weights: WeightLayers, bits: dict[str, int], pixels: np.ndarray) -> np.ndarray:

@@ -43,6 +43,9 @@ class VariantSpec:
         family: ``fp32``, ``fp16``, ``int8`` or ``lowbit``: what ``--variants`` selects, the gate that
             applies, and the parity tolerance row.
         calibration: built from representative training photos.
+        calibration_limit: a calibrated variant that reads only the first this many representative photos (the
+            Core ML mixed plan's sensitivity photos); None: all ``--calibration-photos``. Its gate leaves out only the
+            photos it read.
         mil_mode: Core ML only: the MIL execution mode that computes it like the
             Core ML runtime does (``fp32`` or ``fp16``).
         default_ok: may become the format's default (False for a file made for another use:
@@ -59,6 +62,7 @@ class VariantSpec:
     name: str
     family: str
     calibration: bool = False
+    calibration_limit: int | None = None
     mil_mode: str | None = None
     default_ok: bool = True
     always: bool = False
