@@ -65,3 +65,37 @@ def test_logits_instead_of_probabilities_keep_the_order_but_fail_the_bound():
     r = run(p, logits)
     assert not r.mismatches and r.near_ties == 0  # same top-3 order
     assert not r and "above the limit 0.05" in str(r)
+
+
+def test_compressed_rows_judge_the_share_of_photos_that_break_the_rule():
+    from carspotter.measure.parity_rule import tolerance
+
+    good = [0.5, 0.2, 0.15, 0.1, 0.05]
+    swapped = [0.5, 0.15, 0.2, 0.1, 0.05]  # ranks 2 and 3 traded, 0.05 apart: beyond tau 0.03
+
+    def judged(breaking: int, photos: int, precision: str):
+        tol = tolerance(precision)
+        p = [good] * photos
+        q = [swapped] * breaking + [good] * (photos - breaking)
+        return compare_top3(np.array(p), np.array(q), labels=LABELS, photos=[f"p{i}.jpg" for i in range(photos)],
+                            tau=tol.tau, max_abs_diff_limit=tol.max_abs_diff, format="f", target="t",
+                            precision=precision, break_rate=tol.break_rate)
+
+    assert tolerance("int8").break_rate == tolerance("lowbit").break_rate == 0.05
+    assert tolerance("fp32").break_rate == tolerance("fp16").break_rate == 0.0
+    # fp16 is judged per photo: one break in 45 fails; a compressed row passes it (Wilson 95 % of 1/45: 0.4-11.6 %)
+    assert not judged(1, 45, "fp16") and judged(1, 45, "lowbit")
+    one = judged(1, 45, "lowbit")
+    assert one.breaks() == pytest.approx((0.0039, 0.1157), abs=1e-4)
+    assert "1 of 45 photos break the rule, 2.2% [0.4%, 11.6%] (Wilson 95 %): lower bound <= 5%" in str(one)
+    # it fails once the photos show more than 5 % break it: 5 of 45 (lower bound 4.8 %) passes, 6 (6.2 %) fails,
+    # and on 300 photos 23 (5.2 % lower) already fail: more photos, a sharper verdict
+    assert judged(5, 45, "int8") and not judged(6, 45, "int8")
+    assert judged(22, 300, "lowbit") and not judged(23, 300, "lowbit")
+    assert "lower bound > 5%" in str(judged(6, 45, "int8"))
+    # max |dp| still bounds every row
+    tol = tolerance("lowbit")
+    far = compare_top3(np.array([good]), np.array([[0.1, 0.2, 0.15, 0.5, 0.05]]), labels=LABELS, photos=["p.jpg"],
+                       tau=tol.tau, max_abs_diff_limit=tol.max_abs_diff, format="f", target="t", precision="lowbit",
+                       break_rate=tol.break_rate)
+    assert not far and far.max_abs_diff == pytest.approx(0.4)

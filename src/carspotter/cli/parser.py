@@ -148,7 +148,8 @@ def _add_export(sub) -> None:
                         "calibrated variant's gate leaves out those it read (default %(default)s)")
     e.add_argument("--gate-photos", type=_integer("--gate-photos"), default=_default(ExportOptions, "gate_photos"),
                    metavar="N", help="with --variants, judge each variant on up to N of the run's labelled photos (test, "
-                                     "val, then train; never the representative ones) (default %(default)s)")
+                                     "val, then train; a calibrated variant without the representative photos it read) "
+                                     "(default %(default)s)")
     e.add_argument("--drift-photos", type=_integer("--drift-photos"), default=_default(ExportOptions, "drift_photos"),
                    metavar="N", help="per-layer drift of every variant a gate leaves out, on N gate photos, recorded in "
                                      "the manifest (0: none) (default %(default)s)")

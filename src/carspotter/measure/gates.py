@@ -17,8 +17,8 @@ agreement's 95 % Wilson interval must lie above the limit (its lower bound at le
 same photos) whose 95 % Newcombe interval must lie above ``-int8_max_top1_drop``, with McNemar's
 exact test stated beside it (:mod:`carspotter.measure.intervals`). One flipped photo among 300 moves
 the lower bound by a fraction of a point; on 45 photos no compressed variant can pass (the bound
-of a perfect 45 of 45 is 92.1 %), so export judges variants on every photo of the run that no
-representative dataset used (``carspotter export --gate-photos``).
+of a perfect 45 of 45 is 92.1 %), so export judges each variant on every photo of the run but the
+representative photos that variant read (``carspotter export --gate-photos``).
 """
 
 from __future__ import annotations
@@ -159,7 +159,8 @@ def measure(reference: np.ndarray, probs: np.ndarray, truth: np.ndarray, class_n
     """
     tol = tolerance(variant.family)
     parity = compare_top3(reference, probs, labels=class_names, photos=photo_names, tau=tol.tau,
-                          max_abs_diff_limit=tol.max_abs_diff, format=fmt, target=variant.name, precision=variant.family)
+                          max_abs_diff_limit=tol.max_abs_diff, format=fmt, target=variant.name, precision=variant.family,
+                          break_rate=tol.break_rate)
     mine, theirs = probs.argmax(1) == truth, reference.argmax(1) == truth
     paired = [int(np.sum(mine & theirs)), int(np.sum(mine & ~theirs)), int(np.sum(~mine & theirs)), int(np.sum(~mine & ~theirs))]
     return VariantFigures(

@@ -19,6 +19,16 @@ near-tie is counted and reported. ``max_abs_diff`` (probability units): the larg
 rounding: fp32 kernels that reorder sums differed from the Keras reference by ~1e-6 here,
 fp16 programs by ~3e-3, int8 by ~1e-2; each bound leaves an order of magnitude of room
 without admitting a broken model.
+
+**Compressed files (int8, lowbit) are judged as a rate.** Their difference from the reference is the compression,
+not rounding, so a photo here and there whose rank-2 and rank-3 classes trade places just beyond tau is expected
+(on the 10-class run a 6-bit mixed-precision file, 100 % top-1 agreement on 45 photos, swapped ranks 2 and 3 on
+one photo whose reference gap was 0.032 against tau 0.03). For these rows (``break_rate``) the rule counts the
+photos that break it and fails when the 95 % Wilson interval of that share lies above ``break_rate``: when the
+photos show that more than 5 % of photos break it, never because of one photo. fp32 and fp16 stay per photo:
+there any break beyond a near-tie is a converter or runtime fault. The compressed file's faithfulness is judged
+by its gate (:mod:`carspotter.measure.gates`: top-1 agreement and the paired accuracy difference, each an interval,
+on every photo of the run).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from carspotter.measure.intervals import wilson
 from carspotter.util.errors import ComparisonError
 from carspotter.measure.metrics import topk
 
@@ -42,8 +53,9 @@ TOLERANCES = {
     # top-3 swap in 64 photos measured on an H200 (../shared/GPU.md)
     "tf32": {"tau": 5e-3, "max_abs_diff": 1e-2},
     "fp16": {"tau": 1e-2, "max_abs_diff": 5e-2},
-    "int8": {"tau": 3e-2, "max_abs_diff": 2e-1},
-    "lowbit": {"tau": 3e-2, "max_abs_diff": 3e-1},  # weights palettized to 4-6 bits / 4-bit block-wise, fp16 compute
+    "int8": {"tau": 3e-2, "max_abs_diff": 2e-1, "break_rate": 0.05},
+    # weights palettized to 4-6 bits / 4-bit block-wise, fp16 compute
+    "lowbit": {"tau": 3e-2, "max_abs_diff": 3e-1, "break_rate": 0.05},
 }
 
 
@@ -55,11 +67,13 @@ counted and reported. Set from the drift measured between resizers (docs/app-pat
 
 @dataclass(frozen=True)
 class Tolerance:
-    """One row of :data:`TOLERANCES` (probability units)."""
+    """One row of :data:`TOLERANCES` (probability units); ``break_rate`` (0..1): 0 judges every photo, above 0 the
+    share of photos breaking the rule (module docstring)."""
 
     precision: str
     tau: float
     max_abs_diff: float
+    break_rate: float = 0.0
 
 
 def tolerance(precision: str) -> Tolerance:
@@ -69,7 +83,7 @@ def tolerance(precision: str) -> Tolerance:
         KeyError: an unknown precision.
     """
     row = TOLERANCES[precision]
-    return Tolerance(precision, row["tau"], row["max_abs_diff"])
+    return Tolerance(precision, row["tau"], row["max_abs_diff"], row.get("break_rate", 0.0))
 
 
 def precision_for(family: str, mode: str | None = None) -> str:
@@ -121,6 +135,8 @@ class ParityResult:
         photo_set: which photos and reference (``live``: the Keras reference on the run's
             photos; ``golden``: the bundle's exact inputs against expected.json; ...).
         top_k: ranks compared, ``min(3, classes)``: a 2-class model is compared on its 2 ranks.
+        break_rate: 0: any photo that breaks the rule fails it; above 0 (int8, lowbit): it fails when the 95 % Wilson
+            interval of the share of photos breaking it lies above this (module docstring).
         flagged: every photo with a mismatch or a near-tie (at most :data:`MAX_FLAGGED`):
             ``{"photo", "kind": "mismatch" | "near-tie", "reference": [[label, p], ...],
             "format": [[label, q], ...]}`` with both top-k lists, for the parity page.
@@ -140,15 +156,27 @@ class ParityResult:
     photo_set: str = "live"
     top_k: int = TOP_K
     flagged: list[dict] = field(default_factory=list)
+    break_rate: float = 0.0
+
+    def breaks(self) -> tuple[float, float]:
+        """The 95 % Wilson interval of the share of photos that break the rule (0..1)."""
+        return wilson(len(self.mismatches), self.photos) if self.photos else (0.0, 1.0)
 
     def __bool__(self) -> bool:
-        return self.photos > 0 and not self.mismatches and self.max_abs_diff <= self.max_abs_diff_limit
+        if self.photos == 0 or self.max_abs_diff > self.max_abs_diff_limit:
+            return False
+        return not self.mismatches if self.break_rate <= 0 else self.breaks()[0] <= self.break_rate + 1e-12
 
     def __str__(self) -> str:
         ranks = "" if self.top_k == TOP_K else f", top-{self.top_k}: the model has {self.top_k} classes"
         head = (f"[{self.photo_set}] {self.format}/{self.target} ({self.precision}, tau={self.tau:g}{ranks}): "
                 f"{'PASS' if self else 'FAIL'} on {self.photos} photos; top-1 agreement {self.top1_agreement:.2%}; "
                 f"near-ties {self.near_ties} (rank 1: {self.top1_near_ties}); max |dp| {self.max_abs_diff:.2e}")
+        if self.break_rate > 0 and self.photos:
+            lo, hi = self.breaks()
+            head += (f"; {len(self.mismatches)} of {self.photos} photos break the rule, {len(self.mismatches) / self.photos:.1%} "
+                     f"[{lo:.1%}, {hi:.1%}] (Wilson 95 %): lower bound {'<=' if lo <= self.break_rate + 1e-12 else '>'} "
+                     f"{self.break_rate:.0%}")
         if self.photos == 0:
             head += "; no photos compared"
         if self.max_abs_diff > self.max_abs_diff_limit:
@@ -168,8 +196,8 @@ class ParityResult:
 
 def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[str], photos: list[str],
                  tau: float, max_abs_diff_limit: float, format: str, target: str, precision: str,
-                 photo_set: str = "live") -> ParityResult:
-    """Apply the top-3 rule to every photo.
+                 photo_set: str = "live", break_rate: float = 0.0) -> ParityResult:
+    """Apply the top-3 rule to every photo (``break_rate``: the tolerance row's, see the module docstring).
 
     Args:
         reference: ``[N, C]`` reference probabilities.
@@ -214,4 +242,4 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
                         top1_agreement=float(np.mean(ref_top[:, 0] == cand_top[:, 0])) if n else 0.0,
                         near_ties=near, top1_near_ties=near1,
                         max_abs_diff=float(np.max(np.abs(reference - candidate))) if n else 0.0,
-                        mismatches=mismatches, photo_set=photo_set, top_k=k, flagged=flagged)
+                        mismatches=mismatches, photo_set=photo_set, top_k=k, flagged=flagged, break_rate=break_rate)

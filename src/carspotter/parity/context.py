@@ -204,4 +204,4 @@ class ParityContext:
         tol = tolerance(precision)
         return compare_top3(b.reference if reference is None else reference, probs, labels=self.manifest.labels,
                             photos=b.photos.names, tau=tol.tau, max_abs_diff_limit=tol.max_abs_diff, format=fmt,
-                            target=target, precision=precision, photo_set=basis)
+                            target=target, precision=precision, photo_set=basis, break_rate=tol.break_rate)
