@@ -3,7 +3,8 @@
 A candidate must be shipped (its accuracy gate passed, or gates not enforced), be allowed to
 be a default (:attr:`carspotter.model.formats.VariantSpec.default_ok`: not a server or
 ORT-format copy, not a variant needing a newer OS than the platform package), pass the parity
-suite's top-3 rule on the run's test photos at its precision's tolerance (parity checks a format's
+suite's top-3 rule on the run's test photos at its precision's tolerance (int8 and lowbit as a rate:
+:mod:`carspotter.measure.parity_rule`; parity checks a format's
 default file by that rule, so a variant whose gate passed on top-1 agreement but whose top-3 order
 moves beyond a near-tie stays beside the default instead of failing ``carspotter parity``), and, where the
 format gates its phone accelerators (:attr:`~carspotter.model.formats.FormatSpec.accelerator_gate`),
