@@ -102,9 +102,18 @@ def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path
 
     monkeypatch.setattr(coreml_mixed, "plan", plan_then_both_paths)
     out = export_bundle(run_dir, tmp_path / "mixed", ExportOptions(
-        formats=("coreml",), variants="lowbit", calibration_photos=16, app_paths=False, golden=0,
+        formats=("coreml",), variants="lowbit", calibration_photos=32, app_paths=False, golden=0,
         gates=Gates(int8_max_top1_drop=1.0, int8_min_agreement=0.0)))  # every lowbit file ships: its ops are read
-    record = verify_bundle(out).formats["coreml"].variants["palettized-mixed"]
+    variants = verify_bundle(out).formats["coreml"].variants
+    record = variants["palettized-mixed"]
+    # it read the first 24 of the 32 representative photos, and its gate judged every photo of the run but those 24;
+    # the uncalibrated 6-bit file judged all of them
+    from carspotter.contracts.runfolder import read_run
+
+    run = read_run(run_dir)
+    every = sum(len(run.split_rows(s)) for s in ("train", "val", "test"))
+    assert coreml_mixed.SENSITIVITY_PHOTOS == 24 and "on 24 representative photos" in record.plan["method"]
+    assert record.gate_figures.photos == every - 24 and variants["palettized-6bit"].gate_figures.photos == every
     assert record.shipped and record.plan is not None
     p = record.plan
     # every planned layer found in the Core ML program by its folded weights; one at 8 bits, one at 4
