@@ -13,9 +13,8 @@ in, in Core ML's layout (``[out, in, kh, kw]``).
 
 from __future__ import annotations
 
-import numpy as np
 
-from carspotter.measure.sensitivity import WIDTHS, WeightLayers, layer_sensitivity, plan, plan_bits
+from carspotter.measure.sensitivity import WIDTHS, WeightLayers, layer_sensitivity, match_layers, plan, plan_bits
 from carspotter.util.quiet import quiet
 
 BUDGET_BITS = 6.0
@@ -28,32 +27,11 @@ SENSITIVITY_PHOTOS = 24
 """Representative photos the per-layer sensitivity is measured on."""
 
 
-def _mil_layout(kernel: np.ndarray) -> np.ndarray:
-    """A Keras kernel in Core ML's weight layout: conv ``[kh, kw, in, out] -> [out, in, kh, kw]``, dense ``[in, out]
-    -> [out, in]``."""
-    return kernel.transpose(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T
-
-
 def op_names(mlmodel, weights: WeightLayers) -> dict[str, str]:
     """Keras weight layer name -> the name of the program's ``conv`` / ``linear`` op that holds its weights (matched
-    by value, see the module docstring); layers without a match are absent."""
+    by value: :func:`carspotter.measure.sensitivity.match_layers`); layers without a match are absent."""
     ops = [op for op in mlmodel._mil_program.functions["main"].operations if op.op_type in ("conv", "linear")]
-    folded = [(name, _mil_layout(weights.folded(i)).astype(np.float32)) for i, (name, _, _) in enumerate(weights.layers)]
-    out: dict[str, str] = {}
-    for op in ops:
-        val = op.weight.val
-        if val is None:
-            continue
-        val = np.asarray(val, dtype=np.float32)
-        best = None
-        for name, w in folded:
-            if w.shape == val.shape and name not in out:
-                err = float(np.linalg.norm(w - val) / max(np.linalg.norm(w), 1e-12))
-                if best is None or err < best[1]:
-                    best = (name, err)
-        if best is not None and best[1] < 0.01:  # fp16 rounding is ~1e-3
-            out[best[0]] = op.name
-    return out
+    return match_layers(weights, {op.name: op.weight.val for op in ops if op.weight.val is not None})
 
 
 def compress(mlmodel, build):

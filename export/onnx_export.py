@@ -47,6 +47,7 @@ def export(build: Build, path: Path) -> dict:
     ``onnxruntime.transformers.float16``, :data:`FP16_KEEP_FP32`);
     ``int8-qdq`` (static quantization in QDQ format, per-channel int8 weights and uint8
     activations calibrated on ``build.representative``: ``onnxruntime.quantization.quantize_static``);
+    ``int8-qdq-mixed`` (the same with the most sensitive layers in float32: :mod:`carspotter.export.onnx_mixed`);
     ``dynamic-batch`` (fp32, any batch: servers); ``ort`` (fp32 in ORT format: :func:`_to_ort`).
 
     Raises:
@@ -71,6 +72,12 @@ def export(build: Build, path: Path) -> dict:
         # kept in float32 every node of the file runs on NNAPI and both CoreML formats (411/411).
         proto = convert_float_to_float16(proto, keep_io_types=True, op_block_list=list(FP16_KEEP_FP32))
         _sort_topologically(proto.graph)  # the converter appends its input casts at the end
+    plan = None
+    if build.variant.name == "int8-qdq-mixed":
+        from carspotter.export.onnx_mixed import excluded_nodes
+
+        exclude, plan = excluded_nodes(build, proto)
+        proto = _quantize_qdq(proto, build.representative, path.parent, exclude)
     elif build.variant.name == "int8-qdq":
         proto = _quantize_qdq(proto, build.representative, path.parent)
     onnx.checker.check_model(proto, full_check=True)
@@ -78,7 +85,8 @@ def export(build: Build, path: Path) -> dict:
     facts = {"variant": build.variant.name, "runtime": "ONNX Runtime", "opset": opset,
              "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": [batch, spec.size, spec.size, 3]},
              "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": [batch, len(build.labels)]},
-             "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license"}
+             "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license",
+             **({"plan": plan} if plan else {})}
     if build.variant.name == "ort":
         return {**facts, **_to_ort(proto, path)}
     path.write_bytes(proto.SerializeToString())
@@ -185,8 +193,9 @@ def _rename_output(proto, name: str) -> None:
     proto.graph.output[0].name = name
 
 
-def _quantize_qdq(proto, representative, workdir: Path):
-    """Static int8 quantization (QDQ) calibrated on ``representative`` ``[M, S, S, 3]`` uint8 photos."""
+def _quantize_qdq(proto, representative, workdir: Path, exclude: list[str] = ()):
+    """Static int8 quantization (QDQ) calibrated on ``representative`` ``[M, S, S, 3]`` uint8 photos; the nodes named in
+    ``exclude`` stay float32 (``nodes_to_exclude``)."""
     import tempfile
 
     import numpy as np
@@ -211,7 +220,8 @@ def _quantize_qdq(proto, representative, workdir: Path):
         src.write_bytes(proto.SerializeToString())
         with quiet():
             quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=list(exclude))
         quantized = onnx.load(dst)
     del quantized.metadata_props[:]
     quantized.metadata_props.extend(proto.metadata_props)
@@ -333,6 +343,9 @@ _RESIZE_ADVICE = """Use the package's `classify` / `preprocess`: its resize is t
 FORMAT = FormatSpec(
     name="onnx", title="ONNX", platform="onnx", filename="carspotter.onnx",
     variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16"), VariantSpec("int8-qdq", "int8", calibration=True),
+              VariantSpec("int8-qdq-mixed", "int8", calibration=True,
+                          use="int8 QDQ with the layers most sensitive to int8 weights kept in float32 (per-layer "
+                              "sensitivity on representative photos; nodes_to_exclude)"),
               VariantSpec("dynamic-batch", "fp32", default_ok=False,
                           use="servers: input [N, S, S, 3], any batch; no phone EP takes a dynamic shape"),
               VariantSpec("ort", "fp32", default_ok=False, always=True, suffix=".ort", copy_of="fp32",

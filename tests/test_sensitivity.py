@@ -124,3 +124,32 @@ def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path
     counts = mil_op_counts(ct.models.MLModel(str(out / record.path), skip_model_load=True).get_spec())
     assert counts["constexpr_lut_to_dense"] == 1 and counts["constexpr_affine_dequantize"] == 1
     assert json.loads((out / "manifest.json").read_text())["formats"]["coreml"]["variants"]["palettized-mixed"]["plan"] == p
+
+
+def test_onnx_mixed_variant_keeps_the_planned_layers_in_float(pipeline, tmp_path, monkeypatch):
+    import onnx
+
+    from carspotter.contracts.manifest import verify_bundle
+    from carspotter.export import onnx_mixed
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.measure.gates import Gates
+
+    run_dir, _ = pipeline
+    # the tiny model's compressible layers: conv2d_1 (18,432 weights) and mixed10 (73,728); 16 bits per weight on
+    # average pays for conv2d_1 in float (24 x 18,432 extra bits) but not mixed10 too
+    monkeypatch.setattr(onnx_mixed, "FLOAT_BUDGET", 16.0)
+    out = export_bundle(run_dir, tmp_path / "onnxmixed", ExportOptions(
+        formats=("onnx",), variants="int8", calibration_photos=16, app_paths=False, golden=0,
+        gates=Gates(int8_max_top1_drop=1.0, int8_min_agreement=0.0)))
+    variants = verify_bundle(out).formats["onnx"].variants
+    record, plain = variants["int8-qdq-mixed"], variants["int8-qdq"]
+    p = record.plan
+    assert record.shipped and p["unmatched"] == [] and p["layers_float"] == ["inception_v3/conv2d_1"]
+    assert p["layers_int8"] == 1 and p["bits_per_weight"] <= 16.0 and len(p["nodes_to_exclude"]) == 1
+    graph = onnx.load(out / record.path).graph
+    dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    convs = {n.name: n for n in graph.node if n.op_type == "Conv"}
+    excluded = convs[p["nodes_to_exclude"][0]]
+    assert excluded.input[1] not in dequantized  # its weight stays a float32 initializer
+    assert sum(n.input[1] in dequantized for n in convs.values()) == len(convs) - 1  # every other Conv reads int8
+    assert record.bytes > plain.bytes  # the float layer costs 3 bytes per weight more

@@ -123,6 +123,27 @@ class WeightLayers:
         return (np.concatenate([np.asarray(f) for f, _ in out]), np.concatenate([np.asarray(p) for _, p in out]))
 
 
+def match_layers(weights: WeightLayers, tensors: dict[str, np.ndarray]) -> dict[str, str]:
+    """Keras weight layer name -> the name of the converted op or node (``tensors``: its weight, in the
+    ``[out, in, kh, kw]`` / ``[out, in]`` layout of Core ML and ONNX) that holds it: the tensor equal to the layer's
+    kernel with its BatchNormalization folded in (the converters fold it), to 1 % relative L2 (fp16 rounding is about
+    1e-3). Each layer matches at most once, ops in the given order; layers without a match are absent."""
+    layout = [(name, (lambda k: k.transpose(3, 2, 0, 1) if k.ndim == 4 else k.T)(weights.folded(i)).astype(np.float32))
+              for i, (name, _, _) in enumerate(weights.layers)]
+    out: dict[str, str] = {}
+    for owner, val in tensors.items():
+        val = np.asarray(val, dtype=np.float32)
+        best = None
+        for name, w in layout:
+            if w.shape == val.shape and name not in out:
+                err = float(np.linalg.norm(w - val) / max(np.linalg.norm(w), 1e-12))
+                if best is None or err < best[1]:
+                    best = (name, err)
+        if best is not None and best[1] < 0.01:
+            out[best[0]] = owner
+    return out
+
+
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(a - b, axis=1) / np.maximum(np.linalg.norm(b, axis=1), 1e-12)))
 
