@@ -145,8 +145,9 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
         ExportError: the conversion or the measurement failed (one line naming format, variant and step).
     """
     step = "conversion"
-    limit = variant.calibration_limit if variant.calibration else 0
-    representative = inputs.representative[:limit] if variant.calibration and inputs.representative is not None else None
+    calibrated = variant.calibration and inputs.representative is not None
+    representative = inputs.representative[:variant.calibration_limit] if calibrated else None  # None limit: all
+    read_rows = inputs.representative_rows[:variant.calibration_limit] if calibrated else []  # its gate leaves them out
     try:
         build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant, representative,
                       inputs.options.converter_options, inputs.conversions)
@@ -162,7 +163,7 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
         step = "measurement on the gate photos"
         gate_fig = None
         if inputs.gate is not None:  # every gate photo but the representative ones this variant read
-            gate, keep = without_rows(inputs.gate, inputs.representative_rows[:limit] if variant.calibration else [])
+            gate, keep = without_rows(inputs.gate, read_rows)
             gate_fig = measure(inputs.gate_reference[keep], session.infer(gate.pixels), gate.truth, inputs.run.labels,
                                gate.names, fmt.name, variant)
         step = "accelerator check"
