@@ -37,7 +37,7 @@ class Build:
         conversions: conversions shared by the variants of one export, keyed by the exporter (ONNX:
             the tf2onnx graph per opset and batch shape, as serialized bytes), so variants derived from
             the same graph (fp16, int8-qdq and the ORT file from the fp32 graph) convert the Keras model
-            once. One dict per export, handed to each of its builds.
+            once, and other work they share (:meth:`shared`). One dict per export, handed to each of its builds.
     """
 
     model: object
@@ -48,3 +48,10 @@ class Build:
     representative: np.ndarray | None = None
     options: dict = field(default_factory=dict)
     conversions: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def shared(self, key: tuple, make):
+        """``make()`` once per export under ``key`` in :attr:`conversions`: work several variants' builds need (the
+        per-layer sensitivity both mixed plans read), then its result again for every later build."""
+        if key not in self.conversions:
+            self.conversions[key] = make()
+        return self.conversions[key]

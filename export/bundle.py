@@ -286,7 +286,7 @@ def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: 
     rows = representative_rows(run, options.calibration_photos) if calibrate else []
     gate = gate_reference = None
     if options.variants is not None:  # gated: every photo; a calibrated variant's without those it read
-        gate = gate_photoset(run, [], options.gate_photos, options.data)
+        gate = gate_photoset(run, options.gate_photos, options.data)
         gate.source += _CALIBRATED_GATE
         _log(f"gates judge each variant on {gate.source}")
         gate_reference = runtimes.keras_probs(model, gate.pixels)

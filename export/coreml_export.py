@@ -8,7 +8,6 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
-from carspotter.export.coreml_mixed import SENSITIVITY_PHOTOS
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model.coreml_inspect import coreml_structure
 from carspotter.model.mil_program import mil_op_counts
@@ -16,6 +15,7 @@ from carspotter.model.mil_to_onnx import SUPPORTED_OPS
 from carspotter.model import intermediates, runtimes
 from carspotter.model.formats import CrossCheck, FormatOption, FormatSpec, VariantSpec
 from carspotter.model.spec import InputSpec
+from carspotter.measure.sensitivity import SENSITIVITY_PHOTOS
 from carspotter.util.quiet import import_coremltools, quiet
 
 

@@ -14,7 +14,8 @@ in, in Core ML's layout (``[out, in, kh, kw]``).
 from __future__ import annotations
 
 
-from carspotter.measure.sensitivity import WIDTHS, WeightLayers, layer_sensitivity, match_layers, plan, plan_bits
+from carspotter.measure.sensitivity import (WIDTHS, WeightLayers, layer_sensitivity, match_layers, most_sensitive, plan,
+                                           plan_bits)
 from carspotter.util.quiet import quiet
 
 BUDGET_BITS = 6.0
@@ -22,10 +23,6 @@ BUDGET_BITS = 6.0
 Simulated in Keras on the 10-class run (76 representative photos the sensitivity did not use; pooled-feature drift,
 top-1 agreement with the reference): every layer at 6 bits 17.1 %, 84.2 %; the earlier plan (the stem and the most
 sensitive 2 % of the weights at 8 bits, paid for at 4) 5.7 %, 94.7 %; this plan 4.1 %, 96.1 % (docs/figures.md)."""
-
-SENSITIVITY_PHOTOS = 24
-"""Representative photos the per-layer sensitivity is measured on."""
-
 
 def op_names(mlmodel, weights: WeightLayers) -> dict[str, str]:
     """Keras weight layer name -> the name of the program's ``conv`` / ``linear`` op that holds its weights (matched
@@ -47,7 +44,9 @@ def compress(mlmodel, build):
         raise ValueError("the mixed plan needs representative photos")
     weights = WeightLayers(build.model)
     pixels = build.representative  # the first SENSITIVITY_PHOTOS (VariantSpec.calibration_limit): its gate leaves them out
-    sens = {b: layer_sensitivity(weights, pixels, nbits=b) for b in WIDTHS}
+    # the same photos as ONNX's int8 plan (the first of one representative set): its 8-bit sensitivity is shared
+    sens = {b: build.shared(("sensitivity", b, len(pixels)), lambda b=b: layer_sensitivity(weights, pixels, nbits=b))
+            for b in WIDTHS}
     bits = plan(sens, BUDGET_BITS)
     names = op_names(mlmodel, weights)
     if not names:
@@ -67,6 +66,5 @@ def compress(mlmodel, build):
                        f"{BUDGET_BITS:g} bits per weight",
              "bits_per_weight": round(plan_bits(sens[WIDTHS[0]], bits), 3), "layers_8bit": by_bits[8],
              "layers_4bit": by_bits[4], "layers_6bit": len(by_bits[6]), "unmatched": sorted(set(bits) - set(names)),
-             "most_sensitive": [{"layer": s.layer, "drift": round(s.drift, 4)}
-                                for s in sorted(sens[WIDTHS[0]], key=lambda s: -s.drift)[:10]]}
+             "most_sensitive": most_sensitive(sens[WIDTHS[0]])}
     return mlmodel, facts

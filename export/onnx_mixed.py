@@ -3,7 +3,8 @@ layers most sensitive to int8 weights left in float32.
 
 The plan comes from :mod:`carspotter.measure.sensitivity`: each layer's kernel quantized alone to int8 (linear,
 symmetric, per output channel, as ``quantize_static(per_channel=True)`` quantizes it) in Keras, the pooled-feature drift
-on the first :data:`SENSITIVITY_PHOTOS` representative photos; then the same budgeted choice as Core ML's mixed plan,
+on the first ``SENSITIVITY_PHOTOS`` representative photos (the QDQ calibration reads
+all); then the same budgeted choice as Core ML's mixed plan,
 between 8 bits and float (32), within :data:`FLOAT_BUDGET` bits per weight. Activation quantization is not in the
 simulation: the gate judges the real file. The float layers' Conv / Gemm nodes (matched by their weights,
 :func:`carspotter.measure.sensitivity.match_layers`) go to ``quantize_static(nodes_to_exclude=...)``, onnxruntime's
@@ -14,15 +15,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from carspotter.measure.sensitivity import WeightLayers, layer_sensitivity, match_layers, plan, plan_bits
+from carspotter.measure.sensitivity import (SENSITIVITY_PHOTOS, WeightLayers, layer_sensitivity, match_layers,
+                                           most_sensitive, plan, plan_bits)
 
 FLOAT_BUDGET = 8.5
 """Mean bits per weight the plan may spend: 8 for int8 weights, 32 for a layer kept in float, so about 2 % of the
 weights stay float and the file is at most about 1.06 times the all-int8 one."""
-
-SENSITIVITY_PHOTOS = 24
-"""Representative photos the per-layer sensitivity is measured on (the first ones; the QDQ calibration reads all)."""
-
 
 def _weights_by_node(proto) -> dict:
     """Conv and Gemm node name -> its weight initializer in ``[out, in, kh, kw]`` / ``[out, in]`` layout."""
@@ -50,7 +48,8 @@ def excluded_nodes(build, proto) -> tuple[list[str], dict]:
         raise ValueError("int8-qdq-mixed needs representative photos")
     weights = WeightLayers(build.model)
     pixels = build.representative[:SENSITIVITY_PHOTOS]
-    s8 = layer_sensitivity(weights, pixels, nbits=8)
+    # the same photos as Core ML's mixed plan (the first of one representative set): measured once per export
+    s8 = build.shared(("sensitivity", 8, len(pixels)), lambda: layer_sensitivity(weights, pixels, nbits=8))
     bits = plan({8: s8, 32: [replace(s, drift=0.0) for s in s8]}, FLOAT_BUDGET)
     names = match_layers(weights, _weights_by_node(proto))
     if not names:
@@ -62,5 +61,5 @@ def excluded_nodes(build, proto) -> tuple[list[str], dict]:
              "bits_per_weight": round(plan_bits(s8, bits), 3), "layers_float": kept,
              "nodes_to_exclude": [names[n] for n in kept if n in names], "layers_int8": sum(b == 8 for b in bits.values()),
              "unmatched": sorted(set(bits) - set(names)),
-             "most_sensitive": [{"layer": s.layer, "drift": round(s.drift, 5)} for s in sorted(s8, key=lambda s: -s.drift)[:10]]}
+             "most_sensitive": most_sensitive(s8)}
     return facts["nodes_to_exclude"], facts

@@ -109,10 +109,11 @@ def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path
     # it read the first 24 of the 32 representative photos, and its gate judged every photo of the run but those 24;
     # the uncalibrated 6-bit file judged all of them
     from carspotter.contracts.runfolder import read_run
+    from carspotter.measure.sensitivity import SENSITIVITY_PHOTOS
 
     run = read_run(run_dir)
     every = sum(len(run.split_rows(s)) for s in ("train", "val", "test"))
-    assert coreml_mixed.SENSITIVITY_PHOTOS == 24 and "on 24 representative photos" in record.plan["method"]
+    assert SENSITIVITY_PHOTOS == 24 and "on 24 representative photos" in record.plan["method"]
     assert record.gate_figures.photos == every - 24 and variants["palettized-6bit"].gate_figures.photos == every
     assert record.shipped and record.plan is not None
     p = record.plan
@@ -153,3 +154,13 @@ def test_onnx_mixed_variant_keeps_the_planned_layers_in_float(pipeline, tmp_path
     assert excluded.input[1] not in dequantized  # its weight stays a float32 initializer
     assert sum(n.input[1] in dequantized for n in convs.values()) == len(convs) - 1  # every other Conv reads int8
     assert record.bytes > plain.bytes  # the float layer costs 3 bytes per weight more
+
+
+def test_work_the_mixed_plans_share_is_done_once_per_export():
+    from carspotter.export.build import Build
+
+    shared, calls = {}, []
+    builds = [Build(None, [], None, None, None, conversions=shared) for _ in range(2)]  # two variants, one export
+    results = [b.shared(("sensitivity", 8, 24), lambda: calls.append(1) or ["layers"]) for b in builds]
+    assert results == [["layers"], ["layers"]] and len(calls) == 1
+    assert Build(None, [], None, None, None).shared(("sensitivity", 8, 24), lambda: "new") == "new"  # another export

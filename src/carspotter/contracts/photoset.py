@@ -132,21 +132,18 @@ def representative_rows(run: Run, count: int) -> list:
     return [r for one_round in rounds for r in one_round if r is not None][:count]
 
 
-def gate_photoset(run: Run, exclude: list, limit: int, data_dir: str | Path | None = None) -> PhotoSet:
-    """Every labelled photo of a run that the representative dataset did not use (``exclude``: its rows; export passes
-    none and leaves each calibrated variant's own photos out with :func:`without_rows`), for the variants' gates: the
-    test split, then validation, then training photos, at most ``limit``. Agreement with the reference needs no label
-    and an accuracy drop is a paired difference, so photos the model trained on measure a compressed variant's
-    faithfulness as well as unseen ones (docs/bundles-and-apps.md, "Gates").
+def gate_photoset(run: Run, limit: int, data_dir: str | Path | None = None) -> PhotoSet:
+    """Every labelled photo of a run, for the variants' gates: the test split, then validation, then training photos,
+    at most ``limit``; a calibrated variant is judged without the representative photos it read (:func:`without_rows`).
+    Agreement with the reference needs no label and an accuracy drop is a paired difference, so photos the model
+    trained on measure a compressed variant's faithfulness as well as unseen ones (docs/bundles-and-apps.md, "Gates").
 
     Raises:
         RunError: a split file or the photo folder is missing.
     """
-    used = {r.path for r in exclude}
-    rows = [(r.path, r.label, r.box) for split in ("test", "val", "train") for r in run.split_rows(split) if r.path not in used]
+    rows = [(r.path, r.label, r.box) for split in ("test", "val", "train") for r in run.split_rows(split)]
     ps = _decode(data_folder(run, data_dir), rows[:limit], run.input.size, "")
-    without = f" (without the {len(used)} representative photos)" if used else ""
-    ps.source = (f"{len(ps.names)} photos of run {run.name}'s test, val and train splits{without}"
+    ps.source = (f"{len(ps.names)} photos of run {run.name}'s test, val and train splits"
                  f"{f'; the first {limit}' if len(rows) > limit else ''}")
     return ps
 

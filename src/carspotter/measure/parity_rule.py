@@ -163,10 +163,12 @@ class ParityResult:
         """The 95 % Wilson interval of the share of photos that break the rule (0..1)."""
         return wilson(len(self.mismatches), self.photos) if self.photos else (0.0, 1.0)
 
-    def __bool__(self) -> bool:
-        if self.photos == 0 or self.max_abs_diff > self.max_abs_diff_limit:
-            return False
+    def _breaks_within(self) -> bool:
+        """The photos breaking the rule are within the row's allowance: none, or (a rate) not shown above it."""
         return not self.mismatches if self.break_rate <= 0 else self.breaks()[0] <= self.break_rate + 1e-12
+
+    def __bool__(self) -> bool:
+        return self.photos > 0 and self.max_abs_diff <= self.max_abs_diff_limit and self._breaks_within()
 
     def __str__(self) -> str:
         ranks = "" if self.top_k == TOP_K else f", top-{self.top_k}: the model has {self.top_k} classes"
@@ -176,7 +178,7 @@ class ParityResult:
         if self.break_rate > 0 and self.photos:
             lo, hi = self.breaks()
             head += (f"; {len(self.mismatches)} of {self.photos} photos break the rule, {len(self.mismatches) / self.photos:.1%} "
-                     f"[{lo:.1%}, {hi:.1%}] (Wilson 95 %): lower bound {'<=' if lo <= self.break_rate + 1e-12 else '>'} "
+                     f"[{lo:.1%}, {hi:.1%}] (Wilson 95 %): lower bound {'<=' if self._breaks_within() else '>'} "
                      f"{self.break_rate:.0%}")
         if self.photos == 0:
             head += "; no photos compared"

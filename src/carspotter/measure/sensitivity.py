@@ -27,6 +27,9 @@ from carspotter.measure.drift import _histories
 from carspotter.util.progress import progress
 
 
+SENSITIVITY_PHOTOS = 24
+"""Representative photos (the first ones) the mixed plans measure per-layer sensitivity on."""
+
 WEIGHT_THRESHOLD = 2048
 """Weight tensors smaller than this are not compressed (coremltools' ``OpCompressorConfig.weight_threshold`` default)."""
 
@@ -121,6 +124,11 @@ class WeightLayers:
         """``([N, D] pooled features, [N, C] probabilities)`` of the model as its weights are now."""
         out = [self.head(pixels[i:i + batch].astype(np.float32), training=False) for i in range(0, len(pixels), batch)]
         return (np.concatenate([np.asarray(f) for f, _ in out]), np.concatenate([np.asarray(p) for _, p in out]))
+
+
+def most_sensitive(sensitivity: list[LayerSensitivity], count: int = 10) -> list[dict]:
+    """The ``count`` layers of largest drift, ``{"layer", "drift"}`` each, for a plan's manifest facts."""
+    return [{"layer": s.layer, "drift": round(s.drift, 5)} for s in sorted(sensitivity, key=lambda s: -s.drift)[:count]]
 
 
 def match_layers(weights: WeightLayers, tensors: dict[str, np.ndarray]) -> dict[str, str]:
