@@ -21,8 +21,9 @@ from carspotter.util.quiet import quiet
 BUDGET_BITS = 6.0
 """Mean bits per weight the plan may spend: the all-6-bit file's size, so the mixed file is never the larger.
 Simulated in Keras on the 10-class run (76 representative photos the sensitivity did not use; pooled-feature drift,
-top-1 agreement with the reference): every layer at 6 bits 17.1 %, 84.2 %; the earlier plan (the stem and the most
-sensitive 2 % of the weights at 8 bits, paid for at 4) 5.7 %, 94.7 %; this plan 4.1 %, 96.1 % (docs/figures.md)."""
+top-1 agreement with the reference): every layer at 6 bits 17.1 %, 84.2 % [74.4, 90.7]; the earlier plan (the stem and
+the most sensitive 2 % of the weights at 8 bits, paid for at 4) 5.7 %, 94.7 % [87.2, 97.9]; this plan 4.1 %, 96.1 %
+[89.0, 98.6] (Wilson 95 %; the agreements overlap, the drifts rank the plans; docs/figures.md)."""
 
 def op_names(mlmodel, weights: WeightLayers) -> dict[str, str]:
     """Keras weight layer name -> the name of the program's ``conv`` / ``linear`` op that holds its weights (matched
