@@ -50,10 +50,13 @@ def bundle_facts(info: PackageInfo) -> dict:
     Returns:
         ``{"name", "version", "size" (input side S, px), "labels" (C names, the model's output order),
         "threshold" (probability 0..1 or null), "notACar" (a label or null), "model" (the default model's file
-        name in the package), "modelSha256" (hex digest of its bytes: the Swift package's compile-cache key)}``.
+        name in the package), "modelSha256" (hex digest of its bytes: the Swift package's compile-cache key),
+        "coreAIModel" (the Core AI model's file name beside it, which the Swift package runs on iOS 27+ / macOS 27+, or
+        null), "coreAIModelSha256" (its digest, or null)}``.
     """
     return {"name": info.name, "version": info.version, "size": info.size, "labels": list(info.labels),
-            "threshold": info.threshold, "notACar": info.not_a_car, "model": info.model, "modelSha256": info.model_sha256}
+            "threshold": info.threshold, "notACar": info.not_a_car, "model": info.model, "modelSha256": info.model_sha256,
+            "coreAIModel": info.coreai_model, "coreAIModelSha256": info.coreai_sha256}
 
 
 def facts_text(info: PackageInfo) -> str:
@@ -117,10 +120,14 @@ def android_library(folder: Path, info: PackageInfo) -> None:
 def swift_package(folder: Path, info: PackageInfo) -> None:
     """``ios/``: ``Package.swift`` (the format's deployment target: iOS 16 / macOS 13), the .mlpackage and labels as resources of the
     ``CarSpotter`` target (its API is the ``CarClassifier`` actor: a type named like its module cannot be
-    qualified), other variants excluded; XCTest self-test with the golden set as a test resource."""
+    qualified), and the Core AI ``.aimodel`` beside it when the bundle has one (run on iOS 27+ / macOS 27+ behind
+    availability checks, so the platforms stay the Core ML format's); other variants excluded; XCTest self-test with
+    the golden set as a test resource."""
     _copy("ios", folder)
     _write_facts(folder / "Sources" / "CarSpotter", info)
     exclude = ", ".join(json.dumps(name) for name in info.others)
+    models = [info.model] + ([info.coreai_model] if info.coreai_model else [])
+    resources = ", ".join(f".copy({json.dumps(name)})" for name in [*models, "labels.txt", "carspotter.json"])
     # the golden set is copied into the test target after it is written (FormatSpec.golden_in_package), so that
     # `xcodebuild test` on a simulator or device carries it in the test bundle
     test_resources = ',\n                    resources: [.copy("golden")]' if info.golden else ""
@@ -139,7 +146,7 @@ let package = Package(
             name: "CarSpotter",
             path: "Sources/CarSpotter",
             exclude: [{exclude}],
-            resources: [.copy({json.dumps(info.model)}), .copy("labels.txt"), .copy("carspotter.json")]
+            resources: [{resources}]
         ),
         .testTarget(name: "CarSpotterTests", dependencies: ["CarSpotter"], path: "Tests/CarSpotterTests"{test_resources}),
     ]

@@ -46,6 +46,8 @@ class PackageInfo:
         model_sha256: digest of the default model's file(s) (a cache key for compiled models).
         golden: whether the bundle has a golden set (the package's self-test then runs on it).
         deployment_target: the oldest OS the package supports (:attr:`carspotter.model.formats.FormatSpec.deployment_target`).
+        coreai_model: the Core AI ``.aimodel`` file name when a format joined the package with one (the Swift package
+            loads it on iOS 27 / macOS 27 and later), else None; coreai_sha256: its digest, else None.
     """
 
     name: str
@@ -59,6 +61,8 @@ class PackageInfo:
     model_sha256: str
     golden: bool = True
     deployment_target: str = ""
+    coreai_model: str | None = None
+    coreai_sha256: str | None = None
 
 
 @dataclass(frozen=True)

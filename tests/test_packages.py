@@ -189,13 +189,20 @@ def test_one_bundle_facts_file_is_what_all_three_packages_read(moved):
              "android": bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.json",
              "onnx": bundle / "onnx" / "carspotter.json"}
     facts = {k: json.loads(p.read_text(encoding="utf-8")) for k, p in files.items()}
-    assert set(facts["ios"]) == {"name", "version", "size", "labels", "threshold", "notACar", "model", "modelSha256"}
+    assert set(facts["ios"]) == {"name", "version", "size", "labels", "threshold", "notACar", "model", "modelSha256",
+                                 "coreAIModel", "coreAIModelSha256"}
     assert facts["ios"]["labels"] == manifest["labels"] and facts["ios"]["size"] == manifest["input"]["shape"][1]
+    per_package = ("model", "modelSha256", "coreAIModel", "coreAIModelSha256")
     for platform, fmt in (("ios", "coreml"), ("android", "tflite"), ("onnx", "onnx")):
-        # one spelling: only the model file (and its digest) differ between the packages
-        assert {k: v for k, v in facts[platform].items() if k not in ("model", "modelSha256")} == \
-            {k: v for k, v in facts["ios"].items() if k not in ("model", "modelSha256")}, platform
+        # one spelling: only the model files (and their digests) differ between the packages
+        assert {k: v for k, v in facts[platform].items() if k not in per_package} == \
+            {k: v for k, v in facts["ios"].items() if k not in per_package}, platform
         assert facts[platform]["model"] == Path(manifest["formats"][fmt]["path"]).name, platform
+    # the Core AI model (iOS 27+ / macOS 27+) is the Swift package's alone, and null where the bundle has none
+    coreai = manifest["formats"].get("coreai")
+    assert facts["ios"]["coreAIModel"] == (Path(coreai["path"]).name if coreai else None)
+    assert (facts["ios"]["coreAIModelSha256"] is None) == (coreai is None)
+    assert all(facts[p]["coreAIModel"] is None and facts[p]["coreAIModelSha256"] is None for p in ("android", "onnx"))
     bundle_js = (bundle / "onnx" / "bundle.js").read_text(encoding="utf-8")
     assert json.loads(bundle_js[bundle_js.index("{"):bundle_js.rindex("}") + 1]) == facts["onnx"]  # the same JSON as a module
     readers = {"ios": (bundle / "ios" / "Sources" / "CarSpotter" / "Classification.swift", 'forResource: "carspotter", withExtension: "json"'),
@@ -264,13 +271,16 @@ def test_platform_readmes_say_how_to_add_the_package_and_fix_the_old_claims(move
 
 
 def test_platform_workflows_build_and_test_an_exported_bundle():
-    """The macOS (Xcode 16: swift test and the iOS Simulator) and Android (host project, JVM and emulator tests)
-    workflows exist and run on a bundle exported in the same job."""
+    """The macOS (Xcode 26: swift test and the iOS Simulator; Xcode 27 on macOS 27: swift test with Core AI) and
+    Android (host project, JVM and emulator tests) workflows exist and run on a bundle exported in the same job."""
     from conftest import REPO
 
     macos = (REPO / ".github" / "workflows" / "macos-coreml-parity.yml").read_text()
-    assert "Xcode_16" in macos and "swift test" in macos and "xcodebuild test -scheme CarSpotter" in macos
+    assert "Xcode_26" in macos and "swift test" in macos and "xcodebuild test -scheme CarSpotter" in macos
     assert "carspotter export" in macos
+    # the Core AI job: Xcode 27's image, a bundle exported with the coreai extra, Core AI tests that must not skip
+    assert "runs-on: xcode-27" in macos and "Xcode_27" in macos and ".[test,coreai]" in macos
+    assert 'CARSPOTTER_REQUIRE_COREAI: "1"' in macos
     android = (REPO / ".github" / "workflows" / "android-package.yml").read_text()
     for step in ("carspotter export", "gradle wrapper", ":carspotter:testDebugUnitTest", "android-emulator-runner",
                  ":carspotter:connectedDebugAndroidTest"):

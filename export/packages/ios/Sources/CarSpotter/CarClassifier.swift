@@ -1,71 +1,72 @@
 // The bundle's car classifier for iOS 16+ / macOS 13+ (`CarClassifier`; the module is `CarSpotter`): the photo
-// resized with the reference resize (ported exactly) into the Core ML model's exact input, then Core ML directly; all
-// of it off the main thread (an actor).
+// resized with the reference resize (ported exactly) into the model's exact input, then the model run directly; all
+// of it off the main thread (an actor). The model runs in Core AI (the bundle's .aimodel) on iOS 27+ / macOS 27+ where
+// the bundle has one (CoreAIBackend.swift), and in Core ML (the .mlpackage) otherwise (CoreMLBackend.swift).
 import CoreGraphics
 import CoreML
-import CoreVideo
 import Foundation
 import ImageIO
+
+/// Which framework runs the model.
+public enum Backend: String, Sendable, CaseIterable {
+    /// Core AI where it can run (iOS 27+ / macOS 27+, built with Xcode 27) and the bundle has a Core AI model;
+    /// Core ML otherwise.
+    case automatic
+    /// Core ML and the bundle's .mlpackage (iOS 16+ / macOS 13+).
+    case coreML
+    /// Core AI and the bundle's .aimodel (iOS 27+ / macOS 27+).
+    case coreAI
+}
 
 public actor CarClassifier {
     /// Labels, input side, threshold and "not a car" class of this bundle.
     public nonisolated let info: BundleInfo
-    private let model: MLModel
-    private let inputName: String
-    private let probabilitiesName: String
+    /// The backend in use: `.coreAI` or `.coreML` (never `.automatic`).
+    public nonisolated let backend: Backend
+    private let runner: Runner
 
-    private init(info: BundleInfo, model: MLModel) throws {
+    private enum Runner {
+        case coreML(CoreMLBackend)
+        case coreAI(any ProbabilityRunner)
+    }
+
+    private init(info: BundleInfo, runner: Runner) {
         self.info = info
-        self.model = model
-        guard let input = model.modelDescription.inputDescriptionsByName.keys.first else {
-            throw CarSpotterError.badOutput("the model has no input")
+        self.runner = runner
+        switch runner {
+        case .coreML: backend = .coreML
+        case .coreAI: backend = .coreAI
         }
-        guard let probs = model.modelDescription.predictedProbabilitiesName else {
-            throw CarSpotterError.badOutput("the model is not a classifier")
-        }
-        inputName = input
-        probabilitiesName = probs
     }
 
-    /// Load the package's model. The .mlpackage is compiled on first use (`MLModel.compileModel(at:)`, seconds)
-    /// and the compiled model kept in the app's Caches folder, keyed by the model's digest.
-    /// - Parameter configuration: compute units etc. (default `.all`: CPU, GPU and Neural Engine).
-    /// - Throws: `CarSpotterError.missingResource` when the package lost a resource; Core ML's compile or load errors.
-    public static func load(configuration: MLModelConfiguration = MLModelConfiguration()) async throws -> CarClassifier {
-        let info = try BundleInfo.load(from: .module)
-        guard let source = Bundle.module.url(forResource: info.model, withExtension: nil) else {
-            throw CarSpotterError.missingResource(info.model)
-        }
-        let compiled = try await compiledModel(source, key: info.modelSha256)
-        let model: MLModel
-        do {
-            model = try await MLModel.load(contentsOf: compiled, configuration: configuration)
-        } catch {  // a damaged cache entry: compile once more
-            try? FileManager.default.removeItem(at: compiled)
-            model = try await MLModel.load(contentsOf: try await compiledModel(source, key: info.modelSha256), configuration: configuration)
-        }
-        return try CarClassifier(info: info, model: model)
-    }
+    /// True where Core AI can run this package: iOS 27+ / macOS 27+, built with an SDK that has Core AI (Xcode 27).
+    public static var isCoreAIAvailable: Bool { CoreAISupport.isAvailable }
 
-    /// The compiled model in Caches/, moved into place whole (compileModel(at:) writes a temporary folder), so a
-    /// killed app never leaves half a cache entry; two loads at once keep whichever landed first.
-    private static func compiledModel(_ source: URL, key: String) async throws -> URL {
-        let files = FileManager.default
-        let caches = try files.url(for: .cachesDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
-        let folder = caches.appendingPathComponent("CarSpotter", isDirectory: true)  // apart from the app's own caches
-        try files.createDirectory(at: folder, withIntermediateDirectories: true)
-        let target = folder.appendingPathComponent("carspotter-\(key.prefix(16)).mlmodelc")
-        if files.fileExists(atPath: target.path) { return target }
-        let compiled = try await MLModel.compileModel(at: source)
-        let staging = folder.appendingPathComponent("carspotter-\(UUID().uuidString).tmp")
-        try files.moveItem(at: compiled, to: staging)
-        do {
-            try files.moveItem(at: staging, to: target)
-        } catch {
-            try? files.removeItem(at: staging)
-            guard files.fileExists(atPath: target.path) else { throw error }
+    /// Load the package's model.
+    /// - Parameters:
+    ///   - backend: `.automatic` (default): Core AI when `isCoreAIAvailable` and the bundle has a Core AI model
+    ///     (`info.coreAIModel`), Core ML otherwise; `.coreML` or `.coreAI` force one.
+    ///   - configuration: Core ML's compute units etc. (default `.all`: CPU, GPU and Neural Engine); Core ML only.
+    ///     Core ML compiles the .mlpackage on first use (seconds) and keeps it in the app's Caches folder, keyed by
+    ///     the model's digest; Core AI specialises the .aimodel on first use and caches it itself.
+    /// - Throws: `CarSpotterError.backendUnavailable` for `.coreAI` where Core AI cannot run or the bundle has no
+    ///   Core AI model; `CarSpotterError.missingResource` when the package lost a resource; the framework's compile,
+    ///   specialisation or load errors.
+    public static func load(backend: Backend = .automatic,
+                            configuration: MLModelConfiguration = MLModelConfiguration()) async throws -> CarClassifier {
+        let info = try BundleInfo.packaged()
+        if backend == .coreAI {
+            guard CoreAISupport.isAvailable else { throw CarSpotterError.backendUnavailable(CoreAISupport.unavailableReason) }
+            guard info.coreAIModel != nil else {
+                throw CarSpotterError.backendUnavailable("this bundle has no Core AI model (carspotter.json's coreAIModel is null)")
+            }
         }
-        return target
+        if backend != .coreML, CoreAISupport.isAvailable, let name = info.coreAIModel {
+            guard let url = Bundle.module.url(forResource: name, withExtension: nil) else { throw CarSpotterError.missingResource(name) }
+            let runner = try await CoreAISupport.load(url, size: info.size, classes: info.labels.count)
+            return CarClassifier(info: info, runner: .coreAI(runner))
+        }
+        return CarClassifier(info: info, runner: .coreML(try await CoreMLBackend.load(info: info, configuration: configuration)))
     }
 
     /// Classify one photo.
@@ -78,44 +79,28 @@ public actor CarClassifier {
     ///     whole and box-reduced here (`ReferenceResize.prepare`): do not downsample it first (e.g. with
     ///     `kCGImageSourceSubsampleFactor` or a thumbnail), which the reference does not do
     /// - Returns: the top 3, with `show` false below the bundle's threshold or for "not a car"
-    /// - Throws: `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML errors.
+    /// - Throws: `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML or Core AI errors.
     public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation = .up) async throws -> Classification {
         let stored = try CarClassifier.packedPixels(of: image)
         let prepared = try ReferenceResize.prepare(stored.pixels, width: stored.width, height: stored.height,
                                                    channels: stored.channels, orientation: orientation.rawValue, size: info.size)
         let input = ReferenceResize.bilinear(prepared.pixels, width: prepared.width, height: prepared.height, size: info.size)
-        return info.classification(try probabilities(input: input))
+        return info.classification(try await probabilities(input: input))
     }
 
-    /// The model on one exact input: `size * size * 3` RGB bytes (row-major) -> probabilities 0...1 in label order.
-    public func probabilities(input: [UInt8]) throws -> [Float] {
+    /// The model on one exact input: `size * size * 3` RGB bytes (row-major) -> probabilities 0...1 in label order,
+    /// from the backend in use (`backend`).
+    public func probabilities(input: [UInt8]) async throws -> [Float] {
         let s = info.size
         guard input.count == s * s * 3 else { throw CarSpotterError.badImage("\(input.count) bytes is not \(s) x \(s) x 3") }
-        var made: CVPixelBuffer?
-        let attributes = [kCVPixelBufferCGImageCompatibilityKey: true, kCVPixelBufferCGBitmapContextCompatibilityKey: true] as CFDictionary
-        guard CVPixelBufferCreate(kCFAllocatorDefault, s, s, kCVPixelFormatType_32BGRA, attributes, &made) == kCVReturnSuccess,
-              let buffer = made else { throw CarSpotterError.badImage("no \(s) x \(s) pixel buffer") }
-        CVPixelBufferLockBaseAddress(buffer, [])
-        let base = CVPixelBufferGetBaseAddress(buffer)!.assumingMemoryBound(to: UInt8.self)
-        let stride = CVPixelBufferGetBytesPerRow(buffer)
-        for y in 0..<s {
-            for x in 0..<s {
-                let o = y * stride + x * 4, i = (y * s + x) * 3
-                base[o] = input[i + 2]; base[o + 1] = input[i + 1]; base[o + 2] = input[i]; base[o + 3] = 255
+        switch runner {
+        case .coreML(let model): return try model.probabilities(input, size: s, labels: info.labels)
+        case .coreAI(let model):
+            let probs = try await model.probabilities(input)
+            guard probs.count == info.labels.count else {
+                throw CarSpotterError.badOutput("\(probs.count) probabilities for \(info.labels.count) labels")
             }
-        }
-        CVPixelBufferUnlockBaseAddress(buffer, [])
-        // The buffer is exactly the model's input size: Core ML only reorders BGRA to the model's RGB, no scaling.
-        let features = try MLDictionaryFeatureProvider(dictionary: [inputName: MLFeatureValue(pixelBuffer: buffer)])
-        let output = try model.prediction(from: features)
-        guard let dict = output.featureValue(for: probabilitiesName)?.dictionaryValue else {
-            throw CarSpotterError.badOutput("no \(probabilitiesName) dictionary")
-        }
-        var byLabel: [String: Float] = [:]
-        for (key, value) in dict { if let label = key as? String { byLabel[label] = value.floatValue } }
-        return try info.labels.map { label in
-            guard let p = byLabel[label] else { throw CarSpotterError.badOutput("no probability for \(label)") }
-            return p
+            return probs
         }
     }
 

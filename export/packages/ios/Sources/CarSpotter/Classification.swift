@@ -23,7 +23,7 @@ public struct Classification: Sendable {
 }
 
 /// The bundle facts (carspotter.json): name, input side, labels in the model's output order, threshold, "not a car"
-/// class, model resource name and the SHA-256 of its files.
+/// class, model resource name and the SHA-256 of its files, and the Core AI model's (null when the bundle has none).
 public struct BundleInfo: Sendable, Decodable {
     public let name: String
     public let size: Int
@@ -33,6 +33,15 @@ public struct BundleInfo: Sendable, Decodable {
     public let model: String
     /// SHA-256 of the model's files (the compiled model's cache key).
     public let modelSha256: String
+    /// The Core AI model's resource name (a `.aimodel` beside the Core ML model, run on iOS 27+ / macOS 27+), or nil
+    /// when the bundle has none.
+    public let coreAIModel: String?
+    /// SHA-256 of the Core AI model's files, or nil.
+    public let coreAIModelSha256: String?
+
+    /// This package's own bundle facts (its carspotter.json resource).
+    /// - Throws: as `load(from:)`.
+    public static func packaged() throws -> BundleInfo { try load(from: .module) }
 
     /// Read from the package's resources.
     /// - Throws: `CarSpotterError.missingResource` or a decoding error naming the key.
@@ -56,12 +65,15 @@ public enum CarSpotterError: Error, CustomStringConvertible {
     case missingResource(String)
     case badImage(String)
     case badOutput(String)
+    /// The backend asked for (`CarClassifier.load(backend:)`) cannot run here or has no model in this bundle.
+    case backendUnavailable(String)
 
     public var description: String {
         switch self {
         case .missingResource(let name): return "carspotter: \(name) is not in the package's resources; re-add the bundle's ios/ package"
         case .badImage(let why): return "carspotter: cannot read the image (\(why))"
         case .badOutput(let why): return "carspotter: unexpected model output (\(why)); is this the bundle's model?"
+        case .backendUnavailable(let why): return "carspotter: the Core AI backend cannot be used: \(why); load with .automatic or .coreML"
         }
     }
 }

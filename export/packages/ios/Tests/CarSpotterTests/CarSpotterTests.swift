@@ -1,8 +1,10 @@
 // The package's self-test (`swift test` on a Mac, or `xcodebuild test` on an iOS Simulator or device, Cmd-U in Xcode):
 // the golden set's resize vectors bit for bit, EXIF orientations as Pillow applies them, and the golden photos through
-// Core ML under the top-3 rule of `carspotter parity`. The golden set is a resource of this test target (export copies
-// the bundle's golden/ into Tests/CarSpotterTests/golden), so it travels to a simulator or device with the test
-// bundle; the CARSPOTTER_GOLDEN environment variable points at another copy.
+// Core ML, and through Core AI where it runs (iOS 27+ / macOS 27+, a bundle with a .aimodel), under the top-3 rule of
+// `carspotter parity`. The golden set is a resource of this test target (export copies the bundle's golden/ into
+// Tests/CarSpotterTests/golden), so it travels to a simulator or device with the test bundle; the CARSPOTTER_GOLDEN
+// environment variable points at another copy. CARSPOTTER_REQUIRE_COREAI=1 turns the Core AI tests' skips into
+// failures (CI on Xcode 27 / macOS 27, where they must run).
 import CoreGraphics
 import CryptoKit
 import Foundation
@@ -20,6 +22,34 @@ let goldenFolder: URL? = {
 func goldenSet() throws -> URL {
     guard let folder = goldenFolder else { throw XCTSkip("no golden set: the bundle was exported with --golden 0") }
     return folder
+}
+
+/// Whether this OS can run Core AI, decided here apart from the package: built with an SDK that has Core AI (Xcode 27,
+/// and Swift's Float16: not an Intel Mac) and running on iOS 27+ / macOS 27+.
+let osHasCoreAI: Bool = {
+    #if canImport(CoreAI) && !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+    if #available(iOS 27.0, macOS 27.0, tvOS 27.0, watchOS 27.0, visionOS 27.0, *) { return true }
+    #endif
+    return false
+}()
+
+/// The bundle facts, when Core AI can run this bundle here; otherwise an XCTSkip saying why (a failure with
+/// CARSPOTTER_REQUIRE_COREAI=1).
+func coreAIBundle() throws -> BundleInfo {
+    let info = try BundleInfo.packaged()
+    let why: String
+    if !osHasCoreAI {
+        why = "no Core AI here: it needs iOS 27 / macOS 27 and a build with Xcode 27 (this is "
+            + "\(ProcessInfo.processInfo.operatingSystemVersionString)); the Core ML tests cover this OS"
+    } else if info.coreAIModel == nil {
+        why = "this bundle has no Core AI model (carspotter.json's coreAIModel is null: exported without carspotter[coreai])"
+    } else {
+        return info
+    }
+    if ProcessInfo.processInfo.environment["CARSPOTTER_REQUIRE_COREAI"] == "1" {
+        throw CarSpotterError.backendUnavailable("CARSPOTTER_REQUIRE_COREAI=1, but " + why)
+    }
+    throw XCTSkip(why)
 }
 
 /// A resize vector's generated photo ("gen:SEED" in vectors.txt), as carspotter.contracts.resize_vectors.generated_photo:
@@ -165,17 +195,19 @@ final class GoldenSetTests: XCTestCase {
         return (image, CGImagePropertyOrientation(rawValue: raw) ?? .up)
     }
 
-    /// Exact path: golden/NNN.png (the reference's inputs) through Core ML; package path: golden/NNN.jpg decoded by
-    /// ImageIO, oriented and resized by this package. Both under the top-3 rule with the tolerances of the format's
-    /// device precision (golden/expected.json).
-    func testGoldenPhotosPassTheParityRule() async throws {
+    /// Exact path: golden/NNN.png (the reference's inputs) through `spotter`'s backend; package path: golden/NNN.jpg
+    /// decoded by ImageIO, oriented and resized by this package. Both under the top-3 rule with the tolerances of
+    /// `format`'s device precision (golden/expected.json).
+    func checkGoldenPhotos(_ spotter: CarClassifier, format: String) async throws {
         let golden = try goldenSet()
         let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: golden.appendingPathComponent("expected.json"))) as! [String: Any]
-        let format = (expected["formats"] as! [String: Any])["coreml"] as! [String: Any]
-        let precision = (format["device_precision"] as? String) ?? (format["precision"] as! String)
+        guard let entry = (expected["formats"] as! [String: Any])[format] as? [String: Any] else {
+            XCTFail("golden/expected.json has no \(format) format, though the package runs it")
+            return
+        }
+        let precision = (entry["device_precision"] as? String) ?? (entry["precision"] as! String)
         let tol = (expected["tolerances"] as! [String: Any])[precision] as! [String: Any]
         let tau = (tol["tau"] as! NSNumber).doubleValue, limit = (tol["max_abs_diff"] as! NSNumber).doubleValue
-        let spotter = try await CarClassifier.load()
         var failures: [String] = []
         for photo in expected["photos"] as! [[String: Any]] {
             let reference = (photo["probabilities"] as! [NSNumber]).map { $0.floatValue }
@@ -187,10 +219,68 @@ final class GoldenSetTests: XCTestCase {
             let package = try await spotter.classify(jpg, orientation: orientation).probabilities
             for (path, probs) in [("exact", exact), ("package", package)] {
                 let r = ParityRule.top3(reference: reference, candidate: probs, tau: tau)
-                if let rank = r.mismatchRank { failures.append("\(photo["photo"]!) \(path) path: rank \(rank) differs") }
-                if r.maxAbsDiff > limit { failures.append("\(photo["photo"]!) \(path) path: max |dp| \(r.maxAbsDiff) > \(limit)") }
+                if let rank = r.mismatchRank { failures.append("\(format) \(photo["photo"]!) \(path) path: rank \(rank) differs") }
+                if r.maxAbsDiff > limit { failures.append("\(format) \(photo["photo"]!) \(path) path: max |dp| \(r.maxAbsDiff) > \(limit)") }
             }
         }
         XCTAssertTrue(failures.isEmpty, failures.joined(separator: "\n"))
+    }
+
+    /// The golden photos through Core ML (forced: on iOS 27+ / macOS 27+ `.automatic` would pick Core AI).
+    func testGoldenPhotosPassTheParityRule() async throws {
+        _ = try goldenSet()
+        let spotter = try await CarClassifier.load(backend: .coreML)
+        XCTAssertEqual(spotter.backend, .coreML)
+        try await checkGoldenPhotos(spotter, format: "coreml")
+    }
+
+    /// The golden photos through Core AI and the bundle's .aimodel (skipped before iOS 27 / macOS 27, or for a bundle
+    /// without one), with the tolerances expected.json gives the coreai format.
+    func testGoldenPhotosPassTheParityRuleThroughCoreAI() async throws {
+        _ = try goldenSet()
+        _ = try coreAIBundle()
+        let spotter = try await CarClassifier.load(backend: .coreAI)
+        XCTAssertEqual(spotter.backend, .coreAI)
+        try await checkGoldenPhotos(spotter, format: "coreai")
+    }
+}
+
+final class BackendTests: XCTestCase {
+    /// `.automatic` loads Core AI on iOS 27+ / macOS 27+ when the bundle has a Core AI model, Core ML otherwise;
+    /// `.coreML` always loads; `.coreAI` loads where it can and throws `backendUnavailable` where it cannot.
+    func testAutomaticPicksCoreAIWhereTheOSAndTheBundleHaveIt() async throws {
+        let info = try BundleInfo.packaged()
+        XCTAssertEqual(CarClassifier.isCoreAIAvailable, osHasCoreAI)
+        let want: Backend = osHasCoreAI && info.coreAIModel != nil ? .coreAI : .coreML
+        let automatic = try await CarClassifier.load()
+        XCTAssertEqual(automatic.backend, want, "coreAIModel \(info.coreAIModel ?? "null"), Core AI here: \(osHasCoreAI)")
+        let coreML = try await CarClassifier.load(backend: .coreML)
+        XCTAssertEqual(coreML.backend, .coreML)
+        if want == .coreAI {
+            let coreAI = try await CarClassifier.load(backend: .coreAI)
+            XCTAssertEqual(coreAI.backend, .coreAI)
+        } else {
+            do {
+                _ = try await CarClassifier.load(backend: .coreAI)
+                XCTFail("load(backend: .coreAI) loaded without Core AI or a Core AI model")
+            } catch CarSpotterError.backendUnavailable(_) {
+                // expected
+            }
+        }
+    }
+
+    /// Both backends on the same exact input: C probabilities summing to 1, each within 0.1 of Core ML's (twice fp16's
+    /// max |dp| against the reference; the golden tests hold each backend to the reference itself).
+    func testCoreAIAndCoreMLAgreeOnOneInput() async throws {
+        let info = try coreAIBundle()
+        let s = info.size
+        var state: UInt32 = 11
+        let input = (0..<(s * s * 3)).map { _ -> UInt8 in state = state &* 1_664_525 &+ 1_013_904_223; return UInt8(state >> 24) }
+        let coreML = try await CarClassifier.load(backend: .coreML).probabilities(input: input)
+        let coreAI = try await CarClassifier.load(backend: .coreAI).probabilities(input: input)
+        XCTAssertEqual(coreAI.count, info.labels.count)
+        XCTAssertEqual(coreAI.reduce(0, +), 1, accuracy: 0.02)
+        let r = ParityRule.top3(reference: coreML, candidate: coreAI, tau: 1e-2)
+        XCTAssertLessThan(r.maxAbsDiff, 0.1)
     }
 }
