@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +39,8 @@ class Build:
             the tf2onnx graph per opset and batch shape, as serialized bytes), so variants derived from
             the same graph (fp16, int8-qdq and the ORT file from the fp32 graph) convert the Keras model
             once, and other work they share (:meth:`shared`). One dict per export, handed to each of its builds.
+        source: the run's ``model.keras``, for a converter that reads the file in a process of its own (Core AI, on
+            Keras' PyTorch backend); None where the model exists only in memory (tests).
     """
 
     model: object
@@ -48,6 +51,7 @@ class Build:
     representative: np.ndarray | None = None
     options: dict = field(default_factory=dict)
     conversions: dict = field(default_factory=dict, compare=False, repr=False)
+    source: Path | None = None
 
     def shared(self, key: tuple, make):
         """``make()`` once per export under ``key`` in :attr:`conversions`: work several variants' builds need (the

@@ -28,7 +28,7 @@ from carspotter.util.atomic import atomic_folder
 from carspotter.util.errors import CarspotterError, ExportError, UsageError
 from carspotter.export import app_path_rows, app_readmes, defaults, golden_set
 from carspotter.export.drift_record import left_out_drift
-from carspotter.export.platform_package import PackageInfo, package_for
+from carspotter.export.platform_write import Built, owns_readme, write_platforms
 from carspotter.export.build import Build, ModelInfo
 from carspotter.model.formats import (FORMATS, FormatSpec, VariantSpec, baseline_overrides, parse_formats,
                                       select)
@@ -89,6 +89,13 @@ class ExportOptions:
             UsageError: an unknown format or variant family, or a calibration count below 1.
         """
         formats = parse_formats(tuple(FORMATS) if self.formats is None else self.formats)
+        missing = {f: FORMATS[f].unavailable() for f in formats if FORMATS[f].unavailable is not None}
+        missing = {f: why for f, why in missing.items() if why}
+        if missing and self.formats is not None:
+            raise UsageError(f"--formats {next(iter(missing))}: {next(iter(missing.values()))}")
+        for name, why in missing.items():  # every format was asked for: the ones this machine cannot build are said
+            _log(f"{name} left out: {why}")
+        formats = tuple(f for f in formats if f not in missing)
         if self.calibration_photos < 1:
             raise UsageError(f"--calibration-photos {self.calibration_photos}: must be at least 1")
         if self.golden < 0:
@@ -150,7 +157,7 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
     read_rows = inputs.representative_rows[:variant.calibration_limit] if calibrated else []  # its gate leaves them out
     try:
         build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant, representative,
-                      inputs.options.converter_options, inputs.conversions)
+                      inputs.options.converter_options, inputs.conversions, inputs.run.dir / "model.keras")
         t0 = time.time()
         facts = fmt.convert(build, target)
         seconds = time.time() - t0
@@ -181,41 +188,15 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
     return record, facts
 
 
-def _variants_readme(fmt: FormatSpec, records: dict[str, VariantRecord], default: str, reason: str) -> str:
-    """The platform README's variants table: size, speed, agreement with its interval, accelerators, gate."""
-    lines = ["", "## Variants in this folder", "",
-             f"Default: **{default}** (`{fmt.filename}`): {reason}.", "",
-             "| variant | file | MiB | ms / photo | top-1 / top-3 | top-1 agreement [95 % CI] | accelerators | gate |",
-             "|---|---|---:|---:|---|---|---|---|"]
-    for name, r in records.items():
-        fig = r.judged
-        lo, hi = fig.intervals()["gated_agreement"]
-        where = f"`{Path(r.path).name}`" if r.path else "not shipped"
-        speed = f"{r.ms_per_photo:.1f}" if r.ms_per_photo is not None else "untimed"
-        accel = (r.accelerators or {}).get("summary", "not checked")
-        label = f"**{name}** (default)" if name == default else name
-        lines.append(f"| {label} | {where} | {r.bytes / 2**20:.1f} | {speed} | {fig.top1:.1%} / {fig.top3:.1%} | "
-                     f"{fig.gated_agreement:.1%} [{lo:.1%}, {hi:.1%}] | {accel} | "
-                     f"{'passed' if r.gate_passed else 'FAILED'}: {r.gate} |")
-    first = next(iter(records.values()))
-    counts = sorted({r.gate_figures.photos for r in records.values() if r.gate_figures})
-    where = (f"the run's labelled photos ({', '.join(map(str, counts))} photos: a calibrated variant's gate leaves out "
-             "the representative photos it read)" if counts else f"the run's {first.figures.photos} test photos")
-    lines += ["", f"Measured on {where} at export; ms / photo on this machine's CPU with {fmt.measuring_runtime.target} "
-              "(untimed: an emulation, not the device). Agreement counts a top-1 that differs only by a near-tie as "
-              "agreeing, as parity does; each gate is a bound on a 95 % interval (docs/bundles-and-apps.md, Gates)."]
-    uses = [f"- **{n}**: {fmt.variant(n).use}" for n in records if fmt.variant(n).use]
-    return "\n".join(lines + ([""] + uses if uses else [])) + "\n"
-
-
-def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, inputs: _Inputs) -> FormatEntry:
-    """Build, measure and gate every variant of one format into its platform folder; pick the default.
+def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, inputs: _Inputs) -> Built:
+    """Build, measure and gate every variant of one format into its platform folder; pick the default. The package
+    and README around them are written afterwards (:func:`carspotter.export.platform_write.write_platforms`).
 
     Raises:
         ExportError: a variant failed to build or measure, or none passed its gate.
     """
     models = folder / fmt.model_dir
-    models.mkdir(parents=True)
+    models.mkdir(parents=True, exist_ok=bool(fmt.joins))  # a joining format's folder is its host's
     records, facts_of = {}, {}
     for v in variants:
         target = models / fmt.file_name(v.name, default=False)
@@ -239,36 +220,11 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         if r.shipped:
             r.path = fmt.bundle_path(fmt.file_name(n, default=n == default))
     write_labels(models / "labels.txt", inputs.run.labels)
-    platform = package_for(fmt.name)
-    if platform.package is not None:
-        platform.package(folder, _package_info(fmt, records, default, models, inputs, facts_of))
-    readme = platform.readme(fmt.filename, inputs.run.input, len(inputs.run.labels))
-    readme += app_readmes.confidence_section(fmt, inputs.run.confidence)
-    (folder / "README.md").write_text(readme + _variants_readme(fmt, records, default, reason), encoding="utf-8")
-    if inputs.options.golden:
-        with open(folder / "README.md", "a", encoding="utf-8") as f:
-            f.write(app_readmes.selftest_section(fmt))
     d = records[default]
-    return FormatEntry(platform=fmt.platform, path=fmt.bundle_path(fmt.filename), labels=fmt.bundle_path("labels.txt"),
-                       readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
-                       default_variant=default, default_reason=reason,
-                       variants=records, facts=facts_of[default])
-
-
-def _package_info(fmt: FormatSpec, records: dict[str, VariantRecord], default: str, models: Path, inputs: _Inputs,
-                  facts_of: dict[str, dict]) -> PackageInfo:
-    """The facts a platform package is generated from (:mod:`carspotter.export.app_packages`)."""
-    conf = inputs.run.confidence
-    model = models / fmt.filename
-    hashes = ({f: e["sha256"] for f, e in file_table(model).items()} if model.is_dir() else {model.name: sha256_file(model)})
-    digest = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode())
-    return PackageInfo(name=inputs.info.name.removeprefix("carspotter "), version=__version__, labels=tuple(inputs.run.labels),
-                       size=inputs.run.input.size, threshold=conf.threshold if conf else None,
-                       not_a_car=conf.negative_class if conf else None, model=fmt.filename,
-                       others=tuple(f for n, r in records.items() if r.shipped and n != default
-                                    for f in (fmt.file_name(n, default=False), *facts_of[n].get("extra_files", ()))),
-                       model_sha256=digest.hexdigest(), golden=inputs.options.golden > 0,
-                       deployment_target=fmt.deployment_target)
+    entry = FormatEntry(platform=fmt.platform, path=fmt.bundle_path(fmt.filename), labels=fmt.bundle_path("labels.txt"),
+                        readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
+                        default_variant=default, default_reason=reason, variants=records, facts=facts_of[default])
+    return Built(fmt, entry, facts_of)
 
 
 _CALIBRATED_GATE = "; a calibrated variant is judged on them without the representative photos it read"
@@ -367,8 +323,10 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
 def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
     """Convert and write the bundle (:func:`export_bundle` with the destination locked)."""
     with atomic_folder(out) as tmp:
-        formats = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
-                   for name, variants in chosen.items()}
+        built = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
+                 for name, variants in chosen.items()}
+        write_platforms(tmp, built, inputs)
+        formats = {name: b.entry for name, b in built.items()}
         try:
             measured = app_path_rows.measure(tmp, formats, inputs, _log)
         except CarspotterError as exc:
@@ -376,6 +334,8 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
         except Exception as exc:
             raise ExportError(f"app paths of {inputs.run.dir}: {_one_line(exc)}") from exc
         for name, entry in formats.items():
+            if not owns_readme(name, built):
+                continue  # its host's README says it
             with open(tmp / entry.readme, "a", encoding="utf-8") as f:
                 f.write(app_readmes.resize_section(FORMATS[name], measured, len(inputs.photos.names)))
         try:

@@ -151,6 +151,11 @@ class FormatSpec:
         intermediates: ``(path, VariantSpec) -> tensors``: every intermediate tensor of a variant file
             (:mod:`carspotter.model.intermediates`: an object whose ``run([1, S, S, 3])`` gives ``[(name, array)]``),
             for per-layer drift; None: the format exposes none.
+        joins: the format whose platform folder and package this one's files join (Core AI: ``coreml``, whose Swift
+            package loads either file by OS version); its ``platform`` and ``model_dir`` are that format's, it is built
+            after it, and that format's package is written knowing this one's files. ``""``: a folder of its own.
+        unavailable: ``() -> reason or None``: why the format cannot be built on this machine (an optional extra not
+            installed); export leaves it out of "every format" and says why, and refuses it when named.
         order: position in the registry (build order, ``--formats`` listing): lower first.
     """
 
@@ -177,6 +182,8 @@ class FormatSpec:
     app_package: str = ""
     app_model_rank: int | None = None
     intermediates: Callable[..., object] | None = None
+    joins: str = ""
+    unavailable: Callable[[], str | None] | None = None
     order: int = 100
 
     @property
@@ -236,12 +243,14 @@ class Registry(MutableMapping):
         """Add a format; returns it.
 
         Raises:
-            ValueError: not a FormatSpec, no converter, or a name or platform already registered (unless ``replace``).
+            ValueError: not a FormatSpec, no converter, or a name or platform already registered (unless ``replace``;
+                a format that :attr:`~FormatSpec.joins` another shares its platform folder).
         """
         if not isinstance(spec, FormatSpec) or spec.convert is None:
             raise ValueError(f"{spec!r}: a format registers a FormatSpec with a converter")
         formats = self._all()
-        taken = {f.platform: f.name for f in formats.values() if f.name != spec.name}
+        taken = {f.platform: f.name for f in formats.values()
+                 if f.name != spec.name and spec.joins != f.name and f.joins != spec.name}
         if (spec.name in formats and not replace) or spec.platform in taken:
             raise ValueError(f"format {spec.name} (platform folder {spec.platform}) is already registered")
         formats[spec.name] = spec

@@ -1,0 +1,113 @@
+"""Convert a run's ``model.keras`` to a Core AI ``.aimodel``, in a process of its own on Keras' PyTorch backend.
+
+    KERAS_BACKEND=torch python -m carspotter.export.coreai_convert MODEL.keras OUT.aimodel FACTS.json \
+        --variant fp32|fp16 --metadata METADATA.json
+
+Keras 3 picks its backend once per process, and export runs on TensorFlow, so :mod:`carspotter.export.coreai_export`
+starts this module (as :mod:`carspotter.model.reference_worker` is started for JAX). The path is the one Apple
+documents for Core AI (``coreai-torch``: "convert PyTorch models to CoreAI format"): the model as it is, its
+Rescaling (the preprocessing) inside, exported by ``torch.export.export`` at ``[1, S, S, 3]`` float32 holding 0..255,
+:func:`carspotter.export.coreai_rewrite.exact_average_pool` applied, ``run_decompositions(get_decomp_table())``,
+then for ``fp16`` ``coreai_opt.casting.cast_fp32_to_fp16`` (weights and compute in float16, input and output left
+float32), then ``TorchConverter().add_exported_program(...).to_coreai().save_asset(...)``. The input is named
+``image``, the output ``probabilities`` ``[1, C]``; the labels and the preprocessing go into the asset's metadata.
+
+``FACTS.json`` gets what the manifest records: the variant, the rewritten pools, the op counts of the exported
+program, the library versions and the seconds each step took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+VARIANTS = ("fp32", "fp16")
+"""What :func:`convert` builds: float32, or float16 weights and compute (``cast_fp32_to_fp16``)."""
+
+
+def _export(model, size: int):
+    import torch
+
+    example = (torch.zeros((1, size, size, 3), dtype=torch.float32),)
+    return torch.export.export(model, example), example
+
+
+def convert(model_path: Path, out: Path, variant: str, metadata: dict) -> dict:
+    """Write ``out`` (.aimodel) from ``model_path`` (.keras) as ``variant``; returns the facts (module docstring).
+
+    Raises:
+        ValueError: an unknown variant, or a model whose input is not ``[N, S, S, 3]``.
+        whatever keras, torch or coreai-torch raise (the caller turns it into one line).
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", module="coreai_torch")
+    import keras
+    import torch
+    import coreai.authoring  # noqa: F401  (before coreai._compiler.dialects: the import is circular otherwise)
+    from coreai.runtime import AIModelAssetMetadata
+    from coreai_torch import TorchConverter, get_decomp_table
+
+    from carspotter.export.coreai_rewrite import exact_average_pool
+
+    if variant not in VARIANTS:
+        raise ValueError(f"Core AI variant {variant!r}: choose from {', '.join(VARIANTS)}")
+    seconds, t0 = {}, time.time()
+    model = keras.saving.load_model(model_path, safe_mode=True)
+    shape = tuple(model.input_shape)
+    if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
+        raise ValueError(f"{model_path}: input {shape} is not [N, S, S, 3]")
+    seconds["load"] = time.time() - t0
+    t0 = time.time()
+    with torch.no_grad():
+        program, example = _export(model, shape[1])
+        module = program.module()
+        rewritten = exact_average_pool(module)
+        program = torch.export.export(module, example) if rewritten else program
+        program = program.run_decompositions(get_decomp_table())
+    ops = Counter(str(n.target).removeprefix("aten.").split(".")[0] for n in program.graph.nodes
+                  if n.op == "call_function" and "assert" not in str(n.target))
+    seconds["torch_export"] = time.time() - t0
+    t0 = time.time()
+    if variant == "fp16":
+        from coreai_opt.casting import cast_fp32_to_fp16
+
+        program = cast_fp32_to_fp16(program)
+    converter = TorchConverter(mode=TorchConverter.Mode.RELEASE)
+    converter.add_exported_program(program, input_names=[metadata.get("input", "image")],
+                                   output_names=[metadata.get("output", "probabilities")])
+    ai_program = converter.to_coreai()
+    meta = AIModelAssetMetadata()
+    meta.author, meta.license = metadata.get("author", ""), metadata.get("license", "")
+    meta.model_description = metadata.get("description", "")
+    for key, value in metadata.get("custom", {}).items():
+        meta.set_custom(key, value)
+    ai_program.save_asset(Path(out), metadata=meta)
+    seconds["convert"] = time.time() - t0
+    import coreai_torch
+
+    return {"variant": variant, "avg_pool_rewritten": rewritten, "ops": dict(sorted(ops.items())),
+            "versions": {"torch": torch.__version__, "coreai-torch": coreai_torch.__version__, "keras": keras.__version__},
+            "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("out")
+    parser.add_argument("facts")
+    parser.add_argument("--variant", choices=VARIANTS, default="fp32")
+    parser.add_argument("--metadata", default=None, help="JSON file: author, license, description, custom {key: JSON value}")
+    args = parser.parse_args(argv)
+    metadata = json.loads(Path(args.metadata).read_text()) if args.metadata else {}
+    facts = convert(Path(args.model), Path(args.out), args.variant, metadata)
+    Path(args.facts).write_text(json.dumps(facts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Core AI's own runtime (``coreai-core``) running a ``.aimodel``: :class:`CoreAISession`.
+
+``coreai-core`` ships Apple's Core AI runtime for macOS and for Linux x86_64. On Linux (and on macOS without the
+system's Core AI) ``AIModelAsset.executable()`` lowers the asset to its portable form (``.aimodelx``) and loads that
+into the runtime; on macOS 27 with the system's Core AI it loads the asset itself (coreai ``authoring/asset.py``).
+Either way the model runs in Apple's runtime, not in an emulation: parity, evaluate, benchmark and drift time it.
+Its calls are ``async``; a session keeps one event loop and the loaded model for its whole life.
+
+The input is ``[1, S, S, 3]`` holding 0..255 (``image``; float32, or float16 in the fp16 variant: every integer
+0..255 is exact in float16), the output ``[1, C]`` probabilities (``probabilities``):
+:mod:`carspotter.export.coreai_convert` builds it so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+
+from carspotter.model.runtimes import Runtime
+from carspotter.model.sessions import Session
+from carspotter.util.quiet import native_stderr, verbose
+
+INPUT, OUTPUT = "image", "probabilities"
+
+
+def coreai_unavailable() -> str | None:
+    """Why Core AI's runtime cannot run here (``coreai-core`` not installed: the ``coreai`` extra), or None."""
+    try:
+        import coreai.authoring  # noqa: F401
+        import coreai.runtime  # noqa: F401
+    except ImportError as exc:
+        return f"coreai-core is not installed ({exc}): pip install \"carspotter[coreai]\""
+    return None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"coreai-core {version('coreai-core')}"
+    except PackageNotFoundError:  # pragma: no cover - a source checkout of coreai
+        return "coreai-core ?"
+
+
+class CoreAISession(Session):
+    """A ``.aimodel`` loaded once into Core AI's runtime (CPU here), run one photo per call as apps do.
+
+    Args:
+        path: the ``.aimodel`` folder.
+        check: the runtime's check id (counted in :data:`carspotter.model.sessions.LOADS`).
+        logger: a ``coreai.runtime.IntermediateLogger`` to attach to the function (per-layer drift), or None.
+
+    Raises (on load):
+        RuntimeError: the asset does not load, or has no function taking ``image`` and giving ``probabilities``.
+    """
+
+    runtime = "Core AI runtime"
+
+    def __init__(self, path: Path, check: str = "coreai/runtime", logger=None):
+        import warnings
+
+        warnings.filterwarnings("ignore", module="coreai")
+        import coreai.authoring  # noqa: F401  (before the runtime: its import is circular otherwise)
+        from coreai.authoring import AIModelAsset
+
+        super().__init__(check, path)
+        self.version, self.device = _version(), "CPU (Core AI runtime)"
+        self._loop = asyncio.new_event_loop()
+        self._context = AIModelAsset.load(Path(path)).executable()
+        try:
+            with native_stderr(keep=verbose()):  # the runtime announces each function it loads on stderr
+                model = self._loop.run_until_complete(self._context.__aenter__())
+                names = list(model.function_names)
+                self._function = model.load_function(names[0], intermediate_logger=logger) if logger else \
+                    model.load_function(names[0])
+        except Exception:
+            self._loop.close()
+            raise
+        desc = self._function.desc
+        if INPUT not in desc.input_names or OUTPUT not in desc.output_names:
+            self.close()
+            raise RuntimeError(f"{path}: its function takes {desc.input_names} and gives {desc.output_names}, not "
+                               f"{INPUT!r} -> {OUTPUT!r}")
+        self.input_dtype = np.dtype(desc.input_descriptor(INPUT).dtype)  # float16 for the fp16 variant
+        self.input_shape = tuple(desc.input_descriptor(INPUT).shape)
+
+    def _one(self, pixels: np.ndarray) -> np.ndarray:
+        from coreai.runtime import NDArray
+
+        async def call():
+            out = await self._function({INPUT: NDArray(np.ascontiguousarray(pixels, self.input_dtype))})
+            return out[OUTPUT].numpy()
+
+        return np.asarray(self._loop.run_until_complete(call()), np.float32).reshape(1, -1)
+
+    def _infer(self, pixels):
+        return np.concatenate([self._one(px[None]) for px in pixels.astype(np.float32)])
+
+    def close(self):
+        if not self._loop.is_closed():
+            try:
+                self._loop.run_until_complete(self._context.__aexit__(None, None, None))
+            finally:
+                self._loop.close()
+        self._function = None
+        super().close()
+
+
+LABELS_KEY = "carspotter.labels"
+"""The asset's custom metadata key holding the class names (a list), written at export."""
+
+
+def asset_labels(path: Path) -> list[str] | None:
+    """The labels a ``.aimodel`` carries in its metadata (:data:`LABELS_KEY`), or None without them."""
+    import json
+
+    import coreai.authoring  # noqa: F401
+    from coreai.authoring import AIModelAsset
+
+    meta = AIModelAsset.load(Path(path)).metadata
+    # coreai-core 1.0.0b3 names it creator_defined_metadata (metadata.json "creatorDefinedMetadata"); its stub says
+    # custom_metadata
+    custom = getattr(meta, "creator_defined_metadata", None) or getattr(meta, "custom_metadata", None) or {}
+    value = custom.get(LABELS_KEY)
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _open(path: Path, labels: list[str] | None) -> CoreAISession:
+    from carspotter.util.errors import ComparisonError
+
+    if labels is not None and asset_labels(path) != list(labels):
+        raise ComparisonError(f"{path}: the Core AI model's labels differ from the manifest's")
+    return CoreAISession(path)
+
+
+COREAI_RUNTIME = Runtime("Core AI runtime (CPU)", "coreai/runtime", lambda p, labels, v, t: _open(p, labels),
+                         coreai_unavailable)
+"""Core AI's own runtime (``coreai-core``): the one runtime of the ``coreai`` format."""
