@@ -1,7 +1,7 @@
 """Convert a run's ``model.keras`` to a Core AI ``.aimodel``, in a process of its own on Keras' PyTorch backend.
 
     KERAS_BACKEND=torch python -m carspotter.export.coreai_convert MODEL.keras OUT.aimodel FACTS.json \
-        --variant fp32|fp16 --metadata METADATA.json
+        --variant fp32|fp16|int8-weights|palettized-6bit --metadata METADATA.json
 
 Keras 3 picks its backend once per process, and export runs on TensorFlow, so :mod:`carspotter.export.coreai_export`
 starts this module (as :mod:`carspotter.model.reference_worker` is started for JAX). The path is the one Apple
@@ -9,7 +9,8 @@ documents for Core AI (``coreai-torch``: "convert PyTorch models to CoreAI forma
 Rescaling (the preprocessing) inside, exported by ``torch.export.export`` at ``[1, S, S, 3]`` float32 holding 0..255,
 :func:`carspotter.export.coreai_rewrite.exact_average_pool` applied, ``run_decompositions(get_decomp_table())``,
 then for ``fp16`` ``coreai_opt.casting.cast_fp32_to_fp16`` (weights and compute in float16, input and output left
-float32), then ``TorchConverter().add_exported_program(...).to_coreai().save_asset(...)``. The input is named
+float32), then ``TorchConverter().add_exported_program(...).to_coreai()``, for a compressed variant a
+``coreai_opt.coreai_utils`` weight pass (:data:`COMPRESSION`), then ``save_asset``. The input is named
 ``image``, the output ``probabilities`` ``[1, C]``; the labels and the preprocessing go into the asset's metadata.
 
 ``FACTS.json`` gets what the manifest records: the variant, the rewritten pools, the op counts of the exported
@@ -25,8 +26,31 @@ import time
 from collections import Counter
 from pathlib import Path
 
-VARIANTS = ("fp32", "fp16")
-"""What :func:`convert` builds: float32, or float16 weights and compute (``cast_fp32_to_fp16``)."""
+COMPRESSION = {
+    "int8-weights": ("quantize_weights", {"dtype": "INT8", "granularity": "PER_CHANNEL"}),
+    "palettized-6bit": ("palettize_weights", {"lut_dtype": None, "n_bits": 6, "granularity": "PER_GROUPED_CHANNEL",
+                                              "group_size": 16, "enable_per_channel_scale": True,
+                                              "num_kmeans_workers": 1}),
+}
+"""Compressed-weight variants: ``coreai_opt.coreai_utils`` pass and its arguments, applied to the converted fp16 program
+(fp16 compute, as Core ML's compressed variants). ``int8-weights``: symmetric int8 per output channel.
+``palettized-6bit``: a 64-entry k-means table per 16 output channels with a scale per channel (one table per tensor
+serves InceptionV3 badly: its convolutions carry the folded BatchNormalization scales); one k-means worker, since the
+pass's process pool hung here behind torch's threads. Weights under the pass's 1,024-element threshold stay fp16."""
+
+VARIANTS = ("fp32", "fp16", *COMPRESSION)
+"""What :func:`convert` builds: float32, float16 weights and compute (``cast_fp32_to_fp16``), or fp16 with compressed
+weights (:data:`COMPRESSION`)."""
+
+
+def _compress(program, variant: str):
+    """``program`` (an ``AIProgram``) with its weights compressed as :data:`COMPRESSION` says for ``variant``."""
+    from coreai_opt import coreai_utils
+
+    name, options = COMPRESSION[variant]
+    kwargs = {k: getattr(coreai_utils.DType, v) if k in ("dtype", "lut_dtype") and v else
+              getattr(coreai_utils.CompressionGranularity, v) if k == "granularity" else v for k, v in options.items()}
+    return getattr(coreai_utils, name)(program, **kwargs)
 
 
 def _export(model, size: int):
@@ -36,8 +60,10 @@ def _export(model, size: int):
     return torch.export.export(model, example), example
 
 
-def convert(model_path: Path, out: Path, variant: str, metadata: dict) -> dict:
+def convert(model_path: Path, out: Path, variant: str, metadata: dict, rewrite: bool = True) -> dict:
     """Write ``out`` (.aimodel) from ``model_path`` (.keras) as ``variant``; returns the facts (module docstring).
+    ``rewrite=False`` leaves the average pools as Keras exported them (only for the test that checks the converter
+    still needs the rewrite).
 
     Raises:
         ValueError: an unknown variant, or a model whose input is not ``[N, S, S, 3]``.
@@ -66,21 +92,23 @@ def convert(model_path: Path, out: Path, variant: str, metadata: dict) -> dict:
     with torch.no_grad():
         program, example = _export(model, shape[1])
         module = program.module()
-        rewritten = exact_average_pool(module)
+        rewritten = exact_average_pool(module) if rewrite else 0
         program = torch.export.export(module, example) if rewritten else program
         program = program.run_decompositions(get_decomp_table())
     ops = Counter(str(n.target).removeprefix("aten.").split(".")[0] for n in program.graph.nodes
                   if n.op == "call_function" and "assert" not in str(n.target))
     seconds["torch_export"] = time.time() - t0
     t0 = time.time()
-    if variant == "fp16":
+    if variant != "fp32":
         from coreai_opt.casting import cast_fp32_to_fp16
 
         program = cast_fp32_to_fp16(program)
-    converter = TorchConverter(mode=TorchConverter.Mode.RELEASE)
+    converter = TorchConverter(mode=TorchConverter.Mode.RELEASE)  # DEBUG embeds this machine's source paths
     converter.add_exported_program(program, input_names=[metadata.get("input", "image")],
                                    output_names=[metadata.get("output", "probabilities")])
     ai_program = converter.to_coreai()
+    if variant in COMPRESSION:
+        ai_program = _compress(ai_program, variant)
     meta = AIModelAssetMetadata()
     meta.author, meta.license = metadata.get("author", ""), metadata.get("license", "")
     meta.model_description = metadata.get("description", "")
@@ -102,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("facts")
     parser.add_argument("--variant", choices=VARIANTS, default="fp32")
     parser.add_argument("--metadata", default=None, help="JSON file: author, license, description, custom {key: JSON value}")
+    parser.add_argument("--keep-avg-pool", action="store_true", help="skip the average-pool rewrite (tests only)")
     args = parser.parse_args(argv)
     metadata = json.loads(Path(args.metadata).read_text()) if args.metadata else {}
-    facts = convert(Path(args.model), Path(args.out), args.variant, metadata)
+    facts = convert(Path(args.model), Path(args.out), args.variant, metadata, rewrite=not args.keep_avg_pool)
     Path(args.facts).write_text(json.dumps(facts))
     return 0
 

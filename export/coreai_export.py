@@ -64,7 +64,7 @@ def export(build: Build, path: Path) -> dict:
         converted = json.loads(facts.read_text())
     return {**converted, "runtime": "Core AI (iOS 27+ / macOS 27+)", "model_type": "aimodel",
             "input": {"name": build.spec.name, "shape": [1, build.spec.size, build.spec.size, 3],
-                      "dtype": "float16" if build.variant.name == "fp16" else "float32"},
+                      "dtype": "float32" if build.variant.name == "fp32" else "float16"},
             "output": {"name": build.spec.output_name, "shape": [1, len(build.labels)]}}
 
 
@@ -84,7 +84,10 @@ variant), output `probabilities` `[1, {n_classes}]`.
 FORMAT = FormatSpec(
     name="coreai", title="Core AI", platform="ios", filename="CarSpotterModel.aimodel",
     variants=(VariantSpec("fp16", "fp16", use="float16 weights and compute (coreai-opt cast_fp32_to_fp16)"),
-              VariantSpec("fp32", "fp32", use="float32 weights and compute")),
+              VariantSpec("fp32", "fp32", use="float32 weights and compute"),
+              VariantSpec("int8-weights", "int8", use="int8 weights per output channel, fp16 compute (coreai-opt)"),
+              VariantSpec("palettized-6bit", "lowbit", use="6-bit k-means tables per 16 output channels with a scale "
+                                                           "per channel, fp16 compute (coreai-opt)")),
     baseline="fp16", runtimes=(COREAI_RUNTIME,), convert=export, model_dir="Sources/CarSpotter",
     joins="coreml", unavailable=coreai_unavailable, order=20)
 """Core AI, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -94,15 +94,17 @@ def test_fp32_gate_is_the_parity_rule():
 
 def test_select_families():
     # the baselines, and the ORT-format ONNX that is built whenever ONNX is
-    assert selected(None) == {("coreml", "fp16"), ("tflite", "fp32"), ("onnx", "fp32"), ("onnx", "ort")}
+    assert selected(None) == {("coreml", "fp16"), ("coreai", "fp16"), ("tflite", "fp32"), ("onnx", "fp32"), ("onnx", "ort")}
     # ONNX keeps its baseline (its int8 file may fail the phone-EP gate); TFLite gets it when nothing else could be its default
-    assert selected("int8") == {("coreml", "int8-weights"), ("tflite", "int8-dynamic"), ("tflite", "int8-full"),
+    assert selected("int8") == {("coreml", "int8-weights"), ("coreai", "int8-weights"), ("tflite", "int8-dynamic"),
+                                ("tflite", "int8-full"),
                                 ("onnx", "int8-qdq"), ("onnx", "int8-qdq-mixed"), ("onnx", "fp32"), ("onnx", "ort")}
     assert selected("lowbit") == {("coreml", "palettized-6bit"), ("coreml", "palettized-4bit"), ("coreml", "palettized-mixed"),
                                   ("coreml", "palettized-4bit-grouped"),
-                                  ("coreml", "int4-blockwise"), ("tflite", "fp32"), ("onnx", "fp32"), ("onnx", "ort")}
-    assert len(selected("fp32,fp16,int8")) == 13
-    assert len(selected("fp32,fp16,int8,lowbit")) == sum(len(f.variants) for f in FORMATS.values()) == 18
+                                  ("coreml", "int4-blockwise"), ("coreai", "palettized-6bit"), ("tflite", "fp32"), ("onnx", "fp32"),
+                                  ("onnx", "ort")}
+    assert len(selected("fp32,fp16,int8")) == 16
+    assert len(selected("fp32,fp16,int8,lowbit")) == sum(len(f.variants) for f in FORMATS.values()) == 22
     assert {(f, v.name) for f, vs in select(None, ("coreml",), {"coreml": "fp32"}).items() for v in vs} == {("coreml", "fp32")}
     with pytest.raises(UsageError, match="--variants fp8: choose from fp32,fp16,int8,lowbit"):
         select("fp8")
