@@ -66,7 +66,7 @@ class CoreAISession(Session):
         from coreai.authoring import AIModelAsset
 
         super().__init__(check, path)
-        self.version, self.device = _version(), "CPU (Core AI runtime)"
+        self.version, self.device = _version(), "CPU"
         self._loop = asyncio.new_event_loop()
         self._context = AIModelAsset.load(Path(path)).executable()
         try:
