@@ -129,6 +129,11 @@ class _Inputs:
     pool: SessionPool | None = None  # each shipped file loaded once: measured, then the golden set and the app paths
     drift_probes: object = None  # the reference's drift probes (measure.drift.ReferenceProbes), built on first use
 
+    @property
+    def bundle_name(self) -> str:
+        """The bundle's name (its folder's), which the packages' names derive from (export/package_names.py)."""
+        return self.info.name.removeprefix("carspotter ")
+
 
 def _size(path: Path) -> int:
     if path.is_dir():
@@ -195,7 +200,8 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
     Raises:
         ExportError: a variant failed to build or measure, or none passed its gate.
     """
-    models = folder / fmt.model_dir
+    bundle = inputs.bundle_name
+    models = folder / fmt.models_dir(bundle)
     models.mkdir(parents=True, exist_ok=bool(fmt.joins))  # a joining format's folder is its host's
     records, facts_of = {}, {}
     for v in variants:
@@ -218,10 +224,11 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
     inputs.pool.moved(models / fmt.file_name(default, default=False), models / fmt.filename)
     for n, r in records.items():
         if r.shipped:
-            r.path = fmt.bundle_path(fmt.file_name(n, default=n == default))
+            r.path = fmt.bundle_path(fmt.file_name(n, default=n == default), bundle)
     write_labels(models / "labels.txt", inputs.run.labels)
     d = records[default]
-    entry = FormatEntry(platform=fmt.platform, path=fmt.bundle_path(fmt.filename), labels=fmt.bundle_path("labels.txt"),
+    entry = FormatEntry(platform=fmt.platform, path=fmt.bundle_path(fmt.filename, bundle),
+                        labels=fmt.bundle_path("labels.txt", bundle),
                         readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
                         default_variant=default, default_reason=reason, variants=records, facts=facts_of[default])
     return Built(fmt, entry, facts_of)

@@ -74,9 +74,9 @@ def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> Pac
     """The facts a platform package is generated from (:mod:`carspotter.export.app_packages`), with the default files
     of the formats that join it (``coreai_model``) and their other files among ``others``."""
     fmt, conf = built.spec, inputs.run.confidence
-    models = folder / fmt.model_dir
+    models = folder / fmt.models_dir(inputs.bundle_name)
     guest = joined[0] if joined else None
-    return PackageInfo(name=inputs.info.name.removeprefix("carspotter "), version=__version__,
+    return PackageInfo(name=inputs.bundle_name, version=__version__,
                        labels=tuple(inputs.run.labels), size=inputs.run.input.size,
                        threshold=conf.threshold if conf else None, not_a_car=conf.negative_class if conf else None,
                        model=fmt.filename, others=_others(built) + sum((_others(j) for j in joined), ()),

@@ -151,6 +151,9 @@ class FormatSpec:
         intermediates: ``(path, VariantSpec) -> tensors``: every intermediate tensor of a variant file
             (:mod:`carspotter.model.intermediates`: an object whose ``run([1, S, S, 3])`` gives ``[(name, array)]``),
             for per-layer drift; None: the format exposes none.
+        model_dir_for: ``(bundle name) -> model_dir`` where the folder depends on the bundle's name (Android: the asset
+            folder ``src/main/assets/carspotter_<name>``, so two bundles' libraries do not merge their assets); None:
+            ``model_dir``.
         joins: the format whose platform folder and package this one's files join (Core AI: ``coreml``, whose Swift
             package loads either file by OS version); its ``platform`` and ``model_dir`` are that format's, it is built
             after it, and that format's package is written knowing this one's files. ``""``: a folder of its own.
@@ -182,6 +185,7 @@ class FormatSpec:
     app_package: str = ""
     app_model_rank: int | None = None
     intermediates: Callable[..., object] | None = None
+    model_dir_for: Callable[[str], str] | None = None
     joins: str = ""
     unavailable: Callable[[], str | None] | None = None
     order: int = 100
@@ -215,9 +219,14 @@ class FormatSpec:
             return f"{stem}{own}"
         return f"{stem}{suffix}" if default else f"{stem}.{variant}{suffix}"
 
-    def bundle_path(self, name: str) -> str:
-        """A model or labels file's path in the bundle: ``android/src/main/assets/carspotter/carspotter.tflite``."""
-        return "/".join(p for p in (self.platform, self.model_dir, name) if p)
+    def models_dir(self, bundle: str = "") -> str:
+        """Where the model files sit inside the platform folder for a bundle called ``bundle``."""
+        return self.model_dir_for(bundle) if self.model_dir_for is not None and bundle else self.model_dir
+
+    def bundle_path(self, name: str, bundle: str = "") -> str:
+        """A model or labels file's path in the bundle: ``android/src/main/assets/carspotter_cars10/carspotter.tflite``
+        for bundle ``cars10``."""
+        return "/".join(p for p in (self.platform, self.models_dir(bundle), name) if p)
 
 
 ENTRY_POINT_GROUP = "carspotter.formats"
