@@ -8,6 +8,7 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
+from carspotter.export.package_names import swift_module
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model.coreml_inspect import coreml_structure
 from carspotter.model.mil_program import mil_op_counts
@@ -94,24 +95,35 @@ def export(build: Build, path: Path) -> dict:
             "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items())), **({"plan": plan} if plan else {})}
 
 
-def ios_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
-    """README.md for ``ios/``: the Swift package."""
+def ios_readme(model_file: str, spec: InputSpec, n_classes: int, bundle: str | None = None) -> str:
+    """README.md for ``ios/``: the Swift package; ``bundle``: the bundle's name, which names the module
+    (:func:`~carspotter.export.package_names.swift_module`; None: the README names it by its rule)."""
     size = spec.size
+    module = swift_module(bundle) if bundle is not None else "CarSpotterNAME"
+    named = (f"`{module}` (`CarSpotter` + the bundle's name, {bundle!r})" if bundle is not None else
+             "`CarSpotter` + the bundle's name (`CarSpotterCars10` for a bundle named `cars10`: Package.swift's product)")
     return f"""# carspotter for iOS and macOS: a Swift package (Core ML)
 
 This folder is a Swift package ({app_packages.apple_os(FORMAT.deployment_target)}): the ML program (`Sources/CarSpotter/{model_file}`), its
 labels and the code, with the reference's resize ported to Swift. Add it in one step: Xcode > File > Add
-Package Dependencies > Add Local > this folder (or `.package(path: "path/to/bundle/ios")`).
+Package Dependencies > Add Local > this folder (or `.package(path: "path/to/bundle/ios")`). Its package, product
+and module are named after the bundle: {named}.
 
 ```swift
-import CarSpotter
+import {module}
 
 let spotter = try await CarClassifier.load()                 // compiles the model once, then cached
 let result = try await spotter.classify(cgImage, orientation: exifOrientation)  // CGImagePropertyOrientation
 if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a closer photo of the car") }}
 ```
 
-- `CarClassifier` is an actor (the module is `CarSpotter`; a type of the same name could not be qualified):
+**Two bundles in one app** (say `cars10` and `trucks`): their modules differ (`CarSpotterCars10`,
+`CarSpotterTrucks`), so both can be imported; qualify the shared type names (`CarSpotterCars10.CarClassifier`).
+SwiftPM names a local package after its folder, and both folders are called `ios`: copy each to a folder named
+after its module first (`cp -R bundles/cars10/ios Packages/CarSpotterCars10`), then add those folders
+(`.package(path: "Packages/CarSpotterCars10")`, `.product(name: "CarSpotterCars10", package: "CarSpotterCars10")`).
+
+- `CarClassifier` is an actor (not named like its module, since such a type could not be qualified):
   `classify` runs off the main thread. It draws the photo 1:1 into RGB bytes (its own colour space, no colour
   matching, as the reference), applies all 8 EXIF orientations, resizes with the Swift port of the reference
   resize (an integer box average of k x k pixels, k = side // {size}, on photos of {2 * size} px or more, then
@@ -157,7 +169,7 @@ _SELFTEST_TEXT = """## Self-test (`swift test` on a Mac; `xcodebuild test` on a 
 
 ```bash
 swift test                                                   # macOS
-xcodebuild test -scheme CarSpotter -destination 'platform=iOS Simulator,name=iPhone 16'
+xcodebuild test -scheme CarSpotterNAME -destination 'platform=iOS Simulator,name=iPhone 16'  # the module's name
 ```
 
 `Tests/CarSpotterTests` checks the **resize vectors** (`golden/resize/`, bit for bit, the generated 12 MP frame

@@ -1,4 +1,5 @@
-// The bundle's car classifier for iOS 16+ / macOS 13+ (`CarClassifier`; the module is `CarSpotter`): the photo
+// The bundle's car classifier for iOS 16+ / macOS 13+ (`CarClassifier`; the module is named after the bundle,
+// `CarSpotter<Name>`, e.g. `CarSpotterCars10`, so two bundles' packages live in one app): the photo
 // resized with the reference resize (ported exactly) into the model's exact input, then the model run directly; all
 // of it off the main thread (an actor). The model runs in Core AI (the bundle's .aimodel) on iOS 27+ / macOS 27+ where
 // the bundle has one (CoreAIBackend.swift), and in Core ML (the .mlpackage) otherwise (CoreMLBackend.swift).

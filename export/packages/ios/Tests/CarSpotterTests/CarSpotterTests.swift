@@ -12,15 +12,20 @@ import ImageIO
 import XCTest
 @testable import CarSpotter
 
-/// The golden set, or nil for a bundle exported with `--golden 0` (its tests then skip).
+/// The golden set, or nil for a bundle exported with `--golden 0` (its tests then skip). The test bundle's copy is
+/// found by GoldenResource.swift, which export generates: with a golden set, `Bundle.module`'s "golden" folder
+/// (Package.swift: .testTarget(..., resources: [.copy("golden")])); without one, nil, since a test target without
+/// resources has no `Bundle.module`.
 let goldenFolder: URL? = {
     if let dir = ProcessInfo.processInfo.environment["CARSPOTTER_GOLDEN"] { return URL(fileURLWithPath: dir) }
-    // Package.swift: .testTarget(..., resources: [.copy("golden")]) -> the folder inside the test bundle
-    return Bundle.module.url(forResource: "golden", withExtension: nil)
+    return packagedGoldenFolder()
 }()
 
 func goldenSet() throws -> URL {
-    guard let folder = goldenFolder else { throw XCTSkip("no golden set: the bundle was exported with --golden 0") }
+    guard let folder = goldenFolder else {
+        throw XCTSkip("no golden set: the bundle was exported with --golden 0 (its Swift package carries none); "
+                      + "set CARSPOTTER_GOLDEN to a bundle's golden/ folder to run this test")
+    }
     return folder
 }
 
