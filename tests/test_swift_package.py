@@ -68,6 +68,7 @@ def test_readme_imports_the_bundles_module():
     assert "\nimport CarSpotterCars10\n" in ios_readme("CarSpotterModel.mlpackage", spec, 3, bundle="cars10")
     generic = ios_readme("CarSpotterModel.mlpackage", spec, 3)
     assert "\nimport CarSpotter\n" not in generic and "CarSpotterCars10" in generic  # names the rule without the name
+    assert "48 MP photo (8000 x 6000) costs the package about 4 MB" in generic and "one at a time" in generic
 
 
 @pytest.mark.parametrize("golden", [True, False])
@@ -105,3 +106,60 @@ def test_workflow_builds_two_bundles_in_one_workspace_and_a_bundle_without_golde
     assert "swift run TwoBundles" in macos and "tests? skipped" in macos
     main = (host / "Sources" / "TwoBundles" / "main.swift").read_text()
     assert "import CarSpotterSample" in main and "import CarSpotterTrucks" in main
+
+
+def _offsets(source: str, name: str) -> dict[int, str]:
+    """Orientation -> the offset expression of BandReduce.swift's ``name`` (``columnOffset``, ``rowOffset``)."""
+    body = source[source.index(f"static func {name}("):]
+    body = body[:body.index("\n    }\n")]
+    out = {}
+    for cases, expr in re.findall(r"(case [\d, ]+|default): return ([^\n]+)", body):
+        for o in (range(1, 9) if cases == "default" else map(int, cases[5:].split(","))):
+            out.setdefault(o, expr.strip())
+    return out
+
+
+@pytest.mark.parametrize("shape", [(37, 23), (23, 37), (50, 50), (9, 61)])
+def test_swift_band_offsets_reduce_as_the_reference_in_every_orientation(shape):
+    """BandReduce.swift's offset expressions, evaluated as written (non-negative Ints: Swift's ``/`` is ``//``), sum
+    each stored pixel into its upright box: the result is Pillow's transpose then the reference's ``box_reduce``."""
+    import numpy as np
+    from PIL import Image
+
+    from carspotter.model.reference_resize import box_factors, box_reduce
+
+    source = (IOS / "Sources" / "CarSpotter" / "BandReduce.swift").read_text()
+    columns, rows = _offsets(source, "columnOffset"), _offsets(source, "rowOffset")
+    transpose = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                 8: Image.Transpose.ROTATE_90}  # Pillow's ImageOps.exif_transpose
+    h, w = shape
+    stored = np.random.default_rng(w * h).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    for size in (4, 7, 40):
+        for o in range(1, 9):
+            upright = np.asarray(Image.fromarray(stored).transpose(transpose[o])) if o > 1 else stored
+            uh, uw = upright.shape[:2]
+            kx, ky = box_factors(uw, uh, size)
+            out_w, out_h = -(-uw // kx), -(-uh // ky)
+            env = {"width": w, "height": h, "kx": kx, "ky": ky, "outW": out_w}
+            sums = np.zeros(out_w * out_h * 3, dtype=np.int64)
+            for sy in range(h):
+                row = eval(rows[o].replace("/", "//"), {}, {**env, "sy": sy})
+                for sx in range(w):
+                    at = row + eval(columns[o].replace("/", "//"), {}, {**env, "sx": sx})
+                    sums[at:at + 3] += stored[sy, sx]
+            counts = np.array([[min(kx, uw - ox * kx) * min(ky, uh - oy * ky) for ox in range(out_w)] for oy in range(out_h)])
+            got = ((sums.reshape(out_h, out_w, 3) + counts[..., None] // 2) // counts[..., None]).astype(np.uint8)
+            assert np.array_equal(got, box_reduce(upright, size)), (shape, size, o)
+
+
+def test_classify_reads_bands_and_takes_turns():
+    api = (IOS / "Sources" / "CarSpotter" / "CarClassifier.swift").read_text()
+    classify = api[api.index("public func classify(_ image: CGImage"):]
+    classify = classify[:classify.index("\n    }\n")]
+    assert "BandReduce.prepare(try CGImageRows(image)" in classify and "packedPixels" not in classify
+    assert "await takeTurn()" in classify and "defer { endTurn() }" in classify
+    bands = (IOS / "Sources" / "CarSpotter" / "BandReduce.swift").read_text()
+    assert "image.cropping(to: CGRect(x: 0, y: top, width: width, height: count))" in bands
+    assert "CGImageSourceCreateThumbnail" not in bands + api and "kCGImageSourceSubsampleFactor" not in bands
+    assert "about 4 MB" in bands and "48 MP" in bands

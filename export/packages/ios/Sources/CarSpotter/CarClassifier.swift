@@ -72,26 +72,38 @@ public actor CarClassifier {
 
     /// Classify one photo.
     /// - Parameters:
-    ///   - image: the photo as decoded (any size); pixels are read in its own RGB colour space, without colour
-    ///     matching, as the reference decoder does
+    ///   - image: the photo as decoded (any size), as stored: not rotated. Pixels are read in its own RGB colour space,
+    ///     without colour matching, as the reference decoder does
     ///   - orientation: its EXIF orientation (`CGImagePropertyOrientation`, from `kCGImagePropertyOrientation` of
-    ///     `CGImageSourceCopyPropertiesAtIndex`; convert a `UIImage.Orientation` first, its numbering differs); all 8
-    ///     values, mirrored ones included. Pass `.up` for an image a decoder already drew upright. The photo is read
-    ///     whole and box-reduced here (`ReferenceResize.prepare`): do not downsample it first (e.g. with
+    ///     `CGImageSourceCopyPropertiesAtIndex`); all 8 values, mirrored ones included. There is no default: a camera
+    ///     photo's `UIImage.cgImage` is stored sideways (`.right` for a portrait shot), so pass the `UIImage` itself
+    ///     (`classify(_ image: UIImage)`) or its orientation converted (`CarClassifier.exifOrientation(_:)`: the
+    ///     numbering differs); `.up` only for an image a decoder already drew upright. The photo is read whole, a band
+    ///     of rows at a time, and box-reduced here (`BandReduce.prepare`): do not downsample it first (e.g. with
     ///     `kCGImageSourceSubsampleFactor` or a thumbnail), which the reference does not do
     /// - Returns: the top 3, with `show` false below the bundle's threshold or for "not a car"
     /// - Throws: `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML or Core AI errors.
-    public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation = .up) async throws -> Classification {
-        let stored = try CarClassifier.packedPixels(of: image)
-        let prepared = try ReferenceResize.prepare(stored.pixels, width: stored.width, height: stored.height,
-                                                   channels: stored.channels, orientation: orientation.rawValue, size: info.size)
+    ///
+    /// Memory: one band of rows (1 MiB as RGBA), the box sums and the reduced image: about 4 MB for a 48 MP photo at a
+    /// 299 px input (computed from the sizes: BandReduce.swift), besides the decoded image the caller holds. Calls on one classifier run one at a time, in
+    /// the order they came (a FIFO turn, held across the model's `await`): concurrent calls wait, they never add a second band.
+    public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation) async throws -> Classification {
+        await takeTurn()
+        defer { endTurn() }
+        let prepared = try BandReduce.prepare(try CGImageRows(image), orientation: orientation.rawValue, size: info.size)
         let input = ReferenceResize.bilinear(prepared.pixels, width: prepared.width, height: prepared.height, size: info.size)
-        return info.classification(try await probabilities(input: input))
+        return info.classification(try await run(input))
     }
 
     /// The model on one exact input: `size * size * 3` RGB bytes (row-major) -> probabilities 0...1 in label order,
-    /// from the backend in use (`backend`).
+    /// from the backend in use (`backend`). Takes its turn as `classify` does.
     public func probabilities(input: [UInt8]) async throws -> [Float] {
+        await takeTurn()
+        defer { endTurn() }
+        return try await run(input)
+    }
+
+    private func run(_ input: [UInt8]) async throws -> [Float] {
         let s = info.size
         guard input.count == s * s * 3 else { throw CarSpotterError.badImage("\(input.count) bytes is not \(s) x \(s) x 3") }
         switch runner {
@@ -105,7 +117,25 @@ public actor CarClassifier {
         }
     }
 
-    /// The image's pixels as packed RGB bytes, drawn 1:1 into an 8-bit bitmap in the image's own RGB colour space (no
+    // An actor runs one piece of a method at a time, but another call may start while one waits at an `await` (actor
+    // reentrancy: the Core AI model call is one). The turn makes whole calls take turns, first come first served.
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    private func takeTurn() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }  // busy stays true: endTurn hands the turn over
+    }
+
+    private func endTurn() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+
+    /// The image's pixels as packed RGB bytes, the whole image at once (for small images such as the golden set's
+    /// exact inputs; `classify` reads bands instead: `CGImageRows`), drawn 1:1 into an 8-bit bitmap in the image's own RGB colour space (no
     /// colour matching; grey copied to the three channels; sRGB for CMYK) over opaque white. Core Graphics blends
     /// partly transparent pixels with its own rounding (within a level of the reference's Pillow formula); photos are opaque.
     /// - Throws: `CarSpotterError.badImage` when no bitmap context can be made for it.

@@ -197,7 +197,7 @@ public enum ReferenceResize {
     }
 
     /// One value of compositeOnWhite: channel `v` with alpha `a` over white.
-    private static func onWhite(_ v: Int, _ a: Int) -> Int {
+    static func onWhite(_ v: Int, _ a: Int) -> Int {
         switch a {
         case 255: return v
         case 0: return 255

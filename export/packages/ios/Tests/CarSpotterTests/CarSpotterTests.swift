@@ -173,6 +173,57 @@ final class ResizeVectorTests: XCTestCase {
         }
     }
 
+    func testBandReduceIsPrepareForEveryBandOrientationAndChannelCount() throws {
+        // the banded reduction (any band height) against prepare on the whole photo: the same bytes
+        var state: UInt32 = 17
+        func next(_ n: Int) -> Int { state = state &* 1_664_525 &+ 1_013_904_223; return Int(state >> 8) % n }
+        for trial in 0..<36 {
+            let w = 1 + next(120), h = 1 + next(120), c = [1, 3, 4][trial % 3], size = 1 + next(50)
+            let pixels = (0..<(w * h * c)).map { _ in UInt8(next(256)) }
+            let rgb = c == 1 ? pixels.flatMap { [$0, $0, $0] } : pixels  // grey: copied to R, G and B
+            for o in UInt32(0)...8 {
+                let want = try ReferenceResize.prepare(rgb, width: w, height: h, channels: c == 1 ? 3 : c, orientation: o, size: size)
+                for band in [1, 1 + next(7), h] {
+                    let got = try BandReduce.prepare(PackedImage(pixels: pixels, width: w, height: h, channels: c),
+                                                     orientation: o, size: size, bandRows: band)
+                    XCTAssertEqual([got.width, got.height], [want.width, want.height], "\(w) x \(h) x \(c), orientation \(o)")
+                    XCTAssertEqual(got.pixels, want.pixels, "\(w) x \(h) x \(c), orientation \(o), size \(size), band \(band)")
+                }
+            }
+        }
+        XCTAssertEqual(BandReduce.bandRows(width: 8000), 32)
+    }
+
+    func testCGImageBandsArePackedPixelsWhole() throws {
+        // a CGImage read a band at a time (cropping(to:), drawn 1:1) gives the bytes packedPixels(of:) draws whole
+        var state: UInt32 = 5
+        func next() -> UInt8 { state = state &* 1_664_525 &+ 1_013_904_223; return UInt8(state >> 24) }
+        for (w, h, grey) in [(301, 157, false), (97, 640, false), (211, 89, true)] {
+            let c = grey ? 1 : 4
+            var bytes = (0..<(w * h * c)).map { i in c == 4 && i % 4 == 3 ? 255 : next() }  // opaque
+            let space = grey ? CGColorSpaceCreateDeviceGray() : CGColorSpace(name: CGColorSpace.sRGB)!
+            let info = grey ? CGImageAlphaInfo.none.rawValue : CGImageAlphaInfo.premultipliedLast.rawValue
+            let image = try bytes.withUnsafeMutableBytes { raw -> CGImage in
+                guard let context = CGContext(data: raw.baseAddress, width: w, height: h, bitsPerComponent: 8, bytesPerRow: w * c,
+                                              space: space, bitmapInfo: info), let made = context.makeImage() else {
+                    throw CarSpotterError.badImage("test image")
+                }
+                return made
+            }
+            let rows = try CGImageRows(image)
+            XCTAssertEqual(rows.channels, c)
+            let whole = try CarClassifier.packedPixels(of: image)
+            for o in UInt32(1)...8 {
+                for size in [29, 299] {
+                    let want = try ReferenceResize.prepare(whole.pixels, width: w, height: h, channels: whole.channels,
+                                                           orientation: o, size: size)
+                    let got = try BandReduce.prepare(rows, orientation: o, size: size, bandRows: 13)
+                    XCTAssertEqual(got.pixels, want.pixels, "\(w) x \(h) grey \(grey), orientation \(o), size \(size)")
+                }
+            }
+        }
+    }
+
     func testAllEightOrientationsAsPillow() {
         // a 3 x 2 grey image 0...5 and what Pillow's ImageOps.exif_transpose makes of it for each orientation
         let want: [UInt32: [Int]] = [1: [3, 2, 0, 1, 2, 3, 4, 5], 2: [3, 2, 2, 1, 0, 5, 4, 3], 3: [3, 2, 5, 4, 3, 2, 1, 0],
