@@ -153,14 +153,48 @@ def report(args) -> int:
     return 0
 
 
+def _method(args, signing: bool):
+    import os
+    from pathlib import Path
+
+    from carspotter.contracts.signature import SigningMethod
+
+    def path(value):
+        return Path(value) if value else None
+
+    if signing:
+        password = os.environ.get(args.password_env) if args.password_env else None
+        return SigningMethod(private_key=path(args.key), certificate=path(args.certificate),
+                             chain=tuple(map(Path, args.chain)), sigstore=args.sigstore, password=password)
+    return SigningMethod(public_key=path(args.public_key), chain=tuple(map(Path, args.chain)),
+                         identity=args.identity, issuer=args.issuer)
+
+
+def sign(args) -> int:
+    from carspotter.contracts.manifest import verify_bundle
+    from carspotter.contracts.signature import sign as sign_bundle
+
+    manifest = verify_bundle(args.bundle_dir)
+    path = sign_bundle(args.bundle_dir, _method(args, signing=True))
+    print(f"{args.bundle_dir}: {len(manifest.files)} files and manifest.json signed: {path}")
+    return 0
+
+
 def verify(args) -> int:
     from carspotter.contracts.manifest import verify_bundle
+    from carspotter.contracts.signature import is_signed, verify_signature
 
     manifest = verify_bundle(args.bundle_dir)
     print(f"{args.bundle_dir}: OK, {len(manifest.files)} files match manifest.json")
+    if args.public_key or args.chain or args.certificate or args.identity:
+        verify_signature(args.bundle_dir, _method(args, signing=False))
+        print(f"{args.bundle_dir}: signature OK: every signed file is as signed")
+    elif is_signed(args.bundle_dir):
+        print(f"{args.bundle_dir}: signed (carspotter.sig), signature not checked: pass --public-key PEM, --chain PEM "
+              "or --identity/--issuer")
     return 0
 
 
 COMMANDS = {"train": train, "export": export, "parity": parity, "predict": predict, "evaluate": evaluate,
-            "benchmark": benchmark, "drift": drift, "report": report, "verify": verify}
+            "benchmark": benchmark, "drift": drift, "report": report, "verify": verify, "sign": sign}
 """Command name -> ``(args) -> exit code``: the CLI's dispatch table."""

@@ -280,7 +280,30 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(training writes it too; this is for runs made before it existed, or after --data moved).")
     rp.add_argument("run_dir", metavar="RUN_DIR")
     rp.add_argument("--data", default=None, metavar="DIR", help="the run's photo folder, when it moved")
-    v = sub.add_parser("verify", help="check a bundle's files against the sha256 in its manifest",
-                       description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256.")
-    v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    _add_signing(sub)
     return parser
+
+
+def _add_signing(sub) -> None:
+    """``carspotter sign`` and ``carspotter verify`` (docs/bundles-and-apps.md, "Signed bundles")."""
+    sg = sub.add_parser("sign", help="sign a bundle (OpenSSF model-signing): who made it, not only what it holds",
+                        description="Check BUNDLE_DIR against its manifest, then sign every file of it (manifest.json "
+                                    "included; parity's and drift's reports left out) and write BUNDLE_DIR/carspotter.sig.")
+    sg.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    sg.add_argument("--key", default=None, metavar="PEM", help="elliptic-curve private key (PEM) to sign with")
+    sg.add_argument("--password-env", default=None, metavar="VAR", help="environment variable holding the key's password")
+    sg.add_argument("--certificate", default=None, metavar="PEM", help="signing certificate of --key (certificate signing)")
+    sg.add_argument("--chain", action="append", default=[], metavar="PEM", help="certificate chain (repeat)")
+    sg.add_argument("--sigstore", action="store_true", help="keyless Sigstore signing with the ambient OpenID Connect "
+                                                            "identity (GitHub Actions with id-token: write)")
+    v = sub.add_parser("verify", help="check a bundle's files against its manifest, and its signature",
+                       description="Validate BUNDLE_DIR/manifest.json and every listed file's size and sha256; with "
+                                   "--public-key, --chain or --identity also the signature (carspotter.sig) and every "
+                                   "signed file. Names the first file that differs; exit 2.")
+    v.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    v.add_argument("--public-key", default=None, metavar="PEM", help="public key of the signing key")
+    v.add_argument("--chain", action="append", default=[], metavar="PEM",
+                   help="certificate chain of a certificate signature (repeat; none: the system's roots)")
+    v.add_argument("--certificate", action="store_true", help="the signature is a certificate one (with --chain)")
+    v.add_argument("--identity", default=None, help="Sigstore: the signer's identity (e.g. the workflow's URL)")
+    v.add_argument("--issuer", default=None, help="Sigstore: its OpenID Connect issuer")

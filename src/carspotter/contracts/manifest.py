@@ -20,13 +20,15 @@ from pathlib import Path
 import jsonschema
 
 from carspotter.util.atomic import atomic_write
+from carspotter.contracts.signature import SIGNATURE
 from carspotter.util.errors import BundleError
 from carspotter.measure.gates import Gates, VariantFigures
 from carspotter.util.hashing import sha256_file
 from carspotter.model.spec import InputSpec
 
 MANIFEST_SCHEMA_VERSION = 2
-UNHASHED = ("manifest.json", "parity.json", "parity.html", "drift.json", "drift.html")  # written after the files they describe
+UNHASHED = ("manifest.json", "parity.json", "parity.html", "drift.json", "drift.html", SIGNATURE)
+"""Written after the files they describe (the manifest, the reports, the signature): not in the file table."""
 
 
 @lru_cache(maxsize=1)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from carspotter.util import dest_lock
 from carspotter.util.atomic import atomic_write
 from carspotter.contracts.manifest import read_manifest, write_manifest
+from carspotter.contracts.signature import is_signed
 from carspotter.parity.checks import Outcome
 from carspotter.measure.parity_rule import TOLERANCES
 
@@ -109,6 +111,10 @@ class ParityReport:
                      "gate_enforced": r.gate_enforced}
                     for f, e in manifest.formats.items() for v, r in e.variants.items()]
         atomic_write(bundle / "parity.html", render(doc, bundle.resolve().name, thumbnail, variants))
+        if is_signed(bundle):  # the signature covers manifest.json: the results stay in parity.json and parity.html
+            print(f"[parity] {bundle.name} is signed: manifest.json left as signed, results in parity.json",
+                  file=sys.stderr)
+            return path
         manifest.parity = {"passed": doc["passed"], "photos": self.photos, "photo_source": self.photo_source,
                            "results": [{k: r[k] for k in _SUMMARY_KEYS} for r in doc["results"]],
                            "app_paths": [{k: a[k] for k in ("photo_set", "path", "photos", "top1_agreement", "top3_agreement",
