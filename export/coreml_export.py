@@ -113,7 +113,9 @@ and module are named after the bundle: {named}.
 import {module}
 
 let spotter = try await CarClassifier.load()                 // compiles the model once, then cached
-let result = try await spotter.classify(cgImage, orientation: exifOrientation)  // CGImagePropertyOrientation
+let result = try await spotter.classify(uiImage)             // UIKit: its cgImage and imageOrientation
+// or a CGImage from ImageIO with its EXIF orientation (no default: a camera photo is stored sideways):
+// let result = try await spotter.classify(cgImage, orientation: exifOrientation)  // CGImagePropertyOrientation
 if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a closer photo of the car") }}
 ```
 
@@ -134,8 +136,12 @@ after its module first (`cp -R bundles/cars10/ios Packages/CarSpotterCars10`), t
   `.scaleFill` "scales the image to fill the input dimensions", not its filter, so its answers are not
   measured here. A `CVPixelBuffer` already at `{size}x{size}` goes to Core ML unscaled; that is what this
   package does. `VNImageRequestHandler.perform` blocks: call it off the main thread.
-- Orientation: pass the file's `kCGImagePropertyOrientation` for a `CGImage` made by `CGImageSourceCreateImageAtIndex`
-  (it is not rotated), and `.up` for an image already drawn upright (e.g. rendered from a `UIImage`). Give the
+- Orientation: `classify(_:orientation:)` has no default orientation, since the pixels of a camera photo are stored
+  sideways (`UIImage.cgImage` of a portrait shot is landscape; its `imageOrientation` is `.right`). Pass a `UIImage`
+  itself (`classify(uiImage)`, iOS / Mac Catalyst / visionOS), or its orientation converted with
+  `CarClassifier.exifOrientation(uiImage.imageOrientation)` (the same names as `CGImagePropertyOrientation`, other raw
+  values: never convert by raw value); the file's `kCGImagePropertyOrientation` for a `CGImage` made by
+  `CGImageSourceCreateImageAtIndex` (it is not rotated); `.up` only for pixels already drawn upright. Give the
   whole photo: the package averages k x k boxes itself; a thumbnail or `kCGImageSourceSubsampleFactor` is not the
   reference. In Swift 6 language mode `CGImage` is not `Sendable`: hand `classify` an image you do not touch
   afterwards.

@@ -91,8 +91,8 @@ def test_test_target_compiles_with_and_without_a_golden_set(tmp_path, golden):
     assert "packagedGoldenFolder()" in main and 'throw XCTSkip("no golden set: the bundle was exported with --golden 0' in main
     # every test that reads the golden set asks for it first (goldenSet() throws XCTSkip), so it skips, not fails
     for name, body in re.findall(r"func (test\w+)\(\) (?:async )?throws \{\n(.*?)\n    \}\n", main, re.S):
-        if re.search(r"golden|checkGoldenPhotos|decode\(", body):
-            assert "goldenSet()" in body, name
+        if re.search(r"golden|Golden|decode\(", body):  # goldenPhotos() and decodeGolden() call goldenSet() first
+            assert re.search(r"goldenSet\(\)|goldenPhotos\(\)|decodeGolden\(", body), name
 
 
 def test_workflow_builds_two_bundles_in_one_workspace_and_a_bundle_without_golden_set():
@@ -163,3 +163,23 @@ def test_classify_reads_bands_and_takes_turns():
     assert "image.cropping(to: CGRect(x: 0, y: top, width: width, height: count))" in bands
     assert "CGImageSourceCreateThumbnail" not in bands + api and "kCGImageSourceSubsampleFactor" not in bands
     assert "about 4 MB" in bands and "48 MP" in bands
+
+
+def test_classify_has_no_default_orientation_and_a_uiimage_overload():
+    api = (IOS / "Sources" / "CarSpotter" / "CarClassifier.swift").read_text()
+    assert "public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation) async throws" in api
+    assert not re.search(r"orientation: CGImagePropertyOrientation\s*=", api)
+    ui = (IOS / "Sources" / "CarSpotter" / "UIImageSupport.swift").read_text()
+    assert ui.count("#if canImport(UIKit)") == 1 and ui.rstrip().endswith("#endif")
+    assert "public func classify(_ image: UIImage) async throws -> Classification" in ui
+    assert "CarClassifier.exifOrientation(image.imageOrientation)" in ui and "rawValue" not in ui.split("switch")[1]
+    cases = dict(re.findall(r"case \.(\w+): return \.(\w+)", ui))
+    names = ["up", "upMirrored", "down", "downMirrored", "left", "leftMirrored", "right", "rightMirrored"]
+    assert cases == {n: n for n in names}  # by name (Apple's CGImagePropertyOrientation page): raw values differ
+    # the README shows both calls, and no call without an orientation but the UIImage one
+    from carspotter.export.coreml_export import ios_readme
+    from carspotter.model.spec import InputSpec
+
+    readme = ios_readme("CarSpotterModel.mlpackage", InputSpec(size=128, model_input_range="0,1"), 3, bundle="cars10")
+    assert "spotter.classify(uiImage)" in readme and "classify(cgImage, orientation: exifOrientation)" in readme
+    assert "CarClassifier.exifOrientation(uiImage.imageOrientation)" in readme

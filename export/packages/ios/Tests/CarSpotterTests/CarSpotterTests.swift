@@ -9,6 +9,9 @@ import CoreGraphics
 import CryptoKit
 import Foundation
 import ImageIO
+#if canImport(UIKit)
+import UIKit
+#endif
 import XCTest
 @testable import CarSpotter
 
@@ -238,18 +241,50 @@ final class ResizeVectorTests: XCTestCase {
     }
 }
 
-final class GoldenSetTests: XCTestCase {
-    func decode(_ rel: String) throws -> (CGImage, CGImagePropertyOrientation) {
-        let golden = try goldenSet()
-        // expected.json names files from the bundle ("golden/000.jpg"); `golden` is that folder
-        let name = rel.hasPrefix("golden/") ? String(rel.dropFirst("golden/".count)) : rel
-        let url = golden.appendingPathComponent(name)
-        guard let source = CGImageSourceCreateWithURL(url as CFURL, nil),
-              let image = CGImageSourceCreateImageAtIndex(source, 0, nil) else { throw CarSpotterError.badImage(rel) }
-        let props = CGImageSourceCopyPropertiesAtIndex(source, 0, nil) as? [CFString: Any]
-        let raw = (props?[kCGImagePropertyOrientation] as? NSNumber)?.uint32Value ?? 1
-        return (image, CGImagePropertyOrientation(rawValue: raw) ?? .up)
+#if canImport(UIKit)
+final class UIImageTests: XCTestCase {
+    /// UIKit's orientations map by name, not raw value, onto EXIF's (CGImagePropertyOrientation's raw values).
+    func testUIImageOrientationsMapToTheirExifValues() {
+        let want: [(UIImage.Orientation, UInt32)] = [(.up, 1), (.upMirrored, 2), (.down, 3), (.downMirrored, 4),
+                                                      (.leftMirrored, 5), (.right, 6), (.rightMirrored, 7), (.left, 8)]
+        for (ui, exif) in want {
+            XCTAssertEqual(CarClassifier.exifOrientation(ui).rawValue, exif, "UIImage.Orientation raw \(ui.rawValue)")
+        }
     }
+
+    /// classify(UIImage) is classify(cgImage, orientation:) with the UIImage's orientation (a camera photo: .right).
+    func testClassifyUIImageUsesItsOrientation() async throws {
+        let (jpg, _) = try decodeGolden((try goldenPhotos()).first!)
+        let spotter = try await CarClassifier.load(backend: .coreML)
+        let viaUIImage = try await spotter.classify(UIImage(cgImage: jpg, scale: 1, orientation: .right))
+        let direct = try await spotter.classify(jpg, orientation: .right)
+        XCTAssertEqual(viaUIImage.probabilities, direct.probabilities)
+    }
+}
+#endif
+
+/// A golden file (a name from expected.json) decoded by ImageIO, with its EXIF orientation.
+func decodeGolden(_ rel: String) throws -> (CGImage, CGImagePropertyOrientation) {
+    let golden = try goldenSet()
+    // expected.json names files from the bundle ("golden/000.jpg"); `golden` is that folder
+    let name = rel.hasPrefix("golden/") ? String(rel.dropFirst("golden/".count)) : rel
+    let url = golden.appendingPathComponent(name)
+    guard let source = CGImageSourceCreateWithURL(url as CFURL, nil),
+          let image = CGImageSourceCreateImageAtIndex(source, 0, nil) else { throw CarSpotterError.badImage(rel) }
+    let props = CGImageSourceCopyPropertiesAtIndex(source, 0, nil) as? [CFString: Any]
+    let raw = (props?[kCGImagePropertyOrientation] as? NSNumber)?.uint32Value ?? 1
+    return (image, CGImagePropertyOrientation(rawValue: raw) ?? .up)
+}
+
+/// The golden set's photo names (expected.json's "photo" of each entry).
+func goldenPhotos() throws -> [String] {
+    let golden = try goldenSet()
+    let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: golden.appendingPathComponent("expected.json"))) as! [String: Any]
+    return (expected["photos"] as! [[String: Any]]).map { $0["photo"] as! String }
+}
+
+final class GoldenSetTests: XCTestCase {
+    func decode(_ rel: String) throws -> (CGImage, CGImagePropertyOrientation) { try decodeGolden(rel) }
 
     /// Exact path: golden/NNN.png (the reference's inputs) through `spotter`'s backend; package path: golden/NNN.jpg
     /// decoded by ImageIO, oriented and resized by this package. Both under the top-3 rule with the tolerances of
