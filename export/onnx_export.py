@@ -14,6 +14,7 @@ from pathlib import Path
 
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
+from carspotter.export.npm_loading import LOADING as _LOADING
 from carspotter.export.build import Build
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model import intermediates, runtimes
@@ -246,24 +247,6 @@ def _sort_topologically(graph) -> None:
     graph.node.extend(ordered)
 
 
-_LOADING = """### Loading the model file
-
-The model is the package's `./model` subpath (`{model_file}`); how an app gets its bytes or URL depends on the
-bundler:
-
-- **Vite**: `import modelUrl from 'carspotter-<bundle>/model?url'`, then `ort.InferenceSession.create(modelUrl)`
-  (or `assetsInclude: ['**/*.onnx']` in `vite.config.js` to import it without `?url`).
-- **webpack 5**: a rule `{{ test: /\\.onnx$/, type: 'asset/resource' }}`, then `import modelUrl from
-  'carspotter-<bundle>/model'` gives its URL.
-- **React Native (Metro)**: in `metro.config.js`, `config.resolver.assetExts.push('onnx', 'ort')`; then with
-  `expo-asset`, `const [asset] = await Asset.loadAsync(require('carspotter-<bundle>/model'))` and
-  `ort.InferenceSession.create(asset.localUri)` (onnxruntime-react-native). ONNX Runtime Mobile's own format,
-  when built, is `carspotter.ort` with its `required_operators.config` for a reduced build.
-- **Node**: `createSession()` from `carspotter-<bundle>/node` opens it from the package folder.
-"""
-"""The npm README's "Loading the model file" section (``{model_file}``: the model's file name)."""
-
-
 def onnx_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     """README.md for ``onnx/``: the npm package (web, Node, React Native), and the model for other runtimes."""
     size = spec.size
@@ -281,8 +264,8 @@ peer dependency, in your project.)
 
 ```js
 import * as ort from 'onnxruntime-web';
-import {{ classify }} from 'carspotter-<bundle>';         // the name in package.json
-const session = await ort.InferenceSession.create(modelUrl);  // '{model_file}' of this package
+import {{ classify, openSession }} from 'carspotter-<bundle>';  // the name in package.json
+const session = await openSession(ort, modelUrl);  // '{model_file}' of this package: URL, path or bytes
 // pixels: the upright photo as RGBA (canvas ImageData.data, channels 4) or RGB (channels 3) bytes
 const result = await classify(session, pixels, width, height, 4);
 if (result.show) show(result.top);                            // the top 3: {{index, label, probability}}

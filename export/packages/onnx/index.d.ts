@@ -40,6 +40,15 @@ export const LABELS: string[];
 
 /** The [1, S, S, 3] NHWC model input (0..255) for an upright photo. */
 export function preprocess(pixels: Pixels, width: number, height: number, channels: 3 | 4): Float32Array;
+/** The runtime module the app imports (onnxruntime-web, -node or -react-native): its InferenceSession. */
+export interface OrtRuntime {
+  InferenceSession: { create(model: any, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+}
+/** A session of this bundle's model from its bytes (React Native release builds) or its URL / file path. */
+export function openSession(ort: OrtRuntime, model: Uint8Array | ArrayBuffer | string,
+                            options?: InferenceSession.SessionOptions): Promise<InferenceSession>;
+/** Bytes of a base64 string (expo-file-system / react-native-fs reads), without Buffer or atob. */
+export function base64ToBytes(text: string): Uint8Array;
 export function probabilities(session: InferenceSession, input: Float32Array): Promise<Float32Array>;
 export function classify(session: InferenceSession, pixels: Pixels, width: number, height: number, channels: 3 | 4): Promise<Classification>;
 export function classification(probabilities: Float32Array): Classification;

@@ -28,6 +28,66 @@ export function preprocess(pixels, width, height, channels) {
   return Float32Array.from(resize(pixels, width, height, channels, SIZE));
 }
 
+/**
+ * An InferenceSession of this bundle's model in the app's own ONNX Runtime, from the model's bytes or its location.
+ * Bytes are what React Native release builds need: there the model file inside the app bundle cannot be opened by
+ * path (onnxruntime issue 26738), so read it (expo-file-system, react-native-fs) and pass the bytes, or copy it to
+ * the documents folder and pass that path. See README.md, "React Native release builds".
+ * @param {{InferenceSession: {create: Function}}} ort the runtime module the app imports (onnxruntime-web,
+ *   onnxruntime-node or onnxruntime-react-native): `import * as ort from 'onnxruntime-react-native'`
+ * @param {Uint8Array|ArrayBuffer|string} model the model file's bytes (`base64ToBytes` for a base64 string), or its
+ *   URL / file path / `file://` URI
+ * @param {object} [options] ort.InferenceSession.SessionOptions (execution providers etc.)
+ * @returns {Promise<object>} the session, for `classify` and `probabilities`
+ * @throws {TypeError} a model that is neither bytes nor a string, or no bytes at all (one line, naming what it got)
+ */
+export async function openSession(ort, model, options = {}) {
+  if (!ort || !ort.InferenceSession || typeof ort.InferenceSession.create !== 'function') {
+    throw new TypeError("carspotter: openSession's first argument is the ONNX Runtime module (import * as ort from 'onnxruntime-web')");
+  }
+  let source = model;
+  if (model instanceof ArrayBuffer) source = new Uint8Array(model);
+  else if (ArrayBuffer.isView(model)) source = new Uint8Array(model.buffer, model.byteOffset, model.byteLength);
+  else if (typeof model !== 'string') {
+    const got = model === null ? 'null' : typeof model === 'object' ? (model.constructor?.name ?? 'object') : typeof model;
+    throw new TypeError(`carspotter: the model must be its bytes (Uint8Array or ArrayBuffer) or its URL / file path, got ${got}` +
+                        ' (an expo-asset Asset: read asset.localUri, see README.md)');
+  }
+  if (typeof source !== 'string' && source.byteLength === 0) {
+    throw new TypeError(`carspotter: the model's bytes are empty; read ${BUNDLE.model} whole`);
+  }
+  return ort.InferenceSession.create(source, options);
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Bytes of a base64 string (what expo-file-system's readAsStringAsync(uri, {encoding: 'base64'}) and react-native-fs'
+ * readFile(path, 'base64') give), in plain JavaScript (no Buffer or atob needed). Whitespace and padding are ignored.
+ * @param {string} text
+ * @returns {Uint8Array}
+ * @throws {TypeError} a character outside the base64 alphabet
+ */
+export function base64ToBytes(text) {
+  const clean = String(text).replace(/[\s=]+/g, '').replace(/-/g, '+').replace(/_/g, '/');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0;
+  let value = 0;
+  let o = 0;
+  for (let i = 0; i < clean.length; i += 1) {
+    const v = B64.indexOf(clean[i]);
+    if (v < 0) throw new TypeError(`carspotter: not base64: ${JSON.stringify(clean[i])} at ${i}`);
+    value = (value << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o] = (value >> bits) & 0xff;
+      o += 1;
+    }
+  }
+  return out.subarray(0, o);
+}
+
 /** Probabilities 0..1 for one [1, S, S, 3] input. */
 export async function probabilities(session, input) {
   const feeds = { [session.inputNames[0]]: new Tensor('float32', input, [1, SIZE, SIZE, 3]) };
