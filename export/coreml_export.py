@@ -95,6 +95,35 @@ def export(build: Build, path: Path) -> dict:
             "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items())), **({"plan": plan} if plan else {})}
 
 
+_TWO_BUNDLES = """**Two bundles in one app** (say `cars10` and `trucks`): their modules differ (`CarSpotterCars10`,
+`CarSpotterTrucks`), so both can be imported; qualify the shared type names (`CarSpotterCars10.CarClassifier`).
+SwiftPM names a local package after its folder, and both folders are called `ios`: copy each to a folder named
+after its module first (`cp -R bundles/cars10/ios Packages/CarSpotterCars10`), then add those folders
+(`.package(path: "Packages/CarSpotterCars10")`, `.product(name: "CarSpotterCars10", package: "CarSpotterCars10")`)."""
+"""The Swift README's paragraph on two bundles in one app."""
+
+_ORIENTATION_AND_MEMORY = """- Orientation: `classify(_:orientation:)` has no default orientation, since the pixels of a camera photo are stored
+  sideways (`UIImage.cgImage` of a portrait shot is landscape; its `imageOrientation` is `.right`). Pass a `UIImage`
+  itself (`classify(uiImage)`, iOS / Mac Catalyst / visionOS), or its orientation converted with
+  `CarClassifier.exifOrientation(uiImage.imageOrientation)` (the same names as `CGImagePropertyOrientation`, other raw
+  values: never convert by raw value); the file's `kCGImagePropertyOrientation` for a `CGImage` made by
+  `CGImageSourceCreateImageAtIndex` (it is not rotated); `.up` only for pixels already drawn upright. Give the
+  whole photo: the package averages k x k boxes itself; a thumbnail or `kCGImageSourceSubsampleFactor` is not the
+  reference. In Swift 6 language mode `CGImage` is not `Sendable`: hand `classify` an image you do not touch
+  afterwards.
+- Memory: `classify` reads the photo a band of rows at a time (`cropping(to:)`, drawn 1:1 into a 1 MiB RGBA band)
+  and sums each band into the k x k boxes through the EXIF orientation (`BandReduce`, bit for bit the reference's
+  box average), so a 48 MP photo (8000 x 6000) costs the package about 4 MB at a 299 px input (computed from the
+  sizes: the band 1.0 MB, box sums 2.2 MB, reduced image and model input 0.3 MB each), instead of its
+  192 MB as RGBA and the copies; the decoded image itself (192 MB, ImageIO's, kept with the `CGImage`: decode with
+  the default `kCGImageSourceShouldCache`, so the bands do not decode it again) is the app's. Calls on one
+  `CarClassifier` run one at a time, in the order they came: a second `classify` waits for the first to finish,
+  the model's `await` included (the actor alone would let it start its resize there), so one classifier never holds
+  two bands; use two classifiers to run two photos at once.
+"""
+"""The Swift README's orientation and memory bullets."""
+
+
 def ios_readme(model_file: str, spec: InputSpec, n_classes: int, bundle: str | None = None) -> str:
     """README.md for ``ios/``: the Swift package; ``bundle``: the bundle's name, which names the module
     (:func:`~carspotter.export.package_names.swift_module`; None: the README names it by its rule)."""
@@ -119,14 +148,10 @@ let result = try await spotter.classify(uiImage)             // UIKit: its cgIma
 if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a closer photo of the car") }}
 ```
 
-**Two bundles in one app** (say `cars10` and `trucks`): their modules differ (`CarSpotterCars10`,
-`CarSpotterTrucks`), so both can be imported; qualify the shared type names (`CarSpotterCars10.CarClassifier`).
-SwiftPM names a local package after its folder, and both folders are called `ios`: copy each to a folder named
-after its module first (`cp -R bundles/cars10/ios Packages/CarSpotterCars10`), then add those folders
-(`.package(path: "Packages/CarSpotterCars10")`, `.product(name: "CarSpotterCars10", package: "CarSpotterCars10")`).
+{_TWO_BUNDLES}
 
 - `CarClassifier` is an actor (not named like its module, since such a type could not be qualified):
-  `classify` runs off the main thread. It draws the photo 1:1 into RGB bytes (its own colour space, no colour
+  `classify` runs off the main thread. It reads the photo 1:1 in bands of rows (its own colour space, no colour
   matching, as the reference), applies all 8 EXIF orientations, resizes with the Swift port of the reference
   resize (an integer box average of k x k pixels, k = side // {size}, on photos of {2 * size} px or more, then
   bilinear without antialiasing, output x sampled at x * w / S: the "asymmetric" mapping, not align_corners)
@@ -136,25 +161,7 @@ after its module first (`cp -R bundles/cars10/ios Packages/CarSpotterCars10`), t
   `.scaleFill` "scales the image to fill the input dimensions", not its filter, so its answers are not
   measured here. A `CVPixelBuffer` already at `{size}x{size}` goes to Core ML unscaled; that is what this
   package does. `VNImageRequestHandler.perform` blocks: call it off the main thread.
-- Orientation: `classify(_:orientation:)` has no default orientation, since the pixels of a camera photo are stored
-  sideways (`UIImage.cgImage` of a portrait shot is landscape; its `imageOrientation` is `.right`). Pass a `UIImage`
-  itself (`classify(uiImage)`, iOS / Mac Catalyst / visionOS), or its orientation converted with
-  `CarClassifier.exifOrientation(uiImage.imageOrientation)` (the same names as `CGImagePropertyOrientation`, other raw
-  values: never convert by raw value); the file's `kCGImagePropertyOrientation` for a `CGImage` made by
-  `CGImageSourceCreateImageAtIndex` (it is not rotated); `.up` only for pixels already drawn upright. Give the
-  whole photo: the package averages k x k boxes itself; a thumbnail or `kCGImageSourceSubsampleFactor` is not the
-  reference. In Swift 6 language mode `CGImage` is not `Sendable`: hand `classify` an image you do not touch
-  afterwards.
-- Memory: `classify` reads the photo a band of rows at a time (`cropping(to:)`, drawn 1:1 into a 1 MiB RGBA band)
-  and sums each band into the k x k boxes through the EXIF orientation (`BandReduce`, bit for bit the reference's
-  box average), so a 48 MP photo (8000 x 6000) costs the package about 4 MB at a 299 px input (computed from the
-  sizes: the band 1.0 MB, box sums 2.2 MB, reduced image and model input 0.3 MB each), instead of its
-  192 MB as RGBA and the copies; the decoded image itself (192 MB, ImageIO's, kept with the `CGImage`: decode with
-  the default `kCGImageSourceShouldCache`, so the bands do not decode it again) is the app's. Calls on one
-  `CarClassifier` run one at a time, in the order they came: a second `classify` waits for the first to finish,
-  the model's `await` included (the actor alone would let it start its resize there), so one classifier never holds
-  two bands; use two classifiers to run two photos at once.
-- `swift test` (on a Mac) and `xcodebuild test` (on an iOS Simulator or device) run the self-test below;
+{_ORIENTATION_AND_MEMORY}- `swift test` (on a Mac) and `xcodebuild test` (on an iOS Simulator or device) run the self-test below;
   written on Linux, where Swift does not build Apple frameworks: a line-for-line port of the Kotlin core that
   is compiled and tested where the bundle is built.
 
