@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -20,6 +19,8 @@ from pathlib import Path
 import jsonschema
 
 from carspotter.util.atomic import atomic_write
+from carspotter.contracts.bundle_facts import NAME as FACTS_NAME, read_bundle_facts
+from carspotter.contracts.bundle_paths import inside, read_capped, walk_plain_files
 from carspotter.contracts.signature import SIGNATURE
 from carspotter.util.errors import BundleError
 from carspotter.measure.gates import Gates, VariantFigures
@@ -265,15 +266,13 @@ def file_table(bundle_dir: Path) -> dict[str, dict]:
 
     Folders such as ``.mlpackage`` are listed file by file; :data:`UNHASHED` (``manifest.json``, parity's and
     drift's reports) is left out: written after the files it describes.
+
+    Raises:
+        BundleError: a symbolic link, or a file too large (:mod:`carspotter.contracts.bundle_paths`).
     """
     table = {}
-    for dirpath, dirnames, filenames in os.walk(bundle_dir):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            rel = path.relative_to(bundle_dir).as_posix()
-            if rel in UNHASHED:
-                continue
+    for rel, path in walk_plain_files(Path(bundle_dir)):
+        if rel not in UNHASHED:
             table[rel] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
     return table
 
@@ -298,14 +297,15 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
     if not path.is_file():
         raise BundleError(f"{path}: missing; this is not a bundle folder (export again)")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: not valid JSON ({exc}); export again") from None
+        doc = json.loads(read_capped(path).decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({type(exc).__name__}: {str(exc)[:160]}); export again") from None
     if isinstance(doc, dict) and doc.get("schema_version") == 1:
         raise BundleError(f"{path}: manifest schema v1 (a bundle from an older carspotter, tied to the machine that built "
                           f"it); export it again to get schema v{MANIFEST_SCHEMA_VERSION}")
     try:
         jsonschema.validate(doc, schema())
+        _paths_inside(bundle_dir, doc)
         return Manifest.from_json(doc)
     except jsonschema.ValidationError as exc:
         where = "/".join(map(str, exc.absolute_path)) or "(top level)"
@@ -315,6 +315,18 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
                           f"({type(exc).__name__}: {exc}); export again") from None
 
 
+def _paths_inside(bundle: Path, doc: dict) -> None:
+    """Every path the manifest names stays inside the bundle (:func:`carspotter.contracts.bundle_paths.inside`)."""
+    for rel in doc["files"]:
+        inside(bundle, rel, "files lists")
+    for name, entry in doc["formats"].items():
+        for key in ("path", "labels", "readme"):
+            inside(bundle, entry[key], f"formats.{name}.{key}")
+        for variant, record in entry.get("variants", {}).items():
+            if record.get("path") is not None:
+                inside(bundle, record["path"], f"formats.{name}.variants.{variant}.path")
+
+
 def verify_bundle(bundle_dir: str | Path) -> Manifest:
     """Check every file against the manifest's size and sha256; no file missing or extra.
 
@@ -322,7 +334,8 @@ def verify_bundle(bundle_dir: str | Path) -> Manifest:
         The validated manifest.
 
     Raises:
-        BundleError: naming the first file that is missing, changed, or not listed.
+        BundleError: naming the first file that is missing, changed, or not listed, a manifest path that leaves the
+            bundle (an escape), a symbolic link, or a ``carspotter.json`` that does not describe this model.
     """
     bundle_dir = Path(bundle_dir)
     manifest = read_manifest(bundle_dir)
@@ -336,6 +349,9 @@ def verify_bundle(bundle_dir: str | Path) -> Manifest:
     extra = sorted(set(actual) - set(manifest.files))
     if extra:
         raise BundleError(f"{bundle_dir / extra[0]}: not listed in manifest.json (added after export); remove it or export again")
+    for rel in actual:  # every platform package's bundle facts describe this model
+        if rel.rsplit("/", 1)[-1] == FACTS_NAME:
+            read_bundle_facts(bundle_dir / rel, manifest.labels, manifest.spec.size)
     labels_path = bundle_dir / next(iter(manifest.formats.values())).labels
     if hashlib.sha256(labels_path.read_bytes()).hexdigest() != manifest.labels_sha256:
         raise BundleError(f"{labels_path}: labels differ from manifest labels_sha256; export again")

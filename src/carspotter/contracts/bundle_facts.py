@@ -1,0 +1,70 @@
+"""The bundle-facts file every platform package reads (``carspotter.json``), read and checked on the Python side.
+
+The Swift, Kotlin and JavaScript packages decode it on the device (name, input side, labels, threshold, "not a car"
+class, model file names and digests: :func:`carspotter.export.app_packages.bundle_facts` writes it). ``carspotter
+verify`` reads every copy in the bundle with :func:`read_bundle_facts` (schema, then the manifest's labels and input
+side) so a damaged or foreign one is refused here, in one line, before an app meets it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from carspotter.contracts.bundle_paths import read_capped
+from carspotter.util.errors import BundleError
+
+NAME = "carspotter.json"
+"""The file's name in every platform package."""
+
+_FILE = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\\\x00]+$"}
+_DIGEST = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+SCHEMA = {
+    "type": "object",
+    "required": ["name", "version", "size", "labels", "threshold", "notACar", "model", "modelSha256"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "version": {"type": "string", "maxLength": 64},
+        "size": {"type": "integer", "minimum": 75, "maximum": 4096},
+        "labels": {"type": "array", "minItems": 2, "maxItems": 100000,
+                   "items": {"type": "string", "minLength": 1, "maxLength": 1000}},
+        "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "notACar": {"type": ["string", "null"]},
+        "model": _FILE, "modelSha256": _DIGEST,
+        "coreAIModel": {"anyOf": [_FILE, {"type": "null"}]},
+        "coreAIModelSha256": {"anyOf": [_DIGEST, {"type": "null"}]},
+    },
+}
+"""JSON Schema of ``carspotter.json`` (the keys all three packages read; file names are names, not paths)."""
+
+
+def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | None = None) -> dict:
+    """Read ``path`` (a ``carspotter.json``) and check it; with ``labels`` and ``size`` (the manifest's), check it
+    describes that model.
+
+    Returns:
+        The facts (see :data:`SCHEMA`).
+
+    Raises:
+        BundleError: unreadable, not JSON, off the schema, too large, a link, or another model's labels or input side.
+    """
+    try:
+        doc = json.loads(read_capped(Path(path)).decode("utf-8"))
+        jsonschema.validate(doc, SCHEMA)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({type(exc).__name__}: {str(exc)[:160]}); export again") from None
+    except jsonschema.ValidationError as exc:
+        where = "/".join(map(str, exc.absolute_path)) or "(top level)"
+        raise BundleError(f"{path}: not a carspotter.json ({exc.message[:160]} at {where}); export again") from None
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot be read ({exc.strerror or exc}); export again") from None
+    if doc["notACar"] is not None and doc["notACar"] not in doc["labels"]:
+        raise BundleError(f"{path}: notACar {doc['notACar'][:80]!r} is not one of its labels; export again")
+    if labels is not None and doc["labels"] != list(labels):
+        raise BundleError(f"{path}: its labels differ from the manifest's; export again")
+    if size is not None and doc["size"] != size:
+        raise BundleError(f"{path}: input side {doc['size']} px, the manifest's is {size} px; export again")
+    return doc
