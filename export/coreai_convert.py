@@ -53,11 +53,47 @@ def _compress(program, variant: str):
     return getattr(coreai_utils, name)(program, **kwargs)
 
 
-def _export(model, size: int):
+def _exported_program(model, rewrite: bool):
+    """``(the decomposed torch.export program of a loaded Keras model at [1, S, S, 3], pools rewritten)``."""
     import torch
+    from coreai_torch import get_decomp_table
 
+    from carspotter.export.coreai_rewrite import exact_average_pool
+
+    size = model.input_shape[1]
     example = (torch.zeros((1, size, size, 3), dtype=torch.float32),)
-    return torch.export.export(model, example), example
+    with torch.no_grad():
+        program = torch.export.export(model, example)
+        module = program.module()
+        rewritten = exact_average_pool(module) if rewrite else 0
+        program = torch.export.export(module, example) if rewritten else program
+        return program.run_decompositions(get_decomp_table()), rewritten
+
+
+def _asset_metadata(metadata: dict):
+    from coreai.runtime import AIModelAssetMetadata
+
+    meta = AIModelAssetMetadata()
+    meta.author, meta.license = metadata.get("author", ""), metadata.get("license", "")
+    meta.model_description = metadata.get("description", "")
+    for key, value in metadata.get("custom", {}).items():
+        meta.set_custom(key, value)
+    return meta
+
+
+def _to_coreai(program, variant: str, metadata: dict):
+    """The ``AIProgram`` of ``program`` as ``variant``: fp16 cast (all but fp32), conversion, weight compression."""
+    from coreai_torch import TorchConverter
+
+    if variant != "fp32":
+        from coreai_opt.casting import cast_fp32_to_fp16
+
+        program = cast_fp32_to_fp16(program)
+    converter = TorchConverter(mode=TorchConverter.Mode.RELEASE)  # DEBUG embeds this machine's source paths
+    converter.add_exported_program(program, input_names=[metadata.get("input", "image")],
+                                   output_names=[metadata.get("output", "probabilities")])
+    ai_program = converter.to_coreai()
+    return _compress(ai_program, variant) if variant in COMPRESSION else ai_program
 
 
 def convert(model_path: Path, out: Path, variant: str, metadata: dict, rewrite: bool = True) -> dict:
@@ -75,10 +111,7 @@ def convert(model_path: Path, out: Path, variant: str, metadata: dict, rewrite: 
     import keras
     import torch
     import coreai.authoring  # noqa: F401  (before coreai._compiler.dialects: the import is circular otherwise)
-    from coreai.runtime import AIModelAssetMetadata
-    from coreai_torch import TorchConverter, get_decomp_table
-
-    from carspotter.export.coreai_rewrite import exact_average_pool
+    import coreai_torch
 
     if variant not in VARIANTS:
         raise ValueError(f"Core AI variant {variant!r}: choose from {', '.join(VARIANTS)}")
@@ -87,37 +120,13 @@ def convert(model_path: Path, out: Path, variant: str, metadata: dict, rewrite: 
     shape = tuple(model.input_shape)
     if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
         raise ValueError(f"{model_path}: input {shape} is not [N, S, S, 3]")
-    seconds["load"] = time.time() - t0
-    t0 = time.time()
-    with torch.no_grad():
-        program, example = _export(model, shape[1])
-        module = program.module()
-        rewritten = exact_average_pool(module) if rewrite else 0
-        program = torch.export.export(module, example) if rewritten else program
-        program = program.run_decompositions(get_decomp_table())
+    seconds["load"], t0 = time.time() - t0, time.time()
+    program, rewritten = _exported_program(model, rewrite)
     ops = Counter(str(n.target).removeprefix("aten.").split(".")[0] for n in program.graph.nodes
                   if n.op == "call_function" and "assert" not in str(n.target))
-    seconds["torch_export"] = time.time() - t0
-    t0 = time.time()
-    if variant != "fp32":
-        from coreai_opt.casting import cast_fp32_to_fp16
-
-        program = cast_fp32_to_fp16(program)
-    converter = TorchConverter(mode=TorchConverter.Mode.RELEASE)  # DEBUG embeds this machine's source paths
-    converter.add_exported_program(program, input_names=[metadata.get("input", "image")],
-                                   output_names=[metadata.get("output", "probabilities")])
-    ai_program = converter.to_coreai()
-    if variant in COMPRESSION:
-        ai_program = _compress(ai_program, variant)
-    meta = AIModelAssetMetadata()
-    meta.author, meta.license = metadata.get("author", ""), metadata.get("license", "")
-    meta.model_description = metadata.get("description", "")
-    for key, value in metadata.get("custom", {}).items():
-        meta.set_custom(key, value)
-    ai_program.save_asset(Path(out), metadata=meta)
+    seconds["torch_export"], t0 = time.time() - t0, time.time()
+    _to_coreai(program, variant, metadata).save_asset(Path(out), metadata=_asset_metadata(metadata))
     seconds["convert"] = time.time() - t0
-    import coreai_torch
-
     return {"variant": variant, "avg_pool_rewritten": rewritten, "ops": dict(sorted(ops.items())),
             "versions": {"torch": torch.__version__, "coreai-torch": coreai_torch.__version__, "keras": keras.__version__},
             "seconds": {k: round(v, 2) for k, v in seconds.items()}}

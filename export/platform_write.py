@@ -86,6 +86,15 @@ def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> Pac
                        coreai_sha256=_digest(models / guest.spec.filename) if guest else None)
 
 
+def _readme(readme, model_file: str, inputs) -> str:
+    """A platform README's start; with the bundle's name where the writer takes one (the Swift package's ``import``
+    names its module after the bundle)."""
+    import inspect
+
+    extra = {"bundle": inputs.bundle_name} if "bundle" in inspect.signature(readme).parameters else {}
+    return readme(model_file, inputs.run.input, len(inputs.run.labels), **extra)
+
+
 def write_platforms(root: Path, built: dict[str, Built], inputs) -> None:
     """Write every platform folder under ``root``: the owner's package and README, then each joining format's README
     section and variants table."""
@@ -97,11 +106,11 @@ def write_platforms(root: Path, built: dict[str, Built], inputs) -> None:
         platform = package_for(name)
         if platform.package is not None and not b.spec.joins:
             platform.package(folder, package_info(b, joined, folder, inputs))
-        text = platform.readme(b.spec.filename, inputs.run.input, len(inputs.run.labels))
+        text = _readme(platform.readme, b.spec.filename, inputs)
         text += app_readmes.confidence_section(b.spec, inputs.run.confidence)
         text += variants_readme(b.spec, b.entry.variants, b.entry.default_variant, b.entry.default_reason)
         for j in joined:
-            text += package_for(j.spec.name).readme(j.spec.filename, inputs.run.input, len(inputs.run.labels))
+            text += _readme(package_for(j.spec.name).readme, j.spec.filename, inputs)
             text += variants_readme(j.spec, j.entry.variants, j.entry.default_variant, j.entry.default_reason,
                                     f"{j.spec.title} variants in this folder")
         if inputs.options.golden:
