@@ -8,6 +8,7 @@ from pathlib import Path
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
+from carspotter.export.package_names import android_assets
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.export.tflite_metadata import add_classifier_metadata
 from carspotter.model import intermediates, runtimes
@@ -85,8 +86,12 @@ def android_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
     return f"""# carspotter for Android: a library module (MediaPipe Tasks or LiteRT)
 
 This folder is an Android library module (`build.gradle.kts`, minSdk 24): the model
-(`src/main/assets/carspotter/{model_file}`: a folder of its own, so an app's `labels.txt` cannot replace ours), its
-labels and the code, with the reference's resize ported to Kotlin.
+(`src/main/assets/carspotter_<name>/{model_file}`: a folder of its own, so an app's `labels.txt` cannot replace ours), its
+labels and the code, with the reference's resize ported to Kotlin. Its names come from the bundle's name: the
+namespace and Kotlin package `dev.carspotter.<name>` (`namespace` in `build.gradle.kts`; the pure-Kotlin core in
+`dev.carspotter.<name>.core`) and the asset folder `carspotter_<name>` (`BundleConstants.ASSETS`), `<name>` being the
+bundle folder's name in lower case, its words joined by `_`. Two bundles' libraries therefore share no class and no
+asset in one app.
 
 ```kotlin
 // settings.gradle.kts (one line):
@@ -96,6 +101,8 @@ implementation(project(":carspotter"))
 ```
 
 ```kotlin
+import dev.carspotter.<name>.CarSpotter                      // <name>: this bundle's (namespace in build.gradle.kts)
+
 val spotter = CarSpotter.create(context)                     // suspend; MediaPipe Tasks ImageClassifier, CPU
 val exif = ExifInterface(photoFile).getAttributeInt(ExifInterface.TAG_ORIENTATION, 1)
 val result = spotter.classify(BitmapFactory.decodeFile(photoFile.path), exif)  // suspend: runs on Dispatchers.Default
@@ -115,9 +122,9 @@ if (result.show) show(result.top) else showMessage("Not sure: take a closer phot
   Decode the whole photo (no `inSampleSize`): the library reduces it exactly as the reference.
 - `create` and `classify` are suspend functions (Dispatchers.IO / Default); `createBlocking` and
   `classifyBlocking` (for Java) refuse the main thread. The model, `labels.txt` and `carspotter.json` sit
-  in `assets/carspotter/`, so an app's own `labels.txt` does not replace them.
-- Only `{model_file}` goes into your APK; the other variants in `src/main/assets/carspotter` are excluded by
-  `ignoreAssetsPattern` (edit it to ship another). The pure-Kotlin core (`dev.carspotter.core`: resize,
+  in `assets/carspotter_<name>/`, so an app's own `labels.txt` (or another bundle's) does not replace them.
+- Only `{model_file}` goes into your APK; the other variants in `src/main/assets/carspotter_<name>` are excluded by
+  `ignoreAssetsPattern` (edit it to ship another). The pure-Kotlin core (`dev.carspotter.<name>.core`: resize,
   orientation, parity rule, labels) stays within Kotlin 1.3 and no Android class; `./gradlew test` runs its
   JVM tests on the golden set's resize vectors.
 - Interpreter threads: `CarSpotter.create(context, Engine.INTERPRETER, threads = 4)`; at LiteRT's default of
@@ -172,6 +179,7 @@ FORMAT = FormatSpec(
     baseline="fp32",
     runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE), accelerators=accelerators,
     convert=export, model_dir="src/main/assets/carspotter",
+    model_dir_for=lambda name: f"src/main/assets/{android_assets(name)}",
     app_package="android", app_model_rank=2,
     intermediates=intermediates.litert_intermediates, order=20)
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

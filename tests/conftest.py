@@ -111,6 +111,14 @@ def node_modules():
     return NODE_DIR
 
 
+def android_assets_dir(bundle: Path) -> Path:
+    """The Android library's asset folder in ``bundle``: ``android/src/main/assets/carspotter_<segment>``, named after the
+    bundle's folder (``carspotter.export.package_names.android_assets``)."""
+    from carspotter.export.package_names import android_assets
+
+    return bundle / "android" / "src" / "main" / "assets" / android_assets(bundle.name)
+
+
 def install_npm_package(bundle: Path, dest: Path) -> Path:
     """The bundle's npm package (``onnx/``) as ``npm install --install-links`` puts it in an app: copied into
     ``dest/pkg`` beside a ``dest/node_modules`` that links to the test suite's pinned packages; returns ``dest/pkg``."""

@@ -142,6 +142,7 @@ def test_skipped_photo_is_in_run_json_with_its_reason(odd_labels_run):
 def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
     import onnx
 
+    from conftest import android_assets_dir
     from carspotter.export.bundle import ExportOptions, export_bundle
     from carspotter.export.tflite_metadata import read_metadata
     from carspotter.model.runtimes import coreml_structure
@@ -149,12 +150,12 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
 
     run, names = odd_labels_run
     bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(app_paths=False))
-    for labels in ("ios/Sources/CarSpotter/labels.txt", "android/src/main/assets/carspotter/labels.txt", "onnx/labels.txt"):
+    for labels in ("ios/Sources/CarSpotter/labels.txt", "android/src/main/assets/carspotter_bundle/labels.txt", "onnx/labels.txt"):
         assert read_labels(bundle / labels) == names
         assert not any(n in (bundle / labels.split("/")[0] / "README.md").read_text(encoding="utf-8") for n in names)
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
     assert json.loads(props["labels"]) == names
-    assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite").read_bytes())[1] == names
+    assert read_metadata((android_assets_dir(bundle) / "carspotter.tflite").read_bytes())[1] == names
     assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"] == names
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["labels"] == names

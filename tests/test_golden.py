@@ -83,7 +83,7 @@ def test_golden_set_in_the_manifest_and_on_disk(moved):
         for name in entry.shipped():
             assert f"{fmt}/{name}" in expected["variants"]
     for platform, selftest in (("ios", "Tests/CarSpotterTests/CarSpotterTests.swift"),
-                               ("android", "src/androidTest/kotlin/dev/carspotter/CarSpotterSelfTest.kt"), ("onnx", "selftest.mjs")):
+                               ("android", "src/androidTest/kotlin/dev/carspotter/cars10/CarSpotterSelfTest.kt"), ("onnx", "selftest.mjs")):
         assert (bundle / platform / selftest).is_file()
         assert "Self-test" in (bundle / platform / "README.md").read_text()
 

@@ -108,40 +108,52 @@ def test_npm_package_paths_reach_the_gate_at_export(moved):
 
 # -- Kotlin ---------------------------------------------------------------------------------------------------
 
+def _kotlin_root(android: Path, tree: str = "main") -> Path:
+    """``android/src/<tree>/kotlin/dev/carspotter/<segment>``: the library's Kotlin package folder (its namespace's)."""
+    namespace = re.search(r'namespace = "([^"]+)"', (android / "build.gradle.kts").read_text()).group(1)
+    return android / "src" / tree / "kotlin" / Path(*namespace.split("."))
+
+
 @pytest.fixture(scope="module")
-def kotlin_tests(moved, tmp_path_factory):
-    """The bundle's pure-Kotlin core and its JVM tests compiled with kotlinc (Debian's Kotlin 1.3.31): a jar."""
+def kotlin_tests(pipeline, tmp_path_factory):
+    """The bundle's pure-Kotlin core and its JVM tests compiled with kotlinc (Debian's Kotlin 1.3.31): ``(jar, core
+    package)``. The tiny-backbone bundle: the core and its tests do not depend on the model."""
     kotlinc = shutil.which("kotlinc")
     missing = [j for j in JUNIT_JARS if not Path(j).is_file()]
     if kotlinc is None or missing:
         pytest.skip(f"kotlinc or JUnit 4 missing ({'kotlinc' if kotlinc is None else ', '.join(missing)}): "
                     "apt-get install kotlin junit4 (nox -s tests does)")
-    android = moved["bundle"] / "android"
-    sources = sorted((android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "core").glob("*.kt"))
+    from carspotter.export.package_names import android_namespace
+
+    android = pipeline[1] / "android"
+    sources = sorted((_kotlin_root(android) / "core").glob("*.kt"))
     tests = sorted((android / "src" / "test" / "kotlin").rglob("*.kt"))
     jar = tmp_path_factory.mktemp("kotlin") / "core-tests.jar"
     done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3", *map(str, sources + tests),
                            "-cp", JUNIT_JARS[0], "-d", str(jar)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    return jar
+    return jar, android_namespace(pipeline[1].name) + ".core"
 
 
-def _junit(jar: Path, golden: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["java", f"-Dcarspotter.golden={golden}", "-cp", os.pathsep.join([str(jar), *JUNIT_JARS]),
-                           "org.junit.runner.JUnitCore", "dev.carspotter.core.ResizeVectorsTest",
-                           "dev.carspotter.core.OrientationTest", "dev.carspotter.core.ParityRuleTest",
-                           "dev.carspotter.core.CameraRotationTest"],
+KOTLIN_TESTS = ("ResizeVectorsTest", "OrientationTest", "ParityRuleTest", "CameraRotationTest")
+"""The JVM test classes of the core (``src/test``), run by JUnit 4's console runner."""
+
+
+def _junit(kotlin: tuple[Path, str], golden: Path, classes=KOTLIN_TESTS, jvm=()) -> subprocess.CompletedProcess:
+    jar, package = kotlin
+    return subprocess.run(["java", *jvm, f"-Dcarspotter.golden={golden}", "-cp", os.pathsep.join([str(jar), *JUNIT_JARS]),
+                           "org.junit.runner.JUnitCore", *(f"{package}.{c}" for c in classes)],
                           capture_output=True, text=True, timeout=600)
 
 
-def test_kotlin_core_passes_its_jvm_tests_on_the_resize_vectors(moved, kotlin_tests):
-    done = _junit(kotlin_tests, moved["bundle"] / "golden")
+def test_kotlin_core_passes_its_jvm_tests_on_the_resize_vectors(pipeline, kotlin_tests):
+    done = _junit(kotlin_tests, pipeline[1] / "golden")
     assert done.returncode == 0 and "OK (8 tests)" in done.stdout, done.stdout[-3000:]
 
 
-def test_kotlin_resize_test_fails_on_a_wrong_vector(moved, kotlin_tests, tmp_path):
+def test_kotlin_resize_test_fails_on_a_wrong_vector(pipeline, kotlin_tests, tmp_path):
     copy = tmp_path / "golden"
-    shutil.copytree(moved["bundle"] / "golden" / "resize", copy / "resize")
+    shutil.copytree(pipeline[1] / "golden" / "resize", copy / "resize")
     out = copy / "resize" / "down3-1000x330.out.ppm"
     data = bytearray(out.read_bytes())
     data[len(data) // 2] ^= 1
@@ -150,43 +162,88 @@ def test_kotlin_resize_test_fails_on_a_wrong_vector(moved, kotlin_tests, tmp_pat
     assert done.returncode == 1 and "down3-1000x330: values differing from the reference expected:<0> but was:<1>" in done.stdout
 
 
-def test_android_library_module_layout(moved):
-    android = moved["bundle"] / "android"
+def test_android_library_module_layout(pipeline):
+    bundle = pipeline[1]
+    android = bundle / "android"
     gradle = (android / "build.gradle.kts").read_text()
     assert 'id("com.android.library")' in gradle and "minSdk = 24" in gradle and 'assets.srcDirs("../golden")' in gradle
+    assert 'namespace = "dev.carspotter.small"' in gradle
     pattern = re.search(r'ignoreAssetsPattern = "([^"]+)"', gradle).group(1).split(":")
-    shipped = [Path(v["path"]).name for v in json.loads((moved["bundle"] / "manifest.json").read_text())["formats"]["tflite"]["variants"].values()
+    shipped = [Path(v["path"]).name for v in json.loads((bundle / "manifest.json").read_text())["formats"]["tflite"]["variants"].values()
                if v["shipped"]]
     assert {f"!{n}" for n in shipped if n != "carspotter.tflite"} <= set(pattern) and "!carspotter.tflite" not in pattern
-    # AGP 9: built-in Kotlin, so no Kotlin plugin and no kotlinOptions; consumer R8 rules for MediaPipe, shipped
-    assert "kotlin.android" not in gradle and "kotlinOptions" not in gradle
+    # AGP 9: built-in Kotlin, so no kotlinOptions; consumer R8 rules for MediaPipe, shipped
+    assert "kotlinOptions" not in gradle
     assert 'consumerProguardFiles("consumer-rules.pro")' in gradle and "com.google.mediapipe" in (android / "consumer-rules.pro").read_text()
     # pinned, at versions whose native libraries are 16 KB page-aligned (MediaPipe 0.10.26+, LiteRT 1.4.0+), MediaPipe
     # with x86_64 libraries for emulators again (0.10.29+)
     mediapipe = re.search(r'implementation\("com\.google\.mediapipe:tasks-vision:(\d+)\.(\d+)\.(\d+)"\)', gradle)
     assert mediapipe and tuple(map(int, mediapipe.groups())) >= (0, 10, 29) and "org.tensorflow:tensorflow-lite" not in gradle
     assert all(f'"com.google.ai.edge.litert:{a}:1.4.0"' in gradle for a in ("litert", "litert-gpu", "litert-gpu-api"))
-    assets = android / "src" / "main" / "assets" / "carspotter"
+    assets = android / "src" / "main" / "assets" / "carspotter_small"
     facts = json.loads((assets / "carspotter.json").read_text())
     assert facts["size"] == 128 and facts["model"] == "carspotter.tflite" and (assets / facts["model"]).is_file()
-    assert '"carspotter.json"' in (android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "CarSpotter.kt").read_text()
-    assert (assets / "labels.txt").read_text().splitlines() == json.loads((moved["bundle"] / "manifest.json").read_text())["labels"]
-    selftest = (android / "src" / "androidTest" / "kotlin" / "dev" / "carspotter" / "CarSpotterSelfTest.kt").read_text()
+    root = _kotlin_root(android)
+    assert root == android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "small"
+    assert '"carspotter.json"' in (root / "CarSpotter.kt").read_text()
+    assert (assets / "labels.txt").read_text().splitlines() == json.loads((bundle / "manifest.json").read_text())["labels"]
+    selftest = (_kotlin_root(android, "androidTest") / "CarSpotterSelfTest.kt").read_text()
     assert "Accelerator.GPU" in selftest and "Accelerator.CPU" in selftest and "Engine.INTERPRETER" in selftest
     assert "carspotter.tflite" not in selftest  # the model comes from the bundle's properties, not a hard-coded name
-    library = (android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "CarSpotter.kt").read_text()
+    library = (root / "CarSpotter.kt").read_text()
     # raw stored pixels (no sRGB conversion), oriented, composited and box-reduced by the tested core, for both engines
-    assert "copyPixelsToBuffer" in library and "ReferenceResize.prepare(" in library and "Matrix" not in library
-    assert "suspend fun create(" in library and 'ASSETS = "carspotter/"' in library
-    core = (android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "core" / "Orientation.kt").read_text()
+    assert "copyPixelsToBuffer" in library and "Matrix" not in library
+    assert "suspend fun create(" in library and "const val ASSETS = BundleConstants.ASSETS" in library
+    constants = (root / "core" / "BundleConstants.kt").read_text()
+    assert 'const val ASSETS = "carspotter_small/"' in constants and 'const val NAME = "small"' in constants
+    core = (root / "core" / "Orientation.kt").read_text()
     assert all(f"{o} ->" in core for o in range(2, 9))  # every EXIF orientation, mirrored ones included
+
+
+def _kotlin_names(android: Path) -> tuple[str, set[str], set[str], list[str]]:
+    """A library's namespace, Kotlin packages, class FQNs (top-level classes and objects) and asset folders."""
+    namespace = re.search(r'namespace = "([^"]+)"', (android / "build.gradle.kts").read_text()).group(1)
+    packages, classes = set(), set()
+    for source in android.rglob("*.kt"):
+        text = source.read_text()
+        package = re.search(r"^package (\S+)", text, flags=re.M).group(1)
+        packages.add(package)
+        classes |= {f"{package}.{c}" for c in re.findall(r"^(?:\w+ )*(?:class|object|interface) (\w+)", text, flags=re.M)}
+        assert all(i.startswith(namespace) for i in re.findall(r"^import (dev\.carspotter\S*)", text, flags=re.M)), source
+    return namespace, packages, classes, sorted(p.name for p in (android / "src" / "main" / "assets").iterdir())
+
+
+def test_two_bundles_android_libraries_share_no_name(pipeline, tmp_path):
+    """Two bundles in one app: the pipeline's (``small``) and a second written for ``cars-b`` share no namespace, Kotlin
+    package, class name or asset folder; each tree's Kotlin sources sit in their package's folder."""
+    from carspotter.export.app_packages import android_library
+    from carspotter.export.platform_package import PackageInfo
+
+    small = pipeline[1] / "android"
+    facts = json.loads((small / "src" / "main" / "assets" / "carspotter_small" / "carspotter.json").read_text())
+    info = PackageInfo(name="cars-b", version=facts["version"], labels=tuple(facts["labels"]), size=facts["size"],
+                       threshold=facts["threshold"], not_a_car=facts["notACar"], model=facts["model"], others=(),
+                       model_sha256=facts["modelSha256"], golden=False)
+    other = tmp_path / "android"
+    android_library(other, info)
+    a, b = _kotlin_names(small), _kotlin_names(other)
+    assert (a[0], b[0]) == ("dev.carspotter.small", "dev.carspotter.cars_b")
+    assert a[1] == {"dev.carspotter.small", "dev.carspotter.small.core"} and b[1] == {"dev.carspotter.cars_b", "dev.carspotter.cars_b.core"}
+    assert not a[2] & b[2] and "dev.carspotter.cars_b.CarSpotter" in b[2] and "dev.carspotter.small.core.ReferenceResize" in a[2]
+    assert a[3] == ["carspotter_small"] and b[3] == ["carspotter_cars_b"]
+    for android, namespace in ((small, a[0]), (other, b[0])):
+        for source in android.rglob("*.kt"):
+            package = re.search(r"^package (\S+)", source.read_text(), flags=re.M).group(1)
+            assert source.parent == android / "src" / source.relative_to(android / "src").parts[0] / "kotlin" / Path(*package.split(".")), source
+    assert "const val HAS_GOLDEN = false" in (_kotlin_root(other) / "core" / "BundleConstants.kt").read_text()
+    assert (other / "src" / "main" / "assets" / "carspotter_cars_b" / "carspotter.json").is_file()
 
 
 def test_one_bundle_facts_file_is_what_all_three_packages_read(moved):
     bundle = moved["bundle"]
     manifest = json.loads((bundle / "manifest.json").read_text())
     files = {"ios": bundle / "ios" / "Sources" / "CarSpotter" / "carspotter.json",
-             "android": bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.json",
+             "android": bundle / "android" / "src" / "main" / "assets" / "carspotter_cars10" / "carspotter.json",
              "onnx": bundle / "onnx" / "carspotter.json"}
     facts = {k: json.loads(p.read_text(encoding="utf-8")) for k, p in files.items()}
     assert set(facts["ios"]) == {"name", "version", "size", "labels", "threshold", "notACar", "model", "modelSha256",
@@ -206,7 +263,7 @@ def test_one_bundle_facts_file_is_what_all_three_packages_read(moved):
     bundle_js = (bundle / "onnx" / "bundle.js").read_text(encoding="utf-8")
     assert json.loads(bundle_js[bundle_js.index("{"):bundle_js.rindex("}") + 1]) == facts["onnx"]  # the same JSON as a module
     readers = {"ios": (bundle / "ios" / "Sources" / "CarSpotter" / "Classification.swift", 'forResource: "carspotter", withExtension: "json"'),
-               "android": (bundle / "android" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "CarSpotter.kt", 'ASSETS + "carspotter.json"'),
+               "android": (_kotlin_root(bundle / "android") / "CarSpotter.kt", 'ASSETS + "carspotter.json"'),
                "onnx": (bundle / "onnx" / "index.js", "import BUNDLE from './bundle.js'")}
     for platform, (source, reads) in readers.items():
         assert reads in source.read_text(encoding="utf-8"), platform
@@ -255,7 +312,7 @@ def test_swift_resize_is_the_kotlin_port_step_for_step(moved):
                 out.append(arithmetic.search(line)[0] if "sums[3*ox+c]" in line else line.rstrip(","))
         return out
 
-    kt = steps(moved["bundle"] / "android" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "core" / "ReferenceResize.kt")
+    kt = steps(_kotlin_root(moved["bundle"] / "android") / "core" / "ReferenceResize.kt")
     sw = steps(moved["bundle"] / "ios" / "Sources" / "CarSpotter" / "ReferenceResize.swift")
     assert len(kt) >= 21 and kt == sw
 

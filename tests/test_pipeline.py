@@ -20,7 +20,7 @@ from carspotter.measure import app_paths
 
 from carspotter.contracts.manifest import file_table, read_manifest, verify_bundle, write_manifest
 from carspotter.contracts.runfolder import read_labels, read_run
-from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE
+from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE, android_assets_dir
 
 
 def cli(*args):
@@ -96,14 +96,14 @@ def test_bundle_layout_manifest_and_labels(pipeline):
     manifest = verify_bundle(bundle).to_json()
     assert set(manifest["formats"]) == {"coreml", "tflite", "onnx"}
     for fmt, model in (("coreml", "ios/Sources/CarSpotter/CarSpotterModel.mlpackage"),
-                       ("tflite", "android/src/main/assets/carspotter/carspotter.tflite"), ("onnx", "onnx/carspotter.onnx")):
+                       ("tflite", "android/src/main/assets/carspotter_small/carspotter.tflite"), ("onnx", "onnx/carspotter.onnx")):
         assert (bundle / model).exists() and manifest["formats"][fmt]["path"] == model
         assert read_labels(bundle / manifest["formats"][fmt]["labels"]) == manifest["labels"]
         assert "labels.txt" in (bundle / manifest["formats"][fmt]["readme"]).read_text()
     assert manifest["formats"]["coreml"]["precision"] == "fp16"
     # the bundle's reference resize (its golden set and packages), and the one the run was trained with
     assert manifest["preprocessing"]["resize"]["version"] == 2 and manifest["preprocessing"]["trained_with_resize_version"] == 2
-    assert manifest["files"]["android/src/main/assets/carspotter/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
+    assert manifest["files"]["android/src/main/assets/carspotter_small/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
     assert any(k.startswith("ios/Sources/CarSpotter/CarSpotterModel.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
 
 
@@ -149,7 +149,7 @@ def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
     from carspotter.export.tflite_metadata import read_metadata
 
     _, bundle = pipeline
-    meta, labels = read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite").read_bytes())
+    meta, labels = read_metadata((android_assets_dir(bundle) / "carspotter.tflite").read_bytes())
     assert labels == read_manifest(bundle).labels
     norm = meta["subgraph_metadata"][0]["input_tensor_metadata"][0]["process_units"][0]["options"]
     assert norm == {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}

@@ -112,7 +112,7 @@ def test_parity_loads_every_model_file_once(pipeline, tmp_path):
     files = {Path(f).name for _, f in loads if f}
     assert loads and all(n == 1 for n in loads.values()), {k: n for k, n in loads.items() if n != 1}
     assert {"CarSpotterModel.mlpackage", "carspotter.tflite", "carspotter.onnx"} <= files
-    assert ("tflite/mediapipe", str(copy / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite")) in loads  # the MediaPipe checks and app path share it
+    assert ("tflite/mediapipe", str(copy / "android" / "src" / "main" / "assets" / "carspotter_small" / "carspotter.tflite")) in loads  # the MediaPipe checks and app path share it
 
 
 def test_predict_and_benchmark_load_each_format_once(pipeline):

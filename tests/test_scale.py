@@ -13,7 +13,7 @@ import pytest
 
 from carspotter.cli import main
 from carspotter.contracts.runfolder import read_labels
-from conftest import SAMPLE, tiny_run
+from conftest import SAMPLE, android_assets_dir, tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_two_class_labels_are_in_every_format(two_classes):
     assert manifest["labels"] == labels
     for entry in manifest["formats"].values():
         assert read_labels(bundle / entry["labels"]) == labels
-    assert read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite").read_bytes())[1] == labels
+    assert read_metadata((android_assets_dir(bundle) / "carspotter.tflite").read_bytes())[1] == labels
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
     assert json.loads(props["labels"]) == labels
     assert coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"] == labels

@@ -14,6 +14,7 @@ import pytest
 from carspotter.util.errors import UsageError
 from carspotter.model.formats import FORMATS, select
 from carspotter.measure.gates import Gates, ParityFigures, VariantFigures, apply_gate
+from conftest import android_assets_dir
 
 
 def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True, near_ties=0, tau=1e-2, photos=100, paired=None):
@@ -125,7 +126,7 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     assert set(records) == {"fp32", "fp16", "int8-dynamic", "int8-full"}
     fp16 = records["fp16"]
     assert not fp16.shipped and fp16.path is None and "< 101.0%: FAILED" in fp16.gate
-    assert not (out / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.fp16.tflite").exists()
+    assert not (android_assets_dir(out) / "carspotter.fp16.tflite").exists()
     # the left-out file's per-layer drift, measured before it was deleted: every probe of the tiny backbone matched
     # (the converter folds the rescaling into the first convolution: that probe alone may have no tensor), fp16
     # within the tolerance everywhere (it was left out by the impossible gate, not by drift)
@@ -155,13 +156,13 @@ def test_gated_export_leaves_out_what_fails_and_parity_rechecks_the_rest(pipelin
     ok = ok or candidates(FORMATS["tflite"], records, require_rule=False)[0]  # none passes the rule: the fallback
     smallest = min(records[n].bytes for n in ok)
     default = tfl.default_variant
-    assert records[default].bytes <= smallest * 1.01 and tfl.path == "android/src/main/assets/carspotter/carspotter.tflite"
+    assert records[default].bytes <= smallest * 1.01 and tfl.path == "android/src/main/assets/carspotter_variants/carspotter.tflite"
     assert records[default].path == tfl.path
     assert tfl.default_reason.startswith(("smallest variant", "the only variant built", "smallest variants within",
                                           "no variant that may be the default passes the top-3 rule"))
     for name, r in records.items():
         if r.shipped and name != default:
-            assert (out / "android" / "src" / "main" / "assets" / "carspotter" / f"carspotter.{name}.tflite").exists()
+            assert (android_assets_dir(out) / f"carspotter.{name}.tflite").exists()
         gpu = r.accelerators["gpu_delegate"]
         # a verdict of the analyzer's, told the same way in the summary; the op count is the warnings listed
         assert isinstance(gpu["compatible"], bool) and r.ms_per_photo > 0

@@ -13,6 +13,7 @@ import com.google.mediapipe.framework.image.BitmapImageBuilder
 import com.google.mediapipe.tasks.core.BaseOptions
 import com.google.mediapipe.tasks.vision.core.RunningMode
 import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifier
+import dev.carspotter.core.BundleConstants
 import dev.carspotter.core.BundleInfo
 import dev.carspotter.core.Classification
 import dev.carspotter.core.Image
@@ -41,7 +42,7 @@ enum class Engine { MEDIAPIPE, INTERPRETER }
 enum class Accelerator { CPU, GPU }
 
 class CarSpotter private constructor(
-    /** Labels, input side, threshold and "not a car" class of this bundle (assets/carspotter/carspotter.json, the file the Swift and npm packages read too). */
+    /** Labels, input side, threshold and "not a car" class of this bundle ([ASSETS]carspotter.json, the file the Swift and npm packages read too). */
     val info: BundleInfo,
     val engine: Engine,
     val accelerator: Accelerator,
@@ -53,8 +54,11 @@ class CarSpotter private constructor(
 ) : Closeable {
 
     companion object {
-        /** The library's asset folder: the model, labels.txt and carspotter.json, apart from the app's own assets. */
-        const val ASSETS = "carspotter/"
+        /**
+         * The library's asset folder, named after the bundle (carspotter_<name>/: BundleConstants, generated at
+         * export): the model, labels.txt and carspotter.json, apart from the app's own assets and another bundle's.
+         */
+        const val ASSETS = BundleConstants.ASSETS
 
         /**
          * Load the bundle's model from the library's assets, off the main thread (Dispatchers.IO): MediaPipe and the
@@ -100,7 +104,7 @@ class CarSpotter private constructor(
         }
 
         /**
-         * The bundle facts in assets/carspotter/carspotter.json, parsed with the platform's org.json.
+         * The bundle facts in [ASSETS]carspotter.json, parsed with the platform's org.json.
          * @throws IllegalArgumentException the file is missing or a key is missing or malformed (the message names it)
          */
         private fun readInfo(assets: AssetManager): BundleInfo {

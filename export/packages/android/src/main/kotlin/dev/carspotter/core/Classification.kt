@@ -16,7 +16,7 @@ class Classification(val top: List<Guess>, val show: Boolean, val notACar: Boole
 }
 
 /**
- * The bundle facts (assets/carspotter/carspotter.json, read by CarSpotter): input side, labels in the model's output
+ * The bundle facts (carspotter.json in the library's asset folder, BundleConstants.ASSETS, read by CarSpotter): input side, labels in the model's output
  * order, threshold, "not a car" class, model file name.
  */
 class BundleInfo(val size: Int, val labels: List<String>, val threshold: Float?, val notACar: String?, val model: String) {
