@@ -43,7 +43,9 @@ class PackageInfo:
         labels: C class names; size: input side S (pixels).
         threshold: the "show the answer" probability 0..1, or None; not_a_car: that class's name, or None.
         model: the default model's file name; others: the other shipped variants' file names.
-        model_sha256: digest of the default model's file(s) (a cache key for compiled models).
+        model_sha256: the default model's digest (:func:`carspotter.contracts.bundle_facts.model_digest`: a file's
+            sha256, a folder's sha256sum listing's sha256): what a package checks a delivered model against, and the
+            cache key of compiled models.
         golden: whether the bundle has a golden set (the package's self-test then runs on it).
         deployment_target: the oldest OS the package supports (:attr:`carspotter.model.formats.FormatSpec.deployment_target`).
         coreai_model: the Core AI ``.aimodel`` file name when a format joined the package with one (the Swift package

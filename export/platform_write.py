@@ -8,17 +8,15 @@ format built without its host writes its README alone, with no package.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from carspotter import __version__
-from carspotter.contracts.manifest import FormatEntry, VariantRecord, file_table
+from carspotter.contracts.bundle_facts import model_digest
+from carspotter.contracts.manifest import FormatEntry, VariantRecord
 from carspotter.export import app_readmes
 from carspotter.export.platform_package import PackageInfo, package_for
 from carspotter.model.formats import FORMATS, FormatSpec
-from carspotter.util.hashing import sha256_file
 
 
 @dataclass(frozen=True)
@@ -65,11 +63,6 @@ def _others(built: Built) -> tuple[str, ...]:
                  for f in (fmt.file_name(n, default=False), *built.facts[n].get("extra_files", ())))
 
 
-def _digest(model: Path) -> str:
-    hashes = ({f: e["sha256"] for f, e in file_table(model).items()} if model.is_dir() else {model.name: sha256_file(model)})
-    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
-
-
 def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> PackageInfo:
     """The facts a platform package is generated from (:mod:`carspotter.export.app_packages`), with the default files
     of the formats that join it (``coreai_model``) and their other files among ``others``."""
@@ -80,10 +73,10 @@ def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> Pac
                        labels=tuple(inputs.run.labels), size=inputs.run.input.size,
                        threshold=conf.threshold if conf else None, not_a_car=conf.negative_class if conf else None,
                        model=fmt.filename, others=_others(built) + sum((_others(j) for j in joined), ()),
-                       model_sha256=_digest(models / fmt.filename), golden=inputs.options.golden > 0,
+                       model_sha256=model_digest(models / fmt.filename), golden=inputs.options.golden > 0,
                        deployment_target=fmt.deployment_target,
                        coreai_model=guest.spec.filename if guest else None,
-                       coreai_sha256=_digest(models / guest.spec.filename) if guest else None)
+                       coreai_sha256=model_digest(models / guest.spec.filename) if guest else None)
 
 
 def _readme(readme, model_file: str, inputs) -> str:

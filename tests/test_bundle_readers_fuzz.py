@@ -102,3 +102,22 @@ def test_links_and_oversize_files_are_refused(pipeline, tmp_path, capsys, monkey
     monkeypatch.setattr(bundle_paths, "MAX_MANIFEST_BYTES", 100)
     assert main(["verify", str(copy)]) == 2
     assert "manifest.json:" in capsys.readouterr().err
+
+
+def test_model_digest_is_what_sha256sum_gives(tmp_path):
+    """The digest every package recomputes before loading a delivered model: a file's sha256, a folder's sha256sum
+    listing (sorted relative paths) hashed again."""
+    import subprocess
+
+    from carspotter.contracts.bundle_facts import model_digest
+
+    folder = tmp_path / "m.mlpackage"
+    (folder / "Data" / "w").mkdir(parents=True)
+    (folder / "Manifest.json").write_bytes(b"{}")
+    (folder / "Data" / "w" / "weight.bin").write_bytes(bytes(range(256)) * 40)
+    (folder / "Data" / "B.txt").write_bytes(b"upper case sorts first")
+    shell = ("cd '{}' && find . -type f | sed 's|^./||' | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum"
+             .format(folder))
+    assert model_digest(folder) == subprocess.run(shell, shell=True, capture_output=True, text=True).stdout.split()[0]
+    single = folder / "Manifest.json"
+    assert model_digest(single) == hashlib.sha256(b"{}").hexdigest()

@@ -41,6 +41,26 @@ SCHEMA = {
 """JSON Schema of ``carspotter.json`` (the keys all three packages read; file names are names, not paths)."""
 
 
+def model_digest(path: Path) -> str:
+    """``modelSha256`` of a model file or folder, as every package recomputes it before loading a delivered model.
+
+    A file: the sha256 of its bytes (``sha256sum FILE``). A folder (``.mlpackage``, ``.aimodel``): the sha256 of the
+    text ``sha256sum`` prints for its files, one line ``<hex>  <path relative to the folder>`` per file, sorted by
+    that path (byte order of its UTF-8), each line ending in ``\n``: what ``(cd FOLDER && find . -type f | sed
+    's|^./||' | LC_ALL=C sort | xargs -d '\n' sha256sum) | sha256sum`` gives.
+    """
+    import hashlib
+
+    from carspotter.util.hashing import sha256_file
+
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    files = sorted((p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()), key=lambda r: r.encode())
+    listing = "".join(f"{sha256_file(path / rel)}  {rel}\n" for rel in files)
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
 def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | None = None) -> dict:
     """Read ``path`` (a ``carspotter.json``) and check it; with ``labels`` and ``size`` (the manifest's), check it
     describes that model.
@@ -67,4 +87,8 @@ def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | N
         raise BundleError(f"{path}: its labels differ from the manifest's; export again")
     if size is not None and doc["size"] != size:
         raise BundleError(f"{path}: input side {doc['size']} px, the manifest's is {size} px; export again")
+    for model, digest in ((doc["model"], doc["modelSha256"]), (doc.get("coreAIModel"), doc.get("coreAIModelSha256"))):
+        if model and (Path(path).parent / model).exists() and model_digest(Path(path).parent / model) != digest:
+            raise BundleError(f"{Path(path).parent / model}: its sha256 is not the modelSha256 {path.name} gives "
+                              "(the model was replaced); export again")
     return doc
