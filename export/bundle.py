@@ -25,7 +25,7 @@ from carspotter.util import dest_lock
 from carspotter.model import runtimes
 from carspotter.model.session_pool import SessionPool
 from carspotter.util.atomic import atomic_folder
-from carspotter.util.errors import CarspotterError, ExportError, UsageError
+from carspotter.util.errors import ExportError, UsageError, step
 from carspotter.export import app_path_rows, app_readmes, defaults, golden_set
 from carspotter.export.drift_record import left_out_drift
 from carspotter.export.platform_write import Built, owns_readme, write_platforms
@@ -145,45 +145,36 @@ def _log(msg: str) -> None:
     print(f"[export] {msg}", file=sys.stderr, flush=True)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: _Inputs) -> tuple[VariantRecord, dict]:
     """Build one variant file at ``target``, measure it and apply its gate.
 
     Raises:
         ExportError: the conversion or the measurement failed (one line naming format, variant and step).
     """
-    step = "conversion"
+    state = {"step": "conversion"}
     calibrated = variant.calibration and inputs.representative is not None
     representative = inputs.representative[:variant.calibration_limit] if calibrated else None  # None limit: all
     read_rows = inputs.representative_rows[:variant.calibration_limit] if calibrated else []  # its gate leaves them out
-    try:
+    with step(ExportError, lambda: f"{fmt.name} {variant.name} {state['step']} of {inputs.run.dir}/model.keras failed"):
         build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant, representative,
                       inputs.options.converter_options, inputs.conversions, inputs.run.dir / "model.keras")
         t0 = time.time()
         facts = fmt.convert(build, target)
         seconds = time.time() - t0
-        step = "measurement on the test photos"
+        state["step"] = "measurement on the test photos"
         session = inputs.pool.session(fmt.measuring_runtime, variant, target)
         t0 = time.perf_counter()
         probs = session.infer(inputs.photos.pixels)
         ms = (time.perf_counter() - t0) * 1000 / len(probs) if session.timed else None
         fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
-        step = "measurement on the gate photos"
+        state["step"] = "measurement on the gate photos"
         gate_fig = None
         if inputs.gate is not None:  # every gate photo but the representative ones this variant read
             gate, keep = without_rows(inputs.gate, read_rows)
             gate_fig = measure(inputs.gate_reference[keep], session.infer(gate.pixels), gate.truth, inputs.run.labels,
                                gate.names, fmt.name, variant)
-        step = "accelerator check"
+        state["step"] = "accelerator check"
         accel = fmt.accelerators(target) if fmt.accelerators is not None else None
-    except CarspotterError as exc:
-        raise ExportError(f"{fmt.name} {variant.name} {step} of {inputs.run.dir}/model.keras failed: {exc}") from exc
-    except Exception as exc:
-        raise ExportError(f"{fmt.name} {variant.name} {step} of {inputs.run.dir}/model.keras failed: {_one_line(exc)}") from exc
     verdict = apply_gate(variant, gate_fig or fig, inputs.options.gates)
     shipped = verdict.passed or not inputs.enforce
     record = VariantRecord(family=variant.family, precision=variant.family, bytes=_size(target), export_s=round(seconds, 2),
@@ -334,24 +325,16 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
                  for name, variants in chosen.items()}
         write_platforms(tmp, built, inputs)
         formats = {name: b.entry for name, b in built.items()}
-        try:
+        with step(ExportError, f"app paths of {inputs.run.dir}"):
             measured = app_path_rows.measure(tmp, formats, inputs, _log)
-        except CarspotterError as exc:
-            raise ExportError(f"app paths of {inputs.run.dir}: {exc}") from exc
-        except Exception as exc:
-            raise ExportError(f"app paths of {inputs.run.dir}: {_one_line(exc)}") from exc
         for name, entry in formats.items():
             if not owns_readme(name, built):
                 continue  # its host's README says it
             with open(tmp / entry.readme, "a", encoding="utf-8") as f:
                 f.write(app_readmes.resize_section(FORMATS[name], measured, len(inputs.photos.names)))
-        try:
+        with step(ExportError, f"golden set of {inputs.run.dir}"):
             golden = golden_set.write_golden(tmp, options.golden, inputs.photos, inputs.reference, inputs.model,
                                              inputs.run.input, inputs.run.labels, formats, inputs.pool)
-        except CarspotterError as exc:
-            raise ExportError(f"golden set of {inputs.run.dir}: {exc}") from exc
-        except Exception as exc:
-            raise ExportError(f"golden set of {inputs.run.dir}: {_one_line(exc)}") from exc
         _log(f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
              if golden else "no golden set (--golden 0)")
         for name in formats if golden else ():

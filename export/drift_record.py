@@ -11,6 +11,7 @@ from typing import Callable
 
 from carspotter.measure.drift import ReferenceProbes, measure_drift
 from carspotter.model.formats import FormatSpec, VariantSpec
+from carspotter.util.errors import one_line
 
 
 def left_out_drift(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs, log: Callable[[str], None]) -> dict | None:
@@ -28,7 +29,7 @@ def left_out_drift(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs, 
             inputs.drift_probes = ReferenceProbes(inputs.model)
         drift = measure_drift(name, inputs.drift_probes, fmt.intermediates(target, variant), pixels)
     except Exception as exc:  # recorded, never fatal: the gate has decided already
-        log(f"{name}: per-layer drift not measured ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})")
+        log(f"{name}: per-layer drift not measured ({one_line(exc, 160)})")
         return None
     log(f"drift of {drift.summary()}")
     return drift.to_json()

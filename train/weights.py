@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from carspotter.model.spec import BACKBONE
-from carspotter.util.errors import WeightsError
+from carspotter.util.errors import WeightsError, one_line
 
 
 @dataclass
@@ -63,7 +63,7 @@ def make_base(image_size: int, weights: str, input_range: str | None, fallback_n
             base = BACKBONE.application()(include_top=False, weights="imagenet", input_shape=shape)
             return base, WeightsUsed("imagenet", "imagenet", BACKBONE.imagenet_range)
         except Exception as exc:  # keras.utils.get_file wraps network errors in plain Exception
-            reason = f"could not download Keras' ImageNet weights for {BACKBONE.name} ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+            reason = f"could not download Keras' ImageNet weights for {BACKBONE.name} ({one_line(exc, 160)})"
             if not fallback_none:
                 raise WeightsError(reason + "; pass --weights PATH --input-range 0,1|-1,1 for a local weights file, or --weights none") from None
             print(f"\n!!! WARNING: {reason}.\n!!! Training goes on from RANDOM INITIALIZATION: accuracy will be low. "
@@ -79,7 +79,7 @@ def make_base(image_size: int, weights: str, input_range: str | None, fallback_n
     try:
         base.load_weights(str(path))
     except Exception as exc:
-        raise WeightsError(f"{path}: not Keras weights for {BACKBONE.name} without top ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+        raise WeightsError(f"{path}: not Keras weights for {BACKBONE.name} without top ({one_line(exc, 160)})") from None
     from carspotter.util.hashing import sha256_file
 
     return base, WeightsUsed(str(weights), str(path.resolve()), input_range, sha256=sha256_file(path))

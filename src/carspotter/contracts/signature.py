@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from carspotter.util.errors import BundleError, UsageError
+from carspotter.util.errors import BundleError, UsageError, one_line
 
 SIGNATURE = "carspotter.sig"
 """The signature file at the bundle's root: a Sigstore bundle (JSON) as ``model-signing`` writes it."""
@@ -102,8 +102,7 @@ def sign(bundle: Path, method: SigningMethod) -> Path:
         os.replace(tmp, bundle / SIGNATURE)
     except Exception as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise BundleError(f"{bundle}: signing failed ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}); nothing was written") from None
+        raise BundleError(f"{bundle}: signing failed ({one_line(exc)}); nothing was written") from None
     return bundle / SIGNATURE
 
 
@@ -159,7 +158,7 @@ def verify_signature(bundle: Path, method: SigningMethod) -> None:
         first = first_difference(text)
         if first is not None:
             raise BundleError(f"{bundle / first[0]}: {first[1]}: the bundle differs from what was signed") from None
-        raise BundleError(f"{bundle / SIGNATURE}: does not verify ({text.splitlines()[0][:200]})") from None
+        raise BundleError(f"{bundle / SIGNATURE}: does not verify ({one_line(exc)})") from None
     except Exception as exc:  # a signature of another key, a malformed signature file
         raise BundleError(f"{bundle / SIGNATURE}: does not verify with the given key or certificate "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no detail'})") from None
+                          f"({one_line(exc)})") from None

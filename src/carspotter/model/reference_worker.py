@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scope, facts = (_jax if backend == "jax" else _tensorflow)(args.device, args.precision)
     except (LookupError, ImportError) as exc:
-        Path(args.facts).write_text(json.dumps({"skipped": str(exc).splitlines()[0]}))
+        Path(args.facts).write_text(json.dumps({"skipped": (str(exc).splitlines() or [type(exc).__name__])[0]}))
         return 0
     import keras
 

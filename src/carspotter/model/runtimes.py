@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 
-from carspotter.util.errors import RunError
+from carspotter.util.errors import RunError, one_line
 from carspotter.model.coreml_inspect import coreml_predict_unavailable, coreml_structure
 from carspotter.model.sessions import (LOADS, CoreMLPredictSession, KerasSession, LiteRTSession, MediaPipeSession,
                                        MILSession, OrtSession, Session, keras_probs, litert_invoke)
@@ -35,7 +35,7 @@ def load_reference(run):
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:
-        raise RunError(f"{path}: does not load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+        raise RunError(f"{path}: does not load as a Keras model ({one_line(exc, 160)}); "
                        "train again") from None
     want = tuple(run.input.shape[1:])
     if tuple(model.input_shape[1:]) != want or model.output_shape[-1] != len(run.labels):

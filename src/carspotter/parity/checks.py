@@ -34,7 +34,7 @@ import numpy as np
 from carspotter.measure import app_paths
 from carspotter.model import backends, runtimes
 from carspotter.util import interrupts
-from carspotter.util.errors import CarspotterError, ComparisonError, MILExecutionError
+from carspotter.util.errors import CarspotterError, ComparisonError, MILExecutionError, one_line
 from carspotter.model.formats import FORMATS, VariantSpec
 from carspotter.measure.gates import VariantFigures, apply_gate, measure
 from carspotter.parity.context import GOLDEN, GOLDEN_JPEG, LIVE, ParityContext
@@ -337,8 +337,7 @@ def run_check(ctx: ParityContext, check: Check) -> Outcome:
         raise
     except Exception as exc:  # a runtime's own error (LiteRT, ONNX Runtime, MediaPipe): the format fails here
         interrupts.raise_if_received()  # ... unless it is a termination signal that surfaced as another error
-        first = str(exc).splitlines()[0][:300] if str(exc) else ""
-        return Outcome(check.id, "failed", f"{type(exc).__name__}: {first}")
+        return Outcome(check.id, "failed", one_line(exc, 300))
 
 
 __all__ = ["Check", "CheckFailed", "Outcome", "ParityContext", "Skip", "plan", "run_check"]

@@ -16,7 +16,7 @@ from typing import Callable
 from carspotter.measure.drift import TOLERANCE, Drift, Probe, ReferenceProbes, drift_json, measure_drift
 from carspotter.model.formats import FORMATS
 from carspotter.util.atomic import atomic_write
-from carspotter.util.errors import BundleError, UsageError
+from carspotter.util.errors import BundleError, UsageError, one_line
 from carspotter.util.html_page import esc, page
 
 Log = Callable[[str], None]
@@ -81,7 +81,7 @@ def run_drift(bundle: str | Path, run: str | Path | None = None, variants: str |
             tensors = spec.intermediates(path, variant)
             drift = measure_drift(f"{fmt}/{name}", probes, tensors, pixels, tolerance)
         except Exception as exc:  # one variant's runtime failing does not hide the others' drift
-            log(f"{fmt}/{name}: not measured ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})")
+            log(f"{fmt}/{name}: not measured ({one_line(exc)})")
             continue
         log(drift.summary())
         out.append(drift)

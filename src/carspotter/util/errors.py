@@ -66,3 +66,35 @@ class BusyError(CarspotterError):
     from a bad input."""
 
     exit_code = 75
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """``"TypeName: first line of the message"`` (cut at ``limit`` characters), or ``"TypeName"`` when the message is
+    empty or blank: the one place a library's exception becomes part of one of our lines."""
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0].strip()[:limit]}" if lines else type(exc).__name__
+
+
+class step:
+    """Context manager wrapping a library call into one of our errors: ``with step(ExportError, "golden set of RUN"):``.
+
+    A :class:`CarspotterError` inside keeps its own text after ``what``; any other :class:`Exception` becomes
+    :func:`one_line`. ``KeyboardInterrupt`` and ``SystemExit`` pass through untouched. ``what`` may be a callable
+    returning the text (for a description that changes inside the block, e.g. which step of several ran last).
+
+    Raises:
+        ``error``: ``"{what}: {the cause in one line}"``, chained to the cause.
+    """
+
+    def __init__(self, error: type[CarspotterError], what):
+        self.error, self.what = error, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        what = self.what() if callable(self.what) else self.what
+        cause = str(exc) if isinstance(exc, CarspotterError) else one_line(exc)
+        raise self.error(f"{what}: {cause}") from exc
