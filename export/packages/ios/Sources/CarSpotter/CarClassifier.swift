@@ -70,6 +70,49 @@ public actor CarClassifier {
         return CarClassifier(info: info, runner: .coreML(try await CoreMLBackend.load(info: info, configuration: configuration)))
     }
 
+    /// Load a model delivered apart from the app (a Background Assets asset pack, the app's own download) after
+    /// checking it is this package's: its SHA-256 (files streamed, `ModelDigest`) must be carspotter.json's
+    /// `modelSha256` (a `.mlpackage`, run in Core ML) or `coreAIModelSha256` (an `.aimodel`, Core AI, iOS 27+ / macOS
+    /// 27+). carspotter.json and the labels stay in the package (a few KB); the model may leave it.
+    /// - Parameters:
+    ///   - modelURL: the `.mlpackage` or `.aimodel` folder (or file) on this device; its extension picks the backend
+    ///   - backend: `.automatic` (default) follows the file; `.coreML` or `.coreAI` must match it
+    ///   - configuration: Core ML's compute units etc.; the compiled model is cached under the verified digest
+    /// - Throws: `CarSpotterError.modelDigestMismatch(expected:found:url:)` for a damaged, incomplete or other model
+    ///   (nothing of it is loaded); `.modelUnreadable` when it is missing, unreadable, of another kind or not the
+    ///   backend asked for; `.backendUnavailable` for an `.aimodel` where Core AI cannot run or the bundle has none;
+    ///   the framework's compile or load errors.
+    /// Cost: one full read of the model's files (its size in MiB, 1 MiB at a time) before `load(backend:)`'s work.
+    public static func load(modelURL: URL, backend: Backend = .automatic,
+                            configuration: MLModelConfiguration = MLModelConfiguration()) async throws -> CarClassifier {
+        let info = try BundleInfo.packaged()
+        switch modelURL.pathExtension.lowercased() {
+        case "mlpackage":
+            guard backend != .coreAI else {
+                throw CarSpotterError.modelUnreadable(url: modelURL, why: "a Core ML model cannot run with backend .coreAI; pass the .aimodel")
+            }
+            let key = try ModelDigest.verify(modelURL, expected: info.modelSha256)
+            let model = try await CoreMLBackend.load(source: modelURL, key: key, configuration: configuration)
+            return CarClassifier(info: info, runner: .coreML(model))
+        case "aimodel":
+            guard backend != .coreML else {
+                throw CarSpotterError.modelUnreadable(url: modelURL, why: "a Core AI model cannot run with backend .coreML; pass the .mlpackage")
+            }
+            guard let expected = info.coreAIModelSha256 else {
+                throw CarSpotterError.backendUnavailable("this bundle has no Core AI model (carspotter.json's coreAIModelSha256 is null)")
+            }
+            guard CoreAISupport.isAvailable else { throw CarSpotterError.backendUnavailable(CoreAISupport.unavailableReason) }
+            try ModelDigest.verify(modelURL, expected: expected)
+            let runner = try await CoreAISupport.load(modelURL, size: info.size, classes: info.labels.count)
+            return CarClassifier(info: info, runner: .coreAI(runner))
+        default:
+            throw CarSpotterError.modelUnreadable(url: modelURL, why: "not a .mlpackage or .aimodel, the models carspotter.json gives a digest for")
+        }
+    }
+
+    /// The package's own model resource (`info.model` or `info.coreAIModel`), or nil when the package lacks it.
+    static func packagedModelURL(_ name: String) -> URL? { Bundle.module.url(forResource: name, withExtension: nil) }
+
     /// Classify one photo.
     /// - Parameters:
     ///   - image: the photo as decoded (any size), as stored: not rotated. Pixels are read in its own RGB colour space,

@@ -67,6 +67,11 @@ public enum CarSpotterError: Error, CustomStringConvertible {
     case badOutput(String)
     /// The backend asked for (`CarClassifier.load(backend:)`) cannot run here or has no model in this bundle.
     case backendUnavailable(String)
+    /// A model delivered apart from the app (`CarClassifier.load(modelURL:)`) is not the one this package was built
+    /// for: its SHA-256 (`found`) is not carspotter.json's (`expected`). Damaged, truncated or replaced: do not load it.
+    case modelDigestMismatch(expected: String, found: String, url: URL)
+    /// A model delivered apart from the app cannot be checked: missing, unreadable, or not a .mlpackage / .aimodel.
+    case modelUnreadable(url: URL, why: String)
 
     public var description: String {
         switch self {
@@ -74,6 +79,10 @@ public enum CarSpotterError: Error, CustomStringConvertible {
         case .badImage(let why): return "carspotter: cannot read the image (\(why))"
         case .badOutput(let why): return "carspotter: unexpected model output (\(why)); is this the bundle's model?"
         case .backendUnavailable(let why): return "carspotter: the Core AI backend cannot be used: \(why); load with .automatic or .coreML"
+        case .modelDigestMismatch(let expected, let found, let url):
+            return "carspotter: refused \(url.lastPathComponent): its sha256 is \(found), carspotter.json expects \(expected) "
+                + "(damaged, incomplete or another model); download it again"
+        case .modelUnreadable(let url, let why): return "carspotter: cannot check the model at \(url.path): \(why)"
         }
     }
 }

@@ -17,13 +17,19 @@ struct CoreMLBackend {
         guard let source = Bundle.module.url(forResource: info.model, withExtension: nil) else {
             throw CarSpotterError.missingResource(info.model)
         }
-        let compiled = try await compiledModel(source, key: info.modelSha256)
+        return try await load(source: source, key: info.modelSha256, configuration: configuration)
+    }
+
+    /// Load the .mlpackage at `source` (the package's, or one delivered apart from the app and verified by
+    /// `CarClassifier.load(modelURL:)`), its compiled form cached under `key` (the model's digest).
+    static func load(source: URL, key: String, configuration: MLModelConfiguration) async throws -> CoreMLBackend {
+        let compiled = try await compiledModel(source, key: key)
         let model: MLModel
         do {
             model = try await MLModel.load(contentsOf: compiled, configuration: configuration)
         } catch {  // a damaged cache entry: compile once more
             try? FileManager.default.removeItem(at: compiled)
-            model = try await MLModel.load(contentsOf: try await compiledModel(source, key: info.modelSha256), configuration: configuration)
+            model = try await MLModel.load(contentsOf: try await compiledModel(source, key: key), configuration: configuration)
         }
         guard let input = model.modelDescription.inputDescriptionsByName.keys.first else {
             throw CarSpotterError.badOutput("the model has no input")
