@@ -7,6 +7,7 @@ from pathlib import Path
 
 from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
+from carspotter.export.apple_delivery import SHIPPING as _SHIPPING
 from carspotter.export.build import Build
 from carspotter.export.package_names import swift_module
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
@@ -124,6 +125,28 @@ _ORIENTATION_AND_MEMORY = """- Orientation: `classify(_:orientation:)` has no de
 """The Swift README's orientation and memory bullets."""
 
 
+_CORE_AI = """## Core AI (iOS 27+ / macOS 27+)
+
+Which file runs: on iOS 27 / macOS 27 and later, in an app built with Xcode 27 (an SDK with Core AI), when the
+bundle has a Core AI model (`carspotter.json`'s `coreAIModel`: a `.aimodel` in `Sources/CarSpotter` beside the
+`.mlpackage`), `CarClassifier.load()` runs the `.aimodel` through Core AI, which specialises it for the device on
+first load and caches it. Before iOS 27 / macOS 27, with an older Xcode, or for a bundle without one, it runs the Core
+ML `.mlpackage` as above. The package still supports {os}: Core AI is used only behind
+availability checks. `spotter.backend` says which one runs (`.coreAI` or `.coreML`). To force one:
+
+```swift
+let spotter = try await CarClassifier.load(backend: .coreML)  // .automatic (the default), .coreML or .coreAI
+```
+
+`.coreAI` throws `CarSpotterError.backendUnavailable` where Core AI cannot run or the bundle has no `.aimodel`;
+`configuration:` (compute units) applies to Core ML only. Both backends get the same `{size}x{size}` RGB bytes from
+the same reference resize (`classify` is the same code; only the model call differs: a pixel buffer for Core ML, the
+raw 0..255 values as an `NDArray` `[1, {size}, {size}, 3]` for Core AI). The self-test runs the golden set through
+each backend that can run where it is run (Core AI's tests skip before iOS 27 / macOS 27).
+"""
+"""The Swift README's Core AI section (``{size}``: input side in px; ``{os}``: the package's oldest OS)."""
+
+
 def ios_readme(model_file: str, spec: InputSpec, n_classes: int, bundle: str | None = None) -> str:
     """README.md for ``ios/``: the Swift package; ``bundle``: the bundle's name, which names the module
     (:func:`~carspotter.export.package_names.swift_module`; None: the README names it by its rule)."""
@@ -165,25 +188,8 @@ if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a clos
   written on Linux, where Swift does not build Apple frameworks: a line-for-line port of the Kotlin core that
   is compiled and tested where the bundle is built.
 
-## Core AI (iOS 27+ / macOS 27+)
-
-Which file runs: on iOS 27 / macOS 27 and later, in an app built with Xcode 27 (an SDK with Core AI), when the
-bundle has a Core AI model (`carspotter.json`'s `coreAIModel`: a `.aimodel` in `Sources/CarSpotter` beside the
-`.mlpackage`), `CarClassifier.load()` runs the `.aimodel` through Core AI, which specialises it for the device on
-first load and caches it. Before iOS 27 / macOS 27, with an older Xcode, or for a bundle without one, it runs the Core
-ML `.mlpackage` as above. The package still supports {app_packages.apple_os(FORMAT.deployment_target)}: Core AI is used only behind
-availability checks. `spotter.backend` says which one runs (`.coreAI` or `.coreML`). To force one:
-
-```swift
-let spotter = try await CarClassifier.load(backend: .coreML)  // .automatic (the default), .coreML or .coreAI
-```
-
-`.coreAI` throws `CarSpotterError.backendUnavailable` where Core AI cannot run or the bundle has no `.aimodel`;
-`configuration:` (compute units) applies to Core ML only. Both backends get the same `{size}x{size}` RGB bytes from
-the same reference resize (`classify` is the same code; only the model call differs: a pixel buffer for Core ML, the
-raw 0..255 values as an `NDArray` `[1, {size}, {size}, 3]` for Core AI). The self-test runs the golden set through
-each backend that can run where it is run (Core AI's tests skip before iOS 27 / macOS 27).
-
+{_SHIPPING}
+{_CORE_AI.format(size=size, os=app_packages.apple_os(FORMAT.deployment_target))}
 {common(spec, n_classes)}"""
 
 
