@@ -265,7 +265,7 @@ peer dependency, in your project.)
 ```js
 import * as ort from 'onnxruntime-web';
 import {{ classify, openSession }} from 'carspotter-<bundle>';  // the name in package.json
-const session = await openSession(ort, modelUrl);  // '{model_file}' of this package: URL, path or bytes
+const session = await openSession(ort, modelUrl);  // '{model_file}': URL or bytes, its sha256 checked first
 // pixels: the upright photo as RGBA (canvas ImageData.data, channels 4) or RGB (channels 3) bytes
 const result = await classify(session, pixels, width, height, 4);
 if (result.show) show(result.top);                            // the top 3: {{index, label, probability}}

@@ -19,6 +19,8 @@ export interface Bundle {
   notACar: string | null;
   /** The model file in this package. */
   model: string;
+  /** SHA-256 of the model file's bytes (64 hex digits): what openSession checks a model against. */
+  modelSha256: string;
 }
 
 export interface Guess { index: number; label: string; probability: number }
@@ -44,9 +46,25 @@ export function preprocess(pixels: Pixels, width: number, height: number, channe
 export interface OrtRuntime {
   InferenceSession: { create(model: any, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
 }
-/** A session of this bundle's model from its bytes (React Native release builds) or its URL / file path. */
+/** openSession's options: ONNX Runtime's session options and carspotter's check of the model's bytes. */
+export interface OpenSessionOptions extends InferenceSession.SessionOptions {
+  /** false skips the SHA-256 check: unsafe (a damaged or foreign model then loads). Default true. */
+  verify?: boolean;
+  /** The hex SHA-256 to expect instead of BUNDLE.modelSha256 (e.g. carspotter.ort's, from manifest.json). */
+  sha256?: string;
+  /** Reads a path or URI the runtime cannot fetch (React Native files, Node paths): the model's bytes. */
+  readBytes?: (location: string) => Promise<Uint8Array | ArrayBuffer>;
+}
+/** A session of this bundle's model from its bytes (React Native release builds) or its URL / file path, made from
+ * bytes whose SHA-256 was checked against BUNDLE.modelSha256 (rejects with an Error naming both digests). */
 export function openSession(ort: OrtRuntime, model: Uint8Array | ArrayBuffer | string,
-                            options?: InferenceSession.SessionOptions): Promise<InferenceSession>;
+                            options?: OpenSessionOptions): Promise<InferenceSession>;
+/** Resolves to the bytes' hex SHA-256 when it is `expected` (default BUNDLE.modelSha256); rejects otherwise. */
+export function verifyModel(bytes: Uint8Array | ArrayBuffer, expected?: string): Promise<string>;
+/** Hex SHA-256 of bytes (Web Crypto where there is one, else plain JavaScript). */
+export function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string>;
+/** SHA-256 of bytes in plain JavaScript (32 bytes). */
+export function sha256Js(bytes: Uint8Array): Uint8Array;
 /** Bytes of a base64 string (expo-file-system / react-native-fs reads), without Buffer or atob. */
 export function base64ToBytes(text: string): Uint8Array;
 export function probabilities(session: InferenceSession, input: Float32Array): Promise<Float32Array>;

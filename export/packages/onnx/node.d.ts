@@ -1,8 +1,11 @@
 // Types of the carspotter package's Node-only entry (node.js).
 import type { InferenceSession } from 'onnxruntime-common';
-import type { Classification } from './index.js';
+import type { Classification, OpenSessionOptions } from './index.js';
 
 export function decodeFile(file: string): Promise<{ pixels: Uint8Array; width: number; height: number; channels: 3 | 4 }>;
-export function createSession(options?: InferenceSession.SessionOptions): Promise<InferenceSession>;
+/** A session on this package's model, its SHA-256 checked first. */
+export function createSession(options?: OpenSessionOptions): Promise<InferenceSession>;
+/** A session on a model file (path or file:// URL), read whole, its SHA-256 checked against bundle.js's first. */
+export function openFile(file: string | URL, options?: OpenSessionOptions): Promise<InferenceSession>;
 export function classifyFile(session: InferenceSession, file: string): Promise<Classification>;
 export function selfTest(bundle?: string, log?: (line: string) => void): Promise<{ passed: boolean; runtime: string }>;

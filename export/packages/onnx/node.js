@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BUNDLE from './bundle.js';
-import { classification, preprocess, probabilities, runSelfTest } from './index.js';
+import { classification, openSession, preprocess, probabilities, runSelfTest } from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -35,10 +35,31 @@ export async function decodeFile(file) {
   }
 }
 
-/** An onnxruntime-node session on this package's model (options: ort.InferenceSession.SessionOptions). */
+/**
+ * An onnxruntime-node session on this package's model, its SHA-256 checked first (see openFile).
+ * @param {object} [options] as openSession's (ort.InferenceSession.SessionOptions, verify, sha256)
+ */
 export async function createSession(options = {}) {
+  return openFile(path.join(here, BUNDLE.model), options);
+}
+
+/**
+ * An onnxruntime-node session on a model file (one the app downloaded, or this package's), read whole and checked:
+ * its SHA-256 must be bundle.js's `modelSha256` (or `options.sha256`) before ONNX Runtime parses it.
+ * @param {string} file a path or `file://` URL
+ * @param {object} [options] as openSession's; `{ verify: false }` skips the check (unsafe)
+ * @throws {Error} the file cannot be read, or its SHA-256 is not the expected one (one line, both digests named)
+ */
+export async function openFile(file, options = {}) {
   const ort = load('onnxruntime-node');
-  return ort.InferenceSession.create(path.join(here, BUNDLE.model), options);
+  const where = String(file).startsWith('file:') ? fileURLToPath(file) : file;
+  let bytes;
+  try {
+    bytes = await readFile(where);
+  } catch (err) {
+    throw new Error(`carspotter: cannot read the model ${where} (${err.code ?? err.message.split('\n')[0]})`);
+  }
+  return openSession(ort, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), options);
 }
 
 /** Classify a photo file: decodeFile, then classify (see index.js). */
