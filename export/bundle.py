@@ -201,8 +201,9 @@ def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, i
         records[v.name], facts_of[v.name] = _build_variant(fmt, v, target, inputs)
         r = records[v.name]
         accel = f"; {r.accelerators['summary']}" if r.accelerators else ""
-        _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}{accel}; "
-             f"{'shipped' if r.shipped else 'LEFT OUT'}")
+        fate = ("shipped" if r.gate_passed else "shipped: without --variants a baseline ships ungated, its gate is "
+                "recorded") if r.shipped else "LEFT OUT"
+        _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}{accel}; {fate}")
         if not r.shipped:
             r.drift = left_out_drift(fmt, v, target, inputs, _log)  # left out: its gate failed
             inputs.pool.release(target)

@@ -182,6 +182,17 @@ def agreement_text(fig: VariantFigures) -> str:
     return f"top-1 agreement {fig.gated_agreement:.1%} {bracket(*wilson(k, n))} on {n} photos{ties}"
 
 
+def photos_needed(bound: float) -> int:
+    """The fewest photos on which full agreement has a 95 % Wilson lower bound of at least ``bound`` (0..1): 125 for
+    97 %, 35 for 90 %."""
+    from carspotter.measure.intervals import wilson
+
+    n = 1
+    while wilson(n, n)[0] < bound - 1e-12 and n < 10**6:
+        n += 1
+    return n
+
+
 def apply_gate(variant: VariantSpec, fig: VariantFigures, gates: Gates) -> GateVerdict:
     """The gate of the variant's precision family (module docstring): fp32 the top-3 rule; fp16 the agreement's
     lower bound; int8 and lowbit the paired accuracy difference's lower bound and the agreement's."""
@@ -195,6 +206,11 @@ def apply_gate(variant: VariantSpec, fig: VariantFigures, gates: Gates) -> GateV
     need = gates.fp16_min_agreement if variant.family == "fp16" else gates.int8_min_agreement
     ok_agree = low >= need - 1e-12
     agree = f"{agreement_text(fig)}: lower bound {low:.1%} {'>=' if ok_agree else '<'} {need:.1%}{'' if ok_agree else ': FAILED'}"
+    best = wilson(fig.photos, fig.photos)[0] if fig.photos else 0.0
+    if best < need - 1e-12:  # no outcome on this few photos could pass: say so instead of FAILED
+        takes = f"it takes {photos_needed(need)}" if need < 1 else "no number of photos reaches a bound of 100% or more"
+        agree = (f"{agreement_text(fig)}: too few photos to judge (even {fig.photos} of {fig.photos} agreeing gives a "
+                 f"lower bound of {best:.1%} < {need:.1%}; {takes})")
     if variant.family == "fp16":
         return GateVerdict(ok_agree, agree)
     diff = fig.accuracy_difference()
