@@ -129,9 +129,18 @@ if (result.show) show(result.top) else showMessage("Not sure: take a closer phot
   JVM tests on the golden set's resize vectors.
 - Interpreter threads: `CarSpotter.create(context, Engine.INTERPRETER, threads = 4)`; at LiteRT's default of
   one thread this model measured 1.9x slower than two on a desktop CPU (53 against 28 ms at {size} px).
-
+{_MEMORY_TEXT}
 {common(spec, n_classes)}"""
 
+
+_MEMORY_TEXT = """- **Memory and threads: one classify at a time per classifier.** `classify` (a `Mutex`) and `classifyBlocking`
+  (a lock) serialize the calls on one `CarSpotter`; create one per thread to classify in parallel. A call reads the
+  bitmap a band of rows at a time (`Bitmap.getPixels` of about 1 MiB of rows; a bitmap in another colour space than
+  sRGB drawn band by band into one of its own and read raw), oriented and box-reduced on the way (`BandReduce`): a
+  48 MP photo (8000 x 6000) adds a few MB to the Java heap, not the 192 MB of its pixels (the JVM test
+  `Photo48MpTest` runs it in a 256 MiB heap). The decoded bitmap itself is the app's (native memory); a HARDWARE,
+  RGB_565 or RGBA_F16 bitmap is first copied to ARGB_8888 (native memory too).
+"""
 
 _SELFTEST_TEXT = """## Self-test on your device (`src/androidTest`) and JVM tests
 

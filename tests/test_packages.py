@@ -162,6 +162,26 @@ def test_kotlin_resize_test_fails_on_a_wrong_vector(pipeline, kotlin_tests, tmp_
     assert done.returncode == 1 and "down3-1000x330: values differing from the reference expected:<0> but was:<1>" in done.stdout
 
 
+def test_kotlin_band_path_reduces_a_48mp_photo_within_a_256_mib_heap(pipeline, kotlin_tests):
+    """The band path (what ``CarSpotter.classify`` runs) on a generated 8000 x 6000 photo, stored upright and rotated
+    (EXIF 6), in a JVM capped at 256 MiB: the 299 px result is the Python reference's, byte for byte. The whole-photo
+    path held 192 MB of stored RGBA plus a 144 MB composited copy."""
+    import hashlib
+
+    import numpy as np
+
+    from carspotter.contracts.resize_vectors import generated_photo
+    from carspotter.model.reference_resize import resize
+
+    photo = generated_photo(8000, 6000, 48)
+    shas = {o: hashlib.sha256(np.ascontiguousarray(resize(upright, 299)).tobytes()).hexdigest()
+            for o, upright in ((1, photo), (6, np.ascontiguousarray(np.rot90(photo, k=-1))))}  # EXIF 6: turned 90 degrees clockwise to view
+    del photo
+    done = _junit(kotlin_tests, pipeline[1] / "golden", classes=("Photo48MpTest",),
+                  jvm=("-Xmx256m", "-Dcarspotter.photo48mp=" + ",".join(f"{o}:{sha}" for o, sha in shas.items())))
+    assert done.returncode == 0 and "OK (1 test)" in done.stdout, done.stdout[-3000:]
+
+
 def test_android_library_module_layout(pipeline):
     bundle = pipeline[1]
     android = bundle / "android"

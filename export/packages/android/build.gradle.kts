@@ -35,7 +35,12 @@ android {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
     }
-    testOptions { unitTests.all { it.systemProperty("carspotter.golden", file("../golden").absolutePath) } }
+    testOptions {
+        unitTests.all {
+            it.systemProperty("carspotter.golden", file("../golden").absolutePath)
+            it.maxHeapSize = "256m" // Photo48MpTest: a 48 MP photo through the band path within a phone-sized heap
+        }
+    }
 }
 
 dependencies {

@@ -1,6 +1,6 @@
 // The bundle's car classifier on Android: MediaPipe Tasks' ImageClassifier (default) or a plain LiteRT Interpreter.
-// Either way the photo's stored pixels are read raw (no colour conversion), oriented, composited and box-reduced by
-// the Kotlin core (ReferenceResize.prepare); MediaPipe is handed those pixels and does the bilinear step itself (on
+// Either way the photo's stored pixels are read raw (no colour conversion) a band of rows at a time, oriented,
+// composited and box-reduced by the Kotlin core (BandReduce.prepare: a 48 MP photo never whole on the heap); MediaPipe is handed those pixels and does the bilinear step itself (on
 // the CPU exactly the reference's; with the GPU delegate on the GPU, not measured), the Interpreter gets the Kotlin
 // port's bilinear step (exact on either accelerator). Off the main thread.
 package dev.carspotter
@@ -13,12 +13,15 @@ import com.google.mediapipe.framework.image.BitmapImageBuilder
 import com.google.mediapipe.tasks.core.BaseOptions
 import com.google.mediapipe.tasks.vision.core.RunningMode
 import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifier
+import dev.carspotter.core.BandReduce
 import dev.carspotter.core.BundleConstants
 import dev.carspotter.core.BundleInfo
 import dev.carspotter.core.Classification
 import dev.carspotter.core.Image
 import dev.carspotter.core.ReferenceResize
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withContext
 import org.json.JSONException
 import org.json.JSONObject
@@ -41,6 +44,12 @@ enum class Engine { MEDIAPIPE, INTERPRETER }
 /** Where the model runs: the CPU (XNNPACK) or the GPU delegate. */
 enum class Accelerator { CPU, GPU }
 
+/**
+ * The bundle's classifier. **One classify at a time per classifier**: calls on one instance are serialized (a Mutex
+ * for [classify], a lock for [classifyBlocking]), so its memory stays one band of the photo's rows (about 1 MiB) plus
+ * the box-reduced image (under 2 x size on a side) and the model's buffers, whatever the photo's size; create one
+ * classifier per thread to classify in parallel (each holds its own model and buffers).
+ */
 class CarSpotter private constructor(
     /** Labels, input side, threshold and "not a car" class of this bundle ([ASSETS]carspotter.json, the file the Swift and npm packages read too). */
     val info: BundleInfo,
@@ -153,6 +162,7 @@ class CarSpotter private constructor(
          * come in here). Other configs (HARDWARE, RGB_565, RGBA_F16) are copied to ARGB_8888 first.
          */
         @JvmStatic
+        @Deprecated("holds the whole photo on the Java heap (192 MB for 48 MP); classify reads it a band at a time")
         fun storedPixels(bitmap: Bitmap): Image {
             val argb = if (bitmap.config == Bitmap.Config.ARGB_8888) bitmap else bitmap.copy(Bitmap.Config.ARGB_8888, false)
             val w = argb.width
@@ -179,26 +189,32 @@ class CarSpotter private constructor(
     }
 
     /**
-     * Classify a photo off the main thread (Dispatchers.Default).
+     * Classify a photo off the main thread (Dispatchers.Default); one call at a time per classifier (a Mutex: concurrent
+     * calls wait their turn).
      * @param bitmap the photo as decoded, whole (any size; a HARDWARE bitmap is copied to ARGB_8888). Decode it without
      *   inSampleSize: the reference averages the full-resolution pixels itself (ReferenceResize.boxReduce)
      * @param exifOrientation ExifInterface.TAG_ORIENTATION of the photo file (1..8; 0 unknown). Pass 1 for a bitmap a
      *   decoder already rotated (ImageDecoder, Glide, Coil); CameraX gives degrees: Orientation.fromDegrees
      */
     suspend fun classify(bitmap: Bitmap, exifOrientation: Int): Classification =
-        withContext(Dispatchers.Default) { classifyBlocking(bitmap, exifOrientation) }
+        mutex.withLock { withContext(Dispatchers.Default) { classifyBlocking(bitmap, exifOrientation) } }
+
+    private val mutex = Mutex()
+    private val lock = Any()
 
     /**
-     * Classify on the calling thread (Java callers, background executors).
+     * Classify on the calling thread (Java callers, background executors); one call at a time per classifier (others
+     * wait). The photo is read a band of rows at a time (BandReduce): a 48 MP photo adds about 5 MB to the heap.
      * @throws IllegalStateException on the main thread: MediaPipe's classify and the Interpreter block for tens of ms
      */
     fun classifyBlocking(bitmap: Bitmap, exifOrientation: Int): Classification {
         check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.classifyBlocking blocks; call classify() or use a background thread" }
-        val stored = storedPixels(bitmap)
-        val prepared = ReferenceResize.prepare(stored.pixels, stored.width, stored.height, stored.channels, exifOrientation, info.size)
-        return info.classification(
-            if (classifier != null) mediapipe(prepared)
-            else probabilities(ReferenceResize.bilinear(prepared.pixels, prepared.width, prepared.height, info.size)))
+        return synchronized(lock) {
+            val prepared = BandReduce.prepare(BitmapRows(bitmap), exifOrientation, info.size)
+            info.classification(
+                if (classifier != null) mediapipe(prepared)
+                else probabilities(ReferenceResize.bilinear(prepared.pixels, prepared.width, prepared.height, info.size)))
+        }
     }
 
     /** MediaPipe on the prepared (upright, composited, box-reduced) RGB pixels, as an opaque ARGB_8888 bitmap. */

@@ -187,7 +187,7 @@ object ReferenceResize {
     }
 
     /** One value of compositeOnWhite: channel [v] with alpha [a] over white. */
-    private fun onWhite(v: Int, a: Int): Int = when (a) {
+    internal fun onWhite(v: Int, a: Int): Int = when (a) {
         255 -> v
         0 -> 255
         else -> {

@@ -31,6 +31,9 @@ class ResizeVectorsTest {
             assertEquals("${row[0]}: values differing from the reference", 0, differing)
             val sha = MessageDigest.getInstance("SHA-256").digest(got).joinToString("") { String.format("%02x", it) }
             assertEquals(row[0], row[7], sha)
+            // the band path (what CarSpotter.classify runs), 7 stored rows at a time: the same bytes
+            val reduced = BandReduce.prepare(PackedPixels(photo.pixels, photo.width, photo.height, photo.channels), 1, row[6].toInt(), 7)
+            assertArrayEquals("${row[0]}: band path", got, ReferenceResize.bilinear(reduced.pixels, reduced.width, reduced.height, row[6].toInt()))
         }
     }
 
@@ -65,6 +68,10 @@ class ResizeVectorsTest {
                 val got = ReferenceResize.prepare(pixels, w, h, c, o, size)
                 assertEquals("$w x $h x $c, orientation $o", listOf(want.width, want.height), listOf(got.width, got.height))
                 assertArrayEquals("$w x $h x $c, orientation $o, size $size", want.pixels, got.pixels)
+                val band = 1 + random.nextInt(5)  // the band path, bands of 1..5 stored rows
+                val banded = BandReduce.prepare(PackedPixels(pixels, w, h, c), o, size, band)
+                assertEquals("band $band", listOf(want.width, want.height), listOf(banded.width, banded.height))
+                assertArrayEquals("$w x $h x $c, orientation $o, size $size, band $band", want.pixels, banded.pixels)
             }
         }
     }
@@ -73,6 +80,57 @@ class ResizeVectorsTest {
     fun rejectsWrongSizesAndChannels() {
         try { ReferenceResize.resize(ByteArray(5), 2, 1, 3, 4); throw AssertionError("accepted 5 bytes") } catch (e: IllegalArgumentException) {}
         try { ReferenceResize.resize(ByteArray(4), 2, 1, 2, 4); throw AssertionError("accepted 2 channels") } catch (e: IllegalArgumentException) {}
+    }
+}
+
+/**
+ * A 48 MP photo (8000 x 6000, the generated pattern of the resize vectors, seed 48) through the band path under a
+ * 256 MiB heap (the runner's -Xmx256m; build.gradle.kts sets it for the unit tests): its stored pixels alone would be
+ * 144 MB as RGB, 192 MB as RGBA. Checked against the Python reference's sha256 of the 299 px result when the runner
+ * passes it (-Dcarspotter.photo48mp=ORIENTATION:SHA,...), and always box by box against sums read from the pattern.
+ */
+class Photo48MpTest {
+    private val width = 8000
+    private val height = 6000
+    private val seed = 48
+    private val size = 299
+
+    @Test
+    fun a48MpPhotoIsReducedInBandsWithinA256MiBHeap() {
+        assertTrue("run with -Xmx256m (max heap ${Runtime.getRuntime().maxMemory() shr 20} MiB)",
+            Runtime.getRuntime().maxMemory() <= 256L shl 20)
+        val expected = (System.getProperty("carspotter.photo48mp") ?: "").split(",").filter { it.isNotEmpty() }
+            .associate { val kv = it.split(":"); kv[0].toInt() to kv[1] }
+        for (o in intArrayOf(1, 6)) {
+            val reduced = BandReduce.prepare(ResizeVectors.Generated(width, height, seed), o, size)
+            assertEquals("orientation $o", if (o == 1) listOf(308, 300) else listOf(300, 308), listOf(reduced.width, reduced.height))
+            for (cell in listOf(0 to 0, reduced.width - 1 to 0, 0 to reduced.height - 1, reduced.width - 1 to reduced.height - 1, 150 to 151)) {
+                assertArrayEquals("orientation $o, box $cell", boxMean(o, cell.first, cell.second, reduced.width),
+                    reduced.pixels.copyOfRange((cell.second * reduced.width + cell.first) * 3, (cell.second * reduced.width + cell.first) * 3 + 3))
+            }
+            val out = ReferenceResize.bilinear(reduced.pixels, reduced.width, reduced.height, size)
+            val sha = MessageDigest.getInstance("SHA-256").digest(out).joinToString("") { String.format("%02x", it) }
+            expected[o]?.let { assertEquals("orientation $o: the Python reference's 299 px result", it, sha) }
+        }
+    }
+
+    /** One box's mean straight from the pattern: each upright pixel's stored row read on its own. */
+    private fun boxMean(o: Int, ox: Int, oy: Int, outW: Int): ByteArray {
+        val uw = if (o >= 5) height else width
+        val uh = if (o >= 5) width else height
+        val k = ReferenceResize.boxFactors(uw, uh, size)
+        val row = IntArray(width)
+        val sums = LongArray(3)
+        var n = 0L
+        for (y in oy * k[1] until Math.min(uh, (oy + 1) * k[1])) for (x in ox * k[0] until Math.min(uw, (ox + 1) * k[0])) {
+            val p = Orientation.source(o, x, y, width, height)
+            ResizeVectors.generatedRows(width, height, seed, p / width, 1, row)
+            val v = row[p % width]
+            sums[0] += ((v shr 16) and 0xFF).toLong(); sums[1] += ((v shr 8) and 0xFF).toLong(); sums[2] += (v and 0xFF).toLong()
+            n++
+        }
+        assertTrue(outW > ox)
+        return ByteArray(3) { ((sums[it] + n / 2) / n).toByte() }
     }
 }
 
