@@ -182,6 +182,31 @@ def test_kotlin_band_path_reduces_a_48mp_photo_within_a_256_mib_heap(pipeline, k
     assert done.returncode == 0 and "OK (1 test)" in done.stdout, done.stdout[-3000:]
 
 
+def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_path):
+    """A bundle exported with ``--golden 0``: its library's JVM tests pass, the golden-set one skipped (JUnit's Assume,
+    with the reason), and the instrumented self-test's cases assume the same."""
+    kotlinc = shutil.which("kotlinc")
+    if kotlinc is None or not all(Path(j).is_file() for j in JUNIT_JARS):
+        pytest.skip("kotlinc or JUnit 4 missing: apt-get install kotlin junit4 (nox -s tests does)")
+    from carspotter.export.app_packages import android_library
+    from carspotter.export.platform_package import PackageInfo
+
+    info = PackageInfo(name="no-golden", version="0", labels=("a", "b"), size=32, threshold=None, not_a_car=None,
+                       model="carspotter.tflite", others=(), model_sha256="0" * 64, golden=False)
+    android_library(tmp_path / "android", info)
+    root = _kotlin_root(tmp_path / "android")
+    tests = sorted((tmp_path / "android" / "src" / "test" / "kotlin").rglob("*.kt"))
+    jar = tmp_path / "core-tests.jar"
+    done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3",
+                           *map(str, sorted((root / "core").glob("*.kt")) + tests), "-cp", JUNIT_JARS[0], "-d", str(jar)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = _junit((jar, "dev.carspotter.no_golden.core"), tmp_path / "golden")  # no such folder, as in the bundle
+    assert done.returncode == 0 and "OK (8 tests)" in done.stdout, done.stdout[-3000:]
+    selftest = (_kotlin_root(tmp_path / "android", "androidTest") / "CarSpotterSelfTest.kt").read_text()
+    assert selftest.count("assumeTrue(NO_GOLDEN, BundleConstants.HAS_GOLDEN)") == 2 and "--golden 0" in selftest
+
+
 def test_android_library_module_layout(pipeline):
     bundle = pipeline[1]
     android = bundle / "android"
