@@ -100,6 +100,7 @@ include(":carspotter"); project(":carspotter").projectDir = file("path/to/bundle
 implementation(project(":carspotter"))
 ```
 
+{_GRADLE_TEXT}
 ```kotlin
 import dev.carspotter.<name>.CarSpotter                      // <name>: this bundle's (namespace in build.gradle.kts)
 
@@ -132,6 +133,17 @@ if (result.show) show(result.top) else showMessage("Not sure: take a closer phot
 {_MEMORY_TEXT}
 {common(spec, n_classes)}"""
 
+
+_GRADLE_TEXT = """**Kotlin and the Android Gradle Plugin.** The module is written for AGP 9, whose built-in Kotlin compiles it: nothing
+to add. Without built-in Kotlin, its `build.gradle.kts` applies the Kotlin Android plugin
+(`org.jetbrains.kotlin.android`, Kotlin JVM target 17) itself:
+- AGP 9 with `android.builtInKotlin=false` in `gradle.properties`: AGP brings the plugin (Kotlin 2.2.10 or the
+  version your root project declares). The Kotlin plugin needs AGP's old DSL too: set `android.newDsl=false` beside
+  it, as projects that opt out do (this repository's CI host builds the module so).
+- AGP 8 (8.9 or later, for `compileSdk = 36`): declare the plugin in the root `build.gradle.kts`,
+  `plugins { id("org.jetbrains.kotlin.android") version "2.2.10" apply false }`; without it the build stops
+  with one line saying exactly that.
+"""
 
 _MEMORY_TEXT = """- **Memory and threads: one classify at a time per classifier.** `classify` (a `Mutex`) and `classifyBlocking`
   (a lock) serialize the calls on one `CarSpotter`; create one per thread to classify in parallel. A call reads the

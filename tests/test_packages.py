@@ -217,8 +217,13 @@ def test_android_library_module_layout(pipeline):
     shipped = [Path(v["path"]).name for v in json.loads((bundle / "manifest.json").read_text())["formats"]["tflite"]["variants"].values()
                if v["shipped"]]
     assert {f"!{n}" for n in shipped if n != "carspotter.tflite"} <= set(pattern) and "!carspotter.tflite" not in pattern
-    # AGP 9: built-in Kotlin, so no kotlinOptions; consumer R8 rules for MediaPipe, shipped
-    assert "kotlinOptions" not in gradle
+    # AGP 9: built-in Kotlin, so no kotlinOptions; without it (AGP 8, android.builtInKotlin=false) the module applies the
+    # Kotlin Android plugin itself, or stops with one line saying what to declare; consumer R8 rules for MediaPipe, shipped
+    assert "kotlinOptions" not in gradle and "plugins {\n    id(\"com.android.library\")\n}" in gradle
+    assert 'apply(plugin = "org.jetbrains.kotlin.android")' in gradle and "androidComponents.pluginVersion.major" in gradle
+    assert 'gradleProperty("android.builtInKotlin")' in gradle and "UnknownPluginException" in gradle
+    readme = (android / "README.md").read_text()
+    assert "android.builtInKotlin=false" in readme and 'id("org.jetbrains.kotlin.android") version' in readme
     assert 'consumerProguardFiles("consumer-rules.pro")' in gradle and "com.google.mediapipe" in (android / "consumer-rules.pro").read_text()
     # pinned, at versions whose native libraries are 16 KB page-aligned (MediaPipe 0.10.26+, LiteRT 1.4.0+), MediaPipe
     # with x86_64 libraries for emulators again (0.10.29+)

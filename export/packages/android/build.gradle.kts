@@ -1,8 +1,9 @@
 // carspotter Android library module. Add it to an app (settings.gradle.kts, one line):
 //   include(":carspotter"); project(":carspotter").projectDir = file("path/to/bundle/android")
 // and depend on it: implementation(project(":carspotter")).
-// Written for Android Gradle Plugin 9 (Gradle 9.6+, JDK 17), whose built-in Kotlin compiles src/main/kotlin: no
-// Kotlin plugin is applied here, and the Kotlin JVM target follows compileOptions.targetCompatibility. The plugin
+// Written for Android Gradle Plugin 9 (Gradle 9.x, JDK 17), whose built-in Kotlin compiles src/main/kotlin, the Kotlin
+// JVM target following compileOptions.targetCompatibility. Without built-in Kotlin (AGP 8, or AGP 9 with
+// android.builtInKotlin=false in gradle.properties) the Kotlin Android plugin is applied below instead. The plugin
 // version comes from the app's root project (see the bundle's android/README.md); the libraries below are pinned, at
 // versions whose native libraries are aligned for 16 KB pages (required by Google Play for Android 15+):
 // MediaPipe tasks-vision 0.10.26 and later (0.10.29 also ships x86 / x86_64 libraries again, for emulators; 0.10.26
@@ -11,6 +12,25 @@
 // 1.3.31 on a JVM.
 plugins {
     id("com.android.library")
+}
+
+// AGP 9 compiles Kotlin itself unless android.builtInKotlin=false; AGP 8 never does. Without it, the Kotlin Android
+// plugin compiles src/main/kotlin: applied here from the app's build classpath (AGP 9 brings it; with AGP 8 the root
+// project must declare it), or a one-line error saying what to set.
+val agpMajor = androidComponents.pluginVersion.major
+val builtInKotlin = agpMajor >= 9 &&
+    providers.gradleProperty("android.builtInKotlin").orNull?.trim()?.lowercase() != "false"
+if (!builtInKotlin) {
+    try {
+        apply(plugin = "org.jetbrains.kotlin.android")
+    } catch (e: org.gradle.api.plugins.UnknownPluginException) {
+        throw GradleException(
+            "carspotter: AGP $agpMajor without built-in Kotlin needs the Kotlin Android plugin: add " +
+                "id(\"org.jetbrains.kotlin.android\") version \"2.2.10\" apply false to the plugins { } of the root " +
+                "build.gradle.kts, or use AGP 9 with android.builtInKotlin=true (its default)"
+        )
+    }
+    extensions.getByName("kotlin").withGroovyBuilder { "jvmToolchain"(17) } // JVM 17, as compileOptions below
 }
 
 android {
@@ -47,6 +67,7 @@ dependencies {
     implementation("com.google.mediapipe:tasks-vision:0.10.29")
     // LiteRT (formerly TensorFlow Lite): same Java packages, org.tensorflow.lite.*; the GPU delegate needs both parts
     implementation("com.google.ai.edge.litert:litert:1.4.0")
+    implementation("com.google.ai.edge.litert:litert-api:1.4.0") // InterpreterFactoryImpl at run time (google-ai-edge/LiteRT#2752)
     implementation("com.google.ai.edge.litert:litert-gpu:1.4.0")
     implementation("com.google.ai.edge.litert:litert-gpu-api:1.4.0")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
