@@ -397,6 +397,18 @@ def test_platform_workflows_build_and_test_an_exported_bundle():
     assert 'include(":carspotter")' in settings and "carspotterBundle" in settings
     assert 'id("com.android.library") version "9.' in (host / "build.gradle.kts").read_text()
     assert "gradle-9." in (host / "gradle" / "wrapper" / "gradle-wrapper.properties").read_text()
+    # 16 KB alignment of the packaged native libraries, a minified release that calls classify, the module without
+    # built-in Kotlin, two bundles of different names in one app (and the second without a golden set)
+    for step in ("readelf -lW", "0x4000", "zipalign", "-c -P 16", ":app:assembleRelease", "-Pandroid.builtInKotlin=false",
+                 "--golden 0", "assets/carspotter_sample_b/carspotter.tflite", "CLASSIFIED 2"):
+        assert step in android, step
+    app_host = REPO / ".github" / "android-app-host"
+    assert 'include(":carspotterb")' in (app_host / "settings.gradle.kts").read_text()
+    app = (app_host / "app" / "build.gradle.kts").read_text()
+    assert "isMinifyEnabled = true" in app and 'implementation(project(":carspotterb"))' in app
+    activity = (app_host / "app" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "host" / "MainActivity.kt").read_text()
+    assert "import dev.carspotter.sample.CarSpotter" in activity and "import dev.carspotter.sample_b.CarSpotter" in activity
+    assert ".classify(photo, 6)" in activity
 
 
 TS_USE = """

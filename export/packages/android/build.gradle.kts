@@ -21,6 +21,7 @@ val agpMajor = androidComponents.pluginVersion.major
 val builtInKotlin = agpMajor >= 9 &&
     providers.gradleProperty("android.builtInKotlin").orNull?.trim()?.lowercase() != "false"
 if (!builtInKotlin) {
+    logger.lifecycle("carspotter: AGP $agpMajor without built-in Kotlin: applying org.jetbrains.kotlin.android")
     try {
         apply(plugin = "org.jetbrains.kotlin.android")
     } catch (e: org.gradle.api.plugins.UnknownPluginException) {

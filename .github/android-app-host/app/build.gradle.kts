@@ -1,0 +1,35 @@
+// The host app: both bundles' libraries, a minified release (R8 with the libraries' consumer-rules.pro), signed with
+// the debug key so that CI can install it on an emulator.
+plugins {
+    id("com.android.application")
+}
+
+android {
+    namespace = "dev.carspotter.host"
+    compileSdk = 36
+    defaultConfig {
+        applicationId = "dev.carspotter.host"
+        minSdk = 24
+        targetSdk = 36
+        versionCode = 1
+        versionName = "1"
+    }
+    buildTypes {
+        getByName("release") {
+            isMinifyEnabled = true
+            isShrinkResources = true
+            proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"))
+            signingConfig = signingConfigs.getByName("debug")
+        }
+    }
+    compileOptions {
+        sourceCompatibility = JavaVersion.VERSION_17
+        targetCompatibility = JavaVersion.VERSION_17
+    }
+}
+
+dependencies {
+    implementation(project(":carspotter"))
+    implementation(project(":carspotterb"))
+    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
+}
