@@ -61,6 +61,19 @@ def model_digest(path: Path) -> str:
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 
+def _legacy_digest(path: Path) -> str:
+    """``modelSha256`` as bundles exported before December 2026 wrote it (the sha256 of the JSON of ``{file: sha256}``):
+    still accepted, so those bundles verify."""
+    import hashlib
+
+    from carspotter.util.hashing import sha256_file
+
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    hashes = {(p.relative_to(path).as_posix() if path.is_dir() else p.name): sha256_file(p) for p in files}
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+
+
 def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | None = None) -> dict:
     """Read ``path`` (a ``carspotter.json``) and check it; with ``labels`` and ``size`` (the manifest's), check it
     describes that model.
@@ -88,7 +101,8 @@ def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | N
     if size is not None and doc["size"] != size:
         raise BundleError(f"{path}: input side {doc['size']} px, the manifest's is {size} px; export again")
     for model, digest in ((doc["model"], doc["modelSha256"]), (doc.get("coreAIModel"), doc.get("coreAIModelSha256"))):
-        if model and (Path(path).parent / model).exists() and model_digest(Path(path).parent / model) != digest:
-            raise BundleError(f"{Path(path).parent / model}: its sha256 is not the modelSha256 {path.name} gives "
+        where = Path(path).parent / model if model else None
+        if where is not None and where.exists() and digest not in (model_digest(where), _legacy_digest(where)):
+            raise BundleError(f"{where}: its sha256 is not the modelSha256 {Path(path).name} gives "
                               "(the model was replaced); export again")
     return doc
