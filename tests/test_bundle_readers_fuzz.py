@@ -1,4 +1,4 @@
-"""The bundle readers under fuzzing (tests/fuzz_bundle_readers.py): a brief run here, a long one in
+"""The bundle readers under fuzzing (tests/fuzz_bundle_readers.py): a brief run here (60 inputs each), a long one in
 tests/benchmarks/fuzz_bundle_readers.py. Also the named refusals: an escape named as one, a link, an oversize file."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from fuzz_bundle_readers import check_reader, mutated
 
-BRIEF = settings(max_examples=120, deadline=None, derandomize=True,
+BRIEF = settings(max_examples=60, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -39,7 +39,7 @@ def test_manifest_reader_refuses_in_one_line_or_reads(bundle_copy):
         run()
     finally:
         (bundle_copy / "manifest.json").write_bytes(original)
-    assert outcomes.count("refused") > 30 and len(outcomes) >= 100, (outcomes.count("refused"), len(outcomes))
+    assert outcomes.count("refused") > 15 and len(outcomes) >= 50, (outcomes.count("refused"), len(outcomes))
 
 
 def test_bundle_facts_reader_refuses_in_one_line_or_reads(bundle_copy):
@@ -60,7 +60,7 @@ def test_bundle_facts_reader_refuses_in_one_line_or_reads(bundle_copy):
         run()
     finally:
         path.write_bytes(original)
-    assert outcomes.count("refused") > 30 and len(outcomes) >= 100, (outcomes.count("refused"), len(outcomes))
+    assert outcomes.count("refused") > 15 and len(outcomes) >= 50, (outcomes.count("refused"), len(outcomes))
 
 
 def _listed(bundle, rel, data: bytes):

@@ -1,4 +1,4 @@
-"""The long fuzzing run of the bundle readers (the test suite runs 120 examples of each: tests/test_bundle_readers_fuzz.py).
+"""The long fuzzing run of the bundle readers (the test suite runs 60 examples of each: tests/test_bundle_readers_fuzz.py).
 
     python tests/benchmarks/fuzz_bundle_readers.py BUNDLE_DIR [--examples 5000]
 
