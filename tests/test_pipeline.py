@@ -94,8 +94,9 @@ def test_phases_freeze_then_unfreeze_top_50_without_batchnorm():
 def test_bundle_layout_manifest_and_labels(pipeline):
     _, bundle = pipeline
     manifest = verify_bundle(bundle).to_json()
-    assert set(manifest["formats"]) == {"coreml", "tflite", "onnx"}
+    assert set(manifest["formats"]) == {"coreml", "coreai", "tflite", "onnx"}  # the test extra brings Core AI
     for fmt, model in (("coreml", "ios/Sources/CarSpotter/CarSpotterModel.mlpackage"),
+                       ("coreai", "ios/Sources/CarSpotter/CarSpotterModel.aimodel"),
                        ("tflite", "android/src/main/assets/carspotter_small/carspotter.tflite"), ("onnx", "onnx/carspotter.onnx")):
         assert (bundle / model).exists() and manifest["formats"][fmt]["path"] == model
         assert read_labels(bundle / manifest["formats"][fmt]["labels"]) == manifest["labels"]
