@@ -134,7 +134,15 @@ if (result.show) show(result.top) else showMessage("Not sure: take a closer phot
 {common(spec, n_classes)}"""
 
 
-_GRADLE_TEXT = """**Kotlin and the Android Gradle Plugin.** The module is written for AGP 9, whose built-in Kotlin compiles it: nothing
+_GRADLE_TEXT = """**Dependencies** (pinned in `build.gradle.kts`): MediaPipe `tasks-vision` 0.10.29 and LiteRT 1.4.0 (`litert`,
+`litert-api`, `litert-gpu`, `litert-gpu-api`; LiteRT keeps TensorFlow Lite's `org.tensorflow.lite` packages), whose
+native libraries are aligned for 16 KB pages, as Google Play requires of apps targeting Android 15+ (MediaPipe from
+0.10.26, LiteRT from 1.4.0; MediaPipe 0.10.29 ships x86_64 libraries for emulators again); kotlinx-coroutines 1.10.2.
+The library's `consumer-rules.pro` keeps what MediaPipe's and LiteRT's native code calls by name in an app that
+minifies (R8). This repository's Android workflow checks the alignment of every 64-bit native library in such a
+minified app.
+
+**Kotlin and the Android Gradle Plugin.** The module is written for AGP 9, whose built-in Kotlin compiles it: nothing
 to add. Without built-in Kotlin, its `build.gradle.kts` applies the Kotlin Android plugin
 (`org.jetbrains.kotlin.android`, Kotlin JVM target 17) itself:
 - AGP 9 with `android.builtInKotlin=false` in `gradle.properties`: AGP brings the plugin (Kotlin 2.2.10 or the

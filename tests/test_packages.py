@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NODE_DIR, install_npm_package
+from conftest import NODE_DIR, REPO, install_npm_package
 
 JUNIT_JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar", "/usr/share/java/kotlin-stdlib.jar")
 
@@ -224,6 +224,14 @@ def test_android_library_module_layout(pipeline):
     assert 'gradleProperty("android.builtInKotlin")' in gradle and "UnknownPluginException" in gradle
     readme = (android / "README.md").read_text()
     assert "android.builtInKotlin=false" in readme and 'id("org.jetbrains.kotlin.android") version' in readme
+    # the README names the versions build.gradle.kts pins (16 KB aligned), none of the old unaligned ones
+    litert = re.search(r'"com\.google\.ai\.edge\.litert:litert:([\d.]+)"', gradle).group(1)
+    pinned = re.search(r'"com\.google\.mediapipe:tasks-vision:([\d.]+)"', gradle).group(1)
+    assert f"`tasks-vision` {pinned}" in readme and f"LiteRT {litert}" in readme
+    docs = (REPO / "docs" / "bundles-and-apps.md").read_text()
+    for text in (readme, docs):
+        assert "0.10.14" not in text and "2.16.1" not in text
+    assert "CARSPOTTER_GOLDEN" not in readme
     assert 'consumerProguardFiles("consumer-rules.pro")' in gradle and "com.google.mediapipe" in (android / "consumer-rules.pro").read_text()
     # pinned, at versions whose native libraries are 16 KB page-aligned (MediaPipe 0.10.26+, LiteRT 1.4.0+), MediaPipe
     # with x86_64 libraries for emulators again (0.10.29+)
