@@ -19,8 +19,7 @@ import shutil
 from pathlib import Path
 
 from carspotter.export.apple_delivery import write_templates
-from carspotter.export.package_names import swift_module
-from carspotter.export.package_names import android_assets, android_namespace
+from carspotter.export.package_names import android_assets, android_namespace, npm_name, swift_module
 from carspotter.export.platform_package import PackageInfo
 
 APPLE_OS = {"iOS15": (15, 12), "iOS16": (16, 13), "iOS18": (18, 15)}
@@ -72,11 +71,6 @@ def _write_facts(folder: Path, info: PackageInfo) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / FACTS).write_text(text, encoding="utf-8")
     return text
-
-
-def npm_name(bundle: str) -> str:
-    """An npm package name for a bundle: ``carspotter-`` and the bundle name in npm's alphabet (lower case, ``-._``)."""
-    return "carspotter-" + (re.sub(r"[^a-z0-9._-]+", "-", bundle.lower()).strip("-._") or "bundle")
 
 
 def npm_package(folder: Path, info: PackageInfo) -> None:
