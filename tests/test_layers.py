@@ -116,3 +116,13 @@ def test_no_format_name_outside_the_formats(installed):
                 if names.search(text.replace("_", " ")):
                     found.append(f"{path.relative_to(installed)}:{node.lineno}: {text[:60]!r}")
     assert not found, found
+
+
+def test_no_test_function_is_over_60_lines():
+    """One subject per test: no test function (or fixture) of the suite over 60 lines, docstring included."""
+    big = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES:
+                big.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert not big, big
