@@ -127,7 +127,7 @@ def install_npm_package(bundle: Path, dest: Path) -> Path:
     return install_npm_copy(bundle / "onnx", dest, NODE_DIR / "node_modules")
 
 
-TIERS = {"node": {"node_modules"}, "kotlin": {"kotlin_tests"}, "inception": {"moved", "small", "camera"}}
+TIERS = {"node": {"node_modules"}, "kotlin": {"kotlin_tests"}, "inception": {"moved", "camera"}}
 """Markers set from the fixtures a test uses (pyproject.toml ``markers``); ``chromium`` from its name."""
 
 

@@ -64,12 +64,15 @@ def test_reference_decodes_every_pixel_upright_at_camera_size(camera, moved):
         assert np.abs(got - wrong).mean() > 10, f.name
 
 
-def test_heic_camera_photo_with_an_orientation_reaches_the_model_upright(camera, tmp_path):
+def test_heic_camera_photo_with_an_orientation_reaches_the_model_upright(tmp_path):
+    """The decoder's subject only: a 12 MP scene made from an embedded sample photo (no model is trained)."""
+    from conftest import SAMPLE
+
     pillow_heif = pytest.importorskip("pillow_heif")
     if not pillow_heif.libheif_info().get("HEIF"):  # pragma: no cover - the wheels ship x265
         pytest.skip("this pillow-heif has no HEVC encoder")
-    _, _, uprights = camera
-    upright = uprights[5]  # 12 MP, its JPEG stored with orientation 6
+    source = sorted(next(p for p in sorted(SAMPLE.iterdir()) if p.is_dir()).glob("*.jpg"))[0]
+    _, upright = camera_jpeg(source, tmp_path / "12mp-o6.jpg", TWELVE_MP, 6, seed=6)
     stored = Image.fromarray(upright).transpose(STORE[6])
     exif = Image.Exif()
     exif[0x0112] = 6
