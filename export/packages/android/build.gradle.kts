@@ -34,6 +34,10 @@ if (!builtInKotlin) {
     extensions.getByName("kotlin").withGroovyBuilder { "jvmToolchain"(17) } // JVM 17, as compileOptions below
 }
 
+/** The bundle's default model (carspotter.json's "model"): what aipack/ copies and modelInAssets=false leaves out. */
+val DEFAULT_MODEL = "carspotter.tflite"
+val modelInAssets = providers.gradleProperty("carspotter.modelInAssets").orNull?.trim()?.lowercase() != "false"
+
 android {
     namespace = "dev.carspotter"
     compileSdk = 36
@@ -50,7 +54,10 @@ android {
         noCompress += listOf("tflite") // memory-mapped by MediaPipe and the Interpreter
         // Only the default model goes into the app: the other variants in src/main/assets/carspotter are named here
         // (aapt's patterns match a file name: a prefix*, a *suffix or a whole name), after aapt's defaults.
-        ignoreAssetsPattern = "!.svn:!.git:!.ds_store:!*.scc:.*:<dir>_*:!CVS:!thumbs.db:!picasa.ini:!*~:!carspotter.int8-full.tflite"
+        ignoreAssetsPattern = "!.svn:!.git:!.ds_store:!*.scc:.*:<dir>_*:!CVS:!thumbs.db:!picasa.ini:!*~:!carspotter.int8-full.tflite" +
+            // -Pcarspotter.modelInAssets=false (or in gradle.properties): the default model leaves the library's assets
+            // too, for an app that ships it in the AI pack (aipack/) or downloads it (CarSpotter.create(context, file))
+            (if (modelInAssets) "" else ":!$DEFAULT_MODEL")
     }
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
@@ -59,6 +66,8 @@ android {
     testOptions {
         unitTests.all {
             it.systemProperty("carspotter.golden", file("../golden").absolutePath)
+            // ModelDigestTest: the library's own model (refused with one byte changed, accepted intact)
+            it.systemProperty("carspotter.assets", file("src/main/assets").absolutePath)
             it.maxHeapSize = "256m" // Photo48MpTest: a 48 MP photo through the band path within a phone-sized heap
         }
     }
@@ -72,6 +81,9 @@ dependencies {
     implementation("com.google.ai.edge.litert:litert-gpu:1.4.0")
     implementation("com.google.ai.edge.litert:litert-gpu-api:1.4.0")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
+    // Play for On-device AI: CarSpotter.createFromAiPack finds the model with AiPackManager. compileOnly: an app that
+    // loads from an AI pack adds this dependency itself (its README), an app that does not carries none of it.
+    compileOnly("com.google.android.play:ai-delivery:0.1.1-alpha01")
     testImplementation("junit:junit:4.13.2")
     androidTestImplementation("androidx.test.ext:junit:1.2.1")
     androidTestImplementation("androidx.test:runner:1.6.2")

@@ -18,6 +18,7 @@ import dev.carspotter.core.BundleConstants
 import dev.carspotter.core.BundleInfo
 import dev.carspotter.core.Classification
 import dev.carspotter.core.Image
+import dev.carspotter.core.ModelDigest
 import dev.carspotter.core.ReferenceResize
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.sync.Mutex
@@ -29,10 +30,9 @@ import org.tensorflow.lite.DataType
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.gpu.GpuDelegate
 import java.io.Closeable
-import java.io.FileInputStream
+import java.io.File
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
-import java.nio.channels.FileChannel
 import java.util.concurrent.Callable
 import java.util.concurrent.ExecutionException
 import java.util.concurrent.ExecutorService
@@ -88,27 +88,98 @@ class CarSpotter private constructor(
         fun createBlocking(context: Context, engine: Engine = Engine.MEDIAPIPE, accelerator: Accelerator = Accelerator.CPU,
                            threads: Int = 4): CarSpotter {
             check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.createBlocking blocks; call create() or use a background thread" }
-            val assets = context.assets
-            val info = readInfo(assets)
-            return when (engine) {
-                Engine.MEDIAPIPE -> {
-                    val base = BaseOptions.builder().setModelAssetPath(ASSETS + info.model)
-                        .setDelegate(if (accelerator == Accelerator.GPU) com.google.mediapipe.tasks.core.Delegate.GPU
-                                     else com.google.mediapipe.tasks.core.Delegate.CPU).build()
-                    val options = ImageClassifier.ImageClassifierOptions.builder().setBaseOptions(base)
-                        .setRunningMode(RunningMode.IMAGE).setMaxResults(info.labels.size).build()
-                    CarSpotter(info, engine, accelerator, ImageClassifier.createFromOptions(context, options), null, null, null)
+            return open(context, readInfo(context.assets), null, engine, accelerator, threads)
+        }
+
+        /**
+         * Load a model delivered apart from the app (your own download, a Play AI pack: [createFromAiPack]), off the
+         * main thread: the file is mapped, its SHA-256 computed on the mapped bytes (ModelDigest, 1 MiB at a time) and
+         * compared with carspotter.json's `modelSha256`, which stays in the library's assets; only then are those
+         * bytes handed to MediaPipe or the Interpreter. Options as [create].
+         * @param modelFile the .tflite file (the bundle's default model, carspotter.json's `model`)
+         * @throws dev.carspotter.core.ModelDigestMismatchException damaged, incomplete or another model (never loaded)
+         * @throws java.io.FileNotFoundException the file is missing or a folder
+         */
+        suspend fun create(context: Context, modelFile: File, engine: Engine = Engine.MEDIAPIPE,
+                           accelerator: Accelerator = Accelerator.CPU, threads: Int = 4): CarSpotter =
+            withContext(Dispatchers.IO) { createBlocking(context, modelFile, engine, accelerator, threads) }
+
+        /**
+         * [create] (a model file) on the calling thread, for Java callers and background executors.
+         * @throws IllegalStateException on the main thread
+         */
+        @JvmStatic
+        @JvmOverloads
+        fun createBlocking(context: Context, modelFile: File, engine: Engine = Engine.MEDIAPIPE,
+                           accelerator: Accelerator = Accelerator.CPU, threads: Int = 4): CarSpotter {
+            check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.createBlocking blocks; call create() or use a background thread" }
+            val info = readInfo(context.assets)
+            return open(context, info, verified(DeliveredModel.map(modelFile), info, modelFile), engine, accelerator, threads)
+        }
+
+        /**
+         * Load the model from the bundle's Play for On-device AI pack (`android/aipack`, pack [AI_PACK]), verified as
+         * [create] with a file: a fast-follow or on-demand pack from the folder AiPackManager.getPackLocation(pack)
+         * .assetsPath() gives, an install-time pack from the app's assets. The app depends on
+         * com.google.android.play:ai-delivery (README) and has fetched an on-demand pack first.
+         * @throws java.io.FileNotFoundException the pack, or the model in it, is not on this device (yet)
+         * @throws dev.carspotter.core.ModelDigestMismatchException damaged, incomplete or another model (never loaded)
+         */
+        suspend fun createFromAiPack(context: Context, pack: String = AI_PACK, engine: Engine = Engine.MEDIAPIPE,
+                                     accelerator: Accelerator = Accelerator.CPU, threads: Int = 4): CarSpotter =
+            withContext(Dispatchers.IO) { createFromAiPackBlocking(context, pack, engine, accelerator, threads) }
+
+        /**
+         * [createFromAiPack] on the calling thread, for Java callers and background executors.
+         * @throws IllegalStateException on the main thread
+         */
+        @JvmStatic
+        @JvmOverloads
+        fun createFromAiPackBlocking(context: Context, pack: String = AI_PACK, engine: Engine = Engine.MEDIAPIPE,
+                                     accelerator: Accelerator = Accelerator.CPU, threads: Int = 4): CarSpotter {
+            check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.createFromAiPackBlocking blocks; call createFromAiPack() or use a background thread" }
+            val info = readInfo(context.assets)
+            val relative = "$pack/${info.model}"
+            val file = DeliveredModel.inAiPack(context, pack, relative)
+            val model = if (file != null) verified(DeliveredModel.map(file), info, file)
+                        else verified(DeliveredModel.asset(context.assets, relative, pack), info, File(relative))
+            return open(context, info, model, engine, accelerator, threads)
+        }
+
+        /**
+         * The Play for On-device AI pack the bundle's android/aipack module declares: carspotter_<name>_model (an AI
+         * pack name: letters, digits and underscores), the model inside it at <pack>/<model>.
+         */
+        @JvmField
+        val AI_PACK: String = ASSETS.trimEnd('/') + "_model"
+
+        private fun verified(model: ByteBuffer, info: BundleInfo, file: File): ByteBuffer {
+            ModelDigest.verify(model, info.modelSha256, file)
+            return model
+        }
+
+        /** The classifier on [model] (a verified buffer), or on the library's own asset when it is null. */
+        private fun open(context: Context, info: BundleInfo, model: ByteBuffer?, engine: Engine, accelerator: Accelerator,
+                         threads: Int): CarSpotter = when (engine) {
+            Engine.MEDIAPIPE -> {
+                val builder = BaseOptions.builder()
+                if (model == null) builder.setModelAssetPath(ASSETS + info.model) else builder.setModelAssetBuffer(model)
+                val base = builder.setDelegate(if (accelerator == Accelerator.GPU) com.google.mediapipe.tasks.core.Delegate.GPU
+                                               else com.google.mediapipe.tasks.core.Delegate.CPU).build()
+                val options = ImageClassifier.ImageClassifierOptions.builder().setBaseOptions(base)
+                    .setRunningMode(RunningMode.IMAGE).setMaxResults(info.labels.size).build()
+                CarSpotter(info, engine, accelerator, ImageClassifier.createFromOptions(context, options), null, null, null)
+            }
+            Engine.INTERPRETER -> {
+                val buffer = model ?: DeliveredModel.asset(context.assets, ASSETS + info.model, null)
+                val worker = Executors.newSingleThreadExecutor { Thread(it, "carspotter-litert") }
+                val (interpreter, gpu) = try {
+                    worker.submit(Callable { openInterpreter(buffer, accelerator, threads) }).get()
+                } catch (e: ExecutionException) {
+                    worker.shutdown()
+                    throw e.cause ?: e
                 }
-                Engine.INTERPRETER -> {
-                    val worker = Executors.newSingleThreadExecutor { Thread(it, "carspotter-litert") }
-                    val (interpreter, gpu) = try {
-                        worker.submit(Callable { openInterpreter(assets, ASSETS + info.model, accelerator, threads) }).get()
-                    } catch (e: ExecutionException) {
-                        worker.shutdown()
-                        throw e.cause ?: e
-                    }
-                    CarSpotter(info, engine, accelerator, null, interpreter, gpu, worker)
-                }
+                CarSpotter(info, engine, accelerator, null, interpreter, gpu, worker)
             }
         }
 
@@ -132,18 +203,15 @@ class CarSpotter private constructor(
                     labels = List(labels.length()) { labels.getString(it) },
                     threshold = if (json.isNull("threshold")) null else json.getDouble("threshold").toFloat(),
                     notACar = if (json.isNull("notACar")) null else json.getString("notACar"),
-                    model = json.getString("model")
+                    model = json.getString("model"),
+                    modelSha256 = if (json.isNull("modelSha256")) null else json.getString("modelSha256")
                 )
             } catch (e: JSONException) {
                 throw IllegalArgumentException("$file: ${e.message}; re-export the bundle", e)
             }
         }
 
-        private fun openInterpreter(assets: AssetManager, model: String, accelerator: Accelerator, threads: Int): Pair<Interpreter, GpuDelegate?> {
-            // the mapping outlives the channel and the descriptor (FileChannel.map)
-            val buffer = assets.openFd(model).use { fd ->
-                FileInputStream(fd.fileDescriptor).use { it.channel.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength) }
-            }
+        private fun openInterpreter(buffer: ByteBuffer, accelerator: Accelerator, threads: Int): Pair<Interpreter, GpuDelegate?> {
             val gpu = if (accelerator == Accelerator.GPU) GpuDelegate() else null
             val options = Interpreter.Options().setNumThreads(threads)
             if (gpu != null) options.addDelegate(gpu)

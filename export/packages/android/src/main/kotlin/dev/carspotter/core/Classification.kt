@@ -17,9 +17,11 @@ class Classification(val top: List<Guess>, val show: Boolean, val notACar: Boole
 
 /**
  * The bundle facts (carspotter.json in the library's asset folder, BundleConstants.ASSETS, read by CarSpotter): input side, labels in the model's output
- * order, threshold, "not a car" class, model file name.
+ * order, threshold, "not a car" class, model file name and its SHA-256 (`modelSha256`: what a model delivered apart from
+ * the app is checked against, ModelDigest; null where carspotter.json has none).
  */
-class BundleInfo(val size: Int, val labels: List<String>, val threshold: Float?, val notACar: String?, val model: String) {
+class BundleInfo(val size: Int, val labels: List<String>, val threshold: Float?, val notACar: String?, val model: String,
+                 val modelSha256: String? = null) {
     /** The answer for a probability vector: top 3, threshold and "not a car" applied. */
     fun classification(probs: FloatArray): Classification {
         require(probs.size == labels.size) { "${probs.size} probabilities for ${labels.size} labels" }
