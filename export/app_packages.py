@@ -18,6 +18,7 @@ import re
 import shutil
 from pathlib import Path
 
+from carspotter.export.android_delivery import write_ai_pack
 from carspotter.export.apple_delivery import write_templates
 from carspotter.export.package_names import android_assets, android_namespace, npm_name, swift_module
 from carspotter.export.platform_package import PackageInfo
@@ -146,8 +147,10 @@ object BundleConstants {{
 def android_library(folder: Path, info: PackageInfo) -> None:
     """``android/``: a library module (build.gradle.kts) whose namespace and Kotlin package are the bundle's
     (``dev.carspotter.<segment>``, the pure-Kotlin core in ``.core``: :mod:`carspotter.export.package_names`), the model
-    in ``src/main/assets/carspotter_<segment>`` with ``carspotter.json``; JVM tests of the core, instrumented self-test.
-    Two bundles' libraries share no namespace, class name or asset folder, so one app can hold both."""
+    in ``src/main/assets/carspotter_<segment>`` with ``carspotter.json``; JVM tests of the core, instrumented self-test;
+    ``aipack/``, a Play for On-device AI pack module that ships the model apart from the base APK
+    (:mod:`carspotter.export.android_delivery`). Two bundles' libraries share no namespace, class name, asset folder
+    or AI pack name, so one app can hold both."""
     namespace, assets = android_namespace(info.name), android_assets(info.name)
     _copy("android", folder)
     shutil.rmtree(folder / "src" / "main" / "kotlin")
@@ -163,8 +166,10 @@ def android_library(folder: Path, info: PackageInfo) -> None:
     text = text.replace(f'namespace = "{ANDROID_TEMPLATE_PACKAGE}"', f'namespace = "{namespace}"')
     text = text.replace("src/main/assets/carspotter ", f"src/main/assets/{assets} ")
     text = text.replace("src/main/kotlin/dev/carspotter/", f"src/main/kotlin/{namespace.replace('.', '/')}/")
+    text = text.replace('val DEFAULT_MODEL = "carspotter.tflite"', f"val DEFAULT_MODEL = {json.dumps(info.model)}")
     gradle.write_text(text, encoding="utf-8")
     _write_facts(folder / "src" / "main" / "assets" / assets, info)
+    write_ai_pack(folder, info.name, info.model)  # aipack/: the model as a Play for On-device AI pack (on-demand)
 
 
 def _golden_resource(info: PackageInfo) -> str:

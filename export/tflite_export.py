@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 from carspotter.export import app_packages
+from carspotter.export.android_delivery import SHIPPING
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.export.package_names import android_assets
@@ -131,6 +132,7 @@ if (result.show) show(result.top) else showMessage("Not sure: take a closer phot
 - Interpreter threads: `CarSpotter.create(context, Engine.INTERPRETER, threads = 4)`; at LiteRT's default of
   one thread this model measured 1.9x slower than two on a desktop CPU (53 against 28 ms at {size} px).
 {_MEMORY_TEXT}
+{SHIPPING}
 {common(spec, n_classes)}"""
 
 
