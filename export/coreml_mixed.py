@@ -23,7 +23,7 @@ BUDGET_BITS = 6.0
 Simulated in Keras on the 10-class run (76 representative photos the sensitivity did not use; pooled-feature drift,
 top-1 agreement with the reference): every layer at 6 bits 17.1 %, 84.2 % [74.4, 90.7]; the earlier plan (the stem and
 the most sensitive 2 % of the weights at 8 bits, paid for at 4) 5.7 %, 94.7 % [87.2, 97.9]; this plan 4.1 %, 96.1 %
-[89.0, 98.6] (Wilson 95 %; the agreements overlap, the drifts rank the plans; docs/figures.md)."""
+[89.0, 98.6] (Wilson 95 %; the agreements overlap, the drifts rank the plans; docs/figures-history.md)."""
 
 def op_names(mlmodel, weights: WeightLayers) -> dict[str, str]:
     """Keras weight layer name -> the name of the program's ``conv`` / ``linear`` op that holds its weights (matched

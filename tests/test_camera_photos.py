@@ -6,7 +6,7 @@ The photos are real Stanford Cars photos of the bundle's classes, Lanczos-upscal
 8064 x 6048 (48 MP), with seeded sensor noise (sigma 3 levels), saved as a phone does (JPEG quality 92, 4:2:0, the
 upright scene stored rotated or mirrored with the EXIF orientation that undoes it). Uses the 10-class bundle of
 ``conftest.moved`` (128 px input: box factors 31 x 23 at 12 MP, 63 x 47 at 48 MP). Node's time and memory for a
-48 MP photo are measured by ``tests/benchmarks/bench_camera_photos.py`` (docs/figures.md "Camera photos").
+48 MP photo are measured by ``tests/benchmarks/bench_camera_photos.py`` (docs/figures-history.md "Camera photos").
 """
 
 from __future__ import annotations

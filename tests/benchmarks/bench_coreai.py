@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--variants", default=None, help="comma-separated Core AI variants (default: the default)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--record", default=None, metavar="FILE",
+                        help="write a figure record for docs/figures.md (tests/benchmarks/figures_page.py)")
     args = parser.parse_args(argv)
     result = measure(Path(args.bundle), Path(args.run), Path(args.photos), args.count,
                      args.variants.split(",") if args.variants else None)
@@ -97,7 +99,32 @@ def main(argv: list[str] | None = None) -> int:
               f"{v['ms_per_photo']:.0f} |")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
+    if args.record:
+        Path(args.record).write_text(json.dumps(figure_record(result, args), indent=1) + "\n", encoding="utf-8")
     return 0
+
+
+def figure_record(result: dict, args) -> dict:
+    """The figures as a record of docs/figures/ (tests/benchmarks/figures_page.py)."""
+    import datetime as dt
+    import platform
+
+    from carspotter.model.reference_worker import cpu_name
+
+    rows = [[name, f"{v['bytes'] / 2**20:.1f}", f"{v['top1_agreement']:.1%} [{v['top1_interval'][0]:.1%}, "
+             f"{v['top1_interval'][1]:.1%}]", f"{v['top3_ordered_agreement']:.1%} [{v['top3_interval'][0]:.1%}, "
+             f"{v['top3_interval'][1]:.1%}]", f"{v['max_abs_diff']:.1e}", f"{v['ms_per_photo']:,.0f}"]
+            for name, v in result["variants"].items()]
+    return {"id": "coreai-unseen", "order": 21, "title": "Core AI's runtime against the reference on unseen photos",
+            "date": dt.date.today().isoformat(), "machine": f"{platform.node() or 'this machine'}: {cpu_name()}, "
+            f"{len(__import__('os').sched_getaffinity(0))} cores, no GPU",
+            "command": "python tests/benchmarks/bench_coreai.py " + " ".join(sys.argv[1:]),
+            "photos": f"{result['photos']} photos of the Stanford Cars classes the run never saw ({result['skipped']} "
+                      "skipped)",
+            "summary": "The shipped Core AI file run by coreai-core's runtime, one photo per call, against the Keras "
+                       "reference on the same decoded pixels (ordered top-3: no near-tie allowance).",
+            "table": {"columns": ["variant", "MiB", "top-1 agreement [95 % CI]", "ordered top-3 [95 % CI]",
+                                  "max abs dp", "ms / photo"], "rows": rows}}
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from carspotter.util.progress import progress
 
 TOLERANCE = 0.10
 """Mean relative L2 error (10 %) beyond which a probe counts as drifted. Measured on the 10-class run (4 test photos,
-21 probes, docs/figures.md): the fp16 files stay within 0.2 % at every probe, the shipped 8-bit files of all three
+21 probes, docs/figures-history.md): the fp16 files stay within 0.2 % at every probe, the shipped 8-bit files of all three
 formats reach 5-8 % in the mixed blocks and 4-6 % at the output."""
 
 MATCH_LIMIT = 1.0

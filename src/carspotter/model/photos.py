@@ -17,7 +17,7 @@ Steps, in order (all with Pillow):
    what the reference computes is what an app that decodes the file computes. Pillow's
    decompression-bomb guard stays on at its hard limit (``2 x Image.MAX_IMAGE_PIXELS``,
    178,956,970 px): a 48 MP (8064 x 6048) or 108 MP (12000 x 9000) phone photo is read, a 200 MP
-   one is refused. Cost, measured (``tests/benchmarks/bench_camera_photos.py``, docs/figures.md
+   one is refused. Cost, measured (``tests/benchmarks/bench_camera_photos.py``, docs/figures-history.md
    "Camera photos"): see :data:`MAX_PIXELS`.
 6. Resize to ``size x size`` by stretching (aspect ratio not kept) with the reference resize,
    :func:`carspotter.model.reference_resize.resize`: an integer box pre-reduction (the
@@ -130,7 +130,7 @@ MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 Pillow's default limit). Decoding every pixel and the reference resize cost, measured on the 2-core
 development machine (median of 3 fresh processes; peak resident memory): 12 MP 0.14 s and 104 MiB,
 48 MP 0.45 s and 244 MiB, 108 MP 1.2 s and 470 MiB (``tests/benchmarks/bench_camera_photos.py``,
-docs/figures.md "Camera photos")."""
+docs/figures-history.md "Camera photos")."""
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

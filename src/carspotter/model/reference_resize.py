@@ -21,7 +21,7 @@ vectors, :mod:`carspotter.contracts.resize_vectors`). Two steps, both pure integ
    *asymmetric*). After step 1 it scales by less than 2 on every axis that was reduced, so no
    source pixel is skipped.
 
-Why (measured, docs/figures.md "Camera photos"): the model is trained on photos of at most a
+Why (measured, docs/figures-history.md "Camera photos"): the model is trained on photos of at most a
 few hundred pixels; a 13x bilinear step samples one pixel in 169 and aliases ("a 4032-px photo
 squashed to 299 px is mush"). Averaging the boxes first is the simplest antialiasing that is
 exact in integers. Pillow's ``Image.reduce`` does the same boxes but rounds through a
