@@ -1,5 +1,5 @@
 // The host app: both bundles' libraries, a minified release (R8 with the libraries' consumer-rules.pro), signed with
-// the debug key so that CI can install it on an emulator; the first bundle's AI pack (android/aipack) in its app bundle,
+// the debug key so that CI can install it on an emulator; the first bundle's AI pack (android/aipack/carspotter_sample_model) in its app bundle,
 // with the Play AI Delivery library that CarSpotter.createFromAiPack uses.
 plugins {
     id("com.android.application")

@@ -34,7 +34,7 @@ if (!builtInKotlin) {
     extensions.getByName("kotlin").withGroovyBuilder { "jvmToolchain"(17) } // JVM 17, as compileOptions below
 }
 
-/** The bundle's default model (carspotter.json's "model"): what aipack/ copies and modelInAssets=false leaves out. */
+/** The bundle's default model (carspotter.json's "model"): what aipack/<pack>/ copies and modelInAssets=false leaves out. */
 val DEFAULT_MODEL = "carspotter.tflite"
 val modelInAssets = providers.gradleProperty("carspotter.modelInAssets").orNull?.trim()?.lowercase() != "false"
 

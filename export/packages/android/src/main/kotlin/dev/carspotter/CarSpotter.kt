@@ -118,7 +118,7 @@ class CarSpotter private constructor(
         }
 
         /**
-         * Load the model from the bundle's Play for On-device AI pack (`android/aipack`, pack [AI_PACK]), verified as
+         * Load the model from the bundle's Play for On-device AI pack (`android/aipack/<pack>`, pack [AI_PACK]), verified as
          * [create] with a file: a fast-follow or on-demand pack from the folder AiPackManager.getPackLocation(pack)
          * .assetsPath() gives, an install-time pack from the app's assets. The app depends on
          * com.google.android.play:ai-delivery (README) and has fetched an on-demand pack first.
@@ -147,7 +147,7 @@ class CarSpotter private constructor(
         }
 
         /**
-         * The Play for On-device AI pack the bundle's android/aipack module declares: carspotter_<name>_model (an AI
+         * The Play for On-device AI pack the bundle's android/aipack/<pack> module declares: carspotter_<name>_model (an AI
          * pack name: letters, digits and underscores), the model inside it at <pack>/<model>.
          */
         @JvmField
