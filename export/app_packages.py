@@ -18,7 +18,7 @@ import re
 import shutil
 from pathlib import Path
 
-from carspotter.export.android_delivery import write_ai_pack
+from carspotter.export.android_delivery import DEFAULT_DELIVERY, write_ai_pack
 from carspotter.export.apple_delivery import write_templates
 from carspotter.export.package_names import android_assets, android_namespace, npm_name, swift_module
 from carspotter.export.platform_package import PackageInfo
@@ -169,7 +169,8 @@ def android_library(folder: Path, info: PackageInfo) -> None:
     text = text.replace('val DEFAULT_MODEL = "carspotter.tflite"', f"val DEFAULT_MODEL = {json.dumps(info.model)}")
     gradle.write_text(text, encoding="utf-8")
     _write_facts(folder / "src" / "main" / "assets" / assets, info)
-    write_ai_pack(folder, info.name, info.model)  # aipack/: the model as a Play for On-device AI pack (on-demand)
+    # aipack/: the model as a Play for On-device AI pack, delivered as --ai-pack-delivery says (default on-demand)
+    write_ai_pack(folder, info.name, info.model, info.options.get("ai_pack_delivery") or DEFAULT_DELIVERY)
 
 
 def _golden_resource(info: PackageInfo) -> str:

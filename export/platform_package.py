@@ -9,7 +9,7 @@ own beside its :func:`~carspotter.model.formats.register`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -50,6 +50,7 @@ class PackageInfo:
         deployment_target: the oldest OS the package supports (:attr:`carspotter.model.formats.FormatSpec.deployment_target`).
         coreai_model: the Core AI ``.aimodel`` file name when a format joined the package with one (the Swift package
             loads it on iOS 27 / macOS 27 and later), else None; coreai_sha256: its digest, else None.
+        options: the formats' own export options by dest (``ai_pack_delivery``: the AI pack's delivery type).
     """
 
     name: str
@@ -65,6 +66,7 @@ class PackageInfo:
     deployment_target: str = ""
     coreai_model: str | None = None
     coreai_sha256: str | None = None
+    options: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> Pac
                        model=fmt.filename, others=_others(built) + sum((_others(j) for j in joined), ()),
                        model_sha256=model_digest(models / fmt.filename), golden=inputs.options.golden > 0,
                        deployment_target=fmt.deployment_target,
-                       coreai_model=guest.spec.filename if guest else None,
+                       coreai_model=guest.spec.filename if guest else None, options=inputs.options.converter_options,
                        coreai_sha256=model_digest(models / guest.spec.filename) if guest else None)
 
 

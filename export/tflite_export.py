@@ -6,14 +6,14 @@ import warnings
 from pathlib import Path
 
 from carspotter.export import app_packages
-from carspotter.export.android_delivery import SHIPPING
+from carspotter.export.android_delivery import DEFAULT_DELIVERY, DELIVERY_TYPES, SHIPPING
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.export.package_names import android_assets
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.export.tflite_metadata import add_classifier_metadata
 from carspotter.model import intermediates, runtimes
-from carspotter.model.formats import FormatSpec, VariantSpec
+from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
@@ -212,6 +212,9 @@ FORMAT = FormatSpec(
     convert=export, model_dir="src/main/assets/carspotter",
     model_dir_for=lambda name: f"src/main/assets/{android_assets(name)}",
     app_package="android", app_model_rank=2,
+    options=(FormatOption("--ai-pack-delivery", DELIVERY_TYPES, DEFAULT_DELIVERY,
+                          "delivery type of the bundle's Play for On-device AI pack (android/aipack/): install-time, "
+                          "fast-follow or on-demand (default)"),),
     intermediates=intermediates.litert_intermediates, order=20)
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 

@@ -147,3 +147,19 @@ def test_android_workflow_builds_the_ai_pack_and_refuses_a_corrupted_copy():
     assert 'assetPacks += ":carspotter_sample_model"' in app and "com.google.android.play:ai-delivery:" in app
     activity = (host / "app" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "host" / "MainActivity.kt").read_text()
     assert "ModelDigestMismatchException" in activity and "DELIVERED REFUSED" in activity
+
+
+@pytest.mark.parametrize("delivery", ["install-time", "fast-follow", "on-demand"])
+def test_the_export_option_chooses_the_ai_packs_delivery_type(tmp_path, delivery):
+    """``carspotter export --ai-pack-delivery`` reaches the AI pack's build file (PackageInfo.options)."""
+    from carspotter.export.app_packages import android_library
+    from carspotter.export.platform_package import PackageInfo
+    from carspotter.model.formats import FORMATS
+
+    assert {o.flag: o.default for o in FORMATS["tflite"].options}["--ai-pack-delivery"] == "on-demand"
+    info = PackageInfo(name="cars10", version="0.0.0", labels=("a", "b"), size=128, threshold=None, not_a_car=None,
+                       model="carspotter.tflite", others=(), model_sha256="0" * 64, golden=False,
+                       options={"ai_pack_delivery": delivery})
+    android_library(tmp_path / "android", info)
+    [gradle] = (tmp_path / "android" / "aipack").glob("*/build.gradle.kts")
+    assert f'deliveryType = "{delivery}"' in gradle.read_text()
