@@ -71,6 +71,7 @@ def tests(session: nox.Session) -> None:
     # The layer order (pyproject.toml [tool.importlinter]) on the installed package, where train/,
     # export/ and parity_tests/ sit inside carspotter/ as they are imported.
     session.run("lint-imports", "--config", str(ROOT / "pyproject.toml"), external=False)
+    session.run("ruff", "check", str(ROOT))  # the linter, configured in pyproject.toml [tool.ruff]
     _install_node_packages(session)
     _install_apt_tools(session)
     session.run("pytest", "tests", "--durations=25", *session.posargs,

@@ -4,7 +4,7 @@ and where onnxruntime-web finds its ``.wasm`` files (code that ``tests/test_npm_
 
 from __future__ import annotations
 
-LOADING = """### Loading the model file
+LOADING = r"""### Loading the model file
 
 The model is the package's `./model` subpath (`{model_file}`); how an app gets its bytes or URL depends on the
 bundler:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from carspotter.contracts.manifest import verify_bundle
 from carspotter.model.accelerators import onnx_mobile_gate, onnx_mobile_usability

@@ -63,7 +63,7 @@ def test_missing_folder_and_too_few_classes(tmp_path):
     with pytest.raises(DatasetError, match="no such file or folder"):
         ds.scan(tmp_path / "nope")
     make_tree(tmp_path, {"only": 6})
-    with pytest.raises(DatasetError, match="1 usable class\(es\), need at least 2"):
+    with pytest.raises(DatasetError, match=r"1 usable class\(es\), need at least 2"):
         ds.scan(tmp_path)
 
 

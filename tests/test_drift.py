@@ -7,7 +7,6 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 
 from carspotter.measure.drift import ReferenceProbes, cut_points, match, measure_drift
 
