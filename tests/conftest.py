@@ -119,6 +119,25 @@ def android_assets_dir(bundle: Path) -> Path:
     return bundle / "android" / "src" / "main" / "assets" / android_assets(bundle.name)
 
 
+def reseal(bundle: Path) -> dict:
+    """After a test changed a model file on purpose: every ``carspotter.json`` of ``bundle`` given the digests of the
+    model files beside it, as an export of that model would write them; returns the bundle's new file table (for the
+    manifest). The test then checks what parity makes of a consistent bundle holding a broken model."""
+    import json
+
+    from carspotter.contracts.bundle_facts import model_digest
+    from carspotter.contracts.manifest import file_table
+
+    for facts_path in bundle.rglob("carspotter.json"):
+        facts = json.loads(facts_path.read_text(encoding="utf-8"))
+        for name_key, digest_key in (("model", "modelSha256"), ("coreAIModel", "coreAIModelSha256")):
+            model = facts.get(name_key) and facts_path.parent / facts[name_key]
+            if model and model.exists():
+                facts[digest_key] = model_digest(model)
+        facts_path.write_text(json.dumps(facts, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return file_table(bundle)
+
+
 def install_npm_package(bundle: Path, dest: Path) -> Path:
     """The bundle's npm package (``onnx/``) as ``npm install --install-links`` puts it in an app: copied into
     ``dest/pkg`` beside a ``dest/node_modules`` that links to the test suite's pinned packages; returns ``dest/pkg``."""

@@ -18,9 +18,9 @@ import pytest
 
 from carspotter.measure import app_paths
 
-from carspotter.contracts.manifest import file_table, read_manifest, verify_bundle, write_manifest
+from carspotter.contracts.manifest import read_manifest, verify_bundle, write_manifest
 from carspotter.contracts.runfolder import read_labels, read_run
-from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE, android_assets_dir
+from conftest import PIPELINE_CLASSES, PIPELINE_SIZE, SAMPLE, android_assets_dir, reseal
 
 
 def cli(*args):
@@ -168,9 +168,10 @@ def test_parity_passes_and_is_recorded(pipeline):
     assert report["photo_sets"]["live"]["photos"] == n_test and report["photo_sets"]["golden"]["photos"] == n_test  # 8 < 32
     results = {(r["photo_set"], r["format"], r["target"]): r for r in report["results"]}
     runtimes = {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider"),
-                ("coreml", "MIL execution (fp32 mode)"), ("coreml", "MIL execution (fp16 mode)")}
+                ("coreml", "MIL execution (fp32 mode)"), ("coreml", "MIL execution (fp16 mode)"),
+                ("coreai", "Core AI runtime (CPU)")}
     decoded = {("tflite", "cpu (LiteRT), JPEG decoded"), ("onnx", "CPUExecutionProvider, JPEG decoded"),
-               ("coreml", "MIL execution, JPEG decoded")}
+               ("coreml", "MIL execution, JPEG decoded"), ("coreai", "Core AI runtime (CPU), JPEG decoded")}
     references = {k: r for k, r in results.items() if k[1] == "keras"}  # the reference itself on Keras-JAX, CPU
     assert [k[2] for k in references] == ["jax on cpu ({}), matmul float32 (jax_default_matmul_precision=highest)".format(
         next(r for r in report["references"] if r["check"] == "reference/jax-cpu")["device_name"])]
@@ -217,7 +218,7 @@ def test_parity_fails_on_a_broken_model_naming_photos(pipeline, tmp_path):
     onnx.save(model, broken / "onnx" / "carspotter.onnx")
     manifest = read_manifest(bundle)
     manifest.formats = {"onnx": manifest.formats["onnx"]}
-    manifest.files = file_table(broken)
+    manifest.files = reseal(broken)
     manifest.parity = None
     write_manifest(broken, manifest)
 
@@ -323,7 +324,7 @@ def _load_spec(dest):
 
 
 def _parity_of_broken(dest, manifest):
-    manifest.files = file_table(dest)
+    manifest.files = reseal(dest)
     write_manifest(dest, manifest)
     result = cli("parity", str(dest), "--no-app-paths")  # the bundle alone: against its golden set
     report = json.loads((dest / "parity.json").read_text())

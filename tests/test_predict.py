@@ -50,7 +50,7 @@ def test_predict_every_format_side_by_side_with_unreadable_photo_listed(pipeline
     assert f"skipped {folder / 'broken.jpg'}: not an image Pillow can read" in captured.err
     assert doc["skipped"] == [{"photo": "broken.jpg", "reason": "not an image Pillow can read; remove it or convert it to JPEG/PNG"}]
     keys = [f["format"] if f["format"] == "keras" else f"{f['format']}/{f['variant']}" for f in doc["formats"]]
-    assert keys[0] == "keras" and {k.split("/")[0] for k in keys} == {"keras", "coreml", "tflite", "onnx"}
+    assert keys[0] == "keras" and {k.split("/")[0] for k in keys} == {"keras", "coreml", "coreai", "tflite", "onnx"}
     coreml = next(f for f in doc["formats"] if f["format"] == "coreml")
     assert coreml["target"].startswith("MIL execution")  # Linux: named as such
     run = read_run(run_dir)

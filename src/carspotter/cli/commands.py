@@ -184,12 +184,13 @@ def verify(args) -> int:
     from carspotter.contracts.manifest import verify_bundle
     from carspotter.contracts.signature import is_signed, verify_signature
 
-    manifest = verify_bundle(args.bundle_dir)
-    print(f"{args.bundle_dir}: OK, {len(manifest.files)} files match manifest.json")
-    if args.public_key or args.chain or args.certificate or args.identity:
+    checked = bool(args.public_key or args.chain or args.certificate or args.identity)
+    if checked:  # the signature first: it covers manifest.json, so it names whatever changed, the manifest included
         verify_signature(args.bundle_dir, _method(args, signing=False))
         print(f"{args.bundle_dir}: signature OK: every signed file is as signed")
-    elif is_signed(args.bundle_dir):
+    manifest = verify_bundle(args.bundle_dir)
+    print(f"{args.bundle_dir}: OK, {len(manifest.files)} files match manifest.json")
+    if not checked and is_signed(args.bundle_dir):
         print(f"{args.bundle_dir}: signed (carspotter.sig), signature not checked: pass --public-key PEM, --chain PEM "
               "or --identity/--issuer")
     return 0

@@ -57,7 +57,9 @@ class SigningMethod:
 def _hashing():
     from model_signing import hashing
 
-    return hashing.Config().use_file_serialization(ignore_paths=[SIGNATURE, *REPORTS], allow_symlinks=False)
+    # set_ignored_paths (relative to the bundle): the serializer's own ignore_paths are replaced when it hashes
+    return hashing.Config().use_file_serialization(allow_symlinks=False).set_ignored_paths(
+        paths=[SIGNATURE, *REPORTS], ignore_git_paths=False)
 
 
 def _readable(path: Path | None, what: str) -> None:
