@@ -184,13 +184,14 @@ def test_parity_passes_and_is_recorded(pipeline):
     assert set(gpu_rows) == {"reference/tensorflow-gpu", "reference/jax-gpu"} and all("GPU" in r for r in gpu_rows.values())
     for (_, fmt, _), r in results.items():
         assert r["passed"] and r["photos"] == n_test
-        if fmt == "coreml":  # fp16 program: fp16 tolerances in both modes
+        if fmt in ("coreml", "coreai"):  # fp16 programs (both formats' defaults): fp16 tolerances
             assert (r["precision"], r["tau"]) == ("fp16", 1e-2) and r["max_abs_diff"] < 5e-2
         else:
             assert (r["precision"], r["tau"]) == ("fp32", 1e-4) and r["max_abs_diff"] < 1e-4
     skipped = {s["check"]: s["reason"] for s in report["skipped_checks"]}
     assert "macOS" in skipped["coreml/predict"] and "macOS" in skipped["coreml/predict-vs-mil-reference"]
-    variants = {"variant/coreml/fp16", "variant/tflite/fp32", "variant/onnx/fp32", "variant/onnx/ort"}
+    variants = {"variant/coreml/fp16", "variant/coreai/fp16", "variant/tflite/fp32", "variant/onnx/fp32",
+                "variant/onnx/ort"}
     assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure", "golden/resize-vectors",
                                                                 "accelerators/onnx"} | variants | {f"golden:{v}" for v in variants}
     apps = {(a["photo_set"], a["path"]): a for a in report["app_paths"]}

@@ -18,6 +18,19 @@ from carspotter.util import interrupts
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 
+def entry() -> None:
+    """The console script: :func:`main`, then exit. After a termination signal it leaves at once (``os._exit``), as
+    the signal itself would have: the outputs are already whole or gone, and the native libraries' teardown after an
+    interrupted run (coremltools with torch beside TensorFlow) could crash the interpreter on its way out."""
+
+    code = main()
+    if interrupts.RECEIVED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``carspotter`` command; returns the exit code."""
     parser = build_parser()

@@ -27,11 +27,11 @@ INPUT, OUTPUT = "image", "probabilities"
 
 def coreai_unavailable() -> str | None:
     """Why Core AI's runtime cannot run here (``coreai-core`` not installed: the ``coreai`` extra), or None."""
-    try:
-        import coreai.authoring  # noqa: F401
-        import coreai.runtime  # noqa: F401
-    except ImportError as exc:
-        return f"coreai-core is not installed ({exc}): pip install \"carspotter[coreai]\""
+    import importlib.util
+
+    # found, not imported: importing Core AI's MLIR libraries beside TensorFlow's is left to the checks that run it
+    if importlib.util.find_spec("coreai") is None or importlib.util.find_spec("coreai.runtime") is None:
+        return "coreai-core is not installed: pip install \"carspotter[coreai]\""
     return None
 
 
