@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,6 +118,37 @@ def android_assets_dir(bundle: Path) -> Path:
     from carspotter.export.package_names import android_assets
 
     return bundle / "android" / "src" / "main" / "assets" / android_assets(bundle.name)
+
+
+JUNIT_JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar", "/usr/share/java/kotlin-stdlib.jar")
+"""JUnit 4, Hamcrest and the Kotlin runtime from Debian (apt-get install kotlin junit4): the JVM tests' class path."""
+
+
+def kotlin_root(android: Path, tree: str = "main") -> Path:
+    """``android/src/<tree>/kotlin/dev/carspotter/<segment>``: the library's Kotlin package folder (its namespace's)."""
+    namespace = re.search(r'namespace = "([^"]+)"', (android / "build.gradle.kts").read_text()).group(1)
+    return android / "src" / tree / "kotlin" / Path(*namespace.split("."))
+
+
+@pytest.fixture(scope="session")
+def kotlin_tests(pipeline, tmp_path_factory):
+    """The bundle's pure-Kotlin core and its JVM tests compiled with kotlinc (Debian's Kotlin 1.3.31) once for the
+    suite: ``(jar, core package)``. The tiny-backbone bundle: the core and its tests do not depend on the model."""
+    kotlinc = shutil.which("kotlinc")
+    missing = [j for j in JUNIT_JARS if not Path(j).is_file()]
+    if kotlinc is None or missing:
+        pytest.skip(f"kotlinc or JUnit 4 missing ({'kotlinc' if kotlinc is None else ', '.join(missing)}): "
+                    "apt-get install kotlin junit4 (nox -s tests does)")
+    from carspotter.export.package_names import android_namespace
+
+    android = pipeline[1] / "android"
+    sources = sorted((kotlin_root(android) / "core").glob("*.kt"))
+    tests = sorted((android / "src" / "test" / "kotlin").rglob("*.kt"))
+    jar = tmp_path_factory.mktemp("kotlin") / "core-tests.jar"
+    done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3", *map(str, sources + tests),
+                           "-cp", JUNIT_JARS[0], "-d", str(jar)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return jar, android_namespace(pipeline[1].name) + ".core"
 
 
 def reseal(bundle: Path) -> dict:

@@ -17,36 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-
-JUNIT_JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar", "/usr/share/java/kotlin-stdlib.jar")
-
-
-def _core(android: Path) -> Path:
-    """``android/src/main/kotlin/<namespace path>/core``."""
-    namespace = re.search(r'namespace = "([^"]+)"', (android / "build.gradle.kts").read_text()).group(1)
-    return android / "src" / "main" / "kotlin" / Path(*namespace.split(".")) / "core"
-
-
-@pytest.fixture(scope="module")
-def digest_jar(pipeline, tmp_path_factory):
-    """The bundle's pure-Kotlin core and ``ModelDigestTest`` compiled with kotlinc (Kotlin 1.3): ``(jar, package)``."""
-    kotlinc = shutil.which("kotlinc")
-    missing = [j for j in JUNIT_JARS if not Path(j).is_file()]
-    if kotlinc is None or missing:
-        pytest.skip(f"kotlinc or JUnit 4 missing ({'kotlinc' if kotlinc is None else ', '.join(missing)}): "
-                    "apt-get install kotlin junit4 (nox -s tests does)")
-    android = pipeline[1] / "android"
-    core = _core(android)
-    test = next((android / "src" / "test" / "kotlin").rglob("ModelDigestTest.kt"))
-    jar = tmp_path_factory.mktemp("kotlin-digest") / "digest-tests.jar"
-    done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3",
-                           *map(str, sorted(core.glob("*.kt")) + [test]), "-cp", JUNIT_JARS[0], "-d", str(jar)],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    package = re.search(r"^package (\S+)", test.read_text(), flags=re.M).group(1)
-    return jar, package
-
+from conftest import JUNIT_JARS, REPO, kotlin_root
 
 def _run(jar_package, assets: Path, python_sha: str | None) -> subprocess.CompletedProcess:
     jar, package = jar_package
@@ -55,21 +26,21 @@ def _run(jar_package, assets: Path, python_sha: str | None) -> subprocess.Comple
                            f"{package}.ModelDigestTest"], capture_output=True, text=True, timeout=600)
 
 
-def test_kotlin_digest_is_pythons_accepts_the_intact_model_and_refuses_one_byte_changed(pipeline, digest_jar):
+def test_kotlin_digest_is_pythons_accepts_the_intact_model_and_refuses_one_byte_changed(pipeline, kotlin_tests):
     from carspotter.contracts.bundle_facts import model_digest
 
     assets = pipeline[1] / "android" / "src" / "main" / "assets"
     facts = json.loads((assets / "carspotter_small" / "carspotter.json").read_text())
     python = model_digest(assets / "carspotter_small" / facts["model"])
     assert facts["modelSha256"] == python
-    done = _run(digest_jar, assets, python)
+    done = _run(kotlin_tests, assets, python)
     assert done.returncode == 0 and "OK (4 tests)" in done.stdout, done.stdout[-3000:]
     # the comparison with Python's digest bites
-    wrong = _run(digest_jar, assets, "0" * 64)
+    wrong = _run(kotlin_tests, assets, "0" * 64)
     assert wrong.returncode == 1 and "Python's model_digest" in wrong.stdout, wrong.stdout[-3000:]
 
 
-def test_kotlin_refuses_a_bundle_model_changed_by_one_byte(pipeline, digest_jar, tmp_path):
+def test_kotlin_refuses_a_bundle_model_changed_by_one_byte(pipeline, kotlin_tests, tmp_path):
     """The library's own asset folder with its model changed by one byte: the intact-model case fails with the one-line
     ModelDigestMismatchException naming both digests and the file."""
     source = pipeline[1] / "android" / "src" / "main" / "assets"
@@ -79,7 +50,7 @@ def test_kotlin_refuses_a_bundle_model_changed_by_one_byte(pipeline, digest_jar,
     data[len(data) // 3] ^= 0x80
     model.write_bytes(bytes(data))
     expected = json.loads((source / "carspotter_small" / "carspotter.json").read_text())["modelSha256"]
-    done = _run(digest_jar, tmp_path / "assets", None)
+    done = _run(kotlin_tests, tmp_path / "assets", None)
     assert done.returncode == 1 and "ModelDigestMismatchException" in done.stdout, done.stdout[-3000:]
     line = next(x for x in done.stdout.splitlines() if "ModelDigestMismatchException" in x)
     assert f"not carspotter.json's modelSha256 {expected}" in line and str(model) in line
@@ -106,13 +77,13 @@ def test_ai_pack_template_names_the_plugin_a_pack_and_a_delivery_type(pipeline):
     with pytest.raises(ValueError, match="not one of install-time, fast-follow, on-demand"):
         ai_pack_gradle("small", "carspotter.tflite", "onDemand")
     # the library finds the same pack: CarSpotter.AI_PACK is the asset folder's name + "_model"
-    library = (_core(android).parent / "CarSpotter.kt").read_text()
+    library = (kotlin_root(android) / "CarSpotter.kt").read_text()
     assert 'val AI_PACK: String = ASSETS.trimEnd(\'/\') + "_model"' in library
 
 
 def test_android_library_loads_a_delivered_model_verified(pipeline):
     android = pipeline[1] / "android"
-    root = _core(android).parent
+    root = kotlin_root(android)
     library = (root / "CarSpotter.kt").read_text()
     assert "suspend fun create(context: Context, modelFile: File, engine: Engine" in library
     assert "suspend fun createFromAiPack(context: Context, pack: String = AI_PACK" in library

@@ -17,10 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NODE_DIR, REPO, install_npm_package
-
-JUNIT_JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar", "/usr/share/java/kotlin-stdlib.jar")
-
+from conftest import JUNIT_JARS, NODE_DIR, REPO, install_npm_package, kotlin_root
 
 def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp_path):
     from carspotter.contracts import resize_vectors
@@ -108,33 +105,6 @@ def test_npm_package_paths_reach_the_gate_at_export(moved):
 
 # -- Kotlin ---------------------------------------------------------------------------------------------------
 
-def _kotlin_root(android: Path, tree: str = "main") -> Path:
-    """``android/src/<tree>/kotlin/dev/carspotter/<segment>``: the library's Kotlin package folder (its namespace's)."""
-    namespace = re.search(r'namespace = "([^"]+)"', (android / "build.gradle.kts").read_text()).group(1)
-    return android / "src" / tree / "kotlin" / Path(*namespace.split("."))
-
-
-@pytest.fixture(scope="module")
-def kotlin_tests(pipeline, tmp_path_factory):
-    """The bundle's pure-Kotlin core and its JVM tests compiled with kotlinc (Debian's Kotlin 1.3.31): ``(jar, core
-    package)``. The tiny-backbone bundle: the core and its tests do not depend on the model."""
-    kotlinc = shutil.which("kotlinc")
-    missing = [j for j in JUNIT_JARS if not Path(j).is_file()]
-    if kotlinc is None or missing:
-        pytest.skip(f"kotlinc or JUnit 4 missing ({'kotlinc' if kotlinc is None else ', '.join(missing)}): "
-                    "apt-get install kotlin junit4 (nox -s tests does)")
-    from carspotter.export.package_names import android_namespace
-
-    android = pipeline[1] / "android"
-    sources = sorted((_kotlin_root(android) / "core").glob("*.kt"))
-    tests = sorted((android / "src" / "test" / "kotlin").rglob("*.kt"))
-    jar = tmp_path_factory.mktemp("kotlin") / "core-tests.jar"
-    done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3", *map(str, sources + tests),
-                           "-cp", JUNIT_JARS[0], "-d", str(jar)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return jar, android_namespace(pipeline[1].name) + ".core"
-
-
 KOTLIN_TESTS = ("ResizeVectorsTest", "OrientationTest", "ParityRuleTest", "CameraRotationTest")
 """The JVM test classes of the core (``src/test``), run by JUnit 4's console runner."""
 
@@ -194,7 +164,7 @@ def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_
     info = PackageInfo(name="no-golden", version="0", labels=("a", "b"), size=32, threshold=None, not_a_car=None,
                        model="carspotter.tflite", others=(), model_sha256="0" * 64, golden=False)
     android_library(tmp_path / "android", info)
-    root = _kotlin_root(tmp_path / "android")
+    root = kotlin_root(tmp_path / "android")
     tests = sorted((tmp_path / "android" / "src" / "test" / "kotlin").rglob("*.kt"))
     jar = tmp_path / "core-tests.jar"
     done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3",
@@ -203,7 +173,7 @@ def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     done = _junit((jar, "dev.carspotter.no_golden.core"), tmp_path / "golden")  # no such folder, as in the bundle
     assert done.returncode == 0 and "OK (8 tests)" in done.stdout, done.stdout[-3000:]
-    selftest = (_kotlin_root(tmp_path / "android", "androidTest") / "CarSpotterSelfTest.kt").read_text()
+    selftest = (kotlin_root(tmp_path / "android", "androidTest") / "CarSpotterSelfTest.kt").read_text()
     assert selftest.count("assumeTrue(NO_GOLDEN, BundleConstants.HAS_GOLDEN)") == 2 and "--golden 0" in selftest
 
 
@@ -241,11 +211,11 @@ def test_android_library_module_layout(pipeline):
     assets = android / "src" / "main" / "assets" / "carspotter_small"
     facts = json.loads((assets / "carspotter.json").read_text())
     assert facts["size"] == 128 and facts["model"] == "carspotter.tflite" and (assets / facts["model"]).is_file()
-    root = _kotlin_root(android)
+    root = kotlin_root(android)
     assert root == android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "small"
     assert '"carspotter.json"' in (root / "CarSpotter.kt").read_text()
     assert (assets / "labels.txt").read_text().splitlines() == json.loads((bundle / "manifest.json").read_text())["labels"]
-    selftest = (_kotlin_root(android, "androidTest") / "CarSpotterSelfTest.kt").read_text()
+    selftest = (kotlin_root(android, "androidTest") / "CarSpotterSelfTest.kt").read_text()
     assert "Accelerator.GPU" in selftest and "Accelerator.CPU" in selftest and "Engine.INTERPRETER" in selftest
     assert "carspotter.tflite" not in selftest  # the model comes from the bundle's properties, not a hard-coded name
     library = (root / "CarSpotter.kt").read_text()
@@ -293,7 +263,7 @@ def test_two_bundles_android_libraries_share_no_name(pipeline, tmp_path):
         for source in android.rglob("*.kt"):
             package = re.search(r"^package (\S+)", source.read_text(), flags=re.M).group(1)
             assert source.parent == android / "src" / source.relative_to(android / "src").parts[0] / "kotlin" / Path(*package.split(".")), source
-    assert "const val HAS_GOLDEN = false" in (_kotlin_root(other) / "core" / "BundleConstants.kt").read_text()
+    assert "const val HAS_GOLDEN = false" in (kotlin_root(other) / "core" / "BundleConstants.kt").read_text()
     assert (other / "src" / "main" / "assets" / "carspotter_cars_b" / "carspotter.json").is_file()
 
 
@@ -321,7 +291,7 @@ def test_one_bundle_facts_file_is_what_all_three_packages_read(moved):
     bundle_js = (bundle / "onnx" / "bundle.js").read_text(encoding="utf-8")
     assert json.loads(bundle_js[bundle_js.index("{"):bundle_js.rindex("}") + 1]) == facts["onnx"]  # the same JSON as a module
     readers = {"ios": (bundle / "ios" / "Sources" / "CarSpotter" / "Classification.swift", 'forResource: "carspotter", withExtension: "json"'),
-               "android": (_kotlin_root(bundle / "android") / "CarSpotter.kt", 'ASSETS + "carspotter.json"'),
+               "android": (kotlin_root(bundle / "android") / "CarSpotter.kt", 'ASSETS + "carspotter.json"'),
                "onnx": (bundle / "onnx" / "index.js", "import BUNDLE from './bundle.js'")}
     for platform, (source, reads) in readers.items():
         assert reads in source.read_text(encoding="utf-8"), platform
@@ -370,7 +340,7 @@ def test_swift_resize_is_the_kotlin_port_step_for_step(moved):
                 out.append(arithmetic.search(line)[0] if "sums[3*ox+c]" in line else line.rstrip(","))
         return out
 
-    kt = steps(_kotlin_root(moved["bundle"] / "android") / "core" / "ReferenceResize.kt")
+    kt = steps(kotlin_root(moved["bundle"] / "android") / "core" / "ReferenceResize.kt")
     sw = steps(moved["bundle"] / "ios" / "Sources" / "CarSpotter" / "ReferenceResize.swift")
     assert len(kt) >= 21 and kt == sw
 
