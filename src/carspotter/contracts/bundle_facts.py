@@ -15,6 +15,7 @@ import jsonschema
 
 from carspotter.contracts.bundle_paths import read_capped
 from carspotter.util.errors import BundleError
+from carspotter.util.hashing import sha256_file
 
 NAME = "carspotter.json"
 """The file's name in every platform package."""
@@ -41,42 +42,40 @@ SCHEMA = {
 """JSON Schema of ``carspotter.json`` (the keys all three packages read; file names are names, not paths)."""
 
 
-def model_digest(path: Path) -> str:
+def model_digest(path: Path, sha256_of=None) -> str:
     """``modelSha256`` of a model file or folder, as every package recomputes it before loading a delivered model.
 
     A file: the sha256 of its bytes (``sha256sum FILE``). A folder (``.mlpackage``, ``.aimodel``): the sha256 of the
     text ``sha256sum`` prints for its files, one line ``<hex>  <path relative to the folder>`` per file, sorted by
     that path (byte order of its UTF-8), each line ending in ``\n``: what ``(cd FOLDER && find . -type f | sed
-    's|^./||' | LC_ALL=C sort | xargs -d '\n' sha256sum) | sha256sum`` gives.
+    's|^./||' | LC_ALL=C sort | xargs -d '\n' sha256sum) | sha256sum`` gives. ``sha256_of``: ``(file) -> hex``, the
+    digests already computed (``verify_bundle``'s file table); default: each file read and hashed.
     """
     import hashlib
 
-    from carspotter.util.hashing import sha256_file
-
-    path = Path(path)
+    path, sha256_of = Path(path), sha256_of or sha256_file
     if not path.is_dir():
-        return sha256_file(path)
+        return sha256_of(path)
     files = sorted((p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()), key=lambda r: r.encode())
-    listing = "".join(f"{sha256_file(path / rel)}  {rel}\n" for rel in files)
+    listing = "".join(f"{sha256_of(path / rel)}  {rel}\n" for rel in files)
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 
-def _legacy_digest(path: Path) -> str:
+def _legacy_digest(path: Path, sha256_of) -> str:
     """``modelSha256`` as bundles exported before December 2026 wrote it (the sha256 of the JSON of ``{file: sha256}``):
     still accepted, so those bundles verify."""
     import hashlib
 
-    from carspotter.util.hashing import sha256_file
-
     path = Path(path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    hashes = {(p.relative_to(path).as_posix() if path.is_dir() else p.name): sha256_file(p) for p in files}
+    hashes = {(p.relative_to(path).as_posix() if path.is_dir() else p.name): sha256_of(p) for p in files}
     return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
 
 
-def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | None = None) -> dict:
+def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | None = None, sha256_of=None) -> dict:
     """Read ``path`` (a ``carspotter.json``) and check it; with ``labels`` and ``size`` (the manifest's), check it
-    describes that model.
+    describes that model, and that the model files beside it have its digests (``sha256_of``: see
+    :func:`model_digest`; the older bundles' digest form is computed only when the current one differs).
 
     Returns:
         The facts (see :data:`SCHEMA`).
@@ -102,7 +101,9 @@ def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | N
         raise BundleError(f"{path}: input side {doc['size']} px, the manifest's is {size} px; export again")
     for model, digest in ((doc["model"], doc["modelSha256"]), (doc.get("coreAIModel"), doc.get("coreAIModelSha256"))):
         where = Path(path).parent / model if model else None
-        if where is not None and where.exists() and digest not in (model_digest(where), _legacy_digest(where)):
+        if where is None or not where.exists() or model_digest(where, sha256_of) == digest:
+            continue
+        if _legacy_digest(where, sha256_of or sha256_file) != digest:  # only then: an older bundle's form
             raise BundleError(f"{where}: its sha256 is not the modelSha256 {Path(path).name} gives "
                               "(the model was replaced); export again")
     return doc

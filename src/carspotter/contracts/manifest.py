@@ -349,9 +349,12 @@ def verify_bundle(bundle_dir: str | Path) -> Manifest:
     extra = sorted(set(actual) - set(manifest.files))
     if extra:
         raise BundleError(f"{bundle_dir / extra[0]}: not listed in manifest.json (added after export); remove it or export again")
+    def sha256_of(path: Path) -> str:  # the digests just computed for the table, not the files read again
+        return actual[path.relative_to(bundle_dir).as_posix()]["sha256"]
+
     for rel in actual:  # every platform package's bundle facts describe this model
         if rel.rsplit("/", 1)[-1] == FACTS_NAME:
-            read_bundle_facts(bundle_dir / rel, manifest.labels, manifest.spec.size)
+            read_bundle_facts(bundle_dir / rel, manifest.labels, manifest.spec.size, sha256_of)
     labels_path = bundle_dir / next(iter(manifest.formats.values())).labels
     if hashlib.sha256(labels_path.read_bytes()).hexdigest() != manifest.labels_sha256:
         raise BundleError(f"{labels_path}: labels differ from manifest labels_sha256; export again")
