@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter.contracts import golden, resize_vectors
+from carspotter.contracts import box_vectors, golden, resize_vectors
 from carspotter.model import photos, runtimes
 from carspotter.util.atomic import atomic_write
 from carspotter.export.jpeg_metadata import strip_metadata
@@ -171,8 +171,9 @@ def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, 
            "variants": _variant_figures(bundle, formats, pixels, probs, truth, labels, names, pool)}
     atomic_write(bundle / golden.EXPECTED, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     vectors = resize_vectors.write_vectors(bundle / golden.FOLDER, spec.size)
+    boxes = box_vectors.write_vectors(bundle / golden.FOLDER)
     files = [f for f in (bundle / golden.FOLDER).rglob("*") if f.is_file()]
     return {"count": len(made), "expected": golden.EXPECTED, "bytes": sum(f.stat().st_size for f in files),
             "classes": len({int(t) for t in truth}),
-            "resize_vectors": vectors,
+            "resize_vectors": vectors, "box_vectors": boxes,
             "selection": {COVERAGE: sum(p.reason == COVERAGE for p in made), MARGIN: sum(p.reason == MARGIN for p in made)}}

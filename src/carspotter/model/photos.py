@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from carspotter.model.reference_resize import resize
+from carspotter.model.roi import RoiError, check_roi, cut
 from carspotter.util.errors import PhotoError
 
 MIN_SIDE = 32
@@ -156,25 +157,30 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def crop(image: Image.Image, box: tuple[int, int, int, int], path: str | Path = "") -> Image.Image:
-    """Crop an upright RGB image to ``box = (left, top, right, bottom)`` pixels (right/bottom
-    exclusive, as ``Image.crop``), clamped to the image. Used for datasets with bounding
-    boxes (Stanford Cars devkit); applied after EXIF orientation, before the resize.
+def crop(image: Image.Image, box, path: str | Path = "") -> Image.Image:
+    """Cut an upright RGB image to a region of interest, at full resolution, before the resize.
+
+    Args:
+        image: the upright photo (after EXIF orientation, :func:`decode_rgb`).
+        box: ``(x0, y0, x1, y1)`` whole pixels, half-open, inside the photo: the ROI semantics of
+            :mod:`carspotter.model.roi` (nothing is clipped).
+        path: the photo's file, named in the error.
 
     Raises:
-        PhotoError: the box leaves less than :data:`MIN_SIDE` pixels on a side.
+        PhotoError: the ROI breaks :data:`carspotter.model.roi.RULE` (one line naming the file, the ROI and the rule).
     """
-    w, h = image.size
-    left, top, right, bottom = max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])
-    if min(right - left, bottom - top) < MIN_SIDE:
-        raise PhotoError(path, f"crop box {tuple(box)} leaves less than {MIN_SIDE} px of the {w}x{h} photo; fix the annotation")
-    return image.crop((left, top, right, bottom))
+    try:
+        checked = check_roi(box, *image.size)
+    except RoiError as exc:
+        raise PhotoError(path, str(exc)) from None
+    return cut(image, checked)
 
 
-def load_photo(path: str | Path, size: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """Decode, optionally crop to ``box``, and resize one photo: ``[size, size, 3]`` uint8 RGB.
+def load_photo(path: str | Path, size: int, box=None) -> np.ndarray:
+    """Decode, optionally cut to a region of interest ``box``, and resize one photo: ``[size, size, 3]`` uint8 RGB.
 
-    Every pixel is decoded, then the reference resize (:func:`carspotter.model.reference_resize.resize`).
+    Every pixel is decoded, the ROI (:mod:`carspotter.model.roi`) is cut at full resolution, then the reference
+    resize (:func:`carspotter.model.reference_resize.resize`) runs on the ROI's pixels.
 
     Raises:
         PhotoError: see :func:`decode_rgb` and :func:`crop`.

@@ -187,6 +187,18 @@ def _resize_vectors(ctx: ParityContext) -> Outcome:
                    facts={"passed": True, "vectors": len(results)})
 
 
+def _box_vectors(ctx: ParityContext) -> Outcome:
+    from carspotter.contracts import box_vectors, golden
+
+    wrong = box_vectors.check_vectors(ctx.bundle / golden.FOLDER)
+    if wrong:
+        raise CheckFailed(f"the two-pass box logic here differs from the bundle's box vectors on {len(wrong)} rows, "
+                          f"first: {wrong[0]!r}")
+    entry = ctx.manifest.golden["box_vectors"]
+    return Outcome("golden/box-vectors", "passed", f"{entry['count']} box vectors agree",
+                   facts={"passed": True, "vectors": entry["count"]})
+
+
 def _accelerator_check(fmt: str) -> Check:
     """The default file's phone-accelerator check run again here (ONNX Runtime's mobile usability check): it must
     pass the format's accelerator gate and take as many nodes per EP as export recorded."""
@@ -311,6 +323,8 @@ def plan(ctx: ParityContext) -> list[Check]:
     checks += [_structure_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].structure is not None]
     if (ctx.manifest.golden or {}).get("resize_vectors"):
         checks.append(Check("golden/resize-vectors", _resize_vectors))
+    if (ctx.manifest.golden or {}).get("box_vectors"):
+        checks.append(Check("golden/box-vectors", _box_vectors))
     checks += [_accelerator_check(fmt) for fmt in ctx.manifest.formats
                if FORMATS[fmt].accelerator_gate is not None and FORMATS[fmt].accelerators is not None]
     for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
