@@ -58,12 +58,15 @@ def test_npm_package_layout_and_main_entry_without_node_only_code(moved):
     bundle_js = (pkg / "bundle.js").read_text()
     assert json.loads(bundle_js[bundle_js.index("{"):bundle_js.rindex("}") + 1])["size"] == 128
     # what the main entry loads must run in React Native and browsers: no Node modules, import.meta, require, process
-    main_graph = ["index.js", "resize.js", "selftest.js", "bundle.js"]
+    assert meta["exports"]["./twopass"] == {"types": "./twopass.d.ts", "default": "./twopass.js"}
+    main_graph = ["index.js", "resize.js", "twopass.js", "selftest.js", "bundle.js"]
     for name in main_graph:
         text = (pkg / name).read_text()
         imports = re.findall(r"^(?:import|export)\b[^;'\"]*?from '([^']+)'", text, flags=re.M)  # not in strings
-        assert set(imports) <= {"onnxruntime-common", "./bundle.js", "./resize.js", "./selftest.js"}, (name, imports)
+        assert set(imports) <= {"onnxruntime-common", "./bundle.js", "./resize.js", "./twopass.js", "./selftest.js"}, (name, imports)
         assert not re.search(r"import\.meta|\brequire\(|\bprocess\.|node:", text), name
+        if name in ("resize.js", "twopass.js"):  # the subpaths an app may copy alone import nothing
+            assert imports == [], (name, imports)
     assert "node:" in (pkg / "node.js").read_text()  # the Node-only helpers are in their own entry
 
 
@@ -82,13 +85,23 @@ def test_npm_package_in_headless_chromium_passes_the_self_test(moved, node_modul
     assert "error" not in out and not out["pageErrors"], out
     result = out["result"]
     assert "HeadlessChrome" in result["userAgent"] or "Chrome" in result["userAgent"]
-    assert result["resize"]["passed"] and [v["differing"] for v in result["resize"]["vectors"]] == [0] * 10, result["lines"]
+    from carspotter.contracts.resize_vectors import VECTORS
+
+    assert result["resize"]["passed"] and [v["differing"] for v in result["resize"]["vectors"]] == [0] * len(VECTORS), result["lines"]
+    assert {v["name"] for v in result["resize"]["vectors"]} == {v.name for v in VECTORS}  # every orientation and ROI vector
+    assert result["rois"]["passed"] and result["rois"]["rois"] == 13 and not result["rois"]["wrong"], result["lines"]
+    box_rows = json.loads((moved["bundle"] / "manifest.json").read_text())["golden"]["box_vectors"]["count"]
+    assert result["boxes"]["passed"] and result["boxes"]["rows"] == box_rows and not result["boxes"]["wrong"], result["lines"]
     assert result["exact"]["passed"] and result["exact"]["photos"] == 32, result["lines"]
     assert result["package"]["passed"] and result["package"]["photos"] == 32, result["lines"]
     # the browser's decode and the package's resize give the exact inputs: the same answers as the exact path
     assert result["package"]["top1Agreement"] == result["exact"]["top1Agreement"], result["lines"]
     assert result["package"]["maxPixelDrift"] == 0, result["lines"]
     assert len(result["classify"]["top"]) == 3 and isinstance(result["classify"]["show"], bool)
+    roi = result["roi"]  # classify(..., roi) in the browser: the model on the ROI's input, a bad ROI refused in one line
+    assert roi["same"] and roi["differs"] and len(roi["top"]) == 3, roi
+    assert roi["badRoi"]["name"] == "RoiError" and "reaches outside the" in roi["badRoi"]["message"], roi
+    assert "\n" not in roi["badRoi"]["message"] and "0 <= x0 < x1 <= width" in roi["badRoi"]["message"], roi
 
 
 def test_npm_package_paths_reach_the_gate_at_export(moved):
@@ -103,9 +116,196 @@ def test_npm_package_paths_reach_the_gate_at_export(moved):
     assert "| npm-node |" in readme and "| npm-chromium |" in readme
 
 
+TEMPLATE = REPO / "export" / "packages" / "onnx"
+"""The npm package's sources, as every bundle's ``onnx/`` copies them."""
+
+ROI_CHECK = r"""
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+const [pkg, root] = process.argv.slice(2);
+const st = await import(pathToFileURL(`${pkg}/selftest.js`));
+const { upright, checkRoi } = await import(pathToFileURL(`${pkg}/resize.js`));
+const out = {};
+for (const golden of ['good', 'bad']) {
+  const readText = (rel) => readFile(`${root}/${golden}/${rel}`, 'utf8');
+  const readBytes = async (rel) => new Uint8Array(await readFile(`${root}/${golden}/${rel}`));
+  out[golden] = { resize: await st.checkResizeVectors(readText, readBytes), rois: await st.checkBadRois(readText),
+                  boxes: await st.checkBoxVectors(readText) };
+}
+const orientations = [];  // all 8 EXIF orientations against Pillow's exif_transpose table, RGB and RGBA
+for (const c of [3, 4]) {
+  const stored = st.parsePnm(new Uint8Array(await readFile(`${root}/orient/in${c}.pnm`)));
+  for (let o = 1; o <= 8; o++) {
+    const want = st.parsePnm(new Uint8Array(await readFile(`${root}/orient/out${c}-${o}.pnm`)));
+    const got = upright(stored.pixels, stored.width, stored.height, c, o);
+    orientations.push(got.width === want.width && got.height === want.height && got.pixels.every((v, i) => v === want.pixels[i]));
+  }
+}
+out.orientations = orientations;
+out.checked = JSON.parse(await readFile(`${root}/rois.json`, 'utf8')).map(([w, h, roi]) => {
+  try { const r = checkRoi(roi, w, h); return [r.x0, r.y0, r.x1, r.y1]; } catch (err) { return err.name; }
+});
+console.log(JSON.stringify(out));
+"""
+
+
+def test_npm_port_of_rois_and_box_logic_is_the_reference_in_node(node_modules, tmp_path):
+    """The package's upright / checkRoi / resize(roi) / boxToRoi against the reference on a fresh golden set's resize
+    vectors, bad ROIs and box vectors (and on copies with one fault each), all 8 EXIF orientations against Pillow, and
+    check_roi's answers on a grid of ROIs; no model needed."""
+    import itertools
+
+    import numpy as np
+    from PIL import Image
+
+    from carspotter.contracts import box_vectors, resize_vectors
+    from carspotter.model.roi import RoiError, check_roi
+
+    good = tmp_path / "good" / "golden"
+    good.mkdir(parents=True)
+    resize_vectors.write_vectors(good, 96)
+    box_vectors.write_vectors(good)
+    bad = tmp_path / "bad" / "golden"
+    shutil.copytree(good, bad)
+    index = bad / "resize" / "vectors.txt"  # orientation 6 read as 8: the rotation the other way
+    index.write_text(index.read_text().replace("\t6\t31,101,470,633", "\t8\t31,101,470,633"))
+    rois = bad / "resize" / "bad_rois.txt"  # a negative ROI marked as one to accept
+    rois.write_text(rois.read_text().replace("-1\t0\t100\t100\tnegative", "-1\t0\t100\t100\tok"))
+    boxes = bad / "two_pass" / "box_vectors.txt"  # one row's pass flipped
+    lines = boxes.read_text().splitlines()
+    lines[1] = lines[1][:-1] + ("1" if lines[1].endswith("2") else "2")
+    boxes.write_text("\n".join(lines) + "\n")
+    orient = tmp_path / "orient"
+    orient.mkdir()
+    rng = np.random.default_rng(5)
+    for c in (3, 4):
+        image = rng.integers(0, 256, (7, 11, c)).astype(np.uint8)
+        resize_vectors.write_pnm(orient / f"in{c}.pnm", image)
+        for o in range(1, 9):
+            im = Image.fromarray(image, "RGBA" if c == 4 else "RGB")
+            if o in resize_vectors.ORIENT:
+                im = im.transpose(getattr(Image.Transpose, resize_vectors.ORIENT[o]))
+            resize_vectors.write_pnm(orient / f"out{c}-{o}.pnm", np.asarray(im))
+    values = [-1, 0, 1, 4, 5, 6, 2.0, 2.5]
+    grid = [(5, 4, list(r)) for r in itertools.product(values, repeat=4)]
+    (tmp_path / "rois.json").write_text(json.dumps(grid))
+    (tmp_path / "check.mjs").write_text(ROI_CHECK)
+    done = subprocess.run(["node", str(tmp_path / "check.mjs"), str(TEMPLATE), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    ok = out["good"]
+    assert ok["resize"]["passed"] and ok["resize"]["withRois"], ok["resize"]
+    assert [v["name"] for v in ok["resize"]["vectors"]] == [v.name for v in resize_vectors.VECTORS]
+    assert ok["rois"]["passed"] and ok["rois"]["rois"] == len(resize_vectors.BAD_ROIS), ok["rois"]
+    assert ok["boxes"]["passed"] and ok["boxes"]["rows"] == len(box_vectors.cases()), ok["boxes"]["wrong"][:3]
+    broken = out["bad"]
+    assert [v["name"] for v in broken["resize"]["vectors"] if v["differing"]] == ["roi-orient6-640x480"]
+    assert [w["line"].split("\t")[:4] for w in broken["rois"]["wrong"]] == [["640", "480", "-1", "0"]] * 2
+    assert len(broken["boxes"]["wrong"]) == 1 and broken["boxes"]["wrong"][0]["line"] == lines[1]
+    assert out["orientations"] == [True] * 16
+    for (w, h, roi), got in zip(grid, out["checked"]):
+        try:
+            want = list(check_roi(roi, w, h))
+        except RoiError:
+            want = "RoiError"
+        assert got == want, (roi, got, want)
+
+
+ROI_CLASSIFY = r"""
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+const [pkg, root] = process.argv.slice(2);
+const cs = await import(pathToFileURL(`${pkg}/index.js`));
+const node = await import(pathToFileURL(`${pkg}/node.js`));
+const fed = [];
+const session = { inputNames: ['input'], outputNames: ['probabilities'],  // the model's place: records its input
+                  run: async (feeds) => { fed.push(Float32Array.from(feeds.input.data));
+                                          return { probabilities: { data: new Float32Array([0.1, 0.7, 0.2]) } }; } };
+const out = { preprocess: {}, errors: {} };
+for (const c of [3, 4]) {
+  const p = cs.parsePnm(new Uint8Array(await readFile(`${root}/photo${c}.pnm`)));
+  const want = new Uint8Array(await readFile(`${root}/expected${c}.raw`));
+  const [x0, y0, x1, y1] = JSON.parse(await readFile(`${root}/roi.json`, 'utf8'));
+  const same = (input) => input.length === want.length && input.every((v, i) => v === want[i]);
+  const forms = [[x0, y0, x1, y1], { x0, y0, x1, y1 }, `${x0},${y0},${x1},${y1}`, new Int32Array([x0, y0, x1, y1])];
+  out.preprocess[c] = forms.map((roi) => same(cs.preprocess(p.pixels, p.width, p.height, c, roi)));
+  const answer = await cs.classify(session, p.pixels, p.width, p.height, c, [x0, y0, x1, y1]);
+  out.preprocess[c].push(same(fed.at(-1)) && answer.best.label === cs.LABELS[1]);
+  out.preprocess[c].push(!same(cs.preprocess(p.pixels, p.width, p.height, c)));  // without a ROI: the whole photo
+}
+const p = cs.parsePnm(new Uint8Array(await readFile(`${root}/photo3.pnm`)));
+const bad = { outside: [0, 0, p.width + 1, p.height], nan: [NaN, 0, 10, 10], half: [10.5, 0, 20, 20],
+              empty: [10, 10, 10, 20], negative: [-1, 0, 10, 10], rectangle: { x: 1, y: 2, width: 30, height: 40 },
+              three: [1, 2, 3] };
+for (const [name, roi] of Object.entries(bad)) {
+  try {
+    cs.preprocess(p.pixels, p.width, p.height, 3, roi);
+    out.errors[name] = 'accepted';
+  } catch (err) {
+    out.errors[name] = `${err.name}: ${err.message}`;
+  }
+}
+const before = fed.length;
+out.classifyRejects = await cs.classify(session, p.pixels, p.width, p.height, 3, bad.outside).then(() => 'resolved',
+                                                                                                 (err) => err.name);
+out.modelRan = fed.length !== before;
+await node.classifyFile(session, `${root}/photo.jpg`, JSON.parse(await readFile(`${root}/jpg_roi.json`, 'utf8')));
+const jpg = new Uint8Array(await readFile(`${root}/expected_jpg.raw`));
+out.classifyFile = fed.at(-1).every((v, i) => v === jpg[i]);
+console.log(JSON.stringify(out));
+"""
+
+
+def test_npm_preprocess_and_classify_take_a_roi_in_node(node_modules, tmp_path):
+    """preprocess / classify / classifyFile with a ROI give the reference's input for that ROI (RGB and RGBA, every
+    form a ROI takes; a JPEG stored sideways, the ROI in upright pixels); a bad ROI throws one RoiError line naming
+    the ROI, the photo's size and the rule, before the model runs. A stand-in session: no model needed."""
+    from PIL import Image
+
+    from carspotter.contracts import resize_vectors
+    from carspotter.model.photos import load_photo
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(TEMPLATE, pkg)
+    facts = {"name": "roi-test", "version": "0", "size": 48, "labels": ["a", "b", "c"], "threshold": None,
+             "notACar": None, "model": "none.onnx", "modelSha256": "0" * 64}
+    (pkg / "bundle.js").write_text(f"export default {json.dumps(facts)};\n")
+    (tmp_path / "node_modules").symlink_to(node_modules / "node_modules", target_is_directory=True)
+    roi = (17, 9, 250, 190)
+    (tmp_path / "roi.json").write_text(json.dumps(roi))
+    for c in (3, 4):
+        image = resize_vectors.photo(resize_vectors.Vector(f"roi-{c}", 301, 203, c, ""), seed=c)
+        resize_vectors.write_pnm(tmp_path / f"photo{c}.pnm", image)
+        (tmp_path / f"expected{c}.raw").write_bytes(resize_vectors.expected(image, 48, 1, roi).tobytes())
+    stored = resize_vectors.generated_photo(160, 120, 9)  # stored landscape, EXIF orientation 6: upright 120 x 160
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "photo.jpg", quality=95, exif=exif.tobytes())
+    jpg_roi = (7, 30, 101, 151)  # in the upright photo: outside the stored one's height
+    (tmp_path / "jpg_roi.json").write_text(json.dumps(jpg_roi))
+    (tmp_path / "expected_jpg.raw").write_bytes(load_photo(tmp_path / "photo.jpg", 48, jpg_roi).tobytes())
+    (tmp_path / "check.mjs").write_text(ROI_CLASSIFY)
+    done = subprocess.run(["node", str(tmp_path / "check.mjs"), str(pkg), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["preprocess"] == {"3": [True] * 6, "4": [True] * 6}, out["preprocess"]
+    errors = out["errors"]
+    for name, message in errors.items():
+        assert message.startswith("RoiError: carspotter: ROI ") and "\n" not in message, (name, message)
+        assert "301x203" in message and "0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height" in message, (name, message)
+    assert "reaches outside the 301x203 photo" in errors["outside"] and "x0 is NaN" in errors["nan"]
+    assert "x0 = 10.5 is not a whole pixel" in errors["half"] and "is empty" in errors["empty"]
+    assert "negative coordinate" in errors["negative"] and "3 numbers, not four" in errors["three"]
+    assert "pass [x, y, x + width, y + height]" in errors["rectangle"], errors["rectangle"]
+    assert out["classifyRejects"] == "RoiError" and not out["modelRan"]
+    assert out["classifyFile"], "classifyFile's ROI is not in the upright photo's pixels"
+
+
 # -- Kotlin ---------------------------------------------------------------------------------------------------
 
-KOTLIN_TESTS = ("ResizeVectorsTest", "OrientationTest", "ParityRuleTest", "CameraRotationTest")
+KOTLIN_TESTS = ("ResizeVectorsTest", "OrientationTest", "ParityRuleTest", "CameraRotationTest", "RoiTest", "TwoPassTest")
 """The JVM test classes of the core (``src/test``), run by JUnit 4's console runner."""
 
 
@@ -118,7 +318,7 @@ def _junit(kotlin: tuple[Path, str], golden: Path, classes=KOTLIN_TESTS, jvm=())
 
 def test_kotlin_core_passes_its_jvm_tests_on_the_resize_vectors(pipeline, kotlin_tests):
     done = _junit(kotlin_tests, pipeline[1] / "golden")
-    assert done.returncode == 0 and "OK (8 tests)" in done.stdout, done.stdout[-3000:]
+    assert done.returncode == 0 and "OK (22 tests)" in done.stdout, done.stdout[-3000:]
 
 
 def test_kotlin_resize_test_fails_on_a_wrong_vector(pipeline, kotlin_tests, tmp_path):
@@ -130,6 +330,20 @@ def test_kotlin_resize_test_fails_on_a_wrong_vector(pipeline, kotlin_tests, tmp_
     out.write_bytes(bytes(data))
     done = _junit(kotlin_tests, copy)
     assert done.returncode == 1 and "down3-1000x330: values differing from the reference expected:<0> but was:<1>" in done.stdout
+
+
+def test_kotlin_roi_vector_is_checked_through_every_path(pipeline, kotlin_tests, tmp_path):
+    """A ROI vector in an EXIF orientation with one value changed fails the steps, the fused and the band path."""
+    copy = tmp_path / "golden"
+    shutil.copytree(pipeline[1] / "golden", copy)
+    out = copy / "resize" / "roi-orient7-box-1300x700.out.ppm"
+    data = bytearray(out.read_bytes())
+    data[len(data) // 2] ^= 1
+    out.write_bytes(bytes(data))
+    done = _junit(kotlin_tests, copy, classes=("ResizeVectorsTest",))
+    assert done.returncode == 1 and "Tests run: 8,  Failures: 3" in done.stdout, done.stdout[-3000:]
+    for what in ("values differing from the reference expected:<0> but was:<1>", "fused path", "band path"):
+        assert f"roi-orient7-box-1300x700: {what}" in done.stdout, what
 
 
 def test_kotlin_band_path_reduces_a_48mp_photo_within_a_256_mib_heap(pipeline, kotlin_tests):
@@ -172,7 +386,7 @@ def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     done = _junit((jar, "dev.carspotter.no_golden.core"), tmp_path / "golden")  # no such folder, as in the bundle
-    assert done.returncode == 0 and "OK (8 tests)" in done.stdout, done.stdout[-3000:]
+    assert done.returncode == 0 and "OK (22 tests)" in done.stdout, done.stdout[-3000:]
     selftest = (kotlin_root(tmp_path / "android", "androidTest") / "CarSpotterSelfTest.kt").read_text()
     assert selftest.count("assumeTrue(NO_GOLDEN, BundleConstants.HAS_GOLDEN)") == 2 and "--golden 0" in selftest
 
@@ -390,23 +604,33 @@ def test_platform_workflows_build_and_test_an_exported_bundle():
 
 
 TS_USE = """
-import { resize, classify, LABELS, SIZE, preprocess, runSelfTest, generatedPhoto, boxReduce, type Pixels } from 'PKG';
-import { resize as resizeOnly, bilinear, boxFactors } from 'PKG/resize';
-import { decodeFile, createSession } from 'PKG/node';
+import { resize, classify, LABELS, SIZE, preprocess, runSelfTest, generatedPhoto, boxReduce, checkRoi, RoiError, boxToRoi,
+         type Pixels, type Roi } from 'PKG';
+import { resize as resizeOnly, bilinear, boxFactors, upright, cutRoi, ROI_RULE } from 'PKG/resize';
+import { needsSecondPass, MIN_BOX_SIDE } from 'PKG/twopass';
+import { decodeFile, createSession, classifyFile } from 'PKG/node';
 import model from 'PKG/model';
 const px: Pixels = new Uint8Array(12);
 const a: Uint8Array = resize(px, 2, 2, 3, SIZE);
-const b: Uint8Array = resizeOnly(px, 2, 2, 3, 1);
+const b: Uint8Array = resizeOnly(px, 2, 2, 3, 1, [0, 0, 1, 2]);
 const k: [number, number] = boxFactors(4032, 3024, 299);
 const c: number = boxReduce(px, 2, 2, 1).width + bilinear(px, 2, 2, 1).length;
 const url: string = model;
-export const used = [a, b, k, c, url, LABELS, preprocess, classify, runSelfTest, generatedPhoto(1, 1, 1), decodeFile, createSession];
+const crop = { x: 10, y: 20, width: 300, height: 200 };  // a crop UI's rectangle
+const roi: Roi = checkRoi([crop.x, crop.y, crop.x + crop.width, crop.y + crop.height], 640, 480);
+const input: Float32Array = preprocess(px, 2, 2, 3, { x0: 0, y0: 0, x1: 2, y1: 1 });
+const box: Roi | null = boxToRoi(new Float32Array([0.1, 0.1, 0.5, 0.5]), { x0: 0, y0: 0, x1: 640, y1: 480 });
+const two: boolean = needsSecondPass(box, [0, 0, 640, 480]);
+const up: number = upright(px, 2, 2, 3, 6).width + cutRoi(px, 2, 2, 3, '0,0,1,1').height + MIN_BOX_SIDE;
+const err: RangeError = new RoiError(ROI_RULE);
+export const used = [a, b, k, c, url, roi, input, box, two, up, err, LABELS, classify, runSelfTest, generatedPhoto(1, 1, 1),
+                     decodeFile, createSession, classifyFile];
 """
 
 
 def test_npm_package_types_cover_every_subpath_as_an_app_imports_them(moved, node_modules, tmp_path):
-    """TypeScript (tests/js, pinned) compiles an app's imports of ".", "./resize", "./node" and "./model" against the
-    installed package's declarations: strict, Node's module resolution, the package.json "exports" map."""
+    """TypeScript (tests/js, pinned) compiles an app's imports of ".", "./resize", "./twopass", "./node" and "./model"
+    against the installed package's declarations: strict, Node's module resolution, the package.json "exports" map."""
     tsc = NODE_DIR / "node_modules" / ".bin" / "tsc"
     if not tsc.is_file():
         pytest.skip("typescript is not in tests/js/node_modules (npm ci in tests/js)")
@@ -422,7 +646,11 @@ def test_npm_package_types_cover_every_subpath_as_an_app_imports_them(moved, nod
     done = subprocess.run([str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext",
                            "app.ts"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
-    (tmp_path / "app.ts").write_text(TS_USE.replace("PKG", name).replace("resize(px, 2, 2, 3, SIZE)", "resize(px, 2, 2, 5, SIZE)"))
+    (tmp_path / "app.ts").write_text(TS_USE.replace("PKG", name).replace("resize(px, 2, 2, 3, SIZE)", "resize(px, 2, 2, 5, SIZE)")
+                                     .replace("preprocess(px, 2, 2, 3, { x0: 0, y0: 0, x1: 2, y1: 1 })",
+                                              "preprocess(px, 2, 2, 3, crop)"))
     bad = subprocess.run([str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext",
                           "app.ts"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "not assignable to parameter of type '3 | 4'" in bad.stdout  # the types bite
+    # a crop UI's {x, y, width, height} is not a ROI: the app converts it to x0, y0, x1, y1
+    assert "not assignable to parameter of type 'RoiLike" in bad.stdout, bad.stdout[-2000:]

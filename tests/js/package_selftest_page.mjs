@@ -37,6 +37,21 @@ const out = await runInPage(chromium, root, 'carspotter self-test', async ({ pkg
   });
   const photo = await decode('golden/000.jpg');
   const answer = await carspotter.classify(session, photo.pixels, photo.width, photo.height, 4);
-  return { ...result, lines, classify: { top: answer.top, show: answer.show }, userAgent: navigator.userAgent };
+  // a crop UI's rectangle as a ROI: classify(..., roi) is the model on preprocess(..., roi); a bad ROI rejects
+  const crop = { x: 1, y: 2, width: photo.width - 3, height: photo.height - 5 };
+  const roi = [crop.x, crop.y, crop.x + crop.width, crop.y + crop.height];
+  const inRoi = await carspotter.classify(session, photo.pixels, photo.width, photo.height, 4, roi);
+  const direct = await carspotter.probabilities(session, carspotter.preprocess(photo.pixels, photo.width, photo.height, 4, roi));
+  const whole = carspotter.preprocess(photo.pixels, photo.width, photo.height, 4);
+  const cut = carspotter.preprocess(photo.pixels, photo.width, photo.height, 4, roi);
+  let badRoi = null;
+  try {
+    await carspotter.classify(session, photo.pixels, photo.width, photo.height, 4, [0, 0, photo.width + 1, photo.height]);
+  } catch (err) {
+    badRoi = { name: err.name, message: err.message };
+  }
+  return { ...result, lines, classify: { top: answer.top, show: answer.show }, userAgent: navigator.userAgent,
+           roi: { top: inRoi.top, same: inRoi.probabilities.every((p, i) => p === direct[i]),
+                  differs: cut.some((v, i) => v !== whole[i]), badRoi } };
 }, urls);
 console.log(JSON.stringify(out));

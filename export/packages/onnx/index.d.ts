@@ -1,10 +1,14 @@
 // Types of the carspotter package's main entry (index.js).
 import type { InferenceSession } from 'onnxruntime-common';
-import type { Pixels } from './resize.js';
+import type { Pixels, RoiLike } from './resize.js';
 
 // the reference resize and its steps: declared once, in resize.d.ts (the "./resize" subpath)
-export { resize, boxFactors, boxReduce, bilinear, inverseMatrix, compositeOnWhite } from './resize.js';
-export type { Pixels } from './resize.js';
+export { resize, boxFactors, boxReduce, bilinear, inverseMatrix, compositeOnWhite, upright, checkRoi, cutRoi, RoiError,
+  ROI_RULE } from './resize.js';
+export type { Pixels, Roi, RoiLike, Image, Orientation } from './resize.js';
+// the two-pass box logic: declared once, in twopass.d.ts (the "./twopass" subpath)
+export { boxToRoi, needsSecondPass, MIN_BOX_SIDE, MARGIN_DIVISOR, SECOND_PASS_BELOW, BOX_RULE } from './twopass.js';
+export type { Region } from './twopass.js';
 
 export interface Bundle {
   name: string;
@@ -40,8 +44,9 @@ export const BUNDLE: Bundle;
 export const SIZE: number;
 export const LABELS: string[];
 
-/** The [1, S, S, 3] NHWC model input (0..255) for an upright photo. */
-export function preprocess(pixels: Pixels, width: number, height: number, channels: 3 | 4): Float32Array;
+/** The [1, S, S, 3] NHWC model input (0..255) for an upright photo, or for its region of interest `roi` (x0, y0, x1,
+ * y1 in whole pixels of the upright photo, half-open; cut at full resolution; a bad ROI throws RoiError). */
+export function preprocess(pixels: Pixels, width: number, height: number, channels: 3 | 4, roi?: RoiLike | null): Float32Array;
 /** The runtime module the app imports (onnxruntime-web, -node or -react-native): its InferenceSession. */
 export interface OrtRuntime {
   InferenceSession: { create(model: any, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
@@ -68,7 +73,9 @@ export function sha256Js(bytes: Uint8Array): Uint8Array;
 /** Bytes of a base64 string (expo-file-system / react-native-fs reads), without Buffer or atob. */
 export function base64ToBytes(text: string): Uint8Array;
 export function probabilities(session: InferenceSession, input: Float32Array): Promise<Float32Array>;
-export function classify(session: InferenceSession, pixels: Pixels, width: number, height: number, channels: 3 | 4): Promise<Classification>;
+/** Classify an upright photo, or its region of interest `roi` (see preprocess; a bad ROI rejects with RoiError). */
+export function classify(session: InferenceSession, pixels: Pixels, width: number, height: number, channels: 3 | 4,
+                         roi?: RoiLike | null): Promise<Classification>;
 export function classification(probabilities: Float32Array): Classification;
 
 export function topk(probabilities: ArrayLike<number>, k: number): number[];
@@ -77,8 +84,15 @@ export function top3Rule(reference: ArrayLike<number>, candidate: ArrayLike<numb
 export function parsePnm(bytes: Uint8Array): { width: number; height: number; channels: number; pixels: Uint8Array };
 /** A generated resize-vector photo ("gen:SEED" in golden/resize/vectors.txt): width*height*3 RGB bytes. */
 export function generatedPhoto(width: number, height: number, seed: number): Uint8Array;
+/** The golden resize vectors (orientation and ROI applied, 8- or 10-column vectors.txt) through resize, bit for bit. */
 export function checkResizeVectors(readText: (rel: string) => Promise<string>, readBytes: (rel: string) => Promise<Uint8Array>):
-  Promise<{ passed: boolean; vectors: { name: string; differing: number; maxDiff: number }[] }>;
+  Promise<{ passed: boolean; withRois: boolean; vectors: { name: string; differing: number; maxDiff: number }[] }>;
+/** golden/resize/bad_rois.txt through checkRoi: kind "ok" accepted, every other refused. */
+export function checkBadRois(readText: (rel: string) => Promise<string>):
+  Promise<{ passed: boolean; rois: number; wrong: { line: string; got: string }[] }>;
+/** golden/two_pass/box_vectors.txt through boxToRoi and needsSecondPass. */
+export function checkBoxVectors(readText: (rel: string) => Promise<string>):
+  Promise<{ passed: boolean; rows: number; wrong: { line: string; roi: string; pass: number }[] }>;
 export interface SelfTestOptions {
   run: (input: Float32Array) => Promise<Float32Array>;
   readText: (rel: string) => Promise<string>;
@@ -86,4 +100,5 @@ export interface SelfTestOptions {
   decode: (rel: string) => Promise<{ pixels: Pixels; width: number; height: number; channels: number }>;
   log?: (line: string) => void;
 }
-export function runSelfTest(options: SelfTestOptions): Promise<{ passed: boolean; resize: object; exact: object; package: object }>;
+export function runSelfTest(options: SelfTestOptions):
+  Promise<{ passed: boolean; resize: object; rois: object; boxes: object; exact: object; package: object }>;

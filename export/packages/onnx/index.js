@@ -6,8 +6,11 @@ import BUNDLE from './bundle.js';
 import { resize } from './resize.js';
 import { topk } from './selftest.js';
 
-export { resize, bilinear, boxReduce, boxFactors, inverseMatrix, compositeOnWhite } from './resize.js';
-export { topk, top3Rule, parsePnm, generatedPhoto, checkResizeVectors, runSelfTest } from './selftest.js';
+export { resize, bilinear, boxReduce, boxFactors, inverseMatrix, compositeOnWhite, upright, checkRoi, cutRoi, RoiError,
+  ROI_RULE } from './resize.js';
+export { boxToRoi, needsSecondPass, MIN_BOX_SIDE, MARGIN_DIVISOR, SECOND_PASS_BELOW, BOX_RULE } from './twopass.js';
+export { topk, top3Rule, parsePnm, generatedPhoto, checkResizeVectors, checkBadRois, checkBoxVectors,
+  runSelfTest } from './selftest.js';
 
 /** This bundle: labels, input side, threshold, "not a car" class, model file name (see bundle.js). */
 export { BUNDLE };
@@ -17,15 +20,20 @@ export const SIZE = BUNDLE.size;
 export const LABELS = BUNDLE.labels;
 
 /**
- * The model input for an upright photo, exactly as carspotter's reference makes it.
+ * The model input for an upright photo, or for its region of interest, exactly as carspotter's reference makes it.
  * @param {Uint8Array|Uint8ClampedArray} pixels row-major, `channels` bytes per pixel, EXIF orientation applied
  * @param {number} width
  * @param {number} height
  * @param {3|4} channels 3 RGB, 4 RGBA (e.g. canvas ImageData.data; transparency composited on white)
+ * @param {Array<number>|{x0: number, y0: number, x1: number, y1: number}|string|null} [roi] the region to classify:
+ *   x0, y0, x1, y1 in whole pixels of these upright pixels, half-open (see checkRoi); absent or null: the whole photo.
+ *   Its pixels are cut at full resolution, then resized as if they were the photo.
  * @returns {Float32Array} [1, S, S, 3] NHWC, values 0..255 (the model rescales inside itself)
+ * @throws {RoiError} a ROI that is not whole pixels inside the photo (one line naming the ROI, the photo's size and
+ *   the rule; nothing is clipped)
  */
-export function preprocess(pixels, width, height, channels) {
-  return Float32Array.from(resize(pixels, width, height, channels, SIZE));
+export function preprocess(pixels, width, height, channels, roi = null) {
+  return Float32Array.from(resize(pixels, width, height, channels, SIZE, roi));
 }
 
 /**
@@ -201,18 +209,21 @@ export async function probabilities(session, input) {
 }
 
 /**
- * Classify one upright photo.
+ * Classify one upright photo, or the region of interest `roi` of it.
  * @param {object} session an ort.InferenceSession of this bundle's model (onnxruntime-web, -node or -react-native)
  * @param {Uint8Array|Uint8ClampedArray} pixels see preprocess
  * @param {number} width
  * @param {number} height
  * @param {3|4} channels
+ * @param {Array<number>|{x0: number, y0: number, x1: number, y1: number}|string|null} [roi] see preprocess: x0, y0,
+ *   x1, y1 in these upright pixels (a crop UI's {x, y, width, height} is [x, y, x + width, y + height]); a bad ROI
+ *   rejects with a RoiError before the model runs
  * @returns {Promise<{top: {index: number, label: string, probability: number}[], best: object, show: boolean,
  *   notACar: boolean, probabilities: Float32Array}>} the top 3; `show` is false when the top-1's probability is below
  *   the bundle's threshold or the top-1 is the "not a car" class (then ask for a closer photo)
  */
-export async function classify(session, pixels, width, height, channels) {
-  const probs = await probabilities(session, preprocess(pixels, width, height, channels));
+export async function classify(session, pixels, width, height, channels, roi = null) {
+  const probs = await probabilities(session, preprocess(pixels, width, height, channels, roi));
   return classification(probs);
 }
 

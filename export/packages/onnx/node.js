@@ -62,10 +62,16 @@ export async function openFile(file, options = {}) {
   return openSession(ort, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), options);
 }
 
-/** Classify a photo file: decodeFile, then classify (see index.js). */
-export async function classifyFile(session, file) {
+/**
+ * Classify a photo file, or its region of interest: decodeFile, then classify (see index.js).
+ * @param {object} session
+ * @param {string} file
+ * @param {Array<number>|{x0: number, y0: number, x1: number, y1: number}|string|null} [roi] x0, y0, x1, y1 in pixels
+ *   of the upright photo (EXIF orientation applied, as decodeFile gives it); a bad ROI rejects with a RoiError
+ */
+export async function classifyFile(session, file, roi = null) {
   const { pixels, width, height, channels } = await decodeFile(file);
-  return classification(await probabilities(session, preprocess(pixels, width, height, channels)));
+  return classification(await probabilities(session, preprocess(pixels, width, height, channels, roi)));
 }
 
 /**

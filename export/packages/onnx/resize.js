@@ -20,6 +20,13 @@
 //     the image (BORDER_REPLICATE), (sum + 16384) >> 15.
 // Output pixel x samples the photo at x * w / S: the mapping ONNX and TensorRT call "asymmetric" (not pixel
 // centres, not align_corners).
+//
+// Before all that, as the reference decoder does (carspotter.model.roi, carspotter.contracts.resize_vectors):
+// upright() applies the photo's EXIF orientation (1..8, as Pillow's exif_transpose), then a region of interest
+// (ROI) is cut at full resolution (checkRoi, cutRoi) and the resize runs on its pixels as if they were the photo:
+// the box factors come from the ROI's size, the boxes start at its top-left pixel, and the bilinear step
+// replicates the ROI's own edge pixels. A ROI is x0, y0, x1, y1: whole pixels of the upright photo, half-open
+// (x0 <= x < x1, y0 <= y < y1), 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height; nothing is clipped.
 
 const INTER_BITS = 5;
 const INTER_TAB_SIZE = 1 << INTER_BITS; // 32
@@ -177,21 +184,187 @@ export function boxReduce(rgb, width, height, size) {
 }
 
 /**
- * Stretch an upright photo to size x size exactly as carspotter's reference: RGBA composited on white, the box
- * pre-reduction, then the bilinear step (see the top of this file).
- * @param {Uint8Array|Uint8ClampedArray} pixels row-major, channels bytes per pixel
+ * Stretch an upright photo (or its region of interest) to size x size exactly as carspotter's reference: the ROI
+ * cut at full resolution, RGBA composited on white, the box pre-reduction, then the bilinear step (see the top of
+ * this file).
+ * @param {Uint8Array|Uint8ClampedArray} pixels row-major, channels bytes per pixel, EXIF orientation applied
  * @param {number} width
  * @param {number} height
  * @param {3|4} channels 3 RGB, 4 RGBA (composited on white first)
  * @param {number} size output side S
+ * @param {RoiLike|null} [roi] x0, y0, x1, y1 in these pixels (see checkRoi); absent or null: the whole photo
  * @returns {Uint8Array} [S, S, 3] RGB bytes, row-major
- * @throws {TypeError|RangeError} pixels of another type or length, channels not 3 or 4
+ * @throws {TypeError|RangeError} pixels of another type or length, channels not 3 or 4; a ROI that breaks ROI_RULE
+ *   (RoiError, one line naming the ROI, the photo's size and the rule)
  */
-export function resize(pixels, width, height, channels, size) {
+export function resize(pixels, width, height, channels, size, roi = null) {
   checkImage(pixels, width, height, channels);
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`carspotter: size must be a positive integer (got ${size})`);
+  if (roi !== null && roi !== undefined) ({ pixels, width, height } = cutRoi(pixels, width, height, channels, roi));
   const reduced = boxReduce(channels === 4 ? compositeOnWhite(pixels) : pixels, width, height, size);
   return bilinear(reduced.pixels, reduced.width, reduced.height, size);
+}
+
+/** The rule a ROI must meet, as the error messages state it (carspotter.model.roi.RULE). */
+export const ROI_RULE = '0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height, whole pixels of the upright photo, half-open';
+
+/** A ROI that breaks ROI_RULE: the message is one line naming the ROI, the photo's size and the rule. */
+export class RoiError extends RangeError {
+  constructor(message) {
+    super(message);
+    this.name = 'RoiError';
+  }
+}
+
+const NAMES = ['x0', 'y0', 'x1', 'y1'];
+
+/**
+ * @typedef {ArrayLike<number|string>|{x0: number, y0: number, x1: number, y1: number}|string} RoiLike
+ * A ROI as given: [x0, y0, x1, y1] (an array or typed array), {x0, y0, x1, y1}, or "x0,y0,x1,y1" (commas or spaces).
+ */
+
+/** A ROI's four values as given, or null when it is none of the RoiLike forms. */
+function roiValues(roi) {
+  if (typeof roi === 'string') return roi.split(/[\s,]+/).filter((p) => p !== '');
+  if (roi !== null && typeof roi === 'object') {
+    if (NAMES.every((n) => n in roi)) return NAMES.map((n) => roi[n]);
+    if (typeof roi.length === 'number' && Number.isInteger(roi.length) && roi.length >= 0 && roi.length < 2 ** 32) {
+      return Array.from(roi);
+    }
+  }
+  return null;
+}
+
+/** A value as the messages show it: numbers as JavaScript writes them (12.0 is 12), text as it is. */
+function shownValue(v) {
+  return typeof v === 'string' ? v : typeof v === 'object' && v !== null ? (v.constructor?.name ?? 'object') : String(v);
+}
+
+/** A ROI coordinate as a number: numbers, bigints and numeric text ("12", "12.0", "NaN", "Infinity"); else undefined. */
+function roiNumber(v) {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (/^[+-]?(nan|inf|infinity)$/i.test(t)) return /nan/i.test(t) ? NaN : t.startsWith('-') ? -Infinity : Infinity;
+    return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t) ? Number(t) : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Check a region of interest against a width x height upright photo (carspotter.model.roi.check_roi).
+ * @param {RoiLike} roi four numbers x0, y0, x1, y1 (whole numbers; 10 and 10.0 are the same in JavaScript):
+ *   [x0, y0, x1, y1], {x0, y0, x1, y1} or "x0,y0,x1,y1"
+ * @param {number} width the upright photo's width (pixels)
+ * @param {number} height the upright photo's height (pixels)
+ * @returns {{x0: number, y0: number, x1: number, y1: number}} the ROI, integers
+ * @throws {RoiError} not four numbers, not whole (10.5), NaN or infinite, negative, empty or reversed, or past the
+ *   photo's edge: one line naming the ROI, the photo's size and ROI_RULE
+ */
+export function checkRoi(roi, width, height) {
+  const size = `the ${width}x${height} photo`;
+  const values = roiValues(roi);
+  if (values === null) {
+    const got = roi === null ? 'null' : typeof roi === 'object' ? (roi.constructor?.name ?? 'object') : String(roi);
+    const rect = roi !== null && typeof roi === 'object' && ['x', 'y', 'width', 'height'].every((n) => n in roi)
+      ? ' ({x, y, width, height} is a rectangle: pass [x, y, x + width, y + height])' : '';
+    throw new RoiError(`carspotter: ROI ${got} for ${size}: not four numbers x0,y0,x1,y1${rect}; ${ROI_RULE}`);
+  }
+  const shown = `(${values.map(shownValue).join(', ')})`;
+  if (values.length !== 4) {
+    throw new RoiError(`carspotter: ROI ${shown} for ${size}: ${values.length} numbers, not four (x0, y0, x1, y1); ${ROI_RULE}`);
+  }
+  const v = values.map((value, i) => {
+    const name = NAMES[i];
+    if (typeof value === 'boolean') {
+      throw new RoiError(`carspotter: ROI ${shown} for ${size}: ${name} is a boolean, not a pixel coordinate; ${ROI_RULE}`);
+    }
+    const n = roiNumber(value);
+    if (n === undefined) {
+      throw new RoiError(`carspotter: ROI ${shown} for ${size}: ${name} = ${shownValue(value)} is not a number; ${ROI_RULE}`);
+    }
+    if (!Number.isFinite(n)) {
+      throw new RoiError(`carspotter: ROI ${shown} for ${size}: ${name} is ${n}, not a pixel coordinate; ${ROI_RULE}`);
+    }
+    if (n !== Math.floor(n)) {
+      throw new RoiError(`carspotter: ROI ${shown} for ${size}: ${name} = ${n} is not a whole pixel; ${ROI_RULE}`);
+    }
+    return n === 0 ? 0 : n; // -0 is 0
+  });
+  const [x0, y0, x1, y1] = v;
+  if (Math.min(x0, y0, x1, y1) < 0) {
+    throw new RoiError(`carspotter: ROI ${shown} has a negative coordinate; it must lie inside ${size}: ${ROI_RULE}`);
+  }
+  if (x1 <= x0 || y1 <= y0) {
+    throw new RoiError(`carspotter: ROI ${shown} is empty (x1 <= x0 or y1 <= y0) in ${size}; it must hold at least one ` +
+                       `pixel: ${ROI_RULE}`);
+  }
+  if (x1 > width || y1 > height) {
+    throw new RoiError(`carspotter: ROI ${shown} reaches outside ${size} (x1 <= ${width}, y1 <= ${height}); ${ROI_RULE}`);
+  }
+  return { x0, y0, x1, y1 };
+}
+
+/**
+ * A ROI's pixels of an upright photo, at full resolution (checked first with checkRoi).
+ * @param {Uint8Array|Uint8ClampedArray} pixels row-major, channels bytes per pixel, upright
+ * @param {number} width
+ * @param {number} height
+ * @param {3|4} channels
+ * @param {RoiLike} roi
+ * @returns {{pixels: Uint8Array|Uint8ClampedArray, width: number, height: number}} x1 - x0 by y1 - y0 pixels, a
+ *   copy (the photo itself when the ROI is the whole photo)
+ * @throws {RoiError} see checkRoi
+ */
+export function cutRoi(pixels, width, height, channels, roi) {
+  checkImage(pixels, width, height, channels);
+  const { x0, y0, x1, y1 } = checkRoi(roi, width, height);
+  if (x0 === 0 && y0 === 0 && x1 === width && y1 === height) return { pixels, width, height };
+  const w = x1 - x0, h = y1 - y0, row = w * channels;
+  const out = new Uint8Array(w * h * channels);
+  for (let y = 0; y < h; y++) {
+    const from = ((y0 + y) * width + x0) * channels;
+    out.set(pixels.subarray(from, from + row), y * row);
+  }
+  return { pixels: out, width: w, height: h };
+}
+
+/**
+ * A stored photo made upright from its EXIF orientation, as Pillow's ImageOps.exif_transpose (and browsers'
+ * imageOrientation 'from-image', sharp's rotate()) do: 1 as stored, 2 mirrored, 3 rotated 180 degrees, 4 flipped,
+ * 5 transposed, 6 rotated 90 degrees clockwise, 7 transversed, 8 rotated 90 degrees counter-clockwise. 5 to 8
+ * swap width and height.
+ * @param {Uint8Array|Uint8ClampedArray} pixels row-major, channels bytes per pixel, as stored
+ * @param {number} width the stored width
+ * @param {number} height the stored height
+ * @param {3|4} channels
+ * @param {number} orientation the EXIF orientation tag, 1..8
+ * @returns {{pixels: Uint8Array|Uint8ClampedArray, width: number, height: number}} upright (the photo itself for 1)
+ * @throws {RangeError} an orientation other than 1..8
+ */
+export function upright(pixels, width, height, channels, orientation) {
+  checkImage(pixels, width, height, channels);
+  if (!Number.isInteger(orientation) || orientation < 1 || orientation > 8) {
+    throw new RangeError(`carspotter: EXIF orientation must be 1..8 (got ${orientation})`);
+  }
+  if (orientation === 1) return { pixels, width, height };
+  const W = width, H = height, last = (H - 1) * W;
+  // the stored pixel of upright (x, y) is start + x * dx + y * dy (in pixels)
+  const [start, dx, dy] = {
+    2: [W - 1, -1, W], 3: [last + W - 1, -1, -W], 4: [last, 1, -W],
+    5: [0, W, 1], 6: [last, -W, 1], 7: [last + W - 1, -W, -1], 8: [W - 1, W, -1],
+  }[orientation];
+  const [ow, oh] = orientation >= 5 ? [H, W] : [W, H];
+  const out = new Uint8Array(pixels.length);
+  for (let y = 0, o = 0; y < oh; y++) {
+    let p = start + y * dy;
+    for (let x = 0; x < ow; x++, p += dx) {
+      const s = p * channels;
+      for (let c = 0; c < channels; c++, o++) out[o] = pixels[s + c];
+    }
+  }
+  return { pixels: out, width: ow, height: oh };
 }
 
 /**

@@ -1,7 +1,9 @@
-// The self-test's checks, platform-neutral (no imports): resize vectors bit for bit, the golden set through
-// the same top-3 rule as `carspotter parity`. ./node.js runs them in Node; a web or React Native app passes
-// its own file reader and photo decoder to runSelfTest.
-import { compositeOnWhite, resize } from './resize.js';
+// The self-test's checks, platform-neutral (only the package's own modules): resize vectors bit for bit (EXIF
+// orientations and regions of interest included), the bad ROIs refused, the two-pass box vectors, the golden set
+// through the same top-3 rule as `carspotter parity`. ./node.js runs them in Node; a web or React Native app
+// passes its own file reader and photo decoder to runSelfTest.
+import { checkRoi, compositeOnWhite, resize, upright } from './resize.js';
+import { boxToRoi, needsSecondPass } from './twopass.js';
 
 /** Classes sorted by decreasing probability (ties keep index order, as numpy's stable argsort). */
 export function topk(probs, k) {
@@ -88,23 +90,38 @@ export function generatedPhoto(width, height, seed) {
   return out;
 }
 
+/** The rows of a golden index file: its lines, comment lines skipped, split at tabs. */
+function indexRows(text) {
+  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t'));
+}
+
 /**
- * Every resize vector of the golden set through resize(), compared byte for byte.
+ * Every resize vector of the golden set through upright() and resize(), compared byte for byte. golden/resize/
+ * vectors.txt has 10 columns (name, photo, expected, width, height, channels, S, sha256, orientation 1..8 of the
+ * stored photo, ROI "x0,y0,x1,y1" in the upright photo or "-"); a file written before ROIs has the first 8
+ * (orientation 1, no ROI). Each photo is made upright, then its ROI is cut, then resized.
  * @param {(rel: string) => Promise<string>} readText
  * @param {(rel: string) => Promise<Uint8Array>} readBytes
- * @returns {Promise<{passed: boolean, vectors: {name: string, differing: number, maxDiff: number}[]}>}
+ * @returns {Promise<{passed: boolean, withRois: boolean, vectors: {name: string, differing: number, maxDiff: number}[]}>}
+ *   withRois: the file has the 10 columns (its golden set has bad_rois.txt and the box vectors too)
  */
 export async function checkResizeVectors(readText, readBytes) {
-  const rows = (await readText('golden/resize/vectors.txt')).split('\n').filter((l) => l && !l.startsWith('#'));
+  const rows = indexRows(await readText('golden/resize/vectors.txt'));
   const vectors = [];
+  let withRois = rows.length > 0;
   for (const row of rows) {
-    const [name, photo, expected, width, height, , size] = row.split('\t');
+    if (row.length !== 8 && row.length !== 10) {
+      throw new Error(`golden/resize/vectors.txt: row ${JSON.stringify(row[0])} has ${row.length} fields, not 10; re-export the bundle`);
+    }
+    withRois &&= row.length === 10;
+    const [name, photo, expected, width, height, , size, , orientation = '1', roi = '-'] = row;
     const p = photo.startsWith('gen:')
       ? { width: Number(width), height: Number(height), channels: 3,
           pixels: generatedPhoto(Number(width), Number(height), Number(photo.slice(4))) }
       : parsePnm(await readBytes(`golden/resize/${photo}`));
     const want = parsePnm(await readBytes(`golden/resize/${expected}`)).pixels;
-    const got = resize(p.pixels, p.width, p.height, p.channels, Number(size));
+    const up = upright(p.pixels, p.width, p.height, p.channels, Number(orientation));
+    const got = resize(up.pixels, up.width, up.height, p.channels, Number(size), roi === '-' ? null : roi.split(',').map(Number));
     let differing = 0, maxDiff = 0;
     for (let i = 0; i < want.length; i++) {
       const d = Math.abs(got[i] - want[i]);
@@ -113,11 +130,69 @@ export async function checkResizeVectors(readText, readBytes) {
     if (got.length !== want.length) { differing = want.length; maxDiff = 255; }
     vectors.push({ name, differing, maxDiff });
   }
-  return { passed: vectors.length > 0 && vectors.every((v) => v.differing === 0), vectors };
+  return { passed: vectors.length > 0 && vectors.every((v) => v.differing === 0), withRois, vectors };
 }
 
 /**
- * The self-test: resize vectors, then the golden set twice through the app's session.
+ * golden/resize/bad_rois.txt through checkRoi: every ROI of kind "ok" accepted, every other refused with a RoiError
+ * whose message is one line. Each ROI is checked twice: its four values as the file writes them ("NaN", "10.5",
+ * "12.0") and as the numbers JavaScript makes of them (Number(text)).
+ * @param {(rel: string) => Promise<string>} readText
+ * @returns {Promise<{passed: boolean, rois: number, wrong: {line: string, got: string}[]}>}
+ */
+export async function checkBadRois(readText) {
+  const rows = indexRows(await readText('golden/resize/bad_rois.txt'));
+  const wrong = [];
+  for (const row of rows) {
+    const [width, height, x0, y0, x1, y1, kind] = row;
+    for (const roi of [[x0, y0, x1, y1], [x0, y0, x1, y1].map(Number)]) {
+      let got = 'ok';
+      try {
+        checkRoi(roi, Number(width), Number(height));
+      } catch (err) {
+        got = err?.name === 'RoiError' && !String(err.message).includes('\n') ? 'refused' : `threw ${String(err)}`;
+      }
+      if (got !== (kind === 'ok' ? 'ok' : 'refused')) {
+        wrong.push({ line: row.join('\t'), got: `${got} (${roi.map((v) => typeof v).join(',')})` });
+      }
+    }
+  }
+  return { passed: rows.length > 0 && wrong.length === 0, rois: rows.length, wrong };
+}
+
+/** A float32 from its 8 hex digits (IEEE 754 bits, big-endian), exactly. */
+function float32OfBits(hex) {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setUint32(0, parseInt(hex, 16) >>> 0);
+  return view.getFloat32(0);
+}
+
+/**
+ * golden/two_pass/box_vectors.txt through boxToRoi and needsSecondPass: every row's ROI ("-" for none) and pass
+ * (1 or 2) as the reference's. Columns: region "x0,y0,x1,y1", box (4 float32 bit patterns, hex), box in decimal,
+ * roi, pass.
+ * @param {(rel: string) => Promise<string>} readText
+ * @returns {Promise<{passed: boolean, rows: number, wrong: {line: string, roi: string, pass: number}[]}>}
+ */
+export async function checkBoxVectors(readText) {
+  const rows = indexRows(await readText('golden/two_pass/box_vectors.txt'));
+  const wrong = [];
+  for (const row of rows) {
+    if (row.length !== 5) throw new Error(`golden/two_pass/box_vectors.txt: malformed row ${JSON.stringify(row.join('\t').slice(0, 60))}`);
+    const [regionText, bits, , roiText, passText] = row;
+    const r = regionText.split(',').map(Number);
+    const region = { x0: r[0], y0: r[1], x1: r[2], y1: r[3] };
+    const box = Float32Array.from(bits.split(',').map(float32OfBits));
+    const roi = boxToRoi(box, region);
+    const pass = needsSecondPass(roi, region) ? 2 : 1;
+    const text = roi ? `${roi.x0},${roi.y0},${roi.x1},${roi.y1}` : '-';
+    if (text !== roiText || String(pass) !== passText) wrong.push({ line: row.join('\t'), roi: text, pass });
+  }
+  return { passed: rows.length > 0 && wrong.length === 0, rows: rows.length, wrong };
+}
+
+/**
+ * The self-test: resize vectors, bad ROIs and box vectors, then the golden set twice through the app's session.
  *  - exact path: golden/NNN.png (the reference's exact inputs) -> model: the runtime computes what the reference does;
  *  - package path: golden/NNN.jpg decoded by the app's decoder (EXIF applied) -> preprocess() -> model: decoding and
  *    resizing give the reference's answers.
@@ -129,7 +204,7 @@ export async function checkResizeVectors(readText, readBytes) {
  * @param {(rel: string) => Promise<{pixels: Uint8Array|Uint8ClampedArray, width: number, height: number, channels: number}>} o.decode
  *        decodes a photo file of the bundle, upright (the app's own decoder)
  * @param {(line: string) => void} [o.log]
- * @returns {Promise<{passed: boolean, resize: object, exact: object, package: object}>}
+ * @returns {Promise<{passed: boolean, resize: object, rois: object, boxes: object, exact: object, package: object}>}
  */
 export async function runSelfTest({ run, readText, readBytes, decode, log = console.log }) {
   const expected = JSON.parse(await readText('golden/expected.json'));
@@ -140,6 +215,17 @@ export async function runSelfTest({ run, readText, readBytes, decode, log = cons
   log(`resize vectors: ${vectors.passed ? 'PASS' : 'FAIL'} (${vectors.vectors.length} vectors, ` +
       `${vectors.vectors.filter((v) => v.differing === 0).length} bit-exact)`);
   for (const v of vectors.vectors) if (v.differing) log(`  ${v.name}: ${v.differing} values differ, max ${v.maxDiff} levels`);
+  // a golden set written with ROIs (10-column vectors) has the bad ROIs and the box vectors; an older one has neither
+  const skipped = { passed: true, skipped: 'the golden set predates regions of interest (8-column vectors.txt)' };
+  const rois = vectors.withRois ? await checkBadRois(readText) : skipped;
+  const boxes = vectors.withRois ? await checkBoxVectors(readText) : skipped;
+  if (rois.skipped) log(`bad ROIs, box vectors: skipped (${rois.skipped})`);
+  else {
+    log(`bad ROIs: ${rois.passed ? 'PASS' : 'FAIL'} (${rois.rois} ROIs, each refused or accepted as its kind says)`);
+    for (const w of rois.wrong) log(`  ${w.line.replace(/\t/g, ' ')}: ${w.got}`);
+    log(`box vectors: ${boxes.passed ? 'PASS' : 'FAIL'} (${boxes.rows} rows, ${boxes.rows - boxes.wrong.length} agree)`);
+    for (const w of boxes.wrong) log(`  ${w.line.replace(/\t/g, ' ')}: got ${w.roi}, pass ${w.pass}`);
+  }
   const paths = { exact: newPath(tol), package: { ...newPath(tol), meanPixelDrift: 0, maxPixelDrift: 0 } };
   for (const photo of expected.photos) {
     const reference = photo.probabilities;
@@ -167,7 +253,8 @@ export async function runSelfTest({ run, readText, readBytes, decode, log = cons
         `${p.maxPixelDrift} levels` : ''));
     for (const m of p.mismatches) log(`  ${m.photo}: rank ${m.rank} differs from the reference`);
   }
-  return { passed: vectors.passed && paths.exact.passed && paths.package.passed, resize: vectors, ...paths };
+  return { passed: vectors.passed && rois.passed && boxes.passed && paths.exact.passed && paths.package.passed,
+           resize: vectors, rois, boxes, ...paths };
 }
 
 function newPath(tol) {

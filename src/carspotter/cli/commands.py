@@ -17,6 +17,17 @@ def train(args) -> int:
     return 0
 
 
+def localize(args) -> int:
+    from carspotter.train.localizer import localize as run_localize
+
+    say = lambda m: print(f"[localize] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    record = run_localize(args.run_dir, args.data, args.per_photo, args.epochs, args.seed, log=say)
+    chosen = record["candidates"][record["feature_layer"]]
+    print(f"localizer on {record['feature_layer']}: mean IoU {chosen['mean_iou']:.3f} "
+          f"[{chosen['mean_iou_ci'][0]:.3f}, {chosen['mean_iou_ci'][1]:.3f}] on {chosen['n']} validation scenes")
+    return 0
+
+
 def export(args) -> int:
     from carspotter.export.bundle import ExportOptions, export_bundle
     from carspotter.model.formats import FORMATS, parse_formats
@@ -75,7 +86,7 @@ def _predict_with(args, source, files) -> int:
         _, layer = gradcam.last_conv_block(source.reference)
     say = lambda m: print(f"[predict] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(files)} photos through {', '.join(p.format for p in source.predictors)}")
-    predictions, skipped = pr.predict(source, files, args.top, log=say)
+    predictions, skipped = pr.predict(source, files, args.top, log=say, roi=args.roi)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not predictions:
@@ -91,7 +102,8 @@ def _predict_with(args, source, files) -> int:
     for p in source.predictors:
         print(f"# {p.key}: {p.target}")
     for p in predictions:
-        print(f"{p.path} ({p.size[0]}x{p.size[1]}): {'formats agree' if p.agree else 'FORMATS DISAGREE'}")
+        where = f", ROI {','.join(map(str, p.roi))}" if p.roi else ""
+        print(f"{p.path} ({p.size[0]}x{p.size[1]}{where}): {'formats agree' if p.agree else 'FORMATS DISAGREE'}")
         for name, rows in p.top.items():
             print(f"  {name:<20} " + " | ".join(f"{label} {prob:.3f}" for label, prob in rows))
         for w in p.warnings:
@@ -196,6 +208,6 @@ def verify(args) -> int:
     return 0
 
 
-COMMANDS = {"train": train, "export": export, "parity": parity, "predict": predict, "evaluate": evaluate,
+COMMANDS = {"train": train, "localize": localize, "export": export, "parity": parity, "predict": predict, "evaluate": evaluate,
             "benchmark": benchmark, "drift": drift, "report": report, "verify": verify, "sign": sign}
 """Command name -> ``(args) -> exit code``: the CLI's dispatch table."""

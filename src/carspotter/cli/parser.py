@@ -111,6 +111,20 @@ def _add_train_options(t, d) -> None:
                         "'(not a car)'")
 
 
+def _add_localize(sub) -> None:
+    lo = sub.add_parser("localize", help="train a run's localizer (the car's box) from copy-paste composites",
+                        description="Paste the run's training photos into scenes at random scale and place, fit box heads "
+                                    "on the frozen backbone's features, keep the one with the best mean IoU on the "
+                                    "validation split's scenes; writes RUN_DIR/localizer/ (the classifier is unchanged). "
+                                    "Export then ships one model with two outputs, probabilities and box.")
+    lo.add_argument("run_dir", metavar="RUN_DIR")
+    lo.add_argument("--data", default=None, metavar="DIR", help="the run's photo folder, when it moved")
+    lo.add_argument("--scenes-per-photo", dest="per_photo", type=_integer("--scenes-per-photo"), default=6, metavar="N",
+                    help="scenes per training photo: the crop itself and N - 1 composites (default 6)")
+    lo.add_argument("--epochs", type=_integer("--epochs"), default=60, metavar="N", help="epochs per head (default 60)")
+    lo.add_argument("--seed", type=int, default=0, help="composites and heads (default 0)")
+
+
 def _add_export(sub) -> None:
     from carspotter.export.bundle import ExportOptions
     from carspotter.model.formats import FAMILIES, FORMATS
@@ -163,6 +177,16 @@ def _add_export(sub) -> None:
                        help=f"{text} with the reference, 0..1 (default %(default)s)")
 
 
+def _roi(text: str) -> tuple:
+    """``--roi X0,Y0,X1,Y1``: four numbers (checked against each photo's size when it is decoded)."""
+    from carspotter.model.roi import RoiError, parse_roi
+
+    try:
+        return parse_roi(text)
+    except RoiError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}") from None
+
+
 def _add_predict(sub) -> None:
     from carspotter.model.formats import FORMATS
 
@@ -180,6 +204,9 @@ def _add_predict(sub) -> None:
     r.add_argument("--top", type=_integer("--top"), default=3, metavar="K", help="answers per format (default 3)")
     r.add_argument("--run", default=None, metavar="RUN_DIR", help="the bundle's run, for the Keras reference and heatmaps")
     r.add_argument("--json", action="store_true", help="print the predictions as JSON instead of a table")
+    r.add_argument("--roi", default=None, type=_roi, metavar="X0,Y0,X1,Y1",
+                   help="region of interest: whole pixels of the upright photo (after EXIF orientation), half-open, "
+                        "inside the photo; cut at full resolution before the resize (default: the whole photo)")
     r.add_argument("--report", default=None, metavar="DIR",
                    help="write DIR/predict.html (self-contained: original, exact input, Grad-CAM heatmap, top-K bars "
                         "per format) and DIR/predict.json; needs the Keras reference")
@@ -237,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="let TensorFlow's start-up log lines through (also: CARSPOTTER_VERBOSE=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_localize(sub)
     _add_export(sub)
     p = sub.add_parser("parity", help="check every format's top-3 against the reference model",
                        description="Check BUNDLE_DIR: every format's top-1 and top-3 against the Keras reference on real "

@@ -7,7 +7,9 @@ Three layouts (``--format auto`` picks by what ``DATA`` is):
   (and nothing else), each of those is a class-folder tree and fixes the split.
 - ``csv``: ``DATA`` is a ``.csv`` file with a header and columns ``path,label[,split]``;
   paths are relative to the CSV's folder (or absolute); ``split`` is ``train``, ``val`` or
-  ``test`` on every row when the column is present.
+  ``test`` on every row when the column is present. Optional columns ``x0,y0,x1,y1`` (all four)
+  give each photo's car box in the ROI convention (:mod:`carspotter.model.roi`: whole pixels of the
+  upright photo, half-open); a row may leave all four empty (no box).
 - ``devkit``: the Stanford Cars devkit (Krause et al., ICCV 2013 workshop): ``DATA`` holds
   ``cars_train_annos.mat`` and ``cars_meta.mat`` (directly or in ``devkit/``) and the
   photos in ``cars_train/``. Optionally each photo is cropped to its annotated bounding box.
@@ -36,14 +38,18 @@ class Record:
         path: photo path relative to :attr:`ReadResult.root` (or absolute when outside it).
         label: class name as written in the dataset.
         split: ``"train"``, ``"val"`` or ``"test"`` when the dataset fixes it, else None.
-        box: crop box ``(left, top, right, bottom)`` in pixels of the upright photo
-            (Pillow's ``Image.crop`` convention, right/bottom exclusive), or None.
+        box: the region of interest the model is given, ``(x0, y0, x1, y1)`` in pixels of the upright
+            photo (:mod:`carspotter.model.roi`: half-open, inside the photo), when the caller asked to crop to
+            the dataset's boxes; else None.
+        annotated: the dataset's own box for the photo (same convention), whether or not it is cropped to:
+            what two-pass recognition's box is measured against (IoU).
     """
 
     path: str
     label: str
     split: str | None = None
     box: tuple[int, int, int, int] | None = None
+    annotated: tuple[int, int, int, int] | None = None
 
 
 @dataclass
@@ -169,11 +175,39 @@ def read_folders(root: Path) -> ReadResult:
     return out
 
 
-def read_csv(path: Path) -> ReadResult:
-    """CSV manifest with a header row: ``path,label`` and optionally ``split``.
+BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+"""A CSV's box columns: the car's box in the ROI convention (:mod:`carspotter.model.roi`)."""
+
+
+def _csv_box(row: dict, where: str) -> tuple[int, int, int, int] | None:
+    """The row's ``x0,y0,x1,y1`` as whole pixels, or None when all four are empty.
 
     Raises:
-        DatasetError: unreadable file, missing columns, empty fields, or a bad split value
+        DatasetError: some but not all given, not whole numbers, negative, or empty (x1 <= x0 or y1 <= y0).
+    """
+    from carspotter.model.roi import RoiError, check_roi
+
+    texts = [(row.get(c) or "").strip() for c in BOX_COLUMNS]
+    if not any(texts):
+        return None
+    if not all(texts):
+        raise DatasetError(f"{where}: box columns x0,y0,x1,y1 must be all given or all empty (got {','.join(texts)})")
+    try:
+        values = [float(t) for t in texts]
+        # the photo's size is checked when it is decoded; here only what the row alone can break
+        return tuple(check_roi(values, max(values[2], 1), max(values[3], 1)))
+    except (ValueError, RoiError) as exc:
+        raise DatasetError(f"{where}: bad box {','.join(texts)} ({exc})") from None
+
+
+def read_csv(path: Path, crop: bool = False) -> ReadResult:
+    """CSV manifest with a header row: ``path,label`` and optionally ``split`` and the box columns ``x0,y0,x1,y1``.
+
+    Args:
+        crop: give the model each photo's box as its region of interest (rows without a box: the whole photo).
+
+    Raises:
+        DatasetError: unreadable file, missing columns, empty fields, a bad split value or a bad box
             (the message names the file and the line).
     """
     root = Path(os.path.abspath(path.parent))
@@ -190,6 +224,11 @@ def read_csv(path: Path) -> ReadResult:
                 raise DatasetError(f"{path}: the header must name the columns path,label[,split] (found: {','.join(columns) or 'nothing'})")
             reader.fieldnames = columns
             has_split = "split" in columns
+            has_box = all(c in columns for c in BOX_COLUMNS)
+            if any(c in columns for c in BOX_COLUMNS) and not has_box:
+                raise DatasetError(f"{path}: box columns need all four of x0,y0,x1,y1 (found: {','.join(columns)})")
+            if crop and not has_box:
+                raise UsageError(f"--crop-to-box: {path} has no box columns x0,y0,x1,y1")
             for row in reader:
                 line = reader.line_num
                 p, label = (row.get("path") or "").strip(), (row.get("label") or "").strip()
@@ -208,8 +247,9 @@ def read_csv(path: Path) -> ReadResult:
                 full = Path(os.path.abspath(Path(p) if os.path.isabs(p) else root / p))
                 if not full.is_file():
                     raise DatasetError(f"{path}:{line}: photo {p} not found (relative paths start at {root})")
+                box = _csv_box(row, f"{path}:{line}") if has_box else None
                 if _is_photo(str(full), out.ignored):
-                    out.records.append(Record(str(full), label, split))
+                    out.records.append(Record(str(full), label, split, box if crop else None, box))
         except UnicodeDecodeError:
             raise DatasetError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
         except csv.Error as exc:
@@ -240,8 +280,8 @@ def read_devkit(root: Path, crop: bool = False) -> ReadResult:
 
     The annotation fields are ``bbox_x1, bbox_y1, bbox_x2, bbox_y2, class, fname`` with
     1-based class indices into ``cars_meta.mat``'s ``class_names`` and inclusive pixel
-    boxes (devkit README); with ``crop`` the box becomes a Pillow crop box
-    ``(x1, y1, x2 + 1, y2 + 1)`` (clamped to the photo when decoded). Read with
+    boxes (devkit README); each becomes the ROI ``(x1 - 1, y1 - 1, x2, y2)`` (:mod:`carspotter.model.roi`: 0-based,
+    half-open; refused when decoded if it leaves the photo), given to the model with ``crop``. Read with
     ``scipy.io.loadmat``. A ``/`` in a class name is written as ``-`` (it cannot be a
     folder name in exports and reports), as in ``../shared/data``.
 
@@ -276,14 +316,12 @@ def read_devkit(root: Path, crop: bool = False) -> ReadResult:
         if not 1 <= cls <= len(names):
             raise DatasetError(f"{annos_path}: class index {cls} of {row['fname']} is outside 1..{len(names)} of {meta_path.name}")
         rel = str((images / str(row["fname"])).relative_to(root))
-        box = None
-        if crop:
-            x1, y1, x2, y2 = (int(row[k]) for k in fields[:4])
-            box = (x1 - 1, y1 - 1, x2, y2)  # 1-based inclusive -> 0-based, right/bottom exclusive
+        x1, y1, x2, y2 = (int(row[k]) for k in fields[:4])
+        annotated = (x1 - 1, y1 - 1, x2, y2)  # 1-based inclusive -> 0-based, right/bottom exclusive (the ROI's)
         if not (root / rel).is_file():
             out.ignored.append((rel, "listed in the devkit annotations but not found"))
             continue
-        out.records.append(Record(rel, names[cls - 1], None, box))
+        out.records.append(Record(rel, names[cls - 1], None, annotated if crop else None, annotated))
     return out
 
 
@@ -294,7 +332,7 @@ def read(data: str | Path, fmt: str = "auto", crop: bool = False) -> ReadResult:
         data: a folder, or a ``.csv`` manifest.
         fmt: one of :data:`FORMATS`; ``auto`` picks ``csv`` for a file, ``devkit`` for a
             folder holding the devkit's ``cars_train_annos.mat``, else ``folders``.
-        crop: crop to the bounding box (devkit only).
+        crop: give the model each photo's box as its region of interest (a CSV's x0,y0,x1,y1 columns or the devkit's).
 
     Raises:
         DatasetError: missing path, or a layout that does not match ``fmt``.
@@ -308,12 +346,13 @@ def read(data: str | Path, fmt: str = "auto", crop: bool = False) -> ReadResult:
     path = path.resolve()
     if fmt == "auto":
         fmt = "csv" if path.is_file() else "devkit" if is_devkit(path) else "folders"
-    if crop and fmt != "devkit":
-        raise UsageError(f"--crop-to-box needs bounding boxes, which only the Stanford Cars devkit layout has ({path} is read as {fmt})")
+    if crop and fmt not in ("devkit", "csv"):
+        raise UsageError(f"--crop-to-box needs bounding boxes: a CSV with x0,y0,x1,y1 columns or the Stanford Cars devkit "
+                         f"({path} is read as {fmt})")
     if fmt == "csv":
         if not path.is_file():
             raise DatasetError(f"{path}: --format csv needs a .csv file")
-        return read_csv(path)
+        return read_csv(path, crop)
     if not path.is_dir():
         raise DatasetError(f"{path}: not a folder; pass a folder with one subfolder of photos per class, or a .csv manifest")
     if fmt == "devkit":

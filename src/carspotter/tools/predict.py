@@ -88,6 +88,8 @@ class PhotoPrediction:
         top: ``{format/variant: [(label, probability 0..1), ...]}`` top-K per predictor.
         agree: every predictor has the same top-1.
         warnings: one line each, with numbers.
+        roi: the region of interest the model was given (``(x0, y0, x1, y1)`` upright-photo pixels,
+            :mod:`carspotter.model.roi`), or None for the whole photo.
     """
 
     photo: str
@@ -97,10 +99,11 @@ class PhotoPrediction:
     top: dict[str, list[tuple[str, float]]]
     agree: bool
     warnings: list[str] = field(default_factory=list)
+    roi: tuple[int, int, int, int] | None = None
 
     def to_json(self) -> dict:
         return {"photo": self.photo, "width": self.size[0], "height": self.size[1], "agree": self.agree,
-                "warnings": self.warnings,
+                "roi": list(self.roi) if self.roi else None, "warnings": self.warnings,
                 "top": {k: [{"label": lab, "probability": round(float(p), 6)} for lab, p in v] for k, v in self.top.items()}}
 
 
@@ -228,7 +231,7 @@ def warnings_for(width: int, height: int, size: int, top1: float, threshold: flo
 
 
 def predict(source: Source, files: list[Path], k: int = 3,
-            log: Callable[[str], None] = lambda m: None) -> tuple[list[PhotoPrediction], list[tuple[Path, str]]]:
+            log: Callable[[str], None] = lambda m: None, roi=None) -> tuple[list[PhotoPrediction], list[tuple[Path, str]]]:
     """Run every predictor of ``source`` on ``files``.
 
     Args:
@@ -236,6 +239,8 @@ def predict(source: Source, files: list[Path], k: int = 3,
         files: photo files.
         k: answers per predictor, 1..C.
         log: progress lines (one per format, with the time it took).
+        roi: ``(x0, y0, x1, y1)`` region of interest applied to every photo (:mod:`carspotter.model.roi`: upright
+            pixels, half-open, inside the photo); a photo it does not fit is listed in ``skipped`` with the reason.
 
     Returns:
         ``(predictions, skipped)``: one :class:`PhotoPrediction` per photo that decodes, and
@@ -246,10 +251,10 @@ def predict(source: Source, files: list[Path], k: int = 3,
     """
     if not 1 <= k <= len(source.labels):
         raise UsageError(f"--top {k}: must be between 1 and the number of classes ({len(source.labels)})")
-    good, skipped, sizes, pixels = [], [], [], []
+    good, skipped, sizes, pixels, rois = [], [], [], [], []
     for path in files:
         try:
-            pixels.append(photos.load_photo(path, source.size))
+            pixels.append(photos.load_photo(path, source.size, roi))
         except PhotoError as exc:
             skipped.append((path, exc.reason))
             continue
@@ -259,6 +264,8 @@ def predict(source: Source, files: list[Path], k: int = 3,
                 w, h = h, w
         good.append(path)
         sizes.append((w, h))
+        if roi is not None:
+            rois.append(tuple(int(v) for v in roi))
     if not good:
         return [], skipped
     batch = np.stack(pixels)
@@ -273,8 +280,10 @@ def predict(source: Source, files: list[Path], k: int = 3,
     for i, path in enumerate(good):
         tops = {name: [(source.labels[j], float(pr[i, j])) for j in topk(pr[i:i + 1], k)[0]] for name, pr in probs.items()}
         top1s = {t[0][0] for t in tops.values()}
-        warn = warnings_for(*sizes[i], source.size, tops[first][0][1], source.threshold, source.target_precision)
-        out.append(PhotoPrediction(path.name, path, sizes[i], batch[i], tops, len(top1s) == 1, warn))
+        seen = (rois[i][2] - rois[i][0], rois[i][3] - rois[i][1]) if rois else sizes[i]  # what the model is given
+        warn = warnings_for(*seen, source.size, tops[first][0][1], source.threshold, source.target_precision)
+        out.append(PhotoPrediction(path.name, path, sizes[i], batch[i], tops, len(top1s) == 1, warn,
+                                   rois[i] if rois else None))
     return out, skipped
 
 

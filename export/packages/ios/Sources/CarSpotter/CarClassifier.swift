@@ -113,7 +113,7 @@ public actor CarClassifier {
     /// The package's own model resource (`info.model` or `info.coreAIModel`), or nil when the package lacks it.
     static func packagedModelURL(_ name: String) -> URL? { Bundle.module.url(forResource: name, withExtension: nil) }
 
-    /// Classify one photo.
+    /// Classify one photo, or the region of interest `roi` of it.
     /// - Parameters:
     ///   - image: the photo as decoded (any size), as stored: not rotated. Pixels are read in its own RGB colour space,
     ///     without colour matching, as the reference decoder does
@@ -124,16 +124,28 @@ public actor CarClassifier {
     ///     numbering differs); `.up` only for an image a decoder already drew upright. The photo is read whole, a band
     ///     of rows at a time, and box-reduced here (`BandReduce.prepare`): do not downsample it first (e.g. with
     ///     `kCGImageSourceSubsampleFactor` or a thumbnail), which the reference does not do
+    ///   - roi: the pixels to classify (nil: the whole photo), in pixels of the UPRIGHT photo (after `orientation`: a
+    ///     portrait shot's ROI is in portrait coordinates, its upright size is `Roi.uprightSize(of:orientation:)`),
+    ///     half-open, checked against it (`Roi.rule`: whole pixels, inside, nothing clipped). Its pixels are cut at full
+    ///     resolution before the box pre-reduction, as the reference does (`carspotter predict --roi`), and only the
+    ///     stored rows and columns that hold it are read. From the app's crop UI: `Roi(checking:_:_:_:width:height:)`
+    ///     with whole pixels, or `Roi(pixelRect:uprightWidth:uprightHeight:)` for a fractional rect (top-left origin,
+    ///     rounded outward, clamped); from Vision (normalized, bottom-left origin, e.g. an objectness saliency
+    ///     request's `salientObjects[i].boundingBox` run with this image and orientation):
+    ///     `Roi(visionRect:image:orientation:)`
     /// - Returns: the top 3, with `show` false below the bundle's threshold or for "not a car"
-    /// - Throws: `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML or Core AI errors.
+    /// - Throws: `RoiError` for a ROI that does not lie inside the upright photo (one line naming the ROI, the photo's
+    ///   size and the rule); `CarSpotterError.badImage` when the image cannot be drawn into an 8-bit bitmap; Core ML or
+    ///   Core AI errors.
     ///
     /// Memory: one band of rows (1 MiB as RGBA), the box sums and the reduced image: about 4 MB for a 48 MP photo at a
     /// 299 px input (computed from the sizes: BandReduce.swift), besides the decoded image the caller holds. Calls on one classifier run one at a time, in
     /// the order they came (a FIFO turn, held across the model's `await`): concurrent calls wait, they never add a second band.
-    public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation) async throws -> Classification {
+    public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation, roi: Roi? = nil) async throws -> Classification {
         await takeTurn()
         defer { endTurn() }
-        let prepared = try BandReduce.prepare(try CGImageRows(image), orientation: orientation.rawValue, size: info.size)
+        let prepared = try BandReduce.prepare(try CGImageRows(image), orientation: orientation.rawValue, size: info.size,
+                                              roi: roi)
         let input = ReferenceResize.bilinear(prepared.pixels, width: prepared.width, height: prepared.height, size: info.size)
         return info.classification(try await run(input))
     }

@@ -130,30 +130,38 @@ public enum ReferenceResize {
         return (out, ow, oh)
     }
 
-    /// Stretch an upright photo to `size` x `size` exactly as carspotter's reference: RGBA composited on white,
-    /// `boxReduce`, then `bilinear`.
+    /// Stretch an upright photo, or its region of interest, to `size` x `size` exactly as carspotter's reference:
+    /// the ROI cut at full resolution (`Roi.cut`), RGBA composited on white, `boxReduce`, then `bilinear`.
     /// - Parameters:
-    ///   - pixels: row-major, `channels` bytes per pixel (3 RGB, 4 RGBA: composited on white first)
+    ///   - pixels: row-major, `channels` bytes per pixel (3 RGB, 4 RGBA: composited on white first), upright
+    ///   - roi: the pixels to resize, in this upright photo (nil: all of it); the box factors come from its size
     /// - Returns: `size * size * 3` RGB bytes, row-major
-    /// - Throws: `ResizeError.badInput` for channels other than 3 or 4, or a byte count other than width * height * channels
-    public static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int, size: Int) throws -> [UInt8] {
+    /// - Throws: `ResizeError.badInput` for channels other than 3 or 4, or a byte count other than width * height *
+    ///   channels; `RoiError` for a ROI that does not lie inside the photo
+    public static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int, size: Int,
+                              roi: Roi? = nil) throws -> [UInt8] {
         guard channels == 3 || channels == 4 else { throw ResizeError.badInput("channels must be 3 (RGB) or 4 (RGBA), got \(channels)") }
         guard width >= 1, height >= 1, size >= 1 else { throw ResizeError.badInput("sizes must be positive: \(width) x \(height) -> \(size)") }
         guard pixels.count == width * height * channels else {
             throw ResizeError.badInput("\(pixels.count) bytes is not \(width) x \(height) x \(channels)")
         }
-        let reduced = boxReduce(channels == 4 ? compositeOnWhite(pixels) : pixels, width: width, height: height, size: size)
+        var photo = PackedImage(pixels: pixels, width: width, height: height, channels: channels)
+        if let roi = roi { photo = try roi.cut(photo) }
+        let rgb = channels == 4 ? compositeOnWhite(photo.pixels) : photo.pixels
+        let reduced = boxReduce(rgb, width: photo.width, height: photo.height, size: size)
         return bilinear(reduced.pixels, width: reduced.width, height: reduced.height, size: size)
     }
 
-    /// What the bilinear step is given, from a photo as stored: EXIF `orientation` applied (1...8), RGBA composited on
-    /// white, `boxReduce`d. For a photo that is reduced, the reduction reads the stored pixels through the orientation
-    /// (no upright copy of a 48 MP photo); the values are those of Orientation.upright, compositeOnWhite, boxReduce.
-    /// Port of the Kotlin core's ReferenceResize.prepare.
+    /// What the bilinear step is given, from a photo as stored: EXIF `orientation` applied (1...8), the region of
+    /// interest cut, RGBA composited on white, `boxReduce`d. For a region that is reduced, the reduction reads the
+    /// stored pixels through the orientation (no upright copy of a 48 MP photo); the values are those of
+    /// Orientation.upright, Roi.cut, compositeOnWhite, boxReduce. Port of the Kotlin core's ReferenceResize.prepare.
+    /// - Parameter roi: in the UPRIGHT photo (nil: all of it); the box factors come from its size, the boxes start at
+    ///   its top-left pixel
     /// - Throws: `ResizeError.badInput` for channels other than 3 or 4, an orientation outside 0...8, or a byte count
-    ///   other than width * height * channels
+    ///   other than width * height * channels; `RoiError` for a ROI that does not lie inside the upright photo
     public static func prepare(_ pixels: [UInt8], width: Int, height: Int, channels: Int, orientation: UInt32,
-                               size: Int) throws -> PackedImage {
+                               size: Int, roi: Roi? = nil) throws -> PackedImage {
         guard channels == 3 || channels == 4 else { throw ResizeError.badInput("channels must be 3 (RGB) or 4 (RGBA), got \(channels)") }
         guard orientation <= 8 else { throw ResizeError.badInput("EXIF orientation must be 1...8 (0: unknown), got \(orientation)") }
         guard width >= 1, height >= 1, size >= 1 else { throw ResizeError.badInput("sizes must be positive: \(width) x \(height) -> \(size)") }
@@ -162,23 +170,27 @@ public enum ReferenceResize {
         }
         let uw = orientation >= 5 ? height : width
         let uh = orientation >= 5 ? width : height
-        let (kx, ky) = boxFactors(width: uw, height: uh, size: size)
+        let region = try roi?.checked(width: uw, height: uh) ?? Roi(unchecked: 0, 0, uw, uh)
+        let rw = region.width, rh = region.height
+        let (kx, ky) = boxFactors(width: rw, height: rh, size: size)
         if orientation <= 1 || (kx == 1 && ky == 1) {
-            let up = Orientation.upright(PackedImage(pixels: pixels, width: width, height: height, channels: channels),
+            var up = Orientation.upright(PackedImage(pixels: pixels, width: width, height: height, channels: channels),
                                          orientation: orientation)
-            let r = boxReduce(channels == 4 ? compositeOnWhite(up.pixels) : up.pixels, width: uw, height: uh, size: size)
+            if roi != nil { up = try region.cut(up) }
+            let r = boxReduce(channels == 4 ? compositeOnWhite(up.pixels) : up.pixels, width: rw, height: rh, size: size)
             return PackedImage(pixels: r.pixels, width: r.width, height: r.height, channels: 3)
         }
-        let ow = (uw + kx - 1) / kx
-        let oh = (uh + ky - 1) / ky
+        let ow = (rw + kx - 1) / kx
+        let oh = (rh + ky - 1) / ky
         var out = [UInt8](repeating: 0, count: ow * oh * 3)
         for oy in 0..<oh {
             for ox in 0..<ow {
                 var r = 0, g = 0, b = 0
-                let rows = min(ky, uh - oy * ky)
-                let cols = min(kx, uw - ox * kx)
-                for y in (oy * ky)..<(oy * ky + rows) {
-                    for x in (ox * kx)..<(ox * kx + cols) {
+                let rows = min(ky, rh - oy * ky)
+                let cols = min(kx, rw - ox * kx)
+                let top = region.y0 + oy * ky, left = region.x0 + ox * kx  // upright pixels
+                for y in top..<(top + rows) {
+                    for x in left..<(left + cols) {
                         let p = Orientation.source(orientation, x: x, y: y, width: width, height: height) * channels
                         if channels == 3 {
                             r += Int(pixels[p]); g += Int(pixels[p + 1]); b += Int(pixels[p + 2])

@@ -7,14 +7,17 @@ import ImageIO
 import UIKit
 
 extension CarClassifier {
-    /// Classify a `UIImage`: `classify(image.cgImage, orientation: exifOrientation(image.imageOrientation))`.
+    /// Classify a `UIImage`, or the region of interest `roi` of it:
+    /// `classify(image.cgImage, orientation: exifOrientation(image.imageOrientation), roi: roi)`.
+    /// - Parameter roi: in pixels of the image as displayed (upright): its `size` in points times its `scale`, origin
+    ///   at the top-left (a crop UI's rect in those pixels: `Roi(pixelRect:uprightWidth:uprightHeight:)`); nil: all
     /// - Throws: `CarSpotterError.badImage` for a UIImage without a CGImage (one made from a `CIImage`: render it
-    ///   first); as `classify(_:orientation:)`.
-    public func classify(_ image: UIImage) async throws -> Classification {
+    ///   first); as `classify(_:orientation:roi:)`.
+    public func classify(_ image: UIImage, roi: Roi? = nil) async throws -> Classification {
         guard let cgImage = image.cgImage else {
             throw CarSpotterError.badImage("the UIImage has no CGImage (it is backed by a CIImage); render it to a CGImage first")
         }
-        return try await classify(cgImage, orientation: CarClassifier.exifOrientation(image.imageOrientation))
+        return try await classify(cgImage, orientation: CarClassifier.exifOrientation(image.imageOrientation), roi: roi)
     }
 
     /// A `UIImage.Orientation` as the `CGImagePropertyOrientation` of the same name: the cases mean the same, their raw

@@ -118,23 +118,134 @@ func parsePnm(_ data: Data) throws -> PackedImage {
     return PackedImage(pixels: Array(bytes[start..<(start + w * h * c)]), width: w, height: h, channels: c)
 }
 
+/// The rows of golden/resize/vectors.txt, each with its 10 fields: name, photo, expected, width, height, channels,
+/// size, sha256, orientation (1...8 of the stored photo), roi ("x0,y0,x1,y1" in the upright photo, or "-"); a file
+/// written before ROIs has the first 8, read as orientation 1 and roi "-".
+func resizeVectorRows(_ golden: URL) throws -> [[String]] {
+    let index = golden.appendingPathComponent("resize/vectors.txt")
+    let rows = try String(contentsOf: index, encoding: .utf8).split(separator: "\n")
+        .filter { !$0.hasPrefix("#") && !$0.isEmpty }.map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    for row in rows where row.count != 8 && row.count != 10 {
+        throw CarSpotterError.badImage("resize/vectors.txt: row \(row[0]) has \(row.count) fields, not 10; re-export the bundle")
+    }
+    return rows.map { $0.count == 10 ? $0 : $0 + ["1", "-"] }
+}
+
+/// A ROI as the golden files write it: "x0,y0,x1,y1" (whole pixels), checked against a `width` x `height` photo; nil for "-".
+func parseRoi(_ text: String, width: Int, height: Int) throws -> Roi? {
+    if text == "-" { return nil }
+    let v = text.split(separator: ",").map { Int($0)! }
+    return try Roi(checking: v[0], v[1], v[2], v[3], width: width, height: height)
+}
+
+/// A number of golden/resize/bad_rois.txt as the reference's float() reads it: "NaN", "Infinity", "-1", "10.5", "12.0".
+func parseNumber(_ text: String) -> Double {
+    switch text.lowercased() {
+    case "nan", "+nan", "-nan": return .nan
+    case "inf", "+inf", "infinity", "+infinity": return .infinity
+    case "-inf", "-infinity": return -.infinity
+    default: return Double(text)!
+    }
+}
+
+func sha256Hex(_ bytes: [UInt8]) -> String { SHA256.hash(data: Data(bytes)).map { String(format: "%02x", $0) }.joined() }
+
+/// A PixelSource that counts the stored pixels read (through the windowed read the band path uses for a ROI).
+final class CountingSource: PixelSource {
+    let image: PackedImage
+    private(set) var pixelsRead = 0
+    init(_ image: PackedImage) { self.image = image }
+    var width: Int { image.width }
+    var height: Int { image.height }
+    var channels: Int { image.channels }
+
+    func readRows(top: Int, count: Int, into band: UnsafeMutableRawBufferPointer) throws {
+        pixelsRead += width * count
+        try image.readRows(top: top, count: count, into: band)
+    }
+
+    func readRows(left: Int, columns: Int, top: Int, count: Int, into band: UnsafeMutableRawBufferPointer) throws {
+        pixelsRead += columns * count
+        try image.readRows(left: left, columns: columns, top: top, count: count, into: band)
+    }
+}
+
 final class ResizeVectorTests: XCTestCase {
+    /// Every vector, as stored (EXIF orientation, RGBA) with its ROI, bit for bit through each path the package has:
+    /// the upright photo cut and resized (ReferenceResize.resize), the fused reduction (ReferenceResize.prepare) and
+    /// the banded one (BandReduce.prepare, as classify reads a CGImage; whole bands and 7-row bands), each followed by
+    /// the bilinear step.
     func testEveryResizeVectorIsBitExact() throws {
         let golden = try goldenSet()
-        let index = golden.appendingPathComponent("resize/vectors.txt")
-        let rows = try String(contentsOf: index, encoding: .utf8).split(separator: "\n")
-            .filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t").map(String.init) }
+        let rows = try resizeVectorRows(golden)
         XCTAssertGreaterThanOrEqual(rows.count, 10)
         for row in rows {
+            let name = row[0], size = Int(row[6])!, orientation = UInt32(row[8])!
             let photo = row[1].hasPrefix("gen:")
                 ? generatedPhoto(width: Int(row[3])!, height: Int(row[4])!, seed: UInt32(row[1].dropFirst(4))!)
                 : try parsePnm(Data(contentsOf: golden.appendingPathComponent("resize/" + row[1])))
+            XCTAssertEqual([photo.width, photo.height, photo.channels], [Int(row[3])!, Int(row[4])!, Int(row[5])!], name)
             let want = try parsePnm(Data(contentsOf: golden.appendingPathComponent("resize/" + row[2])))
-            let got = try ReferenceResize.resize(photo.pixels, width: photo.width, height: photo.height,
-                                                 channels: photo.channels, size: Int(row[6])!)
-            XCTAssertEqual(zip(got, want.pixels).filter { $0 != $1 }.count, 0, "\(row[0]): values differing from the reference")
-            let sha = SHA256.hash(data: Data(got)).map { String(format: "%02x", $0) }.joined()
-            XCTAssertEqual(sha, row[7], row[0])
+            let upright = Orientation.upright(photo, orientation: orientation)
+            let roi = try parseRoi(row[9], width: upright.width, height: upright.height)
+            var paths: [(String, [UInt8])] = []
+            let cutResized = try ReferenceResize.resize(upright.pixels, width: upright.width, height: upright.height,
+                                                        channels: upright.channels, size: size, roi: roi)
+            paths.append(("upright, cut, resize", cutResized))
+            let fused = try ReferenceResize.prepare(photo.pixels, width: photo.width, height: photo.height,
+                                                    channels: photo.channels, orientation: orientation, size: size, roi: roi)
+            paths.append(("prepare", ReferenceResize.bilinear(fused.pixels, width: fused.width, height: fused.height, size: size)))
+            let bands: [Int?] = row[1].hasPrefix("gen:") ? [nil] : [nil, 7]  // 12 MP: one band height
+            for band in bands {
+                let reduced = try BandReduce.prepare(photo, orientation: orientation, size: size, roi: roi, bandRows: band)
+                let label = band.map { String($0) } ?? "default"
+                paths.append(("bands of \(label) rows",
+                              ReferenceResize.bilinear(reduced.pixels, width: reduced.width, height: reduced.height, size: size)))
+            }
+            for (path, got) in paths {
+                let what = "\(name) (orientation \(orientation), roi \(row[9])), \(path)"
+                XCTAssertEqual(got.count, want.pixels.count, what)
+                XCTAssertEqual(zip(got, want.pixels).filter { $0 != $1 }.count, 0, "\(what): values differing from the reference")
+                XCTAssertEqual(sha256Hex(got), row[7], what)
+            }
+        }
+    }
+
+    /// golden/resize/bad_rois.txt: the edge ROIs marked "ok" are accepted as they are, every other is refused with a
+    /// RoiError of the line's kind, one line naming the ROI, the photo's size and the rule.
+    func testBadRoisAreRefusedAndEdgeRoisAccepted() throws {
+        let golden = try goldenSet()
+        let index = golden.appendingPathComponent("resize/bad_rois.txt")
+        let lines = try String(contentsOf: index, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") && !$0.isEmpty }.map { $0.split(separator: "\t").map(String.init) }
+        XCTAssertGreaterThanOrEqual(lines.count, 10)
+        XCTAssertTrue(lines.contains { $0.last != "ok" } && lines.contains { $0.last == "ok" })
+        for line in lines {
+            XCTAssertEqual(line.count, 7, line.joined(separator: " "))
+            let width = Int(line[0])!, height = Int(line[1])!, kind = line[6]
+            let v = line[2...5].map(parseNumber)
+            let what = "\(width)x\(height) photo, ROI \(line[2...5].joined(separator: ",")) (\(kind))"
+            if kind == "ok" {
+                let roi = try Roi(checking: v[0], v[1], v[2], v[3], width: width, height: height)
+                XCTAssertEqual([roi.x0, roi.y0, roi.x1, roi.y1], v.map { Int($0) }, what)
+                continue
+            }
+            XCTAssertThrowsError(try Roi(checking: v[0], v[1], v[2], v[3], width: width, height: height), what) { error in
+                guard let roiError = error as? RoiError else { return XCTFail("\(what): \(error) is not a RoiError") }
+                XCTAssertEqual(roiError.kind.rawValue, kind, what)
+                let message = roiError.localizedDescription
+                XCTAssertFalse(message.contains("\n"), what)
+                XCTAssertTrue(message.contains("\(width)x\(height)") && message.contains(Roi.rule), "\(what): \(message)")
+            }
+            // the same ROI passed to the resize paths is refused there too, before any pixel is read
+            if v.allSatisfy({ $0.isFinite && $0 == $0.rounded(.down) }) {
+                let photo = PackedImage(pixels: [UInt8](repeating: 0, count: width * height * 3), width: width, height: height, channels: 3)
+                if let roi = try? Roi(checking: v[0], v[1], v[2], v[3], width: Int(1e6), height: Int(1e6)) {
+                    XCTAssertThrowsError(try BandReduce.prepare(photo, orientation: 1, size: 8, roi: roi), what)
+                    XCTAssertThrowsError(try ReferenceResize.prepare(photo.pixels, width: width, height: height, channels: 3,
+                                                                     orientation: 1, size: 8, roi: roi), what)
+                }
+            }
         }
     }
 
@@ -172,8 +283,37 @@ final class ResizeVectorTests: XCTestCase {
                 let got = try ReferenceResize.prepare(pixels, width: w, height: h, channels: c, orientation: o, size: size)
                 XCTAssertEqual([got.width, got.height], [want.width, want.height], "\(w) x \(h) x \(c), orientation \(o)")
                 XCTAssertEqual(got.pixels, want.pixels, "\(w) x \(h) x \(c), orientation \(o), size \(size)")
+                // a ROI of the upright photo: cut, then composited and reduced as if it were the photo
+                let x0 = next(up.width), y0 = next(up.height)
+                let roi = try Roi(checking: x0, y0, x0 + 1 + next(up.width - x0), y0 + 1 + next(up.height - y0),
+                                  width: up.width, height: up.height)
+                let cut = try roi.cut(up)
+                XCTAssertEqual([cut.width, cut.height], [roi.width, roi.height])
+                let cutRGB = c == 4 ? ReferenceResize.compositeOnWhite(cut.pixels) : cut.pixels
+                let wantRoi = ReferenceResize.boxReduce(cutRGB, width: roi.width, height: roi.height, size: size)
+                let gotRoi = try ReferenceResize.prepare(pixels, width: w, height: h, channels: c, orientation: o, size: size, roi: roi)
+                XCTAssertEqual([gotRoi.width, gotRoi.height], [wantRoi.width, wantRoi.height], "orientation \(o), roi \(roi)")
+                XCTAssertEqual(gotRoi.pixels, wantRoi.pixels, "\(w) x \(h) x \(c), orientation \(o), size \(size), roi \(roi)")
             }
         }
+    }
+
+    func testRoiCutIsTheHalfOpenRectangleOfTheUprightPhoto() throws {
+        // a 4 x 3 grey image 0...11: (1, 1, 3, 3) holds x 1...2, y 1...2
+        let image = PackedImage(pixels: (0..<12).map { UInt8($0) }, width: 4, height: 3, channels: 1)
+        XCTAssertEqual(try Roi(checking: 1, 1, 3, 3, width: 4, height: 3).cut(image).pixels, [5, 6, 9, 10])
+        XCTAssertEqual(try Roi.whole(width: 4, height: 3).cut(image).pixels, image.pixels)
+        XCTAssertEqual(try Roi(checking: 3, 2, 4, 3, width: 4, height: 3).cut(image).pixels, [11])
+        XCTAssertThrowsError(try Roi(checking: 0, 0, 5, 3, width: 5, height: 3).cut(image))  // a ROI of another photo
+        // the resize of a ROI is the resize of its pixels, cut
+        var state: UInt32 = 3
+        func next(_ n: Int) -> Int { state = state &* 1_664_525 &+ 1_013_904_223; return Int(state >> 8) % n }
+        let w = 97, h = 61
+        let rgb = PackedImage(pixels: (0..<(w * h * 3)).map { _ in UInt8(next(256)) }, width: w, height: h, channels: 3)
+        let roi = try Roi(checking: 13, 7, 90, 60, width: w, height: h)
+        let cut = try roi.cut(rgb)
+        XCTAssertEqual(try ReferenceResize.resize(rgb.pixels, width: w, height: h, channels: 3, size: 20, roi: roi),
+                       try ReferenceResize.resize(cut.pixels, width: cut.width, height: cut.height, channels: 3, size: 20))
     }
 
     func testBandReduceIsPrepareForEveryBandOrientationAndChannelCount() throws {
@@ -192,9 +332,43 @@ final class ResizeVectorTests: XCTestCase {
                     XCTAssertEqual([got.width, got.height], [want.width, want.height], "\(w) x \(h) x \(c), orientation \(o)")
                     XCTAssertEqual(got.pixels, want.pixels, "\(w) x \(h) x \(c), orientation \(o), size \(size), band \(band)")
                 }
+                // a ROI of the upright photo: only its stored rows and columns read, the same bytes as prepare's
+                let (uw, uh) = o >= 5 ? (h, w) : (w, h)
+                let x0 = next(uw), y0 = next(uh)
+                let roi = try Roi(checking: x0, y0, x0 + 1 + next(uw - x0), y0 + 1 + next(uh - y0), width: uw, height: uh)
+                let wantRoi = try ReferenceResize.prepare(rgb, width: w, height: h, channels: c == 1 ? 3 : c, orientation: o,
+                                                          size: size, roi: roi)
+                let bands: [Int?] = [nil, 1, 1 + next(7)]
+                for band in bands {
+                    let source = CountingSource(PackedImage(pixels: pixels, width: w, height: h, channels: c))
+                    let got = try BandReduce.prepare(source, orientation: o, size: size, roi: roi, bandRows: band)
+                    let label = band.map { String($0) } ?? "default"
+                    let what = "\(w) x \(h) x \(c), orientation \(o), size \(size), roi \(roi), band \(label)"
+                    XCTAssertEqual([got.width, got.height], [wantRoi.width, wantRoi.height], what)
+                    XCTAssertEqual(got.pixels, wantRoi.pixels, what)
+                    XCTAssertEqual(source.pixelsRead, roi.width * roi.height, "\(what): pixels read")
+                }
             }
         }
         XCTAssertEqual(BandReduce.bandRows(width: 8000), 32)
+    }
+
+    func testStoredRectIsWhatTheOrientationShowsInTheRoi() throws {
+        // every stored pixel of storedRect is shown inside the ROI once upright, and the rectangle has the ROI's area
+        let w = 7, h = 5
+        for o in 1...8 {
+            let (uw, uh) = o >= 5 ? (h, w) : (w, h)
+            let roi = try Roi(checking: 1, 2, uw - 1, uh, width: uw, height: uh)
+            let stored = BandReduce.storedRect(o, roi, width: w, height: h)
+            XCTAssertEqual((stored.x1 - stored.x0) * (stored.y1 - stored.y0), roi.width * roi.height, "orientation \(o)")
+            var shown = Set<Int>()
+            for y in roi.y0..<roi.y1 {
+                for x in roi.x0..<roi.x1 { shown.insert(Orientation.source(UInt32(o), x: x, y: y, width: w, height: h)) }
+            }
+            var inRect = Set<Int>()
+            for sy in stored.y0..<stored.y1 { for sx in stored.x0..<stored.x1 { inRect.insert(sy * w + sx) } }
+            XCTAssertEqual(shown, inRect, "orientation \(o)")
+        }
     }
 
     func testCGImageBandsArePackedPixelsWhole() throws {
@@ -222,6 +396,13 @@ final class ResizeVectorTests: XCTestCase {
                                                            orientation: o, size: size)
                     let got = try BandReduce.prepare(rows, orientation: o, size: size, bandRows: 13)
                     XCTAssertEqual(got.pixels, want.pixels, "\(w) x \(h) grey \(grey), orientation \(o), size \(size)")
+                    // a ROI: only its window of each band is cropped out and drawn
+                    let (uw, uh) = o >= 5 ? (h, w) : (w, h)
+                    let roi = try Roi(checking: 3, 5, uw - 7, uh - 2, width: uw, height: uh)
+                    let wantRoi = try ReferenceResize.prepare(whole.pixels, width: w, height: h, channels: whole.channels,
+                                                              orientation: o, size: size, roi: roi)
+                    let gotRoi = try BandReduce.prepare(rows, orientation: o, size: size, roi: roi, bandRows: 13)
+                    XCTAssertEqual(gotRoi.pixels, wantRoi.pixels, "\(w) x \(h) grey \(grey), orientation \(o), size \(size), roi \(roi)")
                 }
             }
         }
@@ -238,6 +419,132 @@ final class ResizeVectorTests: XCTestCase {
             XCTAssertEqual([up.width, up.height], Array(w.prefix(2)), "orientation \(o)")
             XCTAssertEqual(up.pixels.map(Int.init), Array(w.dropFirst(2)), "orientation \(o)")
         }
+    }
+}
+
+final class RoiTests: XCTestCase {
+    func testRoiRuleAsTheReference() throws {
+        let roi = try Roi(checking: 12.0, 7, 13, 8, width: 640, height: 480)  // whole numbers held in Doubles
+        XCTAssertEqual([roi.x0, roi.y0, roi.x1, roi.y1, roi.width, roi.height], [12, 7, 13, 8, 1, 1])
+        XCTAssertEqual(roi.text, "12,7,13,8")
+        XCTAssertEqual(roi, try Roi(checking: 12, 7, 13, 8, width: 640, height: 480))
+        XCTAssertEqual(try Roi.whole(width: 640, height: 480), try Roi(checking: 0, 0, 640, 480, width: 640, height: 480))
+        func kind(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, _ w: Int = 640, _ h: Int = 480) -> RoiError.Kind? {
+            do {
+                _ = try Roi(checking: x0, y0, x1, y1, width: w, height: h)
+                return nil
+            } catch let error as RoiError {
+                return error.kind
+            } catch {
+                return nil
+            }
+        }
+        XCTAssertEqual(kind(.nan, 0, 1, 1), .notANumber)
+        XCTAssertEqual(kind(0, 0, 1, -.infinity), .notANumber)
+        XCTAssertEqual(kind(0.5, 0, 1, 1), .notWhole)
+        XCTAssertEqual(kind(-1, 0, 10.5, 1), .notWhole)  // every value whole first, in check_roi's order
+        XCTAssertEqual(kind(-1, 0, 0, 1), .negative)  // negative before empty
+        XCTAssertEqual(kind(5, 0, 5, 1), .empty)
+        XCTAssertEqual(kind(5, 0, 700, 0), .empty)  // empty before outside
+        XCTAssertEqual(kind(0, 0, 1e300, 1), .outside)  // refused, never converted
+        XCTAssertEqual(kind(0, 0, 1, 1, 0, 0), .outside)
+        XCTAssertNil(kind(-0.0, 0, 640, 480))
+        XCTAssertThrowsError(try Roi.whole(width: 0, height: 5))
+        // checked again against another photo
+        XCTAssertNoThrow(try roi.checked(width: 13, height: 8))
+        XCTAssertThrowsError(try roi.checked(width: 12, height: 480)) { XCTAssertEqual(($0 as? RoiError)?.kind, .outside) }
+        // the line names the ROI, the photo's size and the rule
+        do {
+            _ = try Roi(checking: 10.5, 0, 100, 100, width: 640, height: 480)
+            XCTFail("10.5 accepted")
+        } catch {
+            XCTAssertEqual(error.localizedDescription, "carspotter: ROI (10.5, 0, 100, 100) for the 640x480 photo: x0 = 10.5 "
+                           + "is not a whole pixel; " + Roi.rule)
+        }
+    }
+
+    /// Vision's normalized rect (origin at the bottom-left of the upright photo) to a Roi: projected, flipped,
+    /// rounded outward, clamped.
+    func testVisionRectsMapToRoundedOutwardClampedRois() throws {
+        // whole pixels through a normalized rect come back as those pixels: (100, 50)-(300, 250) in a 400 x 300 photo
+        let exact = CGRect(x: 100.0 / 400, y: (300.0 - 250) / 300, width: 200.0 / 400, height: 200.0 / 300)
+        XCTAssertEqual(try Roi(visionRect: exact, uprightWidth: 400, uprightHeight: 300).text, "100,50,300,250")
+        // fractional: a partly covered pixel is in
+        let frac = CGRect(x: 0.1001, y: 0.2001, width: 0.5, height: 0.3)
+        XCTAssertEqual(try Roi(visionRect: frac, uprightWidth: 1000, uprightHeight: 100).text, "100,49,601,80")
+        // overshooting the edges: clamped (a detector's box may reach past the photo)
+        let over = CGRect(x: -0.2, y: -0.1, width: 1.5, height: 0.6)
+        XCTAssertEqual(try Roi(visionRect: over, uprightWidth: 640, uprightHeight: 480).text, "0,240,640,480")
+        // the whole normalized rect is the whole photo
+        XCTAssertEqual(try Roi(visionRect: CGRect(x: 0, y: 0, width: 1, height: 1), uprightWidth: 4032, uprightHeight: 3024),
+                       try Roi.whole(width: 4032, height: 3024))
+        // nothing left inside, or not finite: refused
+        XCTAssertThrowsError(try Roi(visionRect: CGRect(x: 1.2, y: 0, width: 0.5, height: 1), uprightWidth: 640, uprightHeight: 480)) {
+            XCTAssertEqual(($0 as? RoiError)?.kind, .empty)
+        }
+        XCTAssertThrowsError(try Roi(visionRect: .null, uprightWidth: 640, uprightHeight: 480)) {
+            XCTAssertEqual(($0 as? RoiError)?.kind, .notANumber)
+        }
+        XCTAssertThrowsError(try Roi(visionRect: CGRect(x: CGFloat.nan, y: 0, width: 1, height: 1), uprightWidth: 640,
+                                     uprightHeight: 480))
+        // a portrait photo stored landscape (orientation 6, .right): Vision's rect is in the upright 3024 x 4032
+        XCTAssertTrue(Roi.uprightSize(width: 4032, height: 3024, orientation: .right) == (3024, 4032))
+        XCTAssertTrue(Roi.uprightSize(width: 4032, height: 3024, orientation: .downMirrored) == (4032, 3024))
+        // a top-left pixel rect (a crop UI): rounded outward and clamped the same way
+        XCTAssertEqual(try Roi(pixelRect: CGRect(x: 10.25, y: 20.75, width: 99.5, height: 500), uprightWidth: 640,
+                               uprightHeight: 480).text, "10,20,110,480")
+    }
+}
+
+/// golden/two_pass/box_vectors.txt: region, box (Float32 bit patterns, hex), box (decimal), roi or "-", pass 1 or 2.
+final class TwoPassTests: XCTestCase {
+    func testEveryBoxVectorAgrees() throws {
+        let golden = try goldenSet()
+        let index = golden.appendingPathComponent("two_pass/box_vectors.txt")
+        let lines = try String(contentsOf: index, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        XCTAssertGreaterThanOrEqual(lines.count, 100)
+        var wrong: [String] = []
+        for line in lines {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            XCTAssertEqual(f.count, 5, String(line))
+            let r = f[0].split(separator: ",").map { Int($0)! }
+            let region = try Roi(checking: r[0], r[1], r[2], r[3], width: r[2], height: r[3])
+            let box = f[1].split(separator: ",").map { Float(bitPattern: UInt32($0, radix: 16)!) }
+            let roi = TwoPass.boxToRoi(box, region: region)
+            let pass = TwoPass.needsSecondPass(roi, region: region) ? "2" : "1"
+            if (roi?.text ?? "-") != f[3] || pass != f[4] {
+                wrong.append("\(line): got \(roi?.text ?? "-") pass \(pass)")
+            }
+        }
+        XCTAssertTrue(wrong.isEmpty, "\(wrong.count) box vectors differ:\n" + wrong.joined(separator: "\n"))
+    }
+
+    func testBoxLogicEdges() throws {
+        let whole = try Roi.whole(width: 4032, height: 3024)
+        // the whole region: margin clipped to it, no second pass
+        let all = TwoPass.boxToRoi([0, 0, 1, 1], region: whole)
+        XCTAssertEqual(all, whole)
+        XCTAssertFalse(TwoPass.needsSecondPass(all, region: whole))
+        // a quarter box: floor / ceil, then side / 8 on each side
+        let quarter = TwoPass.boxToRoi([0.25, 0.25, 0.75, 0.75], region: whole)
+        XCTAssertEqual(quarter?.text, "756,567,3276,2457")  // 1008 - 252, 756 - 189, 3024 + 252, 2268 + 189
+        XCTAssertTrue(TwoPass.needsSecondPass(quarter, region: whole))
+        // not finite, too small, reversed, not four values: no box, pass 1
+        XCTAssertNil(TwoPass.boxToRoi([.nan, 0.1, 0.5, 0.5], region: whole))
+        XCTAssertNil(TwoPass.boxToRoi([0.1, 0.1, .infinity, 0.5], region: whole))
+        XCTAssertNil(TwoPass.boxToRoi([0.6, 0.2, 0.4, 0.8], region: whole))
+        XCTAssertNil(TwoPass.boxToRoi([0, 0, 1], region: whole))
+        XCTAssertNil(TwoPass.boxToRoi([0.1, 0.1, 0.1, 0.9], region: whole))  // 1 px wide
+        XCTAssertFalse(TwoPass.needsSecondPass(nil, region: whole))
+        // a region at an offset: the ROI is in photo pixels, inside the region
+        let region = try Roi(checking: 13, 7, 514, 398, width: 640, height: 480)
+        let inRegion = try XCTUnwrap(TwoPass.boxToRoi([-0.5, 0.5, 0.5, 2], region: region))
+        XCTAssertTrue(inRegion.x0 >= region.x0 && inRegion.y0 >= region.y0 && inRegion.x1 <= region.x1 && inRegion.y1 <= region.y1)
+        XCTAssertEqual(inRegion.x0, 13)
+        XCTAssertEqual(inRegion.y1, 398)
+        XCTAssertEqual(TwoPass.minBoxSide, 8)
+        XCTAssertEqual(TwoPass.marginDivisor, 8)
+        XCTAssertTrue(TwoPass.secondPassBelow == (9, 10))
     }
 }
 
@@ -323,6 +630,35 @@ final class GoldenSetTests: XCTestCase {
         let spotter = try await CarClassifier.load(backend: .coreML)
         XCTAssertEqual(spotter.backend, .coreML)
         try await checkGoldenPhotos(spotter, format: "coreml")
+    }
+
+    /// classify(_:orientation:roi:) gives the model exactly the reference's input for the ROI: the photo oriented, the
+    /// ROI cut at full resolution, then resized (here from the whole decoded image, there a window of bands); a ROI of
+    /// the whole upright photo is no ROI.
+    func testClassifyWithRoiIsTheModelOnTheRoisExactInput() async throws {
+        let (jpg, orientation) = try decodeGolden(try goldenPhotos().first!)
+        let spotter = try await CarClassifier.load(backend: .coreML)
+        let (uw, uh) = Roi.uprightSize(of: jpg, orientation: orientation)
+        let all = try Roi.whole(width: uw, height: uh)
+        let whole = try await spotter.classify(jpg, orientation: orientation, roi: all)
+        let plain = try await spotter.classify(jpg, orientation: orientation)
+        XCTAssertEqual(whole.probabilities, plain.probabilities)
+        let roi = try Roi(checking: uw / 7, uh / 5, uw - uw / 9, uh - 3, width: uw, height: uh)
+        let packed = try CarClassifier.packedPixels(of: jpg)
+        let reduced = try ReferenceResize.prepare(packed.pixels, width: packed.width, height: packed.height,
+                                                  channels: packed.channels, orientation: orientation.rawValue,
+                                                  size: spotter.info.size, roi: roi)
+        let input = ReferenceResize.bilinear(reduced.pixels, width: reduced.width, height: reduced.height, size: spotter.info.size)
+        let direct = try await spotter.probabilities(input: input)
+        let viaRoi = try await spotter.classify(jpg, orientation: orientation, roi: roi)
+        XCTAssertEqual(viaRoi.probabilities, direct)
+        let past = try Roi(checking: 0, 0, uw, uh + 1, width: uw, height: uh + 1)  // a ROI of a taller photo
+        do {
+            _ = try await spotter.classify(jpg, orientation: orientation, roi: past)
+            XCTFail("a ROI reaching past the upright photo was accepted")
+        } catch let error as RoiError {
+            XCTAssertEqual(error.kind, .outside)
+        }
     }
 
     /// The golden photos through Core AI and the bundle's .aimodel (skipped before iOS 27 / macOS 27, or for a bundle

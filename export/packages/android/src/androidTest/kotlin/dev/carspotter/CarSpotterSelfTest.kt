@@ -1,6 +1,7 @@
 // The instrumented self-test (./gradlew :carspotter:connectedAndroidTest on a device or emulator): the golden set's
-// resize vectors bit for bit on the device, and every golden photo decoded by Android (BitmapFactory, EXIF read with
-// ExifInterface: all 8 orientations) through each engine and accelerator under the top-3 rule of `carspotter parity`.
+// resize vectors bit for bit on the device (EXIF orientation and region of interest included), and every golden photo
+// decoded by Android (BitmapFactory, EXIF read with ExifInterface: all 8 orientations) through each engine and
+// accelerator under the top-3 rule of `carspotter parity`.
 // MediaPipe with the GPU delegate resizes on the GPU (not the reference's resize): its case may show that.
 // The golden set is this test's assets (build.gradle.kts: androidTest assets = ../golden).
 package dev.carspotter
@@ -38,13 +39,14 @@ class CarSpotterSelfTest {
     @Test
     fun resizeVectorsAreBitExactOnThisDevice() {
         assumeTrue(NO_GOLDEN, BundleConstants.HAS_GOLDEN)
-        val rows = String(bytes("resize/vectors.txt")).lines().filter { it.isNotEmpty() && !it.startsWith("#") }.map { it.split("\t") }
+        val rows = ResizeVectors.rows(String(bytes("resize/vectors.txt")))
         assertTrue(rows.size >= 10)
         for (row in rows) {
-            val photo = ResizeVectors.photo(row[1], row[3].toInt(), row[4].toInt()) { bytes("resize/" + it) }
-            val want = Pnm.parse(bytes("resize/" + row[2])).pixels
-            val got = ReferenceResize.resize(photo.pixels, photo.width, photo.height, photo.channels, row[6].toInt())
-            assertEquals("${row[0]}: values differing from the reference", 0, got.indices.count { got[it] != want[it] })
+            val photo = ResizeVectors.photo(row.photo, row.width, row.height) { bytes("resize/" + it) }
+            val want = Pnm.parse(bytes("resize/" + row.expected)).pixels
+            // the stored photo made upright (EXIF orientation), its region of interest cut, then the reference resize
+            val got = ReferenceResize.resize(photo, row.orientation, row.roi, row.size)
+            assertEquals("${row.name}: values differing from the reference", 0, got.indices.count { got[it] != want[it] })
         }
     }
 

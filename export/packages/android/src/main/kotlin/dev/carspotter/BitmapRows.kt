@@ -1,5 +1,5 @@
 // A Bitmap read a band of rows at a time for the Kotlin core's box reduction (BandReduce): the photo's stored values,
-// never the whole photo on the Java heap.
+// never the whole photo on the Java heap; for a region of interest, only the columns that hold it.
 package dev.carspotter
 
 import android.graphics.Bitmap
@@ -29,21 +29,28 @@ internal class BitmapRows(bitmap: Bitmap) : PixelSource {
     private var band: Bitmap? = null
     private var bytes: ByteBuffer? = null
 
-    override fun readRows(top: Int, count: Int, into: IntArray) {
+    override fun readRows(top: Int, count: Int, into: IntArray) = readRows(0, width, top, count, into)
+
+    /** Columns [left] until left + [columns] of rows [top] until top + [count] (a region of interest's stored pixels). */
+    override fun readRows(left: Int, columns: Int, top: Int, count: Int, into: IntArray) {
         if (!raw) {
-            argb.getPixels(into, 0, width, 0, top, width, count)  // unpremultiplied ARGB ints
+            argb.getPixels(into, 0, columns, left, top, columns, count)  // unpremultiplied ARGB ints
             return
         }
-        val target = band ?: Bitmap.createBitmap(width, count, Bitmap.Config.ARGB_8888, false, argb.colorSpace!!).also { band = it }
+        val target = band?.takeIf { it.width == columns && it.height >= count }
+            ?: Bitmap.createBitmap(columns, count, Bitmap.Config.ARGB_8888, false, argb.colorSpace!!).also {
+                band = it
+                bytes = null
+            }
         val buffer = bytes ?: ByteBuffer.allocate(target.rowBytes * target.height).also { bytes = it }
-        Canvas(target).drawBitmap(argb, Rect(0, top, width, top + count), Rect(0, 0, width, count), null)
+        Canvas(target).drawBitmap(argb, Rect(left, top, left + columns, top + count), Rect(0, 0, columns, count), null)
         buffer.rewind()
         target.copyPixelsToBuffer(buffer)  // ARGB_8888 is R, G, B, A in memory
         val data = buffer.array()
         for (y in 0 until count) {
             var p = y * target.rowBytes
-            for (x in 0 until width) {
-                into[y * width + x] = (0xFF shl 24) or ((data[p].toInt() and 0xFF) shl 16) or
+            for (x in 0 until columns) {
+                into[y * columns + x] = (0xFF shl 24) or ((data[p].toInt() and 0xFF) shl 16) or
                     ((data[p + 1].toInt() and 0xFF) shl 8) or (data[p + 2].toInt() and 0xFF)
                 p += 4
             }

@@ -1,6 +1,7 @@
 // The bundle's car classifier on Android: MediaPipe Tasks' ImageClassifier (default) or a plain LiteRT Interpreter.
 // Either way the photo's stored pixels are read raw (no colour conversion) a band of rows at a time, oriented,
-// composited and box-reduced by the Kotlin core (BandReduce.prepare: a 48 MP photo never whole on the heap); MediaPipe is handed those pixels and does the bilinear step itself (on
+// composited, cut to a region of interest if one is given, and box-reduced by the Kotlin core (BandReduce.prepare: a
+// 48 MP photo never whole on the heap); MediaPipe is handed those pixels and does the bilinear step itself (on
 // the CPU exactly the reference's; with the GPU delegate on the GPU, not measured), the Interpreter gets the Kotlin
 // port's bilinear step (exact on either accelerator). Off the main thread.
 package dev.carspotter
@@ -20,6 +21,7 @@ import dev.carspotter.core.Classification
 import dev.carspotter.core.Image
 import dev.carspotter.core.ModelDigest
 import dev.carspotter.core.ReferenceResize
+import dev.carspotter.core.Roi
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
@@ -263,9 +265,15 @@ class CarSpotter private constructor(
      *   inSampleSize: the reference averages the full-resolution pixels itself (ReferenceResize.boxReduce)
      * @param exifOrientation ExifInterface.TAG_ORIENTATION of the photo file (1..8; 0 unknown). Pass 1 for a bitmap a
      *   decoder already rotated (ImageDecoder, Glide, Coil); CameraX gives degrees: Orientation.fromDegrees
+     * @param roi the region of interest to classify, in pixels of the UPRIGHT photo (after [exifOrientation]; for a
+     *   bitmap already rotated, its own pixels): x0 <= x < x1, y0 <= y < y1, inside the photo (Roi.RULE; nothing is
+     *   clipped). Its pixels are cut at full resolution, then resized as the whole photo would be; only the stored rows
+     *   and columns that hold it are read. Null: the whole photo
+     * @throws IllegalArgumentException the ROI breaks Roi.RULE for the upright photo (one line naming the ROI, the
+     *   photo's size and the rule)
      */
-    suspend fun classify(bitmap: Bitmap, exifOrientation: Int): Classification =
-        mutex.withLock { withContext(Dispatchers.Default) { classifyBlocking(bitmap, exifOrientation) } }
+    suspend fun classify(bitmap: Bitmap, exifOrientation: Int, roi: Roi? = null): Classification =
+        mutex.withLock { withContext(Dispatchers.Default) { classifyBlocking(bitmap, exifOrientation, roi) } }
 
     private val mutex = Mutex()
     private val lock = Any()
@@ -273,12 +281,15 @@ class CarSpotter private constructor(
     /**
      * Classify on the calling thread (Java callers, background executors); one call at a time per classifier (others
      * wait). The photo is read a band of rows at a time (BandReduce): a 48 MP photo adds about 5 MB to the heap.
+     * Parameters as [classify].
      * @throws IllegalStateException on the main thread: MediaPipe's classify and the Interpreter block for tens of ms
+     * @throws IllegalArgumentException the ROI breaks Roi.RULE for the upright photo (one line)
      */
-    fun classifyBlocking(bitmap: Bitmap, exifOrientation: Int): Classification {
+    @JvmOverloads
+    fun classifyBlocking(bitmap: Bitmap, exifOrientation: Int, roi: Roi? = null): Classification {
         check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.classifyBlocking blocks; call classify() or use a background thread" }
         return synchronized(lock) {
-            val prepared = BandReduce.prepare(BitmapRows(bitmap), exifOrientation, info.size)
+            val prepared = BandReduce.prepare(BitmapRows(bitmap), exifOrientation, info.size, roi = roi)
             info.classification(
                 if (classifier != null) mediapipe(prepared)
                 else probabilities(ReferenceResize.bilinear(prepared.pixels, prepared.width, prepared.height, info.size)))

@@ -39,6 +39,22 @@ object Orientation {
     }
 
     /**
+     * The stored pixels that hold an upright ROI: the rectangle (in the stored [width] x [height] image, half-open) whose
+     * pixels, made upright with [orientation] (0..8), are exactly [roi]'s. What a region decoder (BitmapRegionDecoder)
+     * or the band path (BandReduce) reads of a photo for a ROI. [roi] is not checked here (Roi.check).
+     */
+    fun storedRegion(orientation: Int, roi: Roi, width: Int, height: Int): Roi = when (orientation) {
+        2 -> Roi(width - roi.x1, roi.y0, width - roi.x0, roi.y1)
+        3 -> Roi(width - roi.x1, height - roi.y1, width - roi.x0, height - roi.y0)
+        4 -> Roi(roi.x0, height - roi.y1, roi.x1, height - roi.y0)
+        5 -> Roi(roi.y0, roi.x0, roi.y1, roi.x1)
+        6 -> Roi(roi.y0, height - roi.x1, roi.y1, height - roi.x0)
+        7 -> Roi(width - roi.y1, height - roi.x1, width - roi.y0, height - roi.x0)
+        8 -> Roi(width - roi.y1, roi.x0, width - roi.y0, roi.x1)
+        else -> roi
+    }
+
+    /**
      * The index (pixel number, row-major) in the stored [width] x [height] image of the pixel shown at ([x], [y]) once
      * upright, for an EXIF orientation 2..8.
      */

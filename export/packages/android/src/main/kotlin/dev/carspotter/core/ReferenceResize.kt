@@ -143,33 +143,57 @@ object ReferenceResize {
     }
 
     /**
-     * What the bilinear step is given, from a photo as stored: EXIF [orientation] applied (1..8; 0 unknown), RGBA
-     * composited on white, [boxReduce]d: the upright RGB image MediaPipe is handed, and what [resize] resizes. For a
-     * photo that is reduced, the reduction reads the stored pixels through the orientation (no upright copy of a
-     * 48 MP photo is made); the values are those of Orientation.upright, then compositeOnWhite, then boxReduce.
-     * @throws IllegalArgumentException channels not 3 or 4, orientation outside 0..8, or a wrong byte count
+     * The reference's steps one after another, on whole copies: EXIF [orientation] applied (Orientation.upright), the
+     * [roi] cut (Roi.cut; null: the whole upright photo), then [resize]. What [prepare] and BandReduce.prepare compute
+     * without the copies, and what the golden set's resize vectors state.
+     * @throws IllegalArgumentException as [resize], orientation outside 0..8, or the ROI breaking Roi.RULE
      */
-    fun prepare(pixels: ByteArray, width: Int, height: Int, channels: Int, orientation: Int, size: Int): Image {
+    @JvmStatic
+    fun resize(image: Image, orientation: Int, roi: Roi?, size: Int): ByteArray {
+        val up = Orientation.upright(image, orientation)
+        val cut = if (roi == null) up else roi.cut(up)
+        return resize(cut.pixels, cut.width, cut.height, cut.channels, size)
+    }
+
+    /**
+     * What the bilinear step is given, from a photo as stored: EXIF [orientation] applied (1..8; 0 unknown), the [roi]
+     * cut (in upright pixels; null: the whole photo), RGBA composited on white, [boxReduce]d (the box factors from the
+     * ROI's size, the boxes from its top-left pixel): the upright RGB image MediaPipe is handed, and what [resize]
+     * resizes. For a photo that is reduced, the reduction reads the stored pixels through the orientation (no upright
+     * copy of a 48 MP photo is made); the values are those of Orientation.upright, then Roi.cut, then
+     * compositeOnWhite, then boxReduce.
+     * @throws IllegalArgumentException channels not 3 or 4, orientation outside 0..8, a wrong byte count, or the ROI
+     *   breaking Roi.RULE for the upright photo (one line naming the ROI, the photo's size and the rule)
+     */
+    @JvmStatic
+    @JvmOverloads
+    fun prepare(pixels: ByteArray, width: Int, height: Int, channels: Int, orientation: Int, size: Int,
+                roi: Roi? = null): Image {
         require(channels == 3 || channels == 4) { "channels must be 3 (RGB) or 4 (RGBA), got $channels" }
         require(orientation in 0..8) { "EXIF orientation must be 1..8 (0: unknown), got $orientation" }
         require(width >= 1 && height >= 1 && size >= 1) { "sizes must be positive: $width x $height -> $size" }
         require(pixels.size == width * height * channels) { "${pixels.size} bytes is not $width x $height x $channels" }
         val uw = if (orientation >= 5) height else width
         val uh = if (orientation >= 5) width else height
-        val k = boxFactors(uw, uh, size)
-        if (orientation <= 1 || (k[0] == 1 && k[1] == 1)) {
+        val region = if (roi == null) Roi.whole(uw, uh) else Roi.check(roi, uw, uh)
+        val rw = region.width; val rh = region.height
+        val k = boxFactors(rw, rh, size)
+        if ((orientation <= 1 && roi == null) || (k[0] == 1 && k[1] == 1)) {
             val up = Orientation.upright(Image(pixels, width, height, channels), orientation)
-            return boxReduce(if (channels == 4) compositeOnWhite(up.pixels) else up.pixels, uw, uh, size)
+            val cut = if (roi == null) up else region.cut(up)
+            return boxReduce(if (channels == 4) compositeOnWhite(cut.pixels) else cut.pixels, rw, rh, size)
         }
         val kx = k[0]; val ky = k[1]
-        val ow = (uw + kx - 1) / kx
-        val oh = (uh + ky - 1) / ky
+        val ow = (rw + kx - 1) / kx
+        val oh = (rh + ky - 1) / ky
         val out = ByteArray(ow * oh * 3)
         for (oy in 0 until oh) for (ox in 0 until ow) {
             var r = 0; var g = 0; var b = 0
-            val rows = Math.min(ky, uh - oy * ky)
-            val cols = Math.min(kx, uw - ox * kx)
-            for (y in oy * ky until oy * ky + rows) for (x in ox * kx until ox * kx + cols) {
+            val rows = Math.min(ky, rh - oy * ky)
+            val cols = Math.min(kx, rw - ox * kx)
+            val top = region.y0 + oy * ky
+            val left = region.x0 + ox * kx
+            for (y in top until top + rows) for (x in left until left + cols) {
                 val p = Orientation.source(orientation, x, y, width, height) * channels
                 if (channels == 3) {
                     r += pixels[p].toInt() and 0xFF; g += pixels[p + 1].toInt() and 0xFF; b += pixels[p + 2].toInt() and 0xFF

@@ -1,6 +1,7 @@
-// JVM unit tests of the pure-Kotlin core: the golden set's resize vectors bit for bit, EXIF orientations as
-// Pillow applies them, the parity rule and the answer. `./gradlew test` from the bundle's android/ folder (the
-// golden set is ../golden; -Dcarspotter.golden=DIR elsewhere).
+// JVM unit tests of the pure-Kotlin core: the golden set's resize vectors bit for bit (EXIF orientation and region of
+// interest included) through each path, EXIF orientations as Pillow applies them, the parity rule and the answer.
+// RoiTest.kt and TwoPassTest.kt: ROIs refused and accepted, the two-pass box logic. `./gradlew test` from the
+// bundle's android/ folder (the golden set is ../golden; -Dcarspotter.golden=DIR elsewhere).
 package dev.carspotter.core
 
 import org.junit.Assert.assertEquals
@@ -14,32 +15,76 @@ import java.io.File
 import java.security.MessageDigest
 
 /** Why the golden-set tests skip in a bundle exported with --golden 0 (JUnit's Assume: skipped, not failed). */
-private const val NO_GOLDEN = "skipped: this bundle has no golden set (exported with --golden 0), so no resize vectors or golden photos to check; export with --golden N to test"
+internal const val NO_GOLDEN = "skipped: this bundle has no golden set (exported with --golden 0), so no resize vectors or golden photos to check; export with --golden N to test"
 
 class ResizeVectorsTest {
     private val golden = File(System.getProperty("carspotter.golden") ?: "../golden")
 
-    @Test
-    fun everyResizeVectorIsBitExact() {
+    /** [check] on every vector (at least 10) with its stored photo, read from the golden set one at a time. */
+    private fun eachVector(check: (ResizeVectors.Row, Image) -> Unit) {
         assumeTrue(NO_GOLDEN, BundleConstants.HAS_GOLDEN)
         val index = File(golden, "resize/vectors.txt")
         assertTrue("no resize vectors at $index (set -Dcarspotter.golden)", index.isFile)
-        val rows = index.readLines().filter { it.isNotEmpty() && !it.startsWith("#") }.map { it.split("\t") }
+        val rows = ResizeVectors.rows(index.readText())
         assertTrue(rows.size >= 10)
         for (row in rows) {
-            val photo = ResizeVectors.photo(row[1], row[3].toInt(), row[4].toInt()) { File(golden, "resize/" + it).readBytes() }
-            val want = Pnm.parse(File(golden, "resize/" + row[2]).readBytes())
-            assertEquals(row[0], row[3].toInt(), photo.width)
-            val got = ReferenceResize.resize(photo.pixels, photo.width, photo.height, photo.channels, row[6].toInt())
-            var differing = 0
-            for (i in got.indices) if (got[i] != want.pixels[i]) differing++
-            assertEquals("${row[0]}: values differing from the reference", 0, differing)
-            val sha = MessageDigest.getInstance("SHA-256").digest(got).joinToString("") { String.format("%02x", it) }
-            assertEquals(row[0], row[7], sha)
-            // the band path (what CarSpotter.classify runs), 7 stored rows at a time: the same bytes
-            val reduced = BandReduce.prepare(PackedPixels(photo.pixels, photo.width, photo.height, photo.channels), 1, row[6].toInt(), 7)
-            assertArrayEquals("${row[0]}: band path", got, ReferenceResize.bilinear(reduced.pixels, reduced.width, reduced.height, row[6].toInt()))
+            val photo = ResizeVectors.photo(row.photo, row.width, row.height) { File(golden, "resize/" + it).readBytes() }
+            assertEquals(row.name, listOf(row.width, row.height, row.channels), listOf(photo.width, photo.height, photo.channels))
+            check(row, photo)
         }
+    }
+
+    private fun expected(row: ResizeVectors.Row): ByteArray = Pnm.parse(File(golden, "resize/" + row.expected).readBytes()).pixels
+
+    private fun sha256(bytes: ByteArray): String =
+        MessageDigest.getInstance("SHA-256").digest(bytes).joinToString("") { String.format("%02x", it) }
+
+    @Test
+    fun everyResizeVectorIsBitExact() {
+        // the steps one after another: upright (EXIF orientation), the ROI cut, the reference resize
+        eachVector { row, photo ->
+            val want = expected(row)
+            val got = ReferenceResize.resize(photo, row.orientation, row.roi, row.size)
+            var differing = 0
+            for (i in got.indices) if (got[i] != want[i]) differing++
+            assertEquals("${row.name}: values differing from the reference", 0, differing)
+            assertEquals(row.name, row.sha256, sha256(got))
+        }
+    }
+
+    @Test
+    fun everyResizeVectorIsBitExactThroughTheFusedPath() {
+        // ReferenceResize.prepare: orientation and ROI read through, no upright copy; then the bilinear step
+        eachVector { row, photo ->
+            val reduced = ReferenceResize.prepare(photo.pixels, photo.width, photo.height, photo.channels, row.orientation,
+                                                  row.size, row.roi)
+            assertArrayEquals("${row.name}: fused path", expected(row),
+                              ReferenceResize.bilinear(reduced.pixels, reduced.width, reduced.height, row.size))
+        }
+    }
+
+    @Test
+    fun everyResizeVectorIsBitExactThroughTheBandPath() {
+        // BandReduce.prepare (what CarSpotter.classify runs), 7 stored rows at a time, orientation and ROI applied
+        eachVector { row, photo ->
+            val reduced = BandReduce.prepare(PackedPixels(photo.pixels, photo.width, photo.height, photo.channels),
+                                             row.orientation, row.size, 7, row.roi)
+            assertArrayEquals("${row.name}: band path", expected(row),
+                              ReferenceResize.bilinear(reduced.pixels, reduced.width, reduced.height, row.size))
+        }
+    }
+
+    @Test
+    fun indexRowsReadTenFieldsAndOldEightFieldRowsAsUprightWholePhotos() {
+        val rows = ResizeVectors.rows("# header\n" +
+            "old\told.ppm\told.out.ppm\t4\t3\t3\t2\tab\n" +
+            "new\tnew.pam\tnew.out.ppm\t4\t3\t4\t2\tcd\t6\t1,2,3,4\n" +
+            "whole\tgen:7\twhole.out.ppm\t4\t3\t3\t2\tef\t3\t-\n")
+        assertEquals(listOf("old", "new", "whole"), rows.map { it.name })
+        assertEquals(listOf(1, 6, 3), rows.map { it.orientation })
+        assertEquals(listOf(null, Roi(1, 2, 3, 4), null), rows.map { it.roi })
+        assertEquals(listOf(3, 4, 3), rows.map { it.channels })
+        try { ResizeVectors.rows("bad\tx\ty\n"); throw AssertionError("accepted 3 fields") } catch (e: IllegalArgumentException) {}
     }
 
     @Test
@@ -77,6 +122,34 @@ class ResizeVectorsTest {
                 val banded = BandReduce.prepare(PackedPixels(pixels, w, h, c), o, size, band)
                 assertEquals("band $band", listOf(want.width, want.height), listOf(banded.width, banded.height))
                 assertArrayEquals("$w x $h x $c, orientation $o, size $size, band $band", want.pixels, banded.pixels)
+            }
+        }
+    }
+
+    @Test
+    fun prepareCutsARoiAsTheStepsInTurn() {
+        // random ROIs of random photos in all 8 orientations: the fused and band paths against upright, cut, composite,
+        // boxReduce one after another
+        val random = java.util.Random(11)
+        for (case in 0 until 40) {
+            val w = 1 + random.nextInt(90); val h = 1 + random.nextInt(90); val c = if (case % 3 == 0) 4 else 3
+            val size = 1 + random.nextInt(30)
+            val pixels = ByteArray(w * h * c).also { random.nextBytes(it) }
+            for (o in 1..8) {
+                val up = Orientation.upright(Image(pixels, w, h, c), o)
+                val x0 = random.nextInt(up.width); val y0 = random.nextInt(up.height)
+                val roi = Roi(x0, y0, x0 + 1 + random.nextInt(up.width - x0), y0 + 1 + random.nextInt(up.height - y0))
+                val cut = roi.cut(up)
+                val want = ReferenceResize.boxReduce(if (c == 4) ReferenceResize.compositeOnWhite(cut.pixels) else cut.pixels,
+                                                     cut.width, cut.height, size)
+                val what = "$w x $h x $c, orientation $o, ROI ${roi.text()}, size $size"
+                val fused = ReferenceResize.prepare(pixels, w, h, c, o, size, roi)
+                assertEquals(what, listOf(want.width, want.height), listOf(fused.width, fused.height))
+                assertArrayEquals(what, want.pixels, fused.pixels)
+                val band = 1 + random.nextInt(5)
+                val banded = BandReduce.prepare(PackedPixels(pixels, w, h, c), o, size, band, roi)
+                assertEquals("$what, band $band", listOf(want.width, want.height), listOf(banded.width, banded.height))
+                assertArrayEquals("$what, band $band", want.pixels, banded.pixels)
             }
         }
     }
