@@ -488,8 +488,10 @@ final class RoiTests: XCTestCase {
         XCTAssertThrowsError(try Roi(visionRect: CGRect(x: CGFloat.nan, y: 0, width: 1, height: 1), uprightWidth: 640,
                                      uprightHeight: 480))
         // a portrait photo stored landscape (orientation 6, .right): Vision's rect is in the upright 3024 x 4032
-        XCTAssertTrue(Roi.uprightSize(width: 4032, height: 3024, orientation: .right) == (3024, 4032))
-        XCTAssertTrue(Roi.uprightSize(width: 4032, height: 3024, orientation: .downMirrored) == (4032, 3024))
+        let portrait = Roi.uprightSize(width: 4032, height: 3024, orientation: .right)
+        XCTAssertEqual([portrait.width, portrait.height], [3024, 4032])
+        let mirrored = Roi.uprightSize(width: 4032, height: 3024, orientation: .downMirrored)
+        XCTAssertEqual([mirrored.width, mirrored.height], [4032, 3024])
         // a top-left pixel rect (a crop UI): rounded outward and clamped the same way
         XCTAssertEqual(try Roi(pixelRect: CGRect(x: 10.25, y: 20.75, width: 99.5, height: 500), uprightWidth: 640,
                                uprightHeight: 480).text, "10,20,110,480")
@@ -544,7 +546,7 @@ final class TwoPassTests: XCTestCase {
         XCTAssertEqual(inRegion.y1, 398)
         XCTAssertEqual(TwoPass.minBoxSide, 8)
         XCTAssertEqual(TwoPass.marginDivisor, 8)
-        XCTAssertTrue(TwoPass.secondPassBelow == (9, 10))
+        XCTAssertEqual([TwoPass.secondPassBelow.numerator, TwoPass.secondPassBelow.denominator], [9, 10])
     }
 }
 
