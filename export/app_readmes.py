@@ -63,6 +63,22 @@ def resize_section(fmt: FormatSpec, rows: list[dict] | None, photos: int) -> str
     return "\n".join(lines) + "\n"
 
 
+def roi_section(fmt: FormatSpec) -> str:
+    """"Region of interest": the ROI semantics every package shares and how this platform's apps pass one."""
+    from carspotter.model.roi import RULE
+
+    advice = package_for(fmt.name).texts.roi_advice
+    if not advice:
+        return ""
+    return ("\n## Region of interest: when the car is a part of the photo\n\n"
+            "A car a quarter of a 12 MP frame, squashed with everything else to the model's input, is a few dozen "
+            "pixels wide: accuracy falls towards chance. Give the classifier the car's box and it sees the car at full "
+            "resolution. A ROI is `x0, y0, x1, y1` in whole pixels of the **upright** photo (after the EXIF "
+            f"orientation), half-open, inside the photo ({RULE}); its pixels are cut before the resize, exactly as "
+            "`carspotter predict --roi` does (checked on the golden set's ROI vectors). A ROI that is empty, "
+            "negative, NaN or outside the photo is refused with one error, never clipped.\n\n" + advice + "\n")
+
+
 def _pct(x: float | None) -> str:
     return "not measured" if x is None else f"{x:.1%}"
 

@@ -216,6 +216,20 @@ if !result.show {{ showMessage("Not sure: take a closer photo of the car") }}
 else {{ show(result.best.label, result.best.probability) }}
 ```"""
 
+_ROI_ADVICE = """```swift
+// from your crop UI: whole pixels of the upright photo (refused, never clipped, when outside it)
+let roi = try Roi(checking: x0, y0, x1, y1, width: uprightWidth, height: uprightHeight)
+// or a fractional top-left rect: rounded outward, clamped
+let roi = try Roi(pixelRect: rect, uprightWidth: uprightWidth, uprightHeight: uprightHeight)
+let answer = try await classifier.classify(cgImage, orientation: orientation, roi: roi)
+```
+
+From Vision: perform `VNGenerateObjectnessBasedSaliencyImageRequest` with
+`VNImageRequestHandler(cgImage: cgImage, orientation: orientation)`, then
+`try Roi(visionRect: observation.salientObjects![0].boundingBox, image: cgImage, orientation: orientation)` (Vision's
+rect is normalized with a bottom-left origin: it is flipped, rounded outward and clamped). `TwoPass.boxToRoi` and
+`TwoPass.needsSecondPass` are the two-pass box logic, ported (checked on the golden set's box vectors)."""
+
 _RESIZE_ADVICE = """Use the package (`CarClassifier.classify`): its resize is the reference's, ported, and feeds Core ML the
 exact input. Vision's `.scaleFill` stretches both sides, but Apple documents no filter, so it cannot be measured
 on the machines that build this bundle (Linux) and is not in the table; the rows below show how far other
@@ -276,5 +290,5 @@ FORMAT = FormatSpec(
 
 PACKAGE = register_package(PlatformPackage(
     "coreml", readme=ios_readme, package=app_packages.swift_package,
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE)))
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE)))
 """The coreml platform package: README, package sources, snippets."""

@@ -72,7 +72,7 @@ async (p) => base64ToBytes(await RNFS.readFile(p, 'base64')) }})`.
 
 #### Metro: the package's subpaths (`exports`)
 
-The package's subpaths (`/model`, `/resize`, `/node`) are its `package.json` `exports`. React Native 0.79+ (Metro
+The package's subpaths (`/model`, `/resize`, `/twopass`, `/node`) are its `package.json` `exports`. React Native 0.79+ (Metro
 0.82) resolves them by default; **React Native < 0.79** needs them switched on in `metro.config.js`:
 
 ```js

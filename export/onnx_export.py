@@ -287,7 +287,7 @@ else showMessage('Not sure: take a closer photo of the car');
 - The package is ES modules only (`"type": "module"`): `import` it (or `await import()` from CommonJS; Node
   22.12+ also lets `require` load it). Jest: run it with `NODE_OPTIONS=--experimental-vm-modules npx jest` and
   `transform: {{}}`, or let Babel transform it with `transformIgnorePatterns: ['/node_modules/(?!carspotter-)']`.
-  Every subpath has types (`.`, `./node`, `./resize`, `./model`).
+  Every subpath has types (`.`, `./node`, `./resize`, `./twopass`, `./model`).
 
 {_LOADING.format(model_file=model_file)}
 Other runtimes (Python, C++, C#): input `{spec.name}` `[1, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
@@ -318,6 +318,21 @@ if (!result.show) showMessage('Not sure: take a closer photo of the car');
 else show(result.best.label, result.best.probability);
 ```"""
 
+_ROI_ADVICE = """Pass the region of interest as the last argument: `classify(session, pixels, width, height, channels, roi)`
+(`classifyFile(session, file, roi)` in Node). `roi` is `[x0, y0, x1, y1]` in whole pixels of the same upright,
+full-resolution pixels you pass, so a crop UI's `{x, y, width, height}` becomes `[x, y, x + width, y + height]`. If your
+cropper reports display or fractional coordinates, scale them to the photo and make them whole:
+
+```js
+const s = width / displayedWidth;
+const roi = [Math.floor(c.x * s), Math.floor(c.y * s),
+             Math.min(width, Math.ceil((c.x + c.width) * s)), Math.min(height, Math.ceil((c.y + c.height) * s))];
+const answer = await classify(session, pixels, width, height, 4, roi);
+```
+
+A ROI that is fractional, empty, negative or outside the photo rejects with a one-line `RoiError`. The two-pass box
+logic is the `./twopass` subpath (`boxToRoi`, `needsSecondPass`), checked on the golden set's box vectors."""
+
 _RESIZE_ADVICE = """Use the package's `classify` / `preprocess`: its resize is the reference's, ported (the `npm-node` and
 `npm-chromium` rows, gated at 99.5 % top-1 agreement). Any other resizer (sharp's `resize(fill)`, a canvas
 `drawImage` stretch) moves some answers, as the other rows show for the resizers measured here."""
@@ -343,5 +358,5 @@ FORMAT = FormatSpec(
 
 PACKAGE = register_package(PlatformPackage(
     "onnx", readme=onnx_readme, package=app_packages.npm_package,
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE)))
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE, _ROI_ADVICE)))
 """The onnx platform package: README, package sources, snippets."""

@@ -26,12 +26,14 @@ class PlatformTexts:
             ``{neg}`` the test for the "not a car" class (empty without one), filled by ``str.format``.
         not_car: how ``{neg}`` tests the top-1 for the class named ``{name}`` in this platform's language.
         resize_advice: which resize to use on the platform (the "Resizing" section's first paragraph).
+        roi_advice: how an app passes a region of interest to the package (its crop UI, the platform's detectors).
     """
 
     selftest: str = ""
     threshold_code: str = ""
     not_car: str = ""
     resize_advice: str = ""
+    roi_advice: str = ""
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ def write_platforms(root: Path, built: dict[str, Built], inputs) -> None:
             platform.package(folder, package_info(b, joined, folder, inputs))
         text = _readme(platform.readme, b.spec.filename, inputs)
         text += app_readmes.confidence_section(b.spec, inputs.run.confidence)
+        text += app_readmes.roi_section(b.spec)
         text += variants_readme(b.spec, b.entry.variants, b.entry.default_variant, b.entry.default_reason)
         for j in joined:
             text += _readme(package_for(j.spec.name).readme, j.spec.filename, inputs)

@@ -200,8 +200,11 @@ def test_js_self_test_passes_on_onnxruntime_node_every_check(moved, node_modules
     code, result, text = selftest(moved["bundle"], tmp_path)
     assert code == 0, text[-2000:]
     exact, package = result["exact"], result["package"]
-    assert result["resize"]["passed"] and len(result["resize"]["vectors"]) == 10
+    from carspotter.contracts.resize_vectors import VECTORS
+
+    assert result["resize"]["passed"] and len(result["resize"]["vectors"]) == len(VECTORS)  # orientations and ROIs too
     assert all(v["differing"] == 0 for v in result["resize"]["vectors"])
+    assert result["rois"]["passed"] and result["boxes"]["passed"] and result["boxes"]["rows"] > 0  # bad ROIs, box vectors
     # the limits of the ONNX default's precision (fp32 or fp16, whichever the gates made the default)
     from carspotter.measure.parity_rule import tolerance
 

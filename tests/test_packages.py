@@ -25,10 +25,11 @@ def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp
 
     bundle = moved["bundle"]
     entry = verify_bundle(bundle).golden["resize_vectors"]
-    assert entry["count"] == 10 and {v["name"] for v in entry["vectors"]} >= {"strip-1x613", "down10-3011x97", "rgba-301x157",
-                                                                               "gen-4032x3024", "rgba-box-701x333"}
+    assert entry["count"] == len(resize_vectors.VECTORS) == 18
+    assert {v["name"] for v in entry["vectors"]} >= {"strip-1x613", "down10-3011x97", "rgba-301x157", "gen-4032x3024",
+                                                    "rgba-box-701x333", "roi-orient6-640x480", "gen-roi-orient6-4032x3024"}
     results = resize_vectors.check_vectors(bundle / "golden")
-    assert [r.differing for r in results] == [0] * 10
+    assert [r.differing for r in results] == [0] * 18
     # a port that rounds halves up instead of to even is caught
     copy = tmp_path / "golden"
     shutil.copytree(bundle / "golden", copy)

@@ -26,6 +26,14 @@ MediaPipe, Vision, OpenCV, sharp), so that the resizer cannot flip the answer:
   (``tf.image.stateless_random_jpeg_quality``), as phones and chat apps do.
 - ``blur=S``: Gaussian blur with a random sigma 0..S pixels per batch (defocus, motion, a soft
   resizer).
+
+For street photos, where the car is a part of the frame (training for scale):
+
+- ``zoomout=P``: with probability P per photo, a copy-paste composite at the input's size (Dwibedi et al.,
+  ICCV 2017; Ghiasi et al., CVPR 2021): the photo shrunk to a random 30..100 % of the input's side (both axes alike),
+  placed at a random spot, on a background made from another photo of the batch blurred to an out-of-focus
+  blotch (a 31 x 31 average, 4x downsampled and upsampled). What a car at 30 % of a street photo's width looks like
+  after the reference resize, with its label; photos where the car fills the frame keep the other 1 - P.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ class AugmentConfig:
         resize: probability of resampling a batch with another resizer (0 = off), 0..1.
         jpeg: lowest JPEG re-encoding quality (100 = off), 10..100.
         blur: largest Gaussian blur sigma in pixels (0 = off), 0..5.
+        zoomout: probability of a zoom-out composite per photo (0 = off), 0..1.
     """
 
     flip: bool = False
@@ -61,6 +70,7 @@ class AugmentConfig:
     resize: float = 0.0
     jpeg: float = 100.0
     blur: float = 0.0
+    zoomout: float = 0.0
 
     @property
     def active(self) -> bool:
@@ -73,9 +83,10 @@ class AugmentConfig:
         return ",".join(parts) or "none"
 
 
-_OFF = (("crop", 1.0), ("rotate", 0.0), ("brightness", 0.0), ("contrast", 0.0), ("resize", 0.0), ("jpeg", 100.0), ("blur", 0.0))
+_OFF = (("crop", 1.0), ("rotate", 0.0), ("brightness", 0.0), ("contrast", 0.0), ("resize", 0.0), ("jpeg", 100.0), ("blur", 0.0),
+        ("zoomout", 0.0))
 _LIMITS = {"crop": (0.05, 1.0), "rotate": (0.0, 45.0), "brightness": (0.0, 1.0), "contrast": (0.0, 1.0),
-           "resize": (0.0, 1.0), "jpeg": (10.0, 100.0), "blur": (0.0, 5.0)}
+           "resize": (0.0, 1.0), "jpeg": (10.0, 100.0), "blur": (0.0, 5.0), "zoomout": (0.0, 1.0)}
 
 
 def parse(spec: str) -> AugmentConfig:
@@ -96,7 +107,7 @@ def parse(spec: str) -> AugmentConfig:
             continue
         if name not in _LIMITS:
             raise UsageError(f"--augment {spec!r}: unknown part {part.strip()!r}; use flip, crop=A, rotate=D, brightness=B, "
-                             "contrast=C, resize=P, jpeg=Q, blur=S or none")
+                             "contrast=C, resize=P, jpeg=Q, blur=S, zoomout=P or none")
         try:
             number = float(value)
         except ValueError:
@@ -148,6 +159,8 @@ def make_augmenter(cfg: AugmentConfig, image_size: int, seed: int):
             images = tf.cond(tf.random.uniform([]) < cfg.resize, lambda: _resample(images, image_size), lambda: images)
         if cfg.blur:
             images = _blur(images, tf.random.uniform([], 0.0, cfg.blur))
+        if cfg.zoomout:
+            images = _zoomout(images, image_size, cfg.zoomout)
         images = tf.clip_by_value(images, 0.0, 255.0)
         if cfg.jpeg < 100:
             images = _jpeg(images, int(cfg.jpeg))
@@ -159,6 +172,29 @@ def make_augmenter(cfg: AugmentConfig, image_size: int, seed: int):
 _KERNELS = (("bilinear", False), ("bilinear", True), ("nearest", False), ("area", False), ("bicubic", True),
             ("lanczos3", True))
 """Second-step kernels of :func:`_resample`: ``(tf.image.resize method, antialias)``."""
+
+
+ZOOMOUT_SHARES = (0.3, 1.0)
+"""The photo's share of the input's side in a zoom-out composite, uniform in this range."""
+
+
+def _zoomout(images, size: int, probability: float):
+    """Zoom-out composites (``zoomout=P`` in the module docstring) of a ``[B, S, S, 3]`` float32 batch."""
+    import tensorflow as tf
+
+    n = tf.shape(images)[0]
+    share = tf.random.uniform([n], *ZOOMOUT_SHARES)
+    share = tf.where(tf.random.uniform([n]) < probability, share, tf.ones([n]))
+    ox, oy = tf.random.uniform([n]) * (1.0 - share), tf.random.uniform([n]) * (1.0 - share)
+    # crop_and_resize with a box larger than the photo: the photo lands at (ox, oy) with side `share`, 0 around it
+    boxes = tf.stack([-oy / share, -ox / share, (1.0 - oy) / share, (1.0 - ox) / share], axis=1)
+    index = tf.range(n)
+    placed = tf.image.crop_and_resize(images, boxes, index, [size, size], method="bilinear")
+    mask = tf.image.crop_and_resize(tf.ones_like(images[..., :1]), boxes, index, [size, size], method="bilinear")
+    other = tf.roll(images, shift=1, axis=0)
+    small = tf.nn.avg_pool2d(other, 31, 4, "SAME")
+    background = tf.image.resize(small, [size, size], method="bilinear")
+    return placed + (1.0 - mask) * background
 
 
 def _resample(images, size: int):

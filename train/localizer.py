@@ -11,7 +11,8 @@ chosen by measurement, on the validation split's composites, never the test spli
 - ``mixed7``: the block before the last reduction (17 x 17 x 768): 1 x 1 convolution to 64, 3 x 3 stride 2 to 64,
   flatten, dense 128, dense 4 (sigmoid).
 
-Both regress the box's corners ``x0, y0, x1, y1`` in 0..1 of the input with L1 plus generalized-IoU loss
+(A backbone without one of these layers, e.g. the tests' tiny stand-in, has that candidate left out.) Both regress
+the box's corners ``x0, y0, x1, y1`` in 0..1 of the input with L1 plus generalized-IoU loss
 (Rezatofighi et al., CVPR 2019). The one with the higher mean IoU on the validation composites is kept:
 ``localizer/head.keras`` and ``localizer/localizer.json`` (method, both candidates' figures with 95 % intervals,
 composites and seeds), written atomically into the run folder.
@@ -149,7 +150,7 @@ def localize(run_dir: str | Path, data_dir: str | Path | None = None, per_photo:
     log(f"{len(train_in)} training and {len(val_in)} validation scenes from {len(train_rows)} + {len(val_rows)} photos "
         f"({time.perf_counter() - t0:.0f} s)")
     found = {}
-    for kind in CANDIDATES:
+    for kind in loc.available_layers(model, CANDIDATES):
         features = loc.feature_model(model, kind)
         fx = features.predict(train_in, batch_size=16, verbose=0)
         vx = features.predict(val_in, batch_size=16, verbose=0)

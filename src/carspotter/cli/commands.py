@@ -87,6 +87,9 @@ def _predict_with(args, source, files) -> int:
     say = lambda m: print(f"[predict] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(files)} photos through {', '.join(p.format for p in source.predictors)}")
     predictions, skipped = pr.predict(source, files, args.top, log=say, roi=args.roi)
+    if args.two_pass and predictions:
+        pr.add_two_pass(source, predictions, args.top, args.roi)
+        say(f"two passes on {len(predictions)} photos: pass 2 on {sum(p.two_pass['passes'] == 2 for p in predictions)}")
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not predictions:
@@ -106,6 +109,10 @@ def _predict_with(args, source, files) -> int:
         print(f"{p.path} ({p.size[0]}x{p.size[1]}{where}): {'formats agree' if p.agree else 'FORMATS DISAGREE'}")
         for name, rows in p.top.items():
             print(f"  {name:<20} " + " | ".join(f"{label} {prob:.3f}" for label, prob in rows))
+        if p.two_pass:
+            where = f"pass 2 on ROI {','.join(map(str, p.two_pass['roi']))}" if p.two_pass["roi"] else "pass 1 only"
+            print(f"  {'two-pass (keras)':<20} " + " | ".join(f"{t['label']} {t['probability']:.3f}" for t in p.two_pass["top"])
+                  + f"  ({where})")
         for w in p.warnings:
             print(f"  warning: {w}")
     return 0
@@ -121,7 +128,7 @@ def evaluate(args) -> int:
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else None
     result = run_evaluation(args.source, args.data, layout=args.layout, mapping=args.mapping, crop=args.crop_to_box,
                       split=args.split, formats=formats, with_app_paths=args.app_paths, require=requirements,
-                      baseline=args.baseline, run=args.run, log=lambda m: print(f"[evaluate] {m}", file=sys.stderr, flush=True))
+                      baseline=args.baseline, run=args.run, two_pass=args.two_pass, log=lambda m: print(f"[evaluate] {m}", file=sys.stderr, flush=True))
     print(table(result))
     out = write(result, args.out or Path("evaluations") / Path(args.source).resolve().name)
     print(f"written to {out}/evaluate.json, evaluate.html", file=sys.stderr)

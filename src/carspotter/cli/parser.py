@@ -207,6 +207,9 @@ def _add_predict(sub) -> None:
     r.add_argument("--roi", default=None, type=_roi, metavar="X0,Y0,X1,Y1",
                    help="region of interest: whole pixels of the upright photo (after EXIF orientation), half-open, "
                         "inside the photo; cut at full resolution before the resize (default: the whole photo)")
+    r.add_argument("--two-pass", action="store_true",
+                   help="also two-pass recognition with the run's localizer (carspotter localize): pass 1 finds the car, "
+                        "pass 2 classifies its box at full resolution when it is small; the box is drawn on --report")
     r.add_argument("--report", default=None, metavar="DIR",
                    help="write DIR/predict.html (self-contained: original, exact input, Grad-CAM heatmap, top-K bars "
                         "per format) and DIR/predict.json; needs the Keras reference")
@@ -242,7 +245,13 @@ def _add_evaluate(sub) -> None:
                          "a .csv (path,label[,split]) or a Stanford Cars devkit folder (default: the run's test split)")
     ev.add_argument("--format", dest="layout", choices=readers.FORMATS, default="auto", help="DATA's layout (default: detect)")
     ev.add_argument("--mapping", default=None, metavar="FILE", help="JSON or CSV renaming DATA's classes to the bundle's labels")
-    ev.add_argument("--crop-to-box", action="store_true", help="crop to the bounding boxes (Stanford Cars devkit)")
+    ev.add_argument("--crop-to-box", action="store_true",
+                    help="give the model each photo's box as its region of interest (a CSV's x0,y0,x1,y1 columns or "
+                         "the Stanford Cars devkit's)")
+    ev.add_argument("--two-pass", action="store_true",
+                    help="also two-pass recognition with the run's localizer (carspotter localize): for the reference "
+                         "column a two_pass object with the same figures, how often pass 2 ran, and the box IoU when "
+                         "the photos have boxes")
     ev.add_argument("--split", default=None, choices=("train", "val", "test"),
                     help="only the photos of this split (DATA with split folders or a split column; without DATA: the run's)")
     ev.add_argument("--formats", default=None, metavar="LIST", help="comma-separated formats to evaluate (default: all shipped)")

@@ -31,6 +31,8 @@ class PhotoSet:
         truth: ``[N]`` true class indices when known (a run's split); None for a folder.
         paths: N photo files (where they were read).
         boxes: N crop boxes (or None entries) applied after decoding, or None.
+        annotated: N boxes of the car as the dataset gives them (ROI convention; None entries where a photo has
+            none), whether or not they were cropped to; None when the dataset has no boxes.
     """
 
     pixels: np.ndarray
@@ -40,6 +42,7 @@ class PhotoSet:
     truth: np.ndarray | None = None
     paths: list[Path] | None = None
     boxes: list | None = None
+    annotated: list | None = None
 
 
 def data_folder(run: Run, data_dir: str | Path | None = None) -> Path:
@@ -202,6 +205,9 @@ def labelled_photoset(data: str | Path, labels: list[str], size: int, layout: st
                          "rename them with --mapping FILE (JSON {\"as written\": \"label\"}) or leave their photos out")
     index = {name: i for i, name in enumerate(labels)}
     ps = _decode(found.root, [(r.path, index[r.label], r.box) for r in records], size, "")
+    if any(r.annotated for r in records):
+        given = {str(found.root / r.path): r.annotated for r in records}
+        ps.annotated = [given.get(str(p)) for p in ps.paths]
     if len(ps.names) == 0:
         raise UsageError(f"{data}: none of its {len(records)} photos could be read (e.g. {ps.skipped[0][0]}: "
                          f"{ps.skipped[0][1]}); pass readable photos")

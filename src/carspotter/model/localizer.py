@@ -48,6 +48,21 @@ def read_record(run_dir: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _backbone(model):
+    import keras
+
+    found = next((lyr for lyr in model.layers if isinstance(lyr, keras.Model)), None)
+    if found is None:
+        raise RunError("the run's model has no nested backbone; a localizer needs the classifier carspotter train makes")
+    return found
+
+
+def available_layers(model, names) -> list[str]:
+    """Those of ``names`` that are layers of the run model's backbone, in the given order."""
+    have = {lyr.name for lyr in _backbone(model).layers}
+    return [n for n in names if n in have]
+
+
 def feature_model(model, layer: str):
     """The classifier up to ``layer`` of its backbone: ``[N, S, S, 3]`` 0..255 -> that layer's ``[N, h, w, c]``.
 
@@ -56,7 +71,7 @@ def feature_model(model, layer: str):
     """
     import keras
 
-    backbone = next(lyr for lyr in model.layers if isinstance(lyr, keras.Model))
+    backbone = _backbone(model)
     inner = keras.Model(backbone.inputs, backbone.get_layer(layer).output)
     x = model.inputs[0]
     for lyr in model.layers[1:]:
@@ -70,7 +85,7 @@ def two_output_model(model, head, layer: str):
     """``image -> (probabilities [N, C], box [N, 4])``: the classifier and the box head on its backbone's ``layer``."""
     import keras
 
-    backbone = next(lyr for lyr in model.layers if isinstance(lyr, keras.Model))
+    backbone = _backbone(model)
     inner = keras.Model(backbone.inputs, [backbone.get_layer(layer).output, backbone.output])
     x = model.inputs[0]
     it = iter(model.layers[1:])
@@ -82,8 +97,7 @@ def two_output_model(model, head, layer: str):
     for lyr in it:
         y = lyr(y)
     box = keras.layers.Identity(name="box")(head(tap))
-    probs = keras.layers.Identity(name="probabilities")(y)
-    return keras.Model(model.inputs, [probs, box], name="carspotter_two_output")
+    return keras.Model(model.inputs, [y, box], name="carspotter_two_output")  # y: the classifier's "probabilities"
 
 
 def load_two_output(run_dir: str | Path, model=None):

@@ -56,6 +56,7 @@ class Source:
         threshold: the run's "show the answer" probability (0..1) from its confidence record, or None.
         target_precision: the precision that threshold was chosen for (0..1), or None.
         pool: the session pool the formats' sessions come from (None for a run folder).
+        run_dir: the run folder when it was found (its localizer serves ``--two-pass``), else None.
     """
 
     path: Path
@@ -67,6 +68,7 @@ class Source:
     threshold: float | None = None
     target_precision: float | None = None
     pool: SessionPool | None = None
+    run_dir: Path | None = None
 
     def close(self) -> None:
         """Close every session (the reference's and the pool's)."""
@@ -90,6 +92,8 @@ class PhotoPrediction:
         warnings: one line each, with numbers.
         roi: the region of interest the model was given (``(x0, y0, x1, y1)`` upright-photo pixels,
             :mod:`carspotter.model.roi`), or None for the whole photo.
+        two_pass: with ``--two-pass``, the reference's two-pass answer: ``passes`` (1 or 2), ``roi`` (what pass 2
+            classified, or None), ``box`` (pass 1's box output, 0..1 of the region) and ``top`` (label, probability).
     """
 
     photo: str
@@ -100,10 +104,11 @@ class PhotoPrediction:
     agree: bool
     warnings: list[str] = field(default_factory=list)
     roi: tuple[int, int, int, int] | None = None
+    two_pass: dict | None = None
 
     def to_json(self) -> dict:
         return {"photo": self.photo, "width": self.size[0], "height": self.size[1], "agree": self.agree,
-                "roi": list(self.roi) if self.roi else None, "warnings": self.warnings,
+                "roi": list(self.roi) if self.roi else None, "two_pass": self.two_pass, "warnings": self.warnings,
                 "top": {k: [{"label": lab, "probability": round(float(p), 6)} for lab, p in v] for k, v in self.top.items()}}
 
 
@@ -148,7 +153,7 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
         model = runtimes.load_reference(run_obj)
         conf = run_obj.record.get("confidence") or {}
         return Source(folder, "run", list(run_obj.labels), run_obj.input.size, [open_reference(model)], model, conf.get("threshold"),
-                      conf.get("target_precision"))
+                      conf.get("target_precision"), run_dir=run_obj.dir)
     manifest, run_obj = opened.manifest, opened.run
     held = tuple(n for n in format_names()[1:] if n in manifest.formats) + (("keras",) if run_obj else ())
     chosen = tuple(n for n in format_names() if n in held) if wanted is None else wanted
@@ -171,7 +176,7 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
         preds.append(open_variant(folder, manifest, name, v, pool))
     conf = manifest.confidence or {}
     return Source(folder, "bundle", list(manifest.labels), manifest.spec.size, preds, model, conf.get("threshold"),
-                  conf.get("target_precision"), pool)
+                  conf.get("target_precision"), pool, run_obj.dir if run_obj else None)
 
 
 def collect_photos(items: list[str | Path]) -> list[Path]:
@@ -287,5 +292,31 @@ def predict(source: Source, files: list[Path], k: int = 3,
     return out, skipped
 
 
-__all__ = ["Source", "PhotoPrediction", "open_source", "collect_photos", "warnings_for", "predict",
+def add_two_pass(source: Source, predictions: list[PhotoPrediction], k: int, roi=None) -> None:
+    """Fill each prediction's ``two_pass`` with the reference's two-pass answer (the run's localizer).
+
+    Raises:
+        UsageError: no Keras reference, or its run has no localizer.
+    """
+    from carspotter.model.localizer import has_localizer, load_two_output, two_pass
+    from carspotter.model.roi import check_roi
+
+    if source.reference is None or source.run_dir is None:
+        raise UsageError("--two-pass runs the run's localizer in the Keras reference: keep keras in --format, and for a "
+                         "bundle whose run was not found pass --run RUN_DIR")
+    if not has_localizer(source.run_dir):
+        raise UsageError(f"--two-pass: run {source.run_dir.name} has no localizer; train one with "
+                         f"`carspotter localize {source.run_dir}`")
+    model = load_two_output(source.run_dir, source.reference)
+    for p in predictions:
+        image = photos.decode_rgb(p.path)
+        region = check_roi(roi, *image.size) if roi is not None else None
+        answer = two_pass(lambda x: model.predict(x, verbose=0), image, source.size, region)
+        top = np.argsort(-answer.probabilities)[:k]
+        p.two_pass = {"passes": answer.passes, "roi": list(answer.roi) if answer.roi else None,
+                      "box": [round(float(v), 6) for v in answer.box],
+                      "top": [{"label": source.labels[j], "probability": round(float(answer.probabilities[j]), 6)} for j in top]}
+
+
+__all__ = ["Source", "add_two_pass", "PhotoPrediction", "open_source", "collect_photos", "warnings_for", "predict",
            "ASPECT_WARN", "DOWNSCALE_WARN", "format_names"]

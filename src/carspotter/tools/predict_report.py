@@ -36,10 +36,28 @@ def figures(source: Source, predictions: list[PhotoPrediction], skipped: list, l
     }
 
 
+def _with_boxes(image, p: PhotoPrediction):
+    """The original with the given ROI (blue) and the two-pass ROI (red) drawn on it, and the caption's words."""
+    from PIL import ImageDraw
+
+    boxes = [(p.roi, (40, 110, 255), "ROI given (blue)")] if p.roi else []
+    if p.two_pass and p.two_pass["roi"]:
+        boxes.append((tuple(p.two_pass["roi"]), (230, 30, 30), "two-pass box (red)"))
+    if not boxes:
+        return image, ""
+    image = image.copy()
+    draw = ImageDraw.Draw(image)
+    width = max(2, max(image.size) // 200)
+    for (x0, y0, x1, y1), colour, _ in boxes:
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=colour, width=width)
+    return image, "; " + ", ".join(words for _, _, words in boxes)
+
+
 def _photo_html(p: PhotoPrediction, heat: np.ndarray | None, keys: list[str], targets: dict[str, str]) -> str:
     from carspotter.model.photos import decode_rgb
 
-    imgs = [(data_uri(decode_rgb(p.path), "JPEG", ORIGINAL_MAX_SIDE), f"original, {p.size[0]} x {p.size[1]} px"),
+    original, drawn = _with_boxes(decode_rgb(p.path), p)
+    imgs = [(data_uri(original, "JPEG", ORIGINAL_MAX_SIDE), f"original, {p.size[0]} x {p.size[1]} px{drawn}"),
             (data_uri(p.pixels), f"the exact input, {p.pixels.shape[1]} x {p.pixels.shape[0]} px")]
     if heat is not None:
         imgs.append((data_uri(gradcam.overlay(p.pixels, heat), "JPEG", quality=90), f"Grad-CAM for {p.top[keys[0]][0][0]}"))

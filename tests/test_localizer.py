@@ -1,0 +1,107 @@
+"""The localizer and two-pass recognition on a tiny run: composites, training, the two-output model, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SAMPLE, tiny_run
+from carspotter.measure.composites import compose
+from carspotter.model.localizer import TwoPassAnswer, two_pass
+from carspotter.model.roi import Roi
+
+
+@pytest.fixture(scope="module")
+def localized(tmp_path_factory):
+    """A tiny run with a localizer (2 scenes per photo, 5 epochs: the subject is the plumbing, not the IoU)."""
+    from carspotter.train.localizer import localize
+
+    run = tiny_run(tmp_path_factory.mktemp("localizer") / "run")
+    record = localize(run, per_photo=2, epochs=5, log=lambda m: None)
+    return run, record
+
+
+def test_composites_are_reproducible_and_their_box_holds_the_car():
+    car = np.full((40, 80, 3), 7, np.uint8)
+    a, b = compose(car, 0.5, seed=3, size=(800, 600)), compose(car, 0.5, seed=3, size=(800, 600))
+    np.testing.assert_array_equal(a.pixels, b.pixels)
+    assert a.box.width == 400 and a.box.height == 200 and a.pixels.shape == (600, 800, 3)
+    inside = a.pixels[a.box.y0:a.box.y1, a.box.x0:a.box.x1]
+    assert (inside == 7).all()  # the car is pasted last: nothing covers it
+    with pytest.raises(ValueError, match="share"):
+        compose(car, 0.0, seed=1)
+
+
+def test_localize_writes_the_head_and_its_measured_figures(localized):
+    run, record = localized
+    assert (run / "localizer" / "head.keras").is_file()
+    assert record["feature_layer"] == "mixed10" and set(record["candidates"]) == {"mixed10"}  # no mixed7 in the tiny one
+    fig = record["candidates"]["mixed10"]
+    assert fig["n"] > 0 and 0 <= fig["mean_iou_ci"][0] <= fig["mean_iou"] <= fig["mean_iou_ci"][1] <= 1
+    assert json.loads((run / "localizer" / "localizer.json").read_text())["feature_layer"] == "mixed10"
+
+
+def test_two_output_model_keeps_the_classifier_and_gives_a_box(localized):
+    import keras
+
+    from carspotter.model.localizer import load_two_output
+
+    run, _ = localized
+    classifier = keras.saving.load_model(run / "model.keras", compile=False)
+    both = load_two_output(run)
+    x = np.random.default_rng(0).integers(0, 256, (3, 128, 128, 3)).astype(np.float32)
+    probs, box = both.predict(x, verbose=0)
+    np.testing.assert_allclose(probs, classifier.predict(x, verbose=0), atol=1e-6)
+    assert box.shape == (3, 4) and ((box >= 0) & (box <= 1)).all()
+    assert [o.name for o in both.outputs] == ["probabilities", "box"] or both.output_names == ["probabilities", "box"]
+
+
+def test_two_pass_classifies_the_box_at_full_resolution_when_the_car_is_small():
+    photo = np.zeros((3000, 4000, 3), np.uint8)
+    photo[1000:1500, 2000:3000] = 200
+    seen = []
+
+    def infer(x):
+        seen.append(x[0].copy())
+        return np.array([[0.2, 0.8]]), np.array([[0.5, 1 / 3, 0.75, 0.5]], np.float32)
+
+    answer = two_pass(infer, photo, 64)
+    assert isinstance(answer, TwoPassAnswer) and answer.passes == 2
+    assert answer.roi == Roi(2000 - 125, 1000 - 62, 3000 + 125, 1500 + 62)  # margins: 1000 // 8, 500 // 8
+    assert seen[1].mean() > 3 * seen[0].mean()  # pass 2 saw mostly the bright car
+
+    def fills(x):
+        return np.array([[0.6, 0.4]]), np.array([[0.0, 0.0, 1.0, 1.0]], np.float32)
+
+    assert two_pass(fills, photo, 64).passes == 1
+
+
+def test_predict_and_evaluate_two_pass_from_the_command_line(localized, tmp_path):
+    run, _ = localized
+    labels = (run / "labels.txt").read_text(encoding="utf-8").splitlines()
+    sample = next(p for p in sorted((SAMPLE / labels[0]).iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    car = np.asarray(Image.open(sample).convert("RGB"))
+    scene = compose(car, 0.4, seed=5, size=(1600, 1200))
+    Image.fromarray(scene.pixels).save(tmp_path / "scene.png")
+    with open(tmp_path / "boxes.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "x0", "y0", "x1", "y1"])
+        w.writerow(["scene.png", labels[0], *scene.box])
+    cli = [sys.executable, "-c", "from carspotter.cli import entry; entry()"]
+    done = subprocess.run([*cli, "predict", str(run), str(tmp_path / "scene.png"), "--two-pass", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    two = json.loads(done.stdout)["photos"][0]["two_pass"]
+    assert two["passes"] in (1, 2) and len(two["box"]) == 4 and len(two["top"]) == 3
+    done = subprocess.run([*cli, "evaluate", str(run), str(tmp_path / "boxes.csv"), "--two-pass", "--out", str(tmp_path / "ev")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    column = json.loads((tmp_path / "ev" / "evaluate.json").read_text())["columns"]["keras"]
+    assert column["two_pass"]["iou"]["n"] == 1 and 0 <= column["two_pass"]["iou"]["mean"] <= 1
+    assert column["two_pass"]["top1"] is not None and column["two_pass"]["photos"][0]["photo"] == "scene.png"
