@@ -184,6 +184,23 @@ if (!result.show) showMessage("Not sure: take a closer photo of the car")
 else show(result.best.label, result.best.probability)
 ```"""
 
+_ROI_ADVICE = """`classify(bitmap, exifOrientation, roi)` classifies only the pixels of `roi`, a `Roi(x0, y0, x1, y1)` in pixels
+of the upright photo (after `exifOrientation`), half-open like `android.graphics.Rect`, inside the photo; a ROI past
+an edge throws `IllegalArgumentException` with one line. Only the ROI's rows are read, a band at a time, so a 48 MP
+photo's ROI costs no more memory than the whole photo. From a crop UI, scale the crop rectangle to full-resolution
+upright pixels, round outward (floor left/top, ceil right/bottom) and clamp it to the photo. From ML Kit object
+detection, with the `InputImage` built with the rotation (`InputImage.fromBitmap(bitmap, degrees)`),
+`DetectedObject.boundingBox` is in upright pixels but can reach past the edges, so intersect it first:
+
+```kotlin
+val r = Rect(obj.boundingBox)
+val (w, h) = if (degrees % 180 == 0) bitmap.width to bitmap.height else bitmap.height to bitmap.width
+if (r.intersect(0, 0, w, h)) spotter.classify(bitmap, Orientation.fromDegrees(degrees), Roi(r.left, r.top, r.right, r.bottom))
+```
+
+`TwoPass.boxToRoi` and `TwoPass.needsSecondPass` are the two-pass box logic, ported (checked on the golden set's box
+vectors by the JVM tests)."""
+
 _RESIZE_ADVICE = """Use the library (`CarSpotter.classify`) with the whole decoded photo: it averages k x k boxes of a
 large photo (k = side // S, integer arithmetic, the Kotlin port of the reference, checked on the resize vectors),
 then MediaPipe's own bilinear step (OpenCV `warpPerspective`, no antialiasing, output x sampled at x * w / S: the
@@ -220,5 +237,5 @@ FORMAT = FormatSpec(
 
 PACKAGE = register_package(PlatformPackage(
     "tflite", readme=android_readme, package=app_packages.android_library,
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE)))
+    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE)))
 """The tflite platform package: README, package sources, snippets."""

@@ -150,17 +150,15 @@ console.log(JSON.stringify(out));
 """
 
 
-def test_npm_port_of_rois_and_box_logic_is_the_reference_in_node(node_modules, tmp_path):
-    """The package's upright / checkRoi / resize(roi) / boxToRoi against the reference on a fresh golden set's resize
-    vectors, bad ROIs and box vectors (and on copies with one fault each), all 8 EXIF orientations against Pillow, and
-    check_roi's answers on a grid of ROIs; no model needed."""
+def _roi_check_inputs(tmp_path) -> tuple[str, list]:
+    """A fresh golden set, a copy with one fault per file, Pillow's 8 orientations and a grid of ROIs for ROI_CHECK;
+    returns the box row that was flipped and the grid."""
     import itertools
 
     import numpy as np
     from PIL import Image
 
     from carspotter.contracts import box_vectors, resize_vectors
-    from carspotter.model.roi import RoiError, check_roi
 
     good = tmp_path / "good" / "golden"
     good.mkdir(parents=True)
@@ -190,6 +188,17 @@ def test_npm_port_of_rois_and_box_logic_is_the_reference_in_node(node_modules, t
     values = [-1, 0, 1, 4, 5, 6, 2.0, 2.5]
     grid = [(5, 4, list(r)) for r in itertools.product(values, repeat=4)]
     (tmp_path / "rois.json").write_text(json.dumps(grid))
+    return lines[1], grid
+
+
+def test_npm_port_of_rois_and_box_logic_is_the_reference_in_node(node_modules, tmp_path):
+    """The package's upright / checkRoi / resize(roi) / boxToRoi against the reference on a fresh golden set's resize
+    vectors, bad ROIs and box vectors (and on copies with one fault each), all 8 EXIF orientations against Pillow, and
+    check_roi's answers on a grid of ROIs; no model needed."""
+    from carspotter.contracts import box_vectors, resize_vectors
+    from carspotter.model.roi import RoiError, check_roi
+
+    flipped, grid = _roi_check_inputs(tmp_path)
     (tmp_path / "check.mjs").write_text(ROI_CHECK)
     done = subprocess.run(["node", str(tmp_path / "check.mjs"), str(TEMPLATE), str(tmp_path)], capture_output=True,
                           text=True, timeout=300)
@@ -203,7 +212,7 @@ def test_npm_port_of_rois_and_box_logic_is_the_reference_in_node(node_modules, t
     broken = out["bad"]
     assert [v["name"] for v in broken["resize"]["vectors"] if v["differing"]] == ["roi-orient6-640x480"]
     assert [w["line"].split("\t")[:4] for w in broken["rois"]["wrong"]] == [["640", "480", "-1", "0"]] * 2
-    assert len(broken["boxes"]["wrong"]) == 1 and broken["boxes"]["wrong"][0]["line"] == lines[1]
+    assert len(broken["boxes"]["wrong"]) == 1 and broken["boxes"]["wrong"][0]["line"] == flipped
     assert out["orientations"] == [True] * 16
     for (w, h, roi), got in zip(grid, out["checked"]):
         try:

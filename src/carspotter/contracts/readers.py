@@ -200,6 +200,20 @@ def _csv_box(row: dict, where: str) -> tuple[int, int, int, int] | None:
         raise DatasetError(f"{where}: bad box {','.join(texts)} ({exc})") from None
 
 
+def _has_box_columns(path: Path, columns: list[str], crop: bool) -> bool:
+    """Whether the CSV's header has the four box columns.
+
+    Raises:
+        DatasetError: some but not all four; UsageError: ``crop`` without them.
+    """
+    has_box = all(c in columns for c in BOX_COLUMNS)
+    if any(c in columns for c in BOX_COLUMNS) and not has_box:
+        raise DatasetError(f"{path}: box columns need all four of x0,y0,x1,y1 (found: {','.join(columns)})")
+    if crop and not has_box:
+        raise UsageError(f"--crop-to-box: {path} has no box columns x0,y0,x1,y1")
+    return has_box
+
+
 def read_csv(path: Path, crop: bool = False) -> ReadResult:
     """CSV manifest with a header row: ``path,label`` and optionally ``split`` and the box columns ``x0,y0,x1,y1``.
 
@@ -223,12 +237,7 @@ def read_csv(path: Path, crop: bool = False) -> ReadResult:
             if "path" not in columns or "label" not in columns:
                 raise DatasetError(f"{path}: the header must name the columns path,label[,split] (found: {','.join(columns) or 'nothing'})")
             reader.fieldnames = columns
-            has_split = "split" in columns
-            has_box = all(c in columns for c in BOX_COLUMNS)
-            if any(c in columns for c in BOX_COLUMNS) and not has_box:
-                raise DatasetError(f"{path}: box columns need all four of x0,y0,x1,y1 (found: {','.join(columns)})")
-            if crop and not has_box:
-                raise UsageError(f"--crop-to-box: {path} has no box columns x0,y0,x1,y1")
+            has_split, has_box = "split" in columns, _has_box_columns(path, columns, crop)
             for row in reader:
                 line = reader.line_num
                 p, label = (row.get("path") or "").strip(), (row.get("label") or "").strip()
