@@ -124,17 +124,46 @@ def _cars(root: Path, rows) -> list[np.ndarray]:
     return [np.asarray(photos.decode_rgb(root / r.path)) for r in rows]
 
 
+def _extra_cars(folder: Path | None, limit: int, seed: int, avoid: set[Path], log) -> list[np.ndarray]:
+    """Up to ``limit`` car crops from ``folder`` (any photos, labels unused), seeded, none of the run's own photos.
+
+    Raises:
+        UsageError: the folder has no photo.
+    """
+    from carspotter.util.errors import UsageError
+
+    if folder is None or limit <= 0:
+        return []
+    found = [p for p in photos.find_photos(folder) if p.resolve() not in avoid]
+    if not found:
+        raise UsageError(f"--extra-photos {folder}: no photos there (car photos cropped to the car, any folder layout)")
+    chosen = [found[i] for i in sorted(np.random.default_rng(seed).permutation(len(found))[:limit])]
+    cars, skipped = [], 0
+    for path in chosen:
+        try:
+            cars.append(np.asarray(photos.decode_rgb(path)))
+        except photos.PhotoError:
+            skipped += 1
+    log(f"{len(cars)} extra car photos from {folder} ({skipped} not read)")
+    return cars
+
+
 def localize(run_dir: str | Path, data_dir: str | Path | None = None, per_photo: int = 6, epochs: int = 60,
-             seed: int = 0, log=print) -> dict:
+             seed: int = 0, log=print, extra: str | Path | None = None, extra_limit: int = 0, extra_per_photo: int = 3,
+             layers: tuple[str, ...] = CANDIDATES) -> dict:
     """Train, choose and write the run's localizer (module docstring); returns ``localizer.json``'s content.
 
     Args:
         run_dir: a run from ``carspotter train``. data_dir: its photos, when they moved.
         per_photo: scenes per training photo (the crop itself and ``per_photo - 1`` composites).
         epochs: passes over the cached features per candidate head. seed: composites and heads.
+        extra: a folder of more car crops for training only (the box is class-agnostic, so other classes' photos
+            teach it too); every photo of the run's own splits is left out, so its validation and test photos stay
+            unseen. extra_limit: at most this many of them; extra_per_photo: scenes for each.
+        layers: the candidates to fit (those the backbone has).
 
     Raises:
-        RunError: the run or its photos are missing.
+        RunError: the run or its photos are missing; UsageError: ``extra`` holds no photo.
     """
     import keras
 
@@ -145,12 +174,17 @@ def localize(run_dir: str | Path, data_dir: str | Path | None = None, per_photo:
     root, size = data_folder(run, data_dir), run.input.size
     model = keras.saving.load_model(Path(run_dir) / "model.keras", compile=False)
     train_rows, val_rows = run.split_rows("train"), run.split_rows("val")
+    own = {(root / r.path).resolve() for split in ("train", "val", "test") for r in run.split_rows(split)}
     train_in, train_box = scenes(_cars(root, train_rows), per_photo, size, seed)
+    more = _extra_cars(Path(extra) if extra else None, extra_limit, seed, own, log)
+    if more:
+        more_in, more_box = scenes(more, extra_per_photo, size, seed + 2)
+        train_in, train_box = np.concatenate([train_in, more_in]), np.concatenate([train_box, more_box])
     val_in, val_box = scenes(_cars(root, val_rows), per_photo, size, seed + 1)
     log(f"{len(train_in)} training and {len(val_in)} validation scenes from {len(train_rows)} + {len(val_rows)} photos "
         f"({time.perf_counter() - t0:.0f} s)")
     found = {}
-    for kind in loc.available_layers(model, CANDIDATES):
+    for kind in loc.available_layers(model, layers):
         features = loc.feature_model(model, kind)
         fx = features.predict(train_in, batch_size=16, verbose=0)
         vx = features.predict(val_in, batch_size=16, verbose=0)
@@ -163,7 +197,9 @@ def localize(run_dir: str | Path, data_dir: str | Path | None = None, per_photo:
               loc.FEATURE_LAYER_KEY: chosen, "candidates": {k: v[1] for k, v in found.items()},
               "whole_frame_baseline": iou_figures(np.tile([0, 0, 1, 1], (len(val_box), 1)).astype(np.float32), val_box),
               "composites": {"per_photo": per_photo, "scene": list(SCENE), "shares": list(SHARES), "seed": seed,
-                             "train_photos": len(train_rows), "val_photos": len(val_rows)},
+                             "train_photos": len(train_rows), "val_photos": len(val_rows),
+                             "extra_photos": len(more), "extra_per_photo": extra_per_photo if more else 0,
+                             "training_scenes": len(train_in)},
               "epochs": epochs, "seconds": round(time.perf_counter() - t0, 1)}
     with atomic_folder(Path(run_dir) / loc.FOLDER) as tmp:
         found[chosen][0].save(tmp / loc.HEAD)

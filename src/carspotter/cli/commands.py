@@ -21,7 +21,9 @@ def localize(args) -> int:
     from carspotter.train.localizer import localize as run_localize
 
     say = lambda m: print(f"[localize] {m}", file=sys.stderr, flush=True)  # noqa: E731
-    record = run_localize(args.run_dir, args.data, args.per_photo, args.epochs, args.seed, log=say)
+    layers = tuple(x.strip() for x in args.layers.split(",") if x.strip())
+    record = run_localize(args.run_dir, args.data, args.per_photo, args.epochs, args.seed, log=say, extra=args.extra,
+                          extra_limit=args.extra_limit, extra_per_photo=args.extra_per_photo, layers=layers)
     chosen = record["candidates"][record["feature_layer"]]
     print(f"localizer on {record['feature_layer']}: mean IoU {chosen['mean_iou']:.3f} "
           f"[{chosen['mean_iou_ci'][0]:.3f}, {chosen['mean_iou_ci'][1]:.3f}] on {chosen['n']} validation scenes")

@@ -123,6 +123,15 @@ def _add_localize(sub) -> None:
                     help="scenes per training photo: the crop itself and N - 1 composites (default 6)")
     lo.add_argument("--epochs", type=_integer("--epochs"), default=60, metavar="N", help="epochs per head (default 60)")
     lo.add_argument("--seed", type=int, default=0, help="composites and heads (default 0)")
+    lo.add_argument("--extra-photos", dest="extra", default=None, metavar="DIR",
+                    help="more car photos cropped to the car, any classes, for training the box only (the run's own "
+                         "photos are left out, so its validation and test photos stay unseen)")
+    lo.add_argument("--extra-limit", type=_integer("--extra-limit"), default=2000, metavar="N",
+                    help="at most N of --extra-photos, chosen with --seed (default 2000)")
+    lo.add_argument("--extra-scenes", dest="extra_per_photo", type=_integer("--extra-scenes"), default=3, metavar="N",
+                    help="scenes per extra photo: the crop and N - 1 composites (default 3)")
+    lo.add_argument("--layers", default="mixed10,mixed7", metavar="LIST",
+                    help="backbone layers to fit a box head on, the best kept (default mixed10,mixed7)")
 
 
 def _add_export(sub) -> None:
