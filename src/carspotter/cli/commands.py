@@ -22,7 +22,7 @@ def localize(args) -> int:
 
     say = lambda m: print(f"[localize] {m}", file=sys.stderr, flush=True)  # noqa: E731
     layers = tuple(x.strip() for x in args.layers.split(",") if x.strip())
-    record = run_localize(args.run_dir, args.data, args.per_photo, args.epochs, args.seed, log=say, extra=args.extra,
+    record = run_localize(args.run_dir, args.data, args.per_photo, args.epochs, args.seed, log=say, extra=args.extra_photos,
                           extra_limit=args.extra_limit, extra_per_photo=args.extra_per_photo, layers=layers)
     chosen = record["candidates"][record["feature_layer"]]
     print(f"localizer on {record['feature_layer']}: mean IoU {chosen['mean_iou']:.3f} "

@@ -123,7 +123,7 @@ def _add_localize(sub) -> None:
                     help="scenes per training photo: the crop itself and N - 1 composites (default 6)")
     lo.add_argument("--epochs", type=_integer("--epochs"), default=60, metavar="N", help="epochs per head (default 60)")
     lo.add_argument("--seed", type=int, default=0, help="composites and heads (default 0)")
-    lo.add_argument("--extra-photos", dest="extra", default=None, metavar="DIR",
+    lo.add_argument("--extra-photos", dest="extra_photos", default=None, metavar="DIR",
                     help="more car photos cropped to the car, any classes, for training the box only (the run's own "
                          "photos are left out, so its validation and test photos stay unseen)")
     lo.add_argument("--extra-limit", type=_integer("--extra-limit"), default=2000, metavar="N",

@@ -272,8 +272,9 @@ def table(result: Evaluation) -> str:
              "| column | top-1 [95 % CI] | top-3 [95 % CI] | NLL | ECE | precision at threshold | coverage |",
              "|---|---|---|---:|---:|---|---|"]
     for key, c in result.columns.items():
-        lines.append(f"| {key} | {pct(c['top1'])} | {pct(c['top3'])} | {c['nll']:.3f} | {c['ece']:.3f} | "
-                     f"{pct(c['precision'])} | {pct(c['coverage'])} |")
+        for name, col in [(key, c)] + ([(f"{key} two-pass", c["two_pass"])] if c.get("two_pass") else []):
+            lines.append(f"| {name} | {pct(col['top1'])} | {pct(col['top3'])} | {col['nll']:.3f} | {col['ece']:.3f} | "
+                         f"{pct(col['precision'])} | {pct(col['coverage'])} |")
     lines += [f"- {n}" for n in result.notes]
     lines += [f"- baseline {b['bundle']} {fmt}/{b['variant']}: top-1 difference {b['text']}" for fmt, b in result.baseline.items()]
     return "\n".join(lines) + "\n"

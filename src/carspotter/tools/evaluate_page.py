@@ -28,13 +28,25 @@ def _summary(doc: dict) -> str:
     head = ("<tr><th>column</th><th>runs on</th><th>photos</th><th>top-1 [95 % CI]</th><th>top-3 [95 % CI]</th><th>NLL</th>"
             "<th>ECE</th><th>precision at threshold</th><th>coverage</th><th>not-a-car rate</th></tr>")
     rows = []
-    for key, c in doc["columns"].items():
+    columns = [(k, c) for key, col in doc["columns"].items()
+               for k, c in [(key, col)] + ([(f"{key} two-pass", {**col["two_pass"], "target": _two_pass_note(col["two_pass"])})]
+                                          if col.get("two_pass") else [])]
+    for key, c in columns:
         rows.append(f"<tr><td>{esc(key)}</td><td>{esc(c['target'])}</td><td class='num'>{c['photos']}</td>"
                     + _cell(key, "top1", interval(c["top1"])) + _cell(key, "top3", interval(c["top3"]))
                     + _cell(key, "nll", f"{c['nll']:.3f}") + _cell(key, "ece", f"{c['ece']:.3f}")
                     + _cell(key, "precision", interval(c["precision"])) + _cell(key, "coverage", interval(c["coverage"]))
                     + _cell(key, "not_car_rate", interval(c["not_car_rate"])) + "</tr>")
     return f"<div class='wide'><table>{head}{''.join(rows)}</table></div>"
+
+
+def _two_pass_note(t: dict) -> str:
+    """Where a two-pass row's answers come from: how often pass 2 ran, and the box IoU when boxes were given."""
+    text = f"the localizer's box, pass 2 on {t['second_pass']['count']} photos ({t['second_pass']['share']:.0%})"
+    if t.get("iou"):
+        text += (f"; box IoU with the given boxes: mean {t['iou']['mean']:.2f}, >= 0.5 on {t['iou']['at_least_0.5']:.0%} "
+                 f"of {t['iou']['n']}")
+    return text
 
 
 def _conditions(doc: dict) -> str:
