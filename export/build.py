@@ -41,6 +41,9 @@ class Build:
             once, and other work they share (:meth:`shared`). One dict per export, handed to each of its builds.
         source: the run's ``model.keras``, for a converter that reads the file in a process of its own (Core AI, on
             Keras' PyTorch backend); None where the model exists only in memory (tests).
+        box_model: the two-output model (``probabilities``, ``box``: :mod:`carspotter.model.localizer`) when the run
+            has a localizer and the format carries the box (``FormatSpec.carries_box``); the converter converts it
+            instead of ``model``, which stays the classifier for what reads its layers (sensitivity plans). Else None.
     """
 
     model: object
@@ -52,6 +55,7 @@ class Build:
     options: dict = field(default_factory=dict)
     conversions: dict = field(default_factory=dict, compare=False, repr=False)
     source: Path | None = None
+    box_model: object | None = None
 
     def shared(self, key: tuple, make):
         """``make()`` once per export under ``key`` in :attr:`conversions`: work several variants' builds need (the

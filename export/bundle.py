@@ -28,6 +28,7 @@ from carspotter.util.errors import ExportError, UsageError, step
 from carspotter.export import app_path_rows, app_readmes, defaults, golden_set
 from carspotter.export.drift_record import left_out_drift
 from carspotter.export.platform_write import Built, owns_readme, write_platforms
+from carspotter.model.localizer import has_localizer, load_two_output, read_record
 from carspotter.export.build import Build, ModelInfo
 from carspotter.model.formats import (FORMATS, FormatSpec, VariantSpec, baseline_overrides, parse_formats,
                                       select)
@@ -127,6 +128,7 @@ class _Inputs:
     conversions: dict = field(default_factory=dict)  # shared by the variants' builds (export.build.Build)
     pool: SessionPool | None = None  # each shipped file loaded once: measured, then the golden set and the app paths
     drift_probes: object = None  # the reference's drift probes (measure.drift.ReferenceProbes), built on first use
+    two_output: object = None  # the run's classifier with its localizer's box (model.localizer), when it has one
 
     @property
     def bundle_name(self) -> str:
@@ -156,7 +158,8 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: 
     read_rows = inputs.representative_rows[:variant.calibration_limit] if calibrated else []  # its gate leaves them out
     with step(ExportError, lambda: f"{fmt.name} {variant.name} {state['step']} of {inputs.run.dir}/model.keras failed"):
         build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant, representative,
-                      inputs.options.converter_options, inputs.conversions, inputs.run.dir / "model.keras")
+                      inputs.options.converter_options, inputs.conversions, inputs.run.dir / "model.keras",
+                      inputs.two_output if fmt.carries_box else None)
         t0 = time.time()
         facts = fmt.convert(build, target)
         seconds = time.time() - t0
@@ -246,8 +249,12 @@ def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: 
         gate_reference = runtimes.keras_probs(model, gate.pixels)
     info = ModelInfo(name=f"carspotter {out.name}", version=__version__, author=options.author, license=options.license,
                      description=f"Car make/model/year classifier, {len(run.labels)} classes, InceptionV3 fine-tuned (carspotter).")
+    two_output = None
+    if has_localizer(run.dir):
+        two_output = load_two_output(run.dir, model)
+        _log(f"the run has a localizer ({read_record(run.dir)['feature_layer']}): the formats that carry it get a box output")
     return _Inputs(run, model, photos, runtimes.keras_probs(model, photos.pixels), representative, info,
-                   options.variants is not None, options, gate, gate_reference, rows)
+                   options.variants is not None, options, gate, gate_reference, rows, two_output=two_output)
 
 
 def _preprocessing(run) -> dict:
@@ -334,7 +341,7 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
                 f.write(app_readmes.resize_section(FORMATS[name], measured, len(inputs.photos.names)))
         with step(ExportError, f"golden set of {inputs.run.dir}"):
             golden = golden_set.write_golden(tmp, options.golden, inputs.photos, inputs.reference, inputs.model,
-                                             inputs.run.input, inputs.run.labels, formats, inputs.pool)
+                                             inputs.run.input, inputs.run.labels, formats, inputs.pool, inputs.two_output)
         _log(f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
              if golden else "no golden set (--golden 0)")
         for name in formats if golden else ():

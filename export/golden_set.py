@@ -134,7 +134,7 @@ def _variant_figures(bundle: Path, formats: dict[str, FormatEntry], pixels, refe
 
 
 def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, model, spec: InputSpec, labels: list[str],
-                 formats: dict[str, FormatEntry], pool: SessionPool) -> dict | None:
+                 formats: dict[str, FormatEntry], pool: SessionPool, box_model=None) -> dict | None:
     """Write ``bundle/golden/`` (photos, exact inputs, expected.json); returns the manifest's ``golden`` entry.
 
     Args:
@@ -145,6 +145,7 @@ def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, 
         model: the Keras reference, run again on the exact inputs written.
         formats: the bundle's formats (every shipped variant is measured on the golden set).
         pool: export's session pool (each file was loaded when it was measured).
+        box_model: the two-output model when the run has a localizer: each photo's expected ``box`` is its output.
     """
     if count <= 0:
         return None
@@ -154,10 +155,12 @@ def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, 
     truth = ps.truth[[p.index for p in made]]
     names = [f"{golden.FOLDER}/{k:03d}.jpg" for k in range(len(made))]
     top5, ordered = topk(probs, min(5, len(labels))), np.sort(probs, axis=1)
+    boxes = np.asarray(box_model.predict(pixels.astype(np.float32), verbose=0)[1]) if box_model is not None else None
     entries = [{"photo": names[k], "input": f"{golden.FOLDER}/{k:03d}.png", "source": ps.names[p.index],
                 "label": int(truth[k]), "class": labels[truth[k]], "selected_for": p.reason, "photo_file": p.how,
                 "probabilities": [float(v) for v in probs[k]], "margin": float(ordered[k, -1] - ordered[k, -2]),
-                "top5": [{"index": int(j), "label": labels[j], "probability": float(probs[k, j])} for j in top5[k]]}
+                "top5": [{"index": int(j), "label": labels[j], "probability": float(probs[k, j])} for j in top5[k]],
+                **({"box": [float(v) for v in boxes[k]]} if boxes is not None else {})}
                for k, p in enumerate(made)]
     doc = {"schema_version": golden.SCHEMA_VERSION, "labels": labels, "input": spec.to_json(), "reference": _reference_info(),
            "tolerances": TOLERANCES,
@@ -171,9 +174,9 @@ def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, 
            "variants": _variant_figures(bundle, formats, pixels, probs, truth, labels, names, pool)}
     atomic_write(bundle / golden.EXPECTED, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     vectors = resize_vectors.write_vectors(bundle / golden.FOLDER, spec.size)
-    boxes = box_vectors.write_vectors(bundle / golden.FOLDER)
+    box_entry = box_vectors.write_vectors(bundle / golden.FOLDER)
     files = [f for f in (bundle / golden.FOLDER).rglob("*") if f.is_file()]
     return {"count": len(made), "expected": golden.EXPECTED, "bytes": sum(f.stat().st_size for f in files),
             "classes": len({int(t) for t in truth}),
-            "resize_vectors": vectors, "box_vectors": boxes,
+            "resize_vectors": vectors, "box_vectors": box_entry, "boxes": box_model is not None,
             "selection": {COVERAGE: sum(p.reason == COVERAGE for p in made), MARGIN: sum(p.reason == MARGIN for p in made)}}

@@ -63,7 +63,7 @@ def export(build: Build, path: Path) -> dict:
     dynamic = build.variant.name == "dynamic-batch"
     proto = _converted(build, dynamic)
     _set_batch(proto, dynamic)
-    _rename_output(proto, spec.output_name)
+    _rename_outputs(proto, [spec.output_name, BOX_OUTPUT])
     _set_metadata(proto, build, dynamic)
     if build.variant.name == "fp16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
@@ -86,6 +86,9 @@ def export(build: Build, path: Path) -> dict:
     facts = {"variant": build.variant.name, "runtime": "ONNX Runtime", "opset": opset,
              "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": [batch, spec.size, spec.size, 3]},
              "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": [batch, len(build.labels)]},
+             **({"box_output": {"name": BOX_OUTPUT, "dtype": "float32", "shape": [batch, 4],
+                                "meaning": "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"}}
+                if len(proto.graph.output) > 1 else {}),
              "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license",
              **({"plan": plan} if plan else {})}
     if build.variant.name == "ort":
@@ -135,12 +138,13 @@ def _converted(build: Build, dynamic: bool):
     import tf2onnx
 
     spec = build.spec
-    key = ("tf2onnx", _opset(build), spec.name, spec.size)
+    key = ("tf2onnx", _opset(build), spec.name, spec.size, build.box_model is not None)
     if not dynamic and key in build.conversions:
         return onnx.load_from_string(build.conversions[key])
     signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
     with quiet():
-        proto, _ = tf2onnx.convert.from_keras(build.model, input_signature=signature, opset=_opset(build))
+        proto, _ = tf2onnx.convert.from_keras(build.box_model or build.model, input_signature=signature,
+                                              opset=_opset(build))
     if not dynamic:  # dynamic-batch is one variant: nothing to share
         build.conversions[key] = proto.SerializeToString()
     return proto
@@ -184,14 +188,20 @@ def accelerators(path: Path) -> dict | None:
     return None if Path(path).suffix == ".ort" else onnx_mobile_usability(path)
 
 
-def _rename_output(proto, name: str) -> None:
-    """Give the single graph output a stable name, rewriting the node that produces it."""
-    old = proto.graph.output[0].name
-    if old == name:
-        return
-    for node in proto.graph.node:
-        node.output[:] = [name if o == old else o for o in node.output]
-    proto.graph.output[0].name = name
+BOX_OUTPUT = "box"
+"""The localizer's output in a two-output file (a run with ``carspotter localize``): ``[1, 4]`` x0, y0, x1, y1 0..1."""
+
+
+def _rename_outputs(proto, names: list[str]) -> None:
+    """Give the graph outputs stable names in the Keras model's output order (``probabilities``, then ``box`` when the
+    run has a localizer), rewriting the nodes that produce them."""
+    for value, name in zip(proto.graph.output, names):
+        old = value.name
+        if old == name:
+            continue
+        for node in proto.graph.node:
+            node.output[:] = [name if o == old else o for o in node.output]
+        value.name = name
 
 
 def _quantize_qdq(proto, representative, workdir: Path, exclude: list[str] = ()):
@@ -353,7 +363,7 @@ FORMAT = FormatSpec(
     accelerators=accelerators, accelerator_gate=onnx_mobile_gate,
     convert=export, model_dir="", app_package="npm", app_model_rank=1,
     options=(FormatOption("--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"),),
-    intermediates=intermediates.onnx_intermediates, order=30)
+    intermediates=intermediates.onnx_intermediates, order=30, carries_box=True)
 """ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 
 PACKAGE = register_package(PlatformPackage(

@@ -105,3 +105,21 @@ def test_predict_and_evaluate_two_pass_from_the_command_line(localized, tmp_path
     column = json.loads((tmp_path / "ev" / "evaluate.json").read_text())["columns"]["keras"]
     assert column["two_pass"]["iou"]["n"] == 1 and 0 <= column["two_pass"]["iou"]["mean"] <= 1
     assert column["two_pass"]["top1"] is not None and column["two_pass"]["photos"][0]["photo"] == "scene.png"
+
+
+def test_onnx_carries_the_box_and_parity_checks_it_from_the_bundle(localized, tmp_path):
+    import onnx
+
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.parity.run import run_parity
+
+    run, _ = localized
+    bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(formats=("onnx",), golden=4))
+    model = onnx.load(str(bundle / "onnx" / "carspotter.onnx"))
+    assert [o.name for o in model.graph.output] == ["probabilities", "box"]
+    expected = json.loads((bundle / "golden" / "expected.json").read_text())
+    assert all(len(p["box"]) == 4 for p in expected["photos"])
+    assert run_parity(bundle, app_paths=False, references=()) == 0
+    checks = {c["check"]: c for c in json.loads((bundle / "parity.json").read_text())["structure_checks"]}
+    assert checks["onnx/box"]["passed"] and checks["onnx/box"]["max_abs_diff"] < 1e-4 and checks["onnx/box"]["photos"] == 4
+    assert checks["golden/box-vectors"]["passed"]

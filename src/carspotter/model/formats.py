@@ -160,6 +160,9 @@ class FormatSpec:
         unavailable: ``() -> reason or None``: why the format cannot be built on this machine (an optional extra not
             installed); export leaves it out of "every format" and says why, and refuses it when named.
         order: position in the registry (build order, ``--formats`` listing): lower first.
+        carries_box: built from a run with a localizer (``carspotter localize``), the file has the two-output model:
+            ``probabilities`` and ``box`` (:mod:`carspotter.model.localizer`), and its sessions give the box
+            (``Session.box``); formats without it ship the classifier alone.
     """
 
     name: str
@@ -189,6 +192,7 @@ class FormatSpec:
     joins: str = ""
     unavailable: Callable[[], str | None] | None = None
     order: int = 100
+    carries_box: bool = False
 
     @property
     def tool_runtimes(self) -> tuple[Runtime, ...]:

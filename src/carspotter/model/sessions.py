@@ -72,6 +72,17 @@ class Session:
     def _infer(self, pixels: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def box(self, pixels: np.ndarray) -> np.ndarray | None:
+        """``[N, S, S, 3]`` pixels -> ``[N, 4]`` float32 box ``x0, y0, x1, y1`` in 0..1 of the input, from a file with
+        the localizer's ``box`` output (:mod:`carspotter.model.localizer`); None for a file without one.
+
+        Raises:
+            RuntimeError: the session was closed.
+        """
+        if self.closed:
+            raise RuntimeError(f"{self.runtime} session used after close()")
+        return None
+
     def describe(self) -> dict:
         """``{"runtime", "version", "device"}``: what runs the model, for reports and parity.json."""
         return {"runtime": self.runtime, "version": self.version, "device": self.device}
@@ -233,16 +244,24 @@ class OrtSession(Session):
             raise RuntimeError(f"ONNX Runtime fell back to {self._session.get_providers()} instead of {provider}")
         self.version, self.device = f"onnxruntime {ort.__version__}", provider
         self._input = self._session.get_inputs()[0]
+        names = [o.name for o in self._session.get_outputs()]
+        self._probs = "probabilities" if "probabilities" in names else names[0]
+        self._box = "box" if "box" in names else None
         self.fixed_batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else None
         self._run_options = ort.RunOptions()
         if provider == "CPUExecutionProvider":
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
-    def _infer(self, pixels):
+    def _infer(self, pixels, output: str | None = None):
         x = pixels.astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
         batch = self.fixed_batch or 16  # a fixed [1, ...] file: one by one
-        return np.concatenate([self._session.run(None, {self._input.name: x[i:i + batch]}, self._run_options)[0]
+        name = output or self._probs
+        return np.concatenate([self._session.run([name], {self._input.name: x[i:i + batch]}, self._run_options)[0]
                                for i in range(0, len(x), batch)])
+
+    def box(self, pixels):
+        super().box(pixels)
+        return None if self._box is None else np.asarray(self._infer(np.asarray(pixels), self._box), np.float32)
 
     def close(self):
         self._session = None

@@ -199,6 +199,41 @@ def _box_vectors(ctx: ParityContext) -> Outcome:
                    facts={"passed": True, "vectors": entry["count"]})
 
 
+BOX_TOLERANCE = 0.01
+"""Largest |difference| of a box coordinate (0..1 of the input) between a format's ``box`` output and the reference's
+on the golden inputs: 1 % of a side, 40 pixels of a 12 MP photo's width. Fixed before any format was measured with it."""
+
+
+def _box_check(fmt: str) -> Check:
+    """The format's ``box`` output against the reference's on the golden inputs (:data:`BOX_TOLERANCE`), and the ROIs
+    the two-pass box logic makes of both on a 4032 x 3024 photo."""
+
+    def run(ctx: ParityContext) -> Outcome:
+        import numpy as np
+
+        from carspotter.model.roi import Roi
+        from carspotter.model.two_pass import box_to_roi
+
+        gold = ctx.golden
+        want = np.array([p["box"] for p in gold.photos], np.float32)
+        spec, entry = FORMATS[fmt], ctx.manifest.formats[fmt]
+        session = ctx.session(spec.measuring_runtime, spec.variant(entry.default_variant), ctx.path(fmt))
+        got = session.box(gold.exact_inputs())
+        if got is None:
+            raise CheckFailed(f"the golden set has the reference's boxes but the {fmt} file has no box output; re-export")
+        worst = float(np.abs(got - want).max())
+        whole = Roi(0, 0, 4032, 3024)
+        same = sum(box_to_roi(g, whole) == box_to_roi(w, whole) for g, w in zip(got, want))
+        text = (f"max |box difference| {worst:.2g} (tolerance {BOX_TOLERANCE}) on {len(want)} golden photos; the same "
+                f"12 MP ROI on {same}/{len(want)}")
+        facts = {"passed": worst <= BOX_TOLERANCE, "max_abs_diff": worst, "photos": len(want), "same_roi": int(same)}
+        if worst > BOX_TOLERANCE:
+            raise CheckFailed(text)
+        return Outcome(f"{fmt}/box", "passed", text, facts=facts)
+
+    return Check(f"{fmt}/box", run)
+
+
 def _accelerator_check(fmt: str) -> Check:
     """The default file's phone-accelerator check run again here (ONNX Runtime's mobile usability check): it must
     pass the format's accelerator gate and take as many nodes per EP as export recorded."""
@@ -325,6 +360,8 @@ def plan(ctx: ParityContext) -> list[Check]:
         checks.append(Check("golden/resize-vectors", _resize_vectors))
     if (ctx.manifest.golden or {}).get("box_vectors"):
         checks.append(Check("golden/box-vectors", _box_vectors))
+    if (ctx.manifest.golden or {}).get("boxes"):
+        checks += [_box_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].carries_box]
     checks += [_accelerator_check(fmt) for fmt in ctx.manifest.formats
                if FORMATS[fmt].accelerator_gate is not None and FORMATS[fmt].accelerators is not None]
     for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
