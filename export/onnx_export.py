@@ -318,8 +318,10 @@ the **resize vectors** (`golden/resize/`: the port bit for bit), the **exact pat
 through your runtime: the top-3 rule with the tolerances of `golden/expected.json`) and the **package
 path** (`golden/NNN.jpg` decoded by your decoder, EXIF applied, then `preprocess`: the same rule). In a
 browser or React Native, call `runSelfTest({ run, readText, readBytes, decode })` from the main entry with
-your own file reader and decoder: the checks are the same code. A failing exact path means the runtime
-computes something else; a failing package path with passing vectors means your decoder gives other pixels.
+your own file reader and decoder, `run: (input) => infer(session, input)`: the checks are the same code. When the
+golden set has the reference's boxes (a run with a localizer), it also checks the model's **box output** on the
+golden inputs (max |difference| 0.01). A failing exact path means the runtime computes something else; a failing
+package path with passing vectors means your decoder gives other pixels.
 """
 
 _THRESHOLD_CODE = """```js
@@ -341,7 +343,11 @@ const answer = await classify(session, pixels, width, height, 4, roi);
 ```
 
 A ROI that is fractional, empty, negative or outside the photo rejects with a one-line `RoiError`. The two-pass box
-logic is the `./twopass` subpath (`boxToRoi`, `needsSecondPass`), checked on the golden set's box vectors."""
+logic is the `./twopass` subpath (`boxToRoi`, `needsSecondPass`), checked on the golden set's box vectors. A model
+exported from a run with a localizer has a `box` output (`hasBox(session)`): `twoPass(session, pixels, width, height,
+channels, roi?)` (`twoPassFile(session, file, roi?)` in Node) finds the car in pass 1 and, when it is small,
+classifies its box at full resolution in pass 2, as carspotter's reference; the answer adds `box`, `roi` (or null),
+`passes` and `first`. Without a `box` output it rejects with one line naming the fix."""
 
 _RESIZE_ADVICE = """Use the package's `classify` / `preprocess`: its resize is the reference's, ported (the `npm-node` and
 `npm-chromium` rows, gated at 99.5 % top-1 agreement). Any other resizer (sharp's `resize(fill)`, a canvas

@@ -114,7 +114,7 @@ def test_onnx_carries_the_box_and_parity_checks_it_from_the_bundle(localized, tm
     from carspotter.parity.run import run_parity
 
     run, _ = localized
-    bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(formats=("onnx",), golden=4))
+    bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(formats=("onnx",), golden=4, app_paths=False))
     model = onnx.load(str(bundle / "onnx" / "carspotter.onnx"))
     assert [o.name for o in model.graph.output] == ["probabilities", "box"]
     expected = json.loads((bundle / "golden" / "expected.json").read_text())

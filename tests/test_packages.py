@@ -93,6 +93,7 @@ def test_npm_package_in_headless_chromium_passes_the_self_test(moved, node_modul
     assert result["rois"]["passed"] and result["rois"]["rois"] == 13 and not result["rois"]["wrong"], result["lines"]
     box_rows = json.loads((moved["bundle"] / "manifest.json").read_text())["golden"]["box_vectors"]["count"]
     assert result["boxes"]["passed"] and result["boxes"]["rows"] == box_rows and not result["boxes"]["wrong"], result["lines"]
+    assert result["boxOutput"]["passed"] and "no boxes" in result["boxOutput"]["skipped"]  # a run without a localizer
     assert result["exact"]["passed"] and result["exact"]["photos"] == 32, result["lines"]
     assert result["package"]["passed"] and result["package"]["photos"] == 32, result["lines"]
     # the browser's decode and the package's resize give the exact inputs: the same answers as the exact path

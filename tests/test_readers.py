@@ -122,8 +122,9 @@ def test_crop_needs_boxes_and_devkit_needs_its_files(tmp_path):
 
 
 def test_a_crop_box_outside_the_photo_is_a_clear_photo_error(tmp_path):
+    # the ROI semantics (model/roi.py): nothing is clipped, a box past the edge names the file, the box and the rule
     Image.new("RGB", (100, 80)).save(tmp_path / "p.jpg")
-    with pytest.raises(photos.PhotoError, match=r"crop box \(90, 0, 200, 80\) leaves less than 32 px"):
+    with pytest.raises(photos.PhotoError, match=r"p.jpg: ROI \(90, 0, 200, 80\) reaches outside the 100x80 photo"):
         photos.load_photo(tmp_path / "p.jpg", 64, (90, 0, 200, 80))
 
 

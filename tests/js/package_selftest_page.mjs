@@ -29,7 +29,7 @@ const out = await runInPage(chromium, root, 'carspotter self-test', async ({ pkg
   };
   const lines = [];
   const result = await carspotter.runSelfTest({
-    run: (input) => carspotter.probabilities(session, input),
+    run: (input) => carspotter.infer(session, input),  // probabilities, and the box of a model with a localizer
     readText: async (rel) => (await fetchOk(rel)).text(),
     readBytes: async (rel) => new Uint8Array(await (await fetchOk(rel)).arrayBuffer()),
     decode,

@@ -72,11 +72,42 @@ export function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string>;
 export function sha256Js(bytes: Uint8Array): Uint8Array;
 /** Bytes of a base64 string (expo-file-system / react-native-fs reads), without Buffer or atob. */
 export function base64ToBytes(text: string): Uint8Array;
+/** The model's output names: "probabilities" [1, C], and "box" [1, 4] in a model from a run with a localizer. */
+export const PROBABILITIES_OUTPUT: 'probabilities';
+export const BOX_OUTPUT: 'box';
+/** True when the model has the localizer's "box" output (twoPass needs it). */
+export function hasBox(session: InferenceSession): boolean;
+/** Throws one line (export from a run with a localizer: carspotter localize RUN) unless the model has "box". */
+export function requireBox(session: InferenceSession): void;
+/** The model once on one [1, S, S, 3] input: probabilities, and the box (x0, y0, x1, y1 in 0..1 of the input) or null. */
+export function infer(session: InferenceSession, input: Float32Array):
+  Promise<{ probabilities: Float32Array; box: Float32Array | null }>;
+/** Probabilities 0..1 for one [1, S, S, 3] input (the "probabilities" output, else the first). */
 export function probabilities(session: InferenceSession, input: Float32Array): Promise<Float32Array>;
 /** Classify an upright photo, or its region of interest `roi` (see preprocess; a bad ROI rejects with RoiError). */
 export function classify(session: InferenceSession, pixels: Pixels, width: number, height: number, channels: 3 | 4,
                          roi?: RoiLike | null): Promise<Classification>;
 export function classification(probabilities: Float32Array): Classification;
+
+/** A ROI as [x0, y0, x1, y1]: whole pixels of the upright photo, half-open. */
+export type Corners = [number, number, number, number];
+/** twoPass's answer: classify's (pass 2's when it ran, else pass 1's), and how it was reached. */
+export interface TwoPassAnswer extends Classification {
+  /** Pass 1's box output: x0, y0, x1, y1 in 0..1 of the region pass 1 saw. */
+  box: Float32Array;
+  /** The ROI pass 2 classified (upright-photo pixels), or null when it did not run. */
+  roi: Corners | null;
+  /** The ROI the box logic made of the box, whether or not pass 2 ran; null: no usable box. */
+  found: Corners | null;
+  passes: 1 | 2;
+  /** Pass 1's answer. */
+  first: Classification;
+}
+/** Two-pass recognition of an upright photo (pixels at full resolution): pass 1 on `roi` (default the whole photo) gives
+ * the car's box; when the car is small, pass 2 classifies its ROI cut at full resolution. Rejects with one Error line
+ * when the model has no "box" output, with RoiError for a bad roi. */
+export function twoPass(session: InferenceSession, pixels: Pixels, width: number, height: number, channels: 3 | 4,
+                        roi?: RoiLike | null): Promise<TwoPassAnswer>;
 
 export function topk(probabilities: ArrayLike<number>, k: number): number[];
 export function top3Rule(reference: ArrayLike<number>, candidate: ArrayLike<number>, tau: number):
@@ -93,12 +124,19 @@ export function checkBadRois(readText: (rel: string) => Promise<string>):
 /** golden/two_pass/box_vectors.txt through boxToRoi and needsSecondPass. */
 export function checkBoxVectors(readText: (rel: string) => Promise<string>):
   Promise<{ passed: boolean; rows: number; wrong: { line: string; roi: string; pass: number }[] }>;
+/** Largest |difference| of a box coordinate between the model's box and the reference's on the golden inputs: 0.01. */
+export const BOX_TOLERANCE: number;
+/** The model's boxes on the golden inputs against golden/expected.json's (skipped when the golden set has none). */
+export function checkBoxOutput(photos: { box?: number[] }[], boxes: (ArrayLike<number> | null)[]):
+  { passed: boolean; skipped?: string; reason?: string; photos?: number; maxAbsDiff?: number; tolerance?: number;
+    sameRoi?: number };
 export interface SelfTestOptions {
-  run: (input: Float32Array) => Promise<Float32Array>;
+  /** The model on one input: its probabilities, or infer(session, input) (needed to check the box output). */
+  run: (input: Float32Array) => Promise<Float32Array | { probabilities: Float32Array; box: Float32Array | null }>;
   readText: (rel: string) => Promise<string>;
   readBytes: (rel: string) => Promise<Uint8Array>;
   decode: (rel: string) => Promise<{ pixels: Pixels; width: number; height: number; channels: number }>;
   log?: (line: string) => void;
 }
 export function runSelfTest(options: SelfTestOptions):
-  Promise<{ passed: boolean; resize: object; rois: object; boxes: object; exact: object; package: object }>;
+  Promise<{ passed: boolean; resize: object; rois: object; boxes: object; boxOutput: object; exact: object; package: object }>;

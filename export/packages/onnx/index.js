@@ -3,14 +3,15 @@
 // lives in "./node.js" (import from '<package>/node').
 import { Tensor } from 'onnxruntime-common';
 import BUNDLE from './bundle.js';
-import { resize } from './resize.js';
+import { checkRoi, resize } from './resize.js';
 import { topk } from './selftest.js';
+import { boxToRoi, needsSecondPass } from './twopass.js';
 
 export { resize, bilinear, boxReduce, boxFactors, inverseMatrix, compositeOnWhite, upright, checkRoi, cutRoi, RoiError,
   ROI_RULE } from './resize.js';
 export { boxToRoi, needsSecondPass, MIN_BOX_SIDE, MARGIN_DIVISOR, SECOND_PASS_BELOW, BOX_RULE } from './twopass.js';
-export { topk, top3Rule, parsePnm, generatedPhoto, checkResizeVectors, checkBadRois, checkBoxVectors,
-  runSelfTest } from './selftest.js';
+export { topk, top3Rule, parsePnm, generatedPhoto, checkResizeVectors, checkBadRois, checkBoxVectors, checkBoxOutput,
+  BOX_TOLERANCE, runSelfTest } from './selftest.js';
 
 /** This bundle: labels, input side, threshold, "not a car" class, model file name (see bundle.js). */
 export { BUNDLE };
@@ -201,11 +202,36 @@ export function base64ToBytes(text) {
   return out.subarray(0, o);
 }
 
-/** Probabilities 0..1 for one [1, S, S, 3] input. */
-export async function probabilities(session, input) {
+/** The model's outputs by name: class probabilities [1, C], and the car's box [1, 4] (x0, y0, x1, y1 in 0..1 of the
+ * input) in a model exported from a run with a localizer (`carspotter localize RUN`). */
+export const PROBABILITIES_OUTPUT = 'probabilities';
+export const BOX_OUTPUT = 'box';
+
+/**
+ * Whether the session's model has the localizer's "box" output, which twoPass needs.
+ * @param {object} session an ort.InferenceSession
+ * @returns {boolean}
+ */
+export function hasBox(session) {
+  return Array.from(session?.outputNames ?? []).includes(BOX_OUTPUT);
+}
+
+/**
+ * The model once on one [1, S, S, 3] input: its probabilities (the "probabilities" output, else the first), and its
+ * box (the "box" output) or null when the model has none.
+ * @returns {Promise<{probabilities: Float32Array, box: Float32Array|null}>}
+ */
+export async function infer(session, input) {
   const feeds = { [session.inputNames[0]]: new Tensor('float32', input, [1, SIZE, SIZE, 3]) };
   const out = await session.run(feeds);
-  return Float32Array.from(out[session.outputNames[0]].data);
+  const names = Array.from(session.outputNames ?? []);
+  const probs = out[names.includes(PROBABILITIES_OUTPUT) ? PROBABILITIES_OUTPUT : names[0]];
+  return { probabilities: Float32Array.from(probs.data), box: out[BOX_OUTPUT] ? Float32Array.from(out[BOX_OUTPUT].data) : null };
+}
+
+/** Probabilities 0..1 for one [1, S, S, 3] input (the model's "probabilities" output, else its first). */
+export async function probabilities(session, input) {
+  return (await infer(session, input)).probabilities;
 }
 
 /**
@@ -234,4 +260,49 @@ export function classification(probs) {
   const notACar = BUNDLE.notACar !== null && best.label === BUNDLE.notACar;
   const show = !notACar && (BUNDLE.threshold === null || best.probability >= BUNDLE.threshold);
   return { top, best, show, notACar, probabilities: probs };
+}
+
+/**
+ * Throws unless the session's model has the "box" output twoPass needs (an app can call it once, after openSession).
+ * @param {object} session
+ * @throws {Error} one line naming the model's outputs and the fix: export from a run with a localizer
+ */
+export function requireBox(session) {
+  if (hasBox(session)) return;
+  const names = Array.from(session?.outputNames ?? []).map((n) => JSON.stringify(n)).join(', ') || 'none';
+  throw new Error(`carspotter: twoPass needs the model's "box" output, and this model has only ${names}; ` +
+                  'export from a run with a localizer: carspotter localize RUN, then carspotter export RUN');
+}
+
+/**
+ * Two-pass recognition of one upright photo, as carspotter's reference (carspotter.model.localizer.two_pass): pass 1
+ * classifies the region (the whole photo by default) and gives the car's box; boxToRoi turns the box into a ROI of
+ * these pixels; when needsSecondPass says the car is small, pass 2 classifies that ROI's pixels, cut at full
+ * resolution before the resize. Needs a model with the "box" output (hasBox).
+ * @param {object} session an ort.InferenceSession of this bundle's model exported from a run with a localizer
+ * @param {Uint8Array|Uint8ClampedArray} pixels upright, full resolution (see preprocess)
+ * @param {number} width
+ * @param {number} height
+ * @param {3|4} channels
+ * @param {Array<number>|{x0: number, y0: number, x1: number, y1: number}|string|null} [roi] what pass 1 sees (a region
+ *   the user chose, see preprocess); absent or null: the whole photo. The box and pass 2's ROI stay inside it.
+ * @returns {Promise<object>} classify's answer (pass 2's when it ran, else pass 1's) and `box` (Float32Array(4), pass
+ *   1's box output, 0..1 of the region), `roi` ([x0, y0, x1, y1] pass 2 classified, or null), `found` (the ROI the box
+ *   logic made of the box, [x0, y0, x1, y1] or null: no usable box), `passes` (1 or 2), `first` (pass 1's answer)
+ * @throws {Error} the model has no "box" output (one line: export from a run with a localizer); RoiError for a bad roi
+ */
+export async function twoPass(session, pixels, width, height, channels, roi = null) {
+  requireBox(session);
+  const region = roi === null || roi === undefined ? { x0: 0, y0: 0, x1: width, y1: height } : checkRoi(roi, width, height);
+  const one = await infer(session, preprocess(pixels, width, height, channels, region));
+  if (one.box === null || one.box.length !== 4) {
+    throw new Error(`carspotter: the model's "box" output gave ${one.box?.length ?? 0} numbers, not 4 (x0, y0, x1, y1)`);
+  }
+  const first = classification(one.probabilities);
+  const found = boxToRoi(one.box, region);
+  const corners = (r) => [r.x0, r.y0, r.x1, r.y1];
+  const base = { box: one.box, found: found && corners(found), first };
+  if (!needsSecondPass(found, region)) return { ...first, ...base, roi: null, passes: 1 };
+  const two = await infer(session, preprocess(pixels, width, height, channels, found));
+  return { ...classification(two.probabilities), ...base, roi: corners(found), passes: 2 };
 }

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BUNDLE from './bundle.js';
-import { classification, openSession, preprocess, probabilities, runSelfTest } from './index.js';
+import { classification, infer, openSession, preprocess, probabilities, requireBox, runSelfTest, twoPass } from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -75,6 +75,21 @@ export async function classifyFile(session, file, roi = null) {
 }
 
 /**
+ * Two-pass recognition of a photo file (decodeFile, then twoPass; see index.js): pass 1 on the photo, or on its region
+ * `roi`, finds the car; when it is small, pass 2 classifies its box at full resolution.
+ * @param {object} session a session of a model with the "box" output (exported from a run with a localizer)
+ * @param {string} file
+ * @param {Array<number>|{x0: number, y0: number, x1: number, y1: number}|string|null} [roi] what pass 1 sees, in pixels
+ *   of the upright photo; absent or null: the whole photo
+ * @throws {Error} the model has no "box" output (before the photo is read); RoiError for a bad roi
+ */
+export async function twoPassFile(session, file, roi = null) {
+  requireBox(session);
+  const { pixels, width, height, channels } = await decodeFile(file);
+  return twoPass(session, pixels, width, height, channels, roi);
+}
+
+/**
  * The self-test in Node against a bundle folder (default: the bundle this package sits in).
  * @param {string} [bundle]
  * @param {(line: string) => void} [log]
@@ -83,7 +98,7 @@ export async function selfTest(bundle = path.join(here, '..'), log = console.log
   const session = await createSession();
   const file = (rel) => path.join(bundle, rel);
   const result = await runSelfTest({
-    run: (input) => probabilities(session, input),
+    run: (input) => infer(session, input),
     readText: (rel) => readFile(file(rel), 'utf8'),
     readBytes: async (rel) => new Uint8Array(await readFile(file(rel))),
     decode: (rel) => decodeFile(file(rel)),

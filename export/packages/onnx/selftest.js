@@ -1,9 +1,14 @@
 // The self-test's checks, platform-neutral (only the package's own modules): resize vectors bit for bit (EXIF
 // orientations and regions of interest included), the bad ROIs refused, the two-pass box vectors, the golden set
-// through the same top-3 rule as `carspotter parity`. ./node.js runs them in Node; a web or React Native app
-// passes its own file reader and photo decoder to runSelfTest.
+// through the same top-3 rule as `carspotter parity`, and the model's box output on the golden inputs when the golden
+// set has the reference's boxes. ./node.js runs them in Node; a web or React Native app passes its own file reader
+// and photo decoder to runSelfTest.
 import { checkRoi, compositeOnWhite, resize, upright } from './resize.js';
 import { boxToRoi, needsSecondPass } from './twopass.js';
+
+/** Largest |difference| of a box coordinate (0..1 of the input) between the model's "box" output and the reference's
+ * on the golden inputs: 1 % of a side (carspotter.parity.checks.BOX_TOLERANCE). */
+export const BOX_TOLERANCE = 0.01;
 
 /** Classes sorted by decreasing probability (ties keep index order, as numpy's stable argsort). */
 export function topk(probs, k) {
@@ -191,20 +196,54 @@ export async function checkBoxVectors(readText) {
   return { passed: rows.length > 0 && wrong.length === 0, rows: rows.length, wrong };
 }
 
+/** A run's answer as {probabilities, box}: run may give the probabilities alone, or infer()'s {probabilities, box}. */
+function outputsOf(answer) {
+  return ArrayBuffer.isView(answer) || Array.isArray(answer) ? { probabilities: answer, box: null }
+    : { probabilities: answer.probabilities, box: answer.box ?? null };
+}
+
+/**
+ * The model's box output on the golden set's exact inputs against the reference's (golden/expected.json's "box" per
+ * photo): max |difference| <= BOX_TOLERANCE, and how often the box logic makes the same ROI of both on a 4032 x 3024
+ * photo. Skipped (passed) when the golden set has no boxes (a run without a localizer).
+ * @param {{box?: number[]}[]} photos golden/expected.json's photos
+ * @param {(Float32Array|null)[]} boxes the model's box for each photo (null: run gave none)
+ */
+export function checkBoxOutput(photos, boxes) {
+  const want = photos.map((p, i) => [p.box, boxes[i]]).filter(([w]) => Array.isArray(w));
+  if (want.length === 0) return { passed: true, skipped: 'the golden set has no boxes (its run has no localizer)' };
+  if (want.some(([, got]) => !got || got.length !== 4)) {
+    return { passed: false, photos: want.length, reason: 'the golden set has the reference\'s boxes but the model gave ' +
+             'no "box" output: use the bundle\'s own model, and pass run: (input) => infer(session, input)' };
+  }
+  const photo = { x0: 0, y0: 0, x1: 4032, y1: 3024 };
+  const key = (r) => (r ? `${r.x0},${r.y0},${r.x1},${r.y1}` : '-');
+  let maxAbsDiff = 0, sameRoi = 0;
+  for (const [w, got] of want) {
+    for (let i = 0; i < 4; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(w[i] - got[i]));
+    sameRoi += key(boxToRoi(w, photo)) === key(boxToRoi(got, photo)) ? 1 : 0;
+  }
+  return { passed: maxAbsDiff <= BOX_TOLERANCE, photos: want.length, maxAbsDiff, tolerance: BOX_TOLERANCE, sameRoi };
+}
+
 /**
  * The self-test: resize vectors, bad ROIs and box vectors, then the golden set twice through the app's session.
  *  - exact path: golden/NNN.png (the reference's exact inputs) -> model: the runtime computes what the reference does;
  *  - package path: golden/NNN.jpg decoded by the app's decoder (EXIF applied) -> preprocess() -> model: decoding and
  *    resizing give the reference's answers.
- * Both must pass the top-3 rule of `carspotter parity` (tolerances of golden/expected.json) on every photo.
+ * Both must pass the top-3 rule of `carspotter parity` (tolerances of golden/expected.json) on every photo. When the
+ * golden photos carry the reference's box (a run with a localizer), the model's box output on the exact inputs must
+ * be within BOX_TOLERANCE of it (checkBoxOutput); `run` then gives infer()'s {probabilities, box}.
  * @param {object} o
- * @param {(input: Float32Array) => Promise<Float32Array>} o.run      the model on one [1, S, S, 3] input
+ * @param {(input: Float32Array) => Promise<Float32Array|{probabilities: Float32Array, box: Float32Array|null}>} o.run
+ *        the model on one [1, S, S, 3] input: its probabilities, or infer(session, input)
  * @param {(rel: string) => Promise<string>} o.readText               reads a bundle file
  * @param {(rel: string) => Promise<Uint8Array>} o.readBytes          reads a bundle file
  * @param {(rel: string) => Promise<{pixels: Uint8Array|Uint8ClampedArray, width: number, height: number, channels: number}>} o.decode
  *        decodes a photo file of the bundle, upright (the app's own decoder)
  * @param {(line: string) => void} [o.log]
- * @returns {Promise<{passed: boolean, resize: object, rois: object, boxes: object, exact: object, package: object}>}
+ * @returns {Promise<{passed: boolean, resize: object, rois: object, boxes: object, boxOutput: object, exact: object,
+ *   package: object}>}
  */
 export async function runSelfTest({ run, readText, readBytes, decode, log = console.log }) {
   const expected = JSON.parse(await readText('golden/expected.json'));
@@ -227,6 +266,7 @@ export async function runSelfTest({ run, readText, readBytes, decode, log = cons
     for (const w of boxes.wrong) log(`  ${w.line.replace(/\t/g, ' ')}: got ${w.roi}, pass ${w.pass}`);
   }
   const paths = { exact: newPath(tol), package: { ...newPath(tol), meanPixelDrift: 0, maxPixelDrift: 0 } };
+  const modelBoxes = [];
   for (const photo of expected.photos) {
     const reference = photo.probabilities;
     const png = await decode(photo.input);
@@ -241,8 +281,10 @@ export async function runSelfTest({ run, readText, readBytes, decode, log = cons
       paths.package.maxPixelDrift = Math.max(paths.package.maxPixelDrift, d);
     }
     paths.package.meanPixelDrift += drift / input.length / expected.photos.length;
-    score(paths.exact, photo, reference, await run(Float32Array.from(exactInput)), tol.tau);
-    score(paths.package, photo, reference, await run(Float32Array.from(input)), tol.tau);
+    const exact = outputsOf(await run(Float32Array.from(exactInput)));
+    modelBoxes.push(exact.box);
+    score(paths.exact, photo, reference, exact.probabilities, tol.tau);
+    score(paths.package, photo, reference, outputsOf(await run(Float32Array.from(input))).probabilities, tol.tau);
   }
   for (const [name, p] of Object.entries(paths)) {
     p.top1Agreement /= p.photos;
@@ -253,8 +295,16 @@ export async function runSelfTest({ run, readText, readBytes, decode, log = cons
         `${p.maxPixelDrift} levels` : ''));
     for (const m of p.mismatches) log(`  ${m.photo}: rank ${m.rank} differs from the reference`);
   }
-  return { passed: vectors.passed && rois.passed && boxes.passed && paths.exact.passed && paths.package.passed,
-           resize: vectors, rois, boxes, ...paths };
+  const boxOutput = checkBoxOutput(expected.photos, modelBoxes);
+  if (boxOutput.skipped) log(`box output: skipped (${boxOutput.skipped})`);
+  else if (boxOutput.reason) log(`box output: FAIL (${boxOutput.reason})`);
+  else {
+    log(`box output: ${boxOutput.passed ? 'PASS' : 'FAIL'} on ${boxOutput.photos} photos; max |d| ` +
+        `${boxOutput.maxAbsDiff.toExponential(2)} (limit ${BOX_TOLERANCE}); the same 12 MP ROI on ` +
+        `${boxOutput.sameRoi}/${boxOutput.photos}`);
+  }
+  return { passed: vectors.passed && rois.passed && boxes.passed && boxOutput.passed && paths.exact.passed &&
+           paths.package.passed, resize: vectors, rois, boxes, boxOutput, ...paths };
 }
 
 function newPath(tol) {
