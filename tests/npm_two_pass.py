@@ -103,6 +103,7 @@ def agreement(reference: dict, got: dict) -> dict:
     roi = (ra is None and ga is None) or (ra is not None and ga is not None
                                           and max(abs(a - b) for a, b in zip(ra, ga)) <= 1)
     passes, top1 = reference["passes"] == got["passes"], reference["top1"] == got["top1"]
-    return {"passes": passes, "roi": bool(roi), "roi_exact": ra == ga, "top1": top1, "agree": bool(passes and roi and top1),
+    return {"passes": passes, "roi": bool(roi), "roi_exact": ra == ga, "top1": top1,
+            "agree": bool(passes and roi and top1),
             "box_max_abs_diff": float(np.abs(np.subtract(reference["box"], got["box"])).max()),
             "max_abs_dp": float(np.abs(np.subtract(reference["probabilities"], got["probabilities"])).max())}

@@ -85,7 +85,8 @@ def main() -> int:
     parser.add_argument("bundle", type=Path, help="a bundle exported from RUN with its localizer")
     parser.add_argument("run", type=Path, help="the run (with localizer/ from carspotter localize)")
     parser.add_argument("--scenes", type=int, default=64, help="composite scenes (default %(default)s)")
-    parser.add_argument("--photos", type=Path, default=None, help="car crops in <class>/ folders (default: the run's data)")
+    parser.add_argument("--photos", type=Path, default=None,
+                        help="car crops in <class>/ folders (default: the run's data folder)")
     parser.add_argument("--json", type=Path, default=None, help="write every scene's verdict here")
     args = parser.parse_args()
     result = measure(args.bundle, args.run, args.scenes, args.photos, log=lambda m: print(m, file=sys.stderr))
@@ -96,8 +97,8 @@ def main() -> int:
         p = result[key]
         print(f"  {key}: {p['k']}/{p['n']} (Wilson 95 % {100 * p['ci'][0]:.1f}-{100 * p['ci'][1]:.1f} %)")
     print(f"  pass 2 ran (reference) on {result['reference_pass2']['k']}/{a['n']} scenes; max |box d| "
-          f"{result['box_max_abs_diff']:.2g}; max |dp| {result['max_abs_dp']:.2g}; twoPass {result['npm_ms_median']:.0f} ms "
-          "median per scene in Node")
+          f"{result['box_max_abs_diff']:.2g}; max |dp| {result['max_abs_dp']:.2g}; twoPass "
+          f"{result['npm_ms_median']:.0f} ms median per scene in Node")
     for r in result["disagreements"]:
         print(f"  differs: seed {r['seed']} share {r['share']} region {r['region']}: reference {r['reference']}, "
               f"npm {r['npm']}")
