@@ -82,19 +82,24 @@ def export(build: Build, path: Path) -> dict:
     elif build.variant.name == "int8-qdq":
         proto = _quantize_qdq(proto, build.representative, path.parent)
     onnx.checker.check_model(proto, full_check=True)
-    batch = "N" if dynamic else 1
-    facts = {"variant": build.variant.name, "runtime": "ONNX Runtime", "opset": opset,
-             "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": [batch, spec.size, spec.size, 3]},
-             "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": [batch, len(build.labels)]},
-             **({"box_output": {"name": BOX_OUTPUT, "dtype": "float32", "shape": [batch, 4],
-                                "meaning": "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"}}
-                if len(proto.graph.output) > 1 else {}),
-             "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license",
-             **({"plan": plan} if plan else {})}
+    facts = _facts(build, proto, opset, dynamic, plan)
     if build.variant.name == "ort":
         return {**facts, **_to_ort(proto, path)}
     path.write_bytes(proto.SerializeToString())
     return facts
+
+
+def _facts(build: Build, proto, opset: int, dynamic: bool, plan) -> dict:
+    """The variant's manifest facts: runtime, opset, input and output(s), metadata, the mixed plan."""
+    batch, spec = ("N" if dynamic else 1), build.spec
+    return {"variant": build.variant.name, "runtime": "ONNX Runtime", "opset": opset,
+            "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": [batch, spec.size, spec.size, 3]},
+            "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": [batch, len(build.labels)]},
+            **({"box_output": {"name": BOX_OUTPUT, "dtype": "float32", "shape": [batch, 4],
+                               "meaning": "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"}}
+               if len(proto.graph.output) > 1 else {}),
+            "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license",
+            **({"plan": plan} if plan else {})}
 
 
 def _opset(build: Build) -> int:
