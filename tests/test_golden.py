@@ -54,9 +54,12 @@ def test_golden_set_in_the_manifest_and_on_disk(moved):
     assert g["selection"] == {"class coverage": 16, "smallest margin": 16} and g["classes"] == CLASSES
     assert 200_000 < g["bytes"] < 6_000_000, g["bytes"]  # a few MB at most
     files = sorted(p.relative_to(bundle).as_posix() for p in (bundle / "golden").rglob("*") if p.is_file())
-    # 32 photos, 32 inputs, expected.json, 7 resize vectors (photo + expected) and their index
-    # 32 photos x 2 + expected.json; 8 stored vector photos, 10 outputs and the index (2 vector photos are generated)
-    assert len(files) == 65 + 19 and all(f in manifest.files for f in files)  # verify covers every golden file
+    # 32 photos x 2 + expected.json; the stored resize-vector photos (the gen- ones are generated), every vector's
+    # output, vectors.txt and bad_rois.txt; the two-pass box vectors
+    from carspotter.contracts.resize_vectors import VECTORS
+
+    stored = sum(not v.name.startswith("gen-") for v in VECTORS)
+    assert len(files) == 65 + stored + len(VECTORS) + 2 + 1 and all(f in manifest.files for f in files)  # verify covers all
     expected = json.loads((bundle / "golden" / "expected.json").read_text())
     assert expected["reference"]["backend"] == "tensorflow" and expected["reference"]["versions"]["keras"].startswith("3.")
     photo = expected["photos"][0]
