@@ -27,7 +27,7 @@ def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp
     entry = verify_bundle(bundle).golden["resize_vectors"]
     assert entry["count"] == len(resize_vectors.VECTORS) == 18
     assert {v["name"] for v in entry["vectors"]} >= {"strip-1x613", "down10-3011x97", "rgba-301x157", "gen-4032x3024",
-                                                    "rgba-box-701x333", "roi-orient6-640x480", "gen-roi-orient6-4032x3024"}
+                                                    "rgba-box-701x333", "gen-roi-orient6-640x480", "gen-roi-orient6-4032x3024"}
     results = resize_vectors.check_vectors(bundle / "golden")
     assert [r.differing for r in results] == [0] * 18
     # a port that rounds halves up instead of to even is caught
@@ -211,7 +211,7 @@ def test_npm_port_of_rois_and_box_logic_is_the_reference_in_node(node_modules, t
     assert ok["rois"]["passed"] and ok["rois"]["rois"] == len(resize_vectors.BAD_ROIS), ok["rois"]
     assert ok["boxes"]["passed"] and ok["boxes"]["rows"] == len(box_vectors.cases()), ok["boxes"]["wrong"][:3]
     broken = out["bad"]
-    assert [v["name"] for v in broken["resize"]["vectors"] if v["differing"]] == ["roi-orient6-640x480"]
+    assert [v["name"] for v in broken["resize"]["vectors"] if v["differing"]] == ["gen-roi-orient6-640x480"]
     assert [w["line"].split("\t")[:4] for w in broken["rois"]["wrong"]] == [["640", "480", "-1", "0"]] * 2
     assert len(broken["boxes"]["wrong"]) == 1 and broken["boxes"]["wrong"][0]["line"] == flipped
     assert out["orientations"] == [True] * 16
@@ -347,14 +347,14 @@ def test_kotlin_roi_vector_is_checked_through_every_path(pipeline, kotlin_tests,
     """A ROI vector in an EXIF orientation with one value changed fails the steps, the fused and the band path."""
     copy = tmp_path / "golden"
     shutil.copytree(pipeline[1] / "golden", copy)
-    out = copy / "resize" / "roi-orient7-box-1300x700.out.ppm"
+    out = copy / "resize" / "gen-roi-orient7-box-1300x700.out.ppm"
     data = bytearray(out.read_bytes())
     data[len(data) // 2] ^= 1
     out.write_bytes(bytes(data))
     done = _junit(kotlin_tests, copy, classes=("ResizeVectorsTest",))
     assert done.returncode == 1 and "Tests run: 8,  Failures: 3" in done.stdout, done.stdout[-3000:]
     for what in ("values differing from the reference expected:<0> but was:<1>", "fused path", "band path"):
-        assert f"roi-orient7-box-1300x700: {what}" in done.stdout, what
+        assert f"gen-roi-orient7-box-1300x700: {what}" in done.stdout, what
 
 
 def test_kotlin_band_path_reduces_a_48mp_photo_within_a_256_mib_heap(pipeline, kotlin_tests):

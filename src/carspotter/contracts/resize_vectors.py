@@ -5,7 +5,7 @@ JavaScript packages in a bundle) must reproduce these bit for bit. They sit in t
 ``golden/resize/``, so a port is checked wherever it runs:
 
 - ``NAME.ppm`` (binary PPM, ``P6``) or ``NAME.pam`` (``P7``, RGB_ALPHA): the photo, upright, 8 bits per channel;
-  or, for photos too large to ship (a 12 MP camera frame), no file: the photo column says ``gen:SEED`` and
+  or, for photos too large to ship (a 12 MP camera frame; the ROI vectors of 640 px and more), no file: the photo column says ``gen:SEED`` and
   every port makes the photo itself with :func:`generated_photo` (a few integer operations per value);
 - ``NAME.out.ppm``: its ``[S, S, 3]`` uint8 RGB input (RGBA composited on white first, as the decoder does);
 - ``vectors.txt``: one line per vector, tab-separated: ``name``, ``photo file``, ``expected file``, ``width``,
@@ -65,18 +65,18 @@ VECTORS = (
     Vector("rgba-box-701x333", 701, 333, 4, "composited on white, then 2-column boxes (the last of one)"),
     Vector("gen-1500x1100", 1500, 1100, 3, "5 x 3 boxes, the last row of boxes 2 high (generated: gen:SEED)"),
     Vector("gen-4032x3024", 4032, 3024, 3, "a 12 MP camera frame: 13 x 10 boxes, partial on both axes (generated)"),
-    Vector("roi-odd-640x480", 640, 480, 3, "a ROI at odd offsets: 501 x 391 from (13, 7)", 1, (13, 7, 514, 398)),
-    Vector("roi-orient6-640x480", 640, 480, 3, "stored landscape, orientation 6: the ROI is in the upright 480 x 640",
+    Vector("gen-roi-odd-640x480", 640, 480, 3, "a ROI at odd offsets: 501 x 391 from (13, 7)", 1, (13, 7, 514, 398)),
+    Vector("gen-roi-orient6-640x480", 640, 480, 3, "stored landscape, orientation 6: the ROI is in the upright 480 x 640",
            6, (31, 101, 470, 633)),
-    Vector("roi-orient5-700x300", 700, 300, 3, "orientation 5 (transposed, mirrored): upright 300 x 700", 5,
+    Vector("gen-roi-orient5-700x300", 700, 300, 3, "orientation 5 (transposed, mirrored): upright 300 x 700", 5,
            (5, 3, 297, 699)),
-    Vector("roi-orient3-edge-333x251", 333, 251, 3, "orientation 3; the ROI reaches the right and bottom edges", 3,
-           (5, 0, 333, 251)),
-    Vector("roi-orient2-thin-640x480", 640, 480, 3, "orientation 2 (mirrored); a ROI 1 pixel wide", 2,
+    Vector("roi-orient3-edge-167x125", 167, 125, 3, "orientation 3; the ROI reaches the right and bottom edges", 3,
+           (5, 0, 167, 125)),
+    Vector("gen-roi-orient2-thin-640x480", 640, 480, 3, "orientation 2 (mirrored); a ROI 1 pixel wide", 2,
            (100, 10, 101, 470)),
-    Vector("roi-rgba-orient8-401x257", 401, 257, 4, "transparency and orientation 8; a ROI from (0, 0)", 8,
-           (0, 0, 200, 389)),
-    Vector("roi-orient7-box-1300x700", 1300, 700, 3, "orientation 7; a 681 x 1203 ROI: 2 x 4 boxes, partial", 7,
+    Vector("roi-rgba-orient8-201x129", 201, 129, 4, "transparency and orientation 8; a ROI from (0, 0)", 8,
+           (0, 0, 100, 195)),
+    Vector("gen-roi-orient7-box-1300x700", 1300, 700, 3, "orientation 7; a 681 x 1203 ROI: 2 x 4 boxes, partial", 7,
            (9, 61, 690, 1264)),
     Vector("gen-roi-orient6-4032x3024", 4032, 3024, 3, "a 12 MP portrait frame (orientation 6), a 2015 x 2507 ROI: "
            "6 x 8 boxes from (501, 1003), partial on both axes (generated)", 6, (501, 1003, 2516, 3510)),
