@@ -2,7 +2,8 @@
 
 ``carspotter localize RUN`` (after ``carspotter train``): the run's own training photos, each pasted into scenes
 at random scale and place (:mod:`carspotter.measure.composites`; the crop itself counts as a scene whose box is the
-whole frame), give inputs with exact boxes. The backbone stays frozen (the classifier is not changed by a
+whole frame), give inputs with exact boxes; ``--extra-photos DIR`` adds crops of other classes (the box does not
+depend on the class; the run's own photos, every split, are left out so its validation and test photos stay unseen). The backbone stays frozen (the classifier is not changed by a
 byte): its features are computed once per scene, and small heads are fitted on them. Candidates (the method is
 chosen by measurement, on the validation split's composites, never the test split's):
 
