@@ -123,3 +123,19 @@ def test_onnx_carries_the_box_and_parity_checks_it_from_the_bundle(localized, tm
     checks = {c["check"]: c for c in json.loads((bundle / "parity.json").read_text())["structure_checks"]}
     assert checks["onnx/box"]["passed"] and checks["onnx/box"]["max_abs_diff"] < 1e-4 and checks["onnx/box"]["photos"] == 4
     assert checks["golden/box-vectors"]["passed"]
+
+
+def test_benchmark_times_two_passes_for_a_file_with_the_box(localized, tmp_path):
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.tools.benchmark import run_benchmark
+    from carspotter.tools.benchmark_page import markdown
+
+    run, _ = localized
+    bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(formats=("onnx",), golden=4, app_paths=False))
+    report = run_benchmark(bundle, threads=1, batch=2, runs=30, run=run)
+    costs = {(t["format"], t["variant"]): t for t in report.two_pass}
+    assert ("onnx", "fp32") in costs and ("keras", "reference") not in costs
+    ms = costs[("onnx", "fp32")]["ms"]
+    assert all(ms[k] > 0 for k in ("resize", "pass1", "roi", "pass2"))
+    assert ms["total"] == pytest.approx(ms["resize"] + ms["pass1"] + ms["roi"] + ms["pass2"], abs=0.2)
+    assert "Two passes on a 12 MP photo" in markdown(report)

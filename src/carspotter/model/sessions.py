@@ -83,6 +83,11 @@ class Session:
             raise RuntimeError(f"{self.runtime} session used after close()")
         return None
 
+    def infer_with_box(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(probabilities [N, C], box [N, 4] or None)``: pass 1 of two-pass recognition; one run of the file where the
+        runtime gives both outputs at once (ONNX Runtime), else :meth:`infer` then :meth:`box`."""
+        return self.infer(pixels), self.box(pixels)
+
     def describe(self) -> dict:
         """``{"runtime", "version", "device"}``: what runs the model, for reports and parity.json."""
         return {"runtime": self.runtime, "version": self.version, "device": self.device}
@@ -262,6 +267,15 @@ class OrtSession(Session):
     def box(self, pixels):
         super().box(pixels)
         return None if self._box is None else np.asarray(self._infer(np.asarray(pixels), self._box), np.float32)
+
+    def infer_with_box(self, pixels):
+        if self._box is None:
+            return self.infer(pixels), None
+        if self.closed:
+            raise RuntimeError(f"{self.runtime} session used after close()")
+        x = np.asarray(pixels).astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
+        probs, box = self._session.run([self._probs, self._box], {self._input.name: x}, self._run_options)
+        return np.asarray(probs, np.float32), np.asarray(box, np.float32)
 
     def close(self):
         self._session = None

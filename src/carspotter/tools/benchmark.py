@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from carspotter.measure.intervals import wilson
+from carspotter.tools.two_pass_cost import two_pass_cost
 from carspotter.model.accelerators import accelerator_columns
 from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import UsageError
@@ -77,6 +78,7 @@ class Report:
     peak: dict
     machine: str
     rows: list[Row] = field(default_factory=list)
+    two_pass: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {**{k: v for k, v in asdict(self).items() if k != "rows"}, "rows": [asdict(r) for r in self.rows]}
@@ -355,6 +357,10 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
         _latency(timed, pixels, runs)
         log(f"throughput at batch {batch}")
         _throughput(timed, pixels[:batch], report)
+        for row, loaded in ((r, lo) for r, lo in timed if lo.session.box(pixels[:1]) is not None):
+            log(f"two passes on a 12 MP photo: {row.format}/{row.variant}")
+            report.two_pass.append({"format": row.format, "variant": row.variant,
+                                    **two_pass_cost(loaded.session, manifest.spec.size)})
     finally:
         for _, loaded in entries:
             loaded.session.close()

@@ -43,7 +43,22 @@ def markdown(report) -> str:
                      "not the boost); pass --clock-mhz with the boost clock for true fractions.")
     lines += [f"- {ACCELERATOR_NOTE}"]
     lines += [f"- {r.format}/{r.variant}: {r.note}" for r in report.rows if r.note]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _two_pass_lines(report)) + "\n"
+
+
+def _two_pass_lines(report) -> list[str]:
+    """The two-pass table (files with the localizer's box output; :mod:`carspotter.tools.two_pass_cost`)."""
+    if not report.two_pass:
+        return []
+    lines = ["", "Two passes on a 12 MP photo (pass 2 on a box of half the frame; median ms of each step, "
+                 "carspotter.tools.two_pass_cost):", "",
+             "| format | variant | resize | pass 1 (probabilities and box) | ROI cut and resize | pass 2 | total | x one pass |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for t in report.two_pass:
+        ms = t["ms"]
+        lines.append(f"| {t['format']} | {t['variant']} | {ms['resize']:.1f} | {ms['pass1']:.1f} | {ms['roi']:.1f} | "
+                     f"{ms['pass2']:.1f} | {ms['total']:.1f} | {t['vs_one_pass']:.2f} |")
+    return lines
 
 
 def chart(report, path: Path) -> None:
