@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+
+from carspotter.util.timing import median_ms  # noqa: F401  (the benchmarks import it from here)
 
 
 def bundle_arguments(doc: str) -> argparse.Namespace:
@@ -13,18 +13,6 @@ def bundle_arguments(doc: str) -> argparse.Namespace:
     parser.add_argument("bundle")
     parser.add_argument("--repeats", type=int, default=20)
     return parser.parse_args()
-
-
-def median_ms(fn, repeats: int, warmup: int = 3) -> float:
-    """Median wall time of ``fn()`` in ms over ``repeats`` calls, after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def bundle_photo_and_keras_ms(bundle: str, repeats: int):

@@ -48,18 +48,32 @@ def read_record(run_dir: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _backbone(model):
+def _around_backbone(model):
+    """``(layers before the backbone, the backbone, layers after it)`` of the run's classifier (input layer left out).
+
+    Raises:
+        RunError: the model has no nested backbone.
+    """
     import keras
 
-    found = next((lyr for lyr in model.layers if isinstance(lyr, keras.Model)), None)
-    if found is None:
+    layers = model.layers[1:]
+    at = next((i for i, lyr in enumerate(layers) if isinstance(lyr, keras.Model)), None)
+    if at is None:
         raise RunError("the run's model has no nested backbone; a localizer needs the classifier carspotter train makes")
-    return found
+    return layers[:at], layers[at], layers[at + 1:]
+
+
+def _before_backbone(model, before):
+    """The model's input through ``before`` (the layers ahead of the backbone: the rescaling)."""
+    x = model.inputs[0]
+    for lyr in before:
+        x = lyr(x)
+    return x
 
 
 def available_layers(model, names) -> list[str]:
     """Those of ``names`` that are layers of the run model's backbone, in the given order."""
-    have = {lyr.name for lyr in _backbone(model).layers}
+    have = {lyr.name for lyr in _around_backbone(model)[1].layers}
     return [n for n in names if n in have]
 
 
@@ -71,30 +85,19 @@ def feature_model(model, layer: str):
     """
     import keras
 
-    backbone = _backbone(model)
+    before, backbone, _ = _around_backbone(model)
     inner = keras.Model(backbone.inputs, backbone.get_layer(layer).output)
-    x = model.inputs[0]
-    for lyr in model.layers[1:]:
-        if lyr is backbone:
-            return keras.Model(model.inputs, inner(x), name=f"features_{layer}")
-        x = lyr(x)
-    raise RunError(f"the run's model has no nested backbone with a layer {layer!r}")
+    return keras.Model(model.inputs, inner(_before_backbone(model, before)), name=f"features_{layer}")
 
 
 def two_output_model(model, head, layer: str):
     """``image -> (probabilities [N, C], box [N, 4])``: the classifier and the box head on its backbone's ``layer``."""
     import keras
 
-    backbone = _backbone(model)
+    before, backbone, after = _around_backbone(model)
     inner = keras.Model(backbone.inputs, [backbone.get_layer(layer).output, backbone.output])
-    x = model.inputs[0]
-    it = iter(model.layers[1:])
-    for lyr in it:
-        if lyr is backbone:
-            break
-        x = lyr(x)
-    tap, y = inner(x)
-    for lyr in it:
+    tap, y = inner(_before_backbone(model, before))
+    for lyr in after:
         y = lyr(y)
     box = keras.layers.Identity(name="box")(head(tap))
     return keras.Model(model.inputs, [y, box], name="carspotter_two_output")  # y: the classifier's "probabilities"

@@ -257,25 +257,27 @@ class OrtSession(Session):
         if provider == "CPUExecutionProvider":
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
-    def _infer(self, pixels, output: str | None = None):
-        x = pixels.astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
-        batch = self.fixed_batch or 16  # a fixed [1, ...] file: one by one
-        name = output or self._probs
-        return np.concatenate([self._session.run([name], {self._input.name: x[i:i + batch]}, self._run_options)[0]
-                               for i in range(0, len(x), batch)])
+    def _run(self, pixels, names: list[str]) -> list[np.ndarray]:
+        """The outputs ``names`` of ``pixels``, in batches of 16 (one by one for a fixed ``[1, ...]`` file)."""
+        x = np.asarray(pixels).astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
+        batch = self.fixed_batch or 16
+        runs = [self._session.run(names, {self._input.name: x[i:i + batch]}, self._run_options)
+                for i in range(0, len(x), batch)]
+        return [np.concatenate([r[k] for r in runs]).astype(np.float32) for k in range(len(names))]
+
+    def _infer(self, pixels):
+        return self._run(pixels, [self._probs])[0]
 
     def box(self, pixels):
         super().box(pixels)
-        return None if self._box is None else np.asarray(self._infer(np.asarray(pixels), self._box), np.float32)
+        return None if self._box is None else self._run(pixels, [self._box])[0]
 
     def infer_with_box(self, pixels):
         if self._box is None:
             return self.infer(pixels), None
-        if self.closed:
-            raise RuntimeError(f"{self.runtime} session used after close()")
-        x = np.asarray(pixels).astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
-        probs, box = self._session.run([self._probs, self._box], {self._input.name: x}, self._run_options)
-        return np.asarray(probs, np.float32), np.asarray(box, np.float32)
+        super().box(pixels)  # refuses a closed session
+        probs, box = self._run(pixels, [self._probs, self._box])
+        return probs, box
 
     def close(self):
         self._session = None

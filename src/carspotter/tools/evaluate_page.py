@@ -28,9 +28,11 @@ def _summary(doc: dict) -> str:
     head = ("<tr><th>column</th><th>runs on</th><th>photos</th><th>top-1 [95 % CI]</th><th>top-3 [95 % CI]</th><th>NLL</th>"
             "<th>ECE</th><th>precision at threshold</th><th>coverage</th><th>not-a-car rate</th></tr>")
     rows = []
-    columns = [(k, c) for key, col in doc["columns"].items()
-               for k, c in [(key, col)] + ([(f"{key} two-pass", {**col["two_pass"], "target": _two_pass_note(col["two_pass"])})]
-                                          if col.get("two_pass") else [])]
+    columns = []
+    for key, col in doc["columns"].items():
+        columns.append((key, col))
+        if col.get("two_pass"):  # its own row, the figures of two-pass recognition
+            columns.append((f"{key} two-pass", {**col["two_pass"], "target": _two_pass_note(col["two_pass"])}))
     for key, c in columns:
         rows.append(f"<tr><td>{esc(key)}</td><td>{esc(c['target'])}</td><td class='num'>{c['photos']}</td>"
                     + _cell(key, "top1", interval(c["top1"])) + _cell(key, "top3", interval(c["top3"]))

@@ -9,28 +9,16 @@ frame's width would get (``0.25, 0.25, 0.75, 0.75``), so pass 2 always runs: the
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 
 from carspotter.contracts.resize_vectors import generated_photo
 from carspotter.model.reference_resize import resize
 from carspotter.model.roi import Roi, cut
 from carspotter.model.two_pass import box_to_roi
+from carspotter.util.timing import median_ms
 
 PHOTO = (4032, 3024)
 BOX = np.array([0.25, 0.25, 0.75, 0.75], np.float32)
-
-
-def _median_ms(step, runs: int) -> float:
-    step()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def two_pass_cost(session, size: int, runs: int = 5) -> dict:
@@ -44,10 +32,10 @@ def two_pass_cost(session, size: int, runs: int = 5) -> dict:
     whole = resize(photo, size)[None]
     roi = box_to_roi(BOX, Roi(0, 0, *PHOTO))
     inside = resize(cut(photo, roi), size)[None]
-    ms = {"resize": _median_ms(lambda: resize(photo, size), runs),
-          "pass1": _median_ms(lambda: session.infer_with_box(whole), runs),
-          "roi": _median_ms(lambda: resize(cut(photo, box_to_roi(BOX, Roi(0, 0, *PHOTO))), size), runs),
-          "pass2": _median_ms(lambda: session.infer(inside), runs)}
+    ms = {"resize": median_ms(lambda: resize(photo, size), runs, warmup=1),
+          "pass1": median_ms(lambda: session.infer_with_box(whole), runs, warmup=1),
+          "roi": median_ms(lambda: resize(cut(photo, box_to_roi(BOX, Roi(0, 0, *PHOTO))), size), runs, warmup=1),
+          "pass2": median_ms(lambda: session.infer(inside), runs, warmup=1)}
     ms["total"] = sum(ms.values())
     return {"photo": f"{PHOTO[0]} x {PHOTO[1]}", "runs": runs, "ms": {k: round(v, 1) for k, v in ms.items()},
             "vs_one_pass": round(ms["total"] / (ms["resize"] + ms["pass1"]), 2)}
