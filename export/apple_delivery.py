@@ -92,7 +92,14 @@ app installs) or `"essential"` with the same value (the app opens once the model
 
 Package it from `Sources/CarSpotter` (the selectors are relative to where Apple's packaging tool runs; see "Creating
 managed asset packs"), remove the model from `Package.swift`'s `resources:` (list it in `exclude:`), adopt
-`ManagedDownloaderExtension` (or StoreKit's `StoreDownloaderExtension` for Apple hosting), then:
+`ManagedDownloaderExtension` (or StoreKit's `StoreDownloaderExtension` for Apple hosting). Apple's packaging tool
+makes the archive to upload (the macOS workflow runs exactly this):
+
+```sh
+cd Sources/CarSpotter && xcrun ba-package ../../Delivery/BackgroundAssets/CoreML.json -o CoreML.aar
+```
+
+Then, in the app:
 
 ```swift
 let spotter = try await CarClassifier.load(assetPackID: "{pack}")  // downloads if need be, verifies, loads

@@ -52,6 +52,27 @@ def test_background_assets_manifests_have_apples_keys(tmp_path, coreai):
     assert "CarClassifier.load(modelURL:) checks its SHA-256 against carspotter.json" in package
 
 
+
+def test_the_pack_is_archived_by_apples_tool_from_where_its_selectors_resolve(tmp_path):
+    """Apple's "Creating managed asset packs": selectors are relative to where `xcrun ba-package MANIFEST -o X.aar`
+    runs. The README and the macOS workflow run it from Sources/CarSpotter, where every selector names a model."""
+    from carspotter.export.app_packages import swift_package
+
+    ios = tmp_path / "ios"
+    sources = ios / "Sources" / "CarSpotter"
+    (sources / "CarSpotterModel.mlpackage").mkdir(parents=True)
+    swift_package(ios, _info(coreai=False))
+    doc = json.loads((ios / "Delivery" / "BackgroundAssets" / "CoreML.json").read_text())
+    assert all((sources / s["directory"]).is_dir() for s in doc["fileSelectors"])
+    readme = (ios / "Delivery" / "BackgroundAssets" / "README.md").read_text()
+    assert ("cd Sources/CarSpotter && xcrun ba-package ../../Delivery/BackgroundAssets/CoreML.json -o CoreML.aar"
+            in readme)
+    workflow = (REPO / ".github" / "workflows" / "macos-coreml-parity.yml").read_text()
+    at = workflow.index("xcrun --find ba-package")
+    step = workflow[at:at + 1200]
+    assert "working-directory: bundles/sample/ios/Sources/CarSpotter" in workflow[at - 400:at]
+    assert 'xcrun ba-package "$f" -o "$out"' in step and 'test -s "$out"' in step
+
 def test_policies_other_than_apples_are_refused():
     from carspotter.export.apple_delivery import manifest
 
