@@ -22,7 +22,7 @@ from pathlib import Path
 
 from carspotter.export.build import Build
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
-from carspotter.model.coreai_session import COREAI_RUNTIME, LABELS_KEY, coreai_unavailable
+from carspotter.model.coreai_session import COREAI_RUNTIME, LABELS_KEY, coreai_intermediates, coreai_unavailable
 from carspotter.model.formats import FormatSpec, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.util.errors import ExportError
@@ -89,7 +89,7 @@ FORMAT = FormatSpec(
               VariantSpec("palettized-6bit", "lowbit", use="6-bit k-means tables per 16 output channels with a scale "
                                                            "per channel, fp16 compute (coreai-opt)")),
     baseline="fp16", runtimes=(COREAI_RUNTIME,), convert=export, model_dir="Sources/CarSpotter",
-    joins="coreml", unavailable=coreai_unavailable, order=20)
+    joins="coreml", unavailable=coreai_unavailable, intermediates=coreai_intermediates, order=20)
 """Core AI, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 
 PACKAGE = register_package(PlatformPackage("coreai", readme=readme, texts=PlatformTexts()))

@@ -189,3 +189,29 @@ def test_compressed_variants_are_smaller_and_still_the_model(tmp_path):
     assert size["palettized-6bit"] < size["int8-weights"] < size["fp16"], size
     assert size["fp16"] - size["int8-weights"] > 15_000, size  # about 1 byte saved per weight of the big layer
     assert max(diff.values()) < 0.05 and diff["fp16"] < 5e-3, diff
+
+
+def test_drift_reads_every_layer_of_the_core_ai_file_from_its_runtime(pipeline, tmp_path):
+    """The release asset's ops, logged by Core AI's runtime, match every probe of the reference: fp16 close, and the
+    drift command measures the variant (before: "the format exposes no intermediate tensors")."""
+    from carspotter.cli import main
+    from carspotter.contracts.manifest import read_manifest
+    from carspotter.contracts.photoset import split_photoset
+    from carspotter.contracts.runfolder import read_run
+    from carspotter.measure.drift import ReferenceProbes, measure_drift
+    from carspotter.model.coreai_session import coreai_intermediates
+    from carspotter.model.runtimes import load_reference
+
+    run_dir, bundle = pipeline
+    run = read_run(run_dir)
+    probes = ReferenceProbes(load_reference(run))
+    pixels = split_photoset(run, "test", limit=2).pixels
+    path = bundle / read_manifest(bundle).formats["coreai"].variants["fp16"].path
+    drift = measure_drift("coreai/fp16", probes, coreai_intermediates(path), pixels)
+    assert drift.photos == 2 and len(drift.matched) == len(probes.names) >= 5, drift.summary()
+    assert max(p.rel_error for p in drift.matched) < 1e-2 and drift.first_beyond is None, drift.summary()
+    assert main(["drift", str(bundle), "--run", str(run_dir), "--photos", "1", "--variants", "coreai/fp16",
+                 "--out", str(tmp_path / "d")]) == 0
+    (measured,) = [d for d in json.loads((tmp_path / "d" / "drift.json").read_text())["drift"]
+                   if d["variant"] == "coreai/fp16"]
+    assert measured["photos"] == 1 and all(p["tensor"] for p in measured["probes"])

@@ -34,6 +34,16 @@ def test_match_takes_the_closest_tensor_of_the_shape_in_order_and_refuses_a_far_
     assert match(["a"], [ref1], [("pre", ref1 - 3.0)]) == [None]  # further than MATCH_LIMIT: not the same quantity
 
 
+def test_a_tensor_holding_non_finite_values_matches_nothing():
+    """A runtime may log a buffer before writing it (Core AI's logger, for an in-place op): NaN or inf there is no
+    match, however the comparison of NaN errors falls."""
+    ref = np.random.default_rng(1).normal(size=(1, 4, 4, 3))
+    stale = ref.copy()
+    stale[0, 0, 0, 0] = np.nan
+    assert match(["a"], [ref], [("stale", stale), ("written", ref + 1e-6)]) == ["written"]
+    assert match(["a"], [ref], [("stale", stale), ("inf", ref + np.inf)]) == [None]
+
+
 class _Scaled:
     """A file's tensors with one matched tensor (and everything after it) off by a factor: a damaged layer."""
 

@@ -212,15 +212,16 @@ def _rel(value: np.ndarray, ref: np.ndarray) -> float:
 
 def match(names: list[str], refs: list[np.ndarray], tensors: list[tuple[str, np.ndarray]]) -> list[str | None]:
     """For each probe (``refs``: its values on one photo), the name of the file's tensor that holds it (see the module
-    docstring), or None; matches keep the execution order."""
+    docstring), or None; matches keep the execution order. A tensor with a non-finite value (a buffer a runtime logged
+    before writing it) matches nothing."""
     start, out = 0, []
     for ref in refs:
         best = None
         for i in range(start, len(tensors)):
             value = _as_reference(tensors[i][1], ref)
             if value is not None:
-                err = _rel(value, ref)
-                if best is None or err < best[1]:
+                err = _rel(value, ref)  # NaN or inf for a tensor holding non-finite values: never a match
+                if np.isfinite(err) and (best is None or err < best[1]):
                     best = (i, err)
         if best is not None and best[1] > MATCH_LIMIT:
             best = None

@@ -3,7 +3,7 @@
 ``coreai-core`` ships Apple's Core AI runtime for macOS and for Linux x86_64. On Linux (and on macOS without the
 system's Core AI) ``AIModelAsset.executable()`` lowers the asset to its portable form (``.aimodelx``) and loads that
 into the runtime; on macOS 27 with the system's Core AI it loads the asset itself (coreai ``authoring/asset.py``).
-Either way the model runs in Apple's runtime, not in an emulation: parity, evaluate, benchmark and drift time it.
+Either way the model runs in Apple's runtime, not in an emulation: parity, evaluate, benchmark and drift run it.
 Its calls are ``async``; a session keeps one event loop and the loaded model for its whole life.
 
 The input is ``[1, S, S, 3]`` holding 0..255 (``image``; float32, or float16 in the fp16 variant: every integer
@@ -138,3 +138,60 @@ def _open(path: Path, labels: list[str] | None) -> CoreAISession:
 COREAI_RUNTIME = Runtime("Core AI runtime (CPU)", "coreai/runtime", lambda p, labels, v, t: _open(p, labels),
                          coreai_unavailable)
 """Core AI's own runtime (``coreai-core``): the one runtime of the ``coreai`` format."""
+
+
+MAX_OP_ID = 1 << 17
+"""Compile identifiers requested from Core AI's ``IntermediateLogger`` (0 .. this - 1). A release-mode asset keeps no
+map from its compiled ops back to the program, but the runtime logs every op whose identifier is requested, in the
+order it executes them; InceptionV3's fp16 asset numbers its ops up to about 7,100."""
+
+
+class CoreAITensors:
+    """Every floating-point tensor a ``.aimodel`` computes, as Core AI's runtime computes it, for per-layer drift.
+
+    The function is loaded with a ``coreai.runtime.IntermediateLogger`` asking for every compile identifier below
+    :data:`MAX_OP_ID` (coreai-torch's ``CoreAIInspector`` asks for the ones its debug map names; a release asset has
+    none, so all are asked for). Each op's outputs arrive, in execution order, through the logger's callback
+    (``(arrays, "input" | "output", CompileIdentifiers)``); constants logged while the function loads are left out.
+    Names are ``op<id>``; the matching by value in :func:`carspotter.measure.drift.match` needs no map back to the
+    program. A buffer the runtime reuses in place may be logged before it is written: such a tensor matches no probe.
+
+    Args:
+        path: the ``.aimodel`` folder.
+
+    Raises (on load):
+        RuntimeError: as :class:`CoreAISession`.
+    """
+
+    def __init__(self, path: Path):
+        from coreai.runtime import CompileIdentifiers, IntermediateLogger
+
+        self._logged: list[tuple[int, list]] = []
+        logger = IntermediateLogger([CompileIdentifiers(i) for i in range(MAX_OP_ID)], self._capture)
+        self._session = CoreAISession(path, check="coreai/drift", logger=logger)
+
+    def _capture(self, arrays, kind: str, ids) -> None:
+        from coreai.runtime._ndarray import NDArray  # the public wrapper of the runtime's own arrays
+
+        if kind == "output":
+            self._logged.append((ids.id, [None if a is None else np.array(NDArray._wrap(a).numpy(), copy=True)
+                                          for a in arrays]))
+
+    def run(self, pixels: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """``[1, S, S, 3]`` pixels -> ``[(op name, float32 array)]`` in execution order (floating-point outputs)."""
+        self._logged.clear()
+        self._session.infer(np.asarray(pixels))
+        out = []
+        for op, arrays in self._logged:
+            for k, value in enumerate(arrays):
+                if value is not None and np.issubdtype(value.dtype, np.floating) and value.ndim >= 1:
+                    out.append((f"op{op}" if len(arrays) == 1 else f"op{op}:{k}", value.astype(np.float32)))
+        return out
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def coreai_intermediates(path: Path, variant=None) -> CoreAITensors:
+    """``FormatSpec.intermediates`` of a ``.aimodel`` (every variant runs as the runtime runs it)."""
+    return CoreAITensors(path)
