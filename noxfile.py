@@ -74,7 +74,10 @@ def tests(session: nox.Session) -> None:
     session.run("ruff", "check", str(ROOT))  # the linter, configured in pyproject.toml [tool.ruff]
     _install_node_packages(session)
     _install_apt_tools(session)
-    session.run("pytest", "tests", "--durations=25", *session.posargs,
+    # two workers on a machine with two cores or more (pytest-xdist); tests sharing a session fixture stay on one
+    # (tests/conftest.py SHARED). Each worker's TensorFlow uses the cores it finds: they share them.
+    workers = ["-n", "2", "--dist", "loadgroup"] if (os.cpu_count() or 1) >= 2 else []
+    session.run("pytest", "tests", "--durations=25", *workers, *session.posargs,
                 env={"TF_CPP_MIN_LOG_LEVEL": "2", "CARSPOTTER_NODE_DIR": str(ROOT / NODE_DIR)})
 
 

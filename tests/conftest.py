@@ -89,8 +89,10 @@ def moved(tmp_path_factory):
                             lr_head=1e-2, seed=3))
     # Core AI runs InceptionV3 at about 0.5 s a photo here (its runtime is one CPU thread): tests/test_coreai.py covers
     # it on the tiny backbone, so this bundle has the three other formats
-    bundle = export_bundle(run, root / "bundles" / "cars10", ExportOptions(formats=("coreml", "tflite", "onnx"),
-                                                                            variants="fp32,fp16,int8", calibration_photos=16))
+    # gates on 150 of the 309 photos (enough for a 97 % bound: 125), drift of a left-out variant on 2
+    options = ExportOptions(formats=("coreml", "tflite", "onnx"), variants="fp32,fp16,int8", calibration_photos=16,
+                            gate_photos=150, drift_photos=2)
+    bundle = export_bundle(run, root / "bundles" / "cars10", options)
     (root / "data").rename(root / "data-moved")
     (root / "runs").rename(root / "runs-moved")
     shutil.copytree(bundle, root / "elsewhere" / "cars10")
@@ -182,8 +184,15 @@ TIERS = {"node": {"node_modules"}, "kotlin": {"kotlin_tests"}, "inception": {"mo
 """Markers set from the fixtures a test uses (pyproject.toml ``markers``); ``chromium`` from its name."""
 
 
+SHARED = ("moved", "kotlin_tests")
+"""Session fixtures built once per worker: under ``pytest -n 2 --dist loadgroup`` (nox -s tests) every test using one
+runs on the worker that built it (the ``moved`` bundle takes about 6 minutes)."""
+
+
 def pytest_collection_modifyitems(items):
-    """Mark each test with the tiers it needs, so ``pytest -m "not chromium"`` (or node, kotlin, inception) selects."""
+    """Mark each test with the tiers it needs, so ``pytest -m "not chromium"`` (or node, kotlin, inception) selects;
+    and with its ``xdist_group``: the shared fixture it uses (:data:`SHARED`), else its file, so a module's fixtures
+    are built on one worker."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         for marker, fixtures in TIERS.items():
@@ -191,3 +200,5 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(marker)
         if "chromium" in item.name:
             item.add_marker("chromium")
+        shared = [name for name in SHARED if name in used]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
