@@ -22,15 +22,28 @@ SAMPLE_RUN = "runs/sample"
 SAMPLE_BUNDLE = "bundles/sample"
 # Quick profile for the embedded sample: ImageNet weights when they can be downloaded,
 # otherwise random initialization, announced loudly and recorded in run.json.
-QUICK_TRAIN = ["--weights", "imagenet", "--weights-fallback-none", "--epochs-head", "3", "--epochs-finetune", "2",
-               "--batch-size", "16", "--image-size", "299"]
+QUICK_TRAIN = [
+    "--weights",
+    "imagenet",
+    "--weights-fallback-none",
+    "--epochs-head",
+    "3",
+    "--epochs-finetune",
+    "2",
+    "--batch-size",
+    "16",
+    "--image-size",
+    "299",
+]
 
 
 def _install(session: nox.Session, extras: str = "") -> None:
     session.install(f".{extras}")
 
 
-NODE_DIR = "tests/js"  # onnxruntime-node and sharp, pinned, for the bundles' JavaScript self-test and the sharp app path
+NODE_DIR = (
+    "tests/js"  # onnxruntime-node and sharp, pinned, for the bundles' JavaScript self-test and the sharp app path
+)
 
 
 def _install_node_packages(session: nox.Session) -> None:
@@ -38,8 +51,16 @@ def _install_node_packages(session: nox.Session) -> None:
     if shutil.which("node") is None or shutil.which("npm") is None:
         session.warn("Node.js is not installed: the JavaScript self-test and the sharp app path will be skipped")
         return
-    session.run("npm", "ci", "--no-audit", "--no-fund", "--prefix", NODE_DIR, external=True,
-                env={"ONNXRUNTIME_NODE_INSTALL": "skip"})
+    session.run(
+        "npm",
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        NODE_DIR,
+        external=True,
+        env={"ONNXRUNTIME_NODE_INSTALL": "skip"},
+    )
 
 
 APT_TOOLS = {"chromium": "chromium", "kotlinc": "kotlin", "/usr/share/java/junit4.jar": "junit4"}
@@ -50,14 +71,21 @@ and JUnit 4 (the Android library's pure-Kotlin core and its JVM tests); command 
 def _install_apt_tools(session: nox.Session) -> None:
     """Install :data:`APT_TOOLS` that are missing with apt-get when this is root on Debian/Ubuntu; otherwise said,
     and the tests that need them skip with the reason."""
-    missing = sorted({pkg for what, pkg in APT_TOOLS.items()
-                      if not (Path(what).is_file() if what.startswith("/") else shutil.which(what))}
-                     - ({"chromium"} if shutil.which("chromium-browser") else set()))
+    missing = sorted(
+        {
+            pkg
+            for what, pkg in APT_TOOLS.items()
+            if not (Path(what).is_file() if what.startswith("/") else shutil.which(what))
+        }
+        - ({"chromium"} if shutil.which("chromium-browser") else set())
+    )
     if not missing:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        session.warn(f"{', '.join(missing)} not installed and cannot be installed here (needs apt-get as root): "
-                     "the tests that need them will be skipped")
+        session.warn(
+            f"{', '.join(missing)} not installed and cannot be installed here (needs apt-get as root): "
+            "the tests that need them will be skipped"
+        )
         return
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     session.run("apt-get", "update", "-qq", external=True, env=env)
@@ -72,13 +100,20 @@ def tests(session: nox.Session) -> None:
     # export/ and parity_tests/ sit inside carspotter/ as they are imported.
     session.run("lint-imports", "--config", str(ROOT / "pyproject.toml"), external=False)
     session.run("ruff", "check", str(ROOT))  # the linter, configured in pyproject.toml [tool.ruff]
+    session.run("ruff", "format", "--check", str(ROOT))  # the formatter: fails on a file it would reformat
     _install_node_packages(session)
     _install_apt_tools(session)
     # two workers on a machine with two cores or more (pytest-xdist); tests sharing a session fixture stay on one
     # (tests/conftest.py SHARED). Each worker's TensorFlow uses the cores it finds: they share them.
     workers = ["-n", "2", "--dist", "loadgroup"] if (os.cpu_count() or 1) >= 2 else []
-    session.run("pytest", "tests", "--durations=25", *workers, *session.posargs,
-                env={"TF_CPP_MIN_LOG_LEVEL": "2", "CARSPOTTER_NODE_DIR": str(ROOT / NODE_DIR)})
+    session.run(
+        "pytest",
+        "tests",
+        "--durations=25",
+        *workers,
+        *session.posargs,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "CARSPOTTER_NODE_DIR": str(ROOT / NODE_DIR)},
+    )
 
 
 @nox.session
@@ -96,8 +131,10 @@ def _install_with_coreai(session: nox.Session) -> None:
     try:
         _install(session, "[coreai]")
     except nox.command.CommandFailed:
-        session.warn("the coreai extra does not install here: the bundles will have no Core AI model "
-                     "(export says so); pip install \".[coreai]\" shows why")
+        session.warn(
+            "the coreai extra does not install here: the bundles will have no Core AI model "
+            '(export says so); pip install ".[coreai]" shows why'
+        )
         _install(session)
 
 
@@ -116,8 +153,10 @@ def export(session: nox.Session) -> None:
         session.run("carspotter", "train", SAMPLE, "--out", SAMPLE_RUN, *QUICK_TRAIN)
     session.run("carspotter", "export", run_dir, "--out", bundle_dir)
     session.run("carspotter", "parity", bundle_dir)
-    session.log(f"bundles written to {ROOT / bundle_dir}: ios/ (Core ML, and Core AI with the coreai extra), android/, onnx/, "
-                "manifest.json, parity.json, parity.html")
+    session.log(
+        f"bundles written to {ROOT / bundle_dir}: ios/ (Core ML, and Core AI with the coreai extra), android/, onnx/, "
+        "manifest.json, parity.json, parity.html"
+    )
 
 
 @nox.session

@@ -105,9 +105,17 @@ def write_ai_pack(android: Path, bundle: str, model: str, delivery: str = DEFAUL
     module.mkdir(parents=True, exist_ok=True)
     (module / "build.gradle.kts").write_text(ai_pack_gradle(bundle, model, delivery), encoding="utf-8")
     size = _mib(android / "src" / "main" / "assets" / android_assets(bundle) / model)
-    (out / "README.md").write_text(PACK_README.format(pack=ai_pack_name(bundle), model=model, mib=size,
-                                                      delivery=delivery, assets=android_assets(bundle),
-                                                      library=AI_DELIVERY), encoding="utf-8")
+    (out / "README.md").write_text(
+        PACK_README.format(
+            pack=ai_pack_name(bundle),
+            model=model,
+            mib=size,
+            delivery=delivery,
+            assets=android_assets(bundle),
+            library=AI_DELIVERY,
+        ),
+        encoding="utf-8",
+    )
     return module
 
 

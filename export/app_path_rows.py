@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from carspotter.contracts.manifest import FormatEntry
+from carspotter.contracts.manifest_entries import FormatEntry
 from carspotter.contracts.photoset import PhotoSet
 from carspotter.measure import app_paths
 
@@ -40,7 +40,9 @@ def _rows(models: app_paths.AppModels, ps: PhotoSet, boxes: list, size: int, inp
             rows.append({"path": run.name, "client": run.path.client, "skipped": run.skipped})
             log(f"app path {run.name}: skipped ({run.skipped})")
             continue
-        fig = app_paths.figures(run.path, run.model, inputs.reference, run.probs, ps.truth, ps.names, ps.pixels, run.pixels, upscaled)
+        fig = app_paths.figures(
+            run.path, run.model, inputs.reference, run.probs, ps.truth, ps.names, ps.pixels, run.pixels, upscaled
+        )
         ok, verdict = gate.judge(fig, golden=False)
         rows.append({**fig.to_json(), "gate": verdict, "gate_passed": ok})
         log(f"app path {run.name}: {verdict} ({run.seconds:.1f} s)")

@@ -44,8 +44,12 @@ def manifest(bundle: str, model: str, policy: str = "onDemand", core_ai: bool = 
     """
     if policy not in POLICIES:
         raise ValueError(f"download policy {policy!r} is not one of {', '.join(POLICIES)}")
-    return {"assetPackID": asset_pack_id(bundle, core_ai), "downloadPolicy": {policy: dict(POLICIES[policy])},
-            "fileSelectors": [{"directory" if folder else "file": model}], "platforms": list(PLATFORMS)}
+    return {
+        "assetPackID": asset_pack_id(bundle, core_ai),
+        "downloadPolicy": {policy: dict(POLICIES[policy])},
+        "fileSelectors": [{"directory" if folder else "file": model}],
+        "platforms": list(PLATFORMS),
+    }
 
 
 def _mib(path: Path) -> float:
@@ -74,8 +78,9 @@ def write_templates(ios: Path, bundle: str, model: str, core_ai_model: str | Non
         path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         written.append(path)
         sizes.append(f"- `{name}`: `{file}` in asset pack `{doc['assetPackID']}`, {_mib(sources / file):.1f} MiB")
-    (out / "README.md").write_text(TEMPLATE_README.format(sizes="\n".join(sizes), pack=asset_pack_id(bundle)),
-                                   encoding="utf-8")
+    (out / "README.md").write_text(
+        TEMPLATE_README.format(sizes="\n".join(sizes), pack=asset_pack_id(bundle)), encoding="utf-8"
+    )
     return written
 
 

@@ -3,7 +3,7 @@
 The formats and their variants come from the registry (:data:`carspotter.model.formats.FORMATS`);
 each variant is built by its format's export module, timed, measured on the run's test
 photos against the Keras reference (:func:`carspotter.measure.gates.measure`) and gated
-(:func:`carspotter.measure.gates.apply_gate`).
+(:func:`carspotter.measure.gates.apply_gate`): one format at a time, :mod:`carspotter.export.format_build`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,19 +24,24 @@ from carspotter.model import runtimes
 from carspotter.model.session_pool import SessionPool
 from carspotter.util.atomic import atomic_folder
 from carspotter.util.errors import ExportError, UsageError, step
-from carspotter.export import app_path_rows, app_readmes, defaults, golden_set
-from carspotter.export.drift_record import left_out_drift
-from carspotter.export.platform_write import Built, owns_readme, write_platforms
+from carspotter.export import app_path_rows, app_readmes, golden_set
+from carspotter.export.format_build import export_format
+from carspotter.export.platform_write import owns_readme, write_platforms
 from carspotter.model.localizer import has_localizer, load_two_output, read_record
-from carspotter.export.build import Build, ModelInfo
-from carspotter.model.formats import (FORMATS, FormatSpec, VariantSpec, baseline_overrides, parse_formats,
-                                      select)
-from carspotter.measure.gates import Gates, apply_gate, measure
+from carspotter.export.build import ModelInfo
+from carspotter.model.formats import FORMATS, VariantSpec, baseline_overrides, parse_formats, select
+from carspotter.measure.gates import Gates
 from carspotter.util.hashing import sha256_file
-from carspotter.contracts.manifest import FormatEntry, Manifest, VariantRecord, VariantsInfo, file_table, write_manifest
-from carspotter.contracts.photoset import (PhotoSet, gate_photoset, representative_photos, representative_rows,
-                                          split_photoset, without_rows)
-from carspotter.contracts.runfolder import Run, read_run, write_labels
+from carspotter.contracts.manifest import Manifest, file_table, write_manifest
+from carspotter.contracts.manifest_entries import FormatEntry, VariantsInfo
+from carspotter.contracts.photoset import (
+    PhotoSet,
+    gate_photoset,
+    representative_photos,
+    representative_rows,
+    split_photoset,
+)
+from carspotter.contracts.runfolder import Run, read_run
 
 
 @dataclass(frozen=True)
@@ -136,96 +140,8 @@ class _Inputs:
         return self.info.name.removeprefix("carspotter ")
 
 
-def _size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
-
-
 def _log(msg: str) -> None:
     print(f"[export] {msg}", file=sys.stderr, flush=True)
-
-
-def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs: _Inputs) -> tuple[VariantRecord, dict]:
-    """Build one variant file at ``target``, measure it and apply its gate.
-
-    Raises:
-        ExportError: the conversion or the measurement failed (one line naming format, variant and step).
-    """
-    state = {"step": "conversion"}
-    calibrated = variant.calibration and inputs.representative is not None
-    representative = inputs.representative[:variant.calibration_limit] if calibrated else None  # None limit: all
-    read_rows = inputs.representative_rows[:variant.calibration_limit] if calibrated else []  # its gate leaves them out
-    with step(ExportError, lambda: f"{fmt.name} {variant.name} {state['step']} of {inputs.run.dir}/model.keras failed"):
-        build = Build(inputs.model, inputs.run.labels, inputs.run.input, inputs.info, variant, representative,
-                      inputs.options.converter_options, inputs.conversions, inputs.run.dir / "model.keras",
-                      inputs.two_output if fmt.carries_box else None)
-        t0 = time.time()
-        facts = fmt.convert(build, target)
-        seconds = time.time() - t0
-        state["step"] = "measurement on the test photos"
-        session = inputs.pool.session(fmt.measuring_runtime, variant, target)
-        t0 = time.perf_counter()
-        probs = session.infer(inputs.photos.pixels)
-        ms = (time.perf_counter() - t0) * 1000 / len(probs) if session.timed else None
-        fig = measure(inputs.reference, probs, inputs.photos.truth, inputs.run.labels, inputs.photos.names, fmt.name, variant)
-        state["step"] = "measurement on the gate photos"
-        gate_fig = None
-        if inputs.gate is not None:  # every gate photo but the representative ones this variant read
-            gate, keep = without_rows(inputs.gate, read_rows)
-            gate_fig = measure(inputs.gate_reference[keep], session.infer(gate.pixels), gate.truth, inputs.run.labels,
-                               gate.names, fmt.name, variant)
-        state["step"] = "accelerator check"
-        accel = fmt.accelerators(target) if fmt.accelerators is not None else None
-    verdict = apply_gate(variant, gate_fig or fig, inputs.options.gates)
-    shipped = verdict.passed or not inputs.enforce
-    record = VariantRecord(family=variant.family, precision=variant.family, bytes=_size(target), export_s=round(seconds, 2),
-                           figures=fig, gate=verdict.text, gate_passed=verdict.passed, gate_enforced=inputs.enforce,
-                           shipped=shipped, ms_per_photo=round(ms, 2) if ms is not None else None, accelerators=accel,
-                           use=variant.use, gate_figures=gate_fig, plan=facts.get("plan"))
-    return record, facts
-
-
-def _export_format(fmt: FormatSpec, variants: list[VariantSpec], folder: Path, inputs: _Inputs) -> Built:
-    """Build, measure and gate every variant of one format into its platform folder; pick the default. The package
-    and README around them are written afterwards (:func:`carspotter.export.platform_write.write_platforms`).
-
-    Raises:
-        ExportError: a variant failed to build or measure, or none passed its gate.
-    """
-    bundle = inputs.bundle_name
-    models = folder / fmt.models_dir(bundle)
-    models.mkdir(parents=True, exist_ok=bool(fmt.joins))  # a joining format's folder is its host's
-    records, facts_of = {}, {}
-    for v in variants:
-        target = models / fmt.file_name(v.name, default=False)
-        _log(f"{fmt.name} {v.name}: converting ...")
-        records[v.name], facts_of[v.name] = _build_variant(fmt, v, target, inputs)
-        r = records[v.name]
-        accel = f"; {r.accelerators['summary']}" if r.accelerators else ""
-        fate = ("shipped" if r.gate_passed else "shipped: without --variants a baseline ships ungated, its gate is "
-                "recorded") if r.shipped else "LEFT OUT"
-        _log(f"{fmt.name} {v.name}: {r.bytes / 2**20:.1f} MiB in {r.export_s:.1f} s; {r.gate}{accel}; {fate}")
-        if not r.shipped:
-            r.drift = left_out_drift(fmt, v, target, inputs, _log)  # left out: its gate failed
-            inputs.pool.release(target)
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-            for extra in facts_of[v.name].get("extra_files", ()):
-                (models / extra).unlink(missing_ok=True)
-    default, reason = defaults.choose_default(fmt, records)
-    _log(f"{fmt.name} default: {default}: {reason}")
-    (models / fmt.file_name(default, default=False)).rename(models / fmt.filename)
-    inputs.pool.moved(models / fmt.file_name(default, default=False), models / fmt.filename)
-    for n, r in records.items():
-        if r.shipped:
-            r.path = fmt.bundle_path(fmt.file_name(n, default=n == default), bundle)
-    write_labels(models / "labels.txt", inputs.run.labels)
-    d = records[default]
-    entry = FormatEntry(platform=fmt.platform, path=fmt.bundle_path(fmt.filename, bundle),
-                        labels=fmt.bundle_path("labels.txt", bundle),
-                        readme=f"{fmt.platform}/README.md", precision=d.precision, bytes=d.bytes, export_s=d.export_s,
-                        default_variant=default, default_reason=reason, variants=records, facts=facts_of[default])
-    return Built(fmt, entry, facts_of)
 
 
 _CALIBRATED_GATE = "; a calibrated variant is judged on them without the representative photos it read"
@@ -237,8 +153,10 @@ def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: 
     model = runtimes.load_reference(run)
     photos = split_photoset(run, "test", options.data)
     if len(photos.truth) == 0:
-        raise ExportError(f"{run.dir}: no test photo decodes ({len(photos.skipped)} skipped, e.g. "
-                          f"{photos.skipped[0] if photos.skipped else 'none listed'}); variants cannot be measured")
+        raise ExportError(
+            f"{run.dir}: no test photo decodes ({len(photos.skipped)} skipped, e.g. "
+            f"{photos.skipped[0] if photos.skipped else 'none listed'}); variants cannot be measured"
+        )
     representative = representative_photos(run, options.calibration_photos, options.data) if calibrate else None
     rows = representative_rows(run, options.calibration_photos) if calibrate else []
     gate = gate_reference = None
@@ -247,14 +165,33 @@ def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: 
         gate.source += _CALIBRATED_GATE
         _log(f"gates judge each variant on {gate.source}")
         gate_reference = runtimes.keras_probs(model, gate.pixels)
-    info = ModelInfo(name=f"carspotter {out.name}", version=__version__, author=options.author, license=options.license,
-                     description=f"Car make/model/year classifier, {len(run.labels)} classes, InceptionV3 fine-tuned (carspotter).")
+    info = ModelInfo(
+        name=f"carspotter {out.name}",
+        version=__version__,
+        author=options.author,
+        license=options.license,
+        description=f"Car make/model/year classifier, {len(run.labels)} classes, InceptionV3 fine-tuned (carspotter).",
+    )
     two_output = None
     if has_localizer(run.dir):
         two_output = load_two_output(run.dir, model)
-        _log(f"the run has a localizer ({read_record(run.dir)['feature_layer']}): the formats that carry it get a box output")
-    return _Inputs(run, model, photos, runtimes.keras_probs(model, photos.pixels), representative, info,
-                   options.variants is not None, options, gate, gate_reference, rows, two_output=two_output)
+        _log(
+            f"the run has a localizer ({read_record(run.dir)['feature_layer']}): the formats that carry it get a box output"
+        )
+    return _Inputs(
+        run,
+        model,
+        photos,
+        runtimes.keras_probs(model, photos.pixels),
+        representative,
+        info,
+        options.variants is not None,
+        options,
+        gate,
+        gate_reference,
+        rows,
+        two_output=two_output,
+    )
 
 
 def _preprocessing(run) -> dict:
@@ -274,26 +211,57 @@ def _portable(weights: dict) -> dict:
     return out
 
 
-def _manifest(tmp: Path, out: Path, formats: dict[str, FormatEntry], golden: dict | None, inputs: _Inputs,
-              measured: list[dict] | None) -> Manifest:
+def _manifest(
+    tmp: Path,
+    out: Path,
+    formats: dict[str, FormatEntry],
+    golden: dict | None,
+    inputs: _Inputs,
+    measured: list[dict] | None,
+) -> Manifest:
     run, options = inputs.run, inputs.options
     labels_bytes = (tmp / next(iter(formats.values())).labels).read_bytes()
     return Manifest(
-        name=out.name, carspotter_version=__version__,
+        name=out.name,
+        carspotter_version=__version__,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        labels=run.labels, labels_sha256=hashlib.sha256(labels_bytes).hexdigest(),
-        input=run.input.to_json(), preprocessing=_preprocessing(run),
-        source_run={"name": run.name, "model_sha256": sha256_file(run.dir / "model.keras"), "test_split": run.splits["test"]},
-        training={"metrics": {k: m.to_json() for k, m in run.metrics.items()}, "weights": _portable(run.weights),
-                  "counts": run.classes.counts, "timing_s": run.record.get("timing_s", {})},
-        variants=VariantsInfo(options.variants, options.gates, inputs.enforce,
-                              int(len(inputs.representative)) if inputs.representative is not None else 0,
-                              int(len(inputs.photos.truth)), len(inputs.gate.names) if inputs.gate is not None else 0,
-                              inputs.gate.source if inputs.gate is not None else ""),
-        formats=formats, files=file_table(tmp), golden=golden, parity=None,
+        labels=run.labels,
+        labels_sha256=hashlib.sha256(labels_bytes).hexdigest(),
+        input=run.input.to_json(),
+        preprocessing=_preprocessing(run),
+        source_run={
+            "name": run.name,
+            "model_sha256": sha256_file(run.dir / "model.keras"),
+            "test_split": run.splits["test"],
+        },
+        training={
+            "metrics": {k: m.to_json() for k, m in run.metrics.items()},
+            "weights": _portable(run.weights),
+            "counts": run.classes.counts,
+            "timing_s": run.record.get("timing_s", {}),
+        },
+        variants=VariantsInfo(
+            options.variants,
+            options.gates,
+            inputs.enforce,
+            int(len(inputs.representative)) if inputs.representative is not None else 0,
+            int(len(inputs.photos.truth)),
+            len(inputs.gate.names) if inputs.gate is not None else 0,
+            inputs.gate.source if inputs.gate is not None else "",
+        ),
+        formats=formats,
+        files=file_table(tmp),
+        golden=golden,
+        parity=None,
         confidence=run.confidence.to_json() if run.confidence else None,
-        app_paths={"photos": "the run's test split, original files", "gate": app_paths.AppGate().__dict__, "paths": measured}
-        if measured else None)
+        app_paths={
+            "photos": "the run's test split, original files",
+            "gate": app_paths.AppGate().__dict__,
+            "paths": measured,
+        }
+        if measured
+        else None,
+    )
 
 
 def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:
@@ -328,8 +296,10 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
 def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
     """Convert and write the bundle (:func:`export_bundle` with the destination locked)."""
     with atomic_folder(out) as tmp:
-        built = {name: _export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs)
-                 for name, variants in chosen.items()}
+        built = {
+            name: export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs, _log)
+            for name, variants in chosen.items()
+        }
         write_platforms(tmp, built, inputs)
         formats = {name: b.entry for name, b in built.items()}
         with step(ExportError, f"app paths of {inputs.run.dir}"):
@@ -340,10 +310,23 @@ def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
             with open(tmp / entry.readme, "a", encoding="utf-8") as f:
                 f.write(app_readmes.resize_section(FORMATS[name], measured, len(inputs.photos.names)))
         with step(ExportError, f"golden set of {inputs.run.dir}"):
-            golden = golden_set.write_golden(tmp, options.golden, inputs.photos, inputs.reference, inputs.model,
-                                             inputs.run.input, inputs.run.labels, formats, inputs.pool, inputs.two_output)
-        _log(f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
-             if golden else "no golden set (--golden 0)")
+            golden = golden_set.write_golden(
+                tmp,
+                options.golden,
+                inputs.photos,
+                inputs.reference,
+                inputs.model,
+                inputs.run.input,
+                inputs.run.labels,
+                formats,
+                inputs.pool,
+                inputs.two_output,
+            )
+        _log(
+            f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
+            if golden
+            else "no golden set (--golden 0)"
+        )
         for name in formats if golden else ():
             if FORMATS[name].golden_in_package:
                 shutil.copytree(tmp / "golden", tmp / FORMATS[name].platform / FORMATS[name].golden_in_package)

@@ -28,9 +28,17 @@ from pathlib import Path
 
 COMPRESSION = {
     "int8-weights": ("quantize_weights", {"dtype": "INT8", "granularity": "PER_CHANNEL"}),
-    "palettized-6bit": ("palettize_weights", {"lut_dtype": None, "n_bits": 6, "granularity": "PER_GROUPED_CHANNEL",
-                                              "group_size": 16, "enable_per_channel_scale": True,
-                                              "num_kmeans_workers": 1}),
+    "palettized-6bit": (
+        "palettize_weights",
+        {
+            "lut_dtype": None,
+            "n_bits": 6,
+            "granularity": "PER_GROUPED_CHANNEL",
+            "group_size": 16,
+            "enable_per_channel_scale": True,
+            "num_kmeans_workers": 1,
+        },
+    ),
 }
 """Compressed-weight variants: ``coreai_opt.coreai_utils`` pass and its arguments, applied to the converted fp16 program
 (fp16 compute, as Core ML's compressed variants). ``int8-weights``: symmetric int8 per output channel.
@@ -48,8 +56,14 @@ def _compress(program, variant: str):
     from coreai_opt import coreai_utils
 
     name, options = COMPRESSION[variant]
-    kwargs = {k: getattr(coreai_utils.DType, v) if k in ("dtype", "lut_dtype") and v else
-              getattr(coreai_utils.CompressionGranularity, v) if k == "granularity" else v for k, v in options.items()}
+    kwargs = {
+        k: getattr(coreai_utils.DType, v)
+        if k in ("dtype", "lut_dtype") and v
+        else getattr(coreai_utils.CompressionGranularity, v)
+        if k == "granularity"
+        else v
+        for k, v in options.items()
+    }
     return getattr(coreai_utils, name)(program, **kwargs)
 
 
@@ -90,8 +104,9 @@ def _to_coreai(program, variant: str, metadata: dict):
 
         program = cast_fp32_to_fp16(program)
     converter = TorchConverter(mode=TorchConverter.Mode.RELEASE)  # DEBUG embeds this machine's source paths
-    converter.add_exported_program(program, input_names=[metadata.get("input", "image")],
-                                   output_names=[metadata.get("output", "probabilities")])
+    converter.add_exported_program(
+        program, input_names=[metadata.get("input", "image")], output_names=[metadata.get("output", "probabilities")]
+    )
     ai_program = converter.to_coreai()
     return _compress(ai_program, variant) if variant in COMPRESSION else ai_program
 
@@ -122,14 +137,21 @@ def convert(model_path: Path, out: Path, variant: str, metadata: dict, rewrite: 
         raise ValueError(f"{model_path}: input {shape} is not [N, S, S, 3]")
     seconds["load"], t0 = time.time() - t0, time.time()
     program, rewritten = _exported_program(model, rewrite)
-    ops = Counter(str(n.target).removeprefix("aten.").split(".")[0] for n in program.graph.nodes
-                  if n.op == "call_function" and "assert" not in str(n.target))
+    ops = Counter(
+        str(n.target).removeprefix("aten.").split(".")[0]
+        for n in program.graph.nodes
+        if n.op == "call_function" and "assert" not in str(n.target)
+    )
     seconds["torch_export"], t0 = time.time() - t0, time.time()
     _to_coreai(program, variant, metadata).save_asset(Path(out), metadata=_asset_metadata(metadata))
     seconds["convert"] = time.time() - t0
-    return {"variant": variant, "avg_pool_rewritten": rewritten, "ops": dict(sorted(ops.items())),
-            "versions": {"torch": torch.__version__, "coreai-torch": coreai_torch.__version__, "keras": keras.__version__},
-            "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+    return {
+        "variant": variant,
+        "avg_pool_rewritten": rewritten,
+        "ops": dict(sorted(ops.items())),
+        "versions": {"torch": torch.__version__, "coreai-torch": coreai_torch.__version__, "keras": keras.__version__},
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out")
     parser.add_argument("facts")
     parser.add_argument("--variant", choices=VARIANTS, default="fp32")
-    parser.add_argument("--metadata", default=None, help="JSON file: author, license, description, custom {key: JSON value}")
+    parser.add_argument(
+        "--metadata", default=None, help="JSON file: author, license, description, custom {key: JSON value}"
+    )
     parser.add_argument("--keep-avg-pool", action="store_true", help="skip the average-pool rewrite (tests only)")
     args = parser.parse_args(argv)
     metadata = json.loads(Path(args.metadata).read_text()) if args.metadata else {}

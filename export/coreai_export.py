@@ -33,10 +33,18 @@ TIMEOUT_S = 3600
 
 def _metadata(build: Build) -> dict:
     info, spec = build.info, build.spec
-    return {"author": info.author, "license": info.license, "description": info.description,
-            "input": spec.name, "output": spec.output_name,
-            "custom": {LABELS_KEY: list(build.labels), "carspotter.preprocessing": spec.metadata(),
-                       "carspotter.version": info.version}}
+    return {
+        "author": info.author,
+        "license": info.license,
+        "description": info.description,
+        "input": spec.name,
+        "output": spec.output_name,
+        "custom": {
+            LABELS_KEY: list(build.labels),
+            "carspotter.preprocessing": spec.metadata(),
+            "carspotter.version": info.version,
+        },
+    }
 
 
 def export(build: Build, path: Path) -> dict:
@@ -55,17 +63,39 @@ def export(build: Build, path: Path) -> dict:
         meta, facts = Path(tmp) / "metadata.json", Path(tmp) / "facts.json"
         meta.write_text(json.dumps(_metadata(build)), encoding="utf-8")
         env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        done = subprocess.run([sys.executable, "-m", "carspotter.export.coreai_convert", str(build.source), str(path),
-                               str(facts), "--variant", build.variant.name, "--metadata", str(meta)],
-                              capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "carspotter.export.coreai_convert",
+                str(build.source),
+                str(path),
+                str(facts),
+                "--variant",
+                build.variant.name,
+                "--metadata",
+                str(meta),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=TIMEOUT_S,
+        )
         if done.returncode != 0 or not facts.is_file():
             lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip() and "Warning" not in ln]
             raise ExportError(f"Core AI conversion failed (exit {done.returncode}): {' | '.join(lines[-2:])[:400]}")
         converted = json.loads(facts.read_text())
-    return {**converted, "runtime": "Core AI (iOS 27+ / macOS 27+)", "model_type": "aimodel",
-            "input": {"name": build.spec.name, "shape": [1, build.spec.size, build.spec.size, 3],
-                      "dtype": "float32" if build.variant.name == "fp32" else "float16"},
-            "output": {"name": build.spec.output_name, "shape": [1, len(build.labels)]}}
+    return {
+        **converted,
+        "runtime": "Core AI (iOS 27+ / macOS 27+)",
+        "model_type": "aimodel",
+        "input": {
+            "name": build.spec.name,
+            "shape": [1, build.spec.size, build.spec.size, 3],
+            "dtype": "float32" if build.variant.name == "fp32" else "float16",
+        },
+        "output": {"name": build.spec.output_name, "shape": [1, len(build.labels)]},
+    }
 
 
 def readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
@@ -82,14 +112,29 @@ variant), output `probabilities` `[1, {n_classes}]`.
 
 
 FORMAT = FormatSpec(
-    name="coreai", title="Core AI", platform="ios", filename="CarSpotterModel.aimodel",
-    variants=(VariantSpec("fp16", "fp16", use="float16 weights and compute (coreai-opt cast_fp32_to_fp16)"),
-              VariantSpec("fp32", "fp32", use="float32 weights and compute"),
-              VariantSpec("int8-weights", "int8", use="int8 weights per output channel, fp16 compute (coreai-opt)"),
-              VariantSpec("palettized-6bit", "lowbit", use="6-bit k-means tables per 16 output channels with a scale "
-                                                           "per channel, fp16 compute (coreai-opt)")),
-    baseline="fp16", runtimes=(COREAI_RUNTIME,), convert=export, model_dir="Sources/CarSpotter",
-    joins="coreml", unavailable=coreai_unavailable, intermediates=coreai_intermediates, order=20)
+    name="coreai",
+    title="Core AI",
+    platform="ios",
+    filename="CarSpotterModel.aimodel",
+    variants=(
+        VariantSpec("fp16", "fp16", use="float16 weights and compute (coreai-opt cast_fp32_to_fp16)"),
+        VariantSpec("fp32", "fp32", use="float32 weights and compute"),
+        VariantSpec("int8-weights", "int8", use="int8 weights per output channel, fp16 compute (coreai-opt)"),
+        VariantSpec(
+            "palettized-6bit",
+            "lowbit",
+            use="6-bit k-means tables per 16 output channels with a scale per channel, fp16 compute (coreai-opt)",
+        ),
+    ),
+    baseline="fp16",
+    runtimes=(COREAI_RUNTIME,),
+    convert=export,
+    model_dir="Sources/CarSpotter",
+    joins="coreml",
+    unavailable=coreai_unavailable,
+    intermediates=coreai_intermediates,
+    order=20,
+)
 """Core AI, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 
 PACKAGE = register_package(PlatformPackage("coreai", readme=readme, texts=PlatformTexts()))

@@ -55,8 +55,11 @@ def exact_average_pool(graph_module) -> int:
         height, width = x.meta["val"].shape[-2:] if "val" in x.meta else node.meta["val"].shape[-2:]
         with graph.inserting_before(node):
             padded = graph.call_function(aten.avg_pool2d.default, (x, kernel, stride, padding, ceil, True))
-            ones = graph.call_function(aten.ones.default, ([1, 1, int(height), int(width)],),
-                                       {"dtype": torch.float32, "device": torch.device("cpu")})
+            ones = graph.call_function(
+                aten.ones.default,
+                ([1, 1, int(height), int(width)],),
+                {"dtype": torch.float32, "device": torch.device("cpu")},
+            )
             fraction = graph.call_function(aten.avg_pool2d.default, (ones, kernel, stride, padding, ceil, True))
             exact = graph.call_function(aten.div.Tensor, (padded, fraction))
         node.replace_all_uses_with(exact)

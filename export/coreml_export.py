@@ -21,16 +21,21 @@ from carspotter.measure.sensitivity import SENSITIVITY_PHOTOS
 from carspotter.util.quiet import import_coremltools, quiet
 
 
-
 COMPRESSION = {
     "int8-weights": ("iOS16", "linear_quantize_weights", {"mode": "linear_symmetric", "dtype": "int8"}),
     "palettized-6bit": ("iOS16", "palettize_weights", {"mode": "kmeans", "nbits": 6}),
     "palettized-4bit": ("iOS16", "palettize_weights", {"mode": "kmeans", "nbits": 4}),
-    "palettized-4bit-grouped": ("iOS18", "palettize_weights",
-                                {"mode": "kmeans", "nbits": 4, "granularity": "per_grouped_channel", "group_size": 16}),
+    "palettized-4bit-grouped": (
+        "iOS18",
+        "palettize_weights",
+        {"mode": "kmeans", "nbits": 4, "granularity": "per_grouped_channel", "group_size": 16},
+    ),
     "palettized-mixed": ("iOS16", "mixed", None),
-    "int4-blockwise": ("iOS18", "linear_quantize_weights",
-                       {"mode": "linear_symmetric", "dtype": "int4", "granularity": "per_block", "block_size": 32}),
+    "int4-blockwise": (
+        "iOS18",
+        "linear_quantize_weights",
+        {"mode": "linear_symmetric", "dtype": "int4", "granularity": "per_block", "block_size": 32},
+    ),
 }
 """Compressed-weight variants: ``(minimum deployment target, coremltools.optimize.coreml function, its op config)``.
 Palettization (``OpPalettizerConfig``: one k-means look-up table per weight tensor, or, iOS 18, one per
@@ -40,6 +45,28 @@ output channel, so a single table spends its entries on the large channels; 8-bi
 block-wise (``granularity="per_block"``, a scale per 32 input channels) with ``constexpr_blockwise_shift_scale``,
 which appeared in iOS 18 (coremltools "Optimizing models: Palettization / Quantization" guides). ``mixed``: a
 sensitivity-guided plan of 8-, 6- and 4-bit layers (:mod:`carspotter.export.coreml_mixed`)."""
+
+
+def _convert(ct, build: Build, target_name: str):
+    """``coremltools.convert`` of the Keras model to an uncompressed ML program for ``target_name`` (``iOS15``, ...)."""
+    spec, variant = build.spec, build.variant
+    with quiet():
+        return ct.convert(
+            build.model,
+            inputs=[
+                ct.ImageType(
+                    name=spec.name,
+                    shape=(1, spec.size, spec.size, 3),
+                    color_layout=ct.colorlayout.RGB,
+                    scale=1.0,
+                    bias=[0.0, 0.0, 0.0],
+                )
+            ],
+            classifier_config=ct.ClassifierConfig(list(build.labels)),
+            convert_to="mlprogram",
+            minimum_deployment_target=getattr(ct.target, target_name),
+            compute_precision=ct.precision.FLOAT32 if variant.mil_mode == "fp32" else ct.precision.FLOAT16,
+        )
 
 
 def export(build: Build, path: Path) -> dict:
@@ -62,16 +89,7 @@ def export(build: Build, path: Path) -> dict:
     ct = import_coremltools()
     variant, spec, info = build.variant, build.spec, build.info
     target_name, compress, params = COMPRESSION.get(variant.name, ("iOS15", None, None))
-    with quiet():
-        mlmodel = ct.convert(
-            build.model,
-            inputs=[ct.ImageType(name=spec.name, shape=(1, spec.size, spec.size, 3), color_layout=ct.colorlayout.RGB,
-                                 scale=1.0, bias=[0.0, 0.0, 0.0])],
-            classifier_config=ct.ClassifierConfig(list(build.labels)),
-            convert_to="mlprogram",
-            minimum_deployment_target=getattr(ct.target, target_name),
-            compute_precision=ct.precision.FLOAT32 if variant.mil_mode == "fp32" else ct.precision.FLOAT16,
-        )
+    mlmodel = _convert(ct, build, target_name)
     plan = None
     if compress == "mixed":
         from carspotter.export.coreml_mixed import compress as mixed
@@ -80,7 +98,9 @@ def export(build: Build, path: Path) -> dict:
     elif compress:
         import coremltools.optimize.coreml as cto
 
-        op_config = (cto.OpPalettizerConfig if compress == "palettize_weights" else cto.OpLinearQuantizerConfig)(**params)
+        op_config = (cto.OpPalettizerConfig if compress == "palettize_weights" else cto.OpLinearQuantizerConfig)(
+            **params
+        )
         with quiet():
             mlmodel = getattr(cto, compress)(mlmodel, config=cto.OptimizationConfig(global_config=op_config))
     mlmodel.author, mlmodel.license, mlmodel.version = info.author, info.license, info.version
@@ -90,10 +110,15 @@ def export(build: Build, path: Path) -> dict:
     mlmodel.output_description["classLabel_probs"] = "Probability 0..1 of every class."
     mlmodel.user_defined_metadata["carspotter.preprocessing"] = json.dumps(spec.metadata())
     mlmodel.save(str(path))
-    return {"variant": variant.name, "runtime": f"Core ML ({app_packages.apple_os(target_name)})", "model_type": "mlprogram",
-            "input": {"name": spec.name, "type": "ImageType RGB", "shape": [1, spec.size, spec.size, 3]},
-            "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
-            "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items())), **({"plan": plan} if plan else {})}
+    return {
+        "variant": variant.name,
+        "runtime": f"Core ML ({app_packages.apple_os(target_name)})",
+        "model_type": "mlprogram",
+        "input": {"name": spec.name, "type": "ImageType RGB", "shape": [1, spec.size, spec.size, 3]},
+        "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
+        "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items())),
+        **({"plan": plan} if plan else {}),
+    }
 
 
 _TWO_BUNDLES = """**Two bundles in one app** (say `cars10` and `trucks`): their modules differ (`CarSpotterCars10`,
@@ -152,8 +177,11 @@ def ios_readme(model_file: str, spec: InputSpec, n_classes: int, bundle: str | N
     (:func:`~carspotter.export.package_names.swift_module`; None: the README names it by its rule)."""
     size = spec.size
     module = swift_module(bundle) if bundle is not None else "CarSpotterNAME"
-    named = (f"`{module}` (`CarSpotter` + the bundle's name, {bundle!r})" if bundle is not None else
-             "`CarSpotter` + the bundle's name (`CarSpotterCars10` for a bundle named `cars10`: Package.swift's product)")
+    named = (
+        f"`{module}` (`CarSpotter` + the bundle's name, {bundle!r})"
+        if bundle is not None
+        else "`CarSpotter` + the bundle's name (`CarSpotterCars10` for a bundle named `cars10`: Package.swift's product)"
+    )
     return f"""# carspotter for iOS and macOS: a Swift package (Core ML)
 
 This folder is a Swift package ({app_packages.apple_os(FORMAT.deployment_target)}): the ML program (`Sources/CarSpotter/{model_file}`), its
@@ -240,8 +268,11 @@ def structure(path: Path) -> dict:
     """The .mlpackage read without running it (:func:`carspotter.model.coreml_inspect.coreml_structure`), with the
     one-line summary and the facts parity records."""
     s = coreml_structure(path)
-    return {**s, "summary": f"{sum(s['ops'].values())} MIL ops, {len(s['labels'])} labels",
-            "facts": {"ops": s["ops"], "labels": len(s["labels"]), "spec_version": s["spec_version"]}}
+    return {
+        **s,
+        "summary": f"{sum(s['ops'].values())} MIL ops, {len(s['labels'])} labels",
+        "facts": {"ops": s["ops"], "labels": len(s["labels"]), "spec_version": s["spec_version"]},
+    }
 
 
 def structure_expectations(s: dict, entry, manifest) -> dict[str, tuple]:
@@ -251,7 +282,10 @@ def structure_expectations(s: dict, entry, manifest) -> dict[str, tuple]:
     spec = manifest.spec
     return {
         "model type": (s["model_type"], "mlProgram"),
-        "input": (s["input"], {"name": spec.name, "kind": "imageType", "width": spec.size, "height": spec.size, "color": "RGB"}),
+        "input": (
+            s["input"],
+            {"name": spec.name, "kind": "imageType", "width": spec.size, "height": spec.size, "color": "RGB"},
+        ),
         "outputs": (set(s["outputs"]), {"classLabel", "classLabel_probs"}),
         "classifier outputs": ((s["predicted_feature"], s["probabilities_output"]), ("classLabel", "classLabel_probs")),
         "classifier labels (against the manifest)": (s["labels"], manifest.labels),
@@ -261,34 +295,76 @@ def structure_expectations(s: dict, entry, manifest) -> dict[str, tuple]:
 
 
 FORMAT = FormatSpec(
-    name="coreml", title="Core ML", platform="ios", filename="CarSpotterModel.mlpackage",
-    variants=(VariantSpec("fp16", "fp16", mil_mode="fp16"), VariantSpec("fp32", "fp32", mil_mode="fp32"),
-              VariantSpec("int8-weights", "int8", mil_mode="fp16", use="8-bit weights, fp16 compute (iOS 16+)"),
-              VariantSpec("palettized-6bit", "lowbit", mil_mode="fp16", use="6-bit palettized weights (iOS 16+)"),
-              VariantSpec("palettized-4bit", "lowbit", mil_mode="fp16", use="4-bit palettized weights (iOS 16+)"),
-              VariantSpec("palettized-mixed", "lowbit", mil_mode="fp16", calibration=True,
-                          calibration_limit=SENSITIVITY_PHOTOS,
-                          use="6-bit palettized weights, the layers most sensitive to it at 8 bits and the least at 4, "
-                              "planned from per-layer sensitivity on representative photos (iOS 16+)"),
-              VariantSpec("palettized-4bit-grouped", "lowbit", mil_mode="fp16", default_ok=False,
-                          use="4-bit palettized weights, a table per 16 output channels: iOS 18+ / macOS 15+, above the "
-                              "package's iOS 16, so never the default; add it yourself in an iOS 18 app"),
-              VariantSpec("int4-blockwise", "lowbit", mil_mode="fp16", default_ok=False,
-                          use="4-bit block-wise weights: iOS 18+ / macOS 15+, above the package's iOS 16, so never "
-                              "the default; add it yourself in an iOS 18 app")),
+    name="coreml",
+    title="Core ML",
+    platform="ios",
+    filename="CarSpotterModel.mlpackage",
+    variants=(
+        VariantSpec("fp16", "fp16", mil_mode="fp16"),
+        VariantSpec("fp32", "fp32", mil_mode="fp32"),
+        VariantSpec("int8-weights", "int8", mil_mode="fp16", use="8-bit weights, fp16 compute (iOS 16+)"),
+        VariantSpec("palettized-6bit", "lowbit", mil_mode="fp16", use="6-bit palettized weights (iOS 16+)"),
+        VariantSpec("palettized-4bit", "lowbit", mil_mode="fp16", use="4-bit palettized weights (iOS 16+)"),
+        VariantSpec(
+            "palettized-mixed",
+            "lowbit",
+            mil_mode="fp16",
+            calibration=True,
+            calibration_limit=SENSITIVITY_PHOTOS,
+            use="6-bit palettized weights, the layers most sensitive to it at 8 bits and the least at 4, "
+            "planned from per-layer sensitivity on representative photos (iOS 16+)",
+        ),
+        VariantSpec(
+            "palettized-4bit-grouped",
+            "lowbit",
+            mil_mode="fp16",
+            default_ok=False,
+            use="4-bit palettized weights, a table per 16 output channels: iOS 18+ / macOS 15+, above the "
+            "package's iOS 16, so never the default; add it yourself in an iOS 18 app",
+        ),
+        VariantSpec(
+            "int4-blockwise",
+            "lowbit",
+            mil_mode="fp16",
+            default_ok=False,
+            use="4-bit block-wise weights: iOS 18+ / macOS 15+, above the package's iOS 16, so never "
+            "the default; add it yourself in an iOS 18 app",
+        ),
+    ),
     baseline="fp16",
-    runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT), measure=runtimes.MIL_BY_VARIANT,
+    runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT),
+    measure=runtimes.MIL_BY_VARIANT,
     tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
-    convert=export, model_dir="Sources/CarSpotter",
-    golden_in_package="Tests/CarSpotterTests/golden", app_package="swift", deployment_target="iOS16",
-    options=(FormatOption("--coreml-precision", ("fp16", "fp32"), None, "Core ML compute precision of the file built "
-                          "without --variants (default fp16, Core ML's own default for mlprogram)", picks_baseline=True),),
-    structure=structure, structure_expectations=structure_expectations,
+    convert=export,
+    model_dir="Sources/CarSpotter",
+    golden_in_package="Tests/CarSpotterTests/golden",
+    app_package="swift",
+    deployment_target="iOS16",
+    options=(
+        FormatOption(
+            "--coreml-precision",
+            ("fp16", "fp32"),
+            None,
+            "Core ML compute precision of the file built "
+            "without --variants (default fp16, Core ML's own default for mlprogram)",
+            picks_baseline=True,
+        ),
+    ),
+    structure=structure,
+    structure_expectations=structure_expectations,
     cross_checks=(CrossCheck("predict-vs-mil-reference", runtimes.COREML_PREDICT, runtimes.MIL_FP16, "fp16"),),
-    device_mode="fp16", intermediates=intermediates.mil_intermediates, order=10)
+    device_mode="fp16",
+    intermediates=intermediates.mil_intermediates,
+    order=10,
+)
 """Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 
-PACKAGE = register_package(PlatformPackage(
-    "coreml", readme=ios_readme, package=app_packages.swift_package,
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE)))
+PACKAGE = register_package(
+    PlatformPackage(
+        "coreml",
+        readme=ios_readme,
+        package=app_packages.swift_package,
+        texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE),
+    )
+)
 """The coreml platform package: README, package sources, snippets."""

@@ -14,8 +14,15 @@ in, in Core ML's layout (``[out, in, kh, kw]``).
 from __future__ import annotations
 
 
-from carspotter.measure.sensitivity import (WIDTHS, WeightLayers, layer_sensitivity, match_layers, most_sensitive, plan,
-                                           plan_bits)
+from carspotter.measure.sensitivity import (
+    WIDTHS,
+    WeightLayers,
+    layer_sensitivity,
+    match_layers,
+    most_sensitive,
+    plan,
+    plan_bits,
+)
 from carspotter.util.quiet import quiet
 
 BUDGET_BITS = 6.0
@@ -24,6 +31,7 @@ Simulated in Keras on the 10-class run (76 representative photos the sensitivity
 top-1 agreement with the reference): every layer at 6 bits 17.1 %, 84.2 % [74.4, 90.7]; the earlier plan (the stem and
 the most sensitive 2 % of the weights at 8 bits, paid for at 4) 5.7 %, 94.7 % [87.2, 97.9]; this plan 4.1 %, 96.1 %
 [89.0, 98.6] (Wilson 95 %; the agreements overlap, the drifts rank the plans; docs/figures-history.md)."""
+
 
 def op_names(mlmodel, weights: WeightLayers) -> dict[str, str]:
     """Keras weight layer name -> the name of the program's ``conv`` / ``linear`` op that holds its weights (matched
@@ -44,10 +52,14 @@ def compress(mlmodel, build):
     if build.representative is None or len(build.representative) == 0:
         raise ValueError("the mixed plan needs representative photos")
     weights = WeightLayers(build.model)
-    pixels = build.representative  # the first SENSITIVITY_PHOTOS (VariantSpec.calibration_limit): its gate leaves them out
+    pixels = (
+        build.representative
+    )  # the first SENSITIVITY_PHOTOS (VariantSpec.calibration_limit): its gate leaves them out
     # the same photos as ONNX's int8 plan (the first of one representative set): its 8-bit sensitivity is shared
-    sens = {b: build.shared(("sensitivity", b, len(pixels)), lambda b=b: layer_sensitivity(weights, pixels, nbits=b))
-            for b in WIDTHS}
+    sens = {
+        b: build.shared(("sensitivity", b, len(pixels)), lambda b=b: layer_sensitivity(weights, pixels, nbits=b))
+        for b in WIDTHS
+    }
     bits = plan(sens, BUDGET_BITS)
     names = op_names(mlmodel, weights)
     if not names:
@@ -57,15 +69,30 @@ def compress(mlmodel, build):
     configs = {**{n: None for n in high}, **{n: cto.OpPalettizerConfig(mode="kmeans", nbits=4) for n in low}}
     with quiet():
         if high:
-            mlmodel = cto.linear_quantize_weights(mlmodel, config=cto.OptimizationConfig(
-                op_name_configs={n: cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8") for n in high}))
-        mlmodel = cto.palettize_weights(mlmodel, config=cto.OptimizationConfig(
-            global_config=cto.OpPalettizerConfig(mode="kmeans", nbits=6), op_name_configs=configs))
+            mlmodel = cto.linear_quantize_weights(
+                mlmodel,
+                config=cto.OptimizationConfig(
+                    op_name_configs={
+                        n: cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8") for n in high
+                    }
+                ),
+            )
+        mlmodel = cto.palettize_weights(
+            mlmodel,
+            config=cto.OptimizationConfig(
+                global_config=cto.OpPalettizerConfig(mode="kmeans", nbits=6), op_name_configs=configs
+            ),
+        )
     by_bits = {b: sorted(n for n, v in bits.items() if v == b) for b in (8, 6, 4)}
-    facts = {"method": "per-layer sensitivity (each layer compressed alone at 4, 6 and 8 bits, pooled-feature drift on "
-                       f"{len(pixels)} representative photos), widths chosen to minimize the summed squared drift within "
-                       f"{BUDGET_BITS:g} bits per weight",
-             "bits_per_weight": round(plan_bits(sens[WIDTHS[0]], bits), 3), "layers_8bit": by_bits[8],
-             "layers_4bit": by_bits[4], "layers_6bit": len(by_bits[6]), "unmatched": sorted(set(bits) - set(names)),
-             "most_sensitive": most_sensitive(sens[WIDTHS[0]])}
+    facts = {
+        "method": "per-layer sensitivity (each layer compressed alone at 4, 6 and 8 bits, pooled-feature drift on "
+        f"{len(pixels)} representative photos), widths chosen to minimize the summed squared drift within "
+        f"{BUDGET_BITS:g} bits per weight",
+        "bits_per_weight": round(plan_bits(sens[WIDTHS[0]], bits), 3),
+        "layers_8bit": by_bits[8],
+        "layers_4bit": by_bits[4],
+        "layers_6bit": len(by_bits[6]),
+        "unmatched": sorted(set(bits) - set(names)),
+        "most_sensitive": most_sensitive(sens[WIDTHS[0]]),
+    }
     return mlmodel, facts

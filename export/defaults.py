@@ -16,7 +16,7 @@ gates and the runner-up it beat.
 
 from __future__ import annotations
 
-from carspotter.contracts.manifest import VariantRecord
+from carspotter.contracts.manifest_entries import VariantRecord
 from carspotter.model.formats import FormatSpec
 from carspotter.util.errors import ExportError
 
@@ -30,11 +30,15 @@ def _mib(n: int) -> str:
 
 def _rule_failure(r: VariantRecord) -> str:
     rule = r.figures.parity
-    return (f"top-3 rule fails on {rule.mismatches} of {r.figures.photos} photos (tau {rule.tau:g}, "
-            f"max |dp| {r.figures.max_abs_diff:.2e})")
+    return (
+        f"top-3 rule fails on {rule.mismatches} of {r.figures.photos} photos (tau {rule.tau:g}, "
+        f"max |dp| {r.figures.max_abs_diff:.2e})"
+    )
 
 
-def candidates(fmt: FormatSpec, records: dict[str, VariantRecord], require_rule: bool = True) -> tuple[list[str], dict[str, str]]:
+def candidates(
+    fmt: FormatSpec, records: dict[str, VariantRecord], require_rule: bool = True
+) -> tuple[list[str], dict[str, str]]:
     """``(names that may become the default, {name: why not} for the other shipped variants)``; with
     ``require_rule=False`` the top-3 rule is not asked for (:func:`choose_default`'s fallback)."""
     ok, why = [], {}
@@ -42,8 +46,11 @@ def candidates(fmt: FormatSpec, records: dict[str, VariantRecord], require_rule:
         if not r.shipped:
             continue
         spec = fmt.variant(name)
-        passed, text = (fmt.accelerator_gate(r.accelerators) if fmt.accelerator_gate is not None and r.accelerators is not None
-                        else (True, ""))
+        passed, text = (
+            fmt.accelerator_gate(r.accelerators)
+            if fmt.accelerator_gate is not None and r.accelerators is not None
+            else (True, "")
+        )
         if not spec.default_ok:
             why[name] = spec.use or "not made to be a default"
         elif not passed:
@@ -95,11 +102,15 @@ def _pick(fmt: FormatSpec, records: dict[str, VariantRecord], ok: list[str], why
     if len(ok) == 1:
         reason = f"the only variant built that may be the default ({_mib(r.bytes)}; {r.gate}{accel})"
     elif len(smallest) > 1 and r.ms_per_photo is not None:
-        reason = (f"smallest variants within {SIZE_TIE:.0%} in size: {', '.join(smallest)}; the fastest on this machine "
-                  f"({r.ms_per_photo:.1f} ms per photo); {r.gate}{accel}")
+        reason = (
+            f"smallest variants within {SIZE_TIE:.0%} in size: {', '.join(smallest)}; the fastest on this machine "
+            f"({r.ms_per_photo:.1f} ms per photo); {r.gate}{accel}"
+        )
     elif len(smallest) > 1:
-        reason = (f"smallest variants within {SIZE_TIE:.0%} in size: {', '.join(smallest)}, untimed here; the smallest "
-                  f"({_mib(r.bytes)}); {r.gate}{accel}")
+        reason = (
+            f"smallest variants within {SIZE_TIE:.0%} in size: {', '.join(smallest)}, untimed here; the smallest "
+            f"({_mib(r.bytes)}); {r.gate}{accel}"
+        )
     else:
         reason = f"smallest variant that passes its gates ({_mib(r.bytes)}; {r.gate}{accel})"
     others = [n for n in ranked if n != best]

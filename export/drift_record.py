@@ -14,7 +14,9 @@ from carspotter.model.formats import FormatSpec, VariantSpec
 from carspotter.util.errors import one_line
 
 
-def left_out_drift(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs, log: Callable[[str], None]) -> dict | None:
+def left_out_drift(
+    fmt: FormatSpec, variant: VariantSpec, target: Path, inputs, log: Callable[[str], None]
+) -> dict | None:
     """The drift record of a left-out variant file at ``target`` (``inputs``: export's record of the run), or None
     with ``--drift-photos 0`` or a format without intermediate tensors. A failure to measure it is logged (``log``:
     export's progress lines) with its reason and recorded as None: the export's decision does not depend on it."""

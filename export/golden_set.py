@@ -22,7 +22,7 @@ from carspotter.export.jpeg_metadata import strip_metadata
 from carspotter.model.formats import FORMATS
 from carspotter.model.session_pool import SessionPool
 from carspotter.measure.gates import measure
-from carspotter.contracts.manifest import FormatEntry
+from carspotter.contracts.manifest_entries import FormatEntry
 from carspotter.measure.metrics import topk
 from carspotter.measure.parity_rule import APP_PATH_MIN_MARGIN, TOLERANCES, precision_for
 from carspotter.contracts.photoset import PhotoSet
@@ -79,7 +79,10 @@ def app_photo(source: Path, box) -> tuple[bytes, str]:
         image = photos.crop(image, box, source)
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=RECODE_QUALITY)
-    return buf.getvalue(), f"re-encoded as JPEG quality {RECODE_QUALITY} ({'cropped to its box' if box else 'not a JPEG'})"
+    return (
+        buf.getvalue(),
+        f"re-encoded as JPEG quality {RECODE_QUALITY} ({'cropped to its box' if box else 'not a JPEG'})",
+    )
 
 
 def _reference_info() -> dict:
@@ -87,14 +90,24 @@ def _reference_info() -> dict:
     import PIL
     from PIL import features
 
-    versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__,
-                "pillow": PIL.__version__, "libjpeg-turbo": features.version("libjpeg_turbo")}
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "libjpeg-turbo": features.version("libjpeg_turbo"),
+    }
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         versions["tensorflow"] = tf.__version__
-    return {"model": "Keras reference (model.keras)", "backend": keras.backend.backend(), "device": "CPU:0",
-            "machine": f"{platform.system()} {platform.machine()}", "versions": versions}
+    return {
+        "model": "Keras reference (model.keras)",
+        "backend": keras.backend.backend(),
+        "device": "CPU:0",
+        "machine": f"{platform.system()} {platform.machine()}",
+        "versions": versions,
+    }
 
 
 @dataclass
@@ -104,7 +117,9 @@ class _Photo:
     how: str
 
 
-def _write_photos(folder: Path, ps: PhotoSet, chosen: list[tuple[int, str]], size: int) -> tuple[np.ndarray, list[_Photo]]:
+def _write_photos(
+    folder: Path, ps: PhotoSet, chosen: list[tuple[int, str]], size: int
+) -> tuple[np.ndarray, list[_Photo]]:
     """Write ``NNN.jpg`` (app photo) and ``NNN.png`` (our decoder's input from it); returns the inputs."""
     from PIL import Image
 
@@ -120,8 +135,9 @@ def _write_photos(folder: Path, ps: PhotoSet, chosen: list[tuple[int, str]], siz
     return pixels, made
 
 
-def _variant_figures(bundle: Path, formats: dict[str, FormatEntry], pixels, reference, truth, labels, names,
-                     pool: SessionPool) -> dict:
+def _variant_figures(
+    bundle: Path, formats: dict[str, FormatEntry], pixels, reference, truth, labels, names, pool: SessionPool
+) -> dict:
     """Every shipped variant measured on the golden inputs, as parity will re-measure it (sessions from export's pool)."""
     out = {}
     for fmt, entry in formats.items():
@@ -133,8 +149,53 @@ def _variant_figures(bundle: Path, formats: dict[str, FormatEntry], pixels, refe
     return out
 
 
-def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, model, spec: InputSpec, labels: list[str],
-                 formats: dict[str, FormatEntry], pool: SessionPool, box_model=None) -> dict | None:
+def _photo_entries(made: list, ps: PhotoSet, names: list[str], truth, labels: list[str], probs, boxes) -> list[dict]:
+    """expected.json's ``photos``: each golden photo's files, class, why it was chosen, and the reference's answers
+    (probabilities, margin, top 5, and its box when the run has a localizer)."""
+    top5, ordered = topk(probs, min(5, len(labels))), np.sort(probs, axis=1)
+    return [
+        {
+            "photo": names[k],
+            "input": f"{golden.FOLDER}/{k:03d}.png",
+            "source": ps.names[p.index],
+            "label": int(truth[k]),
+            "class": labels[truth[k]],
+            "selected_for": p.reason,
+            "photo_file": p.how,
+            "probabilities": [float(v) for v in probs[k]],
+            "margin": float(ordered[k, -1] - ordered[k, -2]),
+            "top5": [{"index": int(j), "label": labels[j], "probability": float(probs[k, j])} for j in top5[k]],
+            **({"box": [float(v) for v in boxes[k]]} if boxes is not None else {}),
+        }
+        for k, p in enumerate(made)
+    ]
+
+
+def _format_entries(formats: dict[str, FormatEntry]) -> dict:
+    """expected.json's ``formats``: each format's default file, its variant and precision, and the device's."""
+    return {
+        fmt: {
+            "path": e.path,
+            "variant": e.default_variant,
+            "precision": e.precision,
+            "device_precision": precision_for(e.precision, FORMATS[fmt].device_mode),
+        }
+        for fmt, e in formats.items()
+    }
+
+
+def write_golden(
+    bundle: Path,
+    count: int,
+    ps: PhotoSet,
+    reference: np.ndarray,
+    model,
+    spec: InputSpec,
+    labels: list[str],
+    formats: dict[str, FormatEntry],
+    pool: SessionPool,
+    box_model=None,
+) -> dict | None:
     """Write ``bundle/golden/`` (photos, exact inputs, expected.json); returns the manifest's ``golden`` entry.
 
     Args:
@@ -154,29 +215,39 @@ def write_golden(bundle: Path, count: int, ps: PhotoSet, reference: np.ndarray, 
     probs = runtimes.keras_probs(model, pixels)
     truth = ps.truth[[p.index for p in made]]
     names = [f"{golden.FOLDER}/{k:03d}.jpg" for k in range(len(made))]
-    top5, ordered = topk(probs, min(5, len(labels))), np.sort(probs, axis=1)
     boxes = np.asarray(box_model.predict(pixels.astype(np.float32), verbose=0)[1]) if box_model is not None else None
-    entries = [{"photo": names[k], "input": f"{golden.FOLDER}/{k:03d}.png", "source": ps.names[p.index],
-                "label": int(truth[k]), "class": labels[truth[k]], "selected_for": p.reason, "photo_file": p.how,
-                "probabilities": [float(v) for v in probs[k]], "margin": float(ordered[k, -1] - ordered[k, -2]),
-                "top5": [{"index": int(j), "label": labels[j], "probability": float(probs[k, j])} for j in top5[k]],
-                **({"box": [float(v) for v in boxes[k]]} if boxes is not None else {})}
-               for k, p in enumerate(made)]
-    doc = {"schema_version": golden.SCHEMA_VERSION, "labels": labels, "input": spec.to_json(), "reference": _reference_info(),
-           "tolerances": TOLERANCES,
-           "formats": {fmt: {"path": e.path, "variant": e.default_variant, "precision": e.precision,
-                             "device_precision": precision_for(e.precision, FORMATS[fmt].device_mode)}
-                       for fmt, e in formats.items()},
-           "app_path": {"min_margin": APP_PATH_MIN_MARGIN,
-                        "rule": "photos whose reference top-1 / top-2 margin is at least min_margin keep their top-1 when "
-                                "the app decodes and resizes the JPEG itself; the others are reported"},
-           "photos": entries,
-           "variants": _variant_figures(bundle, formats, pixels, probs, truth, labels, names, pool)}
+    doc = {
+        "schema_version": golden.SCHEMA_VERSION,
+        "labels": labels,
+        "input": spec.to_json(),
+        "reference": _reference_info(),
+        "tolerances": TOLERANCES,
+        "formats": _format_entries(formats),
+        "app_path": {
+            "min_margin": APP_PATH_MIN_MARGIN,
+            "rule": "photos whose reference top-1 / top-2 margin is at least min_margin keep their top-1 when "
+            "the app decodes and resizes the JPEG itself; the others are reported",
+        },
+        "photos": _photo_entries(made, ps, names, truth, labels, probs, boxes),
+        "variants": _variant_figures(bundle, formats, pixels, probs, truth, labels, names, pool),
+    }
     atomic_write(bundle / golden.EXPECTED, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-    vectors = resize_vectors.write_vectors(bundle / golden.FOLDER, spec.size)
+    return _vectors_and_entry(bundle, spec.size, made, truth, box_model is not None)
+
+
+def _vectors_and_entry(bundle: Path, size: int, made: list, truth: np.ndarray, boxes: bool) -> dict:
+    """Write the golden set's resize and box vectors; the manifest's ``golden`` entry (``boxes``: the photos have the
+    reference's boxes)."""
+    vectors = resize_vectors.write_vectors(bundle / golden.FOLDER, size)
     box_entry = box_vectors.write_vectors(bundle / golden.FOLDER)
     files = [f for f in (bundle / golden.FOLDER).rglob("*") if f.is_file()]
-    return {"count": len(made), "expected": golden.EXPECTED, "bytes": sum(f.stat().st_size for f in files),
-            "classes": len({int(t) for t in truth}),
-            "resize_vectors": vectors, "box_vectors": box_entry, "boxes": box_model is not None,
-            "selection": {COVERAGE: sum(p.reason == COVERAGE for p in made), MARGIN: sum(p.reason == MARGIN for p in made)}}
+    return {
+        "count": len(made),
+        "expected": golden.EXPECTED,
+        "bytes": sum(f.stat().st_size for f in files),
+        "classes": len({int(t) for t in truth}),
+        "resize_vectors": vectors,
+        "box_vectors": box_entry,
+        "boxes": boxes,
+        "selection": {COVERAGE: sum(p.reason == COVERAGE for p in made), MARGIN: sum(p.reason == MARGIN for p in made)},
+    }

@@ -87,12 +87,12 @@ def strip_metadata(data: bytes, orientation: int | None = None) -> bytes:
             out.append(b"\xff\xd9")
             return b"".join(out)
         if marker in _STANDALONE:
-            out.append(data[i:i + 2])
+            out.append(data[i : i + 2])
             i += 2
             continue
         if i + 4 > n:
             raise ValueError("truncated JPEG segment header")
-        length = int.from_bytes(data[i + 2:i + 4], "big")
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
         end = i + 2 + length
         if length < 2 or end > n:
             raise ValueError(f"truncated JPEG segment at byte {i}")
@@ -102,7 +102,7 @@ def strip_metadata(data: bytes, orientation: int | None = None) -> bytes:
         if marker == SOS:
             end = _entropy_end(data, end)
             out.append(data[i:end])
-        elif _keep(marker, data[i + 4:end]):
+        elif _keep(marker, data[i + 4 : end]):
             out.append(data[i:end])
         i = end
     raise ValueError("truncated JPEG: no EOI marker")

@@ -13,14 +13,12 @@ import json
 from pathlib import Path
 
 from carspotter.export import app_packages
-from carspotter.export.app_readmes import common
-from carspotter.export.npm_loading import LOADING as _LOADING
 from carspotter.export.build import Build
+from carspotter.export.onnx_readme import RESIZE_ADVICE, ROI_ADVICE, SELFTEST_TEXT, THRESHOLD_CODE, onnx_readme
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model import intermediates, runtimes
 from carspotter.model.accelerators import onnx_mobile_gate
 from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
-from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
 
@@ -92,14 +90,27 @@ def export(build: Build, path: Path) -> dict:
 def _facts(build: Build, proto, opset: int, dynamic: bool, plan) -> dict:
     """The variant's manifest facts: runtime, opset, input and output(s), metadata, the mixed plan."""
     batch, spec = ("N" if dynamic else 1), build.spec
-    return {"variant": build.variant.name, "runtime": "ONNX Runtime", "opset": opset,
-            "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": [batch, spec.size, spec.size, 3]},
-            "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": [batch, len(build.labels)]},
-            **({"box_output": {"name": BOX_OUTPUT, "dtype": "float32", "shape": [batch, 4],
-                               "meaning": "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"}}
-               if len(proto.graph.output) > 1 else {}),
-            "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license",
-            **({"plan": plan} if plan else {})}
+    return {
+        "variant": build.variant.name,
+        "runtime": "ONNX Runtime",
+        "opset": opset,
+        "input": {"name": proto.graph.input[0].name, "dtype": "float32", "shape": [batch, spec.size, spec.size, 3]},
+        "output": {"name": proto.graph.output[0].name, "dtype": "float32", "shape": [batch, len(build.labels)]},
+        **(
+            {
+                "box_output": {
+                    "name": BOX_OUTPUT,
+                    "dtype": "float32",
+                    "shape": [batch, 4],
+                    "meaning": "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)",
+                }
+            }
+            if len(proto.graph.output) > 1
+            else {}
+        ),
+        "metadata": "metadata_props: labels (JSON), input_spec (JSON), name, version, description, author, license",
+        **({"plan": plan} if plan else {}),
+    }
 
 
 def _opset(build: Build) -> int:
@@ -122,10 +133,15 @@ def _set_batch(proto, dynamic: bool) -> None:
 def _set_metadata(proto, build: Build, dynamic: bool) -> None:
     """``metadata_props``: labels (JSON, index order), input_spec (JSON), name, version, description, author, license."""
     spec, info = build.spec, build.info
-    props = {"labels": json.dumps(build.labels, ensure_ascii=False),
-             "input_spec": json.dumps({**spec.metadata(), "shape": ["N" if dynamic else 1, spec.size, spec.size, 3]}),
-             "name": info.name, "version": info.version, "description": info.description, "author": info.author,
-             "license": info.license}
+    props = {
+        "labels": json.dumps(build.labels, ensure_ascii=False),
+        "input_spec": json.dumps({**spec.metadata(), "shape": ["N" if dynamic else 1, spec.size, spec.size, 3]}),
+        "name": info.name,
+        "version": info.version,
+        "description": info.description,
+        "author": info.author,
+        "license": info.license,
+    }
     del proto.metadata_props[:]
     for k, v in props.items():
         entry = proto.metadata_props.add()
@@ -148,8 +164,9 @@ def _converted(build: Build, dynamic: bool):
         return onnx.load_from_string(build.conversions[key])
     signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
     with quiet():
-        proto, _ = tf2onnx.convert.from_keras(build.box_model or build.model, input_signature=signature,
-                                              opset=_opset(build))
+        proto, _ = tf2onnx.convert.from_keras(
+            build.box_model or build.model, input_signature=signature, opset=_opset(build)
+        )
     if not dynamic:  # dynamic-batch is one variant: nothing to share
         build.conversions[key] = proto.SerializeToString()
     return proto
@@ -173,16 +190,20 @@ def _to_ort(proto, path: Path) -> dict:
         src, out = Path(tmp) / "model.onnx", Path(tmp) / "out"
         src.write_bytes(proto.SerializeToString())
         with quiet():
-            convert_onnx_models_to_ort(src, output_dir=out, optimization_styles=[OptimizationStyle.Runtime],
-                                       target_platform="arm")
+            convert_onnx_models_to_ort(
+                src, output_dir=out, optimization_styles=[OptimizationStyle.Runtime], target_platform="arm"
+            )
         (ort_file,) = out.glob("*.ort")
         (config,) = out.glob("*.config")
         lines = [ln for ln in config.read_text().splitlines() if not ln.startswith("# ")]
         (path.parent / REQUIRED_OPERATORS).write_text(f"# Generated from {path.name}\n" + "\n".join(lines) + "\n")
         ort_file.replace(path)
-    return {"runtime": "ONNX Runtime Mobile (ORT format)", "required_operators": REQUIRED_OPERATORS,
-            "optimization_style": "Runtime (basic-level graph; replay with session.enable_saved_runtime_optimizations=1)",
-            "extra_files": [REQUIRED_OPERATORS]}
+    return {
+        "runtime": "ONNX Runtime Mobile (ORT format)",
+        "required_operators": REQUIRED_OPERATORS,
+        "optimization_style": "Runtime (basic-level graph; replay with session.enable_saved_runtime_optimizations=1)",
+        "extra_files": [REQUIRED_OPERATORS],
+    }
 
 
 def accelerators(path: Path) -> dict | None:
@@ -235,9 +256,16 @@ def _quantize_qdq(proto, representative, workdir: Path, exclude: list[str] = ())
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(proto.SerializeToString())
         with quiet():
-            quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            nodes_to_exclude=list(exclude))
+            quantize_static(
+                str(src),
+                str(dst),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=list(exclude),
+            )
         quantized = onnx.load(dst)
     del quantized.metadata_props[:]
     quantized.metadata_props.extend(proto.metadata_props)
@@ -262,122 +290,61 @@ def _sort_topologically(graph) -> None:
     graph.node.extend(ordered)
 
 
-def onnx_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
-    """README.md for ``onnx/``: the npm package (web, Node, React Native), and the model for other runtimes."""
-    size = spec.size
-    return f"""# carspotter for ONNX Runtime: an npm package (web, Node, React Native)
-
-This folder is an npm package: the model (`{model_file}`), its labels and the code an app needs, with
-the reference's resize ported exactly to JavaScript, so your app gets the reference's answers.
-
-```sh
-npm install --install-links path/to/bundle/onnx onnxruntime-web      # or onnxruntime-node / onnxruntime-react-native
-```
-
-(`--install-links` copies the folder instead of linking it, so the package finds onnxruntime-common, its
-peer dependency, in your project.)
-
-```js
-import * as ort from 'onnxruntime-web';
-import {{ classify, openSession }} from 'carspotter-<bundle>';  // the name in package.json
-const session = await openSession(ort, modelUrl);  // '{model_file}': URL or bytes, its sha256 checked first
-// pixels: the upright photo as RGBA (canvas ImageData.data, channels 4) or RGB (channels 3) bytes
-const result = await classify(session, pixels, width, height, 4);
-if (result.show) show(result.top);                            // the top 3: {{index, label, probability}}
-else showMessage('Not sure: take a closer photo of the car');
-```
-
-- `preprocess(pixels, width, height, channels)` gives the `[1, {size}, {size}, 3]` NHWC input (0..255) alone;
-  `resize(...)` the `[{size}, {size}, 3]` bytes; `LABELS`, `SIZE`, `BUNDLE` the bundle's facts.
-- The main entry imports nothing Node-only: it loads in browsers, Node and React Native. Node helpers
-  (`decodeFile` with sharp, EXIF applied; `createSession`; `classifyFile`) are in `<package>/node`.
-- Threads: `session.run` is asynchronous; `preprocess` takes a few ms on the calling thread. In a browser,
-  `ort.env.wasm.proxy = true` runs inference in a worker; the whole call can also run in a Web Worker.
-- Pixels must be upright and whole: apply the EXIF orientation before (browsers do with
-  `createImageBitmap(blob, {{imageOrientation: 'from-image'}})`, sharp with `.rotate()`; in React Native use an
-  image library that returns upright pixels) and do not shrink the photo first: `resize` averages k x k boxes of
-  a large photo itself (k = side // {size}), exactly as the reference. A 48 MP photo is 193 MB as RGBA.
-- The input is `[1, {size}, {size}, 3]` float32 NHWC (batch fixed at 1, so that phone execution providers,
-  NNAPI and CoreML, take every node): one photo per `session.run`.
-- The package is ES modules only (`"type": "module"`): `import` it (or `await import()` from CommonJS; Node
-  22.12+ also lets `require` load it). Jest: run it with `NODE_OPTIONS=--experimental-vm-modules npx jest` and
-  `transform: {{}}`, or let Babel transform it with `transformIgnorePatterns: ['/node_modules/(?!carspotter-)']`.
-  Every subpath has types (`.`, `./node`, `./resize`, `./twopass`, `./model`).
-
-{_LOADING.format(model_file=model_file)}
-Other runtimes (Python, C++, C#): input `{spec.name}` `[1, {size}, {size}, 3]` {spec.dtype} (raw 0..255), output
-`{spec.output_name}` `[1, {n_classes}]` probabilities (the shapes are fixed so that the NNAPI and CoreML execution
-providers take every node; `carspotter.dynamic-batch.onnx`, when built, takes `[N, ...]` for servers); labels also in the model's `metadata_props`. Resize with
-`carspotter.model.photos.resize` (Python) or port `resize.js` (an integer k x k box average, k = side // {size},
-for photos of {2 * size} px or more, then bilinear without antialiasing, output x sampled at x * w / S: the
-"asymmetric" mapping, not align_corners) and check the port on `golden/resize/`.
-
-{common(spec, n_classes)}"""
-
-
-_SELFTEST_TEXT = """## Self-test (`selftest.mjs`)
-
-From a project where the package is installed with onnxruntime-node and sharp:
-`node node_modules/<package>/selftest.mjs path/to/bundle` (exit 0 pass, 1 fail, 2 cannot run). It checks
-the **resize vectors** (`golden/resize/`: the port bit for bit), the **exact path** (`golden/NNN.png`
-through your runtime: the top-3 rule with the tolerances of `golden/expected.json`) and the **package
-path** (`golden/NNN.jpg` decoded by your decoder, EXIF applied, then `preprocess`: the same rule). In a
-browser or React Native, call `runSelfTest({ run, readText, readBytes, decode })` from the main entry with
-your own file reader and decoder, `run: (input) => infer(session, input)`: the checks are the same code. When the
-golden set has the reference's boxes (a run with a localizer), it also checks the model's **box output** on the
-golden inputs (max |difference| 0.01). A failing exact path means the runtime computes something else; a failing
-package path with passing vectors means your decoder gives other pixels.
-"""
-
-_THRESHOLD_CODE = """```js
-// result.show is false when result.best.probability < {t}{neg}
-if (!result.show) showMessage('Not sure: take a closer photo of the car');
-else show(result.best.label, result.best.probability);
-```"""
-
-_ROI_ADVICE = """Pass the region of interest as the last argument: `classify(session, pixels, width, height, channels, roi)`
-(`classifyFile(session, file, roi)` in Node). `roi` is `[x0, y0, x1, y1]` in whole pixels of the same upright,
-full-resolution pixels you pass, so a crop UI's `{x, y, width, height}` becomes `[x, y, x + width, y + height]`. If your
-cropper reports display or fractional coordinates, scale them to the photo and make them whole:
-
-```js
-const s = width / displayedWidth;
-const roi = [Math.floor(c.x * s), Math.floor(c.y * s),
-             Math.min(width, Math.ceil((c.x + c.width) * s)), Math.min(height, Math.ceil((c.y + c.height) * s))];
-const answer = await classify(session, pixels, width, height, 4, roi);
-```
-
-A ROI that is fractional, empty, negative or outside the photo rejects with a one-line `RoiError`. The two-pass box
-logic is the `./twopass` subpath (`boxToRoi`, `needsSecondPass`), checked on the golden set's box vectors. A model
-exported from a run with a localizer has a `box` output (`hasBox(session)`): `twoPass(session, pixels, width, height,
-channels, roi?)` (`twoPassFile(session, file, roi?)` in Node) finds the car in pass 1 and, when it is small,
-classifies its box at full resolution in pass 2, as carspotter's reference; the answer adds `box`, `roi` (or null),
-`passes` and `first`. Without a `box` output it rejects with one line naming the fix."""
-
-_RESIZE_ADVICE = """Use the package's `classify` / `preprocess`: its resize is the reference's, ported (the `npm-node` and
-`npm-chromium` rows, gated at 99.5 % top-1 agreement). Any other resizer (sharp's `resize(fill)`, a canvas
-`drawImage` stretch) moves some answers, as the other rows show for the resizers measured here."""
-
-
 FORMAT = FormatSpec(
-    name="onnx", title="ONNX", platform="onnx", filename="carspotter.onnx",
-    variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16"), VariantSpec("int8-qdq", "int8", calibration=True),
-              VariantSpec("int8-qdq-mixed", "int8", calibration=True,
-                          use="int8 QDQ with the layers most sensitive to int8 weights kept in float32 (per-layer "
-                              "sensitivity on representative photos; nodes_to_exclude)"),
-              VariantSpec("dynamic-batch", "fp32", default_ok=False,
-                          use="servers: input [N, S, S, 3], any batch; no phone EP takes a dynamic shape"),
-              VariantSpec("ort", "fp32", default_ok=False, always=True, suffix=".ort", copy_of="fp32",
-                          use="ONNX Runtime Mobile: the fp32 model in ORT format, with its required_operators config")),
+    name="onnx",
+    title="ONNX",
+    platform="onnx",
+    filename="carspotter.onnx",
+    variants=(
+        VariantSpec("fp32", "fp32"),
+        VariantSpec("fp16", "fp16"),
+        VariantSpec("int8-qdq", "int8", calibration=True),
+        VariantSpec(
+            "int8-qdq-mixed",
+            "int8",
+            calibration=True,
+            use="int8 QDQ with the layers most sensitive to int8 weights kept in float32 (per-layer "
+            "sensitivity on representative photos; nodes_to_exclude)",
+        ),
+        VariantSpec(
+            "dynamic-batch",
+            "fp32",
+            default_ok=False,
+            use="servers: input [N, S, S, 3], any batch; no phone EP takes a dynamic shape",
+        ),
+        VariantSpec(
+            "ort",
+            "fp32",
+            default_ok=False,
+            always=True,
+            suffix=".ort",
+            copy_of="fp32",
+            use="ONNX Runtime Mobile: the fp32 model in ORT format, with its required_operators config",
+        ),
+    ),
     baseline="fp32",
     runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),
-    accelerators=accelerators, accelerator_gate=onnx_mobile_gate,
-    convert=export, model_dir="", app_package="npm", app_model_rank=1,
-    options=(FormatOption("--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"),),
-    intermediates=intermediates.onnx_intermediates, order=30, carries_box=True)
+    accelerators=accelerators,
+    accelerator_gate=onnx_mobile_gate,
+    convert=export,
+    model_dir="",
+    app_package="npm",
+    app_model_rank=1,
+    options=(
+        FormatOption("--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"),
+    ),
+    intermediates=intermediates.onnx_intermediates,
+    order=30,
+    carries_box=True,
+)
 """ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 
-PACKAGE = register_package(PlatformPackage(
-    "onnx", readme=onnx_readme, package=app_packages.npm_package,
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, " or the top-1 is '{name}'", _RESIZE_ADVICE, _ROI_ADVICE)))
+PACKAGE = register_package(
+    PlatformPackage(
+        "onnx",
+        readme=onnx_readme,
+        package=app_packages.npm_package,
+        texts=PlatformTexts(SELFTEST_TEXT, THRESHOLD_CODE, " or the top-1 is '{name}'", RESIZE_ADVICE, ROI_ADVICE),
+    )
+)
 """The onnx platform package: README, package sources, snippets."""

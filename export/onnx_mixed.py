@@ -15,12 +15,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from carspotter.measure.sensitivity import (SENSITIVITY_PHOTOS, WeightLayers, layer_sensitivity, match_layers,
-                                           most_sensitive, plan, plan_bits)
+from carspotter.measure.sensitivity import (
+    SENSITIVITY_PHOTOS,
+    WeightLayers,
+    layer_sensitivity,
+    match_layers,
+    most_sensitive,
+    plan,
+    plan_bits,
+)
 
 FLOAT_BUDGET = 8.5
 """Mean bits per weight the plan may spend: 8 for int8 weights, 32 for a layer kept in float, so about 2 % of the
 weights stay float and the file is at most about 1.06 times the all-int8 one."""
+
 
 def _weights_by_node(proto) -> dict:
     """Conv and Gemm node name -> its weight initializer in ``[out, in, kh, kw]`` / ``[out, in]`` layout."""
@@ -55,11 +63,15 @@ def excluded_nodes(build, proto) -> tuple[list[str], dict]:
     if not names:
         raise ValueError("no weight layer of the model matched a Conv or Gemm node of the ONNX graph")
     kept = sorted(n for n, b in bits.items() if b == 32)
-    facts = {"method": f"per-layer sensitivity (each layer's weights quantized alone to int8, pooled-feature drift on "
-                       f"{len(pixels)} representative photos), layers kept in float chosen to minimize the summed squared "
-                       f"drift within {FLOAT_BUDGET:g} bits per weight; activations quantized everywhere else",
-             "bits_per_weight": round(plan_bits(s8, bits), 3), "layers_float": kept,
-             "nodes_to_exclude": [names[n] for n in kept if n in names], "layers_int8": sum(b == 8 for b in bits.values()),
-             "unmatched": sorted(set(bits) - set(names)),
-             "most_sensitive": most_sensitive(s8)}
+    facts = {
+        "method": f"per-layer sensitivity (each layer's weights quantized alone to int8, pooled-feature drift on "
+        f"{len(pixels)} representative photos), layers kept in float chosen to minimize the summed squared "
+        f"drift within {FLOAT_BUDGET:g} bits per weight; activations quantized everywhere else",
+        "bits_per_weight": round(plan_bits(s8, bits), 3),
+        "layers_float": kept,
+        "nodes_to_exclude": [names[n] for n in kept if n in names],
+        "layers_int8": sum(b == 8 for b in bits.values()),
+        "unmatched": sorted(set(bits) - set(names)),
+        "most_sensitive": most_sensitive(s8),
+    }
     return facts["nodes_to_exclude"], facts

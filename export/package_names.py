@@ -26,7 +26,8 @@ KEYWORDS = frozenset(
     "abstract as assert boolean break byte case catch char class const continue default do double else enum extends "
     "false final finally float for fun goto if implements import in instanceof int interface is long native new null "
     "object package private protected public return short static strictfp super switch synchronized this throw throws "
-    "transient true try typealias typeof val var void volatile when while".split())
+    "transient true try typealias typeof val var void volatile when while".split()
+)
 """Java and Kotlin (hard) keywords: not allowed as a package segment."""
 
 

@@ -109,6 +109,8 @@ def package_for(name: str) -> PlatformPackage:
 
     FORMATS[name]  # loads the built-in formats' modules, which register their packages
     if name not in PACKAGES:
-        raise ExportError(f"format {name} has no platform package: register one with "
-                          "carspotter.export.platform_package.register_package(PlatformPackage(...))")
+        raise ExportError(
+            f"format {name} has no platform package: register one with "
+            "carspotter.export.platform_package.register_package(PlatformPackage(...))"
+        )
     return PACKAGES[name]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from carspotter import __version__
 from carspotter.contracts.bundle_facts import model_digest
-from carspotter.contracts.manifest import FormatEntry, VariantRecord
+from carspotter.contracts.manifest_entries import FormatEntry, VariantRecord
 from carspotter.export import app_readmes
 from carspotter.export.platform_package import PackageInfo, package_for
 from carspotter.model.formats import FORMATS, FormatSpec
@@ -28,13 +28,23 @@ class Built:
     facts: dict
 
 
-def variants_readme(fmt: FormatSpec, records: dict[str, VariantRecord], default: str, reason: str,
-                    heading: str = "Variants in this folder") -> str:
+def variants_readme(
+    fmt: FormatSpec,
+    records: dict[str, VariantRecord],
+    default: str,
+    reason: str,
+    heading: str = "Variants in this folder",
+) -> str:
     """The platform README's variants table: size, speed, agreement with its interval, accelerators, gate."""
-    lines = ["", f"## {heading}", "",
-             f"Default: **{default}** (`{fmt.filename}`): {reason}.", "",
-             "| variant | file | MiB | ms / photo | top-1 / top-3 | top-1 agreement [95 % CI] | accelerators | gate |",
-             "|---|---|---:|---:|---|---|---|---|"]
+    lines = [
+        "",
+        f"## {heading}",
+        "",
+        f"Default: **{default}** (`{fmt.filename}`): {reason}.",
+        "",
+        "| variant | file | MiB | ms / photo | top-1 / top-3 | top-1 agreement [95 % CI] | accelerators | gate |",
+        "|---|---|---:|---:|---|---|---|---|",
+    ]
     for name, r in records.items():
         fig = r.judged
         lo, hi = fig.intervals()["gated_agreement"]
@@ -42,16 +52,25 @@ def variants_readme(fmt: FormatSpec, records: dict[str, VariantRecord], default:
         speed = f"{r.ms_per_photo:.1f}" if r.ms_per_photo is not None else "untimed"
         accel = (r.accelerators or {}).get("summary", "not checked")
         label = f"**{name}** (default)" if name == default else name
-        lines.append(f"| {label} | {where} | {r.bytes / 2**20:.1f} | {speed} | {fig.top1:.1%} / {fig.top3:.1%} | "
-                     f"{fig.gated_agreement:.1%} [{lo:.1%}, {hi:.1%}] | {accel} | "
-                     f"{'passed' if r.gate_passed else 'FAILED'}: {r.gate} |")
+        lines.append(
+            f"| {label} | {where} | {r.bytes / 2**20:.1f} | {speed} | {fig.top1:.1%} / {fig.top3:.1%} | "
+            f"{fig.gated_agreement:.1%} [{lo:.1%}, {hi:.1%}] | {accel} | "
+            f"{'passed' if r.gate_passed else 'FAILED'}: {r.gate} |"
+        )
     first = next(iter(records.values()))
     counts = sorted({r.gate_figures.photos for r in records.values() if r.gate_figures})
-    where = (f"the run's labelled photos ({', '.join(map(str, counts))} photos: a calibrated variant's gate leaves out "
-             "the representative photos it read)" if counts else f"the run's {first.figures.photos} test photos")
-    lines += ["", f"Measured on {where} at export; ms / photo on this machine's CPU with {fmt.measuring_runtime.target} "
-              "(untimed: an emulation, not the device). Agreement counts a top-1 that differs only by a near-tie as "
-              "agreeing, as parity does; each gate is a bound on a 95 % interval (docs/bundles-and-apps.md, Gates)."]
+    where = (
+        f"the run's labelled photos ({', '.join(map(str, counts))} photos: a calibrated variant's gate leaves out "
+        "the representative photos it read)"
+        if counts
+        else f"the run's {first.figures.photos} test photos"
+    )
+    lines += [
+        "",
+        f"Measured on {where} at export; ms / photo on this machine's CPU with {fmt.measuring_runtime.target} "
+        "(untimed: an emulation, not the device). Agreement counts a top-1 that differs only by a near-tie as "
+        "agreeing, as parity does; each gate is a bound on a 95 % interval (docs/bundles-and-apps.md, Gates).",
+    ]
     uses = [f"- **{n}**: {fmt.variant(n).use}" for n in records if fmt.variant(n).use]
     return "\n".join(lines + ([""] + uses if uses else [])) + "\n"
 
@@ -59,8 +78,12 @@ def variants_readme(fmt: FormatSpec, records: dict[str, VariantRecord], default:
 def _others(built: Built) -> tuple[str, ...]:
     """The shipped files of a format other than its default (and their extra files)."""
     fmt, entry = built.spec, built.entry
-    return tuple(f for n, r in entry.variants.items() if r.shipped and n != entry.default_variant
-                 for f in (fmt.file_name(n, default=False), *built.facts[n].get("extra_files", ())))
+    return tuple(
+        f
+        for n, r in entry.variants.items()
+        if r.shipped and n != entry.default_variant
+        for f in (fmt.file_name(n, default=False), *built.facts[n].get("extra_files", ()))
+    )
 
 
 def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> PackageInfo:
@@ -69,14 +92,22 @@ def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> Pac
     fmt, conf = built.spec, inputs.run.confidence
     models = folder / fmt.models_dir(inputs.bundle_name)
     guest = joined[0] if joined else None
-    return PackageInfo(name=inputs.bundle_name, version=__version__,
-                       labels=tuple(inputs.run.labels), size=inputs.run.input.size,
-                       threshold=conf.threshold if conf else None, not_a_car=conf.negative_class if conf else None,
-                       model=fmt.filename, others=_others(built) + sum((_others(j) for j in joined), ()),
-                       model_sha256=model_digest(models / fmt.filename), golden=inputs.options.golden > 0,
-                       deployment_target=fmt.deployment_target,
-                       coreai_model=guest.spec.filename if guest else None, options=inputs.options.converter_options,
-                       coreai_sha256=model_digest(models / guest.spec.filename) if guest else None)
+    return PackageInfo(
+        name=inputs.bundle_name,
+        version=__version__,
+        labels=tuple(inputs.run.labels),
+        size=inputs.run.input.size,
+        threshold=conf.threshold if conf else None,
+        not_a_car=conf.negative_class if conf else None,
+        model=fmt.filename,
+        others=_others(built) + sum((_others(j) for j in joined), ()),
+        model_sha256=model_digest(models / fmt.filename),
+        golden=inputs.options.golden > 0,
+        deployment_target=fmt.deployment_target,
+        coreai_model=guest.spec.filename if guest else None,
+        options=inputs.options.converter_options,
+        coreai_sha256=model_digest(models / guest.spec.filename) if guest else None,
+    )
 
 
 def _readme(readme, model_file: str, inputs) -> str:
@@ -105,8 +136,13 @@ def write_platforms(root: Path, built: dict[str, Built], inputs) -> None:
         text += variants_readme(b.spec, b.entry.variants, b.entry.default_variant, b.entry.default_reason)
         for j in joined:
             text += _readme(package_for(j.spec.name).readme, j.spec.filename, inputs)
-            text += variants_readme(j.spec, j.entry.variants, j.entry.default_variant, j.entry.default_reason,
-                                    f"{j.spec.title} variants in this folder")
+            text += variants_readme(
+                j.spec,
+                j.entry.variants,
+                j.entry.default_variant,
+                j.entry.default_reason,
+                f"{j.spec.title} variants in this folder",
+            )
         if inputs.options.golden:
             text += app_readmes.selftest_section(b.spec)
         (folder / "README.md").write_text(text, encoding="utf-8")

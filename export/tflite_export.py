@@ -18,7 +18,6 @@ from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
 
-
 def _converter(build: Build):
     """``TFLiteConverter.from_keras_model`` set up for the variant (TensorFlow Lite post-training quantization guide)."""
     import numpy as np
@@ -70,15 +69,32 @@ def export(build: Build, path: Path) -> dict:
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         flat = _converter(build).convert()
     info, spec = build.info, build.spec
-    flat = add_classifier_metadata(flat, build.labels, name=info.name, version=info.version, description=info.description,
-                                   author=info.author, license=info.license, input_description=spec.describe())
+    flat = add_classifier_metadata(
+        flat,
+        build.labels,
+        name=info.name,
+        version=info.version,
+        description=info.description,
+        author=info.author,
+        license=info.license,
+        input_description=spec.describe(),
+    )
     path.write_bytes(flat)
-    return {"variant": build.variant.name, "runtime": "LiteRT / TensorFlow Lite (MediaPipe Tasks ImageClassifier)",
-            "input": {"name": spec.name, "dtype": "uint8" if build.variant.name == "int8-full" else "float32",
-                      "shape": [1, spec.size, spec.size, 3]},
-            "output": {"name": spec.output_name, "dtype": "uint8" if build.variant.name == "int8-full" else "float32",
-                       "shape": [1, len(build.labels)]},
-            "metadata": "TFLite metadata (MediaPipe schema): normalization mean 0 std 1, labels.txt packed"}
+    return {
+        "variant": build.variant.name,
+        "runtime": "LiteRT / TensorFlow Lite (MediaPipe Tasks ImageClassifier)",
+        "input": {
+            "name": spec.name,
+            "dtype": "uint8" if build.variant.name == "int8-full" else "float32",
+            "shape": [1, spec.size, spec.size, 3],
+        },
+        "output": {
+            "name": spec.output_name,
+            "dtype": "uint8" if build.variant.name == "int8-full" else "float32",
+            "shape": [1, len(build.labels)],
+        },
+        "metadata": "TFLite metadata (MediaPipe schema): normalization mean 0 std 1, labels.txt packed",
+    }
 
 
 def android_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
@@ -219,23 +235,49 @@ def accelerators(path: Path) -> dict:
 
 
 FORMAT = FormatSpec(
-    name="tflite", title="TFLite", platform="android", filename="carspotter.tflite",
-    variants=(VariantSpec("fp32", "fp32"), VariantSpec("fp16", "fp16", use="GPU delegate: fp16 weights, as it computes"),
-              VariantSpec("int8-dynamic", "int8", use="CPU (XNNPACK): int8 weights, float activations"),
-              VariantSpec("int8-full", "int8", calibration=True,
-                          use="NNAPI / Edge TPU / Hexagon: integer throughout, uint8 input and output")),
+    name="tflite",
+    title="TFLite",
+    platform="android",
+    filename="carspotter.tflite",
+    variants=(
+        VariantSpec("fp32", "fp32"),
+        VariantSpec("fp16", "fp16", use="GPU delegate: fp16 weights, as it computes"),
+        VariantSpec("int8-dynamic", "int8", use="CPU (XNNPACK): int8 weights, float activations"),
+        VariantSpec(
+            "int8-full",
+            "int8",
+            calibration=True,
+            use="NNAPI / Edge TPU / Hexagon: integer throughout, uint8 input and output",
+        ),
+    ),
     baseline="fp32",
-    runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE), accelerators=accelerators,
-    convert=export, model_dir="src/main/assets/carspotter",
+    runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE),
+    accelerators=accelerators,
+    convert=export,
+    model_dir="src/main/assets/carspotter",
     model_dir_for=lambda name: f"src/main/assets/{android_assets(name)}",
-    app_package="android", app_model_rank=2,
-    options=(FormatOption("--ai-pack-delivery", DELIVERY_TYPES, DEFAULT_DELIVERY,
-                          "delivery type of the bundle's Play for On-device AI pack (android/aipack/): install-time, "
-                          "fast-follow or on-demand (default)"),),
-    intermediates=intermediates.litert_intermediates, order=20)
+    app_package="android",
+    app_model_rank=2,
+    options=(
+        FormatOption(
+            "--ai-pack-delivery",
+            DELIVERY_TYPES,
+            DEFAULT_DELIVERY,
+            "delivery type of the bundle's Play for On-device AI pack (android/aipack/): install-time, "
+            "fast-follow or on-demand (default)",
+        ),
+    ),
+    intermediates=intermediates.litert_intermediates,
+    order=20,
+)
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 
-PACKAGE = register_package(PlatformPackage(
-    "tflite", readme=android_readme, package=app_packages.android_library,
-    texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE)))
+PACKAGE = register_package(
+    PlatformPackage(
+        "tflite",
+        readme=android_readme,
+        package=app_packages.android_library,
+        texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE),
+    )
+)
 """The tflite platform package: README, package sources, snippets."""

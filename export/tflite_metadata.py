@@ -55,7 +55,10 @@ def minimum_parser_version(buffer: bytes) -> str:
 
     def units(items):
         for u in items or []:
-            if u.optionsType in (fb.ProcessUnitOptions.BertTokenizerOptions, fb.ProcessUnitOptions.SentencePieceTokenizerOptions):
+            if u.optionsType in (
+                fb.ProcessUnitOptions.BertTokenizerOptions,
+                fb.ProcessUnitOptions.SentencePieceTokenizerOptions,
+            ):
                 found.append(_TOKENIZER_BERT_OR_SENTENCEPIECE)
             if u.optionsType == fb.ProcessUnitOptions.RegexTokenizerOptions:
                 found.append(_TOKENIZER_REGEX)
@@ -71,9 +74,13 @@ def minimum_parser_version(buffer: bytes) -> str:
         tensors(sg.inputTensorMetadata)
         tensors(sg.outputTensorMetadata)
         files(sg.associatedFiles)
-        for attr, version in (("inputProcessUnits", _PROCESS_UNITS), ("outputProcessUnits", _PROCESS_UNITS),
-                              ("inputTensorGroups", _TENSOR_GROUPS), ("outputTensorGroups", _TENSOR_GROUPS),
-                              ("customMetadata", _CUSTOM_METADATA)):
+        for attr, version in (
+            ("inputProcessUnits", _PROCESS_UNITS),
+            ("outputProcessUnits", _PROCESS_UNITS),
+            ("inputTensorGroups", _TENSOR_GROUPS),
+            ("outputTensorGroups", _TENSOR_GROUPS),
+            ("customMetadata", _CUSTOM_METADATA),
+        ):
             value = getattr(sg, attr, None)
             if value is not None:
                 found.append(version)
@@ -99,8 +106,17 @@ def _install_version_module() -> None:
     sys.modules[name] = module
 
 
-def add_classifier_metadata(tflite_model: bytes, labels: list[str], *, name: str, version: str, description: str,
-                            author: str, license: str, input_description: str) -> bytes:
+def add_classifier_metadata(
+    tflite_model: bytes,
+    labels: list[str],
+    *,
+    name: str,
+    version: str,
+    description: str,
+    author: str,
+    license: str,
+    input_description: str,
+) -> bytes:
     """Return ``tflite_model`` with MediaPipe image-classifier metadata embedded.
 
     The input gets normalization mean 0, std 1 on every channel: the model takes raw
@@ -122,10 +138,13 @@ def add_classifier_metadata(tflite_model: bytes, labels: list[str], *, name: str
 
     writer = metadata_writer.MetadataWriter(bytearray(tflite_model))
     writer._general_md = metadata_writer.metadata_info.GeneralMd(
-        name=name, version=version, description=description, author=author, licenses=license)
+        name=name, version=version, description=description, author=author, licenses=license
+    )
     writer.add_image_input(norm_mean=[0.0, 0.0, 0.0], norm_std=[1.0, 1.0, 1.0], description=input_description)
-    writer.add_classification_output(metadata_writer.Labels().add(list(labels), exported_filename="labels.txt"),
-                                     description="Softmax probabilities, one per class, in labels.txt order.")
+    writer.add_classification_output(
+        metadata_writer.Labels().add(list(labels), exported_filename="labels.txt"),
+        description="Softmax probabilities, one per class, in labels.txt order.",
+    )
     model_with_metadata, _ = writer.populate()
     writer._temp_folder.cleanup()  # its __del__ fails if left to interpreter shutdown
     del writer
@@ -142,5 +161,7 @@ def read_metadata(tflite_model: bytes) -> tuple[dict, list[str]]:
     displayer = metadata.MetadataDisplayer.with_model_buffer(bytes(tflite_model))
     meta = json.loads(displayer.get_metadata_json())
     names = displayer.get_packed_associated_file_list()
-    labels = displayer.get_associated_file_buffer("labels.txt").decode("utf-8").splitlines() if "labels.txt" in names else []
+    labels = (
+        displayer.get_associated_file_buffer("labels.txt").decode("utf-8").splitlines() if "labels.txt" in names else []
+    )
     return meta, labels

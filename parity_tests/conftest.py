@@ -21,10 +21,16 @@ _CONTEXT = pytest.StashKey[object]()
 def pytest_addoption(parser):
     group = parser.getgroup("carspotter parity")
     group.addoption("--bundle", default=None, help="bundle folder to check")
-    group.addoption("--images", default=None, help="folder of photos for the live reference (default: the run's test split)")
-    group.addoption("--run", default=None, help="the bundle's run folder (default: looked for; else the golden set only)")
+    group.addoption(
+        "--images", default=None, help="folder of photos for the live reference (default: the run's test split)"
+    )
+    group.addoption(
+        "--run", default=None, help="the bundle's run folder (default: looked for; else the golden set only)"
+    )
     group.addoption("--data", default=None, help="the run's photo folder, when it moved")
-    group.addoption("--no-app-paths", action="store_true", help="skip the app paths (the app's own decoding and resizing)")
+    group.addoption(
+        "--no-app-paths", action="store_true", help="skip the app paths (the app's own decoding and resizing)"
+    )
     group.addoption("--app-gate", action="store_true", help="an app path that misses its gate fails")
     group.addoption("--limit", type=int, default=None, help="check at most N photos")
     group.addoption("--no-write", action="store_true", help="do not write parity.json or update manifest.json")
@@ -36,9 +42,15 @@ def _context(config) -> ParityContext:
         if not bundle:
             pytest.exit("carspotter parity: pass --bundle BUNDLE_DIR", returncode=2)
         try:
-            config.stash[_CONTEXT] = ParityContext(bundle, config.getoption("--images"), config.getoption("--limit"),
-                                                   config.getoption("--run"), config.getoption("--data"),
-                                                   not config.getoption("--no-app-paths"), config.getoption("--app-gate"))
+            config.stash[_CONTEXT] = ParityContext(
+                bundle,
+                config.getoption("--images"),
+                config.getoption("--limit"),
+                config.getoption("--run"),
+                config.getoption("--data"),
+                not config.getoption("--no-app-paths"),
+                config.getoption("--app-gate"),
+            )
         except CarspotterError as exc:
             pytest.exit(f"carspotter parity: error: {exc}", returncode=2)
     return config.stash[_CONTEXT]

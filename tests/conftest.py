@@ -52,8 +52,19 @@ def tiny_run(out: Path, data: Path = SAMPLE, **options) -> Path:
 
     # 20 head epochs on the cached features (milliseconds each): a decisive head, so that parity's near-tie tolerance
     # does not cover every swap a test provokes
-    settings = {"weights": "none", "input_range": "0,1", "max_classes": PIPELINE_CLASSES, "epochs_head": 20, "patience": 0,
-                "epochs_finetune": 1, "batch_size": 8, "image_size": PIPELINE_SIZE, "lr_head": 1e-2, "seed": 7, **options}
+    settings = {
+        "weights": "none",
+        "input_range": "0,1",
+        "max_classes": PIPELINE_CLASSES,
+        "epochs_head": 20,
+        "patience": 0,
+        "epochs_finetune": 1,
+        "batch_size": 8,
+        "image_size": PIPELINE_SIZE,
+        "lr_head": 1e-2,
+        "seed": 7,
+        **options,
+    }
     with tiny_backbone():
         return Path(train(TrainConfig(data_dir=str(data), out=str(out), **settings)))
 
@@ -84,21 +95,41 @@ def moved(tmp_path_factory):
     root = tmp_path_factory.mktemp("golden")
     for name in sorted(p.name for p in STANFORD.iterdir() if p.is_dir())[:GOLDEN_CLASSES]:
         shutil.copytree(STANFORD / name, root / "data" / name)
-    run = train(TrainConfig(data_dir=str(root / "data"), out=str(root / "runs" / "cars10"), weights=str(BACKBONE),
-                            input_range="0,1", epochs_head=8, epochs_finetune=1, batch_size=16, image_size=GOLDEN_SIZE,
-                            lr_head=1e-2, seed=3))
+    run = train(
+        TrainConfig(
+            data_dir=str(root / "data"),
+            out=str(root / "runs" / "cars10"),
+            weights=str(BACKBONE),
+            input_range="0,1",
+            epochs_head=8,
+            epochs_finetune=1,
+            batch_size=16,
+            image_size=GOLDEN_SIZE,
+            lr_head=1e-2,
+            seed=3,
+        )
+    )
     # Core AI runs InceptionV3 at about 0.5 s a photo here (its runtime is one CPU thread): tests/test_coreai.py covers
     # it on the tiny backbone, so this bundle has the three other formats
     # gates on 150 of the 309 photos (enough for a 97 % bound: 125), drift of a left-out variant on 2
-    options = ExportOptions(formats=("coreml", "tflite", "onnx"), variants="fp32,fp16,int8", calibration_photos=16,
-                            gate_photos=150, drift_photos=2)
+    options = ExportOptions(
+        formats=("coreml", "tflite", "onnx"),
+        variants="fp32,fp16,int8",
+        calibration_photos=16,
+        gate_photos=150,
+        drift_photos=2,
+    )
     bundle = export_bundle(run, root / "bundles" / "cars10", options)
     (root / "data").rename(root / "data-moved")
     (root / "runs").rename(root / "runs-moved")
     shutil.copytree(bundle, root / "elsewhere" / "cars10")
     shutil.rmtree(root / "bundles")
-    return {"bundle": root / "elsewhere" / "cars10", "run": root / "runs-moved" / "cars10", "data": root / "data-moved",
-            "root": root}
+    return {
+        "bundle": root / "elsewhere" / "cars10",
+        "run": root / "runs-moved" / "cars10",
+        "data": root / "data-moved",
+        "root": root,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -107,9 +138,18 @@ def node_modules():
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("Node.js (node and npm) is not installed here: the JavaScript self-test needs it")
-    if not (NODE_DIR / "node_modules" / "onnxruntime-node").is_dir() or not (NODE_DIR / "node_modules" / "sharp").is_dir():
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True,
-                              env={**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"}, timeout=600)
+    if (
+        not (NODE_DIR / "node_modules" / "onnxruntime-node").is_dir()
+        or not (NODE_DIR / "node_modules" / "sharp").is_dir()
+    ):
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"},
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
     return NODE_DIR
 
@@ -139,16 +179,33 @@ def kotlin_tests(pipeline, tmp_path_factory):
     kotlinc = shutil.which("kotlinc")
     missing = [j for j in JUNIT_JARS if not Path(j).is_file()]
     if kotlinc is None or missing:
-        pytest.skip(f"kotlinc or JUnit 4 missing ({'kotlinc' if kotlinc is None else ', '.join(missing)}): "
-                    "apt-get install kotlin junit4 (nox -s tests does)")
+        pytest.skip(
+            f"kotlinc or JUnit 4 missing ({'kotlinc' if kotlinc is None else ', '.join(missing)}): "
+            "apt-get install kotlin junit4 (nox -s tests does)"
+        )
     from carspotter.export.package_names import android_namespace
 
     android = pipeline[1] / "android"
     sources = sorted((kotlin_root(android) / "core").glob("*.kt"))
     tests = sorted((android / "src" / "test" / "kotlin").rglob("*.kt"))
     jar = tmp_path_factory.mktemp("kotlin") / "core-tests.jar"
-    done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3", *map(str, sources + tests),
-                           "-cp", JUNIT_JARS[0], "-d", str(jar)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            kotlinc,
+            "-language-version",
+            "1.3",
+            "-api-version",
+            "1.3",
+            *map(str, sources + tests),
+            "-cp",
+            JUNIT_JARS[0],
+            "-d",
+            str(jar),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return jar, android_namespace(pipeline[1].name) + ".core"
 

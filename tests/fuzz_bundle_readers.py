@@ -13,16 +13,35 @@ import json
 
 from hypothesis import strategies as st
 
-PATHS = st.sampled_from(["../outside.txt", "/etc/passwd", "a/../../b", "ok/../x", "C:\\x", "a\\b", "a\x00b", "", ".",
-                         "./x", "a//b", "onnx/carspotter.onnx", "manifest.json", "ü/ß.bin"])
+PATHS = st.sampled_from(
+    [
+        "../outside.txt",
+        "/etc/passwd",
+        "a/../../b",
+        "ok/../x",
+        "C:\\x",
+        "a\\b",
+        "a\x00b",
+        "",
+        ".",
+        "./x",
+        "a//b",
+        "onnx/carspotter.onnx",
+        "manifest.json",
+        "ü/ß.bin",
+    ]
+)
 """Path-shaped strings, the ones an attacker would try first."""
 
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-                    st.text(max_size=40), PATHS)
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=40), PATHS
+)
 
-JSON_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                           max_leaves=12)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=12,
+)
 """Any JSON-like value (NaN included: Python's json writes it)."""
 
 
@@ -56,7 +75,7 @@ def mutated(draw, original: bytes) -> bytes:
         for _ in range(draw(st.integers(1, 4))):
             i = draw(st.integers(0, len(data) - 1))
             data[i] = draw(st.integers(0, 255))
-        return bytes(data[:draw(st.integers(0, len(data)))]) if draw(st.booleans()) else bytes(data)
+        return bytes(data[: draw(st.integers(0, len(data)))]) if draw(st.booleans()) else bytes(data)
     doc = json.loads(original)
     places = list(_locations(doc))
     where, value = places[draw(st.integers(0, len(places) - 1))]

@@ -12,7 +12,7 @@ def two_tone(width: int = 120, height: int = 80) -> Image.Image:
     """RGB image, left half red (255,0,0), right half blue (0,0,255)."""
     arr = np.zeros((height, width, 3), np.uint8)
     arr[:, : width // 2] = (255, 0, 0)
-    arr[:, width // 2:] = (0, 0, 255)
+    arr[:, width // 2 :] = (0, 0, 255)
     return Image.fromarray(arr, "RGB")
 
 

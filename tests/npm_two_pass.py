@@ -71,11 +71,25 @@ def make_scenes(run_dir: Path, photos: Path, indices, dest: Path, infer=None) ->
         answer = two_pass(infer, scene.pixels, run.input.size, Roi(*region) if region else None)
         name = f"scene-{i:04d}.rgb"
         scene.pixels.tofile(dest / name)
-        out.append({"file": name, "width": w, "height": h, "region": region, "label": k, "share": share, "seed": i,
-                    "reference": {"passes": answer.passes, "roi": list(answer.roi) if answer.roi else None,
-                                  "found": list(answer.found) if answer.found else None,
-                                  "box": [float(v) for v in answer.box], "top1": int(np.argmax(answer.probabilities)),
-                                  "probabilities": [float(v) for v in answer.probabilities]}})
+        out.append(
+            {
+                "file": name,
+                "width": w,
+                "height": h,
+                "region": region,
+                "label": k,
+                "share": share,
+                "seed": i,
+                "reference": {
+                    "passes": answer.passes,
+                    "roi": list(answer.roi) if answer.roi else None,
+                    "found": list(answer.found) if answer.found else None,
+                    "box": [float(v) for v in answer.box],
+                    "top1": int(np.argmax(answer.probabilities)),
+                    "probabilities": [float(v) for v in answer.probabilities],
+                },
+            }
+        )
     return out
 
 
@@ -89,8 +103,12 @@ def write_list(scenes: list[dict], dest: Path, name: str = "scenes.json") -> Pat
 def node_answers(pkg: Path, scenes: list[dict], dest: Path, timeout: int = 600) -> list[dict]:
     """The package's ``twoPass`` on each scene in Node (``tests/js/two_pass_scenes.mjs``): passes, roi, found, box,
     top1, probabilities, ms. ``pkg`` must resolve onnxruntime-node and sharp (a ``node_modules`` beside it)."""
-    done = subprocess.run(["node", str(NODE_DIR / "two_pass_scenes.mjs"), str(pkg), str(write_list(scenes, dest))],
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        ["node", str(NODE_DIR / "two_pass_scenes.mjs"), str(pkg), str(write_list(scenes, dest))],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"two_pass_scenes.mjs failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -100,10 +118,16 @@ def agreement(reference: dict, got: dict) -> dict:
     """One scene: same passes, ROI within 1 pixel on each coordinate (or None on both), same top-1, and all three;
     the largest |difference| of a box coordinate and of a probability (the final answer's)."""
     ra, ga = reference["roi"], got["roi"]
-    roi = (ra is None and ga is None) or (ra is not None and ga is not None
-                                          and max(abs(a - b) for a, b in zip(ra, ga)) <= 1)
+    roi = (ra is None and ga is None) or (
+        ra is not None and ga is not None and max(abs(a - b) for a, b in zip(ra, ga)) <= 1
+    )
     passes, top1 = reference["passes"] == got["passes"], reference["top1"] == got["top1"]
-    return {"passes": passes, "roi": bool(roi), "roi_exact": ra == ga, "top1": top1,
-            "agree": bool(passes and roi and top1),
-            "box_max_abs_diff": float(np.abs(np.subtract(reference["box"], got["box"])).max()),
-            "max_abs_dp": float(np.abs(np.subtract(reference["probabilities"], got["probabilities"])).max())}
+    return {
+        "passes": passes,
+        "roi": bool(roi),
+        "roi_exact": ra == ga,
+        "top1": top1,
+        "agree": bool(passes and roi and top1),
+        "box_max_abs_diff": float(np.abs(np.subtract(reference["box"], got["box"])).max()),
+        "max_abs_dp": float(np.abs(np.subtract(reference["probabilities"], got["probabilities"])).max()),
+    }

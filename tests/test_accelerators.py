@@ -24,8 +24,10 @@ def test_shipped_onnx_takes_every_node_on_nnapi_and_coreml_and_the_server_file_n
     # the dynamic-batch file for servers: no node on a phone EP, for its dynamic shape alone
     server = onnx.variants["dynamic-batch"]
     assert server.path == "onnx/carspotter.dynamic-batch.onnx" and not server.accelerators["all_nodes"]
-    assert all(e["supported"] == 0 and e["dynamic_shape_nodes"] == server.accelerators["nodes"]
-               for e in server.accelerators["eps"].values())
+    assert all(
+        e["supported"] == 0 and e["dynamic_shape_nodes"] == server.accelerators["nodes"]
+        for e in server.accelerators["eps"].values()
+    )
     ok, text = onnx_mobile_gate(server.accelerators)
     assert not ok and f"{server.accelerators['nodes']} nodes refused for a dynamic shape" in text
     assert "dynamic-batch (servers" in onnx.default_reason  # named, not silently passed over
@@ -53,7 +55,7 @@ def test_ort_file_with_its_operator_config_loads_and_answers_as_the_reference(mo
     assert session.get_inputs()[0].shape == [1, 128, 128, 3]
     golden = read_golden(bundle, manifest.labels, manifest.spec.size)
     x = golden.exact_inputs()[:4].astype(np.float32)
-    got = np.concatenate([session.run(None, {session.get_inputs()[0].name: x[i:i + 1]})[0] for i in range(4)])
+    got = np.concatenate([session.run(None, {session.get_inputs()[0].name: x[i : i + 1]})[0] for i in range(4)])
     assert np.abs(got - golden.probabilities[:4]).max() < 1e-3
     package = json.loads((bundle / "onnx" / "package.json").read_text())
     assert {"carspotter.ort", "carspotter.required_operators.config"} <= set(package["files"])
@@ -71,7 +73,9 @@ def test_every_tflite_variant_has_its_gpu_delegate_verdict_and_full_int8_is_inte
         gpu = r.accelerators["gpu_delegate"]
         assert gpu["compatible"] is (not gpu["warnings"]) and gpu["incompatible_ops"] == len(gpu["warnings"]), name
         assert r.accelerators["analyzer_rejects_unsupported_ops"] is probe
-        assert ("unverified" in r.accelerators["summary"]) == (gpu["compatible"] and not probe), r.accelerators["summary"]
+        assert ("unverified" in r.accelerators["summary"]) == (gpu["compatible"] and not probe), r.accelerators[
+            "summary"
+        ]
     full = tfl.variants["int8-full"]
     if full.shipped:  # integer throughout (checked whatever the gate says in test_variants.py, with gates set to pass)
         it = Interpreter(model_path=str(bundle / full.path))
@@ -87,7 +91,10 @@ def test_each_default_is_the_smallest_candidate_and_the_readme_says_why(moved):
     bundle = moved["bundle"]
     manifest = verify_bundle(bundle)
     for fmt, entry in manifest.formats.items():
-        ok = candidates(FORMATS[fmt], entry.variants)[0] or candidates(FORMATS[fmt], entry.variants, require_rule=False)[0]
+        ok = (
+            candidates(FORMATS[fmt], entry.variants)[0]
+            or candidates(FORMATS[fmt], entry.variants, require_rule=False)[0]
+        )
         smallest = min(entry.variants[n].bytes for n in ok)
         assert entry.variants[entry.default_variant].bytes <= smallest * 1.01, fmt
         readme = (bundle / entry.readme).read_text()

@@ -19,11 +19,23 @@ import pytest
 
 from conftest import JUNIT_JARS, REPO, kotlin_root
 
+
 def _run(jar_package, assets: Path, python_sha: str | None) -> subprocess.CompletedProcess:
     jar, package = jar_package
     props = [f"-Dcarspotter.assets={assets}"] + ([f"-Dcarspotter.pythonSha256={python_sha}"] if python_sha else [])
-    return subprocess.run(["java", *props, "-cp", os.pathsep.join([str(jar), *JUNIT_JARS]), "org.junit.runner.JUnitCore",
-                           f"{package}.ModelDigestTest"], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            "java",
+            *props,
+            "-cp",
+            os.pathsep.join([str(jar), *JUNIT_JARS]),
+            "org.junit.runner.JUnitCore",
+            f"{package}.ModelDigestTest",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_kotlin_digest_is_pythons_accepts_the_intact_model_and_refuses_one_byte_changed(pipeline, kotlin_tests):
@@ -60,11 +72,15 @@ def test_ai_pack_template_names_the_plugin_a_pack_and_a_delivery_type(pipeline):
     from carspotter.export.android_delivery import DELIVERY_TYPES, ai_pack_gradle, ai_pack_name
 
     android = pipeline[1] / "android"
-    module = android / "aipack" / "carspotter_small_model"  # named after the pack: AGP finds a pack's files by that name
+    module = (
+        android / "aipack" / "carspotter_small_model"
+    )  # named after the pack: AGP finds a pack's files by that name
     gradle = (module / "build.gradle.kts").read_text()
     assert re.search(r'plugins \{\s*id\("com\.android\.ai-pack"\)\s*\}', gradle)
     pack = re.search(r'aiPack \{\s*packName = "([^"]+)"', gradle).group(1)
-    assert pack == ai_pack_name("small") == "carspotter_small_model" == module.name and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", pack)
+    assert pack == ai_pack_name("small") == "carspotter_small_model" == module.name and re.fullmatch(
+        r"[A-Za-z][A-Za-z0-9_]*", pack
+    )
     delivery = re.search(r'dynamicDelivery \{\s*deliveryType = "([^"]+)"\s*\}', gradle).group(1)
     assert delivery in DELIVERY_TYPES and delivery == "on-demand"
     # the model is copied from the library's assets at build time, not stored twice in the bundle
@@ -78,7 +94,7 @@ def test_ai_pack_template_names_the_plugin_a_pack_and_a_delivery_type(pipeline):
         ai_pack_gradle("small", "carspotter.tflite", "onDemand")
     # the library finds the same pack: CarSpotter.AI_PACK is the asset folder's name + "_model"
     library = (kotlin_root(android) / "CarSpotter.kt").read_text()
-    assert 'val AI_PACK: String = ASSETS.trimEnd(\'/\') + "_model"' in library
+    assert "val AI_PACK: String = ASSETS.trimEnd('/') + \"_model\"" in library
 
 
 def test_android_library_loads_a_delivered_model_verified(pipeline):
@@ -99,24 +115,40 @@ def test_android_library_loads_a_delivered_model_verified(pipeline):
 
 def test_android_readme_shows_three_ways_to_ship_the_model(pipeline):
     readme = (pipeline[1] / "android" / "README.md").read_text()
-    for text in ("## Shipping the model", "CarSpotter.create(context)", "CarSpotter.create(context, file)",
-                 "CarSpotter.createFromAiPack(context)", "install-time", "fast-follow", "on-demand",
-                 'assetPacks += ":carspotter_<name>_model"', "carspotter.modelInAssets=false", "ModelDigestMismatchException",
-                 "leave the\n   base APK / AAB module", "copies it from the library's assets"):
+    for text in (
+        "## Shipping the model",
+        "CarSpotter.create(context)",
+        "CarSpotter.create(context, file)",
+        "CarSpotter.createFromAiPack(context)",
+        "install-time",
+        "fast-follow",
+        "on-demand",
+        'assetPacks += ":carspotter_<name>_model"',
+        "carspotter.modelInAssets=false",
+        "ModelDigestMismatchException",
+        "leave the\n   base APK / AAB module",
+        "copies it from the library's assets",
+    ):
         assert text in readme, text
 
 
 def test_android_workflow_builds_the_ai_pack_and_refuses_a_corrupted_copy():
     workflow = (REPO / ".github" / "workflows" / "android-package.yml").read_text()
-    for step in (":app:bundleRelease", "carspotter_sample_model/assets/carspotter_sample_model/carspotter.tflite",
-                 "ModelDigestTest", "DELIVERED REFUSED"):
+    for step in (
+        ":app:bundleRelease",
+        "carspotter_sample_model/assets/carspotter_sample_model/carspotter.tflite",
+        "ModelDigestTest",
+        "DELIVERED REFUSED",
+    ):
         assert step in workflow, step
     host = REPO / ".github" / "android-app-host"
     settings = (host / "settings.gradle.kts").read_text()
     assert 'include(":carspotter_sample_model")' in settings and "android/aipack/carspotter_sample_model" in settings
     app = (host / "app" / "build.gradle.kts").read_text()
     assert 'assetPacks += ":carspotter_sample_model"' in app and "com.google.android.play:ai-delivery:" in app
-    activity = (host / "app" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "host" / "MainActivity.kt").read_text()
+    activity = (
+        host / "app" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "host" / "MainActivity.kt"
+    ).read_text()
     assert "ModelDigestMismatchException" in activity and "DELIVERED REFUSED" in activity
 
 
@@ -128,9 +160,19 @@ def test_the_export_option_chooses_the_ai_packs_delivery_type(tmp_path, delivery
     from carspotter.model.formats import FORMATS
 
     assert {o.flag: o.default for o in FORMATS["tflite"].options}["--ai-pack-delivery"] == "on-demand"
-    info = PackageInfo(name="cars10", version="0.0.0", labels=("a", "b"), size=128, threshold=None, not_a_car=None,
-                       model="carspotter.tflite", others=(), model_sha256="0" * 64, golden=False,
-                       options={"ai_pack_delivery": delivery})
+    info = PackageInfo(
+        name="cars10",
+        version="0.0.0",
+        labels=("a", "b"),
+        size=128,
+        threshold=None,
+        not_a_car=None,
+        model="carspotter.tflite",
+        others=(),
+        model_sha256="0" * 64,
+        golden=False,
+        options={"ai_pack_delivery": delivery},
+    )
     android_library(tmp_path / "android", info)
     [gradle] = (tmp_path / "android" / "aipack").glob("*/build.gradle.kts")
     assert f'deliveryType = "{delivery}"' in gradle.read_text()

@@ -79,10 +79,17 @@ def test_training_batches_stay_uint8_and_the_fed_model_casts_them_on_the_device(
     labels = np.arange(len(pixels)) % 5
     plain = next(iter(pipeline.batches(pixels, np.arange(6), labels, 5, 6, training=False, seed=0, uint8=True)))
     assert plain[0].dtype.name == "uint8" and np.array_equal(plain[0].numpy(), pixels)
-    augmented = next(iter(pipeline.batches(pixels, np.arange(6), labels, 5, 6, training=True, seed=0, uint8=True,
-                                           augment=lambda x: x * 0.5 + 0.3)))
+    augmented = next(
+        iter(
+            pipeline.batches(
+                pixels, np.arange(6), labels, 5, 6, training=True, seed=0, uint8=True, augment=lambda x: x * 0.5 + 0.3
+            )
+        )
+    )
     assert augmented[0].dtype.name == "uint8"  # computed in float32, rounded back to 0..255
-    assert sorted(augmented[0].numpy().ravel().tolist()) == sorted(np.round(pixels * 0.5 + 0.3).astype(int).ravel().tolist())
+    assert sorted(augmented[0].numpy().ravel().tolist()) == sorted(
+        np.round(pixels * 0.5 + 0.3).astype(int).ravel().tolist()
+    )
     model = keras.saving.load_model(path)
     fed = mdl.uint8_fed(model)
     assert fed.input.dtype == "uint8" and model.input.dtype == "float32"  # the saved model keeps its float32 input

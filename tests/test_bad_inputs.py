@@ -35,7 +35,9 @@ def test_non_utf8_class_folder_is_dropped_and_named(tmp_path):
     write_photos(Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"Citro\xebn"))), 5, seed=3)
     data = ds.scan(tmp_path)
     assert data.classes == ["a", "b"]
-    assert data.dropped_classes == {"Citro\\xebn": "class folder name is not valid UTF-8 (labels are UTF-8); rename the folder"}
+    assert data.dropped_classes == {
+        "Citro\\xebn": "class folder name is not valid UTF-8 (labels are UTF-8); rename the folder"
+    }
 
 
 def test_class_name_with_line_break_is_dropped(tmp_path):
@@ -127,15 +129,18 @@ def odd_labels_run(tmp_path_factory):
     for i, name in enumerate(names):
         write_photos(root / "data" / name, 5, seed=i, size=(80, 80))
     (root / "data" / names[0] / "broken.jpg").write_text("not a photo")
-    run = tiny_run(root / "run", root / "data", max_classes=None, epochs_head=0, epochs_finetune=0, image_size=75,
-                   min_photos=3)
+    run = tiny_run(
+        root / "run", root / "data", max_classes=None, epochs_head=0, epochs_finetune=0, image_size=75, min_photos=3
+    )
     return run, sorted(names)
 
 
 def test_skipped_photo_is_in_run_json_with_its_reason(odd_labels_run):
     run, names = odd_labels_run
     meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
-    assert meta["data"]["skipped_photos"] == [[f"{names[0]}/broken.jpg", "not an image Pillow can read; remove it or convert it to JPEG/PNG"]]
+    assert meta["data"]["skipped_photos"] == [
+        [f"{names[0]}/broken.jpg", "not an image Pillow can read; remove it or convert it to JPEG/PNG"]
+    ]
     assert meta["classes"]["names"] == names
 
 
@@ -150,7 +155,11 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
 
     run, names = odd_labels_run
     bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(app_paths=False))
-    for labels in ("ios/Sources/CarSpotter/labels.txt", "android/src/main/assets/carspotter_bundle/labels.txt", "onnx/labels.txt"):
+    for labels in (
+        "ios/Sources/CarSpotter/labels.txt",
+        "android/src/main/assets/carspotter_bundle/labels.txt",
+        "onnx/labels.txt",
+    ):
         assert read_labels(bundle / labels) == names
         assert not any(n in (bundle / labels.split("/")[0] / "README.md").read_text(encoding="utf-8") for n in names)
     props = {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}
@@ -179,13 +188,21 @@ def test_parity_on_a_folder_with_broken_photos_lists_them(pipeline, tmp_path):
     two_tone(8, 8).save(folder / "thumb.png")
     (folder / ".DS_Store").write_bytes(b"\0")
     exe = Path(sys.executable).with_name("carspotter")
-    result = subprocess.run([str(exe), "parity", str(bundle), "--images", str(folder), "--reference-backends", "none"], capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
+    result = subprocess.run(
+        [str(exe), "parity", str(bundle), "--images", str(folder), "--reference-backends", "none"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-2000:]
     report = json.loads((bundle / "parity.json").read_text())
     assert report["photos"] == 2
     assert sorted(report["skipped_photos"]) == [
         ["empty.jpg", "empty file (0 bytes); replace or remove it"],
         ["notes.jpg", "not an image Pillow can read; remove it or convert it to JPEG/PNG"],
-        ["thumb.png", "too small (8x8 px; the minimum side is 32 px)"]]
-    assert any("--images or --limit" in s["reason"] for s in report["skipped_checks"])  # variant figures not re-measured
+        ["thumb.png", "too small (8x8 px; the minimum side is 32 px)"],
+    ]
+    assert any(
+        "--images or --limit" in s["reason"] for s in report["skipped_checks"]
+    )  # variant figures not re-measured

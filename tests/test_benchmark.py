@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from carspotter.tools.benchmark import fp32_peak
+from carspotter.tools.cpu_peak import fp32_peak
 from carspotter.cli import main
 
-ZEN5 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2596.120\n" \
-       "flags\t\t: fpu sse avx2 fma avx512f avx512_vp2intersect\n\nprocessor\t: 1\n"
+ZEN5 = (
+    "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2596.120\n"
+    "flags\t\t: fpu sse avx2 fma avx512f avx512_vp2intersect\n\nprocessor\t: 1\n"
+)
 
 
 def test_fp32_peak_is_derived_from_lanes_fma_pipes_cores_and_clock():
@@ -45,7 +47,9 @@ def _multiply_adds(run_dir) -> int:
 def test_benchmark_table_has_every_shipped_variant_and_the_reference(pipeline, tmp_path, capsys):
     run_dir, bundle = pipeline
     out = tmp_path / "bench"
-    assert main(["benchmark", str(bundle), "--run", str(run_dir), "--photos", "8", "--batch", "4", "--out", str(out)]) == 0
+    assert (
+        main(["benchmark", str(bundle), "--run", str(run_dir), "--photos", "8", "--batch", "4", "--out", str(out)]) == 0
+    )
     table = capsys.readouterr().out
     doc = json.loads((out / "benchmark.json").read_text())
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -60,8 +64,9 @@ def test_benchmark_table_has_every_shipped_variant_and_the_reference(pipeline, t
             continue
         assert 0 < r["p50_ms"] <= r["p90_ms"] and r["throughput"] > 0 and r["load_ms"] > 0
         if key[1] in ("fp32", "reference"):  # FLOPs / p50 / the peak the GEMM probe measured
-            assert r["peak_fraction"] == pytest.approx(doc["flops_per_photo"] / (r["p50_ms"] / 1000)
-                                                       / (doc["peak"]["measured_gflops"] * 1e9))
+            assert r["peak_fraction"] == pytest.approx(
+                doc["flops_per_photo"] / (r["p50_ms"] / 1000) / (doc["peak"]["measured_gflops"] * 1e9)
+            )
         else:
             assert r["peak_fraction"] is None
         assert f"| {key[0]} | {key[1]} |" in table
@@ -73,9 +78,14 @@ def test_benchmark_table_has_every_shipped_variant_and_the_reference(pipeline, t
     assert (out / "benchmark.png").stat().st_size > 10_000 and (out / "benchmark.md").read_text() in table + "\n"
 
 
-@pytest.mark.parametrize("args, message", [(["--runs", "10"], "--runs 10: must be at least 30"),
-                                           (["--batch", "0"], "--batch 0: must be at least 1"),
-                                           (["--photos", "2", "--batch", "4"], "--batch 4: more than the 2 photos")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--runs", "10"], "--runs 10: must be at least 30"),
+        (["--batch", "0"], "--batch 0: must be at least 1"),
+        (["--photos", "2", "--batch", "4"], "--batch 4: more than the 2 photos"),
+    ],
+)
 def test_benchmark_bad_options_are_one_line(pipeline, capsys, args, message):
     run_dir, bundle = pipeline
     assert main(["benchmark", str(bundle), "--run", str(run_dir), *args]) == 2

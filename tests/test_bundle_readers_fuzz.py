@@ -12,8 +12,12 @@ from hypothesis import HealthCheck, given, settings
 
 from fuzz_bundle_readers import check_reader, mutated
 
-BRIEF = settings(max_examples=60, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+BRIEF = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +73,14 @@ def _listed(bundle, rel, data: bytes):
     (bundle / "manifest.json").write_text(json.dumps(doc))
 
 
-@pytest.mark.parametrize("rel, words", [("../outside.txt", "../outside.txt leaves the bundle folder"),
-                                        ("/etc/hostname", "/etc/hostname is absolute"),
-                                        ("onnx/../../x", "onnx/../../x leaves the bundle folder")])
+@pytest.mark.parametrize(
+    "rel, words",
+    [
+        ("../outside.txt", "../outside.txt leaves the bundle folder"),
+        ("/etc/hostname", "/etc/hostname is absolute"),
+        ("onnx/../../x", "onnx/../../x leaves the bundle folder"),
+    ],
+)
 def test_a_manifest_path_leaving_the_bundle_is_named_an_escape(pipeline, tmp_path, capsys, rel, words):
     from carspotter.cli import main
 
@@ -116,8 +125,9 @@ def test_model_digest_is_what_sha256sum_gives(tmp_path):
     (folder / "Manifest.json").write_bytes(b"{}")
     (folder / "Data" / "w" / "weight.bin").write_bytes(bytes(range(256)) * 40)
     (folder / "Data" / "B.txt").write_bytes(b"upper case sorts first")
-    shell = ("cd '{}' && find . -type f | sed 's|^./||' | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum"
-             .format(folder))
+    shell = "cd '{}' && find . -type f | sed 's|^./||' | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum".format(
+        folder
+    )
     assert model_digest(folder) == subprocess.run(shell, shell=True, capture_output=True, text=True).stdout.split()[0]
     single = folder / "Manifest.json"
     assert model_digest(single) == hashlib.sha256(b"{}").hexdigest()

@@ -17,9 +17,16 @@ from PIL import Image
 
 from carspotter.model import photos
 
-STORE = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-         5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
-         8: Image.Transpose.ROTATE_270}
+STORE = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
 """How a camera stores an upright scene for each EXIF orientation (what a viewer's transpose undoes)."""
 
 TWELVE_MP, FORTY_EIGHT_MP = (4032, 3024), (8064, 6048)
@@ -31,7 +38,9 @@ def camera_jpeg(source, path, size, orientation, seed):
         big = np.asarray(im.convert("RGB").resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
     noise = np.random.default_rng(seed).standard_normal(big.shape, dtype=np.float32) * 3
     noisy = np.clip(np.rint(big + noise), 0, 255).astype(np.uint8)
-    stored = Image.fromarray(noisy) if STORE[orientation] is None else Image.fromarray(noisy).transpose(STORE[orientation])
+    stored = (
+        Image.fromarray(noisy) if STORE[orientation] is None else Image.fromarray(noisy).transpose(STORE[orientation])
+    )
     exif = Image.Exif()
     exif[0x0112] = orientation
     stored.save(path, quality=92, subsampling=2, exif=exif.tobytes())
@@ -45,10 +54,14 @@ def camera(moved, tmp_path_factory):
     classes = sorted(p for p in moved["data"].iterdir() if p.is_dir())
     sources = [sorted(c.glob("*.jpg"))[0] for c in classes[:8]]
     made = [camera_jpeg(src, folder / f"12mp-o{o}.jpg", TWELVE_MP, o, seed=o) for o, src in zip(range(1, 9), sources)]
-    made += [camera_jpeg(sources[k], folder / f"48mp-o{o}.jpg", FORTY_EIGHT_MP, o, seed=10 + o)
-             for k, o in ((0, 1), (5, 6))]
-    return [f for f, _ in made], [f.parent.name for f in sources] + [sources[0].parent.name, sources[5].parent.name], \
-        [u for _, u in made]
+    made += [
+        camera_jpeg(sources[k], folder / f"48mp-o{o}.jpg", FORTY_EIGHT_MP, o, seed=10 + o) for k, o in ((0, 1), (5, 6))
+    ]
+    return (
+        [f for f, _ in made],
+        [f.parent.name for f in sources] + [sources[0].parent.name, sources[5].parent.name],
+        [u for _, u in made],
+    )
 
 
 def test_reference_decodes_every_pixel_upright_at_camera_size(camera, moved):

@@ -28,18 +28,21 @@ def test_missing_data_dir(capsys, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--max-classes", "0"], "--max-classes 0: must be at least 2"),
-    (["--image-size", "50"], "--image-size 50: InceptionV3 needs at least 75 px"),
-    (["--weights", "/no/such/weights.h5", "--input-range", "0,1"], "--weights /no/such/weights.h5: no such file"),
-    (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
-    (["--augment", "flip,zoom=2"], "--augment 'flip,zoom=2': unknown part 'zoom=2'"),
-    (["--label-smoothing", "1"], "--label-smoothing 1.0: must be at least 0 and below 1"),
-    (["--patience", "-1"], "--patience -1: must be 0 or more"),
-    (["--mapping", "/no/such/map.json"], "/no/such/map.json: mapping file not found"),
-    (["--crop-to-box"], "--crop-to-box needs bounding boxes"),
-    (["--strategy", "mirrored"], "--strategy mirrored needs two or more GPUs on this host; found 0"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--max-classes", "0"], "--max-classes 0: must be at least 2"),
+        (["--image-size", "50"], "--image-size 50: InceptionV3 needs at least 75 px"),
+        (["--weights", "/no/such/weights.h5", "--input-range", "0,1"], "--weights /no/such/weights.h5: no such file"),
+        (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+        (["--augment", "flip,zoom=2"], "--augment 'flip,zoom=2': unknown part 'zoom=2'"),
+        (["--label-smoothing", "1"], "--label-smoothing 1.0: must be at least 0 and below 1"),
+        (["--patience", "-1"], "--patience -1: must be 0 or more"),
+        (["--mapping", "/no/such/map.json"], "/no/such/map.json: mapping file not found"),
+        (["--crop-to-box"], "--crop-to-box needs bounding boxes"),
+        (["--strategy", "mirrored"], "--strategy mirrored needs two or more GPUs on this host; found 0"),
+    ],
+)
 def test_bad_arguments(capsys, data, tmp_path, args, needle):
     code, line = run_cli(capsys, "train", str(data), "--out", str(tmp_path / "run"), *args)
     assert code == 2 and needle in line
@@ -55,8 +58,19 @@ def test_weights_file_needs_input_range(capsys, data, tmp_path):
 def test_weights_file_that_is_not_weights(capsys, data, tmp_path):
     fake = tmp_path / "w.weights.h5"
     fake.write_text("not weights")
-    code, line = run_cli(capsys, "train", str(data), "--out", str(tmp_path / "run"), "--weights", str(fake),
-                         "--input-range", "0,1", "--image-size", "75")
+    code, line = run_cli(
+        capsys,
+        "train",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--weights",
+        str(fake),
+        "--input-range",
+        "0,1",
+        "--image-size",
+        "75",
+    )
     assert code == 2 and f"{fake}: not Keras weights for InceptionV3" in line
 
 
@@ -64,7 +78,9 @@ def test_imagenet_download_failure_says_what_to_do(capsys, data, tmp_path, monke
     import keras.src.applications.inception_v3 as iv3
 
     def offline(*a, **k):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3] Temporary failure in name resolution")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3] Temporary failure in name resolution"
+        )
 
     monkeypatch.setattr(iv3.file_utils, "get_file", offline)
     code, line = run_cli(capsys, "train", str(data), "--out", str(tmp_path / "run"), "--image-size", "75")
@@ -102,8 +118,9 @@ def test_debug_shows_the_traceback(tmp_path):
         main(["--debug", "train", str(tmp_path / "nope"), "--out", str(tmp_path / "run")])
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["export"], ["parity"], ["predict"], ["evaluate"], ["benchmark"],
-                                     ["report"], ["verify"]])
+@pytest.mark.parametrize(
+    "command", [[], ["train"], ["export"], ["parity"], ["predict"], ["evaluate"], ["benchmark"], ["report"], ["verify"]]
+)
 def test_every_help_page_renders(command, capsys):
     """argparse expands %-formats in help texts: a bare '%' (as in '% of fp32 peak') broke `carspotter --help`."""
     with pytest.raises(SystemExit) as exit_:

@@ -11,8 +11,17 @@ LABELS = ["a", "b", "c", "d", "e"]
 
 
 def run(p, q, tau=1e-3, limit=0.05):
-    return compare_top3(np.array(p), np.array(q), labels=LABELS, photos=[f"p{i}.jpg" for i in range(len(p))],
-                        tau=tau, max_abs_diff_limit=limit, format="fmt", target="cpu", precision="fp32")
+    return compare_top3(
+        np.array(p),
+        np.array(q),
+        labels=LABELS,
+        photos=[f"p{i}.jpg" for i in range(len(p))],
+        tau=tau,
+        max_abs_diff_limit=limit,
+        format="fmt",
+        target="cpu",
+        precision="fp32",
+    )
 
 
 def test_identical_passes_with_zero_diff():
@@ -54,8 +63,17 @@ def test_shape_mismatch_is_an_error():
 
 
 def test_no_photos_is_not_a_pass():
-    r = compare_top3(np.zeros((0, 5)), np.zeros((0, 5)), labels=LABELS, photos=[], tau=1e-3,
-                     max_abs_diff_limit=0.05, format="f", target="t", precision="fp32")
+    r = compare_top3(
+        np.zeros((0, 5)),
+        np.zeros((0, 5)),
+        labels=LABELS,
+        photos=[],
+        tau=1e-3,
+        max_abs_diff_limit=0.05,
+        format="f",
+        target="t",
+        precision="fp32",
+    )
     assert not r and "no photos" in str(r)
 
 
@@ -77,9 +95,18 @@ def test_compressed_rows_judge_the_share_of_photos_that_break_the_rule():
         tol = tolerance(precision)
         p = [good] * photos
         q = [swapped] * breaking + [good] * (photos - breaking)
-        return compare_top3(np.array(p), np.array(q), labels=LABELS, photos=[f"p{i}.jpg" for i in range(photos)],
-                            tau=tol.tau, max_abs_diff_limit=tol.max_abs_diff, format="f", target="t",
-                            precision=precision, break_rate=tol.break_rate)
+        return compare_top3(
+            np.array(p),
+            np.array(q),
+            labels=LABELS,
+            photos=[f"p{i}.jpg" for i in range(photos)],
+            tau=tol.tau,
+            max_abs_diff_limit=tol.max_abs_diff,
+            format="f",
+            target="t",
+            precision=precision,
+            break_rate=tol.break_rate,
+        )
 
     assert tolerance("int8").break_rate == tolerance("lowbit").break_rate == 0.05
     assert tolerance("fp32").break_rate == tolerance("fp16").break_rate == 0.0
@@ -95,7 +122,16 @@ def test_compressed_rows_judge_the_share_of_photos_that_break_the_rule():
     assert "lower bound > 5%" in str(judged(6, 45, "int8"))
     # max |dp| still bounds every row
     tol = tolerance("lowbit")
-    far = compare_top3(np.array([good]), np.array([[0.1, 0.2, 0.15, 0.5, 0.05]]), labels=LABELS, photos=["p.jpg"],
-                       tau=tol.tau, max_abs_diff_limit=tol.max_abs_diff, format="f", target="t", precision="lowbit",
-                       break_rate=tol.break_rate)
+    far = compare_top3(
+        np.array([good]),
+        np.array([[0.1, 0.2, 0.15, 0.5, 0.05]]),
+        labels=LABELS,
+        photos=["p.jpg"],
+        tau=tol.tau,
+        max_abs_diff_limit=tol.max_abs_diff,
+        format="f",
+        target="t",
+        precision="lowbit",
+        break_rate=tol.break_rate,
+    )
     assert not far and far.max_abs_diff == pytest.approx(0.4)

@@ -71,8 +71,15 @@ def test_negatives_become_the_last_class_and_the_bundle_passes_parity(tmp_path, 
     for name in sorted(p.name for p in SAMPLE.iterdir() if p.is_dir())[:3]:
         shutil.copytree(SAMPLE / name, data / name)
     negatives = _negatives(tmp_path / "not-cars")
-    run = tiny_run(tmp_path / "runs" / "neg", data, max_classes=None, epochs_finetune=0, image_size=96, seed=2,
-                   negatives=str(negatives))
+    run = tiny_run(
+        tmp_path / "runs" / "neg",
+        data,
+        max_classes=None,
+        epochs_finetune=0,
+        image_size=96,
+        seed=2,
+        negatives=str(negatives),
+    )
     labels = (run / "labels.txt").read_text().splitlines()
     assert labels[-1] == "(not a car)" and len(labels) == 4
     rows = (run / "split_train.csv").read_text().splitlines()
@@ -81,8 +88,9 @@ def test_negatives_become_the_last_class_and_the_bundle_passes_parity(tmp_path, 
     doc = json.loads((run / "run.json").read_text())
     assert doc["confidence"]["negative_class"] == "(not a car)"
     assert doc["confidence"]["held_out_negatives"]["count"] == doc["classes"]["counts"]["test"][-1] >= 1
-    bundle = export_bundle(run, tmp_path / "bundles" / "neg", ExportOptions(formats=("tflite", "onnx"), golden=8,
-                                                                                 app_paths=False))
+    bundle = export_bundle(
+        run, tmp_path / "bundles" / "neg", ExportOptions(formats=("tflite", "onnx"), golden=8, app_paths=False)
+    )
     assert json.loads((bundle / "manifest.json").read_text())["labels"][-1] == "(not a car)"
     assert main(["parity", str(bundle), "--run", str(run), "--no-app-paths", "--reference-backends", "none"]) == 0
     # The golden set names its photos relative to the data folder: no path of this machine.

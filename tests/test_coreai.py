@@ -24,12 +24,14 @@ def _pool_model(path: Path, size: int = 12) -> np.ndarray:
 
     inputs = keras.Input((size, size, 3))
     x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu",
-                            kernel_initializer=keras.initializers.GlorotUniform(seed=1))(x)
+    x = keras.layers.Conv2D(
+        4, 3, padding="same", activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed=1)
+    )(x)
     x = keras.layers.AveragePooling2D(3, 1, "same")(x)
     x = keras.layers.Flatten()(x)  # every position, the borders included, reaches the output
-    outputs = keras.layers.Dense(5, activation="softmax", name="probabilities",
-                                 kernel_initializer=keras.initializers.GlorotUniform(seed=2))(x)
+    outputs = keras.layers.Dense(
+        5, activation="softmax", name="probabilities", kernel_initializer=keras.initializers.GlorotUniform(seed=2)
+    )(x)
     model = keras.Model(inputs, outputs)
     model.save(path)
     pixels = np.random.default_rng(0).integers(0, 256, (3, size, size, 3)).astype(np.float32)
@@ -39,9 +41,13 @@ def _pool_model(path: Path, size: int = 12) -> np.ndarray:
 
 def _convert(model: Path, out: Path, *extra: str) -> dict:
     facts = out.with_suffix(".json")
-    done = subprocess.run([sys.executable, "-m", "carspotter.export.coreai_convert", str(model), str(out), str(facts),
-                           *extra], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "KERAS_BACKEND": "torch"})
+    done = subprocess.run(
+        [sys.executable, "-m", "carspotter.export.coreai_convert", str(model), str(out), str(facts), *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KERAS_BACKEND": "torch"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(facts.read_text())
 
@@ -154,7 +160,7 @@ def test_a_missing_extra_leaves_core_ai_out_and_naming_it_is_refused(pipeline, t
     from carspotter.model.formats import FORMATS
     from carspotter.util.errors import UsageError
 
-    why = "coreai-core is not installed (test): pip install \"carspotter[coreai]\""
+    why = 'coreai-core is not installed (test): pip install "carspotter[coreai]"'
     monkeypatch.setitem(FORMATS, "coreai", dataclasses.replace(FORMATS["coreai"], unavailable=lambda: why))
     plan = ExportOptions().plan()
     assert "coreai" not in plan and {"coreml", "tflite", "onnx"} <= set(plan)
@@ -170,10 +176,16 @@ def test_compressed_variants_are_smaller_and_still_the_model(tmp_path):
 
     inputs = keras.Input((16, 16, 3))
     x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu",
-                            kernel_initializer=keras.initializers.GlorotUniform(seed=3))(x)
-    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu",  # 18,432 weights: above the passes' threshold
-                            kernel_initializer=keras.initializers.GlorotUniform(seed=4))(x)
+    x = keras.layers.Conv2D(
+        32, 3, padding="same", activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed=3)
+    )(x)
+    x = keras.layers.Conv2D(
+        64,
+        3,
+        padding="same",
+        activation="relu",  # 18,432 weights: above the passes' threshold
+        kernel_initializer=keras.initializers.GlorotUniform(seed=4),
+    )(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(4, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs)
@@ -210,8 +222,24 @@ def test_drift_reads_every_layer_of_the_core_ai_file_from_its_runtime(pipeline, 
     drift = measure_drift("coreai/fp16", probes, coreai_intermediates(path), pixels)
     assert drift.photos == 2 and len(drift.matched) == len(probes.names) >= 5, drift.summary()
     assert max(p.rel_error for p in drift.matched) < 1e-2 and drift.first_beyond is None, drift.summary()
-    assert main(["drift", str(bundle), "--run", str(run_dir), "--photos", "1", "--variants", "coreai/fp16",
-                 "--out", str(tmp_path / "d")]) == 0
-    (measured,) = [d for d in json.loads((tmp_path / "d" / "drift.json").read_text())["drift"]
-                   if d["variant"] == "coreai/fp16"]
+    assert (
+        main(
+            [
+                "drift",
+                str(bundle),
+                "--run",
+                str(run_dir),
+                "--photos",
+                "1",
+                "--variants",
+                "coreai/fp16",
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
+    (measured,) = [
+        d for d in json.loads((tmp_path / "d" / "drift.json").read_text())["drift"] if d["variant"] == "coreai/fp16"
+    ]
     assert measured["photos"] == 1 and all(p["tensor"] for p in measured["probes"])

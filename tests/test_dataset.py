@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from carspotter.util.errors import DatasetError, UsageError
-from carspotter.contracts.runfolder import SplitRow, read_split, write_split
+from carspotter.contracts.split_files import SplitRow, read_split, write_split
 from carspotter.train import dataset as ds
 from images import write_photos
 
@@ -31,12 +31,15 @@ def test_classes_sorted_hidden_ignored_empty_dropped(tmp_path):
     data = ds.scan(tmp_path, min_photos=5)
     assert data.classes == ["a car", "b car"]
     assert data.counts() == {"a car": 6, "b car": 6}
-    assert data.dropped_classes == {"c small": "2 usable photos, below the minimum of 5", "empty": "empty class folder (no photos)"}
+    assert data.dropped_classes == {
+        "c small": "2 usable photos, below the minimum of 5",
+        "empty": "empty class folder (no photos)",
+    }
     assert ("a car/notes.txt", "not a photo suffix (.txt)") in data.ignored_files
 
 
 def test_names_read_as_written_and_nested_folders(tmp_path):
-    names = {"Ram C-V Cargo Van, 2012 \"quoted\"": 5, "Škoda 🚗 Octavia": 5}
+    names = {'Ram C-V Cargo Van, 2012 "quoted"': 5, "Škoda 🚗 Octavia": 5}
     make_tree(tmp_path, names)
     write_photos(tmp_path / "Škoda 🚗 Octavia" / "nested", 2, seed=9)
     data = ds.scan(tmp_path)
@@ -49,10 +52,13 @@ def test_max_classes_keeps_first_by_name(tmp_path):
     assert ds.scan(tmp_path, max_classes=2).classes == ["a", "b"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"max_classes": 0}, "--max-classes 0"),
-    ({"min_photos": 2}, "--min-photos 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_classes": 0}, "--max-classes 0"),
+        ({"min_photos": 2}, "--min-photos 2"),
+    ],
+)
 def test_bad_arguments(tmp_path, kwargs, message):
     make_tree(tmp_path, {"a": 5, "b": 5})
     with pytest.raises(UsageError, match=message):

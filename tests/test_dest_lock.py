@@ -72,20 +72,27 @@ def test_lock_in_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(OutputError) as info:
         with dest_lock.hold(tmp_path / "b", "export"):
             pass
-    assert str(info.value) == f"{tmp_path.resolve()}: cannot write the lock file there (Read-only file system); " \
-                              f"choose a writable destination"
+    assert (
+        str(info.value) == f"{tmp_path.resolve()}: cannot write the lock file there (Read-only file system); "
+        f"choose a writable destination"
+    )
 
 
-@pytest.mark.parametrize("argv", [["train", "DATA", "--out", "DEST"], ["export", "RUN", "--out", "DEST"]],
-                         ids=["train", "export"])
+@pytest.mark.parametrize(
+    "argv", [["train", "DATA", "--out", "DEST"], ["export", "RUN", "--out", "DEST"]], ids=["train", "export"]
+)
 def test_cli_refuses_a_busy_destination_with_exit_75(tmp_path, capsys, argv):
     dest = tmp_path / "dest"
     data = tmp_path / "photos"
     data.mkdir()
     proc = _holder(dest, "export")
     try:
-        code = main([a.replace("DEST", str(dest)).replace("DATA", str(data)).replace("RUN", str(tmp_path / "run"))
-                     for a in argv])
+        code = main(
+            [
+                a.replace("DEST", str(dest)).replace("DATA", str(data)).replace("RUN", str(tmp_path / "run"))
+                for a in argv
+            ]
+        )
     finally:
         proc.kill()
         proc.wait()

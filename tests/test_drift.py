@@ -28,8 +28,13 @@ def test_cut_points_are_the_layers_every_path_goes_through():
 def test_match_takes_the_closest_tensor_of_the_shape_in_order_and_refuses_a_far_one():
     rng = np.random.default_rng(0)
     ref1, ref2 = rng.normal(size=(1, 4, 4, 3)), rng.normal(size=(1, 5))
-    tensors = [("pre", ref1 - 3.0), ("post", ref1 + 1e-6), ("nchw", (ref1 + 1e-6).transpose(0, 3, 1, 2)),
-               ("other", rng.normal(size=(1, 5)) * 10), ("logits", ref2 * 1.01)]
+    tensors = [
+        ("pre", ref1 - 3.0),
+        ("post", ref1 + 1e-6),
+        ("nchw", (ref1 + 1e-6).transpose(0, 3, 1, 2)),
+        ("other", rng.normal(size=(1, 5)) * 10),
+        ("logits", ref2 * 1.01),
+    ]
     assert match(["a", "b"], [ref1, ref2], tensors) == ["post", "logits"]
     assert match(["a"], [ref1], [("pre", ref1 - 3.0)]) == [None]  # further than MATCH_LIMIT: not the same quantity
 
@@ -75,9 +80,11 @@ def test_an_exact_file_matches_every_probe_and_a_damaged_layer_is_the_first_beyo
     assert max(p.rel_error for p in exact.matched) < 1e-4 and exact.first_beyond is None
     # the same file with activation_1's tensor (and all after it) 30 % too large
     damaged_at = exact.probes[probes.names.index("inception_v3/activation_1")].tensor
-    damaged = measure_drift("damaged", probes, _Scaled(intermediates.onnx_file_tensors(onnx_file), damaged_at, 1.3), pixels)
+    damaged = measure_drift(
+        "damaged", probes, _Scaled(intermediates.onnx_file_tensors(onnx_file), damaged_at, 1.3), pixels
+    )
     assert damaged.first_beyond.layer == "inception_v3/activation_1"
-    assert all(p.rel_error < 1e-4 for p in damaged.matched[:damaged.matched.index(damaged.first_beyond)])
+    assert all(p.rel_error < 1e-4 for p in damaged.matched[: damaged.matched.index(damaged.first_beyond)])
     assert damaged.contributors(1)[0][0] == "inception_v3/activation_1"
 
 
@@ -85,8 +92,23 @@ def test_drift_command_writes_json_and_a_page_with_the_same_figures(pipeline, tm
     from carspotter.cli import main
 
     run_dir, bundle = pipeline
-    assert main(["drift", str(bundle), "--run", str(run_dir), "--photos", "2", "--variants", "tflite/fp32,onnx/fp32",
-                 "--out", str(tmp_path / "d")]) == 0
+    assert (
+        main(
+            [
+                "drift",
+                str(bundle),
+                "--run",
+                str(run_dir),
+                "--photos",
+                "2",
+                "--variants",
+                "tflite/fp32,onnx/fp32",
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
     doc = json.loads((tmp_path / "d" / "drift.json").read_text())
     assert [d["variant"] for d in doc["drift"]] == ["tflite/fp32", "onnx/fp32"]
     assert all(d["photos"] == 2 and d["first_beyond"] is None for d in doc["drift"])

@@ -90,12 +90,16 @@ def test_a_bundle_without_its_run_has_no_reference_column_said_once(pipeline, da
     _, bundle = pipeline
     alone = tmp_path / "x" / "y" / "alone"
     shutil.copytree(bundle, alone)
-    code, _, err = run_cli(capsys, "evaluate", alone, data, "--formats", "tflite", "--no-app-paths", "--out", tmp_path / "o")
+    code, _, err = run_cli(
+        capsys, "evaluate", alone, data, "--formats", "tflite", "--no-app-paths", "--out", tmp_path / "o"
+    )
     assert code == 0, err[-5:]
     doc = json.loads((tmp_path / "o" / "evaluate.json").read_text())
     assert "keras" not in doc["columns"] and set(doc["columns"]) == {k for k in doc["shipped"]}
     assert sum("reference column is absent" in n for n in doc["notes"]) == 1
-    code, _, err = run_cli(capsys, "evaluate", alone, "--out", tmp_path / "o2")  # no DATA and no run: nothing to evaluate on
+    code, _, err = run_cli(
+        capsys, "evaluate", alone, "--out", tmp_path / "o2"
+    )  # no DATA and no run: nothing to evaluate on
     assert code == 2 and len(err) == 1 and "no DATA given and the bundle's run was not found" in err[0]
 
 
@@ -112,7 +116,7 @@ def test_bad_inputs_are_one_line(pipeline, data, tmp_path, capsys, case):
         args[2], want = empty, "no photo"
     elif case == "empty require":
         args += ["--require", ""]
-        want = 'empty condition'
+        want = "empty condition"
     elif case == "bad require":
         args += ["--require", "accuracy=high"]
         want = "not [TARGET:]METRIC"
@@ -132,8 +136,25 @@ def test_evaluate_page_in_chromium_shows_the_json_numbers(pipeline, tmp_path, ca
 
     run_dir, bundle = pipeline
     out = tmp_path / "ev"
-    assert run_cli(capsys, "evaluate", bundle, "--run", run_dir, "--formats", "onnx,tflite", "--no-app-paths",
-                   "--baseline", bundle, "--require", "top1>=0", "--out", out)[0] == 0
+    assert (
+        run_cli(
+            capsys,
+            "evaluate",
+            bundle,
+            "--run",
+            run_dir,
+            "--formats",
+            "onnx,tflite",
+            "--no-app-paths",
+            "--baseline",
+            bundle,
+            "--require",
+            "top1>=0",
+            "--out",
+            out,
+        )[0]
+        == 0
+    )
     seen = open_in_chromium(out / "evaluate.html")
     assert seen["loaded"] and seen["console"] == [] and seen["pageErrors"] == [] and seen["external"] == []
     doc = json.loads((out / "evaluate.json").read_text())
@@ -152,11 +173,59 @@ def test_evaluate_page_in_chromium_shows_the_json_numbers(pipeline, tmp_path, ca
     assert np.isclose(float(shown["baseline|onnx|delta"].split("%")[0]), 100 * d["difference"])
 
 
-def test_intervals_in_the_report_run_json_manifest_benchmark_and_parity_page(pipeline):
-    from carspotter.measure.parity_rule import compare_top3
-    from carspotter.parity.page import render
+def _benchmark_table_shows_intervals():
+    """The benchmark's Markdown table gives each rate with its 95 % interval, and says when it is too wide."""
     from carspotter.tools.benchmark import Report, Row, markdown
 
+    row = Row(
+        "onnx",
+        "fp32",
+        "ONNX Runtime, CPUExecutionProvider",
+        "default",
+        80.0,
+        top1=28 / 45,
+        top1_ci=list(wilson(28, 45)),
+        agreement=1.0,
+        agreement_ci=list(wilson(45, 45)),
+    )
+    table = markdown(
+        Report("b", 45, "test", 2, 8, 30, None, {"gflops": 1.0, "derivation": "x", "mhz": 1.0}, "m", [row])
+    )
+    assert "62.2% [47.6%, 74.9%]" in table and "100.0% [92.1%, 100.0%]" in table and "too wide" in table
+
+
+def _parity_page_shows_intervals():
+    """The parity page gives the top-1 agreement with its 95 % interval."""
+    from carspotter.measure.parity_rule import compare_top3
+    from carspotter.parity.page import render
+
+    ref = np.array([[0.6, 0.3, 0.1]] * 45)
+    result = compare_top3(
+        ref,
+        ref,
+        labels=["a", "b", "c"],
+        photos=[f"{i}.jpg" for i in range(45)],
+        tau=1e-3,
+        max_abs_diff_limit=0.05,
+        format="onnx",
+        target="cpu",
+        precision="fp32",
+    )
+    doc = {
+        "passed": True,
+        "photos": 45,
+        "photo_source": "test",
+        "created": "now",
+        "rule": "top-3",
+        "results": [result.to_json()],
+        "app_paths": [],
+        "failed_checks": [],
+        "skipped_checks": [],
+    }
+    assert "[92.1%, 100.0%]" in render(doc, "b", lambda s, name: None)
+
+
+def test_intervals_in_the_report_run_json_manifest_benchmark_and_parity_page(pipeline):
     run_dir, bundle = pipeline
     report = json.loads((run_dir / "report.json").read_text())["splits"]["test"]
     n = report["count"]
@@ -173,14 +242,5 @@ def test_intervals_in_the_report_run_json_manifest_benchmark_and_parity_page(pip
             lo, hi = fig["intervals"]["top1_agreement"]
             assert (lo, hi) == pytest.approx(wilson(round(fig["top1_agreement"] * fig["photos"]), fig["photos"]))
 
-    row = Row("onnx", "fp32", "ONNX Runtime, CPUExecutionProvider", "default", 80.0, top1=28 / 45, top1_ci=list(wilson(28, 45)),
-              agreement=1.0, agreement_ci=list(wilson(45, 45)))
-    table = markdown(Report("b", 45, "test", 2, 8, 30, None, {"gflops": 1.0, "derivation": "x", "mhz": 1.0}, "m", [row]))
-    assert "62.2% [47.6%, 74.9%]" in table and "100.0% [92.1%, 100.0%]" in table and "too wide" in table
-
-    ref = np.array([[0.6, 0.3, 0.1]] * 45)
-    result = compare_top3(ref, ref, labels=["a", "b", "c"], photos=[f"{i}.jpg" for i in range(45)], tau=1e-3,
-                          max_abs_diff_limit=0.05, format="onnx", target="cpu", precision="fp32")
-    doc = {"passed": True, "photos": 45, "photo_source": "test", "created": "now", "rule": "top-3",
-           "results": [result.to_json()], "app_paths": [], "failed_checks": [], "skipped_checks": []}
-    assert "[92.1%, 100.0%]" in render(doc, "b", lambda s, name: None)
+    _benchmark_table_shows_intervals()
+    _parity_page_shows_intervals()

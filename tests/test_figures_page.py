@@ -17,8 +17,9 @@ import figures_page  # noqa: E402
 
 def test_the_page_is_what_the_records_give():
     text = figures_page.render(figures_page.load())
-    assert figures_page.PAGE.read_text(encoding="utf-8") == text, \
+    assert figures_page.PAGE.read_text(encoding="utf-8") == text, (
         "docs/figures.md is out of date: run python tests/benchmarks/figures_page.py"
+    )
 
 
 def test_every_record_states_date_machine_and_command():
@@ -28,8 +29,9 @@ def test_every_record_states_date_machine_and_command():
         assert r["date"][:4] == "2026" and r["machine"] and r["command"], r["id"]
 
 
-@pytest.mark.parametrize("bad, words", [({"id": "x", "title": "t"}, "needs date, machine, command, summary"),
-                                         (None, "is also")])
+@pytest.mark.parametrize(
+    "bad, words", [({"id": "x", "title": "t"}, "needs date, machine, command, summary"), (None, "is also")]
+)
 def test_a_bad_record_is_refused_in_one_line(tmp_path, bad, words):
     good = {"id": "x", "title": "t", "date": "2026-12-06", "machine": "m", "command": "c", "summary": "s"}
     (tmp_path / "a.json").write_text(json.dumps(good))

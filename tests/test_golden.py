@@ -59,18 +59,28 @@ def test_golden_set_in_the_manifest_and_on_disk(moved):
     from carspotter.contracts.resize_vectors import VECTORS
 
     stored = sum(not v.name.startswith("gen-") for v in VECTORS)
-    assert len(files) == 65 + stored + len(VECTORS) + 2 + 1 and all(f in manifest.files for f in files)  # verify covers all
+    assert len(files) == 65 + stored + len(VECTORS) + 2 + 1 and all(
+        f in manifest.files for f in files
+    )  # verify covers all
     expected = json.loads((bundle / "golden" / "expected.json").read_text())
-    assert expected["reference"]["backend"] == "tensorflow" and expected["reference"]["versions"]["keras"].startswith("3.")
+    assert expected["reference"]["backend"] == "tensorflow" and expected["reference"]["versions"]["keras"].startswith(
+        "3."
+    )
     photo = expected["photos"][0]
-    assert len(photo["probabilities"]) == CLASSES and len(photo["top5"]) == 5 and photo["top5"][0]["label"] in manifest.labels
+    assert (
+        len(photo["probabilities"]) == CLASSES
+        and len(photo["top5"]) == 5
+        and photo["top5"][0]["label"] in manifest.labels
+    )
     assert abs(sum(photo["probabilities"]) - 1) < 1e-4
     with Image.open(bundle / photo["input"]) as png:
         assert (png.format, png.mode, png.size) == ("PNG", "RGB", (SIZE, SIZE))
     # The golden photo is the original JPEG without its metadata: our decoder makes the exact input of it.
     from carspotter.model import photos
 
-    np.testing.assert_array_equal(photos.load_photo(bundle / photo["photo"], SIZE), np.asarray(Image.open(bundle / photo["input"])))
+    np.testing.assert_array_equal(
+        photos.load_photo(bundle / photo["photo"], SIZE), np.asarray(Image.open(bundle / photo["input"]))
+    )
     coverage = [p for p in expected["photos"] if p["selected_for"] == "class coverage"]
     assert len({p["label"] for p in coverage}) == CLASSES  # spread over every class
     # What the selection does, not how the training went: the "smallest margin" photos are the test photos,
@@ -85,14 +95,22 @@ def test_golden_set_in_the_manifest_and_on_disk(moved):
     for fmt, entry in manifest.formats.items():
         for name in entry.shipped():
             assert f"{fmt}/{name}" in expected["variants"]
-    for platform, selftest in (("ios", "Tests/CarSpotterTests/CarSpotterTests.swift"),
-                               ("android", "src/androidTest/kotlin/dev/carspotter/cars10/CarSpotterSelfTest.kt"), ("onnx", "selftest.mjs")):
+    for platform, selftest in (
+        ("ios", "Tests/CarSpotterTests/CarSpotterTests.swift"),
+        ("android", "src/androidTest/kotlin/dev/carspotter/cars10/CarSpotterSelfTest.kt"),
+        ("onnx", "selftest.mjs"),
+    ):
         assert (bundle / platform / selftest).is_file()
         assert "Self-test" in (bundle / platform / "README.md").read_text()
 
 
 def test_no_path_of_the_build_machine_in_the_bundle(moved):
-    needles = [str(moved["root"]).encode(), str(moved["data"]).replace("-moved", "").encode(), b"/work/", str(REPO).encode()]
+    needles = [
+        str(moved["root"]).encode(),
+        str(moved["data"]).replace("-moved", "").encode(),
+        b"/work/",
+        str(REPO).encode(),
+    ]
     for path in moved["bundle"].rglob("*"):
         if path.is_file():
             data = path.read_bytes()
@@ -116,21 +134,40 @@ def test_parity_from_the_bundle_alone_passes_for_every_format_and_variant(moved,
     assert all(r["passed"] and r["photos"] == 32 for r in results.values())
     checked = {c["check"] for c in report["structure_checks"]}
     assert "golden/resize-vectors" in checked  # this machine's reference resize reproduces the bundle's vectors
-    shipped = {f"golden:variant/{f}/{n}" for f, d in manifest["formats"].items() for n, v in d["variants"].items() if v["shipped"]}
+    shipped = {
+        f"golden:variant/{f}/{n}"
+        for f, d in manifest["formats"].items()
+        for n, v in d["variants"].items()
+        if v["shipped"]
+    }
     # Which fp16/int8 variants pass their gates depends on this small model's near-ties; every fp32 one ships.
     assert {f"golden:variant/{f}/fp32" for f in ("coreml", "tflite", "onnx")} <= shipped <= checked
     assert "golden:variant/onnx/ort" in checked  # the ORT-format file loads in ONNX Runtime and passes
-    assert "accelerators/onnx" in checked  # the default ONNX file takes every node on the NNAPI and CoreML EPs, here too
+    assert (
+        "accelerators/onnx" in checked
+    )  # the default ONNX file takes every node on the NNAPI and CoreML EPs, here too
     paths = {(a["photo_set"], a["path"]) for a in report["app_paths"]}
-    assert {("golden", p) for p in ("carspotter", "opencv-linear", "mediapipe", "pillow-no-antialias", "npm-node")} <= paths
+    assert {
+        ("golden", p) for p in ("carspotter", "opencv-linear", "mediapipe", "pillow-no-antialias", "npm-node")
+    } <= paths
     assert next(a for a in report["app_paths"] if a["path"] == "carspotter")["pixel_drift_max"] == 0
     assert manifest["parity"]["passed"] is True
 
 
 def test_parity_with_the_run_given_adds_the_live_reference(moved, capsys):
     bundle = moved["bundle"]
-    code, out, err = run_cli(capsys, "parity", bundle, "--run", moved["run"], "--data", moved["data"], "--no-app-paths",
-                             "--reference-backends", "none")
+    code, out, err = run_cli(
+        capsys,
+        "parity",
+        bundle,
+        "--run",
+        moved["run"],
+        "--data",
+        moved["data"],
+        "--no-app-paths",
+        "--reference-backends",
+        "none",
+    )
     assert code == 0, out[-3000:]
     report = json.loads((bundle / "parity.json").read_text())
     assert set(report["photo_sets"]) == {"golden", "golden-jpeg", "live"}
@@ -180,8 +217,19 @@ def test_export_of_a_moved_run_names_the_photo_folder_and_the_flag(capsys, tmp_p
     assert code == 2 and len(err) == 1
     assert err[0].startswith(f"carspotter export: error: {data}: the photo folder of run cars3 is not there")
     assert "--data DIR" in err[0] and not (tmp_path / "b").exists()
-    code, _, err = run_cli(capsys, "export", run, "--out", tmp_path / "b", "--formats", "onnx", "--data",
-                           tmp_path / "photos-moved", "--golden", "4")
+    code, _, err = run_cli(
+        capsys,
+        "export",
+        run,
+        "--out",
+        tmp_path / "b",
+        "--formats",
+        "onnx",
+        "--data",
+        tmp_path / "photos-moved",
+        "--golden",
+        "4",
+    )
     assert code == 0, err[-5:]
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["golden"]["count"] == 4
 
@@ -193,8 +241,13 @@ def selftest(bundle: Path, where: Path, installed: bool = True):
     else:
         pkg = where / "pkg"
         shutil.copytree(bundle / "onnx", pkg, copy_function=os.link)
-    done = subprocess.run(["node", str(pkg / "selftest.mjs"), str(bundle), "--json"], cwd=where,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["node", str(pkg / "selftest.mjs"), str(bundle), "--json"],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     line = next((l for l in done.stdout.splitlines() if l.startswith("{")), None)
     return done.returncode, json.loads(line) if line else None, done.stdout + done.stderr
 
@@ -207,7 +260,9 @@ def test_js_self_test_passes_on_onnxruntime_node_every_check(moved, node_modules
 
     assert result["resize"]["passed"] and len(result["resize"]["vectors"]) == len(VECTORS)  # orientations and ROIs too
     assert all(v["differing"] == 0 for v in result["resize"]["vectors"])
-    assert result["rois"]["passed"] and result["boxes"]["passed"] and result["boxes"]["rows"] > 0  # bad ROIs, box vectors
+    assert (
+        result["rois"]["passed"] and result["boxes"]["passed"] and result["boxes"]["rows"] > 0
+    )  # bad ROIs, box vectors
     # the limits of the ONNX default's precision (fp32 or fp16, whichever the gates made the default)
     from carspotter.measure.parity_rule import tolerance
 
@@ -294,20 +349,38 @@ def _expected(bundle, change):
 
 
 BAD = {
-    "changed": (lambda b: _rewrite(b / "golden" / "003.png", (b / "golden" / "003.png").read_bytes()[:-8] + b"\0" * 8),
-                "golden/003.png: changed after export"),
+    "changed": (
+        lambda b: _rewrite(b / "golden" / "003.png", (b / "golden" / "003.png").read_bytes()[:-8] + b"\0" * 8),
+        "golden/003.png: changed after export",
+    ),
     "missing": (lambda b: (b / "golden" / "004.jpg").unlink(), "golden/004.jpg: listed in manifest.json but missing"),
-    "added": (lambda b: (b / "golden" / "extra.jpg").write_bytes(b"\xff\xd8"), "golden/extra.jpg: not listed in manifest.json"),
-    "truncated": (lambda b: (_rewrite(b / "golden" / "expected.json", (b / "golden" / "expected.json").read_bytes()[:500]),
-                             _rehash(b)), "golden/expected.json: not valid JSON, truncated"),
-    "classes": (lambda b: _expected(b, lambda d: d["labels"].pop()),
-                f"golden/expected.json: {SMALL_CLASSES - 1} classes, but the model has {SMALL_CLASSES}"),
-    "labels": (lambda b: _expected(b, lambda d: d["labels"].__setitem__(slice(0, 2), d["labels"][1::-1])),
-               "golden/expected.json: labels differ from the model's (index 0"),
-    "png-size": (lambda b: (_rewrite(b / "golden" / "002.png", _png((SIZE + 1, SIZE))), _rehash(b)),
-                 f"golden/002.png: PNG {SIZE + 1}x{SIZE} RGB, expected a {SIZE}x{SIZE} RGB PNG"),
-    "png-mode": (lambda b: (_rewrite(b / "golden" / "002.png", _png((SIZE, SIZE), "RGBA")), _rehash(b)),
-                 f"golden/002.png: PNG {SIZE}x{SIZE} RGBA, expected"),
+    "added": (
+        lambda b: (b / "golden" / "extra.jpg").write_bytes(b"\xff\xd8"),
+        "golden/extra.jpg: not listed in manifest.json",
+    ),
+    "truncated": (
+        lambda b: (
+            _rewrite(b / "golden" / "expected.json", (b / "golden" / "expected.json").read_bytes()[:500]),
+            _rehash(b),
+        ),
+        "golden/expected.json: not valid JSON, truncated",
+    ),
+    "classes": (
+        lambda b: _expected(b, lambda d: d["labels"].pop()),
+        f"golden/expected.json: {SMALL_CLASSES - 1} classes, but the model has {SMALL_CLASSES}",
+    ),
+    "labels": (
+        lambda b: _expected(b, lambda d: d["labels"].__setitem__(slice(0, 2), d["labels"][1::-1])),
+        "golden/expected.json: labels differ from the model's (index 0",
+    ),
+    "png-size": (
+        lambda b: (_rewrite(b / "golden" / "002.png", _png((SIZE + 1, SIZE))), _rehash(b)),
+        f"golden/002.png: PNG {SIZE + 1}x{SIZE} RGB, expected a {SIZE}x{SIZE} RGB PNG",
+    ),
+    "png-mode": (
+        lambda b: (_rewrite(b / "golden" / "002.png", _png((SIZE, SIZE), "RGBA")), _rehash(b)),
+        f"golden/002.png: PNG {SIZE}x{SIZE} RGBA, expected",
+    ),
 }
 
 
@@ -342,5 +415,9 @@ def test_bundle_without_golden_set_and_without_run_has_nothing_to_compare(small,
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["golden"] is None and not (bundle / "golden").exists() and not (bundle / "golden").exists()
     code, _, err = run_cli(capsys, "parity", bundle, cwd=tmp_path)
-    assert code == 2 and "has no golden set (exported with --golden 0)" in err[-1] and "nothing to compare against" in err[-1]
+    assert (
+        code == 2
+        and "has no golden set (exported with --golden 0)" in err[-1]
+        and "nothing to compare against" in err[-1]
+    )
     assert "--run DIR" in err[-1]

@@ -87,8 +87,18 @@ def test_choice_spreads_over_classes_then_takes_the_smallest_margins():
 
 def _fig(reference, probs, truth=None):
     s = reference.shape[0]
-    return figures(PATHS["opencv-linear"], "onnx fp32", reference, probs, truth, [f"p{i}" for i in range(s)],
-                   np.zeros((s, 4, 4, 3), np.uint8), np.ones((s, 4, 4, 3), np.float32), np.zeros(s, bool), min_margin=0.25)
+    return figures(
+        PATHS["opencv-linear"],
+        "onnx fp32",
+        reference,
+        probs,
+        truth,
+        [f"p{i}" for i in range(s)],
+        np.zeros((s, 4, 4, 3), np.uint8),
+        np.ones((s, 4, 4, 3), np.float32),
+        np.zeros(s, bool),
+        min_margin=0.25,
+    )
 
 
 def test_app_gate_on_run_photos_needs_agreement_and_accuracy():

@@ -25,9 +25,14 @@ def open_in_chromium(page: Path) -> dict:
         pytest.skip("chromium is not installed (Debian: apt-get install chromium; `nox -s tests` installs it as root)")
     if shutil.which("node") is None or not (NODE_DIR / "node_modules" / "puppeteer-core").is_dir():
         pytest.skip(f"node or puppeteer-core missing under {NODE_DIR} (npm ci --prefix tests/js)")
-    out = subprocess.run(["node", str(REPO / "tests" / "js" / "check_page.mjs"), chromium, str(page)],
-                         capture_output=True, text=True, timeout=180, env={**os.environ, "NODE_PATH": str(NODE_DIR / "node_modules")},
-                         cwd=NODE_DIR)
+    out = subprocess.run(
+        ["node", str(REPO / "tests" / "js" / "check_page.mjs"), chromium, str(page)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "NODE_PATH": str(NODE_DIR / "node_modules")},
+        cwd=NODE_DIR,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -50,8 +55,12 @@ def test_predict_report_in_chromium_shows_the_json_numbers(pipeline, tmp_path, c
     doc = json.loads((report / "predict.json").read_text())
     assert seen["figures"] == doc
     shown = dict(seen["checks"])
-    expected = {f"{p['photo']}|{key}|{rank}": f"{row['probability']:.3f}"
-                for p in doc["photos"] for key, rows in p["top"].items() for rank, row in enumerate(rows, 1)}
+    expected = {
+        f"{p['photo']}|{key}|{rank}": f"{row['probability']:.3f}"
+        for p in doc["photos"]
+        for key, rows in p["top"].items()
+        for rank, row in enumerate(rows, 1)
+    }
     assert {k: v for k, v in shown.items() if k != "agree"} == expected
     assert shown["agree"] == f"{sum(p['agree'] for p in doc['photos'])} of {len(doc['photos'])}"
     assert len(seen["images"]) == 3 * len(doc["photos"])  # original, exact input, heatmap
@@ -97,12 +106,30 @@ def test_parity_page_shows_a_mismatch_with_its_thumbnail():
 
     ref = np.array([[0.5, 0.3, 0.2, 0.0], [0.4, 0.35, 0.25, 0.0]])
     cand = np.array([[0.3, 0.5, 0.2, 0.0], [0.4, 0.35, 0.25, 0.0]])
-    result = compare_top3(ref, cand, labels=["a", "b", "c", "d"], photos=["p1.jpg", "p2.jpg"], tau=1e-3,
-                          max_abs_diff_limit=0.05, format="onnx", target="cpu", precision="fp32")
+    result = compare_top3(
+        ref,
+        cand,
+        labels=["a", "b", "c", "d"],
+        photos=["p1.jpg", "p2.jpg"],
+        tau=1e-3,
+        max_abs_diff_limit=0.05,
+        format="onnx",
+        target="cpu",
+        precision="fp32",
+    )
     assert [f["photo"] for f in result.flagged] == ["p1.jpg"] and result.flagged[0]["kind"] == "mismatch"
     assert result.flagged[0]["reference"][0] == ["a", 0.5] and result.flagged[0]["format"][0] == ["b", 0.5]
-    doc = {"passed": False, "photos": 2, "photo_source": "test", "created": "now", "rule": "top-3",
-           "results": [result.to_json()], "app_paths": [], "failed_checks": [], "skipped_checks": []}
+    doc = {
+        "passed": False,
+        "photos": 2,
+        "photo_source": "test",
+        "created": "now",
+        "rule": "top-3",
+        "results": [result.to_json()],
+        "app_paths": [],
+        "failed_checks": [],
+        "skipped_checks": [],
+    }
     html = render(doc, "b", lambda s, name: np.full((64, 64, 3), 128, np.uint8) if name == "p1.jpg" else None)
     assert "FAILED" in html and "p1.jpg" in html and "mismatch" in html and html.count("data:image/jpeg;base64,") == 1
 
@@ -124,7 +151,9 @@ def test_run_report_page_in_chromium_shows_report_json(pipeline):
         assert shown[f"pair|{pair['true']}|{pair['predicted']}"] == str(pair["count"])
     figures = seen["figures"]
     assert figures["heatmap_layer"] == "inception_v3/mixed10"
-    assert len(seen["images"]) == 3 + 2 * len(figures["examples"])  # curves, reliability, risk-coverage; input + heatmap
+    assert len(seen["images"]) == 3 + 2 * len(
+        figures["examples"]
+    )  # curves, reliability, risk-coverage; input + heatmap
     assert all(e["true"] != e["predicted"] for e in figures["examples"])
     assert str(run_dir.parent) not in (run_dir / "report.html").read_text()
 

@@ -15,9 +15,14 @@ def test_augment_spec_round_trip_and_errors():
     assert cfg == augment.AugmentConfig(flip=True, crop=0.6, rotate=5, brightness=0.1, contrast=0.1)
     assert augment.parse(cfg.spec()) == cfg
     assert augment.parse("none") == augment.AugmentConfig() and not augment.parse("none").active
-    for spec, message in (("flip,zoom=2", "unknown part 'zoom=2'"), ("crop=0.01", r"crop=0.01 is outside 0.05..1"),
-                          ("jpeg=5", r"jpeg=5 is outside 10..100"), ("blur=9", r"blur=9 is outside 0..5"),
-                          ("rotate=x", "rotate needs a number"), ("brightness=1.5", "outside 0..1")):
+    for spec, message in (
+        ("flip,zoom=2", "unknown part 'zoom=2'"),
+        ("crop=0.01", r"crop=0.01 is outside 0.05..1"),
+        ("jpeg=5", r"jpeg=5 is outside 10..100"),
+        ("blur=9", r"blur=9 is outside 0..5"),
+        ("rotate=x", "rotate needs a number"),
+        ("brightness=1.5", "outside 0..1"),
+    ):
         with pytest.raises(UsageError, match=message):
             augment.parse(spec)
 

@@ -36,13 +36,17 @@ def test_paired_difference():
     a = rng.random(200) < 0.7
     same = paired_difference(a, a)
     assert same.difference == 0 and same.only_a == same.only_b == 0 and same.p_value == 1.0
-    assert same.low <= 0 <= same.high and same.high - same.low < 0.1  # identical answers: no difference, a narrow interval
+    assert (
+        same.low <= 0 <= same.high and same.high - same.low < 0.1
+    )  # identical answers: no difference, a narrow interval
     b = a.copy()
     b[np.flatnonzero(a)[:30]] = False  # B loses 30 photos A gets right
     d = paired_difference(a, b)
     assert d.difference == pytest.approx(30 / 200) and d.only_a == 30 and d.only_b == 0
     assert 0 < d.low < d.difference < d.high < 1 and d.p_value < 1e-8  # a decision: A is better
-    assert paired_difference(b, a).low == pytest.approx(-d.high) and paired_difference(b, a).high == pytest.approx(-d.low)
+    assert paired_difference(b, a).low == pytest.approx(-d.high) and paired_difference(b, a).high == pytest.approx(
+        -d.low
+    )
     # the same photos correlate the answers: narrower than Newcombe's interval for independent samples (phi = 0)
     pa, pb = a.mean(), b.mean()
     (la, ua), (lb, ub) = wilson(int(a.sum()), 200), wilson(int(b.sum()), 200)

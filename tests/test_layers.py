@@ -27,8 +27,9 @@ def _lint(root: Path) -> subprocess.CompletedProcess:
     if exe is None:
         pytest.skip("import-linter is not installed (pip install '.[test]')")
     env = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run([exe, "--config", str(REPO / "pyproject.toml")], capture_output=True, text=True, env=env,
-                          cwd=root, timeout=300)
+    return subprocess.run(
+        [exe, "--config", str(REPO / "pyproject.toml")], capture_output=True, text=True, env=env, cwd=root, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +38,12 @@ def installed(tmp_path_factory) -> Path:
     dirs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
     root = tmp_path_factory.mktemp("layers")
     for package, folder in sorted(dirs.items()):  # "carspotter" first, then the stages into it
-        shutil.copytree(REPO / folder, root / package.replace(".", "/"), ignore=shutil.ignore_patterns("__pycache__"),
-                        dirs_exist_ok=True)
+        shutil.copytree(
+            REPO / folder,
+            root / package.replace(".", "/"),
+            ignore=shutil.ignore_patterns("__pycache__"),
+            dirs_exist_ok=True,
+        )
     return root
 
 
@@ -68,8 +73,14 @@ print([(a, b) for a in sorted(g.modules) for b in g.find_modules_directly_import
 
 def test_no_import_cycle(installed):
     """No module reaches itself through its imports (grimp, the graph import-linter checks), inside a layer too."""
-    out = subprocess.run([sys.executable, "-c", CYCLES], capture_output=True, text=True, cwd=installed, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(installed)})
+    out = subprocess.run(
+        [sys.executable, "-c", CYCLES],
+        capture_output=True,
+        text=True,
+        cwd=installed,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(installed)},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]", out.stdout[-2000:]
 
@@ -86,15 +97,23 @@ def test_modules_and_functions_stay_small(installed):
         if len(text.splitlines()) > MAX_MODULE_LINES:
             big.append(f"{rel}: {len(text.splitlines())} lines")
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES:
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES
+            ):
                 big.append(f"{rel}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert not big, big
 
 
 def _docstrings(tree) -> set[int]:
-    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
-    return {id(n.body[0].value) for n in nodes if n.body and isinstance(n.body[0], ast.Expr)
-            and isinstance(n.body[0].value, ast.Constant)}
+    nodes = [
+        n for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    return {
+        id(n.body[0].value)
+        for n in nodes
+        if n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)
+    }
 
 
 def test_no_format_name_outside_the_formats(installed):
@@ -111,8 +130,15 @@ def test_no_format_name_outside_the_formats(installed):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             docs = _docstrings(tree)
             for node in ast.walk(tree):
-                text = (node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
-                        else node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else "")
+                text = (
+                    node.value
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+                    else node.id
+                    if isinstance(node, ast.Name)
+                    else node.attr
+                    if isinstance(node, ast.Attribute)
+                    else ""
+                )
                 if names.search(text.replace("_", " ")):
                     found.append(f"{path.relative_to(installed)}:{node.lineno}: {text[:60]!r}")
     assert not found, found
@@ -123,6 +149,11 @@ def test_no_test_function_is_over_60_lines():
     big = []
     for path in sorted((REPO / "tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES:
-                big.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES
+            ):
+                big.append(
+                    f"{path.relative_to(REPO)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines"
+                )
     assert not big, big

@@ -32,7 +32,7 @@ def test_composites_are_reproducible_and_their_box_holds_the_car():
     a, b = compose(car, 0.5, seed=3, size=(800, 600)), compose(car, 0.5, seed=3, size=(800, 600))
     np.testing.assert_array_equal(a.pixels, b.pixels)
     assert a.box.width == 400 and a.box.height == 200 and a.pixels.shape == (600, 800, 3)
-    inside = a.pixels[a.box.y0:a.box.y1, a.box.x0:a.box.x1]
+    inside = a.pixels[a.box.y0 : a.box.y1, a.box.x0 : a.box.x1]
     assert (inside == 7).all()  # the car is pasted last: nothing covers it
     with pytest.raises(ValueError, match="share"):
         compose(car, 0.0, seed=1)
@@ -41,7 +41,9 @@ def test_composites_are_reproducible_and_their_box_holds_the_car():
 def test_localize_writes_the_head_and_its_measured_figures(localized):
     run, record = localized
     assert (run / "localizer" / "head.keras").is_file()
-    assert record["feature_layer"] == "mixed10" and set(record["candidates"]) == {"mixed10"}  # no mixed7 in the tiny one
+    assert record["feature_layer"] == "mixed10" and set(record["candidates"]) == {
+        "mixed10"
+    }  # no mixed7 in the tiny one
     fig = record["candidates"]["mixed10"]
     assert fig["n"] > 0 and 0 <= fig["mean_iou_ci"][0] <= fig["mean_iou"] <= fig["mean_iou_ci"][1] <= 1
     assert json.loads((run / "localizer" / "localizer.json").read_text())["feature_layer"] == "mixed10"
@@ -94,13 +96,21 @@ def test_predict_and_evaluate_two_pass_from_the_command_line(localized, tmp_path
         w.writerow(["path", "label", "x0", "y0", "x1", "y1"])
         w.writerow(["scene.png", labels[0], *scene.box])
     cli = [sys.executable, "-c", "from carspotter.cli import entry; entry()"]
-    done = subprocess.run([*cli, "predict", str(run), str(tmp_path / "scene.png"), "--two-pass", "--json"],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [*cli, "predict", str(run), str(tmp_path / "scene.png"), "--two-pass", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     two = json.loads(done.stdout)["photos"][0]["two_pass"]
     assert two["passes"] in (1, 2) and len(two["box"]) == 4 and len(two["top"]) == 3
-    done = subprocess.run([*cli, "evaluate", str(run), str(tmp_path / "boxes.csv"), "--two-pass", "--out", str(tmp_path / "ev")],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [*cli, "evaluate", str(run), str(tmp_path / "boxes.csv"), "--two-pass", "--out", str(tmp_path / "ev")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     column = json.loads((tmp_path / "ev" / "evaluate.json").read_text())["columns"]["keras"]
     assert column["two_pass"]["iou"]["n"] == 1 and 0 <= column["two_pass"]["iou"]["mean"] <= 1
@@ -121,7 +131,9 @@ def test_onnx_carries_the_box_and_parity_checks_it_from_the_bundle(localized, tm
     assert all(len(p["box"]) == 4 for p in expected["photos"])
     assert run_parity(bundle, app_paths=False, references=()) == 0
     checks = {c["check"]: c for c in json.loads((bundle / "parity.json").read_text())["structure_checks"]}
-    assert checks["onnx/box"]["passed"] and checks["onnx/box"]["max_abs_diff"] < 1e-4 and checks["onnx/box"]["photos"] == 4
+    assert (
+        checks["onnx/box"]["passed"] and checks["onnx/box"]["max_abs_diff"] < 1e-4 and checks["onnx/box"]["photos"] == 4
+    )
     assert checks["golden/box-vectors"]["passed"]
 
 

@@ -15,6 +15,40 @@ from carspotter.contracts.manifest import Manifest, file_table, read_manifest, v
 LABELS = ["Audi TTS Coupe 2012", "BMW M3 Coupe 2012"]
 
 
+def _onnx_entry() -> dict:
+    """The manifest's entry of the bundle's one format: ONNX, its fp32 variant shipped."""
+    return {
+        "platform": "onnx",
+        "path": "onnx/carspotter.onnx",
+        "labels": "onnx/labels.txt",
+        "readme": "onnx/README.md",
+        "precision": "fp32",
+        "bytes": 11,
+        "export_s": 1.0,
+        "default_variant": "fp32",
+        "variants": {
+            "fp32": {
+                "family": "fp32",
+                "precision": "fp32",
+                "bytes": 11,
+                "gate": "top-3 parity passes",
+                "gate_passed": True,
+                "gate_enforced": False,
+                "shipped": True,
+                "path": "onnx/carspotter.onnx",
+                "figures": {
+                    "photos": 4,
+                    "top1": 0.5,
+                    "top3": 1.0,
+                    "top1_agreement": 1.0,
+                    "parity": {"passed": True},
+                    "max_abs_diff": 0.0,
+                },
+            }
+        },
+    }
+
+
 def make_bundle(root):
     (root / "onnx").mkdir(parents=True)
     (root / "onnx" / "carspotter.onnx").write_bytes(b"model bytes")
@@ -22,22 +56,32 @@ def make_bundle(root):
     (root / "onnx" / "labels.txt").write_bytes(labels)
     (root / "onnx" / "README.md").write_text("readme")
     manifest = {
-        "schema_version": 2, "name": "t", "carspotter_version": "0", "created": "now", "labels": LABELS,
+        "schema_version": 2,
+        "name": "t",
+        "carspotter_version": "0",
+        "created": "now",
+        "labels": LABELS,
         "labels_sha256": hashlib.sha256(labels).hexdigest(),
-        "input": {"name": "image", "shape": [None, 299, 299, 3], "dtype": "float32", "layout": "NHWC", "color": "RGB",
-                  "pixel_range": [0, 255], "model_input_range": "0,1"},
+        "input": {
+            "name": "image",
+            "shape": [None, 299, 299, 3],
+            "dtype": "float32",
+            "layout": "NHWC",
+            "color": "RGB",
+            "pixel_range": [0, 255],
+            "model_input_range": "0,1",
+        },
         "preprocessing": {"resize": {"method": "bilinear", "aspect": "stretch"}, "exif_orientation": "applied"},
         "source_run": {"name": "x", "model_sha256": "0" * 64, "test_split": "split_test.csv"},
         "training": {"metrics": {}, "weights": {}},
-        "variants": {"requested": None, "gates": {}, "gates_enforced": False, "calibration_photos": 0, "evaluation_photos": 4},
-        "formats": {"onnx": {"platform": "onnx", "path": "onnx/carspotter.onnx", "labels": "onnx/labels.txt",
-                             "readme": "onnx/README.md", "precision": "fp32", "bytes": 11, "export_s": 1.0,
-                             "default_variant": "fp32",
-                             "variants": {"fp32": {"family": "fp32", "precision": "fp32", "bytes": 11, "gate": "top-3 parity passes",
-                                                   "gate_passed": True, "gate_enforced": False, "shipped": True,
-                                                   "path": "onnx/carspotter.onnx",
-                                                   "figures": {"photos": 4, "top1": 0.5, "top3": 1.0, "top1_agreement": 1.0,
-                                                               "parity": {"passed": True}, "max_abs_diff": 0.0}}}}},
+        "variants": {
+            "requested": None,
+            "gates": {},
+            "gates_enforced": False,
+            "calibration_photos": 0,
+            "evaluation_photos": 4,
+        },
+        "formats": {"onnx": _onnx_entry()},
         "files": file_table(root),
         "golden": None,
         "parity": None,
@@ -85,9 +129,11 @@ def test_missing_folder_and_manifest(tmp_path):
         read_manifest(tmp_path)
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                           max_leaves=20)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -109,7 +155,10 @@ def test_any_bytes_are_a_bundle_error_not_a_crash(tmp_path_factory, raw):
 
 
 @settings(max_examples=40, deadline=None)
-@given(key=st.sampled_from(["labels", "files", "formats", "input", "golden", "parity", "schema_version"]), value=json_values)
+@given(
+    key=st.sampled_from(["labels", "files", "formats", "input", "golden", "parity", "schema_version"]),
+    value=json_values,
+)
 def test_mutated_valid_manifest_reads_or_fails_cleanly(tmp_path_factory, key, value):
     root = tmp_path_factory.mktemp("v")
     m = make_bundle(root)

@@ -26,10 +26,19 @@ def to_program(tmp_path, build, shape=SHAPE, precision="fp32", image=False):
     ct = import_coremltools()
     inp = keras.Input(shape, name="x")
     model = keras.Model(inp, build(inp))
-    kind = ct.ImageType(name="x", shape=(1,) + shape, color_layout=ct.colorlayout.RGB) if image else ct.TensorType(name="x", shape=(1,) + shape)
+    kind = (
+        ct.ImageType(name="x", shape=(1,) + shape, color_layout=ct.colorlayout.RGB)
+        if image
+        else ct.TensorType(name="x", shape=(1,) + shape)
+    )
     with quiet():
-        ml = ct.convert(model, inputs=[kind], convert_to="mlprogram", minimum_deployment_target=ct.target.iOS15,
-                        compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32)
+        ml = ct.convert(
+            model,
+            inputs=[kind],
+            convert_to="mlprogram",
+            minimum_deployment_target=ct.target.iOS15,
+            compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
+        )
     path = tmp_path / "m.mlpackage"
     ml.save(str(path))
     return model, load_mlpackage(path)
@@ -66,7 +75,10 @@ CASES = {
     "dense_2d": (lambda x: L.Dense(7, **B)(L.GlobalAveragePooling2D()(x)), "linear"),
     "dense_no_bias": (lambda x: L.Dense(7, use_bias=False)(L.GlobalAveragePooling2D()(x)), "matmul"),
     "dense_softmax_head": (lambda x: L.Dense(6, activation="softmax", **B)(L.GlobalAveragePooling2D()(x)), "softmax"),
-    "matmul": (lambda x: L.Dot(axes=(2, 2))([L.Reshape((17 * 23, 5))(x), L.Reshape((17 * 23, 5))(L.ReLU()(x))]), "matmul"),
+    "matmul": (
+        lambda x: L.Dot(axes=(2, 2))([L.Reshape((17 * 23, 5))(x), L.Reshape((17 * 23, 5))(L.ReLU()(x))]),
+        "matmul",
+    ),
 }
 
 
@@ -74,7 +86,9 @@ def _randomize_batchnorm(model, rng):
     for layer in model.layers:
         if isinstance(layer, L.BatchNormalization):
             c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0, 1, c), rng.normal(0, 1, c), rng.uniform(0.5, 2, c)])
+            layer.set_weights(
+                [rng.uniform(0.5, 2, c), rng.normal(0, 1, c), rng.normal(0, 1, c), rng.uniform(0.5, 2, c)]
+            )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -108,8 +122,13 @@ def test_image_input_scale_and_bias_and_layout(tmp_path):
     inp = keras.Input((9, 11, 3), name="image")
     model = keras.Model(inp, L.Conv2D(2, 3, padding="same")(inp))
     with quiet():
-        ml = ct.convert(model, inputs=[ct.ImageType(name="image", shape=(1, 9, 11, 3), scale=1 / 255, bias=[-1, -0.5, 0.25])],
-                        convert_to="mlprogram", compute_precision=ct.precision.FLOAT32, minimum_deployment_target=ct.target.iOS15)
+        ml = ct.convert(
+            model,
+            inputs=[ct.ImageType(name="image", shape=(1, 9, 11, 3), scale=1 / 255, bias=[-1, -0.5, 0.25])],
+            convert_to="mlprogram",
+            compute_precision=ct.precision.FLOAT32,
+            minimum_deployment_target=ct.target.iOS15,
+        )
     ml.save(str(tmp_path / "img.mlpackage"))
     program = load_mlpackage(tmp_path / "img.mlpackage")
     assert program.input_is_image
@@ -141,6 +160,7 @@ def test_unknown_op_is_named(tmp_path):
 
 # Ops and attributes the TF converter never emits, built directly with coremltools' MIL Builder.
 
+
 def builder_program(tmp_path, fn, shape):
     from coremltools.converters.mil import Builder as mb
 
@@ -149,8 +169,12 @@ def builder_program(tmp_path, fn, shape):
     ct = import_coremltools()
     prog = mb.program(input_specs=[mb.TensorSpec(shape=shape)])(fn)
     with quiet():
-        ml = ct.convert(prog, convert_to="mlprogram", compute_precision=ct.precision.FLOAT32,
-                        minimum_deployment_target=ct.target.iOS15)
+        ml = ct.convert(
+            prog,
+            convert_to="mlprogram",
+            compute_precision=ct.precision.FLOAT32,
+            minimum_deployment_target=ct.target.iOS15,
+        )
     ml.save(str(tmp_path / "b.mlpackage"))
     return load_mlpackage(tmp_path / "b.mlpackage")
 
@@ -162,8 +186,11 @@ def test_batch_norm_op_matches_keras(tmp_path):
     c = 5
     gamma, beta, mean, var = rng.uniform(0.5, 2, c), rng.normal(0, 1, c), rng.normal(0, 1, c), rng.uniform(0.5, 2, c)
     f32 = lambda a: a.astype(np.float32)  # noqa: E731
-    program = builder_program(tmp_path, lambda x: mb.batch_norm(x=x, mean=f32(mean), variance=f32(var), gamma=f32(gamma),
-                                                                beta=f32(beta), epsilon=1e-3), (1, c, 9, 7))
+    program = builder_program(
+        tmp_path,
+        lambda x: mb.batch_norm(x=x, mean=f32(mean), variance=f32(var), gamma=f32(gamma), beta=f32(beta), epsilon=1e-3),
+        (1, c, 9, 7),
+    )
     assert "batch_norm" in ops_of(program)
     layer = L.BatchNormalization(axis=1, epsilon=1e-3)
     layer.build((1, c, 9, 7))
@@ -178,8 +205,11 @@ def test_conv_custom_padding_matches_keras_zero_padding(tmp_path):
     rng = np.random.default_rng(5)
     w = rng.normal(0, 1, (4, 3, 3, 3)).astype(np.float32)  # MIL: [Cout, Cin, kH, kW]
     b = rng.normal(0, 1, 4).astype(np.float32)
-    program = builder_program(tmp_path, lambda x: mb.conv(x=x, weight=w, bias=b, strides=[2, 1], pad_type="custom",
-                                                          pad=[1, 2, 0, 3]), (1, 3, 11, 8))
+    program = builder_program(
+        tmp_path,
+        lambda x: mb.conv(x=x, weight=w, bias=b, strides=[2, 1], pad_type="custom", pad=[1, 2, 0, 3]),
+        (1, 3, 11, 8),
+    )
     x = rng.normal(0, 1, (1, 3, 11, 8)).astype(np.float32)
     conv = L.Conv2D(4, 3, strides=(2, 1), padding="valid")
     nhwc = np.transpose(x, (0, 2, 3, 1))
@@ -192,8 +222,18 @@ def test_conv_custom_padding_matches_keras_zero_padding(tmp_path):
 def test_avg_pool_counting_padding_matches_keras_zero_padding(tmp_path):
     from coremltools.converters.mil import Builder as mb
 
-    program = builder_program(tmp_path, lambda x: mb.avg_pool(x=x, kernel_sizes=[3, 3], strides=[2, 2], pad_type="custom",
-                                                              pad=[1, 1, 1, 1], exclude_padding_from_average=False), (1, 2, 9, 7))
+    program = builder_program(
+        tmp_path,
+        lambda x: mb.avg_pool(
+            x=x,
+            kernel_sizes=[3, 3],
+            strides=[2, 2],
+            pad_type="custom",
+            pad=[1, 1, 1, 1],
+            exclude_padding_from_average=False,
+        ),
+        (1, 2, 9, 7),
+    )
     x = np.random.default_rng(6).normal(0, 1, (1, 2, 9, 7)).astype(np.float32)
     nhwc = L.ZeroPadding2D(1)(np.transpose(x, (0, 2, 3, 1)))
     want = np.transpose(np.asarray(L.AveragePooling2D(3, strides=2, padding="valid")(nhwc)), (0, 3, 1, 2))
@@ -206,7 +246,9 @@ def test_matmul_transposes_match_keras_ops(tmp_path, tx, ty):
 
     rng = np.random.default_rng(7)
     y = rng.normal(0, 1, (6, 4) if ty else (4, 6)).astype(np.float32)
-    program = builder_program(tmp_path, lambda x: mb.matmul(x=x, y=y, transpose_x=tx, transpose_y=ty), (2, 4, 3) if tx else (2, 3, 4))
+    program = builder_program(
+        tmp_path, lambda x: mb.matmul(x=x, y=y, transpose_x=tx, transpose_y=ty), (2, 4, 3) if tx else (2, 3, 4)
+    )
     x = rng.normal(0, 1, (2, 4, 3) if tx else (2, 3, 4)).astype(np.float32)
     a = keras.ops.swapaxes(x, -1, -2) if tx else x
     b = keras.ops.transpose(y) if ty else y
@@ -223,10 +265,19 @@ def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
     inp = keras.Input(SHAPE, name="x")
     model = keras.Model(inp, L.Conv2D(64, 5, padding="same", **B)(inp))
     with quiet():
-        ml = ct.convert(model, inputs=[ct.TensorType(name="x", shape=(1,) + SHAPE)], convert_to="mlprogram",
-                        minimum_deployment_target=ct.target.iOS16, compute_precision=ct.precision.FLOAT32)
-        small = cto.linear_quantize_weights(ml, config=cto.OptimizationConfig(
-            global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", weight_threshold=0)))
+        ml = ct.convert(
+            model,
+            inputs=[ct.TensorType(name="x", shape=(1,) + SHAPE)],
+            convert_to="mlprogram",
+            minimum_deployment_target=ct.target.iOS16,
+            compute_precision=ct.precision.FLOAT32,
+        )
+        small = cto.linear_quantize_weights(
+            ml,
+            config=cto.OptimizationConfig(
+                global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", weight_threshold=0)
+            ),
+        )
     small.save(str(tmp_path / "q.mlpackage"))
     program = load_mlpackage(tmp_path / "q.mlpackage")
     assert "constexpr_affine_dequantize" in ops_of(program)
@@ -237,18 +288,45 @@ def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
     assert 0 < err < 0.02 * np.abs(want).max()  # 8-bit weights: close, not identical
 
 
-@pytest.mark.parametrize("name, target, make, op, bound", [
-    ("palettized 4-bit, a table per tensor", "iOS16", lambda cto: cto.OpPalettizerConfig(mode="kmeans", nbits=4, weight_threshold=0),
-     "constexpr_lut_to_dense", 0.15),
-    ("palettized 4-bit, a table per 16 channels", "iOS18", lambda cto: cto.OpPalettizerConfig(
-        mode="kmeans", nbits=4, granularity="per_grouped_channel", group_size=16, weight_threshold=0), "constexpr_lut_to_dense", 0.15),
-    ("palettized 4-bit, a table per tensor and a scale per channel (chained constexpr ops)", "iOS18",
-     lambda cto: cto.OpPalettizerConfig(mode="kmeans", nbits=4, enable_per_channel_scale=True, weight_threshold=0),
-     "constexpr_lut_to_dense", 0.15),
-    ("int4 block-wise", "iOS18", lambda cto: cto.OpLinearQuantizerConfig(
-        mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=32, weight_threshold=0),
-     "constexpr_blockwise_shift_scale", 0.15),
-])
+@pytest.mark.parametrize(
+    "name, target, make, op, bound",
+    [
+        (
+            "palettized 4-bit, a table per tensor",
+            "iOS16",
+            lambda cto: cto.OpPalettizerConfig(mode="kmeans", nbits=4, weight_threshold=0),
+            "constexpr_lut_to_dense",
+            0.15,
+        ),
+        (
+            "palettized 4-bit, a table per 16 channels",
+            "iOS18",
+            lambda cto: cto.OpPalettizerConfig(
+                mode="kmeans", nbits=4, granularity="per_grouped_channel", group_size=16, weight_threshold=0
+            ),
+            "constexpr_lut_to_dense",
+            0.15,
+        ),
+        (
+            "palettized 4-bit, a table per tensor and a scale per channel (chained constexpr ops)",
+            "iOS18",
+            lambda cto: cto.OpPalettizerConfig(
+                mode="kmeans", nbits=4, enable_per_channel_scale=True, weight_threshold=0
+            ),
+            "constexpr_lut_to_dense",
+            0.15,
+        ),
+        (
+            "int4 block-wise",
+            "iOS18",
+            lambda cto: cto.OpLinearQuantizerConfig(
+                mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=32, weight_threshold=0
+            ),
+            "constexpr_blockwise_shift_scale",
+            0.15,
+        ),
+    ],
+)
 def test_lowbit_compressed_weights_run_close_to_the_uncompressed_model(tmp_path, name, target, make, op, bound):
     """The Core ML low-bit variants' decompression ops (palettized look-up tables, 4-bit blocks) run in the MIL
     reference execution: the output is near the uncompressed model's, and a 4-bit palettized weight tensor holds
@@ -261,8 +339,13 @@ def test_lowbit_compressed_weights_run_close_to_the_uncompressed_model(tmp_path,
     inp = keras.Input(SHAPE, name="x")  # the second convolution has 64 input channels: two blocks of 32
     model = keras.Model(inp, L.Conv2D(32, 3, padding="same", **B)(L.Conv2D(64, 5, padding="same", **B)(inp)))
     with quiet():
-        ml = ct.convert(model, inputs=[ct.TensorType(name="x", shape=(1,) + SHAPE)], convert_to="mlprogram",
-                        minimum_deployment_target=getattr(ct.target, target), compute_precision=ct.precision.FLOAT32)
+        ml = ct.convert(
+            model,
+            inputs=[ct.TensorType(name="x", shape=(1,) + SHAPE)],
+            convert_to="mlprogram",
+            minimum_deployment_target=getattr(ct.target, target),
+            compute_precision=ct.precision.FLOAT32,
+        )
         config = cto.OptimizationConfig(global_config=make(cto))
         small = (cto.palettize_weights if "palettized" in name else cto.linear_quantize_weights)(ml, config=config)
     small.save(str(tmp_path / "q.mlpackage"))

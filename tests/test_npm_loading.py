@@ -79,8 +79,13 @@ def _run(pipeline, tmp_path) -> dict:
     _, bundle = pipeline
     pkg = install_npm_package(bundle, tmp_path)
     (tmp_path / "loading.mjs").write_text(SCRIPT)
-    done = subprocess.run(["node", "loading.mjs", str(pkg), str(bundle), str(tmp_path / "documents")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["node", "loading.mjs", str(pkg), str(bundle), str(tmp_path / "documents")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -167,9 +172,20 @@ def test_a_model_with_one_byte_changed_is_refused_in_chromium(pipeline, node_mod
     model = bytearray((pkg / json.loads((pkg / "carspotter.json").read_text())["model"]).read_bytes())
     model[len(model) // 2] ^= 0x01
     (tmp_path / "damaged.onnx").write_bytes(model)
-    done = subprocess.run(["node", str(node_modules / "model_check_page.mjs"), chromium, str(tmp_path), str(pkg),
-                           str(tmp_path / "bundle"), str(tmp_path / "damaged.onnx")],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            "node",
+            str(node_modules / "model_check_page.mjs"),
+            chromium,
+            str(tmp_path),
+            str(pkg),
+            str(tmp_path / "bundle"),
+            str(tmp_path / "damaged.onnx"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert "error" not in out and not out["pageErrors"], out

@@ -25,7 +25,7 @@ BOX_SHIFT = 1.0
 """Logits added to the box head's last bias, toward the box's centre (x0, y0 up, x1, y1 down): see ``boxed``."""
 
 BOX_TOLERANCE = 0.01
-"""carspotter.parity.checks.BOX_TOLERANCE, and the self-test's."""
+"""carspotter.parity.bundle_checks.BOX_TOLERANCE, and the self-test's."""
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,11 @@ def _disagreements(scenes, answers, bundle) -> list:
     limit = json.loads((bundle / "golden" / "expected.json").read_text())["tolerances"]["fp32"]["max_abs_diff"]
     verdicts = [agreement(s["reference"], a) for s, a in zip(scenes, answers)]
     keys = ("passes", "roi", "top1")
-    return [(s["file"], s["region"], {k: s["reference"][k] for k in keys}, {k: a[k] for k in keys}, v["max_abs_dp"])
-            for s, a, v in zip(scenes, answers, verdicts) if not v["agree"] or v["max_abs_dp"] > limit]
+    return [
+        (s["file"], s["region"], {k: s["reference"][k] for k in keys}, {k: a[k] for k in keys}, v["max_abs_dp"])
+        for s, a, v in zip(scenes, answers, verdicts)
+        if not v["agree"] or v["max_abs_dp"] > limit
+    ]
 
 
 def test_npm_two_pass_agrees_with_the_reference_on_12mp_scenes_in_node(boxed, app):
@@ -105,8 +108,12 @@ def test_npm_two_pass_agrees_with_the_reference_in_chromium(boxed, app):
     root, pkg, scenes = app
     few = scenes[:4]  # scene 3 has a region for pass 1
     listing = write_list(few, root / "scenes", "chromium.json")
-    done = subprocess.run(["node", str(NODE_DIR / "two_pass_page.mjs"), chromium, str(root), str(pkg), str(listing)],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["node", str(NODE_DIR / "two_pass_page.mjs"), chromium, str(root), str(pkg), str(listing)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert "error" not in out and not out["pageErrors"], out
@@ -169,14 +176,15 @@ def test_npm_two_pass_refuses_a_model_without_box_and_reads_outputs_by_name(boxe
     car = np.asarray(Image.open(sorted((SAMPLE / (run / "labels.txt").read_text().splitlines()[1]).glob("*.jpg"))[0]))
     Image.fromarray(compose(car, 0.3, seed=11, size=(1600, 1200)).pixels).save(tmp_path / "scene.png")
     (tmp_path / "check.mjs").write_text(REFUSE)
-    done = subprocess.run(["node", str(tmp_path / "check.mjs"), str(pkg), str(tmp_path)], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        ["node", str(tmp_path / "check.mjs"), str(pkg), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["hasBox"] == [False, True, True]
     for key in ("twoPass", "twoPassFile", "requireBox"):  # one line, naming the fix; twoPassFile never read the file
         message = out[key]
-        assert message.startswith("Error: carspotter: twoPass needs the model's \"box\" output"), message
+        assert message.startswith('Error: carspotter: twoPass needs the model\'s "box" output'), message
         assert "\n" not in message, message
         assert 'has only "probabilities"' in message and "carspotter localize RUN" in message, message
     boxed_probs, swapped_probs, plain_probs = map(np.array, out["probabilities"])
@@ -185,15 +193,21 @@ def test_npm_two_pass_refuses_a_model_without_box_and_reads_outputs_by_name(boxe
     assert out["classify"] == int(np.argmax(plain_probs))
     model = load_two_output(run)
     ref = two_pass(lambda x: model.predict(x, verbose=0), np.asarray(Image.open(tmp_path / "scene.png")), 128)
-    want = {"passes": ref.passes, "roi": list(ref.roi) if ref.roi else None, "top1": int(np.argmax(ref.probabilities)),
-            "box": ref.box.tolist(), "probabilities": ref.probabilities.tolist()}
+    want = {
+        "passes": ref.passes,
+        "roi": list(ref.roi) if ref.roi else None,
+        "top1": int(np.argmax(ref.probabilities)),
+        "box": ref.box.tolist(),
+        "probabilities": ref.probabilities.tolist(),
+    }
     verdict = agreement(want, out["file"])  # twoPassFile: the PNG decoded by sharp, then twoPass
     assert verdict["agree"] and verdict["max_abs_dp"] < 1e-3, (want, out["file"])
 
 
 def _self_test(pkg, bundle) -> tuple[int, dict]:
-    done = subprocess.run(["node", str(pkg / "selftest.mjs"), str(bundle), "--json"], capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        ["node", str(pkg / "selftest.mjs"), str(bundle), "--json"], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode in (0, 1), done.stderr[-2000:]
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-2])
 
@@ -230,8 +244,12 @@ def test_npm_self_test_checks_the_box_output_in_chromium(boxed, app):
     _, bundle = boxed
     root, pkg, _ = app
     (root / "bundle").symlink_to(bundle, target_is_directory=True)
-    done = subprocess.run(["node", str(NODE_DIR / "package_selftest_page.mjs"), chromium, str(root), str(pkg),
-                           str(root / "bundle")], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["node", str(NODE_DIR / "package_selftest_page.mjs"), chromium, str(root), str(pkg), str(root / "bundle")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert "error" not in out and not out["pageErrors"], out
@@ -272,8 +290,18 @@ def test_npm_two_pass_types_compile_as_an_app_uses_them(boxed, app, tmp_path):
         (tmp_path / "node_modules" / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
     (tmp_path / "node_modules" / name).symlink_to(pkg, target_is_directory=True)
     (tmp_path / "package.json").write_text('{"type": "module"}')
-    command = [str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext",
-               "--target", "es2022", "app.ts"]
+    command = [
+        str(tsc),
+        "--noEmit",
+        "--strict",
+        "--module",
+        "nodenext",
+        "--moduleResolution",
+        "nodenext",
+        "--target",
+        "es2022",
+        "app.ts",
+    ]
     for text, good in ((TS_TWO_PASS, True), (TS_TWO_PASS.replace("const passes: 1 | 2", "const passes: 3"), False)):
         (tmp_path / "app.ts").write_text(text.replace("PKG", name))
         done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -8,13 +8,16 @@ import pytest
 from carspotter.util.errors import CarspotterError, ExportError, one_line, step
 
 
-@pytest.mark.parametrize("exc, line", [
-    (ValueError(""), "ValueError"),  # empty: IndexError before (str(exc).splitlines()[0])
-    (ValueError("   \n\n"), "ValueError"),
-    (RuntimeError("\nfirst real line\nsecond"), "RuntimeError: first real line"),
-    (KeyError("k"), "KeyError: 'k'"),
-    (OSError(2, "No such file"), "FileNotFoundError: [Errno 2] No such file"),
-])
+@pytest.mark.parametrize(
+    "exc, line",
+    [
+        (ValueError(""), "ValueError"),  # empty: IndexError before (str(exc).splitlines()[0])
+        (ValueError("   \n\n"), "ValueError"),
+        (RuntimeError("\nfirst real line\nsecond"), "RuntimeError: first real line"),
+        (KeyError("k"), "KeyError: 'k'"),
+        (OSError(2, "No such file"), "FileNotFoundError: [Errno 2] No such file"),
+    ],
+)
 def test_one_line(exc, line):
     assert one_line(exc) == line
 

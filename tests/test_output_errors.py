@@ -33,7 +33,9 @@ def test_disk_full_during_export_keeps_the_old_bundle_and_says_how_much(pipeline
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("carspotter export: error: "), err
     assert not any("Traceback" in line for line in err)
-    assert "the disk is full (No space left on device)" in err[-1] and re.search(r"ran out after writing \d+\.\d MiB", err[-1])
+    assert "the disk is full (No space left on device)" in err[-1] and re.search(
+        r"ran out after writing \d+\.\d MiB", err[-1]
+    )
     assert "MiB free now" in err[-1] and "previous one there takes" in err[-1]
     assert {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # temporary folder removed
@@ -45,8 +47,26 @@ def test_disk_full_during_training_leaves_no_run(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(report, "write_report", _disk_full)
     out = tmp_path / "runs" / "r"
-    code = main(["train", str(SAMPLE), "--out", str(out), "--weights", "none", "--max-classes", "2", "--image-size", "75",
-                 "--epochs-head", "1", "--epochs-finetune", "0", "--min-photos", "3"])
+    code = main(
+        [
+            "train",
+            str(SAMPLE),
+            "--out",
+            str(out),
+            "--weights",
+            "none",
+            "--max-classes",
+            "2",
+            "--image-size",
+            "75",
+            "--epochs-head",
+            "1",
+            "--epochs-finetune",
+            "0",
+            "--min-photos",
+            "3",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "the disk is full" in err[-1], err
     assert not out.exists() and not [p for p in out.parent.iterdir() if ".tmp-" in p.name]
@@ -61,8 +81,13 @@ def test_destination_that_is_a_file_is_one_line(pipeline, tmp_path, capsys):
     assert (tmp_path / "b").read_text() == "not a folder"
 
 
-@pytest.mark.parametrize("err, words", [(errno.EROFS, "cannot write there (Read-only file system)"),
-                                         (errno.EACCES, "cannot write there (Permission denied)")])
+@pytest.mark.parametrize(
+    "err, words",
+    [
+        (errno.EROFS, "cannot write there (Read-only file system)"),
+        (errno.EACCES, "cannot write there (Permission denied)"),
+    ],
+)
 def test_read_only_destination_is_one_line(tmp_path, monkeypatch, err, words):
     # Simulated: the tests may run as root, which permission bits do not stop.
     def refuse(*a, **k):

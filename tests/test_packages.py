@@ -19,6 +19,7 @@ import pytest
 
 from conftest import JUNIT_JARS, NODE_DIR, REPO, install_npm_package, kotlin_root
 
+
 def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp_path):
     from carspotter.contracts import resize_vectors
     from carspotter.contracts.manifest import verify_bundle
@@ -26,8 +27,15 @@ def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp
     bundle = moved["bundle"]
     entry = verify_bundle(bundle).golden["resize_vectors"]
     assert entry["count"] == len(resize_vectors.VECTORS) == 18
-    assert {v["name"] for v in entry["vectors"]} >= {"strip-1x613", "down10-3011x97", "rgba-301x157", "gen-4032x3024",
-                                                    "rgba-box-701x333", "gen-roi-orient6-640x480", "gen-roi-orient6-4032x3024"}
+    assert {v["name"] for v in entry["vectors"]} >= {
+        "strip-1x613",
+        "down10-3011x97",
+        "rgba-301x157",
+        "gen-4032x3024",
+        "rgba-box-701x333",
+        "gen-roi-orient6-640x480",
+        "gen-roi-orient6-4032x3024",
+    }
     results = resize_vectors.check_vectors(bundle / "golden")
     assert [r.differing for r in results] == [0] * 18
     # a port that rounds halves up instead of to even is caught
@@ -43,6 +51,7 @@ def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp
 
 # -- JavaScript ---------------------------------------------------------------------------------------------
 
+
 def test_npm_package_layout_and_main_entry_without_node_only_code(moved):
     pkg = moved["bundle"] / "onnx"
     meta = json.loads((pkg / "package.json").read_text())
@@ -53,18 +62,26 @@ def test_npm_package_layout_and_main_entry_without_node_only_code(moved):
     assert meta["exports"]["./carspotter.json"] == "./carspotter.json" and "carspotter.json" in meta["files"]
     assert meta["exports"]["./model"]["default"] == "./carspotter.onnx"
     readme = (pkg / "README.md").read_text()
-    assert "assetExts" in readme and "asset/resource" in readme and "?url" in readme and "experimental-vm-modules" in readme
+    assert (
+        "assetExts" in readme
+        and "asset/resource" in readme
+        and "?url" in readme
+        and "experimental-vm-modules" in readme
+    )
     assert "onnxruntime-common" in meta["peerDependencies"] and meta["peerDependenciesMeta"]["sharp"]["optional"]
     assert all((pkg / f).is_file() for f in meta["files"])
     bundle_js = (pkg / "bundle.js").read_text()
-    assert json.loads(bundle_js[bundle_js.index("{"):bundle_js.rindex("}") + 1])["size"] == 128
+    assert json.loads(bundle_js[bundle_js.index("{") : bundle_js.rindex("}") + 1])["size"] == 128
     # what the main entry loads must run in React Native and browsers: no Node modules, import.meta, require, process
     assert meta["exports"]["./twopass"] == {"types": "./twopass.d.ts", "default": "./twopass.js"}
     main_graph = ["index.js", "resize.js", "twopass.js", "selftest.js", "bundle.js"]
     for name in main_graph:
         text = (pkg / name).read_text()
         imports = re.findall(r"^(?:import|export)\b[^;'\"]*?from '([^']+)'", text, flags=re.M)  # not in strings
-        assert set(imports) <= {"onnxruntime-common", "./bundle.js", "./resize.js", "./twopass.js", "./selftest.js"}, (name, imports)
+        assert set(imports) <= {"onnxruntime-common", "./bundle.js", "./resize.js", "./twopass.js", "./selftest.js"}, (
+            name,
+            imports,
+        )
         assert not re.search(r"import\.meta|\brequire\(|\bprocess\.|node:", text), name
         if name in ("resize.js", "twopass.js"):  # the subpaths an app may copy alone import nothing
             assert imports == [], (name, imports)
@@ -79,8 +96,19 @@ def test_npm_package_in_headless_chromium_passes_the_self_test(moved, node_modul
         pytest.skip("onnxruntime-web is not in tests/js/node_modules (npm ci in tests/js)")
     pkg = install_npm_package(moved["bundle"], tmp_path)
     (tmp_path / "bundle").symlink_to(moved["bundle"], target_is_directory=True)
-    done = subprocess.run(["node", str(NODE_DIR / "package_selftest_page.mjs"), chromium, str(tmp_path), str(pkg),
-                           str(tmp_path / "bundle")], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            "node",
+            str(NODE_DIR / "package_selftest_page.mjs"),
+            chromium,
+            str(tmp_path),
+            str(pkg),
+            str(tmp_path / "bundle"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert "error" not in out and not out["pageErrors"], out
@@ -88,11 +116,17 @@ def test_npm_package_in_headless_chromium_passes_the_self_test(moved, node_modul
     assert "HeadlessChrome" in result["userAgent"] or "Chrome" in result["userAgent"]
     from carspotter.contracts.resize_vectors import VECTORS
 
-    assert result["resize"]["passed"] and [v["differing"] for v in result["resize"]["vectors"]] == [0] * len(VECTORS), result["lines"]
-    assert {v["name"] for v in result["resize"]["vectors"]} == {v.name for v in VECTORS}  # every orientation and ROI vector
+    assert result["resize"]["passed"] and [v["differing"] for v in result["resize"]["vectors"]] == [0] * len(VECTORS), (
+        result["lines"]
+    )
+    assert {v["name"] for v in result["resize"]["vectors"]} == {
+        v.name for v in VECTORS
+    }  # every orientation and ROI vector
     assert result["rois"]["passed"] and result["rois"]["rois"] == 13 and not result["rois"]["wrong"], result["lines"]
     box_rows = json.loads((moved["bundle"] / "manifest.json").read_text())["golden"]["box_vectors"]["count"]
-    assert result["boxes"]["passed"] and result["boxes"]["rows"] == box_rows and not result["boxes"]["wrong"], result["lines"]
+    assert result["boxes"]["passed"] and result["boxes"]["rows"] == box_rows and not result["boxes"]["wrong"], result[
+        "lines"
+    ]
     assert result["boxOutput"]["passed"] and "no boxes" in result["boxOutput"]["skipped"]  # a run without a localizer
     assert result["exact"]["passed"] and result["exact"]["photos"] == 32, result["lines"]
     assert result["package"]["passed"] and result["package"]["photos"] == 32, result["lines"]
@@ -100,7 +134,9 @@ def test_npm_package_in_headless_chromium_passes_the_self_test(moved, node_modul
     assert result["package"]["top1Agreement"] == result["exact"]["top1Agreement"], result["lines"]
     assert result["package"]["maxPixelDrift"] == 0, result["lines"]
     assert len(result["classify"]["top"]) == 3 and isinstance(result["classify"]["show"], bool)
-    roi = result["roi"]  # classify(..., roi) in the browser: the model on the ROI's input, a bad ROI refused in one line
+    roi = result[
+        "roi"
+    ]  # classify(..., roi) in the browser: the model on the ROI's input, a bad ROI refused in one line
     assert roi["same"] and roi["differs"] and len(roi["top"]) == 3, roi
     assert roi["badRoi"]["name"] == "RoiError" and "reaches outside the" in roi["badRoi"]["message"], roi
     assert "\n" not in roi["badRoi"]["message"] and "0 <= x0 < x1 <= width" in roi["badRoi"]["message"], roi
@@ -201,8 +237,9 @@ def test_npm_port_of_rois_and_box_logic_is_the_reference_in_node(node_modules, t
 
     flipped, grid = _roi_check_inputs(tmp_path)
     (tmp_path / "check.mjs").write_text(ROI_CHECK)
-    done = subprocess.run(["node", str(tmp_path / "check.mjs"), str(TEMPLATE), str(tmp_path)], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        ["node", str(tmp_path / "check.mjs"), str(TEMPLATE), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     ok = out["good"]
@@ -279,8 +316,16 @@ def test_npm_preprocess_and_classify_take_a_roi_in_node(node_modules, tmp_path):
 
     pkg = tmp_path / "pkg"
     shutil.copytree(TEMPLATE, pkg)
-    facts = {"name": "roi-test", "version": "0", "size": 48, "labels": ["a", "b", "c"], "threshold": None,
-             "notACar": None, "model": "none.onnx", "modelSha256": "0" * 64}
+    facts = {
+        "name": "roi-test",
+        "version": "0",
+        "size": 48,
+        "labels": ["a", "b", "c"],
+        "threshold": None,
+        "notACar": None,
+        "model": "none.onnx",
+        "modelSha256": "0" * 64,
+    }
     (pkg / "bundle.js").write_text(f"export default {json.dumps(facts)};\n")
     (tmp_path / "node_modules").symlink_to(node_modules / "node_modules", target_is_directory=True)
     roi = (17, 9, 250, 190)
@@ -297,8 +342,9 @@ def test_npm_preprocess_and_classify_take_a_roi_in_node(node_modules, tmp_path):
     (tmp_path / "jpg_roi.json").write_text(json.dumps(jpg_roi))
     (tmp_path / "expected_jpg.raw").write_bytes(load_photo(tmp_path / "photo.jpg", 48, jpg_roi).tobytes())
     (tmp_path / "check.mjs").write_text(ROI_CLASSIFY)
-    done = subprocess.run(["node", str(tmp_path / "check.mjs"), str(pkg), str(tmp_path)], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        ["node", str(tmp_path / "check.mjs"), str(pkg), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["preprocess"] == {"3": [True] * 6, "4": [True] * 6}, out["preprocess"]
@@ -316,15 +362,33 @@ def test_npm_preprocess_and_classify_take_a_roi_in_node(node_modules, tmp_path):
 
 # -- Kotlin ---------------------------------------------------------------------------------------------------
 
-KOTLIN_TESTS = ("ResizeVectorsTest", "OrientationTest", "ParityRuleTest", "CameraRotationTest", "RoiTest", "TwoPassTest")
+KOTLIN_TESTS = (
+    "ResizeVectorsTest",
+    "OrientationTest",
+    "ParityRuleTest",
+    "CameraRotationTest",
+    "RoiTest",
+    "TwoPassTest",
+)
 """The JVM test classes of the core (``src/test``), run by JUnit 4's console runner."""
 
 
 def _junit(kotlin: tuple[Path, str], golden: Path, classes=KOTLIN_TESTS, jvm=()) -> subprocess.CompletedProcess:
     jar, package = kotlin
-    return subprocess.run(["java", *jvm, f"-Dcarspotter.golden={golden}", "-cp", os.pathsep.join([str(jar), *JUNIT_JARS]),
-                           "org.junit.runner.JUnitCore", *(f"{package}.{c}" for c in classes)],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            "java",
+            *jvm,
+            f"-Dcarspotter.golden={golden}",
+            "-cp",
+            os.pathsep.join([str(jar), *JUNIT_JARS]),
+            "org.junit.runner.JUnitCore",
+            *(f"{package}.{c}" for c in classes),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_kotlin_core_passes_its_jvm_tests_on_the_resize_vectors(pipeline, kotlin_tests):
@@ -340,7 +404,10 @@ def test_kotlin_resize_test_fails_on_a_wrong_vector(pipeline, kotlin_tests, tmp_
     data[len(data) // 2] ^= 1
     out.write_bytes(bytes(data))
     done = _junit(kotlin_tests, copy)
-    assert done.returncode == 1 and "down3-1000x330: values differing from the reference expected:<0> but was:<1>" in done.stdout
+    assert (
+        done.returncode == 1
+        and "down3-1000x330: values differing from the reference expected:<0> but was:<1>" in done.stdout
+    )
 
 
 def test_kotlin_roi_vector_is_checked_through_every_path(pipeline, kotlin_tests, tmp_path):
@@ -369,11 +436,17 @@ def test_kotlin_band_path_reduces_a_48mp_photo_within_a_256_mib_heap(pipeline, k
     from carspotter.model.reference_resize import resize
 
     photo = generated_photo(8000, 6000, 48)
-    shas = {o: hashlib.sha256(np.ascontiguousarray(resize(upright, 299)).tobytes()).hexdigest()
-            for o, upright in ((1, photo), (6, np.ascontiguousarray(np.rot90(photo, k=-1))))}  # EXIF 6: turned 90 degrees clockwise to view
+    shas = {
+        o: hashlib.sha256(np.ascontiguousarray(resize(upright, 299)).tobytes()).hexdigest()
+        for o, upright in ((1, photo), (6, np.ascontiguousarray(np.rot90(photo, k=-1))))
+    }  # EXIF 6: turned 90 degrees clockwise to view
     del photo
-    done = _junit(kotlin_tests, pipeline[1] / "golden", classes=("Photo48MpTest",),
-                  jvm=("-Xmx256m", "-Dcarspotter.photo48mp=" + ",".join(f"{o}:{sha}" for o, sha in shas.items())))
+    done = _junit(
+        kotlin_tests,
+        pipeline[1] / "golden",
+        classes=("Photo48MpTest",),
+        jvm=("-Xmx256m", "-Dcarspotter.photo48mp=" + ",".join(f"{o}:{sha}" for o, sha in shas.items())),
+    )
     assert done.returncode == 0 and "OK (1 test)" in done.stdout, done.stdout[-3000:]
 
 
@@ -386,15 +459,39 @@ def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_
     from carspotter.export.app_packages import android_library
     from carspotter.export.platform_package import PackageInfo
 
-    info = PackageInfo(name="no-golden", version="0", labels=("a", "b"), size=32, threshold=None, not_a_car=None,
-                       model="carspotter.tflite", others=(), model_sha256="0" * 64, golden=False)
+    info = PackageInfo(
+        name="no-golden",
+        version="0",
+        labels=("a", "b"),
+        size=32,
+        threshold=None,
+        not_a_car=None,
+        model="carspotter.tflite",
+        others=(),
+        model_sha256="0" * 64,
+        golden=False,
+    )
     android_library(tmp_path / "android", info)
     root = kotlin_root(tmp_path / "android")
     tests = sorted((tmp_path / "android" / "src" / "test" / "kotlin").rglob("*.kt"))
     jar = tmp_path / "core-tests.jar"
-    done = subprocess.run([kotlinc, "-language-version", "1.3", "-api-version", "1.3",
-                           *map(str, sorted((root / "core").glob("*.kt")) + tests), "-cp", JUNIT_JARS[0], "-d", str(jar)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            kotlinc,
+            "-language-version",
+            "1.3",
+            "-api-version",
+            "1.3",
+            *map(str, sorted((root / "core").glob("*.kt")) + tests),
+            "-cp",
+            JUNIT_JARS[0],
+            "-d",
+            str(jar),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     done = _junit((jar, "dev.carspotter.no_golden.core"), tmp_path / "golden")  # no such folder, as in the bundle
     assert done.returncode == 0 and "OK (22 tests)" in done.stdout, done.stdout[-3000:]
@@ -402,20 +499,15 @@ def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_
     assert selftest.count("assumeTrue(NO_GOLDEN, BundleConstants.HAS_GOLDEN)") == 2 and "--golden 0" in selftest
 
 
-def test_android_library_module_layout(pipeline):
-    bundle = pipeline[1]
-    android = bundle / "android"
-    gradle = (android / "build.gradle.kts").read_text()
-    assert 'id("com.android.library")' in gradle and "minSdk = 24" in gradle and 'assets.srcDirs("../golden")' in gradle
-    assert 'namespace = "dev.carspotter.small"' in gradle
-    pattern = re.search(r'ignoreAssetsPattern = "([^"]+)"', gradle).group(1).split(":")
-    shipped = [Path(v["path"]).name for v in json.loads((bundle / "manifest.json").read_text())["formats"]["tflite"]["variants"].values()
-               if v["shipped"]]
-    assert {f"!{n}" for n in shipped if n != "carspotter.tflite"} <= set(pattern) and "!carspotter.tflite" not in pattern
+def _gradle_plugins_and_pinned_versions(android: Path, gradle: str) -> None:
+    """build.gradle.kts: Kotlin built in (AGP 9) or applied by the module (AGP 8), consumer R8 rules for MediaPipe, and
+    MediaPipe and LiteRT pinned at 16 KB-aligned versions, the ones its README names."""
     # AGP 9: built-in Kotlin, so no kotlinOptions; without it (AGP 8, android.builtInKotlin=false) the module applies the
     # Kotlin Android plugin itself, or stops with one line saying what to declare; consumer R8 rules for MediaPipe, shipped
-    assert "kotlinOptions" not in gradle and "plugins {\n    id(\"com.android.library\")\n}" in gradle
-    assert 'apply(plugin = "org.jetbrains.kotlin.android")' in gradle and "androidComponents.pluginVersion.major" in gradle
+    assert "kotlinOptions" not in gradle and 'plugins {\n    id("com.android.library")\n}' in gradle
+    assert (
+        'apply(plugin = "org.jetbrains.kotlin.android")' in gradle and "androidComponents.pluginVersion.major" in gradle
+    )
     assert 'gradleProperty("android.builtInKotlin")' in gradle and "UnknownPluginException" in gradle
     readme = (android / "README.md").read_text()
     assert "android.builtInKotlin=false" in readme and 'id("org.jetbrains.kotlin.android") version' in readme
@@ -427,19 +519,46 @@ def test_android_library_module_layout(pipeline):
     for text in (readme, docs):
         assert "0.10.14" not in text and "2.16.1" not in text
     assert "CARSPOTTER_GOLDEN" not in readme
-    assert 'consumerProguardFiles("consumer-rules.pro")' in gradle and "com.google.mediapipe" in (android / "consumer-rules.pro").read_text()
+    assert (
+        'consumerProguardFiles("consumer-rules.pro")' in gradle
+        and "com.google.mediapipe" in (android / "consumer-rules.pro").read_text()
+    )
     # pinned, at versions whose native libraries are 16 KB page-aligned (MediaPipe 0.10.26+, LiteRT 1.4.0+), MediaPipe
     # with x86_64 libraries for emulators again (0.10.29+)
     mediapipe = re.search(r'implementation\("com\.google\.mediapipe:tasks-vision:(\d+)\.(\d+)\.(\d+)"\)', gradle)
-    assert mediapipe and tuple(map(int, mediapipe.groups())) >= (0, 10, 29) and "org.tensorflow:tensorflow-lite" not in gradle
+    assert (
+        mediapipe
+        and tuple(map(int, mediapipe.groups())) >= (0, 10, 29)
+        and "org.tensorflow:tensorflow-lite" not in gradle
+    )
     assert all(f'"com.google.ai.edge.litert:{a}:1.4.0"' in gradle for a in ("litert", "litert-gpu", "litert-gpu-api"))
+
+
+def test_android_library_module_layout(pipeline):
+    bundle = pipeline[1]
+    android = bundle / "android"
+    gradle = (android / "build.gradle.kts").read_text()
+    assert 'id("com.android.library")' in gradle and "minSdk = 24" in gradle and 'assets.srcDirs("../golden")' in gradle
+    assert 'namespace = "dev.carspotter.small"' in gradle
+    pattern = re.search(r'ignoreAssetsPattern = "([^"]+)"', gradle).group(1).split(":")
+    shipped = [
+        Path(v["path"]).name
+        for v in json.loads((bundle / "manifest.json").read_text())["formats"]["tflite"]["variants"].values()
+        if v["shipped"]
+    ]
+    assert {f"!{n}" for n in shipped if n != "carspotter.tflite"} <= set(
+        pattern
+    ) and "!carspotter.tflite" not in pattern
+    _gradle_plugins_and_pinned_versions(android, gradle)
     assets = android / "src" / "main" / "assets" / "carspotter_small"
     facts = json.loads((assets / "carspotter.json").read_text())
     assert facts["size"] == 128 and facts["model"] == "carspotter.tflite" and (assets / facts["model"]).is_file()
     root = kotlin_root(android)
     assert root == android / "src" / "main" / "kotlin" / "dev" / "carspotter" / "small"
     assert '"carspotter.json"' in (root / "CarSpotter.kt").read_text()
-    assert (assets / "labels.txt").read_text().splitlines() == json.loads((bundle / "manifest.json").read_text())["labels"]
+    assert (assets / "labels.txt").read_text().splitlines() == json.loads((bundle / "manifest.json").read_text())[
+        "labels"
+    ]
     selftest = (kotlin_root(android, "androidTest") / "CarSpotterSelfTest.kt").read_text()
     assert "Accelerator.GPU" in selftest and "Accelerator.CPU" in selftest and "Engine.INTERPRETER" in selftest
     assert "carspotter.tflite" not in selftest  # the model comes from the bundle's properties, not a hard-coded name
@@ -461,8 +580,12 @@ def _kotlin_names(android: Path) -> tuple[str, set[str], set[str], list[str]]:
         text = source.read_text()
         package = re.search(r"^package (\S+)", text, flags=re.M).group(1)
         packages.add(package)
-        classes |= {f"{package}.{c}" for c in re.findall(r"^(?:\w+ )*(?:class|object|interface) (\w+)", text, flags=re.M)}
-        assert all(i.startswith(namespace) for i in re.findall(r"^import (dev\.carspotter\S*)", text, flags=re.M)), source
+        classes |= {
+            f"{package}.{c}" for c in re.findall(r"^(?:\w+ )*(?:class|object|interface) (\w+)", text, flags=re.M)
+        }
+        assert all(i.startswith(namespace) for i in re.findall(r"^import (dev\.carspotter\S*)", text, flags=re.M)), (
+            source
+        )
     return namespace, packages, classes, sorted(p.name for p in (android / "src" / "main" / "assets").iterdir())
 
 
@@ -474,20 +597,38 @@ def test_two_bundles_android_libraries_share_no_name(pipeline, tmp_path):
 
     small = pipeline[1] / "android"
     facts = json.loads((small / "src" / "main" / "assets" / "carspotter_small" / "carspotter.json").read_text())
-    info = PackageInfo(name="cars-b", version=facts["version"], labels=tuple(facts["labels"]), size=facts["size"],
-                       threshold=facts["threshold"], not_a_car=facts["notACar"], model=facts["model"], others=(),
-                       model_sha256=facts["modelSha256"], golden=False)
+    info = PackageInfo(
+        name="cars-b",
+        version=facts["version"],
+        labels=tuple(facts["labels"]),
+        size=facts["size"],
+        threshold=facts["threshold"],
+        not_a_car=facts["notACar"],
+        model=facts["model"],
+        others=(),
+        model_sha256=facts["modelSha256"],
+        golden=False,
+    )
     other = tmp_path / "android"
     android_library(other, info)
     a, b = _kotlin_names(small), _kotlin_names(other)
     assert (a[0], b[0]) == ("dev.carspotter.small", "dev.carspotter.cars_b")
-    assert a[1] == {"dev.carspotter.small", "dev.carspotter.small.core"} and b[1] == {"dev.carspotter.cars_b", "dev.carspotter.cars_b.core"}
-    assert not a[2] & b[2] and "dev.carspotter.cars_b.CarSpotter" in b[2] and "dev.carspotter.small.core.ReferenceResize" in a[2]
+    assert a[1] == {"dev.carspotter.small", "dev.carspotter.small.core"} and b[1] == {
+        "dev.carspotter.cars_b",
+        "dev.carspotter.cars_b.core",
+    }
+    assert (
+        not a[2] & b[2]
+        and "dev.carspotter.cars_b.CarSpotter" in b[2]
+        and "dev.carspotter.small.core.ReferenceResize" in a[2]
+    )
     assert a[3] == ["carspotter_small"] and b[3] == ["carspotter_cars_b"]
     for android, namespace in ((small, a[0]), (other, b[0])):
         for source in android.rglob("*.kt"):
             package = re.search(r"^package (\S+)", source.read_text(), flags=re.M).group(1)
-            assert source.parent == android / "src" / source.relative_to(android / "src").parts[0] / "kotlin" / Path(*package.split(".")), source
+            assert source.parent == android / "src" / source.relative_to(android / "src").parts[0] / "kotlin" / Path(
+                *package.split(".")
+            ), source
     assert "const val HAS_GOLDEN = false" in (kotlin_root(other) / "core" / "BundleConstants.kt").read_text()
     assert (other / "src" / "main" / "assets" / "carspotter_cars_b" / "carspotter.json").is_file()
 
@@ -495,18 +636,31 @@ def test_two_bundles_android_libraries_share_no_name(pipeline, tmp_path):
 def test_one_bundle_facts_file_is_what_all_three_packages_read(moved):
     bundle = moved["bundle"]
     manifest = json.loads((bundle / "manifest.json").read_text())
-    files = {"ios": bundle / "ios" / "Sources" / "CarSpotter" / "carspotter.json",
-             "android": bundle / "android" / "src" / "main" / "assets" / "carspotter_cars10" / "carspotter.json",
-             "onnx": bundle / "onnx" / "carspotter.json"}
+    files = {
+        "ios": bundle / "ios" / "Sources" / "CarSpotter" / "carspotter.json",
+        "android": bundle / "android" / "src" / "main" / "assets" / "carspotter_cars10" / "carspotter.json",
+        "onnx": bundle / "onnx" / "carspotter.json",
+    }
     facts = {k: json.loads(p.read_text(encoding="utf-8")) for k, p in files.items()}
-    assert set(facts["ios"]) == {"name", "version", "size", "labels", "threshold", "notACar", "model", "modelSha256",
-                                 "coreAIModel", "coreAIModelSha256"}
+    assert set(facts["ios"]) == {
+        "name",
+        "version",
+        "size",
+        "labels",
+        "threshold",
+        "notACar",
+        "model",
+        "modelSha256",
+        "coreAIModel",
+        "coreAIModelSha256",
+    }
     assert facts["ios"]["labels"] == manifest["labels"] and facts["ios"]["size"] == manifest["input"]["shape"][1]
     per_package = ("model", "modelSha256", "coreAIModel", "coreAIModelSha256")
     for platform, fmt in (("ios", "coreml"), ("android", "tflite"), ("onnx", "onnx")):
         # one spelling: only the model files (and their digests) differ between the packages
-        assert {k: v for k, v in facts[platform].items() if k not in per_package} == \
-            {k: v for k, v in facts["ios"].items() if k not in per_package}, platform
+        assert {k: v for k, v in facts[platform].items() if k not in per_package} == {
+            k: v for k, v in facts["ios"].items() if k not in per_package
+        }, platform
         assert facts[platform]["model"] == Path(manifest["formats"][fmt]["path"]).name, platform
     # the Core AI model (iOS 27+ / macOS 27+) is the Swift package's alone, and null where the bundle has none
     coreai = manifest["formats"].get("coreai")
@@ -514,16 +668,24 @@ def test_one_bundle_facts_file_is_what_all_three_packages_read(moved):
     assert (facts["ios"]["coreAIModelSha256"] is None) == (coreai is None)
     assert all(facts[p]["coreAIModel"] is None and facts[p]["coreAIModelSha256"] is None for p in ("android", "onnx"))
     bundle_js = (bundle / "onnx" / "bundle.js").read_text(encoding="utf-8")
-    assert json.loads(bundle_js[bundle_js.index("{"):bundle_js.rindex("}") + 1]) == facts["onnx"]  # the same JSON as a module
-    readers = {"ios": (bundle / "ios" / "Sources" / "CarSpotter" / "Classification.swift", 'forResource: "carspotter", withExtension: "json"'),
-               "android": (kotlin_root(bundle / "android") / "CarSpotter.kt", 'ASSETS + "carspotter.json"'),
-               "onnx": (bundle / "onnx" / "index.js", "import BUNDLE from './bundle.js'")}
+    assert (
+        json.loads(bundle_js[bundle_js.index("{") : bundle_js.rindex("}") + 1]) == facts["onnx"]
+    )  # the same JSON as a module
+    readers = {
+        "ios": (
+            bundle / "ios" / "Sources" / "CarSpotter" / "Classification.swift",
+            'forResource: "carspotter", withExtension: "json"',
+        ),
+        "android": (kotlin_root(bundle / "android") / "CarSpotter.kt", 'ASSETS + "carspotter.json"'),
+        "onnx": (bundle / "onnx" / "index.js", "import BUNDLE from './bundle.js'"),
+    }
     for platform, (source, reads) in readers.items():
         assert reads in source.read_text(encoding="utf-8"), platform
     assert not list(bundle.rglob("carspotter.properties"))
 
 
 # -- Swift ----------------------------------------------------------------------------------------------------
+
 
 def test_swift_package_layout(moved):
     ios = moved["bundle"] / "ios"
@@ -539,27 +701,41 @@ def test_swift_package_layout(moved):
     info = json.loads((resources / "carspotter.json").read_text())
     assert info["size"] == 128 and info["model"] == "CarSpotterModel.mlpackage" and len(info["modelSha256"]) == 64
     api = (resources / "CarClassifier.swift").read_text()
-    assert "public actor CarClassifier" in api and "func classify(_ image: CGImage, orientation: CGImagePropertyOrientation" in api
+    assert (
+        "public actor CarClassifier" in api
+        and "func classify(_ image: CGImage, orientation: CGImagePropertyOrientation" in api
+    )
     assert not list(resources.glob("CarSpotter.swift"))  # no type named like its module (CarSpotter.CarSpotter)
     tests = ios / "Tests" / "CarSpotterTests"
     assert "#filePath" not in (tests / "CarSpotterTests.swift").read_text()  # the golden set is a test resource
     assert 'resources: [.copy("golden")]' in package
-    assert (tests / "golden" / "resize" / "vectors.txt").read_bytes() == (moved["bundle"] / "golden" / "resize" / "vectors.txt").read_bytes()
+    assert (tests / "golden" / "resize" / "vectors.txt").read_bytes() == (
+        moved["bundle"] / "golden" / "resize" / "vectors.txt"
+    ).read_bytes()
     assert (tests / "golden" / "expected.json").is_file()
 
 
 def test_swift_resize_is_the_kotlin_port_step_for_step(moved):
     """No Swift compiler here: the arithmetic of the Swift port must be the tested Kotlin port's, expression for
     expression (the lines that solve and invert the matrix and compute the fixed-point position and weights)."""
-    arithmetic = re.compile(r"(m\[\d\]\*m\[\d\]|\*d,|alpha=|a\[i\]\[6\]=|w[01][01]=|let(ax|ay|sx|sy|ow|oh|rows|end|n)=|"
-                            r"sums\[3\*ox\]\+=r|\(sums\[3\*ox\+c\]\+n/2\)/n)")
+    arithmetic = re.compile(
+        r"(m\[\d\]\*m\[\d\]|\*d,|alpha=|a\[i\]\[6\]=|w[01][01]=|let(ax|ay|sx|sy|ow|oh|rows|end|n)=|"
+        r"sums\[3\*ox\]\+=r|\(sums\[3\*ox\+c\]\+n/2\)/n)"
+    )
 
     def steps(path: Path) -> list[str]:
         out = []
         for line in path.read_text().splitlines():
             line = re.sub(r"\s+", "", line.split("//")[0])
-            for a, b in (("Math.", ""), ("shr", ">>"), ("and(", "&("), ("INTER_BITS", "interBits"),
-                         ("INTER_TAB_SIZE", "interTabSize"), ("val", "let"), ("rgba.size", "rgba.count")):
+            for a, b in (
+                ("Math.", ""),
+                ("shr", ">>"),
+                ("and(", "&("),
+                ("INTER_BITS", "interBits"),
+                ("INTER_TAB_SIZE", "interTabSize"),
+                ("val", "let"),
+                ("rgba.size", "rgba.count"),
+            ):
                 line = line.replace(a, b)
             if arithmetic.search(line):
                 out.append(arithmetic.search(line)[0] if "sums[3*ox+c]" in line else line.rstrip(","))
@@ -576,7 +752,7 @@ def test_platform_readmes_say_how_to_add_the_package_and_fix_the_old_claims(move
     for text in (ios, android, onnx):
         assert "corners aligned" not in text and "asymmetric" in text
     assert ".centerCrop" in ios and ".scaleFit" in ios and "off the main thread" in ios
-    assert "suspend" in android and "include(\":carspotter\")" in android
+    assert "suspend" in android and 'include(":carspotter")' in android
     assert "npm install --install-links" in onnx and "Web Worker" in onnx
 
 
@@ -592,8 +768,13 @@ def test_platform_workflows_build_and_test_an_exported_bundle():
     assert "runs-on: xcode-27" in macos and "Xcode_27" in macos and ".[test,coreai]" in macos
     assert 'CARSPOTTER_REQUIRE_COREAI: "1"' in macos
     android = (REPO / ".github" / "workflows" / "android-package.yml").read_text()
-    for step in ("carspotter export", "gradle wrapper", ":carspotter:testDebugUnitTest", "android-emulator-runner",
-                 ":carspotter:connectedDebugAndroidTest"):
+    for step in (
+        "carspotter export",
+        "gradle wrapper",
+        ":carspotter:testDebugUnitTest",
+        "android-emulator-runner",
+        ":carspotter:connectedDebugAndroidTest",
+    ):
         assert step in android, step
     host = REPO / ".github" / "android-host"
     settings = (host / "settings.gradle.kts").read_text()
@@ -602,15 +783,29 @@ def test_platform_workflows_build_and_test_an_exported_bundle():
     assert "gradle-9." in (host / "gradle" / "wrapper" / "gradle-wrapper.properties").read_text()
     # 16 KB alignment of the packaged native libraries, a minified release that calls classify, the module without
     # built-in Kotlin, two bundles of different names in one app (and the second without a golden set)
-    for step in ("readelf -lW", "0x4000", "zipalign", "-c -P 16", ":app:assembleRelease", "-Pandroid.builtInKotlin=false",
-                 "--golden 0", "assets/carspotter_sample_b/carspotter.tflite", "CLASSIFIED 2"):
+    for step in (
+        "readelf -lW",
+        "0x4000",
+        "zipalign",
+        "-c -P 16",
+        ":app:assembleRelease",
+        "-Pandroid.builtInKotlin=false",
+        "--golden 0",
+        "assets/carspotter_sample_b/carspotter.tflite",
+        "CLASSIFIED 2",
+    ):
         assert step in android, step
     app_host = REPO / ".github" / "android-app-host"
     assert 'include(":carspotterb")' in (app_host / "settings.gradle.kts").read_text()
     app = (app_host / "app" / "build.gradle.kts").read_text()
     assert "isMinifyEnabled = true" in app and 'implementation(project(":carspotterb"))' in app
-    activity = (app_host / "app" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "host" / "MainActivity.kt").read_text()
-    assert "import dev.carspotter.sample.CarSpotter" in activity and "import dev.carspotter.sample_b.CarSpotter" in activity
+    activity = (
+        app_host / "app" / "src" / "main" / "kotlin" / "dev" / "carspotter" / "host" / "MainActivity.kt"
+    ).read_text()
+    assert (
+        "import dev.carspotter.sample.CarSpotter" in activity
+        and "import dev.carspotter.sample_b.CarSpotter" in activity
+    )
     assert ".classify(photo, 6)" in activity
 
 
@@ -654,14 +849,26 @@ def test_npm_package_types_cover_every_subpath_as_an_app_imports_them(moved, nod
     (tmp_path / "node_modules" / name).symlink_to(pkg, target_is_directory=True)
     (tmp_path / "app.ts").write_text(TS_USE.replace("PKG", name))
     (tmp_path / "package.json").write_text('{"type": "module"}')
-    done = subprocess.run([str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext",
-                           "app.ts"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "app.ts"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
-    (tmp_path / "app.ts").write_text(TS_USE.replace("PKG", name).replace("resize(px, 2, 2, 3, SIZE)", "resize(px, 2, 2, 5, SIZE)")
-                                     .replace("preprocess(px, 2, 2, 3, { x0: 0, y0: 0, x1: 2, y1: 1 })",
-                                              "preprocess(px, 2, 2, 3, crop)"))
-    bad = subprocess.run([str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext",
-                          "app.ts"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    (tmp_path / "app.ts").write_text(
+        TS_USE.replace("PKG", name)
+        .replace("resize(px, 2, 2, 3, SIZE)", "resize(px, 2, 2, 5, SIZE)")
+        .replace("preprocess(px, 2, 2, 3, { x0: 0, y0: 0, x1: 2, y1: 1 })", "preprocess(px, 2, 2, 3, crop)")
+    )
+    bad = subprocess.run(
+        [str(tsc), "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "app.ts"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "not assignable to parameter of type '3 | 4'" in bad.stdout  # the types bite
     # a crop UI's {x, y, width, height} is not a ROI: the app converts it to x0, y0, x1, y1
     assert "not assignable to parameter of type 'RoiLike" in bad.stdout, bad.stdout[-2000:]

@@ -83,13 +83,16 @@ def test_webp_decodes(tmp_path):
     assert tuple(np.asarray(photos.decode_rgb(path))[10, 10]) == (255, 0, 0)
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("empty", "empty file"),
-    ("text", "not an image"),
-    ("truncated", "truncated"),
-    ("tiny", "too small"),
-    ("missing", "no such file"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("empty", "empty file"),
+        ("text", "not an image"),
+        ("truncated", "truncated"),
+        ("tiny", "too small"),
+        ("missing", "no such file"),
+    ],
+)
 def test_bad_photos_raise_photo_error_naming_the_file(tmp_path, case, expected):
     path = tmp_path / f"{case}.jpg"
     if case == "empty":
@@ -128,8 +131,13 @@ def test_load_photos_lists_skipped_with_reason(tmp_path):
 
 
 @settings(max_examples=40, deadline=None)
-@given(w=st.integers(1, 300), h=st.integers(1, 300), size=st.integers(75, 160),
-       mode=st.sampled_from(["RGB", "L", "RGBA", "P", "CMYK", "I;16"]), fmt=st.sampled_from(["PNG", "TIFF", "WEBP"]))
+@given(
+    w=st.integers(1, 300),
+    h=st.integers(1, 300),
+    size=st.integers(75, 160),
+    mode=st.sampled_from(["RGB", "L", "RGBA", "P", "CMYK", "I;16"]),
+    fmt=st.sampled_from(["PNG", "TIFF", "WEBP"]),
+)
 def test_any_decodable_image_gives_exact_shape_or_photo_error(tmp_path_factory, w, h, size, mode, fmt):
     path = tmp_path_factory.mktemp("h") / f"x.{fmt.lower()}"
     try:
@@ -222,17 +230,24 @@ def test_small_jpeg_png_and_cropped_photos_decode_every_pixel(tmp_path):
     jpeg = _phone_photo(tmp_path / "small.jpg", 590, 580)  # both sides below 2 x 299: the bilinear alone
     png = tmp_path / "big.png"
     Image.open(_phone_photo(tmp_path / "b.jpg", 4800, 2400)).save(png)
-    np.testing.assert_array_equal(photos.load_photo(jpeg, 299),
-                                  reference_resize.bilinear(np.asarray(photos.decode_rgb(jpeg)), 299))
+    np.testing.assert_array_equal(
+        photos.load_photo(jpeg, 299), reference_resize.bilinear(np.asarray(photos.decode_rgb(jpeg)), 299)
+    )
     np.testing.assert_array_equal(photos.load_photo(png, 299), photos.load_photo(tmp_path / "b.jpg", 299))
     box = (100, 100, 4700, 2300)  # crop boxes are in full-resolution pixels
     cropped = photos.load_photo(tmp_path / "b.jpg", 299, box)
     np.testing.assert_array_equal(cropped, photos.resize(photos.decode_rgb(tmp_path / "b.jpg").crop(box), 299))
 
 
-STORE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-         5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
-         8: Image.Transpose.ROTATE_270}
+STORE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
 """How a camera stores an upright photo for each EXIF orientation (the inverse of what a viewer applies)."""
 
 

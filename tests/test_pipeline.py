@@ -46,7 +46,11 @@ def test_run_folder_is_complete_and_valid(pipeline):
     assert run["input"]["model_input_range"] == "0,1" and run["weights"]["used"] == "none"  # conftest.tiny_run
     resize = run["preprocessing"]["resize"]
     assert resize["library"] == "numpy + opencv" and resize["aspect"] == "stretch" and resize["version"] == 2
-    assert "MediaPipe" in resize["method"] and "box" in resize["method"] and "k = max(1, side // S)" in resize["reduction"]["method"]
+    assert (
+        "MediaPipe" in resize["method"]
+        and "box" in resize["method"]
+        and "k = max(1, side // S)" in resize["reduction"]["method"]
+    )
     assert run["training"]["matmul_precision"] == "float32" and run["training"]["device_names"]
     assert run["training"]["input_fed"].startswith("uint8 batches")
     counts = run["classes"]["counts"]
@@ -95,17 +99,29 @@ def test_bundle_layout_manifest_and_labels(pipeline):
     _, bundle = pipeline
     manifest = verify_bundle(bundle).to_json()
     assert set(manifest["formats"]) == {"coreml", "coreai", "tflite", "onnx"}  # the test extra brings Core AI
-    for fmt, model in (("coreml", "ios/Sources/CarSpotter/CarSpotterModel.mlpackage"),
-                       ("coreai", "ios/Sources/CarSpotter/CarSpotterModel.aimodel"),
-                       ("tflite", "android/src/main/assets/carspotter_small/carspotter.tflite"), ("onnx", "onnx/carspotter.onnx")):
+    for fmt, model in (
+        ("coreml", "ios/Sources/CarSpotter/CarSpotterModel.mlpackage"),
+        ("coreai", "ios/Sources/CarSpotter/CarSpotterModel.aimodel"),
+        ("tflite", "android/src/main/assets/carspotter_small/carspotter.tflite"),
+        ("onnx", "onnx/carspotter.onnx"),
+    ):
         assert (bundle / model).exists() and manifest["formats"][fmt]["path"] == model
         assert read_labels(bundle / manifest["formats"][fmt]["labels"]) == manifest["labels"]
         assert "labels.txt" in (bundle / manifest["formats"][fmt]["readme"]).read_text()
     assert manifest["formats"]["coreml"]["precision"] == "fp16"
     # the bundle's reference resize (its golden set and packages), and the one the run was trained with
-    assert manifest["preprocessing"]["resize"]["version"] == 2 and manifest["preprocessing"]["trained_with_resize_version"] == 2
-    assert manifest["files"]["android/src/main/assets/carspotter_small/carspotter.tflite"]["bytes"] == manifest["formats"]["tflite"]["bytes"]
-    assert any(k.startswith("ios/Sources/CarSpotter/CarSpotterModel.mlpackage/Data/com.apple.CoreML/weights/") for k in manifest["files"])
+    assert (
+        manifest["preprocessing"]["resize"]["version"] == 2
+        and manifest["preprocessing"]["trained_with_resize_version"] == 2
+    )
+    assert (
+        manifest["files"]["android/src/main/assets/carspotter_small/carspotter.tflite"]["bytes"]
+        == manifest["formats"]["tflite"]["bytes"]
+    )
+    assert any(
+        k.startswith("ios/Sources/CarSpotter/CarSpotterModel.mlpackage/Data/com.apple.CoreML/weights/")
+        for k in manifest["files"]
+    )
 
 
 def test_app_paths_are_measured_at_export_into_the_manifest_and_the_platform_readmes(pipeline):
@@ -143,7 +159,9 @@ def test_onnx_model_checks_and_carries_labels(pipeline):
     assert (model.graph.input[0].name, dims) == ("image", [1, PIPELINE_SIZE, PIPELINE_SIZE, 3])
     assert model.graph.output[0].name == "probabilities"
     # the ORT-format copy, built with every ONNX export, and its operator config
-    assert (bundle / "onnx" / "carspotter.ort").is_file() and (bundle / "onnx" / "carspotter.required_operators.config").is_file()
+    assert (bundle / "onnx" / "carspotter.ort").is_file() and (
+        bundle / "onnx" / "carspotter.required_operators.config"
+    ).is_file()
 
 
 def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
@@ -157,6 +175,43 @@ def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
     assert meta["min_parser_version"] == "1.0.0"
 
 
+def _rows_are_every_runtime_and_the_references(report: dict, results: dict, bundle) -> None:
+    """parity.json's rows: every runtime on the live and golden photos, every decoder on the golden JPEGs, and the
+    Keras reference on JAX's CPU, its GPU rows skipped where no GPU is visible."""
+    runtimes = {
+        ("tflite", "cpu (LiteRT)"),
+        ("tflite", "MediaPipe ImageClassifier"),
+        ("onnx", "CPUExecutionProvider"),
+        ("coreml", "MIL execution (fp32 mode)"),
+        ("coreml", "MIL execution (fp16 mode)"),
+        ("coreai", "Core AI runtime (CPU)"),
+    }
+    decoded = {
+        ("tflite", "cpu (LiteRT), JPEG decoded"),
+        ("onnx", "CPUExecutionProvider, JPEG decoded"),
+        ("coreml", "MIL execution, JPEG decoded"),
+        ("coreai", "Core AI runtime (CPU), JPEG decoded"),
+    }
+    references = {k: r for k, r in results.items() if k[1] == "keras"}  # the reference itself on Keras-JAX, CPU
+    assert [k[2] for k in references] == [
+        "jax on cpu ({}), matmul float32 (jax_default_matmul_precision=highest)".format(
+            next(r for r in report["references"] if r["check"] == "reference/jax-cpu")["device_name"]
+        )
+    ]
+    assert set(results) - set(references) == (
+        {("live", *k) for k in runtimes} | {("golden", *k) for k in runtimes} | {("golden-jpeg", *k) for k in decoded}
+    )
+    jax_row = next(r for r in report["references"] if r["check"] == "reference/jax-cpu")
+    assert (
+        jax_row["status"] == "passed" and jax_row["backend"] == "jax" and jax_row["device"] == "cpu" and jax_row["jax"]
+    )
+    assert "matmul float32" in (bundle / "parity.html").read_text()  # device and precision named on the page
+    gpu_rows = {s["check"]: s["reason"] for s in report["skipped_checks"] if s["check"].startswith("reference/")}
+    assert set(gpu_rows) == {"reference/tensorflow-gpu", "reference/jax-gpu"} and all(
+        "GPU" in r for r in gpu_rows.values()
+    )
+
+
 def test_parity_passes_and_is_recorded(pipeline):
     run_dir, bundle = pipeline
     result = cli_without_pytest("parity", str(bundle))
@@ -165,23 +220,11 @@ def test_parity_passes_and_is_recorded(pipeline):
     report = json.loads((bundle / "parity.json").read_text())
     n_test = sum(read_run(run_dir).classes.counts["test"])
     assert report["passed"] and report["photos"] == n_test  # the run is found beside the bundle: live reference
-    assert report["photo_sets"]["live"]["photos"] == n_test and report["photo_sets"]["golden"]["photos"] == n_test  # 8 < 32
+    assert (
+        report["photo_sets"]["live"]["photos"] == n_test and report["photo_sets"]["golden"]["photos"] == n_test
+    )  # 8 < 32
     results = {(r["photo_set"], r["format"], r["target"]): r for r in report["results"]}
-    runtimes = {("tflite", "cpu (LiteRT)"), ("tflite", "MediaPipe ImageClassifier"), ("onnx", "CPUExecutionProvider"),
-                ("coreml", "MIL execution (fp32 mode)"), ("coreml", "MIL execution (fp16 mode)"),
-                ("coreai", "Core AI runtime (CPU)")}
-    decoded = {("tflite", "cpu (LiteRT), JPEG decoded"), ("onnx", "CPUExecutionProvider, JPEG decoded"),
-               ("coreml", "MIL execution, JPEG decoded"), ("coreai", "Core AI runtime (CPU), JPEG decoded")}
-    references = {k: r for k, r in results.items() if k[1] == "keras"}  # the reference itself on Keras-JAX, CPU
-    assert [k[2] for k in references] == ["jax on cpu ({}), matmul float32 (jax_default_matmul_precision=highest)".format(
-        next(r for r in report["references"] if r["check"] == "reference/jax-cpu")["device_name"])]
-    assert set(results) - set(references) == ({("live", *k) for k in runtimes} | {("golden", *k) for k in runtimes}
-                                              | {("golden-jpeg", *k) for k in decoded})
-    jax_row = next(r for r in report["references"] if r["check"] == "reference/jax-cpu")
-    assert jax_row["status"] == "passed" and jax_row["backend"] == "jax" and jax_row["device"] == "cpu" and jax_row["jax"]
-    assert "matmul float32" in (bundle / "parity.html").read_text()  # device and precision named on the page
-    gpu_rows = {s["check"]: s["reason"] for s in report["skipped_checks"] if s["check"].startswith("reference/")}
-    assert set(gpu_rows) == {"reference/tensorflow-gpu", "reference/jax-gpu"} and all("GPU" in r for r in gpu_rows.values())
+    _rows_are_every_runtime_and_the_references(report, results, bundle)
     for (_, fmt, _), r in results.items():
         assert r["passed"] and r["photos"] == n_test
         if fmt in ("coreml", "coreai"):  # fp16 programs (both formats' defaults): fp16 tolerances
@@ -190,13 +233,24 @@ def test_parity_passes_and_is_recorded(pipeline):
             assert (r["precision"], r["tau"]) == ("fp32", 1e-4) and r["max_abs_diff"] < 1e-4
     skipped = {s["check"]: s["reason"] for s in report["skipped_checks"]}
     assert "macOS" in skipped["coreml/predict"] and "macOS" in skipped["coreml/predict-vs-mil-reference"]
-    variants = {"variant/coreml/fp16", "variant/coreai/fp16", "variant/tflite/fp32", "variant/onnx/fp32",
-                "variant/onnx/ort"}
-    assert {c["check"] for c in report["structure_checks"]} == {"sha256", "coreml/structure", "golden/resize-vectors",
-                                                                "golden/box-vectors", "accelerators/onnx"} | variants | {
-        f"golden:{v}" for v in variants}  # no onnx/box: this run has no localizer
+    variants = {
+        "variant/coreml/fp16",
+        "variant/coreai/fp16",
+        "variant/tflite/fp32",
+        "variant/onnx/fp32",
+        "variant/onnx/ort",
+    }
+    assert {c["check"] for c in report["structure_checks"]} == {
+        "sha256",
+        "coreml/structure",
+        "golden/resize-vectors",
+        "golden/box-vectors",
+        "accelerators/onnx",
+    } | variants | {f"golden:{v}" for v in variants}  # no onnx/box: this run has no localizer
     apps = {(a["photo_set"], a["path"]): a for a in report["app_paths"]}
-    assert {("live", "carspotter"), ("golden", "carspotter"), ("live", "mediapipe"), ("live", "opencv-area")} <= set(apps)
+    assert {("live", "carspotter"), ("golden", "carspotter"), ("live", "mediapipe"), ("live", "opencv-area")} <= set(
+        apps
+    )
     assert apps[("live", "carspotter")]["pixel_drift_max"] == 0 and apps[("live", "carspotter")]["top1_agreement"] == 1
     assert read_manifest(bundle).parity["passed"] is True
     verify_bundle(bundle)  # parity.json and the manifest update do not break verification
@@ -231,7 +285,9 @@ def test_parity_fails_on_a_broken_model_naming_photos(pipeline, tmp_path):
         report = json.loads((broken / "parity.json").read_text())
         assert not report["passed"]
         for photo_set in ("golden", "live") if how else ("golden",):
-            onnx_cpu = next(r for r in report["results"] if r["target"] == "CPUExecutionProvider" and r["photo_set"] == photo_set)
+            onnx_cpu = next(
+                r for r in report["results"] if r["target"] == "CPUExecutionProvider" and r["photo_set"] == photo_set
+            )
             assert not onnx_cpu["passed"]
             assert onnx_cpu["mismatches"] and onnx_cpu["mismatches"][0]["format_class"] == manifest.labels[0]
         assert "rank 1" in result.stdout
@@ -259,7 +315,9 @@ def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path
     def boom(*a, **k):
         raise RuntimeError("converter exploded")
 
-    monkeypatch.setitem(FORMATS, "onnx", dataclasses.replace(FORMATS["onnx"], convert=boom))  # the converter export calls
+    monkeypatch.setitem(
+        FORMATS, "onnx", dataclasses.replace(FORMATS["onnx"], convert=boom)
+    )  # the converter export calls
     out = tmp_path / "bundles" / "x"
     with pytest.raises(ExportError, match="onnx fp32 conversion of .* failed: RuntimeError: converter exploded"):
         bundle_mod.export_bundle(run_dir, out, bundle_mod.ExportOptions(formats=("tflite", "onnx")))
@@ -273,12 +331,16 @@ def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path
     assert sorted(p.name for p in (tmp_path / "bundles").iterdir()) == ["x"]
 
 
-@pytest.mark.parametrize("fmt, function, error", [
-    ("coreml", "MILSession", "MILExecutionError"),
-    ("onnx", "OrtSession", "ValueError"),
-])
-def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(pipeline, tmp_path, monkeypatch, capsys, fmt,
-                                                                         function, error):
+@pytest.mark.parametrize(
+    "fmt, function, error",
+    [
+        ("coreml", "MILSession", "MILExecutionError"),
+        ("onnx", "OrtSession", "ValueError"),
+    ],
+)
+def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(
+    pipeline, tmp_path, monkeypatch, capsys, fmt, function, error
+):
     """Measurement fails after a successful conversion: the same one-line error, exit 2, nothing half-written."""
     from carspotter.util import errors
     from carspotter.model import runtimes
@@ -314,7 +376,16 @@ def _coreml_only_copy(bundle, dest):
 
 
 def _spec_path(dest):
-    return dest / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage" / "Data" / "com.apple.CoreML" / "model.mlmodel"
+    return (
+        dest
+        / "ios"
+        / "Sources"
+        / "CarSpotter"
+        / "CarSpotterModel.mlpackage"
+        / "Data"
+        / "com.apple.CoreML"
+        / "model.mlmodel"
+    )
 
 
 def _load_spec(dest):
@@ -322,7 +393,9 @@ def _load_spec(dest):
 
     spec = Model_pb2.Model()
     spec.ParseFromString(_spec_path(dest).read_bytes())
-    return spec, spec.mlProgram.functions["main"].block_specializations[next(iter(spec.mlProgram.functions["main"].block_specializations))]
+    return spec, spec.mlProgram.functions["main"].block_specializations[
+        next(iter(spec.mlProgram.functions["main"].block_specializations))
+    ]
 
 
 def _parity_of_broken(dest, manifest):
@@ -357,14 +430,24 @@ def test_coreml_wrong_bias_fails_parity_naming_the_class(pipeline, tmp_path):
         tensor.bytes.values = values.tobytes()
         _spec_path(dest).write_bytes(spec.SerializeToString())
     else:  # weight.bin blob: 64-byte header (sentinel, dtype, size, data offset), then the data
-        weights = dest / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage" / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+        weights = (
+            dest
+            / "ios"
+            / "Sources"
+            / "CarSpotter"
+            / "CarSpotterModel.mlpackage"
+            / "Data"
+            / "com.apple.CoreML"
+            / "weights"
+            / "weight.bin"
+        )
         raw = bytearray(weights.read_bytes())
         offset = value.blobFileValue.offset
-        sentinel, _dtype, size, data_offset = np.frombuffer(raw[offset:offset + 24], dtype="<u4,<u4,<u8,<u8")[0]
+        sentinel, _dtype, size, data_offset = np.frombuffer(raw[offset : offset + 24], dtype="<u4,<u4,<u8,<u8")[0]
         assert sentinel == 0xDEADBEEF
-        values = np.frombuffer(raw[data_offset:data_offset + size], dtype=np.float16).copy()
+        values = np.frombuffer(raw[data_offset : data_offset + size], dtype=np.float16).copy()
         values[target] += np.float16(1000.0)
-        raw[data_offset:data_offset + size] = values.tobytes()
+        raw[data_offset : data_offset + size] = values.tobytes()
         weights.write_bytes(bytes(raw))
 
     result, report, mil = _parity_of_broken(dest, manifest)

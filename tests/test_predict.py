@@ -25,8 +25,10 @@ def test_warnings_carry_their_numbers():
     assert small.startswith("upscaled 1.7x: the photo (600x180)")
     assert warnings_for(1920, 1080, 299, 0.9, None, None) == []  # 16:9 (1.78) and 6.4x: below both limits
     (unsure,) = warnings_for(800, 600, 299, 0.512, 0.733, 0.8)
-    assert unsure == ("not sure: top-1 probability 0.512 is below the run's threshold 0.733 for 80% precision; "
-                      "an app would show \"not sure\"")
+    assert unsure == (
+        "not sure: top-1 probability 0.512 is below the run's threshold 0.733 for 80% precision; "
+        'an app would show "not sure"'
+    )
     assert warnings_for(800, 600, 299, 0.8, 0.733, 0.8) == []
 
 
@@ -48,14 +50,20 @@ def test_predict_every_format_side_by_side_with_unreadable_photo_listed(pipeline
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert f"skipped {folder / 'broken.jpg'}: not an image Pillow can read" in captured.err
-    assert doc["skipped"] == [{"photo": "broken.jpg", "reason": "not an image Pillow can read; remove it or convert it to JPEG/PNG"}]
+    assert doc["skipped"] == [
+        {"photo": "broken.jpg", "reason": "not an image Pillow can read; remove it or convert it to JPEG/PNG"}
+    ]
     keys = [f["format"] if f["format"] == "keras" else f"{f['format']}/{f['variant']}" for f in doc["formats"]]
     assert keys[0] == "keras" and {k.split("/")[0] for k in keys} == {"keras", "coreml", "coreai", "tflite", "onnx"}
     coreml = next(f for f in doc["formats"] if f["format"] == "coreml")
     assert coreml["target"].startswith("MIL execution")  # Linux: named as such
     run = read_run(run_dir)
-    reference = keras_probs(load_reference(run), np.stack([photos.load_photo(f, run.input.size) for f in sorted(folder.glob("*.jpg"))
-                                                           if f.name != "broken.jpg"]))
+    reference = keras_probs(
+        load_reference(run),
+        np.stack(
+            [photos.load_photo(f, run.input.size) for f in sorted(folder.glob("*.jpg")) if f.name != "broken.jpg"]
+        ),
+    )
     assert [p["photo"] for p in doc["photos"]] == sorted(p.name for p in _sample_photos())
     for i, p in enumerate(doc["photos"]):
         assert len(p["top"]["keras"]) == 2
@@ -65,16 +73,20 @@ def test_predict_every_format_side_by_side_with_unreadable_photo_listed(pipeline
         assert p["agree"] == (len({v[0]["label"] for v in p["top"].values()}) == 1)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--top", "0"], "--top 0: must be at least 1"),
-    (["--format", "tensorrt"], "--format tensorrt: unknown format tensorrt"),
-    (["--variant", "int8-nope"], "--variant int8-nope: coreml in"),
-    (["--format", "onnx", "--report", "REPORT"], "--report: heatmaps need the Keras reference"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--top", "0"], "--top 0: must be at least 1"),
+        (["--format", "tensorrt"], "--format tensorrt: unknown format tensorrt"),
+        (["--variant", "int8-nope"], "--variant int8-nope: coreml in"),
+        (["--format", "onnx", "--report", "REPORT"], "--report: heatmaps need the Keras reference"),
+    ],
+)
 def test_bad_predict_options_are_one_line_exit_2(pipeline, tmp_path, capsys, args, message):
     run_dir, bundle = pipeline
     argv = ["predict", str(bundle), str(_sample_photos(1)[0]), "--run", str(run_dir)] + [
-        a.replace("REPORT", str(tmp_path / "r")) for a in args]
+        a.replace("REPORT", str(tmp_path / "r")) for a in args
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
@@ -83,7 +95,10 @@ def test_bad_predict_options_are_one_line_exit_2(pipeline, tmp_path, capsys, arg
 def test_run_folder_has_only_keras_and_empty_folder_is_refused(pipeline, tmp_path, capsys):
     run_dir, _ = pipeline
     assert main(["predict", str(run_dir), str(_sample_photos(1)[0]), "--format", "coreml"]) == 2
-    assert "is a run folder, which holds only the Keras reference; pass a bundle folder for coreml" in capsys.readouterr().err
+    assert (
+        "is a run folder, which holds only the Keras reference; pass a bundle folder for coreml"
+        in capsys.readouterr().err
+    )
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(run_dir), str(tmp_path / "empty")]) == 2
     assert f"{tmp_path / 'empty'}: no photos in this folder" in capsys.readouterr().err
@@ -149,5 +164,8 @@ def test_report_is_self_contained_and_names_only_photos(pipeline, tmp_path, caps
     assert doc["heatmap_layer"] == "inception_v3/mixed10" and len(doc["photos"]) == 3
     wide = next(p for p in doc["photos"] if p["photo"] == "wide.png")
     assert any(w.startswith("stretched: the 1200x300 photo (4.00:1)") for w in wide["warnings"])
-    assert html.count("<section") == 3 and html.count("data:image/png;base64,") >= 3 and "http" not in html.replace(
-        'http-equiv', '')
+    assert (
+        html.count("<section") == 3
+        and html.count("data:image/png;base64,") >= 3
+        and "http" not in html.replace("http-equiv", "")
+    )

@@ -43,8 +43,11 @@ def test_fixed_split_class_without_training_photos_is_dropped(tmp_path):
 
 def test_csv_manifest_with_and_without_split(tmp_path):
     files = write_photos(tmp_path / "photos", 12, seed=5)
-    rows = ["path,label,split"] + [f"photos/{f.name},{'Audi TT' if i % 2 else 'BMW, M3'}".replace("BMW, M3", '"BMW, M3"')
-                                   + f",{('train', 'train', 'val', 'test')[i % 4] if i < 8 else 'train'}" for i, f in enumerate(files)]
+    rows = ["path,label,split"] + [
+        f"photos/{f.name},{'Audi TT' if i % 2 else 'BMW, M3'}".replace("BMW, M3", '"BMW, M3"')
+        + f",{('train', 'train', 'val', 'test')[i % 4] if i < 8 else 'train'}"
+        for i, f in enumerate(files)
+    ]
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     data = ds.scan(tmp_path / "m.csv", min_photos=3)
     assert data.format == "csv" and data.fixed_split
@@ -53,19 +56,24 @@ def test_csv_manifest_with_and_without_split(tmp_path):
     assert [len(parts[s]) for s in ds.SPLITS] == [8, 2, 2]
     assert all((data.root / p.path).is_file() for p in data.photos)
 
-    (tmp_path / "n.csv").write_text("path,label\n" + "".join(f"photos/{f.name},{'a' if i < 6 else 'b'}\n" for i, f in enumerate(files)))
+    (tmp_path / "n.csv").write_text(
+        "path,label\n" + "".join(f"photos/{f.name},{'a' if i < 6 else 'b'}\n" for i, f in enumerate(files))
+    )
     data = ds.scan(tmp_path / "n.csv", min_photos=3)
     assert not data.fixed_split
     assert sum(len(v) for v in ds.split(data, seed=0).values()) == 12
 
 
-@pytest.mark.parametrize("text, message", [
-    ("file,class\nx.jpg,a\n", "the header must name the columns path,label"),
-    ("path,label,split\nphotos/p.jpg,a,training\n", "m.csv:2: split 'training' is not one of train, val, test"),
-    ("path,label\nphotos/missing.jpg,a\n", "m.csv:2: photo photos/missing.jpg not found"),
-    ("path,label\nphotos/p.jpg,\n", "m.csv:2: empty path or label"),
-    ("path,label\n", "no photo rows"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("file,class\nx.jpg,a\n", "the header must name the columns path,label"),
+        ("path,label,split\nphotos/p.jpg,a,training\n", "m.csv:2: split 'training' is not one of train, val, test"),
+        ("path,label\nphotos/missing.jpg,a\n", "m.csv:2: photo photos/missing.jpg not found"),
+        ("path,label\nphotos/p.jpg,\n", "m.csv:2: empty path or label"),
+        ("path,label\n", "no photo rows"),
+    ],
+)
 def test_csv_manifest_errors_name_the_line(tmp_path, text, message):
     (tmp_path / "photos").mkdir()
     Image.new("RGB", (40, 40)).save(tmp_path / "photos" / "p.jpg")
@@ -83,14 +91,17 @@ def _devkit(root, n_per_class=4):
     records = []
     for i in range(2 * n_per_class):
         img = np.full((100, 160, 3), 200, np.uint8)
-        img[20:80, 40 + i:120, :] = (30 * i % 255, 0, 255)
+        img[20:80, 40 + i : 120, :] = (30 * i % 255, 0, 255)
         name = f"{i + 1:05d}.jpg"
         Image.fromarray(img).save(root / "cars_train" / name, quality=95)
         records.append((41 + i, 21, 120, 80, i % 2 + 1, name))  # 1-based inclusive box
     dtype = [("bbox_x1", "O"), ("bbox_y1", "O"), ("bbox_x2", "O"), ("bbox_y2", "O"), ("class", "O"), ("fname", "O")]
     annotations = np.array([tuple(r) for r in records], dtype=dtype).reshape(1, -1)
     savemat(root / "devkit" / "cars_train_annos.mat", {"annotations": annotations})
-    savemat(root / "devkit" / "cars_meta.mat", {"class_names": np.array([["AM General Hummer SUV 2000", "Ram C/V Cargo Van Minivan 2012"]], dtype=object)})
+    savemat(
+        root / "devkit" / "cars_meta.mat",
+        {"class_names": np.array([["AM General Hummer SUV 2000", "Ram C/V Cargo Van Minivan 2012"]], dtype=object)},
+    )
     return records
 
 
@@ -146,12 +157,15 @@ def test_mapping_merges_and_renames_classes(tmp_path):
     assert data.classes == ["Audi TT", "bmw m3"] and data.counts() == {"Audi TT": 6, "bmw m3": 6}
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"Audi TT 2.O": "Audi TT"}', r"1 source name\(s\) match no class in the data: 'Audi TT 2.O'"),
-    ('{"Audi TT 2.0": ', "not valid JSON"),
-    ('["Audi TT 2.0"]', "expected a JSON object of class names"),
-    ('{"Audi TT 2.0": "two\\nlines"}', "contains a line break"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"Audi TT 2.O": "Audi TT"}', r"1 source name\(s\) match no class in the data: 'Audi TT 2.O'"),
+        ('{"Audi TT 2.0": ', "not valid JSON"),
+        ('["Audi TT 2.0"]', "expected a JSON object of class names"),
+        ('{"Audi TT 2.0": "two\\nlines"}', "contains a line break"),
+    ],
+)
 def test_bad_mapping_file(tmp_path, content, message):
     write_photos(tmp_path / "data" / "Audi TT 2.0", 4, seed=1)
     write_photos(tmp_path / "data" / "b", 4, seed=2)

@@ -31,9 +31,18 @@ def _probe(path: Path, size: int) -> Path:
     inp = tf.keras.Input((size, size, 3))
     model = tf.keras.Model(inp, tf.keras.layers.Reshape((size * size * 3,))(inp))
     flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    path.write_bytes(add_classifier_metadata(flat, [f"p{i}" for i in range(size * size * 3)], name="probe", version="1",
-                                             description="outputs its input", author="tests", license="none",
-                                             input_description="RGB 0..255"))
+    path.write_bytes(
+        add_classifier_metadata(
+            flat,
+            [f"p{i}" for i in range(size * size * 3)],
+            name="probe",
+            version="1",
+            description="outputs its input",
+            author="tests",
+            license="none",
+            input_description="RGB 0..255",
+        )
+    )
     return path
 
 
@@ -80,7 +89,7 @@ def test_reference_resize_equals_mediapipe_on_real_photos(tmp_path, mediapipe):
     if not FULL.is_dir():
         pytest.skip(f"original-size Stanford Cars photos not found at {FULL}")
     files = sorted(FULL.rglob("*.jpg"), key=lambda p: p.stat().st_size)
-    files = files[:2] + files[len(files) // 2:len(files) // 2 + 2] + files[-2:]  # smallest, median, largest
+    files = files[:2] + files[len(files) // 2 : len(files) // 2 + 2] + files[-2:]  # smallest, median, largest
     images = [np.asarray(photos.decode_rgb(f)) for f in files]
     got = _mediapipe_pixels(_probe(tmp_path / "probe.tflite", 299), images, 299)
     for f, image, theirs in zip(files, images, got):
@@ -115,7 +124,9 @@ def test_box_reduce_partial_boxes_and_rounding_by_hand():
     out = reference_resize.box_reduce(image, 2)
     assert out.shape == (3, 3, 3) and out[0, :, 0].tolist() == [11, 1, 7]
     # 4 x 4 photo, S = 2: 2 x 2 boxes; means 1/4 -> 0, 2/4 -> 1 (halves round up), 255 -> 255, 3/4 -> 1
-    quads = np.array([[0, 0, 1, 0], [1, 0, 1, 0], [255, 255, 1, 1], [255, 255, 1, 0]], np.uint8)[:, :, None].repeat(3, 2)
+    quads = np.array([[0, 0, 1, 0], [1, 0, 1, 0], [255, 255, 1, 1], [255, 255, 1, 0]], np.uint8)[:, :, None].repeat(
+        3, 2
+    )
     assert reference_resize.box_reduce(quads, 2)[..., 0].tolist() == [[0, 1], [255, 1]]
 
 
@@ -128,7 +139,7 @@ def test_box_reduce_equals_the_exact_mean_on_random_photos():
         want = np.empty((-(-h // ky), -(-w // kx), 3), np.int64)
         for i, top in enumerate(range(0, h, ky)):
             for j, left in enumerate(range(0, w, kx)):
-                box = image[top:top + ky, left:left + kx].reshape(-1, 3).astype(np.int64)
+                box = image[top : top + ky, left : left + kx].reshape(-1, 3).astype(np.int64)
                 want[i, j] = (box.sum(0) + len(box) // 2) // len(box)
         assert np.array_equal(reference_resize.box_reduce(image, size), want), (h, w, size)
 

@@ -43,10 +43,21 @@ KERAS_FILE = runtimes.Runtime("Keras (model file)", "kerasfile/keras", _open)
 
 @pytest.fixture
 def dummy_format():
-    spec = FormatSpec(name=DUMMY, title="Keras file", platform="keras", filename="carspotter.keras",
-                      variants=(VariantSpec("fp32", "fp32"),), baseline="fp32", runtimes=(KERAS_FILE,), convert=_save, order=90)
+    spec = FormatSpec(
+        name=DUMMY,
+        title="Keras file",
+        platform="keras",
+        filename="carspotter.keras",
+        variants=(VariantSpec("fp32", "fp32"),),
+        baseline="fp32",
+        runtimes=(KERAS_FILE,),
+        convert=_save,
+        order=90,
+    )
     register(spec)
-    register_package(PlatformPackage(DUMMY, readme=_readme, texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize.")))
+    register_package(
+        PlatformPackage(DUMMY, readme=_readme, texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize."))
+    )
     try:
         yield spec
     finally:
@@ -65,7 +76,10 @@ def test_registration_is_checked(dummy_format):
     from carspotter.contracts.manifest import schema
 
     formats = schema()["properties"]["formats"]
-    assert DUMMY in formats["propertyNames"]["enum"] and "keras" in formats["additionalProperties"]["properties"]["platform"]["enum"]
+    assert (
+        DUMMY in formats["propertyNames"]["enum"]
+        and "keras" in formats["additionalProperties"]["properties"]["platform"]["enum"]
+    )
 
 
 def test_a_registered_format_goes_through_export_manifest_parity_and_benchmark(pipeline, dummy_format, tmp_path):
@@ -112,7 +126,10 @@ def test_parity_loads_every_model_file_once(pipeline, tmp_path):
     files = {Path(f).name for _, f in loads if f}
     assert loads and all(n == 1 for n in loads.values()), {k: n for k, n in loads.items() if n != 1}
     assert {"CarSpotterModel.mlpackage", "carspotter.tflite", "carspotter.onnx"} <= files
-    assert ("tflite/mediapipe", str(copy / "android" / "src" / "main" / "assets" / "carspotter_small" / "carspotter.tflite")) in loads  # the MediaPipe checks and app path share it
+    assert (
+        "tflite/mediapipe",
+        str(copy / "android" / "src" / "main" / "assets" / "carspotter_small" / "carspotter.tflite"),
+    ) in loads  # the MediaPipe checks and app path share it
 
 
 def test_predict_and_benchmark_load_each_format_once(pipeline):
@@ -149,7 +166,9 @@ def test_export_loads_each_file_once_for_its_measurement_golden_set_and_app_path
 
     run_dir, _ = pipeline
     before = runtimes.LOADS.copy()
-    bundle = export_bundle(run_dir, tmp_path / "b", ExportOptions(formats=("tflite", "onnx"), variants="fp32,fp16", golden=4))
+    bundle = export_bundle(
+        run_dir, tmp_path / "b", ExportOptions(formats=("tflite", "onnx"), variants="fp32,fp16", golden=4)
+    )
     loads = {k: n for k, n in (runtimes.LOADS - before).items() if k[1]}  # model files (the Keras reference is no file)
     assert loads and all(n == 1 for n in loads.values()), {k: n for k, n in loads.items() if n != 1}
     manifest = json.loads((bundle / "manifest.json").read_text())

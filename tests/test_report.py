@@ -27,7 +27,10 @@ def test_per_class_precision_recall_f1_and_confused_pairs():
     assert (c["precision"], c["recall"], c["f1"]) == (0.0, 0.0, 0.0)
     assert a["f1"] == pytest.approx(0.8) and b["f1"] == pytest.approx(2 / 3)
     assert r["macro_f1"] == pytest.approx((0.8 + 2 / 3 + 0) / 3)
-    assert r["confused_pairs"] == [{"true": "a", "predicted": "b", "count": 1}, {"true": "c", "predicted": "b", "count": 1}]
+    assert r["confused_pairs"] == [
+        {"true": "a", "predicted": "b", "count": 1},
+        {"true": "c", "predicted": "b", "count": 1},
+    ]
     assert r["confusion"] == [[2, 1, 0], [0, 2, 0], [0, 1, 0]]
 
 
@@ -41,8 +44,10 @@ def test_topk_accuracy():
 def test_report_files(tmp_path):
     truth = np.array([0, 1, 2, 2])
     r = evaluate(onehot(np.array([0, 1, 2, 0])), truth, CLASSES)
-    history = {"head": {"loss": [2.0, 1.5], "val_loss": [2.1, 1.7], "top1": [0.3, 0.5], "val_top1": [0.2, 0.4]},
-               "finetune": {"loss": [1.2], "val_loss": [1.4], "top1": [0.6], "val_top1": [0.5]}}
+    history = {
+        "head": {"loss": [2.0, 1.5], "val_loss": [2.1, 1.7], "top1": [0.3, 0.5], "val_top1": [0.2, 0.4]},
+        "finetune": {"loss": [1.2], "val_loss": [1.4], "top1": [0.6], "val_top1": [0.5]},
+    }
     names = write_report(tmp_path, {"val": r, "test": r}, history, CLASSES)
     for name in names:
         assert (tmp_path / name).stat().st_size > 0

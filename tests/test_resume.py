@@ -16,9 +16,27 @@ def test_kill_9_then_same_command_resumes_from_last_finished_epoch(tmp_path):
     for i, name in enumerate(("a", "b", "c")):
         write_photos(tmp_path / "data" / name, 6, seed=i, size=(80, 80))
     out = tmp_path / "runs" / "r"
-    cmd = [str(Path(sys.executable).with_name("carspotter")), "train", str(tmp_path / "data"), "--out", str(out),
-           "--weights", "none", "--image-size", "75", "--epochs-head", "1", "--epochs-finetune", "8", "--batch-size", "4",
-           "--min-photos", "3", "--patience", "0"]
+    cmd = [
+        str(Path(sys.executable).with_name("carspotter")),
+        "train",
+        str(tmp_path / "data"),
+        "--out",
+        str(out),
+        "--weights",
+        "none",
+        "--image-size",
+        "75",
+        "--epochs-head",
+        "1",
+        "--epochs-finetune",
+        "8",
+        "--batch-size",
+        "4",
+        "--min-photos",
+        "3",
+        "--patience",
+        "0",
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     seen, in_phase2 = [], False

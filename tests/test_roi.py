@@ -16,11 +16,22 @@ from carspotter.model.roi import Roi, RoiError, check_roi, iou
 from carspotter.model.two_pass import box_to_roi, needs_second_pass
 
 
-@pytest.mark.parametrize("roi, fault", [((-1, 0, 10, 10), "negative"), ((5, 5, 5, 9), "empty"), ((9, 0, 3, 9), "empty"),
-                                         ((0, 0, 641, 10), "outside"), ((0, 0, 10, 481), "outside"),
-                                         ((math.nan, 0, 10, 10), "nan"), ((0, 0, math.inf, 10), "inf"),
-                                         ((0.5, 0, 10, 10), "not a whole pixel"), ((0, 0, 10), "not four"),
-                                         ((True, 0, 10, 10), "boolean"), ("1,2,x,4", "not four numbers")])
+@pytest.mark.parametrize(
+    "roi, fault",
+    [
+        ((-1, 0, 10, 10), "negative"),
+        ((5, 5, 5, 9), "empty"),
+        ((9, 0, 3, 9), "empty"),
+        ((0, 0, 641, 10), "outside"),
+        ((0, 0, 10, 481), "outside"),
+        ((math.nan, 0, 10, 10), "nan"),
+        ((0, 0, math.inf, 10), "inf"),
+        ((0.5, 0, 10, 10), "not a whole pixel"),
+        ((0, 0, 10), "not four"),
+        ((True, 0, 10, 10), "boolean"),
+        ("1,2,x,4", "not four numbers"),
+    ],
+)
 def test_bad_rois_are_refused_with_one_line_naming_the_rule(roi, fault):
     with pytest.raises(RoiError) as err:
         check_roi(roi, 640, 480)
@@ -100,8 +111,12 @@ def test_box_vectors_agree_and_catch_a_port_without_the_margin(tmp_path):
         vals = [min(1.0, max(0.0, v)) for v in box]
         if not all(math.isfinite(v) for v in box):
             return None, False
-        r = Roi(region.x0 + math.floor(vals[0] * region.width), region.y0 + math.floor(vals[1] * region.height),
-                region.x0 + math.ceil(vals[2] * region.width), region.y0 + math.ceil(vals[3] * region.height))
+        r = Roi(
+            region.x0 + math.floor(vals[0] * region.width),
+            region.y0 + math.floor(vals[1] * region.height),
+            region.x0 + math.ceil(vals[2] * region.width),
+            region.y0 + math.ceil(vals[3] * region.height),
+        )
         ok = r.width >= 8 and r.height >= 8
         return (r, needs_second_pass(r, region)) if ok else (None, False)
 
@@ -124,15 +139,31 @@ def test_csv_box_columns_are_read_and_bad_boxes_named(tmp_path):
     assert [r.box for r in found.records] == [(10, 5, 90, 75), None]
     assert [r.annotated for r in readers.read(tmp_path / "ok.csv").records] == [(10, 5, 90, 75), None]
     assert readers.read(tmp_path / "ok.csv").records[0].box is None
-    for body, why in (("a.jpg,car,10,5,9,75", "empty"), ("a.jpg,car,1.5,5,9,75", "whole"), ("a.jpg,car,1,,9,75", "all given")):
+    for body, why in (
+        ("a.jpg,car,10,5,9,75", "empty"),
+        ("a.jpg,car,1.5,5,9,75", "whole"),
+        ("a.jpg,car,1,,9,75", "all given"),
+    ):
         (tmp_path / "bad.csv").write_text("path,label,x0,y0,x1,y1\n" + body + "\n")
         with pytest.raises(DatasetError, match=f"bad.csv:2: .*{why}"):
             readers.read(tmp_path / "bad.csv")
 
 
 def test_predict_cli_refuses_a_bad_roi_in_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "-c", "from carspotter.cli import entry; entry()", "predict", str(tmp_path),
-                           str(tmp_path), "--roi", "1,2,3"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from carspotter.cli import entry; entry()",
+            "predict",
+            str(tmp_path),
+            str(tmp_path),
+            "--roi",
+            "1,2,3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "3 numbers, not four" in done.stderr and "Traceback" not in done.stderr

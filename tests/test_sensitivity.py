@@ -9,16 +9,23 @@ import json
 import numpy as np
 import pytest
 
-from carspotter.measure.sensitivity import (LayerSensitivity, WeightLayers, _kmeans_1d, layer_sensitivity, plan, plan_bits,
-                                           plan_cost)
+from carspotter.measure.sensitivity import (
+    LayerSensitivity,
+    WeightLayers,
+    _kmeans_1d,
+    layer_sensitivity,
+    plan,
+    plan_bits,
+    plan_cost,
+)
 
 
 def test_kmeans_gives_at_most_2_to_the_bits_values_and_less_error_with_more_bits():
     w = np.random.default_rng(0).standard_t(3, size=(3, 3, 64, 32)).astype(np.float32) * 0.05
     errors = []
     for bits in (4, 6):
-        q = _kmeans_1d(w, 2 ** bits)
-        assert q.shape == w.shape and len(np.unique(q)) <= 2 ** bits
+        q = _kmeans_1d(w, 2**bits)
+        assert q.shape == w.shape and len(np.unique(q)) <= 2**bits
         errors.append(float(np.linalg.norm(q - w) / np.linalg.norm(w)))
     assert errors[1] < errors[0] < 0.2
 
@@ -29,10 +36,15 @@ def _at_widths(rows):
 
 
 def test_plan_is_the_cheapest_choice_of_widths_within_the_budget():
-    rows = [("tiny", 864, (0.9, 0.3, 0.05), False), ("stem", 5_000, (0.5, 0.12, 0.02), False),
-            ("hot", 1_000_000, (0.3, 0.08, 0.01), False), ("warm", 2_000_000, (0.05, 0.012, 0.002), False),
-            ("cold", 4_000_000, (0.001, 0.0003, 0.0001), False), ("big", 3_000_000, (0.02, 0.005, 0.001), False),
-            ("head", 20_480, (0.0, 0.0, 0.0), True)]
+    rows = [
+        ("tiny", 864, (0.9, 0.3, 0.05), False),
+        ("stem", 5_000, (0.5, 0.12, 0.02), False),
+        ("hot", 1_000_000, (0.3, 0.08, 0.01), False),
+        ("warm", 2_000_000, (0.05, 0.012, 0.002), False),
+        ("cold", 4_000_000, (0.001, 0.0003, 0.0001), False),
+        ("big", 3_000_000, (0.02, 0.005, 0.001), False),
+        ("head", 20_480, (0.0, 0.0, 0.0), True),
+    ]
     sens = _at_widths(rows)
     bits = plan(sens)
     assert "tiny" not in bits  # under the converters' weight threshold: never compressed
@@ -43,8 +55,11 @@ def test_plan_is_the_cheapest_choice_of_widths_within_the_budget():
     free = ["stem", "hot", "warm", "cold", "big"]
     params = {n: p for n, p, _, _ in rows}
     limit = 6.0 * sum(p for n, p in params.items() if n != "tiny")
-    within = [{**dict(zip(free, c)), "head": 8} for c in itertools.product((4, 6, 8), repeat=5)
-              if sum(params[n] * b for n, b in zip(free, c)) + params["head"] * 8 <= limit]
+    within = [
+        {**dict(zip(free, c)), "head": 8}
+        for c in itertools.product((4, 6, 8), repeat=5)
+        if sum(params[n] * b for n, b in zip(free, c)) + params["head"] * 8 <= limit
+    ]
     best = min(within, key=lambda b: plan_cost(sens, b))
     assert plan_cost(sens, bits) == pytest.approx(plan_cost(sens, best)), (bits, best)
     assert plan_cost(sens, bits) < plan_cost(sens, {n: 6 for n in bits}) / 10  # all at 6 costs over ten times more
@@ -78,11 +93,29 @@ def test_sensitivity_of_every_weight_layer_with_its_normalization_folded_and_wei
     assert sum(s.drift for s in sens8) < sum(s.drift for s in sens4) and all(s.drift < 0.05 for s in sens8)
 
 
+def _coreml_lowbit_bundle(run_dir, out):
+    """Export the run's Core ML lowbit variants into ``out``, every one shipped (gates wide open); no golden set or app
+    paths."""
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.measure.gates import Gates
+
+    return export_bundle(
+        run_dir,
+        out,
+        ExportOptions(
+            formats=("coreml",),
+            variants="lowbit",
+            calibration_photos=32,
+            app_paths=False,
+            golden=0,
+            gates=Gates(int8_max_top1_drop=1.0, int8_min_agreement=0.0),
+        ),
+    )
+
+
 def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path, monkeypatch):
     from carspotter.contracts.manifest import verify_bundle
     from carspotter.export import coreml_mixed
-    from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.measure.gates import Gates
     from carspotter.model.mil_program import mil_op_counts
 
     import coremltools as ct
@@ -97,13 +130,14 @@ def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path
         bits = real_plan(sens, budget)
         made.append(bits)
         assert plan_bits(sens[4], bits) <= budget and set(bits.values()) <= {4, 6, 8}
-        assert set(bits) == {"inception_v3/conv2d_1", "inception_v3/mixed10"}  # the head's 1,280 weights: under the threshold
+        assert set(bits) == {
+            "inception_v3/conv2d_1",
+            "inception_v3/mixed10",
+        }  # the head's 1,280 weights: under the threshold
         return {"inception_v3/conv2d_1": 8, "inception_v3/mixed10": 4}
 
     monkeypatch.setattr(coreml_mixed, "plan", plan_then_both_paths)
-    out = export_bundle(run_dir, tmp_path / "mixed", ExportOptions(
-        formats=("coreml",), variants="lowbit", calibration_photos=32, app_paths=False, golden=0,
-        gates=Gates(int8_max_top1_drop=1.0, int8_min_agreement=0.0)))  # every lowbit file ships: its ops are read
+    out = _coreml_lowbit_bundle(run_dir, tmp_path / "mixed")  # every lowbit file ships: its ops are read
     variants = verify_bundle(out).formats["coreml"].variants
     record = variants["palettized-mixed"]
     # it read the first 24 of the 32 representative photos, and its gate judged every photo of the run but those 24;
@@ -124,7 +158,10 @@ def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path
     assert p["bits_per_weight"] <= 6.0 and p["most_sensitive"]
     counts = mil_op_counts(ct.models.MLModel(str(out / record.path), skip_model_load=True).get_spec())
     assert counts["constexpr_lut_to_dense"] == 1 and counts["constexpr_affine_dequantize"] == 1
-    assert json.loads((out / "manifest.json").read_text())["formats"]["coreml"]["variants"]["palettized-mixed"]["plan"] == p
+    assert (
+        json.loads((out / "manifest.json").read_text())["formats"]["coreml"]["variants"]["palettized-mixed"]["plan"]
+        == p
+    )
 
 
 def test_onnx_mixed_variant_keeps_the_planned_layers_in_float(pipeline, tmp_path, monkeypatch):
@@ -139,9 +176,18 @@ def test_onnx_mixed_variant_keeps_the_planned_layers_in_float(pipeline, tmp_path
     # the tiny model's compressible layers: conv2d_1 (18,432 weights) and mixed10 (73,728); 16 bits per weight on
     # average pays for conv2d_1 in float (24 x 18,432 extra bits) but not mixed10 too
     monkeypatch.setattr(onnx_mixed, "FLOAT_BUDGET", 16.0)
-    out = export_bundle(run_dir, tmp_path / "onnxmixed", ExportOptions(
-        formats=("onnx",), variants="int8", calibration_photos=16, app_paths=False, golden=0,
-        gates=Gates(int8_max_top1_drop=1.0, int8_min_agreement=0.0)))
+    out = export_bundle(
+        run_dir,
+        tmp_path / "onnxmixed",
+        ExportOptions(
+            formats=("onnx",),
+            variants="int8",
+            calibration_photos=16,
+            app_paths=False,
+            golden=0,
+            gates=Gates(int8_max_top1_drop=1.0, int8_min_agreement=0.0),
+        ),
+    )
     variants = verify_bundle(out).formats["onnx"].variants
     record, plain = variants["int8-qdq-mixed"], variants["int8-qdq"]
     p = record.plan

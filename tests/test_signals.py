@@ -19,8 +19,14 @@ def _interrupt(cmd: list[str], marker: str, sig: int) -> subprocess.CompletedPro
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     # SIGINT back to its default in the child: a shell's background job (CI under nohup, `cmd &`) starts with it
     # ignored, and Python then installs no KeyboardInterrupt handler, so Ctrl-C could not be tested there
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -55,7 +61,9 @@ def test_sigterm_during_parity_leaves_the_previous_parity_json(pipeline, tmp_pat
     shutil.copytree(bundle, dest)
     old = (dest / "parity.json").read_bytes() if (dest / "parity.json").exists() else None
     exe = str(Path(sys.executable).with_name("carspotter"))
-    result = _interrupt([exe, "parity", str(dest), "--run", str(run_dir), "--reference-backends", "none"], "parity", signal.SIGTERM)
+    result = _interrupt(
+        [exe, "parity", str(dest), "--run", str(run_dir), "--reference-backends", "none"], "parity", signal.SIGTERM
+    )
     assert result.returncode == 128 + signal.SIGTERM, result.stdout[-2000:]
     assert result.stdout.strip().splitlines()[-1].startswith("carspotter parity: interrupted (SIGTERM)")
     assert ((dest / "parity.json").read_bytes() if (dest / "parity.json").exists() else None) == old
@@ -68,13 +76,19 @@ def test_sigterm_during_predict_is_one_line_and_leaves_no_report(pipeline, tmp_p
     photos = sorted((Path(__file__).resolve().parents[1] / "train" / "sample_photos").rglob("*.jpg"))[:40]
     report = tmp_path / "report"
     exe = str(Path(sys.executable).with_name("carspotter"))
-    result = _interrupt([exe, "predict", str(bundle), *map(str, photos), "--run", str(run_dir), "--report", str(report)],
-                        "[predict]", signal.SIGTERM)
+    result = _interrupt(
+        [exe, "predict", str(bundle), *map(str, photos), "--run", str(run_dir), "--report", str(report)],
+        "[predict]",
+        signal.SIGTERM,
+    )
     assert result.returncode == 128 + signal.SIGTERM, result.stdout[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == ("carspotter predict: interrupted (SIGTERM); nothing half-written "
-                                                      "was left behind")
+    assert result.stdout.strip().splitlines()[-1] == (
+        "carspotter predict: interrupted (SIGTERM); nothing half-written was left behind"
+    )
     assert "Traceback" not in result.stdout
-    assert not report.exists() or not [p for p in report.iterdir() if p.suffix in (".html", ".json") or p.name.startswith(".")]
+    assert not report.exists() or not [
+        p for p in report.iterdir() if p.suffix in (".html", ".json") or p.name.startswith(".")
+    ]
 
 
 def test_a_signal_a_library_swallowed_keeps_the_previous_result(tmp_path):

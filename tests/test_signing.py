@@ -17,10 +17,12 @@ def _keys(folder: Path, name: str = "k") -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     private, public = folder / f"{name}.pem", folder / f"{name}.pub"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return private, public
 
 
@@ -64,8 +66,11 @@ def test_one_changed_byte_fails_verify_naming_the_file(signed, capsys, target):
 
     bundle, public = signed
     manifest = json.loads((bundle / "manifest.json").read_text())
-    rel = {"manifest.json": "manifest.json", "labels.txt": manifest["formats"]["onnx"]["labels"],
-           "model": manifest["formats"]["onnx"]["path"]}[target]
+    rel = {
+        "manifest.json": "manifest.json",
+        "labels.txt": manifest["formats"]["onnx"]["labels"],
+        "model": manifest["formats"]["onnx"]["path"],
+    }[target]
     path = bundle / rel
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01

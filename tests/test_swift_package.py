@@ -20,9 +20,19 @@ IOS = REPO / "export" / "packages" / "ios"
 def _info(name: str, golden: bool = True):
     from carspotter.export.platform_package import PackageInfo
 
-    return PackageInfo(name=name, version="0.0.0", labels=("a", "b", "c"), size=128, threshold=None, not_a_car=None,
-                       model="CarSpotterModel.mlpackage", others=("carspotter.fp32.mlpackage",), model_sha256="0" * 64,
-                       golden=golden, deployment_target="iOS16")
+    return PackageInfo(
+        name=name,
+        version="0.0.0",
+        labels=("a", "b", "c"),
+        size=128,
+        threshold=None,
+        not_a_car=None,
+        model="CarSpotterModel.mlpackage",
+        others=("carspotter.fp32.mlpackage",),
+        model_sha256="0" * 64,
+        golden=golden,
+        deployment_target="iOS16",
+    )
 
 
 def _write(tmp_path: Path, name: str, golden: bool = True) -> Path:
@@ -36,11 +46,13 @@ def _write(tmp_path: Path, name: str, golden: bool = True) -> Path:
 def _manifest(folder: Path) -> dict:
     """The names a generated Package.swift declares."""
     text = (folder / "Package.swift").read_text()
-    return {"package": re.search(r'^    name: "([^"]+)"', text, re.M)[1],
-            "products": re.findall(r'\.library\(name: "([^"]+)"', text),
-            "targets": re.findall(r'\.target\(\s*name: "([^"]+)",\s*path: "([^"]+)"', text),
-            "tests": re.findall(r'\.testTarget\(name: "([^"]+)", dependencies: \["([^"]+)"\], path: "([^"]+)"', text),
-            "text": text}
+    return {
+        "package": re.search(r'^    name: "([^"]+)"', text, re.M)[1],
+        "products": re.findall(r'\.library\(name: "([^"]+)"', text),
+        "targets": re.findall(r'\.target\(\s*name: "([^"]+)",\s*path: "([^"]+)"', text),
+        "tests": re.findall(r'\.testTarget\(name: "([^"]+)", dependencies: \["([^"]+)"\], path: "([^"]+)"', text),
+        "text": text,
+    }
 
 
 def test_two_bundles_get_their_own_package_product_and_module(tmp_path):
@@ -53,7 +65,9 @@ def test_two_bundles_get_their_own_package_product_and_module(tmp_path):
         assert m["tests"] == [(f"{module}Tests", module, "Tests/CarSpotterTests")]
         assert (ios / "Sources" / "CarSpotter" / "CarClassifier.swift").is_file()
         tests = (ios / "Tests" / "CarSpotterTests" / "CarSpotterTests.swift").read_text()
-        assert f"@testable import {module}\n" in tests and not re.search(r"^(@testable )?import CarSpotter$", tests, re.M)
+        assert f"@testable import {module}\n" in tests and not re.search(
+            r"^(@testable )?import CarSpotter$", tests, re.M
+        )
         assert f"import {module}" in m["text"]  # the header says which module to import
         names[bundle] = m
     products = [p for m in names.values() for p in m["products"]]
@@ -87,10 +101,13 @@ def test_test_target_compiles_with_and_without_a_golden_set(tmp_path, golden):
     if golden:
         assert 'resources: [.copy("golden")]' in package and "Bundle.module" in code
     else:
-        assert "resources: [.copy(\"golden\")]" not in package.split(".testTarget")[1]
+        assert 'resources: [.copy("golden")]' not in package.split(".testTarget")[1]
         assert "Bundle.module" not in code and "{ nil }" in generated
     main = (tests / "CarSpotterTests.swift").read_text()
-    assert "packagedGoldenFolder()" in main and 'throw XCTSkip("no golden set: the bundle was exported with --golden 0' in main
+    assert (
+        "packagedGoldenFolder()" in main
+        and 'throw XCTSkip("no golden set: the bundle was exported with --golden 0' in main
+    )
     # every test that reads the golden set asks for it first (goldenSet() throws XCTSkip), so it skips, not fails
     for name, body in re.findall(r"func (test\w+)\(\) (?:async )?throws \{\n(.*?)\n    \}\n", main, re.S):
         if re.search(r"golden|Golden|decode\(", body):  # goldenPhotos() and decodeGolden() call goldenSet() first
@@ -103,7 +120,10 @@ def test_workflow_builds_two_bundles_in_one_workspace_and_a_bundle_without_golde
     host = REPO / ".github" / "swift-host"
     manifest = (host / "Package.swift").read_text()
     for module in ("CarSpotterSample", "CarSpotterTrucks"):
-        assert f'.package(path: "Packages/{module}")' in manifest and f'.product(name: "{module}", package: "{module}")' in manifest
+        assert (
+            f'.package(path: "Packages/{module}")' in manifest
+            and f'.product(name: "{module}", package: "{module}")' in manifest
+        )
         assert f"Packages/{module}" in macos
     assert "swift run TwoBundles" in macos and "tests? skipped" in macos
     main = (host / "Sources" / "TwoBundles" / "main.swift").read_text()
@@ -113,11 +133,11 @@ def test_workflow_builds_two_bundles_in_one_workspace_and_a_bundle_without_golde
 def _cases(source: str, name: str) -> dict[int, str]:
     """Orientation (0..8) -> the returned expression of BandReduce.swift's ``name`` (``columnOffset``, ``rowOffset``,
     ``storedRect``), as Python: non-negative Ints, so Swift's ``/`` is ``//``."""
-    body = source[source.index(f"static func {name}("):]
-    body = body[:body.index("\n    }\n")]
+    body = source[source.index(f"static func {name}(") :]
+    body = body[: body.index("\n    }\n")]
     out = {}
     for cases, expr in re.findall(r"(case [\d, ]+|default): return ([^\n]+)", body):
-        for o in (range(0, 9) if cases == "default" else map(int, cases[5:].split(","))):
+        for o in range(0, 9) if cases == "default" else map(int, cases[5:].split(",")):
             out.setdefault(o, compile(expr.strip().replace("/", "//"), f"{name}[{o}]", "eval"))
     assert sorted(out) == list(range(9)), name
     return out
@@ -139,8 +159,10 @@ def _swift_band_reduce(stored, orientation: int, size: int, roi=None):
     env = {"width": w, "height": h, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "kx": kx, "ky": ky, "outW": out_w}
     sx0, sy0, sx1, sy1 = eval(rect[orientation], {}, env)
     assert 0 <= sx0 < sx1 <= w and 0 <= sy0 < sy1 <= h and (sx1 - sx0) * (sy1 - sy0) == rw * rh
-    at = (eval(rows[orientation], {}, {**env, "sy": np.arange(sy0, sy1)})[:, None]
-          + eval(columns[orientation], {}, {**env, "sx": np.arange(sx0, sx1)})[None, :])
+    at = (
+        eval(rows[orientation], {}, {**env, "sy": np.arange(sy0, sy1)})[:, None]
+        + eval(columns[orientation], {}, {**env, "sx": np.arange(sx0, sx1)})[None, :]
+    )
     sums = np.zeros(out_w * out_h * 3, dtype=np.int64)
     for c in range(3):
         np.add.at(sums, at + c, stored[sy0:sy1, sx0:sx1, c].astype(np.int64))
@@ -157,9 +179,15 @@ def test_swift_band_offsets_reduce_as_the_reference_in_every_orientation(shape):
 
     from carspotter.model.reference_resize import box_reduce
 
-    transpose = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-                 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-                 8: Image.Transpose.ROTATE_90}  # Pillow's ImageOps.exif_transpose
+    transpose = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }  # Pillow's ImageOps.exif_transpose
     h, w = shape
     rng = np.random.default_rng(w * h)
     stored = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
@@ -168,9 +196,13 @@ def test_swift_band_offsets_reduce_as_the_reference_in_every_orientation(shape):
             upright = np.asarray(Image.fromarray(stored).transpose(transpose[o])) if o > 1 else stored
             uh, uw = upright.shape[:2]
             x0, y0 = int(rng.integers(0, uw)), int(rng.integers(0, uh))
-            for roi in (None, (x0, y0, int(rng.integers(x0 + 1, uw + 1)), int(rng.integers(y0 + 1, uh + 1))),
-                        (uw - 1, 0, uw, uh), (0, uh - 2, uw, uh)):
-                cut = upright if roi is None else upright[roi[1]:roi[3], roi[0]:roi[2]]
+            for roi in (
+                None,
+                (x0, y0, int(rng.integers(x0 + 1, uw + 1)), int(rng.integers(y0 + 1, uh + 1))),
+                (uw - 1, 0, uw, uh),
+                (0, uh - 2, uw, uh),
+            ):
+                cut = upright if roi is None else upright[roi[1] : roi[3], roi[0] : roi[2]]
                 got = _swift_band_reduce(stored, o, size, roi)
                 assert np.array_equal(got, box_reduce(cut, size)), (shape, size, o, roi)
 
@@ -185,7 +217,10 @@ def test_swift_roi_and_two_pass_state_the_reference_rules():
     assert f'public static let rule = "{roi.RULE}"' in roi_swift
     for kind in ("not-a-number", "not-whole", "negative", "empty", "outside"):  # golden/resize/bad_rois.txt's kinds
         assert f'= "{kind}"' in roi_swift or f"case {kind}\n" in roi_swift, kind
-    assert "public init(checking x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, width: Int, height: Int) throws" in roi_swift
+    assert (
+        "public init(checking x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, width: Int, height: Int) throws"
+        in roi_swift
+    )
     assert "public init(checking x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, width: Int, height: Int) throws" in roi_swift
     assert "public init(visionRect rect: CGRect, uprightWidth: Int, uprightHeight: Int) throws" in roi_swift
     assert "struct RoiError: LocalizedError" in roi_swift
@@ -194,33 +229,46 @@ def test_swift_roi_and_two_pass_state_the_reference_rules():
     assert f"public static let marginDivisor = {two_pass.MARGIN_DIVISOR}\n" in tp
     num, den = two_pass.SECOND_PASS_BELOW
     assert f"public static let secondPassBelow = (numerator: {num}, denominator: {den})\n" in tp
-    statement = tp[tp.index("public static let rule = "):]
-    statement = statement[:statement.index("\n\n")]
+    statement = tp[tp.index("public static let rule = ") :]
+    statement = statement[: statement.index("\n\n")]
     assert "".join(re.findall(r'"([^"]*)"', statement)) == two_pass.RULE
     assert "public static func boxToRoi(_ box: [Float], region: Roi) -> Roi?" in tp
     assert "public static func needsSecondPass(_ roi: Roi?, region: Roi) -> Bool" in tp
     tests = (IOS / "Tests" / "CarSpotterTests" / "CarSpotterTests.swift").read_text()
-    for needle in ('"resize/vectors.txt"', '"resize/bad_rois.txt"', '"two_pass/box_vectors.txt"',
-                   "Float(bitPattern: UInt32($0, radix: 16)!)", '$0 + ["1", "-"]'):
+    for needle in (
+        '"resize/vectors.txt"',
+        '"resize/bad_rois.txt"',
+        '"two_pass/box_vectors.txt"',
+        "Float(bitPattern: UInt32($0, radix: 16)!)",
+        '$0 + ["1", "-"]',
+    ):
         assert needle in tests, needle
 
 
 def test_classify_reads_bands_and_takes_turns():
     api = (IOS / "Sources" / "CarSpotter" / "CarClassifier.swift").read_text()
-    classify = api[api.index("public func classify(_ image: CGImage"):]
-    classify = classify[:classify.index("\n    }\n")]
-    assert "BandReduce.prepare(try CGImageRows(image)" in classify and "roi: roi)" in classify and "packedPixels" not in classify
+    classify = api[api.index("public func classify(_ image: CGImage") :]
+    classify = classify[: classify.index("\n    }\n")]
+    assert (
+        "BandReduce.prepare(try CGImageRows(image)" in classify
+        and "roi: roi)" in classify
+        and "packedPixels" not in classify
+    )
     assert "await takeTurn()" in classify and "defer { endTurn() }" in classify
     bands = (IOS / "Sources" / "CarSpotter" / "BandReduce.swift").read_text()
-    assert "image.cropping(to: CGRect(x: left, y: top, width: columns, height: count))" in bands  # a band, or a ROI's window
+    assert (
+        "image.cropping(to: CGRect(x: left, y: top, width: columns, height: count))" in bands
+    )  # a band, or a ROI's window
     assert "CGImageSourceCreateThumbnail" not in bands + api and "kCGImageSourceSubsampleFactor" not in bands
     assert "about 4 MB" in bands and "48 MP" in bands
 
 
 def test_classify_has_no_default_orientation_and_a_uiimage_overload():
     api = (IOS / "Sources" / "CarSpotter" / "CarClassifier.swift").read_text()
-    assert ("public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation, roi: Roi? = nil) async throws"
-            in api)
+    assert (
+        "public func classify(_ image: CGImage, orientation: CGImagePropertyOrientation, roi: Roi? = nil) async throws"
+        in api
+    )
     assert not re.search(r"orientation: CGImagePropertyOrientation\s*=", api)
     ui = (IOS / "Sources" / "CarSpotter" / "UIImageSupport.swift").read_text()
     assert ui.count("#if canImport(UIKit)") == 1 and ui.rstrip().endswith("#endif")

@@ -7,8 +7,7 @@ import pytest
 
 from carspotter.export.tflite_metadata import minimum_parser_version
 
-fb = pytest.importorskip("mediapipe.tasks.metadata.metadata_schema_py_generated",
-                         reason="mediapipe is not installed")
+fb = pytest.importorskip("mediapipe.tasks.metadata.metadata_schema_py_generated", reason="mediapipe is not installed")
 
 
 def buffer(subgraph=None, model_files=None) -> bytes:
@@ -39,14 +38,17 @@ def test_axis_labels_file_stays_1_0_0():
     assert minimum_parser_version(buffer(sg)) == "1.0.0"
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda sg: setattr(sg, "associatedFiles", [file(fb.AssociatedFileType.VOCABULARY)]), "1.0.1"),
-    (lambda sg: setattr(sg, "inputProcessUnits", []), "1.1.0"),
-    (lambda sg: setattr(sg, "outputTensorGroups", []), "1.2.0"),
-    (lambda sg: setattr(sg, "associatedFiles", [file(fb.AssociatedFileType.SCANN_INDEX_FILE)]), "1.4.0"),
-    (lambda sg: setattr(sg, "associatedFiles", [file(fb.AssociatedFileType.DESCRIPTIONS, "v2")]), "1.4.1"),
-    (lambda sg: setattr(sg, "customMetadata", []), "1.5.0"),
-])
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda sg: setattr(sg, "associatedFiles", [file(fb.AssociatedFileType.VOCABULARY)]), "1.0.1"),
+        (lambda sg: setattr(sg, "inputProcessUnits", []), "1.1.0"),
+        (lambda sg: setattr(sg, "outputTensorGroups", []), "1.2.0"),
+        (lambda sg: setattr(sg, "associatedFiles", [file(fb.AssociatedFileType.SCANN_INDEX_FILE)]), "1.4.0"),
+        (lambda sg: setattr(sg, "associatedFiles", [file(fb.AssociatedFileType.DESCRIPTIONS, "v2")]), "1.4.1"),
+        (lambda sg: setattr(sg, "customMetadata", []), "1.5.0"),
+    ],
+)
 def test_each_later_field_raises_the_version(make, expected):
     sg = fb.SubGraphMetadataT()
     make(sg)

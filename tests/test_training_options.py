@@ -43,8 +43,9 @@ def test_head_trained_on_cached_features_is_the_same_function_in_the_full_model(
     w, b = head.get_layer("probabilities").get_weights()
     head.get_layer("probabilities").set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32), b + 0.1])
     mdl.copy_head(head, small_model)
-    np.testing.assert_allclose(small_model.predict(pixels.astype(np.float32), verbose=0), head.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        small_model.predict(pixels.astype(np.float32), verbose=0), head.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
     flip = augment.make_augmenter(augment.parse("flip,brightness=0.2"), 75, seed=0)
     xa, ya = features.extract(extractor, pixels, np.arange(6), labels, 3, 4, views=2, augment=flip, label="t")
@@ -100,17 +101,19 @@ def test_mirrored_strategy_on_two_logical_cpus_scales_batch_and_learning_rate(tm
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         import sys
-        sys.path.insert(0, {str(REPO / 'tests')!r})
+        sys.path.insert(0, {str(REPO / "tests")!r})
         from tiny import tiny_backbone  # the subject is the strategy, not the backbone
         from carspotter.train.trainer import TrainConfig, train
         with tiny_backbone():
-            train(TrainConfig(data_dir={str(SAMPLE)!r}, out={str(tmp_path / 'run')!r}, weights="none", max_classes=3,
+            train(TrainConfig(data_dir={str(SAMPLE)!r}, out={str(tmp_path / "run")!r}, weights="none", max_classes=3,
                               image_size=75, epochs_head=2, epochs_finetune=1, batch_size=4, lr_head=1e-3,
                               lr_finetune=1e-4, strategy="mirrored", augment="flip"),
                   devices=["/cpu:0", "/cpu:1"])
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "mirrored strategy, 2 replicas: global batch 8, learning rates x2" in done.stderr
     run = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -126,8 +129,15 @@ def test_mixed_precision_run_saves_a_float32_reference_model(tmp_path):
 
     from conftest import tiny_run
 
-    out = tiny_run(tmp_path / "run", max_classes=3, image_size=75, epochs_head=1, epochs_finetune=1,
-                   mixed_precision=True, head_mode="naive")  # the subject is the dtype policy, not the backbone
+    out = tiny_run(
+        tmp_path / "run",
+        max_classes=3,
+        image_size=75,
+        epochs_head=1,
+        epochs_finetune=1,
+        mixed_precision=True,
+        head_mode="naive",
+    )  # the subject is the dtype policy, not the backbone
     assert keras.mixed_precision.global_policy().name == "float32"
     run = json.loads((out / "run.json").read_text())
     assert run["training"]["dtype_policy"] == "mixed_float16"

@@ -22,10 +22,18 @@ def fig(top1=0.80, ref_top1=0.80, agreement=1.0, parity=True, near_ties=0, tau=1
     if paired is None:  # photos right for both / only the variant / only the reference / neither
         both = round(min(top1, ref_top1) * n)
         paired = [both, round(top1 * n) - both, round(ref_top1 * n) - both, n - round(max(top1, ref_top1) * n)]
-    return VariantFigures(photos=n, top1=top1, top3=1.0, reference_top1=ref_top1, reference_top3=1.0,
-                          top1_agreement=agreement, max_abs_diff=1e-3,
-                          parity=ParityFigures(passed=parity, near_ties=near_ties, mismatches=0 if parity else 2, tau=tau),
-                          top1_near_ties=near_ties, paired=paired)
+    return VariantFigures(
+        photos=n,
+        top1=top1,
+        top3=1.0,
+        reference_top1=ref_top1,
+        reference_top3=1.0,
+        top1_agreement=agreement,
+        max_abs_diff=1e-3,
+        parity=ParityFigures(passed=parity, near_ties=near_ties, mismatches=0 if parity else 2, tau=tau),
+        top1_near_ties=near_ties,
+        paired=paired,
+    )
 
 
 def variant(fmt, name):
@@ -50,8 +58,10 @@ def test_fp16_gate_is_the_lower_bound_of_the_agreement():
     assert gate(variant("tflite", "fp16"), fig(agreement=1.0, photos=300), Gates())[0]
     ok, text = gate(variant("tflite", "fp16"), fig(agreement=1.0, photos=45), Gates())
     assert not ok and "FAILED" not in text
-    assert text.endswith("on 45 photos: too few photos to judge (even 45 of 45 agreeing gives a lower bound of 92.1% "
-                         "< 97.0%; it takes 125)"), text
+    assert text.endswith(
+        "on 45 photos: too few photos to judge (even 45 of 45 agreeing gives a lower bound of 92.1% "
+        "< 97.0%; it takes 125)"
+    ), text
     ok, text = gate(variant("tflite", "fp16"), fig(agreement=0.99, photos=100), Gates())  # 100 of 100 would not pass
     assert not ok and "too few photos to judge (even 100 of 100 agreeing gives a lower bound of 96.3%" in text
 
@@ -61,24 +71,40 @@ def test_gates_count_a_near_tie_as_agreeing_as_parity_does():
     f = fig(top1=0.80, ref_top1=0.80, agreement=0.99, near_ties=2, tau=0.03, photos=300)
     assert round(f.gated_agreement, 6) == pytest.approx(299 / 300)
     ok, text = gate(variant("onnx", "int8-qdq"), f, Gates())
-    assert ok and "top-1 agreement 99.7% [98.1%, 99.9%] on 300 photos (2 near-ties counted, tau 0.03): lower bound 98.1% >= 90.0%" in text
+    assert (
+        ok
+        and "top-1 agreement 99.7% [98.1%, 99.9%] on 300 photos (2 near-ties counted, tau 0.03): lower bound 98.1% >= 90.0%"
+        in text
+    )
     assert f.to_json()["intervals"]["gated_agreement"] == pytest.approx([0.98137, 0.99941], abs=1e-4)
 
 
 def test_int8_gate_is_the_lower_bound_of_the_paired_accuracy_difference():
     # the same drop is a failure on 100 photos with 8 against 2 discordant photos, not with 1 against 0 on 300
-    ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=0.74, ref_top1=0.80, agreement=0.94, paired=[72, 2, 8, 18]), Gates())
-    assert not ok and "difference -6.0 points [-12.4, +0.2] (Newcombe 95 %; 2 photos right only with the variant, " \
-                      "8 only with the reference, McNemar p = 0.11), lower bound < -3.0: FAILED" in text
-    ok, text = gate(variant("onnx", "int8-qdq"), fig(top1=239 / 300, ref_top1=240 / 300, agreement=299 / 300, photos=300,
-                                                     paired=[239, 0, 1, 60]), Gates())
+    ok, text = gate(
+        variant("onnx", "int8-qdq"), fig(top1=0.74, ref_top1=0.80, agreement=0.94, paired=[72, 2, 8, 18]), Gates()
+    )
+    assert (
+        not ok
+        and "difference -6.0 points [-12.4, +0.2] (Newcombe 95 %; 2 photos right only with the variant, "
+        "8 only with the reference, McNemar p = 0.11), lower bound < -3.0: FAILED"
+        in text
+    )
+    ok, text = gate(
+        variant("onnx", "int8-qdq"),
+        fig(top1=239 / 300, ref_top1=240 / 300, agreement=299 / 300, photos=300, paired=[239, 0, 1, 60]),
+        Gates(),
+    )
     assert ok and "difference -0.3 points [-1.3, +0.6]" in text and "lower bound >= -3.0" in text
     ok, text = gate(variant("onnx", "int8-qdq"), fig(agreement=0.95, photos=300), Gates())  # 285 of 300 agree
     assert ok and "lower bound 91.9% >= 90.0%" in text
     ok, text = gate(variant("onnx", "int8-qdq"), fig(agreement=0.90, photos=300), Gates())
     assert not ok and "lower bound 86.1% < 90.0%: FAILED" in text
-    ok, _ = gate(variant("onnx", "int8-qdq"), fig(top1=0.74, ref_top1=0.80, agreement=0.94, paired=[72, 2, 8, 18]),
-                 Gates(int8_max_top1_drop=0.15, int8_min_agreement=0.85))
+    ok, _ = gate(
+        variant("onnx", "int8-qdq"),
+        fig(top1=0.74, ref_top1=0.80, agreement=0.94, paired=[72, 2, 8, 18]),
+        Gates(int8_max_top1_drop=0.15, int8_min_agreement=0.85),
+    )
     assert ok  # configurable
     ok, text = gate(variant("coreml", "palettized-4bit"), fig(agreement=0.90, photos=300), Gates())
     assert not ok and "< 90.0%: FAILED" in text  # lowbit variants take the int8 gate
@@ -99,18 +125,40 @@ def test_fp32_gate_is_the_parity_rule():
 
 def test_select_families():
     # the baselines, and the ORT-format ONNX that is built whenever ONNX is
-    assert selected(None) == {("coreml", "fp16"), ("coreai", "fp16"), ("tflite", "fp32"), ("onnx", "fp32"), ("onnx", "ort")}
+    assert selected(None) == {
+        ("coreml", "fp16"),
+        ("coreai", "fp16"),
+        ("tflite", "fp32"),
+        ("onnx", "fp32"),
+        ("onnx", "ort"),
+    }
     # ONNX keeps its baseline (its int8 file may fail the phone-EP gate); TFLite gets it when nothing else could be its default
-    assert selected("int8") == {("coreml", "int8-weights"), ("coreai", "int8-weights"), ("tflite", "int8-dynamic"),
-                                ("tflite", "int8-full"),
-                                ("onnx", "int8-qdq"), ("onnx", "int8-qdq-mixed"), ("onnx", "fp32"), ("onnx", "ort")}
-    assert selected("lowbit") == {("coreml", "palettized-6bit"), ("coreml", "palettized-4bit"), ("coreml", "palettized-mixed"),
-                                  ("coreml", "palettized-4bit-grouped"),
-                                  ("coreml", "int4-blockwise"), ("coreai", "palettized-6bit"), ("tflite", "fp32"), ("onnx", "fp32"),
-                                  ("onnx", "ort")}
+    assert selected("int8") == {
+        ("coreml", "int8-weights"),
+        ("coreai", "int8-weights"),
+        ("tflite", "int8-dynamic"),
+        ("tflite", "int8-full"),
+        ("onnx", "int8-qdq"),
+        ("onnx", "int8-qdq-mixed"),
+        ("onnx", "fp32"),
+        ("onnx", "ort"),
+    }
+    assert selected("lowbit") == {
+        ("coreml", "palettized-6bit"),
+        ("coreml", "palettized-4bit"),
+        ("coreml", "palettized-mixed"),
+        ("coreml", "palettized-4bit-grouped"),
+        ("coreml", "int4-blockwise"),
+        ("coreai", "palettized-6bit"),
+        ("tflite", "fp32"),
+        ("onnx", "fp32"),
+        ("onnx", "ort"),
+    }
     assert len(selected("fp32,fp16,int8")) == 16
     assert len(selected("fp32,fp16,int8,lowbit")) == sum(len(f.variants) for f in FORMATS.values()) == 22
-    assert {(f, v.name) for f, vs in select(None, ("coreml",), {"coreml": "fp32"}).items() for v in vs} == {("coreml", "fp32")}
+    assert {(f, v.name) for f, vs in select(None, ("coreml",), {"coreml": "fp32"}).items() for v in vs} == {
+        ("coreml", "fp32")
+    }
     with pytest.raises(UsageError, match="--variants fp8: choose from fp32,fp16,int8,lowbit"):
         select("fp8")
 
@@ -123,9 +171,17 @@ def gated(pipeline, tmp_path_factory):
     from carspotter.export.bundle import ExportOptions, export_bundle
 
     run_dir, _ = pipeline
-    out = export_bundle(run_dir, tmp_path_factory.mktemp("gated") / "variants", ExportOptions(
-        formats=("tflite",), variants="fp32,fp16,int8", calibration_photos=16,
-        gates=Gates(fp16_min_agreement=1.01, int8_max_top1_drop=1.0, int8_min_agreement=0.0), app_paths=False))
+    out = export_bundle(
+        run_dir,
+        tmp_path_factory.mktemp("gated") / "variants",
+        ExportOptions(
+            formats=("tflite",),
+            variants="fp32,fp16,int8",
+            calibration_photos=16,
+            gates=Gates(fp16_min_agreement=1.01, int8_max_top1_drop=1.0, int8_min_agreement=0.0),
+            app_paths=False,
+        ),
+    )
     return run_dir, out, verify_bundle(out)
 
 
@@ -180,8 +236,9 @@ def test_the_default_is_the_smallest_candidate(gated):
     default = tfl.default_variant
     assert records[default].bytes <= min(records[n].bytes for n in pool) * 1.01
     assert tfl.path == records[default].path == "android/src/main/assets/carspotter_variants/carspotter.tflite"
-    assert tfl.default_reason.startswith("smallest variant" if ok else
-                                         "no variant that may be the default passes the top-3 rule"), tfl.default_reason
+    assert tfl.default_reason.startswith(
+        "smallest variant" if ok else "no variant that may be the default passes the top-3 rule"
+    ), tfl.default_reason
     for name, r in records.items():
         if r.shipped and name != default:
             assert (android_assets_dir(out) / f"carspotter.{name}.tflite").exists()
@@ -236,9 +293,13 @@ def test_the_full_int8_file_is_integer_from_pixels_to_probabilities(gated):
 def test_parity_rechecks_every_shipped_variant(gated):
     run_dir, out, manifest = gated
     exe = Path(sys.executable).with_name("carspotter")
-    result = subprocess.run([str(exe), "parity", str(out), "--run", str(run_dir), "--no-app-paths",
-                             "--reference-backends", "none"], capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=900)
+    result = subprocess.run(
+        [str(exe), "parity", str(out), "--run", str(run_dir), "--no-app-paths", "--reference-backends", "none"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     report = json.loads((out / "parity.json").read_text())
     checked = {c["check"] for c in report["structure_checks"]}

@@ -20,8 +20,12 @@ def _check(*files: Path) -> subprocess.CompletedProcess:
     exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
     if exe is None:
         pytest.skip("check-jsonschema is not installed (pip install '.[test]')")
-    return subprocess.run([exe, "--builtin-schema", "vendor.github-workflows", *map(str, files)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-workflows", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_every_workflow_passes_githubs_schema():
@@ -30,10 +34,16 @@ def test_every_workflow_passes_githubs_schema():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 
-@pytest.mark.parametrize("breakage, words", [
-    ("      - name: Build: then test\n        run: echo\n", "mapping values are not allowed"),  # a bare ": " in a name
-    ("      - name: ok\n        runs: echo\n", "is not valid under any of the given schemas"),  # a misspelt key
-])
+@pytest.mark.parametrize(
+    "breakage, words",
+    [
+        (
+            "      - name: Build: then test\n        run: echo\n",
+            "mapping values are not allowed",
+        ),  # a bare ": " in a name
+        ("      - name: ok\n        runs: echo\n", "is not valid under any of the given schemas"),  # a misspelt key
+    ],
+)
 def test_the_check_rejects_what_github_rejects(tmp_path, breakage, words):
     bad = tmp_path / "bad.yml"
     bad.write_text("name: t\non: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n" + breakage)

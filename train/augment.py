@@ -79,14 +79,32 @@ class AugmentConfig:
 
     def spec(self) -> str:
         """The canonical spec string (parses back to an equal config)."""
-        parts = (["flip"] if self.flip else []) + [f"{k}={getattr(self, k):g}" for k, off in _OFF if getattr(self, k) != off]
+        parts = (["flip"] if self.flip else []) + [
+            f"{k}={getattr(self, k):g}" for k, off in _OFF if getattr(self, k) != off
+        ]
         return ",".join(parts) or "none"
 
 
-_OFF = (("crop", 1.0), ("rotate", 0.0), ("brightness", 0.0), ("contrast", 0.0), ("resize", 0.0), ("jpeg", 100.0), ("blur", 0.0),
-        ("zoomout", 0.0))
-_LIMITS = {"crop": (0.05, 1.0), "rotate": (0.0, 45.0), "brightness": (0.0, 1.0), "contrast": (0.0, 1.0),
-           "resize": (0.0, 1.0), "jpeg": (10.0, 100.0), "blur": (0.0, 5.0), "zoomout": (0.0, 1.0)}
+_OFF = (
+    ("crop", 1.0),
+    ("rotate", 0.0),
+    ("brightness", 0.0),
+    ("contrast", 0.0),
+    ("resize", 0.0),
+    ("jpeg", 100.0),
+    ("blur", 0.0),
+    ("zoomout", 0.0),
+)
+_LIMITS = {
+    "crop": (0.05, 1.0),
+    "rotate": (0.0, 45.0),
+    "brightness": (0.0, 1.0),
+    "contrast": (0.0, 1.0),
+    "resize": (0.0, 1.0),
+    "jpeg": (10.0, 100.0),
+    "blur": (0.0, 5.0),
+    "zoomout": (0.0, 1.0),
+}
 
 
 def parse(spec: str) -> AugmentConfig:
@@ -106,8 +124,10 @@ def parse(spec: str) -> AugmentConfig:
             values["flip"] = True
             continue
         if name not in _LIMITS:
-            raise UsageError(f"--augment {spec!r}: unknown part {part.strip()!r}; use flip, crop=A, rotate=D, brightness=B, "
-                             "contrast=C, resize=P, jpeg=Q, blur=S, zoomout=P or none")
+            raise UsageError(
+                f"--augment {spec!r}: unknown part {part.strip()!r}; use flip, crop=A, rotate=D, brightness=B, "
+                "contrast=C, resize=P, jpeg=Q, blur=S, zoomout=P or none"
+            )
         try:
             number = float(value)
         except ValueError:
@@ -132,8 +152,11 @@ def make_augmenter(cfg: AugmentConfig, image_size: int, seed: int):
     if not cfg.active:
         return lambda images: images
     # float32 whatever the global dtype policy: augmentation belongs to the input pipeline.
-    rotation = (keras.layers.RandomRotation(cfg.rotate / 360.0, fill_mode="reflect", seed=seed, dtype="float32")
-                if cfg.rotate else None)
+    rotation = (
+        keras.layers.RandomRotation(cfg.rotate / 360.0, fill_mode="reflect", seed=seed, dtype="float32")
+        if cfg.rotate
+        else None
+    )
 
     def augment(images):
         n = tf.shape(images)[0]
@@ -169,8 +192,14 @@ def make_augmenter(cfg: AugmentConfig, image_size: int, seed: int):
     return augment
 
 
-_KERNELS = (("bilinear", False), ("bilinear", True), ("nearest", False), ("area", False), ("bicubic", True),
-            ("lanczos3", True))
+_KERNELS = (
+    ("bilinear", False),
+    ("bilinear", True),
+    ("nearest", False),
+    ("area", False),
+    ("bicubic", True),
+    ("lanczos3", True),
+)
 """Second-step kernels of :func:`_resample`: ``(tf.image.resize method, antialias)``."""
 
 
@@ -221,7 +250,9 @@ def _blur(images, sigma):
     rows = tf.tile(tf.reshape(k, [9, 1, 1, 1]), [1, 1, 3, 1])
     cols = tf.tile(tf.reshape(k, [1, 9, 1, 1]), [1, 1, 3, 1])
     padded = tf.pad(images, [[0, 0], [4, 4], [4, 4], [0, 0]], mode="SYMMETRIC")
-    return tf.nn.depthwise_conv2d(tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID"), cols, [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(
+        tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID"), cols, [1, 1, 1, 1], "VALID"
+    )
 
 
 def _jpeg(images, min_quality: int):

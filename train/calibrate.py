@@ -39,7 +39,7 @@ def logits_of(model, pixels: np.ndarray, rows: np.ndarray, batch: int) -> np.nda
     out = []
     for start in range(0, len(rows), batch):
         # Called eagerly (not predict_on_batch): a last, smaller batch does not retrace a tf.function.
-        out.append(np.asarray(features(np.asarray(pixels[rows[start:start + batch]], np.float32), training=False)))
+        out.append(np.asarray(features(np.asarray(pixels[rows[start : start + batch]], np.float32), training=False)))
     f = np.concatenate(out).astype(np.float64)
     return f @ kernel.astype(np.float64) + bias.astype(np.float64)
 
@@ -60,25 +60,49 @@ def calibration_part(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     everything = np.arange(n)
     record = {"fraction": fraction, "val_photos": int(n)}
     if fraction <= 0:
-        return everything, everything, {**record, "disjoint": False, "calibration_photos": int(n),
-                                        "reason": "--calibration-fraction 0: temperature and threshold fitted on the "
-                                                  "photos that stopped training early"}
+        return (
+            everything,
+            everything,
+            {
+                **record,
+                "disjoint": False,
+                "calibration_photos": int(n),
+                "reason": "--calibration-fraction 0: temperature and threshold fitted on the "
+                "photos that stopped training early",
+            },
+        )
     rng = np.random.default_rng(seed)
     chosen = []
     for c in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == c))
-        chosen += members[:int(round(fraction * len(members)))].tolist()
+        chosen += members[: int(round(fraction * len(members)))].tolist()
     cal_idx = np.array(sorted(chosen), dtype=np.int64)
     stop_idx = np.setdiff1d(everything, cal_idx)
     if min(len(cal_idx), len(stop_idx)) < cal.MIN_VAL_FOR_TEMPERATURE:
-        return everything, everything, {**record, "disjoint": False, "calibration_photos": int(n),
-                                        "reason": f"val split of {n} photos: too small for two parts of at least "
-                                                  f"{cal.MIN_VAL_FOR_TEMPERATURE}; temperature and threshold fitted on "
-                                                  "the photos that stopped training early"}
-    return stop_idx, cal_idx, {**record, "disjoint": True, "calibration_photos": int(len(cal_idx)),
-                               "early_stopping_photos": int(len(stop_idx)),
-                               "reason": f"{len(cal_idx)} of the {n} val photos (seeded, per class) fit temperature and "
-                                         f"threshold; the other {len(stop_idx)} stopped training early"}
+        return (
+            everything,
+            everything,
+            {
+                **record,
+                "disjoint": False,
+                "calibration_photos": int(n),
+                "reason": f"val split of {n} photos: too small for two parts of at least "
+                f"{cal.MIN_VAL_FOR_TEMPERATURE}; temperature and threshold fitted on "
+                "the photos that stopped training early",
+            },
+        )
+    return (
+        stop_idx,
+        cal_idx,
+        {
+            **record,
+            "disjoint": True,
+            "calibration_photos": int(len(cal_idx)),
+            "early_stopping_photos": int(len(stop_idx)),
+            "reason": f"{len(cal_idx)} of the {n} val photos (seeded, per class) fit temperature and "
+            f"threshold; the other {len(stop_idx)} stopped training early",
+        },
+    )
 
 
 def fold_temperature(model, temperature: float) -> None:
@@ -93,10 +117,15 @@ def fold_temperature(model, temperature: float) -> None:
 def _split_figures(logits: np.ndarray, labels: np.ndarray, temperature: float) -> dict:
     """NLL and ECE of one split at T = 1 and at ``temperature``."""
     before, after = cal.softmax(logits), cal.softmax(logits, temperature)
-    return {"count": int(len(labels)),
-            "nll_before": cal.nll(logits, labels), "nll_after": cal.nll(logits, labels, temperature),
-            "ece_before": cal.ece(before, labels), "ece_after": cal.ece(after, labels),
-            "reliability_before": cal.reliability(before, labels), "reliability_after": cal.reliability(after, labels)}
+    return {
+        "count": int(len(labels)),
+        "nll_before": cal.nll(logits, labels),
+        "nll_after": cal.nll(logits, labels, temperature),
+        "ece_before": cal.ece(before, labels),
+        "ece_after": cal.ece(after, labels),
+        "reliability_before": cal.reliability(before, labels),
+        "reliability_after": cal.reliability(after, labels),
+    }
 
 
 def car_score(probs: np.ndarray, negative_class: int | None) -> np.ndarray:
@@ -114,8 +143,16 @@ def rejected(probs: np.ndarray, threshold: float | None, negative_class: int | N
     return out
 
 
-def not_car_figures(model, size: int, batch: int, test_probs: np.ndarray, test_labels: np.ndarray,
-                    temperature: float, threshold: float | None, negative_class: int | None) -> dict:
+def not_car_figures(
+    model,
+    size: int,
+    batch: int,
+    test_probs: np.ndarray,
+    test_labels: np.ndarray,
+    temperature: float,
+    threshold: float | None,
+    negative_class: int | None,
+) -> dict:
     """Figures of the non-car sets (:func:`carspotter.measure.notcar.not_car_set`) under the calibrated model.
 
     Returns:
@@ -131,18 +168,36 @@ def not_car_figures(model, size: int, batch: int, test_probs: np.ndarray, test_l
     rej = rejected(probs, threshold, negative_class)
 
     def figures(sel: np.ndarray) -> dict:
-        return {"count": int(sel.sum()), "rejected": float(rej[sel].mean()), "mean_top1": float(out_score[sel].mean()),
-                "auroc": cal.auroc(in_score, out_score[sel])}
+        return {
+            "count": int(sel.sum()),
+            "rejected": float(rej[sel].mean()),
+            "mean_top1": float(out_score[sel].mean()),
+            "auroc": cal.auroc(in_score, out_score[sel]),
+        }
 
     src = np.array(sources)
-    return {**figures(np.ones(len(names), bool)),
-            "by_source": {s: figures(src == s) for s in sorted(set(sources))},
-            "images": [{"name": n, "top1": float(out_score[i]), "class_index": int(probs[i].argmax()),
-                        "rejected": bool(rej[i])} for i, n in enumerate(names)]}
+    return {
+        **figures(np.ones(len(names), bool)),
+        "by_source": {s: figures(src == s) for s in sorted(set(sources))},
+        "images": [
+            {"name": n, "top1": float(out_score[i]), "class_index": int(probs[i].argmax()), "rejected": bool(rej[i])}
+            for i, n in enumerate(names)
+        ],
+    }
 
 
-def confidence(model, pixels: np.ndarray, rows: dict, labels: dict, classes: list[str], size: int, batch: int,
-               target_precision: float, negative_class: int | None, log) -> tuple[dict, dict]:
+def confidence(
+    model,
+    pixels: np.ndarray,
+    rows: dict,
+    labels: dict,
+    classes: list[str],
+    size: int,
+    batch: int,
+    target_precision: float,
+    negative_class: int | None,
+    log,
+) -> tuple[dict, dict]:
     """Fit, fold and measure; the ``confidence`` record of run.json and the calibrated probabilities.
 
     Args:
@@ -172,20 +227,31 @@ def confidence(model, pixels: np.ndarray, rows: dict, labels: dict, classes: lis
         "target_precision": target_precision,
         "threshold": threshold,
         "threshold_reason": why,
-        "selective": ({s: cal.selective_figures(probs[s], labels[s], threshold) for s in ("val", "test")}
-                      if threshold is not None else None),
+        "selective": (
+            {s: cal.selective_figures(probs[s], labels[s], threshold) for s in ("val", "test")}
+            if threshold is not None
+            else None
+        ),
         "risk_coverage": {s: cal.risk_coverage(probs[s], labels[s]) for s in ("val", "test")},
         "negative_class": classes[negative_class] if negative_class is not None else None,
     }
-    record["not_car"] = not_car_figures(model, size, batch, probs["test"], labels["test"], temp.value, threshold,
-                                        negative_class)
+    record["not_car"] = not_car_figures(
+        model, size, batch, probs["test"], labels["test"], temp.value, threshold, negative_class
+    )
     if negative_class is not None and (labels["test"] == negative_class).any():
         record["held_out_negatives"] = _held_out(probs["test"], labels["test"], threshold, negative_class)
-    t = record["splits"]["test"]
-    log(f"test NLL {t['nll_before']:.3f} -> {t['nll_after']:.3f}, ECE {t['ece_before']:.3f} -> {t['ece_after']:.3f} "
-        f"(T = {fitted:.3f}{'' if temp.adopted else ', not adopted'}); non-car images rejected "
-        f"{record['not_car']['rejected']:.0%}, AUROC {record['not_car']['auroc'] or 0:.3f}")
+    _log_summary(record, temp, fitted, log)
     return record, probs
+
+
+def _log_summary(record: dict, temp, fitted: float, log) -> None:
+    """One line: the test split's NLL and ECE before and after T, and the non-car images rejected."""
+    t = record["splits"]["test"]
+    log(
+        f"test NLL {t['nll_before']:.3f} -> {t['nll_after']:.3f}, ECE {t['ece_before']:.3f} -> {t['ece_after']:.3f} "
+        f"(T = {fitted:.3f}{'' if temp.adopted else ', not adopted'}); non-car images rejected "
+        f"{record['not_car']['rejected']:.0%}, AUROC {record['not_car']['auroc'] or 0:.3f}"
+    )
 
 
 def _held_out(probs: np.ndarray, labels: np.ndarray, threshold: float | None, negative_class: int) -> dict:

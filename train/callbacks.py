@@ -34,7 +34,9 @@ class BestEpoch(keras.callbacks.Callback):
         self.monitor, self.patience = monitor, patience
         resume = ResumeFolder(folder)
         self.state_file, self.weights_file = resume.best_state(prefix), resume.best_weights(prefix)
-        self.state = json.loads(self.state_file.read_text()) if self.state_file.is_file() else {"epoch": -1, "value": None}
+        self.state = (
+            json.loads(self.state_file.read_text()) if self.state_file.is_file() else {"epoch": -1, "value": None}
+        )
         self.stopped_epoch: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -87,5 +89,7 @@ class Throughput(keras.callbacks.Callback):
     def summary(self) -> dict:
         """``{"images_per_s": median over epochs after the first (tracing) when there are several, "epochs": [...]}``."""
         steady = self.per_epoch[1:] or self.per_epoch
-        return {"images_per_s": round(float(sorted(steady)[len(steady) // 2]), 2) if steady else None,
-                "epochs": [round(v, 2) for v in self.per_epoch]}
+        return {
+            "images_per_s": round(float(sorted(steady)[len(steady) // 2]), 2) if steady else None,
+            "epochs": [round(v, 2) for v in self.per_epoch],
+        }

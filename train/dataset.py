@@ -20,7 +20,8 @@ from carspotter.util.hashing import sha256_file
 from carspotter.model.photos import find_photos
 from carspotter.contracts import readers
 from carspotter.contracts.mapping import apply_mapping, read_mapping
-from carspotter.contracts.runfolder import SPLITS, SplitRow
+from carspotter.contracts.runfolder import SPLITS
+from carspotter.contracts.split_files import SplitRow
 
 
 @dataclass
@@ -209,13 +210,22 @@ def negative_records(folder: str | Path, root: Path) -> list:
         raise DatasetError(f"--negatives {folder}: not a folder; pass a folder of photos that are none of the classes")
     found = find_photos(folder)
     if not found:
-        raise DatasetError(f"--negatives {folder}: no photos in it (jpg, png, webp, ...); add photos or leave the flag out")
+        raise DatasetError(
+            f"--negatives {folder}: no photos in it (jpg, png, webp, ...); add photos or leave the flag out"
+        )
     return [readers.Record(os.path.relpath(os.path.abspath(p), root), NOT_A_CAR) for p in found]
 
 
-def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int = 5, fmt: str = "auto",
-         mapping: str | Path | None = None, crop: bool = False, workers: int = 4,
-         negatives: str | Path | None = None) -> Dataset:
+def scan(
+    data_dir: str | Path,
+    max_classes: int | None = None,
+    min_photos: int = 5,
+    fmt: str = "auto",
+    mapping: str | Path | None = None,
+    crop: bool = False,
+    workers: int = 4,
+    negatives: str | Path | None = None,
+) -> Dataset:
     """Find classes and photos in a dataset (any layout of :mod:`carspotter.contracts.readers`).
 
     Args:
@@ -239,15 +249,9 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
         DatasetError: missing data, bad mapping file, or fewer than two
             usable classes.
     """
-    if max_classes is not None and max_classes < 1:
-        raise UsageError(f"--max-classes {max_classes}: must be at least 2 (or left out for all classes)")
-    if min_photos < 3:
-        raise UsageError(f"--min-photos {min_photos}: must be at least 3 (one each for train, val and test)")
-    found = readers.read(data_dir, fmt, crop)
+    _check_limits(max_classes, min_photos)
+    found, records = _read(data_dir, fmt, crop, negatives)
     root, ignored, dropped = found.root, list(found.ignored), dict(found.dropped)
-    if any(r.label == NOT_A_CAR for r in found.records):
-        raise DatasetError(f"{root}: a class is named {NOT_A_CAR!r}, the name carspotter gives to --negatives; rename it")
-    records = list(found.records) + (negative_records(negatives, root) if negatives is not None else [])
     written, (records, normalized) = records, normalize_labels(records)
     merged = merged_by_normalization(written, normalized)
     for name in found.empty:
@@ -270,13 +274,35 @@ def scan(data_dir: str | Path, max_classes: int | None = None, min_photos: int =
     return Dataset(root, classes, photos, found.format, dropped, ignored, conflicts, leaks, renamed, normalized, merged)
 
 
+def _check_limits(max_classes: int | None, min_photos: int) -> None:
+    """:func:`scan`'s ``max_classes`` and ``min_photos``, checked (UsageError)."""
+    if max_classes is not None and max_classes < 1:
+        raise UsageError(f"--max-classes {max_classes}: must be at least 2 (or left out for all classes)")
+    if min_photos < 3:
+        raise UsageError(f"--min-photos {min_photos}: must be at least 3 (one each for train, val and test)")
+
+
+def _read(data_dir: str | Path, fmt: str, crop: bool, negatives: str | Path | None) -> tuple:
+    """The layout read and its records, the ``--negatives`` photos after them; a class named :data:`NOT_A_CAR` is
+    refused (DatasetError)."""
+    found = readers.read(data_dir, fmt, crop)
+    if any(r.label == NOT_A_CAR for r in found.records):
+        raise DatasetError(
+            f"{found.root}: a class is named {NOT_A_CAR!r}, the name carspotter gives to --negatives; rename it"
+        )
+    return found, list(found.records) + (negative_records(negatives, found.root) if negatives is not None else [])
+
+
 def _renamed(labels: set[str], mapping) -> dict[str, str]:
     """Class renames of a ``--mapping`` file (NFC names), only those that change a name."""
     if mapping is None:
         return {}
     import unicodedata
 
-    nfc = {unicodedata.normalize(LABEL_FORM, a): unicodedata.normalize(LABEL_FORM, b) for a, b in read_mapping(mapping).items()}
+    nfc = {
+        unicodedata.normalize(LABEL_FORM, a): unicodedata.normalize(LABEL_FORM, b)
+        for a, b in read_mapping(mapping).items()
+    }
     return {a: b for a, b in apply_mapping(labels, nfc, mapping).items() if a != b}
 
 
@@ -294,11 +320,15 @@ def _chosen_classes(root, kept: dict, dropped: dict, max_classes: int | None, ne
     classes += [NOT_A_CAR] if negatives is not None else []
     if len(classes) < 2:
         detail = "; ".join(f"{c}: {r}" for c, r in sorted(dropped.items())[:5])
-        raise DatasetError(f"{root}: {len(classes)} usable class(es), need at least 2" + (f" (dropped: {detail})" if detail else ""))
+        raise DatasetError(
+            f"{root}: {len(classes)} usable class(es), need at least 2" + (f" (dropped: {detail})" if detail else "")
+        )
     return classes
 
 
-def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction: float = 0.15) -> dict[str, list[Photo]]:
+def split(
+    dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction: float = 0.15
+) -> dict[str, list[Photo]]:
     """Split into train / val / test: the dataset's own split when it fixes one, else a
     deterministic stratified split.
 
@@ -330,5 +360,5 @@ def split(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction
 
 
 def split_rows(photos: list[Photo], classes: list[str]) -> list[SplitRow]:
-    """A split's photos as rows of the run folder's split file (:func:`carspotter.contracts.runfolder.write_split`)."""
+    """A split's photos as rows of the run folder's split file (:func:`carspotter.contracts.split_files.write_split`)."""
     return [SplitRow(p.path, p.label, classes[p.label], p.box) for p in photos]

@@ -77,14 +77,18 @@ def make_distribution(name: str, devices: list[str] | None = None) -> Distributi
     if name == "mirrored":
         devices = devices or gpus
         if len(devices) < 2:
-            raise UsageError(f"--strategy mirrored needs two or more GPUs on this host; found {len(gpus)}. "
-                               "Use --strategy default (or auto)")
+            raise UsageError(
+                f"--strategy mirrored needs two or more GPUs on this host; found {len(gpus)}. "
+                "Use --strategy default (or auto)"
+            )
         strategy = tf.distribute.MirroredStrategy(devices)
         return Distribution("mirrored", strategy, strategy.num_replicas_in_sync, list(devices))
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise UsageError("--strategy multiworker needs the TF_CONFIG environment variable naming the cluster "
-                               "and this worker's index (see docs/training.md, 'Several hosts')")
+            raise UsageError(
+                "--strategy multiworker needs the TF_CONFIG environment variable naming the cluster "
+                "and this worker's index (see docs/training.md, 'Several hosts')"
+            )
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         return Distribution("multiworker", strategy, strategy.num_replicas_in_sync, gpus or ["/cpu:0"])
     strategy = tf.distribute.get_strategy()
@@ -102,8 +106,12 @@ def set_mixed_precision(enabled: bool) -> str:
 
     policy = "mixed_float16" if enabled else "float32"
     if enabled and not tf.config.list_physical_devices("GPU"):
-        print("[train] warning: --mixed-precision on a CPU runs float16 in software and is slower than float32; "
-              "it pays off on GPUs with tensor cores", file=sys.stderr, flush=True)
+        print(
+            "[train] warning: --mixed-precision on a CPU runs float16 in software and is slower than float32; "
+            "it pays off on GPUs with tensor cores",
+            file=sys.stderr,
+            flush=True,
+        )
     keras.mixed_precision.set_dtype_policy(policy)
     return policy
 
@@ -122,6 +130,9 @@ def compute_facts(policy: str) -> dict:
     gpus = tf.config.list_physical_devices("GPU")
     names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus] or [cpu_name()]
     tf32 = bool(gpus) and tf.config.experimental.tensor_float_32_execution_enabled()
-    return {"device_names": names, "matmul_precision": "tf32" if tf32 else "float32",
-            "input_fed": "uint8 batches, cast to float32 on the device inside the training model (model.keras keeps "
-                         f"its float32 input); compute policy {policy}"}
+    return {
+        "device_names": names,
+        "matmul_precision": "tf32" if tf32 else "float32",
+        "input_fed": "uint8 batches, cast to float32 on the device inside the training model (model.keras keeps "
+        f"its float32 input); compute policy {policy}",
+    }

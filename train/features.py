@@ -20,8 +20,18 @@ from carspotter.util.atomic import atomic_write
 from carspotter.train import pipeline
 
 
-def extract(feature_model, pixels: np.ndarray, rows: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int,
-            views: int = 0, augment=None, seed: int = 0, label: str = "features") -> tuple[np.ndarray, np.ndarray]:
+def extract(
+    feature_model,
+    pixels: np.ndarray,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    batch_size: int,
+    views: int = 0,
+    augment=None,
+    seed: int = 0,
+    label: str = "features",
+) -> tuple[np.ndarray, np.ndarray]:
     """Pooled features of photos, once as they are and ``views`` times augmented.
 
     Args:
@@ -46,15 +56,25 @@ def extract(feature_model, pixels: np.ndarray, rows: np.ndarray, labels: np.ndar
     steps = -(-len(rows) // batch_size) * (1 + views)
     with tqdm(total=steps, desc=label, unit="batch", leave=False, disable=None, file=sys.stderr) as bar:
         for view in range(1 + views):
-            d = pipeline.batches(pixels, rows, labels, num_classes, batch_size, training=view > 0, seed=seed + view,
-                                 augment=augment if view > 0 else None)
+            d = pipeline.batches(
+                pixels,
+                rows,
+                labels,
+                num_classes,
+                batch_size,
+                training=view > 0,
+                seed=seed + view,
+                augment=augment if view > 0 else None,
+            )
             for images, targets in d:
                 out.append(forward(images).numpy().astype(np.float32))
                 out_labels.append(np.argmax(targets.numpy(), axis=1))
                 bar.update(1)
     dim = feature_model.output.shape[-1]
-    return (np.concatenate(out) if out else np.zeros((0, dim), np.float32),
-            np.concatenate(out_labels).astype(np.int64) if out_labels else np.zeros((0,), np.int64))
+    return (
+        np.concatenate(out) if out else np.zeros((0, dim), np.float32),
+        np.concatenate(out_labels).astype(np.int64) if out_labels else np.zeros((0,), np.int64),
+    )
 
 
 def save(path: Path, **arrays: np.ndarray) -> None:

@@ -76,7 +76,9 @@ def _box_loss(true, pred):
     ih = ops.relu(ops.minimum(y1, true[:, 3]) - ops.maximum(y0, true[:, 1]))
     inter = iw * ih
     union = area_p + area_t - inter + 1e-7
-    hull = (ops.maximum(x1, true[:, 2]) - ops.minimum(x0, true[:, 0])) * (ops.maximum(y1, true[:, 3]) - ops.minimum(y0, true[:, 1]))
+    hull = (ops.maximum(x1, true[:, 2]) - ops.minimum(x0, true[:, 0])) * (
+        ops.maximum(y1, true[:, 3]) - ops.minimum(y0, true[:, 1])
+    )
     giou = inter / union - (hull - union) / (hull + 1e-7)
     return l1 + 1.0 - giou
 
@@ -106,10 +108,15 @@ def iou_figures(pred: np.ndarray, true: np.ndarray) -> dict:
     rng = np.random.default_rng(0)
     boot = ious[rng.integers(0, len(ious), (2000, len(ious)))].mean(axis=1)
     hits = int((ious >= 0.5).sum())
-    return {"n": len(ious), "mean_iou": float(ious.mean()), "mean_iou_ci": [float(np.percentile(boot, 2.5)),
-                                                                          float(np.percentile(boot, 97.5))],
-            "median_iou": float(np.median(ious)), "iou_at_least_0.5": hits / len(ious),
-            "iou_at_least_0.5_ci": list(wilson(hits, len(ious))), "interval": "bootstrap 95 % (mean), Wilson 95 % (share)"}
+    return {
+        "n": len(ious),
+        "mean_iou": float(ious.mean()),
+        "mean_iou_ci": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+        "median_iou": float(np.median(ious)),
+        "iou_at_least_0.5": hits / len(ious),
+        "iou_at_least_0.5_ci": list(wilson(hits, len(ious))),
+        "interval": "bootstrap 95 % (mean), Wilson 95 % (share)",
+    }
 
 
 def _fit(kind, train_x, train_y, val_x, epochs: int, seed: int):
@@ -149,9 +156,66 @@ def _extra_cars(folder: Path | None, limit: int, seed: int, avoid: set[Path], lo
     return cars
 
 
-def localize(run_dir: str | Path, data_dir: str | Path | None = None, per_photo: int = 6, epochs: int = 60,
-             seed: int = 0, log=print, extra: str | Path | None = None, extra_limit: int = 0, extra_per_photo: int = 3,
-             layers: tuple[str, ...] = CANDIDATES) -> dict:
+def _scene_sets(run, root: Path, size: int, per_photo: int, seed: int, extra: tuple, log, t0: float) -> tuple:
+    """The training scenes (the run's training photos', then ``extra``'s: folder, limit, scenes per photo; every photo
+    of the run's own splits left out) and the validation scenes, with their boxes; and localizer.json's
+    ``composites``."""
+    folder, extra_limit, extra_per_photo = extra
+    train_rows, val_rows = run.split_rows("train"), run.split_rows("val")
+    own = {(root / r.path).resolve() for split in ("train", "val", "test") for r in run.split_rows(split)}
+    train_in, train_box = scenes(_cars(root, train_rows), per_photo, size, seed)
+    more = _extra_cars(Path(folder) if folder else None, extra_limit, seed, own, log)
+    if more:
+        more_in, more_box = scenes(more, extra_per_photo, size, seed + 2)
+        train_in, train_box = np.concatenate([train_in, more_in]), np.concatenate([train_box, more_box])
+    val_in, val_box = scenes(_cars(root, val_rows), per_photo, size, seed + 1)
+    log(
+        f"{len(train_in)} training and {len(val_in)} validation scenes from {len(train_rows)} + {len(val_rows)} photos "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    composites = {
+        "per_photo": per_photo,
+        "scene": list(SCENE),
+        "shares": list(SHARES),
+        "seed": seed,
+        "train_photos": len(train_rows),
+        "val_photos": len(val_rows),
+        "extra_photos": len(more),
+        "extra_per_photo": extra_per_photo if more else 0,
+        "training_scenes": len(train_in),
+    }
+    return train_in, train_box, val_in, val_box, composites
+
+
+def _fit_candidates(model, layers: tuple[str, ...], train: tuple, val: tuple, epochs: int, seed: int, log, t0: float):
+    """A box head fitted on each candidate layer the backbone has: ``{layer: (head, validation IoU figures)}``."""
+    (train_in, train_box), (val_in, val_box) = train, val
+    found = {}
+    for kind in loc.available_layers(model, layers):
+        features = loc.feature_model(model, kind)
+        fx = features.predict(train_in, batch_size=16, verbose=0)
+        vx = features.predict(val_in, batch_size=16, verbose=0)
+        fitted, pred = _fit(kind, fx, train_box, vx, epochs, seed)
+        found[kind] = (fitted, iou_figures(pred, val_box))
+        log(
+            f"{kind}: validation mean IoU {found[kind][1]['mean_iou']:.3f} on {len(val_in)} scenes "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
+    return found
+
+
+def localize(
+    run_dir: str | Path,
+    data_dir: str | Path | None = None,
+    per_photo: int = 6,
+    epochs: int = 60,
+    seed: int = 0,
+    log=print,
+    extra: str | Path | None = None,
+    extra_limit: int = 0,
+    extra_per_photo: int = 3,
+    layers: tuple[str, ...] = CANDIDATES,
+) -> dict:
     """Train, choose and write the run's localizer (module docstring); returns ``localizer.json``'s content.
 
     Args:
@@ -174,34 +238,20 @@ def localize(run_dir: str | Path, data_dir: str | Path | None = None, per_photo:
     run = read_run(run_dir)
     root, size = data_folder(run, data_dir), run.input.size
     model = keras.saving.load_model(Path(run_dir) / "model.keras", compile=False)
-    train_rows, val_rows = run.split_rows("train"), run.split_rows("val")
-    own = {(root / r.path).resolve() for split in ("train", "val", "test") for r in run.split_rows(split)}
-    train_in, train_box = scenes(_cars(root, train_rows), per_photo, size, seed)
-    more = _extra_cars(Path(extra) if extra else None, extra_limit, seed, own, log)
-    if more:
-        more_in, more_box = scenes(more, extra_per_photo, size, seed + 2)
-        train_in, train_box = np.concatenate([train_in, more_in]), np.concatenate([train_box, more_box])
-    val_in, val_box = scenes(_cars(root, val_rows), per_photo, size, seed + 1)
-    log(f"{len(train_in)} training and {len(val_in)} validation scenes from {len(train_rows)} + {len(val_rows)} photos "
-        f"({time.perf_counter() - t0:.0f} s)")
-    found = {}
-    for kind in loc.available_layers(model, layers):
-        features = loc.feature_model(model, kind)
-        fx = features.predict(train_in, batch_size=16, verbose=0)
-        vx = features.predict(val_in, batch_size=16, verbose=0)
-        fitted, pred = _fit(kind, fx, train_box, vx, epochs, seed)
-        found[kind] = (fitted, iou_figures(pred, val_box))
-        log(f"{kind}: validation mean IoU {found[kind][1]['mean_iou']:.3f} on {len(val_in)} scenes "
-            f"({time.perf_counter() - t0:.0f} s)")
+    train_in, train_box, val_in, val_box, composites = _scene_sets(
+        run, root, size, per_photo, seed, (extra, extra_limit, extra_per_photo), log, t0
+    )
+    found = _fit_candidates(model, layers, (train_in, train_box), (val_in, val_box), epochs, seed, log, t0)
     chosen = max(found, key=lambda k: found[k][1]["mean_iou"])
-    record = {"method": "box head on the frozen classifier backbone, L1 + GIoU, chosen by validation mean IoU",
-              loc.FEATURE_LAYER_KEY: chosen, "candidates": {k: v[1] for k, v in found.items()},
-              "whole_frame_baseline": iou_figures(np.tile([0, 0, 1, 1], (len(val_box), 1)).astype(np.float32), val_box),
-              "composites": {"per_photo": per_photo, "scene": list(SCENE), "shares": list(SHARES), "seed": seed,
-                             "train_photos": len(train_rows), "val_photos": len(val_rows),
-                             "extra_photos": len(more), "extra_per_photo": extra_per_photo if more else 0,
-                             "training_scenes": len(train_in)},
-              "epochs": epochs, "seconds": round(time.perf_counter() - t0, 1)}
+    record = {
+        "method": "box head on the frozen classifier backbone, L1 + GIoU, chosen by validation mean IoU",
+        loc.FEATURE_LAYER_KEY: chosen,
+        "candidates": {k: v[1] for k, v in found.items()},
+        "whole_frame_baseline": iou_figures(np.tile([0, 0, 1, 1], (len(val_box), 1)).astype(np.float32), val_box),
+        "composites": composites,
+        "epochs": epochs,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     with atomic_folder(Path(run_dir) / loc.FOLDER) as tmp:
         found[chosen][0].save(tmp / loc.HEAD)
         (tmp / loc.RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")

@@ -32,8 +32,10 @@ class HeadConfig:
 def check_image_size(size: int) -> None:
     """Raise :class:`UsageError` unless InceptionV3 can take ``size x size`` input."""
     if size < MIN_IMAGE_SIZE:
-        raise UsageError(f"--image-size {size}: {BACKBONE.name} needs at least {MIN_IMAGE_SIZE} px "
-                         f"({BACKBONE.native_size} is its native size)")
+        raise UsageError(
+            f"--image-size {size}: {BACKBONE.name} needs at least {MIN_IMAGE_SIZE} px "
+            f"({BACKBONE.native_size} is its native size)"
+        )
 
 
 def build(num_classes: int, image_size: int, input_range: str, base, head: HeadConfig = HeadConfig()):
@@ -56,7 +58,9 @@ def build(num_classes: int, image_size: int, input_range: str, base, head: HeadC
     spec = InputSpec(image_size, input_range)
     scale, offset = spec.rescaling
     inputs = keras.Input((spec.size, spec.size, 3), dtype=spec.dtype, name=spec.name)
-    x = keras.layers.Rescaling(scale, offset, name="rescale_to_" + input_range.replace(",", "_").replace("-", "m"))(inputs)
+    x = keras.layers.Rescaling(scale, offset, name="rescale_to_" + input_range.replace(",", "_").replace("-", "m"))(
+        inputs
+    )
     x = base(x, training=False)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = keras.layers.Dropout(head.dropout, name="dropout")(x)

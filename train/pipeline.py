@@ -28,17 +28,33 @@ def _order(labels: np.ndarray, num_classes: int, *, training: bool, balanced: bo
 
     positions = np.arange(len(labels), dtype=np.int64)
     if training and balanced:
-        streams = [tf.data.Dataset.from_tensor_slices(positions[labels == c]).shuffle(max(1, int((labels == c).sum())), seed=seed + c).repeat()
-                   for c in range(num_classes) if (labels == c).any()]
+        streams = [
+            tf.data.Dataset.from_tensor_slices(positions[labels == c])
+            .shuffle(max(1, int((labels == c).sum())), seed=seed + c)
+            .repeat()
+            for c in range(num_classes)
+            if (labels == c).any()
+        ]
         d = tf.data.Dataset.sample_from_datasets(streams, weights=[1.0 / len(streams)] * len(streams), seed=seed)
         return d.take(len(labels))
     d = tf.data.Dataset.from_tensor_slices(positions)
     return d.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True) if training else d
 
 
-def batches(pixels: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int, *,
-            training: bool, seed: int, augment=None, balanced: bool = False, with_labels: bool = True,
-            uint8: bool = False):
+def batches(
+    pixels: np.ndarray,
+    indices: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    batch_size: int,
+    *,
+    training: bool,
+    seed: int,
+    augment=None,
+    balanced: bool = False,
+    with_labels: bool = True,
+    uint8: bool = False,
+):
     """Build a ``tf.data.Dataset`` of ``(images, targets)`` batches.
 
     Args:
@@ -62,13 +78,21 @@ def batches(pixels: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_cla
     """
     import tensorflow as tf
 
-    item_shape = list(pixels.shape[1:])
-    dtype = tf.as_dtype(pixels.dtype)
     indices = np.asarray(indices, np.int64)
     labels = np.asarray(labels, np.int64)
-    table = tf.constant(labels)
     d = _order(labels, num_classes, training=training, balanced=balanced, seed=seed).batch(batch_size)
+    load = _loader(pixels, indices, labels, num_classes, augment if training else None, with_labels, uint8)
+    return d.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
+
+def _loader(pixels: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_classes: int, augment, with_labels, uint8):
+    """:func:`batches`' map function: a batch of split positions -> its images gathered from ``pixels`` (augmented
+    when ``augment`` is given), with their one-hot targets unless ``with_labels`` is False."""
+    import tensorflow as tf
+
+    item_shape = list(pixels.shape[1:])
+    dtype = tf.as_dtype(pixels.dtype)
+    table = tf.constant(labels)
     rows = tf.constant(indices)
 
     def gather(batch_rows):
@@ -79,7 +103,7 @@ def batches(pixels: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_cla
         keep_uint8 = uint8 and dtype == tf.uint8
         if not keep_uint8:
             images = tf.cast(images, tf.float32)
-        if training and augment is not None:
+        if augment is not None:
             images = augment(tf.cast(images, tf.float32))
             if keep_uint8:
                 images = tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
@@ -87,4 +111,4 @@ def batches(pixels: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_cla
             return images
         return images, tf.one_hot(tf.gather(table, pos), num_classes, dtype=tf.float32)
 
-    return d.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return load

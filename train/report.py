@@ -36,8 +36,11 @@ def evaluate(probs: np.ndarray, truth: np.ndarray, classes: list[str], top_pairs
     off = confusion.copy()
     np.fill_diagonal(off, 0)
     order = np.argsort(-off, axis=None, kind="stable")[:top_pairs]
-    pairs = [{"true": classes[i], "predicted": classes[j], "count": int(off[i, j])}
-             for i, j in zip(*np.unravel_index(order, off.shape)) if off[i, j] > 0]
+    pairs = [
+        {"true": classes[i], "predicted": classes[j], "count": int(off[i, j])}
+        for i, j in zip(*np.unravel_index(order, off.shape))
+        if off[i, j] > 0
+    ]
     n, top1, top3 = int(len(truth)), topk_accuracy(probs, truth, 1), topk_accuracy(probs, truth, 3)
     return {
         "count": n,
@@ -47,14 +50,23 @@ def evaluate(probs: np.ndarray, truth: np.ndarray, classes: list[str], top_pairs
         "top3_ci": list(wilson(round(top3 * n), n)),
         "too_small": too_small(n),
         "macro_f1": float(f1.mean()),
-        "per_class": {name: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
-                             "support": int(support[k])} for k, name in enumerate(classes)},
+        "per_class": {
+            name: {
+                "precision": float(precision[k]),
+                "recall": float(recall[k]),
+                "f1": float(f1[k]),
+                "support": int(support[k]),
+            }
+            for k, name in enumerate(classes)
+        },
         "confused_pairs": pairs,
         "confusion": confusion.tolist(),
     }
 
 
-def write_report(folder: Path, results: dict, history: dict, classes: list[str], confidence: dict | None = None) -> list[str]:
+def write_report(
+    folder: Path, results: dict, history: dict, classes: list[str], confidence: dict | None = None
+) -> list[str]:
     """Write ``report.json``, ``report.md``, ``curves.png`` and ``confusion_test.png`` into ``folder``,
     and with ``confidence`` also ``reliability.png`` and ``risk_coverage.png``
     (:func:`confidence_plots`) and a "Confidence" section in report.md.
@@ -77,18 +89,30 @@ def write_report(folder: Path, results: dict, history: dict, classes: list[str],
     # Class names may hold emoji that matplotlib's bundled font lacks: drawn as boxes, not an error.
     warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
 
-    (folder / "report.json").write_text(json.dumps({"splits": results, "history": history, "confidence": confidence},
-                                                   indent=2, ensure_ascii=False), encoding="utf-8")
+    (folder / "report.json").write_text(
+        json.dumps({"splits": results, "history": history, "confidence": confidence}, indent=2, ensure_ascii=False),
+        encoding="utf-8",
+    )
     lines = ["# Evaluation report", ""] + (confidence_lines(confidence) if confidence else [])
     for split, r in results.items():
-        top3 = (f"top-3 {r['top3']:.1%}" if len(r["per_class"]) > 3 else
-                f"top-3 {r['top3']:.1%} (only {len(r['per_class'])} classes: always 100%)")
+        top3 = (
+            f"top-3 {r['top3']:.1%}"
+            if len(r["per_class"]) > 3
+            else f"top-3 {r['top3']:.1%} (only {len(r['per_class'])} classes: always 100%)"
+        )
         lo, hi = r["top1_ci"]
-        lines += [f"## {split}: top-1 {r['top1']:.1%}, {top3}, macro F1 {r['macro_f1']:.3f} on {r['count']} photos", "",
-                  f"top-1 95 % interval (Wilson): {bracket(lo, hi)}" + (f"; {r['too_small']}" if r["too_small"] else ""), "",
-                  "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        lines += [f"| {name.replace('|', '&#124;')} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |"
-                  for name, m in r["per_class"].items()]
+        lines += [
+            f"## {split}: top-1 {r['top1']:.1%}, {top3}, macro F1 {r['macro_f1']:.3f} on {r['count']} photos",
+            "",
+            f"top-1 95 % interval (Wilson): {bracket(lo, hi)}" + (f"; {r['too_small']}" if r["too_small"] else ""),
+            "",
+            "| class | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {name.replace('|', '&#124;')} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |"
+            for name, m in r["per_class"].items()
+        ]
         lines += ["", "Most confused (true -> predicted, photos):", ""]
         lines += [f"- {p['true']} -> {p['predicted']}: {p['count']}" for p in r["confused_pairs"]] or ["- none"]
         lines.append("")
@@ -144,23 +168,38 @@ def _pct(x) -> str:
 def confidence_lines(c: dict) -> list[str]:
     """report.md lines of a run's confidence record: calibration, threshold, non-car figures."""
     t, temp = c["splits"]["test"], c["temperature"]
-    lines = ["## Confidence", "",
-             f"Temperature: {temp['reason']}.", "",
-             f"| test split ({t['count']} photos) | T = 1 | T = {temp['fitted'] or 1:.3f} |", "|---|---:|---:|",
-             f"| NLL (nats) | {t['nll_before']:.3f} | {t['nll_after']:.3f} |",
-             f"| ECE (15 bins) | {t['ece_before']:.3f} | {t['ece_after']:.3f} |", "",
-             f"Threshold for {c['target_precision']:.0%} precision: {c['threshold_reason']}."]
+    lines = [
+        "## Confidence",
+        "",
+        f"Temperature: {temp['reason']}.",
+        "",
+        f"| test split ({t['count']} photos) | T = 1 | T = {temp['fitted'] or 1:.3f} |",
+        "|---|---:|---:|",
+        f"| NLL (nats) | {t['nll_before']:.3f} | {t['nll_after']:.3f} |",
+        f"| ECE (15 bins) | {t['ece_before']:.3f} | {t['ece_after']:.3f} |",
+        "",
+        f"Threshold for {c['target_precision']:.0%} precision: {c['threshold_reason']}.",
+    ]
     if c["selective"]:
         lines += ["", "| split | precision | coverage | shown / photos |", "|---|---:|---:|---:|"]
-        lines += [f"| {s} | {_pct(f['precision'])} | {_pct(f['coverage'])} | {f['accepted']} / {f['count']} |"
-                  for s, f in c["selective"].items()]
+        lines += [
+            f"| {s} | {_pct(f['precision'])} | {_pct(f['coverage'])} | {f['accepted']} / {f['count']} |"
+            for s, f in c["selective"].items()
+        ]
     n = c["not_car"]
-    lines += ["", f"Not a car ({n['count']} images: scikit-image photos and synthetic ones): rejected {_pct(n['rejected'])}, "
-              f"AUROC of the top-1 car probability against the test photos {n['auroc'] or 0:.3f} "
-              f"(Hendrycks & Gimpel 2017), mean top-1 probability {n['mean_top1']:.3f}.", "",
-              "| set | images | rejected | AUROC | mean top-1 |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {s} | {f['count']} | {_pct(f['rejected'])} | {f['auroc'] or 0:.3f} | {f['mean_top1']:.3f} |"
-              for s, f in n["by_source"].items()]
+    lines += [
+        "",
+        f"Not a car ({n['count']} images: scikit-image photos and synthetic ones): rejected {_pct(n['rejected'])}, "
+        f"AUROC of the top-1 car probability against the test photos {n['auroc'] or 0:.3f} "
+        f"(Hendrycks & Gimpel 2017), mean top-1 probability {n['mean_top1']:.3f}.",
+        "",
+        "| set | images | rejected | AUROC | mean top-1 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {s} | {f['count']} | {_pct(f['rejected'])} | {f['auroc'] or 0:.3f} | {f['mean_top1']:.3f} |"
+        for s, f in n["by_source"].items()
+    ]
     if c.get("held_out_negatives"):
         h = c["held_out_negatives"]
         lines += ["", f"Test photos of --negatives: {h['count']}, rejected {_pct(h['rejected'])}."]
@@ -175,8 +214,10 @@ def confidence_plots(folder: Path, c: dict) -> list[str]:
 
     t = c["splits"]["test"]
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
-    for ax, key, title in ((axes[0], "reliability_before", "T = 1"),
-                           (axes[1], "reliability_after", f"T = {c['temperature']['fitted'] or 1:.2f}")):
+    for ax, key, title in (
+        (axes[0], "reliability_before", "T = 1"),
+        (axes[1], "reliability_after", f"T = {c['temperature']['fitted'] or 1:.2f}"),
+    ):
         rows = t[key]
         mids = [(r["low"] + r["high"]) / 2 for r in rows]
         ax.bar(mids, [r["accuracy"] for r in rows], width=1 / 15, edgecolor="k", alpha=0.7, label="accuracy")

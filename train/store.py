@@ -76,8 +76,15 @@ class PhotoStore:
         return int(self.pixels.nbytes)
 
 
-def decode(paths: list[Path], boxes: list, size: int, workers: int, cache: str, folder: Path | None,
-           progress: str = "decode photos") -> PhotoStore:
+def decode(
+    paths: list[Path],
+    boxes: list,
+    size: int,
+    workers: int,
+    cache: str,
+    folder: Path | None,
+    progress: str = "decode photos",
+) -> PhotoStore:
     """Decode ``paths`` (cropped to ``boxes``) to ``size x size`` once.
 
     Args:

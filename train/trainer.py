@@ -10,25 +10,22 @@ Each phase stops early when val top-1 has not improved for ``patience`` epochs a
 its best epoch's weights. Loss: categorical cross-entropy with label smoothing (0.1 by
 default, as in Szegedy et al. 2016, "Rethinking the Inception Architecture", the
 InceptionV3 paper). Classes are balanced with class weights ``n / (C * n_c)`` (as
-scikit-learn's "balanced"), or by balanced sampling.
+scikit-learn's "balanced"), or by balanced sampling. The photos are scanned and decoded once
+(:mod:`carspotter.train.prepare`); the run folder is written by :mod:`carspotter.train.run_writer`.
 """
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from carspotter import __version__
 from carspotter.util import dest_lock
-from carspotter.util.atomic import atomic_folder
 from carspotter.measure.calibration import DEFAULT_TARGET_PRECISION, check_target_precision
-from carspotter.util.errors import DatasetError, UsageError
-from carspotter.contracts.runfolder import Classes, Run, SplitMetrics, write_labels, write_run_json, write_split
-from carspotter.model.spec import BACKBONE, INPUT_RANGES, InputSpec
+from carspotter.util.errors import UsageError
+from carspotter.model.spec import BACKBONE, INPUT_RANGES
 from carspotter.train import augment as augment_mod
 from carspotter.train import dataset as ds
 from carspotter.train import calibrate, pipeline, report
@@ -37,6 +34,8 @@ from carspotter.train import model as mdl
 from carspotter.train import store as store_mod
 from carspotter.train.distribute import STRATEGIES, make_distribution, set_mixed_precision
 from carspotter.train.phases import Photos, PhaseSetup, finetune_phase, head_phase, log
+from carspotter.train.prepare import Decoded, decode_all, scan_and_split
+from carspotter.train.run_writer import run_record, write_run
 from carspotter.train.resume import ResumeFolder, fingerprint
 from carspotter.train import weights as weights_mod
 
@@ -154,89 +153,9 @@ def check_config(cfg: TrainConfig) -> augment_mod.AugmentConfig:
     return augment_mod.parse(cfg.augment)
 
 
-
-@dataclass
-class Decoded:
-    """A dataset scanned, split and decoded once.
-
-    Attributes:
-        data: the scanned dataset.
-        photos: decoded pixels, rows and labels per split.
-        kept: ``{split: [Photo]}`` that decoded (what the split files list).
-        skipped: ``(relative path, reason)`` of photos that did not decode.
-        where: ``memory`` or the disk cache file; decode_s the decoding seconds.
-    """
-
-    data: ds.Dataset
-    photos: Photos
-    kept: dict
-    skipped: list
-    where: str
-    decode_s: float
-
-
-def _scan(cfg: TrainConfig) -> tuple[ds.Dataset, dict]:
-    """Read and split the dataset, saying on the console what was renamed, dropped, ignored or in conflict."""
-    data = ds.scan(cfg.data_dir, cfg.max_classes, cfg.min_photos, cfg.data_format, cfg.mapping, cfg.crop_to_box, cfg.workers,
-                   cfg.negatives)
-    log(f"{len(data.classes)} classes, {len(data.photos)} photos in {data.root} (layout: {data.format})")
-    for a, b in sorted(data.normalized.items()):
-        log(f"class {a!r} trained as {b!r} (Unicode {ds.LABEL_FORM}: the same name as typed on Linux or Windows)")
-    for name, written in sorted(data.merged.items()):
-        log(f"classes {', '.join(map(repr, written))} merged into {name!r}: the same name in Unicode {ds.LABEL_FORM}")
-    for a, b in sorted(data.renamed.items()):
-        log(f"class {a!r} trained as {b!r} (mapping file)")
-    for c, reason in sorted(data.dropped_classes.items()):
-        log(f"dropped class {c!r}: {reason}")
-    for rel, reason in data.ignored_files[:20]:
-        log(f"ignored {rel}: {reason}")
-    if len(data.ignored_files) > 20:
-        log(f"... and {len(data.ignored_files) - 20} more ignored files (all listed in run.json)")
-    for paths in data.conflicts.values():
-        log(f"labelling conflict, left out of every split: identical photo filed as {', '.join(paths)}")
-    for paths in data.leaks.values():
-        log(f"identical photo in two fixed splits, kept only in the first: {', '.join(paths)}")
-    return data, ds.split(data, cfg.seed)
-
-
-def _decode(cfg: TrainConfig, data: ds.Dataset, parts: dict, resume: ResumeFolder) -> Decoded:
-    """Decode every photo once (parallel threads) into RAM or a disk cache; check every class still has enough.
-
-    Raises:
-        DatasetError: skipped photos leave a class under ``--min-photos``, or with no training photo.
-    """
-    t0 = time.time()
-    order = [p for s in ds.SPLITS for p in parts[s]]
-    store = store_mod.decode([data.root / p.path for p in order], [p.box for p in order], cfg.image_size,
-                             cfg.workers, cfg.cache, resume.path)
-    rows, labels, kept, skipped, start = {}, {}, {}, [], 0
-    for name in ds.SPLITS:
-        idx = np.arange(start, start + len(parts[name]))
-        start += len(parts[name])
-        good = idx[store.ok[idx]]
-        rows[name] = good
-        labels[name] = np.array([order[i].label for i in good], dtype=np.int64)
-        kept[name] = [order[i] for i in good]
-        skipped += [(order[i].path, store.skipped[i]) for i in idx if not store.ok[i]]
-    for rel, reason in skipped:
-        log(f"skipped photo {rel}: {reason}")
-    c = len(data.classes)
-    counts = np.bincount(np.concatenate([labels[s] for s in ds.SPLITS]), minlength=c)
-    short = [f"{data.classes[i]!r} ({n})" for i, n in enumerate(counts) if n < cfg.min_photos]
-    if short:
-        raise DatasetError(f"{data.root}: after skipping unreadable photos, classes below the minimum of {cfg.min_photos}: "
-                           f"{', '.join(short)}; fix or add photos, or lower --min-photos")
-    train_counts = np.bincount(labels["train"], minlength=c)
-    if (train_counts == 0).any():
-        missing = [data.classes[i] for i in np.flatnonzero(train_counts == 0)]
-        raise DatasetError(f"{data.root}: no training photo for {', '.join(map(repr, missing[:5]))} after the split; add photos")
-    seconds = time.time() - t0
-    log(f"decoded {int(store.ok.sum())} photos in {seconds:.1f} s into {store.where} "
-        f"({store.nbytes / 2**20:.0f} MiB); skipped {len(skipped)}")
-    return Decoded(data, Photos(store.pixels, rows, labels, c), kept, skipped, store.where, seconds)
-
-
-def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int, calib: np.ndarray | None) -> tuple[dict, dict, np.ndarray]:
+def _evaluate(
+    cfg: TrainConfig, model, dec: Decoded, batch: int, calib: np.ndarray | None
+) -> tuple[dict, dict, np.ndarray]:
     """Calibrate (:mod:`carspotter.train.calibrate`, folding T into ``model``) on the val positions ``calib``
     (None: the whole val split), then :func:`carspotter.train.report.evaluate` the val and test splits on the
     calibrated probabilities.
@@ -249,63 +168,86 @@ def _evaluate(cfg: TrainConfig, model, dec: Decoded, batch: int, calib: np.ndarr
     rows, labels = dict(p.rows), dict(p.labels)
     if calib is not None:
         rows["calibration"], labels["calibration"] = p.rows["val"][calib], p.labels["val"][calib]
-    record, probs = calibrate.confidence(model, p.pixels, rows, labels, classes, cfg.image_size, batch,
-                                         cfg.target_precision, negative, log)
+    record, probs = calibrate.confidence(
+        model, p.pixels, rows, labels, classes, cfg.image_size, batch, cfg.target_precision, negative, log
+    )
     evaluation = {}
     for name in ("val", "test"):
         evaluation[name] = e = report.evaluate(probs[name], p.labels[name], classes)
-        log(f"{name}: top-1 {e['top1']:.3f} [{e['top1_ci'][0]:.3f}, {e['top1_ci'][1]:.3f}], top-3 {e['top3']:.3f}, "
-            f"macro F1 {e['macro_f1']:.3f} on {e['count']} photos")
+        log(
+            f"{name}: top-1 {e['top1']:.3f} [{e['top1_ci'][0]:.3f}, {e['top1_ci'][1]:.3f}], top-3 {e['top3']:.3f}, "
+            f"macro F1 {e['macro_f1']:.3f} on {e['count']} photos"
+        )
     return evaluation, record, probs["test"]
 
 
-def _record(cfg: TrainConfig, dec: Decoded, weights_used, evaluation: dict, setup: PhaseSetup, phases: dict,
-            training: dict, timing: dict, resumed: bool) -> Run:
-    """The run record (run.json) of a finished training."""
-    import keras
-    import PIL
-    import tensorflow as tf
-
-    data, labels = dec.data, dec.photos.labels
-    c = len(data.classes)
-    spec = InputSpec(cfg.image_size, weights_used.input_range)
-    return Run(
-        input=spec,
-        classes=Classes(data.classes, {s: np.bincount(labels[s], minlength=c).tolist() for s in ds.SPLITS},
-                        data.dropped_classes, {**data.normalized, **data.renamed}),
-        data={"dir": str(data.root), "format": data.format, "fixed_split": data.fixed_split, "cropped_to_box": cfg.crop_to_box,
-              "ignored_files": data.ignored_files, "skipped_photos": dec.skipped, "conflicts": data.conflicts,
-              "label_form": ds.LABEL_FORM, "merged_by_normalization": data.merged,
-              "split_leaks": data.leaks, "pixel_cache": "memory" if dec.where == "memory" else "disk"},
-        weights=weights_used.to_json(),
-        splits={s: f"split_{s}.csv" for s in ds.SPLITS},
-        metrics={k: SplitMetrics(e["top1"], e["top3"], e["count"], e["macro_f1"]) for k, e in evaluation.items()},
-        seed=cfg.seed,
-        record={"carspotter_version": __version__, "preprocessing": spec.preprocessing, "history": setup.history,
-                "phases": phases, "training": training, "config": asdict(cfg),
-                "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-                             "numpy": np.__version__, "pillow": PIL.__version__},
-                "timing_s": timing, "resumed": resumed})
+def _open_resume(cfg: TrainConfig, parts: dict) -> tuple[ResumeFolder, bool]:
+    """The resume folder beside ``cfg.out``, opened for this run's settings and split; whether it resumes one."""
+    resume = ResumeFolder.beside(cfg.out)
+    resumed = resume.open(
+        fingerprint(
+            {k: v for k, v in asdict(cfg).items() if k not in NOT_IN_FINGERPRINT},
+            {s: [p.path for p in v] for s, v in parts.items()},
+        ),
+        log,
+    )
+    return resume, resumed
 
 
-def _write(out: str, model, run: Run, dec: Decoded, evaluation: dict, test_probs: np.ndarray) -> None:
-    """Write the run folder atomically: model, labels, split files, evaluation report (report.md and
-    report.html), run.json."""
-    from carspotter.measure import gradcam
-    from carspotter.train import report_page
+def _without_calibration(full: Photos, stop: np.ndarray) -> Photos:
+    """The photos with val reduced to its early-stopping part ``stop`` (the calibration part set aside)."""
+    return Photos(
+        full.pixels,
+        {**full.rows, "val": full.rows["val"][stop]},
+        {**full.labels, "val": full.labels["val"][stop]},
+        full.num_classes,
+    )
 
-    p = dec.photos
-    examples = report_page.worst_examples(model, p.pixels, p.rows["test"], p.labels["test"], test_probs,
-                                          [ph.path for ph in dec.kept["test"]], run.labels, evaluation["test"]["per_class"])
-    with atomic_folder(out) as tmp:
-        model.save(tmp / "model.keras")
-        write_labels(tmp / "labels.txt", run.labels)
-        for s in ds.SPLITS:
-            write_split(tmp / f"split_{s}.csv", ds.split_rows(dec.kept[s], run.labels))
-        report.write_report(tmp, evaluation, run.record["history"], run.labels, run.record["confidence"])
-        (tmp / "report.html").write_text(report_page.render(tmp, evaluation, run.labels, examples, Path(out).name,
-                                                            gradcam.last_conv_block(model)[1]), encoding="utf-8")
-        write_run_json(tmp, run)
+
+def _class_weight(p: Photos, sampling: str) -> dict | None:
+    """Class weights ``n / (C * n_c)`` of the training split with ``--sampling class-weights``, else None."""
+    n = len(p.labels["train"])
+    train_counts = np.bincount(p.labels["train"], minlength=p.num_classes)
+    return (
+        {i: float(n / (p.num_classes * max(1, train_counts[i]))) for i in range(p.num_classes)}
+        if sampling == "class-weights"
+        else None
+    )
+
+
+def _photo_batches(p: Photos, batch: int, cfg: TrainConfig, augmenter) -> dict:
+    """The training (shuffled or balanced, augmented) and validation batches of uint8 photos."""
+    return {
+        "train": pipeline.batches(
+            p.pixels,
+            p.rows["train"],
+            p.labels["train"],
+            p.num_classes,
+            batch,
+            training=True,
+            seed=cfg.seed,
+            augment=augmenter,
+            balanced=cfg.sampling == "balanced",
+            uint8=True,
+        ),
+        "val": pipeline.batches(
+            p.pixels, p.rows["val"], p.labels["val"], p.num_classes, batch, training=False, seed=cfg.seed, uint8=True
+        ),
+    }
+
+
+def _training_facts(cfg: TrainConfig, aug_cfg, batch: int, policy: str, dist) -> dict:
+    """run.json's ``training``: augmentation, sampling, smoothing, patience, batch, precision and distribution."""
+    return {
+        "augment": aug_cfg.spec(),
+        "sampling": cfg.sampling,
+        "label_smoothing": cfg.label_smoothing,
+        "patience": cfg.patience,
+        "global_batch": batch,
+        "dtype_policy": policy,
+        **dist.to_json(),
+        **dist_mod.compute_facts(policy),
+    }
 
 
 def train(cfg: TrainConfig, devices: list[str] | None = None) -> Path:
@@ -333,11 +275,9 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
     """:func:`train` with the destination locked."""
     t_start = time.time()
     dist = make_distribution(cfg.strategy, devices)  # before any work: a missing GPU is a setup error
-    data, parts = _scan(cfg)
-    resume = ResumeFolder.beside(cfg.out)
-    resumed = resume.open(fingerprint({k: v for k, v in asdict(cfg).items() if k not in NOT_IN_FINGERPRINT},
-                                      {s: [p.path for p in v] for s, v in parts.items()}), log)
-    dec = _decode(cfg, data, parts, resume)
+    data, parts = scan_and_split(cfg)
+    resume, resumed = _open_resume(cfg, parts)
+    dec = decode_all(cfg, data, parts, resume)
 
     import keras
 
@@ -351,38 +291,41 @@ def _train(cfg: TrainConfig, aug_cfg, devices: list[str] | None) -> Path:
 
     stop, calib, cal_split = calibrate.calibration_part(dec.photos.labels["val"], cfg.calibration_fraction, cfg.seed)
     log(f"calibration split: {cal_split['reason']}")
-    full = dec.photos
-    p = Photos(full.pixels, {**full.rows, "val": full.rows["val"][stop]}, {**full.labels, "val": full.labels["val"][stop]},
-               full.num_classes)  # what training sees: val is the early-stopping part
+    p = _without_calibration(dec.photos, stop)  # what training sees: val is the early-stopping part
     n = len(p.labels["train"])
-    train_counts = np.bincount(p.labels["train"], minlength=p.num_classes)
-    class_weight = ({i: float(n / (p.num_classes * max(1, train_counts[i]))) for i in range(p.num_classes)}
-                    if cfg.sampling == "class-weights" else None)
+    class_weight = _class_weight(p, cfg.sampling)
     augmenter = augment_mod.make_augmenter(aug_cfg, cfg.image_size, cfg.seed)
-    photo_ds = {"train": pipeline.batches(p.pixels, p.rows["train"], p.labels["train"], p.num_classes, batch, training=True,
-                                          seed=cfg.seed, augment=augmenter, balanced=cfg.sampling == "balanced", uint8=True),
-                "val": pipeline.batches(p.pixels, p.rows["val"], p.labels["val"], p.num_classes, batch, training=False,
-                                        seed=cfg.seed, uint8=True)}
+    photo_ds = _photo_batches(p, batch, cfg, augmenter)
     setup = PhaseSetup(resume, dist.strategy, batch, cfg.label_smoothing, cfg.patience, class_weight)
-    phases = {"head": head_phase(setup, model, p, photo_ds, cfg, augmenter, aug_cfg.active, lr_head),
-              "finetune": finetune_phase(setup, model, photo_ds, cfg.epochs_finetune, lr_finetune, n)}
+    phases = {
+        "head": head_phase(setup, model, p, photo_ds, cfg, augmenter, aug_cfg.active, lr_head),
+        "finetune": finetune_phase(setup, model, photo_ds, cfg.epochs_finetune, lr_finetune, n),
+    }
     if phases["finetune"].get("train_images_per_s"):
-        log(f"phase 2 throughput: {phases['finetune']['train_images_per_s']:.1f} training images/s "
-            f"({dist.replicas} replica(s), {policy})")
+        log(
+            f"phase 2 throughput: {phases['finetune']['train_images_per_s']:.1f} training images/s "
+            f"({dist.replicas} replica(s), {policy})"
+        )
     if cfg.mixed_precision:
         model = weights_mod.float32_copy(cfg.image_size, model, weights_used.input_range)
 
     t0 = time.time()
     evaluation, confidence, test_probs = _evaluate(cfg, model, dec, batch, calib if cal_split["disjoint"] else None)
     confidence["calibration_split"] = cal_split
-    training = {"augment": aug_cfg.spec(), "sampling": cfg.sampling, "label_smoothing": cfg.label_smoothing,
-                "patience": cfg.patience, "global_batch": batch, "dtype_policy": policy, **dist.to_json(),
-                **dist_mod.compute_facts(policy)}
-    timing = {"decode": round(dec.decode_s, 2), "head": phases["head"]["seconds"], "finetune": phases["finetune"]["seconds"],
-              "evaluate": round(time.time() - t0, 2), "total": round(time.time() - t_start, 2)}
-    run = _record(cfg, dec, weights_used, evaluation, setup, phases, training, timing, resumed)
+    training = _training_facts(cfg, aug_cfg, batch, policy, dist)
+    timing = {
+        "decode": round(dec.decode_s, 2),
+        "head": phases["head"]["seconds"],
+        "finetune": phases["finetune"]["seconds"],
+        "evaluate": round(time.time() - t0, 2),
+        "total": round(time.time() - t_start, 2),
+    }
+    run = run_record(cfg, dec, weights_used, evaluation, setup, phases, training, timing, resumed)
     run.record["confidence"] = confidence
-    _write(cfg.out, model, run, dec, evaluation, test_probs)
+    write_run(cfg.out, model, run, dec, evaluation, test_probs)
     resume.remove()
-    log(f"run written to {cfg.out} in {time.time() - t_start:.0f} s" + (" (resumed after an interruption)" if resumed else ""))
+    log(
+        f"run written to {cfg.out} in {time.time() - t_start:.0f} s"
+        + (" (resumed after an interruption)" if resumed else "")
+    )
     return Path(cfg.out)

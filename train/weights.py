@@ -56,30 +56,52 @@ def make_base(image_size: int, weights: str, input_range: str | None, fallback_n
         base = BACKBONE.application()(include_top=False, weights=None, input_shape=shape)
         return base, WeightsUsed("none", "none", input_range or BACKBONE.imagenet_range)
     if weights == "imagenet":
-        if input_range not in (None, BACKBONE.imagenet_range):
-            raise WeightsError(f"--input-range {input_range}: Keras' ImageNet weights for {BACKBONE.name} expect "
-                               f"{BACKBONE.imagenet_range}")
-        try:
-            base = BACKBONE.application()(include_top=False, weights="imagenet", input_shape=shape)
-            return base, WeightsUsed("imagenet", "imagenet", BACKBONE.imagenet_range)
-        except Exception as exc:  # keras.utils.get_file wraps network errors in plain Exception
-            reason = f"could not download Keras' ImageNet weights for {BACKBONE.name} ({one_line(exc, 160)})"
-            if not fallback_none:
-                raise WeightsError(reason + "; pass --weights PATH --input-range 0,1|-1,1 for a local weights file, or --weights none") from None
-            print(f"\n!!! WARNING: {reason}.\n!!! Training goes on from RANDOM INITIALIZATION: accuracy will be low. "
-                  "Recorded in run.json as weights.used = none.\n", file=sys.stderr)
-            base = BACKBONE.application()(include_top=False, weights=None, input_shape=shape)
-            return base, WeightsUsed("imagenet", "none", BACKBONE.imagenet_range, fallback_reason=reason)
+        return _imagenet_base(shape, input_range, fallback_none)
+    return _file_base(shape, weights, input_range)
+
+
+def _imagenet_base(shape: tuple, input_range: str | None, fallback_none: bool):
+    """:func:`make_base` with Keras' ImageNet weights: downloaded, or (``fallback_none``) random ones, said loudly."""
+    if input_range not in (None, BACKBONE.imagenet_range):
+        raise WeightsError(
+            f"--input-range {input_range}: Keras' ImageNet weights for {BACKBONE.name} expect {BACKBONE.imagenet_range}"
+        )
+    try:
+        base = BACKBONE.application()(include_top=False, weights="imagenet", input_shape=shape)
+        return base, WeightsUsed("imagenet", "imagenet", BACKBONE.imagenet_range)
+    except Exception as exc:  # keras.utils.get_file wraps network errors in plain Exception
+        reason = f"could not download Keras' ImageNet weights for {BACKBONE.name} ({one_line(exc, 160)})"
+        if not fallback_none:
+            raise WeightsError(
+                reason + "; pass --weights PATH --input-range 0,1|-1,1 for a local weights file, or --weights none"
+            ) from None
+        print(
+            f"\n!!! WARNING: {reason}.\n!!! Training goes on from RANDOM INITIALIZATION: accuracy will be low. "
+            "Recorded in run.json as weights.used = none.\n",
+            file=sys.stderr,
+        )
+        base = BACKBONE.application()(include_top=False, weights=None, input_shape=shape)
+        return base, WeightsUsed("imagenet", "none", BACKBONE.imagenet_range, fallback_reason=reason)
+
+
+def _file_base(shape: tuple, weights: str, input_range: str | None):
+    """:func:`make_base` with the weights of a local Keras weights file (``input_range`` required)."""
     path = Path(weights)
     if not path.is_file():
-        raise WeightsError(f"--weights {weights}: no such file; pass imagenet, none, or a Keras weights file (.weights.h5)")
+        raise WeightsError(
+            f"--weights {weights}: no such file; pass imagenet, none, or a Keras weights file (.weights.h5)"
+        )
     if input_range is None:
-        raise WeightsError(f"--weights {weights}: also pass --input-range 0,1 or -1,1, the pixel range these weights were trained on")
+        raise WeightsError(
+            f"--weights {weights}: also pass --input-range 0,1 or -1,1, the pixel range these weights were trained on"
+        )
     base = BACKBONE.application()(include_top=False, weights=None, input_shape=shape)
     try:
         base.load_weights(str(path))
     except Exception as exc:
-        raise WeightsError(f"{path}: not Keras weights for {BACKBONE.name} without top ({one_line(exc, 160)})") from None
+        raise WeightsError(
+            f"{path}: not Keras weights for {BACKBONE.name} without top ({one_line(exc, 160)})"
+        ) from None
     from carspotter.util.hashing import sha256_file
 
     return base, WeightsUsed(str(weights), str(path.resolve()), input_range, sha256=sha256_file(path))

@@ -60,7 +60,9 @@ def measure(bundle: str, run: str, images: str | None) -> list[dict]:
         if outcome.status == "skipped" or "app_path" not in outcome.facts:
             print(f"  {check.id}: {outcome.status}: {outcome.message}", file=sys.stderr)
             continue
-        rows.append({**outcome.facts["app_path"], "gate": outcome.facts["gate"], "gate_passed": outcome.facts["gate_passed"]})
+        rows.append(
+            {**outcome.facts["app_path"], "gate": outcome.facts["gate"], "gate_passed": outcome.facts["gate_passed"]}
+        )
     return rows
 
 
@@ -86,22 +88,31 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             if full_size_class_folder(run, Path(args.full), Path(tmp)):
                 table["full-all"] = measure(args.bundle, args.run, tmp)
-    print(f"\nrun {run.name}: {len(run.labels)} classes, input {run.input.size} px, augment "
-          f"{run.record.get('training', {}).get('augment')}")
-    print("| photos | path | n | top-1 agreement | top-3 agreement | top-1 (reference) | max abs dp | pixel drift | "
-          "upscaled: n, agreement | gate |")
+    print(
+        f"\nrun {run.name}: {len(run.labels)} classes, input {run.input.size} px, augment "
+        f"{run.record.get('training', {}).get('augment')}"
+    )
+    print(
+        "| photos | path | n | top-1 agreement | top-3 agreement | top-1 (reference) | max abs dp | pixel drift | "
+        "upscaled: n, agreement | gate |"
+    )
     print("|---|---|---:|---:|---:|---|---:|---:|---|---|")
     for name, rows in table.items():
         for r in rows:
             drift = f"{r['pixel_drift_mean']:.2f}" if r["pixel_drift_mean"] is not None else "-"
             acc = f"{r['top1']:.1%} ({r['reference_top1']:.1%})" if r["top1"] is not None else "-"
             up = r["upscaled"]
-            print(f"| {name} | {r['path']} | {r['photos']} | {r['top1_agreement']:.1%} | {r['top3_agreement']:.1%} | {acc} | "
-                  f"{r['max_abs_diff']:.3f} | {drift} | {up['photos']}, {up['top1_agreement']:.1%} | "
-                  f"{'pass' if r['gate_passed'] else 'MISSED'} |")
+            print(
+                f"| {name} | {r['path']} | {r['photos']} | {r['top1_agreement']:.1%} | {r['top3_agreement']:.1%} | {acc} | "
+                f"{r['max_abs_diff']:.3f} | {drift} | {up['photos']}, {up['top1_agreement']:.1%} | "
+                f"{'pass' if r['gate_passed'] else 'MISSED'} |"
+            )
     if args.json:
-        Path(args.json).write_text(json.dumps({"run": run.name, "augment": run.record.get("training", {}).get("augment"),
-                                               "table": table}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {"run": run.name, "augment": run.record.get("training", {}).get("augment"), "table": table}, indent=1
+            )
+        )
     return 0
 
 

@@ -31,6 +31,57 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 
 
+def _head_row(args, out: Path, label: str, mode: str, views: int) -> dict:
+    """Train one variant's phase 1 into ``out``; its row: seconds, val accuracy, best epoch, photo counts."""
+    from carspotter.train.trainer import TrainConfig, train
+
+    train(
+        TrainConfig(
+            data_dir=args.data,
+            out=str(out),
+            weights=args.weights,
+            input_range="0,1",
+            max_classes=args.classes,
+            epochs_head=args.epochs,
+            epochs_finetune=0,
+            patience=0,
+            batch_size=args.batch_size,
+            image_size=args.image_size,
+            head_mode=mode,
+            head_views=views,
+        )
+    )
+    run = json.loads((out / "run.json").read_text())
+    head = run["phases"]["head"]
+    return {
+        "variant": label,
+        "seconds": head["seconds"],
+        "feature_seconds": head.get("feature_seconds"),
+        "val_top1": run["metrics"]["val"]["top1"],
+        "val_top3": run["metrics"]["val"]["top3"],
+        "best_epoch": head.get("best_epoch"),
+        "val_photos": run["metrics"]["val"]["count"],
+        "train_photos": sum(run["classes"]["counts"]["train"]),
+    }
+
+
+def _print_table(args, rows: list[dict]) -> None:
+    """The variants' seconds, speed-up over naive and val accuracy; also as JSON with ``--json``."""
+    naive = rows[0]["seconds"]
+    print(
+        f"\nHead phase, {args.classes} classes, {rows[0]['train_photos']} training / {rows[0]['val_photos']} val photos, "
+        f"{args.epochs} epochs, {args.image_size} px, batch {args.batch_size}, CPU threads: {os.cpu_count()}"
+    )
+    print(f"{'variant':30} {'seconds':>9} {'speed-up':>9} {'val top-1':>10} {'val top-3':>10} {'best epoch':>11}")
+    for r in rows:
+        print(
+            f"{r['variant']:30} {r['seconds']:9.1f} {naive / r['seconds']:8.1f}x {r['val_top1']:10.3f} "
+            f"{r['val_top3']:10.3f} {r['best_epoch']:>11}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "data" / "stanford_cars"))
@@ -46,31 +97,16 @@ def main() -> int:
             print(f"bench_cached_head: {p} not found; pass --data / --weights", file=sys.stderr)
             return 2
 
-    from carspotter.train.trainer import TrainConfig, train
-
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, mode, views in (("naive (through frozen base)", "naive", 0), ("cached, 0 augmented views", "cached", 0),
-                                   ("cached, 1 augmented view", "cached", 1)):
+        for label, mode, views in (
+            ("naive (through frozen base)", "naive", 0),
+            ("cached, 0 augmented views", "cached", 0),
+            ("cached, 1 augmented view", "cached", 1),
+        ):
             out = Path(tmp) / f"{mode}{views}"
-            train(TrainConfig(data_dir=args.data, out=str(out), weights=args.weights, input_range="0,1",
-                              max_classes=args.classes, epochs_head=args.epochs, epochs_finetune=0, patience=0,
-                              batch_size=args.batch_size, image_size=args.image_size, head_mode=mode, head_views=views))
-            run = json.loads((out / "run.json").read_text())
-            head = run["phases"]["head"]
-            rows.append({"variant": label, "seconds": head["seconds"], "feature_seconds": head.get("feature_seconds"),
-                         "val_top1": run["metrics"]["val"]["top1"], "val_top3": run["metrics"]["val"]["top3"],
-                         "best_epoch": head.get("best_epoch"), "val_photos": run["metrics"]["val"]["count"],
-                         "train_photos": sum(run["classes"]["counts"]["train"])})
-    naive = rows[0]["seconds"]
-    print(f"\nHead phase, {args.classes} classes, {rows[0]['train_photos']} training / {rows[0]['val_photos']} val photos, "
-          f"{args.epochs} epochs, {args.image_size} px, batch {args.batch_size}, CPU threads: {os.cpu_count()}")
-    print(f"{'variant':30} {'seconds':>9} {'speed-up':>9} {'val top-1':>10} {'val top-3':>10} {'best epoch':>11}")
-    for r in rows:
-        print(f"{r['variant']:30} {r['seconds']:9.1f} {naive / r['seconds']:8.1f}x {r['val_top1']:10.3f} "
-              f"{r['val_top3']:10.3f} {r['best_epoch']:>11}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+            rows.append(_head_row(args, out, label, mode, views))
+    _print_table(args, rows)
     return 0
 
 

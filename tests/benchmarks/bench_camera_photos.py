@@ -55,8 +55,9 @@ def camera_version(src: Path, dst: Path, side: int, seed: int, noise: float = NO
     with Image.open(src) as im:
         rgb = im.convert("RGB")
     scale = side / max(rgb.size)
-    big = np.asarray(rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.Resampling.LANCZOS),
-                     dtype=np.float32)
+    big = np.asarray(
+        rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.Resampling.LANCZOS), dtype=np.float32
+    )
     big += np.random.default_rng(seed).normal(0.0, noise, big.shape).astype(np.float32)
     Image.fromarray(np.clip(np.rint(big), 0, 255).astype(np.uint8)).save(dst, quality=QUALITY, subsampling=2)
 
@@ -84,9 +85,12 @@ def candidates(rgb: np.ndarray) -> dict[str, np.ndarray]:
 
     h, w = rgb.shape[:2]
     kx, ky = -(-w // SIZE), -(-h // SIZE)
-    return {"bilinear": rr.bilinear(rgb, SIZE), "box-floor": rr.resize(rgb, SIZE),
-            "box-ceil": rr.bilinear(_boxes(rgb, kx, ky), SIZE),
-            "pillow-antialias": np.asarray(Image.fromarray(rgb).resize((SIZE, SIZE), Image.Resampling.BILINEAR))}
+    return {
+        "bilinear": rr.bilinear(rgb, SIZE),
+        "box-floor": rr.resize(rgb, SIZE),
+        "box-ceil": rr.bilinear(_boxes(rgb, kx, ky), SIZE),
+        "pillow-antialias": np.asarray(Image.fromarray(rgb).resize((SIZE, SIZE), Image.Resampling.BILINEAR)),
+    }
 
 
 def _boxes(rgb: np.ndarray, kx: int, ky: int) -> np.ndarray:
@@ -98,20 +102,11 @@ def _boxes(rgb: np.ndarray, kx: int, ky: int) -> np.ndarray:
     return ((sums + n // 2) // n).astype(np.uint8)
 
 
-def measure_accuracy(run_dir: str, full: Path, cache: Path, side: int, noise: float) -> list[dict]:
-    """Part 1: one row per (photo set, candidate)."""
-    from carspotter.contracts.runfolder import read_run
-    from carspotter.measure.intervals import paired_difference, wilson
+def _decoded_inputs(items: list, cache: Path, side: int, noise: float, test_names: set) -> tuple:
+    """Every candidate's inputs of each photo and of its camera version (made in ``cache`` once); which photos have a
+    side of 2 x S or more, and which are in the test split."""
     from carspotter.model import photos
-    from carspotter.model.runtimes import keras_probs, load_reference
 
-    run = read_run(run_dir)
-    labels = run.labels
-    test_names = {Path(r.path).name for r in run.split_rows("test")}
-    items = [(p, k) for k, name in enumerate(labels) for p in photos.find_photos(full / name)]
-    if not items:
-        raise SystemExit(f"{full}: no photos of the run's classes; pass --full with one folder per class name")
-    cache.mkdir(parents=True, exist_ok=True)
     inputs = {"original": {}, "camera": {}}
     big, test = [], []
     t0 = time.time()
@@ -131,21 +126,54 @@ def measure_accuracy(run_dir: str, full: Path, cache: Path, side: int, noise: fl
         if time.time() - t0 > 30 or i == len(items) - 1:
             print(f"  decoded {i + 1}/{len(items)} photos", file=sys.stderr)
             t0 = time.time()
+    return inputs, big, test
+
+
+def measure_accuracy(run_dir: str, full: Path, cache: Path, side: int, noise: float) -> list[dict]:
+    """Part 1: one row per (photo set, candidate)."""
+    from carspotter.contracts.runfolder import read_run
+    from carspotter.measure.intervals import paired_difference, wilson
+    from carspotter.model import photos
+    from carspotter.model.runtimes import keras_probs, load_reference
+
+    run = read_run(run_dir)
+    labels = run.labels
+    test_names = {Path(r.path).name for r in run.split_rows("test")}
+    items = [(p, k) for k, name in enumerate(labels) for p in photos.find_photos(full / name)]
+    if not items:
+        raise SystemExit(f"{full}: no photos of the run's classes; pass --full with one folder per class name")
+    cache.mkdir(parents=True, exist_ok=True)
+    inputs, big, test = _decoded_inputs(items, cache, side, noise, test_names)
     model = load_reference(run)
     truth = np.array([label for _, label in items])
     subsets = {"all": np.ones(len(items), bool), "side >= 2 x S": np.array(big), "test split": np.array(test)}
     rows = []
     for kind, by_name in inputs.items():
-        right = {name: keras_probs(model, np.stack(px).astype(np.float32)).argmax(1) == truth for name, px in by_name.items()}
+        right = {
+            name: keras_probs(model, np.stack(px).astype(np.float32)).argmax(1) == truth for name, px in by_name.items()
+        }
         for subset, mask in subsets.items():
             for name, ok in right.items():
                 k, n = int(ok[mask].sum()), int(mask.sum())
                 low, high = wilson(k, n)
                 diff = paired_difference(ok[mask], right["old"][mask])
-                rows.append({"photos": kind, "subset": subset, "n": n, "candidate": name, "top1": k / n,
-                             "low": low, "high": high, "vs_old": diff.difference, "vs_old_low": diff.low,
-                             "vs_old_high": diff.high, "only_this": diff.only_a, "only_old": diff.only_b,
-                             "mcnemar_p": diff.p_value})
+                rows.append(
+                    {
+                        "photos": kind,
+                        "subset": subset,
+                        "n": n,
+                        "candidate": name,
+                        "top1": k / n,
+                        "low": low,
+                        "high": high,
+                        "vs_old": diff.difference,
+                        "vs_old_low": diff.low,
+                        "vs_old_high": diff.high,
+                        "only_this": diff.only_a,
+                        "only_old": diff.only_b,
+                        "mcnemar_p": diff.p_value,
+                    }
+                )
                 print(f"  {rows[-1]}", file=sys.stderr)
     return rows
 
@@ -174,13 +202,22 @@ def measure_cost(full: Path, tmp: Path) -> list[dict]:
         path = tmp / f"{size[0]}x{size[1]}.jpg"
         if not path.is_file():
             Image.open(source).convert("RGB").resize(size, Image.Resampling.LANCZOS).save(path, quality=QUALITY)
-        runs = [subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True) for _ in range(3)]
+        runs = [
+            subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True) for _ in range(3)
+        ]
         if runs[0].returncode:
             rows.append({"photo": name, "pixels": size[0] * size[1], "result": runs[0].stderr.strip().splitlines()[-1]})
         else:
             ms, mib = zip(*(map(float, r.stdout.split()) for r in runs))
-            rows.append({"photo": name, "pixels": size[0] * size[1], "file_mib": round(path.stat().st_size / 2**20, 1),
-                         "ms_median": round(float(np.median(ms))), "peak_mib": round(max(mib))})
+            rows.append(
+                {
+                    "photo": name,
+                    "pixels": size[0] * size[1],
+                    "file_mib": round(path.stat().st_size / 2**20, 1),
+                    "ms_median": round(float(np.median(ms))),
+                    "peak_mib": round(max(mib)),
+                }
+            )
         print(f"  {rows[-1]}", file=sys.stderr)
     return rows
 
@@ -213,8 +250,17 @@ def measure_node_cost(tmp: Path) -> list[dict]:
     rows = []
     for name, size in PHONE_SIZES.items():
         path = tmp / f"{size[0]}x{size[1]}.jpg"
-        runs = [json.loads(subprocess.run(["node", str(script), node_dir, str(resize_js), str(path)], capture_output=True,
-                                          text=True, check=True).stdout) for _ in range(3)]
+        runs = [
+            json.loads(
+                subprocess.run(
+                    ["node", str(script), node_dir, str(resize_js), str(path)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(3)
+        ]
         rows.append({"photo": name, **{k: round(float(np.median([r[k] for r in runs])), 1) for k in runs[0]}})
         print(f"  node {rows[-1]}", file=sys.stderr)
     return rows
@@ -238,8 +284,9 @@ def main() -> int:
     result = {"cost": measure_cost(full, cache)}
     result["node_cost"] = measure_node_cost(cache)
     if args.run and not args.cost_only:
-        result["accuracy"] = measure_accuracy(args.run, full, cache / f"side{args.side}-noise{args.noise:g}", args.side,
-                                              args.noise)
+        result["accuracy"] = measure_accuracy(
+            args.run, full, cache / f"side{args.side}-noise{args.noise:g}", args.side, args.noise
+        )
     print(json.dumps(result, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

@@ -69,18 +69,33 @@ def measure(bundle: Path, run: Path, photos: Path, count: int, variants: list[st
         np.save(Path(tempfile.gettempdir()) / f"bench_coreai_{name}.npy", probs)  # for a look afterwards
         top1 = int((probs.argmax(1) == reference.argmax(1)).sum())
         tol = tolerance(entry.variants[name].precision)
-        rule = compare_top3(reference, probs, labels=record.labels, photos=[str(p) for p in loaded.paths], tau=tol.tau,
-                            max_abs_diff_limit=tol.max_abs_diff, format="coreai", target=name,
-                            precision=entry.variants[name].precision)
+        rule = compare_top3(
+            reference,
+            probs,
+            labels=record.labels,
+            photos=[str(p) for p in loaded.paths],
+            tau=tol.tau,
+            max_abs_diff_limit=tol.max_abs_diff,
+            format="coreai",
+            target=name,
+            precision=entry.variants[name].precision,
+        )
         gated = min(n_all := len(probs), round(rule.top1_agreement * n_all) + rule.top1_near_ties)
         top3 = int(sum(list(np.argsort(-p)[:3]) == list(np.argsort(-r)[:3]) for p, r in zip(probs, reference)))
         n = len(probs)
         out["variants"][name] = {
-            "gated_agreement": gated / n, "gated_interval": wilson(gated, n), "top1_near_ties": rule.top1_near_ties,
-            "tau": rule.tau, "top1_agreement": top1 / n, "top1_interval": wilson(top1, n),
-            "top3_ordered_agreement": top3 / n, "top3_ordered_interval": wilson(top3, n),
+            "gated_agreement": gated / n,
+            "gated_interval": wilson(gated, n),
+            "top1_near_ties": rule.top1_near_ties,
+            "tau": rule.tau,
+            "top1_agreement": top1 / n,
+            "top1_interval": wilson(top1, n),
+            "top3_ordered_agreement": top3 / n,
+            "top3_ordered_interval": wilson(top3, n),
             "max_abs_diff": float(np.abs(probs - reference).max()),
-            "ms_per_photo": 1000 * seconds / n, "bytes": entry.variants[name].bytes}
+            "ms_per_photo": 1000 * seconds / n,
+            "bytes": entry.variants[name].bytes,
+        }
     return out
 
 
@@ -92,13 +107,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--variants", default=None, help="comma-separated Core AI variants (default: the default)")
     parser.add_argument("--json", default=None)
-    parser.add_argument("--record", default=None, metavar="FILE",
-                        help="write a figure record for docs/figures.md (tests/benchmarks/figures_page.py)")
+    parser.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="write a figure record for docs/figures.md (tests/benchmarks/figures_page.py)",
+    )
     args = parser.parse_args(argv)
-    result = measure(Path(args.bundle), Path(args.run), Path(args.photos), args.count,
-                     args.variants.split(",") if args.variants else None)
-    print(f"Core AI runtime vs the Keras reference on {result['photos']} photos of classes the run never saw "
-          f"({result['skipped']} skipped)")
+    result = measure(
+        Path(args.bundle),
+        Path(args.run),
+        Path(args.photos),
+        args.count,
+        args.variants.split(",") if args.variants else None,
+    )
+    print(
+        f"Core AI runtime vs the Keras reference on {result['photos']} photos of classes the run never saw "
+        f"({result['skipped']} skipped)"
+    )
     for row in _rows(result):
         print("| " + " | ".join(row) + " |")
     if args.json:
@@ -108,21 +134,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-COLUMNS = ["variant", "MiB", "top-1 agreement, near-ties counted as parity counts them [95 % CI]",
-           "top-1 agreement, raw [95 % CI]", "ordered top-3, raw [95 % CI]", "max abs dp", "ms / photo"]
+COLUMNS = [
+    "variant",
+    "MiB",
+    "top-1 agreement, near-ties counted as parity counts them [95 % CI]",
+    "top-1 agreement, raw [95 % CI]",
+    "ordered top-3, raw [95 % CI]",
+    "max abs dp",
+    "ms / photo",
+]
 
 
 def _rows(result: dict) -> list[list[str]]:
     """The table: a header, its rule, one row per variant."""
+
     def ci(v, key):
         lo, hi = v[key.replace("agreement", "interval")]
         return f"{v[key]:.1%} [{lo:.1%}, {hi:.1%}]"
 
     rows = [COLUMNS, ["---"] * len(COLUMNS)]
     for name, v in result["variants"].items():
-        rows.append([name, f"{v['bytes'] / 2**20:.1f}", f"{ci(v, 'gated_agreement')} ({v['top1_near_ties']} near-ties, "
-                     f"tau {v['tau']:g})", ci(v, "top1_agreement"), ci(v, "top3_ordered_agreement"),
-                     f"{v['max_abs_diff']:.1e}", f"{v['ms_per_photo']:,.0f}"])
+        rows.append(
+            [
+                name,
+                f"{v['bytes'] / 2**20:.1f}",
+                f"{ci(v, 'gated_agreement')} ({v['top1_near_ties']} near-ties, tau {v['tau']:g})",
+                ci(v, "top1_agreement"),
+                ci(v, "top3_ordered_agreement"),
+                f"{v['max_abs_diff']:.1e}",
+                f"{v['ms_per_photo']:,.0f}",
+            ]
+        )
     return rows
 
 
@@ -134,15 +176,20 @@ def figure_record(result: dict, args) -> dict:
     from carspotter.model.reference_worker import cpu_name
 
     rows = _rows(result)[2:]
-    return {"id": "coreai-unseen", "order": 21, "title": "Core AI's runtime against the reference on unseen photos",
-            "date": dt.date.today().isoformat(), "machine": f"{platform.node() or 'this machine'}: {cpu_name()}, "
-            f"{len(__import__('os').sched_getaffinity(0))} cores, no GPU",
-            "command": "python tests/benchmarks/bench_coreai.py " + " ".join(sys.argv[1:]),
-            "photos": f"{result['photos']} photos of the Stanford Cars classes the run never saw ({result['skipped']} "
-                      "skipped)",
-            "summary": "The shipped Core AI file run by coreai-core's runtime, one photo per call, against the Keras "
-                       "reference on the same decoded pixels (ordered top-3: no near-tie allowance).",
-            "table": {"columns": COLUMNS, "rows": rows}}
+    return {
+        "id": "coreai-unseen",
+        "order": 21,
+        "title": "Core AI's runtime against the reference on unseen photos",
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.node() or 'this machine'}: {cpu_name()}, "
+        f"{len(__import__('os').sched_getaffinity(0))} cores, no GPU",
+        "command": "python tests/benchmarks/bench_coreai.py " + " ".join(sys.argv[1:]),
+        "photos": f"{result['photos']} photos of the Stanford Cars classes the run never saw ({result['skipped']} "
+        "skipped)",
+        "summary": "The shipped Core AI file run by coreai-core's runtime, one photo per call, against the Keras "
+        "reference on the same decoded pixels (ordered top-3: no near-tie allowance).",
+        "table": {"columns": COLUMNS, "rows": rows},
+    }
 
 
 if __name__ == "__main__":

@@ -71,21 +71,31 @@ def measure(run_dir: Path, scenes: int, shares=(0.5, 0.3), log=print) -> dict:
                 seconds.append(time.perf_counter() - t0)
                 one.append(answer.first.argmax() == truth[i])
                 two.append(answer.probabilities.argmax() == truth[i])
-                true_box.append(model.predict(resize(cut(scene.pixels, scene.box), size)[None], verbose=0)[0].argmax() == truth[i])
+                true_box.append(
+                    model.predict(resize(cut(scene.pixels, scene.box), size)[None], verbose=0)[0].argmax() == truth[i]
+                )
                 ious.append(iou(answer.found, scene.box) if answer.found else 0.0)
                 passes.append(answer.passes)
             log(f"share {share}: {i + 1}/{len(cars)} photos")
         one, two, true_box = np.array(one), np.array(two), np.array(true_box)
         out["shares"][str(share)] = {
-            "scenes": len(one), "one_pass": _figures(one), "two_pass": _figures(two), "true_box": _figures(true_box),
-            "two_minus_one": paired_difference(two, one).to_json(), "two_minus_true": paired_difference(two, true_box).to_json(),
-            "mean_iou": float(np.mean(ious)), "iou_at_least_0.5": float(np.mean(np.array(ious) >= 0.5)),
-            "second_pass_share": float(np.mean(np.array(passes) == 2)), "seconds_per_scene": float(np.median(seconds))}
+            "scenes": len(one),
+            "one_pass": _figures(one),
+            "two_pass": _figures(two),
+            "true_box": _figures(true_box),
+            "two_minus_one": paired_difference(two, one).to_json(),
+            "two_minus_true": paired_difference(two, true_box).to_json(),
+            "mean_iou": float(np.mean(ious)),
+            "iou_at_least_0.5": float(np.mean(np.array(ious) >= 0.5)),
+            "second_pass_share": float(np.mean(np.array(passes) == 2)),
+            "seconds_per_scene": float(np.median(seconds)),
+        }
     return out
 
 
 def record(result: dict, run_dir: Path, command: str) -> dict:
     """The docs/figures record of :func:`measure`'s result."""
+
     def pct(f):
         return f"{f['top1']:.1%} [{f['ci'][0]:.1%}, {f['ci'][1]:.1%}]"
 
@@ -94,18 +104,48 @@ def record(result: dict, run_dir: Path, command: str) -> dict:
 
     rows = [["car fills the frame (the crop)", str(result["photos"]), pct(result["crop"]), "", "", "", "", ""]]
     for share, s in result["shares"].items():
-        rows.append([f"{float(share):.0%} of a 12 MP scene's width", str(s["scenes"]), pct(s["one_pass"]), pct(s["two_pass"]),
-                     pct(s["true_box"]), diff(s["two_minus_one"]), diff(s["two_minus_true"]),
-                     f"{s['mean_iou']:.2f} ({s['second_pass_share']:.0%} pass 2)"])
-    return {"id": "find-the-car", "order": 20, "title": "Find the car: one pass, two passes, the true box (12 MP scenes)",
-            "date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, Keras reference",
-            "command": command, "photos": result["photos"],
-            "summary": (f"{run_dir.name}: its {result['photos']} test photos (never trained on), each pasted into "
-                        f"{result['scenes_per_photo']} composite 4032 x 3024 scenes per width share; top-1, 10 classes"),
-            "table": {"columns": ["where the car is", "scenes", "one pass", "two passes", "true box",
-                                  "two minus one (paired)", "two minus true box (paired)", "box IoU"], "rows": rows},
-            "notes": ["Scenes of one photo are not independent; the intervals treat them as if they were.",
-                      "Raw result: " + json.dumps(result)]}
+        rows.append(
+            [
+                f"{float(share):.0%} of a 12 MP scene's width",
+                str(s["scenes"]),
+                pct(s["one_pass"]),
+                pct(s["two_pass"]),
+                pct(s["true_box"]),
+                diff(s["two_minus_one"]),
+                diff(s["two_minus_true"]),
+                f"{s['mean_iou']:.2f} ({s['second_pass_share']:.0%} pass 2)",
+            ]
+        )
+    return {
+        "id": "find-the-car",
+        "order": 20,
+        "title": "Find the car: one pass, two passes, the true box (12 MP scenes)",
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, Keras reference",
+        "command": command,
+        "photos": result["photos"],
+        "summary": (
+            f"{run_dir.name}: its {result['photos']} test photos (never trained on), each pasted into "
+            f"{result['scenes_per_photo']} composite 4032 x 3024 scenes per width share; top-1, 10 classes"
+        ),
+        "table": {
+            "columns": [
+                "where the car is",
+                "scenes",
+                "one pass",
+                "two passes",
+                "true box",
+                "two minus one (paired)",
+                "two minus true box (paired)",
+                "box IoU",
+            ],
+            "rows": rows,
+        },
+        "notes": [
+            "Scenes of one photo are not independent; the intervals treat them as if they were.",
+            "Raw result: " + json.dumps(result),
+        ],
+    }
 
 
 def main() -> int:

@@ -49,10 +49,17 @@ def measure(bundle: Path, run_dir: Path, scenes: int, photos: Path | None, log=p
             folder = Path(tmp) / "scenes"
             made = make_scenes(run_dir, photos, range(start, min(scenes, start + CHUNK)), folder, infer)
             for scene, got in zip(made, node_answers(pkg, made, folder)):
-                rows.append({"seed": scene["seed"], "share": scene["share"], "region": scene["region"],
-                             "reference": {k: scene["reference"][k] for k in ("passes", "roi", "top1")},
-                             "npm": {k: got[k] for k in ("passes", "roi", "top1")}, "ms": got["ms"],
-                             **agreement(scene["reference"], got)})
+                rows.append(
+                    {
+                        "seed": scene["seed"],
+                        "share": scene["share"],
+                        "region": scene["region"],
+                        "reference": {k: scene["reference"][k] for k in ("passes", "roi", "top1")},
+                        "npm": {k: got[k] for k in ("passes", "roi", "top1")},
+                        "ms": got["ms"],
+                        **agreement(scene["reference"], got),
+                    }
+                )
             shutil.rmtree(folder)
             log(f"  {len(rows)}/{scenes} scenes, {sum(r['agree'] for r in rows)} agree")
     return summary(rows)
@@ -71,13 +78,20 @@ def summary(rows: list[dict]) -> dict:
         return {"k": k, "n": n, "share": k / n if n else None, "ci": list(wilson(k, n))}
 
     second = sum(r["reference"]["passes"] == 2 for r in rows)
-    return {"agreement": share("agree"), "same_passes": share("passes"), "roi_within_1px": share("roi"),
-            "roi_exact": share("roi_exact"),
-            "same_top1": share("top1"), "reference_pass2": {"k": second, "n": n, "ci": list(wilson(second, n))},
-            "box_max_abs_diff": max((r["box_max_abs_diff"] for r in rows), default=None),
-            "max_abs_dp": max((r["max_abs_dp"] for r in rows), default=None),
-            "npm_ms_median": float(np.median([r["ms"] for r in rows])) if rows else None,
-            "interval": "Wilson 95 %", "disagreements": [r for r in rows if not r["agree"]], "rows": rows}
+    return {
+        "agreement": share("agree"),
+        "same_passes": share("passes"),
+        "roi_within_1px": share("roi"),
+        "roi_exact": share("roi_exact"),
+        "same_top1": share("top1"),
+        "reference_pass2": {"k": second, "n": n, "ci": list(wilson(second, n))},
+        "box_max_abs_diff": max((r["box_max_abs_diff"] for r in rows), default=None),
+        "max_abs_dp": max((r["max_abs_dp"] for r in rows), default=None),
+        "npm_ms_median": float(np.median([r["ms"] for r in rows])) if rows else None,
+        "interval": "Wilson 95 %",
+        "disagreements": [r for r in rows if not r["agree"]],
+        "rows": rows,
+    }
 
 
 def main() -> int:
@@ -85,23 +99,30 @@ def main() -> int:
     parser.add_argument("bundle", type=Path, help="a bundle exported from RUN with its localizer")
     parser.add_argument("run", type=Path, help="the run (with localizer/ from carspotter localize)")
     parser.add_argument("--scenes", type=int, default=64, help="composite scenes (default %(default)s)")
-    parser.add_argument("--photos", type=Path, default=None,
-                        help="car crops in <class>/ folders (default: the run's data folder)")
+    parser.add_argument(
+        "--photos", type=Path, default=None, help="car crops in <class>/ folders (default: the run's data folder)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write every scene's verdict here")
     args = parser.parse_args()
     result = measure(args.bundle, args.run, args.scenes, args.photos, log=lambda m: print(m, file=sys.stderr))
     a = result["agreement"]
-    print(f"npm twoPass (Node) vs the reference on {a['n']} composite 12 MP scenes: agreement {a['k']}/{a['n']} = "
-          f"{100 * a['share']:.1f} % (Wilson 95 % {100 * a['ci'][0]:.1f}-{100 * a['ci'][1]:.1f} %)")
+    print(
+        f"npm twoPass (Node) vs the reference on {a['n']} composite 12 MP scenes: agreement {a['k']}/{a['n']} = "
+        f"{100 * a['share']:.1f} % (Wilson 95 % {100 * a['ci'][0]:.1f}-{100 * a['ci'][1]:.1f} %)"
+    )
     for key in ("same_passes", "roi_within_1px", "roi_exact", "same_top1"):
         p = result[key]
         print(f"  {key}: {p['k']}/{p['n']} (Wilson 95 % {100 * p['ci'][0]:.1f}-{100 * p['ci'][1]:.1f} %)")
-    print(f"  pass 2 ran (reference) on {result['reference_pass2']['k']}/{a['n']} scenes; max |box d| "
-          f"{result['box_max_abs_diff']:.2g}; max |dp| {result['max_abs_dp']:.2g}; twoPass "
-          f"{result['npm_ms_median']:.0f} ms median per scene in Node")
+    print(
+        f"  pass 2 ran (reference) on {result['reference_pass2']['k']}/{a['n']} scenes; max |box d| "
+        f"{result['box_max_abs_diff']:.2g}; max |dp| {result['max_abs_dp']:.2g}; twoPass "
+        f"{result['npm_ms_median']:.0f} ms median per scene in Node"
+    )
     for r in result["disagreements"]:
-        print(f"  differs: seed {r['seed']} share {r['share']} region {r['region']}: reference {r['reference']}, "
-              f"npm {r['npm']}")
+        print(
+            f"  differs: seed {r['seed']} share {r['share']} region {r['region']}: reference {r['reference']}, "
+            f"npm {r['npm']}"
+        )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0 if a["k"] == a["n"] else 1

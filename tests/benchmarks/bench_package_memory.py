@@ -78,15 +78,38 @@ def build(work: Path) -> tuple[Path, str]:
     from carspotter.export.package_names import android_namespace
     from carspotter.export.platform_package import PackageInfo
 
-    info = PackageInfo(name="bench", version="0", labels=("a", "b"), size=299, threshold=None, not_a_car=None,
-                       model="carspotter.tflite", others=(), model_sha256="0" * 64, golden=False)
+    info = PackageInfo(
+        name="bench",
+        version="0",
+        labels=("a", "b"),
+        size=299,
+        threshold=None,
+        not_a_car=None,
+        model="carspotter.tflite",
+        others=(),
+        model_sha256="0" * 64,
+        golden=False,
+    )
     android_library(work / "android", info)
     namespace = android_namespace(info.name)
     core = work / "android" / "src" / "main" / "kotlin" / Path(*namespace.split(".")) / "core"
     (core / "MemoryBench.kt").write_text(DRIVER.replace("NS", namespace))
     jar = work / "bench.jar"
-    done = subprocess.run(["kotlinc", "-language-version", "1.3", "-api-version", "1.3", *map(str, sorted(core.glob("*.kt"))),
-                           "-d", str(jar)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            "kotlinc",
+            "-language-version",
+            "1.3",
+            "-api-version",
+            "1.3",
+            *map(str, sorted(core.glob("*.kt"))),
+            "-d",
+            str(jar),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode:
         raise SystemExit(done.stderr[-2000:])
     return jar, f"{namespace}.core.MemoryBench"
@@ -96,8 +119,22 @@ def run(jar: Path, main: str, way: str, orientation: int, size: int, heap_mib: i
     """One run in a JVM of ``heap_mib`` MiB (serial GC): its figures, or None when it ran out of memory (or spent over
     ``TIMEOUT_S`` collecting garbage in a heap that barely fits)."""
     try:
-        done = subprocess.run(["java", f"-Xmx{heap_mib}m", "-XX:+UseSerialGC", "-cp", os.pathsep.join([str(jar), *JARS]),
-                               main, way, str(orientation), str(size)], capture_output=True, text=True, timeout=TIMEOUT_S)
+        done = subprocess.run(
+            [
+                "java",
+                f"-Xmx{heap_mib}m",
+                "-XX:+UseSerialGC",
+                "-cp",
+                os.pathsep.join([str(jar), *JARS]),
+                main,
+                way,
+                str(orientation),
+                str(size),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         return None
     if "OutOfMemoryError" in done.stderr:
@@ -125,8 +162,13 @@ def swift_computed(size: int) -> dict:
     rows = max(1, (1 << 20) // (WIDTH * 4))
     kx, ky = max(1, WIDTH // size), max(1, HEIGHT // size)
     boxes = -(-WIDTH // kx) * -(-HEIGHT // ky)
-    parts = {"band": rows * WIDTH * 4, "column_offsets": WIDTH * 8, "sums": boxes * 3 * 8, "reduced": boxes * 3,
-             "resized": size * size * 3}
+    parts = {
+        "band": rows * WIDTH * 4,
+        "column_offsets": WIDTH * 8,
+        "sums": boxes * 3 * 8,
+        "reduced": boxes * 3,
+        "resized": size * size * 3,
+    }
     return {**parts, "total_bytes": sum(parts.values()), "whole_photo_rgba_bytes": WIDTH * HEIGHT * 4}
 
 
@@ -143,17 +185,23 @@ def main() -> None:
         jar, driver = build(Path(tmp))
         for way in ("band", "whole"):
             sampled = run(jar, driver, way, args.orientation, args.size, 2048)
-            figures[way] = {"sampled_peak_mib": round(sampled["peak_bytes"] / 2**20, 1),
-                            "smallest_xmx_mib": smallest_heap(jar, driver, way, args.orientation, args.size)}
+            figures[way] = {
+                "sampled_peak_mib": round(sampled["peak_bytes"] / 2**20, 1),
+                "smallest_xmx_mib": smallest_heap(jar, driver, way, args.orientation, args.size),
+            }
     figures["swift_computed"] = swift_computed(args.size)
     for way in ("band", "whole"):
         f = figures[way]
         floor = "at most (the search's floor)" if f["smallest_xmx_mib"] == HEAP_FLOOR_MIB else "at the least"
-        print(f"Kotlin core, {way:5s} path: peak heap {f['sampled_peak_mib']:7.1f} MiB sampled, "
-              f"runs in -Xmx{f['smallest_xmx_mib']}m {floor} (measured, JVM {WIDTH} x {HEIGHT}, EXIF {args.orientation})")
+        print(
+            f"Kotlin core, {way:5s} path: peak heap {f['sampled_peak_mib']:7.1f} MiB sampled, "
+            f"runs in -Xmx{f['smallest_xmx_mib']}m {floor} (measured, JVM {WIDTH} x {HEIGHT}, EXIF {args.orientation})"
+        )
     s = figures["swift_computed"]
-    print(f"Swift package, band path: {s['total_bytes'] / 2**20:.1f} MiB of buffers (computed from its buffer sizes, "
-          f"not measured; the whole photo drawn as RGBA would be {s['whole_photo_rgba_bytes'] / 2**20:.0f} MiB)")
+    print(
+        f"Swift package, band path: {s['total_bytes'] / 2**20:.1f} MiB of buffers (computed from its buffer sizes, "
+        f"not measured; the whole photo drawn as RGBA would be {s['whole_photo_rgba_bytes'] / 2**20:.0f} MiB)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1) + "\n")
 

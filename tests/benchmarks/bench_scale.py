@@ -78,9 +78,17 @@ def _step(name: str, fn, count: int, rows: list):
         done.set()
         sampler.join()
     seconds = time.perf_counter() - t0
-    rows.append({"step": name, "photos": count, "seconds": round(seconds, 1), "photos_per_s": round(count / seconds),
-                 "peak_rss_mib": round(_hwm_mib()), "peak_above_start_mib": round(_hwm_mib() - base),
-                 "peak_anonymous_mib": round(max(anon + [_anon_mib()]))})
+    rows.append(
+        {
+            "step": name,
+            "photos": count,
+            "seconds": round(seconds, 1),
+            "photos_per_s": round(count / seconds),
+            "peak_rss_mib": round(_hwm_mib()),
+            "peak_above_start_mib": round(_hwm_mib() - base),
+            "peak_anonymous_mib": round(max(anon + [_anon_mib()])),
+        }
+    )
     print(f"  {rows[-1]}", file=sys.stderr, flush=True)
     return out
 
@@ -126,13 +134,25 @@ def photos_benchmark(args) -> dict:
         cache = work / "cache"
         shutil.rmtree(cache, ignore_errors=True)  # a finished cache would be reused: measure a fresh one
         cache.mkdir()
-        store = _step(f"decode into disk cache ({args.size} px)",
-                      lambda: store_mod.decode([data.root / p.path for p in order], [p.box for p in order], args.size,
-                                               args.workers, "disk", cache), len(order), rows)
+        store = _step(
+            f"decode into disk cache ({args.size} px)",
+            lambda: store_mod.decode(
+                [data.root / p.path for p in order], [p.box for p in order], args.size, args.workers, "disk", cache
+            ),
+            len(order),
+            rows,
+        )
         cache_gib = sum(p.stat().st_size for p in cache.rglob("*.npy")) / 2**30
-        return {"photos": args.photos, "classes": len(data.classes), "tree_gib": round(gib, 2),
-                "cache_gib": round(cache_gib, 2), "decoded": int(store.ok.sum()), "cores": os.cpu_count(),
-                "workers": args.workers, "steps": rows}
+        return {
+            "photos": args.photos,
+            "classes": len(data.classes),
+            "tree_gib": round(gib, 2),
+            "cache_gib": round(cache_gib, 2),
+            "decoded": int(store.ok.sum()),
+            "cores": os.cpu_count(),
+            "workers": args.workers,
+            "steps": rows,
+        }
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
@@ -149,7 +169,9 @@ def write_labels_tree(dest: Path, classes: int) -> None:
         (folder / f"{i:05d}{src.suffix}").symlink_to(src)
 
 
-def classes_benchmark(args) -> dict:
+def _label_counts(bundle: Path, labels: list[str]) -> tuple[dict, dict]:
+    """How many labels each place holds (the run's ``labels``, the manifest, each format's model and labels.txt), and
+    manifest.json as read."""
     import onnx
 
     from carspotter.export.tflite_metadata import read_metadata
@@ -157,31 +179,68 @@ def classes_benchmark(args) -> dict:
     from carspotter.contracts.runfolder import read_labels
     from carspotter.model.runtimes import coreml_structure
 
-    bundle, run = Path(args.bundle), Path(args.run)
-    labels = read_labels(run / "labels.txt")
     manifest = read_manifest(bundle)
-    counts = {"run labels.txt": len(labels), "manifest": len(manifest.labels),
-              "coreml classifier": len(coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"]),
-              "tflite metadata": len(read_metadata((bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite").read_bytes())[1]),
-              "onnx metadata_props": len(json.loads({p.key: p.value for p in onnx.load(
-                  bundle / "onnx" / "carspotter.onnx").metadata_props}["labels"]))}
+    counts = {
+        "run labels.txt": len(labels),
+        "manifest": len(manifest.labels),
+        "coreml classifier": len(
+            coreml_structure(bundle / "ios" / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage")["labels"]
+        ),
+        "tflite metadata": len(
+            read_metadata(
+                (bundle / "android" / "src" / "main" / "assets" / "carspotter" / "carspotter.tflite").read_bytes()
+            )[1]
+        ),
+        "onnx metadata_props": len(
+            json.loads(
+                {p.key: p.value for p in onnx.load(bundle / "onnx" / "carspotter.onnx").metadata_props}["labels"]
+            )
+        ),
+    }
     manifest = json.loads((bundle / "manifest.json").read_text())
     counts.update({e["labels"]: len(read_labels(bundle / e["labels"])) for e in manifest["formats"].values()})
-    sizes = {"manifest.json KiB": (bundle / "manifest.json").stat().st_size / 1024,
-             "labels.txt KiB": (run / "labels.txt").stat().st_size / 1024}
-    sizes.update({f"{e['path']} MiB": e["size"] / 2**20 for e in [{"path": k, "size": v["bytes"]}
-                                                                   for k, v in manifest.files.items()]
-                  if e["path"].endswith((".tflite", ".onnx", "weight.bin"))})
+    return counts, manifest
+
+
+def classes_benchmark(args) -> dict:
+    from carspotter.contracts.runfolder import read_labels
+
+    bundle, run = Path(args.bundle), Path(args.run)
+    labels = read_labels(run / "labels.txt")
+    counts, manifest = _label_counts(bundle, labels)
+    sizes = {
+        "manifest.json KiB": (bundle / "manifest.json").stat().st_size / 1024,
+        "labels.txt KiB": (run / "labels.txt").stat().st_size / 1024,
+    }
+    sizes.update(
+        {
+            f"{e['path']} MiB": e["size"] / 2**20
+            for e in [{"path": k, "size": v["bytes"]} for k, v in manifest.files.items()]
+            if e["path"].endswith((".tflite", ".onnx", "weight.bin"))
+        }
+    )
     exe = str(Path(sys.executable).with_name("carspotter"))
     t0 = time.perf_counter()
     parity = subprocess.run([exe, "parity", str(bundle), "--run", str(run)], capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     doc = json.loads((bundle / "parity.json").read_text())
-    return {"classes": len(labels), "label_counts": counts, "all_equal": len(set(counts.values())) == 1,
-            "sizes": {k: round(v, 2) for k, v in sizes.items()}, "parity_seconds": round(seconds, 1),
-            "parity_exit": parity.returncode, "parity_passed": doc["passed"], "parity_photos": doc["photos"],
-            "parity_results": [{k: r[k] for k in ("photo_set", "format", "target", "precision", "passed", "top1_agreement",
-                                                  "max_abs_diff")} for r in doc["results"]]}
+    return {
+        "classes": len(labels),
+        "label_counts": counts,
+        "all_equal": len(set(counts.values())) == 1,
+        "sizes": {k: round(v, 2) for k, v in sizes.items()},
+        "parity_seconds": round(seconds, 1),
+        "parity_exit": parity.returncode,
+        "parity_passed": doc["passed"],
+        "parity_photos": doc["photos"],
+        "parity_results": [
+            {
+                k: r[k]
+                for k in ("photo_set", "format", "target", "precision", "passed", "top1_agreement", "max_abs_diff")
+            }
+            for r in doc["results"]
+        ],
+    }
 
 
 def main() -> int:

@@ -44,26 +44,38 @@ def measure(run_a: Path, run_b: Path, scenes: int, shares=(0.5, 0.3), log=print)
     a, b = read_run(run_a), read_run(run_b)
     rows = a.split_rows("test")
     if [(r.path, r.label) for r in rows] != [(r.path, r.label) for r in b.split_rows("test")]:
-        raise SystemExit(f"{run_a} and {run_b} have different test splits: train them with the same data, classes and seed")
+        raise SystemExit(
+            f"{run_a} and {run_b} have different test splits: train them with the same data, classes and seed"
+        )
     size, root = a.input.size, data_folder(a)
     cars = [np.asarray(photos.decode_rgb(root / r.path)) for r in rows]
     truth = np.array([r.label for r in rows])
     sets = {"full frame": np.stack([resize(c, size) for c in cars])}
     for share in shares:
         sets[f"{share:.0%} of a 12 MP scene"] = np.stack(
-            [resize(compose(c, share, 7919 * i + 104729 * j + int(share * 1000)).pixels, size)
-             for i, c in enumerate(cars) for j in range(scenes)])
+            [
+                resize(compose(c, share, 7919 * i + 104729 * j + int(share * 1000)).pixels, size)
+                for i, c in enumerate(cars)
+                for j in range(scenes)
+            ]
+        )
         log(f"{len(cars) * scenes} scenes at share {share}")
     out = {"photos": len(rows), "scenes_per_photo": scenes, "rule": RULE, "sets": {}}
     for name, inputs in sets.items():
         want = truth if name == "full frame" else np.repeat(truth, scenes)
         hit_a, hit_b = _predictions(run_a, inputs) == want, _predictions(run_b, inputs) == want
         diff = paired_difference(hit_b, hit_a)
-        out["sets"][name] = {"n": len(want), "a": [float(hit_a.mean()), *wilson(int(hit_a.sum()), len(want))],
-                             "b": [float(hit_b.mean()), *wilson(int(hit_b.sum()), len(want))], "b_minus_a": diff.to_json()}
+        out["sets"][name] = {
+            "n": len(want),
+            "a": [float(hit_a.mean()), *wilson(int(hit_a.sum()), len(want))],
+            "b": [float(hit_b.mean()), *wilson(int(hit_b.sum()), len(want))],
+            "b_minus_a": diff.to_json(),
+        }
         log(f"{name}: A {hit_a.mean():.1%}, B {hit_b.mean():.1%}, B - A {diff}")
     full = out["sets"]["full frame"]
-    out["full_frame_holds"] = bool(full["n"] >= RULE["min_photos"] and full["b_minus_a"]["low"] >= RULE["lowest_lower_bound"])
+    out["full_frame_holds"] = bool(
+        full["n"] >= RULE["min_photos"] and full["b_minus_a"]["low"] >= RULE["lowest_lower_bound"]
+    )
     return out
 
 
@@ -71,18 +83,34 @@ def record(result: dict, run_a: Path, run_b: Path, command: str) -> dict:
     def pct(v):
         return f"{v[0]:.1%} [{v[1]:.1%}, {v[2]:.1%}]"
 
-    rows = [[name, str(s["n"]), pct(s["a"]), pct(s["b"]),
-             f"{s['b_minus_a']['difference']:+.1%} [{s['b_minus_a']['low']:+.1%}, {s['b_minus_a']['high']:+.1%}]",
-             f"{s['b_minus_a']['mcnemar_exact_p']:.3g}"] for name, s in result["sets"].items()]
+    rows = [
+        [
+            name,
+            str(s["n"]),
+            pct(s["a"]),
+            pct(s["b"]),
+            f"{s['b_minus_a']['difference']:+.1%} [{s['b_minus_a']['low']:+.1%}, {s['b_minus_a']['high']:+.1%}]",
+            f"{s['b_minus_a']['mcnemar_exact_p']:.3g}",
+        ]
+        for name, s in result["sets"].items()
+    ]
     verdict = "holds" if result["full_frame_holds"] else "does not hold"
-    return {"id": "scale-training", "order": 21, "title": "Training for scale: zoom-out composites, paired",
-            "date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, CPU, Keras reference",
-            "command": command, "photos": result["photos"],
-            "summary": (f"A = {run_a.name} (default augmentation), B = {run_b.name} (plus zoomout=0.5), same classes, "
-                        f"seed and split; their {result['photos']} test photos; the full-frame rule (B - A lower bound "
-                        f">= -3 points on >= 200 photos, fixed before training) {verdict}"),
-            "table": {"columns": ["photos", "n", "A top-1", "B top-1", "B - A (paired)", "McNemar p"], "rows": rows},
-            "notes": ["Composite scenes of one photo are not independent; their intervals treat them as if they were."]}
+    return {
+        "id": "scale-training",
+        "order": 21,
+        "title": "Training for scale: zoom-out composites, paired",
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()}, CPU, Keras reference",
+        "command": command,
+        "photos": result["photos"],
+        "summary": (
+            f"A = {run_a.name} (default augmentation), B = {run_b.name} (plus zoomout=0.5), same classes, "
+            f"seed and split; their {result['photos']} test photos; the full-frame rule (B - A lower bound "
+            f">= -3 points on >= 200 photos, fixed before training) {verdict}"
+        ),
+        "table": {"columns": ["photos", "n", "A top-1", "B top-1", "B - A (paired)", "McNemar p"], "rows": rows},
+        "notes": ["Composite scenes of one photo are not independent; their intervals treat them as if they were."],
+    }
 
 
 def main() -> int:
@@ -96,7 +124,9 @@ def main() -> int:
     print(json.dumps(result, indent=1))
     if args.record:
         path = REPO / "docs" / "figures" / "scale-training.json"
-        path.write_text(json.dumps(record(result, args.run_a, args.run_b, " ".join(["python", *sys.argv])), indent=1) + "\n")
+        path.write_text(
+            json.dumps(record(result, args.run_a, args.run_b, " ".join(["python", *sys.argv])), indent=1) + "\n"
+        )
         print(f"written {path}", file=sys.stderr)
     return 0
 

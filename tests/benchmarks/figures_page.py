@@ -44,7 +44,9 @@ def load(folder: Path = RECORDS) -> list[dict]:
         if missing:
             raise ValueError(f"{path}: a figure record needs {', '.join(missing)}")
         if record["id"] in seen:
-            raise ValueError(f"{path}: id {record['id']!r} is also {seen[record['id']]}: a newer measurement replaces it")
+            raise ValueError(
+                f"{path}: id {record['id']!r} is also {seen[record['id']]}: a newer measurement replaces it"
+            )
         seen[record["id"]] = path.name
         records.append(record)
     return sorted(records, key=lambda r: (r.get("order", 100), r["id"]))
@@ -61,8 +63,13 @@ def render(records: list[dict]) -> str:
     """The page's Markdown for ``records`` (see the module docstring)."""
     lines = [HEADER]
     for r in records:
-        lines += [f"## {r['title']}", "", f"- **Date:** {r['date']}", f"- **Machine:** {r['machine']}",
-                  f"- **Command:** `{r['command']}`"]
+        lines += [
+            f"## {r['title']}",
+            "",
+            f"- **Date:** {r['date']}",
+            f"- **Machine:** {r['machine']}",
+            f"- **Command:** `{r['command']}`",
+        ]
         if r.get("photos"):
             lines.append(f"- **Photos:** {r['photos']}")
         lines += ["", r["summary"], ""]
@@ -80,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(load())
     if args.check:
         same = PAGE.is_file() and PAGE.read_text(encoding="utf-8") == text
-        print("docs/figures.md is " + ("up to date" if same else "out of date: run python tests/benchmarks/figures_page.py"))
+        print(
+            "docs/figures.md is "
+            + ("up to date" if same else "out of date: run python tests/benchmarks/figures_page.py")
+        )
         return 0 if same else 1
     PAGE.write_text(text, encoding="utf-8")
     print(f"wrote {PAGE} from {len(load())} records")

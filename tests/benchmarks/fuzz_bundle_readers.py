@@ -36,8 +36,10 @@ def fuzz(name: str, read, path: Path, examples: int) -> None:
     finally:
         path.write_bytes(original)
     total = sum(counts.values())
-    print(f"{name}: {total} inputs, {counts['ok']} read, {counts['refused']} refused in one line, "
-          f"{total / (time.time() - t0):.0f} inputs/s, no other exception")
+    print(
+        f"{name}: {total} inputs, {counts['ok']} read, {counts['refused']} refused in one line, "
+        f"{total / (time.time() - t0):.0f} inputs/s, no other exception"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         manifest = read_manifest(bundle)
         fuzz("manifest.json", lambda: read_manifest(bundle), bundle / "manifest.json", args.examples)
         facts = next(bundle.rglob("carspotter.json"))
-        fuzz("carspotter.json", lambda: read_bundle_facts(facts, manifest.labels, manifest.spec.size), facts,
-             args.examples)
+        fuzz(
+            "carspotter.json",
+            lambda: read_bundle_facts(facts, manifest.labels, manifest.spec.size),
+            facts,
+            args.examples,
+        )
     return 0
 
 

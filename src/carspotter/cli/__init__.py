@@ -54,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
             return _interrupted(args.command, interrupts.RECEIVED[0])
         return status
     except KeyboardInterrupt as exc:
-        return _interrupted(args.command, exc.signum if isinstance(exc, interrupts.Terminated)
-                            else (interrupts.RECEIVED[0] if interrupts.RECEIVED else signal.SIGINT))
+        return _interrupted(
+            args.command,
+            exc.signum
+            if isinstance(exc, interrupts.Terminated)
+            else (interrupts.RECEIVED[0] if interrupts.RECEIVED else signal.SIGINT),
+        )
     except Exception as exc:
         if interrupts.RECEIVED and not args.debug:  # the signal surfaced inside a C extension as another error
             return _interrupted(args.command, interrupts.RECEIVED[0])
@@ -85,8 +89,10 @@ def _quiet_interrupts(hook):
 def _interrupted(command: str, signum: int) -> int:
     """One line for an interrupted command, naming the signal (the same line whether the signal surfaced as
     KeyboardInterrupt or was recorded while a library swallowed it); the exit status 128 + the signal number."""
-    print(f"carspotter {command}: interrupted ({signal.Signals(signum).name}); nothing half-written was left behind",
-          file=sys.stderr)
+    print(
+        f"carspotter {command}: interrupted ({signal.Signals(signum).name}); nothing half-written was left behind",
+        file=sys.stderr,
+    )
     return 128 + int(signum)
 
 
@@ -112,7 +118,9 @@ def _terminate_as_interrupt() -> dict:
         interrupts.RECEIVED.append(signum)
         raise KeyboardInterrupt
 
-    handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None}
+    handlers = {
+        sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None
+    }
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         handlers[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
     return handlers

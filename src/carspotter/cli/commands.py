@@ -22,11 +22,23 @@ def localize(args) -> int:
 
     say = lambda m: print(f"[localize] {m}", file=sys.stderr, flush=True)  # noqa: E731
     layers = tuple(x.strip() for x in args.layers.split(",") if x.strip())
-    record = run_localize(args.run_dir, args.data, args.per_photo, args.epochs, args.seed, log=say, extra=args.extra_photos,
-                          extra_limit=args.extra_limit, extra_per_photo=args.extra_per_photo, layers=layers)
+    record = run_localize(
+        args.run_dir,
+        args.data,
+        args.per_photo,
+        args.epochs,
+        args.seed,
+        log=say,
+        extra=args.extra_photos,
+        extra_limit=args.extra_limit,
+        extra_per_photo=args.extra_per_photo,
+        layers=layers,
+    )
     chosen = record["candidates"][record["feature_layer"]]
-    print(f"localizer on {record['feature_layer']}: mean IoU {chosen['mean_iou']:.3f} "
-          f"[{chosen['mean_iou_ci'][0]:.3f}, {chosen['mean_iou_ci'][1]:.3f}] on {chosen['n']} validation scenes")
+    print(
+        f"localizer on {record['feature_layer']}: mean IoU {chosen['mean_iou']:.3f} "
+        f"[{chosen['mean_iou_ci'][0]:.3f}, {chosen['mean_iou_ci'][1]:.3f}] on {chosen['n']} validation scenes"
+    )
     return 0
 
 
@@ -37,10 +49,18 @@ def export(args) -> int:
 
     gates = Gates(**{f.name: getattr(args, f.name) for f in fields(Gates)})
     own = {o.dest: getattr(args, o.dest) for f in FORMATS.values() for o in f.options}
-    opts = ExportOptions(formats=parse_formats(args.formats), format_options=own,
-                         variants=args.variants, calibration_photos=args.calibration_photos, gates=gates,
-                         gate_photos=args.gate_photos, drift_photos=args.drift_photos,
-                         golden=args.golden, data=args.data, app_paths=args.app_paths)
+    opts = ExportOptions(
+        formats=parse_formats(args.formats),
+        format_options=own,
+        variants=args.variants,
+        calibration_photos=args.calibration_photos,
+        gates=gates,
+        gate_photos=args.gate_photos,
+        drift_photos=args.drift_photos,
+        golden=args.golden,
+        data=args.data,
+        app_paths=args.app_paths,
+    )
     print(f"bundle folder: {export_bundle(args.run_dir, args.out, opts)}")
     return 0
 
@@ -50,10 +70,20 @@ def parity(args) -> int:
     from carspotter.parity.run import run_parity
 
     if args.extra:
-        raise UsageError(f"{' '.join(args.extra)}: carspotter parity runs its checks without pytest; for pytest options "
-                         f"run `pytest parity_tests --bundle {args.bundle_dir} {' '.join(args.extra)}`")
-    return run_parity(args.bundle_dir, images=args.images, limit=args.limit, run=args.run, data=args.data,
-                      app_paths=args.app_paths, app_gate=args.app_gate, references=args.reference_backends)
+        raise UsageError(
+            f"{' '.join(args.extra)}: carspotter parity runs its checks without pytest; for pytest options "
+            f"run `pytest parity_tests --bundle {args.bundle_dir} {' '.join(args.extra)}`"
+        )
+    return run_parity(
+        args.bundle_dir,
+        images=args.images,
+        limit=args.limit,
+        run=args.run,
+        data=args.data,
+        app_paths=args.app_paths,
+        app_gate=args.app_gate,
+        references=args.reference_backends,
+    )
 
 
 def predict(args) -> int:
@@ -79,18 +109,21 @@ def _predict_with(args, source, files) -> int:
     from carspotter.tools import predict as pr
     from carspotter.util.errors import UsageError
     from carspotter.tools.predict_report import figures, write_report
+    from carspotter.tools.predict_two_pass import add_two_pass
 
     layer = None
     if args.report is not None:
         if source.reference is None:
-            raise UsageError("--report: heatmaps need the Keras reference: keep keras in --format, and for a bundle whose "
-                             "run was not found pass --run RUN_DIR")
+            raise UsageError(
+                "--report: heatmaps need the Keras reference: keep keras in --format, and for a bundle whose "
+                "run was not found pass --run RUN_DIR"
+            )
         _, layer = gradcam.last_conv_block(source.reference)
     say = lambda m: print(f"[predict] {m}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"{len(files)} photos through {', '.join(p.format for p in source.predictors)}")
     predictions, skipped = pr.predict(source, files, args.top, log=say, roi=args.roi)
     if args.two_pass and predictions:
-        pr.add_two_pass(source, predictions, args.top, args.roi)
+        add_two_pass(source, predictions, args.top, args.roi)
         say(f"two passes on {len(predictions)} photos: pass 2 on {sum(p.two_pass['passes'] == 2 for p in predictions)}")
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -113,8 +146,11 @@ def _predict_with(args, source, files) -> int:
             print(f"  {name:<20} " + " | ".join(f"{label} {prob:.3f}" for label, prob in rows))
         if p.two_pass:
             where = f"pass 2 on ROI {','.join(map(str, p.two_pass['roi']))}" if p.two_pass["roi"] else "pass 1 only"
-            print(f"  {'two-pass (keras)':<20} " + " | ".join(f"{t['label']} {t['probability']:.3f}" for t in p.two_pass["top"])
-                  + f"  ({where})")
+            print(
+                f"  {'two-pass (keras)':<20} "
+                + " | ".join(f"{t['label']} {t['probability']:.3f}" for t in p.two_pass["top"])
+                + f"  ({where})"
+            )
         for w in p.warnings:
             print(f"  warning: {w}")
     return 0
@@ -128,9 +164,21 @@ def evaluate(args) -> int:
 
     requirements = parse_all(args.require)
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else None
-    result = run_evaluation(args.source, args.data, layout=args.layout, mapping=args.mapping, crop=args.crop_to_box,
-                      split=args.split, formats=formats, with_app_paths=args.app_paths, require=requirements,
-                      baseline=args.baseline, run=args.run, two_pass=args.two_pass, log=lambda m: print(f"[evaluate] {m}", file=sys.stderr, flush=True))
+    result = run_evaluation(
+        args.source,
+        args.data,
+        layout=args.layout,
+        mapping=args.mapping,
+        crop=args.crop_to_box,
+        split=args.split,
+        formats=formats,
+        with_app_paths=args.app_paths,
+        require=requirements,
+        baseline=args.baseline,
+        run=args.run,
+        two_pass=args.two_pass,
+        log=lambda m: print(f"[evaluate] {m}", file=sys.stderr, flush=True),
+    )
     print(table(result))
     out = write(result, args.out or Path("evaluations") / Path(args.source).resolve().name)
     print(f"written to {out}/evaluate.json, evaluate.html", file=sys.stderr)
@@ -145,8 +193,16 @@ def benchmark(args) -> int:
 
     from carspotter.tools.benchmark import markdown, run_benchmark, write
 
-    report = run_benchmark(args.bundle_dir, args.photos, args.threads, args.batch, args.runs, args.run,
-                           log=lambda m: print(f"[benchmark] {m}", file=sys.stderr, flush=True), clock_mhz=args.clock_mhz)
+    report = run_benchmark(
+        args.bundle_dir,
+        args.photos,
+        args.threads,
+        args.batch,
+        args.runs,
+        args.run,
+        log=lambda m: print(f"[benchmark] {m}", file=sys.stderr, flush=True),
+        clock_mhz=args.clock_mhz,
+    )
     print(markdown(report))
     out = write(report, args.out or Path("benchmarks") / Path(args.bundle_dir).resolve().name)
     print(f"written to {out}/benchmark.md, benchmark.json, benchmark.png", file=sys.stderr)
@@ -158,8 +214,14 @@ def drift(args) -> int:
 
     from carspotter.tools.drift import run_drift, write
 
-    drifts = run_drift(args.bundle_dir, args.run, args.variants, args.photos, args.tolerance,
-                       log=lambda m: print(f"[drift] {m}", file=sys.stderr, flush=True))
+    drifts = run_drift(
+        args.bundle_dir,
+        args.run,
+        args.variants,
+        args.photos,
+        args.tolerance,
+        log=lambda m: print(f"[drift] {m}", file=sys.stderr, flush=True),
+    )
     for d in drifts:
         print(d.summary())
     out = write(drifts, args.out or args.bundle_dir, Path(args.bundle_dir).resolve().name)
@@ -185,10 +247,16 @@ def _method(args, signing: bool):
 
     if signing:
         password = os.environ.get(args.password_env) if args.password_env else None
-        return SigningMethod(private_key=path(args.key), certificate=path(args.certificate),
-                             chain=tuple(map(Path, args.chain)), sigstore=args.sigstore, password=password)
-    return SigningMethod(public_key=path(args.public_key), chain=tuple(map(Path, args.chain)),
-                         identity=args.identity, issuer=args.issuer)
+        return SigningMethod(
+            private_key=path(args.key),
+            certificate=path(args.certificate),
+            chain=tuple(map(Path, args.chain)),
+            sigstore=args.sigstore,
+            password=password,
+        )
+    return SigningMethod(
+        public_key=path(args.public_key), chain=tuple(map(Path, args.chain)), identity=args.identity, issuer=args.issuer
+    )
 
 
 def sign(args) -> int:
@@ -212,11 +280,24 @@ def verify(args) -> int:
     manifest = verify_bundle(args.bundle_dir)
     print(f"{args.bundle_dir}: OK, {len(manifest.files)} files match manifest.json")
     if not checked and is_signed(args.bundle_dir):
-        print(f"{args.bundle_dir}: signed (carspotter.sig), signature not checked: pass --public-key PEM, --chain PEM "
-              "or --identity/--issuer")
+        print(
+            f"{args.bundle_dir}: signed (carspotter.sig), signature not checked: pass --public-key PEM, --chain PEM "
+            "or --identity/--issuer"
+        )
     return 0
 
 
-COMMANDS = {"train": train, "localize": localize, "export": export, "parity": parity, "predict": predict, "evaluate": evaluate,
-            "benchmark": benchmark, "drift": drift, "report": report, "verify": verify, "sign": sign}
+COMMANDS = {
+    "train": train,
+    "localize": localize,
+    "export": export,
+    "parity": parity,
+    "predict": predict,
+    "evaluate": evaluate,
+    "benchmark": benchmark,
+    "drift": drift,
+    "report": report,
+    "verify": verify,
+    "sign": sign,
+}
 """Command name -> ``(args) -> exit code``: the CLI's dispatch table."""

@@ -40,8 +40,15 @@ def cases(seed: int = 2026) -> list[tuple[Roi, np.ndarray]]:
     """The ``(region, box float32[4])`` cases of the module docstring, in file order."""
     rng = np.random.default_rng(seed)
     f = np.float32
-    regions = [Roi(0, 0, 4032, 3024), Roi(0, 0, 3024, 4032), Roi(0, 0, 640, 480), Roi(13, 7, 514, 398),
-               Roi(0, 0, 40, 40), Roi(501, 1003, 2516, 3510), Roi(0, 0, 8064, 6048)]
+    regions = [
+        Roi(0, 0, 4032, 3024),
+        Roi(0, 0, 3024, 4032),
+        Roi(0, 0, 640, 480),
+        Roi(13, 7, 514, 398),
+        Roi(0, 0, 40, 40),
+        Roi(501, 1003, 2516, 3510),
+        Roi(0, 0, 8064, 6048),
+    ]
     out = []
     for region in regions:
         for _ in range(24):
@@ -49,11 +56,23 @@ def cases(seed: int = 2026) -> list[tuple[Roi, np.ndarray]]:
             out.append((region, np.array([a[0], b[0], a[1], b[1]], f)))
     whole = Roi(0, 0, 4032, 3024)
     third = f(1) / f(3)
-    edges = [[np.nan, 0.1, 0.5, 0.5], [0.1, 0.1, np.inf, 0.5], [-np.inf, 0, 1, 1], [0, 0, 1, 1], [-1, -1, 2, 2],
-             [0.6, 0.2, 0.4, 0.8], [0.5, 0.5, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75], [0.05, 0.05, 0.95, 0.95],
-             [0.0, 0.0, 0.9, 1.0], [0.0, 0.0, 0.89, 1.0], [third, third, 2 * third, 2 * third],
-             [np.nextafter(f(0.25), f(0)), 0.25, np.nextafter(f(0.75), f(1)), 0.75], [0.1, 0.1, 0.1 + 7 / 4032, 0.9],
-             [0.1, 0.1, 0.1 + 9 / 4032, 0.9]]
+    edges = [
+        [np.nan, 0.1, 0.5, 0.5],
+        [0.1, 0.1, np.inf, 0.5],
+        [-np.inf, 0, 1, 1],
+        [0, 0, 1, 1],
+        [-1, -1, 2, 2],
+        [0.6, 0.2, 0.4, 0.8],
+        [0.5, 0.5, 0.5, 0.5],
+        [0.25, 0.25, 0.75, 0.75],
+        [0.05, 0.05, 0.95, 0.95],
+        [0.0, 0.0, 0.9, 1.0],
+        [0.0, 0.0, 0.89, 1.0],
+        [third, third, 2 * third, 2 * third],
+        [np.nextafter(f(0.25), f(0)), 0.25, np.nextafter(f(0.75), f(1)), 0.75],
+        [0.1, 0.1, 0.1 + 7 / 4032, 0.9],
+        [0.1, 0.1, 0.1 + 9 / 4032, 0.9],
+    ]
     out += [(whole, np.array(e, f)) for e in edges]
     out += [(Roi(0, 0, 40, 40), np.array([0, 0, 0.2, 0.2], f)), (Roi(0, 0, 40, 40), np.array([0, 0, 0.19, 0.5], f))]
     return out
@@ -66,10 +85,20 @@ def write_vectors(golden: Path) -> dict:
     lines = []
     for region, box in cases():
         roi = box_to_roi(box, region)
-        lines.append("\t".join([region.text(), ",".join(_bits(v) for v in box), ",".join(repr(float(v)) for v in box),
-                                roi.text() if roi else "-", "2" if needs_second_pass(roi, region) else "1"]))
-    (folder / INDEX).write_text("# region\tbox (float32 bits, hex)\tbox (decimal)\troi\tpass\n" + "\n".join(lines) + "\n",
-                                encoding="utf-8")
+        lines.append(
+            "\t".join(
+                [
+                    region.text(),
+                    ",".join(_bits(v) for v in box),
+                    ",".join(repr(float(v)) for v in box),
+                    roi.text() if roi else "-",
+                    "2" if needs_second_pass(roi, region) else "1",
+                ]
+            )
+        )
+    (folder / INDEX).write_text(
+        "# region\tbox (float32 bits, hex)\tbox (decimal)\troi\tpass\n" + "\n".join(lines) + "\n", encoding="utf-8"
+    )
     return {"index": f"golden/{FOLDER}/{INDEX}", "count": len(lines)}
 
 

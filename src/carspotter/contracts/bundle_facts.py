@@ -30,11 +30,16 @@ SCHEMA = {
         "name": {"type": "string", "minLength": 1, "maxLength": 255},
         "version": {"type": "string", "maxLength": 64},
         "size": {"type": "integer", "minimum": 75, "maximum": 4096},
-        "labels": {"type": "array", "minItems": 2, "maxItems": 100000,
-                   "items": {"type": "string", "minLength": 1, "maxLength": 1000}},
+        "labels": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 100000,
+            "items": {"type": "string", "minLength": 1, "maxLength": 1000},
+        },
         "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
         "notACar": {"type": ["string", "null"]},
-        "model": _FILE, "modelSha256": _DIGEST,
+        "model": _FILE,
+        "modelSha256": _DIGEST,
         "coreAIModel": {"anyOf": [_FILE, {"type": "null"}]},
         "coreAIModelSha256": {"anyOf": [_DIGEST, {"type": "null"}]},
     },
@@ -104,6 +109,8 @@ def read_bundle_facts(path: Path, labels: list[str] | None = None, size: int | N
         if where is None or not where.exists() or model_digest(where, sha256_of) == digest:
             continue
         if _legacy_digest(where, sha256_of or sha256_file) != digest:  # only then: an older bundle's form
-            raise BundleError(f"{where}: its sha256 is not the modelSha256 {Path(path).name} gives "
-                              "(the model was replaced); export again")
+            raise BundleError(
+                f"{where}: its sha256 is not the modelSha256 {Path(path).name} gives "
+                "(the model was replaced); export again"
+            )
     return doc

@@ -42,8 +42,10 @@ def find_run(bundle: Path, manifest: Manifest, run_arg: str | Path | None = None
         except RunError as exc:
             raise BundleError(f"--run {run_arg}: {exc}") from None
         if sha256_file(run.dir / "model.keras") != want:
-            raise BundleError(f"--run {run_arg}: its model.keras is not the one this bundle was exported from "
-                              f"(sha256 differs); pass the run {name}, or export again")
+            raise BundleError(
+                f"--run {run_arg}: its model.keras is not the one this bundle was exported from "
+                f"(sha256 differs); pass the run {name}, or export again"
+            )
         return run
     for folder in run_candidates(Path(bundle), name):
         model = folder / "model.keras"
@@ -107,6 +109,8 @@ def open_folder(folder: str | Path, run: str | Path | None = None) -> Run | Bund
     if (folder / "run.json").is_file():
         return read_run(folder)
     if not (folder / "manifest.json").is_file():
-        raise UsageError(f"{folder}: neither a run folder (run.json) nor a bundle folder (manifest.json); "
-                         "pass runs/NAME or bundles/NAME")
+        raise UsageError(
+            f"{folder}: neither a run folder (run.json) nor a bundle folder (manifest.json); "
+            "pass runs/NAME or bundles/NAME"
+        )
     return open_bundle(folder, run)

@@ -44,8 +44,10 @@ def inside(bundle: Path, rel: object, where: str) -> Path:
     why = escape_reason(rel)
     if why is not None:
         shown = repr(rel) if not isinstance(rel, str) else rel.replace("\x00", "\\0")
-        raise BundleError(f"{bundle / 'manifest.json'}: {where} {shown!s} {why}: a manifest path must stay inside the "
-                          "bundle; this is not a bundle carspotter wrote (export again)")
+        raise BundleError(
+            f"{bundle / 'manifest.json'}: {where} {shown!s} {why}: a manifest path must stay inside the "
+            "bundle; this is not a bundle carspotter wrote (export again)"
+        )
     return Path(bundle) / PurePosixPath(rel)
 
 
@@ -61,13 +63,17 @@ def walk_plain_files(bundle: Path):
             path = Path(dirpath) / name
             rel = path.relative_to(bundle).as_posix()
             if path.is_symlink():
-                raise BundleError(f"{path}: a symbolic link (to {os.readlink(path)}); a bundle holds plain files only: "
-                                  "replace it with the file or export again")
+                raise BundleError(
+                    f"{path}: a symbolic link (to {os.readlink(path)}); a bundle holds plain files only: "
+                    "replace it with the file or export again"
+                )
             if name in filenames:
                 size = path.stat().st_size
                 if size > MAX_FILE_BYTES:
-                    raise BundleError(f"{path}: {size / 2**30:.1f} GiB, above the {MAX_FILE_BYTES / 2**30:.0f} GiB a "
-                                      "bundle file may be; remove it or export again")
+                    raise BundleError(
+                        f"{path}: {size / 2**30:.1f} GiB, above the {MAX_FILE_BYTES / 2**30:.0f} GiB a "
+                        "bundle file may be; remove it or export again"
+                    )
                 yield rel, path
 
 
@@ -81,6 +87,8 @@ def read_capped(path: Path) -> bytes:
         raise BundleError(f"{path}: a symbolic link; a bundle holds plain files only (export again)")
     size = path.stat().st_size
     if size > MAX_MANIFEST_BYTES:
-        raise BundleError(f"{path}: {size / 2**20:.0f} MiB, above the {MAX_MANIFEST_BYTES // 2**20} MiB a manifest may "
-                          "be; this is not a manifest carspotter wrote (export again)")
+        raise BundleError(
+            f"{path}: {size / 2**20:.0f} MiB, above the {MAX_MANIFEST_BYTES // 2**20} MiB a manifest may "
+            "be; this is not a manifest carspotter wrote (export again)"
+        )
     return path.read_bytes()

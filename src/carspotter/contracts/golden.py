@@ -33,11 +33,13 @@ SCHEMA_VERSION = 1
 _photo = {
     "type": "object",
     "required": ["photo", "input", "label", "probabilities", "top5", "margin"],
-    "properties": {"photo": {"type": "string", "pattern": "^golden/[^/]+\\.jpg$"},
-                   "input": {"type": "string", "pattern": "^golden/[^/]+\\.png$"},
-                   "label": {"type": "integer", "minimum": 0},
-                   "probabilities": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
-                   "margin": {"type": "number"}},
+    "properties": {
+        "photo": {"type": "string", "pattern": "^golden/[^/]+\\.jpg$"},
+        "input": {"type": "string", "pattern": "^golden/[^/]+\\.png$"},
+        "label": {"type": "integer", "minimum": 0},
+        "probabilities": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
+        "margin": {"type": "number"},
+    },
 }
 EXPECTED_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -96,8 +98,10 @@ class GoldenSet:
             try:
                 with Image.open(path) as im:
                     if im.format != "PNG" or im.mode != "RGB" or im.size != (self.size, self.size):
-                        raise BundleError(f"{path}: {im.format} {im.size[0]}x{im.size[1]} {im.mode}, expected a "
-                                          f"{self.size}x{self.size} RGB PNG (the exact model input); export again")
+                        raise BundleError(
+                            f"{path}: {im.format} {im.size[0]}x{im.size[1]} {im.mode}, expected a "
+                            f"{self.size}x{self.size} RGB PNG (the exact model input); export again"
+                        )
                     out[i] = np.asarray(im)
             except (UnidentifiedImageError, OSError) as exc:
                 raise BundleError(f"{path}: not a readable PNG ({exc}); export again") from None
@@ -140,21 +144,35 @@ def read_golden(bundle: str | Path, labels: list[str], size: int) -> GoldenSet |
         raise BundleError(f"{path}: not valid JSON, truncated or damaged ({exc}); export again") from None
     except jsonschema.ValidationError as exc:
         where = "/".join(map(str, exc.absolute_path)) or "(top level)"
-        raise BundleError(f"{path}: does not match the golden-set schema ({exc.message[:200]} at {where}); export again") from None
+        raise BundleError(
+            f"{path}: does not match the golden-set schema ({exc.message[:200]} at {where}); export again"
+        ) from None
     if len(doc["labels"]) != len(labels):
         raise BundleError(f"{path}: {len(doc['labels'])} classes, but the model has {len(labels)}; export again")
     if doc["labels"] != list(labels):
         first = next(i for i, (a, b) in enumerate(zip(doc["labels"], labels)) if a != b)
-        raise BundleError(f"{path}: labels differ from the model's (index {first}: {doc['labels'][first]!r} != "
-                          f"{labels[first]!r}); export again")
+        raise BundleError(
+            f"{path}: labels differ from the model's (index {first}: {doc['labels'][first]!r} != "
+            f"{labels[first]!r}); export again"
+        )
     for i, entry in enumerate(doc["photos"]):
         if len(entry["probabilities"]) != len(labels):
-            raise BundleError(f"{path}: photo {i} ({entry['photo']}) has {len(entry['probabilities'])} probabilities, "
-                              f"the model has {len(labels)} classes; export again")
+            raise BundleError(
+                f"{path}: photo {i} ({entry['photo']}) has {len(entry['probabilities'])} probabilities, "
+                f"the model has {len(labels)} classes; export again"
+            )
         if entry["label"] >= len(labels):
-            raise BundleError(f"{path}: photo {i} ({entry['photo']}) has label {entry['label']}, outside 0..{len(labels) - 1}")
+            raise BundleError(
+                f"{path}: photo {i} ({entry['photo']}) has label {entry['label']}, outside 0..{len(labels) - 1}"
+            )
         for key in ("photo", "input"):
             if not (bundle / entry[key]).is_file():
                 raise BundleError(f"{bundle / entry[key]}: listed in {EXPECTED} but missing; export again")
-    return GoldenSet(bundle, doc, np.array([p["probabilities"] for p in doc["photos"]], dtype=np.float64),
-                     np.array([p["label"] for p in doc["photos"]], dtype=np.int64), [p["photo"] for p in doc["photos"]], size)
+    return GoldenSet(
+        bundle,
+        doc,
+        np.array([p["probabilities"] for p in doc["photos"]], dtype=np.float64),
+        np.array([p["label"] for p in doc["photos"]], dtype=np.int64),
+        [p["photo"] for p in doc["photos"]],
+        size,
+    )

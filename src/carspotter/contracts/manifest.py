@@ -4,7 +4,8 @@ It lists the labels and their sha256, the input spec and preprocessing, every fo
 built with every variant's figures and gate verdict, every file's size and sha256, the
 training metrics, and (after ``carspotter parity``) the parity results. On disk it is
 described by ``manifest.schema.json`` (JSON Schema, validated on every read and write);
-in memory it is a :class:`Manifest`.
+in memory it is a :class:`Manifest`, its entries (formats, variants) in
+:mod:`carspotter.contracts.manifest_entries`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import jsonschema
 from carspotter.util.atomic import atomic_write
 from carspotter.contracts.bundle_facts import NAME as FACTS_NAME, read_bundle_facts
 from carspotter.contracts.bundle_paths import inside, read_capped, walk_plain_files
+from carspotter.contracts.manifest_entries import FormatEntry, VariantsInfo
 from carspotter.contracts.signature import SIGNATURE
 from carspotter.util.errors import BundleError
-from carspotter.measure.gates import Gates, VariantFigures
 from carspotter.util.hashing import sha256_file
 from carspotter.model.spec import InputSpec
 
@@ -47,153 +48,6 @@ def schema() -> dict:
     formats["propertyNames"] = {"enum": list(FORMATS)}
     formats["additionalProperties"]["properties"]["platform"] = {"enum": [f.platform for f in FORMATS.values()]}
     return doc
-
-
-@dataclass
-class VariantRecord:
-    """One built variant of a format, shipped or not.
-
-    Attributes:
-        family: precision family (``fp32``, ``fp16``, ``int8``, ``lowbit``).
-        precision: precision of the file (the family, as the exporter reports it).
-        bytes: file (or package folder) size.
-        export_s: conversion seconds.
-        figures: measured on the run's test photos.
-        gate: the gate verdict's text; ``gate_passed`` its decision.
-        gate_enforced: False when built without ``--variants`` (figures recorded only).
-        shipped: in the bundle; ``path`` is its bundle-relative path then, else None.
-        ms_per_photo: mean latency of one photo at export, on the measuring runtime of this machine
-            (ms); None where that runtime is not timed (the MIL execution).
-        accelerators: the phone-accelerator check of the file (:mod:`carspotter.model.accelerators`:
-            ONNX Runtime's mobile usability check, LiteRT's GPU-delegate analyzer), or None.
-        use: what the variant is for (the registry's ``VariantSpec.use``).
-        gate_figures: with ``--variants``, measured on the gate photos (every photo of the run no representative
-            dataset used, ``VariantsInfo.gate_photos`` of them): what the gate judged; None otherwise (then the
-            gate judged ``figures``).
-        drift: for a variant its gate left out, its per-layer drift against the reference
-            (:meth:`carspotter.measure.drift.Drift.to_json`: probes, first layer beyond tolerance, contributors); None
-            for a shipped one or where the format exposes no intermediate tensors.
-        plan: a mixed-precision variant's plan (bits per layer, how it was chosen: the converter's ``plan`` fact),
-            else None.
-    """
-
-    family: str
-    precision: str
-    bytes: int
-    export_s: float
-    figures: VariantFigures
-    gate: str
-    gate_passed: bool
-    gate_enforced: bool
-    shipped: bool
-    path: str | None = None
-    ms_per_photo: float | None = None
-    accelerators: dict | None = None
-    use: str = ""
-    gate_figures: VariantFigures | None = None
-    drift: dict | None = None
-    plan: dict | None = None
-
-    @property
-    def judged(self) -> VariantFigures:
-        """The figures the gate judged: on the gate photos when measured there, else on the test photos."""
-        return self.gate_figures or self.figures
-
-    def to_json(self) -> dict:
-        return {"family": self.family, "precision": self.precision, "bytes": self.bytes, "export_s": self.export_s,
-                "figures": self.figures.to_json(), "gate": self.gate, "gate_passed": self.gate_passed,
-                "gate_enforced": self.gate_enforced, "shipped": self.shipped, "path": self.path,
-                "ms_per_photo": self.ms_per_photo, "accelerators": self.accelerators, "use": self.use,
-                "gate_figures": self.gate_figures.to_json() if self.gate_figures else None, "drift": self.drift,
-                "plan": self.plan}
-
-    @classmethod
-    def from_json(cls, d: dict) -> "VariantRecord":
-        return cls(d["family"], d["precision"], int(d["bytes"]), float(d.get("export_s", 0.0)),
-                   VariantFigures.from_json(d["figures"]), d["gate"], bool(d["gate_passed"]), bool(d["gate_enforced"]),
-                   bool(d["shipped"]), d["path"], d.get("ms_per_photo"), d.get("accelerators"), d.get("use", ""),
-                   VariantFigures.from_json(d["gate_figures"]) if d.get("gate_figures") else None, d.get("drift"),
-                   d.get("plan"))
-
-
-_FORMAT_KEYS = ("platform", "path", "labels", "readme", "precision", "bytes", "export_s", "default_variant",
-                "default_reason", "variants")
-
-
-@dataclass
-class FormatEntry:
-    """One format in a bundle.
-
-    Attributes:
-        platform: bundle folder (``ios``, ``android``, ``onnx``).
-        path, labels, readme: bundle-relative paths of the default model, labels.txt and README.md.
-        precision: the default variant's precision.
-        bytes, export_s: the default variant's size and conversion time.
-        default_variant: the variant shipped under the format's plain file name.
-        default_reason: why it is the default.
-        variants: every variant built.
-        facts: what the exporter reported (runtime, input/output tensors, opset, ops, ...).
-    """
-
-    platform: str
-    path: str
-    labels: str
-    readme: str
-    precision: str
-    bytes: int
-    export_s: float
-    default_variant: str
-    default_reason: str
-    variants: dict[str, VariantRecord]
-    facts: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {"platform": self.platform, "path": self.path, "labels": self.labels, "readme": self.readme,
-                "precision": self.precision, "bytes": self.bytes, "export_s": self.export_s, **self.facts,
-                "default_variant": self.default_variant, "default_reason": self.default_reason,
-                "variants": {k: v.to_json() for k, v in self.variants.items()}}
-
-    @classmethod
-    def from_json(cls, d: dict) -> "FormatEntry":
-        return cls(d["platform"], d["path"], d["labels"], d["readme"], d["precision"], int(d["bytes"]), float(d["export_s"]),
-                   d["default_variant"], d.get("default_reason", ""),
-                   {k: VariantRecord.from_json(v) for k, v in d["variants"].items()},
-                   {k: v for k, v in d.items() if k not in _FORMAT_KEYS})
-
-    def shipped(self) -> dict[str, VariantRecord]:
-        """The variants in the bundle, by name."""
-        return {k: v for k, v in self.variants.items() if v.shipped}
-
-
-GATE_RULE = ("fp32: the top-3 parity rule; fp16: the lower bound of the top-1 agreement's 95 % Wilson interval "
-             ">= fp16_min_agreement; int8 and lowbit: the lower bound of the paired top-1 difference (variant minus "
-             "reference, 95 % Newcombe) >= -int8_max_top1_drop and the agreement's lower bound >= int8_min_agreement; "
-             "near-ties counted as agreeing")
-"""The gates' rule, recorded in every manifest beside the numbers (:mod:`carspotter.measure.gates`)."""
-
-
-@dataclass
-class VariantsInfo:
-    """How variants were chosen and measured: ``--variants``, the gates, the photo counts."""
-
-    requested: str | None
-    gates: Gates
-    gates_enforced: bool
-    calibration_photos: int
-    evaluation_photos: int
-    gate_photos: int = 0
-    gate_source: str = ""
-
-    def to_json(self) -> dict:
-        return {"requested": self.requested, "gates": self.gates.to_json(), "gates_enforced": self.gates_enforced,
-                "calibration_photos": self.calibration_photos, "evaluation_photos": self.evaluation_photos,
-                "gate_photos": self.gate_photos, "gate_source": self.gate_source,
-                "gate_rule": GATE_RULE}
-
-    @classmethod
-    def from_json(cls, d: dict) -> "VariantsInfo":
-        return cls(d["requested"], Gates.from_json(d["gates"]), bool(d["gates_enforced"]), int(d["calibration_photos"]),
-                   int(d["evaluation_photos"]), int(d.get("gate_photos", 0)), d.get("gate_source", ""))
 
 
 @dataclass
@@ -243,22 +97,47 @@ class Manifest:
         self.spec = InputSpec.from_json(self.input)
 
     def to_json(self) -> dict:
-        return {"schema_version": self.schema_version, "name": self.name, "carspotter_version": self.carspotter_version,
-                "created": self.created, "labels": self.labels, "labels_sha256": self.labels_sha256,
-                "input": self.input, "preprocessing": self.preprocessing, "source_run": self.source_run,
-                "training": self.training, "variants": self.variants.to_json(),
-                "formats": {k: f.to_json() for k, f in self.formats.items()}, "files": self.files, "golden": self.golden,
-                "parity": self.parity, "confidence": self.confidence, "app_paths": self.app_paths}
+        return {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "carspotter_version": self.carspotter_version,
+            "created": self.created,
+            "labels": self.labels,
+            "labels_sha256": self.labels_sha256,
+            "input": self.input,
+            "preprocessing": self.preprocessing,
+            "source_run": self.source_run,
+            "training": self.training,
+            "variants": self.variants.to_json(),
+            "formats": {k: f.to_json() for k, f in self.formats.items()},
+            "files": self.files,
+            "golden": self.golden,
+            "parity": self.parity,
+            "confidence": self.confidence,
+            "app_paths": self.app_paths,
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> "Manifest":
-        return cls(name=d["name"], carspotter_version=d["carspotter_version"], created=d["created"], labels=list(d["labels"]),
-                   labels_sha256=d["labels_sha256"], input=dict(d["input"]),
-                   preprocessing=d["preprocessing"], source_run=d["source_run"], training=d["training"],
-                   variants=VariantsInfo.from_json(d["variants"]),
-                   formats={k: FormatEntry.from_json(v) for k, v in d["formats"].items()}, files=d["files"],
-                   golden=d["golden"], parity=d["parity"], confidence=d.get("confidence"), app_paths=d.get("app_paths"),
-                   schema_version=d["schema_version"])
+        return cls(
+            name=d["name"],
+            carspotter_version=d["carspotter_version"],
+            created=d["created"],
+            labels=list(d["labels"]),
+            labels_sha256=d["labels_sha256"],
+            input=dict(d["input"]),
+            preprocessing=d["preprocessing"],
+            source_run=d["source_run"],
+            training=d["training"],
+            variants=VariantsInfo.from_json(d["variants"]),
+            formats={k: FormatEntry.from_json(v) for k, v in d["formats"].items()},
+            files=d["files"],
+            golden=d["golden"],
+            parity=d["parity"],
+            confidence=d.get("confidence"),
+            app_paths=d.get("app_paths"),
+            schema_version=d["schema_version"],
+        )
 
 
 def file_table(bundle_dir: Path) -> dict[str, dict]:
@@ -293,7 +172,9 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
     bundle_dir = Path(bundle_dir)
     path = bundle_dir / "manifest.json"
     if not bundle_dir.is_dir():
-        raise BundleError(f"{bundle_dir}: no such bundle folder; make one with `carspotter export RUN_DIR --out {bundle_dir}`")
+        raise BundleError(
+            f"{bundle_dir}: no such bundle folder; make one with `carspotter export RUN_DIR --out {bundle_dir}`"
+        )
     if not path.is_file():
         raise BundleError(f"{path}: missing; this is not a bundle folder (export again)")
     try:
@@ -301,18 +182,24 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError(f"{path}: not valid JSON ({type(exc).__name__}: {str(exc)[:160]}); export again") from None
     if isinstance(doc, dict) and doc.get("schema_version") == 1:
-        raise BundleError(f"{path}: manifest schema v1 (a bundle from an older carspotter, tied to the machine that built "
-                          f"it); export it again to get schema v{MANIFEST_SCHEMA_VERSION}")
+        raise BundleError(
+            f"{path}: manifest schema v1 (a bundle from an older carspotter, tied to the machine that built "
+            f"it); export it again to get schema v{MANIFEST_SCHEMA_VERSION}"
+        )
     try:
         jsonschema.validate(doc, schema())
         _paths_inside(bundle_dir, doc)
         return Manifest.from_json(doc)
     except jsonschema.ValidationError as exc:
         where = "/".join(map(str, exc.absolute_path)) or "(top level)"
-        raise BundleError(f"{path}: does not match manifest schema v{MANIFEST_SCHEMA_VERSION} ({exc.message} at {where})") from None
+        raise BundleError(
+            f"{path}: does not match manifest schema v{MANIFEST_SCHEMA_VERSION} ({exc.message} at {where})"
+        ) from None
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise BundleError(f"{path}: does not match manifest schema v{MANIFEST_SCHEMA_VERSION} "
-                          f"({type(exc).__name__}: {exc}); export again") from None
+        raise BundleError(
+            f"{path}: does not match manifest schema v{MANIFEST_SCHEMA_VERSION} "
+            f"({type(exc).__name__}: {exc}); export again"
+        ) from None
 
 
 def _paths_inside(bundle: Path, doc: dict) -> None:
@@ -344,11 +231,16 @@ def verify_bundle(bundle_dir: str | Path) -> Manifest:
         if rel not in actual:
             raise BundleError(f"{bundle_dir / rel}: listed in manifest.json but missing; export again")
         if actual[rel]["sha256"] != expected["sha256"] or actual[rel]["bytes"] != expected["bytes"]:
-            raise BundleError(f"{bundle_dir / rel}: changed after export (sha256 {actual[rel]['sha256'][:12]}... "
-                              f"!= manifest {expected['sha256'][:12]}...); export again")
+            raise BundleError(
+                f"{bundle_dir / rel}: changed after export (sha256 {actual[rel]['sha256'][:12]}... "
+                f"!= manifest {expected['sha256'][:12]}...); export again"
+            )
     extra = sorted(set(actual) - set(manifest.files))
     if extra:
-        raise BundleError(f"{bundle_dir / extra[0]}: not listed in manifest.json (added after export); remove it or export again")
+        raise BundleError(
+            f"{bundle_dir / extra[0]}: not listed in manifest.json (added after export); remove it or export again"
+        )
+
     def sha256_of(path: Path) -> str:  # the digests just computed for the table, not the files read again
         return actual[path.relative_to(bundle_dir).as_posix()]["sha256"]
 

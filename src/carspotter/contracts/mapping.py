@@ -48,9 +48,15 @@ def read_mapping(path: str | Path) -> dict[str, str]:
         try:
             mapping = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); expected {{\"from class\": \"to class\"}}") from None
-        if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-            raise DatasetError(f"{path}: expected a JSON object of class names to class names, e.g. {{\"Audi TT TDI\": \"Audi TT\"}}")
+            raise DatasetError(
+                f'{path}: not valid JSON ({exc.msg} at line {exc.lineno}); expected {{"from class": "to class"}}'
+            ) from None
+        if not isinstance(mapping, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+        ):
+            raise DatasetError(
+                f'{path}: expected a JSON object of class names to class names, e.g. {{"Audi TT TDI": "Audi TT"}}'
+            )
     for source, target in mapping.items():
         problem = check_class_name(target)
         if problem:
@@ -75,5 +81,7 @@ def apply_mapping(labels: set[str], mapping: dict[str, str], path: str | Path) -
     unknown = sorted(set(mapping) - labels)
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:5])
-        raise DatasetError(f"{path}: {len(unknown)} source name(s) match no class in the data: {shown}; fix the spelling or remove them")
+        raise DatasetError(
+            f"{path}: {len(unknown)} source name(s) match no class in the data: {shown}; fix the spelling or remove them"
+        )
     return {label: mapping.get(label, label) for label in labels}

@@ -54,12 +54,16 @@ def data_folder(run: Run, data_dir: str | Path | None = None) -> Path:
     folder = Path(data_dir) if data_dir is not None else run.data_dir
     if not folder.is_dir():
         how = "--data DIR" if data_dir is None else "a --data DIR that exists"
-        raise RunError(f"{folder}: the photo folder of run {run.name} is not there (moved or on another machine); "
-                       f"pass {how} pointing at the photos it was trained on")
+        raise RunError(
+            f"{folder}: the photo folder of run {run.name} is not there (moved or on another machine); "
+            f"pass {how} pointing at the photos it was trained on"
+        )
     return folder
 
 
-def split_photoset(run: Run, split: str = "test", data_dir: str | Path | None = None, limit: int | None = None) -> PhotoSet:
+def split_photoset(
+    run: Run, split: str = "test", data_dir: str | Path | None = None, limit: int | None = None
+) -> PhotoSet:
     """Decode the photos of one of a run's splits, with their true labels.
 
     Args:
@@ -84,10 +88,14 @@ def _decode(root: Path, rows: list[tuple], size: int, source: str) -> PhotoSet:
     names = [os.path.relpath(p, root) for p in loaded.paths]
     skipped = [(os.path.relpath(p, root), reason) for p, reason in loaded.skipped]
     truth = np.array([by_file[str(p)][0] for p in loaded.paths], dtype=np.int64)
-    return PhotoSet(loaded.pixels, names, source, skipped, truth, list(loaded.paths), [by_file[str(p)][1] for p in loaded.paths])
+    return PhotoSet(
+        loaded.pixels, names, source, skipped, truth, list(loaded.paths), [by_file[str(p)][1] for p in loaded.paths]
+    )
 
 
-def folder_photoset(folder: str | Path, size: int, limit: int | None = None, labels: list[str] | None = None) -> PhotoSet:
+def folder_photoset(
+    folder: str | Path, size: int, limit: int | None = None, labels: list[str] | None = None
+) -> PhotoSet:
     """Decode every photo under ``folder`` (sorted by path, hidden files skipped) at ``size``.
 
     When ``labels`` is given and every photo sits in a class folder named as a label
@@ -105,7 +113,9 @@ def folder_photoset(folder: str | Path, size: int, limit: int | None = None, lab
     index = {name: i for i, name in enumerate(labels or [])}
     tops = [Path(n).parts[0] if len(Path(n).parts) > 1 else None for n in names]
     truth = np.array([index[t] for t in tops], np.int64) if names and labels and all(t in index for t in tops) else None
-    return PhotoSet(loaded.pixels, names, f"folder {root.name}/ ({len(names)} photos)", skipped, truth, list(loaded.paths))
+    return PhotoSet(
+        loaded.pixels, names, f"folder {root.name}/ ({len(names)} photos)", skipped, truth, list(loaded.paths)
+    )
 
 
 def representative_photos(run: Run, count: int, data_dir: str | Path | None = None) -> np.ndarray:
@@ -146,8 +156,10 @@ def gate_photoset(run: Run, limit: int, data_dir: str | Path | None = None) -> P
     """
     rows = [(r.path, r.label, r.box) for split in ("test", "val", "train") for r in run.split_rows(split)]
     ps = _decode(data_folder(run, data_dir), rows[:limit], run.input.size, "")
-    ps.source = (f"{len(ps.names)} photos of run {run.name}'s test, val and train splits"
-                 f"{f'; the first {limit}' if len(rows) > limit else ''}")
+    ps.source = (
+        f"{len(ps.names)} photos of run {run.name}'s test, val and train splits"
+        f"{f'; the first {limit}' if len(rows) > limit else ''}"
+    )
     return ps
 
 
@@ -159,15 +171,63 @@ def without_rows(ps: PhotoSet, rows: list) -> tuple[PhotoSet, np.ndarray]:
     if keep.all():
         return ps, keep
     pick = np.flatnonzero(keep)
-    source = f"{len(pick)} of the {len(keep)} gate photos (without the {int((~keep).sum())} representative photos it read)"
-    return PhotoSet(ps.pixels[pick], [ps.names[i] for i in pick], source, ps.skipped,
-                    ps.truth[pick] if ps.truth is not None else None,
-                    [ps.paths[i] for i in pick] if ps.paths is not None else None,
-                    [ps.boxes[i] for i in pick] if ps.boxes is not None else None), keep
+    source = (
+        f"{len(pick)} of the {len(keep)} gate photos (without the {int((~keep).sum())} representative photos it read)"
+    )
+    return PhotoSet(
+        ps.pixels[pick],
+        [ps.names[i] for i in pick],
+        source,
+        ps.skipped,
+        ps.truth[pick] if ps.truth is not None else None,
+        [ps.paths[i] for i in pick] if ps.paths is not None else None,
+        [ps.boxes[i] for i in pick] if ps.boxes is not None else None,
+    ), keep
 
 
-def labelled_photoset(data: str | Path, labels: list[str], size: int, layout: str = "auto", mapping: str | Path | None = None,
-                      crop: bool = False, split: str | None = None) -> PhotoSet:
+def _read_records(data, labels: list[str], layout: str, mapping, crop: bool, split: str | None) -> tuple:
+    """:func:`labelled_photoset`'s photo records: read, of ``split``, NFC-normalized, renamed by ``mapping`` and
+    checked against ``labels``; with the layout read (``found``)."""
+    import dataclasses
+    import unicodedata
+
+    from carspotter.contracts import mapping as class_mapping
+    from carspotter.contracts import readers
+
+    found = readers.read(data, layout, crop)
+    records = [
+        dataclasses.replace(r, label=unicodedata.normalize("NFC", r.label))
+        for r in found.records
+        if split is None or r.split == split
+    ]
+    if not records:
+        where = f" in its {split} split" if split else ""
+        raise UsageError(
+            f"{data}: no photo found{where} ({found.format} layout; {len(found.ignored)} files that are not "
+            "photos); pass a folder with one subfolder of photos per class, a .csv or a devkit folder"
+        )
+    if mapping is not None:
+        renamed = class_mapping.apply_mapping({r.label for r in records}, class_mapping.read_mapping(mapping), mapping)
+        records = [dataclasses.replace(r, label=renamed[r.label]) for r in records]
+    unknown = sorted({r.label for r in records} - set(labels))
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+        raise UsageError(
+            f"{data}: {len(unknown)} classes are not among the model's {len(labels)} labels: {shown}; "
+            'rename them with --mapping FILE (JSON {"as written": "label"}) or leave their photos out'
+        )
+    return found, records
+
+
+def labelled_photoset(
+    data: str | Path,
+    labels: list[str],
+    size: int,
+    layout: str = "auto",
+    mapping: str | Path | None = None,
+    crop: bool = False,
+    split: str | None = None,
+) -> PhotoSet:
     """Decode labelled photos in any layout ``carspotter train`` reads, their classes matched to a model's ``labels``.
 
     Args:
@@ -182,34 +242,16 @@ def labelled_photoset(data: str | Path, labels: list[str], size: int, layout: st
         UsageError: a class not in ``labels`` (all listed, with the fix), no photo (after ``split``).
         DatasetError: a missing path, an unreadable layout or mapping file.
     """
-    import dataclasses
-    import unicodedata
-
-    from carspotter.contracts import mapping as class_mapping
-    from carspotter.contracts import readers
-
-    found = readers.read(data, layout, crop)
-    records = [dataclasses.replace(r, label=unicodedata.normalize("NFC", r.label)) for r in found.records
-               if split is None or r.split == split]
-    if not records:
-        where = f" in its {split} split" if split else ""
-        raise UsageError(f"{data}: no photo found{where} ({found.format} layout; {len(found.ignored)} files that are not "
-                         "photos); pass a folder with one subfolder of photos per class, a .csv or a devkit folder")
-    if mapping is not None:
-        renamed = class_mapping.apply_mapping({r.label for r in records}, class_mapping.read_mapping(mapping), mapping)
-        records = [dataclasses.replace(r, label=renamed[r.label]) for r in records]
-    unknown = sorted({r.label for r in records} - set(labels))
-    if unknown:
-        shown = ", ".join(repr(u) for u in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
-        raise UsageError(f"{data}: {len(unknown)} classes are not among the model's {len(labels)} labels: {shown}; "
-                         "rename them with --mapping FILE (JSON {\"as written\": \"label\"}) or leave their photos out")
+    found, records = _read_records(data, labels, layout, mapping, crop, split)
     index = {name: i for i, name in enumerate(labels)}
     ps = _decode(found.root, [(r.path, index[r.label], r.box) for r in records], size, "")
     if any(r.annotated for r in records):
         given = {str(found.root / r.path): r.annotated for r in records}
         ps.annotated = [given.get(str(p)) for p in ps.paths]
     if len(ps.names) == 0:
-        raise UsageError(f"{data}: none of its {len(records)} photos could be read (e.g. {ps.skipped[0][0]}: "
-                         f"{ps.skipped[0][1]}); pass readable photos")
+        raise UsageError(
+            f"{data}: none of its {len(records)} photos could be read (e.g. {ps.skipped[0][0]}: "
+            f"{ps.skipped[0][1]}); pass readable photos"
+        )
     ps.source = f"{found.format} layout, {len(ps.names)} photos"
     return ps

@@ -27,6 +27,7 @@ from pathlib import Path
 from carspotter.util.errors import DatasetError, UsageError
 from carspotter.model.photos import PHOTO_SUFFIXES, is_hidden
 from carspotter.contracts.runfolder import SPLITS
+
 FORMATS = ("auto", "folders", "csv", "devkit")
 
 
@@ -138,7 +139,9 @@ def _read_class_tree(root: Path, tree: Path, split: str | None, out: ReadResult)
             continue
         problem = check_class_name(name)
         if problem:
-            out.dropped[_shown(name)] = problem.replace("class name", "class folder name").replace("rename it", "rename the folder")
+            out.dropped[_shown(name)] = problem.replace("class name", "class folder name").replace(
+                "rename it", "rename the folder"
+            )
             continue
         found = 0
         for f in _class_files(entry):
@@ -235,7 +238,9 @@ def read_csv(path: Path, crop: bool = False) -> ReadResult:
             reader = csv.DictReader(f)
             columns = [c.strip() for c in (reader.fieldnames or [])]
             if "path" not in columns or "label" not in columns:
-                raise DatasetError(f"{path}: the header must name the columns path,label[,split] (found: {','.join(columns) or 'nothing'})")
+                raise DatasetError(
+                    f"{path}: the header must name the columns path,label[,split] (found: {','.join(columns) or 'nothing'})"
+                )
             reader.fieldnames = columns
             has_split, has_box = "split" in columns, _has_box_columns(path, columns, crop)
             for row in reader:
@@ -301,7 +306,9 @@ def read_devkit(root: Path, crop: bool = False) -> ReadResult:
 
     annos_path, meta_path = _devkit_file(root, "cars_train_annos.mat"), _devkit_file(root, "cars_meta.mat")
     if annos_path is None or meta_path is None:
-        raise DatasetError(f"{root}: a Stanford Cars devkit needs cars_train_annos.mat and cars_meta.mat (in it or in devkit/)")
+        raise DatasetError(
+            f"{root}: a Stanford Cars devkit needs cars_train_annos.mat and cars_meta.mat (in it or in devkit/)"
+        )
     images = root / "cars_train"
     if not images.is_dir():
         raise DatasetError(f"{root}: photos folder cars_train/ not found beside the devkit")
@@ -323,7 +330,9 @@ def read_devkit(root: Path, crop: bool = False) -> ReadResult:
     for row in table.reshape(-1):
         cls = int(row["class"])
         if not 1 <= cls <= len(names):
-            raise DatasetError(f"{annos_path}: class index {cls} of {row['fname']} is outside 1..{len(names)} of {meta_path.name}")
+            raise DatasetError(
+                f"{annos_path}: class index {cls} of {row['fname']} is outside 1..{len(names)} of {meta_path.name}"
+            )
         rel = str((images / str(row["fname"])).relative_to(root))
         x1, y1, x2, y2 = (int(row[k]) for k in fields[:4])
         annotated = (x1 - 1, y1 - 1, x2, y2)  # 1-based inclusive -> 0-based, right/bottom exclusive (the ROI's)
@@ -351,19 +360,25 @@ def read(data: str | Path, fmt: str = "auto", crop: bool = False) -> ReadResult:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: must be one of {', '.join(FORMATS)}")
     if not path.exists():
-        raise DatasetError(f"{path}: no such file or folder; pass a class-folder tree, a .csv manifest or a Stanford Cars devkit folder")
+        raise DatasetError(
+            f"{path}: no such file or folder; pass a class-folder tree, a .csv manifest or a Stanford Cars devkit folder"
+        )
     path = path.resolve()
     if fmt == "auto":
         fmt = "csv" if path.is_file() else "devkit" if is_devkit(path) else "folders"
     if crop and fmt not in ("devkit", "csv"):
-        raise UsageError(f"--crop-to-box needs bounding boxes: a CSV with x0,y0,x1,y1 columns or the Stanford Cars devkit "
-                         f"({path} is read as {fmt})")
+        raise UsageError(
+            f"--crop-to-box needs bounding boxes: a CSV with x0,y0,x1,y1 columns or the Stanford Cars devkit "
+            f"({path} is read as {fmt})"
+        )
     if fmt == "csv":
         if not path.is_file():
             raise DatasetError(f"{path}: --format csv needs a .csv file")
         return read_csv(path, crop)
     if not path.is_dir():
-        raise DatasetError(f"{path}: not a folder; pass a folder with one subfolder of photos per class, or a .csv manifest")
+        raise DatasetError(
+            f"{path}: not a folder; pass a folder with one subfolder of photos per class, or a .csv manifest"
+        )
     if fmt == "devkit":
         return read_devkit(path, crop)
     return read_folders(path)

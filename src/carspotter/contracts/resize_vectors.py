@@ -66,20 +66,70 @@ VECTORS = (
     Vector("gen-1500x1100", 1500, 1100, 3, "5 x 3 boxes, the last row of boxes 2 high (generated: gen:SEED)"),
     Vector("gen-4032x3024", 4032, 3024, 3, "a 12 MP camera frame: 13 x 10 boxes, partial on both axes (generated)"),
     Vector("gen-roi-odd-640x480", 640, 480, 3, "a ROI at odd offsets: 501 x 391 from (13, 7)", 1, (13, 7, 514, 398)),
-    Vector("gen-roi-orient6-640x480", 640, 480, 3, "stored landscape, orientation 6: the ROI is in the upright 480 x 640",
-           6, (31, 101, 470, 633)),
-    Vector("gen-roi-orient5-700x300", 700, 300, 3, "orientation 5 (transposed, mirrored): upright 300 x 700", 5,
-           (5, 3, 297, 699)),
-    Vector("roi-orient3-edge-167x125", 167, 125, 3, "orientation 3; the ROI reaches the right and bottom edges", 3,
-           (5, 0, 167, 125)),
-    Vector("gen-roi-orient2-thin-640x480", 640, 480, 3, "orientation 2 (mirrored); a ROI 1 pixel wide", 2,
-           (100, 10, 101, 470)),
-    Vector("roi-rgba-orient8-201x129", 201, 129, 4, "transparency and orientation 8; a ROI from (0, 0)", 8,
-           (0, 0, 100, 195)),
-    Vector("gen-roi-orient7-box-1300x700", 1300, 700, 3, "orientation 7; a 681 x 1203 ROI: 2 x 4 boxes, partial", 7,
-           (9, 61, 690, 1264)),
-    Vector("gen-roi-orient6-4032x3024", 4032, 3024, 3, "a 12 MP portrait frame (orientation 6), a 2015 x 2507 ROI: "
-           "6 x 8 boxes from (501, 1003), partial on both axes (generated)", 6, (501, 1003, 2516, 3510)),
+    Vector(
+        "gen-roi-orient6-640x480",
+        640,
+        480,
+        3,
+        "stored landscape, orientation 6: the ROI is in the upright 480 x 640",
+        6,
+        (31, 101, 470, 633),
+    ),
+    Vector(
+        "gen-roi-orient5-700x300",
+        700,
+        300,
+        3,
+        "orientation 5 (transposed, mirrored): upright 300 x 700",
+        5,
+        (5, 3, 297, 699),
+    ),
+    Vector(
+        "roi-orient3-edge-167x125",
+        167,
+        125,
+        3,
+        "orientation 3; the ROI reaches the right and bottom edges",
+        3,
+        (5, 0, 167, 125),
+    ),
+    Vector(
+        "gen-roi-orient2-thin-640x480",
+        640,
+        480,
+        3,
+        "orientation 2 (mirrored); a ROI 1 pixel wide",
+        2,
+        (100, 10, 101, 470),
+    ),
+    Vector(
+        "roi-rgba-orient8-201x129",
+        201,
+        129,
+        4,
+        "transparency and orientation 8; a ROI from (0, 0)",
+        8,
+        (0, 0, 100, 195),
+    ),
+    Vector(
+        "gen-roi-orient7-box-1300x700",
+        1300,
+        700,
+        3,
+        "orientation 7; a 681 x 1203 ROI: 2 x 4 boxes, partial",
+        7,
+        (9, 61, 690, 1264),
+    ),
+    Vector(
+        "gen-roi-orient6-4032x3024",
+        4032,
+        3024,
+        3,
+        "a 12 MP portrait frame (orientation 6), a 2015 x 2507 ROI: "
+        "6 x 8 boxes from (501, 1003), partial on both axes (generated)",
+        6,
+        (501, 1003, 2516, 3510),
+    ),
 )
 """The vectors, in the order of ``vectors.txt``; names starting ``gen-`` are generated, not stored."""
 
@@ -99,8 +149,14 @@ def generated_photo(width: int, height: int, seed: int) -> np.ndarray:
     """
     u = np.uint32
     yy, xx = np.mgrid[0:height, 0:width].astype(np.uint32)
-    base = np.stack([xx * u(255) // u(max(1, width - 1)), yy * u(255) // u(max(1, height - 1)),
-                     ((xx // u(7) + yy // u(5)) % u(2)) * u(200) + u(20)], axis=-1).astype(np.int32)
+    base = np.stack(
+        [
+            xx * u(255) // u(max(1, width - 1)),
+            yy * u(255) // u(max(1, height - 1)),
+            ((xx // u(7) + yy // u(5)) % u(2)) * u(200) + u(20),
+        ],
+        axis=-1,
+    ).astype(np.int32)
     z = (yy * u(width) + xx)[..., None] * u(3) + np.arange(3, dtype=np.uint32) + u((seed * 0x9E3779B9) & 0xFFFFFFFF)
     z ^= z >> u(16)
     z *= u(0x85EBCA6B)
@@ -113,20 +169,29 @@ def generated_photo(width: int, height: int, seed: int) -> np.ndarray:
 def photo(v: Vector, seed: int) -> np.ndarray:
     """The vector's photo: ``[height, width, channels]`` uint8, a gradient with hard edges and noise (seeded)."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:v.height, 0:v.width]
-    base = np.stack([(xx * 255 // max(1, v.width - 1)), (yy * 255 // max(1, v.height - 1)),
-                     ((xx // 7 + yy // 5) % 2) * 200 + 20], axis=-1)
+    yy, xx = np.mgrid[0 : v.height, 0 : v.width]
+    base = np.stack(
+        [(xx * 255 // max(1, v.width - 1)), (yy * 255 // max(1, v.height - 1)), ((xx // 7 + yy // 5) % 2) * 200 + 20],
+        axis=-1,
+    )
     noisy = np.clip(base + rng.integers(-40, 41, base.shape), 0, 255).astype(np.uint8)
     if v.channels == 4:
         alpha = rng.integers(0, 256, (v.height, v.width, 1)).astype(np.uint8)
         alpha[: v.height // 4] = 255
-        alpha[v.height // 4: v.height // 3] = 0
+        alpha[v.height // 4 : v.height // 3] = 0
         noisy = np.concatenate([noisy, alpha], axis=-1)
     return noisy
 
 
-ORIENT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
-          7: "TRANSVERSE", 8: "ROTATE_90"}
+ORIENT = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
 """What makes a stored photo upright for each EXIF orientation (Pillow's ``ImageOps.exif_transpose`` table)."""
 
 
@@ -150,13 +215,18 @@ def expected(image: np.ndarray, size: int, orientation: int = 1, roi=None) -> np
 
 
 BAD_ROIS = (
-    (640, 480, ("0", "0", "640", "480"), "ok"), (640, 480, ("639", "479", "640", "480"), "ok"),
+    (640, 480, ("0", "0", "640", "480"), "ok"),
+    (640, 480, ("639", "479", "640", "480"), "ok"),
     (640, 480, ("12.0", "7", "13", "8"), "ok"),
-    (640, 480, ("-1", "0", "100", "100"), "negative"), (640, 480, ("0", "-3", "100", "100"), "negative"),
-    (640, 480, ("10", "10", "10", "100"), "empty"), (640, 480, ("50", "90", "40", "100"), "empty"),
-    (640, 480, ("0", "0", "641", "480"), "outside"), (640, 480, ("0", "0", "640", "481"), "outside"),
+    (640, 480, ("-1", "0", "100", "100"), "negative"),
+    (640, 480, ("0", "-3", "100", "100"), "negative"),
+    (640, 480, ("10", "10", "10", "100"), "empty"),
+    (640, 480, ("50", "90", "40", "100"), "empty"),
+    (640, 480, ("0", "0", "641", "480"), "outside"),
+    (640, 480, ("0", "0", "640", "481"), "outside"),
     (640, 480, ("700", "10", "800", "20"), "outside"),
-    (640, 480, ("NaN", "0", "100", "100"), "not-a-number"), (640, 480, ("0", "0", "Infinity", "100"), "not-a-number"),
+    (640, 480, ("NaN", "0", "100", "100"), "not-a-number"),
+    (640, 480, ("0", "0", "Infinity", "100"), "not-a-number"),
     (640, 480, ("10.5", "0", "100", "100"), "not-whole"),
 )
 """``(width, height, (x0, y0, x1, y1) as text, kind)``: ROIs every port refuses, and edge ROIs (``ok``) it accepts."""
@@ -165,8 +235,11 @@ BAD_ROIS = (
 def write_pnm(path: Path, image: np.ndarray) -> None:
     """Write ``[H, W, 3]`` as binary PPM (P6) or ``[H, W, 4]`` as PAM (P7, RGB_ALPHA)."""
     h, w, c = image.shape
-    header = (f"P6\n{w} {h}\n255\n" if c == 3 else
-              f"P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n")
+    header = (
+        f"P6\n{w} {h}\n255\n"
+        if c == 3
+        else f"P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n"
+    )
     path.write_bytes(header.encode("ascii") + np.ascontiguousarray(image, np.uint8).tobytes())
 
 
@@ -180,7 +253,7 @@ def read_pnm(path: Path) -> np.ndarray:
     try:
         head = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)  # one whitespace byte, then the pixels
         if head:
-            w, h, c, maxval, body = int(head[1]), int(head[2]), 3, head[3], data[head.end():]
+            w, h, c, maxval, body = int(head[1]), int(head[2]), 3, head[3], data[head.end() :]
         elif data[:2] == b"P7":
             head, body = data.split(b"ENDHDR\n", 1)
             fields = dict(line.split(b" ", 1) for line in head.splitlines()[1:])
@@ -207,18 +280,50 @@ def write_vectors(golden: Path, size: int) -> dict:
         if not generated:
             write_pnm(folder / name, image)
         write_pnm(folder / f"{v.name}.out.ppm", out)
-        lines.append("\t".join([v.name, name, f"{v.name}.out.ppm", str(v.width), str(v.height), str(v.channels), str(size),
-                                hashlib.sha256(out.tobytes()).hexdigest(), str(v.orientation),
-                                ",".join(map(str, v.roi)) if v.roi else "-"]))
-    (folder / INDEX).write_text("# name\tphoto\texpected\twidth\theight\tchannels\tsize\tsha256 of the expected RGB bytes"
-                                "\torientation\troi\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    (folder / BAD_INDEX).write_text("# width\theight\tx0\ty0\tx1\ty1\tkind (ok: accept; anything else: refuse)\n"
-                                    + "".join("\t".join([str(w), str(h), *r, kind]) + "\n" for w, h, r, kind in BAD_ROIS),
-                                    encoding="utf-8")
-    return {"folder": f"golden/{FOLDER}", "index": f"golden/{FOLDER}/{INDEX}", "count": len(VECTORS),
-            "bad_rois": f"golden/{FOLDER}/{BAD_INDEX}",
-            "vectors": [{"name": v.name, "width": v.width, "height": v.height, "channels": v.channels, "why": v.why,
-                         "orientation": v.orientation, "roi": list(v.roi) if v.roi else None} for v in VECTORS]}
+        lines.append(
+            "\t".join(
+                [
+                    v.name,
+                    name,
+                    f"{v.name}.out.ppm",
+                    str(v.width),
+                    str(v.height),
+                    str(v.channels),
+                    str(size),
+                    hashlib.sha256(out.tobytes()).hexdigest(),
+                    str(v.orientation),
+                    ",".join(map(str, v.roi)) if v.roi else "-",
+                ]
+            )
+        )
+    (folder / INDEX).write_text(
+        "# name\tphoto\texpected\twidth\theight\tchannels\tsize\tsha256 of the expected RGB bytes"
+        "\torientation\troi\n" + "\n".join(lines) + "\n",
+        encoding="utf-8",
+    )
+    (folder / BAD_INDEX).write_text(
+        "# width\theight\tx0\ty0\tx1\ty1\tkind (ok: accept; anything else: refuse)\n"
+        + "".join("\t".join([str(w), str(h), *r, kind]) + "\n" for w, h, r, kind in BAD_ROIS),
+        encoding="utf-8",
+    )
+    return {
+        "folder": f"golden/{FOLDER}",
+        "index": f"golden/{FOLDER}/{INDEX}",
+        "count": len(VECTORS),
+        "bad_rois": f"golden/{FOLDER}/{BAD_INDEX}",
+        "vectors": [
+            {
+                "name": v.name,
+                "width": v.width,
+                "height": v.height,
+                "channels": v.channels,
+                "why": v.why,
+                "orientation": v.orientation,
+                "roi": list(v.roi) if v.roi else None,
+            }
+            for v in VECTORS
+        ],
+    }
 
 
 @dataclass
@@ -240,7 +345,9 @@ def read_index(golden: Path) -> list[list[str]]:
     index = golden / FOLDER / INDEX
     if not index.is_file():
         raise BundleError(index, "no resize vectors; re-export the bundle with a golden set")
-    rows = [line.split("\t") for line in index.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    rows = [
+        line.split("\t") for line in index.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
+    ]
     for row in rows:
         if len(row) not in (8, 10):
             raise BundleError(index, f"row {row[0]!r} has {len(row)} fields, not 10; re-export the bundle")
@@ -257,8 +364,11 @@ def check_vectors(golden: Path, resize=None) -> list[VectorResult]:
     resize = resize or expected
     out = []
     for name, photo_file, expected_file, width, height, _channels, size, _sha, orientation, roi in read_index(golden):
-        image = (generated_photo(int(width), int(height), int(photo_file[len(GENERATED):]))
-                 if photo_file.startswith(GENERATED) else read_pnm(golden / FOLDER / photo_file))
+        image = (
+            generated_photo(int(width), int(height), int(photo_file[len(GENERATED) :]))
+            if photo_file.startswith(GENERATED)
+            else read_pnm(golden / FOLDER / photo_file)
+        )
         box = None if roi == "-" else tuple(int(v) for v in roi.split(","))
         got = resize(image, int(size), int(orientation), box).astype(np.int16)
         want = read_pnm(golden / FOLDER / expected_file).astype(np.int16)

@@ -3,13 +3,11 @@
 ``runs/NAME/`` holds ``model.keras`` (the reference model), ``labels.txt`` (one class
 per line, index order), ``run.json`` (validated against :data:`RUN_SCHEMA`, read into a
 typed :class:`Run`) and the split files ``split_train.csv``, ``split_val.csv``,
-``split_test.csv`` (read into :class:`SplitRow`).
+``split_test.csv`` (read into :class:`carspotter.contracts.split_files.SplitRow`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import jsonschema
 
 from carspotter.util.atomic import atomic_write
+from carspotter.contracts.split_files import SplitRow, read_split
 from carspotter.util.errors import RunError
 from carspotter.model.spec import InputSpec
 
@@ -27,22 +26,43 @@ RUN_FILES = ("model.keras", "labels.txt", "run.json") + tuple(f"split_{s}.csv" f
 _metrics = {
     "type": "object",
     "required": ["top1", "top3", "count"],
-    "properties": {"top1": {"type": "number", "minimum": 0, "maximum": 1},
-                   "top3": {"type": "number", "minimum": 0, "maximum": 1},
-                   "count": {"type": "integer", "minimum": 0}},
+    "properties": {
+        "top1": {"type": "number", "minimum": 0, "maximum": 1},
+        "top3": {"type": "number", "minimum": 0, "maximum": 1},
+        "count": {"type": "integer", "minimum": 0},
+    },
 }
 RUN_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "required": ["schema_version", "input", "preprocessing", "classes", "data", "weights", "splits", "metrics", "seed",
-                 "versions", "timing_s"],
+    "required": [
+        "schema_version",
+        "input",
+        "preprocessing",
+        "classes",
+        "data",
+        "weights",
+        "splits",
+        "metrics",
+        "seed",
+        "versions",
+        "timing_s",
+    ],
     "properties": {
         "schema_version": {"const": RUN_SCHEMA_VERSION},
-        "input": {"type": "object", "required": ["name", "shape", "dtype", "pixel_range", "model_input_range"],
-                  "properties": {"shape": {"type": "array", "items": {"type": ["integer", "null"]}, "minItems": 4, "maxItems": 4}}},
+        "input": {
+            "type": "object",
+            "required": ["name", "shape", "dtype", "pixel_range", "model_input_range"],
+            "properties": {
+                "shape": {"type": "array", "items": {"type": ["integer", "null"]}, "minItems": 4, "maxItems": 4}
+            },
+        },
         "preprocessing": {"type": "object", "required": ["resize"]},
-        "classes": {"type": "object", "required": ["names", "counts"],
-                    "properties": {"names": {"type": "array", "items": {"type": "string"}, "minItems": 2}}},
+        "classes": {
+            "type": "object",
+            "required": ["names", "counts"],
+            "properties": {"names": {"type": "array", "items": {"type": "string"}, "minItems": 2}},
+        },
         "data": {"type": "object", "required": ["dir"], "properties": {"dir": {"type": "string"}}},
         "weights": {"type": "object", "required": ["requested", "used", "input_range"]},
         "splits": {"type": "object", "required": list(SPLITS), "additionalProperties": {"type": "string"}},
@@ -50,59 +70,22 @@ RUN_SCHEMA = {
         "seed": {"type": "integer"},
         "versions": {"type": "object"},
         "timing_s": {"type": "object"},
-        "confidence": {"type": "object", "required": ["temperature", "target_precision", "threshold"],
-                       "properties": {"temperature": {"type": "object", "required": ["value", "adopted"],
-                                                      "properties": {"value": {"type": "number", "exclusiveMinimum": 0}}},
-                                      "target_precision": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                                      "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-                                      "negative_class": {"type": ["string", "null"]}}},
+        "confidence": {
+            "type": "object",
+            "required": ["temperature", "target_precision", "threshold"],
+            "properties": {
+                "temperature": {
+                    "type": "object",
+                    "required": ["value", "adopted"],
+                    "properties": {"value": {"type": "number", "exclusiveMinimum": 0}},
+                },
+                "target_precision": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                "negative_class": {"type": ["string", "null"]},
+            },
+        },
     },
 }
-
-
-@dataclass
-class SplitRow:
-    """One photo of a split file.
-
-    Attributes:
-        path: photo path relative to the run's data folder (run.json ``data.dir``).
-        label: class index.
-        class_name: the class's name (for people reading the CSV).
-        box: crop box ``(left, top, right, bottom)`` in pixels, or None for the whole photo.
-    """
-
-    path: str
-    label: int
-    class_name: str = ""
-    box: tuple[int, int, int, int] | None = None
-
-
-def write_split(path: Path, rows: list[SplitRow]) -> None:
-    """Write a split as CSV with header ``path,label,class,box`` (``box`` is ``left top right
-    bottom`` in pixels, empty for the whole photo), atomically."""
-    buf = io.StringIO(newline="")
-    w = csv.writer(buf)
-    w.writerow(["path", "label", "class", "box"])
-    for r in rows:
-        w.writerow([r.path, r.label, r.class_name, " ".join(map(str, r.box)) if r.box else ""])
-    atomic_write(path, buf.getvalue())
-
-
-def read_split(path: Path) -> list[SplitRow]:
-    """Read a split CSV written by :func:`write_split`.
-
-    Raises:
-        RunError: the file is missing or not a split file.
-    """
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            return [SplitRow(row["path"], int(row["label"]), row.get("class") or "",
-                             tuple(int(v) for v in row["box"].split()) if row.get("box") else None)
-                    for row in csv.DictReader(f)]
-    except FileNotFoundError:
-        raise RunError(f"{path}: the run's split file is missing; train again") from None
-    except (KeyError, ValueError, TypeError) as exc:
-        raise RunError(f"{path}: not a split file written by carspotter train ({exc}); train again") from None
 
 
 @dataclass
@@ -189,14 +172,30 @@ class Confidence:
         calibration = {k: split[k] for k in ("ece_before", "ece_after", "nll_before", "nll_after") if k in split}
         calibration["adopted"] = bool(doc["temperature"].get("adopted"))
         not_car = {k: doc["not_car"][k] for k in ("count", "rejected", "auroc")} if doc.get("not_car") else {}
-        return cls(float(doc["temperature"]["value"]), float(doc["target_precision"]), doc["threshold"],
-                   doc.get("threshold_reason", ""), test.get("precision"), test.get("coverage"), doc.get("negative_class"),
-                   calibration, not_car)
+        return cls(
+            float(doc["temperature"]["value"]),
+            float(doc["target_precision"]),
+            doc["threshold"],
+            doc.get("threshold_reason", ""),
+            test.get("precision"),
+            test.get("coverage"),
+            doc.get("negative_class"),
+            calibration,
+            not_car,
+        )
 
     def to_json(self) -> dict:
-        return {"temperature": self.temperature, "target_precision": self.target_precision, "threshold": self.threshold,
-                "reason": self.reason, "test_precision": self.test_precision, "test_coverage": self.test_coverage,
-                "negative_class": self.negative_class, "calibration": self.calibration, "not_car": self.not_car}
+        return {
+            "temperature": self.temperature,
+            "target_precision": self.target_precision,
+            "threshold": self.threshold,
+            "reason": self.reason,
+            "test_precision": self.test_precision,
+            "test_coverage": self.test_coverage,
+            "negative_class": self.negative_class,
+            "calibration": self.calibration,
+            "not_car": self.not_car,
+        }
 
 
 _TYPED = ("schema_version", "input", "output", "classes", "data", "splits", "metrics", "seed")
@@ -261,10 +260,18 @@ class Run:
         return read_split(self.dir / self.splits[split])
 
     def to_json(self) -> dict:
-        out = {"schema_version": RUN_SCHEMA_VERSION, **{k: v for k, v in self.record.items() if k not in ("input", "output")},
-               "input": self.input.to_json(), "output": self.input.output_json(len(self.labels)),
-               "classes": self.classes.to_json(), "data": self.data, "weights": self.weights, "splits": self.splits,
-               "metrics": {k: m.to_json() for k, m in self.metrics.items()}, "seed": self.seed}
+        out = {
+            "schema_version": RUN_SCHEMA_VERSION,
+            **{k: v for k, v in self.record.items() if k not in ("input", "output")},
+            "input": self.input.to_json(),
+            "output": self.input.output_json(len(self.labels)),
+            "classes": self.classes.to_json(),
+            "data": self.data,
+            "weights": self.weights,
+            "splits": self.splits,
+            "metrics": {k: m.to_json() for k, m in self.metrics.items()},
+            "seed": self.seed,
+        }
         return out
 
     @classmethod
@@ -275,12 +282,21 @@ class Run:
             KeyError, ValueError, TypeError: a document the schema let through but that does not fit.
         """
         c = doc["classes"]
-        return cls(input=InputSpec.from_json(doc["input"]),
-                   classes=Classes(list(c["names"]), dict(c["counts"]), dict(c.get("dropped", {})), dict(c.get("renamed", {}))),
-                   data=dict(doc["data"]), weights=dict(doc["weights"]), splits=dict(doc["splits"]),
-                   metrics={k: SplitMetrics(**{f: v for f, v in m.items() if f != "interval"}) for k, m in doc["metrics"].items()},
-                   seed=int(doc["seed"]),
-                   record={k: v for k, v in doc.items() if k not in _TYPED + ("weights",)}, dir=run_dir)
+        return cls(
+            input=InputSpec.from_json(doc["input"]),
+            classes=Classes(
+                list(c["names"]), dict(c["counts"]), dict(c.get("dropped", {})), dict(c.get("renamed", {}))
+            ),
+            data=dict(doc["data"]),
+            weights=dict(doc["weights"]),
+            splits=dict(doc["splits"]),
+            metrics={
+                k: SplitMetrics(**{f: v for f, v in m.items() if f != "interval"}) for k, m in doc["metrics"].items()
+            },
+            seed=int(doc["seed"]),
+            record={k: v for k, v in doc.items() if k not in _TYPED + ("weights",)},
+            dir=run_dir,
+        )
 
 
 def read_run(run_dir: str | Path) -> Run:
@@ -304,10 +320,14 @@ def read_run(run_dir: str | Path) -> Run:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunError(f"{path}: not valid JSON ({exc}); train again") from None
     except jsonschema.ValidationError as exc:
-        raise RunError(f"{path}: does not match run schema v{RUN_SCHEMA_VERSION} ({exc.message} at "
-                       f"{'/'.join(map(str, exc.absolute_path))})") from None
+        raise RunError(
+            f"{path}: does not match run schema v{RUN_SCHEMA_VERSION} ({exc.message} at "
+            f"{'/'.join(map(str, exc.absolute_path))})"
+        ) from None
     except (KeyError, ValueError, TypeError) as exc:
-        raise RunError(f"{path}: does not match run schema v{RUN_SCHEMA_VERSION} ({type(exc).__name__}: {exc}); train again") from None
+        raise RunError(
+            f"{path}: does not match run schema v{RUN_SCHEMA_VERSION} ({type(exc).__name__}: {exc}); train again"
+        ) from None
     if read_labels(run_dir / "labels.txt") != run.labels:
         raise RunError(f"{run_dir / 'labels.txt'}: disagrees with run.json classes.names; train again")
     return run

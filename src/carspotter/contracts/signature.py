@@ -58,8 +58,11 @@ def _hashing():
     from model_signing import hashing
 
     # set_ignored_paths (relative to the bundle): the serializer's own ignore_paths are replaced when it hashes
-    return hashing.Config().use_file_serialization(allow_symlinks=False).set_ignored_paths(
-        paths=[SIGNATURE, *REPORTS], ignore_git_paths=False)
+    return (
+        hashing.Config()
+        .use_file_serialization(allow_symlinks=False)
+        .set_ignored_paths(paths=[SIGNATURE, *REPORTS], ignore_git_paths=False)
+    )
 
 
 def _readable(path: Path | None, what: str) -> None:
@@ -74,12 +77,15 @@ def _signer(method: SigningMethod):
     if method.sigstore:
         return config.use_sigstore_signer(use_ambient_credentials=True)
     if method.private_key is None:
-        raise UsageError("sign: give --key PRIVATE_KEY_PEM (with --certificate CERT for certificate signing) or --sigstore")
+        raise UsageError(
+            "sign: give --key PRIVATE_KEY_PEM (with --certificate CERT for certificate signing) or --sigstore"
+        )
     _readable(method.private_key, "private key")
     if method.certificate is not None:
         _readable(method.certificate, "certificate")
-        return config.use_certificate_signer(private_key=method.private_key, signing_certificate=method.certificate,
-                                             certificate_chain=method.chain)
+        return config.use_certificate_signer(
+            private_key=method.private_key, signing_certificate=method.certificate, certificate_chain=method.chain
+        )
     return config.use_elliptic_key_signer(private_key=method.private_key, password=method.password)
 
 
@@ -122,8 +128,10 @@ def _verifier(method: SigningMethod):
         return config.use_elliptic_key_verifier(public_key=method.public_key)
     if method.sigstore or method.identity:
         if not (method.identity and method.issuer):
-            raise UsageError("verify: a Sigstore signature needs --identity (the signer, e.g. the workflow's URL) "
-                             "and --issuer (e.g. https://token.actions.githubusercontent.com)")
+            raise UsageError(
+                "verify: a Sigstore signature needs --identity (the signer, e.g. the workflow's URL) "
+                "and --issuer (e.g. https://token.actions.githubusercontent.com)"
+            )
         return config.use_sigstore_verifier(identity=method.identity, oidc_issuer=method.issuer)
     for cert in method.chain:
         _readable(cert, "certificate")
@@ -133,11 +141,15 @@ def _verifier(method: SigningMethod):
 def first_difference(message: str) -> tuple[str, str] | None:
     """``(file, what happened)`` for the first file ``model-signing``'s mismatch message names: ``changed after
     signing``, ``added after signing`` or ``missing (it was signed)``; None when it names none."""
-    kinds = ((r"Hash mismatch for '([^']+)'", "changed after signing"),
-             (r"Extra files found in model '[^']*': ([^,\]'\"]+)", "added after signing"),
-             (r"Missing files in model '[^']*': ([^,\]'\"]+)", "missing (it was signed)"))
+    kinds = (
+        (r"Hash mismatch for '([^']+)'", "changed after signing"),
+        (r"Extra files found in model '[^']*': ([^,\]'\"]+)", "added after signing"),
+        (r"Missing files in model '[^']*': ([^,\]'\"]+)", "missing (it was signed)"),
+    )
     message = message.replace("\\'", "'")  # the mismatch list arrives as its repr: quotes escaped
-    found = [(m.start(), m.group(1).strip(), kind) for pattern, kind in kinds for m in [re.search(pattern, message)] if m]
+    found = [
+        (m.start(), m.group(1).strip(), kind) for pattern, kind in kinds for m in [re.search(pattern, message)] if m
+    ]
     return min(found)[1:] if found else None
 
 
@@ -151,7 +163,9 @@ def verify_signature(bundle: Path, method: SigningMethod) -> None:
     """
     bundle = Path(bundle)
     if not is_signed(bundle):
-        raise BundleError(f"{bundle / SIGNATURE}: missing: the bundle is not signed (carspotter sign {bundle} --key KEY)")
+        raise BundleError(
+            f"{bundle / SIGNATURE}: missing: the bundle is not signed (carspotter sign {bundle} --key KEY)"
+        )
     verifier = _verifier(method)
     try:
         verifier.verify(bundle, bundle / SIGNATURE)
@@ -162,5 +176,6 @@ def verify_signature(bundle: Path, method: SigningMethod) -> None:
             raise BundleError(f"{bundle / first[0]}: {first[1]}: the bundle differs from what was signed") from None
         raise BundleError(f"{bundle / SIGNATURE}: does not verify ({one_line(exc)})") from None
     except Exception as exc:  # a signature of another key, a malformed signature file
-        raise BundleError(f"{bundle / SIGNATURE}: does not verify with the given key or certificate "
-                          f"({one_line(exc)})") from None
+        raise BundleError(
+            f"{bundle / SIGNATURE}: does not verify with the given key or certificate ({one_line(exc)})"
+        ) from None

@@ -34,11 +34,18 @@ def _sharp_unavailable_in(node_dir: str) -> str | None:
     if node is None:
         return "Node.js is not installed here (the sharp path runs in Node)"
     script = resources.files("carspotter.measure").joinpath("js/sharp_resize.mjs")
-    done = subprocess.run([node, str(script), "--version"], capture_output=True, text=True,
-                          env={**os.environ, "CARSPOTTER_NODE_DIR": node_dir}, timeout=60)
+    done = subprocess.run(
+        [node, str(script), "--version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CARSPOTTER_NODE_DIR": node_dir},
+        timeout=60,
+    )
     if done.returncode != 0:
-        return (f"{done.stderr.strip() or 'sharp failed'}; install it with `npm install sharp` in the working folder, "
-                "or set CARSPOTTER_NODE_DIR to a folder whose node_modules has it")
+        return (
+            f"{done.stderr.strip() or 'sharp failed'}; install it with `npm install sharp` in the working folder, "
+            "or set CARSPOTTER_NODE_DIR to a folder whose node_modules has it"
+        )
     return None
 
 
@@ -50,8 +57,12 @@ def _sharp(files, boxes, size):
     if any(b is not None for b in boxes):
         raise ValueError("the sharp path does not crop to boxes")
     script = resources.files("carspotter.measure").joinpath("js/sharp_resize.mjs")
-    out = subprocess.run([shutil.which("node"), str(script), str(size), *map(str, files)], capture_output=True,
-                         env={**os.environ, "CARSPOTTER_NODE_DIR": _node_dir()}, timeout=600)
+    out = subprocess.run(
+        [shutil.which("node"), str(script), str(size), *map(str, files)],
+        capture_output=True,
+        env={**os.environ, "CARSPOTTER_NODE_DIR": _node_dir()},
+        timeout=600,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"sharp: {out.stderr.decode(errors='replace').strip()[:300]}")
     return np.frombuffer(out.stdout, np.uint8).reshape(len(files), size, size, 3).astype(np.float32)
@@ -86,8 +97,12 @@ def install_npm_copy(pkg: Path, dest: Path, node_modules: Path, code_only: bool 
     """
     copy = dest / "pkg"
     if code_only:
-        shutil.copytree(pkg, copy, copy_function=shutil.copyfile,
-                        ignore=lambda _, names: [n for n in names if Path(n).suffix not in (".js", ".mjs", ".json")])
+        shutil.copytree(
+            pkg,
+            copy,
+            copy_function=shutil.copyfile,
+            ignore=lambda _, names: [n for n in names if Path(n).suffix not in (".js", ".mjs", ".json")],
+        )
     else:
         shutil.copytree(pkg, copy, copy_function=os.link)
     (dest / "node_modules").symlink_to(Path(node_modules).resolve(), target_is_directory=True)
@@ -106,13 +121,19 @@ def _npm(mode: str):
         spec = next((f for f in FORMATS.values() if f.app_package == "npm"), None)  # the format shipping an npm package
         pkg = Path(folder) / spec.platform if spec is not None else None
         if pkg is None or not (pkg / "resize.js").is_file():
-            raise PathUnavailable("the bundle has no npm package (no resize.js in the folder of the format that ships one)")
+            raise PathUnavailable(
+                "the bundle has no npm package (no resize.js in the folder of the format that ships one)"
+            )
         script = resources.files("carspotter.measure").joinpath("js/package_pixels.mjs")
         with tempfile.TemporaryDirectory(prefix="carspotter-npm-") as tmp:
             copy = install_npm_copy(pkg, Path(tmp), Path(_node_dir()) / "node_modules", code_only=True)
             env = {**os.environ, "CARSPOTTER_CHROMIUM": _chromium() or "chromium"}
-            out = subprocess.run([shutil.which("node"), str(script), mode, str(copy), str(size), *map(str, files)],
-                                 capture_output=True, env=env, timeout=1800)
+            out = subprocess.run(
+                [shutil.which("node"), str(script), mode, str(copy), str(size), *map(str, files)],
+                capture_output=True,
+                env=env,
+                timeout=1800,
+            )
         if out.returncode != 0:
             raise RuntimeError(f"npm package in {mode}: {out.stderr.decode(errors='replace').strip()[:300]}")
         return np.frombuffer(out.stdout, np.uint8).reshape(len(files), size, size, 3).astype(np.float32)

@@ -43,9 +43,18 @@ def _agreement(reference: np.ndarray, probs: np.ndarray, rows: np.ndarray) -> tu
     return float(np.mean(r3[:, 0] == q3[:, 0])), float(np.mean(np.all(r3 == q3, axis=1)))
 
 
-def figures(path: AppPath, model: str, reference: np.ndarray, probs: np.ndarray, truth: np.ndarray | None,
-            names: list[str], exact: np.ndarray, pixels: np.ndarray | None, upscaled: np.ndarray,
-            min_margin: float = APP_PATH_MIN_MARGIN) -> PathFigures:
+def figures(
+    path: AppPath,
+    model: str,
+    reference: np.ndarray,
+    probs: np.ndarray,
+    truth: np.ndarray | None,
+    names: list[str],
+    exact: np.ndarray,
+    pixels: np.ndarray | None,
+    upscaled: np.ndarray,
+    min_margin: float = APP_PATH_MIN_MARGIN,
+) -> PathFigures:
     """Figures of one app path (see the module docstring).
 
     Args:
@@ -58,21 +67,36 @@ def figures(path: AppPath, model: str, reference: np.ndarray, probs: np.ndarray,
     ordered = np.sort(reference, axis=1)
     margins = ordered[:, -1] - ordered[:, -2]
     r1, q1 = topk(reference, 1)[:, 0], topk(probs, 1)[:, 0]
-    flips = [{"photo": names[i], "margin": round(float(margins[i]), 4)} for i in range(len(names))
-             if margins[i] >= min_margin and r1[i] != q1[i]]
+    flips = [
+        {"photo": names[i], "margin": round(float(margins[i]), 4)}
+        for i in range(len(names))
+        if margins[i] >= min_margin and r1[i] != q1[i]
+    ]
     drift = np.abs(pixels - exact.astype(np.float32)) if pixels is not None else None
     a1, a3 = _agreement(reference, probs, everything)
     u1, u3 = _agreement(reference, probs, upscaled)
     return PathFigures(
-        path=path.name, client=path.client, model=model, photos=len(names), top1_agreement=a1, top3_agreement=a3,
+        path=path.name,
+        client=path.client,
+        model=model,
+        photos=len(names),
+        top1_agreement=a1,
+        top3_agreement=a3,
         top1=topk_accuracy(probs, truth, 1) if truth is not None else None,
         top3=topk_accuracy(probs, truth, 3) if truth is not None else None,
         reference_top1=topk_accuracy(reference, truth, 1) if truth is not None else None,
-        max_abs_diff=float(np.abs(reference - probs).max()), decisive=int((margins >= min_margin).sum()), decisive_flips=flips,
+        max_abs_diff=float(np.abs(reference - probs).max()),
+        decisive=int((margins >= min_margin).sum()),
+        decisive_flips=flips,
         pixel_drift_mean=float(drift.mean()) if drift is not None else None,
         pixel_drift_max=float(drift.max()) if drift is not None else None,
-        upscaled={"photos": int(upscaled.sum()), "top1_agreement": u1, "top3_agreement": u3,
-                  "pixel_drift_mean": float(drift[upscaled].mean()) if drift is not None and upscaled.any() else None})
+        upscaled={
+            "photos": int(upscaled.sum()),
+            "top1_agreement": u1,
+            "top3_agreement": u3,
+            "pixel_drift_mean": float(drift[upscaled].mean()) if drift is not None and upscaled.any() else None,
+        },
+    )
 
 
 def upscaled_photos(files: list[Path], boxes: list, size: int) -> np.ndarray:

@@ -27,14 +27,18 @@ class AppGate:
         """``(passed, one-line verdict with the margins)``."""
         if golden:
             ok = not fig.decisive_flips
-            return ok, (f"{len(fig.decisive_flips)} of {fig.decisive} decisive photos (margin >= {self.min_margin}) "
-                        f"changed their top-1; top-1 agreement {fig.top1_agreement:.1%} (all photos)")
+            return ok, (
+                f"{len(fig.decisive_flips)} of {fig.decisive} decisive photos (margin >= {self.min_margin}) "
+                f"changed their top-1; top-1 agreement {fig.top1_agreement:.1%} (all photos)"
+            )
         path = PATHS.get(fig.path)
         need = path.min_agreement if path is not None and path.min_agreement is not None else self.min_agreement
         parts, ok = [f"top-1 agreement {fig.top1_agreement:.1%} (min {need:.1%})"], fig.top1_agreement >= need
         if fig.top1 is not None:
             drop = fig.reference_top1 - fig.top1
             ok = ok and drop <= self.max_top1_drop + 1e-12
-            parts.append(f"top-1 accuracy {fig.top1:.1%} vs reference {fig.reference_top1:.1%} "
-                         f"(drop {drop * 100:.1f} points, max {self.max_top1_drop * 100:.1f})")
+            parts.append(
+                f"top-1 accuracy {fig.top1:.1%} vs reference {fig.reference_top1:.1%} "
+                f"(drop {drop * 100:.1f} points, max {self.max_top1_drop * 100:.1f})"
+            )
         return ok, "; ".join(parts)

@@ -35,7 +35,6 @@ that changed their top-1 (decisive flips). Figures are given for all photos and 
 upscaled ones (a side under the input size), where resizers differ most.
 """
 
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,11 +52,29 @@ from carspotter.measure.app_figures import PathFigures, figures, upscaled_photos
 from carspotter.measure.app_gate import AppGate
 from carspotter.measure.resizers import PACKAGE_MIN_AGREEMENT, PATHS, AppPath, _upright
 
-__all__ = ["AppGate", "AppModels", "AppPath", "PACKAGE_MIN_AGREEMENT", "PATHS", "PathFigures", "PathUnavailable",
-           "PathRun", "app_model", "each_path", "figures", "install_npm_copy", "measure_path", "mediapipe_probs", "path_probs", "upscaled_photos"]
+__all__ = [
+    "AppGate",
+    "AppModels",
+    "AppPath",
+    "PACKAGE_MIN_AGREEMENT",
+    "PATHS",
+    "PathFigures",
+    "PathUnavailable",
+    "PathRun",
+    "app_model",
+    "each_path",
+    "figures",
+    "install_npm_copy",
+    "measure_path",
+    "mediapipe_probs",
+    "path_probs",
+    "upscaled_photos",
+]
 
 
-def mediapipe_probs(session, files: list[Path], boxes: list, labels: list[str], given=None, size: int = 0) -> np.ndarray:
+def mediapipe_probs(
+    session, files: list[Path], boxes: list, labels: list[str], given=None, size: int = 0
+) -> np.ndarray:
     """MediaPipe's ImageClassifier (a loaded :class:`~carspotter.model.runtimes.MediaPipeSession`) on the upright
     photos, each first passed through ``given(rgb, size)`` (what the app hands MediaPipe; default: the whole photo);
     MediaPipe resizes them itself: ``[N, C]``.
@@ -78,7 +95,7 @@ def app_model(formats: dict) -> tuple[str, str]:
     ranked = sorted((FORMATS[n].app_model_rank, n) for n in formats if FORMATS[n].app_model_rank is not None)
     for _, name in ranked:
         entry = formats.get(name)
-        for variant, record in (entry.variants.items() if entry else ()):
+        for variant, record in entry.variants.items() if entry else ():
             if record.shipped and record.precision == "fp32":
                 return name, variant
     name = next(iter(formats))
@@ -105,8 +122,11 @@ class AppModels:
         self._fp32 = (spec.measuring_runtime, vspec, Path(folder) / formats[name].variants[variant].path)
         mp = next((n for n in formats if runtimes.MEDIAPIPE in FORMATS[n].runtimes), None)  # the format MediaPipe runs
         entry = formats[mp] if mp else None
-        self._mediapipe = ((runtimes.MEDIAPIPE, FORMATS[mp].variant(entry.default_variant), Path(folder) / entry.path)
-                           if entry else None)
+        self._mediapipe = (
+            (runtimes.MEDIAPIPE, FORMATS[mp].variant(entry.default_variant), Path(folder) / entry.path)
+            if entry
+            else None
+        )
         self.mediapipe_description = f"{mp} {entry.default_variant} (MediaPipe ImageClassifier)" if entry else None
         self._own = pool is None
         self._pool = SessionPool(labels) if pool is None else pool
@@ -139,8 +159,9 @@ class AppModels:
         self.close()
 
 
-def path_probs(path: AppPath, files: list[Path], boxes: list, size: int, labels: list[str],
-               models: AppModels) -> tuple[np.ndarray, np.ndarray | None, str]:
+def path_probs(
+    path: AppPath, files: list[Path], boxes: list, size: int, labels: list[str], models: AppModels
+) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Run one app path on the original photo files: ``([N, C] probabilities, [N, S, S, 3] pixels it made
     (None for MediaPipe, which resizes inside), the model's description)``.
 
@@ -160,9 +181,19 @@ def path_probs(path: AppPath, files: list[Path], boxes: list, size: int, labels:
     return models.session.infer(pixels), pixels, models.description
 
 
-def measure_path(path: AppPath, files: list[Path], boxes: list, size: int, labels: list[str], reference: np.ndarray,
-                 truth: np.ndarray | None, names: list[str], exact: np.ndarray, upscaled: np.ndarray,
-                 models: AppModels) -> PathFigures:
+def measure_path(
+    path: AppPath,
+    files: list[Path],
+    boxes: list,
+    size: int,
+    labels: list[str],
+    reference: np.ndarray,
+    truth: np.ndarray | None,
+    names: list[str],
+    exact: np.ndarray,
+    upscaled: np.ndarray,
+    models: AppModels,
+) -> PathFigures:
     """Run one app path on the original photo files (:func:`path_probs`) and measure it against the reference.
 
     Args:
@@ -199,8 +230,9 @@ class PathRun:
     seconds: float
 
 
-def each_path(files: list[Path], boxes: list, size: int, labels: list[str], models: AppModels,
-              names: list[str] | None = None) -> Iterator[PathRun]:
+def each_path(
+    files: list[Path], boxes: list, size: int, labels: list[str], models: AppModels, names: list[str] | None = None
+) -> Iterator[PathRun]:
     """Every app path (or those in ``names``), in :data:`PATHS` order, run on the photo files: the one loop
     export's bundle, evaluate and the benchmarks share (parity makes one check per path of :data:`PATHS`).
     A path that cannot run here comes back with ``skipped`` set, never silently left out."""

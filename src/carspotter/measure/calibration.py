@@ -71,7 +71,11 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """Expected calibration error (0..1) of ``[N, C]`` probabilities against ``[N]`` labels,
     ``bins`` equal-width bins of the top-1 probability (Guo et al. 2017, eq. 3)."""
     n = len(probs)
-    return float(sum(r["count"] / n * abs(r["accuracy"] - r["confidence"]) for r in reliability(probs, labels, bins))) if n else 0.0
+    return (
+        float(sum(r["count"] / n * abs(r["accuracy"] - r["confidence"]) for r in reliability(probs, labels, bins)))
+        if n
+        else 0.0
+    )
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> list[dict]:
@@ -81,9 +85,17 @@ def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> 
     conf, correct = probs.max(axis=1), probs.argmax(axis=1) == np.asarray(labels)
     # Bin b holds confidences in (b/B, (b+1)/B]; a confidence of exactly 0 goes to bin 0.
     which = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
-    return [{"low": b / bins, "high": (b + 1) / bins, "count": int((which == b).sum()),
-             "accuracy": float(correct[which == b].mean()), "confidence": float(conf[which == b].mean())}
-            for b in range(bins) if (which == b).any()]
+    return [
+        {
+            "low": b / bins,
+            "high": (b + 1) / bins,
+            "count": int((which == b).sum()),
+            "accuracy": float(correct[which == b].mean()),
+            "confidence": float(conf[which == b].mean()),
+        }
+        for b in range(bins)
+        if (which == b).any()
+    ]
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -92,8 +104,12 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     from scipy.optimize import minimize_scalar
 
     lo, hi = np.log(T_BOUNDS[0]), np.log(T_BOUNDS[1])
-    res = minimize_scalar(lambda log_t: nll(logits, labels, float(np.exp(log_t))), bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-5})
+    res = minimize_scalar(
+        lambda log_t: nll(logits, labels, float(np.exp(log_t))),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-5},
+    )
     return float(np.exp(res.x))
 
 
@@ -119,8 +135,15 @@ class Temperature:
     cv_gain: float | None = None
 
     def to_json(self) -> dict:
-        return {"value": self.value, "fitted": self.fitted, "adopted": self.adopted, "reason": self.reason,
-                "val_nll_before": self.val_nll_before, "val_nll_after": self.val_nll_after, "cv_gain": self.cv_gain}
+        return {
+            "value": self.value,
+            "fitted": self.fitted,
+            "adopted": self.adopted,
+            "reason": self.reason,
+            "val_nll_before": self.val_nll_before,
+            "val_nll_after": self.val_nll_after,
+            "cv_gain": self.cv_gain,
+        }
 
 
 def choose_temperature(val_logits: np.ndarray, val_labels: np.ndarray) -> Temperature:
@@ -133,15 +156,22 @@ def choose_temperature(val_logits: np.ndarray, val_labels: np.ndarray) -> Temper
     """
     n = len(val_labels)
     if n < MIN_VAL_FOR_TEMPERATURE:
-        return Temperature(1.0, None, False, f"validation split has {n} photos; temperature scaling needs at least "
-                                             f"{MIN_VAL_FOR_TEMPERATURE}: T = 1 kept")
+        return Temperature(
+            1.0,
+            None,
+            False,
+            f"validation split has {n} photos; temperature scaling needs at least "
+            f"{MIN_VAL_FOR_TEMPERATURE}: T = 1 kept",
+        )
     fitted = fit_temperature(val_logits, val_labels)
     before, after = nll(val_logits, val_labels), nll(val_logits, val_labels, fitted)
     gain = cross_validated_gain(val_logits, val_labels)
     how = f"fitted T = {fitted:.3f}: validation NLL {before:.3f} -> {after:.3f}, cross-validated gain {gain:.1%}"
     if not T_BOUNDS[0] * 1.01 < fitted < T_BOUNDS[1] / 1.01:  # the minimum lies beyond the search interval
-        how += (f" (at the bound of the search interval {T_BOUNDS[0]:g}..{T_BOUNDS[1]:g}: the probabilities carry "
-                "almost no information, e.g. a model at chance)")
+        how += (
+            f" (at the bound of the search interval {T_BOUNDS[0]:g}..{T_BOUNDS[1]:g}: the probabilities carry "
+            "almost no information, e.g. a model at chance)"
+        )
     if gain >= MIN_NLL_GAIN:
         return Temperature(fitted, fitted, True, f"{how}: adopted", before, after, gain)
     return Temperature(1.0, fitted, False, f"{how} (< {MIN_NLL_GAIN:.0%}): T = 1 kept", before, after, gain)
@@ -179,8 +209,11 @@ def risk_coverage(probs: np.ndarray, labels: np.ndarray) -> dict:
     kept = np.arange(1, len(conf) + 1)
     precision = np.cumsum(correct) / kept
     last = np.r_[conf[1:] != conf[:-1], True]  # the last photo of each run of equal confidences
-    return {"threshold": conf[last].tolist(), "coverage": (kept[last] / max(1, len(conf))).tolist(),
-            "precision": precision[last].tolist()}
+    return {
+        "threshold": conf[last].tolist(),
+        "coverage": (kept[last] / max(1, len(conf))).tolist(),
+        "precision": precision[last].tolist(),
+    }
 
 
 def selective_figures(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
@@ -190,8 +223,13 @@ def selective_figures(probs: np.ndarray, labels: np.ndarray, threshold: float) -
     keep = probs.max(axis=1) >= threshold
     correct = probs.argmax(axis=1) == np.asarray(labels)
     n = int(keep.sum())
-    return {"threshold": float(threshold), "coverage": float(keep.mean()) if len(keep) else 0.0,
-            "precision": float(correct[keep].mean()) if n else None, "accepted": n, "count": int(len(keep))}
+    return {
+        "threshold": float(threshold),
+        "coverage": float(keep.mean()) if len(keep) else 0.0,
+        "precision": float(correct[keep].mean()) if n else None,
+        "accepted": n,
+        "count": int(len(keep)),
+    }
 
 
 def choose_threshold(probs: np.ndarray, labels: np.ndarray, target_precision: float) -> tuple[float | None, str]:
@@ -205,8 +243,9 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray, target_precision: fl
     """
     n = len(labels)
     if n < MIN_VAL_FOR_THRESHOLD:
-        return None, (f"validation split has {n} photos; a confidence threshold needs at least {MIN_VAL_FOR_THRESHOLD}: "
-                      f"none set")
+        return None, (
+            f"validation split has {n} photos; a confidence threshold needs at least {MIN_VAL_FOR_THRESHOLD}: none set"
+        )
     curve = risk_coverage(probs, labels)
     prec, thr = np.array(curve["precision"]), np.array(curve["threshold"])
     kept = np.round(np.array(curve["coverage"]) * n).astype(int)
@@ -218,8 +257,10 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray, target_precision: fl
         stop += 1
     if stop == first:
         best = float(prec[kept >= MIN_ACCEPTED].max()) if (kept >= MIN_ACCEPTED).any() else 0.0
-        return None, (f"no threshold reaches precision {target_precision:.0%} on the validation split with at least "
-                      f"{MIN_ACCEPTED} answers kept (best {best:.0%}): none set")
+        return None, (
+            f"no threshold reaches precision {target_precision:.0%} on the validation split with at least "
+            f"{MIN_ACCEPTED} answers kept (best {best:.0%}): none set"
+        )
     t = float(thr[stop - 1])
     return t, f"lowest threshold keeping validation precision >= {target_precision:.0%}: {t:.3f}"
 

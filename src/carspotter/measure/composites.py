@@ -59,18 +59,21 @@ def _window(image: np.ndarray, rng: np.random.Generator, aspect: float) -> np.nd
     ww = max(4, min(w, int(rng.uniform(0.5, 1.0) * fit_w)))
     hh = max(4, min(h, int(round(ww / aspect))))
     x, y = int(rng.integers(0, w - ww + 1)), int(rng.integers(0, h - hh + 1))
-    return image[y:y + hh, x:x + ww]
+    return image[y : y + hh, x : x + ww]
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     import cv2
 
     up = width > image.shape[1] or height > image.shape[0]
-    return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_CUBIC if up else cv2.INTER_AREA)
+    return cv2.resize(
+        np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_CUBIC if up else cv2.INTER_AREA
+    )
 
 
-def compose(car: np.ndarray, share: float, seed: int, size: tuple[int, int] = SCENE_12MP,
-            distractors: bool = True) -> Scene:
+def compose(
+    car: np.ndarray, share: float, seed: int, size: tuple[int, int] = SCENE_12MP, distractors: bool = True
+) -> Scene:
     """Paste ``car`` into a scene (steps 1 to 3 of the module docstring).
 
     Args:
@@ -98,15 +101,15 @@ def compose(car: np.ndarray, share: float, seed: int, size: tuple[int, int] = SC
         _, other = pool[int(rng.integers(len(pool)))]
         dw = max(4, int(rng.uniform(0.05, 0.2) * width))
         patch = _resize(_window(other, rng, rng.uniform(0.5, 2.0)), dw, max(4, int(dw / rng.uniform(0.5, 2.0))))
-        patch = patch[: height, : width]
+        patch = patch[:height, :width]
         py, px = int(rng.integers(0, height - patch.shape[0] + 1)), int(rng.integers(0, width - patch.shape[1] + 1))
-        scene[py:py + patch.shape[0], px:px + patch.shape[1]] = patch
+        scene[py : py + patch.shape[0], px : px + patch.shape[1]] = patch
     cw = max(1, int(round(share * width)))
     ch = int(round(cw * car.shape[0] / car.shape[1]))
     if ch > height:  # a tall crop: cap the height, keep the aspect
         ch, cw = height, max(1, int(round(height * car.shape[1] / car.shape[0])))
     x0, y0 = int(rng.integers(0, width - cw + 1)), int(rng.integers(0, height - ch + 1))
-    scene[y0:y0 + ch, x0:x0 + cw] = _resize(car, cw, ch)
+    scene[y0 : y0 + ch, x0 : x0 + cw] = _resize(car, cw, ch)
     return Scene(scene, Roi(x0, y0, x0 + cw, y0 + ch), name)
 
 

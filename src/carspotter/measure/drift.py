@@ -38,8 +38,16 @@ MATCH_LIMIT = 1.0
 """A candidate further than this (relative L2 error on the first photo) from the probe is not the same quantity: no
 closer than zeros would be. Such a probe is unmatched (the rescaled input of an int8 file that takes raw pixels)."""
 
-KEPT = {"Activation", "ReLU", "MaxPooling2D", "AveragePooling2D", "Concatenate", "Add", "GlobalAveragePooling2D",
-        "Rescaling"}
+KEPT = {
+    "Activation",
+    "ReLU",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "Concatenate",
+    "Add",
+    "GlobalAveragePooling2D",
+    "Rescaling",
+}
 """Layer types whose outputs survive conversion (see the module docstring); Conv2D and Dense count when they carry a
 non-linear activation of their own."""
 
@@ -85,28 +93,41 @@ class Drift:
         first = self.first_beyond
         top = ", ".join(f"{n} (+{g:.1%})" for n, g in self.contributors() if g > 0)
         last = self.matched[-1] if self.matched else None
-        head = (f"first beyond {self.tolerance:.0%}: {first.layer} (depth {first.depth}, {first.rel_error:.1%})" if first
-                else f"every probe within {self.tolerance:.0%}")
+        head = (
+            f"first beyond {self.tolerance:.0%}: {first.layer} (depth {first.depth}, {first.rel_error:.1%})"
+            if first
+            else f"every probe within {self.tolerance:.0%}"
+        )
         tail = f"; at the output {last.rel_error:.1%}" if last else ""
         return f"{self.variant}: {head}{tail}; most added by {top or 'none'} ({self.photos} photos, {len(self.matched)} probes)"
 
     @classmethod
     def from_json(cls, d: dict, variant: str | None = None) -> "Drift":
         """A record written by :meth:`to_json` (a manifest's ``drift``), named ``variant`` if given."""
-        probes = [Probe(p["layer"], p["depth"], p.get("tensor"), p.get("rel_error"), p.get("rel_error_max"))
-                  for p in d["probes"]]
+        probes = [
+            Probe(p["layer"], p["depth"], p.get("tensor"), p.get("rel_error"), p.get("rel_error_max"))
+            for p in d["probes"]
+        ]
         return cls(variant or d["variant"], d["photos"], d["tolerance"], probes)
 
     def to_json(self) -> dict:
         first = self.first_beyond
-        return {"variant": self.variant, "photos": self.photos, "tolerance": self.tolerance,
-                "first_beyond": first.layer if first else None, "summary": self.summary(),
-                "contributors": [{"layer": n, "added": round(g, 6)} for n, g in self.contributors()],
-                "unmatched": [p.layer for p in self.probes if p.tensor is None],
-                "probes": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(p).items()} for p in self.probes]}
+        return {
+            "variant": self.variant,
+            "photos": self.photos,
+            "tolerance": self.tolerance,
+            "first_beyond": first.layer if first else None,
+            "summary": self.summary(),
+            "contributors": [{"layer": n, "added": round(g, 6)} for n, g in self.contributors()],
+            "unmatched": [p.layer for p in self.probes if p.tensor is None],
+            "probes": [
+                {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(p).items()} for p in self.probes
+            ],
+        }
 
 
 # -- the reference's probes -------------------------------------------------------------------------------------------
+
 
 def _histories(obj) -> list[str]:
     """Layer names in a Keras 3 ``inbound_nodes`` config (every ``keras_history`` found in it)."""
@@ -166,7 +187,9 @@ class ReferenceProbes:
                 cuts = [n for n in cut_points(layer) if _kept(layer.get_layer(n))]
                 self._stages.append(("prefix", list(prefix)))
                 # the probes, then the backbone's own output, which the outer layers continue from
-                self._stages.append(("nested", keras.Model(layer.inputs, [layer.get_layer(n).output for n in cuts] + [layer.output])))
+                self._stages.append(
+                    ("nested", keras.Model(layer.inputs, [layer.get_layer(n).output for n in cuts] + [layer.output]))
+                )
                 self.names += [f"{layer.name}/{n}" for n in cuts]
                 prefix = []
                 continue
@@ -194,6 +217,7 @@ class ReferenceProbes:
 
 
 # -- matching and measuring -------------------------------------------------------------------------------------------
+
 
 def _as_reference(value: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
     """``value`` in ``ref``'s layout (itself, its NCHW -> NHWC transpose, or squeezed), or None when it cannot be."""
@@ -230,8 +254,9 @@ def match(names: list[str], refs: list[np.ndarray], tensors: list[tuple[str, np.
     return out
 
 
-def measure_drift(variant: str, reference: ReferenceProbes, file_tensors, pixels: np.ndarray,
-                  tolerance: float = TOLERANCE) -> Drift:
+def measure_drift(
+    variant: str, reference: ReferenceProbes, file_tensors, pixels: np.ndarray, tolerance: float = TOLERANCE
+) -> Drift:
     """Drift of one variant file against the reference.
 
     Args:
@@ -251,7 +276,7 @@ def measure_drift(variant: str, reference: ReferenceProbes, file_tensors, pixels
     errors: list[list[float]] = [[] for _ in reference.names]
     chosen: list[str | None] | None = None
     for k in progress(range(len(pixels)), len(pixels), f"drift of {variant}", min_total=16):
-        px = pixels[k:k + 1]
+        px = pixels[k : k + 1]
         refs = reference.run(px)
         tensors = file_tensors.run(px)
         if chosen is None:
@@ -260,8 +285,10 @@ def measure_drift(variant: str, reference: ReferenceProbes, file_tensors, pixels
         for j, (name, ref) in enumerate(zip(chosen, refs)):
             if name is not None:
                 errors[j].append(_rel(_as_reference(values[name], ref), ref))
-    probes = [Probe(layer, depth, name, float(np.mean(e)) if e else None, float(np.max(e)) if e else None)
-              for depth, (layer, name, e) in enumerate(zip(reference.names, chosen, errors))]
+    probes = [
+        Probe(layer, depth, name, float(np.mean(e)) if e else None, float(np.max(e)) if e else None)
+        for depth, (layer, name, e) in enumerate(zip(reference.names, chosen, errors))
+    ]
     return Drift(variant, len(pixels), tolerance, probes)
 
 

@@ -42,11 +42,21 @@ def confusion(pred: np.ndarray, truth: np.ndarray, labels: list[str], worst: int
     chosen = sorted((c for c in classes if errors[c]), key=lambda c: (-errors[c], labels[c]))[:worst]
     matrix = [[int(np.sum((truth == r) & (pred == c))) for c in chosen] for r in chosen]
     other = [int(np.sum((truth == r) & ~np.isin(pred, chosen))) for r in chosen]
-    return {"classes": [labels[c] for c in chosen], "errors": [errors[c] for c in chosen], "matrix": matrix, "other": other}
+    return {
+        "classes": [labels[c] for c in chosen],
+        "errors": [errors[c] for c in chosen],
+        "matrix": matrix,
+        "other": other,
+    }
 
 
-def column_figures(probs: np.ndarray, truth: np.ndarray, labels: list[str], threshold: float | None = None,
-                   negative_class: str | None = None) -> dict:
+def column_figures(
+    probs: np.ndarray,
+    truth: np.ndarray,
+    labels: list[str],
+    threshold: float | None = None,
+    negative_class: str | None = None,
+) -> dict:
     """Every figure of one column (see the module docstring).
 
     Args:
@@ -64,11 +74,19 @@ def column_figures(probs: np.ndarray, truth: np.ndarray, labels: list[str], thre
     top = topk(probs, min(3, probs.shape[1]))
     correct = pred == truth
     p_true = probs[np.arange(n), truth]
-    out = {"photos": n, "top1": Proportion.mean(correct).to_json(),
-           "top3": Proportion.mean((top == truth[:, None]).any(axis=1)).to_json(),
-           "nll": float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0)))), "ece": float(ece(probs, truth)),
-           "threshold": threshold, "precision": None, "coverage": None, "not_car_rate": None,
-           "per_class": per_class(pred, truth, labels), "confusion": confusion(pred, truth, labels)}
+    out = {
+        "photos": n,
+        "top1": Proportion.mean(correct).to_json(),
+        "top3": Proportion.mean((top == truth[:, None]).any(axis=1)).to_json(),
+        "nll": float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0)))),
+        "ece": float(ece(probs, truth)),
+        "threshold": threshold,
+        "precision": None,
+        "coverage": None,
+        "not_car_rate": None,
+        "per_class": per_class(pred, truth, labels),
+        "confusion": confusion(pred, truth, labels),
+    }
     if threshold is not None:
         shown = probs.max(axis=1) >= threshold
         out["coverage"] = Proportion.of(int(shown.sum()), n).to_json()

@@ -123,13 +123,20 @@ class VariantFigures:
     @classmethod
     def from_json(cls, data: dict) -> "VariantFigures":
         p = data["parity"]
-        return cls(photos=int(data["photos"]), top1=data["top1"], top3=data["top3"],
-                   reference_top1=data.get("reference_top1", 0.0), reference_top3=data.get("reference_top3", 0.0),
-                   top1_agreement=data["top1_agreement"],
-                   parity=ParityFigures(bool(p["passed"]), int(p.get("near_ties", 0)), int(p.get("mismatches", 0)),
-                                        float(p.get("tau", 0.0))),
-                   max_abs_diff=data["max_abs_diff"], top1_near_ties=int(data.get("top1_near_ties", 0)),
-                   paired=[int(v) for v in data.get("paired", [])])
+        return cls(
+            photos=int(data["photos"]),
+            top1=data["top1"],
+            top3=data["top3"],
+            reference_top1=data.get("reference_top1", 0.0),
+            reference_top3=data.get("reference_top3", 0.0),
+            top1_agreement=data["top1_agreement"],
+            parity=ParityFigures(
+                bool(p["passed"]), int(p.get("near_ties", 0)), int(p.get("mismatches", 0)), float(p.get("tau", 0.0))
+            ),
+            max_abs_diff=data["max_abs_diff"],
+            top1_near_ties=int(data.get("top1_near_ties", 0)),
+            paired=[int(v) for v in data.get("paired", [])],
+        )
 
     def accuracy_difference(self):
         """The paired top-1 difference, variant minus reference, with Newcombe's interval and McNemar's p
@@ -150,25 +157,52 @@ class GateVerdict:
         return self.text
 
 
-def measure(reference: np.ndarray, probs: np.ndarray, truth: np.ndarray, class_names: list[str], photo_names: list[str],
-            fmt: str, variant: VariantSpec) -> VariantFigures:
+def measure(
+    reference: np.ndarray,
+    probs: np.ndarray,
+    truth: np.ndarray,
+    class_names: list[str],
+    photo_names: list[str],
+    fmt: str,
+    variant: VariantSpec,
+) -> VariantFigures:
     """Figures of one variant: ``[N, C]`` reference and variant probabilities, ``[N]`` true labels.
 
     Raises:
         ComparisonError: the two probability arrays differ in shape.
     """
     tol = tolerance(variant.family)
-    parity = compare_top3(reference, probs, labels=class_names, photos=photo_names, tau=tol.tau,
-                          max_abs_diff_limit=tol.max_abs_diff, format=fmt, target=variant.name, precision=variant.family,
-                          break_rate=tol.break_rate)
+    parity = compare_top3(
+        reference,
+        probs,
+        labels=class_names,
+        photos=photo_names,
+        tau=tol.tau,
+        max_abs_diff_limit=tol.max_abs_diff,
+        format=fmt,
+        target=variant.name,
+        precision=variant.family,
+        break_rate=tol.break_rate,
+    )
     mine, theirs = probs.argmax(1) == truth, reference.argmax(1) == truth
-    paired = [int(np.sum(mine & theirs)), int(np.sum(mine & ~theirs)), int(np.sum(~mine & theirs)), int(np.sum(~mine & ~theirs))]
+    paired = [
+        int(np.sum(mine & theirs)),
+        int(np.sum(mine & ~theirs)),
+        int(np.sum(~mine & theirs)),
+        int(np.sum(~mine & ~theirs)),
+    ]
     return VariantFigures(
-        photos=int(len(truth)), top1=topk_accuracy(probs, truth, 1), top3=topk_accuracy(probs, truth, 3),
-        reference_top1=topk_accuracy(reference, truth, 1), reference_top3=topk_accuracy(reference, truth, 3),
+        photos=int(len(truth)),
+        top1=topk_accuracy(probs, truth, 1),
+        top3=topk_accuracy(probs, truth, 3),
+        reference_top1=topk_accuracy(reference, truth, 1),
+        reference_top3=topk_accuracy(reference, truth, 3),
         top1_agreement=parity.top1_agreement,
         parity=ParityFigures(bool(parity), parity.near_ties, len(parity.mismatches), parity.tau),
-        max_abs_diff=parity.max_abs_diff, top1_near_ties=parity.top1_near_ties, paired=paired)
+        max_abs_diff=parity.max_abs_diff,
+        top1_near_ties=parity.top1_near_ties,
+        paired=paired,
+    )
 
 
 def agreement_text(fig: VariantFigures) -> str:
@@ -177,8 +211,11 @@ def agreement_text(fig: VariantFigures) -> str:
 
     n = fig.photos
     k = round(fig.gated_agreement * n)
-    ties = f" ({fig.top1_near_ties} near-tie{'s' if fig.top1_near_ties != 1 else ''} counted, tau {fig.parity.tau:g})" \
-        if fig.top1_near_ties else ""
+    ties = (
+        f" ({fig.top1_near_ties} near-tie{'s' if fig.top1_near_ties != 1 else ''} counted, tau {fig.parity.tau:g})"
+        if fig.top1_near_ties
+        else ""
+    )
     return f"top-1 agreement {fig.gated_agreement:.1%} {bracket(*wilson(k, n))} on {n} photos{ties}"
 
 
@@ -200,8 +237,12 @@ def apply_gate(variant: VariantSpec, fig: VariantFigures, gates: Gates) -> GateV
 
     if variant.family == "fp32":
         ok = fig.parity.passed
-        return GateVerdict(ok, "top-3 parity passes" if ok else
-                           f"top-3 parity fails ({fig.parity.mismatches} photos, max |dp| {fig.max_abs_diff:.2e})")
+        return GateVerdict(
+            ok,
+            "top-3 parity passes"
+            if ok
+            else f"top-3 parity fails ({fig.parity.mismatches} photos, max |dp| {fig.max_abs_diff:.2e})",
+        )
     low = wilson(round(fig.gated_agreement * fig.photos), fig.photos)[0] if fig.photos else 0.0
     need = gates.fp16_min_agreement if variant.family == "fp16" else gates.int8_min_agreement
     ok_agree = low >= need - 1e-12
@@ -209,8 +250,10 @@ def apply_gate(variant: VariantSpec, fig: VariantFigures, gates: Gates) -> GateV
     best = wilson(fig.photos, fig.photos)[0] if fig.photos else 0.0
     if best < need - 1e-12:  # no outcome on this few photos could pass: say so instead of FAILED
         takes = f"it takes {photos_needed(need)}" if need < 1 else "no number of photos reaches a bound of 100% or more"
-        agree = (f"{agreement_text(fig)}: too few photos to judge (even {fig.photos} of {fig.photos} agreeing gives a "
-                 f"lower bound of {best:.1%} < {need:.1%}; {takes})")
+        agree = (
+            f"{agreement_text(fig)}: too few photos to judge (even {fig.photos} of {fig.photos} agreeing gives a "
+            f"lower bound of {best:.1%} < {need:.1%}; {takes})"
+        )
     if variant.family == "fp16":
         return GateVerdict(ok_agree, agree)
     diff = fig.accuracy_difference()
@@ -221,8 +264,10 @@ def apply_gate(variant: VariantSpec, fig: VariantFigures, gates: Gates) -> GateV
     else:
         ok_drop = diff.low >= -gates.int8_max_top1_drop - 1e-12
         interval = f"[{diff.low * 100:+.1f}, {diff.high * 100:+.1f}]"
-        accuracy = (f"top-1 accuracy {fig.top1:.2%} vs reference {fig.reference_top1:.2%}: difference "
-                    f"{diff.difference * 100:+.1f} points {interval} (Newcombe 95 %; {diff.only_a} photos right only "
-                    f"with the variant, {diff.only_b} only with the reference, McNemar p = {diff.p_value:.2g}), lower "
-                    f"bound {'>=' if ok_drop else '<'} -{gates.int8_max_top1_drop * 100:.1f}{'' if ok_drop else ': FAILED'}")
+        accuracy = (
+            f"top-1 accuracy {fig.top1:.2%} vs reference {fig.reference_top1:.2%}: difference "
+            f"{diff.difference * 100:+.1f} points {interval} (Newcombe 95 %; {diff.only_a} photos right only "
+            f"with the variant, {diff.only_b} only with the reference, McNemar p = {diff.p_value:.2g}), lower "
+            f"bound {'>=' if ok_drop else '<'} -{gates.int8_max_top1_drop * 100:.1f}{'' if ok_drop else ': FAILED'}"
+        )
     return GateVerdict(ok_drop and ok_agree, f"{accuracy}; {agree}")

@@ -34,8 +34,10 @@ def last_conv_block(model) -> tuple[object, str]:
         if len(layer.output.shape) == 4 and type(layer).__name__ not in ("InputLayer", "Rescaling"):
             inner = layer.layers[-1].name if hasattr(layer, "layers") and layer.layers else None
             return layer, f"{layer.name}/{inner}" if inner else layer.name
-    raise UsageError(f"--report: the model {model.name} has no convolutional block (no layer with a 4-D output), "
-                     "so no heatmap can be made; predict without --report")
+    raise UsageError(
+        f"--report: the model {model.name} has no convolutional block (no layer with a 4-D output), "
+        "so no heatmap can be made; predict without --report"
+    )
 
 
 def gradcam(model, pixels: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -59,7 +61,9 @@ def gradcam(model, pixels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     for i, cam in enumerate(cams):
         top = cam.max()
         if top > 0:
-            out[i] = np.asarray(Image.fromarray((cam / top).astype(np.float32), "F").resize((size, size), Image.Resampling.BILINEAR))
+            out[i] = np.asarray(
+                Image.fromarray((cam / top).astype(np.float32), "F").resize((size, size), Image.Resampling.BILINEAR)
+            )
     return np.clip(out, 0.0, 1.0)
 
 
@@ -76,10 +80,12 @@ def gradcam_maps(model, pixels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
     block, _ = last_conv_block(model)
     chain = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]  # the model is a chain of layers
-    before, after = chain[:chain.index(block) + 1], chain[chain.index(block) + 1:]
+    before, after = chain[: chain.index(block) + 1], chain[chain.index(block) + 1 :]
     dense = after[-1] if after else None
     if dense is None or not hasattr(dense, "kernel"):
-        raise UsageError(f"--report: the model {model.name} does not end in a Dense layer; Grad-CAM needs its pre-softmax score")
+        raise UsageError(
+            f"--report: the model {model.name} does not end in a Dense layer; Grad-CAM needs its pre-softmax score"
+        )
     maps = tf.convert_to_tensor(pixels.astype(np.float32))
     for layer in before:
         maps = layer(maps, training=False)
@@ -100,7 +106,9 @@ def gradcam_maps(model, pixels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """The input with the heatmap over it: ``[S, S, 3]`` uint8 (heat 0 blue .. 1 red, ``alpha`` 0..1 at full heat)."""
     h = heat[..., None]
-    colour = np.concatenate([np.clip(2 * h, 0, 1), np.clip(2 - np.abs(4 * h - 2), 0, 1) * 0.9, np.clip(1 - 2 * h, 0, 1)], -1)
+    colour = np.concatenate(
+        [np.clip(2 * h, 0, 1), np.clip(2 - np.abs(4 * h - 2), 0, 1) * 0.9, np.clip(1 - 2 * h, 0, 1)], -1
+    )
     a = alpha * np.clip(1.5 * h, 0, 1)  # cold areas keep the photo as it is
     return np.clip(pixels * (1 - a) + 255 * colour * a, 0, 255).astype(np.uint8)
 
@@ -110,5 +118,5 @@ def centre_of_mass(heat: np.ndarray) -> tuple[float, float]:
     total = heat.sum()
     if total <= 0:
         return 0.5, 0.5
-    ys, xs = np.mgrid[0:heat.shape[0], 0:heat.shape[1]]
+    ys, xs = np.mgrid[0 : heat.shape[0], 0 : heat.shape[1]]
     return float((xs * heat).sum() / total / heat.shape[1]), float((ys * heat).sum() / total / heat.shape[0])

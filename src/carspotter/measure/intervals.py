@@ -68,7 +68,14 @@ class Proportion:
         return (self.high - self.low) / 2
 
     def to_json(self) -> dict:
-        return {"value": self.value, "k": self.k, "n": self.n, "low": self.low, "high": self.high, "interval": "Wilson 95 %"}
+        return {
+            "value": self.value,
+            "k": self.k,
+            "n": self.n,
+            "low": self.low,
+            "high": self.high,
+            "interval": "Wilson 95 %",
+        }
 
     def __str__(self) -> str:
         if self.value is None:
@@ -85,8 +92,10 @@ def too_small(n: int, difference: float = 0.05) -> str | None:
     low, high = wilson(n // 2, n)
     half = (high - low) / 2
     if half > difference:
-        return (f"{n} photos: a figure's 95 % interval is up to +/-{half:.1%} wide, too wide to tell apart two models "
-                f"{difference:.0%} apart; compare them on the same photos (carspotter evaluate --baseline) or use more")
+        return (
+            f"{n} photos: a figure's 95 % interval is up to +/-{half:.1%} wide, too wide to tell apart two models "
+            f"{difference:.0%} apart; compare them on the same photos (carspotter evaluate --baseline) or use more"
+        )
     return None
 
 
@@ -114,13 +123,22 @@ class PairedDifference:
         return self.both + self.only_a + self.only_b + self.neither
 
     def to_json(self) -> dict:
-        return {"difference": self.difference, "low": self.low, "high": self.high, "n": self.n,
-                "interval": "Newcombe 1998 (method 10), 95 %", "discordant": {"only_a": self.only_a, "only_b": self.only_b},
-                "concordant": {"both": self.both, "neither": self.neither}, "mcnemar_exact_p": self.p_value}
+        return {
+            "difference": self.difference,
+            "low": self.low,
+            "high": self.high,
+            "n": self.n,
+            "interval": "Newcombe 1998 (method 10), 95 %",
+            "discordant": {"only_a": self.only_a, "only_b": self.only_b},
+            "concordant": {"both": self.both, "neither": self.neither},
+            "mcnemar_exact_p": self.p_value,
+        }
 
     def __str__(self) -> str:
-        return (f"{self.difference:+.1%} [{self.low:+.1%}, {self.high:+.1%}] on {self.n} photos "
-                f"({self.only_a} right only for A, {self.only_b} only for B; McNemar exact p = {self.p_value:.3g})")
+        return (
+            f"{self.difference:+.1%} [{self.low:+.1%}, {self.high:+.1%}] on {self.n} photos "
+            f"({self.only_a} right only for A, {self.only_b} only for B; McNemar exact p = {self.p_value:.3g})"
+        )
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -163,4 +181,6 @@ def paired_from_counts(both: int, only_a: int, only_b: int, neither: int) -> Pai
     diff = p1 - p2
     low = diff - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
     high = diff + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
-    return PairedDifference(diff, max(-1.0, low), min(1.0, high), both, only_a, only_b, neither, mcnemar_exact(only_a, only_b))
+    return PairedDifference(
+        diff, max(-1.0, low), min(1.0, high), both, only_a, only_b, neither, mcnemar_exact(only_a, only_b)
+    )

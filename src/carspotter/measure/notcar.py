@@ -22,12 +22,37 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "clock", "coins", "camera", "moon",
-                  "retina", "immunohistochemistry", "brick", "grass", "gravel", "page", "hubble_deep_field", "logo")
+SKIMAGE_PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "motorcycle_left",
+    "clock",
+    "coins",
+    "camera",
+    "moon",
+    "retina",
+    "immunohistochemistry",
+    "brick",
+    "grass",
+    "gravel",
+    "page",
+    "hubble_deep_field",
+    "logo",
+)
 """``skimage.data`` images used (``motorcycle_left`` is the left view of ``stereo_motorcycle``)."""
 
-FLAT_COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128), "red": (220, 30, 30),
-                "green": (30, 160, 60), "blue": (30, 60, 200), "sky": (135, 190, 235), "asphalt": (70, 72, 75)}
+FLAT_COLOURS = {
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "grey": (128, 128, 128),
+    "red": (220, 30, 30),
+    "green": (30, 160, 60),
+    "blue": (30, 60, 200),
+    "sky": (135, 190, 235),
+    "asphalt": (70, 72, 75),
+}
 
 SYNTHETIC_SIDE = 299
 SYNTHETIC_SEED = 2017
@@ -74,8 +99,10 @@ def skimage_photos() -> list[NotCar]:
 def synthetic_photos(side: int = SYNTHETIC_SIDE, seed: int = SYNTHETIC_SEED) -> list[NotCar]:
     """The synthetic set described in the module docstring, ``[side, side, 3]`` uint8 each."""
     rng = np.random.default_rng(seed)
-    out = [NotCar(f"synthetic/flat-{k}", "synthetic", np.full((side, side, 3), rgb, np.uint8))
-           for k, rgb in FLAT_COLOURS.items()]
+    out = [
+        NotCar(f"synthetic/flat-{k}", "synthetic", np.full((side, side, 3), rgb, np.uint8))
+        for k, rgb in FLAT_COLOURS.items()
+    ]
     out.append(NotCar("synthetic/noise-uniform", "synthetic", rng.integers(0, 256, (side, side, 3), dtype=np.uint8)))
     gauss = np.clip(rng.normal(128, 40, (side, side, 3)), 0, 255).astype(np.uint8)
     out.append(NotCar("synthetic/noise-gaussian", "synthetic", gauss))
@@ -83,11 +110,21 @@ def synthetic_photos(side: int = SYNTHETIC_SIDE, seed: int = SYNTHETIC_SEED) -> 
     blobs = np.asarray(Image.fromarray(small).resize((side, side), Image.Resampling.BICUBIC))
     out.append(NotCar("synthetic/noise-blobs", "synthetic", blobs))
     ramp = np.linspace(0, 255, side)
-    out.append(NotCar("synthetic/gradient-horizontal", "synthetic",
-                      np.repeat(np.repeat(ramp[None, :, None], side, 0), 3, 2).astype(np.uint8)))
+    out.append(
+        NotCar(
+            "synthetic/gradient-horizontal",
+            "synthetic",
+            np.repeat(np.repeat(ramp[None, :, None], side, 0), 3, 2).astype(np.uint8),
+        )
+    )
     diag = (ramp[:, None] + ramp[None, :]) / 2
-    out.append(NotCar("synthetic/gradient-diagonal", "synthetic",
-                      np.stack([diag, 255 - diag, np.full_like(diag, 128)], axis=2).astype(np.uint8)))
+    out.append(
+        NotCar(
+            "synthetic/gradient-diagonal",
+            "synthetic",
+            np.stack([diag, 255 - diag, np.full_like(diag, 128)], axis=2).astype(np.uint8),
+        )
+    )
     yy, xx = np.mgrid[:side, :side]
     checker = (((yy // 16) + (xx // 16)) % 2 * 255).astype(np.uint8)
     out.append(NotCar("synthetic/checkerboard", "synthetic", np.repeat(checker[:, :, None], 3, 2)))

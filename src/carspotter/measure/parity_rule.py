@@ -113,8 +113,10 @@ class Mismatch:
     p_format_class: float
 
     def __str__(self) -> str:
-        return (f"{self.photo}: rank {self.rank}: reference {self.reference_class!r} (p={self.p_reference_class:.5f}) "
-                f"vs format {self.format_class!r} (reference p={self.p_format_class:.5f})")
+        return (
+            f"{self.photo}: rank {self.rank}: reference {self.reference_class!r} (p={self.p_reference_class:.5f}) "
+            f"vs format {self.format_class!r} (reference p={self.p_format_class:.5f})"
+        )
 
 
 @dataclass
@@ -172,14 +174,18 @@ class ParityResult:
 
     def __str__(self) -> str:
         ranks = "" if self.top_k == TOP_K else f", top-{self.top_k}: the model has {self.top_k} classes"
-        head = (f"[{self.photo_set}] {self.format}/{self.target} ({self.precision}, tau={self.tau:g}{ranks}): "
-                f"{'PASS' if self else 'FAIL'} on {self.photos} photos; top-1 agreement {self.top1_agreement:.2%}; "
-                f"near-ties {self.near_ties} (rank 1: {self.top1_near_ties}); max |dp| {self.max_abs_diff:.2e}")
+        head = (
+            f"[{self.photo_set}] {self.format}/{self.target} ({self.precision}, tau={self.tau:g}{ranks}): "
+            f"{'PASS' if self else 'FAIL'} on {self.photos} photos; top-1 agreement {self.top1_agreement:.2%}; "
+            f"near-ties {self.near_ties} (rank 1: {self.top1_near_ties}); max |dp| {self.max_abs_diff:.2e}"
+        )
         if self.break_rate > 0 and self.photos:
             lo, hi = self.breaks()
-            head += (f"; {len(self.mismatches)} of {self.photos} photos break the rule, {len(self.mismatches) / self.photos:.1%} "
-                     f"[{lo:.1%}, {hi:.1%}] (Wilson 95 %): lower bound {'<=' if self._breaks_within() else '>'} "
-                     f"{self.break_rate:.0%}")
+            head += (
+                f"; {len(self.mismatches)} of {self.photos} photos break the rule, {len(self.mismatches) / self.photos:.1%} "
+                f"[{lo:.1%}, {hi:.1%}] (Wilson 95 %): lower bound {'<=' if self._breaks_within() else '>'} "
+                f"{self.break_rate:.0%}"
+            )
         if self.photos == 0:
             head += "; no photos compared"
         if self.max_abs_diff > self.max_abs_diff_limit:
@@ -197,9 +203,52 @@ class ParityResult:
         return out
 
 
-def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[str], photos: list[str],
-                 tau: float, max_abs_diff_limit: float, format: str, target: str, precision: str,
-                 photo_set: str = "live", break_rate: float = 0.0) -> ParityResult:
+def _rank_by_rank(reference, candidate, ref_top, cand_top, k: int, labels: list[str], photos: list[str], tau: float):
+    """:func:`compare_top3`'s walk over each photo's top-k ranks: the mismatches, the near-ties (all ranks, rank 1)
+    and the photos flagged (at most :data:`MAX_FLAGGED`)."""
+    mismatches, near, near1, flagged = [], 0, 0, []
+    for i in range(len(reference)):
+        kind = None
+        for r in range(k):
+            a, b = ref_top[i, r], cand_top[i, r]
+            if a == b:
+                continue
+            if abs(reference[i, a] - reference[i, b]) < tau:
+                near += 1
+                near1 += r == 0
+                kind = kind or "near-tie"
+                continue
+            mismatches.append(
+                Mismatch(photos[i], r + 1, labels[a], labels[b], float(reference[i, a]), float(reference[i, b]))
+            )
+            kind = "mismatch"
+            break
+        if kind and len(flagged) < MAX_FLAGGED:
+            flagged.append(
+                {
+                    "photo": photos[i],
+                    "kind": kind,
+                    "reference": [[labels[j], round(float(reference[i, j]), 6)] for j in ref_top[i]],
+                    "format": [[labels[j], round(float(candidate[i, j]), 6)] for j in cand_top[i]],
+                }
+            )
+    return mismatches, near, near1, flagged
+
+
+def compare_top3(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    labels: list[str],
+    photos: list[str],
+    tau: float,
+    max_abs_diff_limit: float,
+    format: str,
+    target: str,
+    precision: str,
+    photo_set: str = "live",
+    break_rate: float = 0.0,
+) -> ParityResult:
     """Apply the top-3 rule to every photo (``break_rate``: the tolerance row's, see the module docstring).
 
     Args:
@@ -220,29 +269,22 @@ def compare_top3(reference: np.ndarray, candidate: np.ndarray, *, labels: list[s
         raise ComparisonError(f"{format}/{target}: output shape {candidate.shape} != reference {reference.shape}")
     k = min(TOP_K, reference.shape[1])
     ref_top, cand_top = topk(reference, k), topk(candidate, k)
-    mismatches, near, near1, flagged = [], 0, 0, []
-    for i in range(len(reference)):
-        kind = None
-        for r in range(k):
-            a, b = ref_top[i, r], cand_top[i, r]
-            if a == b:
-                continue
-            if abs(reference[i, a] - reference[i, b]) < tau:
-                near += 1
-                near1 += r == 0
-                kind = kind or "near-tie"
-                continue
-            mismatches.append(Mismatch(photos[i], r + 1, labels[a], labels[b], float(reference[i, a]), float(reference[i, b])))
-            kind = "mismatch"
-            break
-        if kind and len(flagged) < MAX_FLAGGED:
-            flagged.append({"photo": photos[i], "kind": kind,
-                            "reference": [[labels[j], round(float(reference[i, j]), 6)] for j in ref_top[i]],
-                            "format": [[labels[j], round(float(candidate[i, j]), 6)] for j in cand_top[i]]})
+    mismatches, near, near1, flagged = _rank_by_rank(reference, candidate, ref_top, cand_top, k, labels, photos, tau)
     n = len(reference)
-    return ParityResult(format=format, target=target, precision=precision, tau=tau,
-                        max_abs_diff_limit=max_abs_diff_limit, photos=n,
-                        top1_agreement=float(np.mean(ref_top[:, 0] == cand_top[:, 0])) if n else 0.0,
-                        near_ties=near, top1_near_ties=near1,
-                        max_abs_diff=float(np.max(np.abs(reference - candidate))) if n else 0.0,
-                        mismatches=mismatches, photo_set=photo_set, top_k=k, flagged=flagged, break_rate=break_rate)
+    return ParityResult(
+        format=format,
+        target=target,
+        precision=precision,
+        tau=tau,
+        max_abs_diff_limit=max_abs_diff_limit,
+        photos=n,
+        top1_agreement=float(np.mean(ref_top[:, 0] == cand_top[:, 0])) if n else 0.0,
+        near_ties=near,
+        top1_near_ties=near1,
+        max_abs_diff=float(np.max(np.abs(reference - candidate))) if n else 0.0,
+        mismatches=mismatches,
+        photo_set=photo_set,
+        top_k=k,
+        flagged=flagged,
+        break_rate=break_rate,
+    )

@@ -24,8 +24,10 @@ from carspotter.util.errors import UsageError
 METRICS = ("top1", "top3", "precision", "coverage", "not_car_rate", "ece", "nll", "delta_top1")
 WITH_INTERVAL = ("top1", "top3", "precision", "coverage", "not_car_rate", "delta_top1")
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-_PATTERN = re.compile(r"^\s*(?:(?P<target>[\w./-]+):)?(?P<metric>[a-z_0-9]+)(?:\.(?P<bound>low|high))?\s*"
-                      r"(?P<op>>=|<=|>|<)\s*(?P<number>-?\d+(?:\.\d+)?)(?P<pct>%)?\s*$")
+_PATTERN = re.compile(
+    r"^\s*(?:(?P<target>[\w./-]+):)?(?P<metric>[a-z_0-9]+)(?:\.(?P<bound>low|high))?\s*"
+    r"(?P<op>>=|<=|>|<)\s*(?P<number>-?\d+(?:\.\d+)?)(?P<pct>%)?\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class Requirement:
     def parse(cls, text: str) -> "Requirement":
         """Raises: UsageError: empty, malformed, an unknown metric, or a bound on a figure without an interval."""
         if not text or not text.strip():
-            raise UsageError('--require "": empty condition; write e.g. --require "top1>=0.80" or "FORMAT/VARIANT:top1.low>=0.7"')
+            raise UsageError(
+                '--require "": empty condition; write e.g. --require "top1>=0.80" or "FORMAT/VARIANT:top1.low>=0.7"'
+            )
         m = _PATTERN.match(text)
         if m is None:
             raise UsageError(f'--require "{text}": not [TARGET:]METRIC[.low|.high] OP NUMBER, e.g. "top1>=0.80"')
@@ -70,7 +74,9 @@ class Requirement:
         value = self.value(figures)
         what = f"{self.metric}{'.' + self.bound if self.bound else ''}"
         if value is None:
-            return f"{key}: {self.text}: {what} was not measured" + (" (no --baseline)" if self.metric == "delta_top1" else "")
+            return f"{key}: {self.text}: {what} was not measured" + (
+                " (no --baseline)" if self.metric == "delta_top1" else ""
+            )
         if OPS[self.op](value, self.number):
             return None
         return f"{key}: {self.text}: {what} is {value:.4f}, not {self.op} {self.number:g}"

@@ -74,8 +74,11 @@ def _pillow_no_antialias(path, box, size):
     image = _upright(path, box)
     w, h = image.size
     # AFFINE maps each output pixel to (x * w / S, y * h / S) in the input; BILINEAR samples 2x2 there.
-    return np.asarray(image.transform((size, size), Image.Transform.AFFINE, (w / size, 0, 0, 0, h / size, 0),
-                                      resample=Image.Resampling.BILINEAR))
+    return np.asarray(
+        image.transform(
+            (size, size), Image.Transform.AFFINE, (w / size, 0, 0, 0, h / size, 0), resample=Image.Resampling.BILINEAR
+        )
+    )
 
 
 def _pillow_draft(path, box, size):
@@ -99,7 +102,7 @@ def _opencv(interpolation: str):
             raise ValueError(f"{path}: OpenCV cannot read it")
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if box is not None:
-            rgb = rgb[box[1]:box[3], box[0]:box[2]]
+            rgb = rgb[box[1] : box[3], box[0] : box[2]]
         return cv2.resize(rgb, (size, size), interpolation=getattr(cv2, interpolation))
 
     return run
@@ -125,24 +128,68 @@ def _mediapipe_unavailable() -> str | None:
     return MEDIAPIPE.unavailable()
 
 
-PATHS: dict[str, AppPath] = {p.name: p for p in (
-    AppPath("carspotter", "carspotter's own decoder (Pillow decode, the reference resize): the reference's path",
-            _each(_carspotter)),
-    AppPath("pillow-antialias", "Python app: Pillow Image.resize bilinear (antialiased)", _each(_pillow_antialias)),
-    AppPath("pillow-no-antialias", "Python app: Pillow bilinear sampling without antialiasing", _each(_pillow_no_antialias)),
-    AppPath("pillow-draft", "Python app: Pillow as Image.thumbnail (JPEG draft + reducing_gap=2)", _each(_pillow_draft)),
-    AppPath("opencv-linear", "Python/C++ app: OpenCV imread + resize INTER_LINEAR", _each(_opencv("INTER_LINEAR")),
-            _opencv_unavailable),
-    AppPath("opencv-area", "Python/C++ app: OpenCV imread + resize INTER_AREA", _each(_opencv("INTER_AREA")),
-            _opencv_unavailable),
-    AppPath("tf-bilinear", "TensorFlow app: tf.image.resize bilinear, antialias=False", _each(_tf_bilinear)),
-    AppPath("mediapipe", "Android package: box pre-reduction, then MediaPipe Tasks ImageClassifier resizing", None,
-            _mediapipe_unavailable, mediapipe=box_reduce),
-    AppPath("mediapipe-bare", "Android app without the package: the whole photo to MediaPipe Tasks ImageClassifier",
-            None, _mediapipe_unavailable, mediapipe=lambda rgb, size: rgb),
-    AppPath("sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable),
-    AppPath("npm-node", "npm package, Node + sharp decode (the bundle's npm package: its port of the reference resize)",
-            None, _sharp_unavailable, bundle_pixels=_npm("node"), min_agreement=PACKAGE_MIN_AGREEMENT),
-    AppPath("npm-chromium", "npm package, Chromium decode (createImageBitmap, canvas RGBA, the package's resize)",
-            None, _npm_chromium_unavailable, bundle_pixels=_npm("chromium"), min_agreement=PACKAGE_MIN_AGREEMENT),
-)}
+PATHS: dict[str, AppPath] = {
+    p.name: p
+    for p in (
+        AppPath(
+            "carspotter",
+            "carspotter's own decoder (Pillow decode, the reference resize): the reference's path",
+            _each(_carspotter),
+        ),
+        AppPath("pillow-antialias", "Python app: Pillow Image.resize bilinear (antialiased)", _each(_pillow_antialias)),
+        AppPath(
+            "pillow-no-antialias",
+            "Python app: Pillow bilinear sampling without antialiasing",
+            _each(_pillow_no_antialias),
+        ),
+        AppPath(
+            "pillow-draft", "Python app: Pillow as Image.thumbnail (JPEG draft + reducing_gap=2)", _each(_pillow_draft)
+        ),
+        AppPath(
+            "opencv-linear",
+            "Python/C++ app: OpenCV imread + resize INTER_LINEAR",
+            _each(_opencv("INTER_LINEAR")),
+            _opencv_unavailable,
+        ),
+        AppPath(
+            "opencv-area",
+            "Python/C++ app: OpenCV imread + resize INTER_AREA",
+            _each(_opencv("INTER_AREA")),
+            _opencv_unavailable,
+        ),
+        AppPath("tf-bilinear", "TensorFlow app: tf.image.resize bilinear, antialias=False", _each(_tf_bilinear)),
+        AppPath(
+            "mediapipe",
+            "Android package: box pre-reduction, then MediaPipe Tasks ImageClassifier resizing",
+            None,
+            _mediapipe_unavailable,
+            mediapipe=box_reduce,
+        ),
+        AppPath(
+            "mediapipe-bare",
+            "Android app without the package: the whole photo to MediaPipe Tasks ImageClassifier",
+            None,
+            _mediapipe_unavailable,
+            mediapipe=lambda rgb, size: rgb,
+        ),
+        AppPath(
+            "sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable
+        ),
+        AppPath(
+            "npm-node",
+            "npm package, Node + sharp decode (the bundle's npm package: its port of the reference resize)",
+            None,
+            _sharp_unavailable,
+            bundle_pixels=_npm("node"),
+            min_agreement=PACKAGE_MIN_AGREEMENT,
+        ),
+        AppPath(
+            "npm-chromium",
+            "npm package, Chromium decode (createImageBitmap, canvas RGBA, the package's resize)",
+            None,
+            _npm_chromium_unavailable,
+            bundle_pixels=_npm("chromium"),
+            min_agreement=PACKAGE_MIN_AGREEMENT,
+        ),
+    )
+}

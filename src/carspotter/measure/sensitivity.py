@@ -81,7 +81,9 @@ class WeightLayers:
                         consumers.setdefault(source, []).append(cfg["name"])
                 for layer in outer.layers:
                     if type(layer).__name__ in ("Conv2D", "Dense", "DepthwiseConv2D"):
-                        self.layers.append((f"{outer.name}/{layer.name}", layer, self._bn_scale(outer, layer, consumers)))
+                        self.layers.append(
+                            (f"{outer.name}/{layer.name}", layer, self._bn_scale(outer, layer, consumers))
+                        )
             elif type(outer).__name__ in ("Conv2D", "Dense"):
                 self.layers.append((outer.name, outer, None))
                 self.head_layers.add(outer.name)
@@ -117,12 +119,14 @@ class WeightLayers:
             step = np.maximum(np.abs(folded).max(axis=axes, keepdims=True), 1e-12) / 127
             q = np.round(folded / step) * step
         else:
-            q = _kmeans_1d(folded, 2 ** nbits)
+            q = _kmeans_1d(folded, 2**nbits)
         return (q / scale if scale is not None else q).astype(w.dtype)
 
     def features(self, pixels: np.ndarray, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
         """``([N, D] pooled features, [N, C] probabilities)`` of the model as its weights are now."""
-        out = [self.head(pixels[i:i + batch].astype(np.float32), training=False) for i in range(0, len(pixels), batch)]
+        out = [
+            self.head(pixels[i : i + batch].astype(np.float32), training=False) for i in range(0, len(pixels), batch)
+        ]
         return (np.concatenate([np.asarray(f) for f, _ in out]), np.concatenate([np.asarray(p) for _, p in out]))
 
 
@@ -136,8 +140,10 @@ def match_layers(weights: WeightLayers, tensors: dict[str, np.ndarray]) -> dict[
     ``[out, in, kh, kw]`` / ``[out, in]`` layout of Core ML and ONNX) that holds it: the tensor equal to the layer's
     kernel with its BatchNormalization folded in (the converters fold it), to 1 % relative L2 (fp16 rounding is about
     1e-3). Each layer matches at most once, ops in the given order; layers without a match are absent."""
-    layout = [(name, (lambda k: k.transpose(3, 2, 0, 1) if k.ndim == 4 else k.T)(weights.folded(i)).astype(np.float32))
-              for i, (name, _, _) in enumerate(weights.layers)]
+    layout = [
+        (name, (lambda k: k.transpose(3, 2, 0, 1) if k.ndim == 4 else k.T)(weights.folded(i)).astype(np.float32))
+        for i, (name, _, _) in enumerate(weights.layers)
+    ]
     out: dict[str, str] = {}
     for owner, val in tensors.items():
         val = np.asarray(val, dtype=np.float32)
@@ -213,7 +219,10 @@ def plan(sensitivity: dict[int, list[LayerSensitivity]], budget: float = 6.0) ->
         return sum(params[n] * b for n, b in choice.items())
 
     if bits_of({**{n: widths[0] for n in free}, **fixed}) > limit:
-        return {**{n: widths[0] for n in free}, **fixed}  # the head alone exceeds the budget: every other layer narrowest
+        return {
+            **{n: widths[0] for n in free},
+            **fixed,
+        }  # the head alone exceeds the budget: every other layer narrowest
     low, high = 0.0, 1.0
     while bits_of(at(high)) > limit:
         high *= 4
@@ -223,8 +232,12 @@ def plan(sensitivity: dict[int, list[LayerSensitivity]], budget: float = 6.0) ->
     choice = at(high)
     spare = limit - bits_of(choice)
     while True:  # the bits the price left over: widen where a bit buys most
-        steps = [((cost[n][choice[n]] - cost[n][b]) / (params[n] * (b - choice[n])), n, b)
-                 for n in free for b in widths if b > choice[n] and params[n] * (b - choice[n]) <= spare]
+        steps = [
+            ((cost[n][choice[n]] - cost[n][b]) / (params[n] * (b - choice[n])), n, b)
+            for n in free
+            for b in widths
+            if b > choice[n] and params[n] * (b - choice[n]) <= spare
+        ]
         steps = [s for s in steps if s[0] > 0]
         if not steps:
             return choice

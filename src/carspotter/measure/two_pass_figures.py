@@ -18,8 +18,9 @@ from carspotter.model.localizer import two_pass
 from carspotter.model.roi import Roi, iou
 
 
-def two_pass_column(infer, paths, truth, size: int, labels: list[str], threshold=None, negative=None,
-                    annotated=None, names=None) -> dict:
+def two_pass_column(
+    infer, paths, truth, size: int, labels: list[str], threshold=None, negative=None, annotated=None, names=None
+) -> dict:
     """The ``two_pass`` object of one evaluate column.
 
     Args:
@@ -39,15 +40,25 @@ def two_pass_column(infer, paths, truth, size: int, labels: list[str], threshold
         answer = two_pass(infer, image, size)
         probs.append(answer.probabilities)
         used.append(answer.roi or Roi(0, 0, *image.size))
-        per_photo.append({"photo": (names or [p.name for p in paths])[i],
-                          "roi": list(answer.roi) if answer.roi else None, "passes": answer.passes})
+        per_photo.append(
+            {
+                "photo": (names or [p.name for p in paths])[i],
+                "roi": list(answer.roi) if answer.roi else None,
+                "passes": answer.passes,
+            }
+        )
     figures = column_figures(np.stack(probs), truth, labels, threshold, negative)
     k = sum(p["passes"] == 2 for p in per_photo)
     figures["second_pass"] = {"count": k, "share": k / len(paths), "ci": list(wilson(k, len(paths)))}
     if annotated is not None and any(a is not None for a in annotated):
         ious = np.array([iou(u, a) for u, a in zip(used, annotated) if a is not None])
         hits = int((ious >= 0.5).sum())
-        figures["iou"] = {"n": len(ious), "mean": float(ious.mean()), "median": float(np.median(ious)),
-                          "at_least_0.5": hits / len(ious), "at_least_0.5_ci": list(wilson(hits, len(ious)))}
+        figures["iou"] = {
+            "n": len(ious),
+            "mean": float(ious.mean()),
+            "median": float(np.median(ious)),
+            "at_least_0.5": hits / len(ious),
+            "at_least_0.5_ci": list(wilson(hits, len(ious))),
+        }
     figures["photos"] = per_photo
     return figures

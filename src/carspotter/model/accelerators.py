@@ -58,16 +58,27 @@ def onnx_mobile_usability(path: str | Path) -> dict:
         uc.optimize_model(path, optimized, use_external_initializers=True)
         model = uc.ModelProtoWithShapeInfo(optimized).model_with_shape_info
         for ep, ops_file in ONNX_EPS.items():
-            info = (uc.check_nnapi_partitions(model, True) if ops_file is None
-                    else uc.check_coreml_partitions(model, True, ops_file))
+            info = (
+                uc.check_nnapi_partitions(model, True)
+                if ops_file is None
+                else uc.check_coreml_partitions(model, True, ops_file)
+            )
             nodes = info.num_nodes
-            eps[ep] = {"supported": int(info.num_supported_nodes), "partitions": int(info.num_partitions),
-                       "unsupported_ops": sorted(info.unsupported_ops),
-                       "dynamic_shape_nodes": int(info.nodes_unsupported_due_to_dynamic_input)}
+            eps[ep] = {
+                "supported": int(info.num_supported_nodes),
+                "partitions": int(info.num_partitions),
+                "unsupported_ops": sorted(info.unsupported_ops),
+                "dynamic_shape_nodes": int(info.nodes_unsupported_due_to_dynamic_input),
+            }
     all_nodes = nodes > 0 and all(e["supported"] == nodes for e in eps.values())
     summary = ", ".join(f"{ep} {e['supported']}/{nodes}" for ep, e in eps.items())
-    return {"tool": f"onnxruntime.tools.check_onnx_model_mobile_usability (onnxruntime {ort.__version__})",
-            "nodes": int(nodes), "eps": eps, "all_nodes": all_nodes, "summary": summary}
+    return {
+        "tool": f"onnxruntime.tools.check_onnx_model_mobile_usability (onnxruntime {ort.__version__})",
+        "nodes": int(nodes),
+        "eps": eps,
+        "all_nodes": all_nodes,
+        "summary": summary,
+    }
 
 
 def onnx_mobile_gate(report: dict) -> tuple[bool, str]:
@@ -77,8 +88,9 @@ def onnx_mobile_gate(report: dict) -> tuple[bool, str]:
         return True, f"all {report['nodes']} nodes on NNAPI and CoreML EPs"
     reasons = sorted({op for e in report["eps"].values() for op in e["unsupported_ops"]})
     dynamic = max((e["dynamic_shape_nodes"] for e in report["eps"].values()), default=0)
-    why = (f"; {dynamic} nodes refused for a dynamic shape" if dynamic else "") + \
-          (f"; unsupported ops: {', '.join(reasons)}" if reasons else "")
+    why = (f"; {dynamic} nodes refused for a dynamic shape" if dynamic else "") + (
+        f"; unsupported ops: {', '.join(reasons)}" if reasons else ""
+    )
     return False, f"mobile EPs take {report['summary']}{why}"
 
 
@@ -107,14 +119,19 @@ def litert_gpu_compatibility(path: str | Path) -> dict:
     elif lines or "isn't compatible with GPU delegate" in text or "is not compatible" in text:
         compatible = False
     else:
-        raise RuntimeError(f"{path}: tf.lite.experimental.Analyzer printed no GPU-delegate verdict (its output changed?)")
+        raise RuntimeError(
+            f"{path}: tf.lite.experimental.Analyzer printed no GPU-delegate verdict (its output changed?)"
+        )
     probe = analyzer_rejects_unsupported_ops()
     summary = "GPU delegate: compatible" if compatible else f"GPU delegate: {len(warnings)} incompatible ops"
     if compatible and not probe:
         summary += " (unverified: this analyzer also passes an op the GPU delegate lacks)"
-    return {"tool": f"tf.lite.experimental.Analyzer gpu_compatibility=True (tensorflow {tf.__version__})",
-            "gpu_delegate": {"compatible": compatible, "incompatible_ops": len(warnings), "warnings": warnings[:20]},
-            "analyzer_rejects_unsupported_ops": probe, "summary": summary}
+    return {
+        "tool": f"tf.lite.experimental.Analyzer gpu_compatibility=True (tensorflow {tf.__version__})",
+        "gpu_delegate": {"compatible": compatible, "incompatible_ops": len(warnings), "warnings": warnings[:20]},
+        "analyzer_rejects_unsupported_ops": probe,
+        "summary": summary,
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,7 +142,9 @@ def analyzer_rejects_unsupported_ops() -> bool:
     RFFT2D and UNSORTED_SEGMENT_SUM too, so its "compatible" is recorded as unverified there."""
     import tensorflow as tf
 
-    fn = tf.function(lambda x: tf.cast(tf.where(x > 0), tf.float32), input_signature=[tf.TensorSpec([1, 8], tf.float32)])
+    fn = tf.function(
+        lambda x: tf.cast(tf.where(x > 0), tf.float32), input_signature=[tf.TensorSpec([1, 8], tf.float32)]
+    )
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         flat = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn).convert()
     out = io.StringIO()
@@ -154,7 +173,9 @@ def accelerator_columns(report: dict | None) -> tuple[str, str]:
     return cov, "yes" if report.get("analyzer_rejects_unsupported_ops", True) else "yes (unverified)"
 
 
-ACCELERATOR_NOTE = ("EP coverage: nodes ONNX Runtime's NNAPI and CoreML execution providers take, of all (its mobile "
-                    "usability check at export); GPU delegate: LiteRT's analyzer (gpu_compatibility=True) at export. "
-                    "Phones were not timed.")
+ACCELERATOR_NOTE = (
+    "EP coverage: nodes ONNX Runtime's NNAPI and CoreML execution providers take, of all (its mobile "
+    "usability check at export); GPU delegate: LiteRT's analyzer (gpu_compatibility=True) at export. "
+    "Phones were not timed."
+)
 """What the benchmark's accelerator columns (:func:`accelerator_columns`) mean, for its notes."""

@@ -49,8 +49,10 @@ class ReferenceBackend:
 
     def __post_init__(self):
         if self.backend not in BACKENDS or self.device not in DEVICES or self.precision not in PRECISIONS:
-            raise ValueError(f"reference backend {self.backend}/{self.device}/{self.precision}: choose a backend of "
-                             f"{BACKENDS}, a device of {DEVICES} and a precision of {PRECISIONS}")
+            raise ValueError(
+                f"reference backend {self.backend}/{self.device}/{self.precision}: choose a backend of "
+                f"{BACKENDS}, a device of {DEVICES} and a precision of {PRECISIONS}"
+            )
         if self.precision == "tf32" and self.device == "cpu":
             raise ValueError("TF32 is a GPU arithmetic: a CPU reference is float32")
 
@@ -73,8 +75,10 @@ class ReferenceBackend:
         """
         parts = name.strip().lower().split("-")
         if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "tf32"):
-            raise ValueError(f"reference backend {name!r}: write BACKEND-DEVICE or BACKEND-gpu-tf32, e.g. jax-cpu, "
-                             "tensorflow-gpu, jax-gpu-tf32")
+            raise ValueError(
+                f"reference backend {name!r}: write BACKEND-DEVICE or BACKEND-gpu-tf32, e.g. jax-cpu, "
+                "tensorflow-gpu, jax-gpu-tf32"
+            )
         return cls(parts[0], parts[1], "tf32" if len(parts) == 3 else "float32")
 
 
@@ -103,10 +107,25 @@ def run(backend: ReferenceBackend, model: Path, pixels: np.ndarray, timeout: flo
         folder = Path(tmp)
         np.save(folder / "pixels.npy", np.ascontiguousarray(pixels, np.uint8))
         env = {**os.environ, "KERAS_BACKEND": backend.backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        done = subprocess.run([sys.executable, "-m", "carspotter.model.reference_worker", str(model),
-                               str(folder / "pixels.npy"), str(folder / "probs.npy"), str(folder / "facts.json"),
-                               "--device", backend.device, "--precision", backend.precision],
-                              capture_output=True, text=True, env=env, timeout=timeout)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "carspotter.model.reference_worker",
+                str(model),
+                str(folder / "pixels.npy"),
+                str(folder / "probs.npy"),
+                str(folder / "facts.json"),
+                "--device",
+                backend.device,
+                "--precision",
+                backend.precision,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
         if done.returncode != 0 or not (folder / "facts.json").is_file():
             tail = " | ".join(line for line in done.stderr.strip().splitlines()[-3:])
             raise RuntimeError(f"reference on {backend.name} failed (exit {done.returncode}): {tail[:400]}")

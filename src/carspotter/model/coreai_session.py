@@ -31,7 +31,7 @@ def coreai_unavailable() -> str | None:
 
     # found, not imported: importing Core AI's MLIR libraries beside TensorFlow's is left to the checks that run it
     if importlib.util.find_spec("coreai") is None or importlib.util.find_spec("coreai.runtime") is None:
-        return "coreai-core is not installed: pip install \"carspotter[coreai]\""
+        return 'coreai-core is not installed: pip install "carspotter[coreai]"'
     return None
 
 
@@ -73,16 +73,21 @@ class CoreAISession(Session):
             with native_stderr(keep=verbose()):  # the runtime announces each function it loads on stderr
                 model = self._loop.run_until_complete(self._context.__aenter__())
                 names = list(model.function_names)
-                self._function = model.load_function(names[0], intermediate_logger=logger) if logger else \
-                    model.load_function(names[0])
+                self._function = (
+                    model.load_function(names[0], intermediate_logger=logger)
+                    if logger
+                    else model.load_function(names[0])
+                )
         except Exception:
             self._loop.close()
             raise
         desc = self._function.desc
         if INPUT not in desc.input_names or OUTPUT not in desc.output_names:
             self.close()
-            raise RuntimeError(f"{path}: its function takes {desc.input_names} and gives {desc.output_names}, not "
-                               f"{INPUT!r} -> {OUTPUT!r}")
+            raise RuntimeError(
+                f"{path}: its function takes {desc.input_names} and gives {desc.output_names}, not "
+                f"{INPUT!r} -> {OUTPUT!r}"
+            )
         self.input_dtype = np.dtype(desc.input_descriptor(INPUT).dtype)  # float16 for the fp16 variant
         self.input_shape = tuple(desc.input_descriptor(INPUT).shape)
 
@@ -135,8 +140,9 @@ def _open(path: Path, labels: list[str] | None) -> CoreAISession:
     return CoreAISession(path)
 
 
-COREAI_RUNTIME = Runtime("Core AI runtime (CPU)", "coreai/runtime", lambda p, labels, v, t: _open(p, labels),
-                         coreai_unavailable)
+COREAI_RUNTIME = Runtime(
+    "Core AI runtime (CPU)", "coreai/runtime", lambda p, labels, v, t: _open(p, labels), coreai_unavailable
+)
 """Core AI's own runtime (``coreai-core``): the one runtime of the ``coreai`` format."""
 
 
@@ -174,8 +180,9 @@ class CoreAITensors:
         from coreai.runtime._ndarray import NDArray  # the public wrapper of the runtime's own arrays
 
         if kind == "output":
-            self._logged.append((ids.id, [None if a is None else np.array(NDArray._wrap(a).numpy(), copy=True)
-                                          for a in arrays]))
+            self._logged.append(
+                (ids.id, [None if a is None else np.array(NDArray._wrap(a).numpy(), copy=True) for a in arrays])
+            )
 
     def run(self, pixels: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """``[1, S, S, 3]`` pixels -> ``[(op name, float32 array)]`` in execution order (floating-point outputs)."""

@@ -32,8 +32,13 @@ def coreml_structure(path: Path) -> dict:
     return {
         "model_type": spec.WhichOneof("Type"),
         "spec_version": spec.specificationVersion,
-        "input": {"name": inp.name, "kind": inp.type.WhichOneof("Type"), "width": image.width, "height": image.height,
-                  "color": ct.proto.FeatureTypes_pb2.ImageFeatureType.ColorSpace.Name(image.colorSpace)},
+        "input": {
+            "name": inp.name,
+            "kind": inp.type.WhichOneof("Type"),
+            "width": image.width,
+            "height": image.height,
+            "color": ct.proto.FeatureTypes_pb2.ImageFeatureType.ColorSpace.Name(image.colorSpace),
+        },
         "outputs": [o.name for o in desc.output],
         "predicted_feature": desc.predictedFeatureName,
         "probabilities_output": desc.predictedProbabilitiesName,

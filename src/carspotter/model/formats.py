@@ -262,8 +262,11 @@ class Registry(MutableMapping):
         if not isinstance(spec, FormatSpec) or spec.convert is None:
             raise ValueError(f"{spec!r}: a format registers a FormatSpec with a converter")
         formats = self._all()
-        taken = {f.platform: f.name for f in formats.values()
-                 if f.name != spec.name and spec.joins != f.name and f.joins != spec.name}
+        taken = {
+            f.platform: f.name
+            for f in formats.values()
+            if f.name != spec.name and spec.joins != f.name and f.joins != spec.name
+        }
         if (spec.name in formats and not replace) or spec.platform in taken:
             raise ValueError(f"format {spec.name} (platform folder {spec.platform}) is already registered")
         formats[spec.name] = spec
@@ -314,8 +317,9 @@ def parse_formats(text: str | tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-def select(families: str | None, formats: tuple[str, ...] | None = None,
-           baseline: dict[str, str] | None = None) -> dict[str, list[VariantSpec]]:
+def select(
+    families: str | None, formats: tuple[str, ...] | None = None, baseline: dict[str, str] | None = None
+) -> dict[str, list[VariantSpec]]:
     """Variants to build per format for a ``--variants`` value (comma-separated families).
 
     The ``always`` variants (the ORT-format ONNX) come with every format; a format none of whose selected
@@ -357,5 +361,9 @@ def select(families: str | None, formats: tuple[str, ...] | None = None,
 
 def baseline_overrides(values: dict) -> dict[str, str]:
     """Per-format baseline variants chosen by the formats' ``picks_baseline`` options, from option values by dest."""
-    return {f.name: values[o.dest] for f in FORMATS.values() for o in f.options
-            if o.picks_baseline and values.get(o.dest) is not None}
+    return {
+        f.name: values[o.dest]
+        for f in FORMATS.values()
+        for o in f.options
+        if o.picks_baseline and values.get(o.dest) is not None
+    }

@@ -59,8 +59,10 @@ def _around_backbone(model):
     layers = model.layers[1:]
     at = next((i for i, lyr in enumerate(layers) if isinstance(lyr, keras.Model)), None)
     if at is None:
-        raise RunError("the run's model has no nested backbone; a localizer needs the classifier carspotter train makes")
-    return layers[:at], layers[at], layers[at + 1:]
+        raise RunError(
+            "the run's model has no nested backbone; a localizer needs the classifier carspotter train makes"
+        )
+    return layers[:at], layers[at], layers[at + 1 :]
 
 
 def _before_backbone(model, before):

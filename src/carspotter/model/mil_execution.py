@@ -42,8 +42,9 @@ class MILExecution:
         # Neither the translated model nor the program is kept (the session holds the weights), and no memory
         # arena: parity keeps every session of a run open, and each arena would keep its peak activations.
         options.enable_cpu_mem_arena = False
-        self.session = ort.InferenceSession(translate(program, mode).SerializeToString(), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            translate(program, mode).SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Execute once: image programs take ``[N, S, S, 3]`` pixels, tensor programs their declared shape."""
@@ -53,5 +54,5 @@ class MILExecution:
         """``[N, S, S, 3]`` uint8 RGB -> ``[N, C]`` probabilities (the classify op's input)."""
         if self._fixed_batch:
             batch_size = 1  # reshape shapes are fixed at the declared batch of 1
-        rows = [self.run(pixels[i:i + batch_size]) for i in range(0, len(pixels), batch_size)]
+        rows = [self.run(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)]
         return np.concatenate(rows).reshape(len(pixels), -1)

@@ -145,7 +145,9 @@ class _Translator:
         for op in fn.operations:
             handler = getattr(self, "op_" + op.op_type, None)
             if handler is None:
-                raise MILExecutionError(f"MIL op {op.op_type!r} (named {op.name!r}) is not supported by the reference executor")
+                raise MILExecutionError(
+                    f"MIL op {op.op_type!r} (named {op.name!r}) is not supported by the reference executor"
+                )
             handler(op)
         if self.output is None:
             if len(fn.outputs) != 1:
@@ -192,18 +194,25 @@ class _Translator:
         chained = {k: self.dense[v.name] for k, v in op.inputs.items() if v.val is None and v.name in self.dense}
         if op.op_type == "constexpr_lut_to_dense" and "lut" in chained:
             axis = op.inputs.get("vector_axis")
-            value = np.asarray(type(op).decompress(op.inputs["indices"].val, chained["lut"],
-                                                   None if axis is None else axis.val))
+            value = np.asarray(
+                type(op).decompress(op.inputs["indices"].val, chained["lut"], None if axis is None else axis.val)
+            )
         else:  # constexpr_blockwise_shift_scale materializes a chained input itself
             try:
                 value = np.asarray(op.materialized_val_inference())
             except (AttributeError, TypeError) as exc:
-                raise MILExecutionError(f"MIL op {op.op_type} {op.name!r}: cannot decompress ({exc}); inputs from "
-                                        f"other constexpr ops: {', '.join(chained) or 'none'}") from exc
+                raise MILExecutionError(
+                    f"MIL op {op.op_type} {op.name!r}: cannot decompress ({exc}); inputs from "
+                    f"other constexpr ops: {', '.join(chained) or 'none'}"
+                ) from exc
         if value.shape != tuple(op.outputs[0].shape):
-            raise MILExecutionError(f"MIL op {op.op_type} {op.name!r}: decompressed shape {value.shape} != {op.outputs[0].shape}")
+            raise MILExecutionError(
+                f"MIL op {op.op_type} {op.name!r}: decompressed shape {value.shape} != {op.outputs[0].shape}"
+            )
         # an initializer on first use (value()), so a table consumed by the next constexpr op is not one
-        self.dense[op.outputs[0].name] = value.astype(np.float16 if _dtype_name(op.outputs[0]) == "fp16" else np.float32)
+        self.dense[op.outputs[0].name] = value.astype(
+            np.float16 if _dtype_name(op.outputs[0]) == "fp16" else np.float32
+        )
 
     def op_constexpr_lut_to_dense(self, op):
         """Palettized weights: each index replaced by its look-up-table entry (iOS 16 and iOS 18 definitions)."""
@@ -219,8 +228,13 @@ class _Translator:
         if target in ("fp16", "fp32"):
             out = self.node("Identity", [src], op.outputs[0].name)
         elif target in ("int32", "int16", "int8", "uint8", "bool"):
-            to = {"int32": self.TensorProto.INT32, "int16": self.TensorProto.INT16, "int8": self.TensorProto.INT8,
-                  "uint8": self.TensorProto.UINT8, "bool": self.TensorProto.BOOL}[target]
+            to = {
+                "int32": self.TensorProto.INT32,
+                "int16": self.TensorProto.INT16,
+                "int8": self.TensorProto.INT8,
+                "uint8": self.TensorProto.UINT8,
+                "bool": self.TensorProto.BOOL,
+            }[target]
             out = self.node("Cast", [src], op.outputs[0].name, to=to)
         else:
             raise MILExecutionError(f"cast {op.name!r} to {target!r} is not supported")
@@ -268,7 +282,11 @@ class _Translator:
 
     def op_reduce_mean(self, op):
         x = op.inputs["x"]
-        axes = [int(a) for a in op.inputs["axes"].val] if "axes" in op.inputs and op.inputs["axes"] is not None else list(range(len(x.shape)))
+        axes = (
+            [int(a) for a in op.inputs["axes"].val]
+            if "axes" in op.inputs and op.inputs["axes"] is not None
+            else list(range(len(x.shape)))
+        )
         keep = int(bool(op.inputs["keep_dims"].val)) if "keep_dims" in op.inputs else 0
         self.bind(op.outputs[0], self.node("ReduceMean", [self.value(x)], op.outputs[0].name, axes=axes, keepdims=keep))
 
@@ -299,10 +317,13 @@ class _Translator:
         c = x.shape[1]
         gamma = op.inputs.get("gamma")
         beta = op.inputs.get("beta")
-        inputs = [self.value(x),
-                  self.value(gamma) if gamma is not None else self.const(np.ones(c, np.float32)),
-                  self.value(beta) if beta is not None else self.const(np.zeros(c, np.float32)),
-                  self.value(op.inputs["mean"]), self.value(op.inputs["variance"])]
+        inputs = [
+            self.value(x),
+            self.value(gamma) if gamma is not None else self.const(np.ones(c, np.float32)),
+            self.value(beta) if beta is not None else self.const(np.zeros(c, np.float32)),
+            self.value(op.inputs["mean"]),
+            self.value(op.inputs["variance"]),
+        ]
         eps = float(op.inputs["epsilon"].val) if "epsilon" in op.inputs else 1e-5
         self.bind(op.outputs[0], self.node("BatchNormalization", inputs, op.outputs[0].name, epsilon=eps))
 
@@ -316,8 +337,16 @@ class _Translator:
         inputs = [self.value(x), self.value(weight)]
         if op.inputs.get("bias") is not None:
             inputs.append(self.value(op.inputs["bias"]))
-        out = self.node("Conv", inputs, op.outputs[0].name, kernel_shape=k, strides=strides, dilations=dil,
-                        group=groups, pads=_pads(op, x.shape, k, strides, dil))
+        out = self.node(
+            "Conv",
+            inputs,
+            op.outputs[0].name,
+            kernel_shape=k,
+            strides=strides,
+            dilations=dil,
+            group=groups,
+            pads=_pads(op, x.shape, k, strides, dil),
+        )
         self.bind(op.outputs[0], out)
 
     def _pool(self, op, onnx_op, **extra):
@@ -325,22 +354,34 @@ class _Translator:
         k = [int(v) for v in op.inputs["kernel_sizes"].val]
         strides = [int(s) for s in op.inputs["strides"].val] if "strides" in op.inputs else [1] * len(k)
         ceil = int(bool(op.inputs["ceil_mode"].val)) if "ceil_mode" in op.inputs else 0
-        out = self.node(onnx_op, [self.value(x)], op.outputs[0].name, kernel_shape=k, strides=strides,
-                        pads=_pads(op, x.shape, k, strides, [1] * len(k)), ceil_mode=ceil, **extra)
+        out = self.node(
+            onnx_op,
+            [self.value(x)],
+            op.outputs[0].name,
+            kernel_shape=k,
+            strides=strides,
+            pads=_pads(op, x.shape, k, strides, [1] * len(k)),
+            ceil_mode=ceil,
+            **extra,
+        )
         self.bind(op.outputs[0], out)
 
     def op_max_pool(self, op):
         self._pool(op, "MaxPool")
 
     def op_avg_pool(self, op):
-        exclude = bool(op.inputs["exclude_padding_from_average"].val) if "exclude_padding_from_average" in op.inputs else False
+        exclude = (
+            bool(op.inputs["exclude_padding_from_average"].val)
+            if "exclude_padding_from_average" in op.inputs
+            else False
+        )
         self._pool(op, "AveragePool", count_include_pad=0 if exclude else 1)
 
     def op_classify(self, op):
         self.output = self.value(op.inputs["probabilities"])
 
 
-SUPPORTED_OPS = frozenset(name[len("op_"):] for name in vars(_Translator) if name.startswith("op_"))
+SUPPORTED_OPS = frozenset(name[len("op_") :] for name in vars(_Translator) if name.startswith("op_"))
 """MIL op types the MIL execution runs: one ``_Translator.op_<type>`` method each."""
 
 

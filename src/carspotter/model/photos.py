@@ -43,6 +43,7 @@ from carspotter.util.errors import PhotoError
 MIN_SIDE = 32
 """Smallest accepted shorter side of a decoded photo, in pixels."""
 
+
 def _register_heif() -> None:
     """Let Pillow open HEIC / HEIF (iPhone photos since iOS 11) through ``pillow-heif``
     (BSD-3-Clause; its wheels bundle libheif, LGPL-3.0, and libde265). pillow-heif applies the
@@ -59,12 +60,14 @@ def _register_heif() -> None:
 
 _register_heif()
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif",
-                            ".avif"})
+PHOTO_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+)
 """File suffixes (lower case) read as photos; anything else is listed as not a photo."""
 
 ALPHA_BACKGROUND = (255, 255, 255)
 """RGB colour transparent pixels are composited on."""
+
 
 def is_hidden(name: str) -> bool:
     """True for names skipped everywhere: dot files/folders (``.DS_Store``, ``.git``) and ``__MACOSX``."""
@@ -78,8 +81,13 @@ def find_photos(folder: str | Path) -> list[Path]:
     decided later by :func:`decode_rgb`.
     """
     root = Path(folder)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES
-                  and not any(is_hidden(part) for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in PHOTO_SUFFIXES
+        and not any(is_hidden(part) for part in p.relative_to(root).parts)
+    )
 
 
 def decode_rgb(path: str | Path) -> Image.Image:
@@ -115,8 +123,10 @@ def decode_rgb(path: str | Path) -> Image.Image:
                 ImageOps.exif_transpose(im, in_place=True)  # in place: no second copy of a 48 MP photo
                 rgb = _to_rgb(im)
     except Image.DecompressionBombError as exc:
-        raise PhotoError(path, f"too many pixels, refused as a possible decompression bomb ({exc}); "
-                               "scale it down below 178 megapixels") from None
+        raise PhotoError(
+            path,
+            f"too many pixels, refused as a possible decompression bomb ({exc}); scale it down below 178 megapixels",
+        ) from None
     except UnidentifiedImageError:
         raise PhotoError(path, "not an image Pillow can read; remove it or convert it to JPEG/PNG") from None
     except (OSError, SyntaxError, ValueError) as exc:

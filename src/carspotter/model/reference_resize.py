@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import numpy as np
 
-REDUCTION = {"method": "integer box average per axis before the bilinear step: k = max(1, side // S) on each axis, "
-                       "boxes from the top-left, the last box on an axis keeps the remaining side % k pixels, "
-                       "value = (sum + n // 2) // n over the n pixels of the box (mean rounded half up); "
-                       "sides below 2 x S unchanged",
-             "reduced_size": "ceil(W / kx) x ceil(H / ky)"}
+REDUCTION = {
+    "method": "integer box average per axis before the bilinear step: k = max(1, side // S) on each axis, "
+    "boxes from the top-left, the last box on an axis keeps the remaining side % k pixels, "
+    "value = (sum + n // 2) // n over the n pixels of the box (mean rounded half up); "
+    "sides below 2 x S unchanged",
+    "reduced_size": "ceil(W / kx) x ceil(H / ky)",
+}
 """The record of step 1 for run.json and the manifest (``preprocessing.resize.reduction``)."""
 
 
@@ -72,8 +74,11 @@ def box_reduce(rgb, size: int) -> np.ndarray:
     kx, ky = box_factors(w, h, size)
     if kx == 1 and ky == 1:
         return np.asarray(rgb, dtype=np.uint8)
-    strip = ((lambda top, rows: np.asarray(rgb.crop((0, top, w, top + rows)), dtype=np.uint8))
-             if hasattr(rgb, "getbands") else (lambda top, rows: rgb[top:top + rows]))
+    strip = (
+        (lambda top, rows: np.asarray(rgb.crop((0, top, w, top + rows)), dtype=np.uint8))
+        if hasattr(rgb, "getbands")
+        else (lambda top, rows: rgb[top : top + rows])
+    )
     starts = np.arange(0, w, kx)
     widths = np.minimum(starts + kx, w) - starts
     out = None

@@ -54,9 +54,12 @@ def _jax(device: str, precision: str) -> tuple[object, dict]:
 
     dev = devices[0]
     name = cpu_name() if device == "cpu" else getattr(dev, "device_kind", str(dev))
-    return jax.default_device(dev), {"device_name": name, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-                                      "matmul_precision": f"{precision} (jax_default_matmul_precision="
-                                                          f"{jax.config.jax_default_matmul_precision})"}
+    return jax.default_device(dev), {
+        "device_name": name,
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "matmul_precision": f"{precision} (jax_default_matmul_precision={jax.config.jax_default_matmul_precision})",
+    }
 
 
 def _tensorflow(device: str, precision: str) -> tuple[object, dict]:
@@ -66,10 +69,14 @@ def _tensorflow(device: str, precision: str) -> tuple[object, dict]:
     found = tf.config.list_physical_devices(device.upper())
     if not found:
         raise LookupError(f"TensorFlow sees no {device.upper()} here (tensorflow-cpu, or no device)")
-    name = cpu_name() if device == "cpu" else tf.config.experimental.get_device_details(found[0]).get("device_name", "GPU")
+    name = (
+        cpu_name() if device == "cpu" else tf.config.experimental.get_device_details(found[0]).get("device_name", "GPU")
+    )
     return tf.device(f"/{device.upper()}:0"), {
-        "device_name": name, "tensorflow": tf.__version__,
-        "matmul_precision": f"{precision} (enable_tensor_float_32_execution({precision == 'tf32'}))"}
+        "device_name": name,
+        "tensorflow": tf.__version__,
+        "matmul_precision": f"{precision} (enable_tensor_float_32_execution({precision == 'tf32'}))",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,13 +102,22 @@ def main(argv: list[str] | None = None) -> int:
     out = []
     with scope:
         for i in range(0, len(pixels), batch):
-            chunk = pixels[i:i + batch].astype(np.float32)
+            chunk = pixels[i : i + batch].astype(np.float32)
             padded = np.concatenate([chunk, np.zeros((batch - len(chunk),) + chunk.shape[1:], np.float32)])
-            out.append(np.asarray(model.predict_on_batch(padded), np.float32)[:len(chunk)])  # one shape: one compile
+            out.append(np.asarray(model.predict_on_batch(padded), np.float32)[: len(chunk)])  # one shape: one compile
     probs = np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
     np.save(args.out, probs.astype(np.float32))
-    Path(args.facts).write_text(json.dumps({"backend": keras.backend.backend(), "device": args.device,
-                                            "keras": keras.__version__, "python": platform.python_version(), **facts}))
+    Path(args.facts).write_text(
+        json.dumps(
+            {
+                "backend": keras.backend.backend(),
+                "device": args.device,
+                "keras": keras.__version__,
+                "python": platform.python_version(),
+                **facts,
+            }
+        )
+    )
     return 0
 
 

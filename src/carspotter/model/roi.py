@@ -138,7 +138,7 @@ def cut(image, roi: Roi):
     """
     if hasattr(image, "getbands"):
         return image.crop(tuple(roi))
-    return image[roi.y0:roi.y1, roi.x0:roi.x1]
+    return image[roi.y0 : roi.y1, roi.x0 : roi.x1]
 
 
 def iou(a, b) -> float:

@@ -19,8 +19,18 @@ from typing import Callable
 
 from carspotter.util.errors import RunError, one_line
 from carspotter.model.coreml_inspect import coreml_predict_unavailable, coreml_structure
-from carspotter.model.sessions import (LOADS, CoreMLPredictSession, KerasSession, LiteRTSession, MediaPipeSession,
-                                       MILSession, OrtSession, Session, keras_probs, litert_invoke)
+from carspotter.model.sessions import (
+    LOADS,
+    CoreMLPredictSession,
+    KerasSession,
+    LiteRTSession,
+    MediaPipeSession,
+    MILSession,
+    OrtSession,
+    Session,
+    keras_probs,
+    litert_invoke,
+)
 
 
 def load_reference(run):
@@ -35,11 +45,12 @@ def load_reference(run):
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:
-        raise RunError(f"{path}: does not load as a Keras model ({one_line(exc, 160)}); "
-                       "train again") from None
+        raise RunError(f"{path}: does not load as a Keras model ({one_line(exc, 160)}); train again") from None
     want = tuple(run.input.shape[1:])
     if tuple(model.input_shape[1:]) != want or model.output_shape[-1] != len(run.labels):
-        raise RunError(f"{path}: input {model.input_shape} / output {model.output_shape} disagree with run.json; train again")
+        raise RunError(
+            f"{path}: input {model.input_shape} / output {model.output_shape} disagree with run.json; train again"
+        )
     return model
 
 
@@ -108,20 +119,53 @@ def _cuda_unavailable() -> str | None:
 
 
 LITERT = Runtime("cpu (LiteRT)", "tflite/litert", lambda p, labels, v, t: LiteRTSession(p, t))
-MEDIAPIPE = Runtime("MediaPipe ImageClassifier", "tflite/mediapipe", lambda p, labels, v, t: MediaPipeSession(p, labels),
-                    _mediapipe_unavailable)
+MEDIAPIPE = Runtime(
+    "MediaPipe ImageClassifier",
+    "tflite/mediapipe",
+    lambda p, labels, v, t: MediaPipeSession(p, labels),
+    _mediapipe_unavailable,
+)
 ORT_CPU = Runtime("CPUExecutionProvider", "onnx/cpu", lambda p, labels, v, t: OrtSession(p, "CPUExecutionProvider", t))
-ORT_CUDA = Runtime("CUDAExecutionProvider", "onnx/CUDAExecutionProvider",
-                   lambda p, labels, v, t: OrtSession(p, "CUDAExecutionProvider", t, "onnx/CUDAExecutionProvider"),
-                   _cuda_unavailable, mode="fp32-gpu")
-MIL_FP32 = Runtime("MIL execution (fp32 mode)", "coreml/mil-fp32",
-                   lambda p, labels, v, t: MILSession(p, "fp32", labels, "coreml/mil-fp32"))
-MIL_FP16 = Runtime("MIL execution (fp16 mode)", "coreml/mil-fp16",
-                   lambda p, labels, v, t: MILSession(p, "fp16", labels, "coreml/mil-fp16"), mode="fp16")
+ORT_CUDA = Runtime(
+    "CUDAExecutionProvider",
+    "onnx/CUDAExecutionProvider",
+    lambda p, labels, v, t: OrtSession(p, "CUDAExecutionProvider", t, "onnx/CUDAExecutionProvider"),
+    _cuda_unavailable,
+    mode="fp32-gpu",
+)
+MIL_FP32 = Runtime(
+    "MIL execution (fp32 mode)",
+    "coreml/mil-fp32",
+    lambda p, labels, v, t: MILSession(p, "fp32", labels, "coreml/mil-fp32"),
+)
+MIL_FP16 = Runtime(
+    "MIL execution (fp16 mode)",
+    "coreml/mil-fp16",
+    lambda p, labels, v, t: MILSession(p, "fp16", labels, "coreml/mil-fp16"),
+    mode="fp16",
+)
 MIL_BY_VARIANT = Runtime("MIL execution", "coreml/mil", lambda p, labels, v, t: MILSession(p, v.mil_mode, labels))
-COREML_PREDICT = Runtime("Core ML predict (macOS)", "coreml/predict", lambda p, labels, v, t: CoreMLPredictSession(p, labels),
-                         coreml_predict_unavailable, skip_note="MIL execution checked instead")
+COREML_PREDICT = Runtime(
+    "Core ML predict (macOS)",
+    "coreml/predict",
+    lambda p, labels, v, t: CoreMLPredictSession(p, labels),
+    coreml_predict_unavailable,
+    skip_note="MIL execution checked instead",
+)
 
-__all__ = ["Runtime", "Session", "KerasSession", "LiteRTSession", "MediaPipeSession", "OrtSession", "CoreMLPredictSession",
-           "MILSession", "LOADS", "load_reference", "keras_probs", "litert_invoke", "coreml_predict_unavailable",
-           "coreml_structure"]
+__all__ = [
+    "Runtime",
+    "Session",
+    "KerasSession",
+    "LiteRTSession",
+    "MediaPipeSession",
+    "OrtSession",
+    "CoreMLPredictSession",
+    "MILSession",
+    "LOADS",
+    "load_reference",
+    "keras_probs",
+    "litert_invoke",
+    "coreml_predict_unavailable",
+    "coreml_structure",
+]

@@ -15,6 +15,7 @@ import numpy as np
 
 from carspotter.util.errors import ComparisonError
 
+
 def litert_invoke(interpreter, pixels: np.ndarray) -> np.ndarray:
     """One invoke of an allocated LiteRT interpreter on ``[B, S, S, 3]`` pixels (B its input batch):
     ``[B, C]`` float32 probabilities. A quantized (uint8/int8) input is fed ``round(x / scale +
@@ -122,7 +123,9 @@ class KerasSession(Session):
         import tensorflow as tf
 
         with tf.device(self._device):
-            if len(pixels) == 1:  # one photo: the compiled function, without predict()'s per-call set-up (benchmark latency)
+            if (
+                len(pixels) == 1
+            ):  # one photo: the compiled function, without predict()'s per-call set-up (benchmark latency)
                 return self._fn(tf.constant(pixels, tf.float32)).numpy()
             return self.model.predict(pixels.astype(np.float32), batch_size=16, verbose=0)
 
@@ -198,7 +201,9 @@ class MediaPipeSession(Session):
 
         out, names = np.zeros((len(images), num_classes), dtype=np.float32), [""] * num_classes
         for i, px in enumerate(images):
-            result = self._classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(px)))
+            result = self._classifier.classify(
+                mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(px))
+            )
             for c in result.classifications[0].categories:
                 out[i, c.index] = c.score
                 names[c.index] = c.category_name
@@ -212,7 +217,9 @@ class MediaPipeSession(Session):
         """
         names, probs = self.classify(images, len(labels))
         if names != list(labels):
-            raise ComparisonError(f"{self.path}: MediaPipe reads labels {names[:3]}... from the metadata, not the manifest's")
+            raise ComparisonError(
+                f"{self.path}: MediaPipe reads labels {names[:3]}... from the metadata, not the manifest's"
+            )
         return probs
 
     def _infer(self, pixels):
@@ -261,8 +268,10 @@ class OrtSession(Session):
         """The outputs ``names`` of ``pixels``, in batches of 16 (one by one for a fixed ``[1, ...]`` file)."""
         x = np.asarray(pixels).astype(np.uint8 if self._input.type == "tensor(uint8)" else np.float32)
         batch = self.fixed_batch or 16
-        runs = [self._session.run(names, {self._input.name: x[i:i + batch]}, self._run_options)
-                for i in range(0, len(x), batch)]
+        runs = [
+            self._session.run(names, {self._input.name: x[i : i + batch]}, self._run_options)
+            for i in range(0, len(x), batch)
+        ]
         return [np.concatenate([r[k] for r in runs]).astype(np.float32) for k in range(len(names))]
 
     def _infer(self, pixels):
@@ -300,7 +309,10 @@ class CoreMLPredictSession(Session):
     def _infer(self, pixels):
         from PIL import Image
 
-        out, index = np.zeros((len(pixels), len(self.labels)), dtype=np.float32), {n: i for i, n in enumerate(self.labels)}
+        out, index = (
+            np.zeros((len(pixels), len(self.labels)), dtype=np.float32),
+            {n: i for i, n in enumerate(self.labels)},
+        )
         for i, px in enumerate(pixels.astype(np.uint8)):
             for name, p in self._model.predict({"image": Image.fromarray(px)})["classLabel_probs"].items():
                 out[i, index[name]] = p

@@ -31,11 +31,15 @@ INPUT_RANGES = {
 
 PIXEL_RANGE = (0, 255)
 
-RESIZE = {"method": "integer box pre-reduction (antialiasing), then bilinear without antialiasing as MediaPipe Tasks "
-                    "on CPU: OpenCV 4 warpPerspective INTER_LINEAR, BORDER_REPLICATE, output x samples input x * w / S "
-                    "(ONNX's 'asymmetric' mapping)",
-          "reduction": reference_resize.REDUCTION,
-          "library": "numpy + opencv", "aspect": "stretch", "version": 2}
+RESIZE = {
+    "method": "integer box pre-reduction (antialiasing), then bilinear without antialiasing as MediaPipe Tasks "
+    "on CPU: OpenCV 4 warpPerspective INTER_LINEAR, BORDER_REPLICATE, output x samples input x * w / S "
+    "(ONNX's 'asymmetric' mapping)",
+    "reduction": reference_resize.REDUCTION,
+    "library": "numpy + opencv",
+    "aspect": "stretch",
+    "version": 2,
+}
 """How photos are resized to ``S x S`` (:func:`carspotter.model.reference_resize.resize` implements it).
 ``version`` 2 (December 2026) added the box pre-reduction; version 1 (no key) was the bilinear alone."""
 
@@ -70,8 +74,15 @@ class BackboneSpec:
         return getattr(keras.applications, self.name)
 
 
-BACKBONE = BackboneSpec(name="InceptionV3", keras_layer="inception_v3", native_size=299, min_size=75,
-                        imagenet_range="-1,1", finetune_layers=50, gradcam_layer="mixed10")
+BACKBONE = BackboneSpec(
+    name="InceptionV3",
+    keras_layer="inception_v3",
+    native_size=299,
+    min_size=75,
+    imagenet_range="-1,1",
+    finetune_layers=50,
+    gradcam_layer="mixed10",
+)
 """The backbone carspotter fine-tunes."""
 
 
@@ -133,20 +144,36 @@ class InputSpec:
 
     def describe(self) -> str:
         """One sentence for model metadata: what to feed."""
-        return (f"{self.color} photo, EXIF orientation applied, resized to {self.size}x{self.size} by stretching "
-                f"(aspect ratio not kept), raw pixel values {PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}.")
+        return (
+            f"{self.color} photo, EXIF orientation applied, resized to {self.size}x{self.size} by stretching "
+            f"(aspect ratio not kept), raw pixel values {PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}."
+        )
 
     def metadata(self) -> dict:
         """Compact spec for model files (ONNX ``input_spec``, Core ML user metadata)."""
-        return {"name": self.name, "layout": self.layout, "color": self.color, "dtype": self.dtype,
-                "pixel_range": list(PIXEL_RANGE), "shape": ["N", self.size, self.size, 3], "resize": RESIZE["aspect"]}
+        return {
+            "name": self.name,
+            "layout": self.layout,
+            "color": self.color,
+            "dtype": self.dtype,
+            "pixel_range": list(PIXEL_RANGE),
+            "shape": ["N", self.size, self.size, 3],
+            "resize": RESIZE["aspect"],
+        }
 
     def to_json(self) -> dict:
         """run.json / manifest.json ``input``."""
         scale, offset = self.rescaling
-        return {"name": self.name, "shape": self.shape, "dtype": self.dtype, "layout": self.layout, "color": self.color,
-                "pixel_range": list(PIXEL_RANGE), "model_input_range": self.model_input_range,
-                "rescaling": {"scale": scale, "offset": offset}}
+        return {
+            "name": self.name,
+            "shape": self.shape,
+            "dtype": self.dtype,
+            "layout": self.layout,
+            "color": self.color,
+            "pixel_range": list(PIXEL_RANGE),
+            "model_input_range": self.model_input_range,
+            "rescaling": {"scale": scale, "offset": offset},
+        }
 
     def output_json(self, num_classes: int) -> dict:
         """run.json ``output``: ``[N, C]`` softmax probabilities."""

@@ -41,9 +41,11 @@ MARGIN_DIVISOR = 8
 SECOND_PASS_BELOW = (9, 10)
 """Pass 2 runs when the ROI is below 9/10 of the region's width or of its height (step 6)."""
 
-RULE = ("box x0,y0,x1,y1 in 0..1 of the region (float32 widened to float64; NaN or infinity: no box), clamped to 0..1; "
-        "px0 = rx0 + floor(x0 * rw), px1 = rx0 + ceil(x1 * rw) (likewise y); no box when a side < 8 px; "
-        "margin side // 8 on each side, kept inside the region; pass 2 when roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9")
+RULE = (
+    "box x0,y0,x1,y1 in 0..1 of the region (float32 widened to float64; NaN or infinity: no box), clamped to 0..1; "
+    "px0 = rx0 + floor(x0 * rw), px1 = rx0 + ceil(x1 * rw) (likewise y); no box when a side < 8 px; "
+    "margin side // 8 on each side, kept inside the region; pass 2 when roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9"
+)
 """The box logic in one line, for the manifest (``two_pass.rule``) and the package READMEs."""
 
 

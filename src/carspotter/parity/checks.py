@@ -21,13 +21,12 @@ is at hand (:class:`~carspotter.parity.context.ParityContext`):
 - Core ML predict against the MIL execution (macOS).
 
 Each check returns an :class:`Outcome`: passed, failed (with the reason) or skipped (with the
-reason, where this machine lacks a GPU, macOS or a library), never silently passed.
+reason, where this machine lacks a GPU, macOS or a library), never silently passed. The checks of the bundle's files
+that run no photo (sha256, structure, vectors, box output, accelerators) are in :mod:`carspotter.parity.bundle_checks`;
+:class:`Check` and :class:`Outcome` in :mod:`carspotter.parity.check_types`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -37,51 +36,17 @@ from carspotter.util import interrupts
 from carspotter.util.errors import CarspotterError, ComparisonError, MILExecutionError, one_line
 from carspotter.model.formats import FORMATS, VariantSpec
 from carspotter.measure.gates import VariantFigures, apply_gate, measure
+from carspotter.parity.bundle_checks import (
+    accelerator_check,
+    box_check,
+    check_box_vectors,
+    check_resize_vectors,
+    check_sha256,
+    structure_check,
+)
+from carspotter.parity.check_types import Check, CheckFailed, Outcome, Skip
 from carspotter.parity.context import GOLDEN, GOLDEN_JPEG, LIVE, ParityContext
 from carspotter.measure.parity_rule import ParityResult, precision_for
-
-
-class Skip(Exception):
-    """A check that cannot run on this machine; the message says why."""
-
-
-class CheckFailed(Exception):
-    """A check whose condition does not hold; the message says which and by how much."""
-
-
-@dataclass
-class Outcome:
-    """What one check found.
-
-    Attributes:
-        check: the check's id.
-        status: ``passed``, ``failed``, ``skipped``, or ``missed`` (an app path's gate, reported
-            without failing the run unless the gate is enforced).
-        message: the verdict for people (the reason, for a failure or a skip).
-        result: the top-3 comparison, for checks that compare probabilities.
-        facts: what a structure or variant check recorded.
-    """
-
-    check: str
-    status: str
-    message: str = ""
-    result: ParityResult | None = None
-    facts: dict = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check: an id (``golden:tflite/litert``, ``variant/onnx/fp32``, ...) and the function running it."""
-
-    id: str
-    run: Callable[[ParityContext], Outcome]
-
-    def __str__(self) -> str:
-        return self.id
 
 
 def _prefix(basis: str) -> str:
@@ -118,8 +83,11 @@ def _decoder_check(fmt: str) -> Check:
     def run(ctx: ParityContext) -> Outcome:
         exact, decoded = ctx.basis(GOLDEN).photos.pixels, ctx.basis(GOLDEN_JPEG).photos.pixels
         diff = np.abs(exact.astype(np.int16) - decoded.astype(np.int16))
-        facts = {"pixel_drift_mean": float(diff.mean()), "pixel_drift_max": int(diff.max()),
-                 "identical_photos": int(sum(not d.any() for d in diff))}
+        facts = {
+            "pixel_drift_mean": float(diff.mean()),
+            "pixel_drift_max": int(diff.max()),
+            "identical_photos": int(sum(not d.any() for d in diff)),
+        }
         spec = FORMATS[fmt]
         probs = ctx.probs(GOLDEN_JPEG, spec.measuring_runtime, _default_variant(ctx, fmt), ctx.path(fmt))
         precision = precision_for(ctx.manifest.formats[fmt].precision, spec.measuring_runtime.mode)
@@ -127,12 +95,6 @@ def _decoder_check(fmt: str) -> Check:
         return _verdict(check_id, ctx.compare(GOLDEN_JPEG, probs, fmt=fmt, target=target, precision=precision), facts)
 
     return Check(check_id, run)
-
-
-def _sha256(ctx: ParityContext) -> Outcome:
-    """Every file against the manifest's sha256 (verified when the context was made; a mismatch stops the run there)."""
-    return Outcome("sha256", "passed", f"{len(ctx.manifest.files)} files match manifest.json",
-                   facts={"files": len(ctx.manifest.files), "passed": True})
 
 
 def _reference_check(backend: backends.ReferenceBackend) -> Check:
@@ -148,110 +110,18 @@ def _reference_check(backend: backends.ReferenceBackend) -> Check:
         versions = ", ".join(f"{k} {facts[k]}" for k in ("keras", "jax", "jaxlib", "tensorflow") if k in facts)
         target = f"{facts['backend']} on {facts['device']} ({facts['device_name']}), matmul {facts['matmul_precision']}"
         result = ctx.compare(LIVE, probs, fmt="keras", target=target, precision=backend.tolerance_row)
-        return _verdict(check_id, result, facts={**facts, "versions": versions, "tolerance_row": backend.tolerance_row,
-                                                  "against": f"{backends.CANONICAL.name} (canonical, this process)"})
+        return _verdict(
+            check_id,
+            result,
+            facts={
+                **facts,
+                "versions": versions,
+                "tolerance_row": backend.tolerance_row,
+                "against": f"{backends.CANONICAL.name} (canonical, this process)",
+            },
+        )
 
     return Check(check_id, run)
-
-
-def _structure_check(fmt: str) -> Check:
-    """The format's default file read without running it (:attr:`FormatSpec.structure`), against what the format
-    expects of it (:attr:`FormatSpec.structure_expectations`)."""
-    check_id = f"{fmt}/structure"
-
-    def run(ctx: ParityContext) -> Outcome:
-        spec = FORMATS[fmt]
-        found = spec.structure(ctx.path(fmt))
-        for what, (got, want) in spec.structure_expectations(found, ctx.manifest.formats[fmt], ctx.manifest).items():
-            if got != want:
-                raise CheckFailed(f"{spec.title} {what}: {str(got)[:200]} != expected {str(want)[:200]}")
-        return Outcome(check_id, "passed", found.get("summary", "as expected"), facts={"passed": True, **found.get("facts", {})})
-
-    return Check(check_id, run)
-
-
-def _resize_vectors(ctx: ParityContext) -> Outcome:
-    from carspotter.contracts import golden, resize_vectors
-    from carspotter.model.spec import RESIZE
-
-    version = ctx.manifest.preprocessing.get("resize", {}).get("version", 1)
-    if version != RESIZE["version"]:
-        raise CheckFailed(f"the bundle's packages resize with reference resize version {version}, this carspotter's is "
-                          f"{RESIZE['version']} (the box pre-reduction for photos of 2 x S or more); re-export the bundle")
-    results = resize_vectors.check_vectors(ctx.bundle / golden.FOLDER)
-    bad = [r for r in results if r.differing]
-    if bad:
-        raise CheckFailed("the reference resize here differs from the bundle's resize vectors: "
-                          + "; ".join(f"{r.name}: {r.differing} values, max {r.max_diff} levels" for r in bad))
-    return Outcome("golden/resize-vectors", "passed", f"{len(results)} vectors bit-exact",
-                   facts={"passed": True, "vectors": len(results)})
-
-
-def _box_vectors(ctx: ParityContext) -> Outcome:
-    from carspotter.contracts import box_vectors, golden
-
-    wrong = box_vectors.check_vectors(ctx.bundle / golden.FOLDER)
-    if wrong:
-        raise CheckFailed(f"the two-pass box logic here differs from the bundle's box vectors on {len(wrong)} rows, "
-                          f"first: {wrong[0]!r}")
-    entry = ctx.manifest.golden["box_vectors"]
-    return Outcome("golden/box-vectors", "passed", f"{entry['count']} box vectors agree",
-                   facts={"passed": True, "vectors": entry["count"]})
-
-
-BOX_TOLERANCE = 0.01
-"""Largest |difference| of a box coordinate (0..1 of the input) between a format's ``box`` output and the reference's
-on the golden inputs: 1 % of a side, 40 pixels of a 12 MP photo's width. Fixed before any format was measured with it."""
-
-
-def _box_check(fmt: str) -> Check:
-    """The format's ``box`` output against the reference's on the golden inputs (:data:`BOX_TOLERANCE`), and the ROIs
-    the two-pass box logic makes of both on a 4032 x 3024 photo."""
-
-    def run(ctx: ParityContext) -> Outcome:
-        import numpy as np
-
-        from carspotter.model.roi import Roi
-        from carspotter.model.two_pass import box_to_roi
-
-        gold = ctx.golden
-        want = np.array([p["box"] for p in gold.photos], np.float32)
-        spec, entry = FORMATS[fmt], ctx.manifest.formats[fmt]
-        session = ctx.session(spec.measuring_runtime, spec.variant(entry.default_variant), ctx.path(fmt))
-        got = session.box(gold.exact_inputs())
-        if got is None:
-            raise CheckFailed(f"the golden set has the reference's boxes but the {fmt} file has no box output; re-export")
-        worst = float(np.abs(got - want).max())
-        whole = Roi(0, 0, 4032, 3024)
-        same = sum(box_to_roi(g, whole) == box_to_roi(w, whole) for g, w in zip(got, want))
-        text = (f"max |box difference| {worst:.2g} (tolerance {BOX_TOLERANCE}) on {len(want)} golden photos; the same "
-                f"12 MP ROI on {same}/{len(want)}")
-        facts = {"passed": worst <= BOX_TOLERANCE, "max_abs_diff": worst, "photos": len(want), "same_roi": int(same)}
-        if worst > BOX_TOLERANCE:
-            raise CheckFailed(text)
-        return Outcome(f"{fmt}/box", "passed", text, facts=facts)
-
-    return Check(f"{fmt}/box", run)
-
-
-def _accelerator_check(fmt: str) -> Check:
-    """The default file's phone-accelerator check run again here (ONNX Runtime's mobile usability check): it must
-    pass the format's accelerator gate and take as many nodes per EP as export recorded."""
-
-    def run(ctx: ParityContext) -> Outcome:
-        spec, entry = FORMATS[fmt], ctx.manifest.formats[fmt]
-        recorded = (entry.variants[entry.default_variant].accelerators or {}).get("summary")
-        if recorded is None:
-            raise Skip(f"the bundle was exported before carspotter checked {fmt} phone accelerators; export it again")
-        report = spec.accelerators(ctx.path(fmt))
-        ok, text = spec.accelerator_gate(report)
-        if not ok:
-            raise CheckFailed(f"{fmt} default file: {text}")
-        if recorded != report["summary"]:
-            raise CheckFailed(f"{fmt} default file: {report['summary']} here, {recorded} at export")
-        return Outcome(f"accelerators/{fmt}", "passed", text, facts={"passed": True, **report})
-
-    return Check(f"accelerators/{fmt}", run)
 
 
 def _cross_check(basis: str, fmt: str, cross) -> Check:
@@ -265,8 +135,17 @@ def _cross_check(basis: str, fmt: str, cross) -> Check:
         variant, path = _default_variant(ctx, fmt), ctx.path(fmt)
         reference = ctx.probs(basis, cross.against, variant, path)
         probs = ctx.probs(basis, cross.runtime, variant, path)
-        return _verdict(check_id, ctx.compare(basis, probs, fmt=fmt, target=f"{cross.runtime.target} vs {cross.against.target}",
-                                              precision=cross.precision, reference=reference))
+        return _verdict(
+            check_id,
+            ctx.compare(
+                basis,
+                probs,
+                fmt=fmt,
+                target=f"{cross.runtime.target} vs {cross.against.target}",
+                precision=cross.precision,
+                reference=reference,
+            ),
+        )
 
     return Check(check_id, run)
 
@@ -292,7 +171,9 @@ def _variant_check(basis: str, fmt: str, name: str) -> Check:
         b = ctx.basis(basis)
         record, variant = ctx.manifest.formats[fmt].variants[name], FORMATS[fmt].variant(name)
         if basis == LIVE and (b.photos.truth is None or len(b.photos.names) != ctx.manifest.variants.evaluation_photos):
-            raise Skip("variant figures were measured on the run's whole test split; --images or --limit changes the photos")
+            raise Skip(
+                "variant figures were measured on the run's whole test split; --images or --limit changes the photos"
+            )
         probs = ctx.probs(basis, FORMATS[fmt].measuring_runtime, variant, ctx.path(fmt, name))
         fig = measure(b.reference, probs, b.photos.truth, ctx.manifest.labels, b.photos.names, fmt, variant)
         if basis == LIVE:
@@ -309,10 +190,22 @@ def _variant_check(basis: str, fmt: str, name: str) -> Check:
             _same_figures(check_id, fig, VariantFigures.from_json(want), 0.05)
             if variant.family == "fp32" and not fig.parity.passed:
                 raise CheckFailed(f"{check_id}: an fp32 variant fails the top-3 rule on the golden set")
-            text = (f"top-1 agreement {fig.top1_agreement:.2%}, top-3 rule {'passes' if fig.parity.passed else 'fails'}, "
-                    f"max |dp| {fig.max_abs_diff:.2e}: as recorded at export")
-        return Outcome(check_id, "passed", text, facts={"passed": True, "gate": text, "top1_agreement": fig.top1_agreement,
-                                                        "top1": fig.top1, "bytes": record.bytes})
+            text = (
+                f"top-1 agreement {fig.top1_agreement:.2%}, top-3 rule {'passes' if fig.parity.passed else 'fails'}, "
+                f"max |dp| {fig.max_abs_diff:.2e}: as recorded at export"
+            )
+        return Outcome(
+            check_id,
+            "passed",
+            text,
+            facts={
+                "passed": True,
+                "gate": text,
+                "top1_agreement": fig.top1_agreement,
+                "top1": fig.top1,
+                "bytes": record.bytes,
+            },
+        )
 
     return Check(check_id, run)
 
@@ -325,15 +218,29 @@ def _app_check(basis: str, name: str) -> Check:
         b = ctx.basis(basis)
         files, boxes = ctx.app_files(basis)
         try:
-            fig = app_paths.measure_path(app_paths.PATHS[name], files, boxes, ctx.manifest.spec.size, ctx.manifest.labels,
-                                         b.reference, b.photos.truth, b.photos.names, b.photos.pixels, ctx.upscaled(basis),
-                                         ctx.app_models())
+            fig = app_paths.measure_path(
+                app_paths.PATHS[name],
+                files,
+                boxes,
+                ctx.manifest.spec.size,
+                ctx.manifest.labels,
+                b.reference,
+                b.photos.truth,
+                b.photos.names,
+                b.photos.pixels,
+                ctx.upscaled(basis),
+                ctx.app_models(),
+            )
         except app_paths.PathUnavailable as exc:
             raise Skip(str(exc)) from None
         ok, verdict = ctx.app_gate.judge(fig, golden=basis == GOLDEN)
         status = "passed" if ok else ("failed" if ctx.enforce_app_gate else "missed")
-        return Outcome(check_id, status, f"{name} on {basis} photos: {verdict}",
-                       facts={"app_path": fig.to_json(), "photo_set": basis, "gate": verdict, "gate_passed": ok})
+        return Outcome(
+            check_id,
+            status,
+            f"{name} on {basis} photos: {verdict}",
+            facts={"app_path": fig.to_json(), "photo_set": basis, "gate": verdict, "gate_passed": ok},
+        )
 
     return Check(check_id, run)
 
@@ -346,7 +253,9 @@ def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
             checks.append(_decoder_check(fmt))
     if basis == LIVE:
         checks += [_reference_check(b) for b in ctx.references]
-    checks += [_variant_check(basis, fmt, name) for fmt, entry in ctx.manifest.formats.items() for name in entry.shipped()]
+    checks += [
+        _variant_check(basis, fmt, name) for fmt, entry in ctx.manifest.formats.items() for name in entry.shipped()
+    ]
     if ctx.app_paths:
         checks += [_app_check(basis, name) for name in app_paths.PATHS]
     return checks
@@ -354,16 +263,19 @@ def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
 
 def plan(ctx: ParityContext) -> list[Check]:
     """Every check this bundle gets here, in the order they run (see the module docstring)."""
-    checks = [Check("sha256", _sha256)]
-    checks += [_structure_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].structure is not None]
+    checks = [Check("sha256", check_sha256)]
+    checks += [structure_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].structure is not None]
     if (ctx.manifest.golden or {}).get("resize_vectors"):
-        checks.append(Check("golden/resize-vectors", _resize_vectors))
+        checks.append(Check("golden/resize-vectors", check_resize_vectors))
     if (ctx.manifest.golden or {}).get("box_vectors"):
-        checks.append(Check("golden/box-vectors", _box_vectors))
+        checks.append(Check("golden/box-vectors", check_box_vectors))
     if (ctx.manifest.golden or {}).get("boxes"):
-        checks += [_box_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].carries_box]
-    checks += [_accelerator_check(fmt) for fmt in ctx.manifest.formats
-               if FORMATS[fmt].accelerator_gate is not None and FORMATS[fmt].accelerators is not None]
+        checks += [box_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].carries_box]
+    checks += [
+        accelerator_check(fmt)
+        for fmt in ctx.manifest.formats
+        if FORMATS[fmt].accelerator_gate is not None and FORMATS[fmt].accelerators is not None
+    ]
     for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
         checks += _basis_checks(ctx, basis)
     basis = LIVE if LIVE in ctx.bases else GOLDEN

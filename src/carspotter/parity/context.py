@@ -72,9 +72,17 @@ class ParityContext:
             the bundle's run; or there is nothing to compare against.
     """
 
-    def __init__(self, bundle: str | Path, images: str | Path | None = None, limit: int | None = None,
-                 run: str | Path | None = None, data: str | Path | None = None, app_paths: bool = True,
-                 enforce_app_gate: bool = False, references: tuple = DEFAULT_CHECKS):
+    def __init__(
+        self,
+        bundle: str | Path,
+        images: str | Path | None = None,
+        limit: int | None = None,
+        run: str | Path | None = None,
+        data: str | Path | None = None,
+        app_paths: bool = True,
+        enforce_app_gate: bool = False,
+        references: tuple = DEFAULT_CHECKS,
+    ):
         self.handle = open_bundle(bundle, run)  # every file, golden ones included, verified before any is read
         self.bundle = self.handle.folder
         self.references = tuple(references)
@@ -90,12 +98,16 @@ class ParityContext:
         self._bases: dict[str, Basis] = {}
         if self.run is None:
             if images is not None:
-                raise BundleError(f"--images needs the bundle's reference model: pass --run DIR (the run "
-                                  f"{self.manifest.source_run['name']} this bundle was exported from)")
+                raise BundleError(
+                    f"--images needs the bundle's reference model: pass --run DIR (the run "
+                    f"{self.manifest.source_run['name']} this bundle was exported from)"
+                )
             if self.golden is None:
-                raise BundleError(f"{self.bundle}: has no golden set (exported with --golden 0) and its run "
-                                  f"{self.manifest.source_run['name']} was not found ({self.run_search}): nothing to "
-                                  "compare against; pass --run DIR")
+                raise BundleError(
+                    f"{self.bundle}: has no golden set (exported with --golden 0) and its run "
+                    f"{self.manifest.source_run['name']} was not found ({self.run_search}): nothing to "
+                    "compare against; pass --run DIR"
+                )
 
     @property
     def run(self) -> Run | None:
@@ -197,11 +209,29 @@ class ParityContext:
         self._app_models = None  # its sessions are this context's, closed below
         self.pool.close()
 
-    def compare(self, basis: str, probs: np.ndarray, *, fmt: str, target: str, precision: str,
-                reference: np.ndarray | None = None) -> ParityResult:
+    def compare(
+        self,
+        basis: str,
+        probs: np.ndarray,
+        *,
+        fmt: str,
+        target: str,
+        precision: str,
+        reference: np.ndarray | None = None,
+    ) -> ParityResult:
         """The top-3 rule on a photo set, against its reference (or ``reference``)."""
         b = self.basis(basis)
         tol = tolerance(precision)
-        return compare_top3(b.reference if reference is None else reference, probs, labels=self.manifest.labels,
-                            photos=b.photos.names, tau=tol.tau, max_abs_diff_limit=tol.max_abs_diff, format=fmt,
-                            target=target, precision=precision, photo_set=basis, break_rate=tol.break_rate)
+        return compare_top3(
+            b.reference if reference is None else reference,
+            probs,
+            labels=self.manifest.labels,
+            photos=b.photos.names,
+            tau=tol.tau,
+            max_abs_diff_limit=tol.max_abs_diff,
+            format=fmt,
+            target=target,
+            precision=precision,
+            photo_set=basis,
+            break_rate=tol.break_rate,
+        )

@@ -29,15 +29,29 @@ def new_report(ctx: ParityContext, selection: list[str] | None = None) -> Parity
     """
     sets = {name: ctx.basis(name) for name in ctx.bases}
     main = sets[LIVE if LIVE in sets else ctx.bases[0]]
-    return ParityReport(photos=len(main.photos.names), photo_source=main.photos.source, skipped_photos=main.photos.skipped,
-                        photo_sets={n: {"photos": len(b.photos.names), "source": b.photos.source,
-                                        "reference": b.reference_source} for n, b in sets.items()},
-                        selection=selection or [])
+    return ParityReport(
+        photos=len(main.photos.names),
+        photo_source=main.photos.source,
+        skipped_photos=main.photos.skipped,
+        photo_sets={
+            n: {"photos": len(b.photos.names), "source": b.photos.source, "reference": b.reference_source}
+            for n, b in sets.items()
+        },
+        selection=selection or [],
+    )
 
 
-def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | None = None, run: str | None = None,
-               data: str | None = None, write: bool = True, app_paths: bool = True, app_gate: bool = False,
-               references: tuple | None = None) -> int:
+def run_parity(
+    bundle_dir: str | Path,
+    images: str | None = None,
+    limit: int | None = None,
+    run: str | None = None,
+    data: str | None = None,
+    write: bool = True,
+    app_paths: bool = True,
+    app_gate: bool = False,
+    references: tuple | None = None,
+) -> int:
     """Run every check on a bundle, print each verdict and the summary, write the report.
 
     Args:
@@ -61,8 +75,16 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
     """
     locked = write and Path(bundle_dir).is_dir()  # a missing bundle is ParityContext's one-line error
     with dest_lock.hold(bundle_dir, "parity") if locked else contextlib.nullcontext():  # no export swaps it meanwhile
-        ctx = ParityContext(bundle_dir, images, limit, run, data, app_paths, app_gate,
-                            **({} if references is None else {"references": tuple(references)}))
+        ctx = ParityContext(
+            bundle_dir,
+            images,
+            limit,
+            run,
+            data,
+            app_paths,
+            app_gate,
+            **({} if references is None else {"references": tuple(references)}),
+        )
         try:
             return _run_parity(ctx, bundle_dir, write)
         finally:
@@ -72,7 +94,9 @@ def run_parity(bundle_dir: str | Path, images: str | None = None, limit: int | N
 def _run_parity(ctx: ParityContext, bundle_dir, write: bool) -> int:
     """:func:`run_parity` with the bundle locked."""
     if ctx.run is None:
-        _log(f"run {ctx.manifest.source_run['name']} not found ({ctx.run_search}): checking against the golden set only")
+        _log(
+            f"run {ctx.manifest.source_run['name']} not found ({ctx.run_search}): checking against the golden set only"
+        )
     report = new_report(ctx)
     checks = plan(ctx)
     sets = "; ".join(f"{n}: {s['photos']} photos" for n, s in report.photo_sets.items())

@@ -6,7 +6,7 @@ reference; the parity verdict measured at export (manifest, top-3 rule); load ti
 median of 3); latency at batch 1 (ms, median and p90 over ``runs`` >= 30 timed calls after 3
 warm-up calls each, the predictors interleaved call by call so drift of the machine hits
 every one alike); throughput at batch N (photos/s); and, for the fp32 paths, the fraction
-of this CPU's fp32 peak reached (:func:`fp32_peak` and :func:`flops_per_photo`).
+of this CPU's fp32 peak reached (:mod:`carspotter.tools.cpu_peak`).
 
 Runtimes, each with ``threads`` threads: Keras as a compiled ``tf.function`` (TensorFlow's
 intra-op pool), LiteRT's ``Interpreter`` (XNNPACK; its default, no ``num_threads``, is one
@@ -32,6 +32,7 @@ from carspotter.model.accelerators import accelerator_columns
 from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import UsageError
 from carspotter.tools.benchmark_page import WARMUP, chart, markdown, write
+from carspotter.tools.cpu_peak import flops_per_photo, fp32_peak, gemm_peak
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
 
 __all__ = ["Report", "Row", "chart", "fp32_peak", "markdown", "run_benchmark", "write"]
@@ -84,67 +85,6 @@ class Report:
         return {**{k: v for k, v in asdict(self).items() if k != "rows"}, "rows": [asdict(r) for r in self.rows]}
 
 
-def fp32_peak(threads: int, cpuinfo: str | None = None, clock_mhz: float | None = None) -> dict:
-    """This CPU's fp32 peak for ``threads`` cores, and how it was derived.
-
-    peak = cores x clock x FLOPs per cycle per core, FLOPs per cycle = vector lanes (fp32) x 2
-    (a fused multiply-add counts 2) x FMA pipes. Lanes and pipes come from the flags and family
-    in ``/proc/cpuinfo``: AMD family 26 (Zen 5) 16 lanes x 2 pipes; AMD Zen 4 with AVX-512 runs
-    it on 256-bit halves, 8 x 2; Intel AVX-512 16 x 2 (two FMA ports, Xeon Gold/Platinum class:
-    an assumption); AVX2 + FMA 8 x 2; else SSE 4 x 1. The clock is the ``cpu MHz`` the kernel
-    reports (base clock in a VM; boost is not counted) unless ``clock_mhz`` is given. ``cpuinfo``:
-    that file's text (default: read it). Returns ``{"gflops", "cores", "mhz", "flops_per_cycle", "cpu", "derivation"}``.
-    """
-    if cpuinfo is None:
-        cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    info = cpuinfo
-    fields = {}
-    for line in info.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    vendor, family = fields.get("vendor_id", ""), int(fields.get("cpu family", "0") or 0)
-    reported = float(fields.get("cpu MHz", "0") or 0)
-    mhz = clock_mhz or reported
-    clock = f"{mhz:.0f} MHz ({'--clock-mhz' if clock_mhz else 'cpu MHz in /proc/cpuinfo'})"
-    if "avx512f" in flags and vendor == "AuthenticAMD" and family >= 26:
-        lanes, pipes, why = 16, 2, "AMD Zen 5 (family 26): AVX-512 at full width, 2 FMA pipes"
-    elif "avx512f" in flags and vendor == "AuthenticAMD":
-        lanes, pipes, why = 8, 2, "AMD Zen 4: AVX-512 on 256-bit halves, 2 FMA pipes"
-    elif "avx512f" in flags:
-        lanes, pipes, why = 16, 2, "AVX-512, assumed 2 FMA ports (Xeon Gold/Platinum class)"
-    elif "avx2" in flags and "fma" in flags:
-        lanes, pipes, why = 8, 2, "AVX2 with FMA, 2 FMA pipes"
-    else:
-        lanes, pipes, why = 4, 1, "SSE, no FMA"
-    cores = max(1, min(threads, sum(line.startswith("processor") for line in info.splitlines()) or os.cpu_count() or 1))
-    per_cycle = lanes * 2 * pipes
-    return {"gflops": cores * mhz * 1e6 * per_cycle / 1e9, "cores": cores, "mhz": mhz, "flops_per_cycle": per_cycle,
-            "cpu": fields.get("model name", platform.processor()),
-            "derivation": f"{cores} cores x {clock} x {per_cycle} FLOPs/cycle ({lanes} fp32 lanes x 2 (FMA) x "
-                          f"{pipes} pipes: {why})"}
-
-
-def gemm_peak(threads: int, n: int = 2048, repeats: int = 5) -> dict:
-    """The fp32 rate this machine achieves, measured: an ``n x n`` float32 matrix product (2 n^3 FLOPs) in TensorFlow
-    with its intra-op pool at ``threads`` (as the reference runs), best of ``repeats`` after one warm-up.
-    Returns ``{"gflops", "gemm"}`` (GFLOP/s, how it was measured); the % of peak column divides by it, since
-    the assumed peak (clock x lanes) is not what a VM's cores reach."""
-    import tensorflow as tf
-
-    a = tf.random.stateless_uniform([n, n], seed=[1, 2], dtype=tf.float32)
-    b = tf.random.stateless_uniform([n, n], seed=[3, 4], dtype=tf.float32)
-    matmul = tf.function(lambda x, y: tf.linalg.matmul(x, y))
-    matmul(a, b).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        matmul(a, b).numpy()
-        best = min(best, time.perf_counter() - t0)
-    return {"gflops": 2 * n ** 3 / best / 1e9,
-            "gemm": f"{n} x {n} fp32 matmul in TensorFlow, {threads} threads, best of {repeats}: {best * 1000:.1f} ms"}
-
-
 def left_out_rows(manifest) -> list[Row]:
     """A row for every variant a gate left out at export (its file is not in the bundle): size, and the export's
     own figures (ms per photo on the measuring runtime, the gate verdict), so the table shows what compression
@@ -159,24 +99,6 @@ def left_out_rows(manifest) -> list[Row]:
             # photos, near-ties counted as parity counts them) are in the note
             rows.append(Row(fmt, name, "-", "left out", record.bytes / 2**20, note=f"{ms}gate: {record.gate}"[:300]))
     return rows
-
-
-def flops_per_photo(model, size: int) -> float:
-    """Floating-point operations of one photo through the Keras reference, counted from its frozen
-    graph by TensorFlow's profiler (``float_ops``: a multiply-add is 2)."""
-    import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(tf.TensorSpec([1, size, size, 3], tf.float32))
-    frozen = convert_variables_to_constants_v2(fn)
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    opts["output"] = "none"
-    level = tf.get_logger().level
-    tf.get_logger().setLevel("ERROR")  # the v1 profiler announces its own deprecation on every call
-    try:
-        return float(tf.compat.v1.profiler.profile(graph=frozen.graph, cmd="op", options=opts).total_float_ops)
-    finally:
-        tf.get_logger().setLevel(level)
 
 
 def _timed_load(load: Callable[[], Loaded]) -> tuple[Loaded, float]:
@@ -202,12 +124,16 @@ def _accuracy(probs: np.ndarray, truth: np.ndarray | None, reference: np.ndarray
 
 def _all(loaded: Loaded, pixels: np.ndarray) -> np.ndarray:
     """One photo per call, as an app runs it."""
-    return np.concatenate([loaded.infer(pixels[i:i + 1]) for i in range(len(pixels))])
+    return np.concatenate([loaded.infer(pixels[i : i + 1]) for i in range(len(pixels))])
 
 
 def _check_args(photos: int | None, threads: int, batch: int, runs: int) -> None:
-    for name, value, low in (("--threads", threads, 1), ("--batch", batch, 1), ("--photos", photos or 1, 1),
-                             ("--runs", runs, MIN_RUNS)):
+    for name, value, low in (
+        ("--threads", threads, 1),
+        ("--batch", batch, 1),
+        ("--photos", photos or 1, 1),
+        ("--runs", runs, MIN_RUNS),
+    ):
         if value < low:
             raise UsageError(f"{name} {value}: must be at least {low}")
 
@@ -236,23 +162,40 @@ def _photos(handle, photos: int | None) -> tuple[np.ndarray, np.ndarray, str]:
         return ps.pixels, ps.truth, "the run's test split"
     bundle, golden = handle.folder, handle.golden
     if golden is None:
-        raise BundleError(f"{bundle}: its run was not found and it has no golden set: nothing to measure on; pass --run DIR")
+        raise BundleError(
+            f"{bundle}: its run was not found and it has no golden set: nothing to measure on; pass --run DIR"
+        )
     return golden.exact_inputs()[:photos], golden.truth[:photos], "the bundle's golden set"
 
 
-def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, batch: int,
-              log: Callable[[str], None]) -> list[tuple[Row, Loaded]]:
+def _load_all(
+    bundle: Path, manifest, run_obj, report: Report, threads: int, batch: int, log: Callable[[str], None]
+) -> list[tuple[Row, Loaded]]:
     """The Keras reference (when the run is here) and every shipped variant, each loaded (load time measured)."""
     from carspotter.model.runtimes import load_reference
 
     entries: list[tuple[Row, Loaded]] = []
     pool = SessionPool(list(manifest.labels), threads)  # each load timed afresh: _timed_load closes the one before
     if run_obj is not None:
-        loaded, load_ms = _timed_load(lambda: open_reference(load_reference(run_obj)))  # keras.saving.load_model, safe_mode
+        loaded, load_ms = _timed_load(
+            lambda: open_reference(load_reference(run_obj))
+        )  # keras.saving.load_model, safe_mode
         model = loaded.session.model
         log("counting FLOPs of the reference")
         report.flops_per_photo = flops_per_photo(model, manifest.spec.size)
-        entries.append((Row("keras", "reference", f"{loaded.session.describe()['version']} (tf.function)", "-", None, load_ms=load_ms), loaded))
+        entries.append(
+            (
+                Row(
+                    "keras",
+                    "reference",
+                    f"{loaded.session.describe()['version']} (tf.function)",
+                    "-",
+                    None,
+                    load_ms=load_ms,
+                ),
+                loaded,
+            )
+        )
     for fmt, entry in manifest.formats.items():
         for vname, record in entry.variants.items():
             if not record.shipped:
@@ -262,14 +205,22 @@ def _load_all(bundle: Path, manifest, run_obj, report: Report, threads: int, bat
                 loaded.session.reserve(batch)
             timed = loaded.session.timed
             d = loaded.session.describe()
-            row = Row(fmt, vname, f"{d['runtime']}, {d['device']}", "default" if vname == entry.default_variant else "beside",
-                      record.bytes / 2**20,
-                      load_ms=load_ms if timed else None,
-                      parity=("pass" if record.figures.parity.passed else "FAIL") + f" ({record.figures.parity.near_ties} near-ties)",
-                      note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL execution")
+            row = Row(
+                fmt,
+                vname,
+                f"{d['runtime']}, {d['device']}",
+                "default" if vname == entry.default_variant else "beside",
+                record.bytes / 2**20,
+                load_ms=load_ms if timed else None,
+                parity=("pass" if record.figures.parity.passed else "FAIL")
+                + f" ({record.figures.parity.near_ties} near-ties)",
+                note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL execution",
+            )
             row.ep_coverage, row.gpu_delegate = accelerator_columns(record.accelerators)
             if getattr(loaded.session, "fixed_batch", None) == 1:
-                row.note = (row.note + "; " if row.note else "") + "fixed batch of 1 (a phone file): photos/s is one photo per call"
+                row.note = (
+                    row.note + "; " if row.note else ""
+                ) + "fixed batch of 1 (a phone file): photos/s is one photo per call"
             entries.append((row, loaded))
     return entries
 
@@ -278,10 +229,10 @@ def _latency(timed: list[tuple[Row, Loaded]], pixels: np.ndarray, runs: int) -> 
     """p50 / p90 ms of ``runs`` batch-1 calls, the sessions interleaved call by call after warm-up."""
     for _, loaded in timed:
         for i in range(WARMUP):
-            loaded.infer(pixels[i % len(pixels):][:1])
+            loaded.infer(pixels[i % len(pixels) :][:1])
     samples: dict[int, list[float]] = {id(lo): [] for _, lo in timed}
     for i in range(runs):
-        x = pixels[i % len(pixels):][:1]
+        x = pixels[i % len(pixels) :][:1]
         for _, loaded in timed:
             t0 = time.perf_counter()
             loaded.infer(x)
@@ -306,9 +257,47 @@ def _throughput(timed: list[tuple[Row, Loaded]], chunk: np.ndarray, report: Repo
             row.peak_fraction = report.flops_per_photo / (row.p50_ms / 1000) / (rate * 1e9)
 
 
-def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 2, batch: int = 8, runs: int = MIN_RUNS,
-                  run: str | Path | None = None, log: Callable[[str], None] = lambda m: None,
-                  clock_mhz: float | None = None) -> Report:
+def _new_report(bundle: Path, photos: int, source: str, threads: int, batch: int, runs: int, clock_mhz, log) -> Report:
+    """An empty report with this machine's fp32 peak, assumed and measured (the GEMM probe)."""
+    peak = fp32_peak(threads, clock_mhz=clock_mhz)
+    log("measuring the achievable fp32 rate (GEMM probe)")
+    probe = gemm_peak(threads)
+    peak.update(measured_gflops=probe["gflops"], gemm=probe["gemm"])
+    return Report(
+        str(bundle.name),
+        photos,
+        source,
+        threads,
+        batch,
+        runs,
+        None,
+        peak,
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({peak['cpu']})",
+    )
+
+
+def _measure_accuracy(entries: list[tuple[Row, Loaded]], pixels: np.ndarray, truth: np.ndarray | None) -> None:
+    """Each row's top-1, top-3 and agreement with the reference (the first row, when it is Keras'), with intervals."""
+    reference = None
+    for row, loaded in entries:
+        probs = _all(loaded, pixels)
+        reference = probs if row.format == "keras" else reference
+        row.top1, row.top3, row.agreement = _accuracy(probs, truth, reference)
+        n = len(pixels)
+        row.top1_ci = None if row.top1 is None else list(wilson(round(row.top1 * n), n))
+        row.agreement_ci = None if row.agreement is None else list(wilson(round(row.agreement * n), n))
+
+
+def run_benchmark(
+    bundle: str | Path,
+    photos: int | None = None,
+    threads: int = 2,
+    batch: int = 8,
+    runs: int = MIN_RUNS,
+    run: str | Path | None = None,
+    log: Callable[[str], None] = lambda m: None,
+    clock_mhz: float | None = None,
+) -> Report:
     """Measure every shipped variant of ``bundle`` and the Keras reference on this machine.
 
     Args:
@@ -335,23 +324,11 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
     pixels, truth, source = _photos(handle, photos)
     if len(pixels) < batch:
         raise UsageError(f"--batch {batch}: more than the {len(pixels)} photos available; choose a smaller batch")
-    peak = fp32_peak(threads, clock_mhz=clock_mhz)
-    log("measuring the achievable fp32 rate (GEMM probe)")
-    probe = gemm_peak(threads)
-    peak.update(measured_gflops=probe["gflops"], gemm=probe["gemm"])
-    report = Report(str(bundle.name), len(pixels), source, threads, batch, runs, None, peak,
-                    f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({peak['cpu']})")
+    report = _new_report(bundle, len(pixels), source, threads, batch, runs, clock_mhz, log)
     entries = _load_all(bundle, manifest, run_obj, report, threads, batch, log)
     try:
         log(f"accuracy of {len(entries)} sessions on {len(pixels)} photos")
-        reference = None
-        for row, loaded in entries:
-            probs = _all(loaded, pixels)
-            reference = probs if row.format == "keras" else reference
-            row.top1, row.top3, row.agreement = _accuracy(probs, truth, reference)
-            n = len(pixels)
-            row.top1_ci = None if row.top1 is None else list(wilson(round(row.top1 * n), n))
-            row.agreement_ci = None if row.agreement is None else list(wilson(round(row.agreement * n), n))
+        _measure_accuracy(entries, pixels, truth)
         timed = [(row, lo) for row, lo in entries if lo.session.timed]
         log(f"latency: {runs} interleaved batch-1 calls x {len(timed)} sessions after {WARMUP} warm-up calls each")
         _latency(timed, pixels, runs)
@@ -359,11 +336,11 @@ def run_benchmark(bundle: str | Path, photos: int | None = None, threads: int = 
         _throughput(timed, pixels[:batch], report)
         for row, loaded in ((r, lo) for r, lo in timed if lo.session.box(pixels[:1]) is not None):
             log(f"two passes on a 12 MP photo: {row.format}/{row.variant}")
-            report.two_pass.append({"format": row.format, "variant": row.variant,
-                                    **two_pass_cost(loaded.session, manifest.spec.size)})
+            report.two_pass.append(
+                {"format": row.format, "variant": row.variant, **two_pass_cost(loaded.session, manifest.spec.size)}
+            )
     finally:
         for _, loaded in entries:
             loaded.session.close()
     report.rows = [row for row, _ in entries] + left_out_rows(manifest)
     return report
-

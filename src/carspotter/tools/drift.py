@@ -34,19 +34,31 @@ def _chosen(manifest, wanted: str | None) -> list[tuple[str, str]]:
     names = [w.strip() for w in wanted.split(",") if w.strip()]
     bad = [n for n in names if tuple(n.split("/", 1)) not in shipped]
     if bad or not names:
-        raise UsageError(f"--variants {wanted}: choose shipped variants as FORMAT/VARIANT from "
-                         f"{', '.join(f'{f}/{v}' for f, v in shipped)}")
+        raise UsageError(
+            f"--variants {wanted}: choose shipped variants as FORMAT/VARIANT from "
+            f"{', '.join(f'{f}/{v}' for f, v in shipped)}"
+        )
     return [tuple(n.split("/", 1)) for n in names]
 
 
 def recorded(manifest) -> list[Drift]:
     """The drift the export recorded for variants its gates left out."""
-    return [Drift.from_json(record.drift, f"{fmt}/{name} (left out)") for fmt, entry in manifest.formats.items()
-            for name, record in entry.variants.items() if record.drift]
+    return [
+        Drift.from_json(record.drift, f"{fmt}/{name} (left out)")
+        for fmt, entry in manifest.formats.items()
+        for name, record in entry.variants.items()
+        if record.drift
+    ]
 
 
-def run_drift(bundle: str | Path, run: str | Path | None = None, variants: str | None = None, photos: int = 8,
-              tolerance: float = TOLERANCE, log: Log = lambda m: None) -> list[Drift]:
+def run_drift(
+    bundle: str | Path,
+    run: str | Path | None = None,
+    variants: str | None = None,
+    photos: int = 8,
+    tolerance: float = TOLERANCE,
+    log: Log = lambda m: None,
+) -> list[Drift]:
     """Drift of each chosen variant (shipped ones; the left-out ones as recorded) on ``photos`` test photos.
 
     Raises:
@@ -63,7 +75,9 @@ def run_drift(bundle: str | Path, run: str | Path | None = None, variants: str |
         raise UsageError(f"--tolerance {tolerance}: a relative error in (0, 1]")
     handle = open_bundle(bundle, run)
     if handle.run is None:
-        raise BundleError(f"{handle.folder}: its run was not found; pass --run RUN_DIR (drift compares against the Keras reference)")
+        raise BundleError(
+            f"{handle.folder}: its run was not found; pass --run RUN_DIR (drift compares against the Keras reference)"
+        )
     chosen = _chosen(handle.manifest, variants)
     pixels = split_photoset(handle.run, "test", limit=photos).pixels
     probes = ReferenceProbes(load_reference(handle.run))
@@ -72,9 +86,15 @@ def run_drift(bundle: str | Path, run: str | Path | None = None, variants: str |
         spec = FORMATS[fmt]
         variant = spec.variant(name)
         if spec.intermediates is None or variant.copy_of:
-            log(f"{fmt}/{name}: not measured ("
-                + (f"the {variant.copy_of} model in another file format" if variant.copy_of else
-                   "the format exposes no intermediate tensors") + ")")
+            log(
+                f"{fmt}/{name}: not measured ("
+                + (
+                    f"the {variant.copy_of} model in another file format"
+                    if variant.copy_of
+                    else "the format exposes no intermediate tensors"
+                )
+                + ")"
+            )
             continue
         path = handle.folder / handle.manifest.formats[fmt].variants[name].path
         try:
@@ -110,7 +130,9 @@ def _plot(drifts: list[Drift], tolerance: float) -> str:
     ax.axhline(tolerance, color="#b00020", linestyle="--", linewidth=1, label=f"tolerance {tolerance:.0%}")
     ax.set_yscale("log")
     probes = _axis(drifts)
-    ax.set_xticks([p.depth for p in probes], [p.layer.split("/")[-1] for p in probes], rotation=60, ha="right", fontsize=7)
+    ax.set_xticks(
+        [p.depth for p in probes], [p.layer.split("/")[-1] for p in probes], rotation=60, ha="right", fontsize=7
+    )
     ax.set_xlabel("probe (the reference's cut points, input to output)")
     ax.set_ylabel("mean relative L2 error")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -127,20 +149,33 @@ def write(drifts: list[Drift], out: str | Path, bundle_name: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     tolerance = drifts[0].tolerance if drifts else TOLERANCE
     atomic_write(out / "drift.json", drift_json(drifts).encode())
-    rows = "".join(f"<tr><td>{esc(d.variant)}</td><td class=num>{d.photos}</td><td>{esc(d.first_beyond.layer if d.first_beyond else '-')}"
-                   f"</td><td>{esc(', '.join(f'{n} (+{g:.1%})' for n, g in d.contributors() if g > 0))}</td>"
-                   f"<td class=num>{d.matched[-1].rel_error:.2%}</td></tr>" if d.matched else "" for d in drifts)
+    rows = "".join(
+        f"<tr><td>{esc(d.variant)}</td><td class=num>{d.photos}</td><td>{esc(d.first_beyond.layer if d.first_beyond else '-')}"
+        f"</td><td>{esc(', '.join(f'{n} (+{g:.1%})' for n, g in d.contributors() if g > 0))}</td>"
+        f"<td class=num>{d.matched[-1].rel_error:.2%}</td></tr>"
+        if d.matched
+        else ""
+        for d in drifts
+    )
     names = _axis(drifts)
-    depth = "".join(f"<tr><td class=num>{p.depth}</td><td>{esc(p.layer)}</td>"
-                    + "".join(f"<td class=num>{'-' if q.rel_error is None else f'{q.rel_error:.2e}'}</td>"
-                              for q in (next((x for x in d.probes if x.layer == p.layer), Probe(p.layer, p.depth)) for d in drifts))
-                    + "</tr>" for p in names)
-    body = (f"<h1>Per-layer drift: {esc(bundle_name)}</h1><p>Mean relative L2 error of each probe (the reference's cut "
-            f"points) against the Keras reference; tolerance {tolerance:.0%}. Left-out variants as recorded at export.</p>"
-            f"<img alt='error by depth' src='{_plot(drifts, tolerance)}'>"
-            "<h2>Where each variant drifts</h2><table><tr><th>variant</th><th>photos</th><th>first beyond tolerance</th>"
-            f"<th>adds most</th><th>at the output</th></tr>{rows}</table>"
-            "<h2>Every probe</h2><div class=wide><table><tr><th>depth</th><th>layer</th>"
-            + "".join(f"<th>{esc(d.variant)}</th>" for d in drifts) + f"</tr>{depth}</table></div>")
+    depth = "".join(
+        f"<tr><td class=num>{p.depth}</td><td>{esc(p.layer)}</td>"
+        + "".join(
+            f"<td class=num>{'-' if q.rel_error is None else f'{q.rel_error:.2e}'}</td>"
+            for q in (next((x for x in d.probes if x.layer == p.layer), Probe(p.layer, p.depth)) for d in drifts)
+        )
+        + "</tr>"
+        for p in names
+    )
+    body = (
+        f"<h1>Per-layer drift: {esc(bundle_name)}</h1><p>Mean relative L2 error of each probe (the reference's cut "
+        f"points) against the Keras reference; tolerance {tolerance:.0%}. Left-out variants as recorded at export.</p>"
+        f"<img alt='error by depth' src='{_plot(drifts, tolerance)}'>"
+        "<h2>Where each variant drifts</h2><table><tr><th>variant</th><th>photos</th><th>first beyond tolerance</th>"
+        f"<th>adds most</th><th>at the output</th></tr>{rows}</table>"
+        "<h2>Every probe</h2><div class=wide><table><tr><th>depth</th><th>layer</th>"
+        + "".join(f"<th>{esc(d.variant)}</th>" for d in drifts)
+        + f"</tr>{depth}</table></div>"
+    )
     atomic_write(out / "drift.html", page(f"drift: {bundle_name}", body, json.loads(drift_json(drifts))).encode())
     return out

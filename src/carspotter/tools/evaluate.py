@@ -64,10 +64,20 @@ class Evaluation:
         return all(r["passed"] for r in self.requirements)
 
     def to_json(self) -> dict:
-        return {"created": self.created, "source": self.source, "data": self.data, "photos": self.photos,
-                "skipped": [list(s) for s in self.skipped], "labels": self.labels, "shipped": self.shipped,
-                "notes": self.notes, "columns": self.columns, "baseline": self.baseline,
-                "requirements": self.requirements, "passed": self.passed}
+        return {
+            "created": self.created,
+            "source": self.source,
+            "data": self.data,
+            "photos": self.photos,
+            "skipped": [list(s) for s in self.skipped],
+            "labels": self.labels,
+            "shipped": self.shipped,
+            "notes": self.notes,
+            "columns": self.columns,
+            "baseline": self.baseline,
+            "requirements": self.requirements,
+            "passed": self.passed,
+        }
 
 
 @dataclass
@@ -92,21 +102,38 @@ def _open(folder: Path, run: str | Path | None) -> _Source:
     opened = open_folder(folder, run)
     if not isinstance(opened, BundleHandle):
         conf = opened.confidence
-        return _Source(folder, list(opened.labels), opened.input.size, None, opened, conf.threshold if conf else None,
-                       conf.negative_class if conf else None)
+        return _Source(
+            folder,
+            list(opened.labels),
+            opened.input.size,
+            None,
+            opened,
+            conf.threshold if conf else None,
+            conf.negative_class if conf else None,
+        )
     manifest = opened.manifest
     conf = manifest.confidence or {}
-    return _Source(folder, list(manifest.labels), manifest.spec.size, manifest, opened.run, conf.get("threshold"),
-                   conf.get("negative_class"))
+    return _Source(
+        folder,
+        list(manifest.labels),
+        manifest.spec.size,
+        manifest,
+        opened.run,
+        conf.get("threshold"),
+        conf.get("negative_class"),
+    )
 
 
-def _photos(src: _Source, data: str | Path | None, layout: str, mapping: str | None, crop: bool,
-            split: str | None) -> tuple[PhotoSet, str]:
+def _photos(
+    src: _Source, data: str | Path | None, layout: str, mapping: str | None, crop: bool, split: str | None
+) -> tuple[PhotoSet, str]:
     """The labelled photos and how to name them (the folder's name, never a machine path)."""
     if data is None:
         if src.run is None:
-            raise UsageError(f"{src.folder}: no DATA given and the bundle's run was not found: pass labelled photos "
-                             "(class folders, a CSV or a devkit folder), or --run RUN_DIR for its test split")
+            raise UsageError(
+                f"{src.folder}: no DATA given and the bundle's run was not found: pass labelled photos "
+                "(class folders, a CSV or a devkit folder), or --run RUN_DIR for its test split"
+            )
         ps = split_photoset(src.run, split or "test")
         return ps, f"the {split or 'test'} split of run {src.run.name}"
     ps = labelled_photoset(data, src.labels, src.size, layout, mapping, crop, split)
@@ -124,7 +151,9 @@ def _load_and_run(key: str, load: Callable, pixels: np.ndarray, log: Log):
     return probs, loaded.target
 
 
-def _model_columns(src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, log: Log) -> tuple[dict, list[str], list[str]]:
+def _model_columns(
+    src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, log: Log
+) -> tuple[dict, list[str], list[str]]:
     """``({key: (kind, target, probs)}, shipped keys, notes)`` for the reference and every shipped variant."""
     from carspotter.model.runtimes import load_reference
     from carspotter.tools.loaded import open_reference
@@ -145,20 +174,28 @@ def _model_columns(src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, 
     return out, shipped, notes
 
 
-def _variant_columns(src: _Source, ps: PhotoSet, formats, pool: SessionPool, out: dict, shipped: list, notes: list, log: Log) -> None:
+def _variant_columns(
+    src: _Source, ps: PhotoSet, formats, pool: SessionPool, out: dict, shipped: list, notes: list, log: Log
+) -> None:
     from carspotter.tools.loaded import open_variant
 
     for fmt, entry in src.manifest.formats.items():
         if formats and fmt not in formats:
             continue
         for name, record in entry.variants.items():
-            copy_of = next((v.copy_of for v in FORMATS[fmt].variants if v.name == name), None) if fmt in FORMATS else None
+            copy_of = (
+                next((v.copy_of for v in FORMATS[fmt].variants if v.name == name), None) if fmt in FORMATS else None
+            )
             if record.shipped and copy_of:
-                notes.append(f"{fmt}/{name} is the {copy_of} model in another file format: not evaluated again "
-                             "(parity checks it against the same figures)")
+                notes.append(
+                    f"{fmt}/{name} is the {copy_of} model in another file format: not evaluated again "
+                    "(parity checks it against the same figures)"
+                )
             elif record.shipped:
                 key = f"{fmt}/{name}"
-                probs, target = _load_and_run(key, lambda f=fmt, v=name: open_variant(src.folder, src.manifest, f, v, pool), ps.pixels, log)
+                probs, target = _load_and_run(
+                    key, lambda f=fmt, v=name: open_variant(src.folder, src.manifest, f, v, pool), ps.pixels, log
+                )
                 out[key] = ("format", target, probs)
                 shipped.append(key)
 
@@ -189,18 +226,29 @@ def _baseline(other: str | Path, src: _Source, ps: PhotoSet, columns: dict, prob
     other = Path(other)
     base = verify_bundle(other)
     if list(base.labels) != src.labels:
-        raise UsageError(f"--baseline {other}: its labels differ from {src.folder.name}'s; compare bundles of the same classes")
+        raise UsageError(
+            f"--baseline {other}: its labels differ from {src.folder.name}'s; compare bundles of the same classes"
+        )
     out, pool = {}, SessionPool(src.labels)
     for fmt, entry in src.manifest.formats.items():
         key = f"{fmt}/{entry.default_variant}"
         if fmt not in base.formats or key not in probs:
             continue
-        theirs, _ = _load_and_run(f"baseline {fmt}/{base.formats[fmt].default_variant}",
-                                  lambda f=fmt: open_variant(other, base, f, base.formats[f].default_variant, pool), ps.pixels, log)
+        theirs, _ = _load_and_run(
+            f"baseline {fmt}/{base.formats[fmt].default_variant}",
+            lambda f=fmt: open_variant(other, base, f, base.formats[f].default_variant, pool),
+            ps.pixels,
+            log,
+        )
         diff = paired_difference(probs[key].argmax(1) == ps.truth, theirs.argmax(1) == ps.truth)
         columns[key]["delta_top1"] = diff.to_json()
-        out[fmt] = {"bundle": other.name, "variant": base.formats[fmt].default_variant, "column": key,
-                    "delta_top1": diff.to_json(), "text": str(diff)}
+        out[fmt] = {
+            "bundle": other.name,
+            "variant": base.formats[fmt].default_variant,
+            "column": key,
+            "delta_top1": diff.to_json(),
+            "text": str(diff),
+        }
     if not out:
         raise UsageError(f"--baseline {other}: no format in common with {src.folder.name}")
     return out
@@ -212,24 +260,47 @@ def _two_pass(src: _Source, ps: PhotoSet, result: Evaluation, log: Log) -> None:
     from carspotter.model.localizer import has_localizer, load_two_output
 
     if src.run is None or "keras" not in result.columns:
-        raise UsageError("--two-pass runs the run's localizer in the Keras reference: the bundle's run was not found "
-                         "(pass --run RUN_DIR)")
+        raise UsageError(
+            "--two-pass runs the run's localizer in the Keras reference: the bundle's run was not found "
+            "(pass --run RUN_DIR)"
+        )
     if not has_localizer(src.run.dir):
-        raise UsageError(f"--two-pass: run {src.run.name} has no localizer; train one with "
-                         f"`carspotter localize {src.run.dir}`")
+        raise UsageError(
+            f"--two-pass: run {src.run.name} has no localizer; train one with `carspotter localize {src.run.dir}`"
+        )
     t0 = time.perf_counter()
     model = load_two_output(src.run.dir)
     result.columns["keras"]["two_pass"] = two_pass_column(
-        lambda x: model.predict(x, verbose=0), ps.paths, ps.truth, src.size, src.labels, src.threshold, src.negative,
-        ps.annotated, ps.names)
+        lambda x: model.predict(x, verbose=0),
+        ps.paths,
+        ps.truth,
+        src.size,
+        src.labels,
+        src.threshold,
+        src.negative,
+        ps.annotated,
+        ps.names,
+    )
     log(f"keras two-pass: {len(ps.paths)} photos in {time.perf_counter() - t0:.1f} s")
     result.notes.append("two-pass figures are the Keras reference's: the bundle's formats have no box output yet")
 
 
-def evaluate(source: str | Path, data: str | Path | None = None, *, layout: str = "auto", mapping: str | None = None,
-             crop: bool = False, split: str | None = None, formats: tuple[str, ...] | None = None, with_app_paths: bool = True,
-             require: list[Requirement] = (), baseline: str | Path | None = None, run: str | Path | None = None,
-             two_pass: bool = False, log: Log = lambda m: None) -> Evaluation:
+def evaluate(
+    source: str | Path,
+    data: str | Path | None = None,
+    *,
+    layout: str = "auto",
+    mapping: str | None = None,
+    crop: bool = False,
+    split: str | None = None,
+    formats: tuple[str, ...] | None = None,
+    with_app_paths: bool = True,
+    require: list[Requirement] = (),
+    baseline: str | Path | None = None,
+    run: str | Path | None = None,
+    two_pass: bool = False,
+    log: Log = lambda m: None,
+) -> Evaluation:
     """Evaluate ``source`` (a bundle or run folder) on labelled photos (``data``; default: the run's test split).
 
     With ``two_pass``, the reference column gets a ``two_pass`` object (:mod:`carspotter.measure.two_pass_figures`):
@@ -244,14 +315,20 @@ def evaluate(source: str | Path, data: str | Path | None = None, *, layout: str 
     ps, described = _photos(src, data, layout, mapping, crop, split)
     log(f"{len(ps.names)} photos of {len(set(ps.truth.tolist()))} classes ({len(ps.skipped)} not read)")
     models, shipped, notes = _model_columns(src, ps, formats, log)
-    apps, app_notes = _app_columns(src, ps, log) if with_app_paths else ({}, ["app paths not measured (--no-app-paths)"])
-    result = Evaluation(src.folder.name, described, len(ps.names), ps.skipped, src.labels, shipped=shipped,
-                        notes=notes + app_notes)
+    apps, app_notes = (
+        _app_columns(src, ps, log) if with_app_paths else ({}, ["app paths not measured (--no-app-paths)"])
+    )
+    result = Evaluation(
+        src.folder.name, described, len(ps.names), ps.skipped, src.labels, shipped=shipped, notes=notes + app_notes
+    )
     probs = {}
     for key, (kind, target, p) in {**models, **apps}.items():
         probs[key] = p
-        result.columns[key] = {"kind": kind, "target": target,
-                               **column_figures(p, ps.truth, src.labels, src.threshold, src.negative)}
+        result.columns[key] = {
+            "kind": kind,
+            "target": target,
+            **column_figures(p, ps.truth, src.labels, src.threshold, src.negative),
+        }
     if two_pass:
         _two_pass(src, ps, result, log)
     small = too_small(len(ps.names))
@@ -268,15 +345,24 @@ def evaluate(source: str | Path, data: str | Path | None = None, *, layout: str 
 def table(result: Evaluation) -> str:
     """The short table ``evaluate`` prints (Markdown; figures as on evaluate.html)."""
     from carspotter.tools.evaluate_page import interval as pct
-    lines = [f"{result.source} on {result.data}: {result.photos} photos", "",
-             "| column | top-1 [95 % CI] | top-3 [95 % CI] | NLL | ECE | precision at threshold | coverage |",
-             "|---|---|---|---:|---:|---|---|"]
+
+    lines = [
+        f"{result.source} on {result.data}: {result.photos} photos",
+        "",
+        "| column | top-1 [95 % CI] | top-3 [95 % CI] | NLL | ECE | precision at threshold | coverage |",
+        "|---|---|---|---:|---:|---|---|",
+    ]
     for key, c in result.columns.items():
         for name, col in [(key, c)] + ([(f"{key} two-pass", c["two_pass"])] if c.get("two_pass") else []):
-            lines.append(f"| {name} | {pct(col['top1'])} | {pct(col['top3'])} | {col['nll']:.3f} | {col['ece']:.3f} | "
-                         f"{pct(col['precision'])} | {pct(col['coverage'])} |")
+            lines.append(
+                f"| {name} | {pct(col['top1'])} | {pct(col['top3'])} | {col['nll']:.3f} | {col['ece']:.3f} | "
+                f"{pct(col['precision'])} | {pct(col['coverage'])} |"
+            )
     lines += [f"- {n}" for n in result.notes]
-    lines += [f"- baseline {b['bundle']} {fmt}/{b['variant']}: top-1 difference {b['text']}" for fmt, b in result.baseline.items()]
+    lines += [
+        f"- baseline {b['bundle']} {fmt}/{b['variant']}: top-1 difference {b['text']}"
+        for fmt, b in result.baseline.items()
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -57,5 +57,9 @@ def open_variant(bundle: Path, manifest, fmt: str, variant: str, pool: SessionPo
 
 def open_reference(model, device: str = "/CPU:0") -> Loaded:
     """The Keras reference (a loaded model) as a :class:`Loaded`."""
-    return Loaded("keras", "reference", f"Keras reference ({device.strip('/').split(':')[0]})",
-                  runtimes.KerasSession(model, device))
+    return Loaded(
+        "keras",
+        "reference",
+        f"Keras reference ({device.strip('/').split(':')[0]})",
+        runtimes.KerasSession(model, device),
+    )

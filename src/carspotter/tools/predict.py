@@ -25,11 +25,13 @@ from carspotter.util.errors import PhotoError, UsageError
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
 from carspotter.measure.metrics import topk
 
+
 def format_names() -> tuple[str, ...]:
     """``--format`` values: ``keras`` and every registered format; ``all`` means every one the source holds."""
     from carspotter.model.formats import FORMATS
 
     return ("keras", *FORMATS)
+
 
 ASPECT_WARN = 2.0
 """Warn when stretching to a square changes the aspect ratio by more than this factor (a 16:9 photo: 1.78)."""
@@ -107,9 +109,18 @@ class PhotoPrediction:
     two_pass: dict | None = None
 
     def to_json(self) -> dict:
-        return {"photo": self.photo, "width": self.size[0], "height": self.size[1], "agree": self.agree,
-                "roi": list(self.roi) if self.roi else None, "two_pass": self.two_pass, "warnings": self.warnings,
-                "top": {k: [{"label": lab, "probability": round(float(p), 6)} for lab, p in v] for k, v in self.top.items()}}
+        return {
+            "photo": self.photo,
+            "width": self.size[0],
+            "height": self.size[1],
+            "agree": self.agree,
+            "roi": list(self.roi) if self.roi else None,
+            "two_pass": self.two_pass,
+            "warnings": self.warnings,
+            "top": {
+                k: [{"label": lab, "probability": round(float(p), 6)} for lab, p in v] for k, v in self.top.items()
+            },
+        }
 
 
 def _parse_formats(text: str) -> tuple[str, ...] | None:
@@ -119,12 +130,16 @@ def _parse_formats(text: str) -> tuple[str, ...] | None:
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     bad = [n for n in names if n not in format_names()]
     if bad or not names:
-        raise UsageError(f"--format {text}: unknown format {', '.join(bad) or '(none)'}; choose from "
-                         f"{', '.join(format_names())} or all")
+        raise UsageError(
+            f"--format {text}: unknown format {', '.join(bad) or '(none)'}; choose from "
+            f"{', '.join(format_names())} or all"
+        )
     return names
 
 
-def open_source(folder: str | Path, formats: str = "all", variant: str | None = None, run: str | Path | None = None) -> Source:
+def open_source(
+    folder: str | Path, formats: str = "all", variant: str | None = None, run: str | Path | None = None
+) -> Source:
     """Open a run or bundle folder with the formats to run.
 
     Args:
@@ -143,24 +158,47 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
     wanted = _parse_formats(formats)
     opened = open_folder(folder, run)
     if not isinstance(opened, BundleHandle):
-        run_obj = opened
-        held = ("keras",)
-        if wanted and set(wanted) - set(held):
-            raise UsageError(f"--format {formats}: {folder} is a run folder, which holds only the Keras reference; "
-                             f"pass a bundle folder for {', '.join(sorted(set(wanted) - set(held)))}")
-        if variant not in (None, "reference"):
-            raise UsageError(f"--variant {variant}: a run folder holds only the Keras reference; pass a bundle folder")
-        model = runtimes.load_reference(run_obj)
-        conf = run_obj.record.get("confidence") or {}
-        return Source(folder, "run", list(run_obj.labels), run_obj.input.size, [open_reference(model)], model, conf.get("threshold"),
-                      conf.get("target_precision"), run_dir=run_obj.dir)
+        return _run_source(folder, opened, wanted, formats, variant)
+    return _bundle_source(folder, opened, wanted, formats, variant)
+
+
+def _run_source(folder: Path, run_obj, wanted: tuple[str, ...] | None, formats: str, variant: str | None) -> Source:
+    """:func:`open_source` of a run folder: the Keras reference alone."""
+    held = ("keras",)
+    if wanted and set(wanted) - set(held):
+        raise UsageError(
+            f"--format {formats}: {folder} is a run folder, which holds only the Keras reference; "
+            f"pass a bundle folder for {', '.join(sorted(set(wanted) - set(held)))}"
+        )
+    if variant not in (None, "reference"):
+        raise UsageError(f"--variant {variant}: a run folder holds only the Keras reference; pass a bundle folder")
+    model = runtimes.load_reference(run_obj)
+    conf = run_obj.record.get("confidence") or {}
+    return Source(
+        folder,
+        "run",
+        list(run_obj.labels),
+        run_obj.input.size,
+        [open_reference(model)],
+        model,
+        conf.get("threshold"),
+        conf.get("target_precision"),
+        run_dir=run_obj.dir,
+    )
+
+
+def _bundle_source(folder: Path, opened, wanted: tuple[str, ...] | None, formats: str, variant: str | None) -> Source:
+    """:func:`open_source` of a bundle folder (``opened``: its handle): the formats chosen, each on its variant."""
     manifest, run_obj = opened.manifest, opened.run
     held = tuple(n for n in format_names()[1:] if n in manifest.formats) + (("keras",) if run_obj else ())
     chosen = tuple(n for n in format_names() if n in held) if wanted is None else wanted
     missing = [n for n in chosen if n not in held]
     if missing:
-        why = ("the Keras reference needs the bundle's run: pass --run DIR" if missing == ["keras"]
-               else f"the bundle holds {', '.join(held)}")
+        why = (
+            "the Keras reference needs the bundle's run: pass --run DIR"
+            if missing == ["keras"]
+            else f"the bundle holds {', '.join(held)}"
+        )
         raise UsageError(f"--format {formats}: {folder} has no {', '.join(missing)} ({why})")
     preds, model, pool = [], None, SessionPool(list(manifest.labels))
     if "keras" in chosen:
@@ -175,8 +213,18 @@ def open_source(folder: str | Path, formats: str = "all", variant: str | None = 
             raise UsageError(f"--variant {v}: {name} in {folder} does not ship it (it ships {', '.join(shipped)})")
         preds.append(open_variant(folder, manifest, name, v, pool))
     conf = manifest.confidence or {}
-    return Source(folder, "bundle", list(manifest.labels), manifest.spec.size, preds, model, conf.get("threshold"),
-                  conf.get("target_precision"), pool, run_obj.dir if run_obj else None)
+    return Source(
+        folder,
+        "bundle",
+        list(manifest.labels),
+        manifest.spec.size,
+        preds,
+        model,
+        conf.get("threshold"),
+        conf.get("target_precision"),
+        pool,
+        run_obj.dir if run_obj else None,
+    )
 
 
 def collect_photos(items: list[str | Path]) -> list[Path]:
@@ -190,7 +238,9 @@ def collect_photos(items: list[str | Path]) -> list[Path]:
         if item.is_dir():
             found = photos.find_photos(item)
             if not found:
-                raise UsageError(f"{item}: no photos in this folder (looked for {', '.join(sorted(photos.PHOTO_SUFFIXES))})")
+                raise UsageError(
+                    f"{item}: no photos in this folder (looked for {', '.join(sorted(photos.PHOTO_SUFFIXES))})"
+                )
             out += found
         elif item.exists():
             out.append(item)
@@ -201,8 +251,9 @@ def collect_photos(items: list[str | Path]) -> list[Path]:
     return out
 
 
-def warnings_for(width: int, height: int, size: int, top1: float, threshold: float | None,
-                 target_precision: float | None) -> list[str]:
+def warnings_for(
+    width: int, height: int, size: int, top1: float, threshold: float | None, target_precision: float | None
+) -> list[str]:
     """What may mislead the model about one photo, each with its numbers.
 
     Args:
@@ -219,24 +270,33 @@ def warnings_for(width: int, height: int, size: int, top1: float, threshold: flo
     out = []
     aspect = max(width, height) / min(width, height)
     if aspect > ASPECT_WARN:
-        out.append(f"stretched: the {width}x{height} photo ({aspect:.2f}:1) is squeezed to {size}x{size} (1:1), "
-                   f"a change of {aspect:.2f}x, over the {ASPECT_WARN:g}x that warns; crop it to the car")
+        out.append(
+            f"stretched: the {width}x{height} photo ({aspect:.2f}:1) is squeezed to {size}x{size} (1:1), "
+            f"a change of {aspect:.2f}x, over the {ASPECT_WARN:g}x that warns; crop it to the car"
+        )
     down = max(width, height) / size
     if down > DOWNSCALE_WARN:
-        out.append(f"downscaled {down:.1f}x: the photo's long side ({max(width, height)} px) maps to {size} input pixels, so "
-                   f"a car {SMALL_OBJECT_PX} px wide in the photo becomes {SMALL_OBJECT_PX / down:.0f} px; crop it to the car")
+        out.append(
+            f"downscaled {down:.1f}x: the photo's long side ({max(width, height)} px) maps to {size} input pixels, so "
+            f"a car {SMALL_OBJECT_PX} px wide in the photo becomes {SMALL_OBJECT_PX / down:.0f} px; crop it to the car"
+        )
     if min(width, height) < size:
-        out.append(f"upscaled {size / min(width, height):.1f}x: the photo ({width}x{height}) is smaller than the "
-                   f"{size}x{size} input, the model sees interpolated pixels")
+        out.append(
+            f"upscaled {size / min(width, height):.1f}x: the photo ({width}x{height}) is smaller than the "
+            f"{size}x{size} input, the model sees interpolated pixels"
+        )
     if threshold is not None and top1 < threshold:
         aim = f" for {target_precision:.0%} precision" if target_precision else ""
-        out.append(f"not sure: top-1 probability {top1:.3f} is below the run's threshold {threshold:.3f}{aim}; "
-                   "an app would show \"not sure\"")
+        out.append(
+            f"not sure: top-1 probability {top1:.3f} is below the run's threshold {threshold:.3f}{aim}; "
+            'an app would show "not sure"'
+        )
     return out
 
 
-def predict(source: Source, files: list[Path], k: int = 3,
-            log: Callable[[str], None] = lambda m: None, roi=None) -> tuple[list[PhotoPrediction], list[tuple[Path, str]]]:
+def predict(
+    source: Source, files: list[Path], k: int = 3, log: Callable[[str], None] = lambda m: None, roi=None
+) -> tuple[list[PhotoPrediction], list[tuple[Path, str]]]:
     """Run every predictor of ``source`` on ``files``.
 
     Args:
@@ -283,40 +343,26 @@ def predict(source: Source, files: list[Path], k: int = 3,
     first = next(iter(probs))
     out = []
     for i, path in enumerate(good):
-        tops = {name: [(source.labels[j], float(pr[i, j])) for j in topk(pr[i:i + 1], k)[0]] for name, pr in probs.items()}
+        tops = {
+            name: [(source.labels[j], float(pr[i, j])) for j in topk(pr[i : i + 1], k)[0]] for name, pr in probs.items()
+        }
         top1s = {t[0][0] for t in tops.values()}
         seen = (rois[i][2] - rois[i][0], rois[i][3] - rois[i][1]) if rois else sizes[i]  # what the model is given
         warn = warnings_for(*seen, source.size, tops[first][0][1], source.threshold, source.target_precision)
-        out.append(PhotoPrediction(path.name, path, sizes[i], batch[i], tops, len(top1s) == 1, warn,
-                                   rois[i] if rois else None))
+        out.append(
+            PhotoPrediction(path.name, path, sizes[i], batch[i], tops, len(top1s) == 1, warn, rois[i] if rois else None)
+        )
     return out, skipped
 
 
-def add_two_pass(source: Source, predictions: list[PhotoPrediction], k: int, roi=None) -> None:
-    """Fill each prediction's ``two_pass`` with the reference's two-pass answer (the run's localizer).
-
-    Raises:
-        UsageError: no Keras reference, or its run has no localizer.
-    """
-    from carspotter.model.localizer import has_localizer, load_two_output, two_pass
-    from carspotter.model.roi import check_roi
-
-    if source.reference is None or source.run_dir is None:
-        raise UsageError("--two-pass runs the run's localizer in the Keras reference: keep keras in --format, and for a "
-                         "bundle whose run was not found pass --run RUN_DIR")
-    if not has_localizer(source.run_dir):
-        raise UsageError(f"--two-pass: run {source.run_dir.name} has no localizer; train one with "
-                         f"`carspotter localize {source.run_dir}`")
-    model = load_two_output(source.run_dir, source.reference)
-    for p in predictions:
-        image = photos.decode_rgb(p.path)
-        region = check_roi(roi, *image.size) if roi is not None else None
-        answer = two_pass(lambda x: model.predict(x, verbose=0), image, source.size, region)
-        top = np.argsort(-answer.probabilities)[:k]
-        p.two_pass = {"passes": answer.passes, "roi": list(answer.roi) if answer.roi else None,
-                      "box": [round(float(v), 6) for v in answer.box],
-                      "top": [{"label": source.labels[j], "probability": round(float(answer.probabilities[j]), 6)} for j in top]}
-
-
-__all__ = ["Source", "add_two_pass", "PhotoPrediction", "open_source", "collect_photos", "warnings_for", "predict",
-           "ASPECT_WARN", "DOWNSCALE_WARN", "format_names"]
+__all__ = [
+    "Source",
+    "PhotoPrediction",
+    "open_source",
+    "collect_photos",
+    "warnings_for",
+    "predict",
+    "ASPECT_WARN",
+    "DOWNSCALE_WARN",
+    "format_names",
+]

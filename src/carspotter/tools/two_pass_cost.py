@@ -32,10 +32,16 @@ def two_pass_cost(session, size: int, runs: int = 5) -> dict:
     whole = resize(photo, size)[None]
     roi = box_to_roi(BOX, Roi(0, 0, *PHOTO))
     inside = resize(cut(photo, roi), size)[None]
-    ms = {"resize": median_ms(lambda: resize(photo, size), runs, warmup=1),
-          "pass1": median_ms(lambda: session.infer_with_box(whole), runs, warmup=1),
-          "roi": median_ms(lambda: resize(cut(photo, box_to_roi(BOX, Roi(0, 0, *PHOTO))), size), runs, warmup=1),
-          "pass2": median_ms(lambda: session.infer(inside), runs, warmup=1)}
+    ms = {
+        "resize": median_ms(lambda: resize(photo, size), runs, warmup=1),
+        "pass1": median_ms(lambda: session.infer_with_box(whole), runs, warmup=1),
+        "roi": median_ms(lambda: resize(cut(photo, box_to_roi(BOX, Roi(0, 0, *PHOTO))), size), runs, warmup=1),
+        "pass2": median_ms(lambda: session.infer(inside), runs, warmup=1),
+    }
     ms["total"] = sum(ms.values())
-    return {"photo": f"{PHOTO[0]} x {PHOTO[1]}", "runs": runs, "ms": {k: round(v, 1) for k, v in ms.items()},
-            "vs_one_pass": round(ms["total"] / (ms["resize"] + ms["pass1"]), 2)}
+    return {
+        "photo": f"{PHOTO[0]} x {PHOTO[1]}",
+        "runs": runs,
+        "ms": {k: round(v, 1) for k, v in ms.items()},
+        "vs_one_pass": round(ms["total"] / (ms["resize"] + ms["pass1"]), 2),
+    }

@@ -120,8 +120,16 @@ def atomic_folder(dest: str | Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
-_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EXDEV, errno.EBUSY,
-                  errno.ENOTDIR}
+_OUTPUT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EXDEV,
+    errno.EBUSY,
+    errno.ENOTDIR,
+}
 
 
 def _bytes_under(folder: Path) -> int:
@@ -134,14 +142,20 @@ def _output_error(exc: OSError, dest: Path, written: int) -> OutputError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         free, mib = shutil.disk_usage(parent).free, 2**20
         previous = f"; the previous one there takes {_bytes_under(dest) / mib:.1f} MiB" if dest.is_dir() else ""
-        return OutputError(f"{dest}: the disk is full ({exc.strerror}): it ran out after writing {written / mib:.1f} MiB, "
-                           f"so it needs more than the {free / mib:.1f} MiB free now{previous}; the previous result, if "
-                           f"any, is untouched; free space and run again")
+        return OutputError(
+            f"{dest}: the disk is full ({exc.strerror}): it ran out after writing {written / mib:.1f} MiB, "
+            f"so it needs more than the {free / mib:.1f} MiB free now{previous}; the previous result, if "
+            f"any, is untouched; free space and run again"
+        )
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return OutputError(f"{parent}: cannot write there ({exc.strerror}); choose a writable destination")
     if exc.errno in (errno.EXDEV, errno.EBUSY):
-        return OutputError(f"{dest}: cannot be replaced by a rename ({exc.strerror}): it is a mount point or on another "
-                           f"file system than {parent}; point the destination at a folder inside it")
+        return OutputError(
+            f"{dest}: cannot be replaced by a rename ({exc.strerror}): it is a mount point or on another "
+            f"file system than {parent}; point the destination at a folder inside it"
+        )
     if exc.errno == errno.ENOTDIR:
-        return OutputError(f"{dest}: a part of this path is a file, not a folder ({exc.filename}); choose another destination")
+        return OutputError(
+            f"{dest}: a part of this path is a file, not a folder ({exc.filename}); choose another destination"
+        )
     return OutputError(f"{dest}: cannot write ({exc.strerror or exc})")

@@ -42,7 +42,9 @@ def _holder(path: Path) -> str:
     except (OSError, ValueError):
         return "another process"
     since = time.strftime("%H:%M:%S", time.localtime(info["since"])) if "since" in info else "?"
-    return f"carspotter {info.get('action', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, since {since})"
+    return (
+        f"carspotter {info.get('action', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, since {since})"
+    )
 
 
 @contextlib.contextmanager
@@ -88,16 +90,19 @@ def _acquire(path: Path, dest: Path, action: str) -> int:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise OutputError(f"{path.parent}: cannot write the lock file there ({exc.strerror}); "
-                              f"choose a writable destination") from None
+            raise OutputError(
+                f"{path.parent}: cannot write the lock file there ({exc.strerror}); choose a writable destination"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise OutputError(f"{path}: cannot lock ({exc.strerror})") from None
-            raise BusyError(f"{dest}: {_holder(path)} is writing there; wait for it to finish or stop it, "
-                            f"or choose another destination") from None
+            raise BusyError(
+                f"{dest}: {_holder(path)} is writing there; wait for it to finish or stop it, "
+                f"or choose another destination"
+            ) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
@@ -106,7 +111,11 @@ def _acquire(path: Path, dest: Path, action: str) -> int:
             os.close(fd)
             continue
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "action": action,
-                                 "since": time.time()}).encode())
+        os.write(
+            fd,
+            json.dumps(
+                {"pid": os.getpid(), "host": socket.gethostname(), "action": action, "since": time.time()}
+            ).encode(),
+        )
         return fd
     raise BusyError(f"{dest}: its lock file {path} keeps being replaced; another process is starting there, try again")

@@ -67,16 +67,20 @@ def figures_block(doc: dict) -> str:
 
 def page(title: str, body: str, figures: dict) -> str:
     """A whole HTML document: ``title``, ``body`` (HTML), ``figures`` (JSON-able)."""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; style-src \'unsafe-inline\'">'
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n{figures_block(figures)}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n{figures_block(figures)}\n</body></html>\n"
+    )
 
 
 def bars(rows: list[tuple[str, float]], check: str | None = None, width_px: int = 180) -> str:
     """Top-K rows as a table of horizontal bars: ``(label, probability 0..1)``; with ``check``, each
     probability cell carries ``data-check="CHECK|rank"`` (rank 1-based) for the browser tests."""
     mark = (lambda r: f' data-check="{esc(check)}|{r}"') if check else (lambda r: "")
-    cells = "".join(f'<tr><td>{esc(label)}</td><td class="num"{mark(r)}>{p:.3f}</td>'
-                    f'<td><span class="bar" style="width:{max(1, round(p * width_px))}px"></span></td></tr>'
-                    for r, (label, p) in enumerate(rows, 1))
+    cells = "".join(
+        f'<tr><td>{esc(label)}</td><td class="num"{mark(r)}>{p:.3f}</td>'
+        f'<td><span class="bar" style="width:{max(1, round(p * width_px))}px"></span></td></tr>'
+        for r, (label, p) in enumerate(rows, 1)
+    )
     return f'<table class="bars">{cells}</table>'

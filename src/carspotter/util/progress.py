@@ -14,8 +14,15 @@ LOG_EVERY_S = 30.0
 """Off a terminal, seconds between two progress lines at most (one more line when the step ends)."""
 
 
-def progress(items: Iterable[T], total: int, desc: str, unit: str = "photo", stream=None,
-             every_s: float = LOG_EVERY_S, min_total: int = 0) -> Iterator[T]:
+def progress(
+    items: Iterable[T],
+    total: int,
+    desc: str,
+    unit: str = "photo",
+    stream=None,
+    every_s: float = LOG_EVERY_S,
+    min_total: int = 0,
+) -> Iterator[T]:
     """Yield ``items`` while showing progress on ``stream`` (default stderr).
 
     Args:
@@ -47,5 +54,7 @@ def progress(items: Iterable[T], total: int, desc: str, unit: str = "photo", str
             rate = done / max(now - start, 1e-9)
             left = total - done
             eta = f", about {left / rate:.0f} s to go" if left and rate > 0 else ""
-            print(f"[{desc}] {done}/{total} {unit}s done, {left} left, {rate:.1f} {unit}/s{eta}", file=stream, flush=True)
+            print(
+                f"[{desc}] {done}/{total} {unit}s done, {left} left, {rate:.1f} {unit}/s{eta}", file=stream, flush=True
+            )
             last = now
