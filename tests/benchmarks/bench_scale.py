@@ -215,7 +215,7 @@ def classes_benchmark(args) -> dict:
     sizes.update(
         {
             f"{e['path']} MiB": e["size"] / 2**20
-            for e in [{"path": k, "size": v["bytes"]} for k, v in manifest.files.items()]
+            for e in [{"path": k, "size": v["bytes"]} for k, v in manifest["files"].items()]
             if e["path"].endswith((".tflite", ".onnx", "weight.bin"))
         }
     )
