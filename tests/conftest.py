@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -259,3 +260,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker("chromium")
         shared = [name for name in SHARED if name in used]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
+
+
+def chromium_or_skip() -> str:
+    """Debian's Chromium (and onnxruntime-web in tests/js), or the test is skipped with the reason."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed here (nox -s tests installs Debian's chromium)")
+    if not (NODE_DIR / "node_modules" / "onnxruntime-web").is_dir():
+        pytest.skip("onnxruntime-web is not in tests/js/node_modules (npm ci in tests/js)")
+    return chromium
+
+
+def chromium_self_test(root: Path, pkg: Path, bundle: Path) -> dict:
+    """The npm package's self-test run in headless Chromium (``tests/js/package_selftest_page.mjs``: ``pkg`` installed
+    under ``root``, the bundle linked as ``root/bundle``): the page's result, after checking the page ran cleanly."""
+    chromium = chromium_or_skip()
+    (root / "bundle").symlink_to(bundle, target_is_directory=True)
+    page = [str(NODE_DIR / "package_selftest_page.mjs"), chromium, str(root), str(pkg), str(root / "bundle")]
+    done = subprocess.run(["node", *page], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in out and not out["pageErrors"], out
+    return out["result"]

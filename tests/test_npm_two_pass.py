@@ -15,7 +15,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import NODE_DIR, SAMPLE, install_npm_package, tiny_run
+from conftest import NODE_DIR, SAMPLE, chromium_or_skip, chromium_self_test, install_npm_package, tiny_run
 from npm_two_pass import agreement, make_scenes, node_answers, write_list
 
 SCENES = 8
@@ -94,17 +94,8 @@ def test_npm_two_pass_agrees_with_the_reference_on_12mp_scenes_in_node(boxed, ap
             assert r is None or (x0 <= r[0] and y0 <= r[1] and r[2] <= x1 and r[3] <= y1)  # pass 2 inside the region
 
 
-def _chromium():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed here (nox -s tests installs Debian's chromium)")
-    if not (NODE_DIR / "node_modules" / "onnxruntime-web").is_dir():
-        pytest.skip("onnxruntime-web is not in tests/js/node_modules (npm ci in tests/js)")
-    return chromium
-
-
 def test_npm_two_pass_agrees_with_the_reference_in_chromium(boxed, app):
-    chromium = _chromium()
+    chromium = chromium_or_skip()
     root, pkg, scenes = app
     few = scenes[:4]  # scene 3 has a region for pass 1
     listing = write_list(few, root / "scenes", "chromium.json")
@@ -240,20 +231,9 @@ def test_npm_self_test_checks_the_box_output_in_node(boxed, app, tmp_path):
 
 
 def test_npm_self_test_checks_the_box_output_in_chromium(boxed, app):
-    chromium = _chromium()
     _, bundle = boxed
     root, pkg, _ = app
-    (root / "bundle").symlink_to(bundle, target_is_directory=True)
-    done = subprocess.run(
-        ["node", str(NODE_DIR / "package_selftest_page.mjs"), chromium, str(root), str(pkg), str(root / "bundle")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "error" not in out and not out["pageErrors"], out
-    result = out["result"]
+    result = chromium_self_test(root, pkg, bundle)
     assert result["passed"], result["lines"]
     box = result["boxOutput"]
     assert box["passed"] and box["photos"] == 4 and box["maxAbsDiff"] <= BOX_TOLERANCE, result["lines"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import JUNIT_JARS, NODE_DIR, REPO, install_npm_package, kotlin_root
+from conftest import JUNIT_JARS, NODE_DIR, REPO, chromium_or_skip, chromium_self_test, install_npm_package, kotlin_root
 
 
 def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp_path):
@@ -89,30 +89,9 @@ def test_npm_package_layout_and_main_entry_without_node_only_code(moved):
 
 
 def test_npm_package_in_headless_chromium_passes_the_self_test(moved, node_modules, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed here (nox -s tests installs Debian's chromium)")
-    if not (NODE_DIR / "node_modules" / "onnxruntime-web").is_dir():
-        pytest.skip("onnxruntime-web is not in tests/js/node_modules (npm ci in tests/js)")
+    chromium_or_skip()
     pkg = install_npm_package(moved["bundle"], tmp_path)
-    (tmp_path / "bundle").symlink_to(moved["bundle"], target_is_directory=True)
-    done = subprocess.run(
-        [
-            "node",
-            str(NODE_DIR / "package_selftest_page.mjs"),
-            chromium,
-            str(tmp_path),
-            str(pkg),
-            str(tmp_path / "bundle"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "error" not in out and not out["pageErrors"], out
-    result = out["result"]
+    result = chromium_self_test(tmp_path, pkg, moved["bundle"])
     assert "HeadlessChrome" in result["userAgent"] or "Chrome" in result["userAgent"]
     from carspotter.contracts.resize_vectors import VECTORS
 
