@@ -104,7 +104,7 @@ def tests(session: nox.Session) -> None:
     _install_node_packages(session)
     _install_apt_tools(session)
     # two workers on a machine with two cores or more (pytest-xdist); tests sharing a session fixture stay on one
-    # (tests/conftest.py SHARED). Each worker's TensorFlow uses the cores it finds: they share them.
+    # (tests/conftest.py ONE_WORKER). Each worker's TensorFlow uses the cores it finds: they share them.
     workers = ["-n", "2", "--dist", "loadgroup"] if (os.cpu_count() or 1) >= 2 else []
     session.run(
         "pytest",

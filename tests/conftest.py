@@ -242,14 +242,14 @@ TIERS = {"node": {"node_modules"}, "kotlin": {"kotlin_tests"}, "inception": {"mo
 """Markers set from the fixtures a test uses (pyproject.toml ``markers``); ``chromium`` from its name."""
 
 
-SHARED = ("moved", "kotlin_tests")
+ONE_WORKER = ("moved", "kotlin_tests")
 """Session fixtures built once per worker: under ``pytest -n 2 --dist loadgroup`` (nox -s tests) every test using one
 runs on the worker that built it (the ``moved`` bundle takes about 6 minutes)."""
 
 
 def pytest_collection_modifyitems(items):
     """Mark each test with the tiers it needs, so ``pytest -m "not chromium"`` (or node, kotlin, inception) selects;
-    and with its ``xdist_group``: the shared fixture it uses (:data:`SHARED`), else its file, so a module's fixtures
+    and with its ``xdist_group``: the shared fixture it uses (:data:`ONE_WORKER`), else its file, so a module's fixtures
     are built on one worker."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
@@ -258,7 +258,7 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(marker)
         if "chromium" in item.name:
             item.add_marker("chromium")
-        shared = [name for name in SHARED if name in used]
+        shared = [name for name in ONE_WORKER if name in used]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
 
 
