@@ -247,6 +247,7 @@ ONE_WORKER = ("moved", "kotlin_tests")
 runs on the worker that built it (the ``moved`` bundle takes about 6 minutes)."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads xdist_group to name the groups
 def pytest_collection_modifyitems(items):
     """Mark each test with the tiers it needs, so ``pytest -m "not chromium"`` (or node, kotlin, inception) selects;
     and with its ``xdist_group``: the shared fixture it uses (:data:`ONE_WORKER`), else its file, so a module's fixtures
