@@ -183,12 +183,8 @@ class CoreAITensors:
         self._session = CoreAISession(path, check="coreai/drift", logger=logger)
 
     def _capture(self, arrays, kind: str, ids) -> None:
-        from coreai.runtime._ndarray import NDArray  # the public wrapper of the runtime's own arrays
-
         if kind == "output":
-            self._logged.append(
-                (ids.id, [None if a is None else np.array(NDArray._wrap(a).numpy(), copy=True) for a in arrays])
-            )
+            self._logged.append((ids.id, [_to_numpy(a) for a in arrays]))
 
     def run(self, pixels: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """``[1, S, S, 3]`` pixels -> ``[(op name, float32 array)]`` in execution order (floating-point outputs)."""
@@ -203,6 +199,17 @@ class CoreAITensors:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _to_numpy(array) -> np.ndarray | None:
+    """A runtime array logged by the ``IntermediateLogger`` as a numpy copy; None for none, or for a type numpy does not
+    hold (a palettized file's packed sub-byte indices): an exception in the callback would abort the function's load."""
+    from coreai.runtime._ndarray import NDArray  # the public wrapper of the runtime's own arrays
+
+    try:
+        return None if array is None else np.array(NDArray._wrap(array).numpy(), copy=True)
+    except Exception:
+        return None
 
 
 def coreai_intermediates(path: Path, variant=None) -> CoreAITensors:
