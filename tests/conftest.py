@@ -173,6 +173,18 @@ def kotlin_root(android: Path, tree: str = "main") -> Path:
     return android / "src" / tree / "kotlin" / Path(*namespace.split("."))
 
 
+def compile_kotlin_core(kotlinc: str, android: Path, jar: Path) -> Path:
+    """An Android library's pure-Kotlin core and its JVM tests compiled by ``kotlinc`` (Kotlin 1.3 language and API, as
+    Debian's kotlinc) with JUnit 4 into ``jar``; returns ``jar``."""
+    sources = sorted((kotlin_root(android) / "core").glob("*.kt"))
+    tests = sorted((android / "src" / "test" / "kotlin").rglob("*.kt"))
+    flags = ["-language-version", "1.3", "-api-version", "1.3"]
+    cmd = [kotlinc, *flags, *map(str, sources + tests), "-cp", JUNIT_JARS[0], "-d", str(jar)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return jar
+
+
 @pytest.fixture(scope="session")
 def kotlin_tests(pipeline, tmp_path_factory):
     """The bundle's pure-Kotlin core and its JVM tests compiled with kotlinc (Debian's Kotlin 1.3.31) once for the
@@ -186,28 +198,7 @@ def kotlin_tests(pipeline, tmp_path_factory):
         )
     from carspotter.export.package_names import android_namespace
 
-    android = pipeline[1] / "android"
-    sources = sorted((kotlin_root(android) / "core").glob("*.kt"))
-    tests = sorted((android / "src" / "test" / "kotlin").rglob("*.kt"))
-    jar = tmp_path_factory.mktemp("kotlin") / "core-tests.jar"
-    done = subprocess.run(
-        [
-            kotlinc,
-            "-language-version",
-            "1.3",
-            "-api-version",
-            "1.3",
-            *map(str, sources + tests),
-            "-cp",
-            JUNIT_JARS[0],
-            "-d",
-            str(jar),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    jar = compile_kotlin_core(kotlinc, pipeline[1] / "android", tmp_path_factory.mktemp("kotlin") / "core-tests.jar")
     return jar, android_namespace(pipeline[1].name) + ".core"
 
 

@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import JUNIT_JARS, NODE_DIR, REPO, chromium_or_skip, chromium_self_test, install_npm_package, kotlin_root
+from conftest import (
+    JUNIT_JARS,
+    NODE_DIR,
+    REPO,
+    chromium_or_skip,
+    chromium_self_test,
+    compile_kotlin_core,
+    install_npm_package,
+    kotlin_root,
+)
 
 
 def test_resize_vectors_are_in_the_golden_set_and_bit_exact_in_python(moved, tmp_path):
@@ -451,27 +460,7 @@ def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_
         golden=False,
     )
     android_library(tmp_path / "android", info)
-    root = kotlin_root(tmp_path / "android")
-    tests = sorted((tmp_path / "android" / "src" / "test" / "kotlin").rglob("*.kt"))
-    jar = tmp_path / "core-tests.jar"
-    done = subprocess.run(
-        [
-            kotlinc,
-            "-language-version",
-            "1.3",
-            "-api-version",
-            "1.3",
-            *map(str, sorted((root / "core").glob("*.kt")) + tests),
-            "-cp",
-            JUNIT_JARS[0],
-            "-d",
-            str(jar),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    jar = compile_kotlin_core(kotlinc, tmp_path / "android", tmp_path / "core-tests.jar")
     done = _junit((jar, "dev.carspotter.no_golden.core"), tmp_path / "golden")  # no such folder, as in the bundle
     assert done.returncode == 0 and "OK (22 tests)" in done.stdout, done.stdout[-3000:]
     selftest = (kotlin_root(tmp_path / "android", "androidTest") / "CarSpotterSelfTest.kt").read_text()
