@@ -23,7 +23,7 @@ def _converter(build: Build):
     import numpy as np
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(build.model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(build.box_model or build.model)
     name = build.variant.name
     if name != "fp32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -68,6 +68,8 @@ def export(build: Build, path: Path) -> dict:
         # zero point 0: raw pixels exactly), checked in tests/test_variants.py.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         flat = _converter(build).convert()
+    if build.box_model is not None:
+        flat = probabilities_first(flat)
     info, spec = build.info, build.spec
     flat = add_classifier_metadata(
         flat,
@@ -78,6 +80,7 @@ def export(build: Build, path: Path) -> dict:
         author=info.author,
         license=info.license,
         input_description=spec.describe(),
+        box=build.box_model is not None,
     )
     path.write_bytes(flat)
     return {
@@ -94,7 +97,39 @@ def export(build: Build, path: Path) -> dict:
             "shape": [1, len(build.labels)],
         },
         "metadata": "TFLite metadata (MediaPipe schema): normalization mean 0 std 1, labels.txt packed",
+        **({"box_output": _BOX_FACTS} if build.box_model is not None else {}),
     }
+
+
+_BOX_FACTS = {
+    "index": 1,
+    "shape": [1, 4],
+    "meaning": "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize); MediaPipe reports it as "
+    "classification head 1, 'box', category index = coordinate",
+}
+
+
+def probabilities_first(flat: bytes) -> bytes:
+    """The two-output file with its subgraph's outputs in the Keras model's order: ``probabilities`` (output 0, the one
+    MediaPipe's ImageClassifier and the package's Interpreter read as the classes), then ``box`` (output 1).
+
+    TFLiteConverter lists a two-output model's outputs box first; the signature's ``output_0`` / ``output_1`` keep the
+    Keras order, so the subgraph's outputs are rewritten to follow them (``tensorflow.lite.tools.flatbuffer_utils``).
+
+    Raises:
+        ValueError: the file does not have exactly the two signature outputs ``output_0`` and ``output_1``.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flat))
+    signature = model.signatureDefs[0]
+    named = {
+        bytes(t.name).decode() if not isinstance(t.name, str) else t.name: t.tensorIndex for t in signature.outputs
+    }
+    if sorted(named) != ["output_0", "output_1"]:
+        raise ValueError(f"a two-output TFLite file has signature outputs {sorted(named)}, not output_0 and output_1")
+    model.subgraphs[signature.subgraphIndex].outputs = [named["output_0"], named["output_1"]]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def android_readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
@@ -269,6 +304,7 @@ FORMAT = FormatSpec(
     ),
     intermediates=intermediates.litert_intermediates,
     order=20,
+    carries_box=True,
 )
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 

@@ -116,6 +116,7 @@ def add_classifier_metadata(
     author: str,
     license: str,
     input_description: str,
+    box: bool = False,
 ) -> bytes:
     """Return ``tflite_model`` with MediaPipe image-classifier metadata embedded.
 
@@ -129,6 +130,8 @@ def add_classifier_metadata(
         labels: C class names in index order.
         name, version, description, author, license: general model information.
         input_description: what to feed (from the model's input spec).
+        box: the file has a second output, the localizer's ``[1, 4]`` box (a feature output in the metadata, which
+            MediaPipe's ImageClassifier reports as head 1 without labels).
 
     Returns:
         The model flatbuffer with metadata and the packed labels file.
@@ -145,6 +148,8 @@ def add_classifier_metadata(
         metadata_writer.Labels().add(list(labels), exported_filename="labels.txt"),
         description="Softmax probabilities, one per class, in labels.txt order.",
     )
+    if box:
+        writer.add_feature_output(name="box", description="The car's box x0, y0, x1, y1 in 0..1 of the input.")
     model_with_metadata, _ = writer.populate()
     writer._temp_folder.cleanup()  # its __del__ fails if left to interpreter shutdown
     del writer

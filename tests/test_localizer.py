@@ -151,3 +151,30 @@ def test_benchmark_times_two_passes_for_a_file_with_the_box(localized, tmp_path)
     assert all(ms[k] > 0 for k in ("resize", "pass1", "roi", "pass2"))
     assert ms["total"] == pytest.approx(ms["resize"] + ms["pass1"] + ms["roi"] + ms["pass2"], abs=0.2)
     assert "Two passes on a 12 MP photo" in markdown(report)
+
+
+def test_tflite_carries_the_box_as_output_1_and_mediapipe_still_reads_the_classes_first(localized, tmp_path):
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.export.tflite_metadata import read_metadata
+    from carspotter.model.localizer import load_two_output
+    from carspotter.model.runtimes import LITERT, MEDIAPIPE
+    from carspotter.model.formats import VariantSpec
+    from carspotter.parity.run import run_parity
+
+    run, _ = localized
+    bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(formats=("tflite",), golden=4, app_paths=False))
+    path = next((bundle / "android").rglob("carspotter.tflite"))
+    meta, labels = read_metadata(path.read_bytes())
+    outputs = meta["subgraph_metadata"][0]["output_tensor_metadata"]
+    assert [o["name"] for o in outputs][1] == "box" and labels == (run / "labels.txt").read_text().split("\n")[:-1]
+    size = json.loads((run / "run.json").read_text())["config"]["image_size"]
+    x = np.random.default_rng(3).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+    want_probs, want_box = load_two_output(run).predict(x.astype(np.float32), verbose=0)
+    variant = VariantSpec("fp32", "fp32")
+    with LITERT.load(path, labels, variant) as litert:
+        assert np.abs(litert.infer(x) - want_probs).max() < 1e-4 and np.abs(litert.box(x) - want_box).max() < 1e-4
+    with MEDIAPIPE.load(path, labels, variant) as mediapipe:  # head 0: the classes, labelled, in label order
+        assert np.abs(mediapipe.infer(x) - want_probs).max() < 1e-4
+    assert run_parity(bundle, app_paths=False, references=()) == 0
+    checks = {c["check"]: c for c in json.loads((bundle / "parity.json").read_text())["structure_checks"]}
+    assert checks["tflite/box"]["passed"] and checks["tflite/box"]["max_abs_diff"] < 1e-4

@@ -16,11 +16,12 @@ import numpy as np
 from carspotter.util.errors import ComparisonError
 
 
-def litert_invoke(interpreter, pixels: np.ndarray) -> np.ndarray:
+def litert_invoke(interpreter, pixels: np.ndarray, output: int = 0) -> np.ndarray:
     """One invoke of an allocated LiteRT interpreter on ``[B, S, S, 3]`` pixels (B its input batch):
-    ``[B, C]`` float32 probabilities. A quantized (uint8/int8) input is fed ``round(x / scale +
-    zero_point)`` and a quantized output dequantized, with the tensors' own quantization parameters."""
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    output ``output`` as float32, ``[B, C]`` probabilities for output 0 (``[B, 4]`` the box for output 1 of a
+    two-output file). A quantized (uint8/int8) input is fed ``round(x / scale + zero_point)`` and a quantized output
+    dequantized, with the tensors' own quantization parameters."""
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[output]
     x = pixels.astype(np.float32)
     scale, zero = inp["quantization"]
     if np.issubdtype(inp["dtype"], np.integer) and scale:
@@ -162,10 +163,16 @@ class LiteRTSession(Session):
         if batch not in self._by_batch:
             self._by_batch[batch] = self._interpreter(batch)
 
-    def _infer(self, pixels):
+    def _infer(self, pixels, output: int = 0):
         if len(pixels) in self._by_batch and len(pixels) > 1:
-            return litert_invoke(self._by_batch[len(pixels)], pixels)
-        return np.concatenate([litert_invoke(self._by_batch[1], px[None]) for px in pixels])
+            return litert_invoke(self._by_batch[len(pixels)], pixels, output)
+        return np.concatenate([litert_invoke(self._by_batch[1], px[None], output) for px in pixels])
+
+    def box(self, pixels):
+        super().box(pixels)
+        if len(self._by_batch[1].get_output_details()) < 2:
+            return None
+        return np.asarray(self._infer(np.asarray(pixels), output=1), np.float32)
 
     def close(self):
         self._by_batch = {}
