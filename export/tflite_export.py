@@ -250,7 +250,20 @@ if (r.intersect(0, 0, w, h)) spotter.classify(bitmap, Orientation.fromDegrees(de
 ```
 
 `TwoPass.boxToRoi` and `TwoPass.needsSecondPass` are the two-pass box logic, ported (checked on the golden set's box
-vectors by the JVM tests)."""
+vectors by the JVM tests).
+
+A model exported from a run with a localizer (`carspotter localize RUN`, then `carspotter export RUN`) has a second
+output, the car's box: `twoPass(bitmap, exifOrientation, roi)` (`twoPassBlocking` from Java) finds the car in pass 1,
+on the photo or on `roi`, and when it is small classifies its box at full resolution in pass 2, as carspotter's
+reference. The answer says which ROI pass 2 used (`roi`, upright-photo pixels; null when one pass was enough), beside
+`classification`, `found`, `box`, `passes` and `first`; a model without the box output throws
+`IllegalStateException` with one line naming the fix:
+
+```kotlin
+val answer = spotter.twoPass(bitmap, exifOrientation)
+answer.roi?.let { highlight(it) }  // the car's pixels pass 2 classified (null after one pass)
+if (answer.show) show(answer.best.label, answer.best.probability)
+```"""
 
 _RESIZE_ADVICE = """Use the library (`CarSpotter.classify`) with the whole decoded photo: it averages k x k boxes of a
 large photo (k = side // S, integer arithmetic, the Kotlin port of the reference, checked on the resize vectors),

@@ -381,7 +381,7 @@ def _junit(kotlin: tuple[Path, str], golden: Path, classes=KOTLIN_TESTS, jvm=())
 
 def test_kotlin_core_passes_its_jvm_tests_on_the_resize_vectors(pipeline, kotlin_tests):
     done = _junit(kotlin_tests, pipeline[1] / "golden")
-    assert done.returncode == 0 and "OK (22 tests)" in done.stdout, done.stdout[-3000:]
+    assert done.returncode == 0 and "OK (27 tests)" in done.stdout, done.stdout[-3000:]
 
 
 def test_kotlin_resize_test_fails_on_a_wrong_vector(pipeline, kotlin_tests, tmp_path):
@@ -462,7 +462,7 @@ def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_
     android_library(tmp_path / "android", info)
     jar = compile_kotlin_core(kotlinc, tmp_path / "android", tmp_path / "core-tests.jar")
     done = _junit((jar, "dev.carspotter.no_golden.core"), tmp_path / "golden")  # no such folder, as in the bundle
-    assert done.returncode == 0 and "OK (22 tests)" in done.stdout, done.stdout[-3000:]
+    assert done.returncode == 0 and "OK (27 tests)" in done.stdout, done.stdout[-3000:]
     selftest = (kotlin_root(tmp_path / "android", "androidTest") / "CarSpotterSelfTest.kt").read_text()
     assert selftest.count("assumeTrue(NO_GOLDEN, BundleConstants.HAS_GOLDEN)") == 2 and "--golden 0" in selftest
 

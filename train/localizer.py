@@ -187,14 +187,26 @@ def _scene_sets(run, root: Path, size: int, per_photo: int, seed: int, extra: tu
     return train_in, train_box, val_in, val_box, composites
 
 
+def _features(features, inputs: np.ndarray, desc: str, batch: int = 16) -> np.ndarray:
+    """``features`` on ``[N, S, S, 3]`` scenes in batches, with progress (a bar, or a line every 30 s off a
+    terminal): ``[N, h, w, c]`` float32."""
+    from carspotter.util.progress import progress
+
+    starts = range(0, len(inputs), batch)
+    chunks = (features.predict(inputs[i : i + batch], verbose=0) for i in starts)
+    return np.concatenate(list(progress(chunks, len(starts), desc, unit="batch")))
+
+
 def _fit_candidates(model, layers: tuple[str, ...], train: tuple, val: tuple, epochs: int, seed: int, log, t0: float):
     """A box head fitted on each candidate layer the backbone has: ``{layer: (head, validation IoU figures)}``."""
     (train_in, train_box), (val_in, val_box) = train, val
     found = {}
     for kind in loc.available_layers(model, layers):
         features = loc.feature_model(model, kind)
-        fx = features.predict(train_in, batch_size=16, verbose=0)
-        vx = features.predict(val_in, batch_size=16, verbose=0)
+        fx, vx = (
+            _features(features, train_in, f"{kind} features, batches of 16 scenes"),
+            _features(features, val_in, f"{kind} features, batches of 16 scenes"),
+        )
         fitted, pred = _fit(kind, fx, train_box, vx, epochs, seed)
         found[kind] = (fitted, iou_figures(pred, val_box))
         log(

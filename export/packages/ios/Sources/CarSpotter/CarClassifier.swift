@@ -3,6 +3,8 @@
 // resized with the reference resize (ported exactly) into the model's exact input, then the model run directly; all
 // of it off the main thread (an actor). The model runs in Core AI (the bundle's .aimodel) on iOS 27+ / macOS 27+ where
 // the bundle has one (CoreAIBackend.swift), and in Core ML (the .mlpackage) otherwise (CoreMLBackend.swift).
+// `twoPass` runs the same path twice, the model's "box" output (a bundle exported from a run with a localizer)
+// choosing the region of the second pass (TwoPass.swift).
 import CoreGraphics
 import CoreML
 import Foundation
@@ -24,6 +26,9 @@ public actor CarClassifier {
     public nonisolated let info: BundleInfo
     /// The backend in use: `.coreAI` or `.coreML` (never `.automatic`).
     public nonisolated let backend: Backend
+    /// Whether `twoPass` can run: the model has the localizer's "box" output (a Core ML model exported from a run with
+    /// `carspotter localize`); false with Core AI, whose runner reads the probabilities only.
+    public nonisolated let hasBox: Bool
     private let runner: Runner
 
     private enum Runner {
@@ -35,8 +40,12 @@ public actor CarClassifier {
         self.info = info
         self.runner = runner
         switch runner {
-        case .coreML: backend = .coreML
-        case .coreAI: backend = .coreAI
+        case .coreML(let model):
+            backend = .coreML
+            hasBox = model.boxName != nil
+        case .coreAI:
+            backend = .coreAI
+            hasBox = false
         }
     }
 
@@ -150,6 +159,57 @@ public actor CarClassifier {
         return info.classification(try await run(input))
     }
 
+    /// Two-pass recognition of one photo, as carspotter's reference (carspotter.model.localizer.two_pass,
+    /// `TwoPass.run(region:pass1:pass2:)`): pass 1 classifies the region (the whole upright photo, or `roi`) and reads
+    /// the model's "box" output; `TwoPass.boxToRoi` makes a ROI of upright-photo pixels of the box; when
+    /// `TwoPass.needsSecondPass` says the car is small, pass 2 classifies that ROI exactly as `classify` with that ROI
+    /// would (its pixels cut at full resolution, then the reference resize), else the answer is pass 1's. Needs the
+    /// "box" output (`hasBox`: a Core ML model exported from a run with `carspotter localize`).
+    /// - Parameters:
+    ///   - image: the photo as decoded, as stored (as `classify(_:orientation:roi:)`: do not downsample it)
+    ///   - orientation: its EXIF orientation, as `classify(_:orientation:roi:)` (no default)
+    ///   - roi: what pass 1 sees, in pixels of the UPRIGHT photo (`Roi.rule`, as `classify`'s); nil: the whole photo.
+    ///     The box, and pass 2's ROI, stay inside it
+    /// - Returns: `TwoPassClassification`: `classification` (pass 2's answer when it ran, else pass 1's), `box` (pass
+    ///   1's "box" output, 4 values x0, y0, x1, y1 in 0...1 of the region), `roi` (the ROI pass 2 classified, upright
+    ///   pixels, or nil), `found` (the ROI made of the box, or nil: no usable box), `passes` (1 or 2), `first` (pass 1's
+    ///   answer). Costs one `classify`, two when the car is small
+    /// - Throws: `TwoPassError.noBoxOutput` before the photo is read when the model has no "box" output (one line: export
+    ///   from a run with a localizer) or the backend is Core AI (load with `backend: .coreML`); `TwoPassError.badBox`
+    ///   for a "box" output of other than 4 values; as `classify(_:orientation:roi:)` otherwise.
+    ///
+    /// Memory as `classify` (each pass reads the photo a band of rows at a time, pass 2 only the ROI's rows and
+    /// columns). Takes one turn for both passes, as `classify` does: concurrent calls wait.
+    public func twoPass(_ image: CGImage, orientation: CGImagePropertyOrientation, roi: Roi? = nil) async throws
+        -> TwoPassClassification {
+        await takeTurn()
+        defer { endTurn() }
+        guard hasBox else {
+            throw TwoPassError.noBoxOutput(backend == .coreAI
+                ? "the Core AI backend reads none (load with backend: .coreML)" : "this model has none")
+        }
+        let upright = Roi.uprightSize(of: image, orientation: orientation)
+        let region: Roi
+        if let roi = roi {
+            region = try roi.checked(width: upright.width, height: upright.height)
+        } else {
+            region = try Roi.whole(width: upright.width, height: upright.height)
+        }
+        let rows = try CGImageRows(image)  // both passes read it
+        let result = try await TwoPass.run(
+            region: region,
+            pass1: { r in try await self.run(self.input(rows, orientation: orientation, roi: r), box: true) },
+            pass2: { r in try await self.run(self.input(rows, orientation: orientation, roi: r), box: false).probabilities })
+        return TwoPassClassification(result, info: info)
+    }
+
+    /// The model's exact input for a region of the photo: the band path of `classify` (BandReduce.prepare with `roi`,
+    /// then the reference's bilinear step).
+    private nonisolated func input(_ rows: CGImageRows, orientation: CGImagePropertyOrientation, roi: Roi) throws -> [UInt8] {
+        let prepared = try BandReduce.prepare(rows, orientation: orientation.rawValue, size: info.size, roi: roi)
+        return ReferenceResize.bilinear(prepared.pixels, width: prepared.width, height: prepared.height, size: info.size)
+    }
+
     /// The model on one exact input: `size * size * 3` RGB bytes (row-major) -> probabilities 0...1 in label order,
     /// from the backend in use (`backend`). Takes its turn as `classify` does.
     public func probabilities(input: [UInt8]) async throws -> [Float] {
@@ -159,16 +219,22 @@ public actor CarClassifier {
     }
 
     private func run(_ input: [UInt8]) async throws -> [Float] {
+        try await run(input, box: false).probabilities
+    }
+
+    /// The model once on one exact input: probabilities in label order and, with `box`, the "box" output's values (nil
+    /// when the model or the backend has none).
+    private func run(_ input: [UInt8], box: Bool) async throws -> (probabilities: [Float], box: [Float]?) {
         let s = info.size
         guard input.count == s * s * 3 else { throw CarSpotterError.badImage("\(input.count) bytes is not \(s) x \(s) x 3") }
         switch runner {
-        case .coreML(let model): return try model.probabilities(input, size: s, labels: info.labels)
+        case .coreML(let model): return try model.outputs(input, size: s, labels: info.labels, box: box)
         case .coreAI(let model):
             let probs = try await model.probabilities(input)
             guard probs.count == info.labels.count else {
                 throw CarSpotterError.badOutput("\(probs.count) probabilities for \(info.labels.count) labels")
             }
-            return probs
+            return (probs, nil)
         }
     }
 

@@ -1,5 +1,7 @@
 // The Core ML backend (iOS 16+ / macOS 13+): the bundle's .mlpackage, compiled once and cached, fed the package's
-// S x S RGB bytes as a BGRA pixel buffer of exactly the model's input size, so Core ML does not scale it.
+// S x S RGB bytes as a BGRA pixel buffer of exactly the model's input size, so Core ML does not scale it. A model
+// exported from a run with a localizer has a second output, "box" (4 values x0, y0, x1, y1 in 0...1 of the input),
+// beside classLabel / classLabel_probs: two-pass recognition reads it.
 import CoreML
 import CoreVideo
 import Foundation
@@ -8,6 +10,11 @@ struct CoreMLBackend {
     let model: MLModel
     let inputName: String
     let probabilitiesName: String
+    /// The localizer's box output's name ("box"), or nil when the model has none (a run without a localizer).
+    let boxName: String?
+
+    /// The name of the localizer's box output in a model exported from a run with one.
+    static let boxOutput = "box"
 
     /// Load the package's .mlpackage (`info.model`). It is compiled on first use (`MLModel.compileModel(at:)`,
     /// seconds) and the compiled model kept in the app's Caches folder, keyed by the model's digest.
@@ -37,7 +44,8 @@ struct CoreMLBackend {
         guard let probs = model.modelDescription.predictedProbabilitiesName else {
             throw CarSpotterError.badOutput("the model is not a classifier")
         }
-        return CoreMLBackend(model: model, inputName: input, probabilitiesName: probs)
+        let box = model.modelDescription.outputDescriptionsByName[boxOutput] == nil ? nil : boxOutput
+        return CoreMLBackend(model: model, inputName: input, probabilitiesName: probs, boxName: box)
     }
 
     /// The compiled model in Caches/, moved into place whole (compileModel(at:) writes a temporary folder), so a
@@ -63,6 +71,13 @@ struct CoreMLBackend {
 
     /// The model on one exact input: `size * size * 3` RGB bytes (row-major) -> probabilities 0...1 in `labels` order.
     func probabilities(_ input: [UInt8], size s: Int, labels: [String]) throws -> [Float] {
+        try outputs(input, size: s, labels: labels, box: false).probabilities
+    }
+
+    /// The model once on one exact input: probabilities 0...1 in `labels` order and, with `box`, the "box" output's
+    /// values (4 for a localizer's; nil when the model has no "box" output), both from one prediction.
+    /// - Throws: `CarSpotterError.badOutput` for a missing probability, or a "box" output that is not a multi-array.
+    func outputs(_ input: [UInt8], size s: Int, labels: [String], box: Bool) throws -> (probabilities: [Float], box: [Float]?) {
         var made: CVPixelBuffer?
         let attributes = [kCVPixelBufferCGImageCompatibilityKey: true, kCVPixelBufferCGBitmapContextCompatibilityKey: true] as CFDictionary
         guard CVPixelBufferCreate(kCFAllocatorDefault, s, s, kCVPixelFormatType_32BGRA, attributes, &made) == kCVReturnSuccess,
@@ -85,9 +100,14 @@ struct CoreMLBackend {
         }
         var byLabel: [String: Float] = [:]
         for (key, value) in dict { if let label = key as? String { byLabel[label] = value.floatValue } }
-        return try labels.map { label in
+        let probs: [Float] = try labels.map { label in
             guard let p = byLabel[label] else { throw CarSpotterError.badOutput("no probability for \(label)") }
             return p
         }
+        guard box, let name = boxName else { return (probs, nil) }
+        guard let values = output.featureValue(for: name)?.multiArrayValue else {
+            throw CarSpotterError.badOutput("the \(name) output is not a multi-array")
+        }
+        return (probs, (0..<values.count).map { values[$0].floatValue })
     }
 }

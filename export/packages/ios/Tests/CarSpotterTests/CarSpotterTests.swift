@@ -548,6 +548,95 @@ final class TwoPassTests: XCTestCase {
         XCTAssertEqual(TwoPass.marginDivisor, 8)
         XCTAssertEqual([TwoPass.secondPassBelow.numerator, TwoPass.secondPassBelow.denominator], [9, 10])
     }
+
+    /// TwoPass.run with closures in place of the model (as carspotter.model.localizer.two_pass): pass 2 runs only when
+    /// the box is small, on the ROI the box logic found; otherwise the answer is pass 1's.
+    func testRunClassifiesTheBoxOnlyWhenTheCarIsSmall() async throws {
+        let photo = try Roi.whole(width: 4032, height: 3024)
+        let first: [Float] = [0.7, 0.2, 0.1], second: [Float] = [0.1, 0.1, 0.8]
+        var regions: [Roi] = [], rois: [Roi] = []
+        let small = try await TwoPass.run(region: photo, pass1: { r in
+            regions.append(r)
+            return (first, [0.25, 0.25, 0.75, 0.75])
+        }, pass2: { r in
+            rois.append(r)
+            return second
+        })
+        XCTAssertEqual(regions, [photo])
+        XCTAssertEqual(rois.map(\.text), ["756,567,3276,2457"])  // the quarter box worked by hand above
+        XCTAssertEqual(small.passes, 2)
+        XCTAssertEqual(small.probabilities, second)
+        XCTAssertEqual(small.first, first)
+        XCTAssertEqual(small.box, [0.25, 0.25, 0.75, 0.75])
+        XCTAssertEqual(small.roi?.text, "756,567,3276,2457")
+        XCTAssertEqual(small.found, small.roi)
+        // a box filling the photo: found (the margin clipped to it), one pass
+        rois = []
+        let large = try await TwoPass.run(region: photo, pass1: { _ in (first, [0.02, 0.03, 0.97, 0.98]) },
+                                          pass2: { r in rois.append(r); return second })
+        XCTAssertEqual(large.passes, 1)
+        XCTAssertTrue(rois.isEmpty)
+        XCTAssertEqual(large.probabilities, first)
+        XCTAssertNil(large.roi)
+        XCTAssertEqual(large.found, photo)
+        // no usable box (not finite, 1 px wide, reversed): one pass, nothing found
+        let unusable: [[Float]] = [[.nan, 0.1, 0.5, 0.5], [0.1, 0.1, 0.1, 0.9], [0.6, 0.2, 0.4, 0.8]]
+        for box in unusable {
+            let none = try await TwoPass.run(region: photo, pass1: { _ in (first, box) },
+                                             pass2: { r in rois.append(r); return second })
+            XCTAssertEqual(none.passes, 1)
+            XCTAssertNil(none.found)
+            XCTAssertNil(none.roi)
+            XCTAssertEqual(none.probabilities, first)
+        }
+        XCTAssertTrue(rois.isEmpty)
+    }
+
+    /// A caller's region: pass 1 sees it, the box is 0...1 of it, pass 2's ROI is offset by it and lies inside it.
+    func testRunOnACallersRegionOffsetsTheRoi() async throws {
+        // 1000..3000 x 500..2000: px 1500..2500 x 875..1625, margins 1000 / 8 = 125 and 750 / 8 = 93
+        let region = try Roi(checking: 1000, 500, 3000, 2000, width: 4032, height: 3024)
+        var regions: [Roi] = [], rois: [Roi] = []
+        let answer = try await TwoPass.run(region: region, pass1: { r in
+            regions.append(r)
+            return ([0.5, 0.5], [0.25, 0.25, 0.75, 0.75])
+        }, pass2: { r in
+            rois.append(r)
+            return [0.9, 0.1]
+        })
+        XCTAssertEqual(regions, [region])
+        XCTAssertEqual(answer.roi?.text, "1375,782,2625,1718")
+        XCTAssertEqual(rois.map(\.text), ["1375,782,2625,1718"])
+        // a box past the region's edges: clamped, the margin kept inside the region
+        let odd = try Roi(checking: 13, 7, 514, 398, width: 640, height: 480)
+        let past = try await TwoPass.run(region: odd, pass1: { _ in ([0.5, 0.5], [-0.5, 0.1, 0.3, 2]) },
+                                         pass2: { _ in [0.9, 0.1] })
+        let roi = try XCTUnwrap(past.roi)
+        XCTAssertEqual(roi.text, "13,7,182,398")
+        XCTAssertTrue(roi.x0 >= odd.x0 && roi.y0 >= odd.y0 && roi.x1 <= odd.x1 && roi.y1 <= odd.y1)
+        XCTAssertEqual(past.passes, 2)
+    }
+
+    /// A model without the "box" output is refused in one line naming the fix; a box of 3 values too.
+    func testRunRefusesAModelWithoutBox() async throws {
+        let photo = try Roi.whole(width: 640, height: 480)
+        var ranPass2 = false
+        do {
+            _ = try await TwoPass.run(region: photo, pass1: { _ in ([0.5, 0.5], nil) },
+                                      pass2: { _ in ranPass2 = true; return [0.5, 0.5] })
+            XCTFail("a model without a box output was not refused")
+        } catch let error as TwoPassError {
+            XCTAssertEqual(error, .noBoxOutput("this model has none"))
+            XCTAssertTrue(error.description.contains("carspotter localize") && !error.description.contains("\n"))
+        }
+        XCTAssertFalse(ranPass2)
+        do {
+            _ = try await TwoPass.run(region: photo, pass1: { _ in ([0.5, 0.5], [0, 0, 1]) }, pass2: { _ in [0.5, 0.5] })
+            XCTFail("a box of 3 values was not refused")
+        } catch let error as TwoPassError {
+            XCTAssertEqual(error, .badBox(count: 3))
+        }
+    }
 }
 
 #if canImport(UIKit)

@@ -3,7 +3,8 @@
 // composited, cut to a region of interest if one is given, and box-reduced by the Kotlin core (BandReduce.prepare: a
 // 48 MP photo never whole on the heap); MediaPipe is handed those pixels and does the bilinear step itself (on
 // the CPU exactly the reference's; with the GPU delegate on the GPU, not measured), the Interpreter gets the Kotlin
-// port's bilinear step (exact on either accelerator). Off the main thread.
+// port's bilinear step (exact on either accelerator). Off the main thread. twoPass: the same path twice, the model's
+// box output (a bundle exported from a run with a localizer) choosing the region of the second pass (TwoPass.run).
 package dev.carspotter
 
 import android.content.Context
@@ -22,6 +23,8 @@ import dev.carspotter.core.Image
 import dev.carspotter.core.ModelDigest
 import dev.carspotter.core.ReferenceResize
 import dev.carspotter.core.Roi
+import dev.carspotter.core.TwoPass
+import dev.carspotter.core.TwoPassClassification
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
@@ -48,9 +51,10 @@ enum class Accelerator { CPU, GPU }
 
 /**
  * The bundle's classifier. **One classify at a time per classifier**: calls on one instance are serialized (a Mutex
- * for [classify], a lock for [classifyBlocking]), so its memory stays one band of the photo's rows (about 1 MiB) plus
- * the box-reduced image (under 2 x size on a side) and the model's buffers, whatever the photo's size; create one
- * classifier per thread to classify in parallel (each holds its own model and buffers).
+ * for [classify] and [twoPass], a lock for [classifyBlocking] and [twoPassBlocking]), so its memory stays one band of
+ * the photo's rows (about 1 MiB) plus the box-reduced image (under 2 x size on a side) and the model's buffers,
+ * whatever the photo's size; create one classifier per thread to classify in parallel (each holds its own model and
+ * buffers).
  */
 class CarSpotter private constructor(
     /** Labels, input side, threshold and "not a car" class of this bundle ([ASSETS]carspotter.json, the file the Swift and npm packages read too). */
@@ -169,7 +173,8 @@ class CarSpotter private constructor(
                 val base = builder.setDelegate(if (accelerator == Accelerator.GPU) com.google.mediapipe.tasks.core.Delegate.GPU
                                                else com.google.mediapipe.tasks.core.Delegate.CPU).build()
                 val options = ImageClassifier.ImageClassifierOptions.builder().setBaseOptions(base)
-                    .setRunningMode(RunningMode.IMAGE).setMaxResults(info.labels.size).build()
+                    // at least 4 results a head: a localizer's box head (head 1, twoPass) reports its 4 coordinates
+                    .setRunningMode(RunningMode.IMAGE).setMaxResults(Math.max(info.labels.size, 4)).build()
                 CarSpotter(info, engine, accelerator, ImageClassifier.createFromOptions(context, options), null, null, null)
             }
             Engine.INTERPRETER -> {
@@ -296,8 +301,79 @@ class CarSpotter private constructor(
         }
     }
 
+    /**
+     * Two-pass recognition of a photo off the main thread (Dispatchers.Default), as carspotter's reference
+     * (carspotter.model.localizer.two_pass, TwoPass.run): pass 1 classifies the region (the whole upright photo, or
+     * [roi]) and reads the model's box output; TwoPass.boxToRoi makes a ROI of upright-photo pixels of the box; when
+     * TwoPass.needsSecondPass says the car is small, pass 2 classifies that ROI exactly as [classify] with that ROI
+     * would (its pixels cut at full resolution, then the usual resize), else the answer is pass 1's. One call at a time
+     * per classifier, sharing [classify]'s Mutex. Needs a model with the box output (output 1, [1, 4]: a bundle exported
+     * from a run with `carspotter localize`).
+     * @param bitmap the photo as decoded, whole (as [classify]: decode it without inSampleSize)
+     * @param exifOrientation ExifInterface.TAG_ORIENTATION of the photo file (1..8; 0 unknown), as [classify]
+     * @param roi what pass 1 sees, in pixels of the UPRIGHT photo (Roi.RULE, as [classify]'s); null: the whole photo.
+     *   The box, and pass 2's ROI, stay inside it
+     * @return [TwoPassClassification]: `classification` (pass 2's answer when it ran, else pass 1's), `box` (pass 1's
+     *   box output, 4 floats x0, y0, x1, y1 in 0..1 of the region), `roi` (the ROI pass 2 classified, upright-photo
+     *   pixels, or null), `found` (the ROI made of the box, or null: no usable box), `passes` (1 or 2), `first` (pass 1's
+     *   answer). Costs one classify, two when the car is small
+     * @throws IllegalStateException the model has no box output (one line, TwoPass.NO_BOX: export from a run with a
+     *   localizer); with Engine.MEDIAPIPE this is known after pass 1, with Engine.INTERPRETER before the photo is read
+     * @throws IllegalArgumentException the ROI breaks Roi.RULE for the upright photo (one line), or exifOrientation is
+     *   not 0..8
+     */
+    suspend fun twoPass(bitmap: Bitmap, exifOrientation: Int, roi: Roi? = null): TwoPassClassification =
+        mutex.withLock { withContext(Dispatchers.Default) { twoPassBlocking(bitmap, exifOrientation, roi) } }
+
+    /**
+     * [twoPass] on the calling thread (Java callers, background executors); one call at a time per classifier, sharing
+     * [classifyBlocking]'s lock. Each pass reads the photo a band of rows at a time (BandReduce), pass 2 only the ROI's
+     * rows and columns. Parameters, answer and errors as [twoPass].
+     * @throws IllegalStateException on the main thread; a model without the box output (one line)
+     * @throws IllegalArgumentException the ROI breaks Roi.RULE for the upright photo (one line)
+     */
+    @JvmOverloads
+    fun twoPassBlocking(bitmap: Bitmap, exifOrientation: Int, roi: Roi? = null): TwoPassClassification {
+        check(Looper.myLooper() != Looper.getMainLooper()) { "CarSpotter.twoPassBlocking blocks; call twoPass() or use a background thread" }
+        check(interpreter == null || hasBoxOutput) { TwoPass.NO_BOX }
+        require(exifOrientation in 0..8) { "EXIF orientation must be 1..8 (0: unknown), got $exifOrientation" }
+        return synchronized(lock) {
+            val turned = exifOrientation >= 5
+            val uw = if (turned) bitmap.height else bitmap.width
+            val uh = if (turned) bitmap.width else bitmap.height
+            val region = if (roi == null) Roi.whole(uw, uh) else Roi.check(roi, uw, uh)
+            val rows = BitmapRows(bitmap)  // both passes read it (one ARGB_8888 copy of a HARDWARE bitmap, not two)
+            val result = TwoPass.run(region,
+                { r -> outputs(BandReduce.prepare(rows, exifOrientation, info.size, roi = r), true) },
+                { r -> outputs(BandReduce.prepare(rows, exifOrientation, info.size, roi = r), false).first })
+            TwoPassClassification.of(info, result)
+        }
+    }
+
+    /** Whether the Interpreter's model has the box output (a second output tensor); false with MediaPipe (unknown). */
+    private val hasBoxOutput: Boolean by lazy { interpreter != null && onWorker { interpreter.outputTensorCount } >= 2 }
+
+    /**
+     * The model on one prepared (upright, composited, box-reduced) image, by either engine: probabilities [C] 0..1 in
+     * label order, and with [withBox] the box output (4 floats, null when the model has none).
+     */
+    private fun outputs(prepared: Image, withBox: Boolean): Pair<FloatArray, FloatArray?> =
+        if (classifier != null) mediapipeOutputs(prepared, withBox)
+        else {
+            val input = ReferenceResize.bilinear(prepared.pixels, prepared.width, prepared.height, info.size)
+            checkInput(input)
+            onWorker { interpret(input, withBox) }
+        }
+
     /** MediaPipe on the prepared (upright, composited, box-reduced) RGB pixels, as an opaque ARGB_8888 bitmap. */
-    private fun mediapipe(image: Image): FloatArray {
+    private fun mediapipe(image: Image): FloatArray = mediapipeOutputs(image, false).first
+
+    /**
+     * MediaPipe on the prepared pixels: head 0's categories as probabilities in label order, and with [withBox] head 1
+     * ("box": category index() = coordinate 0..3, score() = its value) as 4 floats, a coordinate MediaPipe did not report
+     * left NaN (then no box); null when the model has no second head.
+     */
+    private fun mediapipeOutputs(image: Image, withBox: Boolean): Pair<FloatArray, FloatArray?> {
         val rgba = ByteArray(image.width * image.height * 4)
         for (i in 0 until image.width * image.height) {
             rgba[4 * i] = image.pixels[3 * i]; rgba[4 * i + 1] = image.pixels[3 * i + 1]; rgba[4 * i + 2] = image.pixels[3 * i + 2]
@@ -306,9 +382,14 @@ class CarSpotter private constructor(
         val bitmap = Bitmap.createBitmap(image.width, image.height, Bitmap.Config.ARGB_8888)
         bitmap.copyPixelsFromBuffer(ByteBuffer.wrap(rgba))
         val result = classifier!!.classify(BitmapImageBuilder(bitmap).build())
+        val heads = result.classificationResult().classifications()
         val probs = FloatArray(info.labels.size)
-        for (c in result.classificationResult().classifications()[0].categories()) probs[c.index()] = c.score()
-        return probs
+        for (c in heads[0].categories()) probs[c.index()] = c.score()
+        if (!withBox) return Pair(probs, null)
+        val head = heads.firstOrNull { it.headIndex() == 1 } ?: return Pair(probs, null)
+        val box = FloatArray(4) { Float.NaN }
+        for (c in head.categories()) if (c.index() in 0..3) box[c.index()] = c.score()
+        return Pair(probs, box)
     }
 
     private fun <T> onWorker(task: () -> T): T = try {
@@ -325,29 +406,51 @@ class CarSpotter private constructor(
      */
     fun probabilities(input: ByteArray): FloatArray {
         checkNotNull(interpreter) { "probabilities(input) needs Engine.INTERPRETER" }
+        checkInput(input)
+        return onWorker { interpret(input, false).first }
+    }
+
+    private fun checkInput(input: ByteArray) {
         val s = info.size
         require(input.size == s * s * 3) { "${input.size} bytes is not $s x $s x 3" }
-        val n = info.labels.size
-        return onWorker {
-            val uint8 = interpreter.getInputTensor(0).dataType() == DataType.UINT8
-            val buffer = if (uint8) ByteBuffer.allocateDirect(input.size).put(input)
-                else ByteBuffer.allocateDirect(4 * input.size).order(ByteOrder.nativeOrder()).also { b ->
-                    for (v in input) b.putFloat((v.toInt() and 0xFF).toFloat())
-                }
-            buffer.rewind()
-            val output = interpreter.getOutputTensor(0)
-            if (output.dataType() == DataType.UINT8) {
-                // full-int8: uint8 probabilities, p = scale * (q - zeroPoint) (the tensor's quantization, 1/256 and 0)
-                val q = Array(1) { ByteArray(n) }
-                interpreter.run(buffer, q)
-                val params = output.quantizationParams()
-                FloatArray(n) { i -> params.scale * ((q[0][i].toInt() and 0xFF) - params.zeroPoint) }
-            } else {
-                val out = Array(1) { FloatArray(n) }
-                interpreter.run(buffer, out)
-                out[0]
+    }
+
+    /**
+     * The Interpreter once on one exact input (on the worker): output 0 as probabilities [C], and with [withBox] output
+     * 1 as the box (its values, 4 for a localizer's [1, 4]; null when the model has one output), both read in one run
+     * (runForMultipleInputsOutputs). A float32 model gets the values 0..255 as floats, a full-int8 model (uint8 input)
+     * the bytes; a uint8 output is dequantized with the tensor's own scale and zero point.
+     */
+    private fun interpret(input: ByteArray, withBox: Boolean): Pair<FloatArray, FloatArray?> {
+        val interpreter = interpreter!!
+        val uint8 = interpreter.getInputTensor(0).dataType() == DataType.UINT8
+        val buffer = if (uint8) ByteBuffer.allocateDirect(input.size).put(input)
+            else ByteBuffer.allocateDirect(4 * input.size).order(ByteOrder.nativeOrder()).also { b ->
+                for (v in input) b.putFloat((v.toInt() and 0xFF).toFloat())
             }
+        buffer.rewind()
+        val probs = outputArray(0, info.labels.size)
+        if (!withBox || interpreter.outputTensorCount < 2) {
+            interpreter.run(buffer, probs)
+            return Pair(outputValues(0, probs), null)
         }
+        val box = outputArray(1, interpreter.getOutputTensor(1).numElements())
+        interpreter.runForMultipleInputsOutputs(arrayOf<Any>(buffer), mapOf<Int, Any>(0 to probs, 1 to box))
+        return Pair(outputValues(0, probs), outputValues(1, box))
+    }
+
+    /** Room for output [index]'s [n] values: [1, n] bytes for a uint8 (full-int8) tensor, else [1, n] floats. */
+    private fun outputArray(index: Int, n: Int): Any =
+        if (interpreter!!.getOutputTensor(index).dataType() == DataType.UINT8) Array(1) { ByteArray(n) }
+        else Array(1) { FloatArray(n) }
+
+    /** Output [index]'s values as floats: a uint8 tensor's as p = scale * (q - zeroPoint) (its own quantization). */
+    private fun outputValues(index: Int, out: Any): FloatArray {
+        val row = (out as Array<*>)[0]
+        if (row is FloatArray) return row
+        val q = row as ByteArray
+        val params = interpreter!!.getOutputTensor(index).quantizationParams()
+        return FloatArray(q.size) { i -> params.scale * ((q[i].toInt() and 0xFF) - params.zeroPoint) }
     }
 
     override fun close() {
