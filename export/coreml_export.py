@@ -9,6 +9,7 @@ from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.apple_delivery import SHIPPING as _SHIPPING
 from carspotter.export.build import Build
+from carspotter.export.coreml_box import BOX_OUTPUT, convert_with_box
 from carspotter.export.package_names import swift_module
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model.coreml_inspect import coreml_structure
@@ -50,22 +51,19 @@ sensitivity-guided plan of 8-, 6- and 4-bit layers (:mod:`carspotter.export.core
 def _convert(ct, build: Build, target_name: str):
     """``coremltools.convert`` of the Keras model to an uncompressed ML program for ``target_name`` (``iOS15``, ...)."""
     spec, variant = build.spec, build.variant
+    size, target = (1, spec.size, spec.size, 3), getattr(ct.target, target_name)
+    inputs = [ct.ImageType(name=spec.name, shape=size, color_layout=ct.colorlayout.RGB, scale=1.0, bias=[0.0] * 3)]
+    precision = ct.precision.FLOAT32 if variant.mil_mode == "fp32" else ct.precision.FLOAT16
+    if build.box_model is not None:
+        return convert_with_box(ct, build, inputs, target, precision)
     with quiet():
         return ct.convert(
             build.model,
-            inputs=[
-                ct.ImageType(
-                    name=spec.name,
-                    shape=(1, spec.size, spec.size, 3),
-                    color_layout=ct.colorlayout.RGB,
-                    scale=1.0,
-                    bias=[0.0, 0.0, 0.0],
-                )
-            ],
+            inputs=inputs,
             classifier_config=ct.ClassifierConfig(list(build.labels)),
             convert_to="mlprogram",
-            minimum_deployment_target=getattr(ct.target, target_name),
-            compute_precision=ct.precision.FLOAT32 if variant.mil_mode == "fp32" else ct.precision.FLOAT16,
+            minimum_deployment_target=target,
+            compute_precision=precision,
         )
 
 
@@ -108,6 +106,8 @@ def export(build: Build, path: Path) -> dict:
     mlmodel.input_description[spec.name] = spec.describe() + " Vision: imageCropAndScaleOption = .scaleFill."
     mlmodel.output_description["classLabel"] = "Most likely class (make model body year)."
     mlmodel.output_description["classLabel_probs"] = "Probability 0..1 of every class."
+    if build.box_model is not None:
+        mlmodel.output_description[BOX_OUTPUT] = _BOX.capitalize() + "."
     mlmodel.user_defined_metadata["carspotter.preprocessing"] = json.dumps(spec.metadata())
     mlmodel.save(str(path))
     return {
@@ -118,7 +118,11 @@ def export(build: Build, path: Path) -> dict:
         "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
         "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items())),
         **({"plan": plan} if plan else {}),
+        **({"box_output": {"name": BOX_OUTPUT, "shape": [1, 4], "meaning": _BOX}} if build.box_model else {}),
     }
+
+
+_BOX = "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"
 
 
 _TWO_BUNDLES = """**Two bundles in one app** (say `cars10` and `trucks`): their modules differ (`CarSpotterCars10`,
@@ -290,7 +294,7 @@ def structure(path: Path) -> dict:
 
 def structure_expectations(s: dict, entry, manifest) -> dict[str, tuple]:
     """What parity's ``coreml/structure`` check wants of :func:`structure`: an ML program with an RGB image input of
-    the bundle's size, the classifier outputs and labels, the op counts recorded at export, and no op the MIL
+    the bundle's size, the classifier outputs (and ``box`` when export recorded one) and labels, the op counts recorded at export, and no op the MIL
     execution cannot run."""
     spec = manifest.spec
     return {
@@ -299,7 +303,10 @@ def structure_expectations(s: dict, entry, manifest) -> dict[str, tuple]:
             s["input"],
             {"name": spec.name, "kind": "imageType", "width": spec.size, "height": spec.size, "color": "RGB"},
         ),
-        "outputs": (set(s["outputs"]), {"classLabel", "classLabel_probs"}),
+        "outputs": (
+            set(s["outputs"]),
+            {"classLabel", "classLabel_probs"} | ({BOX_OUTPUT} if entry.facts.get("box_output") else set()),
+        ),
         "classifier outputs": ((s["predicted_feature"], s["probabilities_output"]), ("classLabel", "classLabel_probs")),
         "classifier labels (against the manifest)": (s["labels"], manifest.labels),
         "op counts (against those recorded at export)": (s["ops"], entry.facts.get("ops")),
@@ -369,6 +376,7 @@ FORMAT = FormatSpec(
     device_mode="fp16",
     intermediates=intermediates.mil_intermediates,
     order=10,
+    carries_box=True,
 )
 """Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 

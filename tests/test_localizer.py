@@ -178,3 +178,27 @@ def test_tflite_carries_the_box_as_output_1_and_mediapipe_still_reads_the_classe
     assert run_parity(bundle, app_paths=False, references=()) == 0
     checks = {c["check"]: c for c in json.loads((bundle / "parity.json").read_text())["structure_checks"]}
     assert checks["tflite/box"]["passed"] and checks["tflite/box"]["max_abs_diff"] < 1e-4
+
+
+def test_coreml_carries_the_box_beside_the_classifier_outputs(localized, tmp_path):
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.model.coreml_inspect import coreml_structure
+    from carspotter.model.localizer import load_two_output
+    from carspotter.model.sessions import MILSession
+    from carspotter.parity.run import run_parity
+
+    run, _ = localized
+    options = ExportOptions(formats=("coreml",), format_options={"coreml_precision": "fp32"}, golden=4, app_paths=False)
+    bundle = export_bundle(run, tmp_path / "bundle", options)
+    path = next((bundle / "ios").rglob("*.mlpackage"))
+    s = coreml_structure(path)
+    assert set(s["outputs"]) == {"classLabel", "classLabel_probs", "box"} and s["predicted_feature"] == "classLabel"
+    assert s["labels"] == (run / "labels.txt").read_text().split("\n")[:-1]
+    size = json.loads((run / "run.json").read_text())["config"]["image_size"]
+    x = np.random.default_rng(4).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+    want_probs, want_box = load_two_output(run).predict(x.astype(np.float32), verbose=0)
+    with MILSession(path, "fp32", s["labels"]) as mil:
+        assert np.abs(mil.infer(x) - want_probs).max() < 1e-4 and np.abs(mil.box(x) - want_box).max() < 1e-4
+    assert run_parity(bundle, app_paths=False, references=()) == 0
+    checks = {c["check"]: c for c in json.loads((bundle / "parity.json").read_text())["structure_checks"]}
+    assert checks["coreml/box"]["passed"] and checks["coreml/box"]["max_abs_diff"] < 1e-3

@@ -94,33 +94,33 @@ def test_resize_vectors_hold_rois_in_every_orientation_and_catch_a_port_that_ign
 def test_two_pass_box_logic_in_integers():
     whole = Roi(0, 0, 4032, 3024)
     roi = box_to_roi(np.array([0.25, 0.25, 0.75, 0.75], np.float32), whole)
-    assert roi == Roi(1008 - 252, 756 - 189, 3024 + 252, 2268 + 189) and needs_second_pass(roi, whole)
+    assert roi == Roi(1008, 756, 3024, 2268) and needs_second_pass(roi, whole)
     assert box_to_roi(np.array([np.nan, 0, 1, 1], np.float32), whole) is None
     assert box_to_roi(np.array([0.5, 0.5, 0.5, 0.5], np.float32), whole) is None
     full = box_to_roi(np.array([-1, -1, 2, 2], np.float32), whole)
     assert full == whole and not needs_second_pass(full, whole)
     inner = box_to_roi(np.array([0, 0, 0.5, 0.5], np.float32), Roi(100, 50, 300, 250))
-    assert inner == Roi(100, 50, 212, 162)  # offsets into the region, margin kept inside it
+    assert inner == Roi(100, 50, 200, 150)  # offsets into the region
 
 
-def test_box_vectors_agree_and_catch_a_port_without_the_margin(tmp_path):
+def test_box_vectors_agree_and_catch_a_port_that_rounds(tmp_path):
     assert box_vectors.write_vectors(tmp_path)["count"] > 150
     assert box_vectors.check_vectors(tmp_path) == []
 
-    def no_margin(box, region):
-        vals = [min(1.0, max(0.0, v)) for v in box]
+    def rounds(box, region):  # round to nearest where the rule says floor / ceil
         if not all(math.isfinite(v) for v in box):
             return None, False
+        vals = [min(1.0, max(0.0, v)) for v in box]
         r = Roi(
-            region.x0 + math.floor(vals[0] * region.width),
-            region.y0 + math.floor(vals[1] * region.height),
-            region.x0 + math.ceil(vals[2] * region.width),
-            region.y0 + math.ceil(vals[3] * region.height),
+            region.x0 + round(vals[0] * region.width),
+            region.y0 + round(vals[1] * region.height),
+            region.x0 + round(vals[2] * region.width),
+            region.y0 + round(vals[3] * region.height),
         )
         ok = r.width >= 8 and r.height >= 8
         return (r, needs_second_pass(r, region)) if ok else (None, False)
 
-    assert len(box_vectors.check_vectors(tmp_path, no_margin)) > 100
+    assert len(box_vectors.check_vectors(tmp_path, rounds)) > 50
 
 
 def test_iou():

@@ -226,7 +226,6 @@ def test_swift_roi_and_two_pass_state_the_reference_rules():
     assert "struct RoiError: LocalizedError" in roi_swift
     tp = (sources / "TwoPass.swift").read_text()
     assert f"public static let minBoxSide = {two_pass.MIN_BOX_SIDE}\n" in tp
-    assert f"public static let marginDivisor = {two_pass.MARGIN_DIVISOR}\n" in tp
     num, den = two_pass.SECOND_PASS_BELOW
     assert f"public static let secondPassBelow = (numerator: {num}, denominator: {den})\n" in tp
     statement = tp[tp.index("public static let rule = ") :]

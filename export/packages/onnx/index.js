@@ -9,7 +9,7 @@ import { boxToRoi, needsSecondPass } from './twopass.js';
 
 export { resize, bilinear, boxReduce, boxFactors, inverseMatrix, compositeOnWhite, upright, checkRoi, cutRoi, RoiError,
   ROI_RULE } from './resize.js';
-export { boxToRoi, needsSecondPass, MIN_BOX_SIDE, MARGIN_DIVISOR, SECOND_PASS_BELOW, BOX_RULE } from './twopass.js';
+export { boxToRoi, needsSecondPass, MIN_BOX_SIDE, SECOND_PASS_BELOW, BOX_RULE } from './twopass.js';
 export { topk, top3Rule, parsePnm, generatedPhoto, checkResizeVectors, checkBadRois, checkBoxVectors, checkBoxOutput,
   BOX_TOLERANCE, runSelfTest } from './selftest.js';
 

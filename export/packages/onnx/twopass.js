@@ -9,20 +9,16 @@
 // 3. With the region (rx0, ry0, rx1, ry1) of width rw and height rh: px0 = rx0 + floor(x0 * rw),
 //    px1 = rx0 + ceil(x1 * rw), likewise py0, py1 with ry0 and rh (one product each, then floor / ceil).
 // 4. If px1 - px0 < MIN_BOX_SIDE or py1 - py0 < MIN_BOX_SIDE (a reversed box included): no box.
-// 5. The margin, in integers: mx = floor((px1 - px0) / MARGIN_DIVISOR), my likewise; then px0 = max(rx0, px0 - mx),
-//    px1 = min(rx1, px1 + mx), likewise for y.
-// 6. Pass 2 runs when the ROI is below 9/10 of the region on either side: roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9.
+// 5. Pass 2 runs when the ROI is below 9/10 of the region on either side: roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9.
 
 /** Smallest box side, in photo pixels, taken as a car (step 4). */
 export const MIN_BOX_SIDE = 8;
-/** The margin added on each side is the box's side / 8, rounded down (12.5 %, step 5). */
-export const MARGIN_DIVISOR = 8;
-/** Pass 2 runs when the ROI is below 9/10 of the region's width or of its height (step 6): [9, 10]. */
+/** Pass 2 runs when the ROI is below 9/10 of the region's width or of its height (step 5): [9, 10]. */
 export const SECOND_PASS_BELOW = Object.freeze([9, 10]);
 /** The box logic in one line (the manifest's two_pass.rule). */
 export const BOX_RULE = 'box x0,y0,x1,y1 in 0..1 of the region (float32 widened to float64; NaN or infinity: no box), ' +
   'clamped to 0..1; px0 = rx0 + floor(x0 * rw), px1 = rx0 + ceil(x1 * rw) (likewise y); no box when a side < 8 px; ' +
-  'margin side // 8 on each side, kept inside the region; pass 2 when roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9';
+  'pass 2 when roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9';
 
 /** A region as {x0, y0, x1, y1} integers, from that object or [x0, y0, x1, y1]. */
 function region4(region, what) {
@@ -36,7 +32,7 @@ function region4(region, what) {
 }
 
 /**
- * The ROI pass 2 classifies, from pass 1's box output (steps 1 to 5 above).
+ * The ROI pass 2 classifies, from pass 1's box output (steps 1 to 4 above).
  * @param {ArrayLike<number>} box 4 numbers x0, y0, x1, y1 in 0..1 of `region` (the model's `box` output, a Float32Array)
  * @param {{x0: number, y0: number, x1: number, y1: number}|number[]} region what pass 1 saw, in upright-photo pixels
  *   ({x0: 0, y0: 0, x1: width, y1: height} for the whole photo, or the ROI the caller gave)
@@ -53,12 +49,11 @@ export function boxToRoi(box, region) {
   const px0 = r.x0 + Math.floor(x0 * rw), px1 = r.x0 + Math.ceil(x1 * rw);
   const py0 = r.y0 + Math.floor(y0 * rh), py1 = r.y0 + Math.ceil(y1 * rh);
   if (px1 - px0 < MIN_BOX_SIDE || py1 - py0 < MIN_BOX_SIDE) return null;
-  const mx = Math.floor((px1 - px0) / MARGIN_DIVISOR), my = Math.floor((py1 - py0) / MARGIN_DIVISOR);
-  return { x0: Math.max(r.x0, px0 - mx), y0: Math.max(r.y0, py0 - my), x1: Math.min(r.x1, px1 + mx), y1: Math.min(r.y1, py1 + my) };
+  return { x0: px0, y0: py0, x1: px1, y1: py1 };
 }
 
 /**
- * Whether pass 2 should classify `roi` (step 6): a box was found and it is below 9/10 of `region` on a side.
+ * Whether pass 2 should classify `roi` (step 5): a box was found and it is below 9/10 of `region` on a side.
  * @param {{x0: number, y0: number, x1: number, y1: number}|number[]|null} roi boxToRoi's answer
  * @param {{x0: number, y0: number, x1: number, y1: number}|number[]} region what pass 1 saw
  * @returns {boolean}

@@ -52,7 +52,19 @@ class MILExecution:
 
     def probabilities(self, pixels: np.ndarray, batch_size: int = 8) -> np.ndarray:
         """``[N, S, S, 3]`` uint8 RGB -> ``[N, C]`` probabilities (the classify op's input)."""
+        return self._batched(pixels, "output", batch_size)
+
+    def box(self, pixels: np.ndarray, batch_size: int = 8) -> np.ndarray | None:
+        """``[N, S, S, 3]`` uint8 RGB -> ``[N, 4]`` the program's ``box`` output (x0, y0, x1, y1 in 0..1 of the
+        input: the localizer's), or None for a program without one."""
+        if "box" not in {o.name for o in self.session.get_outputs()}:
+            return None
+        return self._batched(pixels, "box", batch_size)
+
+    def _batched(self, pixels: np.ndarray, output: str, batch_size: int) -> np.ndarray:
         if self._fixed_batch:
             batch_size = 1  # reshape shapes are fixed at the declared batch of 1
-        rows = [self.run(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)]
-        return np.concatenate(rows).reshape(len(pixels), -1)
+        feed = [
+            {"input": np.asarray(pixels[i : i + batch_size], np.float32)} for i in range(0, len(pixels), batch_size)
+        ]
+        return np.concatenate([self.session.run([output], f)[0] for f in feed]).reshape(len(pixels), -1)

@@ -15,14 +15,14 @@ Input: for an image input, ``[N, S, S, 3]`` uint8 RGB (the same decoded pixels a
 format), laid out as Core ML hands an ``ImageType`` to the program (NCHW float, values
 0..255); the ImageType's scale and bias are ``mul``/``add`` ops inside an ML program
 (coremltools puts them there), so they run like any op. For a tensor input, the array as
-the program declares it. Output: the ``classify`` op's probabilities ``[N, C]`` and its
-labels, or the program's single output for a non-classifier.
+the program declares it. Output: the ``classify`` op's probabilities ``[N, C]`` (or a non-classifier's single
+output), and ``box`` ``[N, 4]`` when the program has the localizer's ``box`` output.
 
 Supported ops: :data:`SUPPORTED_OPS`, derived from the translator's ``op_*`` methods (const,
 constexpr_affine_dequantize for 8-bit compressed weights (iOS 16), constexpr_lut_to_dense for
 palettized weights (iOS 16 / 18), constexpr_blockwise_shift_scale for block-wise quantized weights
 (iOS 18), cast, add, sub, mul,
-real_div, relu, softmax, conv, max_pool, avg_pool, concat, reduce_mean, linear, matmul,
+real_div, relu, sigmoid, softmax, conv, max_pool, avg_pool, concat, reduce_mean, linear, matmul,
 transpose, reshape, batch_norm, classify). Any other op raises
 :class:`~carspotter.util.errors.MILExecutionError` naming it; nothing is skipped.
 """
@@ -153,9 +153,10 @@ class _Translator:
             if len(fn.outputs) != 1:
                 raise MILExecutionError(f"expected a classifier or one output, found {[o.name for o in fn.outputs]}")
             self.output = self.value(fn.outputs[0])
-        graph_out = helper.make_tensor_value_info("output", TP.FLOAT, None)
-        self.nodes.append(helper.make_node("Identity", [self.output], ["output"]))
-        graph = helper.make_graph(self.nodes, "mil_execution", [graph_in], [graph_out], self.initializers)
+        outs = [("output", self.output)] + [("box", self.value(o)) for o in fn.outputs if o.name == "box"]
+        self.nodes += [helper.make_node("Identity", [src], [name]) for name, src in outs]
+        graph_outs = [helper.make_tensor_value_info(name, TP.FLOAT, None) for name, _ in outs]
+        graph = helper.make_graph(self.nodes, "mil_execution", [graph_in], graph_outs, self.initializers)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)])
         model.ir_version = 8
         return model
@@ -258,6 +259,9 @@ class _Translator:
 
     def op_relu(self, op):
         self.bind(op.outputs[0], self.node("Relu", [self.value(op.inputs["x"])], op.outputs[0].name))
+
+    def op_sigmoid(self, op):
+        self.bind(op.outputs[0], self.node("Sigmoid", [self.value(op.inputs["x"])], op.outputs[0].name))
 
     def op_softmax(self, op):
         axis = int(op.inputs["axis"].val) if "axis" in op.inputs else -1

@@ -325,6 +325,17 @@ class CoreMLPredictSession(Session):
                 out[i, index[name]] = p
         return out
 
+    def box(self, pixels):
+        from PIL import Image
+
+        super().box(pixels)
+        if "box" not in {o.name for o in self._model.get_spec().description.output}:
+            return None
+        rows = [
+            self._model.predict({"image": Image.fromarray(px)})["box"] for px in np.asarray(pixels).astype(np.uint8)
+        ]
+        return np.asarray(rows, np.float32).reshape(len(rows), 4)
+
 
 class MILSession(Session):
     """The MIL execution of an ``.mlpackage`` in ``mode`` (``fp32`` or ``fp16``): the program translated to ONNX
@@ -354,6 +365,10 @@ class MILSession(Session):
 
     def _infer(self, pixels):
         return self._executor.probabilities(pixels)
+
+    def box(self, pixels):
+        super().box(pixels)
+        return self._executor.box(np.asarray(pixels))
 
 
 def keras_probs(model, pixels: np.ndarray, device: str = "/CPU:0") -> np.ndarray:

@@ -6,8 +6,7 @@
 // 2. each clamped to 0...1;
 // 3. px0 = rx0 + floor(x0 * rw), px1 = rx0 + ceil(x1 * rw), likewise y with ry0 and rh (one Double product each);
 // 4. a side under MIN_BOX_SIDE (8) px, a reversed box included: no box;
-// 5. the margin in integers, side / 8 on each side, kept inside the region;
-// 6. pass 2 when roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9.
+// 5. pass 2 when roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9.
 // `TwoPass.run(region:pass1:pass2:)` is the recognition around it, as carspotter.model.localizer.two_pass: pass 1 on
 // the region, the box logic, pass 2 on the ROI it found when the car is small; `CarClassifier.twoPass` runs it with
 // the model's "box" output (a bundle exported from a run with a localizer).
@@ -94,16 +93,14 @@ public enum TwoPassError: LocalizedError, CustomStringConvertible, Sendable, Equ
 public enum TwoPass {
     /// Smallest box side, in photo pixels, taken as a car (step 4); below it the localizer found nothing usable.
     public static let minBoxSide = 8
-    /// The margin added on each side is the box's side / 8 (12.5 %, step 5).
-    public static let marginDivisor = 8
-    /// Pass 2 runs when the ROI is below 9/10 of the region's width or of its height (step 6).
+    /// Pass 2 runs when the ROI is below 9/10 of the region's width or of its height (step 5).
     public static let secondPassBelow = (numerator: 9, denominator: 10)
     /// The box logic in one line, as the bundle's manifest (`two_pass.rule`) states it.
     public static let rule = "box x0,y0,x1,y1 in 0..1 of the region (float32 widened to float64; NaN or infinity: no box), "
         + "clamped to 0..1; px0 = rx0 + floor(x0 * rw), px1 = rx0 + ceil(x1 * rw) (likewise y); no box when a side < 8 px; "
-        + "margin side // 8 on each side, kept inside the region; pass 2 when roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9"
+        + "pass 2 when roi_w * 10 < rw * 9 or roi_h * 10 < rh * 9"
 
-    /// The ROI pass 2 classifies, from pass 1's box output (steps 1 to 5; carspotter.model.two_pass.box_to_roi).
+    /// The ROI pass 2 classifies, from pass 1's box output (steps 1 to 4; carspotter.model.two_pass.box_to_roi).
     /// - Parameters:
     ///   - box: 4 values x0, y0, x1, y1 in 0...1 of `region` (the model's `box` output, Float32)
     ///   - region: what pass 1 saw, in upright-photo pixels (`Roi.whole(width:height:)` for the whole photo)
@@ -118,12 +115,10 @@ public enum TwoPass {
         let px0 = region.x0 + Int((c[0] * rw).rounded(.down)), px1 = region.x0 + Int((c[2] * rw).rounded(.up))
         let py0 = region.y0 + Int((c[1] * rh).rounded(.down)), py1 = region.y0 + Int((c[3] * rh).rounded(.up))
         if px1 - px0 < minBoxSide || py1 - py0 < minBoxSide { return nil }
-        let mx = (px1 - px0) / marginDivisor, my = (py1 - py0) / marginDivisor  // both sides >= 8 > 0: floor division
-        return Roi(unchecked: max(region.x0, px0 - mx), max(region.y0, py0 - my),
-                   min(region.x1, px1 + mx), min(region.y1, py1 + my))
+        return Roi(unchecked: px0, py0, px1, py1)  // inside region: 0 <= x0 <= x1 <= 1 after the clamp
     }
 
-    /// True when pass 2 should classify `roi`: a box was found and it is below 9/10 of `region` on a side (step 6,
+    /// True when pass 2 should classify `roi`: a box was found and it is below 9/10 of `region` on a side (step 5,
     /// in integers; carspotter.model.two_pass.needs_second_pass).
     public static func needsSecondPass(_ roi: Roi?, region: Roi) -> Bool {
         guard let roi = roi else { return false }

@@ -523,13 +523,13 @@ final class TwoPassTests: XCTestCase {
 
     func testBoxLogicEdges() throws {
         let whole = try Roi.whole(width: 4032, height: 3024)
-        // the whole region: margin clipped to it, no second pass
+        // the whole region: no second pass
         let all = TwoPass.boxToRoi([0, 0, 1, 1], region: whole)
         XCTAssertEqual(all, whole)
         XCTAssertFalse(TwoPass.needsSecondPass(all, region: whole))
-        // a quarter box: floor / ceil, then side / 8 on each side
+        // a quarter box: floor / ceil of one Double product each
         let quarter = TwoPass.boxToRoi([0.25, 0.25, 0.75, 0.75], region: whole)
-        XCTAssertEqual(quarter?.text, "756,567,3276,2457")  // 1008 - 252, 756 - 189, 3024 + 252, 2268 + 189
+        XCTAssertEqual(quarter?.text, "1008,756,3024,2268")  // floor(0.25 * 4032), floor(0.25 * 3024), ceil(0.75 * 4032), ceil(0.75 * 3024)
         XCTAssertTrue(TwoPass.needsSecondPass(quarter, region: whole))
         // not finite, too small, reversed, not four values: no box, pass 1
         XCTAssertNil(TwoPass.boxToRoi([.nan, 0.1, 0.5, 0.5], region: whole))
@@ -542,10 +542,8 @@ final class TwoPassTests: XCTestCase {
         let region = try Roi(checking: 13, 7, 514, 398, width: 640, height: 480)
         let inRegion = try XCTUnwrap(TwoPass.boxToRoi([-0.5, 0.5, 0.5, 2], region: region))
         XCTAssertTrue(inRegion.x0 >= region.x0 && inRegion.y0 >= region.y0 && inRegion.x1 <= region.x1 && inRegion.y1 <= region.y1)
-        XCTAssertEqual(inRegion.x0, 13)
-        XCTAssertEqual(inRegion.y1, 398)
+        XCTAssertEqual(inRegion.text, "13,202,264,398")  // 13 + 0, 7 + floor(0.5 * 391), 13 + ceil(0.5 * 501), 7 + 391
         XCTAssertEqual(TwoPass.minBoxSide, 8)
-        XCTAssertEqual(TwoPass.marginDivisor, 8)
         XCTAssertEqual([TwoPass.secondPassBelow.numerator, TwoPass.secondPassBelow.denominator], [9, 10])
     }
 
@@ -563,14 +561,14 @@ final class TwoPassTests: XCTestCase {
             return second
         })
         XCTAssertEqual(regions, [photo])
-        XCTAssertEqual(rois.map(\.text), ["756,567,3276,2457"])  // the quarter box worked by hand above
+        XCTAssertEqual(rois.map(\.text), ["1008,756,3024,2268"])  // the quarter box worked by hand above
         XCTAssertEqual(small.passes, 2)
         XCTAssertEqual(small.probabilities, second)
         XCTAssertEqual(small.first, first)
         XCTAssertEqual(small.box, [0.25, 0.25, 0.75, 0.75])
-        XCTAssertEqual(small.roi?.text, "756,567,3276,2457")
+        XCTAssertEqual(small.roi?.text, "1008,756,3024,2268")
         XCTAssertEqual(small.found, small.roi)
-        // a box filling the photo: found (the margin clipped to it), one pass
+        // a box nearly filling the photo (3832 x 2874 of 4032 x 3024, not below 9/10): found, one pass
         rois = []
         let large = try await TwoPass.run(region: photo, pass1: { _ in (first, [0.02, 0.03, 0.97, 0.98]) },
                                           pass2: { r in rois.append(r); return second })
@@ -578,7 +576,7 @@ final class TwoPassTests: XCTestCase {
         XCTAssertTrue(rois.isEmpty)
         XCTAssertEqual(large.probabilities, first)
         XCTAssertNil(large.roi)
-        XCTAssertEqual(large.found, photo)
+        XCTAssertEqual(large.found?.text, "80,90,3912,2964")
         // no usable box (not finite, 1 px wide, reversed): one pass, nothing found
         let unusable: [[Float]] = [[.nan, 0.1, 0.5, 0.5], [0.1, 0.1, 0.1, 0.9], [0.6, 0.2, 0.4, 0.8]]
         for box in unusable {
@@ -594,7 +592,7 @@ final class TwoPassTests: XCTestCase {
 
     /// A caller's region: pass 1 sees it, the box is 0...1 of it, pass 2's ROI is offset by it and lies inside it.
     func testRunOnACallersRegionOffsetsTheRoi() async throws {
-        // 1000..3000 x 500..2000: px 1500..2500 x 875..1625, margins 1000 / 8 = 125 and 750 / 8 = 93
+        // 1000..3000 x 500..2000: px 1000 + 500 .. 1000 + 1500 x 500 + 375 .. 500 + 1125
         let region = try Roi(checking: 1000, 500, 3000, 2000, width: 4032, height: 3024)
         var regions: [Roi] = [], rois: [Roi] = []
         let answer = try await TwoPass.run(region: region, pass1: { r in
@@ -605,14 +603,14 @@ final class TwoPassTests: XCTestCase {
             return [0.9, 0.1]
         })
         XCTAssertEqual(regions, [region])
-        XCTAssertEqual(answer.roi?.text, "1375,782,2625,1718")
-        XCTAssertEqual(rois.map(\.text), ["1375,782,2625,1718"])
-        // a box past the region's edges: clamped, the margin kept inside the region
+        XCTAssertEqual(answer.roi?.text, "1500,875,2500,1625")
+        XCTAssertEqual(rois.map(\.text), ["1500,875,2500,1625"])
+        // a box past the region's edges: clamped inside the region
         let odd = try Roi(checking: 13, 7, 514, 398, width: 640, height: 480)
         let past = try await TwoPass.run(region: odd, pass1: { _ in ([0.5, 0.5], [-0.5, 0.1, 0.3, 2]) },
                                          pass2: { _ in [0.9, 0.1] })
         let roi = try XCTUnwrap(past.roi)
-        XCTAssertEqual(roi.text, "13,7,182,398")
+        XCTAssertEqual(roi.text, "13,46,164,398")
         XCTAssertTrue(roi.x0 >= odd.x0 && roi.y0 >= odd.y0 && roi.x1 <= odd.x1 && roi.y1 <= odd.y1)
         XCTAssertEqual(past.passes, 2)
     }

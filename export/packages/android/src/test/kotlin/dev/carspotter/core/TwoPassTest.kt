@@ -41,13 +41,13 @@ class TwoPassTest {
     @Test
     fun boxesWorkedByHand() {
         val photo = Roi.whole(4032, 3024)
-        // px 1008..3024 x 756..2268, margins 2016 / 8 = 252 and 1512 / 8 = 189
+        // px floor(0.25 * 4032) = 1008 .. ceil(0.75 * 4032) = 3024, likewise 756 .. 2268
         val middle = TwoPass.boxToRoi(floatArrayOf(0.25f, 0.25f, 0.75f, 0.75f), photo)
-        assertEquals(Roi(756, 567, 3276, 2457), middle)
+        assertEquals(Roi(1008, 756, 3024, 2268), middle)
         assertTrue(TwoPass.needsSecondPass(middle, photo))
-        // clamped to the region (13, 7)..(514, 398), the margin kept inside it
+        // clamped to the region (13, 7)..(514, 398): x 13 + 0 .. 13 + ceil(0.3f * 501) = 164, y 7 + floor(0.1f * 391) = 46 .. 398
         val odd = Roi(13, 7, 514, 398)
-        assertEquals(Roi(13, 7, 182, 398), TwoPass.boxToRoi(floatArrayOf(-0.5f, 0.1f, 0.3f, 2f), odd))
+        assertEquals(Roi(13, 46, 164, 398), TwoPass.boxToRoi(floatArrayOf(-0.5f, 0.1f, 0.3f, 2f), odd))
         // the whole photo: one pass
         assertEquals(photo, TwoPass.boxToRoi(floatArrayOf(0f, 0f, 1f, 1f), photo))
         assertFalse(TwoPass.needsSecondPass(photo, photo))
@@ -77,14 +77,14 @@ class TwoPassTest {
         val small = Fake(floatArrayOf(0.25f, 0.25f, 0.75f, 0.75f))
         val two = small.run(photo)
         assertEquals(listOf(photo), small.pass1Regions)
-        assertEquals(listOf(Roi(756, 567, 3276, 2457)), small.pass2Rois)  // the ROI worked by hand above
+        assertEquals(listOf(Roi(1008, 756, 3024, 2268)), small.pass2Rois)  // the ROI worked by hand above
         assertEquals(2, two.passes)
         assertSame(small.second, two.probabilities)
         assertSame(small.first, two.first)
         assertArrayEquals(floatArrayOf(0.25f, 0.25f, 0.75f, 0.75f), two.box, 0f)
-        assertEquals(Roi(756, 567, 3276, 2457), two.roi)
+        assertEquals(Roi(1008, 756, 3024, 2268), two.roi)
         assertEquals(two.roi, two.found)
-        // a box filling the region (the margin clipped to it): found, but one pass is enough
+        // a box nearly filling the region (3832 x 2874 of 4032 x 3024, not below 9/10): found, but one pass is enough
         val large = Fake(floatArrayOf(0.02f, 0.03f, 0.97f, 0.98f))
         val one = large.run(photo)
         assertEquals(1, one.passes)
@@ -92,7 +92,7 @@ class TwoPassTest {
         assertSame(large.first, one.probabilities)
         assertSame(large.first, one.first)
         assertNull(one.roi)
-        assertEquals(photo, one.found)
+        assertEquals(Roi(80, 90, 3912, 2964), one.found)
     }
 
     @Test
@@ -113,18 +113,18 @@ class TwoPassTest {
 
     @Test
     fun aCallersRegionOffsetsTheRoiAndHoldsIt() {
-        // pass 1 on the region 1000..3000 x 500..2000: px 1500..2500 x 875..1625, margins 1000 / 8 = 125, 750 / 8 = 93
+        // pass 1 on the region 1000..3000 x 500..2000: px 1000 + 500 .. 1000 + 1500 x 500 + 375 .. 500 + 1125
         val region = Roi(1000, 500, 3000, 2000)
         val fake = Fake(floatArrayOf(0.25f, 0.25f, 0.75f, 0.75f))
         val answer = fake.run(region)
         assertEquals(listOf(region), fake.pass1Regions)
-        assertEquals(Roi(1375, 782, 2625, 1718), answer.roi)
-        assertEquals(listOf(Roi(1375, 782, 2625, 1718)), fake.pass2Rois)
-        // a box reaching past the region's edges: clamped, the margin kept inside the region, pass 2 on that ROI
+        assertEquals(Roi(1500, 875, 2500, 1625), answer.roi)
+        assertEquals(listOf(Roi(1500, 875, 2500, 1625)), fake.pass2Rois)
+        // a box reaching past the region's edges: clamped inside the region, pass 2 on that ROI
         val odd = Roi(13, 7, 514, 398)
         val past = Fake(floatArrayOf(-0.5f, 0.1f, 0.3f, 2f))
         val inside = past.run(odd)
-        assertEquals(Roi(13, 7, 182, 398), inside.roi)
+        assertEquals(Roi(13, 46, 164, 398), inside.roi)
         val roi = inside.roi!!
         assertTrue(roi.x0 >= odd.x0 && roi.y0 >= odd.y0 && roi.x1 <= odd.x1 && roi.y1 <= odd.y1)
         assertEquals(2, inside.passes)
