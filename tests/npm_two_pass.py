@@ -114,6 +114,25 @@ def node_answers(pkg: Path, scenes: list[dict], dest: Path, timeout: int = 600) 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def chromium_answers(chromium: str, root: Path, pkg: Path, scenes: list[dict], dest: Path, timeout: int = 900) -> list:
+    """The package's ``twoPass`` on each scene in headless Chromium (``tests/js/two_pass_page.mjs``: onnxruntime-web,
+    ``pkg`` and ``dest`` below ``root``, which holds ``node_modules``), as :func:`node_answers` answers.
+
+    Raises:
+        RuntimeError: the page failed or logged a page error (its message)."""
+    listing = write_list(scenes, dest, "chromium.json")
+    done = subprocess.run(
+        ["node", str(NODE_DIR / "two_pass_page.mjs"), chromium, str(root), str(pkg), str(listing)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    out = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {"error": done.stderr[-2000:]}
+    if "error" in out or out.get("pageErrors"):
+        raise RuntimeError(f"two_pass_page.mjs failed: {out.get('error') or out['pageErrors']}")
+    return out["result"]
+
+
 def agreement(reference: dict, got: dict) -> dict:
     """One scene: same passes, ROI within 1 pixel on each coordinate (or None on both), same top-1, and all three;
     the largest |difference| of a box coordinate and of a probability (the final answer's)."""

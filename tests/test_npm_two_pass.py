@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import NODE_DIR, SAMPLE, chromium_or_skip, chromium_self_test, install_npm_package, tiny_run
-from npm_two_pass import agreement, make_scenes, node_answers, write_list
+from npm_two_pass import agreement, chromium_answers, make_scenes, node_answers
 
 SCENES = 8
 """Composite 12 MP scenes compared in Node (the first 4 in Chromium, scene 3 with a region for pass 1)."""
@@ -98,17 +98,7 @@ def test_npm_two_pass_agrees_with_the_reference_in_chromium(boxed, app):
     chromium = chromium_or_skip()
     root, pkg, scenes = app
     few = scenes[:4]  # scene 3 has a region for pass 1
-    listing = write_list(few, root / "scenes", "chromium.json")
-    done = subprocess.run(
-        ["node", str(NODE_DIR / "two_pass_page.mjs"), chromium, str(root), str(pkg), str(listing)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "error" not in out and not out["pageErrors"], out
-    answers = out["result"]
+    answers = chromium_answers(chromium, root, pkg, few, root / "scenes")
     wrong = _disagreements(few, answers, boxed[1])
     assert len(answers) == len(few) and not wrong, wrong
     assert 2 in [s["reference"]["passes"] for s in few]  # the ROI cut at full resolution in the browser too

@@ -1,4 +1,4 @@
-"""Keras callbacks of a training phase: resumable early stopping and training throughput."""
+"""Keras callbacks of a training phase: resumable early stopping, training throughput, progress by epoch."""
 
 from __future__ import annotations
 
@@ -93,3 +93,25 @@ class Throughput(keras.callbacks.Callback):
             "images_per_s": round(float(sorted(steady)[len(steady) // 2]), 2) if steady else None,
             "epochs": [round(v, 2) for v in self.per_epoch],
         }
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """Progress of a ``fit`` run quietly (``verbose=0``), one step per epoch (:func:`carspotter.util.progress.progress`:
+    a bar on a terminal, off one a line at least every 30 s with epochs done, left and the rate).
+
+    Args:
+        epochs: the ``fit`` call's epochs.
+        desc: what is being fitted (``fit the mixed10 box head``).
+    """
+
+    def __init__(self, epochs: int, desc: str):
+        from carspotter.util.progress import progress
+
+        super().__init__()
+        self._steps = progress(iter(range(epochs)), epochs, desc, unit="epoch")
+
+    def on_train_begin(self, logs=None):
+        next(self._steps, None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        next(self._steps, None)

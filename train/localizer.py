@@ -122,9 +122,12 @@ def iou_figures(pred: np.ndarray, true: np.ndarray) -> dict:
 def _fit(kind, train_x, train_y, val_x, epochs: int, seed: int):
     import keras
 
+    from carspotter.train.callbacks import EpochProgress
+
     model = head(kind, train_x.shape[1:], seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_box_loss)
-    model.fit(train_x, train_y, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+    steps = EpochProgress(epochs, f"fit the {kind} box head")
+    model.fit(train_x, train_y, batch_size=64, epochs=epochs, verbose=0, shuffle=True, callbacks=[steps])
     return model, model.predict(val_x, batch_size=64, verbose=0)
 
 

@@ -1,6 +1,6 @@
 """Two-pass recognition by the npm package in Node against the Python reference, on composite 12 MP scenes.
 
-    python tests/benchmarks/bench_npm_two_pass.py BUNDLE RUN [--scenes 64] [--photos DIR] [--json out.json]
+    python tests/benchmarks/bench_npm_two_pass.py BUNDLE RUN [--scenes 64] [--photos DIR] [--json out.json] [--chromium]
 
 BUNDLE is a bundle exported from RUN after ``carspotter localize RUN`` (its ONNX file has the ``box`` output). Scene
 ``i`` (``tests/npm_two_pass.py``): photo ``i // C`` of class ``i % C`` of RUN's classes (from ``--photos``, default
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,15 +29,16 @@ sys.path.insert(0, str(REPO / "tests"))
 CHUNK = 8
 
 
-def measure(bundle: Path, run_dir: Path, scenes: int, photos: Path | None, log=print) -> dict:
-    """Every scene's verdict (``npm_two_pass.agreement``) and the package's time; see the module docstring."""
-    import shutil
-
+def measure(
+    bundle: Path, run_dir: Path, scenes: int, photos: Path | None, log=print, chromium: str | None = None
+) -> dict:
+    """Every scene's verdict (``npm_two_pass.agreement``) and the package's time, in Node and, with ``chromium`` (the
+    browser's path), in headless Chromium too; see the module docstring."""
     from carspotter.contracts.photoset import data_folder
     from carspotter.contracts.runfolder import read_run
     from carspotter.measure.app_drivers import install_npm_copy
     from carspotter.model.localizer import load_two_output
-    from npm_two_pass import agreement, make_scenes, node_answers
+    from npm_two_pass import agreement, chromium_answers, make_scenes, node_answers
 
     model = load_two_output(run_dir)
     infer = lambda x: model.predict(x, verbose=0)  # noqa: E731
@@ -48,7 +50,8 @@ def measure(bundle: Path, run_dir: Path, scenes: int, photos: Path | None, log=p
         for start in range(0, scenes, CHUNK):
             folder = Path(tmp) / "scenes"
             made = make_scenes(run_dir, photos, range(start, min(scenes, start + CHUNK)), folder, infer)
-            for scene, got in zip(made, node_answers(pkg, made, folder)):
+            browser = chromium_answers(chromium, Path(tmp), pkg, made, folder) if chromium else [None] * len(made)
+            for scene, got, page in zip(made, node_answers(pkg, made, folder), browser):
                 rows.append(
                     {
                         "seed": scene["seed"],
@@ -58,10 +61,12 @@ def measure(bundle: Path, run_dir: Path, scenes: int, photos: Path | None, log=p
                         "npm": {k: got[k] for k in ("passes", "roi", "top1")},
                         "ms": got["ms"],
                         **agreement(scene["reference"], got),
+                        **({"chromium": agreement(scene["reference"], page)} if page else {}),
                     }
                 )
             shutil.rmtree(folder)
-            log(f"  {len(rows)}/{scenes} scenes, {sum(r['agree'] for r in rows)} agree")
+            in_page = f", {sum(r['chromium']['agree'] for r in rows)} in Chromium" if chromium else ""
+            log(f"  {len(rows)}/{scenes} scenes, {sum(r['agree'] for r in rows)} agree in Node{in_page}")
     return summary(rows)
 
 
@@ -73,13 +78,17 @@ def summary(rows: list[dict]) -> dict:
 
     n = len(rows)
 
-    def share(key):
-        k = sum(bool(r[key]) for r in rows)
+    def share(key, where=lambda r: r):
+        k = sum(bool(where(r)[key]) for r in rows)
         return {"k": k, "n": n, "share": k / n if n else None, "ci": list(wilson(k, n))}
+
+    in_page = rows and "chromium" in rows[0]
 
     second = sum(r["reference"]["passes"] == 2 for r in rows)
     return {
         "agreement": share("agree"),
+        **({"chromium_agreement": share("agree", lambda r: r["chromium"])} if in_page else {}),
+        **({"chromium_box_max_abs_diff": max(r["chromium"]["box_max_abs_diff"] for r in rows)} if in_page else {}),
         "same_passes": share("passes"),
         "roi_within_1px": share("roi"),
         "roi_exact": share("roi_exact"),
@@ -103,13 +112,25 @@ def main() -> int:
         "--photos", type=Path, default=None, help="car crops in <class>/ folders (default: the run's data folder)"
     )
     parser.add_argument("--json", type=Path, default=None, help="write every scene's verdict here")
+    parser.add_argument("--chromium", action="store_true", help="also in headless Chromium (onnxruntime-web)")
     args = parser.parse_args()
-    result = measure(args.bundle, args.run, args.scenes, args.photos, log=lambda m: print(m, file=sys.stderr))
+    chromium = (shutil.which("chromium") or shutil.which("chromium-browser")) if args.chromium else None
+    if args.chromium and chromium is None:
+        parser.error("--chromium: no chromium on PATH (apt-get install chromium)")
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    result = measure(args.bundle, args.run, args.scenes, args.photos, log=log, chromium=chromium)
     a = result["agreement"]
     print(
         f"npm twoPass (Node) vs the reference on {a['n']} composite 12 MP scenes: agreement {a['k']}/{a['n']} = "
         f"{100 * a['share']:.1f} % (Wilson 95 % {100 * a['ci'][0]:.1f}-{100 * a['ci'][1]:.1f} %)"
     )
+    if "chromium_agreement" in result:
+        c = result["chromium_agreement"]
+        print(
+            f"npm twoPass (headless Chromium, onnxruntime-web) on the same scenes: agreement {c['k']}/{c['n']} = "
+            f"{100 * c['share']:.1f} % (Wilson 95 % {100 * c['ci'][0]:.1f}-{100 * c['ci'][1]:.1f} %); max |box d| "
+            f"{result['chromium_box_max_abs_diff']:.2g}"
+        )
     for key in ("same_passes", "roi_within_1px", "roi_exact", "same_top1"):
         p = result[key]
         print(f"  {key}: {p['k']}/{p['n']} (Wilson 95 % {100 * p['ci'][0]:.1f}-{100 * p['ci'][1]:.1f} %)")
@@ -125,7 +146,8 @@ def main() -> int:
         )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
-    return 0 if a["k"] == a["n"] else 1
+    c = result.get("chromium_agreement", a)
+    return 0 if a["k"] == a["n"] and c["k"] == c["n"] else 1
 
 
 if __name__ == "__main__":
