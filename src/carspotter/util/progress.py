@@ -55,6 +55,13 @@ def progress(
             left = total - done
             eta = f", about {left / rate:.0f} s to go" if left and rate > 0 else ""
             print(
-                f"[{desc}] {done}/{total} {unit}s done, {left} left, {rate:.1f} {unit}/s{eta}", file=stream, flush=True
+                f"[{desc}] {done}/{total} {_plural(unit)} done, {left} left, {rate:.1f} {unit}/s{eta}",
+                file=stream,
+                flush=True,
             )
             last = now
+
+
+def _plural(unit: str) -> str:
+    """``photo`` -> ``photos``, ``batch`` -> ``batches``."""
+    return unit + ("es" if unit.endswith(("s", "x", "ch", "sh")) else "s")
