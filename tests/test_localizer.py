@@ -75,7 +75,7 @@ def test_two_pass_classifies_the_box_at_full_resolution_when_the_car_is_small():
 
     answer = two_pass(infer, photo, 64)
     assert isinstance(answer, TwoPassAnswer) and answer.passes == 2
-    assert answer.roi == Roi(2000 - 125, 1000 - 62, 3000 + 125, 1500 + 62)  # margins: 1000 // 8, 500 // 8
+    assert answer.roi == Roi(2000, 1000, 3000, 1500)  # floor(0.5 * 4000), floor(1/3 * 3000), ceil(0.75 * 4000), ...
     assert seen[1].mean() > 3 * seen[0].mean()  # pass 2 saw mostly the bright car
 
     def fills(x):
@@ -84,20 +84,29 @@ def test_two_pass_classifies_the_box_at_full_resolution_when_the_car_is_small():
     assert two_pass(fills, photo, 64).passes == 1
 
 
-def test_predict_and_evaluate_two_pass_from_the_command_line(localized, tmp_path):
-    run, _ = localized
+def _scenes(run, dest, shares=(0.4,)) -> None:
+    """``dest/scene{i}.png``: a photo of each of the run's first classes pasted at ``shares[i]`` of a 1600 x 1200
+    scene; ``dest/boxes.csv`` their labels and true boxes."""
     labels = (run / "labels.txt").read_text(encoding="utf-8").splitlines()
-    sample = next(p for p in sorted((SAMPLE / labels[0]).iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    car = np.asarray(Image.open(sample).convert("RGB"))
-    scene = compose(car, 0.4, seed=5, size=(1600, 1200))
-    Image.fromarray(scene.pixels).save(tmp_path / "scene.png")
-    with open(tmp_path / "boxes.csv", "w", newline="") as f:
+    with open(dest / "boxes.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "label", "x0", "y0", "x1", "y1"])
-        w.writerow(["scene.png", labels[0], *scene.box])
+        for i, share in enumerate(shares):
+            label = labels[i % len(labels)]
+            sample = next(
+                p for p in sorted((SAMPLE / label).iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+            )
+            scene = compose(np.asarray(Image.open(sample).convert("RGB")), share, seed=5 + i, size=(1600, 1200))
+            Image.fromarray(scene.pixels).save(dest / f"scene{i}.png")
+            w.writerow([f"scene{i}.png", label, *scene.box])
+
+
+def test_predict_and_evaluate_two_pass_from_the_command_line(localized, tmp_path):
+    run, _ = localized
+    _scenes(run, tmp_path)
     cli = [sys.executable, "-c", "from carspotter.cli import entry; entry()"]
     done = subprocess.run(
-        [*cli, "predict", str(run), str(tmp_path / "scene.png"), "--two-pass", "--json"],
+        [*cli, "predict", str(run), str(tmp_path / "scene0.png"), "--two-pass", "--json"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -114,7 +123,7 @@ def test_predict_and_evaluate_two_pass_from_the_command_line(localized, tmp_path
     assert done.returncode == 0, done.stderr[-2000:]
     column = json.loads((tmp_path / "ev" / "evaluate.json").read_text())["columns"]["keras"]
     assert column["two_pass"]["iou"]["n"] == 1 and 0 <= column["two_pass"]["iou"]["mean"] <= 1
-    assert column["two_pass"]["top1"] is not None and column["two_pass"]["photos"][0]["photo"] == "scene.png"
+    assert column["two_pass"]["top1"] is not None and column["two_pass"]["photos"][0]["photo"] == "scene0.png"
 
 
 def test_onnx_carries_the_box_and_parity_checks_it_from_the_bundle(localized, tmp_path):
@@ -135,6 +144,24 @@ def test_onnx_carries_the_box_and_parity_checks_it_from_the_bundle(localized, tm
         checks["onnx/box"]["passed"] and checks["onnx/box"]["max_abs_diff"] < 1e-4 and checks["onnx/box"]["photos"] == 4
     )
     assert checks["golden/box-vectors"]["passed"]
+
+
+def test_evaluate_two_pass_gives_each_format_with_the_box_its_own_two_pass_figures(localized, tmp_path):
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.tools.evaluate import evaluate
+
+    run, _ = localized
+    bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(formats=("onnx",), golden=4, app_paths=False))
+    _scenes(run, tmp_path, shares=(0.3, 0.5, 0.7, 1.0))
+    result = evaluate(bundle, tmp_path / "boxes.csv", two_pass=True, with_app_paths=False, run=run)
+    ref, onnx = result.columns["keras"]["two_pass"], result.columns["onnx/fp32"]["two_pass"]
+    assert [p["photo"] for p in onnx["photos"]] == [f"scene{i}.png" for i in range(4)]
+    assert onnx["photos"] == ref["photos"]  # the same passes and ROIs: the fp32 file's box is the reference's
+    assert onnx["top1"] == ref["top1"] and onnx["iou"]["n"] == 4
+    assert onnx["second_pass"]["count"] == sum(p["passes"] == 2 for p in onnx["photos"])
+    alone = evaluate(bundle, tmp_path / "boxes.csv", two_pass=True, with_app_paths=False)  # the run not found
+    assert "keras" not in alone.columns and alone.columns["onnx/fp32"]["two_pass"]["photos"] == onnx["photos"]
+    assert any(n.startswith("no two-pass figures for the Keras reference") for n in alone.notes), alone.notes
 
 
 def test_benchmark_times_two_passes_for_a_file_with_the_box(localized, tmp_path):

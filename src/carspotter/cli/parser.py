@@ -152,9 +152,9 @@ def _add_evaluate(sub) -> None:
     ev.add_argument(
         "--two-pass",
         action="store_true",
-        help="also two-pass recognition with the run's localizer (carspotter localize): for the reference "
-        "column a two_pass object with the same figures, how often pass 2 ran, and the box IoU when "
-        "the photos have boxes",
+        help="also two-pass recognition (carspotter localize): for the reference (the run's localizer) and each "
+        "file with the box output, a two_pass object with the same figures, how often pass 2 ran, and the box "
+        "IoU when the photos have boxes",
     )
     ev.add_argument(
         "--split",

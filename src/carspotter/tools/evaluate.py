@@ -254,37 +254,6 @@ def _baseline(other: str | Path, src: _Source, ps: PhotoSet, columns: dict, prob
     return out
 
 
-def _two_pass(src: _Source, ps: PhotoSet, result: Evaluation, log: Log) -> None:
-    """The reference column's ``two_pass`` object; a note for the format columns (no box output in them yet)."""
-    from carspotter.measure.two_pass_figures import two_pass_column
-    from carspotter.model.localizer import has_localizer, load_two_output
-
-    if src.run is None or "keras" not in result.columns:
-        raise UsageError(
-            "--two-pass runs the run's localizer in the Keras reference: the bundle's run was not found "
-            "(pass --run RUN_DIR)"
-        )
-    if not has_localizer(src.run.dir):
-        raise UsageError(
-            f"--two-pass: run {src.run.name} has no localizer; train one with `carspotter localize {src.run.dir}`"
-        )
-    t0 = time.perf_counter()
-    model = load_two_output(src.run.dir)
-    result.columns["keras"]["two_pass"] = two_pass_column(
-        lambda x: model.predict(x, verbose=0),
-        ps.paths,
-        ps.truth,
-        src.size,
-        src.labels,
-        src.threshold,
-        src.negative,
-        ps.annotated,
-        ps.names,
-    )
-    log(f"keras two-pass: {len(ps.paths)} photos in {time.perf_counter() - t0:.1f} s")
-    result.notes.append("two-pass figures are the Keras reference's: the bundle's formats have no box output yet")
-
-
 def evaluate(
     source: str | Path,
     data: str | Path | None = None,
@@ -303,9 +272,10 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate ``source`` (a bundle or run folder) on labelled photos (``data``; default: the run's test split).
 
-    With ``two_pass``, the reference column gets a ``two_pass`` object (:mod:`carspotter.measure.two_pass_figures`):
-    the same figures for two-pass recognition with the run's localizer, how often pass 2 ran, and the box IoU when
-    the photos have boxes.
+    With ``two_pass``, every column that can find the car gets a ``two_pass`` object
+    (:mod:`carspotter.tools.evaluate_two_pass`): the reference with the run's localizer, each shipped variant whose
+    file has the box output; the same figures for two-pass recognition, how often pass 2 ran, and the box IoU when the
+    photos have boxes.
 
     Raises:
         UsageError: unknown classes (listed), no photo, a format the bundle lacks, a bad ``--require``
@@ -330,7 +300,9 @@ def evaluate(
             **column_figures(p, ps.truth, src.labels, src.threshold, src.negative),
         }
     if two_pass:
-        _two_pass(src, ps, result, log)
+        from carspotter.tools.evaluate_two_pass import add_two_pass
+
+        add_two_pass(src, ps, result.columns, shipped, result.notes, log)
     small = too_small(len(ps.names))
     if small:
         result.notes.append(small)
