@@ -11,7 +11,8 @@ Rescaling (the preprocessing) inside, exported by ``torch.export.export`` at ``[
 then for ``fp16`` ``coreai_opt.casting.cast_fp32_to_fp16`` (weights and compute in float16, input and output left
 float32), then ``TorchConverter().add_exported_program(...).to_coreai()``, for a compressed variant a
 ``coreai_opt.coreai_utils`` weight pass (:data:`COMPRESSION`), then ``save_asset``. The input is named
-``image``, the output ``probabilities`` ``[1, C]``; the labels and the preprocessing go into the asset's metadata.
+``image``, the output ``probabilities`` ``[1, C]`` (and ``box`` ``[1, 4]`` with ``--localizer RUN_DIR``: the run's
+localizer joined to the model); the labels and the preprocessing go into the asset's metadata.
 
 ``FACTS.json`` gets what the manifest records: the variant, the rewritten pools, the op counts of the exported
 program, the library versions and the seconds each step took.
@@ -95,7 +96,7 @@ def _asset_metadata(metadata: dict):
     return meta
 
 
-def _to_coreai(program, variant: str, metadata: dict):
+def _to_coreai(program, variant: str, metadata: dict, box: bool = False):
     """The ``AIProgram`` of ``program`` as ``variant``: fp16 cast (all but fp32), conversion, weight compression."""
     from coreai_torch import TorchConverter
 
@@ -104,17 +105,19 @@ def _to_coreai(program, variant: str, metadata: dict):
 
         program = cast_fp32_to_fp16(program)
     converter = TorchConverter(mode=TorchConverter.Mode.RELEASE)  # DEBUG embeds this machine's source paths
-    converter.add_exported_program(
-        program, input_names=[metadata.get("input", "image")], output_names=[metadata.get("output", "probabilities")]
-    )
+    outputs = [metadata.get("output", "probabilities")] + (["box"] if box else [])
+    converter.add_exported_program(program, input_names=[metadata.get("input", "image")], output_names=outputs)
     ai_program = converter.to_coreai()
     return _compress(ai_program, variant) if variant in COMPRESSION else ai_program
 
 
-def convert(model_path: Path, out: Path, variant: str, metadata: dict, rewrite: bool = True) -> dict:
+def convert(
+    model_path: Path, out: Path, variant: str, metadata: dict, rewrite: bool = True, localizer: Path | None = None
+) -> dict:
     """Write ``out`` (.aimodel) from ``model_path`` (.keras) as ``variant``; returns the facts (module docstring).
     ``rewrite=False`` leaves the average pools as Keras exported them (only for the test that checks the converter
-    still needs the rewrite).
+    still needs the rewrite). ``localizer``: the run folder whose localizer (``carspotter localize``) joins the model,
+    which then gives a second output, ``box`` ``[1, 4]`` (:func:`carspotter.model.localizer.load_two_output`).
 
     Raises:
         ValueError: an unknown variant, or a model whose input is not ``[N, S, S, 3]``.
@@ -132,6 +135,10 @@ def convert(model_path: Path, out: Path, variant: str, metadata: dict, rewrite: 
         raise ValueError(f"Core AI variant {variant!r}: choose from {', '.join(VARIANTS)}")
     seconds, t0 = {}, time.time()
     model = keras.saving.load_model(model_path, safe_mode=True)
+    if localizer is not None:
+        from carspotter.model.localizer import load_two_output
+
+        model = load_two_output(localizer, model)
     shape = tuple(model.input_shape)
     if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
         raise ValueError(f"{model_path}: input {shape} is not [N, S, S, 3]")
@@ -143,7 +150,9 @@ def convert(model_path: Path, out: Path, variant: str, metadata: dict, rewrite: 
         if n.op == "call_function" and "assert" not in str(n.target)
     )
     seconds["torch_export"], t0 = time.time() - t0, time.time()
-    _to_coreai(program, variant, metadata).save_asset(Path(out), metadata=_asset_metadata(metadata))
+    _to_coreai(program, variant, metadata, localizer is not None).save_asset(
+        Path(out), metadata=_asset_metadata(metadata)
+    )
     seconds["convert"] = time.time() - t0
     return {
         "variant": variant,
@@ -164,9 +173,17 @@ def main(argv: list[str] | None = None) -> int:
         "--metadata", default=None, help="JSON file: author, license, description, custom {key: JSON value}"
     )
     parser.add_argument("--keep-avg-pool", action="store_true", help="skip the average-pool rewrite (tests only)")
+    parser.add_argument("--localizer", type=Path, default=None, help="RUN_DIR: add its localizer's box output")
     args = parser.parse_args(argv)
     metadata = json.loads(Path(args.metadata).read_text()) if args.metadata else {}
-    facts = convert(Path(args.model), Path(args.out), args.variant, metadata, rewrite=not args.keep_avg_pool)
+    facts = convert(
+        Path(args.model),
+        Path(args.out),
+        args.variant,
+        metadata,
+        rewrite=not args.keep_avg_pool,
+        localizer=args.localizer,
+    )
     Path(args.facts).write_text(json.dumps(facts))
     return 0
 

@@ -75,6 +75,7 @@ def export(build: Build, path: Path) -> dict:
                 build.variant.name,
                 "--metadata",
                 str(meta),
+                *(["--localizer", str(Path(build.source).parent)] if build.box_model is not None else []),
             ],
             capture_output=True,
             text=True,
@@ -95,7 +96,11 @@ def export(build: Build, path: Path) -> dict:
             "dtype": "float32" if build.variant.name == "fp32" else "float16",
         },
         "output": {"name": build.spec.output_name, "shape": [1, len(build.labels)]},
+        **({"box_output": {"name": "box", "shape": [1, 4], "meaning": _BOX}} if build.box_model is not None else {}),
     }
+
+
+_BOX = "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"
 
 
 def readme(model_file: str, spec: InputSpec, n_classes: int) -> str:
@@ -107,7 +112,8 @@ The same model as the Core ML file, converted through PyTorch (`torch.export`, `
 Core AI runtime (`coreai-core`) against the reference, photo by photo. On iOS 27 / macOS 27 and later the package
 loads this `.aimodel`; before, the `.mlpackage`. Both take the same `{spec.size}x{spec.size}` pixels from the
 package's reference resize. Input `image` `[1, {spec.size}, {spec.size}, 3]` raw 0..255 RGB (float16 in the fp16
-variant), output `probabilities` `[1, {n_classes}]`.
+variant), output `probabilities` `[1, {n_classes}]`, and `box` `[1, 4]` when the run had a localizer (`twoPass` runs
+on either backend).
 """
 
 
@@ -134,6 +140,7 @@ FORMAT = FormatSpec(
     unavailable=coreai_unavailable,
     intermediates=coreai_intermediates,
     order=20,
+    carries_box=True,
 )
 """Core AI, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
 

@@ -262,12 +262,12 @@ From Vision: perform `VNGenerateObjectnessBasedSaliencyImageRequest` with
 rect is normalized with a bottom-left origin: it is flipped, rounded outward and clamped). `TwoPass.boxToRoi` and
 `TwoPass.needsSecondPass` are the two-pass box logic, ported (checked on the golden set's box vectors).
 
-A Core ML model exported from a run with a localizer (`carspotter localize RUN`, then `carspotter export RUN`) has a
-`box` output (`classifier.hasBox`): `twoPass(cgImage, orientation: orientation, roi: roi)` finds the car in pass 1, on
+A model exported from a run with a localizer (`carspotter localize RUN`, then `carspotter export RUN`) has a `box`
+output, in Core ML and in Core AI (`classifier.hasBox`): `twoPass(cgImage, orientation: orientation, roi: roi)` finds the car in pass 1, on
 the photo or on `roi`, and when it is small classifies its box at full resolution in pass 2, as carspotter's
 reference. The answer says which ROI pass 2 used (`roi`, upright-photo pixels; nil when one pass was enough), beside
-`classification`, `found`, `box`, `passes` and `first`; without a `box` output (or with the Core AI backend) it throws
-`TwoPassError.noBoxOutput`, one line naming the fix:
+`classification`, `found`, `box`, `passes` and `first`; without a `box` output it throws `TwoPassError.noBoxOutput`,
+one line naming the fix:
 
 ```swift
 let answer = try await classifier.twoPass(cgImage, orientation: orientation)

@@ -229,3 +229,24 @@ def test_coreml_carries_the_box_beside_the_classifier_outputs(localized, tmp_pat
     assert run_parity(bundle, app_paths=False, references=()) == 0
     checks = {c["check"]: c for c in json.loads((bundle / "parity.json").read_text())["structure_checks"]}
     assert checks["coreml/box"]["passed"] and checks["coreml/box"]["max_abs_diff"] < 1e-3
+
+
+def test_coreai_carries_the_box_as_a_second_output(localized, tmp_path):
+    from carspotter.export.bundle import ExportOptions, export_bundle
+    from carspotter.model.coreai_session import CoreAISession, coreai_unavailable
+    from carspotter.model.localizer import load_two_output
+    from carspotter.parity.run import run_parity
+
+    if coreai_unavailable():
+        pytest.skip(coreai_unavailable())
+    run, _ = localized
+    bundle = export_bundle(run, tmp_path / "bundle", ExportOptions(formats=("coreai",), golden=4, app_paths=False))
+    path = next((bundle / "ios").rglob("*.aimodel"))
+    size = json.loads((run / "run.json").read_text())["config"]["image_size"]
+    x = np.random.default_rng(5).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+    want_probs, want_box = load_two_output(run).predict(x.astype(np.float32), verbose=0)
+    with CoreAISession(path) as session:  # the fp16 default: float16 compute
+        assert np.abs(session.infer(x) - want_probs).max() < 0.02 and np.abs(session.box(x) - want_box).max() < 0.01
+    assert run_parity(bundle, app_paths=False, references=()) == 0
+    checks = {c["check"]: c for c in json.loads((bundle / "parity.json").read_text())["structure_checks"]}
+    assert checks["coreai/box"]["passed"] and checks["coreai/box"]["photos"] == 4

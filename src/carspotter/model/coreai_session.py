@@ -23,7 +23,7 @@ from carspotter.model.sessions import Session
 from carspotter.util.progress import progress
 from carspotter.util.quiet import native_stderr, verbose
 
-INPUT, OUTPUT = "image", "probabilities"
+INPUT, OUTPUT, BOX = "image", "probabilities", "box"
 
 PROGRESS_FROM = 16
 """Batches of at least this many photos show progress (about 3 s a photo for InceptionV3 here)."""
@@ -92,22 +92,27 @@ class CoreAISession(Session):
                 f"{path}: its function takes {desc.input_names} and gives {desc.output_names}, not "
                 f"{INPUT!r} -> {OUTPUT!r}"
             )
+        self._has_box = BOX in desc.output_names  # a file exported from a run with a localizer
         self.input_dtype = np.dtype(desc.input_descriptor(INPUT).dtype)  # float16 for the fp16 variant
         self.input_shape = tuple(desc.input_descriptor(INPUT).shape)
 
-    def _one(self, pixels: np.ndarray) -> np.ndarray:
+    def _one(self, pixels: np.ndarray, output: str = OUTPUT) -> np.ndarray:
         from coreai.runtime import NDArray
 
         async def call():
             out = await self._function({INPUT: NDArray(np.ascontiguousarray(pixels, self.input_dtype))})
-            return out[OUTPUT].numpy()
+            return out[output].numpy()
 
         return np.asarray(self._loop.run_until_complete(call()), np.float32).reshape(1, -1)
 
-    def _infer(self, pixels):
+    def _infer(self, pixels, output: str = OUTPUT):
         # seconds a photo on one thread: a gate's hundreds of photos say how far they are (every 30 s off a terminal)
         rows = progress(pixels.astype(np.float32), len(pixels), "Core AI runtime", min_total=PROGRESS_FROM)
-        return np.concatenate([self._one(px[None]) for px in rows])
+        return np.concatenate([self._one(px[None], output) for px in rows])
+
+    def box(self, pixels):
+        super().box(pixels)
+        return self._infer(np.asarray(pixels), BOX) if self._has_box else None
 
     def close(self):
         if not self._loop.is_closed():

@@ -26,8 +26,8 @@ public actor CarClassifier {
     public nonisolated let info: BundleInfo
     /// The backend in use: `.coreAI` or `.coreML` (never `.automatic`).
     public nonisolated let backend: Backend
-    /// Whether `twoPass` can run: the model has the localizer's "box" output (a Core ML model exported from a run with
-    /// `carspotter localize`); false with Core AI, whose runner reads the probabilities only.
+    /// Whether `twoPass` can run: the model has the localizer's "box" output (a Core ML or Core AI model exported from a
+    /// run with `carspotter localize`).
     public nonisolated let hasBox: Bool
     private let runner: Runner
 
@@ -43,9 +43,9 @@ public actor CarClassifier {
         case .coreML(let model):
             backend = .coreML
             hasBox = model.boxName != nil
-        case .coreAI:
+        case .coreAI(let model):
             backend = .coreAI
-            hasBox = false
+            hasBox = model.hasBox
         }
     }
 
@@ -164,7 +164,7 @@ public actor CarClassifier {
     /// the model's "box" output; `TwoPass.boxToRoi` makes a ROI of upright-photo pixels of the box; when
     /// `TwoPass.needsSecondPass` says the car is small, pass 2 classifies that ROI exactly as `classify` with that ROI
     /// would (its pixels cut at full resolution, then the reference resize), else the answer is pass 1's. Needs the
-    /// "box" output (`hasBox`: a Core ML model exported from a run with `carspotter localize`).
+    /// "box" output (`hasBox`: a model exported from a run with `carspotter localize`; Core ML or Core AI).
     /// - Parameters:
     ///   - image: the photo as decoded, as stored (as `classify(_:orientation:roi:)`: do not downsample it)
     ///   - orientation: its EXIF orientation, as `classify(_:orientation:roi:)` (no default)
@@ -175,7 +175,7 @@ public actor CarClassifier {
     ///   pixels, or nil), `found` (the ROI made of the box, or nil: no usable box), `passes` (1 or 2), `first` (pass 1's
     ///   answer). Costs one `classify`, two when the car is small
     /// - Throws: `TwoPassError.noBoxOutput` before the photo is read when the model has no "box" output (one line: export
-    ///   from a run with a localizer) or the backend is Core AI (load with `backend: .coreML`); `TwoPassError.badBox`
+    ///   from a run with a localizer); `TwoPassError.badBox`
     ///   for a "box" output of other than 4 values; as `classify(_:orientation:roi:)` otherwise.
     ///
     /// Memory as `classify` (each pass reads the photo a band of rows at a time, pass 2 only the ROI's rows and
@@ -185,8 +185,7 @@ public actor CarClassifier {
         await takeTurn()
         defer { endTurn() }
         guard hasBox else {
-            throw TwoPassError.noBoxOutput(backend == .coreAI
-                ? "the Core AI backend reads none (load with backend: .coreML)" : "this model has none")
+            throw TwoPassError.noBoxOutput("this model has none")
         }
         let upright = Roi.uprightSize(of: image, orientation: orientation)
         let region: Roi
@@ -230,11 +229,11 @@ public actor CarClassifier {
         switch runner {
         case .coreML(let model): return try model.outputs(input, size: s, labels: info.labels, box: box)
         case .coreAI(let model):
-            let probs = try await model.probabilities(input)
-            guard probs.count == info.labels.count else {
-                throw CarSpotterError.badOutput("\(probs.count) probabilities for \(info.labels.count) labels")
+            let out = try await model.outputs(input, box: box)
+            guard out.probabilities.count == info.labels.count else {
+                throw CarSpotterError.badOutput("\(out.probabilities.count) probabilities for \(info.labels.count) labels")
             }
-            return (probs, nil)
+            return out
         }
     }
 

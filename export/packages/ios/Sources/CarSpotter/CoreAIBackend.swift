@@ -5,7 +5,8 @@
 // iOS 16 / macOS 13 with Core ML as before.
 //
 // The model: one function `main`, input `image` [1, S, S, 3] (NHWC, RGB, raw 0...255; float32, or float16 in the fp16
-// variant: read from the input's descriptor at load), output `probabilities` [1, C] (float32 or float16, label order).
+// variant: read from the input's descriptor at load), output `probabilities` [1, C] (float32 or float16, label order),
+// and, in a file exported from a run with a localizer, `box` [1, 4] (x0, y0, x1, y1 in 0...1 of the input).
 // API: https://developer.apple.com/documentation/coreai (AIModel, InferenceFunction, NDArray). Where Apple's pages do
 // not settle a detail, the line says so in a `// Core AI API:` comment.
 // Core AI API: the symbol pages list iOS, iPadOS, tvOS, visionOS and watchOS 27; the framework page adds macOS 27,
@@ -19,6 +20,18 @@ import Foundation
 protocol ProbabilityRunner: Sendable {
     /// `size * size * 3` RGB bytes, row-major -> probabilities 0...1 in label order.
     func probabilities(_ input: [UInt8]) async throws -> [Float]
+    /// Whether the model has the localizer's "box" output (a file exported from a run with `carspotter localize`).
+    var hasBox: Bool { get }
+    /// One run: probabilities in label order and, with `box`, the "box" output's values (nil without one).
+    func outputs(_ input: [UInt8], box: Bool) async throws -> (probabilities: [Float], box: [Float]?)
+}
+
+extension ProbabilityRunner {
+    var hasBox: Bool { false }
+
+    func outputs(_ input: [UInt8], box: Bool) async throws -> (probabilities: [Float], box: [Float]?) {
+        (try await probabilities(input), nil)
+    }
 }
 
 /// Whether Core AI can run here, and its runner; usable on every OS (the Core AI types themselves are not).
@@ -59,6 +72,7 @@ struct CoreAIBackend: ProbabilityRunner {
     static let functionName = "main"
     static let inputName = "image"
     static let outputName = "probabilities"
+    static let boxName = "box"
 
     /// Owns the weights and buffers; `Sendable`, and runs concurrently from several tasks.
     let function: InferenceFunction
@@ -66,6 +80,8 @@ struct CoreAIBackend: ProbabilityRunner {
     let classes: Int
     /// The input's element type: float16 (the fp16 variant) or float32.
     let halfInput: Bool
+    /// The model has the localizer's "box" output [1, 4].
+    let hasBox: Bool
 
     /// `AIModel(contentsOf:)` specialises the model for this device on first use and caches the result (Core AI's
     /// default cache), then `main` is loaded and its signature checked against the bundle's size and labels.
@@ -93,7 +109,14 @@ struct CoreAIBackend: ProbabilityRunner {
         guard fits(output.shape, [1, classes]) else {
             throw CarSpotterError.badOutput("Core AI output \"\(outputName)\" is \(output.shape), not [1, \(classes)]")
         }
-        return CoreAIBackend(function: function, size: size, classes: classes, halfInput: halfInput)
+        var hasBox = false
+        if case .ndArray(let box)? = signature.outputDescriptor(of: boxName) {
+            guard fits(box.shape, [1, 4]) else {
+                throw CarSpotterError.badOutput("Core AI output \"\(boxName)\" is \(box.shape), not [1, 4]")
+            }
+            hasBox = true
+        }
+        return CoreAIBackend(function: function, size: size, classes: classes, halfInput: halfInput, hasBox: hasBox)
     }
 
     /// A descriptor's shape against the wanted one; -1 (a dynamic size) fits any length.
@@ -102,6 +125,10 @@ struct CoreAIBackend: ProbabilityRunner {
     }
 
     func probabilities(_ input: [UInt8]) async throws -> [Float] {
+        try await outputs(input, box: false).probabilities
+    }
+
+    func outputs(_ input: [UInt8], box: Bool) async throws -> (probabilities: [Float], box: [Float]?) {
         let shape = [1, size, size, 3]
         // The bytes as they are, in the input's element type: the model rescales inside, and 0...255 is exact in
         // float16. A contiguous row-major array; Core AI copies it to the specialised layout if that prefers another.
@@ -120,10 +147,20 @@ struct CoreAIBackend: ProbabilityRunner {
         guard probs.shape.reduce(1, *) == classes, probs.shape.last == classes else {
             throw CarSpotterError.badOutput("Core AI output \"\(Self.outputName)\" is \(probs.shape), not [1, \(classes)]")
         }
-        switch probs.scalarType {
-        case .float32: return try Self.read(probs, as: Float.self) { $0 }
-        case .float16: return try Self.read(probs, as: Float16.self) { Float($0) }
-        default: throw CarSpotterError.badOutput("Core AI output \"\(Self.outputName)\" holds \(probs.scalarType), not float32 or float16")
+        let values = try Self.floats(probs, name: Self.outputName)
+        guard box, hasBox else { return (values, nil) }
+        guard let boxArray = outputs.remove(Self.boxName)?.ndArray else {
+            throw CarSpotterError.badOutput("Core AI returned no \"\(Self.boxName)\" array (outputs \(Array(outputs.names)))")
+        }
+        return (values, try Self.floats(boxArray, name: Self.boxName))
+    }
+
+    /// The values along the last axis of a [1, N] float32 or float16 array, as Float.
+    private static func floats(_ array: NDArray, name: String) throws -> [Float] {
+        switch array.scalarType {
+        case .float32: return try read(array, as: Float.self) { $0 }
+        case .float16: return try read(array, as: Float16.self) { Float($0) }
+        default: throw CarSpotterError.badOutput("Core AI output \"\(name)\" holds \(array.scalarType), not float32 or float16")
         }
     }
 

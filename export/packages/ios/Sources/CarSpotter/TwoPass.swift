@@ -72,7 +72,7 @@ public struct TwoPassClassification: Sendable {
 
 /// Why two-pass recognition cannot run (one line each, naming the fix).
 public enum TwoPassError: LocalizedError, CustomStringConvertible, Sendable, Equatable {
-    /// The model has no "box" output (exported from a run without a localizer), or the backend reads none (Core AI).
+    /// The model has no "box" output (exported from a run without a localizer).
     case noBoxOutput(String)
     /// The box output gave other than 4 values.
     case badBox(count: Int)
