@@ -105,7 +105,9 @@ def _to_coreai(program, variant: str, metadata: dict, box: bool = False):
 
         program = cast_fp32_to_fp16(program)
     converter = TorchConverter(mode=TorchConverter.Mode.RELEASE)  # DEBUG embeds this machine's source paths
-    outputs = [metadata.get("output", "probabilities")] + (["box"] if box else [])
+    from carspotter.model.localizer import BOX_OUTPUT
+
+    outputs = [metadata.get("output", "probabilities")] + ([BOX_OUTPUT] if box else [])
     converter.add_exported_program(program, input_names=[metadata.get("input", "image")], output_names=outputs)
     ai_program = converter.to_coreai()
     return _compress(ai_program, variant) if variant in COMPRESSION else ai_program

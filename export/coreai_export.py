@@ -24,6 +24,7 @@ from carspotter.export.build import Build
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model.coreai_session import COREAI_RUNTIME, LABELS_KEY, coreai_intermediates, coreai_unavailable
 from carspotter.model.formats import FormatSpec, VariantSpec
+from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.model.spec import InputSpec
 from carspotter.util.errors import ExportError
 
@@ -96,11 +97,12 @@ def export(build: Build, path: Path) -> dict:
             "dtype": "float32" if build.variant.name == "fp32" else "float16",
         },
         "output": {"name": build.spec.output_name, "shape": [1, len(build.labels)]},
-        **({"box_output": {"name": "box", "shape": [1, 4], "meaning": _BOX}} if build.box_model is not None else {}),
+        **(
+            {"box_output": {"name": BOX_OUTPUT, "shape": [1, 4], "meaning": BOX_MEANING}}
+            if build.box_model is not None
+            else {}
+        ),
     }
-
-
-_BOX = "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"
 
 
 def readme(model_file: str, spec: InputSpec, n_classes: int) -> str:

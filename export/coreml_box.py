@@ -15,11 +15,9 @@ which ``tf.nest`` flattens in sorted key order, so the TensorFlow graph's ``Iden
 
 from __future__ import annotations
 
+from carspotter.model.localizer import BOX_OUTPUT
 from carspotter.util.errors import ExportError
 from carspotter.util.quiet import quiet
-
-BOX_OUTPUT = "box"
-"""The ML program's box output: ``[1, 4]`` float, ``x0, y0, x1, y1`` in 0..1 of the input (``carspotter localize``)."""
 
 
 def convert_with_box(ct, build, inputs: list, target, precision):

@@ -9,13 +9,14 @@ from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
 from carspotter.export.apple_delivery import SHIPPING as _SHIPPING
 from carspotter.export.build import Build
-from carspotter.export.coreml_box import BOX_OUTPUT, convert_with_box
+from carspotter.export.coreml_box import convert_with_box
 from carspotter.export.package_names import swift_module
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
 from carspotter.model.coreml_inspect import coreml_structure
 from carspotter.model.mil_program import mil_op_counts
 from carspotter.model.mil_to_onnx import SUPPORTED_OPS
 from carspotter.model import intermediates, runtimes
+from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.model.formats import CrossCheck, FormatOption, FormatSpec, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.measure.sensitivity import SENSITIVITY_PHOTOS
@@ -107,7 +108,7 @@ def export(build: Build, path: Path) -> dict:
     mlmodel.output_description["classLabel"] = "Most likely class (make model body year)."
     mlmodel.output_description["classLabel_probs"] = "Probability 0..1 of every class."
     if build.box_model is not None:
-        mlmodel.output_description[BOX_OUTPUT] = _BOX.capitalize() + "."
+        mlmodel.output_description[BOX_OUTPUT] = BOX_MEANING.capitalize() + "."
     mlmodel.user_defined_metadata["carspotter.preprocessing"] = json.dumps(spec.metadata())
     mlmodel.save(str(path))
     return {
@@ -118,11 +119,8 @@ def export(build: Build, path: Path) -> dict:
         "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
         "ops": dict(sorted(mil_op_counts(mlmodel.get_spec()).items())),
         **({"plan": plan} if plan else {}),
-        **({"box_output": {"name": BOX_OUTPUT, "shape": [1, 4], "meaning": _BOX}} if build.box_model else {}),
+        **({"box_output": {"name": BOX_OUTPUT, "shape": [1, 4], "meaning": BOX_MEANING}} if build.box_model else {}),
     }
-
-
-_BOX = "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"
 
 
 _TWO_BUNDLES = """**Two bundles in one app** (say `cars10` and `trucks`): their modules differ (`CarSpotterCars10`,

@@ -19,6 +19,7 @@ from carspotter.export.platform_package import PlatformPackage, PlatformTexts, r
 from carspotter.model import intermediates, runtimes
 from carspotter.model.accelerators import onnx_mobile_gate
 from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
+from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.util.quiet import quiet
 
 
@@ -102,7 +103,7 @@ def _facts(build: Build, proto, opset: int, dynamic: bool, plan) -> dict:
                     "name": BOX_OUTPUT,
                     "dtype": "float32",
                     "shape": [batch, 4],
-                    "meaning": "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)",
+                    "meaning": BOX_MEANING,
                 }
             }
             if len(proto.graph.output) > 1
@@ -212,10 +213,6 @@ def accelerators(path: Path) -> dict | None:
     from carspotter.model.accelerators import onnx_mobile_usability
 
     return None if Path(path).suffix == ".ort" else onnx_mobile_usability(path)
-
-
-BOX_OUTPUT = "box"
-"""The localizer's output in a two-output file (a run with ``carspotter localize``): ``[1, 4]`` x0, y0, x1, y1 0..1."""
 
 
 def _rename_outputs(proto, names: list[str]) -> None:

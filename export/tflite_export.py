@@ -14,6 +14,7 @@ from carspotter.export.platform_package import PlatformPackage, PlatformTexts, r
 from carspotter.export.tflite_metadata import add_classifier_metadata
 from carspotter.model import intermediates, runtimes
 from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
+from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
@@ -104,8 +105,8 @@ def export(build: Build, path: Path) -> dict:
 _BOX_FACTS = {
     "index": 1,
     "shape": [1, 4],
-    "meaning": "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize); MediaPipe reports it as "
-    "classification head 1, 'box', category index = coordinate",
+    "meaning": f"{BOX_MEANING}; MediaPipe reports it as classification head 1, '{BOX_OUTPUT}', category index = "
+    "coordinate",
 }
 
 

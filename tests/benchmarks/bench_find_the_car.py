@@ -21,23 +21,14 @@ scene. ``--record`` writes docs/figures/find-the-car.json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _figures(hits: np.ndarray) -> dict:
-    from carspotter.measure.intervals import wilson
-
-    k, n = int(hits.sum()), len(hits)
-    return {"top1": k / n, "ci": list(wilson(k, n)), "n": n}
+from records import paired_text, share_text, top1_figures, write_record
 
 
 def measure(run_dir: Path, scenes: int, shares=(0.5, 0.3), log=print) -> dict:
@@ -60,7 +51,7 @@ def measure(run_dir: Path, scenes: int, shares=(0.5, 0.3), log=print) -> dict:
     cars = [np.asarray(photos.decode_rgb(root / r.path)) for r in rows]
     truth = np.array([r.label for r in rows])
     crop_hits = model.predict(np.stack([resize(c, size) for c in cars]), verbose=0).argmax(1) == truth
-    out = {"photos": len(rows), "scenes_per_photo": scenes, "crop": _figures(crop_hits), "shares": {}}
+    out = {"photos": len(rows), "scenes_per_photo": scenes, "crop": top1_figures(crop_hits), "shares": {}}
     for share in shares:
         one, two, true_box, ious, passes, seconds = [], [], [], [], [], []
         for i, car in enumerate(cars):
@@ -80,9 +71,9 @@ def measure(run_dir: Path, scenes: int, shares=(0.5, 0.3), log=print) -> dict:
         one, two, true_box = np.array(one), np.array(two), np.array(true_box)
         out["shares"][str(share)] = {
             "scenes": len(one),
-            "one_pass": _figures(one),
-            "two_pass": _figures(two),
-            "true_box": _figures(true_box),
+            "one_pass": top1_figures(one),
+            "two_pass": top1_figures(two),
+            "true_box": top1_figures(true_box),
             "two_minus_one": paired_difference(two, one).to_json(),
             "two_minus_true": paired_difference(two, true_box).to_json(),
             "mean_iou": float(np.mean(ious)),
@@ -93,14 +84,11 @@ def measure(run_dir: Path, scenes: int, shares=(0.5, 0.3), log=print) -> dict:
     return out
 
 
-def record(result: dict, run_dir: Path, command: str) -> dict:
-    """The docs/figures record of :func:`measure`'s result."""
+def record(result: dict, run_dir: Path, command: str) -> Path:
+    """Write the docs/figures record of :func:`measure`'s result; returns its path."""
 
     def pct(f):
-        return f"{f['top1']:.1%} [{f['ci'][0]:.1%}, {f['ci'][1]:.1%}]"
-
-    def diff(d):
-        return f"{d['difference']:+.1%} [{d['low']:+.1%}, {d['high']:+.1%}]"
+        return share_text(f["top1"], *f["ci"])
 
     rows = [["car fills the frame (the crop)", str(result["photos"]), pct(result["crop"]), "", "", "", "", ""]]
     for share, s in result["shares"].items():
@@ -111,41 +99,35 @@ def record(result: dict, run_dir: Path, command: str) -> dict:
                 pct(s["one_pass"]),
                 pct(s["two_pass"]),
                 pct(s["true_box"]),
-                diff(s["two_minus_one"]),
-                diff(s["two_minus_true"]),
+                paired_text(s["two_minus_one"]),
+                paired_text(s["two_minus_true"]),
                 f"{s['mean_iou']:.2f} ({s['second_pass_share']:.0%} pass 2)",
             ]
         )
-    return {
-        "id": "find-the-car",
-        "order": 20,
-        "title": "Find the car: one pass, two passes, the true box (12 MP scenes)",
-        "date": dt.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, Keras reference",
-        "command": command,
-        "photos": result["photos"],
-        "summary": (
-            f"{run_dir.name}: its {result['photos']} test photos (never trained on), each pasted into "
-            f"{result['scenes_per_photo']} composite 4032 x 3024 scenes per width share; top-1, 10 classes"
-        ),
-        "table": {
-            "columns": [
-                "where the car is",
-                "scenes",
-                "one pass",
-                "two passes",
-                "true box",
-                "two minus one (paired)",
-                "two minus true box (paired)",
-                "box IoU",
-            ],
-            "rows": rows,
-        },
-        "notes": [
+    columns = [
+        "where the car is",
+        "scenes",
+        "one pass",
+        "two passes",
+        "true box",
+        "two minus one (paired)",
+        "two minus true box (paired)",
+        "box IoU",
+    ]
+    return write_record(
+        "find-the-car",
+        20,
+        "Find the car: one pass, two passes, the true box (12 MP scenes)",
+        command,
+        result["photos"],
+        f"{run_dir.name}: its {result['photos']} test photos (never trained on), each pasted into "
+        f"{result['scenes_per_photo']} composite 4032 x 3024 scenes per width share; top-1, 10 classes",
+        {"columns": columns, "rows": rows},
+        [
             "Scenes of one photo are not independent; the intervals treat them as if they were.",
             "Raw result: " + json.dumps(result),
         ],
-    }
+    )
 
 
 def main() -> int:
@@ -157,9 +139,7 @@ def main() -> int:
     result = measure(args.run_dir, args.scenes, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=1))
     if args.record:
-        path = REPO / "docs" / "figures" / "find-the-car.json"
-        path.write_text(json.dumps(record(result, args.run_dir, " ".join(["python", *sys.argv])), indent=1) + "\n")
-        print(f"written {path}", file=sys.stderr)
+        print(f"written {record(result, args.run_dir, ' '.join(['python', *sys.argv]))}", file=sys.stderr)
     return 0
 
 

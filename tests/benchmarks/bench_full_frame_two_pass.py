@@ -17,17 +17,13 @@ train on. ``--record`` writes docs/figures/full-frame-two-pass.json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-MIN_PHOTOS, MAX_DROP = 200, 0.03
-"""The rule: at least this many photos, and a lower bound no more than this far below zero."""
+from records import FULL_FRAME_RULE, full_frame_holds, paired_text, share_text, top1_figures, write_record
 
 
 def measure(run_dir: Path, log=print) -> dict:
@@ -36,7 +32,7 @@ def measure(run_dir: Path, log=print) -> dict:
 
     from carspotter.contracts.photoset import data_folder
     from carspotter.contracts.runfolder import read_run
-    from carspotter.measure.intervals import paired_difference, wilson
+    from carspotter.measure.intervals import paired_difference
     from carspotter.model import localizer, photos
     from carspotter.util.progress import progress
 
@@ -52,59 +48,44 @@ def measure(run_dir: Path, log=print) -> dict:
         two.append(answer.probabilities.argmax() == r.label)
         passes.append(answer.passes)
     one, two = np.array(one), np.array(two)
-
-    def figures(hits):
-        k, n = int(hits.sum()), len(hits)
-        return {"top1": k / n, "ci": list(wilson(k, n)), "n": n}
-
     diff = paired_difference(two, one).to_json()
-    holds = len(rows) >= MIN_PHOTOS and diff["low"] >= -MAX_DROP
     return {
         "photos": len(rows),
         "classes": len(run.labels),
-        "one_pass": figures(one),
-        "two_pass": figures(two),
+        "one_pass": top1_figures(one),
+        "two_pass": top1_figures(two),
         "two_minus_one": diff,
         "second_pass_share": float(np.mean(np.array(passes) == 2)),
-        "rule": f"lower bound >= -{MAX_DROP:.0%} on >= {MIN_PHOTOS} photos",
-        "holds": bool(holds),
+        "rule": f"lower bound >= {FULL_FRAME_RULE['lowest_lower_bound']:.0%} on >= {FULL_FRAME_RULE['min_photos']} photos",
+        "holds": full_frame_holds(len(rows), diff),
     }
 
 
-def record(result: dict, run_dir: Path, command: str) -> dict:
-    """The docs/figures record of :func:`measure`'s result."""
-
-    def pct(f):
-        return f"{f['top1']:.1%} [{f['ci'][0]:.1%}, {f['ci'][1]:.1%}]"
-
-    d = result["two_minus_one"]
+def record(result: dict, run_dir: Path, command: str) -> Path:
+    """Write the docs/figures record of :func:`measure`'s result; returns its path."""
     row = [
         "car fills the frame (test crops)",
         str(result["photos"]),
-        pct(result["one_pass"]),
-        pct(result["two_pass"]),
-        f"{d['difference']:+.1%} [{d['low']:+.1%}, {d['high']:+.1%}]",
+        share_text(result["one_pass"]["top1"], *result["one_pass"]["ci"]),
+        share_text(result["two_pass"]["top1"], *result["two_pass"]["ci"]),
+        paired_text(result["two_minus_one"]),
         f"{result['second_pass_share']:.0%}",
         ("holds" if result["holds"] else "does not hold") + f" ({result['rule']})",
     ]
-    return {
-        "id": "full-frame-two-pass",
-        "order": 21,
-        "title": "Two passes where the car fills the frame",
-        "date": dt.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, Keras reference",
-        "command": command,
-        "photos": result["photos"],
-        "summary": (
-            f"{run_dir.name}: its {result['photos']} test photos ({result['classes']} classes, cropped to the car, never "
-            "trained on by the classifier or the localizer); top-1 with one pass and with two"
-        ),
-        "table": {
+    return write_record(
+        "full-frame-two-pass",
+        21,
+        "Two passes where the car fills the frame",
+        command,
+        result["photos"],
+        f"{run_dir.name}: its {result['photos']} test photos ({result['classes']} classes, cropped to the car, never "
+        "trained on by the classifier or the localizer); top-1 with one pass and with two",
+        {
             "columns": ["photos", "n", "one pass", "two passes", "two minus one (paired)", "pass 2 ran", "rule"],
             "rows": [row],
         },
-        "notes": ["Raw result: " + json.dumps(result)],
-    }
+        ["Raw result: " + json.dumps(result)],
+    )
 
 
 def main() -> int:
@@ -115,9 +96,7 @@ def main() -> int:
     result = measure(args.run_dir, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=1))
     if args.record:
-        path = REPO / "docs" / "figures" / "full-frame-two-pass.json"
-        path.write_text(json.dumps(record(result, args.run_dir, " ".join(["python", *sys.argv])), indent=1) + "\n")
-        print(f"written {path}", file=sys.stderr)
+        print(f"written {record(result, args.run_dir, ' '.join(['python', *sys.argv]))}", file=sys.stderr)
     return 0 if result["holds"] else 1
 
 

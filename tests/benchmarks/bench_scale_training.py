@@ -14,16 +14,13 @@ no more than 3 points below zero on at least 200 photos. ``--record`` writes doc
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-RULE = {"min_photos": 200, "lowest_lower_bound": -0.03}
+from records import FULL_FRAME_RULE, full_frame_holds, paired_text, share_text, write_record
 
 
 def _predictions(run_dir: Path, inputs: np.ndarray) -> np.ndarray:
@@ -60,7 +57,7 @@ def measure(run_a: Path, run_b: Path, scenes: int, shares=(0.5, 0.3), log=print)
             ]
         )
         log(f"{len(cars) * scenes} scenes at share {share}")
-    out = {"photos": len(rows), "scenes_per_photo": scenes, "rule": RULE, "sets": {}}
+    out = {"photos": len(rows), "scenes_per_photo": scenes, "rule": FULL_FRAME_RULE, "sets": {}}
     for name, inputs in sets.items():
         want = truth if name == "full frame" else np.repeat(truth, scenes)
         hit_a, hit_b = _predictions(run_a, inputs) == want, _predictions(run_b, inputs) == want
@@ -73,44 +70,36 @@ def measure(run_a: Path, run_b: Path, scenes: int, shares=(0.5, 0.3), log=print)
         }
         log(f"{name}: A {hit_a.mean():.1%}, B {hit_b.mean():.1%}, B - A {diff}")
     full = out["sets"]["full frame"]
-    out["full_frame_holds"] = bool(
-        full["n"] >= RULE["min_photos"] and full["b_minus_a"]["low"] >= RULE["lowest_lower_bound"]
-    )
+    out["full_frame_holds"] = full_frame_holds(full["n"], full["b_minus_a"])
     return out
 
 
-def record(result: dict, run_a: Path, run_b: Path, command: str) -> dict:
-    def pct(v):
-        return f"{v[0]:.1%} [{v[1]:.1%}, {v[2]:.1%}]"
-
+def record(result: dict, run_a: Path, run_b: Path, command: str) -> Path:
+    """Write the docs/figures record of :func:`measure`'s result; returns its path."""
     rows = [
         [
             name,
             str(s["n"]),
-            pct(s["a"]),
-            pct(s["b"]),
-            f"{s['b_minus_a']['difference']:+.1%} [{s['b_minus_a']['low']:+.1%}, {s['b_minus_a']['high']:+.1%}]",
+            share_text(*s["a"]),
+            share_text(*s["b"]),
+            paired_text(s["b_minus_a"]),
             f"{s['b_minus_a']['mcnemar_exact_p']:.3g}",
         ]
         for name, s in result["sets"].items()
     ]
     verdict = "holds" if result["full_frame_holds"] else "does not hold"
-    return {
-        "id": "scale-training",
-        "order": 21,
-        "title": "Training for scale: zoom-out composites, paired",
-        "date": dt.date.today().isoformat(),
-        "machine": f"{platform.machine()}, CPU, Keras reference",
-        "command": command,
-        "photos": result["photos"],
-        "summary": (
-            f"A = {run_a.name} (default augmentation), B = {run_b.name} (plus zoomout=0.5), same classes, "
-            f"seed and split; their {result['photos']} test photos; the full-frame rule (B - A lower bound "
-            f">= -3 points on >= 200 photos, fixed before training) {verdict}"
-        ),
-        "table": {"columns": ["photos", "n", "A top-1", "B top-1", "B - A (paired)", "McNemar p"], "rows": rows},
-        "notes": ["Composite scenes of one photo are not independent; their intervals treat them as if they were."],
-    }
+    return write_record(
+        "scale-training",
+        21,
+        "Training for scale: zoom-out composites, paired",
+        command,
+        result["photos"],
+        f"A = {run_a.name} (default augmentation), B = {run_b.name} (plus zoomout=0.5), same classes, "
+        f"seed and split; their {result['photos']} test photos; the full-frame rule (B - A lower bound "
+        f">= -3 points on >= 200 photos, fixed before training) {verdict}",
+        {"columns": ["photos", "n", "A top-1", "B top-1", "B - A (paired)", "McNemar p"], "rows": rows},
+        ["Composite scenes of one photo are not independent; their intervals treat them as if they were."],
+    )
 
 
 def main() -> int:
@@ -123,11 +112,7 @@ def main() -> int:
     result = measure(args.run_a, args.run_b, args.scenes, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=1))
     if args.record:
-        path = REPO / "docs" / "figures" / "scale-training.json"
-        path.write_text(
-            json.dumps(record(result, args.run_a, args.run_b, " ".join(["python", *sys.argv])), indent=1) + "\n"
-        )
-        print(f"written {path}", file=sys.stderr)
+        print(f"written {record(result, args.run_a, args.run_b, ' '.join(['python', *sys.argv]))}", file=sys.stderr)
     return 0
 
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from carspotter.model.localizer import BOX_OUTPUT
 from carspotter.model.runtimes import Runtime
 from carspotter.model.sessions import Session
 from carspotter.util.progress import progress
 from carspotter.util.quiet import native_stderr, verbose
 
-INPUT, OUTPUT, BOX = "image", "probabilities", "box"
+INPUT, OUTPUT = "image", "probabilities"
 
 PROGRESS_FROM = 16
 """Batches of at least this many photos show progress (about 3 s a photo for InceptionV3 here)."""
@@ -92,7 +93,7 @@ class CoreAISession(Session):
                 f"{path}: its function takes {desc.input_names} and gives {desc.output_names}, not "
                 f"{INPUT!r} -> {OUTPUT!r}"
             )
-        self._has_box = BOX in desc.output_names  # a file exported from a run with a localizer
+        self._has_box = BOX_OUTPUT in desc.output_names  # a file exported from a run with a localizer
         self.input_dtype = np.dtype(desc.input_descriptor(INPUT).dtype)  # float16 for the fp16 variant
         self.input_shape = tuple(desc.input_descriptor(INPUT).shape)
 
@@ -112,7 +113,7 @@ class CoreAISession(Session):
 
     def box(self, pixels):
         super().box(pixels)
-        return self._infer(np.asarray(pixels), BOX) if self._has_box else None
+        return self._infer(np.asarray(pixels), BOX_OUTPUT) if self._has_box else None
 
     def close(self):
         if not self._loop.is_closed():

@@ -28,6 +28,10 @@ FOLDER = "localizer"
 HEAD = "head.keras"
 RECORD = "localizer.json"
 FEATURE_LAYER_KEY = "feature_layer"
+BOX_OUTPUT = "box"
+"""The box output's name in the two-output model and in every file exported from it (:func:`two_output_model`)."""
+BOX_MEANING = "the car's box x0, y0, x1, y1 in 0..1 of the input (carspotter localize)"
+"""What the box output holds, as the manifest's ``box_output.meaning`` and the files' descriptions say it."""
 
 
 def has_localizer(run_dir: str | Path) -> bool:
@@ -101,7 +105,7 @@ def two_output_model(model, head, layer: str):
     tap, y = inner(_before_backbone(model, before))
     for lyr in after:
         y = lyr(y)
-    box = keras.layers.Identity(name="box")(head(tap))
+    box = keras.layers.Identity(name=BOX_OUTPUT)(head(tap))
     return keras.Model(model.inputs, [y, box], name="carspotter_two_output")  # y: the classifier's "probabilities"
 
 

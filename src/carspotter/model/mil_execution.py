@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from carspotter.model.localizer import BOX_OUTPUT
 from carspotter.model.mil_to_onnx import MODES, translate
 
 DEVICE = "ONNX Runtime CPUExecutionProvider, the MIL program translated op by op"
@@ -46,9 +47,10 @@ class MILExecution:
             translate(program, mode).SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Execute once: image programs take ``[N, S, S, 3]`` pixels, tensor programs their declared shape."""
-        return self.session.run(None, {"input": np.asarray(x, dtype=np.float32)})[0]
+    def run(self, x: np.ndarray, output: str = "output") -> np.ndarray:
+        """Execute once: image programs take ``[N, S, S, 3]`` pixels, tensor programs their declared shape; the
+        program's output (``output``), or its ``box`` output."""
+        return self.session.run([output], {"input": np.asarray(x, dtype=np.float32)})[0]
 
     def probabilities(self, pixels: np.ndarray, batch_size: int = 8) -> np.ndarray:
         """``[N, S, S, 3]`` uint8 RGB -> ``[N, C]`` probabilities (the classify op's input)."""
@@ -57,14 +59,12 @@ class MILExecution:
     def box(self, pixels: np.ndarray, batch_size: int = 8) -> np.ndarray | None:
         """``[N, S, S, 3]`` uint8 RGB -> ``[N, 4]`` the program's ``box`` output (x0, y0, x1, y1 in 0..1 of the
         input: the localizer's), or None for a program without one."""
-        if "box" not in {o.name for o in self.session.get_outputs()}:
+        if BOX_OUTPUT not in {o.name for o in self.session.get_outputs()}:
             return None
-        return self._batched(pixels, "box", batch_size)
+        return self._batched(pixels, BOX_OUTPUT, batch_size)
 
     def _batched(self, pixels: np.ndarray, output: str, batch_size: int) -> np.ndarray:
         if self._fixed_batch:
             batch_size = 1  # reshape shapes are fixed at the declared batch of 1
-        feed = [
-            {"input": np.asarray(pixels[i : i + batch_size], np.float32)} for i in range(0, len(pixels), batch_size)
-        ]
-        return np.concatenate([self.session.run([output], f)[0] for f in feed]).reshape(len(pixels), -1)
+        rows = [self.run(pixels[i : i + batch_size], output) for i in range(0, len(pixels), batch_size)]
+        return np.concatenate(rows).reshape(len(pixels), -1)

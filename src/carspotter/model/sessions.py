@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from carspotter.model.localizer import BOX_OUTPUT
 from carspotter.util.errors import ComparisonError
 
 
@@ -265,7 +266,7 @@ class OrtSession(Session):
         self._input = self._session.get_inputs()[0]
         names = [o.name for o in self._session.get_outputs()]
         self._probs = "probabilities" if "probabilities" in names else names[0]
-        self._box = "box" if "box" in names else None
+        self._box = BOX_OUTPUT if BOX_OUTPUT in names else None
         self.fixed_batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else None
         self._run_options = ort.RunOptions()
         if provider == "CPUExecutionProvider":
@@ -329,10 +330,11 @@ class CoreMLPredictSession(Session):
         from PIL import Image
 
         super().box(pixels)
-        if "box" not in {o.name for o in self._model.get_spec().description.output}:
+        if BOX_OUTPUT not in {o.name for o in self._model.get_spec().description.output}:
             return None
         rows = [
-            self._model.predict({"image": Image.fromarray(px)})["box"] for px in np.asarray(pixels).astype(np.uint8)
+            self._model.predict({"image": Image.fromarray(px)})[BOX_OUTPUT]
+            for px in np.asarray(pixels).astype(np.uint8)
         ]
         return np.asarray(rows, np.float32).reshape(len(rows), 4)
 
