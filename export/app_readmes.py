@@ -22,7 +22,7 @@ def common(spec: InputSpec, n_classes: int) -> str:
     return f"""## Input
 - `{spec.name}`: an {spec.color} photo, EXIF orientation applied, resized to {s}x{s} by **stretching**
   (aspect ratio not kept) with the reference resize: a photo more than twice S on a side first box-reduced by an
-  integer factor per axis, then MediaPipe's bilinear resize (see "Resizing"; the package does both). Pixel values are raw **{PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}**: do not
+  integer factor per axis, then a bilinear resize without antialiasing (see "Resizing"; the package does both). Pixel values are raw **{PIXEL_RANGE[0]}..{PIXEL_RANGE[1]}**: do not
   normalize, the model rescales inside itself.
 - Layout {spec.layout} `[1, {s}, {s}, 3]`, {spec.dtype}.
 

@@ -3,8 +3,7 @@
 The model layer's :class:`~carspotter.model.formats.FormatSpec` holds what running and judging a format needs; the
 platform README (its own start and the shared sections' platform texts: self-test, "show the answer" code, resize
 advice) and the package writer (Swift package, Android library, npm package: :mod:`carspotter.export.app_packages`)
-live here, registered by the format's own module with :func:`register_package` (a plug-in or a test registers its
-own beside its :func:`~carspotter.model.formats.register`).
+live here; each format's package hands its own in its :class:`~carspotter.model.formats.FormatSpec` (``package``).
 """
 
 from __future__ import annotations
@@ -50,8 +49,8 @@ class PackageInfo:
             cache key of compiled models.
         golden: whether the bundle has a golden set (the package's self-test then runs on it).
         deployment_target: the oldest OS the package supports (:attr:`carspotter.model.formats.FormatSpec.deployment_target`).
-        coreai_model: the Core AI ``.aimodel`` file name when a format joined the package with one (the Swift package
-            loads it on iOS 27 / macOS 27 and later), else None; coreai_sha256: its digest, else None.
+        joined_model: the Core AI ``.aimodel`` file name when a format joined the package with one (the Swift package
+            loads it on iOS 27 / macOS 27 and later), else None; joined_sha256: its digest, else None.
         options: the formats' own export options by dest (``ai_pack_delivery``: the AI pack's delivery type).
     """
 
@@ -66,8 +65,8 @@ class PackageInfo:
     model_sha256: str
     golden: bool = True
     deployment_target: str = ""
-    coreai_model: str | None = None
-    coreai_sha256: str | None = None
+    joined_model: str | None = None
+    joined_sha256: str | None = None
     options: dict = field(default_factory=dict)
 
 
@@ -89,28 +88,15 @@ class PlatformPackage:
     texts: PlatformTexts = PlatformTexts()
 
 
-PACKAGES: dict[str, PlatformPackage] = {}
-"""Format name -> its :class:`PlatformPackage` (filled when the format's module is imported)."""
-
-
-def register_package(package: PlatformPackage) -> PlatformPackage:
-    """Add (or replace) a format's platform package; returns it."""
-    PACKAGES[package.format] = package
-    return package
-
-
 def package_for(name: str) -> PlatformPackage:
-    """The platform package of format ``name``.
+    """The platform package of format ``name`` (its :attr:`~carspotter.model.formats.FormatSpec.package`).
 
     Raises:
-        ExportError: none registered (a plug-in format registers one with :func:`register_package`).
+        ExportError: the format has none (a plug-in format sets ``FormatSpec(package=PlatformPackage(...))``).
     """
     from carspotter.model.formats import FORMATS
 
-    FORMATS[name]  # loads the built-in formats' modules, which register their packages
-    if name not in PACKAGES:
-        raise ExportError(
-            f"format {name} has no platform package: register one with "
-            "carspotter.export.platform_package.register_package(PlatformPackage(...))"
-        )
-    return PACKAGES[name]
+    package = FORMATS[name].package
+    if not isinstance(package, PlatformPackage):
+        raise ExportError(f"format {name} has no platform package: give its FormatSpec package=PlatformPackage(...)")
+    return package

@@ -88,7 +88,7 @@ def _others(built: Built) -> tuple[str, ...]:
 
 def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> PackageInfo:
     """The facts a platform package is generated from (:mod:`carspotter.export.app_packages`), with the default files
-    of the formats that join it (``coreai_model``) and their other files among ``others``."""
+    of the formats that join it (``joined_model``) and their other files among ``others``."""
     fmt, conf = built.spec, inputs.run.confidence
     models = folder / fmt.models_dir(inputs.bundle_name)
     guest = joined[0] if joined else None
@@ -104,9 +104,9 @@ def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> Pac
         model_sha256=model_digest(models / fmt.filename),
         golden=inputs.options.golden > 0,
         deployment_target=fmt.deployment_target,
-        coreai_model=guest.spec.filename if guest else None,
+        joined_model=guest.spec.filename if guest else None,
         options=inputs.options.converter_options,
-        coreai_sha256=model_digest(models / guest.spec.filename) if guest else None,
+        joined_sha256=model_digest(models / guest.spec.filename) if guest else None,
     )
 
 

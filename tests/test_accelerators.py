@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from carspotter.contracts.manifest import verify_bundle
-from carspotter.model.accelerators import onnx_mobile_gate, onnx_mobile_usability
+from carspotter.export.formats.onnx.accelerators import onnx_mobile_gate, onnx_mobile_usability
 
 
 def test_shipped_onnx_takes_every_node_on_nnapi_and_coreml_and_the_server_file_none(moved):
@@ -66,7 +66,7 @@ def test_every_tflite_variant_has_its_gpu_delegate_verdict_and_full_int8_is_inte
 
     bundle = moved["bundle"]
     tfl = verify_bundle(bundle).formats["tflite"]
-    from carspotter.model.accelerators import analyzer_rejects_unsupported_ops
+    from carspotter.export.formats.tflite.accelerators import analyzer_rejects_unsupported_ops
 
     probe = analyzer_rejects_unsupported_ops()  # TensorFlow 2.21's analyzer passes WHERE, which the GPU delegate lacks
     for name, r in tfl.variants.items():

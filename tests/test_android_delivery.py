@@ -69,7 +69,7 @@ def test_kotlin_refuses_a_bundle_model_changed_by_one_byte(pipeline, kotlin_test
 
 
 def test_ai_pack_template_names_the_plugin_a_pack_and_a_delivery_type(pipeline):
-    from carspotter.export.android_delivery import DELIVERY_TYPES, ai_pack_gradle, ai_pack_name
+    from carspotter.export.formats.tflite.delivery import DELIVERY_TYPES, ai_pack_gradle, ai_pack_name
 
     android = pipeline[1] / "android"
     module = (
@@ -155,7 +155,7 @@ def test_android_workflow_builds_the_ai_pack_and_refuses_a_corrupted_copy():
 @pytest.mark.parametrize("delivery", ["install-time", "fast-follow", "on-demand"])
 def test_the_export_option_chooses_the_ai_packs_delivery_type(tmp_path, delivery):
     """``carspotter export --ai-pack-delivery`` reaches the AI pack's build file (PackageInfo.options)."""
-    from carspotter.export.app_packages import android_library
+    from carspotter.export.formats.tflite.package import android_library
     from carspotter.export.platform_package import PackageInfo
     from carspotter.model.formats import FORMATS
 

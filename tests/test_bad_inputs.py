@@ -149,8 +149,8 @@ def test_odd_labels_survive_every_format_exactly(odd_labels_run, tmp_path):
 
     from conftest import android_assets_dir
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.export.tflite_metadata import read_metadata
-    from carspotter.model.runtimes import coreml_structure
+    from carspotter.export.formats.tflite.metadata import read_metadata
+    from carspotter.export.formats.coreml.inspect import coreml_structure
     from carspotter.contracts.runfolder import read_labels
 
     run, names = odd_labels_run

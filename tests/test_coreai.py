@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carspotter.model.coreai_session import coreai_unavailable
+from carspotter.export.formats.coreai.runtime import coreai_unavailable
 
 pytestmark = pytest.mark.skipif(coreai_unavailable() is not None, reason=str(coreai_unavailable()))
 
@@ -42,7 +42,7 @@ def _pool_model(path: Path, size: int = 12) -> np.ndarray:
 def _convert(model: Path, out: Path, *extra: str) -> dict:
     facts = out.with_suffix(".json")
     done = subprocess.run(
-        [sys.executable, "-m", "carspotter.export.coreai_convert", str(model), str(out), str(facts), *extra],
+        [sys.executable, "-m", "carspotter.export.formats.coreai.convert", str(model), str(out), str(facts), *extra],
         capture_output=True,
         text=True,
         timeout=600,
@@ -53,7 +53,7 @@ def _convert(model: Path, out: Path, *extra: str) -> dict:
 
 
 def _core_ai(path: Path, pixels: np.ndarray) -> np.ndarray:
-    from carspotter.model.coreai_session import CoreAISession
+    from carspotter.export.formats.coreai.runtime import CoreAISession
 
     with CoreAISession(path) as session:
         return session.infer(pixels)
@@ -75,7 +75,7 @@ def test_rewritten_average_pool_runs_in_core_ai_as_keras_computes_it(pool_model,
 
 def test_the_converter_still_needs_the_rewrite(pool_model, tmp_path):
     """Fails when coreai-torch / coreai-core compute ``avg_pool2d(count_include_pad=False)`` right: then
-    export/coreai_rewrite.py can go (and this test with it)."""
+    export/formats/coreai/rewrite.py can go (and this test with it)."""
     model, reference = pool_model
     facts = _convert(model, tmp_path / "as-is.aimodel", "--keep-avg-pool")
     assert facts["avg_pool_rewritten"] == 0
@@ -86,7 +86,7 @@ def test_the_converter_still_needs_the_rewrite(pool_model, tmp_path):
 def test_rewrite_is_exact_in_torch_and_leaves_unpadded_pools_alone():
     import torch
 
-    from carspotter.export.coreai_rewrite import exact_average_pool
+    from carspotter.export.formats.coreai.rewrite import exact_average_pool
 
     class Pools(torch.nn.Module):
         def forward(self, x):
@@ -105,7 +105,7 @@ def test_rewrite_is_exact_in_torch_and_leaves_unpadded_pools_alone():
 
 
 def test_core_ai_session_refuses_a_model_of_other_labels(pipeline):
-    from carspotter.model.coreai_session import COREAI_RUNTIME
+    from carspotter.export.formats.coreai.runtime import COREAI_RUNTIME
     from carspotter.model.formats import FORMATS
     from carspotter.util.errors import ComparisonError
 
@@ -211,7 +211,7 @@ def test_drift_reads_every_layer_of_the_core_ai_file_from_its_runtime(pipeline, 
     from carspotter.contracts.photoset import split_photoset
     from carspotter.contracts.runfolder import read_run
     from carspotter.measure.drift import ReferenceProbes, measure_drift
-    from carspotter.model.coreai_session import coreai_intermediates
+    from carspotter.export.formats.coreai.runtime import coreai_intermediates
     from carspotter.model.runtimes import load_reference
 
     run_dir, bundle = pipeline

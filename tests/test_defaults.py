@@ -139,7 +139,7 @@ def test_no_candidate_is_an_error_naming_each_variant():
 
 
 def test_onnx_phone_gate_names_what_the_eps_refuse():
-    from carspotter.model.accelerators import onnx_mobile_gate
+    from carspotter.export.formats.onnx.accelerators import onnx_mobile_gate
 
     ok, text = onnx_mobile_gate(onnx_report(150))
     assert not ok and text == "mobile EPs take NNAPI 150/218; unsupported ops: QuantizeLinear"

@@ -67,7 +67,7 @@ def test_an_exact_file_matches_every_probe_and_a_damaged_layer_is_the_first_beyo
     from carspotter.contracts.manifest import read_manifest
     from carspotter.contracts.runfolder import read_run
     from carspotter.contracts.photoset import split_photoset
-    from carspotter.model import intermediates
+    from carspotter.export.formats.onnx import drift as intermediates
     from carspotter.model.runtimes import load_reference
 
     run_dir, bundle = pipeline

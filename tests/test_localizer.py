@@ -182,9 +182,9 @@ def test_benchmark_times_two_passes_for_a_file_with_the_box(localized, tmp_path)
 
 def test_tflite_carries_the_box_as_output_1_and_mediapipe_still_reads_the_classes_first(localized, tmp_path):
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.export.tflite_metadata import read_metadata
+    from carspotter.export.formats.tflite.metadata import read_metadata
     from carspotter.model.localizer import load_two_output
-    from carspotter.model.runtimes import LITERT, MEDIAPIPE
+    from carspotter.export.formats.tflite.runtime import LITERT, MEDIAPIPE
     from carspotter.model.formats import VariantSpec
     from carspotter.parity.run import run_parity
 
@@ -209,9 +209,9 @@ def test_tflite_carries_the_box_as_output_1_and_mediapipe_still_reads_the_classe
 
 def test_coreml_carries_the_box_beside_the_classifier_outputs(localized, tmp_path):
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.model.coreml_inspect import coreml_structure
+    from carspotter.export.formats.coreml.inspect import coreml_structure
     from carspotter.model.localizer import load_two_output
-    from carspotter.model.sessions import MILSession
+    from carspotter.export.formats.coreml.runtime import MILSession
     from carspotter.parity.run import run_parity
 
     run, _ = localized
@@ -233,7 +233,7 @@ def test_coreml_carries_the_box_beside_the_classifier_outputs(localized, tmp_pat
 
 def test_coreai_carries_the_box_as_a_second_output(localized, tmp_path):
     from carspotter.export.bundle import ExportOptions, export_bundle
-    from carspotter.model.coreai_session import CoreAISession, coreai_unavailable
+    from carspotter.export.formats.coreai.runtime import CoreAISession, coreai_unavailable
     from carspotter.model.localizer import load_two_output
     from carspotter.parity.run import run_parity
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carspotter.model.mil_execution import MILExecution
-from carspotter.model.mil_program import load_mlpackage
+from carspotter.export.formats.coreml.mil_execution import MILExecution
+from carspotter.export.formats.coreml.mil_program import load_mlpackage
 from carspotter.util.errors import MILExecutionError
 
 keras = pytest.importorskip("keras")
@@ -21,7 +21,8 @@ B = {"bias_initializer": "random_normal"}  # zero biases would be folded away by
 
 
 def to_program(tmp_path, build, shape=SHAPE, precision="fp32", image=False):
-    from carspotter.util.quiet import import_coremltools, quiet
+    from carspotter.export.formats.coreml.library import import_coremltools
+    from carspotter.util.quiet import quiet
 
     ct = import_coremltools()
     inp = keras.Input(shape, name="x")
@@ -116,7 +117,8 @@ def test_batch_norm_inference_matches_keras(tmp_path):
 
 
 def test_image_input_scale_and_bias_and_layout(tmp_path):
-    from carspotter.util.quiet import import_coremltools, quiet
+    from carspotter.export.formats.coreml.library import import_coremltools
+    from carspotter.util.quiet import quiet
 
     ct = import_coremltools()
     inp = keras.Input((9, 11, 3), name="image")
@@ -164,7 +166,8 @@ def test_unknown_op_is_named(tmp_path):
 def builder_program(tmp_path, fn, shape):
     from coremltools.converters.mil import Builder as mb
 
-    from carspotter.util.quiet import import_coremltools, quiet
+    from carspotter.export.formats.coreml.library import import_coremltools
+    from carspotter.util.quiet import quiet
 
     ct = import_coremltools()
     prog = mb.program(input_specs=[mb.TensorSpec(shape=shape)])(fn)
@@ -259,7 +262,8 @@ def test_8bit_compressed_weights_match_the_uncompressed_program(tmp_path):
     """linear_quantize_weights emits constexpr_affine_dequantize; its output must match dequantization."""
     import coremltools.optimize.coreml as cto
 
-    from carspotter.util.quiet import import_coremltools, quiet
+    from carspotter.export.formats.coreml.library import import_coremltools
+    from carspotter.util.quiet import quiet
 
     ct = import_coremltools()
     inp = keras.Input(SHAPE, name="x")
@@ -333,7 +337,8 @@ def test_lowbit_compressed_weights_run_close_to_the_uncompressed_model(tmp_path,
     at most 16 distinct values (per table), so the tables were applied, not skipped."""
     import coremltools.optimize.coreml as cto
 
-    from carspotter.util.quiet import import_coremltools, quiet
+    from carspotter.export.formats.coreml.library import import_coremltools
+    from carspotter.util.quiet import quiet
 
     ct = import_coremltools()
     inp = keras.Input(SHAPE, name="x")  # the second convolution has 64 input channels: two blocks of 32

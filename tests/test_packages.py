@@ -444,7 +444,7 @@ def test_kotlin_tests_of_a_bundle_without_a_golden_set_skip_with_the_reason(tmp_
     kotlinc = shutil.which("kotlinc")
     if kotlinc is None or not all(Path(j).is_file() for j in JUNIT_JARS):
         pytest.skip("kotlinc or JUnit 4 missing: apt-get install kotlin junit4 (nox -s tests does)")
-    from carspotter.export.app_packages import android_library
+    from carspotter.export.formats.tflite.package import android_library
     from carspotter.export.platform_package import PackageInfo
 
     info = PackageInfo(
@@ -560,7 +560,7 @@ def _kotlin_names(android: Path) -> tuple[str, set[str], set[str], list[str]]:
 def test_two_bundles_android_libraries_share_no_name(pipeline, tmp_path):
     """Two bundles in one app: the pipeline's (``small``) and a second written for ``cars-b`` share no namespace, Kotlin
     package, class name or asset folder; each tree's Kotlin sources sit in their package's folder."""
-    from carspotter.export.app_packages import android_library
+    from carspotter.export.formats.tflite.package import android_library
     from carspotter.export.platform_package import PackageInfo
 
     small = pipeline[1] / "android"

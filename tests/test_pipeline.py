@@ -165,7 +165,7 @@ def test_onnx_model_checks_and_carries_labels(pipeline):
 
 
 def test_tflite_metadata_carries_labels_and_raw_pixel_normalization(pipeline):
-    from carspotter.export.tflite_metadata import read_metadata
+    from carspotter.export.formats.tflite.metadata import read_metadata
 
     _, bundle = pipeline
     meta, labels = read_metadata((android_assets_dir(bundle) / "carspotter.tflite").read_bytes())
@@ -334,8 +334,8 @@ def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path
 @pytest.mark.parametrize(
     "fmt, function, error",
     [
-        ("coreml", "MILSession", "MILExecutionError"),
-        ("onnx", "OrtSession", "ValueError"),
+        ("coreml", "carspotter.export.formats.coreml.runtime.MILSession", "MILExecutionError"),
+        ("onnx", "carspotter.export.formats.onnx.runtime.OrtSession", "ValueError"),
     ],
 )
 def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(
@@ -343,7 +343,6 @@ def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(
 ):
     """Measurement fails after a successful conversion: the same one-line error, exit 2, nothing half-written."""
     from carspotter.util import errors
-    from carspotter.model import runtimes
     from carspotter.cli import main
 
     run_dir, _ = pipeline
@@ -353,7 +352,7 @@ def test_error_while_measuring_a_variant_is_one_line_and_leaves_no_bundle(
             raise errors.MILExecutionError("MIL op 'gelu' (named 'op_1') is not supported by the reference executor")
         raise ValueError("cannot reshape array of size 12 into shape (5,)")
 
-    monkeypatch.setattr(getattr(runtimes, function), "_infer", boom)
+    monkeypatch.setattr(f"{function}._infer", boom)
     out = tmp_path / "bundles" / "m"
     code = main(["export", str(run_dir), "--out", str(out), "--formats", fmt])
     err = capsys.readouterr().err.strip().splitlines()

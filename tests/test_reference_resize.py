@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from carspotter.model import photos, reference_resize
-from carspotter.model.runtimes import MEDIAPIPE
+from carspotter.export.formats.tflite.runtime import MEDIAPIPE
 from conftest import SHARED
 
 FULL = SHARED / "data" / "stanford_cars_full"
@@ -26,7 +26,7 @@ FULL = SHARED / "data" / "stanford_cars_full"
 def _probe(path: Path, size: int) -> Path:
     import tensorflow as tf
 
-    from carspotter.export.tflite_metadata import add_classifier_metadata
+    from carspotter.export.formats.tflite.metadata import add_classifier_metadata
 
     inp = tf.keras.Input((size, size, 3))
     model = tf.keras.Model(inp, tf.keras.layers.Reshape((size * size * 3,))(inp))
@@ -47,7 +47,7 @@ def _probe(path: Path, size: int) -> Path:
 
 
 def _mediapipe_pixels(probe: Path, images: list[np.ndarray], size: int) -> np.ndarray:
-    from carspotter.model.runtimes import MediaPipeSession
+    from carspotter.export.formats.tflite.runtime import MediaPipeSession
 
     with MediaPipeSession(probe, None) as session:
         _, flat = session.classify(images, size * size * 3)

@@ -1,4 +1,4 @@
-"""One format is one module and one registration; every model file is loaded once per command.
+"""One format is one package and one registration (one FormatSpec, its platform package inside); every model file is loaded once per command.
 
 A dummy format (the Keras model saved as a ``.keras`` file, run by Keras) is registered at run
 time and goes through export, the manifest (schema included), parity from the bundle alone and
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from carspotter.model import runtimes
-from carspotter.export.platform_package import PACKAGES, PlatformPackage, PlatformTexts, register_package
+from carspotter.export.platform_package import PlatformPackage, PlatformTexts
 from carspotter.model.formats import FORMATS, FormatSpec, VariantSpec, register
 
 DUMMY = "kerasfile"
@@ -53,16 +53,15 @@ def dummy_format():
         runtimes=(KERAS_FILE,),
         convert=_save,
         order=90,
+        package=PlatformPackage(
+            DUMMY, readme=_readme, texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize.")
+        ),
     )
     register(spec)
-    register_package(
-        PlatformPackage(DUMMY, readme=_readme, texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize."))
-    )
     try:
         yield spec
     finally:
         FORMATS.unregister(DUMMY)
-        PACKAGES.pop(DUMMY, None)
 
 
 def test_registration_is_checked(dummy_format):

@@ -29,8 +29,8 @@ def two_classes(tmp_path_factory):
 def test_two_class_labels_are_in_every_format(two_classes):
     import onnx
 
-    from carspotter.export.tflite_metadata import read_metadata
-    from carspotter.model.runtimes import coreml_structure
+    from carspotter.export.formats.tflite.metadata import read_metadata
+    from carspotter.export.formats.coreml.inspect import coreml_structure
 
     run_dir, bundle = two_classes
     labels = read_labels(run_dir / "labels.txt")

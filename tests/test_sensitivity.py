@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
+from carspotter.export.formats.coreml.mixed import kmeans_1d as _kmeans_1d
 from carspotter.measure.sensitivity import (
     LayerSensitivity,
     WeightLayers,
-    _kmeans_1d,
     layer_sensitivity,
     plan,
     plan_bits,
@@ -78,7 +78,7 @@ def test_sensitivity_of_every_weight_layer_with_its_normalization_folded_and_wei
     run_dir, _ = pipeline
     run = read_run(run_dir)
     model = load_reference(run)
-    weights = WeightLayers(model)
+    weights = WeightLayers(model, cluster=_kmeans_1d)
     names = [n for n, _, _ in weights.layers]
     assert names == ["inception_v3/conv2d", "inception_v3/conv2d_1", "inception_v3/mixed10", "probabilities"]
     scales = {n: s for n, _, s in weights.layers}
@@ -115,8 +115,8 @@ def _coreml_lowbit_bundle(run_dir, out):
 
 def test_coreml_mixed_variant_applies_its_plan_and_records_it(pipeline, tmp_path, monkeypatch):
     from carspotter.contracts.manifest import verify_bundle
-    from carspotter.export import coreml_mixed
-    from carspotter.model.mil_program import mil_op_counts
+    from carspotter.export.formats.coreml import mixed as coreml_mixed
+    from carspotter.export.formats.coreml.mil_program import mil_op_counts
 
     import coremltools as ct
 
@@ -168,7 +168,7 @@ def test_onnx_mixed_variant_keeps_the_planned_layers_in_float(pipeline, tmp_path
     import onnx
 
     from carspotter.contracts.manifest import verify_bundle
-    from carspotter.export import onnx_mixed
+    from carspotter.export.formats.onnx import mixed as onnx_mixed
     from carspotter.export.bundle import ExportOptions, export_bundle
     from carspotter.measure.gates import Gates
 

@@ -31,14 +31,14 @@ def _info(name="cars10", coreai=False):
         model_sha256="0" * 64,
         golden=False,
         deployment_target="iOS16",
-        coreai_model="CarSpotterModel.aimodel" if coreai else None,
-        coreai_sha256="1" * 64 if coreai else None,
+        joined_model="CarSpotterModel.aimodel" if coreai else None,
+        joined_sha256="1" * 64 if coreai else None,
     )
 
 
 @pytest.mark.parametrize("coreai", [False, True])
 def test_background_assets_manifests_have_apples_keys(tmp_path, coreai):
-    from carspotter.export.app_packages import swift_package
+    from carspotter.export.formats.coreml.package import swift_package
 
     ios = tmp_path / "ios"
     model = ios / "Sources" / "CarSpotter" / "CarSpotterModel.mlpackage" / "Data"
@@ -69,7 +69,7 @@ def test_background_assets_manifests_have_apples_keys(tmp_path, coreai):
 def test_the_pack_is_archived_by_apples_tool_from_where_its_selectors_resolve(tmp_path):
     """Apple's "Creating managed asset packs": selectors are relative to where `xcrun ba-package MANIFEST -o X.aar`
     runs. The README and the macOS workflow run it from Sources/CarSpotter, where every selector names a model."""
-    from carspotter.export.app_packages import swift_package
+    from carspotter.export.formats.coreml.package import swift_package
 
     ios = tmp_path / "ios"
     sources = ios / "Sources" / "CarSpotter"
@@ -89,7 +89,7 @@ def test_the_pack_is_archived_by_apples_tool_from_where_its_selectors_resolve(tm
 
 
 def test_policies_other_than_apples_are_refused():
-    from carspotter.export.apple_delivery import manifest
+    from carspotter.export.formats.coreml.delivery import manifest
 
     assert manifest("cars10", "m.mlpackage", "prefetch")["downloadPolicy"] == {
         "prefetch": {"installationEventTypes": ["firstInstallation"]}
@@ -100,7 +100,7 @@ def test_policies_other_than_apples_are_refused():
 
 
 def test_readme_shows_the_three_ways_and_the_verified_load():
-    from carspotter.export.coreml_export import ios_readme
+    from carspotter.export.formats.coreml.format import ios_readme
     from carspotter.model.spec import InputSpec
 
     readme = ios_readme("CarSpotterModel.mlpackage", InputSpec(size=128, model_input_range="0,1"), 3, bundle="cars10")

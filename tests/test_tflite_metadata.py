@@ -5,7 +5,7 @@ from __future__ import annotations
 import flatbuffers
 import pytest
 
-from carspotter.export.tflite_metadata import minimum_parser_version
+from carspotter.export.formats.tflite.metadata import minimum_parser_version
 
 fb = pytest.importorskip("mediapipe.tasks.metadata.metadata_schema_py_generated", reason="mediapipe is not installed")
 

@@ -48,7 +48,7 @@ def measure(bundle: Path, run: Path, photos: Path, count: int, variants: list[st
     from carspotter.measure.intervals import wilson
     from carspotter.measure.parity_rule import compare_top3, tolerance
     from carspotter.model import runtimes
-    from carspotter.model.coreai_session import CoreAISession
+    from carspotter.export.formats.coreai.runtime import CoreAISession
     from carspotter.model.photos import load_photos
     from carspotter.util.progress import progress
 

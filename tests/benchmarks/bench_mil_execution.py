@@ -23,8 +23,8 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from carspotter.model.mil_execution import MILExecution
-    from carspotter.model.mil_program import load_mlpackage
+    from carspotter.export.formats.coreml.mil_execution import MILExecution
+    from carspotter.export.formats.coreml.mil_program import load_mlpackage
 
     manifest, pixels, keras_ms = bundle_photo_and_keras_ms(args.bundle, args.repeats)
     program = load_mlpackage(os.path.join(args.bundle, manifest.formats["coreml"].path))

@@ -74,7 +74,7 @@ object MemoryBench {
 
 def build(work: Path) -> tuple[Path, str]:
     """The Kotlin core of a generated Android library and the driver, compiled: ``(jar, driver class)``."""
-    from carspotter.export.app_packages import android_library
+    from carspotter.export.formats.tflite.package import android_library
     from carspotter.export.package_names import android_namespace
     from carspotter.export.platform_package import PackageInfo
 

@@ -174,10 +174,10 @@ def _label_counts(bundle: Path, labels: list[str]) -> tuple[dict, dict]:
     manifest.json as read."""
     import onnx
 
-    from carspotter.export.tflite_metadata import read_metadata
+    from carspotter.export.formats.tflite.metadata import read_metadata
     from carspotter.contracts.manifest import read_manifest
     from carspotter.contracts.runfolder import read_labels
-    from carspotter.model.runtimes import coreml_structure
+    from carspotter.export.formats.coreml.inspect import coreml_structure
 
     manifest = read_manifest(bundle)
     counts = {

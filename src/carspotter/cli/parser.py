@@ -246,7 +246,7 @@ def _add_parity(sub) -> None:
         "--no-app-paths",
         dest="app_paths",
         action="store_false",
-        help="skip the app paths (the photo decoded and resized as apps do it: MediaPipe, OpenCV, sharp, ...)",
+        help="skip the app paths (the photo decoded and resized as apps do it: the packages, OpenCV, sharp, ...)",
     )
     p.add_argument(
         "--app-gate",

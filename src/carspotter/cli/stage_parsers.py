@@ -276,8 +276,8 @@ def add_export(sub) -> None:
         "--no-app-paths",
         dest="app_paths",
         action="store_false",
-        help="do not measure the app paths at export (the photo decoded and resized as apps do it: MediaPipe, "
-        "OpenCV, sharp, the npm package in Node and Chromium); the platform READMEs then have no Resizing "
+        help="do not measure the app paths at export (the photo decoded and resized as apps do it: the Android "
+        "package's classifier, OpenCV, sharp, the npm package in Node and Chromium); the platform READMEs then have no Resizing "
         "table and the manifest no app_paths; parity still measures them",
     )
     _add_gate_options(e)

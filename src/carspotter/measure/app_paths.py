@@ -43,7 +43,6 @@ from typing import Iterator
 
 import numpy as np
 
-from carspotter.model import runtimes
 from carspotter.model.formats import FORMATS
 from carspotter.model.runtimes import Session
 from carspotter.model.session_pool import SessionPool
@@ -66,21 +65,19 @@ __all__ = [
     "figures",
     "install_npm_copy",
     "measure_path",
-    "mediapipe_probs",
+    "photo_probs",
     "path_probs",
     "upscaled_photos",
 ]
 
 
-def mediapipe_probs(
-    session, files: list[Path], boxes: list, labels: list[str], given=None, size: int = 0
-) -> np.ndarray:
-    """MediaPipe's ImageClassifier (a loaded :class:`~carspotter.model.runtimes.MediaPipeSession`) on the upright
-    photos, each first passed through ``given(rgb, size)`` (what the app hands MediaPipe; default: the whole photo);
-    MediaPipe resizes them itself: ``[N, C]``.
+def photo_probs(session, files: list[Path], boxes: list, labels: list[str], given=None, size: int = 0) -> np.ndarray:
+    """A whole-photo session (a format's :attr:`~carspotter.model.formats.FormatSpec.photo_runtime`: its
+    ``classify_as(images, labels)``) on the upright photos, each first passed through ``given(rgb, size)`` (what the
+    app hands it; default: the whole photo); the runtime resizes them itself: ``[N, C]``.
 
     Raises:
-        ComparisonError: MediaPipe reads other labels from the model's metadata than ``labels``.
+        ComparisonError: the runtime reads other labels from the model's metadata than ``labels``.
     """
     given = given or (lambda rgb, _size: rgb)
     return session.classify_as([given(np.asarray(_upright(f, b)), size) for f, b in zip(files, boxes)], labels)
@@ -120,14 +117,16 @@ class AppModels:
         vspec = spec.variant(variant)
         self.description = f"{name} {variant} ({spec.measuring_runtime.target_for(vspec)})"
         self._fp32 = (spec.measuring_runtime, vspec, Path(folder) / formats[name].variants[variant].path)
-        mp = next((n for n in formats if runtimes.MEDIAPIPE in FORMATS[n].runtimes), None)  # the format MediaPipe runs
-        entry = formats[mp] if mp else None
-        self._mediapipe = (
-            (runtimes.MEDIAPIPE, FORMATS[mp].variant(entry.default_variant), Path(folder) / entry.path)
+        photo = next((n for n in formats if FORMATS[n].photo_runtime is not None), None)
+        entry = formats[photo] if photo else None
+        self._photo = (
+            (FORMATS[photo].photo_runtime, FORMATS[photo].variant(entry.default_variant), Path(folder) / entry.path)
             if entry
             else None
         )
-        self.mediapipe_description = f"{mp} {entry.default_variant} (MediaPipe ImageClassifier)" if entry else None
+        self.photo_description = (
+            f"{photo} {entry.default_variant} ({FORMATS[photo].photo_runtime.target})" if entry else None
+        )
         self._own = pool is None
         self._pool = SessionPool(labels) if pool is None else pool
         self.folder = Path(folder)
@@ -137,15 +136,15 @@ class AppModels:
         """The fp32 model's session: ``[N, S, S, 3]`` -> ``[N, C]``."""
         return self._pool.session(*self._fp32)
 
-    def mediapipe(self) -> tuple[str, Session]:
-        """``(description, MediaPipeSession)``.
+    def photo_session(self) -> tuple[str, Session]:
+        """``(description, session)`` of the bundle's whole-photo runtime (:attr:`FormatSpec.photo_runtime`).
 
         Raises:
-            PathUnavailable: the bundle has no TFLite model for MediaPipe.
+            PathUnavailable: the bundle has no model a whole-photo runtime runs.
         """
-        if self._mediapipe is None:
-            raise PathUnavailable("the bundle has no model MediaPipe runs")
-        return self.mediapipe_description, self._pool.session(*self._mediapipe)
+        if self._photo is None:
+            raise PathUnavailable("the bundle has no model a whole-photo runtime runs")
+        return self.photo_description, self._pool.session(*self._photo)
 
     def close(self) -> None:
         """Close the sessions of this object's own pool (a caller's pool belongs to the caller)."""
@@ -174,9 +173,9 @@ def path_probs(
     if path.bundle_pixels is not None:
         pixels = path.bundle_pixels(models.folder, files, boxes, size)
         return models.session.infer(pixels), pixels, models.description
-    if path.mediapipe is not None:  # MediaPipe resizes the photo itself
-        model, session = models.mediapipe()
-        return mediapipe_probs(session, files, boxes, labels, path.mediapipe, size), None, model
+    if path.given is not None:  # the runtime resizes the photo itself
+        model, session = models.photo_session()
+        return photo_probs(session, files, boxes, labels, path.given, size), None, model
     pixels = path.pixels(files, boxes, size)
     return models.session.infer(pixels), pixels, models.description
 

@@ -3,6 +3,8 @@ app does (the list and what each does: :mod:`carspotter.measure.app_paths`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -10,7 +12,6 @@ from typing import Callable
 import numpy as np
 
 from carspotter.model import photos
-from carspotter.model.reference_resize import box_reduce
 from carspotter.measure.app_drivers import _npm, _npm_chromium_unavailable, _sharp, _sharp_unavailable
 
 Pixels = Callable[[list[Path], list, int], np.ndarray]
@@ -28,9 +29,10 @@ class AppPath:
         name: short id (``opencv-linear``).
         client: who does it this way.
         pixels: ``(files, crop boxes, S) -> [N, S, S, 3] float32`` pixels 0..255, or None when
-            the path runs the model itself (``mediapipe``) or needs the bundle (``bundle_pixels``).
-        mediapipe: for a path that hands MediaPipe's ``ImageClassifier`` the photo: ``([H, W, 3] upright uint8,
-            S) -> the pixels given to it``; None for the others.
+            the path hands whole photos to a runtime that resizes them itself (``given``) or needs the bundle
+            (``bundle_pixels``).
+        given: for a path that hands a format's whole-photo runtime (:attr:`FormatSpec.photo_runtime`) the photo:
+            ``([H, W, 3] upright uint8, S) -> the pixels given to it``; None for the others.
         unavailable: ``() -> reason or None``.
         bundle_pixels: ``(bundle folder, files, crop boxes, S) -> [N, S, S, 3] float32``: a path that runs code
             shipped in the bundle (its npm package).
@@ -43,7 +45,7 @@ class AppPath:
     unavailable: Callable[[], str | None] = lambda: None
     bundle_pixels: Callable[[Path, list[Path], list, int], np.ndarray] | None = None
     min_agreement: float | None = None
-    mediapipe: Callable[[np.ndarray, int], np.ndarray] | None = None
+    given: Callable[[np.ndarray, int], np.ndarray] | None = None
 
 
 def _upright(path: Path, box):
@@ -122,13 +124,7 @@ def _opencv_unavailable() -> str | None:
     return None
 
 
-def _mediapipe_unavailable() -> str | None:
-    from carspotter.model.runtimes import MEDIAPIPE
-
-    return MEDIAPIPE.unavailable()
-
-
-PATHS: dict[str, AppPath] = {
+_OWN: dict[str, AppPath] = {
     p.name: p
     for p in (
         AppPath(
@@ -159,20 +155,6 @@ PATHS: dict[str, AppPath] = {
         ),
         AppPath("tf-bilinear", "TensorFlow app: tf.image.resize bilinear, antialias=False", _each(_tf_bilinear)),
         AppPath(
-            "mediapipe",
-            "Android package: box pre-reduction, then MediaPipe Tasks ImageClassifier resizing",
-            None,
-            _mediapipe_unavailable,
-            mediapipe=box_reduce,
-        ),
-        AppPath(
-            "mediapipe-bare",
-            "Android app without the package: the whole photo to MediaPipe Tasks ImageClassifier",
-            None,
-            _mediapipe_unavailable,
-            mediapipe=lambda rgb, size: rgb,
-        ),
-        AppPath(
             "sharp", "Node / React Native backend: sharp fill, default kernel (lanczos3)", _sharp, _sharp_unavailable
         ),
         AppPath(
@@ -193,3 +175,34 @@ PATHS: dict[str, AppPath] = {
         ),
     )
 }
+
+
+class _Paths(Mapping):
+    """Every app path by name: this module's, with the formats' own (:attr:`FormatSpec.app_paths`: the paths that hand
+    a format's whole-photo runtime the photo) after ``tf-bilinear``; read from the registry on first use."""
+
+    def __init__(self):
+        self._paths: dict[str, AppPath] | None = None
+
+    def _all(self) -> dict[str, AppPath]:
+        if self._paths is None:
+            from carspotter.model.formats import FORMATS
+
+            own = list(_OWN.items())
+            at = [n for n, _ in own].index("tf-bilinear") + 1
+            formats = [(p.name, p) for f in FORMATS.values() for p in f.app_paths]
+            self._paths = dict(own[:at] + formats + own[at:])
+        return self._paths
+
+    def __getitem__(self, name: str) -> AppPath:
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+PATHS: Mapping[str, AppPath] = _Paths()
+"""Every app path by name (see :class:`_Paths`)."""

@@ -31,7 +31,8 @@ SENSITIVITY_PHOTOS = 24
 """Representative photos (the first ones) the mixed plans measure per-layer sensitivity on."""
 
 WEIGHT_THRESHOLD = 2048
-"""Weight tensors smaller than this are not compressed (coremltools' ``OpCompressorConfig.weight_threshold`` default)."""
+"""Weight tensors smaller than this are not compressed (the converters' default: Core ML's
+``OpCompressorConfig.weight_threshold``)."""
 
 
 @dataclass
@@ -46,31 +47,20 @@ class LayerSensitivity:
     head: bool = False
 
 
-def _kmeans_1d(values: np.ndarray, k: int) -> np.ndarray:
-    """``values`` replaced by their cluster's centroid from optimal 1-D k-means with ``k`` clusters over the fp16 values:
-    the distinct values weighted by their counts, clustered by the kmeans1d that coremltools vendors and its
-    palettizer runs on an fp16 weight tensor of 10,000 values or more (``coremltools._deps``, pinned coremltools 9.0:
-    a private module, used for fidelity to the converter); smaller tensors differ from the converter's one
-    scikit-learn k-means++ run only by that run's local optimum."""
-    from coremltools._deps import _kmeans1d
-
-    half = values.astype(np.float16).astype(np.float64).ravel()
-    distinct, inverse, counts = np.unique(half, return_inverse=True, return_counts=True)
-    if len(distinct) <= k:
-        return half.reshape(values.shape).astype(values.dtype)
-    result = _kmeans1d.cluster(distinct, k, weights=counts.astype(np.float64))
-    centroids = np.asarray(result.centroids)
-    return centroids[np.asarray(result.clusters)[inverse.ravel()]].reshape(values.shape).astype(values.dtype)
-
-
 class WeightLayers:
     """The weight layers of a carspotter model (the backbone's convolutions, the head's dense layer), each with the
-    per-output-channel scale of the BatchNormalization that follows it (None without one)."""
+    per-output-channel scale of the BatchNormalization that follows it (None without one).
 
-    def __init__(self, model):
+    Args:
+        model: the reference (a Keras model); cluster: ``(values, k) -> values`` each replaced by its cluster's
+            centroid, the palettizer a format's converter runs (Core ML's 1-D k-means), for :meth:`compressed` below
+            8 bits; None: 8 bits only.
+    """
+
+    def __init__(self, model, cluster=None):
         import keras
 
-        self.model = model
+        self.model, self.cluster = model, cluster
         self.layers: list[tuple[str, object, np.ndarray | None]] = []
         self.head_layers: set[str] = set()
         for outer in model.layers:
@@ -118,8 +108,10 @@ class WeightLayers:
             axes = tuple(range(folded.ndim - 1))
             step = np.maximum(np.abs(folded).max(axis=axes, keepdims=True), 1e-12) / 127
             q = np.round(folded / step) * step
+        elif self.cluster is None:
+            raise ValueError(f"{nbits}-bit weights need the format's palettizer (WeightLayers(model, cluster=...))")
         else:
-            q = _kmeans_1d(folded, 2**nbits)
+            q = self.cluster(folded, 2**nbits)
         return (q / scale if scale is not None else q).astype(w.dtype)
 
     def features(self, pixels: np.ndarray, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:

@@ -1,16 +1,15 @@
 """The registry of export formats and their variants: :data:`FORMATS`, one :class:`FormatSpec` per format.
 
-A format is one module and one registration. The module (for the built-in ones,
-``export/coreml_export.py``, ``export/tflite_export.py``, ``export/onnx_export.py``) defines a
+A format is one package and one registration. The package (for the built-in ones,
+``export/formats/coreml``, ``export/formats/tflite``, ``export/formats/onnx``, ``export/formats/coreai``) defines a
 :class:`FormatSpec`: where it goes in a bundle (platform folder, file name), how it is built
 (``convert``), how it runs (its runtimes, the first one used to measure variants at export
 unless ``measure`` says otherwise), its variants (name, precision family, calibration, MIL
 mode), the variant built without ``--variants``, the order in which a passing variant becomes
 the platform's default (the smallest, then fastest, variant that passes its gates: export's
 ``choose_default``) and which phone-accelerator check it runs on every file: what running and judging a
-format needs. What export writes around its files for people and apps (the platform README, the package
-sources, the snippets) is the export layer's :class:`carspotter.export.platform_package.PlatformPackage`,
-registered by the same module. The format is
+format needs, and what export writes around its files for people and apps (the platform README, the package
+sources, the snippets: the export layer's ``PlatformPackage``, in :attr:`FormatSpec.package`). The format is
 registered either by an entry point in the ``carspotter.formats`` group (pyproject.toml: the
 built-in formats, loaded on first use) or by :func:`register` at run time (a plug-in or a
 test). Export, the manifest schema, parity, predict and the benchmark all read the registry.
@@ -57,6 +56,8 @@ class VariantSpec:
         use: what the variant is for, in one line (platform README, manifest).
         copy_of: the variant this one is the same model of, in another file format (``ort``: ``fp32``);
             parity checks it, ``evaluate`` does not measure it twice.
+        recipe: how the format's converter makes it, as the format's own data (ONNX: a ``Recipe`` of batch, fp16,
+            quantization and file kind); None where the name and the fields above say it all.
     """
 
     name: str
@@ -69,6 +70,7 @@ class VariantSpec:
     suffix: str | None = None
     use: str = ""
     copy_of: str | None = None
+    recipe: object = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class FormatSpec:
             platform's package (``Sources/CarSpotter`` for the Swift package's resources, ``src/main/assets/carspotter`` for the
             Android library's assets, ``""`` for the npm package's root).
         accelerators: ``(path) -> report``: the phone-accelerator check of one variant file
-            (:mod:`carspotter.model.accelerators`), recorded per variant; None: none exists off the device.
+            (the format package's ``accelerators`` module), recorded per variant; None: none exists off the device.
         accelerator_gate: ``(report) -> (passed, text)``: what the default variant's report must show
             (ONNX: every node on the NNAPI and CoreML EPs); None: recorded, not gated.
         device_mode: the arithmetic the default runs in on devices (Core ML: ``fp16``), for the
@@ -149,7 +151,7 @@ class FormatSpec:
             golden set (the Swift test target's resources: a simulator or device test bundle only holds what is
             inside the package); ``""``: the package reads the bundle's ``golden/``.
         intermediates: ``(path, VariantSpec) -> tensors``: every intermediate tensor of a variant file
-            (:mod:`carspotter.model.intermediates`: an object whose ``run([1, S, S, 3])`` gives ``[(name, array)]``),
+            (the format package's ``drift`` module: an object whose ``run([1, S, S, 3])`` gives ``[(name, array)]``),
             for per-layer drift; None: the format exposes none.
         model_dir_for: ``(bundle name) -> model_dir`` where the folder depends on the bundle's name (Android: the asset
             folder ``src/main/assets/carspotter_<name>``, so two bundles' libraries do not merge their assets); None:
@@ -163,6 +165,17 @@ class FormatSpec:
         carries_box: built from a run with a localizer (``carspotter localize``), the file has the two-output model:
             ``probabilities`` and ``box`` (:mod:`carspotter.model.localizer`), and its sessions give the box
             (``Session.box``); formats without it ship the classifier alone.
+        package: what export writes around the files for people and apps (the export layer's
+            ``carspotter.export.platform_package.PlatformPackage``: platform README, package sources, snippets); held
+            here so that one entry point registers the whole format; None: a bare folder.
+        photo_runtime: a runtime whose sessions take whole photos of any size and resize them themselves
+            (``classify_as(images, labels)``: MediaPipe's ImageClassifier), run by the app paths that hand it photos;
+            None: none.
+        app_paths: the format's own app paths (``carspotter.measure.resizers.AppPath``: those that hand its
+            ``photo_runtime`` the photo), added to :data:`carspotter.measure.resizers.PATHS`.
+        accelerator_cells: ``(report or None) -> (EP coverage, GPU delegate)``: the benchmark's two accelerator cells
+            for one variant's report; None: ``-`` and ``-``.
+        accelerator_note: what those cells mean for this format, for the benchmark's notes.
     """
 
     name: str
@@ -193,6 +206,11 @@ class FormatSpec:
     unavailable: Callable[[], str | None] | None = None
     order: int = 100
     carries_box: bool = False
+    package: object = None
+    photo_runtime: Runtime | None = None
+    app_paths: tuple = ()
+    accelerator_cells: Callable[[dict | None], tuple[str, str]] | None = None
+    accelerator_note: str = ""
 
     @property
     def tool_runtimes(self) -> tuple[Runtime, ...]:

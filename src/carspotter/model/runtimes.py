@@ -1,8 +1,7 @@
 """Run every format on the same decoded pixels: ``[N, S, S, 3]`` uint8 RGB in, ``[N, C]`` probabilities out.
 
-A :class:`Session` is a model file loaded once into one runtime (the Keras reference, LiteRT,
-MediaPipe Tasks, ONNX Runtime per execution provider, Core ML ``predict``, the MIL reference
-execution) and run on many batches: ``infer``, ``describe``, ``close``, as Polygraphy's runners
+A :class:`Session` is a model file loaded once into one runtime (the Keras reference here; each format's own
+sessions in its package, ``carspotter.export.formats.NAME.runtime``) and run on many batches: ``infer``, ``describe``, ``close``, as Polygraphy's runners
 are. A :class:`Runtime` is a named way of running a format (``Runtime.load(path, labels,
 variant, threads) -> Session``) that the format registry (:mod:`carspotter.model.formats`) lists per
 format; parity, export's measuring, the app paths, predict and the benchmark all go through it.
@@ -18,19 +17,7 @@ from typing import Callable
 
 
 from carspotter.util.errors import RunError, one_line
-from carspotter.model.coreml_inspect import coreml_predict_unavailable, coreml_structure
-from carspotter.model.sessions import (
-    LOADS,
-    CoreMLPredictSession,
-    KerasSession,
-    LiteRTSession,
-    MediaPipeSession,
-    MILSession,
-    OrtSession,
-    Session,
-    keras_probs,
-    litert_invoke,
-)
+from carspotter.model.sessions import LOADS, KerasSession, Session, keras_probs
 
 
 def load_reference(run):
@@ -77,6 +64,8 @@ class Runtime:
         mode: arithmetic that sets the tolerance row with the variant's family
             (:func:`carspotter.measure.parity_rule.precision_for`): None, ``"fp16"`` or ``"fp32-gpu"``.
         skip_note: said after the reason when it cannot run here (what is checked instead).
+        by_variant: ``(variant) -> Runtime``: for a runtime that runs each variant as one of the format's fixed
+            runtimes (the Core ML program's execution in the variant's own arithmetic), that runtime; None: itself.
     """
 
     target: str
@@ -85,6 +74,11 @@ class Runtime:
     unavailable: Callable[[], str | None] = lambda: None
     mode: str | None = None
     skip_note: str = ""
+    by_variant: Callable[[object], "Runtime"] | None = None
+
+    def resolve(self, variant) -> "Runtime":
+        """The runtime that actually runs ``variant``: :attr:`by_variant`'s answer, or this one."""
+        return self.by_variant(variant) if self.by_variant is not None else self
 
     def load(self, model_path: Path, labels: list[str], variant, threads: int | None = None) -> Session:
         """Load ``model_path`` once: a :class:`Session` whose ``infer`` runs ``[N, S, S, 3]`` uint8 -> ``[N, C]``
@@ -94,78 +88,12 @@ class Runtime:
         Raises:
             whatever the runtime raises for a file it cannot load (callers turn it into one line).
         """
-        return self.open(Path(model_path), list(labels), variant, threads or default_threads())
+        runtime = self.resolve(variant)
+        return runtime.open(Path(model_path), list(labels), variant, threads or default_threads())
 
     def target_for(self, variant) -> str:
         """The target name with the arithmetic the variant runs in, where the runtime has several."""
-        return f"MIL execution ({variant.mil_mode} mode)" if self is MIL_BY_VARIANT else self.target
+        return self.resolve(variant).target
 
 
-def _mediapipe_unavailable() -> str | None:
-    try:
-        import mediapipe.tasks.python.vision  # noqa: F401
-    except ImportError as exc:
-        return f"mediapipe cannot be imported here ({exc})"
-    return None
-
-
-def _cuda_unavailable() -> str | None:
-    import onnxruntime as ort
-
-    providers = ort.get_available_providers()
-    if "CUDAExecutionProvider" not in providers:
-        return f"no CUDA execution provider in this onnxruntime ({providers}); install the gpu extra on a machine with a GPU"
-    return None
-
-
-LITERT = Runtime("cpu (LiteRT)", "tflite/litert", lambda p, labels, v, t: LiteRTSession(p, t))
-MEDIAPIPE = Runtime(
-    "MediaPipe ImageClassifier",
-    "tflite/mediapipe",
-    lambda p, labels, v, t: MediaPipeSession(p, labels),
-    _mediapipe_unavailable,
-)
-ORT_CPU = Runtime("CPUExecutionProvider", "onnx/cpu", lambda p, labels, v, t: OrtSession(p, "CPUExecutionProvider", t))
-ORT_CUDA = Runtime(
-    "CUDAExecutionProvider",
-    "onnx/CUDAExecutionProvider",
-    lambda p, labels, v, t: OrtSession(p, "CUDAExecutionProvider", t, "onnx/CUDAExecutionProvider"),
-    _cuda_unavailable,
-    mode="fp32-gpu",
-)
-MIL_FP32 = Runtime(
-    "MIL execution (fp32 mode)",
-    "coreml/mil-fp32",
-    lambda p, labels, v, t: MILSession(p, "fp32", labels, "coreml/mil-fp32"),
-)
-MIL_FP16 = Runtime(
-    "MIL execution (fp16 mode)",
-    "coreml/mil-fp16",
-    lambda p, labels, v, t: MILSession(p, "fp16", labels, "coreml/mil-fp16"),
-    mode="fp16",
-)
-MIL_BY_VARIANT = Runtime("MIL execution", "coreml/mil", lambda p, labels, v, t: MILSession(p, v.mil_mode, labels))
-COREML_PREDICT = Runtime(
-    "Core ML predict (macOS)",
-    "coreml/predict",
-    lambda p, labels, v, t: CoreMLPredictSession(p, labels),
-    coreml_predict_unavailable,
-    skip_note="MIL execution checked instead",
-)
-
-__all__ = [
-    "Runtime",
-    "Session",
-    "KerasSession",
-    "LiteRTSession",
-    "MediaPipeSession",
-    "OrtSession",
-    "CoreMLPredictSession",
-    "MILSession",
-    "LOADS",
-    "load_reference",
-    "keras_probs",
-    "litert_invoke",
-    "coreml_predict_unavailable",
-    "coreml_structure",
-]
+__all__ = ["Runtime", "Session", "KerasSession", "LOADS", "load_reference", "keras_probs", "default_threads"]

@@ -4,8 +4,8 @@ Export's measuring (each variant, then the golden set and the app paths on the s
 paths beside them and the tools (predict, evaluate, benchmark) all resolve "this variant's file on that runtime"
 here: :meth:`SessionPool.session` loads it on first use and hands the same session back after (a session its user
 closed is loaded again), :meth:`SessionPool.tool_session` picks the runtime a tool runs a format on
-(:func:`tool_runtime`), and :meth:`SessionPool.close` closes every one. The MIL execution that follows the variant's own mode
-(:data:`carspotter.model.runtimes.MIL_BY_VARIANT`) is the same session as the fixed-mode runtime of that mode.
+(:func:`tool_runtime`), and :meth:`SessionPool.close` closes every one. A runtime that runs each variant as one of
+its format's fixed runtimes (:attr:`carspotter.model.runtimes.Runtime.by_variant`) is the same session as that one.
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ class SessionPool:
         self._sessions: dict = {}
 
     def resolve(self, runtime: runtimes.Runtime, variant) -> runtimes.Runtime:
-        """The runtime that actually runs ``variant``: MIL_BY_VARIANT becomes MIL_FP32 or MIL_FP16."""
-        if runtime is runtimes.MIL_BY_VARIANT:
-            return runtimes.MIL_FP32 if variant.mil_mode == "fp32" else runtimes.MIL_FP16
-        return runtime
+        """The runtime that actually runs ``variant`` (:meth:`Runtime.resolve`)."""
+        return runtime.resolve(variant)
 
     def session(self, runtime: runtimes.Runtime, variant, path: Path) -> runtimes.Session:
         """``path`` (a file of ``variant``, a :class:`~carspotter.model.formats.VariantSpec`) loaded into ``runtime``

@@ -193,7 +193,7 @@ class ParityContext:
 
     def probs(self, basis: str, runtime: runtimes.Runtime, variant: VariantSpec, path: Path) -> np.ndarray:
         """``[N, C]`` probabilities of ``path`` on ``runtime`` for a photo set (computed once)."""
-        key = (basis, str(path), runtime.check, variant.mil_mode if runtime is runtimes.MIL_BY_VARIANT else None)
+        key = (basis, str(path), runtime.resolve(variant).check)
         if key not in self._probs:
             self._probs[key] = self.session(runtime, variant, path).infer(self.basis(basis).photos.pixels)
         return self._probs[key]

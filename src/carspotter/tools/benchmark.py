@@ -28,7 +28,7 @@ import numpy as np
 
 from carspotter.measure.intervals import wilson
 from carspotter.tools.two_pass_cost import two_pass_cost
-from carspotter.model.accelerators import accelerator_columns
+from carspotter.model.formats import FORMATS
 from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import UsageError
 from carspotter.tools.benchmark_page import WARMUP, chart, markdown, write
@@ -214,9 +214,10 @@ def _load_all(
                 load_ms=load_ms if timed else None,
                 parity=("pass" if record.figures.parity.passed else "FAIL")
                 + f" ({record.figures.parity.near_ties} near-ties)",
-                note="" if timed else "not timed: Core ML runs only on macOS; accuracy from the MIL execution",
+                note="" if timed else f"not timed: {loaded.session.untimed_reason}",
             )
-            row.ep_coverage, row.gpu_delegate = accelerator_columns(record.accelerators)
+            cells = FORMATS[fmt].accelerator_cells
+            row.ep_coverage, row.gpu_delegate = cells(record.accelerators) if cells else ("-", "-")
             if getattr(loaded.session, "fixed_batch", None) == 1:
                 row.note = (
                     row.note + "; " if row.note else ""

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from carspotter.measure.intervals import bracket, too_small
-from carspotter.model.accelerators import ACCELERATOR_NOTE
+from carspotter.model.formats import FORMATS
 
 WARMUP = 3
 """Untimed calls of each predictor before the timed ones."""
@@ -54,7 +54,8 @@ def markdown(report) -> str:
             f"cores ran at least at {implied:.0f} MHz, above the {p['mhz']:.0f} MHz used (a VM reports the base clock, "
             "not the boost); pass --clock-mhz with the boost clock for true fractions."
         )
-    lines += [f"- {ACCELERATOR_NOTE}"]
+    notes = [f.accelerator_note for f in FORMATS.values() if f.accelerator_note]
+    lines += [f"- {'; '.join(notes + ['Phones were not timed'])}."]
     lines += [f"- {r.format}/{r.variant}: {r.note}" for r in report.rows if r.note]
     return "\n".join(lines + _two_pass_lines(report)) + "\n"
 

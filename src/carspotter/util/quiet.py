@@ -85,16 +85,20 @@ def quiet_tensorflow_import() -> None:
         sys.meta_path.insert(0, _QuietTensorFlow())
 
 
+QUIET_LOGGERS = ("tensorflow", "absl")
+"""Loggers :func:`quiet` always silences; a converter adds its own (a format's ``quiet_loggers``)."""
+
+
 @contextlib.contextmanager
-def quiet():
-    """Silence Python-level stdout/stderr (progress bars) and the converters' loggers.
+def quiet(*loggers: str):
+    """Silence Python-level stdout/stderr (progress bars), TensorFlow's loggers and ``loggers`` (a converter's own,
+    named by the format that calls it) below ERROR.
 
     Yields:
         ``io.StringIO`` holding what was printed, for error messages.
     """
     buf = io.StringIO()
-    # the last two: ONNX Runtime's ORT converter (its own level) and mobile usability checker
-    names = ("tensorflow", "tf2onnx", "coremltools", "absl", "ort_format_model.utils", "usability_checker")
+    names = QUIET_LOGGERS + tuple(loggers)
     levels = {n: logging.getLogger(n).level for n in names}
     try:
         for n in names:
@@ -106,18 +110,19 @@ def quiet():
             logging.getLogger(n).setLevel(level)
 
 
-def import_coremltools():
-    """Import coremltools without its expected import-time warnings.
+def import_quietly(module: str):
+    """Import ``module`` with its own logger held at ERROR while it imports (a library that warns at import time about
+    what is not actionable here); returns the module.
 
-    Off macOS it warns that its native runtime (``libcoremlpython``) is missing, and it
-    warns about TensorFlow versions newer than it was tested with; neither is actionable
-    here (conversion works; prediction is macOS-only and reported by the parity suite).
+    Raises:
+        ImportError: as ``importlib.import_module``.
     """
-    logger = logging.getLogger("coremltools")
+    import importlib
+
+    logger = logging.getLogger(module)
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        import coremltools
+        return importlib.import_module(module)
     finally:
         logger.setLevel(level)
-    return coremltools

@@ -1,13 +1,13 @@
 """Convert a run's ``model.keras`` to a Core AI ``.aimodel``, in a process of its own on Keras' PyTorch backend.
 
-    KERAS_BACKEND=torch python -m carspotter.export.coreai_convert MODEL.keras OUT.aimodel FACTS.json \
+    KERAS_BACKEND=torch python -m carspotter.export.formats.coreai.convert MODEL.keras OUT.aimodel FACTS.json \
         --variant fp32|fp16|int8-weights|palettized-6bit --metadata METADATA.json
 
-Keras 3 picks its backend once per process, and export runs on TensorFlow, so :mod:`carspotter.export.coreai_export`
+Keras 3 picks its backend once per process, and export runs on TensorFlow, so :mod:`carspotter.export.formats.coreai.format`
 starts this module (as :mod:`carspotter.model.reference_worker` is started for JAX). The path is the one Apple
 documents for Core AI (``coreai-torch``: "convert PyTorch models to CoreAI format"): the model as it is, its
 Rescaling (the preprocessing) inside, exported by ``torch.export.export`` at ``[1, S, S, 3]`` float32 holding 0..255,
-:func:`carspotter.export.coreai_rewrite.exact_average_pool` applied, ``run_decompositions(get_decomp_table())``,
+:func:`carspotter.export.formats.coreai.rewrite.exact_average_pool` applied, ``run_decompositions(get_decomp_table())``,
 then for ``fp16`` ``coreai_opt.casting.cast_fp32_to_fp16`` (weights and compute in float16, input and output left
 float32), then ``TorchConverter().add_exported_program(...).to_coreai()``, for a compressed variant a
 ``coreai_opt.coreai_utils`` weight pass (:data:`COMPRESSION`), then ``save_asset``. The input is named
@@ -73,7 +73,7 @@ def _exported_program(model, rewrite: bool):
     import torch
     from coreai_torch import get_decomp_table
 
-    from carspotter.export.coreai_rewrite import exact_average_pool
+    from carspotter.export.formats.coreai.rewrite import exact_average_pool
 
     size = model.input_shape[1]
     example = (torch.zeros((1, size, size, 3), dtype=torch.float32),)

@@ -1,7 +1,7 @@
 """The MIL execution: a Core ML ML program run off Apple platforms, on ONNX Runtime's CPU execution provider.
 
 Core ML's ``MLModel.predict`` exists only on macOS. :class:`MILExecution` translates the shipped program op by op
-into ONNX (:mod:`carspotter.model.mil_to_onnx`) and runs that graph with ONNX Runtime on the CPU: an independent
+into ONNX (:mod:`carspotter.export.formats.coreml.mil_to_onnx`) and runs that graph with ONNX Runtime on the CPU: an independent
 execution of the MIL op definitions, not Core ML, in ``fp32`` mode or ``fp16`` mode (every fp16-typed value rounded
 to float16, as the Core ML runtime computes an fp16 program on GPU / Neural Engine up to accumulation order).
 Parity names its device for what it is: ONNX Runtime on the CPU.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from carspotter.model.localizer import BOX_OUTPUT
-from carspotter.model.mil_to_onnx import MODES, translate
+from carspotter.export.formats.coreml.mil_to_onnx import MODES, translate
 
 DEVICE = "ONNX Runtime CPUExecutionProvider, the MIL program translated op by op"
 """Where the MIL execution runs, for parity's records."""
@@ -22,7 +22,7 @@ class MILExecution:
     """Executes a loaded ML program; build once, call :meth:`probabilities` many times.
 
     Args:
-        program: from :func:`carspotter.model.mil_program.load_mlpackage`.
+        program: from :func:`carspotter.export.formats.coreml.mil_program.load_mlpackage`.
         mode: ``"fp32"`` (every value in float32) or ``"fp16"`` (every fp16-typed value
             rounded to float16, as the Core ML runtime computes an fp16 program).
 

@@ -8,7 +8,7 @@ Its calls are ``async``; a session keeps one event loop and the loaded model for
 
 The input is ``[1, S, S, 3]`` holding 0..255 (``image``; float32, or float16 in the fp16 variant: every integer
 0..255 is exact in float16), the output ``[1, C]`` probabilities (``probabilities``):
-:mod:`carspotter.export.coreai_convert` builds it so.
+:mod:`carspotter.export.formats.coreai.convert` builds it so.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def load_mlpackage(path: str | Path) -> MILProgram:
     Raises:
         MILExecutionError: not an ML program, or more than one input.
     """
-    from carspotter.util.quiet import import_coremltools
+    from carspotter.export.formats.coreml.library import import_coremltools
 
     ct = import_coremltools()
     from coremltools.converters.mil.frontend.milproto.load import load

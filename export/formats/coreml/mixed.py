@@ -13,6 +13,8 @@ in, in Core ML's layout (``[out, in, kh, kw]``).
 
 from __future__ import annotations
 
+import numpy as np
+
 
 from carspotter.measure.sensitivity import (
     WIDTHS,
@@ -23,6 +25,7 @@ from carspotter.measure.sensitivity import (
     plan,
     plan_bits,
 )
+from carspotter.export.formats.coreml.library import LOGGERS
 from carspotter.util.quiet import quiet
 
 BUDGET_BITS = 6.0
@@ -51,7 +54,7 @@ def compress(mlmodel, build):
 
     if build.representative is None or len(build.representative) == 0:
         raise ValueError("the mixed plan needs representative photos")
-    weights = WeightLayers(build.model)
+    weights = WeightLayers(build.model, cluster=kmeans_1d)
     pixels = (
         build.representative
     )  # the first SENSITIVITY_PHOTOS (VariantSpec.calibration_limit): its gate leaves them out
@@ -67,7 +70,7 @@ def compress(mlmodel, build):
     high = {names[n] for n, b in bits.items() if b == 8 and n in names}
     low = {names[n] for n, b in bits.items() if b == 4 and n in names}
     configs = {**{n: None for n in high}, **{n: cto.OpPalettizerConfig(mode="kmeans", nbits=4) for n in low}}
-    with quiet():
+    with quiet(*LOGGERS):
         if high:
             mlmodel = cto.linear_quantize_weights(
                 mlmodel,
@@ -96,3 +99,20 @@ def compress(mlmodel, build):
         "most_sensitive": most_sensitive(sens[WIDTHS[0]]),
     }
     return mlmodel, facts
+
+
+def kmeans_1d(values: np.ndarray, k: int) -> np.ndarray:
+    """``values`` replaced by their cluster's centroid from optimal 1-D k-means with ``k`` clusters over the fp16 values:
+    the distinct values weighted by their counts, clustered by the kmeans1d that coremltools vendors and its
+    palettizer runs on an fp16 weight tensor of 10,000 values or more (``coremltools._deps``, pinned coremltools 9.0:
+    a private module, used for fidelity to the converter); smaller tensors differ from the converter's one
+    scikit-learn k-means++ run only by that run's local optimum."""
+    from coremltools._deps import _kmeans1d
+
+    half = values.astype(np.float16).astype(np.float64).ravel()
+    distinct, inverse, counts = np.unique(half, return_inverse=True, return_counts=True)
+    if len(distinct) <= k:
+        return half.reshape(values.shape).astype(values.dtype)
+    result = _kmeans1d.cluster(distinct, k, weights=counts.astype(np.float64))
+    centroids = np.asarray(result.centroids)
+    return centroids[np.asarray(result.clusters)[inverse.ravel()]].reshape(values.shape).astype(values.dtype)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from carspotter.model.localizer import BOX_OUTPUT
 from carspotter.util.errors import ExportError
+from carspotter.export.formats.coreml.library import LOGGERS
 from carspotter.util.quiet import quiet
 
 
@@ -39,7 +40,7 @@ def convert_with_box(ct, build, inputs: list, target, precision):
 
     model = build.box_model
     named = keras.Model(model.inputs, {"box": model.outputs[1], "probabilities": model.outputs[0]})
-    with quiet():
+    with quiet(*LOGGERS):
         program = ct.convert(
             named,
             source="tensorflow",
@@ -59,7 +60,7 @@ def convert_with_box(ct, build, inputs: list, target, precision):
     box, probabilities = outputs
     box.name, probabilities.name = BOX_OUTPUT, "probabilities"
     function.output_types = None  # see the module docstring
-    with quiet():
+    with quiet(*LOGGERS):
         return ct.convert(
             program,
             classifier_config=ct.ClassifierConfig(list(build.labels), predicted_probabilities_output="probabilities"),

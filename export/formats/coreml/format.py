@@ -5,22 +5,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from carspotter.export import app_packages
 from carspotter.export.app_readmes import common
-from carspotter.export.apple_delivery import SHIPPING as _SHIPPING
+from carspotter.export.formats.coreml.delivery import SHIPPING as _SHIPPING
 from carspotter.export.build import Build
-from carspotter.export.coreml_box import convert_with_box
+from carspotter.export.formats.coreml.box import convert_with_box
 from carspotter.export.package_names import swift_module
-from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
-from carspotter.model.coreml_inspect import coreml_structure
-from carspotter.model.mil_program import mil_op_counts
-from carspotter.model.mil_to_onnx import SUPPORTED_OPS
-from carspotter.model import intermediates, runtimes
+from carspotter.export.platform_package import PlatformPackage, PlatformTexts
+from carspotter.export.formats.coreml.inspect import coreml_structure
+from carspotter.export.formats.coreml.library import LOGGERS, import_coremltools
+from carspotter.export.formats.coreml.package import apple_os, swift_package
+from carspotter.export.formats.coreml.drift import mil_intermediates
+from carspotter.export.formats.coreml.runtime import COREML_PREDICT, MIL_BY_VARIANT, MIL_FP16, MIL_FP32
+from carspotter.export.formats.coreml.mil_program import mil_op_counts
+from carspotter.export.formats.coreml.mil_to_onnx import SUPPORTED_OPS
 from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.model.formats import CrossCheck, FormatOption, FormatSpec, VariantSpec
 from carspotter.model.spec import InputSpec
 from carspotter.measure.sensitivity import SENSITIVITY_PHOTOS
-from carspotter.util.quiet import import_coremltools, quiet
+from carspotter.util.quiet import quiet
 
 
 COMPRESSION = {
@@ -46,7 +48,7 @@ serves InceptionV3 badly: its convolutions carry the folded BatchNormalization s
 output channel, so a single table spends its entries on the large channels; 8-bit linear with ``constexpr_affine_dequantize`` (iOS 16); 4-bit
 block-wise (``granularity="per_block"``, a scale per 32 input channels) with ``constexpr_blockwise_shift_scale``,
 which appeared in iOS 18 (coremltools "Optimizing models: Palettization / Quantization" guides). ``mixed``: a
-sensitivity-guided plan of 8-, 6- and 4-bit layers (:mod:`carspotter.export.coreml_mixed`)."""
+sensitivity-guided plan of 8-, 6- and 4-bit layers (:mod:`carspotter.export.formats.coreml.mixed`)."""
 
 
 def _convert(ct, build: Build, target_name: str):
@@ -57,7 +59,7 @@ def _convert(ct, build: Build, target_name: str):
     precision = ct.precision.FLOAT32 if variant.mil_mode == "fp32" else ct.precision.FLOAT16
     if build.box_model is not None:
         return convert_with_box(ct, build, inputs, target, precision)
-    with quiet():
+    with quiet(*LOGGERS):
         return ct.convert(
             build.model,
             inputs=inputs,
@@ -91,7 +93,7 @@ def export(build: Build, path: Path) -> dict:
     mlmodel = _convert(ct, build, target_name)
     plan = None
     if compress == "mixed":
-        from carspotter.export.coreml_mixed import compress as mixed
+        from carspotter.export.formats.coreml.mixed import compress as mixed
 
         mlmodel, plan = mixed(mlmodel, build)  # quiet inside, but for the sensitivity's progress
     elif compress:
@@ -100,7 +102,7 @@ def export(build: Build, path: Path) -> dict:
         op_config = (cto.OpPalettizerConfig if compress == "palettize_weights" else cto.OpLinearQuantizerConfig)(
             **params
         )
-        with quiet():
+        with quiet(*LOGGERS):
             mlmodel = getattr(cto, compress)(mlmodel, config=cto.OptimizationConfig(global_config=op_config))
     mlmodel.author, mlmodel.license, mlmodel.version = info.author, info.license, info.version
     mlmodel.short_description = info.description
@@ -113,7 +115,7 @@ def export(build: Build, path: Path) -> dict:
     mlmodel.save(str(path))
     return {
         "variant": variant.name,
-        "runtime": f"Core ML ({app_packages.apple_os(target_name)})",
+        "runtime": f"Core ML ({apple_os(target_name)})",
         "model_type": "mlprogram",
         "input": {"name": spec.name, "type": "ImageType RGB", "shape": [1, spec.size, spec.size, 3]},
         "output": {"name": "classLabel_probs", "type": "dictionary string -> probability", "label": "classLabel"},
@@ -186,7 +188,7 @@ def ios_readme(model_file: str, spec: InputSpec, n_classes: int, bundle: str | N
     )
     return f"""# carspotter for iOS and macOS: a Swift package (Core ML)
 
-This folder is a Swift package ({app_packages.apple_os(FORMAT.deployment_target)}): the ML program (`Sources/CarSpotter/{model_file}`), its
+This folder is a Swift package ({apple_os(FORMAT.deployment_target)}): the ML program (`Sources/CarSpotter/{model_file}`), its
 labels and the code, with the reference's resize ported to Swift. Add it in one step: Xcode > File > Add
 Package Dependencies > Add Local > this folder (or `.package(path: "path/to/bundle/ios")`). Its package, product
 and module are named after the bundle: {named}.
@@ -219,7 +221,7 @@ if result.show {{ show(result.top) }} else {{ showMessage("Not sure: take a clos
   is compiled and tested where the bundle is built.
 
 {_SHIPPING}
-{_CORE_AI.format(size=size, os=app_packages.apple_os(FORMAT.deployment_target))}
+{_CORE_AI.format(size=size, os=apple_os(FORMAT.deployment_target))}
 {common(spec, n_classes)}"""
 
 
@@ -280,7 +282,7 @@ filters move the answers (`pillow-antialias` and `sharp` are antialiased filters
 
 
 def structure(path: Path) -> dict:
-    """The .mlpackage read without running it (:func:`carspotter.model.coreml_inspect.coreml_structure`), with the
+    """The .mlpackage read without running it (:func:`carspotter.export.formats.coreml.inspect.coreml_structure`), with the
     one-line summary and the facts parity records."""
     s = coreml_structure(path)
     return {
@@ -350,9 +352,9 @@ FORMAT = FormatSpec(
         ),
     ),
     baseline="fp16",
-    runtimes=(runtimes.MIL_FP32, runtimes.MIL_FP16, runtimes.COREML_PREDICT),
-    measure=runtimes.MIL_BY_VARIANT,
-    tools=(runtimes.COREML_PREDICT, runtimes.MIL_BY_VARIANT),
+    runtimes=(MIL_FP32, MIL_FP16, COREML_PREDICT),
+    measure=MIL_BY_VARIANT,
+    tools=(COREML_PREDICT, MIL_BY_VARIANT),
     convert=export,
     model_dir="Sources/CarSpotter",
     golden_in_package="Tests/CarSpotterTests/golden",
@@ -370,20 +372,16 @@ FORMAT = FormatSpec(
     ),
     structure=structure,
     structure_expectations=structure_expectations,
-    cross_checks=(CrossCheck("predict-vs-mil-reference", runtimes.COREML_PREDICT, runtimes.MIL_FP16, "fp16"),),
+    cross_checks=(CrossCheck("predict-vs-mil-reference", COREML_PREDICT, MIL_FP16, "fp16"),),
     device_mode="fp16",
-    intermediates=intermediates.mil_intermediates,
+    intermediates=mil_intermediates,
     order=10,
     carries_box=True,
-)
-"""Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
-
-PACKAGE = register_package(
-    PlatformPackage(
+    package=PlatformPackage(
         "coreml",
         readme=ios_readme,
-        package=app_packages.swift_package,
+        package=swift_package,
         texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE),
-    )
+    ),
 )
-"""The coreml platform package: README, package sources, snippets."""
+"""Core ML, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

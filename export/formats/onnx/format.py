@@ -10,20 +10,43 @@ fp32 model in ORT format for ONNX Runtime Mobile, with its ``required_operators`
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from carspotter.export import app_packages
 from carspotter.export.build import Build
-from carspotter.export.onnx_readme import RESIZE_ADVICE, ROI_ADVICE, SELFTEST_TEXT, THRESHOLD_CODE, onnx_readme
-from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
-from carspotter.model import intermediates, runtimes
-from carspotter.model.accelerators import onnx_mobile_gate
+from carspotter.export.formats.onnx.readme import RESIZE_ADVICE, ROI_ADVICE, SELFTEST_TEXT, THRESHOLD_CODE, onnx_readme
+from carspotter.export.formats.onnx import package as npm
+from carspotter.export.formats.onnx.accelerators import NOTE, accelerator_cells, onnx_mobile_gate
+from carspotter.export.formats.onnx.drift import onnx_intermediates
+from carspotter.export.formats.onnx.runtime import ORT_CPU, ORT_CUDA
+from carspotter.export.platform_package import PlatformPackage, PlatformTexts
 from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
 from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.util.quiet import quiet
 
 
 ONNX_OPSETS = (17, 18)  # tf2onnx 1.17 refuses opset 19
+
+LOGGERS = ("tf2onnx", "ort_format_model.utils")
+"""tf2onnx's logger and ONNX Runtime's ORT converter's (its own level), silenced while they run."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How an ONNX variant is made from the converted graph (a :class:`VariantSpec`'s ``recipe``).
+
+    Attributes:
+        dynamic: batch dimension ``N`` (servers) instead of fixed at 1 (phone EPs).
+        fp16: weights and compute in float16 (``onnxruntime.transformers.float16``, :data:`FP16_KEEP_FP32` kept).
+        quantize: ``""``, ``"qdq"`` (static int8 QDQ) or ``"qdq-mixed"`` (the sensitive layers kept in float32).
+        ort: written in ORT format (ONNX Runtime Mobile) with its operator config.
+    """
+
+    dynamic: bool = False
+    fp16: bool = False
+    quantize: str = ""
+    ort: bool = False
+
 
 FP16_KEEP_FP32 = ("Softmax",)
 """Ops the fp16 variant keeps in float32 (with casts around them), so that ONNX Runtime's NNAPI and CoreML execution
@@ -47,7 +70,7 @@ def export(build: Build, path: Path) -> dict:
     ``onnxruntime.transformers.float16``, :data:`FP16_KEEP_FP32`);
     ``int8-qdq`` (static quantization in QDQ format, per-channel int8 weights and uint8
     activations calibrated on ``build.representative``: ``onnxruntime.quantization.quantize_static``);
-    ``int8-qdq-mixed`` (the same with the most sensitive layers in float32: :mod:`carspotter.export.onnx_mixed`);
+    ``int8-qdq-mixed`` (the same with the most sensitive layers in float32: :mod:`carspotter.export.formats.onnx.mixed`);
     ``dynamic-batch`` (fp32, any batch: servers); ``ort`` (fp32 in ORT format: :func:`_to_ort`).
 
     Raises:
@@ -59,12 +82,13 @@ def export(build: Build, path: Path) -> dict:
     spec, opset = build.spec, _opset(build)
     if opset not in ONNX_OPSETS:
         raise ValueError(f"ONNX opset {opset}: tf2onnx 1.17 supports {ONNX_OPSETS}")
-    dynamic = build.variant.name == "dynamic-batch"
+    recipe = build.variant.recipe
+    dynamic = recipe.dynamic
     proto = _converted(build, dynamic)
     _set_batch(proto, dynamic)
     _rename_outputs(proto, [spec.output_name, BOX_OUTPUT])
     _set_metadata(proto, build, dynamic)
-    if build.variant.name == "fp16":
+    if recipe.fp16:
         from onnxruntime.transformers.float16 import convert_float_to_float16
 
         # The softmax stays float32 (FP16_KEEP_FP32): in float16 the phone EPs refuse what it lowers to (NNAPI
@@ -73,16 +97,16 @@ def export(build: Build, path: Path) -> dict:
         proto = convert_float_to_float16(proto, keep_io_types=True, op_block_list=list(FP16_KEEP_FP32))
         _sort_topologically(proto.graph)  # the converter appends its input casts at the end
     plan = None
-    if build.variant.name == "int8-qdq-mixed":
-        from carspotter.export.onnx_mixed import excluded_nodes
+    if recipe.quantize == "qdq-mixed":
+        from carspotter.export.formats.onnx.mixed import excluded_nodes
 
         exclude, plan = excluded_nodes(build, proto)
         proto = _quantize_qdq(proto, build.representative, path.parent, exclude)
-    elif build.variant.name == "int8-qdq":
+    elif recipe.quantize == "qdq":
         proto = _quantize_qdq(proto, build.representative, path.parent)
     onnx.checker.check_model(proto, full_check=True)
     facts = _facts(build, proto, opset, dynamic, plan)
-    if build.variant.name == "ort":
+    if recipe.ort:
         return {**facts, **_to_ort(proto, path)}
     path.write_bytes(proto.SerializeToString())
     return facts
@@ -164,7 +188,7 @@ def _converted(build: Build, dynamic: bool):
     if not dynamic and key in build.conversions:
         return onnx.load_from_string(build.conversions[key])
     signature = [tf.TensorSpec((None if dynamic else 1, spec.size, spec.size, 3), tf.float32, name=spec.name)]
-    with quiet():
+    with quiet(*LOGGERS):
         proto, _ = tf2onnx.convert.from_keras(
             build.box_model or build.model, input_signature=signature, opset=_opset(build)
         )
@@ -190,7 +214,7 @@ def _to_ort(proto, path: Path) -> dict:
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         src, out = Path(tmp) / "model.onnx", Path(tmp) / "out"
         src.write_bytes(proto.SerializeToString())
-        with quiet():
+        with quiet(*LOGGERS):
             convert_onnx_models_to_ort(
                 src, output_dir=out, optimization_styles=[OptimizationStyle.Runtime], target_platform="arm"
             )
@@ -208,9 +232,9 @@ def _to_ort(proto, path: Path) -> dict:
 
 
 def accelerators(path: Path) -> dict | None:
-    """ONNX Runtime's mobile usability check of an ``.onnx`` variant file (:mod:`carspotter.model.accelerators`);
+    """ONNX Runtime's mobile usability check of an ``.onnx`` variant file (:mod:`.accelerators`);
     None for the ``.ort`` file (the check reads ONNX; the ORT file is the fp32 ONNX converted)."""
-    from carspotter.model.accelerators import onnx_mobile_usability
+    from carspotter.export.formats.onnx.accelerators import onnx_mobile_usability
 
     return None if Path(path).suffix == ".ort" else onnx_mobile_usability(path)
 
@@ -252,7 +276,7 @@ def _quantize_qdq(proto, representative, workdir: Path, exclude: list[str] = ())
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(proto.SerializeToString())
-        with quiet():
+        with quiet(*LOGGERS):
             quantize_static(
                 str(src),
                 str(dst),
@@ -293,21 +317,23 @@ FORMAT = FormatSpec(
     platform="onnx",
     filename="carspotter.onnx",
     variants=(
-        VariantSpec("fp32", "fp32"),
-        VariantSpec("fp16", "fp16"),
-        VariantSpec("int8-qdq", "int8", calibration=True),
+        VariantSpec("fp32", "fp32", recipe=Recipe()),
+        VariantSpec("fp16", "fp16", recipe=Recipe(fp16=True)),
+        VariantSpec("int8-qdq", "int8", calibration=True, recipe=Recipe(quantize="qdq")),
         VariantSpec(
             "int8-qdq-mixed",
             "int8",
             calibration=True,
             use="int8 QDQ with the layers most sensitive to int8 weights kept in float32 (per-layer "
             "sensitivity on representative photos; nodes_to_exclude)",
+            recipe=Recipe(quantize="qdq-mixed"),
         ),
         VariantSpec(
             "dynamic-batch",
             "fp32",
             default_ok=False,
             use="servers: input [N, S, S, 3], any batch; no phone EP takes a dynamic shape",
+            recipe=Recipe(dynamic=True),
         ),
         VariantSpec(
             "ort",
@@ -317,12 +343,15 @@ FORMAT = FormatSpec(
             suffix=".ort",
             copy_of="fp32",
             use="ONNX Runtime Mobile: the fp32 model in ORT format, with its required_operators config",
+            recipe=Recipe(ort=True),
         ),
     ),
     baseline="fp32",
-    runtimes=(runtimes.ORT_CPU, runtimes.ORT_CUDA),
+    runtimes=(ORT_CPU, ORT_CUDA),
     accelerators=accelerators,
     accelerator_gate=onnx_mobile_gate,
+    accelerator_cells=accelerator_cells,
+    accelerator_note=NOTE,
     convert=export,
     model_dir="",
     app_package="npm",
@@ -330,18 +359,14 @@ FORMAT = FormatSpec(
     options=(
         FormatOption("--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"),
     ),
-    intermediates=intermediates.onnx_intermediates,
+    intermediates=onnx_intermediates,
     order=30,
     carries_box=True,
-)
-"""ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
-
-PACKAGE = register_package(
-    PlatformPackage(
+    package=PlatformPackage(
         "onnx",
         readme=onnx_readme,
-        package=app_packages.npm_package,
+        package=npm.npm_package,
         texts=PlatformTexts(SELFTEST_TEXT, THRESHOLD_CODE, " or the top-1 is '{name}'", RESIZE_ADVICE, ROI_ADVICE),
-    )
+    ),
 )
-"""The onnx platform package: README, package sources, snippets."""
+"""ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

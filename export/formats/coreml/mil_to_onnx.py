@@ -2,8 +2,8 @@
 
 Core ML's ``MLModel.predict`` exists only on macOS, and no library executes ML
 Programs elsewhere. The program read back from the shipped ``.mlpackage``
-(:mod:`carspotter.model.mil_program`) is translated here op by op into an ONNX graph, which
-:mod:`carspotter.model.mil_execution` runs with ONNX Runtime on the CPU.
+(:mod:`carspotter.export.formats.coreml.mil_program`) is translated here op by op into an ONNX graph, which
+:mod:`carspotter.export.formats.coreml.mil_execution` runs with ONNX Runtime on the CPU.
 
 It is an independent execution of the MIL program, not Core ML: it follows the MIL op
 definitions (coremltools ``mil/ops/defs/iOS15``) with fp32 arithmetic, and in
@@ -391,7 +391,7 @@ SUPPORTED_OPS = frozenset(name[len("op_") :] for name in vars(_Translator) if na
 
 def translate(program, mode: str = "fp32"):
     """The ONNX graph (``onnx.ModelProto``, opset :data:`ONNX_OPSET`) that computes ``program`` (a
-    :class:`carspotter.model.mil_program.MILProgram`) in ``mode`` (``fp32``, or ``fp16``: every fp16-typed value
+    :class:`carspotter.export.formats.coreml.mil_program.MILProgram`) in ``mode`` (``fp32``, or ``fp16``: every fp16-typed value
     rounded to float16).
 
     Raises:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from carspotter.export import app_packages
-from carspotter.export.android_delivery import DEFAULT_DELIVERY, DELIVERY_TYPES, SHIPPING
+from carspotter.export.formats.tflite.delivery import DEFAULT_DELIVERY, DELIVERY_TYPES, SHIPPING
 from carspotter.export.app_readmes import common
 from carspotter.export.build import Build
 from carspotter.export.package_names import android_assets
-from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
-from carspotter.export.tflite_metadata import add_classifier_metadata
-from carspotter.model import intermediates, runtimes
+from carspotter.export.formats.tflite import package as android
+from carspotter.export.formats.tflite.accelerators import NOTE, accelerator_cells
+from carspotter.export.formats.tflite.drift import litert_intermediates
+from carspotter.export.formats.tflite.metadata import add_classifier_metadata
+from carspotter.export.formats.tflite.runtime import LITERT, MEDIAPIPE
+from carspotter.export.platform_package import PlatformPackage, PlatformTexts
+from carspotter.measure.resizers import AppPath
+from carspotter.model.reference_resize import box_reduce
 from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
 from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.model.spec import InputSpec
@@ -276,9 +280,28 @@ texture) and a reduced decode (`inSampleSize`) move some answers, as the other r
 measured here."""
 
 
+APP_PATHS = (
+    AppPath(
+        "mediapipe",
+        "Android package: box pre-reduction, then MediaPipe Tasks ImageClassifier resizing",
+        None,
+        MEDIAPIPE.unavailable,
+        given=box_reduce,
+    ),
+    AppPath(
+        "mediapipe-bare",
+        "Android app without the package: the whole photo to MediaPipe Tasks ImageClassifier",
+        None,
+        MEDIAPIPE.unavailable,
+        given=lambda rgb, size: rgb,
+    ),
+)
+"""The app paths that hand MediaPipe's ImageClassifier the photo (:data:`carspotter.measure.resizers.PATHS`)."""
+
+
 def accelerators(path: Path) -> dict:
-    """GPU-delegate compatibility of a variant file (LiteRT's analyzer: :mod:`carspotter.model.accelerators`)."""
-    from carspotter.model.accelerators import litert_gpu_compatibility
+    """GPU-delegate compatibility of a variant file (LiteRT's analyzer: :mod:`.accelerators`)."""
+    from carspotter.export.formats.tflite.accelerators import litert_gpu_compatibility
 
     return litert_gpu_compatibility(path)
 
@@ -300,8 +323,12 @@ FORMAT = FormatSpec(
         ),
     ),
     baseline="fp32",
-    runtimes=(runtimes.LITERT, runtimes.MEDIAPIPE),
+    runtimes=(LITERT, MEDIAPIPE),
+    photo_runtime=MEDIAPIPE,
+    app_paths=APP_PATHS,
     accelerators=accelerators,
+    accelerator_cells=accelerator_cells,
+    accelerator_note=NOTE,
     convert=export,
     model_dir="src/main/assets/carspotter",
     model_dir_for=lambda name: f"src/main/assets/{android_assets(name)}",
@@ -316,18 +343,14 @@ FORMAT = FormatSpec(
             "fast-follow or on-demand (default)",
         ),
     ),
-    intermediates=intermediates.litert_intermediates,
+    intermediates=litert_intermediates,
     order=20,
     carries_box=True,
-)
-"""TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
-
-PACKAGE = register_package(
-    PlatformPackage(
+    package=PlatformPackage(
         "tflite",
         readme=android_readme,
-        package=app_packages.android_library,
+        package=android.android_library,
         texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE),
-    )
+    ),
 )
-"""The tflite platform package: README, package sources, snippets."""
+"""TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -1,10 +1,10 @@
 """The ``onnx/`` folder's README (the npm package and the model for other runtimes) and the ONNX platform package's
-snippets (:data:`carspotter.export.onnx_export.PACKAGE`)."""
+snippets (:data:`carspotter.export.formats.onnx.format.PACKAGE`)."""
 
 from __future__ import annotations
 
 from carspotter.export.app_readmes import common
-from carspotter.export.npm_loading import LOADING as _LOADING
+from carspotter.export.formats.onnx.npm_loading import LOADING as _LOADING
 from carspotter.model.spec import InputSpec
 
 

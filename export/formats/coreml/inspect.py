@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from carspotter.export.formats.coreml.library import import_coremltools
+
 
 def coreml_predict_unavailable() -> str | None:
     """Why ``MLModel.predict`` cannot run here, or None where it can."""
@@ -21,8 +23,7 @@ def coreml_structure(path: Path) -> dict:
         "predicted_feature", "probabilities_output", "labels": [...], "ops": {type: count},
         "spec_version"}``.
     """
-    from carspotter.model.mil_program import classifier_labels, mil_op_counts
-    from carspotter.util.quiet import import_coremltools
+    from carspotter.export.formats.coreml.mil_program import classifier_labels, mil_op_counts
 
     ct = import_coremltools()
     spec = ct.utils.load_spec(str(path))

@@ -2,9 +2,9 @@
 
 Apple's path into Core AI is PyTorch's ``torch.export`` through ``coreai-torch``. The run's ``model.keras`` loads
 unchanged on Keras' PyTorch backend, so the conversion runs in a process of its own on that backend
-(:mod:`carspotter.export.coreai_convert`), with the average-pool rewrite the converter needs
-(:mod:`carspotter.export.coreai_rewrite`). Every variant runs in Core AI's own runtime (``coreai-core``, on Linux and
-macOS: :mod:`carspotter.model.coreai_session`) for its gate, parity, evaluate and benchmark.
+(:mod:`carspotter.export.formats.coreai.convert`), with the average-pool rewrite the converter needs
+(:mod:`carspotter.export.formats.coreai.rewrite`). Every variant runs in Core AI's own runtime (``coreai-core``, on Linux and
+macOS: :mod:`carspotter.export.formats.coreai.runtime`) for its gate, parity, evaluate and benchmark.
 
 The files join the Core ML format's Swift package (``ios/Sources/CarSpotter``): the package loads the ``.aimodel``
 on iOS 27 / macOS 27 and later and the ``.mlpackage`` before (``FormatSpec.joins``). Install: ``pip install
@@ -21,8 +21,13 @@ import tempfile
 from pathlib import Path
 
 from carspotter.export.build import Build
-from carspotter.export.platform_package import PlatformPackage, PlatformTexts, register_package
-from carspotter.model.coreai_session import COREAI_RUNTIME, LABELS_KEY, coreai_intermediates, coreai_unavailable
+from carspotter.export.platform_package import PlatformPackage, PlatformTexts
+from carspotter.export.formats.coreai.runtime import (
+    COREAI_RUNTIME,
+    LABELS_KEY,
+    coreai_intermediates,
+    coreai_unavailable,
+)
 from carspotter.model.formats import FormatSpec, VariantSpec
 from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.model.spec import InputSpec
@@ -68,7 +73,7 @@ def export(build: Build, path: Path) -> dict:
             [
                 sys.executable,
                 "-m",
-                "carspotter.export.coreai_convert",
+                "carspotter.export.formats.coreai.convert",
                 str(build.source),
                 str(path),
                 str(facts),
@@ -143,8 +148,7 @@ FORMAT = FormatSpec(
     intermediates=coreai_intermediates,
     order=20,
     carries_box=True,
+    # its part of the Swift package: its README section (the package itself is Core ML's)
+    package=PlatformPackage("coreai", readme=readme, texts=PlatformTexts()),
 )
 """Core AI, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""
-
-PACKAGE = register_package(PlatformPackage("coreai", readme=readme, texts=PlatformTexts()))
-"""Core AI's part of the Swift package: its README section (the package itself is Core ML's)."""
