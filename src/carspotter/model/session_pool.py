@@ -57,6 +57,21 @@ class SessionPool:
         runtime = tool_runtime(spec)
         return runtime, self.session(runtime, variant, path)
 
+    def adopt(self, key: str, make) -> runtimes.Session:
+        """A session the pool did not load through a runtime (the Keras reference on a loaded model, a file's
+        intermediate tensors for drift): ``make()`` on first use (or after its user closed it), kept under ``key`` and
+        closed with the others (an object without ``close`` is just forgotten)."""
+        slot = (key, "adopted")
+        if slot not in self._sessions or getattr(self._sessions[slot], "closed", False):
+            self._sessions[slot] = make()
+        return self._sessions[slot]
+
+    def drop(self, key: str) -> None:
+        """Close and forget the session adopted under ``key`` (no error when there is none)."""
+        session = self._sessions.pop((key, "adopted"), None)
+        if session is not None and not getattr(session, "closed", True):
+            session.close()
+
     def release(self, path: Path) -> None:
         """Close and forget every session of the file ``path`` (a variant left out and deleted, or done with)."""
         for key in [k for k in self._sessions if k[0] == str(path)]:
@@ -73,7 +88,7 @@ class SessionPool:
     def close(self) -> None:
         """Close every session the pool loaded."""
         for session in self._sessions.values():
-            if not session.closed:
+            if not getattr(session, "closed", True):
                 session.close()
         self._sessions.clear()
 

@@ -29,7 +29,6 @@ import numpy as np
 from carspotter.measure.intervals import wilson
 from carspotter.tools.two_pass_cost import two_pass_cost
 from carspotter.model.formats import FORMATS
-from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import UsageError
 from carspotter.tools.benchmark_page import WARMUP, chart, markdown, write
 from carspotter.tools.cpu_peak import flops_per_photo, fp32_peak, gemm_peak
@@ -168,18 +167,13 @@ def _photos(handle, photos: int | None) -> tuple[np.ndarray, np.ndarray, str]:
     return golden.exact_inputs()[:photos], golden.truth[:photos], "the bundle's golden set"
 
 
-def _load_all(
-    bundle: Path, manifest, run_obj, report: Report, threads: int, batch: int, log: Callable[[str], None]
-) -> list[tuple[Row, Loaded]]:
-    """The Keras reference (when the run is here) and every shipped variant, each loaded (load time measured)."""
-    from carspotter.model.runtimes import load_reference
-
+def _load_all(src, report: Report, batch: int, log: Callable[[str], None]) -> list[tuple[Row, Loaded]]:
+    """The Keras reference (when the run is here) and every shipped variant, each loaded (load time measured: each
+    load afresh, _timed_load closes the one before, and the source's pool loads it again)."""
+    manifest = src.manifest
     entries: list[tuple[Row, Loaded]] = []
-    pool = SessionPool(list(manifest.labels), threads)  # each load timed afresh: _timed_load closes the one before
-    if run_obj is not None:
-        loaded, load_ms = _timed_load(
-            lambda: open_reference(load_reference(run_obj))
-        )  # keras.saving.load_model, safe_mode
+    if src.run is not None:
+        loaded, load_ms = _timed_load(lambda: open_reference(src, reload=True))  # keras.saving.load_model, safe_mode
         model = loaded.session.model
         log("counting FLOPs of the reference")
         report.flops_per_photo = flops_per_photo(model, manifest.spec.size)
@@ -200,7 +194,7 @@ def _load_all(
         for vname, record in entry.variants.items():
             if not record.shipped:
                 continue
-            loaded, load_ms = _timed_load(lambda f=fmt, v=vname: open_variant(bundle, manifest, f, v, pool))
+            loaded, load_ms = _timed_load(lambda f=fmt, v=vname: open_variant(src, f, v))
             if hasattr(loaded.session, "reserve"):
                 loaded.session.reserve(batch)
             timed = loaded.session.timed
@@ -316,17 +310,22 @@ def run_benchmark(
         UsageError: ``threads``, ``batch``, ``photos`` or ``runs`` out of range (exit 2).
         BundleError: the bundle fails verification or has neither its run nor a golden set.
     """
-    from carspotter.contracts.bundle_handle import open_bundle
+    from carspotter.contracts.source import open_bundle_source
 
     _check_args(photos, threads, batch, runs)
     _set_tf_threads(threads)
-    handle = open_bundle(bundle, run)
-    bundle, manifest, run_obj = handle.folder, handle.manifest, handle.run
-    pixels, truth, source = _photos(handle, photos)
+    with open_bundle_source(bundle, run, threads=threads) as src:  # the command's one pool, closed at the end
+        return _benchmark(src, photos, threads, batch, runs, clock_mhz, log)
+
+
+def _benchmark(src, photos, threads: int, batch: int, runs: int, clock_mhz, log) -> Report:
+    """:func:`run_benchmark` on an opened bundle."""
+    bundle, manifest = src.folder, src.manifest
+    pixels, truth, source = _photos(src, photos)
     if len(pixels) < batch:
         raise UsageError(f"--batch {batch}: more than the {len(pixels)} photos available; choose a smaller batch")
     report = _new_report(bundle, len(pixels), source, threads, batch, runs, clock_mhz, log)
-    entries = _load_all(bundle, manifest, run_obj, report, threads, batch, log)
+    entries = _load_all(src, report, batch, log)
     try:
         log(f"accuracy of {len(entries)} sessions on {len(pixels)} photos")
         _measure_accuracy(entries, pixels, truth)

@@ -65,47 +65,52 @@ def run_drift(
         UsageError: ``photos`` < 1, ``tolerance`` not in (0, 1], a variant not shipped.
         BundleError: the bundle fails verification, or its run is not here (the reference is needed).
     """
-    from carspotter.contracts.bundle_handle import open_bundle
-    from carspotter.contracts.photoset import split_photoset
-    from carspotter.model.runtimes import load_reference
+    from carspotter.contracts.source import open_bundle_source
 
     if photos < 1:
         raise UsageError(f"--photos {photos}: at least 1")
     if not 0 < tolerance <= 1:
         raise UsageError(f"--tolerance {tolerance}: a relative error in (0, 1]")
-    handle = open_bundle(bundle, run)
-    if handle.run is None:
-        raise BundleError(
-            f"{handle.folder}: its run was not found; pass --run RUN_DIR (drift compares against the Keras reference)"
-        )
-    chosen = _chosen(handle.manifest, variants)
-    pixels = split_photoset(handle.run, "test", limit=photos).pixels
-    probes = ReferenceProbes(load_reference(handle.run))
+    with open_bundle_source(bundle, run) as src:  # the command's one pool: each file's tensors, closed after its turn
+        if src.run is None:
+            raise BundleError(
+                f"{src.folder}: its run was not found; pass --run RUN_DIR (drift compares against the Keras reference)"
+            )
+        chosen = _chosen(src.manifest, variants)
+        return _measure_all(src, chosen, photos, tolerance, log) + recorded(src.manifest)
+
+
+def _measure_all(src, chosen: list[tuple[str, str]], photos: int, tolerance: float, log: Log) -> list[Drift]:
+    """:func:`run_drift` of the chosen variants on an opened bundle."""
+    from carspotter.contracts.photoset import split_photoset
+
+    pixels = split_photoset(src.run, "test", limit=photos).pixels
+    probes = ReferenceProbes(src.model())
     out = []
     for fmt, name in chosen:
         spec = FORMATS[fmt]
         variant = spec.variant(name)
         if spec.intermediates is None or variant.copy_of:
-            log(
-                f"{fmt}/{name}: not measured ("
-                + (
-                    f"the {variant.copy_of} model in another file format"
-                    if variant.copy_of
-                    else "the format exposes no intermediate tensors"
-                )
-                + ")"
+            why = (
+                f"the {variant.copy_of} model in another file format"
+                if variant.copy_of
+                else "the format exposes no intermediate tensors"
             )
+            log(f"{fmt}/{name}: not measured ({why})")
             continue
-        path = handle.folder / handle.manifest.formats[fmt].variants[name].path
+        path = src.folder / src.manifest.formats[fmt].variants[name].path
+        key = f"drift:{path}"
         try:
-            tensors = spec.intermediates(path, variant)
+            tensors = src.pool.adopt(key, lambda: spec.intermediates(path, variant))
             drift = measure_drift(f"{fmt}/{name}", probes, tensors, pixels, tolerance)
         except Exception as exc:  # one variant's runtime failing does not hide the others' drift
             log(f"{fmt}/{name}: not measured ({one_line(exc)})")
             continue
+        finally:
+            src.pool.drop(key)  # every tensor of the file held: one file at a time
         log(drift.summary())
         out.append(drift)
-    return out + recorded(handle.manifest)
+    return out
 
 
 def _axis(drifts: list[Drift]) -> list[Probe]:

@@ -27,7 +27,7 @@ from carspotter.measure.evaluation import column_figures
 from carspotter.measure.intervals import paired_difference, too_small
 from carspotter.measure.requirements import Requirement, failures
 from carspotter.model.formats import FORMATS
-from carspotter.model.session_pool import SessionPool
+from carspotter.contracts.source import Source, open_bundle_source, open_source
 from carspotter.util.errors import UsageError
 
 Log = Callable[[str], None]
@@ -80,52 +80,8 @@ class Evaluation:
         }
 
 
-@dataclass
-class _Source:
-    folder: Path
-    labels: list[str]
-    size: int
-    manifest: object | None
-    run: object | None
-    threshold: float | None
-    negative: str | None
-
-
-def _open(folder: Path, run: str | Path | None) -> _Source:
-    """A bundle (its run looked for as parity does) or a run folder.
-
-    Raises:
-        UsageError: neither; BundleError / RunError: fails verification.
-    """
-    from carspotter.contracts.bundle_handle import BundleHandle, open_folder
-
-    opened = open_folder(folder, run)
-    if not isinstance(opened, BundleHandle):
-        conf = opened.confidence
-        return _Source(
-            folder,
-            list(opened.labels),
-            opened.input.size,
-            None,
-            opened,
-            conf.threshold if conf else None,
-            conf.negative_class if conf else None,
-        )
-    manifest = opened.manifest
-    conf = manifest.confidence or {}
-    return _Source(
-        folder,
-        list(manifest.labels),
-        manifest.spec.size,
-        manifest,
-        opened.run,
-        conf.get("threshold"),
-        conf.get("negative_class"),
-    )
-
-
 def _photos(
-    src: _Source, data: str | Path | None, layout: str, mapping: str | None, crop: bool, split: str | None
+    src: Source, data: str | Path | None, layout: str, mapping: str | None, crop: bool, split: str | None
 ) -> tuple[PhotoSet, str]:
     """The labelled photos and how to name them (the folder's name, never a machine path)."""
     if data is None:
@@ -141,6 +97,8 @@ def _photos(
 
 
 def _load_and_run(key: str, load: Callable, pixels: np.ndarray, log: Log):
+    """Run one column on the photos; its session is closed after (one variant in memory at a time: the command's pool
+    loads it afresh if asked again)."""
     t0 = time.perf_counter()
     loaded = load()
     try:
@@ -152,15 +110,14 @@ def _load_and_run(key: str, load: Callable, pixels: np.ndarray, log: Log):
 
 
 def _model_columns(
-    src: _Source, ps: PhotoSet, formats: tuple[str, ...] | None, log: Log
+    src: Source, ps: PhotoSet, formats: tuple[str, ...] | None, log: Log
 ) -> tuple[dict, list[str], list[str]]:
     """``({key: (kind, target, probs)}, shipped keys, notes)`` for the reference and every shipped variant."""
-    from carspotter.model.runtimes import load_reference
     from carspotter.tools.loaded import open_reference
 
     out, shipped, notes = {}, [], []
     if src.run is not None:
-        probs, target = _load_and_run("keras", lambda: open_reference(load_reference(src.run)), ps.pixels, log)
+        probs, target = _load_and_run("keras", lambda: open_reference(src), ps.pixels, log)
         out["keras"] = ("reference", target, probs)
     else:
         notes.append("the Keras reference column is absent: the bundle's run was not found (pass --run RUN_DIR)")
@@ -169,14 +126,11 @@ def _model_columns(
     unknown = [f for f in (formats or ()) if f not in src.manifest.formats]
     if unknown:
         raise UsageError(f"--formats {','.join(formats)}: the bundle holds {', '.join(src.manifest.formats)}")
-    with SessionPool(src.labels) as pool:  # one variant in memory at a time: _load_and_run closes each after its run
-        _variant_columns(src, ps, formats, pool, out, shipped, notes, log)
+    _variant_columns(src, ps, formats, out, shipped, notes, log)
     return out, shipped, notes
 
 
-def _variant_columns(
-    src: _Source, ps: PhotoSet, formats, pool: SessionPool, out: dict, shipped: list, notes: list, log: Log
-) -> None:
+def _variant_columns(src: Source, ps: PhotoSet, formats, out: dict, shipped: list, notes: list, log: Log) -> None:
     from carspotter.tools.loaded import open_variant
 
     for fmt, entry in src.manifest.formats.items():
@@ -193,20 +147,18 @@ def _variant_columns(
                 )
             elif record.shipped:
                 key = f"{fmt}/{name}"
-                probs, target = _load_and_run(
-                    key, lambda f=fmt, v=name: open_variant(src.folder, src.manifest, f, v, pool), ps.pixels, log
-                )
+                probs, target = _load_and_run(key, lambda f=fmt, v=name: open_variant(src, f, v), ps.pixels, log)
                 out[key] = ("format", target, probs)
                 shipped.append(key)
 
 
-def _app_columns(src: _Source, ps: PhotoSet, log: Log) -> tuple[dict, list[str]]:
+def _app_columns(src: Source, ps: PhotoSet, log: Log) -> tuple[dict, list[str]]:
     """Every app path on the photo files: ``({"app/NAME": (kind, target, probs)}, notes)``."""
     if src.manifest is None or ps.paths is None:
         return {}, []
     boxes = list(ps.boxes) if ps.boxes else [None] * len(ps.paths)
     out, notes = {}, []
-    with app_paths.AppModels(src.folder, src.manifest.formats, src.labels) as models:
+    with app_paths.AppModels(src.folder, src.manifest.formats, src.labels, src.pool) as models:
         for run in app_paths.each_path(list(ps.paths), boxes, src.size, src.labels, models):
             if run.skipped is not None:
                 notes.append(f"app path {run.name} not measured: {run.skipped}")
@@ -216,27 +168,28 @@ def _app_columns(src: _Source, ps: PhotoSet, log: Log) -> tuple[dict, list[str]]
     return out, notes
 
 
-def _baseline(other: str | Path, src: _Source, ps: PhotoSet, columns: dict, probs: dict, log: Log) -> dict:
-    """Each format's default variant against the same format's default in bundle ``other``, on the same photos."""
-    from carspotter.contracts.manifest import verify_bundle
+def _baseline(other: str | Path, src: Source, ps: PhotoSet, columns: dict, probs: dict, log: Log) -> dict:
+    """Each format's default variant against the same format's default in bundle ``other``, on the same photos (its
+    sessions in the command's pool)."""
     from carspotter.tools.loaded import open_variant
 
     if src.manifest is None:
         raise UsageError("--baseline compares two bundles: pass a bundle folder, not a run folder")
     other = Path(other)
-    base = verify_bundle(other)
+    theirs_src = open_bundle_source(other, pool=src.pool)
+    base = theirs_src.manifest
     if list(base.labels) != src.labels:
         raise UsageError(
             f"--baseline {other}: its labels differ from {src.folder.name}'s; compare bundles of the same classes"
         )
-    out, pool = {}, SessionPool(src.labels)
+    out = {}
     for fmt, entry in src.manifest.formats.items():
         key = f"{fmt}/{entry.default_variant}"
         if fmt not in base.formats or key not in probs:
             continue
         theirs, _ = _load_and_run(
             f"baseline {fmt}/{base.formats[fmt].default_variant}",
-            lambda f=fmt: open_variant(other, base, f, base.formats[f].default_variant, pool),
+            lambda f=fmt: open_variant(theirs_src, f, base.formats[f].default_variant),
             ps.pixels,
             log,
         )
@@ -281,7 +234,14 @@ def evaluate(
         UsageError: unknown classes (listed), no photo, a format the bundle lacks, a bad ``--require``
             target, a baseline of other classes (exit 2); BundleError / RunError / DatasetError likewise.
     """
-    src = _open(Path(source), run)
+    with open_source(source, run) as src:  # the command's one session pool, closed at the end
+        return _evaluate(
+            src, data, layout, mapping, crop, split, formats, with_app_paths, require, baseline, two_pass, log
+        )
+
+
+def _evaluate(src, data, layout, mapping, crop, split, formats, with_app_paths, require, baseline, two_pass, log):
+    """:func:`evaluate` on an opened source."""
     ps, described = _photos(src, data, layout, mapping, crop, split)
     log(f"{len(ps.names)} photos of {len(set(ps.truth.tolist()))} classes ({len(ps.skipped)} not read)")
     models, shipped, notes = _model_columns(src, ps, formats, log)
@@ -297,7 +257,7 @@ def evaluate(
         result.columns[key] = {
             "kind": kind,
             "target": target,
-            **column_figures(p, ps.truth, src.labels, src.threshold, src.negative),
+            **column_figures(p, ps.truth, src.labels, src.threshold, src.negative_class),
         }
     if two_pass:
         from carspotter.tools.evaluate_two_pass import add_two_pass

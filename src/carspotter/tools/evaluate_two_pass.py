@@ -13,7 +13,6 @@ import time
 from typing import Callable
 
 from carspotter.measure.two_pass_figures import two_pass_column
-from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import UsageError
 
 Log = Callable[[str], None]
@@ -21,7 +20,7 @@ Log = Callable[[str], None]
 
 def _column(src, ps, infer) -> dict:
     return two_pass_column(
-        infer, ps.paths, ps.truth, src.size, src.labels, src.threshold, src.negative, ps.annotated, ps.names
+        infer, ps.paths, ps.truth, src.size, src.labels, src.threshold, src.negative_class, ps.annotated, ps.names
     )
 
 
@@ -45,19 +44,18 @@ def _formats(src, ps, columns: dict, shipped: list[str], log: Log) -> list[str]:
     from carspotter.tools.loaded import open_variant
 
     without = []
-    with SessionPool(src.labels) as pool:
-        for key in shipped:
-            fmt, variant = key.split("/", 1)
-            loaded = open_variant(src.folder, src.manifest, fmt, variant, pool)
-            try:
-                if loaded.session.box(ps.pixels[:1]) is None:
-                    without.append(key)
-                    continue
-                t0 = time.perf_counter()
-                columns[key]["two_pass"] = _column(src, ps, loaded.session.infer_with_box)
-                log(f"{key} two-pass on {loaded.target}: {len(ps.paths)} photos in {time.perf_counter() - t0:.1f} s")
-            finally:
-                loaded.session.close()
+    for key in shipped:
+        fmt, variant = key.split("/", 1)
+        loaded = open_variant(src, fmt, variant)  # the command's pool; closed after, one variant in memory at a time
+        try:
+            if loaded.session.box(ps.pixels[:1]) is None:
+                without.append(key)
+                continue
+            t0 = time.perf_counter()
+            columns[key]["two_pass"] = _column(src, ps, loaded.session.infer_with_box)
+            log(f"{key} two-pass on {loaded.target}: {len(ps.paths)} photos in {time.perf_counter() - t0:.1f} s")
+        finally:
+            loaded.session.close()
     return without
 
 

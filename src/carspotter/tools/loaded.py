@@ -8,11 +8,9 @@ opened once by :func:`open_variant` or :func:`open_reference` and closed by the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from carspotter.model import runtimes
 from carspotter.model.formats import FORMATS
-from carspotter.model.session_pool import SessionPool
 
 
 @dataclass
@@ -41,25 +39,24 @@ class Loaded:
         return self.session.infer(pixels)
 
 
-def open_variant(bundle: Path, manifest, fmt: str, variant: str, pool: SessionPool) -> Loaded:
-    """A shipped variant of a verified bundle (``manifest``: its :class:`~carspotter.contracts.manifest.Manifest`)
-    from the command's session pool, on the runtime tools use here
-    (:func:`carspotter.model.session_pool.tool_runtime`); closing the session makes the pool load it afresh next time.
+def open_variant(source, fmt: str, variant: str) -> Loaded:
+    """A shipped variant of an opened :class:`~carspotter.contracts.source.Source`, a session of its pool on the
+    runtime tools use here (:func:`carspotter.model.session_pool.tool_runtime`); closing the session makes the pool
+    load it afresh next time.
 
     Raises:
-        KeyError: the format or variant is not in the manifest (callers check first).
+        UsageError: the source does not ship it.
     """
-    record, spec = manifest.formats[fmt].variants[variant], FORMATS[fmt]
-    vspec = spec.variant(variant)
-    runtime, session = pool.tool_session(spec, vspec, Path(bundle) / record.path)
-    return Loaded(fmt, variant, runtime.target_for(vspec), session)
+    runtime, session = source.variant(fmt, variant)
+    return Loaded(fmt, variant, runtime.target_for(FORMATS[fmt].variant(variant)), session)
 
 
-def open_reference(model, device: str = "/CPU:0") -> Loaded:
-    """The Keras reference (a loaded model) as a :class:`Loaded`."""
-    return Loaded(
-        "keras",
-        "reference",
-        f"Keras reference ({device.strip('/').split(':')[0]})",
-        runtimes.KerasSession(model, device),
-    )
+def open_reference(source, device: str = "/CPU:0", reload: bool = False) -> Loaded:
+    """The Keras reference of an opened source (its run's model) as a :class:`Loaded`, a session of its pool
+    (``reload``: ``model.keras`` loaded again, for the benchmark's load time).
+
+    Raises:
+        BundleError: a bundle whose run is not here; RunError: the model does not load.
+    """
+    session = source.reference(device, reload)
+    return Loaded("keras", "reference", f"Keras reference ({device.strip('/').split(':')[0]})", session)

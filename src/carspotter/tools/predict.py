@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from carspotter.model import photos, runtimes
+from carspotter.model import photos
 from carspotter.model.session_pool import SessionPool
 from carspotter.util.errors import PhotoError, UsageError
 from carspotter.tools.loaded import Loaded, open_reference, open_variant
@@ -46,7 +46,7 @@ SMALL_OBJECT_PX = 200
 
 @dataclass
 class Source:
-    """What a run or bundle folder offers to predict with.
+    """What a run or bundle folder (opened once: :mod:`carspotter.contracts.source`) offers to predict with.
 
     Attributes:
         path: the folder.
@@ -57,7 +57,7 @@ class Source:
         reference: the Keras model when it is available (for heatmaps), else None.
         threshold: the run's "show the answer" probability (0..1) from its confidence record, or None.
         target_precision: the precision that threshold was chosen for (0..1), or None.
-        pool: the session pool the formats' sessions come from (None for a run folder).
+        pool: the command's session pool, every predictor's session in it (the reference's too).
         run_dir: the run folder when it was found (its localizer serves ``--two-pass``), else None.
     """
 
@@ -140,7 +140,8 @@ def _parse_formats(text: str) -> tuple[str, ...] | None:
 def open_source(
     folder: str | Path, formats: str = "all", variant: str | None = None, run: str | Path | None = None
 ) -> Source:
-    """Open a run or bundle folder with the formats to run.
+    """Open a run or bundle folder (:func:`carspotter.contracts.source.open_source`) with the formats to run, each a
+    session of the folder's one pool.
 
     Args:
         folder: a run folder (run.json) or a bundle folder (manifest.json).
@@ -152,44 +153,40 @@ def open_source(
         UsageError: an unknown format, a format or variant the folder does not hold (exit 2).
         RunError, BundleError: the folder is neither, or fails verification.
     """
-    from carspotter.contracts.bundle_handle import BundleHandle, open_folder
+    from carspotter.contracts.source import open_source as open_folder_source
 
-    folder = Path(folder)
     wanted = _parse_formats(formats)
-    opened = open_folder(folder, run)
-    if not isinstance(opened, BundleHandle):
-        return _run_source(folder, opened, wanted, formats, variant)
-    return _bundle_source(folder, opened, wanted, formats, variant)
+    src = open_folder_source(folder, run)
+    try:
+        if src.kind == "run":
+            return _run_source(src, wanted, formats, variant)
+        return _bundle_source(src, wanted, formats, variant)
+    except BaseException:
+        src.close()
+        raise
 
 
-def _run_source(folder: Path, run_obj, wanted: tuple[str, ...] | None, formats: str, variant: str | None) -> Source:
+def _run_source(src, wanted: tuple[str, ...] | None, formats: str, variant: str | None) -> Source:
     """:func:`open_source` of a run folder: the Keras reference alone."""
     held = ("keras",)
     if wanted and set(wanted) - set(held):
         raise UsageError(
-            f"--format {formats}: {folder} is a run folder, which holds only the Keras reference; "
+            f"--format {formats}: {src.folder} is a run folder, which holds only the Keras reference; "
             f"pass a bundle folder for {', '.join(sorted(set(wanted) - set(held)))}"
         )
     if variant not in (None, "reference"):
         raise UsageError(f"--variant {variant}: a run folder holds only the Keras reference; pass a bundle folder")
-    model = runtimes.load_reference(run_obj)
-    conf = run_obj.record.get("confidence") or {}
+    preds = [open_reference(src)]
+    conf = src.confidence
+    target = conf.target_precision if conf else None
     return Source(
-        folder,
-        "run",
-        list(run_obj.labels),
-        run_obj.input.size,
-        [open_reference(model)],
-        model,
-        conf.get("threshold"),
-        conf.get("target_precision"),
-        run_dir=run_obj.dir,
+        src.folder, "run", src.labels, src.size, preds, src.model(), src.threshold, target, src.pool, src.run.dir
     )
 
 
-def _bundle_source(folder: Path, opened, wanted: tuple[str, ...] | None, formats: str, variant: str | None) -> Source:
-    """:func:`open_source` of a bundle folder (``opened``: its handle): the formats chosen, each on its variant."""
-    manifest, run_obj = opened.manifest, opened.run
+def _bundle_source(src, wanted: tuple[str, ...] | None, formats: str, variant: str | None) -> Source:
+    """:func:`open_source` of a bundle folder: the formats chosen, each on its variant."""
+    manifest, run_obj = src.manifest, src.run
     held = tuple(n for n in format_names()[1:] if n in manifest.formats) + (("keras",) if run_obj else ())
     chosen = tuple(n for n in format_names() if n in held) if wanted is None else wanted
     missing = [n for n in chosen if n not in held]
@@ -199,30 +196,27 @@ def _bundle_source(folder: Path, opened, wanted: tuple[str, ...] | None, formats
             if missing == ["keras"]
             else f"the bundle holds {', '.join(held)}"
         )
-        raise UsageError(f"--format {formats}: {folder} has no {', '.join(missing)} ({why})")
-    preds, model, pool = [], None, SessionPool(list(manifest.labels))
-    if "keras" in chosen:
-        model = runtimes.load_reference(run_obj)
-        preds.append(open_reference(model))
+        raise UsageError(f"--format {formats}: {src.folder} has no {', '.join(missing)} ({why})")
+    preds = [open_reference(src)] if "keras" in chosen else []
     for name in (n for n in chosen if n != "keras"):
         entry = manifest.formats[name]
         v = variant or entry.default_variant
         record = entry.variants.get(v)
         if record is None or not record.shipped:
             shipped = [k for k, r in entry.variants.items() if r.shipped]
-            raise UsageError(f"--variant {v}: {name} in {folder} does not ship it (it ships {', '.join(shipped)})")
-        preds.append(open_variant(folder, manifest, name, v, pool))
-    conf = manifest.confidence or {}
+            raise UsageError(f"--variant {v}: {name} in {src.folder} does not ship it (it ships {', '.join(shipped)})")
+        preds.append(open_variant(src, name, v))
+    conf = src.confidence
     return Source(
-        folder,
+        src.folder,
         "bundle",
-        list(manifest.labels),
-        manifest.spec.size,
+        src.labels,
+        src.size,
         preds,
-        model,
-        conf.get("threshold"),
-        conf.get("target_precision"),
-        pool,
+        src.model() if "keras" in chosen else None,
+        src.threshold,
+        conf.target_precision if conf else None,
+        src.pool,
         run_obj.dir if run_obj else None,
     )
 
