@@ -1,6 +1,6 @@
 """The app paths measured at export, on the run's test photo files: the manifest's ``app_paths`` rows, each gated.
 
-``inputs`` is export's own record of the run (:class:`carspotter.export.bundle._Inputs`): its photos, the reference's
+``inputs`` is export's own record of the run (:class:`carspotter.export.context.ExportContext`): its photos, the reference's
 probabilities on them, the options and the session pool whose fp32 session (measured before) runs the paths' pixels.
 """
 

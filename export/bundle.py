@@ -1,9 +1,10 @@
 """``carspotter export``: run folder -> bundle folder, written atomically.
 
-The formats and their variants come from the registry (:data:`carspotter.model.formats.FORMATS`);
-each variant is built by its format's export module, timed, measured on the run's test
-photos against the Keras reference (:func:`carspotter.measure.gates.measure`) and gated
-(:func:`carspotter.measure.gates.apply_gate`): one format at a time, :mod:`carspotter.export.format_build`.
+A pipeline of small steps (:data:`STEPS`) over a frozen context (:class:`carspotter.export.context.ExportContext`:
+the run, its reference and photos, read once), each adding to the bundle being written (:class:`Draft`): the formats
+built (their variants from the registry, :data:`carspotter.model.formats.FORMATS`: converted, timed, measured on the
+run's test photos against the Keras reference and gated, one format at a time: :mod:`carspotter.export.format_build`),
+the platform packages, the app paths measured, each README written once, the golden set, the manifest.
 """
 
 from __future__ import annotations
@@ -11,37 +12,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from carspotter import __version__
-from carspotter.measure import app_paths
-from carspotter.util import dest_lock
-from carspotter.model import runtimes
-from carspotter.model.session_pool import SessionPool
-from carspotter.util.atomic import atomic_folder
-from carspotter.util.errors import ExportError, UsageError, step
-from carspotter.export import app_path_rows, app_readmes, golden_set
-from carspotter.export.format_build import export_format
-from carspotter.export.platform_write import owns_readme, write_platforms
-from carspotter.model.localizer import has_localizer, load_two_output, read_record
-from carspotter.export.build import ModelInfo
-from carspotter.model.formats import FORMATS, VariantSpec, baseline_overrides, parse_formats, select
-from carspotter.measure.gates import Gates
-from carspotter.util.hashing import sha256_file
 from carspotter.contracts.manifest import Manifest, file_table, write_manifest
 from carspotter.contracts.manifest_entries import FormatEntry, VariantsInfo
-from carspotter.contracts.photoset import (
-    PhotoSet,
-    gate_photoset,
-    representative_photos,
-    representative_rows,
-    split_photoset,
-)
-from carspotter.contracts.runfolder import Run, read_run
+from carspotter.contracts.runfolder import read_run
+from carspotter.export import app_path_rows, golden_set, platform_write
+from carspotter.export.context import ExportContext, log, prepare
+from carspotter.export.format_build import export_format
+from carspotter.measure import app_paths
+from carspotter.measure.gates import Gates
+from carspotter.model.formats import FORMATS, VariantSpec, baseline_overrides, parse_formats, select
+from carspotter.model.session_pool import SessionPool
+from carspotter.util import dest_lock
+from carspotter.util.atomic import atomic_folder
+from carspotter.util.errors import ExportError, UsageError, step
+from carspotter.util.hashing import sha256_file
 
 
 @dataclass(frozen=True)
@@ -98,7 +86,7 @@ class ExportOptions:
         if missing and self.formats is not None:
             raise UsageError(f"--formats {next(iter(missing))}: {next(iter(missing.values()))}")
         for name, why in missing.items():  # every format was asked for: the ones this machine cannot build are said
-            _log(f"{name} left out: {why}")
+            log(f"{name} left out: {why}")
         formats = tuple(f for f in formats if f not in missing)
         if self.calibration_photos < 1:
             raise UsageError(f"--calibration-photos {self.calibration_photos}: must be at least 1")
@@ -112,86 +100,6 @@ class ExportOptions:
     def converter_options(self) -> dict:
         """Every format option's value by dest (defaults filled in), as the converters read them (``Build.options``)."""
         return {o.dest: self.format_options.get(o.dest, o.default) for f in FORMATS.values() for o in f.options}
-
-
-@dataclass
-class _Inputs:
-    """What every variant is built from and measured on."""
-
-    run: Run
-    model: object
-    photos: PhotoSet
-    reference: np.ndarray
-    representative: np.ndarray | None
-    info: ModelInfo
-    enforce: bool
-    options: ExportOptions
-    gate: PhotoSet | None = None  # with --variants: the photos the gates judge on (gate_photoset)
-    gate_reference: np.ndarray | None = None  # the reference's probabilities on them
-    representative_rows: list = field(default_factory=list)  # the split rows of ``representative``, in its order
-    conversions: dict = field(default_factory=dict)  # shared by the variants' builds (export.build.Build)
-    pool: SessionPool | None = None  # each shipped file loaded once: measured, then the golden set and the app paths
-    drift_probes: object = None  # the reference's drift probes (measure.drift.ReferenceProbes), built on first use
-    two_output: object = None  # the run's classifier with its localizer's box (model.localizer), when it has one
-
-    @property
-    def bundle_name(self) -> str:
-        """The bundle's name (its folder's), which the packages' names derive from (export/package_names.py)."""
-        return self.info.name.removeprefix("carspotter ")
-
-
-def _log(msg: str) -> None:
-    print(f"[export] {msg}", file=sys.stderr, flush=True)
-
-
-_CALIBRATED_GATE = "; a calibrated variant is judged on them without the representative photos it read"
-
-
-def _prepare(run_dir: str | Path, out: Path, options: ExportOptions, calibrate: bool) -> _Inputs:
-    """Read the run, load the reference, decode the test (and calibration) photos, run the reference on them."""
-    run = read_run(run_dir)
-    model = runtimes.load_reference(run)
-    photos = split_photoset(run, "test", options.data)
-    if len(photos.truth) == 0:
-        raise ExportError(
-            f"{run.dir}: no test photo decodes ({len(photos.skipped)} skipped, e.g. "
-            f"{photos.skipped[0] if photos.skipped else 'none listed'}); variants cannot be measured"
-        )
-    representative = representative_photos(run, options.calibration_photos, options.data) if calibrate else None
-    rows = representative_rows(run, options.calibration_photos) if calibrate else []
-    gate = gate_reference = None
-    if options.variants is not None:  # gated: every photo; a calibrated variant's without those it read
-        gate = gate_photoset(run, options.gate_photos, options.data)
-        gate.source += _CALIBRATED_GATE
-        _log(f"gates judge each variant on {gate.source}")
-        gate_reference = runtimes.keras_probs(model, gate.pixels)
-    info = ModelInfo(
-        name=f"carspotter {out.name}",
-        version=__version__,
-        author=options.author,
-        license=options.license,
-        description=f"Car make/model/year classifier, {len(run.labels)} classes, InceptionV3 fine-tuned (carspotter).",
-    )
-    two_output = None
-    if has_localizer(run.dir):
-        two_output = load_two_output(run.dir, model)
-        _log(
-            f"the run has a localizer ({read_record(run.dir)['feature_layer']}): the formats that carry it get a box output"
-        )
-    return _Inputs(
-        run,
-        model,
-        photos,
-        runtimes.keras_probs(model, photos.pixels),
-        representative,
-        info,
-        options.variants is not None,
-        options,
-        gate,
-        gate_reference,
-        rows,
-        two_output=two_output,
-    )
 
 
 def _preprocessing(run) -> dict:
@@ -216,7 +124,7 @@ def _manifest(
     out: Path,
     formats: dict[str, FormatEntry],
     golden: dict | None,
-    inputs: _Inputs,
+    inputs: ExportContext,
     measured: list[dict] | None,
 ) -> Manifest:
     run, options = inputs.run, inputs.options
@@ -286,48 +194,89 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     """
     chosen = options.plan()
     out = Path(out)
-    with dest_lock.hold(out, "export"):
-        inputs = _prepare(run_dir, out, options, any(v.calibration for vs in chosen.values() for v in vs))
-        with SessionPool(inputs.run.labels) as inputs.pool:
-            _build(out, chosen, inputs, options)
+    calibrate = any(v.calibration for vs in chosen.values() for v in vs)
+    with dest_lock.hold(out, "export"), SessionPool(read_run(run_dir).labels) as pool:
+        ctx = prepare(run_dir, out, options, calibrate, pool)
+        with atomic_folder(out) as tmp:
+            draft = Draft(tmp, out, chosen)
+            for write in STEPS:
+                write(ctx, draft)
     return out
 
 
-def _build(out: Path, chosen: dict, inputs, options: ExportOptions) -> None:
-    """Convert and write the bundle (:func:`export_bundle` with the destination locked)."""
-    with atomic_folder(out) as tmp:
-        built = {
-            name: export_format(FORMATS[name], variants, tmp / FORMATS[name].platform, inputs, _log)
-            for name, variants in chosen.items()
-        }
-        write_platforms(tmp, built, inputs)
-        formats = {name: b.entry for name, b in built.items()}
-        with step(ExportError, f"app paths of {inputs.run.dir}"):
-            measured = app_path_rows.measure(tmp, formats, inputs, _log)
-        for name, entry in formats.items():
-            if not owns_readme(name, built):
-                continue  # its host's README says it
-            with open(tmp / entry.readme, "a", encoding="utf-8") as f:
-                f.write(app_readmes.resize_section(FORMATS[name], measured, len(inputs.photos.names)))
-        with step(ExportError, f"golden set of {inputs.run.dir}"):
-            golden = golden_set.write_golden(
-                tmp,
-                options.golden,
-                inputs.photos,
-                inputs.reference,
-                inputs.model,
-                inputs.run.input,
-                inputs.run.labels,
-                formats,
-                inputs.pool,
-                inputs.two_output,
-            )
-        _log(
-            f"golden set: {golden['count']} of the {len(inputs.photos.names)} test photos, {golden['bytes'] / 2**20:.1f} MiB"
-            if golden
-            else "no golden set (--golden 0)"
+@dataclass
+class Draft:
+    """The bundle being written in its temporary folder ``tmp`` (renamed to ``out`` when every step is done): what
+    the steps have made so far."""
+
+    tmp: Path
+    out: Path
+    chosen: dict[str, list[VariantSpec]]
+    built: dict = field(default_factory=dict)
+    measured: list[dict] | None = None
+    golden: dict | None = None
+
+    @property
+    def formats(self) -> dict[str, FormatEntry]:
+        """Each built format's manifest entry."""
+        return {name: b.entry for name, b in self.built.items()}
+
+
+def build_formats(ctx: ExportContext, draft: Draft) -> None:
+    """Convert, measure and gate every chosen variant, one format at a time (:mod:`carspotter.export.format_build`)."""
+    for name, variants in draft.chosen.items():
+        spec = FORMATS[name]
+        draft.built[name] = export_format(spec, variants, draft.tmp / spec.platform, ctx, log)
+
+
+def write_packages(ctx: ExportContext, draft: Draft) -> None:
+    """The platform packages around the model files (the app paths run the npm one)."""
+    platform_write.write_packages(draft.tmp, draft.built, ctx)
+
+
+def measure_app_paths(ctx: ExportContext, draft: Draft) -> None:
+    """Every app path on the run's test photo files, gated: the manifest's ``app_paths``, the READMEs' tables."""
+    with step(ExportError, f"app paths of {ctx.run.dir}"):
+        draft.measured = app_path_rows.measure(draft.tmp, draft.formats, ctx, log)
+
+
+def write_readmes(ctx: ExportContext, draft: Draft) -> None:
+    """Each platform folder's README, once, now that the app paths are measured."""
+    platform_write.write_readmes(draft.tmp, draft.built, ctx, draft.measured)
+
+
+def write_golden(ctx: ExportContext, draft: Draft) -> None:
+    """The golden set (photos, exact inputs, the reference's answers), and the copies the packages' tests need."""
+    with step(ExportError, f"golden set of {ctx.run.dir}"):
+        draft.golden = golden_set.write_golden(
+            draft.tmp,
+            ctx.options.golden,
+            ctx.photos,
+            ctx.reference,
+            ctx.model,
+            ctx.run.input,
+            ctx.run.labels,
+            draft.formats,
+            ctx.pool,
+            ctx.two_output,
         )
-        for name in formats if golden else ():
-            if FORMATS[name].golden_in_package:
-                shutil.copytree(tmp / "golden", tmp / FORMATS[name].platform / FORMATS[name].golden_in_package)
-        write_manifest(tmp, _manifest(tmp, out, formats, golden, inputs, measured))
+    golden = draft.golden
+    count = len(ctx.photos.names)
+    log(
+        f"golden set: {golden['count']} of the {count} test photos, {golden['bytes'] / 2**20:.1f} MiB"
+        if golden
+        else "no golden set (--golden 0)"
+    )
+    for name in draft.formats if golden else ():
+        spec = FORMATS[name]
+        if spec.golden_in_package:
+            shutil.copytree(draft.tmp / "golden", draft.tmp / spec.platform / spec.golden_in_package)
+
+
+def write_bundle_manifest(ctx: ExportContext, draft: Draft) -> None:
+    """``manifest.json``: every file's digest, last."""
+    write_manifest(draft.tmp, _manifest(draft.tmp, draft.out, draft.formats, draft.golden, ctx, draft.measured))
+
+
+STEPS = (build_formats, write_packages, measure_app_paths, write_readmes, write_golden, write_bundle_manifest)
+"""Export's steps, in order, each ``(context, draft) -> None``: what one step makes the next reads from the draft."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from carspotter.measure.drift import ReferenceProbes, measure_drift
+from carspotter.measure.drift import measure_drift
 from carspotter.model.formats import FormatSpec, VariantSpec
 from carspotter.util.errors import one_line
 
@@ -27,8 +27,6 @@ def left_out_drift(
     pixels = photos.pixels[:count]
     name = f"{fmt.name}/{variant.name}"
     try:
-        if inputs.drift_probes is None:
-            inputs.drift_probes = ReferenceProbes(inputs.model)
         drift = measure_drift(name, inputs.drift_probes, fmt.intermediates(target, variant), pixels)
     except Exception as exc:  # recorded, never fatal: the gate has decided already
         log(f"{name}: per-layer drift not measured ({one_line(exc, 160)})")

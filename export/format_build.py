@@ -1,6 +1,6 @@
 """One format of ``carspotter export`` (:mod:`carspotter.export.bundle`): every variant built by the format's export
 module, timed, measured on the run's test photos (and the gate photos) against the Keras reference, gated; the
-default chosen. ``inputs`` is export's record of the run (:class:`carspotter.export.bundle._Inputs`)."""
+default chosen. ``inputs`` is export's record of the run (:class:`carspotter.export.context.ExportContext`)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def export_format(
     fmt: FormatSpec, variants: list[VariantSpec], folder: Path, inputs, log: Callable[[str], None]
 ) -> Built:
     """Build, measure and gate every variant of one format into its platform folder; pick the default. The package
-    and README around them are written afterwards (:func:`carspotter.export.platform_write.write_platforms`).
+    and README around them are written afterwards (:mod:`carspotter.export.platform_write`).
 
     Raises:
         ExportError: a variant failed to build or measure, or none passed its gate.

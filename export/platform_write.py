@@ -16,7 +16,7 @@ from carspotter.contracts.bundle_facts import model_digest
 from carspotter.contracts.manifest_entries import FormatEntry, VariantRecord
 from carspotter.export import app_readmes
 from carspotter.export.platform_package import PackageInfo, package_for
-from carspotter.model.formats import FORMATS, FormatSpec
+from carspotter.model.formats import FormatSpec
 
 
 @dataclass(frozen=True)
@@ -119,18 +119,27 @@ def _readme(readme, model_file: str, inputs) -> str:
     return readme(model_file, inputs.run.input, len(inputs.run.labels), **extra)
 
 
-def write_platforms(root: Path, built: dict[str, Built], inputs) -> None:
-    """Write every platform folder under ``root``: the owner's package and README, then each joining format's README
-    section and variants table."""
+def _hosts(built: dict[str, Built]):
+    """``(name, built, formats joining it)`` of every format that owns its platform folder."""
     for name, b in built.items():
-        if b.spec.joins and b.spec.joins in built:
-            continue  # written with its host below
+        if not (b.spec.joins and b.spec.joins in built):
+            yield name, b, [j for j in built.values() if j.spec.joins == name]
+
+
+def write_packages(root: Path, built: dict[str, Built], inputs) -> None:
+    """Write every platform folder's package under ``root`` (the owner's, knowing the files that join it)."""
+    for name, b, joined in _hosts(built):
         folder = root / b.spec.platform
-        joined = [j for j in built.values() if j.spec.joins == name]
         platform = package_for(name)
         if platform.package is not None and not b.spec.joins:
             platform.package(folder, package_info(b, joined, folder, inputs))
-        text = _readme(platform.readme, b.spec.filename, inputs)
+
+
+def write_readmes(root: Path, built: dict[str, Built], inputs, measured: list[dict] | None) -> None:
+    """Write every platform folder's README once: the owner's start, confidence, region of interest, variants, each
+    joining format's section and variants, the self-test, and the resize table of the app paths ``measured``."""
+    for name, b, joined in _hosts(built):
+        text = _readme(package_for(name).readme, b.spec.filename, inputs)
         text += app_readmes.confidence_section(b.spec, inputs.run.confidence)
         text += app_readmes.roi_section(b.spec)
         text += variants_readme(b.spec, b.entry.variants, b.entry.default_variant, b.entry.default_reason)
@@ -145,10 +154,5 @@ def write_platforms(root: Path, built: dict[str, Built], inputs) -> None:
             )
         if inputs.options.golden:
             text += app_readmes.selftest_section(b.spec)
-        (folder / "README.md").write_text(text, encoding="utf-8")
-
-
-def owns_readme(name: str, built: dict) -> bool:
-    """Whether format ``name`` writes its folder's README (it joins no other format built in this export)."""
-    spec = FORMATS[name]
-    return not (spec.joins and spec.joins in built)
+        text += app_readmes.resize_section(b.spec, measured, len(inputs.photos.names))
+        (root / b.spec.platform / "README.md").write_text(text, encoding="utf-8")
