@@ -126,3 +126,32 @@ def test_a_signal_raised_inside_a_gc_callback_is_not_printed_but_recorded():
     other = types.SimpleNamespace(exc_value=ValueError("a real bug in a __del__"))
     hook(other)
     assert seen == [other]
+
+
+def test_a_signal_during_an_import_is_raised_once_the_import_is_whole(tmp_path, monkeypatch):
+    """Raised inside an import, the exception would come back out of a C extension as a SystemError that the library
+    logs with a traceback: the handler waits until the import is over, then raises."""
+    import time
+
+    import carspotter.cli as cli
+    from carspotter.util import interrupts
+
+    (tmp_path / "slow_import_mod.py").write_text(
+        "import os, signal, time\nos.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(0.3)\nDONE = True\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    previous = cli._terminate_as_interrupt()
+    assert previous, "the test runs in the main thread, where the handlers are installed"
+    interrupts.RECEIVED.clear()
+    try:
+        with pytest.raises(interrupts.Terminated):
+            import slow_import_mod  # noqa: F401
+
+            time.sleep(2)  # the deferred signal is raised here, after the import
+        assert sys.modules["slow_import_mod"].DONE is True and interrupts.RECEIVED == [signal.SIGTERM]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        interrupts.RECEIVED.clear()
+        sys.modules.pop("slow_import_mod", None)

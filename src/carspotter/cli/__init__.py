@@ -69,8 +69,34 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     finally:
         sys.unraisablehook = previous_hook
+        if previous:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # a deferred signal's timer, if one is pending
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+DEFER_S = 0.05
+"""How long a termination signal that arrived during an import waits before it is raised (and again, until no import
+is under way)."""
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` (where a signal interrupted the program) is inside a module import."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _raise_after_imports(frame) -> None:
+    """Raise :class:`~carspotter.util.interrupts.Terminated` for the first recorded signal, unless a module is being
+    imported: an exception raised there comes back out of a C extension's import as a ``SystemError``, which the
+    library may log with its traceback; then it is raised from a timer (``SIGALRM``) :data:`DEFER_S` later."""
+    if _importing(frame):
+        signal.setitimer(signal.ITIMER_REAL, DEFER_S)
+        return
+    raise interrupts.Terminated(interrupts.RECEIVED[0])
 
 
 def _quiet_interrupts(hook):
@@ -112,7 +138,10 @@ def _terminate_as_interrupt() -> dict:
         # Recorded first: raised inside a C extension (tf2onnx, TensorFlow) the exception can come back as a
         # SystemError or be wrapped in an ExportError; main() still reports the interruption.
         interrupts.RECEIVED.append(signum)
-        raise interrupts.Terminated(signum)
+        _raise_after_imports(frame)
+
+    def later(signum, frame):  # SIGALRM: the deferred signal, once no import is under way
+        _raise_after_imports(frame)
 
     def interrupt(signum, frame):  # Ctrl-C: Python's own KeyboardInterrupt, recorded the same way
         interrupts.RECEIVED.append(signum)
@@ -121,6 +150,7 @@ def _terminate_as_interrupt() -> dict:
     handlers = {
         sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None
     }
+    handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, later)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         handlers[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
     return handlers
