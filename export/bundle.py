@@ -195,12 +195,14 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     chosen = options.plan()
     out = Path(out)
     calibrate = any(v.calibration for vs in chosen.values() for v in vs)
-    with dest_lock.hold(out, "export"), SessionPool(read_run(run_dir).labels) as pool:
-        ctx = prepare(run_dir, out, options, calibrate, pool)
-        with atomic_folder(out) as tmp:
-            draft = Draft(tmp, out, chosen)
-            for write in STEPS:
-                write(ctx, draft)
+    with dest_lock.hold(out, "export"):
+        run = read_run(run_dir)
+        with SessionPool(run.labels) as pool:
+            ctx = prepare(run, out, options, calibrate, pool)
+            with atomic_folder(out) as tmp:
+                draft = Draft(tmp, out, chosen)
+                for write in STEPS:
+                    write(ctx, draft)
     return out
 
 

@@ -23,7 +23,7 @@ from carspotter.contracts.photoset import (
     representative_rows,
     split_photoset,
 )
-from carspotter.contracts.runfolder import Run, read_run
+from carspotter.contracts.runfolder import Run
 from carspotter.export.build import ModelInfo
 from carspotter.model import runtimes
 from carspotter.model.localizer import has_localizer, load_two_output, read_record
@@ -92,14 +92,13 @@ def _test_photos(run: Run, data) -> PhotoSet:
     return photos
 
 
-def prepare(run_dir: str | Path, out: Path, options, calibrate: bool, pool: SessionPool) -> ExportContext:
-    """Read the run, load the reference, decode the test (and calibration, and gate) photos, run the reference on
-    them: the export's context.
+def prepare(run: Run, out: Path, options, calibrate: bool, pool: SessionPool) -> ExportContext:
+    """Load the run's reference, decode the test (and calibration, and gate) photos, run the reference on them: the
+    export's context.
 
     Raises:
-        RunError: the run is missing or invalid; ExportError: no test photo decodes.
+        RunError: the run's model or photos are not there; ExportError: no test photo decodes.
     """
-    run = read_run(run_dir)
     model = runtimes.load_reference(run)
     photos = _test_photos(run, options.data)
     gate = gate_reference = None

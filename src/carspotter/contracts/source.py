@@ -11,7 +11,7 @@ their folders here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from carspotter.contracts.bundle_handle import BundleHandle, open_folder
@@ -51,7 +51,7 @@ class Source:
     pool: SessionPool
     _handle: BundleHandle | None = None
     _run: Run | None = None
-    _models: dict = field(default_factory=dict)
+    _model: object = None
 
     @property
     def run(self) -> Run | None:
@@ -71,6 +71,11 @@ class Source:
     def threshold(self) -> float | None:
         """The "show the answer" probability 0..1, or None."""
         return self.confidence.threshold if self.confidence else None
+
+    @property
+    def target_precision(self) -> float | None:
+        """The precision 0..1 that threshold was chosen for, or None."""
+        return self.confidence.target_precision if self.confidence else None
 
     @property
     def negative_class(self) -> str | None:
@@ -108,9 +113,9 @@ class Source:
         run = self.run
         if run is None:
             raise BundleError(f"{self.folder}: the Keras reference needs the bundle's run; pass --run DIR")
-        if reload or "keras" not in self._models:
-            self._models["keras"] = load_reference(run)
-        return self._models["keras"]
+        if reload or self._model is None:
+            self._model = load_reference(run)
+        return self._model
 
     def reference(self, device: str = "/CPU:0", reload: bool = False) -> Session:
         """The Keras reference on ``device`` as a session of the pool (loaded once per device; ``reload``: the model
@@ -127,7 +132,7 @@ class Source:
     def close(self) -> None:
         """Close every session of the command."""
         self.pool.close()
-        self._models.clear()
+        self._model = None
 
     def __enter__(self) -> "Source":
         return self

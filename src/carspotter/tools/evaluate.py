@@ -235,15 +235,29 @@ def evaluate(
             target, a baseline of other classes (exit 2); BundleError / RunError / DatasetError likewise.
     """
     with open_source(source, run) as src:  # the command's one session pool, closed at the end
-        return _evaluate(
-            src, data, layout, mapping, crop, split, formats, with_app_paths, require, baseline, two_pass, log
-        )
+        ps, described = _photos(src, data, layout, mapping, crop, split)
+        log(f"{len(ps.names)} photos of {len(set(ps.truth.tolist()))} classes ({len(ps.skipped)} not read)")
+        result, probs = _columns(src, ps, described, formats, with_app_paths, log)
+        if two_pass:
+            from carspotter.tools.evaluate_two_pass import add_two_pass
+
+            add_two_pass(src, ps, result.columns, result.shipped, result.notes, log)
+        small = too_small(len(ps.names))
+        if small:
+            result.notes.append(small)
+        if baseline is not None:
+            result.baseline = _baseline(baseline, src, ps, result.columns, probs, log)
+    for req in require:
+        lines = failures([req], result.columns, result.shipped or list(result.columns))
+        result.requirements.append({"condition": req.text, "passed": not lines, "failures": lines})
+    return result
 
 
-def _evaluate(src, data, layout, mapping, crop, split, formats, with_app_paths, require, baseline, two_pass, log):
-    """:func:`evaluate` on an opened source."""
-    ps, described = _photos(src, data, layout, mapping, crop, split)
-    log(f"{len(ps.names)} photos of {len(set(ps.truth.tolist()))} classes ({len(ps.skipped)} not read)")
+def _columns(
+    src: Source, ps: PhotoSet, described: str, formats, with_app_paths: bool, log: Log
+) -> tuple[Evaluation, dict]:
+    """The evaluation with every column's figures (the reference, each shipped variant, each app path), and each
+    column's ``[N, C]`` probabilities by key."""
     models, shipped, notes = _model_columns(src, ps, formats, log)
     apps, app_notes = (
         _app_columns(src, ps, log) if with_app_paths else ({}, ["app paths not measured (--no-app-paths)"])
@@ -259,19 +273,7 @@ def _evaluate(src, data, layout, mapping, crop, split, formats, with_app_paths, 
             "target": target,
             **column_figures(p, ps.truth, src.labels, src.threshold, src.negative_class),
         }
-    if two_pass:
-        from carspotter.tools.evaluate_two_pass import add_two_pass
-
-        add_two_pass(src, ps, result.columns, shipped, result.notes, log)
-    small = too_small(len(ps.names))
-    if small:
-        result.notes.append(small)
-    if baseline is not None:
-        result.baseline = _baseline(baseline, src, ps, result.columns, probs, log)
-    for req in require:
-        lines = failures([req], result.columns, shipped or list(result.columns))
-        result.requirements.append({"condition": req.text, "passed": not lines, "failures": lines})
-    return result
+    return result, probs
 
 
 def table(result: Evaluation) -> str:

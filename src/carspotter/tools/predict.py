@@ -73,9 +73,7 @@ class Source:
     run_dir: Path | None = None
 
     def close(self) -> None:
-        """Close every session (the reference's and the pool's)."""
-        for p in self.predictors:
-            p.session.close()
+        """Close every session: the pool's, every predictor's (the reference's) among them."""
         if self.pool is not None:
             self.pool.close()
 
@@ -177,10 +175,17 @@ def _run_source(src, wanted: tuple[str, ...] | None, formats: str, variant: str 
     if variant not in (None, "reference"):
         raise UsageError(f"--variant {variant}: a run folder holds only the Keras reference; pass a bundle folder")
     preds = [open_reference(src)]
-    conf = src.confidence
-    target = conf.target_precision if conf else None
     return Source(
-        src.folder, "run", src.labels, src.size, preds, src.model(), src.threshold, target, src.pool, src.run.dir
+        src.folder,
+        "run",
+        src.labels,
+        src.size,
+        preds,
+        src.model(),
+        src.threshold,
+        src.target_precision,
+        src.pool,
+        src.run.dir,
     )
 
 
@@ -206,7 +211,6 @@ def _bundle_source(src, wanted: tuple[str, ...] | None, formats: str, variant: s
             shipped = [k for k, r in entry.variants.items() if r.shipped]
             raise UsageError(f"--variant {v}: {name} in {src.folder} does not ship it (it ships {', '.join(shipped)})")
         preds.append(open_variant(src, name, v))
-    conf = src.confidence
     return Source(
         src.folder,
         "bundle",
@@ -215,7 +219,7 @@ def _bundle_source(src, wanted: tuple[str, ...] | None, formats: str, variant: s
         preds,
         src.model() if "keras" in chosen else None,
         src.threshold,
-        conf.target_precision if conf else None,
+        src.target_precision,
         src.pool,
         run_obj.dir if run_obj else None,
     )

@@ -86,7 +86,7 @@ def quiet_tensorflow_import() -> None:
 
 
 QUIET_LOGGERS = ("tensorflow", "absl")
-"""Loggers :func:`quiet` always silences; a converter adds its own (a format's ``quiet_loggers``)."""
+"""Loggers :func:`quiet` always silences; a converter adds its own (its format package's ``LOGGERS``)."""
 
 
 @contextlib.contextmanager
