@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from carspotter.contracts.runfolder import Confidence
 from carspotter.export.platform_package import package_for
-from carspotter.model.formats import FormatSpec
+from carspotter.model.format_spec import FormatSpec
 from carspotter.model.spec import PIXEL_RANGE, InputSpec
 
 

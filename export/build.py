@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carspotter.model.formats import VariantSpec
+from carspotter.model.format_spec import VariantSpec
 from carspotter.model.spec import InputSpec
 
 

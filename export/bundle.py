@@ -24,7 +24,8 @@ from carspotter.export.context import ExportContext, log, prepare
 from carspotter.export.format_build import export_format
 from carspotter.measure import app_paths
 from carspotter.measure.gates import Gates
-from carspotter.model.formats import FORMATS, VariantSpec, baseline_overrides, parse_formats, select
+from carspotter.model.formats import FORMATS, baseline_overrides, parse_formats, select
+from carspotter.model.format_spec import VariantSpec
 from carspotter.model.session_pool import SessionPool
 from carspotter.util import dest_lock
 from carspotter.util.atomic import atomic_folder
@@ -81,7 +82,9 @@ class ExportOptions:
             UsageError: an unknown format or variant family, or a calibration count below 1.
         """
         formats = parse_formats(tuple(FORMATS) if self.formats is None else self.formats)
-        missing = {f: FORMATS[f].unavailable() for f in formats if FORMATS[f].unavailable is not None}
+        missing = {
+            f: FORMATS[f].conversion.unavailable() for f in formats if FORMATS[f].conversion.unavailable is not None
+        }
         missing = {f: why for f, why in missing.items() if why}
         if missing and self.formats is not None:
             raise UsageError(f"--formats {next(iter(missing))}: {next(iter(missing.values()))}")
@@ -99,7 +102,9 @@ class ExportOptions:
     @property
     def converter_options(self) -> dict:
         """Every format option's value by dest (defaults filled in), as the converters read them (``Build.options``)."""
-        return {o.dest: self.format_options.get(o.dest, o.default) for f in FORMATS.values() for o in f.options}
+        return {
+            o.dest: self.format_options.get(o.dest, o.default) for f in FORMATS.values() for o in f.conversion.options
+        }
 
 
 def _preprocessing(run) -> dict:
@@ -271,8 +276,8 @@ def write_golden(ctx: ExportContext, draft: Draft) -> None:
     )
     for name in draft.formats if golden else ():
         spec = FORMATS[name]
-        if spec.golden_in_package:
-            shutil.copytree(draft.tmp / "golden", draft.tmp / spec.platform / spec.golden_in_package)
+        if spec.shipping.golden_in_package:
+            shutil.copytree(draft.tmp / "golden", draft.tmp / spec.platform / spec.shipping.golden_in_package)
 
 
 def write_bundle_manifest(ctx: ExportContext, draft: Draft) -> None:

@@ -17,7 +17,7 @@ gates and the runner-up it beat.
 from __future__ import annotations
 
 from carspotter.contracts.manifest_entries import VariantRecord
-from carspotter.model.formats import FormatSpec
+from carspotter.model.format_spec import FormatSpec
 from carspotter.util.errors import ExportError
 
 SIZE_TIE = 0.01
@@ -47,8 +47,8 @@ def candidates(
             continue
         spec = fmt.variant(name)
         passed, text = (
-            fmt.accelerator_gate(r.accelerators)
-            if fmt.accelerator_gate is not None and r.accelerators is not None
+            fmt.checks.accelerator_gate(r.accelerators)
+            if fmt.checks.accelerator_gate is not None and r.accelerators is not None
             else (True, "")
         )
         if not spec.default_ok:
@@ -98,7 +98,9 @@ def _pick(fmt: FormatSpec, records: dict[str, VariantRecord], ok: list[str], why
     smallest = [n for n in ranked if records[n].bytes <= records[ranked[0]].bytes * (1 + SIZE_TIE)]
     best = min(smallest, key=lambda n: key(n)[1])
     r = records[best]
-    accel = f"; {fmt.accelerator_gate(r.accelerators)[1]}" if fmt.accelerator_gate and r.accelerators else ""
+    accel = (
+        f"; {fmt.checks.accelerator_gate(r.accelerators)[1]}" if fmt.checks.accelerator_gate and r.accelerators else ""
+    )
     if len(ok) == 1:
         reason = f"the only variant built that may be the default ({_mib(r.bytes)}; {r.gate}{accel})"
     elif len(smallest) > 1 and r.ms_per_photo is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from carspotter.measure.drift import measure_drift
-from carspotter.model.formats import FormatSpec, VariantSpec
+from carspotter.model.format_spec import FormatSpec, VariantSpec
 from carspotter.util.errors import one_line
 
 
@@ -21,13 +21,13 @@ def left_out_drift(
     with ``--drift-photos 0`` or a format without intermediate tensors. A failure to measure it is logged (``log``:
     export's progress lines) with its reason and recorded as None: the export's decision does not depend on it."""
     count = inputs.options.drift_photos
-    if count <= 0 or fmt.intermediates is None or variant.copy_of:
+    if count <= 0 or fmt.execution.intermediates is None or variant.copy_of:
         return None
     photos = inputs.gate if inputs.gate is not None else inputs.photos
     pixels = photos.pixels[:count]
     name = f"{fmt.name}/{variant.name}"
     try:
-        drift = measure_drift(name, inputs.drift_probes, fmt.intermediates(target, variant), pixels)
+        drift = measure_drift(name, inputs.drift_probes, fmt.execution.intermediates(target, variant), pixels)
     except Exception as exc:  # recorded, never fatal: the gate has decided already
         log(f"{name}: per-layer drift not measured ({one_line(exc, 160)})")
         return None

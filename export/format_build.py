@@ -14,7 +14,7 @@ from carspotter.export import defaults
 from carspotter.export.drift_record import left_out_drift
 from carspotter.export.platform_write import Built
 from carspotter.export.build import Build
-from carspotter.model.formats import FormatSpec, VariantSpec
+from carspotter.model.format_spec import FormatSpec, VariantSpec
 from carspotter.measure.gates import apply_gate, measure
 from carspotter.contracts.manifest_entries import FormatEntry, VariantRecord
 from carspotter.contracts.photoset import without_rows
@@ -50,14 +50,14 @@ def _build_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs) 
             inputs.options.converter_options,
             inputs.conversions,
             inputs.run.dir / "model.keras",
-            inputs.two_output if fmt.carries_box else None,
+            inputs.two_output if fmt.conversion.carries_box else None,
         )
         t0 = time.time()
-        facts = fmt.convert(build, target)
+        facts = fmt.conversion.convert(build, target)
         seconds = time.time() - t0
         fig, gate_fig, ms = _measure_variant(fmt, variant, target, inputs, read_rows, state)
         state["step"] = "accelerator check"
-        accel = fmt.accelerators(target) if fmt.accelerators is not None else None
+        accel = fmt.checks.accelerators(target) if fmt.checks.accelerators is not None else None
     verdict = apply_gate(variant, gate_fig or fig, inputs.options.gates)
     shipped = verdict.passed or not inputs.enforce
     record = VariantRecord(
@@ -84,7 +84,7 @@ def _measure_variant(fmt: FormatSpec, variant: VariantSpec, target: Path, inputs
     read; None without gate photos), and its ms per photo (None where its runtime is not timed); ``state["step"]``
     says which measurement runs."""
     state["step"] = "measurement on the test photos"
-    session = inputs.pool.session(fmt.measuring_runtime, variant, target)
+    session = inputs.pool.session(fmt.execution.measuring_runtime, variant, target)
     t0 = time.perf_counter()
     probs = session.infer(inputs.photos.pixels)
     ms = (time.perf_counter() - t0) * 1000 / len(probs) if session.timed else None
@@ -117,7 +117,7 @@ def export_format(
         ExportError: a variant failed to build or measure, or none passed its gate.
     """
     bundle = inputs.bundle_name
-    models = folder / fmt.models_dir(bundle)
+    models = folder / fmt.shipping.models_dir(bundle)
     models.mkdir(parents=True, exist_ok=bool(fmt.joins))  # a joining format's folder is its host's
     records, facts_of = {}, {}
     for v in variants:

@@ -144,7 +144,7 @@ def _variant_figures(
         spec = FORMATS[fmt]
         for name, record in entry.shipped().items():
             variant = spec.variant(name)
-            probs = pool.session(spec.measuring_runtime, variant, bundle / record.path).infer(pixels)
+            probs = pool.session(spec.execution.measuring_runtime, variant, bundle / record.path).infer(pixels)
             out[f"{fmt}/{name}"] = measure(reference, probs, truth, labels, names, fmt, variant).to_json()
     return out
 
@@ -178,7 +178,7 @@ def _format_entries(formats: dict[str, FormatEntry]) -> dict:
             "path": e.path,
             "variant": e.default_variant,
             "precision": e.precision,
-            "device_precision": precision_for(e.precision, FORMATS[fmt].device_mode),
+            "device_precision": precision_for(e.precision, FORMATS[fmt].execution.device_mode),
         }
         for fmt, e in formats.items()
     }

@@ -96,7 +96,7 @@ def package_for(name: str) -> PlatformPackage:
     """
     from carspotter.model.formats import FORMATS
 
-    package = FORMATS[name].package
+    package = FORMATS[name].shipping.package
     if not isinstance(package, PlatformPackage):
         raise ExportError(f"format {name} has no platform package: give its FormatSpec package=PlatformPackage(...)")
     return package

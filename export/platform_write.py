@@ -16,7 +16,7 @@ from carspotter.contracts.bundle_facts import model_digest
 from carspotter.contracts.manifest_entries import FormatEntry, VariantRecord
 from carspotter.export import app_readmes
 from carspotter.export.platform_package import PackageInfo, package_for
-from carspotter.model.formats import FormatSpec
+from carspotter.model.format_spec import FormatSpec
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def variants_readme(
     )
     lines += [
         "",
-        f"Measured on {where} at export; ms / photo on this machine's CPU with {fmt.measuring_runtime.target} "
+        f"Measured on {where} at export; ms / photo on this machine's CPU with {fmt.execution.measuring_runtime.target} "
         "(untimed: an emulation, not the device). Agreement counts a top-1 that differs only by a near-tie as "
         "agreeing, as parity does; each gate is a bound on a 95 % interval (docs/bundles-and-apps.md, Gates).",
     ]
@@ -90,7 +90,7 @@ def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> Pac
     """The facts a platform package is generated from (:mod:`carspotter.export.app_packages`), with the default files
     of the formats that join it (``joined_model``) and their other files among ``others``."""
     fmt, conf = built.spec, inputs.run.confidence
-    models = folder / fmt.models_dir(inputs.bundle_name)
+    models = folder / fmt.shipping.models_dir(inputs.bundle_name)
     guest = joined[0] if joined else None
     return PackageInfo(
         name=inputs.bundle_name,
@@ -103,7 +103,7 @@ def package_info(built: Built, joined: list[Built], folder: Path, inputs) -> Pac
         others=_others(built) + sum((_others(j) for j in joined), ()),
         model_sha256=model_digest(models / fmt.filename),
         golden=inputs.options.golden > 0,
-        deployment_target=fmt.deployment_target,
+        deployment_target=fmt.conversion.deployment_target,
         joined_model=guest.spec.filename if guest else None,
         options=inputs.options.converter_options,
         joined_sha256=model_digest(models / guest.spec.filename) if guest else None,

@@ -159,7 +159,7 @@ def test_the_export_option_chooses_the_ai_packs_delivery_type(tmp_path, delivery
     from carspotter.export.platform_package import PackageInfo
     from carspotter.model.formats import FORMATS
 
-    assert {o.flag: o.default for o in FORMATS["tflite"].options}["--ai-pack-delivery"] == "on-demand"
+    assert {o.flag: o.default for o in FORMATS["tflite"].conversion.options}["--ai-pack-delivery"] == "on-demand"
     info = PackageInfo(
         name="cars10",
         version="0.0.0",

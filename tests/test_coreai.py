@@ -161,7 +161,9 @@ def test_a_missing_extra_leaves_core_ai_out_and_naming_it_is_refused(pipeline, t
     from carspotter.util.errors import UsageError
 
     why = 'coreai-core is not installed (test): pip install "carspotter[coreai]"'
-    monkeypatch.setitem(FORMATS, "coreai", dataclasses.replace(FORMATS["coreai"], unavailable=lambda: why))
+    coreai = FORMATS["coreai"]
+    conversion = dataclasses.replace(coreai.conversion, unavailable=lambda: why)
+    monkeypatch.setitem(FORMATS, "coreai", dataclasses.replace(coreai, conversion=conversion))
     plan = ExportOptions().plan()
     assert "coreai" not in plan and {"coreml", "tflite", "onnx"} <= set(plan)
     assert f"coreai left out: {why}" in capsys.readouterr().err

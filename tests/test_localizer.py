@@ -185,7 +185,7 @@ def test_tflite_carries_the_box_as_output_1_and_mediapipe_still_reads_the_classe
     from carspotter.export.formats.tflite.metadata import read_metadata
     from carspotter.model.localizer import load_two_output
     from carspotter.export.formats.tflite.runtime import LITERT, MEDIAPIPE
-    from carspotter.model.formats import VariantSpec
+    from carspotter.model.format_spec import VariantSpec
     from carspotter.parity.run import run_parity
 
     run, _ = localized

@@ -315,9 +315,10 @@ def test_failed_export_leaves_no_bundle_and_keeps_the_old_one(pipeline, tmp_path
     def boom(*a, **k):
         raise RuntimeError("converter exploded")
 
+    onnx = FORMATS["onnx"]  # the converter export calls
     monkeypatch.setitem(
-        FORMATS, "onnx", dataclasses.replace(FORMATS["onnx"], convert=boom)
-    )  # the converter export calls
+        FORMATS, "onnx", dataclasses.replace(onnx, conversion=dataclasses.replace(onnx.conversion, convert=boom))
+    )
     out = tmp_path / "bundles" / "x"
     with pytest.raises(ExportError, match="onnx fp32 conversion of .* failed: RuntimeError: converter exploded"):
         bundle_mod.export_bundle(run_dir, out, bundle_mod.ExportOptions(formats=("tflite", "onnx")))

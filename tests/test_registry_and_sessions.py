@@ -8,6 +8,7 @@ predict and the benchmark open: one per model file and runtime.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +18,8 @@ import pytest
 
 from carspotter.model import runtimes
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts
-from carspotter.model.formats import FORMATS, FormatSpec, VariantSpec, register
+from carspotter.model.formats import FORMATS, register
+from carspotter.model.format_spec import Conversion, Execution, FormatSpec, Shipping, VariantSpec
 
 DUMMY = "kerasfile"
 
@@ -50,11 +52,17 @@ def dummy_format():
         filename="carspotter.keras",
         variants=(VariantSpec("fp32", "fp32"),),
         baseline="fp32",
-        runtimes=(KERAS_FILE,),
-        convert=_save,
         order=90,
-        package=PlatformPackage(
-            DUMMY, readme=_readme, texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize.")
+        conversion=Conversion(
+            convert=_save,
+        ),
+        execution=Execution(
+            runtimes=(KERAS_FILE,),
+        ),
+        shipping=Shipping(
+            package=PlatformPackage(
+                DUMMY, readme=_readme, texts=PlatformTexts(resize_advice="Use carspotter.model.photos.resize.")
+            ),
         ),
     )
     register(spec)
@@ -69,9 +77,9 @@ def test_registration_is_checked(dummy_format):
     with pytest.raises(ValueError, match="already registered"):
         register(dummy_format)
     with pytest.raises(ValueError, match="already registered"):  # a second format in the same platform folder
-        register(FormatSpec(**{**dummy_format.__dict__, "name": "other"}))
+        register(dataclasses.replace(dummy_format, name="other"))
     with pytest.raises(ValueError, match="with a converter"):
-        register(FormatSpec(**{**dummy_format.__dict__, "name": "noconv", "platform": "x", "convert": None}))
+        register(dataclasses.replace(dummy_format, name="noconv", platform="x", conversion=Conversion(None)))
     from carspotter.contracts.manifest import schema
 
     formats = schema()["properties"]["formats"]

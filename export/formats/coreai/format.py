@@ -28,7 +28,7 @@ from carspotter.export.formats.coreai.runtime import (
     coreai_intermediates,
     coreai_unavailable,
 )
-from carspotter.model.formats import FormatSpec, VariantSpec
+from carspotter.model.format_spec import Conversion, Execution, FormatSpec, Shipping, VariantSpec
 from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.model.spec import InputSpec
 from carspotter.util.errors import ExportError
@@ -140,15 +140,21 @@ FORMAT = FormatSpec(
         ),
     ),
     baseline="fp16",
-    runtimes=(COREAI_RUNTIME,),
-    convert=export,
-    model_dir="Sources/CarSpotter",
     joins="coreml",
-    unavailable=coreai_unavailable,
-    intermediates=coreai_intermediates,
     order=20,
-    carries_box=True,
-    # its part of the Swift package: its README section (the package itself is Core ML's)
-    package=PlatformPackage("coreai", readme=readme, texts=PlatformTexts()),
+    conversion=Conversion(
+        convert=export,
+        unavailable=coreai_unavailable,
+        carries_box=True,
+    ),
+    execution=Execution(
+        runtimes=(COREAI_RUNTIME,),
+        intermediates=coreai_intermediates,
+    ),
+    shipping=Shipping(
+        model_dir="Sources/CarSpotter",
+        # its part of the Swift package: its README section (the package itself is Core ML's)
+        package=PlatformPackage("coreai", readme=readme, texts=PlatformTexts()),
+    ),
 )
 """Core AI, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -15,6 +15,9 @@ APPLE_OS = {"iOS15": (15, 12), "iOS16": (16, 13), "iOS18": (18, 15)}
 """coremltools' minimum deployment targets -> (iOS, macOS) major versions: one table for Package.swift, the Core ML
 files' facts and the READMEs."""
 
+PACKAGE_TARGET = "iOS16"
+"""The oldest OS the Swift package supports, in coremltools' terms (``Conversion.deployment_target``)."""
+
 
 def apple_os(target: str) -> str:
     """``iOS 16+ / macOS 13+`` for ``iOS16``."""

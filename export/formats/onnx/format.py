@@ -20,7 +20,7 @@ from carspotter.export.formats.onnx.accelerators import NOTE, accelerator_cells,
 from carspotter.export.formats.onnx.drift import onnx_intermediates
 from carspotter.export.formats.onnx.runtime import ORT_CPU, ORT_CUDA
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts
-from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
+from carspotter.model.format_spec import Checks, Conversion, Execution, FormatOption, FormatSpec, Shipping, VariantSpec
 from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.util.quiet import quiet
 
@@ -347,26 +347,36 @@ FORMAT = FormatSpec(
         ),
     ),
     baseline="fp32",
-    runtimes=(ORT_CPU, ORT_CUDA),
-    accelerators=accelerators,
-    accelerator_gate=onnx_mobile_gate,
-    accelerator_cells=accelerator_cells,
-    accelerator_note=NOTE,
-    convert=export,
-    model_dir="",
-    app_package="npm",
-    app_model_rank=1,
-    options=(
-        FormatOption("--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"),
-    ),
-    intermediates=onnx_intermediates,
     order=30,
-    carries_box=True,
-    package=PlatformPackage(
-        "onnx",
-        readme=onnx_readme,
-        package=npm.npm_package,
-        texts=PlatformTexts(SELFTEST_TEXT, THRESHOLD_CODE, " or the top-1 is '{name}'", RESIZE_ADVICE, ROI_ADVICE),
+    conversion=Conversion(
+        convert=export,
+        options=(
+            FormatOption(
+                "--onnx-opset", ONNX_OPSETS, ONNX_OPSETS[0], "ONNX opset of the ONNX files (default %(default)s)"
+            ),
+        ),
+        carries_box=True,
+    ),
+    execution=Execution(
+        runtimes=(ORT_CPU, ORT_CUDA),
+        intermediates=onnx_intermediates,
+    ),
+    checks=Checks(
+        accelerators=accelerators,
+        accelerator_gate=onnx_mobile_gate,
+        accelerator_cells=accelerator_cells,
+        accelerator_note=NOTE,
+    ),
+    shipping=Shipping(
+        model_dir="",
+        app_package="npm",
+        app_model_rank=1,
+        package=PlatformPackage(
+            "onnx",
+            readme=onnx_readme,
+            package=npm.npm_package,
+            texts=PlatformTexts(SELFTEST_TEXT, THRESHOLD_CODE, " or the top-1 is '{name}'", RESIZE_ADVICE, ROI_ADVICE),
+        ),
     ),
 )
 """ONNX, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

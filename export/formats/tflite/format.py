@@ -17,7 +17,7 @@ from carspotter.export.formats.tflite.runtime import LITERT, MEDIAPIPE
 from carspotter.export.platform_package import PlatformPackage, PlatformTexts
 from carspotter.measure.resizers import AppPath
 from carspotter.model.reference_resize import box_reduce
-from carspotter.model.formats import FormatOption, FormatSpec, VariantSpec
+from carspotter.model.format_spec import Checks, Conversion, Execution, FormatOption, FormatSpec, Shipping, VariantSpec
 from carspotter.model.localizer import BOX_MEANING, BOX_OUTPUT
 from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
@@ -323,34 +323,44 @@ FORMAT = FormatSpec(
         ),
     ),
     baseline="fp32",
-    runtimes=(LITERT, MEDIAPIPE),
-    photo_runtime=MEDIAPIPE,
-    app_paths=APP_PATHS,
-    accelerators=accelerators,
-    accelerator_cells=accelerator_cells,
-    accelerator_note=NOTE,
-    convert=export,
-    model_dir="src/main/assets/carspotter",
-    model_dir_for=lambda name: f"src/main/assets/{android_assets(name)}",
-    app_package="android",
-    app_model_rank=2,
-    options=(
-        FormatOption(
-            "--ai-pack-delivery",
-            DELIVERY_TYPES,
-            DEFAULT_DELIVERY,
-            "delivery type of the bundle's Play for On-device AI pack (android/aipack/): install-time, "
-            "fast-follow or on-demand (default)",
-        ),
-    ),
-    intermediates=litert_intermediates,
     order=20,
-    carries_box=True,
-    package=PlatformPackage(
-        "tflite",
-        readme=android_readme,
-        package=android.android_library,
-        texts=PlatformTexts(_SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE),
+    conversion=Conversion(
+        convert=export,
+        options=(
+            FormatOption(
+                "--ai-pack-delivery",
+                DELIVERY_TYPES,
+                DEFAULT_DELIVERY,
+                "delivery type of the bundle's Play for On-device AI pack (android/aipack/): install-time, "
+                "fast-follow or on-demand (default)",
+            ),
+        ),
+        carries_box=True,
+    ),
+    execution=Execution(
+        runtimes=(LITERT, MEDIAPIPE),
+        photo_runtime=MEDIAPIPE,
+        intermediates=litert_intermediates,
+    ),
+    checks=Checks(
+        accelerators=accelerators,
+        accelerator_cells=accelerator_cells,
+        accelerator_note=NOTE,
+    ),
+    shipping=Shipping(
+        app_paths=APP_PATHS,
+        model_dir="src/main/assets/carspotter",
+        model_dir_for=lambda name: f"src/main/assets/{android_assets(name)}",
+        app_package="android",
+        app_model_rank=2,
+        package=PlatformPackage(
+            "tflite",
+            readme=android_readme,
+            package=android.android_library,
+            texts=PlatformTexts(
+                _SELFTEST_TEXT, _THRESHOLD_CODE, ' or the top-1 is "{name}"', _RESIZE_ADVICE, _ROI_ADVICE
+            ),
+        ),
     ),
 )
 """TFLite, registered through the ``carspotter.formats`` entry point (pyproject.toml)."""

@@ -48,7 +48,7 @@ def export(args) -> int:
     from carspotter.measure.gates import Gates
 
     gates = Gates(**{f.name: getattr(args, f.name) for f in fields(Gates)})
-    own = {o.dest: getattr(args, o.dest) for f in FORMATS.values() for o in f.options}
+    own = {o.dest: getattr(args, o.dest) for f in FORMATS.values() for o in f.conversion.options}
     opts = ExportOptions(
         formats=parse_formats(args.formats),
         format_options=own,

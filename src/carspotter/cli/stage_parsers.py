@@ -250,7 +250,7 @@ def add_export(sub) -> None:
         metavar="DIR",
         help="the run's photo folder, when it is no longer where run.json says (run copied from another machine)",
     )
-    for option in (o for f in FORMATS.values() for o in f.options):  # what each format declares
+    for option in (o for f in FORMATS.values() for o in f.conversion.options):  # what each format declares
         e.add_argument(
             option.flag, type=type(option.choices[0]), choices=option.choices, default=option.default, help=option.help
         )

@@ -118,7 +118,9 @@ def _npm(mode: str):
 
         if any(b is not None for b in boxes):
             raise PathUnavailable("the npm package paths take whole photo files, not crop boxes")
-        spec = next((f for f in FORMATS.values() if f.app_package == "npm"), None)  # the format shipping an npm package
+        spec = next(
+            (f for f in FORMATS.values() if f.shipping.app_package == "npm"), None
+        )  # the format shipping an npm package
         pkg = Path(folder) / spec.platform if spec is not None else None
         if pkg is None or not (pkg / "resize.js").is_file():
             raise PathUnavailable(

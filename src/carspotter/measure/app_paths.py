@@ -89,7 +89,9 @@ def app_model(formats: dict) -> tuple[str, str]:
     :attr:`FormatSpec.app_model_rank` (ONNX, then TFLite: the resize is measured, not the precision); else the
     first format's default variant.
     Export and parity both choose with this."""
-    ranked = sorted((FORMATS[n].app_model_rank, n) for n in formats if FORMATS[n].app_model_rank is not None)
+    ranked = sorted(
+        (FORMATS[n].shipping.app_model_rank, n) for n in formats if FORMATS[n].shipping.app_model_rank is not None
+    )
     for _, name in ranked:
         entry = formats.get(name)
         for variant, record in entry.variants.items() if entry else ():
@@ -115,17 +117,21 @@ class AppModels:
         name, variant = app_model(formats)
         spec = FORMATS[name]
         vspec = spec.variant(variant)
-        self.description = f"{name} {variant} ({spec.measuring_runtime.target_for(vspec)})"
-        self._fp32 = (spec.measuring_runtime, vspec, Path(folder) / formats[name].variants[variant].path)
-        photo = next((n for n in formats if FORMATS[n].photo_runtime is not None), None)
+        self.description = f"{name} {variant} ({spec.execution.measuring_runtime.target_for(vspec)})"
+        self._fp32 = (spec.execution.measuring_runtime, vspec, Path(folder) / formats[name].variants[variant].path)
+        photo = next((n for n in formats if FORMATS[n].execution.photo_runtime is not None), None)
         entry = formats[photo] if photo else None
         self._photo = (
-            (FORMATS[photo].photo_runtime, FORMATS[photo].variant(entry.default_variant), Path(folder) / entry.path)
+            (
+                FORMATS[photo].execution.photo_runtime,
+                FORMATS[photo].variant(entry.default_variant),
+                Path(folder) / entry.path,
+            )
             if entry
             else None
         )
         self.photo_description = (
-            f"{photo} {entry.default_variant} ({FORMATS[photo].photo_runtime.target})" if entry else None
+            f"{photo} {entry.default_variant} ({FORMATS[photo].execution.photo_runtime.target})" if entry else None
         )
         self._own = pool is None
         self._pool = SessionPool(labels) if pool is None else pool

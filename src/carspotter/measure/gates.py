@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from carspotter.model.formats import VariantSpec
+from carspotter.model.format_spec import VariantSpec
 from carspotter.measure.metrics import topk_accuracy
 from carspotter.measure.parity_rule import compare_top3, tolerance
 

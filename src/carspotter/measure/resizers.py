@@ -190,7 +190,7 @@ class _Paths(Mapping):
 
             own = list(_OWN.items())
             at = [n for n, _ in own].index("tf-bilinear") + 1
-            formats = [(p.name, p) for f in FORMATS.values() for p in f.app_paths]
+            formats = [(p.name, p) for f in FORMATS.values() for p in f.shipping.app_paths]
             self._paths = dict(own[:at] + formats + own[at:])
         return self._paths
 

@@ -17,9 +17,9 @@ from carspotter.model import runtimes
 
 def tool_runtime(spec) -> runtimes.Runtime:
     """The runtime predict, evaluate and benchmark run a format on here (``spec``: its
-    :class:`~carspotter.model.formats.FormatSpec`): the first of ``spec.tool_runtimes`` available on this machine
+    :class:`~carspotter.model.formats.FormatSpec`): the first of ``spec.execution.tool_runtimes`` available on this machine
     (Core ML: ``MLModel.predict`` on macOS, else the MIL execution), else its measuring runtime."""
-    return next((r for r in spec.tool_runtimes if r.unavailable() is None), spec.measuring_runtime)
+    return next((r for r in spec.execution.tool_runtimes if r.unavailable() is None), spec.execution.measuring_runtime)
 
 
 class SessionPool:

@@ -26,8 +26,10 @@ def structure_check(fmt: str) -> Check:
 
     def run(ctx: ParityContext) -> Outcome:
         spec = FORMATS[fmt]
-        found = spec.structure(ctx.path(fmt))
-        for what, (got, want) in spec.structure_expectations(found, ctx.manifest.formats[fmt], ctx.manifest).items():
+        found = spec.checks.structure(ctx.path(fmt))
+        for what, (got, want) in spec.checks.structure_expectations(
+            found, ctx.manifest.formats[fmt], ctx.manifest
+        ).items():
             if got != want:
                 raise CheckFailed(f"{spec.title} {what}: {str(got)[:200]} != expected {str(want)[:200]}")
         return Outcome(
@@ -100,7 +102,7 @@ def box_check(fmt: str) -> Check:
         gold = ctx.golden
         want = np.array([p["box"] for p in gold.photos], np.float32)
         spec, entry = FORMATS[fmt], ctx.manifest.formats[fmt]
-        session = ctx.session(spec.measuring_runtime, spec.variant(entry.default_variant), ctx.path(fmt))
+        session = ctx.session(spec.execution.measuring_runtime, spec.variant(entry.default_variant), ctx.path(fmt))
         got = session.box(gold.exact_inputs())
         if got is None:
             raise CheckFailed(
@@ -130,8 +132,8 @@ def accelerator_check(fmt: str) -> Check:
         recorded = (entry.variants[entry.default_variant].accelerators or {}).get("summary")
         if recorded is None:
             raise Skip(f"the bundle was exported before carspotter checked {fmt} phone accelerators; export it again")
-        report = spec.accelerators(ctx.path(fmt))
-        ok, text = spec.accelerator_gate(report)
+        report = spec.checks.accelerators(ctx.path(fmt))
+        ok, text = spec.checks.accelerator_gate(report)
         if not ok:
             raise CheckFailed(f"{fmt} default file: {text}")
         if recorded != report["summary"]:

@@ -34,7 +34,8 @@ from carspotter.measure import app_paths
 from carspotter.model import backends, runtimes
 from carspotter.util import interrupts
 from carspotter.util.errors import CarspotterError, ComparisonError, MILExecutionError, one_line
-from carspotter.model.formats import FORMATS, VariantSpec
+from carspotter.model.formats import FORMATS
+from carspotter.model.format_spec import VariantSpec
 from carspotter.measure.gates import VariantFigures, apply_gate, measure
 from carspotter.parity.bundle_checks import (
     accelerator_check,
@@ -89,9 +90,9 @@ def _decoder_check(fmt: str) -> Check:
             "identical_photos": int(sum(not d.any() for d in diff)),
         }
         spec = FORMATS[fmt]
-        probs = ctx.probs(GOLDEN_JPEG, spec.measuring_runtime, _default_variant(ctx, fmt), ctx.path(fmt))
-        precision = precision_for(ctx.manifest.formats[fmt].precision, spec.measuring_runtime.mode)
-        target = f"{spec.measuring_runtime.target}, JPEG decoded"
+        probs = ctx.probs(GOLDEN_JPEG, spec.execution.measuring_runtime, _default_variant(ctx, fmt), ctx.path(fmt))
+        precision = precision_for(ctx.manifest.formats[fmt].precision, spec.execution.measuring_runtime.mode)
+        target = f"{spec.execution.measuring_runtime.target}, JPEG decoded"
         return _verdict(check_id, ctx.compare(GOLDEN_JPEG, probs, fmt=fmt, target=target, precision=precision), facts)
 
     return Check(check_id, run)
@@ -174,7 +175,7 @@ def _variant_check(basis: str, fmt: str, name: str) -> Check:
             raise Skip(
                 "variant figures were measured on the run's whole test split; --images or --limit changes the photos"
             )
-        probs = ctx.probs(basis, FORMATS[fmt].measuring_runtime, variant, ctx.path(fmt, name))
+        probs = ctx.probs(basis, FORMATS[fmt].execution.measuring_runtime, variant, ctx.path(fmt, name))
         fig = measure(b.reference, probs, b.photos.truth, ctx.manifest.labels, b.photos.names, fmt, variant)
         if basis == LIVE:
             _same_figures(check_id, fig, record.figures, 1e-3)
@@ -248,7 +249,7 @@ def _app_check(basis: str, name: str) -> Check:
 def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
     checks = []
     for fmt in ctx.manifest.formats:
-        checks += [_runtime_check(basis, fmt, rt) for rt in FORMATS[fmt].runtimes]
+        checks += [_runtime_check(basis, fmt, rt) for rt in FORMATS[fmt].execution.runtimes]
         if basis == GOLDEN:
             checks.append(_decoder_check(fmt))
     if basis == LIVE:
@@ -264,22 +265,24 @@ def _basis_checks(ctx: ParityContext, basis: str) -> list[Check]:
 def plan(ctx: ParityContext) -> list[Check]:
     """Every check this bundle gets here, in the order they run (see the module docstring)."""
     checks = [Check("sha256", check_sha256)]
-    checks += [structure_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].structure is not None]
+    checks += [structure_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].checks.structure is not None]
     if (ctx.manifest.golden or {}).get("resize_vectors"):
         checks.append(Check("golden/resize-vectors", check_resize_vectors))
     if (ctx.manifest.golden or {}).get("box_vectors"):
         checks.append(Check("golden/box-vectors", check_box_vectors))
     if (ctx.manifest.golden or {}).get("boxes"):
-        checks += [box_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].carries_box]
+        checks += [box_check(fmt) for fmt in ctx.manifest.formats if FORMATS[fmt].conversion.carries_box]
     checks += [
         accelerator_check(fmt)
         for fmt in ctx.manifest.formats
-        if FORMATS[fmt].accelerator_gate is not None and FORMATS[fmt].accelerators is not None
+        if FORMATS[fmt].checks.accelerator_gate is not None and FORMATS[fmt].checks.accelerators is not None
     ]
     for basis in (b for b in ctx.bases if b != GOLDEN_JPEG):
         checks += _basis_checks(ctx, basis)
     basis = LIVE if LIVE in ctx.bases else GOLDEN
-    checks += [_cross_check(basis, fmt, cross) for fmt in ctx.manifest.formats for cross in FORMATS[fmt].cross_checks]
+    checks += [
+        _cross_check(basis, fmt, cross) for fmt in ctx.manifest.formats for cross in FORMATS[fmt].checks.cross_checks
+    ]
     return checks
 
 

@@ -24,7 +24,7 @@ from carspotter.model.backends import DEFAULT_CHECKS
 from carspotter.model.session_pool import SessionPool
 from carspotter.measure.app_paths import AppGate, AppModels, upscaled_photos
 from carspotter.util.errors import BundleError
-from carspotter.model.formats import VariantSpec
+from carspotter.model.format_spec import VariantSpec
 from carspotter.contracts.bundle_handle import open_bundle
 from carspotter.contracts.golden import GoldenSet
 from carspotter.contracts.manifest import Manifest

@@ -210,7 +210,7 @@ def _load_all(src, report: Report, batch: int, log: Callable[[str], None]) -> li
                 + f" ({record.figures.parity.near_ties} near-ties)",
                 note="" if timed else f"not timed: {loaded.session.untimed_reason}",
             )
-            cells = FORMATS[fmt].accelerator_cells
+            cells = FORMATS[fmt].checks.accelerator_cells
             row.ep_coverage, row.gpu_delegate = cells(record.accelerators) if cells else ("-", "-")
             if getattr(loaded.session, "fixed_batch", None) == 1:
                 row.note = (

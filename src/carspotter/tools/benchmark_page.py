@@ -54,7 +54,7 @@ def markdown(report) -> str:
             f"cores ran at least at {implied:.0f} MHz, above the {p['mhz']:.0f} MHz used (a VM reports the base clock, "
             "not the boost); pass --clock-mhz with the boost clock for true fractions."
         )
-    notes = [f.accelerator_note for f in FORMATS.values() if f.accelerator_note]
+    notes = [f.checks.accelerator_note for f in FORMATS.values() if f.checks.accelerator_note]
     lines += [f"- {'; '.join(notes + ['Phones were not timed'])}."]
     lines += [f"- {r.format}/{r.variant}: {r.note}" for r in report.rows if r.note]
     return "\n".join(lines + _two_pass_lines(report)) + "\n"

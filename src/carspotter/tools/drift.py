@@ -90,7 +90,7 @@ def _measure_all(src, chosen: list[tuple[str, str]], photos: int, tolerance: flo
     for fmt, name in chosen:
         spec = FORMATS[fmt]
         variant = spec.variant(name)
-        if spec.intermediates is None or variant.copy_of:
+        if spec.execution.intermediates is None or variant.copy_of:
             why = (
                 f"the {variant.copy_of} model in another file format"
                 if variant.copy_of
@@ -101,7 +101,7 @@ def _measure_all(src, chosen: list[tuple[str, str]], photos: int, tolerance: flo
         path = src.folder / src.manifest.formats[fmt].variants[name].path
         key = f"drift:{path}"
         try:
-            tensors = src.pool.adopt(key, lambda: spec.intermediates(path, variant))
+            tensors = src.pool.adopt(key, lambda: spec.execution.intermediates(path, variant))
             drift = measure_drift(f"{fmt}/{name}", probes, tensors, pixels, tolerance)
         except Exception as exc:  # one variant's runtime failing does not hide the others' drift
             log(f"{fmt}/{name}: not measured ({one_line(exc)})")
