@@ -3,7 +3,7 @@ package: ``carspotter.export.formats.NAME.package``).
 
 Each platform folder *is* the package: its sources are copied from ``export/packages/<platform>/`` (the same
 reference resize ported to Swift, Kotlin and JavaScript, the parity rule, a typed API and the self-test), the
-model files sit where the platform's build wants them (:attr:`FormatSpec.model_dir`), and the few bundle facts
+model files sit where the platform's build wants them (:attr:`Shipping.model_dir`), and the few bundle facts
 the code needs (name, input side, labels, threshold, "not a car" class, model file and digest) are one
 ``carspotter.json`` (:func:`bundle_facts`), the same bytes in all three packages: the Swift package decodes it, the
 Android library parses it with ``org.json``, the npm package imports it as ``bundle.js`` (the same JSON as an ES

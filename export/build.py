@@ -33,7 +33,7 @@ class Build:
         info: general model information.
         variant: the variant to build (from :data:`carspotter.model.formats.FORMATS`).
         representative: ``[M, S, S, 3]`` uint8 training photos for calibrated variants, else None.
-        options: the formats' own options by dest (:class:`carspotter.model.formats.FormatOption`), e.g. ONNX's
+        options: the formats' own options by dest (:class:`carspotter.model.format_spec.FormatOption`), e.g. ONNX's
             ``onnx_opset``; each converter reads its own.
         conversions: conversions shared by the variants of one export, keyed by the exporter (ONNX:
             the tf2onnx graph per opset and batch shape, as serialized bytes), so variants derived from
@@ -42,7 +42,7 @@ class Build:
         source: the run's ``model.keras``, for a converter that reads the file in a process of its own (Core AI, on
             Keras' PyTorch backend); None where the model exists only in memory (tests).
         box_model: the two-output model (``probabilities``, ``box``: :mod:`carspotter.model.localizer`) when the run
-            has a localizer and the format carries the box (``FormatSpec.carries_box``); the converter converts it
+            has a localizer and the format carries the box (``Conversion.carries_box``); the converter converts it
             instead of ``model``, which stays the classifier for what reads its layers (sensitivity plans). Else None.
     """
 

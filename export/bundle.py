@@ -39,7 +39,7 @@ class ExportOptions:
 
     Attributes:
         formats: names in :data:`~carspotter.model.formats.FORMATS`, in build order (None: every registered format).
-        format_options: the formats' own options by dest (:class:`~carspotter.model.formats.FormatOption`:
+        format_options: the formats' own options by dest (:class:`~carspotter.model.format_spec.FormatOption`:
             Core ML's ``coreml_precision``, ONNX's ``onnx_opset``); a missing one takes its default.
         variants: comma-separated precision families (``"fp32,fp16,int8,lowbit"``) to build and
             gate; None builds each format's baseline variant (and the ORT-format ONNX) and records their

@@ -1,13 +1,13 @@
 """Which variant of a format becomes its default file: the smallest, then fastest, that passes its gates.
 
 A candidate must be shipped (its accuracy gate passed, or gates not enforced), be allowed to
-be a default (:attr:`carspotter.model.formats.VariantSpec.default_ok`: not a server or
+be a default (:attr:`carspotter.model.format_spec.VariantSpec.default_ok`: not a server or
 ORT-format copy, not a variant needing a newer OS than the platform package), pass the parity
 suite's top-3 rule on the run's test photos at its precision's tolerance (int8 and lowbit as a rate:
 :mod:`carspotter.measure.parity_rule`; parity checks a format's
 default file by that rule, so a variant whose gate passed on top-1 agreement but whose top-3 order
 moves beyond a near-tie stays beside the default instead of failing ``carspotter parity``), and, where the
-format gates its phone accelerators (:attr:`~carspotter.model.formats.FormatSpec.accelerator_gate`),
+format gates its phone accelerators (:attr:`~carspotter.model.format_spec.Checks.accelerator_gate`),
 pass that check. Among candidates the smallest file wins; equal sizes (within 1 %) go to the
 lower measured latency on this machine (``ms_per_photo``; an untimed runtime, such as the MIL
 reference execution, counts as unknown and sorts last). The reason names the winner's size and

@@ -1,9 +1,9 @@
 """What export writes around a format's model files for people and apps: one :class:`PlatformPackage` per format.
 
-The model layer's :class:`~carspotter.model.formats.FormatSpec` holds what running and judging a format needs; the
+The model layer's :class:`~carspotter.model.format_spec.FormatSpec` holds what running and judging a format needs; the
 platform README (its own start and the shared sections' platform texts: self-test, "show the answer" code, resize
 advice) and the package writer (Swift package, Android library, npm package: :mod:`carspotter.export.app_packages`)
-live here; each format's package hands its own in its :class:`~carspotter.model.formats.FormatSpec` (``package``).
+live here; each format's package hands its own in its :class:`~carspotter.model.format_spec.FormatSpec` (``package``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class PackageInfo:
             sha256, a folder's sha256sum listing's sha256): what a package checks a delivered model against, and the
             cache key of compiled models.
         golden: whether the bundle has a golden set (the package's self-test then runs on it).
-        deployment_target: the oldest OS the package supports (:attr:`carspotter.model.formats.FormatSpec.deployment_target`).
+        deployment_target: the oldest OS the package supports (:attr:`carspotter.model.format_spec.Conversion.deployment_target`).
         joined_model: the Core AI ``.aimodel`` file name when a format joined the package with one (the Swift package
             loads it on iOS 27 / macOS 27 and later), else None; joined_sha256: its digest, else None.
         options: the formats' own export options by dest (``ai_pack_delivery``: the AI pack's delivery type).
@@ -89,7 +89,7 @@ class PlatformPackage:
 
 
 def package_for(name: str) -> PlatformPackage:
-    """The platform package of format ``name`` (its :attr:`~carspotter.model.formats.FormatSpec.package`).
+    """The platform package of format ``name`` (its :attr:`~carspotter.model.format_spec.Shipping.package`).
 
     Raises:
         ExportError: the format has none (a plug-in format sets ``FormatSpec(package=PlatformPackage(...))``).

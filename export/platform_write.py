@@ -2,7 +2,7 @@
 
 Export builds every format's variants first (:mod:`carspotter.export.bundle`); then each platform folder is
 written here by the format that owns it, knowing the files of the formats that join it
-(:attr:`~carspotter.model.formats.FormatSpec.joins`: Core AI's ``.aimodel`` in Core ML's Swift package). A joining
+(:attr:`~carspotter.model.format_spec.FormatSpec.joins`: Core AI's ``.aimodel`` in Core ML's Swift package). A joining
 format built without its host writes its README alone, with no package.
 """
 

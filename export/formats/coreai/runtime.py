@@ -219,5 +219,5 @@ def _to_numpy(array) -> np.ndarray | None:
 
 
 def coreai_intermediates(path: Path, variant=None) -> CoreAITensors:
-    """``FormatSpec.intermediates`` of a ``.aimodel`` (every variant runs as the runtime runs it)."""
+    """``Execution.intermediates`` of a ``.aimodel`` (every variant runs as the runtime runs it)."""
     return CoreAITensors(path)

@@ -24,5 +24,5 @@ def mil_tensors(path: Path, mode: str) -> OnnxTensors:
 
 
 def mil_intermediates(path: Path, variant) -> OnnxTensors:
-    """``FormatSpec.intermediates`` of a Core ML package: the MIL execution in the variant's own mode."""
+    """``Execution.intermediates`` of a Core ML package: the MIL execution in the variant's own mode."""
     return mil_tensors(path, variant.mil_mode or "fp32")

@@ -68,7 +68,7 @@ def swift_package(folder: Path, info: PackageInfo) -> None:
     exclude = ", ".join(json.dumps(name) for name in info.others)
     models = [info.model] + ([info.joined_model] if info.joined_model else [])
     resources = ", ".join(f".copy({json.dumps(name)})" for name in [*models, "labels.txt", "carspotter.json"])
-    # the golden set is copied into the test target after it is written (FormatSpec.golden_in_package), so that
+    # the golden set is copied into the test target after it is written (Shipping.golden_in_package), so that
     # `xcodebuild test` on a simulator or device carries it in the test bundle
     test_resources = ',\n                    resources: [.copy("golden")]' if info.golden else ""
     ios, macos = APPLE_OS[info.deployment_target]

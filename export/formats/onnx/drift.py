@@ -67,5 +67,5 @@ def onnx_file_tensors(path: Path) -> OnnxTensors:
 
 
 def onnx_intermediates(path: Path, variant=None) -> OnnxTensors:
-    """``FormatSpec.intermediates`` of an ONNX file (the variant does not change how it runs)."""
+    """``Execution.intermediates`` of an ONNX file (the variant does not change how it runs)."""
     return onnx_file_tensors(path)

@@ -40,5 +40,5 @@ class LiteRTTensors:
 
 
 def litert_intermediates(path: Path, variant=None) -> LiteRTTensors:
-    """``FormatSpec.intermediates`` of a TFLite file."""
+    """``Execution.intermediates`` of a TFLite file."""
     return LiteRTTensors(path)

@@ -72,7 +72,7 @@ __all__ = [
 
 
 def photo_probs(session, files: list[Path], boxes: list, labels: list[str], given=None, size: int = 0) -> np.ndarray:
-    """A whole-photo session (a format's :attr:`~carspotter.model.formats.FormatSpec.photo_runtime`: its
+    """A whole-photo session (a format's :attr:`~carspotter.model.format_spec.Execution.photo_runtime`: its
     ``classify_as(images, labels)``) on the upright photos, each first passed through ``given(rgb, size)`` (what the
     app hands it; default: the whole photo); the runtime resizes them itself: ``[N, C]``.
 

@@ -178,7 +178,7 @@ _OWN: dict[str, AppPath] = {
 
 
 class _Paths(Mapping):
-    """Every app path by name: this module's, with the formats' own (:attr:`FormatSpec.app_paths`: the paths that hand
+    """Every app path by name: this module's, with the formats' own (:attr:`~carspotter.model.format_spec.Shipping.app_paths`: the paths that hand
     a format's whole-photo runtime the photo) after ``tf-bilinear``; read from the registry on first use."""
 
     def __init__(self):

@@ -44,7 +44,7 @@ def load_reference(run):
 # -- Runtimes: named ways of running a format, listed per format in the registry ----------------
 
 Loader = Callable[[Path, list, object, int], Session]
-"""``(path, labels, variant (a carspotter.model.formats.VariantSpec), threads) -> Session``."""
+"""``(path, labels, variant (a carspotter.model.format_spec.VariantSpec), threads) -> Session``."""
 
 
 def default_threads() -> int:
@@ -82,7 +82,7 @@ class Runtime:
 
     def load(self, model_path: Path, labels: list[str], variant, threads: int | None = None) -> Session:
         """Load ``model_path`` once: a :class:`Session` whose ``infer`` runs ``[N, S, S, 3]`` uint8 -> ``[N, C]``
-        float32 probabilities. ``variant``: the file's :class:`~carspotter.model.formats.VariantSpec`;
+        float32 probabilities. ``variant``: the file's :class:`~carspotter.model.format_spec.VariantSpec`;
         ``threads``: CPU threads (default: :func:`default_threads`).
 
         Raises:

@@ -17,7 +17,7 @@ from carspotter.model import runtimes
 
 def tool_runtime(spec) -> runtimes.Runtime:
     """The runtime predict, evaluate and benchmark run a format on here (``spec``: its
-    :class:`~carspotter.model.formats.FormatSpec`): the first of ``spec.execution.tool_runtimes`` available on this machine
+    :class:`~carspotter.model.format_spec.FormatSpec`): the first of ``spec.execution.tool_runtimes`` available on this machine
     (Core ML: ``MLModel.predict`` on macOS, else the MIL execution), else its measuring runtime."""
     return next((r for r in spec.execution.tool_runtimes if r.unavailable() is None), spec.execution.measuring_runtime)
 
@@ -39,7 +39,7 @@ class SessionPool:
         return runtime.resolve(variant)
 
     def session(self, runtime: runtimes.Runtime, variant, path: Path) -> runtimes.Session:
-        """``path`` (a file of ``variant``, a :class:`~carspotter.model.formats.VariantSpec`) loaded into ``runtime``
+        """``path`` (a file of ``variant``, a :class:`~carspotter.model.format_spec.VariantSpec`) loaded into ``runtime``
         once for the whole command.
 
         Raises:

@@ -126,7 +126,7 @@ def _reference_check(backend: backends.ReferenceBackend) -> Check:
 
 
 def _cross_check(basis: str, fmt: str, cross) -> Check:
-    """Two runtimes of one format against each other on a photo set (:class:`carspotter.model.formats.CrossCheck`)."""
+    """Two runtimes of one format against each other on a photo set (:class:`carspotter.model.format_spec.CrossCheck`)."""
     check_id = f"{_prefix(basis)}{fmt}/{cross.id}"
 
     def run(ctx: ParityContext) -> Outcome:

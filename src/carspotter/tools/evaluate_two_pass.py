@@ -2,7 +2,7 @@
 
 The Keras reference's, when the run is at hand and has a localizer (``carspotter localize``); and each shipped
 format variant's whose file has the localizer's ``box`` output (exported from such a run:
-``FormatSpec.carries_box``), run on the tools' runtime, so a bundle alone can be evaluated with two passes. Each is
+``Conversion.carries_box``), run on the tools' runtime, so a bundle alone can be evaluated with two passes. Each is
 :func:`carspotter.measure.two_pass_figures.two_pass_column`: the photos decoded again at full resolution, pass 1,
 pass 2 on the box when the car is small.
 """
