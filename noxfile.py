@@ -68,13 +68,13 @@ APT_TOOLS = {"chromium": "chromium", "kotlinc": "kotlin", "/usr/share/java/junit
 and JUnit 4 (the Android library's pure-Kotlin core and its JVM tests); command or file -> apt package."""
 
 
-def _install_apt_tools(session: nox.Session) -> None:
-    """Install :data:`APT_TOOLS` that are missing with apt-get when this is root on Debian/Ubuntu; otherwise said,
-    and the tests that need them skip with the reason."""
+def _install_apt_tools(session: nox.Session, tools: dict[str, str] = APT_TOOLS) -> None:
+    """Install ``tools`` (:data:`APT_TOOLS` or some of them) that are missing with apt-get when this is root on
+    Debian/Ubuntu; otherwise said, and what needs them skips with the reason."""
     missing = sorted(
         {
             pkg
-            for what, pkg in APT_TOOLS.items()
+            for what, pkg in tools.items()
             if not (Path(what).is_file() if what.startswith("/") else shutil.which(what))
         }
         - ({"chromium"} if shutil.which("chromium-browser") else set())
@@ -138,6 +138,18 @@ def _install_with_coreai(session: nox.Session) -> None:
         _install(session)
 
 
+APP_PATH_ENV = {"CARSPOTTER_NODE_DIR": str(ROOT / NODE_DIR)}
+"""Where export and parity find sharp, onnxruntime-node and puppeteer for the app paths that run the npm package."""
+
+
+def _install_app_path_tools(session: nox.Session) -> None:
+    """What export's and parity's app paths run outside Python: the Node packages (the sharp and npm paths) and
+    Chromium (the npm package in a browser); where one cannot be installed it is said, and its path is skipped with
+    the reason in the manifest."""
+    _install_node_packages(session)
+    _install_apt_tools(session, {"chromium": "chromium"})
+
+
 @nox.session
 def export(session: nox.Session) -> None:
     """The main job: train on the embedded sample if no run exists, export bundles, check parity.
@@ -145,14 +157,15 @@ def export(session: nox.Session) -> None:
     With arguments: ``-- RUN_DIR BUNDLE_DIR`` exports and checks that run instead.
     """
     _install_with_coreai(session)
+    _install_app_path_tools(session)
     run_dir, bundle_dir = session.posargs[:2] if len(session.posargs) >= 2 else (SAMPLE_RUN, SAMPLE_BUNDLE)
     if not (ROOT / run_dir / "run.json").is_file():
         if run_dir != SAMPLE_RUN:
             session.error(f"{run_dir}: no run there; train it first (nox -s train -- DATA_DIR --out {run_dir})")
         session.log(f"no run at {run_dir}: training the quick profile on {SAMPLE}")
         session.run("carspotter", "train", SAMPLE, "--out", SAMPLE_RUN, *QUICK_TRAIN)
-    session.run("carspotter", "export", run_dir, "--out", bundle_dir)
-    session.run("carspotter", "parity", bundle_dir)
+    session.run("carspotter", "export", run_dir, "--out", bundle_dir, env=APP_PATH_ENV)
+    session.run("carspotter", "parity", bundle_dir, env=APP_PATH_ENV)
     session.log(
         f"bundles written to {ROOT / bundle_dir}: ios/ (Core ML, and Core AI with the coreai extra), android/, onnx/, "
         "manifest.json, parity.json, parity.html"
@@ -163,5 +176,6 @@ def export(session: nox.Session) -> None:
 def parity(session: nox.Session) -> None:
     """Run the parity suite on a bundle (default bundles/sample): ``nox -s parity -- BUNDLE_DIR [--images DIR]``."""
     _install_with_coreai(session)
+    _install_app_path_tools(session)
     args = session.posargs or [SAMPLE_BUNDLE]
-    session.run("carspotter", "parity", *args)
+    session.run("carspotter", "parity", *args, env=APP_PATH_ENV)

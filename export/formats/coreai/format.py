@@ -99,7 +99,7 @@ def export(build: Build, path: Path) -> dict:
         "input": {
             "name": build.spec.name,
             "shape": [1, build.spec.size, build.spec.size, 3],
-            "dtype": "float32" if build.variant.name == "fp32" else "float16",
+            "dtype": "float32" if build.variant.family == "fp32" else "float16",
         },
         "output": {"name": build.spec.output_name, "shape": [1, len(build.labels)]},
         **(

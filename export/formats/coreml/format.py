@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from carspotter.export.build import Build
@@ -31,30 +32,37 @@ from carspotter.measure.sensitivity import SENSITIVITY_PHOTOS
 from carspotter.util.quiet import quiet
 
 
-COMPRESSION = {
-    "int8-weights": ("iOS16", "linear_quantize_weights", {"mode": "linear_symmetric", "dtype": "int8"}),
-    "palettized-6bit": ("iOS16", "palettize_weights", {"mode": "kmeans", "nbits": 6}),
-    "palettized-4bit": ("iOS16", "palettize_weights", {"mode": "kmeans", "nbits": 4}),
-    "palettized-4bit-grouped": (
-        "iOS18",
-        "palettize_weights",
-        {"mode": "kmeans", "nbits": 4, "granularity": "per_grouped_channel", "group_size": 16},
-    ),
-    "palettized-mixed": ("iOS16", "mixed", None),
-    "int4-blockwise": (
-        "iOS18",
-        "linear_quantize_weights",
-        {"mode": "linear_symmetric", "dtype": "int4", "granularity": "per_block", "block_size": 32},
-    ),
-}
-"""Compressed-weight variants: ``(minimum deployment target, coremltools.optimize.coreml function, its op config)``.
-Palettization (``OpPalettizerConfig``: one k-means look-up table per weight tensor, or, iOS 18, one per
-16 output channels) decompresses with ``constexpr_lut_to_dense`` (iOS 16 / iOS 18). One table per tensor
-serves InceptionV3 badly: its convolutions carry the folded BatchNormalization scales, which differ per
-output channel, so a single table spends its entries on the large channels; 8-bit linear with ``constexpr_affine_dequantize`` (iOS 16); 4-bit
-block-wise (``granularity="per_block"``, a scale per 32 input channels) with ``constexpr_blockwise_shift_scale``,
-which appeared in iOS 18 (coremltools "Optimizing models: Palettization / Quantization" guides). ``mixed``: a
-sensitivity-guided plan of 8-, 6- and 4-bit layers (:mod:`carspotter.export.formats.coreml.mixed`)."""
+@dataclass(frozen=True)
+class Recipe:
+    """How the Core ML converter makes one variant (a :class:`VariantSpec`'s ``recipe``).
+
+    Attributes:
+        target: the minimum deployment target it is converted for (``iOS15``; a compressed op needs ``iOS16`` or
+            ``iOS18``).
+        compress: the ``coremltools.optimize.coreml`` function that compresses its weights (``palettize_weights``,
+            ``linear_quantize_weights``), ``mixed`` for the sensitivity-guided plan
+            (:mod:`carspotter.export.formats.coreml.mixed`), or ``""``: not compressed.
+        config: the compression's op config (``OpPalettizerConfig`` or ``OpLinearQuantizerConfig`` arguments).
+
+    Palettization (``OpPalettizerConfig``: one k-means look-up table per weight tensor, or, iOS 18, one per 16 output
+    channels) decompresses with ``constexpr_lut_to_dense`` (iOS 16 / iOS 18). One table per tensor serves InceptionV3
+    badly: its convolutions carry the folded BatchNormalization scales, which differ per output channel, so a single
+    table spends its entries on the large channels; 8-bit linear with ``constexpr_affine_dequantize`` (iOS 16); 4-bit
+    block-wise (``granularity="per_block"``, a scale per 32 input channels) with ``constexpr_blockwise_shift_scale``,
+    which appeared in iOS 18 (coremltools "Optimizing models: Palettization / Quantization" guides).
+    """
+
+    target: str = "iOS15"
+    compress: str = ""
+    config: tuple[tuple[str, object], ...] = ()
+
+
+def _palettized(nbits: int, target: str = "iOS16", **more) -> Recipe:
+    return Recipe(target, "palettize_weights", (("mode", "kmeans"), ("nbits", nbits), *more.items()))
+
+
+def _linear(dtype: str, target: str = "iOS16", **more) -> Recipe:
+    return Recipe(target, "linear_quantize_weights", (("mode", "linear_symmetric"), ("dtype", dtype), *more.items()))
 
 
 def _convert(ct, build: Build, target_name: str):
@@ -85,9 +93,9 @@ def export(build: Build, path: Path) -> dict:
     Outputs (``ClassifierConfig``): ``classLabel`` (string) and ``classLabel_probs``
     (dictionary class -> probability 0..1).
 
-    Variants (``build.variant.name``): ``fp16`` compute precision (Core ML's default for
-    mlprogram, weights stored fp16), ``fp32``, or a compressed-weight variant of
-    :data:`COMPRESSION` (fp16 compute, weights compressed by ``coremltools.optimize.coreml``:
+    Variants (``build.variant``): ``fp16`` compute precision (Core ML's default for
+    mlprogram, weights stored fp16), ``fp32``, or a compressed-weight variant whose :class:`Recipe` names the
+    compression (fp16 compute, weights compressed by ``coremltools.optimize.coreml``:
     8-bit linear, 6- or 4-bit palettized, 4-bit block-wise).
 
     Returns:
@@ -95,7 +103,8 @@ def export(build: Build, path: Path) -> dict:
     """
     ct = import_coremltools()
     variant, spec, info = build.variant, build.spec, build.info
-    target_name, compress, params = COMPRESSION.get(variant.name, ("iOS15", None, None))
+    recipe = variant.recipe or Recipe()
+    target_name, compress = recipe.target, recipe.compress
     mlmodel = _convert(ct, build, target_name)
     plan = None
     if compress == "mixed":
@@ -106,7 +115,7 @@ def export(build: Build, path: Path) -> dict:
         import coremltools.optimize.coreml as cto
 
         op_config = (cto.OpPalettizerConfig if compress == "palettize_weights" else cto.OpLinearQuantizerConfig)(
-            **params
+            **dict(recipe.config)
         )
         with quiet(*LOGGERS):
             mlmodel = getattr(cto, compress)(mlmodel, config=cto.OptimizationConfig(global_config=op_config))
@@ -172,9 +181,23 @@ FORMAT = FormatSpec(
     variants=(
         VariantSpec("fp16", "fp16", mil_mode="fp16"),
         VariantSpec("fp32", "fp32", mil_mode="fp32"),
-        VariantSpec("int8-weights", "int8", mil_mode="fp16", use="8-bit weights, fp16 compute (iOS 16+)"),
-        VariantSpec("palettized-6bit", "lowbit", mil_mode="fp16", use="6-bit palettized weights (iOS 16+)"),
-        VariantSpec("palettized-4bit", "lowbit", mil_mode="fp16", use="4-bit palettized weights (iOS 16+)"),
+        VariantSpec(
+            "int8-weights", "int8", mil_mode="fp16", use="8-bit weights, fp16 compute (iOS 16+)", recipe=_linear("int8")
+        ),
+        VariantSpec(
+            "palettized-6bit",
+            "lowbit",
+            mil_mode="fp16",
+            use="6-bit palettized weights (iOS 16+)",
+            recipe=_palettized(6),
+        ),
+        VariantSpec(
+            "palettized-4bit",
+            "lowbit",
+            mil_mode="fp16",
+            use="4-bit palettized weights (iOS 16+)",
+            recipe=_palettized(4),
+        ),
         VariantSpec(
             "palettized-mixed",
             "lowbit",
@@ -183,6 +206,7 @@ FORMAT = FormatSpec(
             calibration_limit=SENSITIVITY_PHOTOS,
             use="6-bit palettized weights, the layers most sensitive to it at 8 bits and the least at 4, "
             "planned from per-layer sensitivity on representative photos (iOS 16+)",
+            recipe=Recipe("iOS16", "mixed"),
         ),
         VariantSpec(
             "palettized-4bit-grouped",
@@ -191,6 +215,7 @@ FORMAT = FormatSpec(
             default_ok=False,
             use="4-bit palettized weights, a table per 16 output channels: iOS 18+ / macOS 15+, above the "
             "package's iOS 16, so never the default; add it yourself in an iOS 18 app",
+            recipe=_palettized(4, "iOS18", granularity="per_grouped_channel", group_size=16),
         ),
         VariantSpec(
             "int4-blockwise",
@@ -199,6 +224,7 @@ FORMAT = FormatSpec(
             default_ok=False,
             use="4-bit block-wise weights: iOS 18+ / macOS 15+, above the package's iOS 16, so never "
             "the default; add it yourself in an iOS 18 app",
+            recipe=_linear("int4", "iOS18", granularity="per_block", block_size=32),
         ),
     ),
     baseline="fp16",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from carspotter.export.formats.tflite.delivery import DEFAULT_DELIVERY, DELIVERY_TYPES, SHIPPING
@@ -23,21 +24,39 @@ from carspotter.model.spec import InputSpec
 from carspotter.util.quiet import quiet
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How the TFLite converter makes one variant (a :class:`VariantSpec`'s ``recipe``; TensorFlow Lite's
+    post-training quantization guide).
+
+    Attributes:
+        optimize: ``Optimize.DEFAULT``: int8 weights with float activations (dynamic range) unless a field below asks
+            for more.
+        fp16: float16 weights (``target_spec.supported_types = [float16]``).
+        full_integer: int8 weights and activations calibrated on the representative photos, uint8 input (raw pixels)
+            and output (probability ``q / 256``), as NNAPI and the Edge TPU compiler expect.
+    """
+
+    optimize: bool = False
+    fp16: bool = False
+    full_integer: bool = False
+
+
 def _converter(build: Build):
     """``TFLiteConverter.from_keras_model`` set up for the variant (TensorFlow Lite post-training quantization guide)."""
     import numpy as np
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(build.box_model or build.model)
-    name = build.variant.name
-    if name != "fp32":
+    recipe = build.variant.recipe or Recipe()
+    if recipe.optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if name == "fp16":
+    if recipe.fp16:
         converter.target_spec.supported_types = [tf.float16]
-    if name == "int8-full":
+    if recipe.full_integer:
         representative = build.representative
         if representative is None or len(representative) == 0:
-            raise ValueError("int8-full needs representative photos")
+            raise ValueError(f"{build.variant.name} needs representative photos")
 
         def samples():
             for px in representative:
@@ -76,6 +95,7 @@ def export(build: Build, path: Path) -> dict:
     if build.box_model is not None:
         flat = probabilities_first(flat)
     info, spec = build.info, build.spec
+    io = "uint8" if (build.variant.recipe or Recipe()).full_integer else "float32"
     flat = add_classifier_metadata(
         flat,
         build.labels,
@@ -93,12 +113,12 @@ def export(build: Build, path: Path) -> dict:
         "runtime": "LiteRT / TensorFlow Lite (MediaPipe Tasks ImageClassifier)",
         "input": {
             "name": spec.name,
-            "dtype": "uint8" if build.variant.name == "int8-full" else "float32",
+            "dtype": io,
             "shape": [1, spec.size, spec.size, 3],
         },
         "output": {
             "name": spec.output_name,
-            "dtype": "uint8" if build.variant.name == "int8-full" else "float32",
+            "dtype": io,
             "shape": [1, len(build.labels)],
         },
         "metadata": "TFLite metadata (MediaPipe schema): normalization mean 0 std 1, labels.txt packed",
@@ -312,14 +332,15 @@ FORMAT = FormatSpec(
     platform="android",
     filename="carspotter.tflite",
     variants=(
-        VariantSpec("fp32", "fp32"),
-        VariantSpec("fp16", "fp16", use="GPU delegate: fp16 weights, as it computes"),
-        VariantSpec("int8-dynamic", "int8", use="CPU (XNNPACK): int8 weights, float activations"),
+        VariantSpec("fp32", "fp32", recipe=Recipe()),
+        VariantSpec("fp16", "fp16", use="GPU delegate: fp16 weights, as it computes", recipe=Recipe(True, fp16=True)),
+        VariantSpec("int8-dynamic", "int8", use="CPU (XNNPACK): int8 weights, float activations", recipe=Recipe(True)),
         VariantSpec(
             "int8-full",
             "int8",
             calibration=True,
             use="NNAPI / Edge TPU / Hexagon: integer throughout, uint8 input and output",
+            recipe=Recipe(True, full_integer=True),
         ),
     ),
     baseline="fp32",
