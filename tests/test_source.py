@@ -44,3 +44,17 @@ def test_a_variant_not_shipped_and_a_run_where_a_bundle_is_needed_are_one_line(p
             src.variant(fmt, "no-such")
     with pytest.raises(UsageError, match="a run folder; pass a bundle folder"):
         open_bundle_source(run_dir)
+
+
+def test_parity_holds_its_bundle_as_a_source_with_the_reference_in_its_pool(pipeline):
+    from carspotter.parity.context import LIVE, ParityContext
+
+    run_dir, bundle = pipeline
+    ctx = ParityContext(bundle, run=run_dir, limit=4)
+    before = sum(runtimes.LOADS.values())
+    live = ctx.basis(LIVE)
+    reference = ctx.source.reference()  # the session the live basis was computed with, not a second load
+    assert sum(runtimes.LOADS.values()) - before == 1 and live.reference.shape == (4, len(ctx.source.labels))
+    assert ctx.pool is ctx.source.pool and not reference.closed
+    ctx.close()
+    assert reference.closed

@@ -28,7 +28,7 @@ def bundle_photo_and_keras_ms(bundle: str, repeats: int):
 
     ctx = ParityContext(bundle, limit=1)
     pixels = ctx.basis(LIVE if LIVE in ctx.bases else GOLDEN).photos.pixels[:1]
-    model = ctx.reference_model
+    model = ctx.source.model()
     forward = tf.function(lambda t: model(t, training=False))
     x = tf.constant(pixels.astype("float32"))
     return ctx.manifest, pixels, median_ms(lambda: forward(x).numpy(), repeats)

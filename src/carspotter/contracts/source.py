@@ -6,7 +6,8 @@ typed the same way for a run and a bundle, and the command's one :class:`~carspo
 every model the command runs (each shipped variant on the runtime the tools use here, and the Keras reference) is a
 session of that pool, loaded once, closed when the command ends (:meth:`Source.close`, or the end of a ``with``
 block). ``predict``, ``evaluate`` (its ``--baseline`` bundle too, in the same pool), ``benchmark`` and ``drift`` open
-their folders here.
+their folders here; parity opens its bundle with :func:`~carspotter.contracts.bundle_handle.open_bundle` (a folder that
+is not a bundle is its error) and holds it as a Source through :func:`bundle_source`.
 """
 
 from __future__ import annotations
@@ -164,14 +165,20 @@ def open_source(
     folder = Path(folder)
     opened = open_folder(folder, run)
     if isinstance(opened, BundleHandle):
-        manifest = opened.manifest
-        labels = list(manifest.labels)
-        pool = pool or SessionPool(labels, threads)
-        conf = _confidence(manifest.confidence)
-        return Source(folder, "bundle", labels, manifest.spec.size, manifest, opened.golden, conf, pool, opened)
+        return bundle_source(opened, threads, pool)
     labels = list(opened.labels)
     pool = pool or SessionPool(labels, threads)
     return Source(folder, "run", labels, opened.input.size, None, None, opened.confidence, pool, _run=opened)
+
+
+def bundle_source(handle: BundleHandle, threads: int | None = None, pool: SessionPool | None = None) -> Source:
+    """A bundle already opened and verified (:func:`carspotter.contracts.bundle_handle.open_bundle`: parity, whose
+    errors name the manifest) as a :class:`Source`; ``threads`` and ``pool`` as :func:`open_source`."""
+    manifest = handle.manifest
+    labels = list(manifest.labels)
+    pool = pool or SessionPool(labels, threads)
+    conf = _confidence(manifest.confidence)
+    return Source(handle.folder, "bundle", labels, manifest.spec.size, manifest, handle.golden, conf, pool, handle)
 
 
 def open_bundle_source(folder: str | Path, run: str | Path | None = None, **kw) -> Source:

@@ -13,7 +13,6 @@ Three photo sets, each with the reference's answers on it (a :class:`Basis`):
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +20,11 @@ import numpy as np
 
 from carspotter.model import runtimes
 from carspotter.model.backends import DEFAULT_CHECKS
-from carspotter.model.session_pool import SessionPool
 from carspotter.measure.app_paths import AppGate, AppModels, upscaled_photos
 from carspotter.util.errors import BundleError
 from carspotter.model.format_spec import VariantSpec
 from carspotter.contracts.bundle_handle import open_bundle
+from carspotter.contracts.source import bundle_source
 from carspotter.contracts.golden import GoldenSet
 from carspotter.contracts.manifest import Manifest
 from carspotter.measure.parity_rule import ParityResult, compare_top3, tolerance
@@ -83,16 +82,18 @@ class ParityContext:
         enforce_app_gate: bool = False,
         references: tuple = DEFAULT_CHECKS,
     ):
-        self.handle = open_bundle(bundle, run)  # every file, golden ones included, verified before any is read
-        self.bundle = self.handle.folder
+        # every file, golden ones included, verified before any is read; the Keras reference and every file's session
+        # are the source's pool, closed by close()
+        self.source = bundle_source(open_bundle(bundle, run))
+        self.bundle = self.source.folder
         self.references = tuple(references)
         self.app_paths, self.enforce_app_gate = app_paths, enforce_app_gate
         self.app_gate = AppGate()
-        self.manifest: Manifest = self.handle.manifest
-        self.golden: GoldenSet | None = self.handle.golden
+        self.manifest: Manifest = self.source.manifest
+        self.golden: GoldenSet | None = self.source.golden
         self.images, self.limit, self.data = images, limit, data
         self._probs: dict = {}
-        self.pool = SessionPool(self.manifest.labels)
+        self.pool = self.source.pool
         self._app_models: AppModels | None = None
         self._upscaled: dict = {}
         self._bases: dict[str, Basis] = {}
@@ -117,11 +118,11 @@ class ParityContext:
         Raises:
             BundleError: ``--run`` names a folder that is not a run, or a run whose model is another.
         """
-        return self.handle.run
+        return self.source.run
 
     @property
     def run_search(self) -> str:
-        return self.handle.run_search
+        return self.source.run_search
 
     @property
     def bases(self) -> list[str]:
@@ -155,7 +156,7 @@ class ParityContext:
             ps = split_photoset(self.run, "test", self.data, limit=self.limit)
         if len(ps.names) == 0:
             raise BundleError(f"no photo decoded from {ps.source} ({len(ps.skipped)} skipped)")
-        return Basis(name, ps, runtimes.keras_probs(self.reference_model, ps.pixels), "Keras reference, CPU, run now")
+        return Basis(name, ps, self.source.reference().infer(ps.pixels), "Keras reference, CPU, run now")
 
     def thumbnail(self, basis: str, name: str) -> np.ndarray | None:
         """The exact input of photo ``name`` in photo set ``basis`` (``[S, S, 3]`` uint8), if that set was made."""
@@ -176,10 +177,6 @@ class ParityContext:
         if basis not in self._upscaled:
             self._upscaled[basis] = upscaled_photos(*self.app_files(basis), self.manifest.spec.size)
         return self._upscaled[basis]
-
-    @functools.cached_property
-    def reference_model(self):
-        return runtimes.load_reference(self.run)
 
     def path(self, fmt: str, variant: str | None = None) -> Path:
         """The file of ``fmt``'s default variant, or of a shipped ``variant``."""
@@ -207,7 +204,7 @@ class ParityContext:
     def close(self) -> None:
         """Close every session this context loaded."""
         self._app_models = None  # its sessions are this context's, closed below
-        self.pool.close()
+        self.source.close()
 
     def compare(
         self,
