@@ -29,7 +29,7 @@ def test_kill_9_then_same_command_resumes_from_last_finished_epoch(tmp_path):
         "--epochs-head",
         "1",
         "--epochs-finetune",
-        "8",
+        "4",
         "--batch-size",
         "4",
         "--min-photos",
@@ -43,7 +43,7 @@ def test_kill_9_then_same_command_resumes_from_last_finished_epoch(tmp_path):
     for line in first.stdout:
         seen.append(line)
         in_phase2 = in_phase2 or "phase 2" in line
-        if in_phase2 and line.startswith("Epoch 3/8"):  # epochs 1 and 2 of phase 2 are checkpointed
+        if in_phase2 and line.startswith("Epoch 3/4"):  # epochs 1 and 2 of phase 2 are checkpointed
             first.send_signal(signal.SIGKILL)
             break
     first.wait(timeout=60)
@@ -59,8 +59,8 @@ def test_kill_9_then_same_command_resumes_from_last_finished_epoch(tmp_path):
     assert "computing bottleneck features" not in log  # phase 1 is not redone
     assert "resuming from the last finished epoch" in log
     epochs = [line.split()[1] for line in log.splitlines() if line.startswith("Epoch ")]
-    assert epochs and epochs[0] in ("3/8", "4/8"), epochs  # not from 1/8
+    assert epochs and epochs[0] in ("3/4", "4/4"), epochs  # not from 1/4
     run = json.loads((out / "run.json").read_text())
     assert run["resumed"] is True
-    assert len(run["history"]["finetune"]["loss"]) == 8  # the whole phase, across both processes
+    assert len(run["history"]["finetune"]["loss"]) == 4  # the whole phase, across both processes
     assert not (out.parent / ".r.resume").exists()
