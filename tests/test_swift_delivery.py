@@ -100,7 +100,7 @@ def test_policies_other_than_apples_are_refused():
 
 
 def test_readme_shows_the_three_ways_and_the_verified_load():
-    from carspotter.export.formats.coreml.format import ios_readme
+    from carspotter.export.formats.coreml.readme import ios_readme
     from carspotter.model.spec import InputSpec
 
     readme = ios_readme("CarSpotterModel.mlpackage", InputSpec(size=128, model_input_range="0,1"), 3, bundle="cars10")

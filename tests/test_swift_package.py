@@ -77,7 +77,7 @@ def test_two_bundles_get_their_own_package_product_and_module(tmp_path):
 
 
 def test_readme_imports_the_bundles_module():
-    from carspotter.export.formats.coreml.format import ios_readme
+    from carspotter.export.formats.coreml.readme import ios_readme
     from carspotter.model.spec import InputSpec
 
     spec = InputSpec(size=128, model_input_range="0,1")
@@ -277,7 +277,7 @@ def test_classify_has_no_default_orientation_and_a_uiimage_overload():
     names = ["up", "upMirrored", "down", "downMirrored", "left", "leftMirrored", "right", "rightMirrored"]
     assert cases == {n: n for n in names}  # by name (Apple's CGImagePropertyOrientation page): raw values differ
     # the README shows both calls, and no call without an orientation but the UIImage one
-    from carspotter.export.formats.coreml.format import ios_readme
+    from carspotter.export.formats.coreml.readme import ios_readme
     from carspotter.model.spec import InputSpec
 
     readme = ios_readme("CarSpotterModel.mlpackage", InputSpec(size=128, model_input_range="0,1"), 3, bundle="cars10")
