@@ -64,14 +64,13 @@ def _saved_model(build: Build) -> str:
     return build.shared(("tflite", "saved_model", build.box_model is not None), export_once).name
 
 
-def _converter(build: Build):
-    """``TFLiteConverter.from_saved_model`` of the export's SavedModel, set up for the variant (TensorFlow Lite
-    post-training quantization guide)."""
+def _converter(build: Build, recipe: Recipe):
+    """``TFLiteConverter.from_saved_model`` of the export's SavedModel, set up by the variant's ``recipe`` (TensorFlow
+    Lite post-training quantization guide)."""
     import numpy as np
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(_saved_model(build))
-    recipe = build.variant.recipe or Recipe()
     if recipe.optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if recipe.fp16:
@@ -108,18 +107,19 @@ def export(build: Build, path: Path) -> dict:
         Format facts for the manifest: input/output tensors, runtime, metadata.
 
     Raises:
-        ValueError: ``int8-full`` without representative photos.
+        ValueError: a full-integer variant (``int8-full``) without representative photos.
     """
+    recipe = build.variant.recipe or Recipe()
     with quiet(), warnings.catch_warnings():
         # Full-integer conversion with a uint8 input warns that input statistics were not
         # given; it derives them from the representative photos (0..255 -> scale 1.0,
         # zero point 0: raw pixels exactly), checked in tests/test_variants.py.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
-        flat = _converter(build).convert()
+        flat = _converter(build, recipe).convert()
     if build.box_model is not None:
         flat = probabilities_first(flat)
     info, spec = build.info, build.spec
-    io = "uint8" if (build.variant.recipe or Recipe()).full_integer else "float32"
+    io = "uint8" if recipe.full_integer else "float32"
     flat = add_classifier_metadata(
         flat,
         build.labels,
